@@ -1,0 +1,220 @@
+//! The verdict: which restricted actions a document grants, through which statements, and why.
+
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::document::{ActionClause, Effect, Policy, ResourceClause, Statement};
+use crate::pattern::{self, Language, PatternSet};
+use crate::restricted::RestrictedActions;
+
+/// How many concrete catalog actions a finding lists (the count is always complete).
+pub const LISTED_ACTIONS_CAP: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    pub findings: Vec<Finding>,
+}
+
+impl Analysis {
+    pub fn grants_restricted(&self) -> bool {
+        !self.findings.is_empty()
+    }
+}
+
+/// One statement that grants at least one restricted action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub statement: usize,
+    pub sid: Option<String>,
+    pub hits: Vec<Hit>,
+    pub scope: Scope,
+}
+
+/// One restricted pattern a statement grants.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub restricted: String,
+    pub reason: Reason,
+    /// The statement's `Action` entries that grant it (empty for `NotAction`).
+    pub granted_by: Vec<String>,
+    /// Known actions granted, in catalog order, at most [`LISTED_ACTIONS_CAP`].
+    pub known_actions: Vec<&'static str>,
+    pub known_action_count: usize,
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The statement names the restricted action itself (in any case).
+    Exact,
+    /// A wildcard, in the statement or in the restricted pattern, covers it.
+    Wildcard,
+    /// `Allow` with `NotAction` grants everything it does not list.
+    NotAction,
+}
+
+/// Where a grant applies: a grant limited by resources or conditions is still a grant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scope {
+    /// `Resource` or `NotResource`.
+    pub resource_key: &'static str,
+    pub resources: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<serde_json::Value>,
+}
+
+impl Scope {
+    fn of(statement: &Statement<'_>) -> Scope {
+        let (resource_key, values) = match &statement.resources {
+            ResourceClause::Resource(v) => ("Resource", v),
+            ResourceClause::NotResource(v) => ("NotResource", v),
+        };
+        Scope {
+            resource_key,
+            resources: values.iter().map(str::to_owned).collect(),
+            condition: statement.condition.clone(),
+        }
+    }
+
+    /// True when the grant applies to every resource, unconditionally.
+    pub fn is_unlimited(&self) -> bool {
+        self.resource_key == "Resource"
+            && self.resources.iter().any(|r| r == "*")
+            && self.condition.is_none()
+    }
+}
+
+/// Analyses a document against the restricted patterns.
+pub fn analyse(policy: &Policy<'_>, restricted: &RestrictedActions, catalog: &Catalog) -> Analysis {
+    let denials = Denials::of(policy);
+    let findings = policy
+        .statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.effect == Effect::Allow)
+        .filter_map(|(index, statement)| {
+            let hits: Vec<Hit> = restricted
+                .patterns()
+                .filter_map(|r| hit(statement, r, &denials, catalog))
+                .collect();
+            (!hits.is_empty()).then(|| Finding {
+                statement: index,
+                sid: statement.sid.as_deref().map(str::to_owned),
+                hits,
+                scope: Scope::of(statement),
+            })
+        })
+        .collect();
+    Analysis { findings }
+}
+
+/// The document's unconditional `Deny` statements on every resource: what they cover is not
+/// granted by any `Allow` in the same document. Conditional or resource-scoped denials may not
+/// apply, so they remove nothing.
+struct Denials<'p> {
+    /// Each denial as "the actions that survive it".
+    survivors: Vec<PatternSet<'p>>,
+    clauses: Vec<&'p ActionClause<'p>>,
+}
+
+impl<'p> Denials<'p> {
+    fn of(policy: &'p Policy<'p>) -> Self {
+        let clauses: Vec<&ActionClause> = policy
+            .statements
+            .iter()
+            .filter(|s| {
+                s.effect == Effect::Deny && s.condition.is_none() && s.resources.is_every_resource()
+            })
+            .map(|s| &s.actions)
+            .collect();
+        let survivors = clauses
+            .iter()
+            .map(|clause| match clause {
+                ActionClause::Action(v) => PatternSet::none_of(v.iter()),
+                ActionClause::NotAction(v) => PatternSet::any_of(v.iter()),
+            })
+            .collect();
+        Denials { survivors, clauses }
+    }
+
+    fn denies(&self, action: &str) -> bool {
+        self.clauses.iter().any(|clause| clause_covers(clause, action))
+    }
+
+    /// True when some action is in every one of `sets` and survives every denial.
+    fn leaves_some(&self, sets: &[PatternSet<'_>]) -> bool {
+        let mut all = sets.to_vec();
+        all.extend(self.survivors.iter().cloned());
+        Language::all(&all)
+    }
+}
+
+/// True when a statement's action clause covers `action` (a concrete name).
+pub fn clause_covers(clause: &ActionClause<'_>, action: &str) -> bool {
+    match clause {
+        ActionClause::Action(v) => v.iter().any(|p| pattern::matches(p, action)),
+        ActionClause::NotAction(v) => !v.iter().any(|p| pattern::matches(p, action)),
+    }
+}
+
+fn hit(statement: &Statement<'_>, restricted: &str, denials: &Denials<'_>, catalog: &Catalog) -> Option<Hit> {
+    let target = PatternSet::any_of([restricted]);
+    let (reason, granted_by, explanation) = match &statement.actions {
+        ActionClause::Action(entries) => {
+            let granted_by: Vec<String> = entries
+                .iter()
+                .filter(|e| pattern::overlaps(restricted, e))
+                .filter(|e| {
+                    denials.survivors.is_empty()
+                        || denials.leaves_some(&[target.clone(), PatternSet::any_of([*e])])
+                })
+                .map(str::to_owned)
+                .collect();
+            let first = granted_by.first()?;
+            let exact = pattern::is_literal(restricted) && granted_by.iter().any(|e| pattern::is_literal(e));
+            if exact {
+                (Reason::Exact, granted_by.clone(), format!("Action {first:?} names it"))
+            } else {
+                let named = quoted_list(&granted_by);
+                (Reason::Wildcard, granted_by, format!("Action {named} and {restricted:?} overlap"))
+            }
+        }
+        ActionClause::NotAction(excluded) => {
+            if !denials.leaves_some(&[target, PatternSet::none_of(excluded.iter())]) {
+                return None;
+            }
+            let named = quoted_list(excluded.iter());
+            (Reason::NotAction, Vec::new(), format!("NotAction {named} does not exclude it"))
+        }
+    };
+    let mut known = catalog
+        .matching(restricted)
+        .filter(|a| clause_covers(&statement.actions, a) && !denials.denies(a));
+    let known_actions: Vec<&'static str> = known.by_ref().take(LISTED_ACTIONS_CAP).collect();
+    let known_action_count = known_actions.len() + known.count();
+    let explanation = if known_action_count == 0 {
+        format!(
+            "{explanation}; no catalogued action is granted, flagged because the patterns overlap \
+             (AWS may have added a matching action since the catalog was generated)"
+        )
+    } else {
+        explanation
+    };
+    Some(Hit {
+        restricted: restricted.to_owned(),
+        reason,
+        granted_by,
+        known_actions,
+        known_action_count,
+        explanation,
+    })
+}
+
+fn quoted_list<'s, I: IntoIterator<Item = S>, S: AsRef<str> + 's>(items: I) -> String {
+    let quoted: Vec<String> = items.into_iter().map(|s| format!("{:?}", s.as_ref())).collect();
+    match quoted.as_slice() {
+        [one] => one.clone(),
+        _ => format!("[{}]", quoted.join(", ")),
+    }
+}

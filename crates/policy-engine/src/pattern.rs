@@ -1,0 +1,332 @@
+//! IAM action patterns and exact reasoning about the sets of actions they cover.
+//!
+//! An action pattern is matched against `service:ActionName` case-insensitively; `*` matches any
+//! run of characters (including none) and `?` exactly one. Every question here is decided on the
+//! patterns themselves, never on a list of known actions, so the answers stay right for actions
+//! AWS adds after our catalog was generated.
+
+use std::collections::{HashSet, VecDeque};
+
+/// True when `action` (a concrete name or itself a pattern, taken literally) matches `pattern`.
+pub fn matches(pattern: &str, action: &str) -> bool {
+    let (p, s) = (pattern.as_bytes(), action.as_bytes());
+    let (mut pi, mut si) = (0, 0);
+    // Where to resume after the last `*`: the star's position and how much of `s` it has taken.
+    let mut resume: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                resume = Some((pi, si));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c.eq_ignore_ascii_case(&s[si]) => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match resume {
+                Some((star, taken)) => {
+                    pi = star + 1;
+                    si = taken + 1;
+                    resume = Some((star, taken + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// True when the pattern has no wildcard, so it names exactly one action.
+pub fn is_literal(pattern: &str) -> bool {
+    !pattern.bytes().any(is_wildcard)
+}
+
+/// True when the pattern matches every possible action (`*`, `**`, ...).
+pub fn matches_everything(pattern: &str) -> bool {
+    !pattern.is_empty() && pattern.bytes().all(|c| c == b'*')
+}
+
+/// True when some action matches both patterns (`iam:Create*` and `iam:*User` both match
+/// `iam:CreateUser`).
+pub fn overlaps(a: &str, b: &str) -> bool {
+    literal_ends_agree(a.as_bytes(), b.as_bytes())
+        && Language::all(&[PatternSet::any_of([a]), PatternSet::any_of([b])])
+}
+
+/// Cheap necessary condition for an overlap: the literal text before the first wildcard of each
+/// pattern agrees, and so does the literal text after the last one. Rejects almost every pair
+/// from unrelated services without building an automaton.
+fn literal_ends_agree(a: &[u8], b: &[u8]) -> bool {
+    let agree = |x: Option<&u8>, y: Option<&u8>| match (x, y) {
+        (Some(&x), Some(&y)) if !is_wildcard(x) && !is_wildcard(y) => {
+            Some(x.eq_ignore_ascii_case(&y))
+        }
+        _ => None,
+    };
+    let from_end = |s: &[u8], i: usize| s.len().checked_sub(i).and_then(|i| s.get(i)).copied();
+    let prefix_ok = || (0..).map_while(|i| agree(a.get(i), b.get(i))).all(|same| same);
+    let suffix_ok = || {
+        (1..)
+            .map_while(|i| agree(from_end(a, i).as_ref(), from_end(b, i).as_ref()))
+            .all(|same| same)
+    };
+    prefix_ok() && suffix_ok()
+}
+
+fn is_wildcard(c: u8) -> bool {
+    c == b'*' || c == b'?'
+}
+
+/// A union of patterns, or its complement: "matches any of these" / "matches none of these".
+#[derive(Debug, Clone)]
+pub struct PatternSet<'p> {
+    patterns: Vec<&'p [u8]>,
+    complement: bool,
+}
+
+impl<'p> PatternSet<'p> {
+    /// The actions matching at least one of `patterns`.
+    pub fn any_of<I: IntoIterator<Item = &'p str>>(patterns: I) -> Self {
+        let patterns = patterns.into_iter().map(str::as_bytes).collect();
+        PatternSet { patterns, complement: false }
+    }
+
+    /// The actions matching none of `patterns`.
+    pub fn none_of<I: IntoIterator<Item = &'p str>>(patterns: I) -> Self {
+        PatternSet { complement: true, ..Self::any_of(patterns) }
+    }
+}
+
+/// Exact decisions on intersections of pattern sets, by walking the product of the patterns'
+/// automata (subset construction, so complements are exact too).
+pub struct Language;
+
+impl Language {
+    /// True when at least one action belongs to every set (the intersection is not empty).
+    pub fn all(sets: &[PatternSet<'_>]) -> bool {
+        Product::new(sets).has_common_member()
+    }
+
+    /// True when every action of `inner` also belongs to `outer`.
+    pub fn is_subset(inner: &[PatternSet<'_>], outer: &PatternSet<'_>) -> bool {
+        let mut sets = inner.to_vec();
+        sets.push(PatternSet { complement: !outer.complement, ..outer.clone() });
+        !Self::all(&sets)
+    }
+}
+
+/// The product automaton. A state is, for every pattern, the set of positions it may be at,
+/// packed into one bitset; position `len` means "matched so far".
+struct Product<'s, 'p> {
+    sets: &'s [PatternSet<'p>],
+    /// Bit offset of each pattern's positions in the state bitset, per set then per pattern.
+    offsets: Vec<Vec<usize>>,
+    words: usize,
+    /// One representative byte per class of input characters that the patterns tell apart.
+    alphabet: Vec<u8>,
+}
+
+type State = Vec<u64>;
+
+impl<'s, 'p> Product<'s, 'p> {
+    fn new(sets: &'s [PatternSet<'p>]) -> Self {
+        let mut next_bit = 0;
+        let offsets = sets
+            .iter()
+            .map(|set| {
+                set.patterns
+                    .iter()
+                    .map(|p| {
+                        let offset = next_bit;
+                        next_bit += p.len() + 1;
+                        offset
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut alphabet: Vec<u8> = sets
+            .iter()
+            .flat_map(|s| s.patterns.iter().flat_map(|p| p.iter()))
+            .filter(|&&c| !is_wildcard(c))
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        alphabet.sort_unstable();
+        alphabet.dedup();
+        // Stands for every character no pattern names literally: only wildcards match it.
+        alphabet.push(0);
+        Product { sets, offsets, words: next_bit.div_ceil(64).max(1), alphabet }
+    }
+
+    fn has_common_member(&self) -> bool {
+        let mut start = vec![0u64; self.words];
+        for (s, set) in self.sets.iter().enumerate() {
+            for (k, pattern) in set.patterns.iter().enumerate() {
+                self.enter(&mut start, self.offsets[s][k], pattern, 0);
+            }
+        }
+        let mut seen: HashSet<State> = HashSet::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(state) = queue.pop_front() {
+            if !seen.insert(state.clone()) {
+                continue;
+            }
+            if self.accepts(&state) {
+                return true;
+            }
+            for &c in &self.alphabet {
+                let next = self.step(&state, c);
+                if !self.is_dead(&next) && !seen.contains(&next) {
+                    queue.push_back(next);
+                }
+            }
+        }
+        false
+    }
+
+    /// Adds position `pos` of `pattern` to the state, and the positions after any `*` run there
+    /// (a star may match nothing).
+    fn enter(&self, state: &mut State, offset: usize, pattern: &[u8], mut pos: usize) {
+        loop {
+            let bit = offset + pos;
+            state[bit / 64] |= 1 << (bit % 64);
+            if pattern.get(pos) != Some(&b'*') {
+                return;
+            }
+            pos += 1;
+        }
+    }
+
+    fn has(&self, state: &State, bit: usize) -> bool {
+        state[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    fn step(&self, state: &State, c: u8) -> State {
+        let mut next = vec![0u64; self.words];
+        for (s, set) in self.sets.iter().enumerate() {
+            for (k, pattern) in set.patterns.iter().enumerate() {
+                let offset = self.offsets[s][k];
+                for (pos, &p) in pattern.iter().enumerate() {
+                    if !self.has(state, offset + pos) {
+                        continue;
+                    }
+                    if p == b'*' {
+                        self.enter(&mut next, offset, pattern, pos);
+                    } else if p == b'?' || p.eq_ignore_ascii_case(&c) {
+                        self.enter(&mut next, offset, pattern, pos + 1);
+                    }
+                }
+            }
+        }
+        next
+    }
+
+    fn set_matches(&self, state: &State, s: usize) -> bool {
+        let set = &self.sets[s];
+        let any = set
+            .patterns
+            .iter()
+            .enumerate()
+            .any(|(k, p)| self.has(state, self.offsets[s][k] + p.len()));
+        any != set.complement
+    }
+
+    fn accepts(&self, state: &State) -> bool {
+        (0..self.sets.len()).all(|s| self.set_matches(state, s))
+    }
+
+    /// A state from which no action can be in the intersection: some positive set has no live
+    /// pattern left.
+    fn is_dead(&self, state: &State) -> bool {
+        self.sets.iter().enumerate().any(|(s, set)| {
+            !set.complement
+                && set.patterns.iter().enumerate().all(|(k, p)| {
+                    let offset = self.offsets[s][k];
+                    (0..=p.len()).all(|pos| !self.has(state, offset + pos))
+                })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching_ignores_case() {
+        assert!(matches("S3:deletebucket", "s3:DeleteBucket"));
+    }
+
+    #[test]
+    fn star_matches_any_run_including_none() {
+        assert!(matches("s3:Delete*", "s3:Delete"));
+        assert!(matches("s3:Delete*", "s3:DeleteObjectVersion"));
+        assert!(matches("*", "iam:PassRole"));
+        assert!(matches("iam:*User", "iam:CreateUser"));
+    }
+
+    #[test]
+    fn question_mark_matches_exactly_one_character() {
+        assert!(matches("s3:Get?bject", "s3:GetObject"));
+        assert!(!matches("s3:Get?bject", "s3:Getbject"));
+    }
+
+    #[test]
+    fn a_literal_is_no_prefix_or_substring_match() {
+        assert!(!matches("s3:DeleteObject", "s3:DeleteObjectVersion"));
+        assert!(!matches("s3:DeleteObject", "s3:Delete"));
+    }
+
+    #[test]
+    fn star_backtracks() {
+        assert!(matches("a*b*c", "aXbYbZc"));
+        assert!(!matches("a*b*c", "aXbYbZ"));
+    }
+
+    #[test]
+    fn wildcards_overlap_in_both_directions() {
+        assert!(overlaps("iam:Create*", "iam:*User"));
+        assert!(overlaps("iam:*User", "iam:Create*"));
+    }
+
+    #[test]
+    fn unrelated_patterns_do_not_overlap() {
+        assert!(!overlaps("s3:DeleteObject", "s3:DeleteObjectVersion"));
+        assert!(!overlaps("iam:Create*", "iam:Delete*"));
+        assert!(!overlaps("s3:*", "ec2:*"));
+        assert!(!overlaps("iam:*User", "iam:*Role"));
+    }
+
+    #[test]
+    fn question_marks_overlap_by_length() {
+        assert!(overlaps("s3:Get???", "s3:*Acl"));
+        assert!(!overlaps("s3:Get??", "s3:*Acl"));
+    }
+
+    #[test]
+    fn subset_is_exact_on_patterns() {
+        let inner = [PatternSet::any_of(["s3:DeleteBucket*"])];
+        assert!(Language::is_subset(&inner, &PatternSet::any_of(["s3:Delete*"])));
+        assert!(!Language::is_subset(&inner, &PatternSet::any_of(["s3:DeleteBucket"])));
+    }
+
+    #[test]
+    fn complement_removes_what_it_names() {
+        // s3:* minus s3:Delete* still has s3:Get*, but s3:Delete* minus s3:* has nothing.
+        assert!(Language::all(&[
+            PatternSet::any_of(["s3:*"]),
+            PatternSet::none_of(["s3:Delete*"])
+        ]));
+        assert!(!Language::all(&[
+            PatternSet::any_of(["s3:Delete*"]),
+            PatternSet::none_of(["s3:*"])
+        ]));
+    }
+
+    #[test]
+    fn a_union_can_cover_what_no_single_pattern_covers() {
+        // Neither `s3:Delete` nor `s3:Delete?*` covers `s3:Delete*`; together they do.
+        let granted = PatternSet::any_of(["s3:Delete*"]);
+        let denied = PatternSet::none_of(["s3:Delete", "s3:Delete?*"]);
+        assert!(!Language::all(&[granted, denied]));
+    }
+}

@@ -1,0 +1,155 @@
+//! The configured list of restricted action patterns (`s3:DeleteBucket,iam:*`), validated
+//! against the catalog so that a typo is an error rather than silence.
+
+use std::fmt;
+
+use crate::catalog::Catalog;
+use crate::document::check_action_syntax;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestrictedError {
+    #[error("the restricted action list is empty")]
+    Empty,
+    #[error("restricted action entry {index} is empty (check for a stray comma)")]
+    EmptyEntry { index: usize },
+    #[error("restricted action {pattern:?} {problem}")]
+    Syntax { pattern: String, problem: &'static str },
+    #[error("restricted action {pattern:?} matches no known IAM action{hint}")]
+    Unknown { pattern: String, hint: Hint },
+}
+
+/// ` (did you mean "s3:DeleteBucket"?)`, when a known action is spelled almost the same.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hint(pub Option<&'static str>);
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(near) => write!(f, " (did you mean {near:?}?)"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The restricted patterns, as configured (spelling kept for reports), without duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestrictedActions {
+    patterns: Vec<String>,
+}
+
+impl RestrictedActions {
+    /// Parses a comma-separated list, exactly the format of the `RestrictedActions` deployment
+    /// parameter. Every pattern must match at least one action in the catalog.
+    pub fn parse(list: &str, catalog: &Catalog) -> Result<Self, RestrictedError> {
+        if list.trim().is_empty() {
+            return Err(RestrictedError::Empty);
+        }
+        let mut patterns: Vec<String> = Vec::new();
+        for (index, entry) in list.split(',').map(str::trim).enumerate() {
+            if entry.is_empty() {
+                return Err(RestrictedError::EmptyEntry { index });
+            }
+            check_action_syntax(entry).map_err(|problem| RestrictedError::Syntax {
+                pattern: entry.to_owned(),
+                problem,
+            })?;
+            if catalog.matching(entry).next().is_none() {
+                return Err(RestrictedError::Unknown {
+                    pattern: entry.to_owned(),
+                    hint: Hint(nearest_action(entry, catalog)),
+                });
+            }
+            if !patterns.iter().any(|p| p.eq_ignore_ascii_case(entry)) {
+                patterns.push(entry.to_owned());
+            }
+        }
+        Ok(RestrictedActions { patterns })
+    }
+
+    pub fn patterns(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
+        self.patterns.iter().map(String::as_str)
+    }
+}
+
+impl fmt::Display for RestrictedActions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.patterns.join(","))
+    }
+}
+
+/// The known action closest in spelling to a literal that matched nothing, if close enough to
+/// be a plausible typo (at most two edits).
+fn nearest_action(pattern: &str, catalog: &Catalog) -> Option<&'static str> {
+    if !crate::pattern::is_literal(pattern) {
+        return None;
+    }
+    let wanted = pattern.to_ascii_lowercase();
+    catalog
+        .actions()
+        .iter()
+        .filter(|a| a.len().abs_diff(wanted.len()) <= 2)
+        .map(|a| (edit_distance(&a.to_ascii_lowercase(), &wanted), *a))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, action)| action)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(list: &str) -> Result<RestrictedActions, RestrictedError> {
+        RestrictedActions::parse(list, Catalog::embedded())
+    }
+
+    #[test]
+    fn the_deployment_default_parses() {
+        let restricted = parse("s3:DeleteBucket,s3:DeleteObject").unwrap();
+        assert_eq!(restricted.patterns().collect::<Vec<_>>(), ["s3:DeleteBucket", "s3:DeleteObject"]);
+    }
+
+    #[test]
+    fn white_space_around_entries_is_ignored_and_duplicates_collapse() {
+        let restricted = parse(" iam:* , IAM:* ,s3:Delete*").unwrap();
+        assert_eq!(restricted.to_string(), "iam:*,s3:Delete*");
+    }
+
+    #[test]
+    fn a_typo_is_an_error_with_a_suggestion() {
+        assert_eq!(
+            parse("s3:DeleteBuckett").unwrap_err().to_string(),
+            r#"restricted action "s3:DeleteBuckett" matches no known IAM action (did you mean "s3:DeleteBucket"?)"#
+        );
+    }
+
+    #[test]
+    fn a_wildcard_matching_nothing_is_an_error() {
+        assert!(matches!(parse("nosuchservice:*"), Err(RestrictedError::Unknown { .. })));
+    }
+
+    #[test]
+    fn an_empty_entry_is_an_error() {
+        assert_eq!(parse("s3:DeleteBucket,,iam:*"), Err(RestrictedError::EmptyEntry { index: 1 }));
+        assert_eq!(parse(" "), Err(RestrictedError::Empty));
+    }
+
+    #[test]
+    fn a_pattern_without_a_service_is_an_error() {
+        assert!(matches!(parse("DeleteBucket"), Err(RestrictedError::Syntax { .. })));
+    }
+}
