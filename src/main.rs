@@ -3,7 +3,7 @@
 
 mod report;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,7 +13,11 @@ use policy_engine::{Catalog, PolicyKind, RestrictedActions};
 use crate::report::{FileReport, Outcome, Report};
 
 #[derive(Parser)]
-#[command(name = "iam-sentinel", version, about = "Finds IAM policy grants of restricted actions")]
+#[command(
+    name = "iam-sentinel",
+    version,
+    about = "Finds IAM policy grants of restricted actions"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,16 +105,31 @@ fn main() -> ExitCode {
         .map(|path| {
             let name = path.display().to_string();
             match read(path) {
-                Ok(text) => FileReport::check(name, &text, &restricted, catalog, args.fix.then_some(size_limit)),
-                Err(e) => FileReport { name, outcome: Outcome::Invalid(format!("cannot read it: {e}")) },
+                Ok(text) => FileReport::check(
+                    name,
+                    &text,
+                    &restricted,
+                    catalog,
+                    args.fix.then_some(size_limit),
+                ),
+                Err(e) => FileReport {
+                    name,
+                    outcome: Outcome::Invalid(format!("cannot read it: {e}")),
+                },
             }
         })
         .collect();
-    let report = Report { restricted: &restricted, catalog, files };
-    match args.format {
-        Format::Human => print!("{}", report.human()),
-        Format::Json => println!("{}", report.json()),
-    }
+    let report = Report {
+        restricted: &restricted,
+        catalog,
+        files,
+    };
+    let output = match args.format {
+        Format::Human => report.human(),
+        Format::Json => report.json() + "\n",
+    };
+    // A reader that stops early (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(output.as_bytes());
     for file in &report.files {
         if let Outcome::Invalid(reason) = &file.outcome {
             eprintln!("iam-sentinel: {}: {reason}", file.name);

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 use policy_engine::quarantine::Change;
-use policy_engine::{Analysis, Catalog, Policy, Quarantine, Reason, RestrictedActions, analyse, decode, plan};
+use policy_engine::{
+    Analysis, Catalog, Policy, Quarantine, Reason, RestrictedActions, analyse, decode, plan,
+};
 use serde_json::json;
 
 pub struct Report<'r> {
@@ -18,7 +20,10 @@ pub struct FileReport {
 }
 
 pub enum Outcome {
-    Checked { analysis: Analysis, fix: Option<Result<Quarantine, String>> },
+    Checked {
+        analysis: Analysis,
+        fix: Option<Result<Quarantine, String>>,
+    },
     Invalid(String),
 }
 
@@ -50,7 +55,9 @@ impl FileReport {
 
 impl Report<'_> {
     pub fn any_invalid(&self) -> bool {
-        self.files.iter().any(|f| matches!(f.outcome, Outcome::Invalid(_)))
+        self.files
+            .iter()
+            .any(|f| matches!(f.outcome, Outcome::Invalid(_)))
     }
 
     pub fn any_restricted(&self) -> bool {
@@ -94,10 +101,17 @@ impl Report<'_> {
             .files
             .iter()
             .map(|file| match &file.outcome {
-                Outcome::Invalid(reason) => json!({"file": file.name, "status": "invalid", "error": reason}),
+                Outcome::Invalid(reason) => {
+                    json!({"file": file.name, "status": "invalid", "error": reason})
+                }
                 Outcome::Checked { analysis, fix } => {
-                    let status = if analysis.grants_restricted() { "restricted" } else { "clean" };
-                    let mut entry = json!({"file": file.name, "status": status, "findings": analysis.findings});
+                    let status = if analysis.grants_restricted() {
+                        "restricted"
+                    } else {
+                        "clean"
+                    };
+                    let mut entry =
+                        json!({"file": file.name, "status": status, "findings": analysis.findings});
                     match fix {
                         Some(Ok(q)) => {
                             entry["quarantine"] =
@@ -121,12 +135,20 @@ impl Report<'_> {
 
 fn write_findings(out: &mut String, analysis: &Analysis) {
     for finding in &analysis.findings {
-        let sid = finding.sid.as_ref().map(|s| format!(" (Sid {s:?})")).unwrap_or_default();
+        let sid = finding
+            .sid
+            .as_ref()
+            .map(|s| format!(" (Sid {s:?})"))
+            .unwrap_or_default();
         let scope = &finding.scope;
         let limits = match (scope.is_unlimited(), &scope.condition) {
             (true, _) => "every resource, unconditionally".to_owned(),
             (false, None) => format!("{} {}", scope.resource_key, scope.resources.join(", ")),
-            (false, Some(_)) => format!("{} {}, with a Condition", scope.resource_key, scope.resources.join(", ")),
+            (false, Some(_)) => format!(
+                "{} {}, with a Condition",
+                scope.resource_key,
+                scope.resources.join(", ")
+            ),
         };
         let _ = writeln!(out, "  statement {}{sid}, on {limits}:", finding.statement);
         for hit in &finding.hits {
@@ -135,10 +157,18 @@ fn write_findings(out: &mut String, analysis: &Analysis) {
                 Reason::Wildcard => "wildcard",
                 Reason::NotAction => "NotAction",
             };
-            let _ = writeln!(out, "    {}  [{reason}] {}", hit.restricted, hit.explanation);
+            let _ = writeln!(
+                out,
+                "    {}  [{reason}] {}",
+                hit.restricted, hit.explanation
+            );
             if hit.known_action_count > 0 {
                 let more = hit.known_action_count - hit.known_actions.len();
-                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(out, "      grants {}{more}", hit.known_actions.join(", "));
             }
         }
@@ -168,27 +198,59 @@ fn describe(change: &Change) -> String {
         None => format!("statement {statement}"),
     };
     match change {
-        Change::RemovedActions { statement, sid, actions } => {
+        Change::RemovedActions {
+            statement,
+            sid,
+            actions,
+        } => {
             format!("{}: removed {}", at(statement, sid), actions.join(", "))
         }
-        Change::ExpandedWildcard { statement, sid, wildcard, into } => format!(
+        Change::ExpandedWildcard {
+            statement,
+            sid,
+            wildcard,
+            into,
+        } => format!(
             "{}: replaced {wildcard} with {} covering the same actions minus the restricted ones",
             at(statement, sid),
             plural(into.len(), "pattern"),
         ),
-        Change::DroppedWildcard { statement, sid, wildcard, reason } => {
+        Change::DroppedWildcard {
+            statement,
+            sid,
+            wildcard,
+            reason,
+        } => {
             format!("{}: dropped {wildcard}: {reason}", at(statement, sid))
         }
-        Change::AddedToNotAction { statement, sid, patterns } => {
-            format!("{}: excluded {} through NotAction", at(statement, sid), patterns.join(", "))
+        Change::AddedToNotAction {
+            statement,
+            sid,
+            patterns,
+        } => {
+            format!(
+                "{}: excluded {} through NotAction",
+                at(statement, sid),
+                patterns.join(", ")
+            )
         }
-        Change::DroppedStatement { statement, sid, reason } => {
+        Change::DroppedStatement {
+            statement,
+            sid,
+            reason,
+        } => {
             format!("{}: dropped the statement: {reason}", at(statement, sid))
         }
-        Change::AddedEmptyStatement => "no statement was left: added one that grants nothing".into(),
+        Change::AddedEmptyStatement => {
+            "no statement was left: added one that grants nothing".into()
+        }
     }
 }
 
 fn plural(n: usize, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -139,7 +139,9 @@ impl<'p> Denials<'p> {
     }
 
     fn denies(&self, action: &str) -> bool {
-        self.clauses.iter().any(|clause| clause_covers(clause, action))
+        self.clauses
+            .iter()
+            .any(|clause| clause_covers(clause, action))
     }
 
     /// True when some action is in every one of `sets` and survives every denial.
@@ -158,7 +160,12 @@ pub fn clause_covers(clause: &ActionClause<'_>, action: &str) -> bool {
     }
 }
 
-fn hit(statement: &Statement<'_>, restricted: &str, denials: &Denials<'_>, catalog: &Catalog) -> Option<Hit> {
+fn hit(
+    statement: &Statement<'_>,
+    restricted: &str,
+    denials: &Denials<'_>,
+    catalog: &Catalog,
+) -> Option<Hit> {
     let target = PatternSet::any_of([restricted]);
     let (reason, granted_by, explanation) = match &statement.actions {
         ActionClause::Action(entries) => {
@@ -172,12 +179,21 @@ fn hit(statement: &Statement<'_>, restricted: &str, denials: &Denials<'_>, catal
                 .map(str::to_owned)
                 .collect();
             let first = granted_by.first()?;
-            let exact = pattern::is_literal(restricted) && granted_by.iter().any(|e| pattern::is_literal(e));
+            let exact = pattern::is_literal(restricted)
+                && granted_by.iter().any(|e| pattern::is_literal(e));
             if exact {
-                (Reason::Exact, granted_by.clone(), format!("Action {first:?} names it"))
+                (
+                    Reason::Exact,
+                    granted_by.clone(),
+                    format!("Action {first:?} names it"),
+                )
             } else {
                 let named = quoted_list(&granted_by);
-                (Reason::Wildcard, granted_by, format!("Action {named} and {restricted:?} overlap"))
+                (
+                    Reason::Wildcard,
+                    granted_by,
+                    format!("Action {named} and {restricted:?} overlap"),
+                )
             }
         }
         ActionClause::NotAction(excluded) => {
@@ -185,7 +201,11 @@ fn hit(statement: &Statement<'_>, restricted: &str, denials: &Denials<'_>, catal
                 return None;
             }
             let named = quoted_list(excluded.iter());
-            (Reason::NotAction, Vec::new(), format!("NotAction {named} does not exclude it"))
+            (
+                Reason::NotAction,
+                Vec::new(),
+                format!("NotAction {named} does not exclude it"),
+            )
         }
     };
     let mut known = catalog
@@ -212,7 +232,10 @@ fn hit(statement: &Statement<'_>, restricted: &str, denials: &Denials<'_>, catal
 }
 
 fn quoted_list<'s, I: IntoIterator<Item = S>, S: AsRef<str> + 's>(items: I) -> String {
-    let quoted: Vec<String> = items.into_iter().map(|s| format!("{:?}", s.as_ref())).collect();
+    let quoted: Vec<String> = items
+        .into_iter()
+        .map(|s| format!("{:?}", s.as_ref()))
+        .collect();
     match quoted.as_slice() {
         [one] => one.clone(),
         _ => format!("[{}]", quoted.join(", ")),

@@ -44,8 +44,15 @@ impl Catalog {
             let service = service_of(action).to_ascii_lowercase();
             services.entry(service).or_insert(i..i).end = i + 1;
         }
-        let provenance = provenance.iter().map(|l| l.trim_start_matches('#').trim()).collect();
-        Catalog { actions, services, provenance }
+        let provenance = provenance
+            .iter()
+            .map(|l| l.trim_start_matches('#').trim())
+            .collect();
+        Catalog {
+            actions,
+            services,
+            provenance,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -76,7 +83,10 @@ impl Catalog {
                 .map_or(&self.actions[..0], |range| &self.actions[range.clone()]),
             _ => &self.actions[..],
         };
-        candidates.iter().copied().filter(move |a| pattern::matches(pattern, a))
+        candidates
+            .iter()
+            .copied()
+            .filter(move |a| pattern::matches(pattern, a))
     }
 
     /// The catalog's spelling of a known action, e.g. `s3:DeleteBucket` for `S3:deletebucket`.
@@ -90,7 +100,9 @@ impl Catalog {
 }
 
 fn service_of(action: &str) -> &str {
-    action.split_once(':').map_or(action, |(service, _)| service)
+    action
+        .split_once(':')
+        .map_or(action, |(service, _)| service)
 }
 
 fn cmp_ignore_ascii_case(a: &str, lower: &str) -> std::cmp::Ordering {
@@ -119,12 +131,18 @@ mod tests {
     #[test]
     fn a_wildcard_service_pattern_searches_every_service() {
         let tag_deletes = Catalog::embedded().matching("*:DeleteBucket").count();
-        assert!(tag_deletes >= 2, "s3 and others delete buckets; found {tag_deletes}");
+        assert!(
+            tag_deletes >= 2,
+            "s3 and others delete buckets; found {tag_deletes}"
+        );
     }
 
     #[test]
     fn canonical_spelling_is_found_in_any_case() {
-        assert_eq!(Catalog::embedded().canonical("S3:deletebucket"), Some("s3:DeleteBucket"));
+        assert_eq!(
+            Catalog::embedded().canonical("S3:deletebucket"),
+            Some("s3:DeleteBucket")
+        );
         assert_eq!(Catalog::embedded().canonical("s3:DeleteBuckets"), None);
     }
 }

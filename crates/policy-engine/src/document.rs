@@ -28,7 +28,11 @@ pub enum PolicyError {
     #[error("the policy document {0}")]
     Document(String),
     #[error("statement {index}{sid}: {problem}")]
-    Statement { index: usize, sid: SidLabel, problem: String },
+    Statement {
+        index: usize,
+        sid: SidLabel,
+        problem: String,
+    },
 }
 
 /// Renders ` (Sid "X")` after a statement index, or nothing when the statement has no Sid.
@@ -83,7 +87,10 @@ pub struct Values<'a> {
 
 impl<'a> Values<'a> {
     pub fn list<I: IntoIterator<Item = Cow<'a, str>>>(items: I) -> Self {
-        Values { items: items.into_iter().collect(), is_list: true }
+        Values {
+            items: items.into_iter().collect(),
+            is_list: true,
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
@@ -92,7 +99,11 @@ impl<'a> Values<'a> {
 
     pub fn into_owned(self) -> Values<'static> {
         Values {
-            items: self.items.into_iter().map(|s| Cow::Owned(s.into_owned())).collect(),
+            items: self
+                .items
+                .into_iter()
+                .map(|s| Cow::Owned(s.into_owned()))
+                .collect(),
             is_list: self.is_list,
         }
     }
@@ -216,7 +227,10 @@ impl<'a> Policy<'a> {
             .ok_or_else(|| PolicyError::Document("has no Statement".into()))?;
         let raw_statements: Vec<&'a RawValue> = if statement.get().starts_with('[') {
             serde_json::from_str(statement.get()).map_err(|e| {
-                PolicyError::Document(format!("has an invalid Statement: {}", without_position(&e)))
+                PolicyError::Document(format!(
+                    "has an invalid Statement: {}",
+                    without_position(&e)
+                ))
             })?
         } else {
             vec![statement]
@@ -226,14 +240,22 @@ impl<'a> Policy<'a> {
             .enumerate()
             .map(|(index, raw)| parse_statement(index, raw))
             .collect::<Result<_, _>>()?;
-        Ok(Policy { version: raw.version, id: raw.id, statements })
+        Ok(Policy {
+            version: raw.version,
+            id: raw.id,
+            statements,
+        })
     }
 
     pub fn into_owned(self) -> Policy<'static> {
         Policy {
             version: self.version.map(|v| Cow::Owned(v.into_owned())),
             id: self.id.map(|v| Cow::Owned(v.into_owned())),
-            statements: self.statements.into_iter().map(Statement::into_owned).collect(),
+            statements: self
+                .statements
+                .into_iter()
+                .map(Statement::into_owned)
+                .collect(),
         }
     }
 
@@ -315,17 +337,26 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
                 while let Some(item) = seq.next_element()? {
                     items.push(item);
                 }
-                Ok(OneOrMany { items, is_list: true })
+                Ok(OneOrMany {
+                    items,
+                    is_list: true,
+                })
             }
 
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
                 let one = T::deserialize(de::value::BorrowedStrDeserializer::new(v))?;
-                Ok(OneOrMany { items: vec![one], is_list: false })
+                Ok(OneOrMany {
+                    items: vec![one],
+                    is_list: false,
+                })
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 let one = T::deserialize(de::value::StringDeserializer::new(v.to_owned()))?;
-                Ok(OneOrMany { items: vec![one], is_list: false })
+                Ok(OneOrMany {
+                    items: vec![one],
+                    is_list: false,
+                })
             }
         }
 
@@ -339,22 +370,30 @@ fn parse_statement<'a>(index: usize, raw: &'a RawValue) -> Result<Statement<'a>,
         sid: SidLabel(sid.map(str::to_owned)),
         problem,
     };
-    let raw: RawStatement<'a> =
-        serde_json::from_str(raw.get()).map_err(|e| fail(None, without_position(&e)))?;
+    let raw: RawStatement<'a> = serde_json::from_str(raw.get())
+        .map_err(|e| fail(sid_of_invalid(raw).as_deref(), without_position(&e)))?;
     let sid = raw.sid.as_deref();
     if raw.principal.is_some() || raw.not_principal.is_some() {
-        return Err(fail(sid, "has a Principal, which an identity policy must not have".into()));
+        return Err(fail(
+            sid,
+            "has a Principal, which an identity policy must not have".into(),
+        ));
     }
     let effect = match raw.effect.as_deref() {
         Some("Allow") => Effect::Allow,
         Some("Deny") => Effect::Deny,
         Some(other) => {
-            return Err(fail(sid, format!("Effect must be \"Allow\" or \"Deny\", not {other:?}")));
+            return Err(fail(
+                sid,
+                format!("Effect must be \"Allow\" or \"Deny\", not {other:?}"),
+            ));
         }
         None => return Err(fail(sid, "has no Effect".into())),
     };
     let actions = match (raw.action, raw.not_action) {
-        (Some(a), None) => ActionClause::Action(action_values(a, "Action").map_err(|p| fail(sid, p))?),
+        (Some(a), None) => {
+            ActionClause::Action(action_values(a, "Action").map_err(|p| fail(sid, p))?)
+        }
         (None, Some(a)) => {
             ActionClause::NotAction(action_values(a, "NotAction").map_err(|p| fail(sid, p))?)
         }
@@ -362,7 +401,9 @@ fn parse_statement<'a>(index: usize, raw: &'a RawValue) -> Result<Statement<'a>,
         (None, None) => return Err(fail(sid, "has neither Action nor NotAction".into())),
     };
     let resources = match (raw.resource, raw.not_resource) {
-        (Some(r), None) => ResourceClause::Resource(values(r, "Resource").map_err(|p| fail(sid, p))?),
+        (Some(r), None) => {
+            ResourceClause::Resource(values(r, "Resource").map_err(|p| fail(sid, p))?)
+        }
         (None, Some(r)) => {
             ResourceClause::NotResource(values(r, "NotResource").map_err(|p| fail(sid, p))?)
         }
@@ -374,7 +415,24 @@ fn parse_statement<'a>(index: usize, raw: &'a RawValue) -> Result<Statement<'a>,
             return Err(fail(sid, "Condition must be a JSON object".into()));
         }
     }
-    Ok(Statement { sid: raw.sid, effect, actions, resources, condition: raw.condition })
+    Ok(Statement {
+        sid: raw.sid,
+        effect,
+        actions,
+        resources,
+        condition: raw.condition,
+    })
+}
+
+/// The Sid of a statement that failed to parse, when it has a readable one: the error then says
+/// which statement a person should look at.
+fn sid_of_invalid(raw: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct SidOnly {
+        #[serde(rename = "Sid")]
+        sid: Option<String>,
+    }
+    serde_json::from_str::<SidOnly>(raw.get()).ok()?.sid
 }
 
 fn values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, String> {
@@ -384,7 +442,10 @@ fn values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, String> 
     if let Some(blank) = raw.items.iter().position(|s| s.0.trim().is_empty()) {
         return Err(format!("{key} entry {blank} is empty"));
     }
-    Ok(Values { items: raw.items.into_iter().map(|s| s.0).collect(), is_list: raw.is_list })
+    Ok(Values {
+        items: raw.items.into_iter().map(|s| s.0).collect(),
+        is_list: raw.is_list,
+    })
 }
 
 fn action_values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, String> {
@@ -455,19 +516,42 @@ mod tests {
             r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},
                 {"Sid":"Bad","Effect":"allow","Action":"s3:*","Resource":"*"}]}"#,
         );
-        assert_eq!(err, r#"statement 1 (Sid "Bad"): Effect must be "Allow" or "Deny", not "allow""#);
+        assert_eq!(
+            err,
+            r#"statement 1 (Sid "Bad"): Effect must be "Allow" or "Deny", not "allow""#
+        );
+    }
+
+    #[test]
+    fn a_statement_that_fails_to_parse_is_still_named_by_its_sid() {
+        let err = parse_err(
+            r#"{"Statement":[{"Sid":"Read","Effect":"Allow","Actions":"s3:*","Resource":"*"}]}"#,
+        );
+        assert!(
+            err.starts_with(r#"statement 0 (Sid "Read"): unknown field `Actions`"#),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_keys_are_rejected_by_name() {
-        let err = parse_err(r#"{"Statement":[{"Effect":"Allow","Actions":"s3:*","Resource":"*"}]}"#);
-        assert!(err.starts_with("statement 0: unknown field `Actions`"), "{err}");
+        let err =
+            parse_err(r#"{"Statement":[{"Effect":"Allow","Actions":"s3:*","Resource":"*"}]}"#);
+        assert!(
+            err.starts_with("statement 0: unknown field `Actions`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn an_action_without_a_service_prefix_is_rejected() {
-        let err = parse_err(r#"{"Statement":[{"Effect":"Allow","Action":"DeleteBucket","Resource":"*"}]}"#);
-        assert_eq!(err, r#"statement 0: Action "DeleteBucket" is not of the form service:action"#);
+        let err = parse_err(
+            r#"{"Statement":[{"Effect":"Allow","Action":"DeleteBucket","Resource":"*"}]}"#,
+        );
+        assert_eq!(
+            err,
+            r#"statement 0: Action "DeleteBucket" is not of the form service:action"#
+        );
     }
 
     #[test]
@@ -501,7 +585,10 @@ mod tests {
     #[test]
     fn malformed_json_says_where() {
         let err = parse_err(r#"{"Statement": [ }"#);
-        assert!(err.starts_with("the policy document is not valid JSON"), "{err}");
+        assert!(
+            err.starts_with("the policy document is not valid JSON"),
+            "{err}"
+        );
         assert!(err.contains("line 1"), "{err}");
     }
 

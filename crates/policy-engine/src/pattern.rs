@@ -3,13 +3,18 @@
 //! An action pattern is matched against `service:ActionName` case-insensitively; `*` matches any
 //! run of characters (including none) and `?` exactly one. Every question here is decided on the
 //! patterns themselves, never on a list of known actions, so the answers stay right for actions
-//! AWS adds after our catalog was generated.
+//! AWS adds after our catalog was generated. An action name is always `service:Name` with exactly
+//! one colon, so `ec2:A*` and `*:DeleteBucket` have nothing in common but `ec2:DeleteBucket`-like
+//! names would: the reasoning only counts strings of that shape.
 
 use std::collections::{HashSet, VecDeque};
 
 /// True when `action` (a concrete name or itself a pattern, taken literally) matches `pattern`.
 pub fn matches(pattern: &str, action: &str) -> bool {
-    let (p, s) = (pattern.as_bytes(), action.as_bytes());
+    matches_bytes(pattern.as_bytes(), action.as_bytes())
+}
+
+fn matches_bytes(p: &[u8], s: &[u8]) -> bool {
     let (mut pi, mut si) = (0, 0);
     // Where to resume after the last `*`: the star's position and how much of `s` it has taken.
     let mut resume: Option<(usize, usize)> = None;
@@ -64,7 +69,11 @@ fn literal_ends_agree(a: &[u8], b: &[u8]) -> bool {
         _ => None,
     };
     let from_end = |s: &[u8], i: usize| s.len().checked_sub(i).and_then(|i| s.get(i)).copied();
-    let prefix_ok = || (0..).map_while(|i| agree(a.get(i), b.get(i))).all(|same| same);
+    let prefix_ok = || {
+        (0..)
+            .map_while(|i| agree(a.get(i), b.get(i)))
+            .all(|same| same)
+    };
     let suffix_ok = || {
         (1..)
             .map_while(|i| agree(from_end(a, i).as_ref(), from_end(b, i).as_ref()))
@@ -75,6 +84,10 @@ fn literal_ends_agree(a: &[u8], b: &[u8]) -> bool {
 
 fn is_wildcard(c: u8) -> bool {
     c == b'*' || c == b'?'
+}
+
+fn is_action_shaped(action: &[u8]) -> bool {
+    action.iter().filter(|&&c| c == b':').count() == 1
 }
 
 /// A union of patterns, or its complement: "matches any of these" / "matches none of these".
@@ -88,12 +101,18 @@ impl<'p> PatternSet<'p> {
     /// The actions matching at least one of `patterns`.
     pub fn any_of<I: IntoIterator<Item = &'p str>>(patterns: I) -> Self {
         let patterns = patterns.into_iter().map(str::as_bytes).collect();
-        PatternSet { patterns, complement: false }
+        PatternSet {
+            patterns,
+            complement: false,
+        }
     }
 
     /// The actions matching none of `patterns`.
     pub fn none_of<I: IntoIterator<Item = &'p str>>(patterns: I) -> Self {
-        PatternSet { complement: true, ..Self::any_of(patterns) }
+        PatternSet {
+            complement: true,
+            ..Self::any_of(patterns)
+        }
     }
 }
 
@@ -104,19 +123,42 @@ pub struct Language;
 impl Language {
     /// True when at least one action belongs to every set (the intersection is not empty).
     pub fn all(sets: &[PatternSet<'_>]) -> bool {
-        Product::new(sets).has_common_member()
+        // A set of literals makes the intersection finite: test its members one by one.
+        let literals = sets
+            .iter()
+            .filter(|s| {
+                !s.complement
+                    && s.patterns
+                        .iter()
+                        .all(|p| !p.iter().any(|&c| is_wildcard(c)))
+            })
+            .min_by_key(|s| s.patterns.len());
+        match literals {
+            Some(finite) => finite.patterns.iter().any(|&action| {
+                is_action_shaped(action)
+                    && sets.iter().all(|set| {
+                        let member = set.patterns.iter().any(|p| matches_bytes(p, action));
+                        member != set.complement
+                    })
+            }),
+            None => Product::new(sets).has_common_member(),
+        }
     }
 
     /// True when every action of `inner` also belongs to `outer`.
     pub fn is_subset(inner: &[PatternSet<'_>], outer: &PatternSet<'_>) -> bool {
         let mut sets = inner.to_vec();
-        sets.push(PatternSet { complement: !outer.complement, ..outer.clone() });
+        sets.push(PatternSet {
+            complement: !outer.complement,
+            ..outer.clone()
+        });
         !Self::all(&sets)
     }
 }
 
 /// The product automaton. A state is, for every pattern, the set of positions it may be at,
-/// packed into one bitset; position `len` means "matched so far".
+/// packed into one bitset (position `len` means "matched so far"), and, in its last word, how
+/// many colons the action read so far has (more than one: not an action).
 struct Product<'s, 'p> {
     sets: &'s [PatternSet<'p>],
     /// Bit offset of each pattern's positions in the state bitset, per set then per pattern.
@@ -150,11 +192,17 @@ impl<'s, 'p> Product<'s, 'p> {
             .filter(|&&c| !is_wildcard(c))
             .map(u8::to_ascii_lowercase)
             .collect();
+        alphabet.push(b':');
         alphabet.sort_unstable();
         alphabet.dedup();
         // Stands for every character no pattern names literally: only wildcards match it.
         alphabet.push(0);
-        Product { sets, offsets, words: next_bit.div_ceil(64).max(1), alphabet }
+        Product {
+            sets,
+            offsets,
+            words: next_bit.div_ceil(64) + 1,
+            alphabet,
+        }
     }
 
     fn has_common_member(&self) -> bool {
@@ -200,8 +248,13 @@ impl<'s, 'p> Product<'s, 'p> {
         state[bit / 64] & (1 << (bit % 64)) != 0
     }
 
+    fn colons(&self, state: &State) -> u64 {
+        state[self.words - 1]
+    }
+
     fn step(&self, state: &State, c: u8) -> State {
         let mut next = vec![0u64; self.words];
+        next[self.words - 1] = self.colons(state) + u64::from(c == b':');
         for (s, set) in self.sets.iter().enumerate() {
             for (k, pattern) in set.patterns.iter().enumerate() {
                 let offset = self.offsets[s][k];
@@ -231,19 +284,20 @@ impl<'s, 'p> Product<'s, 'p> {
     }
 
     fn accepts(&self, state: &State) -> bool {
-        (0..self.sets.len()).all(|s| self.set_matches(state, s))
+        self.colons(state) == 1 && (0..self.sets.len()).all(|s| self.set_matches(state, s))
     }
 
     /// A state from which no action can be in the intersection: some positive set has no live
     /// pattern left.
     fn is_dead(&self, state: &State) -> bool {
-        self.sets.iter().enumerate().any(|(s, set)| {
-            !set.complement
-                && set.patterns.iter().enumerate().all(|(k, p)| {
-                    let offset = self.offsets[s][k];
-                    (0..=p.len()).all(|pos| !self.has(state, offset + pos))
-                })
-        })
+        self.colons(state) > 1
+            || self.sets.iter().enumerate().any(|(s, set)| {
+                !set.complement
+                    && set.patterns.iter().enumerate().all(|(k, p)| {
+                        let offset = self.offsets[s][k];
+                        (0..=p.len()).all(|pos| !self.has(state, offset + pos))
+                    })
+            })
     }
 }
 
@@ -303,10 +357,28 @@ mod tests {
     }
 
     #[test]
+    fn a_star_never_spans_a_second_colon() {
+        assert!(!overlaps("ec2:A*", "*:DeleteBucket"));
+        assert!(overlaps("ec2:*", "*:DeleteBucket"));
+    }
+
+    #[test]
+    fn a_star_alone_covers_every_action() {
+        assert!(Language::all(&[PatternSet::any_of(["*"])]));
+        assert!(!Language::all(&[PatternSet::none_of(["*"])]));
+    }
+
+    #[test]
     fn subset_is_exact_on_patterns() {
         let inner = [PatternSet::any_of(["s3:DeleteBucket*"])];
-        assert!(Language::is_subset(&inner, &PatternSet::any_of(["s3:Delete*"])));
-        assert!(!Language::is_subset(&inner, &PatternSet::any_of(["s3:DeleteBucket"])));
+        assert!(Language::is_subset(
+            &inner,
+            &PatternSet::any_of(["s3:Delete*"])
+        ));
+        assert!(!Language::is_subset(
+            &inner,
+            &PatternSet::any_of(["s3:DeleteBucket"])
+        ));
     }
 
     #[test]

@@ -58,16 +58,33 @@ pub enum PlanError {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
-    RemovedActions { statement: usize, sid: Option<String>, actions: Vec<String> },
+    RemovedActions {
+        statement: usize,
+        sid: Option<String>,
+        actions: Vec<String>,
+    },
     ExpandedWildcard {
         statement: usize,
         sid: Option<String>,
         wildcard: String,
         into: Vec<String>,
     },
-    DroppedWildcard { statement: usize, sid: Option<String>, wildcard: String, reason: String },
-    AddedToNotAction { statement: usize, sid: Option<String>, patterns: Vec<String> },
-    DroppedStatement { statement: usize, sid: Option<String>, reason: String },
+    DroppedWildcard {
+        statement: usize,
+        sid: Option<String>,
+        wildcard: String,
+        reason: String,
+    },
+    AddedToNotAction {
+        statement: usize,
+        sid: Option<String>,
+        patterns: Vec<String>,
+    },
+    DroppedStatement {
+        statement: usize,
+        sid: Option<String>,
+        reason: String,
+    },
     /// IAM refuses a document without statements; this one grants nothing.
     AddedEmptyStatement,
 }
@@ -109,7 +126,9 @@ pub fn plan(
             .iter_mut()
             .flat_map(|r| r.entries.iter_mut())
             .filter_map(|e| match e {
-                Entry::Expanded { into, .. } => Some((into.iter().map(String::len).sum::<usize>(), e)),
+                Entry::Expanded { into, .. } => {
+                    Some((into.iter().map(String::len).sum::<usize>(), e))
+                }
                 _ => None,
             })
             .max_by_key(|(len, _)| *len);
@@ -117,14 +136,23 @@ pub fn plan(
             entry.drop_expansion(size_limit);
             continue;
         }
-        match rewrites.iter_mut().filter(|r| !r.drop_statement).max_by_key(|r| r.size()) {
+        match rewrites
+            .iter_mut()
+            .filter(|r| !r.drop_statement)
+            .max_by_key(|r| r.size())
+        {
             Some(rewrite) => {
                 rewrite.drop_statement = true;
                 rewrite.drop_reason = format!(
                     "even without its wildcards the quarantined document exceeds {size_limit} characters"
                 );
             }
-            None => return Err(PlanError::DoesNotFit { size: quarantine.size, limit: size_limit }),
+            None => {
+                return Err(PlanError::DoesNotFit {
+                    size: quarantine.size,
+                    limit: size_limit,
+                });
+            }
         }
     }
 }
@@ -187,7 +215,11 @@ impl Rewrite {
         catalog: &Catalog,
     ) -> Rewrite {
         let hit_patterns: Vec<String> = finding.hits.iter().map(|h| h.restricted.clone()).collect();
-        let offending: Vec<&str> = finding.hits.iter().flat_map(|h| h.granted_by.iter().map(String::as_str)).collect();
+        let offending: Vec<&str> = finding
+            .hits
+            .iter()
+            .flat_map(|h| h.granted_by.iter().map(String::as_str))
+            .collect();
         let mut rewrite = Rewrite {
             index: finding.statement,
             sid: finding.sid.clone(),
@@ -200,7 +232,9 @@ impl Rewrite {
             ActionClause::NotAction(existing) => {
                 rewrite.excluded = Some(new_exclusions(existing, &hit_patterns));
             }
-            ActionClause::Action(entries) if entries.iter().any(|e| pattern::matches_everything(e)) => {
+            ActionClause::Action(entries)
+                if entries.iter().any(|e| pattern::matches_everything(e)) =>
+            {
                 rewrite.excluded = Some(hit_patterns);
             }
             ActionClause::Action(entries) => {
@@ -210,14 +244,21 @@ impl Rewrite {
                     .map(|entry| {
                         if !offending.iter().any(|o| o == &entry) {
                             Entry::Kept(entry.to_owned())
-                        } else if Language::is_subset(&[PatternSet::any_of([entry])], &all_restricted) {
+                        } else if Language::is_subset(
+                            &[PatternSet::any_of([entry])],
+                            &all_restricted,
+                        ) {
                             Entry::Removed(entry.to_owned())
                         } else {
                             expand(entry, restricted, catalog)
                         }
                     })
                     .collect();
-                if !rewrite.entries.iter().any(|e| matches!(e, Entry::Kept(_) | Entry::Expanded { .. })) {
+                if !rewrite
+                    .entries
+                    .iter()
+                    .any(|e| matches!(e, Entry::Kept(_) | Entry::Expanded { .. }))
+                {
                     rewrite.drop_statement = true;
                     rewrite.drop_reason = "every action it granted is restricted".into();
                 }
@@ -242,7 +283,14 @@ impl Rewrite {
         let (index, sid) = (self.index, self.sid.clone());
         if self.drop_statement {
             let reason = self.drop_reason.clone();
-            return (None, vec![Change::DroppedStatement { statement: index, sid, reason }]);
+            return (
+                None,
+                vec![Change::DroppedStatement {
+                    statement: index,
+                    sid,
+                    reason,
+                }],
+            );
         }
         let mut statement = original.clone().into_owned();
         let mut changes = Vec::new();
@@ -251,10 +299,16 @@ impl Rewrite {
                 ActionClause::NotAction(existing) => existing.clone().into_owned(),
                 ActionClause::Action(_) => Values::list(std::iter::empty()),
             };
-            patterns.items.extend(excluded.iter().cloned().map(Cow::Owned));
+            patterns
+                .items
+                .extend(excluded.iter().cloned().map(Cow::Owned));
             patterns.is_list = true;
             statement.actions = ActionClause::NotAction(patterns);
-            changes.push(Change::AddedToNotAction { statement: index, sid, patterns: excluded.clone() });
+            changes.push(Change::AddedToNotAction {
+                statement: index,
+                sid,
+                patterns: excluded.clone(),
+            });
             return (Some(statement), changes);
         }
         let mut actions: Vec<Cow<'static, str>> = Vec::new();
@@ -281,14 +335,37 @@ impl Rewrite {
             }
         }
         if !removed.is_empty() {
-            changes.insert(0, Change::RemovedActions { statement: index, sid: sid.clone(), actions: removed });
+            changes.insert(
+                0,
+                Change::RemovedActions {
+                    statement: index,
+                    sid: sid.clone(),
+                    actions: removed,
+                },
+            );
         }
         if actions.is_empty() {
-            let reason = "nothing it granted is left once the restricted actions are removed".into();
-            return (None, vec![Change::DroppedStatement { statement: index, sid, reason }]);
+            let dropped_wildcards = self
+                .entries
+                .iter()
+                .any(|e| matches!(e, Entry::Dropped { .. }));
+            let reason = if dropped_wildcards {
+                "no action is left once the restricted ones are removed and the wildcards dropped"
+            } else {
+                "nothing it granted is left once the restricted actions are removed"
+            };
+            changes.push(Change::DroppedStatement {
+                statement: index,
+                sid,
+                reason: reason.into(),
+            });
+            return (None, changes);
         }
         let is_list = actions.len() > 1 || original.actions.patterns().is_list;
-        statement.actions = ActionClause::Action(Values { items: actions, is_list });
+        statement.actions = ActionClause::Action(Values {
+            items: actions,
+            is_list,
+        });
         (Some(statement), changes)
     }
 }
@@ -313,10 +390,16 @@ fn expand(wildcard: &str, restricted: &RestrictedActions, catalog: &Catalog) -> 
             reason: "no known action is left once the restricted ones are removed".into(),
         };
     }
-    let cover = Cover { wildcard, restricted: PatternSet::any_of(restricted.patterns()) };
+    let cover = Cover {
+        wildcard,
+        restricted: PatternSet::any_of(restricted.patterns()),
+    };
     let mut into = Vec::new();
     cover.collect(&candidates, common_prefix_len(&candidates), &mut into);
-    Entry::Expanded { wildcard: wildcard.to_owned(), into }
+    Entry::Expanded {
+        wildcard: wildcard.to_owned(),
+        into,
+    }
 }
 
 /// Covers a sorted list of known actions with as few patterns as it safely can: `prefix*` is
@@ -337,7 +420,10 @@ impl Cover<'_> {
         }
         while let Some(first) = rest.first() {
             let next = first.as_bytes()[depth].to_ascii_lowercase();
-            let n = rest.iter().take_while(|a| a.as_bytes()[depth].to_ascii_lowercase() == next).count();
+            let n = rest
+                .iter()
+                .take_while(|a| a.as_bytes()[depth].to_ascii_lowercase() == next)
+                .count();
             let (group, tail) = rest.split_at(n);
             let shared = common_prefix_len(group);
             match (depth + 1..=shared).find(|&len| self.is_safe_prefix(&group[0][..len])) {
@@ -360,7 +446,11 @@ impl Cover<'_> {
 /// Length of the longest prefix (ignoring case) shared by all the sorted actions.
 fn common_prefix_len(sorted: &[&str]) -> usize {
     let (first, last) = (sorted[0].as_bytes(), sorted[sorted.len() - 1].as_bytes());
-    first.iter().zip(last).take_while(|(a, b)| a.eq_ignore_ascii_case(b)).count()
+    first
+        .iter()
+        .zip(last)
+        .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
+        .count()
 }
 
 fn assemble(policy: &Policy<'_>, rewrites: &[Rewrite]) -> Quarantine {
@@ -386,15 +476,25 @@ fn assemble(policy: &Policy<'_>, rewrites: &[Rewrite]) -> Quarantine {
         statements,
     };
     let size = policy.size();
-    Quarantine { policy, changes, size }
+    Quarantine {
+        policy,
+        changes,
+        size,
+    }
 }
 
 fn grants_nothing() -> Statement<'static> {
     Statement {
         sid: Some(Cow::Borrowed(EMPTY_STATEMENT_SID)),
         effect: Effect::Allow,
-        actions: ActionClause::NotAction(Values { items: vec![Cow::Borrowed("*")], is_list: false }),
-        resources: ResourceClause::Resource(Values { items: vec![Cow::Borrowed("*")], is_list: false }),
+        actions: ActionClause::NotAction(Values {
+            items: vec![Cow::Borrowed("*")],
+            is_list: false,
+        }),
+        resources: ResourceClause::Resource(Values {
+            items: vec![Cow::Borrowed("*")],
+            is_list: false,
+        }),
         condition: None,
     }
 }

@@ -13,7 +13,10 @@ pub enum RestrictedError {
     #[error("restricted action entry {index} is empty (check for a stray comma)")]
     EmptyEntry { index: usize },
     #[error("restricted action {pattern:?} {problem}")]
-    Syntax { pattern: String, problem: &'static str },
+    Syntax {
+        pattern: String,
+        problem: &'static str,
+    },
     #[error("restricted action {pattern:?} matches no known IAM action{hint}")]
     Unknown { pattern: String, hint: Hint },
 }
@@ -120,7 +123,10 @@ mod tests {
     #[test]
     fn the_deployment_default_parses() {
         let restricted = parse("s3:DeleteBucket,s3:DeleteObject").unwrap();
-        assert_eq!(restricted.patterns().collect::<Vec<_>>(), ["s3:DeleteBucket", "s3:DeleteObject"]);
+        assert_eq!(
+            restricted.patterns().collect::<Vec<_>>(),
+            ["s3:DeleteBucket", "s3:DeleteObject"]
+        );
     }
 
     #[test]
@@ -139,17 +145,26 @@ mod tests {
 
     #[test]
     fn a_wildcard_matching_nothing_is_an_error() {
-        assert!(matches!(parse("nosuchservice:*"), Err(RestrictedError::Unknown { .. })));
+        assert!(matches!(
+            parse("nosuchservice:*"),
+            Err(RestrictedError::Unknown { .. })
+        ));
     }
 
     #[test]
     fn an_empty_entry_is_an_error() {
-        assert_eq!(parse("s3:DeleteBucket,,iam:*"), Err(RestrictedError::EmptyEntry { index: 1 }));
+        assert_eq!(
+            parse("s3:DeleteBucket,,iam:*"),
+            Err(RestrictedError::EmptyEntry { index: 1 })
+        );
         assert_eq!(parse(" "), Err(RestrictedError::Empty));
     }
 
     #[test]
     fn a_pattern_without_a_service_is_an_error() {
-        assert!(matches!(parse("DeleteBucket"), Err(RestrictedError::Syntax { .. })));
+        assert!(matches!(
+            parse("DeleteBucket"),
+            Err(RestrictedError::Syntax { .. })
+        ));
     }
 }

@@ -1,0 +1,210 @@
+//! Properties of the engine over generated policies: the verdict agrees with a brute-force
+//! oracle over the catalog, and every quarantine is clean, grants a subset of the original,
+//! keeps every Deny, adds none, and fits the size quota. Any input parses or fails cleanly.
+
+use policy_engine::analysis::clause_covers;
+use policy_engine::document::{ActionClause, Effect, Statement};
+use policy_engine::pattern::{self, Language, PatternSet};
+use policy_engine::{Catalog, Policy, RestrictedActions, analyse, decode, plan};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// Patterns real policies use, chosen to sit near the restricted ones below.
+const ACTION_PATTERNS: &[&str] = &[
+    "*",
+    "s3:*",
+    "s3:Delete*",
+    "s3:DeleteBucket",
+    "s3:deletebucket",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:Get*",
+    "s3:*Bucket",
+    "s3:*Object*",
+    "s3:Put?ucket*",
+    "s3:List*",
+    "iam:*",
+    "iam:Create*",
+    "iam:*User",
+    "iam:PassRole",
+    "iam:Get*",
+    "ec2:Describe*",
+    "ec2:TerminateInstances",
+    "ec2:*",
+    "kms:*Key*",
+    "s3:DeleteFuture*Thing",
+    "*:Delete*",
+];
+
+const RESTRICTED_PATTERNS: &[&str] = &[
+    "s3:DeleteBucket",
+    "s3:DeleteObject",
+    "s3:Delete*",
+    "iam:*",
+    "iam:Create*",
+    "ec2:TerminateInstances",
+    "kms:ScheduleKeyDeletion",
+    "*:DeleteBucket",
+];
+
+fn catalog() -> &'static Catalog {
+    Catalog::embedded()
+}
+
+/// A known action, as written, or cut short into a wildcard (`ec2:DescribeIn*`).
+fn catalog_action() -> impl Strategy<Value = String> {
+    (0..catalog().len(), any::<bool>(), 1usize..20).prop_map(|(i, cut, keep)| {
+        let action = catalog().actions()[i];
+        let at = action.find(':').expect("service:action") + keep;
+        if cut && at < action.len() {
+            format!("{}*", &action[..at])
+        } else {
+            action.to_owned()
+        }
+    })
+}
+
+fn action_pattern() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(ACTION_PATTERNS).prop_map(str::to_owned),
+        1 => catalog_action(),
+    ]
+}
+
+fn statement() -> impl Strategy<Value = Value> {
+    (
+        prop::bool::weighted(0.8),
+        prop::bool::weighted(0.15),
+        prop::collection::vec(action_pattern(), 1..5),
+        prop::sample::select(vec![
+            json!("*"),
+            json!("arn:aws:s3:::example-bucket/*"),
+            json!(["*"]),
+        ]),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(allow, not_action, actions, resource, conditional)| {
+            let mut s =
+                json!({"Effect": if allow { "Allow" } else { "Deny" }, "Resource": resource});
+            s[if not_action { "NotAction" } else { "Action" }] = json!(actions);
+            if conditional {
+                s["Condition"] = json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}});
+            }
+            s
+        })
+}
+
+fn policy_json() -> impl Strategy<Value = String> {
+    prop::collection::vec(statement(), 1..5)
+        .prop_map(|s| json!({"Version": "2012-10-17", "Statement": s}).to_string())
+}
+
+fn restricted() -> impl Strategy<Value = RestrictedActions> {
+    prop::sample::subsequence(RESTRICTED_PATTERNS, 1..4)
+        .prop_map(|p| RestrictedActions::parse(&p.join(","), catalog()).expect("valid patterns"))
+}
+
+/// The actions a statement grants, as a pattern set.
+fn language<'p>(statement: &'p Statement<'p>) -> PatternSet<'p> {
+    match &statement.actions {
+        ActionClause::Action(v) => PatternSet::any_of(v.iter()),
+        ActionClause::NotAction(v) => PatternSet::none_of(v.iter()),
+    }
+}
+
+/// Exact subset test. A union is a subset when each member is, which keeps each automaton
+/// small even when a wildcard was expanded into hundreds of actions.
+fn grants_within(inner: &Statement<'_>, outer: &Statement<'_>) -> bool {
+    match &inner.actions {
+        ActionClause::Action(v) => v
+            .iter()
+            .all(|p| Language::is_subset(&[PatternSet::any_of([p])], &language(outer))),
+        ActionClause::NotAction(_) => Language::is_subset(&[language(inner)], &language(outer)),
+    }
+}
+
+fn is_unconditional_deny_everywhere(s: &Statement<'_>) -> bool {
+    s.effect == Effect::Deny && s.condition.is_none() && s.resources.is_every_resource()
+}
+
+proptest! {
+    /// Brute force: for every known action matching a restricted pattern, check each statement
+    /// directly. The engine's count of known actions must be exactly that.
+    #[test]
+    fn known_actions_agree_with_brute_force(json in policy_json(), restricted in restricted()) {
+        let policy = Policy::parse(&json).unwrap();
+        let analysis = analyse(&policy, &restricted, catalog());
+        let denials: Vec<_> = policy.statements.iter().filter(|s| is_unconditional_deny_everywhere(s)).collect();
+        for (index, statement) in policy.statements.iter().enumerate() {
+            for r in restricted.patterns() {
+                let granted = catalog().actions().iter().filter(|a| {
+                    pattern::matches(r, a)
+                        && statement.effect == Effect::Allow
+                        && clause_covers(&statement.actions, a)
+                        && !denials.iter().any(|d| clause_covers(&d.actions, a))
+                }).count();
+                let hit = analysis.findings.iter()
+                    .find(|f| f.statement == index)
+                    .and_then(|f| f.hits.iter().find(|h| h.restricted == r));
+                prop_assert_eq!(hit.map_or(0, |h| h.known_action_count), granted,
+                    "statement {} restricted {}", index, r);
+            }
+        }
+    }
+
+    #[test]
+    fn a_quarantine_grants_no_restricted_action_and_fits(json in policy_json(), restricted in restricted(), tight in any::<bool>()) {
+        let policy = Policy::parse(&json).unwrap();
+        // Tight: barely more room than the original (forcing wildcards to be dropped).
+        let limit = if tight { policy.size() + 100 } else { 6_144 };
+        let quarantine = plan(&policy, &restricted, catalog(), limit).unwrap();
+        prop_assert!(quarantine.size <= limit);
+        prop_assert_eq!(quarantine.size, quarantine.policy.size());
+        let again = analyse(&quarantine.policy, &restricted, catalog());
+        prop_assert!(!again.grants_restricted(), "still grants: {:?}", again.findings);
+        // What IAM will be sent parses back to the same document.
+        let text = quarantine.policy.to_json();
+        prop_assert_eq!(Policy::parse(&text).unwrap(), quarantine.policy.clone());
+    }
+
+    #[test]
+    fn a_quarantine_grants_a_subset_and_keeps_every_deny(json in policy_json(), restricted in restricted()) {
+        let policy = Policy::parse(&json).unwrap();
+        let quarantine = plan(&policy, &restricted, catalog(), 6_144).unwrap();
+        let denies = |p: &Policy<'_>| p.statements.iter().filter(|s| s.effect == Effect::Deny).map(|s| s.clone().into_owned()).collect::<Vec<_>>();
+        prop_assert_eq!(denies(&quarantine.policy), denies(&policy));
+        for rewritten in quarantine.policy.statements.iter().filter(|s| s.effect == Effect::Allow) {
+            let grants_something = Language::all(&[language(rewritten)]);
+            let within_an_original = policy.statements.iter().any(|original| {
+                original.effect == Effect::Allow
+                    && original.resources == rewritten.resources
+                    && original.condition == rewritten.condition
+                    && grants_within(rewritten, original)
+            });
+            prop_assert!(!grants_something || within_an_original, "new grant: {:?}", rewritten);
+        }
+    }
+
+    #[test]
+    fn a_clean_document_is_left_unchanged(json in policy_json(), restricted in restricted()) {
+        let policy = Policy::parse(&json).unwrap();
+        prop_assume!(!analyse(&policy, &restricted, catalog()).grants_restricted());
+        let quarantine = plan(&policy, &restricted, catalog(), 6_144).unwrap();
+        prop_assert!(quarantine.changes.is_empty());
+        prop_assert_eq!(quarantine.policy, policy.into_owned());
+    }
+
+    #[test]
+    fn any_text_parses_or_fails_with_an_error(text in any::<String>()) {
+        if let Ok(json) = decode(&text) {
+            let _ = Policy::parse(&json);
+        }
+    }
+
+    #[test]
+    fn any_json_shaped_text_parses_or_fails_with_an_error(text in r#"\{("(Version|Statement|Effect|Action|NotAction|Resource|Condition|Sid)"|[\[\]{}:,"*a-z0-9 ])*"#) {
+        if let Ok(json) = decode(&text) {
+            let _ = Policy::parse(&json);
+        }
+    }
+}
