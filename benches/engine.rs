@@ -1,1 +1,160 @@
-fn main() {}
+//! `make bench`: the engine's throughput and per-policy latency on a corpus of real policies
+//! (the AWS managed policies shipped with moto; see bench/extract-corpus.py), written in the
+//! same JSON shape as bench/parliament-bench.py so bench/compare.py can set them side by side.
+//!
+//! The timed question per policy, as for parliament: from the policy's text, parse it and
+//! decide which restricted actions it grants (the analysis counts every known action granted).
+//!
+//! Environment: BENCH_CORPUS (default target/bench/corpus.jsonl), BENCH_OUT (default
+//! target/bench/engine.json), RESTRICTED_ACTIONS (required), BENCH_ROUNDS (default 20).
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::Instant;
+
+use policy_engine::analysis::granted_known_actions;
+use policy_engine::{Catalog, Policy, RestrictedActions, analyse, decode};
+use serde_json::{Value, json};
+
+fn main() {
+    let corpus_path = env_or("BENCH_CORPUS", "target/bench/corpus.jsonl");
+    let out_path = env_or("BENCH_OUT", "target/bench/engine.json");
+    let rounds: usize = env_or("BENCH_ROUNDS", "20")
+        .parse()
+        .expect("BENCH_ROUNDS is a number");
+    let restricted = std::env::var("RESTRICTED_ACTIONS").expect("set RESTRICTED_ACTIONS");
+    let catalog = Catalog::embedded();
+    let restricted =
+        RestrictedActions::parse(&restricted, catalog).expect("valid restricted actions");
+
+    let corpus: Vec<(String, String)> = std::fs::read_to_string(&corpus_path)
+        .unwrap_or_else(|e| panic!("{corpus_path}: {e} (run `make bench`, which extracts it)"))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let entry: Value = serde_json::from_str(line).expect("corpus lines are JSON");
+            (
+                entry["name"].as_str().expect("a name").to_owned(),
+                entry["document"].to_string(),
+            )
+        })
+        .collect();
+
+    // The verdicts, untimed: the full set of known restricted actions each policy grants.
+    let mut verdicts = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for (name, text) in &corpus {
+        match decode(text).and_then(|json| Policy::parse(&json).map(|p| p.into_owned())) {
+            Ok(policy) => {
+                let granted = granted_known_actions(&policy, &restricted, catalog);
+                let granted: Vec<String> = granted.iter().map(|a| a.to_ascii_lowercase()).collect();
+                verdicts.insert(name.clone(), granted);
+            }
+            Err(e) => {
+                errors.insert(name.clone(), e.to_string());
+            }
+        }
+    }
+
+    let question = |text: &str| {
+        let json = decode(text).ok()?;
+        let policy = Policy::parse(&json).ok()?;
+        Some(analyse(&policy, &restricted, catalog).findings.len())
+    };
+    for (_, text) in &corpus {
+        black_box(question(black_box(text)));
+    }
+    let (seconds, samples_ns) = measure(&corpus, rounds, question);
+    let percentile_us_of = percentile_us;
+    let percentile_us = |p: usize| percentile_us_of(&samples_ns, p);
+    // Parsing alone, to show how the time splits.
+    let (_, parse_ns) = measure(&corpus, rounds, |text| {
+        decode(text)
+            .ok()
+            .and_then(|json| Policy::parse(&json).ok().map(|p| p.statements.len()))
+    });
+    let measured = corpus.len() * rounds;
+    let report = json!({
+        "tool": "iam-sentinel",
+        "version": env!("CARGO_PKG_VERSION"),
+        "restricted": restricted.patterns().collect::<Vec<_>>(),
+        "policies": corpus.len(),
+        "rounds": rounds,
+        "seconds": seconds / rounds as f64,
+        "policies_per_second": measured as f64 / seconds,
+        "p50_us": percentile_us(50),
+        "p99_us": percentile_us(99),
+        "max_us": *samples_ns.last().unwrap_or(&0) as f64 / 1e3,
+        "parse_p50_us": percentile_us_of(&parse_ns, 50),
+        "parse_p99_us": percentile_us_of(&parse_ns, 99),
+        "verdicts": verdicts,
+        "errors": errors,
+    });
+    println!("slowest: {}", slowest(&corpus, question).join(", "));
+    std::fs::write(
+        &out_path,
+        serde_json::to_string_pretty(&report).expect("JSON") + "\n",
+    )
+    .unwrap_or_else(|e| panic!("{out_path}: {e}"));
+    println!(
+        "iam-sentinel: {} policies x {rounds} rounds: {:.0} policies/s, p50 {:.2} us, p99 {:.2} us, \
+         max {:.0} us (parsing alone: p50 {:.2} us, p99 {:.2} us); {} grant a restricted action, \
+         {} invalid -> {out_path}",
+        corpus.len(),
+        report["policies_per_second"].as_f64().unwrap_or_default(),
+        report["p50_us"].as_f64().unwrap_or_default(),
+        report["p99_us"].as_f64().unwrap_or_default(),
+        report["max_us"].as_f64().unwrap_or_default(),
+        report["parse_p50_us"].as_f64().unwrap_or_default(),
+        report["parse_p99_us"].as_f64().unwrap_or_default(),
+        verdicts.values().filter(|v| !v.is_empty()).count(),
+        errors.len(),
+    );
+}
+
+/// Times `question` on every policy, `rounds` times: (seconds per round, sorted samples in ns).
+fn measure<T>(
+    corpus: &[(String, String)],
+    rounds: usize,
+    question: impl Fn(&str) -> T,
+) -> (f64, Vec<u64>) {
+    let mut samples_ns = Vec::with_capacity(corpus.len() * rounds);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for (_, text) in corpus {
+            let t = Instant::now();
+            black_box(question(black_box(text)));
+            samples_ns.push(t.elapsed().as_nanos() as u64);
+        }
+    }
+    samples_ns.sort_unstable();
+    (started.elapsed().as_secs_f64(), samples_ns)
+}
+
+/// Nearest-rank percentile of sorted samples, in microseconds.
+fn percentile_us(sorted_ns: &[u64], p: usize) -> f64 {
+    let rank = (sorted_ns.len() * p).div_ceil(100).max(1);
+    sorted_ns[rank - 1] as f64 / 1e3
+}
+
+/// The five policies that take longest, once each, with their size: where the tail comes from.
+fn slowest<T>(corpus: &[(String, String)], question: impl Fn(&str) -> T) -> Vec<String> {
+    let mut timed: Vec<(u128, &str, usize)> = corpus
+        .iter()
+        .map(|(name, text)| {
+            let t = Instant::now();
+            black_box(question(black_box(text)));
+            (t.elapsed().as_nanos(), name.as_str(), text.len())
+        })
+        .collect();
+    timed.sort_unstable_by_key(|t| std::cmp::Reverse(t.0));
+    timed
+        .iter()
+        .take(5)
+        .map(|(ns, name, len)| format!("{name} ({len} bytes) {:.0} us", *ns as f64 / 1e3))
+        .collect()
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}

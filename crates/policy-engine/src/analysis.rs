@@ -1,5 +1,7 @@
 //! The verdict: which restricted actions a document grants, through which statements, and why.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use crate::catalog::Catalog;
@@ -93,6 +95,10 @@ pub fn analyse(policy: &Policy<'_>, restricted: &RestrictedActions, catalog: &Ca
         .iter()
         .enumerate()
         .filter(|(_, s)| s.effect == Effect::Allow)
+        .filter(|(_, s)| match &s.actions {
+            ActionClause::Action(entries) => entries.iter().any(|e| restricted.may_touch(e)),
+            ActionClause::NotAction(_) => true,
+        })
         .filter_map(|(index, statement)| {
             let hits: Vec<Hit> = restricted
                 .patterns()
@@ -208,9 +214,7 @@ fn hit(
             )
         }
     };
-    let mut known = catalog
-        .matching(restricted)
-        .filter(|a| clause_covers(&statement.actions, a) && !denials.denies(a));
+    let mut known = known_granted(statement, &granted_by, restricted, denials, catalog);
     let known_actions: Vec<&'static str> = known.by_ref().take(LISTED_ACTIONS_CAP).collect();
     let known_action_count = known_actions.len() + known.count();
     let explanation = if known_action_count == 0 {
@@ -229,6 +233,53 @@ fn hit(
         known_action_count,
         explanation,
     })
+}
+
+/// Known actions matching `restricted` that the statement grants and no unconditional Deny
+/// removes. For an `Action` clause only the entries that overlap `restricted` (`granted_by`)
+/// can match such an action, which spares scanning long lists.
+fn known_granted<'c>(
+    statement: &'c Statement<'_>,
+    granted_by: &'c [String],
+    restricted: &'c str,
+    denials: &'c Denials<'_>,
+    catalog: &'c Catalog,
+) -> impl Iterator<Item = &'static str> + 'c {
+    catalog.matching(restricted).filter(move |a| {
+        let granted = match &statement.actions {
+            ActionClause::Action(_) => granted_by.iter().any(|e| pattern::matches(e, a)),
+            ActionClause::NotAction(_) => clause_covers(&statement.actions, a),
+        };
+        granted && !denials.denies(a)
+    })
+}
+
+/// Every known action matching a restricted pattern that the document grants (uncapped).
+pub fn granted_known_actions(
+    policy: &Policy<'_>,
+    restricted: &RestrictedActions,
+    catalog: &Catalog,
+) -> BTreeSet<&'static str> {
+    let denials = Denials::of(policy);
+    let mut granted = BTreeSet::new();
+    for statement in policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
+        for r in restricted.patterns() {
+            if let Some(hit) = hit(statement, r, &denials, catalog) {
+                granted.extend(known_granted(
+                    statement,
+                    &hit.granted_by,
+                    r,
+                    &denials,
+                    catalog,
+                ));
+            }
+        }
+    }
+    granted
 }
 
 fn quoted_list<'s, I: IntoIterator<Item = S>, S: AsRef<str> + 's>(items: I) -> String {

@@ -211,34 +211,20 @@ pub struct Policy<'a> {
 impl<'a> Policy<'a> {
     /// Parses and validates a document's JSON text (see [`decode`] for percent-encoded input).
     pub fn parse(json: &'a str) -> Result<Self, PolicyError> {
-        let raw: RawPolicy<'a> = serde_json::from_str(json).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => PolicyError::Document(format!("is invalid: {e}")),
-            _ => PolicyError::Json(e.to_string()),
-        })?;
-        if let Some(version) = &raw.version {
-            if !VERSIONS.contains(&version.as_ref()) {
-                return Err(PolicyError::Document(format!(
-                    "has Version {version:?}; expected \"2012-10-17\" or \"2008-10-17\""
-                )));
-            }
-        }
-        let statement = raw
-            .statement
-            .ok_or_else(|| PolicyError::Document("has no Statement".into()))?;
-        let raw_statements: Vec<&'a RawValue> = if statement.get().starts_with('[') {
-            serde_json::from_str(statement.get()).map_err(|e| {
-                PolicyError::Document(format!(
-                    "has an invalid Statement: {}",
-                    without_position(&e)
-                ))
-            })?
-        } else {
-            vec![statement]
+        // One pass over the text. Only when that fails is the document walked again, statement
+        // by statement, to say which one is wrong.
+        let raw: RawPolicy<'a> = match serde_json::from_str(json) {
+            Ok(raw) => raw,
+            Err(e) => return Err(explain_invalid(json, e)),
         };
-        let statements = raw_statements
+        check_version(raw.version.as_deref())?;
+        let statements = raw
+            .statement
+            .ok_or_else(|| PolicyError::Document("has no Statement".into()))?
+            .items
             .into_iter()
             .enumerate()
-            .map(|(index, raw)| parse_statement(index, raw))
+            .map(|(index, raw)| validate_statement(index, raw))
             .collect::<Result<_, _>>()?;
         Ok(Policy {
             version: raw.version,
@@ -284,6 +270,18 @@ struct RawPolicy<'a> {
     #[serde(rename = "Id", borrow, default)]
     id: Option<Cow<'a, str>>,
     #[serde(rename = "Statement", borrow, default)]
+    statement: Option<OneOrMany<RawStatement<'a>>>,
+}
+
+/// The same document read lazily, to locate what made the one-pass parse fail.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LazyPolicy<'a> {
+    #[serde(rename = "Version", borrow, default)]
+    version: Option<Cow<'a, str>>,
+    #[serde(rename = "Id", default)]
+    _id: Option<IgnoredAny>,
+    #[serde(rename = "Statement", borrow, default)]
     statement: Option<&'a RawValue>,
 }
 
@@ -315,7 +313,7 @@ struct RawStatement<'a> {
 #[serde(transparent)]
 struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
 
-/// One string or an array of them.
+/// One value or an array of them.
 struct OneOrMany<T> {
     items: Vec<T>,
     is_list: bool,
@@ -343,6 +341,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
                 })
             }
 
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let one = T::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(OneOrMany {
+                    items: vec![one],
+                    is_list: false,
+                })
+            }
+
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
                 let one = T::deserialize(de::value::BorrowedStrDeserializer::new(v))?;
                 Ok(OneOrMany {
@@ -364,14 +370,59 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
-fn parse_statement<'a>(index: usize, raw: &'a RawValue) -> Result<Statement<'a>, PolicyError> {
+fn check_version(version: Option<&str>) -> Result<(), PolicyError> {
+    match version {
+        Some(v) if !VERSIONS.contains(&v) => Err(PolicyError::Document(format!(
+            "has Version {v:?}; expected \"2012-10-17\" or \"2008-10-17\""
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Turns a failed one-pass parse into an error that names the statement at fault.
+fn explain_invalid(json: &str, error: serde_json::Error) -> PolicyError {
+    if error.classify() != serde_json::error::Category::Data {
+        return PolicyError::Json(error.to_string());
+    }
+    let lazy: LazyPolicy<'_> = match serde_json::from_str(json) {
+        Ok(lazy) => lazy,
+        Err(e) => return PolicyError::Document(format!("is invalid: {e}")),
+    };
+    if let Err(e) = check_version(lazy.version.as_deref()) {
+        return e;
+    }
+    let Some(statement) = lazy.statement else {
+        return PolicyError::Document(format!("is invalid: {error}"));
+    };
+    let raw_statements: Vec<&RawValue> = if statement.get().starts_with('[') {
+        match serde_json::from_str(statement.get()) {
+            Ok(list) => list,
+            Err(e) => {
+                let problem = without_position(&e);
+                return PolicyError::Document(format!("has an invalid Statement: {problem}"));
+            }
+        }
+    } else {
+        vec![statement]
+    };
+    for (index, raw) in raw_statements.into_iter().enumerate() {
+        if let Err(e) = serde_json::from_str::<RawStatement<'_>>(raw.get()) {
+            return PolicyError::Statement {
+                index,
+                sid: SidLabel(sid_of_invalid(raw)),
+                problem: without_position(&e),
+            };
+        }
+    }
+    PolicyError::Document(format!("is invalid: {error}"))
+}
+
+fn validate_statement(index: usize, raw: RawStatement<'_>) -> Result<Statement<'_>, PolicyError> {
     let fail = |sid: Option<&str>, problem: String| PolicyError::Statement {
         index,
         sid: SidLabel(sid.map(str::to_owned)),
         problem,
     };
-    let raw: RawStatement<'a> = serde_json::from_str(raw.get())
-        .map_err(|e| fail(sid_of_invalid(raw).as_deref(), without_position(&e)))?;
     let sid = raw.sid.as_deref();
     if raw.principal.is_some() || raw.not_principal.is_some() {
         return Err(fail(
@@ -410,10 +461,8 @@ fn parse_statement<'a>(index: usize, raw: &'a RawValue) -> Result<Statement<'a>,
         (Some(_), Some(_)) => return Err(fail(sid, "has both Resource and NotResource".into())),
         (None, None) => return Err(fail(sid, "has neither Resource nor NotResource".into())),
     };
-    if let Some(condition) = &raw.condition {
-        if !condition.is_object() {
-            return Err(fail(sid, "Condition must be a JSON object".into()));
-        }
+    if raw.condition.as_ref().is_some_and(|c| !c.is_object()) {
+        return Err(fail(sid, "Condition must be a JSON object".into()));
     }
     Ok(Statement {
         sid: raw.sid,

@@ -232,9 +232,7 @@ impl Rewrite {
             ActionClause::NotAction(existing) => {
                 rewrite.excluded = Some(new_exclusions(existing, &hit_patterns));
             }
-            ActionClause::Action(entries)
-                if entries.iter().any(|e| pattern::matches_everything(e)) =>
-            {
+            ActionClause::Action(entries) if entries.iter().any(pattern::matches_everything) => {
                 rewrite.excluded = Some(hit_patterns);
             }
             ActionClause::Action(entries) => {

@@ -38,6 +38,8 @@ impl fmt::Display for Hint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestrictedActions {
     patterns: Vec<String>,
+    /// Each pattern's service prefix in lower case, or None where the service has a wildcard.
+    services: Vec<Option<String>>,
 }
 
 impl RestrictedActions {
@@ -66,7 +68,28 @@ impl RestrictedActions {
                 patterns.push(entry.to_owned());
             }
         }
-        Ok(RestrictedActions { patterns })
+        let services = patterns
+            .iter()
+            .map(|p| match p.split_once(':') {
+                Some((service, _)) if crate::pattern::is_literal(service) => {
+                    Some(service.to_ascii_lowercase())
+                }
+                _ => None,
+            })
+            .collect();
+        Ok(RestrictedActions { patterns, services })
+    }
+
+    /// Cheap filter: false when `action` (a policy entry) is of a service that no restricted
+    /// pattern can match, so it needs no closer look. Large policies are mostly such entries.
+    pub fn may_touch(&self, action: &str) -> bool {
+        match action.split_once(':') {
+            Some((service, _)) if crate::pattern::is_literal(service) => self
+                .services
+                .iter()
+                .any(|s| s.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(service))),
+            _ => true,
+        }
     }
 
     pub fn patterns(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
@@ -158,6 +181,17 @@ mod tests {
             Err(RestrictedError::EmptyEntry { index: 1 })
         );
         assert_eq!(parse(" "), Err(RestrictedError::Empty));
+    }
+
+    #[test]
+    fn only_entries_of_a_restricted_service_need_a_closer_look() {
+        let restricted = parse("s3:DeleteBucket,IAM:Create*").unwrap();
+        assert!(restricted.may_touch("S3:Get*"));
+        assert!(restricted.may_touch("iam:*User"));
+        assert!(restricted.may_touch("*"));
+        assert!(restricted.may_touch("s*:Get*"));
+        assert!(!restricted.may_touch("ec2:*"));
+        assert!(parse("*:DeleteBucket").unwrap().may_touch("ec2:*"));
     }
 
     #[test]
