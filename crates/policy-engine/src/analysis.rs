@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::document::{ActionClause, Effect, Policy, ResourceClause, Statement};
@@ -12,7 +12,7 @@ use crate::restricted::RestrictedActions;
 /// How many concrete catalog actions a finding lists (the count is always complete).
 pub const LISTED_ACTIONS_CAP: usize = 10;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
     pub findings: Vec<Finding>,
 }
@@ -24,7 +24,7 @@ impl Analysis {
 }
 
 /// One statement that grants at least one restricted action.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub statement: usize,
     pub sid: Option<String>,
@@ -33,19 +33,19 @@ pub struct Finding {
 }
 
 /// One restricted pattern a statement grants.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
     pub restricted: String,
     pub reason: Reason,
     /// The statement's `Action` entries that grant it (empty for `NotAction`).
     pub granted_by: Vec<String>,
     /// Known actions granted, in catalog order, at most [`LISTED_ACTIONS_CAP`].
-    pub known_actions: Vec<&'static str>,
+    pub known_actions: Vec<String>,
     pub known_action_count: usize,
     pub explanation: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The statement names the restricted action itself (in any case).
@@ -57,10 +57,10 @@ pub enum Reason {
 }
 
 /// Where a grant applies: a grant limited by resources or conditions is still a grant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scope {
     /// `Resource` or `NotResource`.
-    pub resource_key: &'static str,
+    pub resource_key: String,
     pub resources: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<serde_json::Value>,
@@ -73,7 +73,7 @@ impl Scope {
             ResourceClause::NotResource(v) => ("NotResource", v),
         };
         Scope {
-            resource_key,
+            resource_key: resource_key.to_owned(),
             resources: values.iter().map(str::to_owned).collect(),
             condition: statement.condition.clone(),
         }
@@ -215,7 +215,11 @@ fn hit(
         }
     };
     let mut known = known_granted(statement, &granted_by, restricted, denials, catalog);
-    let known_actions: Vec<&'static str> = known.by_ref().take(LISTED_ACTIONS_CAP).collect();
+    let known_actions: Vec<String> = known
+        .by_ref()
+        .take(LISTED_ACTIONS_CAP)
+        .map(str::to_owned)
+        .collect();
     let known_action_count = known_actions.len() + known.count();
     let explanation = if known_action_count == 0 {
         format!(

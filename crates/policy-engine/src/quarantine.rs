@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Finding, analyse};
 use crate::catalog::Catalog;
@@ -23,7 +23,7 @@ use crate::pattern::{self, Language, PatternSet};
 use crate::restricted::RestrictedActions;
 
 /// Where a document lives decides how large IAM lets it be (characters, white space excluded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyKind {
     Managed,
@@ -55,7 +55,7 @@ pub enum PlanError {
 }
 
 /// What the planner did to one statement, in the order it did it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
     RemovedActions {

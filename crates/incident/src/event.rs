@@ -1,0 +1,358 @@
+//! Reading the EventBridge "AWS API Call via CloudTrail" events of IAM: which policy changed,
+//! how, and who changed it. Failed calls, non-default policy versions and iam-sentinel's own
+//! changes are recognised and ignored, never analysed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("the event is not an EventBridge event: {0}")]
+    NotAnEvent(String),
+    #[error(
+        "the event is not a CloudTrail record of an IAM call (source {origin:?}, eventSource {event_source:?})"
+    )]
+    NotIam {
+        origin: String,
+        event_source: String,
+    },
+    #[error("{event_name} is not a policy change iam-sentinel handles")]
+    UnhandledEvent { event_name: String },
+    #[error("the {event_name} event has no {field}")]
+    MissingField {
+        event_name: String,
+        field: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    User,
+    Role,
+    Group,
+}
+
+/// An IAM user, role or group, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    pub name: String,
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            PrincipalKind::User => "user",
+            PrincipalKind::Role => "role",
+            PrincipalKind::Group => "group",
+        };
+        write!(f, "{kind} {}", self.name)
+    }
+}
+
+/// What the change touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Target {
+    /// A customer managed policy got a new default document (CreatePolicy, CreatePolicyVersion
+    /// with setAsDefault, SetDefaultPolicyVersion).
+    #[serde(rename_all = "camelCase")]
+    ManagedPolicy { policy_arn: String },
+    /// An inline policy was written (Put{User,Role,Group}Policy).
+    #[serde(rename_all = "camelCase")]
+    InlinePolicy {
+        principal: Principal,
+        policy_name: String,
+    },
+    /// A managed policy (customer or AWS managed) was attached (Attach{User,Role,Group}Policy).
+    #[serde(rename_all = "camelCase")]
+    Attachment {
+        principal: Principal,
+        policy_arn: String,
+    },
+}
+
+/// Who made the change (CloudTrail `userIdentity`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    /// IAMUser, AssumedRole, Root, FederatedUser, AWSService, ...
+    pub identity_type: String,
+    pub arn: Option<String>,
+    pub principal_id: Option<String>,
+    pub account_id: Option<String>,
+    /// The role behind an assumed-role session.
+    pub session_issuer_arn: Option<String>,
+    /// The AWS service that made the call on the principal's behalf.
+    pub invoked_by: Option<String>,
+}
+
+impl Actor {
+    /// The most useful one-line name for a person reading a notification.
+    pub fn display_name(&self) -> String {
+        self.arn
+            .clone()
+            .or_else(|| self.invoked_by.clone())
+            .or_else(|| self.principal_id.clone())
+            .unwrap_or_else(|| self.identity_type.clone())
+    }
+}
+
+/// A successful IAM call that may grant restricted actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyChange {
+    pub event_name: String,
+    pub event_id: String,
+    pub event_time: String,
+    pub account: String,
+    pub region: String,
+    pub actor: Actor,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub target: Target,
+    /// The policy document the call carried (absent for attachments and SetDefaultPolicyVersion:
+    /// read it from IAM).
+    pub document: Option<String>,
+    /// For managed policies: the version the change made the default, when the event says.
+    pub version_id: Option<String>,
+}
+
+/// What an event means for iam-sentinel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    Change(Box<PolicyChange>),
+    Ignored { event_name: String, reason: String },
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    source: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    region: String,
+    detail: Detail,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Detail {
+    event_source: String,
+    event_name: String,
+    #[serde(rename = "eventID", default)]
+    event_id: String,
+    #[serde(default)]
+    event_time: String,
+    #[serde(default)]
+    aws_region: String,
+    #[serde(default)]
+    recipient_account_id: String,
+    #[serde(default)]
+    user_identity: Value,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: Option<String>,
+    user_agent: Option<String>,
+    error_code: Option<String>,
+    #[serde(default)]
+    request_parameters: Value,
+    #[serde(default)]
+    response_elements: Value,
+}
+
+/// Reads an EventBridge event. `own_role_arn` is the role iam-sentinel writes policies with:
+/// its changes are ignored, so a quarantine or restore never starts another incident.
+pub fn read_event(event: &Value, own_role_arn: &str) -> Result<Reading, EventError> {
+    let envelope: Envelope =
+        serde_json::from_value(event.clone()).map_err(|e| EventError::NotAnEvent(e.to_string()))?;
+    let detail = envelope.detail;
+    if envelope.source != "aws.iam" || detail.event_source != "iam.amazonaws.com" {
+        return Err(EventError::NotIam {
+            origin: envelope.source,
+            event_source: detail.event_source,
+        });
+    }
+    let name = detail.event_name.clone();
+    let ignored = |reason: String| {
+        Ok(Reading::Ignored {
+            event_name: name.clone(),
+            reason,
+        })
+    };
+    if let Some(code) = &detail.error_code {
+        return ignored(format!("the call failed ({code}), so it changed nothing"));
+    }
+    let actor = read_actor(&detail.user_identity);
+    if is_own_change(&actor, own_role_arn) {
+        return ignored("iam-sentinel made this change itself".into());
+    }
+    let params = &detail.request_parameters;
+    let text = |field: &'static str| {
+        params
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| EventError::MissingField {
+                event_name: name.clone(),
+                field,
+            })
+    };
+    let principal = |kind: PrincipalKind, field: &'static str| -> Result<Principal, EventError> {
+        Ok(Principal {
+            kind,
+            name: text(field)?,
+        })
+    };
+    let (target, document, version_id) = match name.as_str() {
+        "CreatePolicy" => {
+            let arn = detail
+                .response_elements
+                .pointer("/policy/arn")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| EventError::MissingField {
+                    event_name: name.clone(),
+                    field: "responseElements.policy.arn",
+                })?;
+            (
+                Target::ManagedPolicy { policy_arn: arn },
+                Some(text("policyDocument")?),
+                Some("v1".to_owned()),
+            )
+        }
+        "CreatePolicyVersion" => {
+            if !params.get("setAsDefault").is_some_and(is_true) {
+                return ignored(
+                    "the new version was not made the default, so it grants nothing yet".into(),
+                );
+            }
+            let version = detail
+                .response_elements
+                .pointer("/policyVersion/versionId")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            (
+                Target::ManagedPolicy {
+                    policy_arn: text("policyArn")?,
+                },
+                Some(text("policyDocument")?),
+                version,
+            )
+        }
+        "SetDefaultPolicyVersion" => (
+            Target::ManagedPolicy {
+                policy_arn: text("policyArn")?,
+            },
+            None,
+            Some(text("versionId")?),
+        ),
+        "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => {
+            let (kind, field) = principal_field(&name);
+            let target = Target::InlinePolicy {
+                principal: principal(kind, field)?,
+                policy_name: text("policyName")?,
+            };
+            (target, Some(text("policyDocument")?), None)
+        }
+        "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" => {
+            let (kind, field) = principal_field(&name);
+            (
+                Target::Attachment {
+                    principal: principal(kind, field)?,
+                    policy_arn: text("policyArn")?,
+                },
+                None,
+                None,
+            )
+        }
+        _ => return Err(EventError::UnhandledEvent { event_name: name }),
+    };
+    let account = if detail.recipient_account_id.is_empty() {
+        envelope.account
+    } else {
+        detail.recipient_account_id
+    };
+    let region = if detail.aws_region.is_empty() {
+        envelope.region
+    } else {
+        detail.aws_region
+    };
+    Ok(Reading::Change(Box::new(PolicyChange {
+        event_name: name,
+        event_id: detail.event_id,
+        event_time: detail.event_time,
+        account,
+        region,
+        actor,
+        source_ip: detail.source_ip_address,
+        user_agent: detail.user_agent,
+        target,
+        document,
+        version_id,
+    })))
+}
+
+/// `setAsDefault` arrives as a JSON boolean, but be lenient with a string "true".
+fn is_true(value: &Value) -> bool {
+    value.as_bool().unwrap_or_else(|| {
+        value
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("true"))
+    })
+}
+
+fn principal_field(event_name: &str) -> (PrincipalKind, &'static str) {
+    if event_name.contains("User") {
+        (PrincipalKind::User, "userName")
+    } else if event_name.contains("Role") {
+        (PrincipalKind::Role, "roleName")
+    } else {
+        (PrincipalKind::Group, "groupName")
+    }
+}
+
+fn read_actor(identity: &Value) -> Actor {
+    let text = |pointer: &str| {
+        identity
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    Actor {
+        identity_type: text("/type").unwrap_or_else(|| "Unknown".into()),
+        arn: text("/arn"),
+        principal_id: text("/principalId"),
+        account_id: text("/accountId"),
+        session_issuer_arn: text("/sessionContext/sessionIssuer/arn"),
+        invoked_by: text("/invokedBy"),
+    }
+}
+
+/// A session of our own policy-writer role, recognised by its issuer or by the assumed-role
+/// ARN (`arn:aws:sts::<account>:assumed-role/<role name>/<session>`).
+fn is_own_change(actor: &Actor, own_role_arn: &str) -> bool {
+    if actor.session_issuer_arn.as_deref() == Some(own_role_arn) {
+        return true;
+    }
+    let Some((_, role_path_and_name)) = own_role_arn.split_once(":role/") else {
+        return false;
+    };
+    let role_name = role_path_and_name
+        .rsplit('/')
+        .next()
+        .unwrap_or(role_path_and_name);
+    let own_account = own_role_arn.split(':').nth(4).unwrap_or_default();
+    actor.arn.as_deref().is_some_and(|arn| {
+        let mut parts = arn.splitn(6, ':');
+        let (account, resource) = (
+            parts.nth(4).unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        account == own_account
+            && resource
+                .strip_prefix("assumed-role/")
+                .and_then(|r| r.split('/').next())
+                == Some(role_name)
+    })
+}

@@ -1,0 +1,15 @@
+//! The incident domain of iam-sentinel, pure (no AWS SDK, no I/O): reading CloudTrail IAM events,
+//! the records the workflow carries from state to state, and the outcome notifications.
+
+pub mod event;
+pub mod outcome;
+pub mod record;
+
+pub use event::{
+    Actor, EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, read_event,
+};
+pub use outcome::{EVENT_SOURCE, Notification, Outcome, OutcomeState, event_detail, notification};
+pub use record::{
+    Approval, Decision, DeletedVersion, Incident, QuarantineAction, QuarantineRecord,
+    QuarantineStatus, RestoreRecord, RestoreStatus, Verdict,
+};

@@ -1,0 +1,290 @@
+//! The end of every path: an outcome, told to people (SNS) and to other tools (EventBridge).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::event::{PolicyChange, Target};
+use crate::record::{Approval, Incident, QuarantineAction, QuarantineRecord, RestoreRecord};
+
+/// The EventBridge `source` of every event iam-sentinel publishes.
+pub const EVENT_SOURCE: &str = "iam-sentinel";
+
+/// SNS refuses subjects of 100 characters or more.
+const SUBJECT_LIMIT: usize = 99;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Quarantined,
+    Restored,
+    Kept,
+    TimedOut,
+    Clean,
+    Superseded,
+    Failed,
+}
+
+impl Outcome {
+    /// One EventBridge detail-type per outcome, so rules can subscribe to just one.
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            Outcome::Quarantined => "IAM Sentinel Policy Quarantined",
+            Outcome::Restored => "IAM Sentinel Policy Restored",
+            Outcome::Kept => "IAM Sentinel Quarantine Kept",
+            Outcome::TimedOut => "IAM Sentinel Approval Timed Out",
+            Outcome::Clean => "IAM Sentinel Clean Change",
+            Outcome::Superseded => "IAM Sentinel Change Superseded",
+            Outcome::Failed => "IAM Sentinel Incident Failed",
+        }
+    }
+
+    fn headline(self) -> &'static str {
+        match self {
+            Outcome::Quarantined => "Restricted grant quarantined",
+            Outcome::Restored => "Approved and restored",
+            Outcome::Kept => "Denied: quarantine kept",
+            Outcome::TimedOut => "No decision in time: quarantine kept",
+            Outcome::Clean => "Policy change checked: clean",
+            Outcome::Superseded => "Policy changed again: nothing to quarantine",
+            Outcome::Failed => "FAILED: needs a person",
+        }
+    }
+
+    fn what_happens(self) -> &'static str {
+        match self {
+            Outcome::Quarantined => {
+                "The restricted grants were removed at once; everything else the policy grants still \
+                 works. An approval request follows: approve restores the original, deny or no \
+                 answer keeps the quarantine."
+            }
+            Outcome::Restored => "The original policy is back in force, exactly as it was.",
+            Outcome::Kept => {
+                "The quarantine stays. The original document is below and in the policy's \
+                 version history (managed policies), so it can still be restored by hand."
+            }
+            Outcome::TimedOut => {
+                "Nobody decided before the deadline, so the quarantine stays (fail closed). The \
+                 original document is below."
+            }
+            Outcome::Clean => "The change grants no restricted action. Nothing was done.",
+            Outcome::Superseded => {
+                "By the time iam-sentinel looked, the policy had changed again and no longer grants \
+                 a restricted action (or is gone). Nothing was done."
+            }
+            Outcome::Failed => {
+                "The workflow stopped on an error. The policy may or may not be quarantined: check it \
+                 now. Whatever was read or written so far is below, including the original document."
+            }
+        }
+    }
+}
+
+/// What the workflow knew when it reached an outcome: the state machine passes its whole state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeState {
+    #[serde(default)]
+    pub incident: Option<Incident>,
+    #[serde(default)]
+    pub quarantine: Option<QuarantineRecord>,
+    #[serde(default)]
+    pub approval: Option<Approval>,
+    #[serde(default)]
+    pub restore: Option<RestoreRecord>,
+    /// A caught error: `{"Error": ..., "Cause": ...}`.
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+pub struct Notification {
+    pub subject: String,
+    pub body: String,
+}
+
+/// The notification for people.
+pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str) -> Notification {
+    let change = state.incident.as_ref().and_then(|i| i.change.as_ref());
+    let subject = format!(
+        "iam-sentinel: {} ({})",
+        outcome.headline(),
+        change.map_or("unknown policy".into(), describe_target)
+    );
+    let mut body = format!("{}\n\n{}\n", outcome.headline(), outcome.what_happens());
+    if let Some(change) = change {
+        body += &format!(
+            "\nChange\n  {} on {}\n  by {} ({})\n  at {} from {}{}\n",
+            change.event_name,
+            describe_target(change),
+            change.actor.display_name(),
+            change.actor.identity_type,
+            change.event_time,
+            change.source_ip.as_deref().unwrap_or("an unknown address"),
+            change
+                .user_agent
+                .as_deref()
+                .map(|ua| format!(" ({ua})"))
+                .unwrap_or_default(),
+        );
+    }
+    let findings = state
+        .quarantine
+        .as_ref()
+        .map(|q| &q.findings)
+        .filter(|f| !f.is_empty())
+        .or(state.incident.as_ref().map(|i| &i.findings));
+    if let Some(findings) = findings.filter(|f| !f.is_empty()) {
+        body += "\nRestricted actions granted\n";
+        for finding in findings {
+            let sid = finding
+                .sid
+                .as_ref()
+                .map(|s| format!(" (Sid {s})"))
+                .unwrap_or_default();
+            for hit in &finding.hits {
+                body += &format!(
+                    "  statement {}{sid}: {} - {}\n",
+                    finding.statement, hit.restricted, hit.explanation
+                );
+            }
+        }
+    }
+    if let Some(quarantine) = &state.quarantine {
+        body += &format!("\nQuarantine\n  {}\n", describe_quarantine(quarantine));
+    }
+    if let Some(approval) = &state.approval {
+        body += &format!(
+            "\nDecision\n  {:?} at {} from {}{}\n",
+            approval.decision,
+            approval.decided_at.as_deref().unwrap_or("an unknown time"),
+            approval
+                .source_ip
+                .as_deref()
+                .unwrap_or("an unknown address"),
+            approval
+                .comment
+                .as_deref()
+                .map(|c| format!(": \"{c}\""))
+                .unwrap_or_default(),
+        );
+    }
+    if let Some(restore) = &state.restore {
+        body += &format!("\nRestore\n  {}\n", restore.detail);
+    }
+    if let Some(error) = &state.error {
+        let kind = error
+            .get("Error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error");
+        let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("");
+        body += &format!("\nError\n  {kind}: {cause}\n");
+    }
+    if let Some(original) = original_document(state) {
+        body += &format!("\nOriginal document\n{}\n", pretty(original));
+    }
+    body += &format!("\nExecution: {execution_arn}\n");
+    Notification {
+        subject: truncate(&subject, SUBJECT_LIMIT),
+        body,
+    }
+}
+
+/// The event for other tools: the whole record, machine-readable.
+pub fn event_detail(outcome: Outcome, state: &OutcomeState, execution_arn: &str) -> Value {
+    let incident = state.incident.as_ref();
+    json!({
+        "outcome": outcome,
+        "executionArn": execution_arn,
+        "incidentId": incident.map(|i| i.id.as_str()),
+        "change": incident.and_then(|i| i.change.as_ref()),
+        "findings": state.quarantine.as_ref().map(|q| &q.findings).or(incident.map(|i| &i.findings)),
+        "quarantine": state.quarantine,
+        "approval": state.approval,
+        "restore": state.restore,
+        "error": state.error,
+        "originalDocument": original_document(state),
+    })
+}
+
+/// The original document, wherever the workflow got to.
+fn original_document(state: &OutcomeState) -> Option<&str> {
+    state
+        .quarantine
+        .as_ref()
+        .and_then(|q| q.original_document.as_deref())
+        .or_else(|| state.incident.as_ref().and_then(|i| i.document.as_deref()))
+}
+
+pub fn describe_target(change: &PolicyChange) -> String {
+    match &change.target {
+        Target::ManagedPolicy { policy_arn } => format!("managed policy {}", name_of(policy_arn)),
+        Target::InlinePolicy {
+            principal,
+            policy_name,
+        } => {
+            format!("inline policy {policy_name} of {principal}")
+        }
+        Target::Attachment {
+            principal,
+            policy_arn,
+        } => {
+            format!("{} attached to {principal}", name_of(policy_arn))
+        }
+    }
+}
+
+fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
+    match (&quarantine.action, &quarantine.reason) {
+        (
+            Some(QuarantineAction::NewDefaultVersion {
+                offending_version_id,
+                quarantine_version_id,
+                deleted_version,
+                ..
+            }),
+            _,
+        ) => {
+            let deleted = deleted_version
+                .as_ref()
+                .map(|d| format!("; version {} was deleted to make room (its document is in the event record)", d.version_id))
+                .unwrap_or_default();
+            format!(
+                "new default version {quarantine_version_id} without the restricted grants; {offending_version_id} kept as a non-default version{deleted}"
+            )
+        }
+        (Some(QuarantineAction::InlineRewritten { policy_name, .. }), _) => {
+            format!("inline policy {policy_name} rewritten without the restricted grants")
+        }
+        (
+            Some(QuarantineAction::Detached {
+                policy_arn,
+                principal,
+            }),
+            _,
+        ) => {
+            format!("{} detached from {principal}", name_of(policy_arn))
+        }
+        (None, Some(reason)) => reason.clone(),
+        (None, None) => "nothing was changed".into(),
+    }
+}
+
+fn name_of(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+fn pretty(document: &str) -> String {
+    serde_json::from_str::<Value>(document)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| document.to_owned())
+}
+
+fn truncate(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    // SNS subjects must be ASCII.
+    let mut cut: String = text.chars().take(limit - 3).collect();
+    cut.push_str("...");
+    cut
+}

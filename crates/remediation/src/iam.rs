@@ -1,0 +1,415 @@
+//! IAM, as the workflow needs it: read documents (raw or percent-encoded), write quarantines,
+//! restore originals. A missing entity reads as `None`; every other failure is classified.
+
+use aws_sdk_iam::Client;
+use incident::{Principal, PrincipalKind};
+
+use crate::error::AwsFailure;
+
+type Result<T> = std::result::Result<T, AwsFailure>;
+
+/// One version of a managed policy.
+#[derive(Debug, Clone)]
+pub struct PolicyVersion {
+    pub version_id: String,
+    pub is_default: bool,
+    /// Seconds since the epoch; versions IAM lists without a date sort first.
+    pub created: i64,
+}
+
+#[derive(Clone)]
+pub struct IamPolicies {
+    client: Client,
+}
+
+/// `Ok(None)` for IAM's NoSuchEntity, so callers can tell "gone" from "failed".
+fn absent_if_missing<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(failure) if failure.is("NoSuchEntity") => Ok(None),
+        Err(failure) => Err(failure),
+    }
+}
+
+/// IAM hands documents out percent-encoded (and some emulators as raw JSON): return JSON text.
+fn readable(document: &str) -> String {
+    policy_engine::decode(document).map_or_else(|_| document.to_owned(), |json| json.into_owned())
+}
+
+impl IamPolicies {
+    pub fn new(client: Client) -> Self {
+        IamPolicies { client }
+    }
+
+    /// The default version of a managed policy and its document.
+    pub async fn default_version(&self, policy_arn: &str) -> Result<Option<(String, String)>> {
+        let policy = self.client.get_policy().policy_arn(policy_arn).send().await;
+        let Some(policy) =
+            absent_if_missing(policy.map_err(|e| AwsFailure::from_sdk("GetPolicy", e)))?
+        else {
+            return Ok(None);
+        };
+        let Some(version_id) = policy.policy().and_then(|p| p.default_version_id()) else {
+            return Ok(None);
+        };
+        let document = self.version_document(policy_arn, version_id).await?;
+        Ok(document.map(|d| (version_id.to_owned(), d)))
+    }
+
+    pub async fn version_document(
+        &self,
+        policy_arn: &str,
+        version_id: &str,
+    ) -> Result<Option<String>> {
+        let version = self
+            .client
+            .get_policy_version()
+            .policy_arn(policy_arn)
+            .version_id(version_id)
+            .send()
+            .await;
+        let version =
+            absent_if_missing(version.map_err(|e| AwsFailure::from_sdk("GetPolicyVersion", e)))?;
+        Ok(version.and_then(|v| v.policy_version().and_then(|p| p.document()).map(readable)))
+    }
+
+    pub async fn versions(&self, policy_arn: &str) -> Result<Vec<PolicyVersion>> {
+        let output = self
+            .client
+            .list_policy_versions()
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("ListPolicyVersions", e))?;
+        let mut versions: Vec<PolicyVersion> = output
+            .versions()
+            .iter()
+            .filter_map(|v| {
+                Some(PolicyVersion {
+                    version_id: v.version_id()?.to_owned(),
+                    is_default: v.is_default_version(),
+                    created: v.create_date().map_or(0, |d| d.secs()),
+                })
+            })
+            .collect();
+        versions.sort_by_key(|v| (v.created, version_number(&v.version_id)));
+        Ok(versions)
+    }
+
+    /// Creates a version and makes it the default; returns its id.
+    pub async fn create_default_version(&self, policy_arn: &str, document: &str) -> Result<String> {
+        let output = self
+            .client
+            .create_policy_version()
+            .policy_arn(policy_arn)
+            .policy_document(document)
+            .set_as_default(true)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("CreatePolicyVersion", e))?;
+        output
+            .policy_version()
+            .and_then(|v| v.version_id())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsFailure {
+                code: None,
+                retryable: false,
+                message: "CreatePolicyVersion returned no version id".into(),
+            })
+    }
+
+    pub async fn delete_version(&self, policy_arn: &str, version_id: &str) -> Result<()> {
+        self.client
+            .delete_policy_version()
+            .policy_arn(policy_arn)
+            .version_id(version_id)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DeletePolicyVersion", e))?;
+        Ok(())
+    }
+
+    pub async fn set_default_version(&self, policy_arn: &str, version_id: &str) -> Result<()> {
+        self.client
+            .set_default_policy_version()
+            .policy_arn(policy_arn)
+            .version_id(version_id)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("SetDefaultPolicyVersion", e))?;
+        Ok(())
+    }
+
+    /// An inline policy's document, or None when it does not exist.
+    pub async fn inline_document(
+        &self,
+        principal: &Principal,
+        policy_name: &str,
+    ) -> Result<Option<String>> {
+        let (name, c) = (principal.name.as_str(), &self.client);
+        let document = match principal.kind {
+            PrincipalKind::User => c
+                .get_user_policy()
+                .user_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map(|o| o.policy_document().to_owned())
+                .map_err(|e| AwsFailure::from_sdk("GetUserPolicy", e)),
+            PrincipalKind::Role => c
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map(|o| o.policy_document().to_owned())
+                .map_err(|e| AwsFailure::from_sdk("GetRolePolicy", e)),
+            PrincipalKind::Group => c
+                .get_group_policy()
+                .group_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map(|o| o.policy_document().to_owned())
+                .map_err(|e| AwsFailure::from_sdk("GetGroupPolicy", e)),
+        };
+        Ok(absent_if_missing(document)?.map(|d| readable(&d)))
+    }
+
+    /// The names of all the principal's inline policies.
+    pub async fn inline_policy_names(&self, principal: &Principal) -> Result<Vec<String>> {
+        let (name, c) = (principal.name.as_str(), &self.client);
+        let mut names = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let (page, truncated, next) = match principal.kind {
+                PrincipalKind::User => c
+                    .list_user_policies()
+                    .user_name(name)
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map(|o| {
+                        (
+                            o.policy_names().to_vec(),
+                            o.is_truncated(),
+                            o.marker().map(str::to_owned),
+                        )
+                    })
+                    .map_err(|e| AwsFailure::from_sdk("ListUserPolicies", e))?,
+                PrincipalKind::Role => c
+                    .list_role_policies()
+                    .role_name(name)
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map(|o| {
+                        (
+                            o.policy_names().to_vec(),
+                            o.is_truncated(),
+                            o.marker().map(str::to_owned),
+                        )
+                    })
+                    .map_err(|e| AwsFailure::from_sdk("ListRolePolicies", e))?,
+                PrincipalKind::Group => c
+                    .list_group_policies()
+                    .group_name(name)
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map(|o| {
+                        (
+                            o.policy_names().to_vec(),
+                            o.is_truncated(),
+                            o.marker().map(str::to_owned),
+                        )
+                    })
+                    .map_err(|e| AwsFailure::from_sdk("ListGroupPolicies", e))?,
+            };
+            names.extend(page);
+            match next {
+                Some(next) if truncated => marker = Some(next),
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    pub async fn put_inline(
+        &self,
+        principal: &Principal,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<()> {
+        let (name, c) = (principal.name.as_str(), &self.client);
+        match principal.kind {
+            PrincipalKind::User => c
+                .put_user_policy()
+                .user_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("PutUserPolicy", e)),
+            PrincipalKind::Role => c
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("PutRolePolicy", e)),
+            PrincipalKind::Group => c
+                .put_group_policy()
+                .group_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("PutGroupPolicy", e)),
+        }
+    }
+
+    /// Whether a managed policy is attached to the principal.
+    pub async fn is_attached(&self, principal: &Principal, policy_arn: &str) -> Result<bool> {
+        let (name, c) = (principal.name.as_str(), &self.client);
+        let mut marker: Option<String> = None;
+        loop {
+            let (arns, truncated, next) = match principal.kind {
+                PrincipalKind::User => c
+                    .list_attached_user_policies()
+                    .user_name(name)
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map(|o| {
+                        (
+                            attached_arns(o.attached_policies()),
+                            o.is_truncated(),
+                            o.marker().map(str::to_owned),
+                        )
+                    })
+                    .map_err(|e| AwsFailure::from_sdk("ListAttachedUserPolicies", e)),
+                PrincipalKind::Role => c
+                    .list_attached_role_policies()
+                    .role_name(name)
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map(|o| {
+                        (
+                            attached_arns(o.attached_policies()),
+                            o.is_truncated(),
+                            o.marker().map(str::to_owned),
+                        )
+                    })
+                    .map_err(|e| AwsFailure::from_sdk("ListAttachedRolePolicies", e)),
+                PrincipalKind::Group => c
+                    .list_attached_group_policies()
+                    .group_name(name)
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map(|o| {
+                        (
+                            attached_arns(o.attached_policies()),
+                            o.is_truncated(),
+                            o.marker().map(str::to_owned),
+                        )
+                    })
+                    .map_err(|e| AwsFailure::from_sdk("ListAttachedGroupPolicies", e)),
+            }
+            .map_or_else(
+                |f| {
+                    if f.is("NoSuchEntity") {
+                        Ok((vec![], false, None))
+                    } else {
+                        Err(f)
+                    }
+                },
+                Ok,
+            )?;
+            if arns.iter().any(|a| a == policy_arn) {
+                return Ok(true);
+            }
+            match next {
+                Some(next) if truncated => marker = Some(next),
+                _ => return Ok(false),
+            }
+        }
+    }
+
+    pub async fn attach(&self, principal: &Principal, policy_arn: &str) -> Result<()> {
+        let (name, c) = (principal.name.as_str(), &self.client);
+        match principal.kind {
+            PrincipalKind::User => c
+                .attach_user_policy()
+                .user_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("AttachUserPolicy", e)),
+            PrincipalKind::Role => c
+                .attach_role_policy()
+                .role_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("AttachRolePolicy", e)),
+            PrincipalKind::Group => c
+                .attach_group_policy()
+                .group_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("AttachGroupPolicy", e)),
+        }
+    }
+
+    pub async fn detach(&self, principal: &Principal, policy_arn: &str) -> Result<()> {
+        let (name, c) = (principal.name.as_str(), &self.client);
+        match principal.kind {
+            PrincipalKind::User => c
+                .detach_user_policy()
+                .user_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("DetachUserPolicy", e)),
+            PrincipalKind::Role => c
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("DetachRolePolicy", e)),
+            PrincipalKind::Group => c
+                .detach_group_policy()
+                .group_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("DetachGroupPolicy", e)),
+        }
+    }
+}
+
+fn attached_arns(policies: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<String> {
+    policies
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
+}
+
+/// `v12` -> 12, to order versions created in the same second.
+fn version_number(version_id: &str) -> u32 {
+    version_id.trim_start_matches('v').parse().unwrap_or(0)
+}

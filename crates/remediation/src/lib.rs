@@ -1,0 +1,10 @@
+//! The AWS side of iam-sentinel: IAM, SNS and EventBridge adapters, the Lambda handlers, and
+//! the SDK set-up every function's `main` shares.
+
+pub mod error;
+pub mod handlers;
+pub mod iam;
+pub mod publisher;
+pub mod setup;
+
+pub use error::StepError;

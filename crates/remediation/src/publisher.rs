@@ -1,0 +1,61 @@
+//! Telling people (SNS) and other tools (EventBridge) about an outcome.
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use incident::{EVENT_SOURCE, Notification};
+use serde_json::Value;
+
+use crate::error::AwsFailure;
+
+#[derive(Clone)]
+pub struct Publisher {
+    pub sns: aws_sdk_sns::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub topic_arn: String,
+    pub event_bus_name: String,
+}
+
+impl Publisher {
+    pub async fn notify(&self, notification: &Notification) -> Result<(), AwsFailure> {
+        self.sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(&notification.subject)
+            .message(&notification.body)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("SNS Publish", e))?;
+        Ok(())
+    }
+
+    /// Publishes one event; a rejected entry is a failure too (PutEvents answers 200 for it).
+    pub async fn publish_event(&self, detail_type: &str, detail: &Value) -> Result<(), AwsFailure> {
+        let entry = PutEventsRequestEntry::builder()
+            .source(EVENT_SOURCE)
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .event_bus_name(&self.event_bus_name)
+            .build();
+        let output = self
+            .events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("EventBridge PutEvents", e))?;
+        if output.failed_entry_count() > 0 {
+            let entry = output.entries().first();
+            let code = entry.and_then(|e| e.error_code()).map(str::to_owned);
+            let message = entry
+                .and_then(|e| e.error_message())
+                .unwrap_or("no reason given");
+            return Err(AwsFailure {
+                retryable: code
+                    .as_deref()
+                    .is_some_and(|c| c.contains("Throttl") || c.contains("Internal")),
+                message: format!("EventBridge PutEvents rejected the event: {message}"),
+                code,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,14 @@
+//! The `analyse-change` Lambda function: wiring only (see `remediation::handlers::analyse`).
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use remediation::handlers::analyse::{AnalyseDeps, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let config = remediation::setup::sdk_config().await;
+    let deps = AnalyseDeps::from_env(&config)?;
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        handle(event.payload, &deps)
+    }))
+    .await
+}

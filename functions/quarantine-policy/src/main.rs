@@ -1,0 +1,14 @@
+//! The `quarantine-policy` Lambda function: wiring only (see `remediation::handlers::quarantine`).
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let config = remediation::setup::sdk_config().await;
+    let deps = QuarantineDeps::from_env(&config)?;
+    run(service_fn(|event: LambdaEvent<QuarantineInput>| {
+        handle(event.payload, &deps)
+    }))
+    .await
+}
