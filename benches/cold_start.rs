@@ -1,0 +1,110 @@
+//! `make bench`: each Lambda binary's size and its init time, measured the way Lambda sees it:
+//! from exec to the runtime's first `GET /2018-06-01/runtime/invocation/next` on a minimal
+//! local Runtime API (loopback, free port). That is everything `main` does before it can take
+//! an event: SDK configuration, clients, validating the configuration. It is not Lambda's
+//! whole cold start (which adds fetching the code and starting the micro-VM).
+//!
+//! Usage: BENCH_BINARIES="path/to/bootstrap-a path/to/bootstrap-b" cargo bench --bench cold_start
+//! (BENCH_RUNS, default 15, runs per binary).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let binaries = std::env::var("BENCH_BINARIES")
+        .expect("set BENCH_BINARIES to the Lambda binaries to measure");
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .unwrap_or_else(|_| "15".into())
+        .parse()
+        .expect("BENCH_RUNS is a number");
+    println!(
+        "{:<24} {:>10} {:>12} {:>12}",
+        "function", "size (MB)", "init p50 ms", "init max ms"
+    );
+    for path in binaries.split_whitespace() {
+        let size = std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .len();
+        let mut samples: Vec<Duration> = (0..runs).map(|_| init_time(path)).collect();
+        samples.sort_unstable();
+        let name = function_name(path);
+        println!(
+            "{name:<24} {:>10.1} {:>12.2} {:>12.2}",
+            size as f64 / 1e6,
+            samples[samples.len() / 2].as_secs_f64() * 1e3,
+            samples[samples.len() - 1].as_secs_f64() * 1e3,
+        );
+    }
+}
+
+/// `target/lambda/analyse-change/bootstrap` -> `analyse-change`.
+fn function_name(path: &str) -> &str {
+    let mut parts = path.rsplit('/');
+    match (parts.next(), parts.next()) {
+        (Some("bootstrap"), Some(dir)) => dir,
+        (Some(file), _) => file,
+        _ => path,
+    }
+}
+
+/// Starts the binary as Lambda would and times it until it asks for its first event.
+fn init_time(path: &str) -> Duration {
+    let api = TcpListener::bind(("127.0.0.1", 0)).expect("a free port");
+    let address = api.local_addr().expect("an address").to_string();
+    let started = Instant::now();
+    let mut child = Command::new(path)
+        .env_clear()
+        .envs(lambda_environment(&address, function_name(path)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    api.set_nonblocking(false).expect("blocking accept");
+    let (stream, _) = api.accept().expect("the runtime connects");
+    let mut request_line = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut request_line)
+        .expect("a request line");
+    let elapsed = started.elapsed();
+    assert!(
+        request_line.contains("/runtime/invocation/next"),
+        "unexpected first request: {request_line}"
+    );
+    let _ = (&stream).write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n");
+    let _ = child.kill();
+    let _ = child.wait();
+    elapsed
+}
+
+/// The environment Lambda gives a function, plus each function's own configuration.
+fn lambda_environment(runtime_api: &str, name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "bench".into()),
+        ("AWS_SECRET_ACCESS_KEY", "bench".into()),
+        ("AWS_SESSION_TOKEN", "bench".into()),
+        ("RUST_LOG", "warn".into()),
+        (
+            "RESTRICTED_ACTIONS",
+            "s3:DeleteBucket,s3:DeleteObject".into(),
+        ),
+        (
+            "SENTINEL_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/iam-sentinel-policy-writer".into(),
+        ),
+        (
+            "TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:iam-sentinel".into(),
+        ),
+        ("EVENT_BUS_NAME", "default".into()),
+        ("NOTIFY_ON_CLEAN_CHANGES", "false".into()),
+    ]
+}
