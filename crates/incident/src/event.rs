@@ -133,13 +133,12 @@ struct Envelope {
     account: String,
     #[serde(default)]
     region: String,
-    detail: Detail,
+    detail: Value,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Detail {
-    event_source: String,
     event_name: String,
     #[serde(rename = "eventID", default)]
     event_id: String,
@@ -166,13 +165,19 @@ struct Detail {
 pub fn read_event(event: &Value, own_role_arn: &str) -> Result<Reading, EventError> {
     let envelope: Envelope =
         serde_json::from_value(event.clone()).map_err(|e| EventError::NotAnEvent(e.to_string()))?;
-    let detail = envelope.detail;
-    if envelope.source != "aws.iam" || detail.event_source != "iam.amazonaws.com" {
+    let event_source = envelope
+        .detail
+        .get("eventSource")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if envelope.source != "aws.iam" || event_source != "iam.amazonaws.com" {
         return Err(EventError::NotIam {
             origin: envelope.source,
-            event_source: detail.event_source,
+            event_source: event_source.to_owned(),
         });
     }
+    let detail: Detail = serde_json::from_value(envelope.detail)
+        .map_err(|e| EventError::NotAnEvent(format!("its CloudTrail record: {e}")))?;
     let name = detail.event_name.clone();
     let ignored = |reason: String| {
         Ok(Reading::Ignored {

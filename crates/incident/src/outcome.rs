@@ -73,7 +73,7 @@ impl Outcome {
             }
             Outcome::Failed => {
                 "The workflow stopped on an error. The policy may or may not be quarantined: check it \
-                 now. Whatever was read or written so far is below, including the original document."
+                 now. What the workflow knew is below."
             }
         }
     }
@@ -94,6 +94,33 @@ pub struct OutcomeState {
     /// A caught error: `{"Error": ..., "Cause": ...}`.
     #[serde(default)]
     pub error: Option<Value>,
+    /// Whatever else the state holds: when Analyse itself failed, the execution input (the
+    /// CloudTrail event), from which the change can still be named.
+    #[serde(flatten)]
+    pub execution_input: serde_json::Map<String, Value>,
+}
+
+impl OutcomeState {
+    /// The change, from the incident or, failing that, from the execution input.
+    pub fn change(&self) -> Option<PolicyChange> {
+        if let Some(change) = self.incident.as_ref().and_then(|i| i.change.clone()) {
+            return Some(change);
+        }
+        let input = Value::Object(self.execution_input.clone());
+        match crate::event::read_event(&input, "") {
+            Ok(crate::event::Reading::Change(change)) => Some(*change),
+            _ => None,
+        }
+    }
+
+    /// The findings on the state quarantined, else the incident's.
+    fn findings(&self) -> Option<&Vec<policy_engine::Finding>> {
+        self.quarantine
+            .as_ref()
+            .map(|q| &q.findings)
+            .filter(|f| !f.is_empty())
+            .or(self.incident.as_ref().map(|i| &i.findings))
+    }
 }
 
 pub struct Notification {
@@ -103,7 +130,8 @@ pub struct Notification {
 
 /// The notification for people.
 pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str) -> Notification {
-    let change = state.incident.as_ref().and_then(|i| i.change.as_ref());
+    let change = state.change();
+    let change = change.as_ref();
     let subject = format!(
         "iam-sentinel: {} ({})",
         outcome.headline(),
@@ -126,13 +154,7 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
                 .unwrap_or_default(),
         );
     }
-    let findings = state
-        .quarantine
-        .as_ref()
-        .map(|q| &q.findings)
-        .filter(|f| !f.is_empty())
-        .or(state.incident.as_ref().map(|i| &i.findings));
-    if let Some(findings) = findings.filter(|f| !f.is_empty()) {
+    if let Some(findings) = state.findings().filter(|f| !f.is_empty()) {
         body += "\nRestricted actions granted\n";
         for finding in findings {
             let sid = finding
@@ -195,8 +217,8 @@ pub fn event_detail(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         "outcome": outcome,
         "executionArn": execution_arn,
         "incidentId": incident.map(|i| i.id.as_str()),
-        "change": incident.and_then(|i| i.change.as_ref()),
-        "findings": state.quarantine.as_ref().map(|q| &q.findings).or(incident.map(|i| &i.findings)),
+        "change": state.change(),
+        "findings": state.findings(),
         "quarantine": state.quarantine,
         "approval": state.approval,
         "restore": state.restore,
@@ -279,12 +301,20 @@ fn pretty(document: &str) -> String {
         .unwrap_or_else(|| document.to_owned())
 }
 
+/// SNS subjects: printable ASCII, no line breaks, under 100 characters.
 fn truncate(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
+    let ascii: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if ascii.len() <= limit {
+        return ascii;
     }
-    // SNS subjects must be ASCII.
-    let mut cut: String = text.chars().take(limit - 3).collect();
-    cut.push_str("...");
-    cut
+    format!("{}...", &ascii[..limit - 3])
 }
