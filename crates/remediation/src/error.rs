@@ -59,6 +59,11 @@ const TRANSIENT_CODES: &[&str] = &[
     "KMSThrottlingException",
 ];
 
+/// Codes vary by service (`Throttling`, `KMSThrottling`, `ThrottlingException`, ...).
+fn is_transient_code(code: &str) -> bool {
+    TRANSIENT_CODES.contains(&code) || code.contains("Throttl")
+}
+
 /// A failed AWS call, with the code the service gave (if it answered).
 #[derive(Debug)]
 pub struct AwsFailure {
@@ -83,15 +88,12 @@ impl AwsFailure {
             .message()
             .map(str::to_owned)
             .unwrap_or_else(|| describe(&error));
-        let answered = matches!(
-            error,
-            SdkError::ServiceError(_) | SdkError::ResponseError(_)
-        );
+        // Only a complete error answer is final; no answer, or one cut off or garbled on the way
+        // (a ResponseError), may well succeed next time.
+        let answered = matches!(error, SdkError::ServiceError(_));
         let retryable = !answered
             || status.is_some_and(|s| s >= 500)
-            || code
-                .as_deref()
-                .is_some_and(|c| TRANSIENT_CODES.contains(&c));
+            || code.as_deref().is_some_and(is_transient_code);
         let message = match &code {
             Some(code) => format!("{call} failed: {code}: {detail}"),
             None => format!("{call} failed: {detail}"),

@@ -71,6 +71,19 @@ pub async fn handle(input: RestoreInput, deps: &RestoreDeps) -> Result<RestoreRe
             principal,
             policy_arn,
         } => {
+            // Approval was given for the document seen at quarantine time: re-attach only that.
+            let current = iam.default_version(&policy_arn).await?.map(|(_, d)| d);
+            if current.is_none() {
+                return Ok(skipped(format!(
+                    "{policy_arn} no longer exists: nothing to re-attach"
+                )));
+            }
+            if !same_json(current.as_deref(), quarantine.original_document.as_deref()) {
+                return Ok(skipped(format!(
+                    "the document of {policy_arn} changed after the quarantine: re-attaching would grant \
+                     what nobody approved"
+                )));
+            }
             iam.attach(&principal, &policy_arn).await?;
             restored(format!("{policy_arn} is attached to {principal} again"))
         }

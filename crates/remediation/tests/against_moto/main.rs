@@ -1,4 +1,8 @@
 //! The handlers against moto in server mode: real SDK calls, real HTTP, a private server each.
 
+mod attachment;
+mod errors;
+mod inline;
 mod managed;
+mod publish;
 mod support;

@@ -9,28 +9,50 @@ use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restor
 use crate::support::*;
 
 fn quarantine_deps(moto: &Moto) -> QuarantineDeps {
-    QuarantineDeps { iam: moto.iam(), restricted: restricted() }
+    QuarantineDeps {
+        iam: moto.iam(),
+        restricted: restricted(),
+    }
 }
 
 fn grants_restricted(document: &str) -> bool {
-    analyse(&Policy::parse(document).unwrap(), &restricted(), Catalog::embedded()).grants_restricted()
+    analyse(
+        &Policy::parse(document).unwrap(),
+        &restricted(),
+        Catalog::embedded(),
+    )
+    .grants_restricted()
 }
 
 async fn default_document(moto: &Moto, arn: &str) -> (String, String) {
-    moto.iam().default_version(arn).await.unwrap().expect("the policy exists")
+    moto.iam()
+        .default_version(arn)
+        .await
+        .unwrap()
+        .expect("the policy exists")
 }
 
 #[tokio::test]
 async fn a_new_policy_granting_a_restricted_action_is_found_restricted() {
     // GIVEN the walkthrough's CreatePolicy event
     let moto = Moto::start();
-    let deps = AnalyseDeps { iam: moto.iam(), restricted: restricted(), own_role_arn: OWN_ROLE_ARN.into(), notify_on_clean: false };
+    let deps = AnalyseDeps {
+        iam: moto.iam(),
+        restricted: restricted(),
+        own_role_arn: OWN_ROLE_ARN.into(),
+        notify_on_clean: false,
+    };
     // WHEN it is analysed
-    let incident = analyse_change(event("create-policy.json"), &deps).await.unwrap();
+    let incident = analyse_change(event("create-policy.json"), &deps)
+        .await
+        .unwrap();
     // THEN the restricted grant is found in statement 0, and the document is kept
     assert_eq!(incident.verdict, Verdict::Restricted);
     assert_eq!(incident.findings[0].hits[0].restricted, "s3:DeleteBucket");
-    assert_eq!(json(incident.document.as_deref().unwrap()), json(&document_of(&event("create-policy.json"))));
+    assert_eq!(
+        json(incident.document.as_deref().unwrap()),
+        json(&document_of(&event("create-policy.json")))
+    );
 }
 
 #[tokio::test]
@@ -40,10 +62,22 @@ async fn a_default_version_set_later_is_read_from_iam() {
     let iam = moto.iam_client();
     let arn = create_managed_policy(&iam, "team-s3-access", CLEAN_DOCUMENT).await;
     let bad = document_of(&event("create-policy-version-default.json"));
-    iam.create_policy_version().policy_arn(&arn).policy_document(&bad).send().await.unwrap();
-    let deps = AnalyseDeps { iam: moto.iam(), restricted: restricted(), own_role_arn: OWN_ROLE_ARN.into(), notify_on_clean: false };
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(&bad)
+        .send()
+        .await
+        .unwrap();
+    let deps = AnalyseDeps {
+        iam: moto.iam(),
+        restricted: restricted(),
+        own_role_arn: OWN_ROLE_ARN.into(),
+        notify_on_clean: false,
+    };
     // WHEN the SetDefaultPolicyVersion event is analysed
-    let incident = analyse_change(event("set-default-policy-version.json"), &deps).await.unwrap();
+    let incident = analyse_change(event("set-default-policy-version.json"), &deps)
+        .await
+        .unwrap();
     // THEN the document came from IAM's v2
     assert_eq!(incident.version_id.as_deref(), Some("v2"));
     assert_eq!(incident.verdict, Verdict::Restricted);
@@ -54,10 +88,13 @@ async fn quarantine_makes_a_clean_default_version_and_keeps_the_original_version
     // GIVEN the bad policy exists in IAM, as the event says
     let moto = Moto::start();
     let original = document_of(&event("create-policy.json"));
-    let arn = create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
+    let arn =
+        create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
     let incident = incident_for(change_of(&event("create-policy.json")));
     // WHEN it is quarantined
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN a new default version grants nothing restricted but keeps the other actions
     assert_eq!(record.status, QuarantineStatus::Applied);
     let (default_id, quarantined) = default_document(&moto, &arn).await;
@@ -65,10 +102,20 @@ async fn quarantine_makes_a_clean_default_version_and_keeps_the_original_version
     assert!(!grants_restricted(&quarantined));
     assert!(quarantined.contains("s3:GetBucketObjectLockConfiguration"));
     // AND the original is still v1, and in the record
-    let v1 = moto.iam().version_document(&arn, "v1").await.unwrap().unwrap();
+    let v1 = moto
+        .iam()
+        .version_document(&arn, "v1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(json(&v1), json(&original));
-    assert_eq!(json(record.original_document.as_deref().unwrap()), json(&original));
-    assert!(matches!(record.action, Some(QuarantineAction::NewDefaultVersion { ref offending_version_id, .. }) if offending_version_id == "v1"));
+    assert_eq!(
+        json(record.original_document.as_deref().unwrap()),
+        json(&original)
+    );
+    assert!(
+        matches!(record.action, Some(QuarantineAction::NewDefaultVersion { ref offending_version_id, .. }) if offending_version_id == "v1")
+    );
 }
 
 #[tokio::test]
@@ -76,17 +123,42 @@ async fn approval_restores_the_original_version_and_deletes_the_quarantine_versi
     // GIVEN a quarantined managed policy
     let moto = Moto::start();
     let original = document_of(&event("create-policy.json"));
-    let arn = create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
+    let arn =
+        create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
     let incident = incident_for(change_of(&event("create-policy.json")));
-    let record = quarantine(QuarantineInput { incident: incident.clone() }, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
     // WHEN it is restored
-    let restored = restore(RestoreInput { incident, quarantine: record }, &RestoreDeps { iam: moto.iam() }).await.unwrap();
+    let restored = restore(
+        RestoreInput {
+            incident,
+            quarantine: record,
+        },
+        &RestoreDeps { iam: moto.iam() },
+    )
+    .await
+    .unwrap();
     // THEN v1 is the default again and the quarantine version is gone
     assert_eq!(restored.status, RestoreStatus::Restored);
     let (default_id, document) = default_document(&moto, &arn).await;
-    assert_eq!((default_id.as_str(), json(&document)), ("v1", json(&original)));
+    assert_eq!(
+        (default_id.as_str(), json(&document)),
+        ("v1", json(&original))
+    );
     let versions = moto.iam().versions(&arn).await.unwrap();
-    assert_eq!(versions.iter().map(|v| v.version_id.as_str()).collect::<Vec<_>>(), ["v1"]);
+    assert_eq!(
+        versions
+            .iter()
+            .map(|v| v.version_id.as_str())
+            .collect::<Vec<_>>(),
+        ["v1"]
+    );
 }
 
 #[tokio::test]
@@ -96,24 +168,54 @@ async fn at_the_five_version_limit_the_oldest_spare_version_is_deleted_and_recor
     let iam = moto.iam_client();
     let arn = create_managed_policy(&iam, "my-bad-policy-aws-5-mins", CLEAN_DOCUMENT).await;
     for _ in 2..=4 {
-        iam.create_policy_version().policy_arn(&arn).policy_document(CLEAN_DOCUMENT).send().await.unwrap();
+        iam.create_policy_version()
+            .policy_arn(&arn)
+            .policy_document(CLEAN_DOCUMENT)
+            .send()
+            .await
+            .unwrap();
     }
     let bad = document_of(&event("create-policy.json"));
-    iam.create_policy_version().policy_arn(&arn).policy_document(&bad).set_as_default(true).send().await.unwrap();
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(&bad)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
     let incident = incident_for(change_of(&event("create-policy.json")));
     // WHEN it is quarantined
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN v1 (oldest, not default, not offending) made room, and its document is in the record
-    let Some(QuarantineAction::NewDefaultVersion { offending_version_id, quarantine_version_id, deleted_version, .. }) = record.action else {
+    let Some(QuarantineAction::NewDefaultVersion {
+        offending_version_id,
+        quarantine_version_id,
+        deleted_version,
+        ..
+    }) = record.action
+    else {
         panic!("expected a new default version, got {:?}", record.action);
     };
     assert_eq!(offending_version_id, "v5");
     let deleted = deleted_version.expect("a version was deleted");
     assert_eq!(deleted.version_id, "v1");
     assert_eq!(json(&deleted.document), json(CLEAN_DOCUMENT));
-    let ids: Vec<_> = moto.iam().versions(&arn).await.unwrap().into_iter().map(|v| v.version_id).collect();
+    let ids: Vec<_> = moto
+        .iam()
+        .versions(&arn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.version_id)
+        .collect();
     assert_eq!(ids.len(), 5);
-    assert!(ids.contains(&"v5".to_owned()) && ids.contains(&quarantine_version_id) && !ids.contains(&"v1".to_owned()));
+    assert!(
+        ids.contains(&"v5".to_owned())
+            && ids.contains(&quarantine_version_id)
+            && !ids.contains(&"v1".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -121,11 +223,24 @@ async fn a_newer_clean_version_means_no_quarantine() {
     // GIVEN the bad policy was replaced by a clean default version after the event
     let moto = Moto::start();
     let iam = moto.iam_client();
-    let arn = create_managed_policy(&iam, "my-bad-policy-aws-5-mins", &document_of(&event("create-policy.json"))).await;
-    iam.create_policy_version().policy_arn(&arn).policy_document(CLEAN_DOCUMENT).set_as_default(true).send().await.unwrap();
+    let arn = create_managed_policy(
+        &iam,
+        "my-bad-policy-aws-5-mins",
+        &document_of(&event("create-policy.json")),
+    )
+    .await;
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(CLEAN_DOCUMENT)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
     let incident = incident_for(change_of(&event("create-policy.json")));
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN nothing is written: the newer change stands
     assert_eq!(record.status, QuarantineStatus::NotNeeded);
     assert_eq!(default_document(&moto, &arn).await.0, "v2");
@@ -136,17 +251,36 @@ async fn a_newer_restricted_version_is_what_gets_quarantined() {
     // GIVEN a newer default version (v2) that grants a different restricted action
     let moto = Moto::start();
     let iam = moto.iam_client();
-    let arn = create_managed_policy(&iam, "my-bad-policy-aws-5-mins", &document_of(&event("create-policy.json"))).await;
+    let arn = create_managed_policy(
+        &iam,
+        "my-bad-policy-aws-5-mins",
+        &document_of(&event("create-policy.json")),
+    )
+    .await;
     let newer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:DeleteObject","s3:GetObject"],"Resource":"*"}]}"#;
-    iam.create_policy_version().policy_arn(&arn).policy_document(newer).set_as_default(true).send().await.unwrap();
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(newer)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
     let incident = incident_for(change_of(&event("create-policy.json")));
     // WHEN quarantined
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN the current state (v2) was analysed and is the original kept
-    assert_eq!(json(record.original_document.as_deref().unwrap()), json(newer));
+    assert_eq!(
+        json(record.original_document.as_deref().unwrap()),
+        json(newer)
+    );
     let (default_id, quarantined) = default_document(&moto, &arn).await;
     assert_eq!(default_id, "v3");
-    assert_eq!(json(&quarantined)["Statement"][0]["Action"], serde_json::json!(["s3:GetObject"]));
+    assert_eq!(
+        json(&quarantined)["Statement"][0]["Action"],
+        serde_json::json!(["s3:GetObject"])
+    );
 }
 
 #[tokio::test]
@@ -155,7 +289,9 @@ async fn a_deleted_policy_needs_no_quarantine() {
     let moto = Moto::start();
     let incident = incident_for(change_of(&event("create-policy.json")));
     // WHEN quarantined
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN there is nothing to do, and the record says why
     assert_eq!(record.status, QuarantineStatus::NotNeeded);
     assert!(record.reason.unwrap().contains("no longer exists"));
@@ -166,12 +302,38 @@ async fn restore_leaves_a_change_made_after_the_quarantine_alone() {
     // GIVEN a quarantined policy that someone changed again afterwards (new default v3)
     let moto = Moto::start();
     let iam = moto.iam_client();
-    let arn = create_managed_policy(&iam, "my-bad-policy-aws-5-mins", &document_of(&event("create-policy.json"))).await;
+    let arn = create_managed_policy(
+        &iam,
+        "my-bad-policy-aws-5-mins",
+        &document_of(&event("create-policy.json")),
+    )
+    .await;
     let incident = incident_for(change_of(&event("create-policy.json")));
-    let record = quarantine(QuarantineInput { incident: incident.clone() }, &quarantine_deps(&moto)).await.unwrap();
-    iam.create_policy_version().policy_arn(&arn).policy_document(CLEAN_DOCUMENT).set_as_default(true).send().await.unwrap();
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(CLEAN_DOCUMENT)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
     // WHEN approval tries to restore
-    let restored = restore(RestoreInput { incident, quarantine: record }, &RestoreDeps { iam: moto.iam() }).await.unwrap();
+    let restored = restore(
+        RestoreInput {
+            incident,
+            quarantine: record,
+        },
+        &RestoreDeps { iam: moto.iam() },
+    )
+    .await
+    .unwrap();
     // THEN the newer change stays, and the record explains
     assert_eq!(restored.status, RestoreStatus::Skipped);
     assert_eq!(default_document(&moto, &arn).await.0, "v3");

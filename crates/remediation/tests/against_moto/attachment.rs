@@ -1,0 +1,412 @@
+//! Attachments of managed policies to users, roles and groups: the document is read from IAM,
+//! the quarantine detaches, the restore re-attaches.
+//!
+//! moto (without MOTO_IAM_LOAD_MANAGED_POLICIES) has no AWS managed policies, so the role case
+//! (`attach-role-policy.json`, AWS managed AdministratorAccess) is played with a customer managed
+//! copy of AdministratorAccess, the event's ARN pointed at it; and the event as it is tests that a
+//! policy IAM does not have is ignored as "no longer exists".
+
+use incident::{
+    Principal, PrincipalKind, QuarantineAction, QuarantineStatus, RestoreStatus, Verdict,
+};
+use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
+use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
+use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// One attachment fixture, and the customer managed policy moto holds for it.
+struct Case {
+    fixture: &'static str,
+    kind: PrincipalKind,
+    name: &'static str,
+    policy_name: &'static str,
+    policy_path: &'static str,
+    /// The policy's document: it grants a restricted action.
+    document: fn() -> String,
+    /// The ARN moto gives the policy (the event's, except for the AWS managed one).
+    policy_arn: &'static str,
+}
+
+/// `team-s3-access` v2 as `create-policy-version-default.json` wrote it: `s3:*` on the team bucket.
+fn team_s3_access() -> String {
+    document_of(&event("create-policy-version-default.json"))
+}
+
+fn administrator_access() -> String {
+    policy_fixture("administrator-access.json")
+}
+
+fn bucket_deletion_requires_mfa() -> String {
+    policy_fixture("bucket-deletion-requires-mfa.json")
+}
+
+fn policy_fixture(name: &str) -> String {
+    let path = format!(
+        "{}/../../tests/fixtures/policies/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+const USER: Case = Case {
+    fixture: "attach-user-policy.json",
+    kind: PrincipalKind::User,
+    name: "carol",
+    policy_name: "team-s3-access",
+    policy_path: "/",
+    document: team_s3_access,
+    policy_arn: "arn:aws:iam::123456789012:policy/team-s3-access",
+};
+/// The AWS managed AdministratorAccess, played by a customer managed copy.
+const ROLE: Case = Case {
+    fixture: "attach-role-policy.json",
+    kind: PrincipalKind::Role,
+    name: "data-pipeline",
+    policy_name: "AdministratorAccess",
+    policy_path: "/",
+    document: administrator_access,
+    policy_arn: "arn:aws:iam::123456789012:policy/AdministratorAccess",
+};
+const GROUP: Case = Case {
+    fixture: "attach-group-policy.json",
+    kind: PrincipalKind::Group,
+    name: "admins",
+    policy_name: "ops-break-glass",
+    policy_path: "/teams/",
+    document: bucket_deletion_requires_mfa,
+    policy_arn: "arn:aws:iam::123456789012:policy/teams/ops-break-glass",
+};
+
+impl Case {
+    fn principal(&self) -> Principal {
+        principal(self.kind, self.name)
+    }
+
+    /// The event, its policy ARN pointed at the policy moto holds.
+    fn event(&self) -> Value {
+        let mut event = event(self.fixture);
+        event["detail"]["requestParameters"]["policyArn"] = Value::from(self.policy_arn);
+        event
+    }
+
+    /// The principal, and the policy with `document`, exist in IAM, not (yet) attached.
+    async fn exists_with(&self, moto: &Moto, document: &str) {
+        let iam = moto.iam_client();
+        create_principal(&iam, &self.principal()).await;
+        let created = iam
+            .create_policy()
+            .policy_name(self.policy_name)
+            .path(self.policy_path)
+            .policy_document(document)
+            .send()
+            .await
+            .expect("CreatePolicy");
+        assert_eq!(
+            created.policy().and_then(|p| p.arn()),
+            Some(self.policy_arn)
+        );
+    }
+
+    /// The state right after the event: the restricted policy is attached.
+    async fn attached(&self, moto: &Moto) {
+        self.exists_with(moto, &(self.document)()).await;
+        attach_policy(&moto.iam_client(), &self.principal(), self.policy_arn).await;
+    }
+
+    async fn attached_now(&self, moto: &Moto) -> Vec<String> {
+        attached_policies(&moto.iam_client(), &self.principal()).await
+    }
+}
+
+fn analyse_deps(moto: &Moto) -> AnalyseDeps {
+    AnalyseDeps {
+        iam: moto.iam(),
+        restricted: restricted(),
+        own_role_arn: OWN_ROLE_ARN.into(),
+        notify_on_clean: false,
+    }
+}
+
+fn quarantine_deps(moto: &Moto) -> QuarantineDeps {
+    QuarantineDeps {
+        iam: moto.iam(),
+        restricted: restricted(),
+    }
+}
+
+async fn assert_analyse_reads_the_document_from_iam(case: Case) {
+    // GIVEN the policy is attached (the event carries no document)
+    let moto = Moto::start();
+    case.attached(&moto).await;
+    // WHEN the event is analysed
+    let incident = analyse_change(case.event(), &analyse_deps(&moto))
+        .await
+        .unwrap();
+    // THEN the policy's default version was read from IAM and found restricted
+    assert_eq!(incident.verdict, Verdict::Restricted, "{incident:?}");
+    assert!(incident.notify);
+    assert_eq!(incident.version_id.as_deref(), Some("v1"));
+    assert_eq!(
+        json(incident.document.as_deref().unwrap()),
+        json(&(case.document)())
+    );
+    assert!(!incident.findings.is_empty());
+}
+
+async fn assert_quarantine_detaches(case: Case) {
+    // GIVEN the restricted policy is attached
+    let moto = Moto::start();
+    case.attached(&moto).await;
+    let incident = incident_for(change_of(&case.event()));
+    // WHEN the incident is quarantined
+    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
+        .await
+        .unwrap();
+    // THEN the policy is detached, and only that
+    assert_eq!(record.status, QuarantineStatus::Applied, "{record:?}");
+    assert_eq!(
+        record.action,
+        Some(QuarantineAction::Detached {
+            principal: case.principal(),
+            policy_arn: case.policy_arn.into()
+        })
+    );
+    assert!(case.attached_now(&moto).await.is_empty());
+    // AND the record keeps the policy's document and what it grants
+    assert_eq!(
+        json(record.original_document.as_deref().unwrap()),
+        json(&(case.document)())
+    );
+    assert!(!record.findings.is_empty());
+    // AND the policy itself is unchanged (other principals may use it)
+    let (version, document) = moto
+        .iam()
+        .default_version(case.policy_arn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (version.as_str(), json(&document)),
+        ("v1", json(&(case.document)()))
+    );
+}
+
+async fn assert_approval_reattaches(case: Case) {
+    // GIVEN a quarantined (detached) attachment
+    let moto = Moto::start();
+    case.attached(&moto).await;
+    let incident = incident_for(change_of(&case.event()));
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    assert!(case.attached_now(&moto).await.is_empty());
+    // WHEN approval restores it
+    let restored = restore(
+        RestoreInput {
+            incident,
+            quarantine: record,
+        },
+        &RestoreDeps { iam: moto.iam() },
+    )
+    .await
+    .unwrap();
+    // THEN the policy is attached again
+    assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
+    assert_eq!(case.attached_now(&moto).await, [case.policy_arn]);
+}
+
+#[tokio::test]
+async fn analysing_a_policy_attached_to_a_user_reads_its_document_from_iam() {
+    assert_analyse_reads_the_document_from_iam(USER).await;
+}
+
+#[tokio::test]
+async fn analysing_a_policy_attached_to_a_role_reads_its_document_from_iam() {
+    assert_analyse_reads_the_document_from_iam(ROLE).await;
+}
+
+#[tokio::test]
+async fn analysing_a_policy_with_a_path_attached_to_a_group_reads_its_document_from_iam() {
+    assert_analyse_reads_the_document_from_iam(GROUP).await;
+}
+
+#[tokio::test]
+async fn quarantine_detaches_a_restricted_policy_from_a_user() {
+    assert_quarantine_detaches(USER).await;
+}
+
+#[tokio::test]
+async fn quarantine_detaches_a_restricted_policy_from_a_role() {
+    assert_quarantine_detaches(ROLE).await;
+}
+
+#[tokio::test]
+async fn quarantine_detaches_a_restricted_policy_with_a_path_from_a_group() {
+    assert_quarantine_detaches(GROUP).await;
+}
+
+#[tokio::test]
+async fn approval_reattaches_the_policy_to_the_user() {
+    assert_approval_reattaches(USER).await;
+}
+
+#[tokio::test]
+async fn approval_reattaches_the_policy_to_the_role() {
+    assert_approval_reattaches(ROLE).await;
+}
+
+#[tokio::test]
+async fn approval_reattaches_the_policy_to_the_group() {
+    assert_approval_reattaches(GROUP).await;
+}
+
+#[tokio::test]
+async fn a_policy_detached_after_the_event_needs_no_quarantine() {
+    // GIVEN team-s3-access was attached to carol and detached again before the quarantine step
+    let moto = Moto::start();
+    USER.attached(&moto).await;
+    moto.iam()
+        .detach(&USER.principal(), USER.policy_arn)
+        .await
+        .unwrap();
+    let incident = incident_for(change_of(&USER.event()));
+    // WHEN the incident reaches the quarantine step
+    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
+        .await
+        .unwrap();
+    // THEN there is nothing to do, and the record says why
+    assert_eq!(record.status, QuarantineStatus::NotNeeded);
+    assert!(
+        record
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no longer attached"),
+        "{:?}",
+        record.reason
+    );
+    assert!(USER.attached_now(&moto).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_attached_policy_with_a_clean_document_is_found_clean() {
+    // GIVEN carol has team-s3-access attached, and it grants s3:GetObject only
+    let moto = Moto::start();
+    USER.exists_with(&moto, CLEAN_DOCUMENT).await;
+    attach_policy(&moto.iam_client(), &USER.principal(), USER.policy_arn).await;
+    // WHEN the attachment is analysed
+    let incident = analyse_change(USER.event(), &analyse_deps(&moto))
+        .await
+        .unwrap();
+    // THEN it is clean, and nobody is told (notify on clean changes is off)
+    assert_eq!(incident.verdict, Verdict::Clean, "{incident:?}");
+    assert!(!incident.notify);
+    assert!(incident.findings.is_empty());
+    assert_eq!(
+        json(incident.document.as_deref().unwrap()),
+        json(CLEAN_DOCUMENT)
+    );
+}
+
+#[tokio::test]
+async fn an_attached_aws_managed_policy_iam_does_not_have_is_ignored_as_no_longer_existing() {
+    // GIVEN moto holds no AWS managed policies, so AdministratorAccess does not exist in it
+    let moto = Moto::start();
+    create_principal(&moto.iam_client(), &ROLE.principal()).await;
+    // WHEN the unmodified attach-role-policy.json event is analysed
+    let incident = analyse_change(event("attach-role-policy.json"), &analyse_deps(&moto))
+        .await
+        .unwrap();
+    // THEN it is ignored, because the policy no longer exists
+    assert_eq!(incident.verdict, Verdict::Ignored, "{incident:?}");
+    assert!(
+        incident
+            .ignored_reason
+            .as_deref()
+            .unwrap()
+            .contains("no longer exists"),
+        "{:?}",
+        incident.ignored_reason
+    );
+    assert!(incident.change.is_some());
+}
+
+#[tokio::test]
+async fn restore_skips_reattaching_a_policy_deleted_after_the_quarantine() {
+    // GIVEN team-s3-access was detached from carol by the quarantine, then deleted
+    let moto = Moto::start();
+    USER.attached(&moto).await;
+    let incident = incident_for(change_of(&USER.event()));
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    moto.iam_client()
+        .delete_policy()
+        .policy_arn(USER.policy_arn)
+        .send()
+        .await
+        .expect("DeletePolicy");
+    // WHEN approval tries to restore
+    let restored = restore(
+        RestoreInput {
+            incident,
+            quarantine: record,
+        },
+        &RestoreDeps { iam: moto.iam() },
+    )
+    .await;
+    // THEN the deletion stands, and the record says so (as for the other two kinds of target)
+    let restored = restored.unwrap_or_else(|e| panic!("{}: {e}", e.error_type()));
+    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
+}
+
+#[tokio::test]
+async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_quarantine() {
+    // GIVEN team-s3-access was detached from carol, then given a new default version that
+    // grants s3:DeleteObject everywhere (not the document that was approved)
+    let moto = Moto::start();
+    USER.attached(&moto).await;
+    let incident = incident_for(change_of(&USER.event()));
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    let newer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"*"}]}"#;
+    moto.iam_client()
+        .create_policy_version()
+        .policy_arn(USER.policy_arn)
+        .policy_document(newer)
+        .set_as_default(true)
+        .send()
+        .await
+        .expect("CreatePolicyVersion");
+    // WHEN approval (given for the original document) tries to restore
+    let restored = restore(
+        RestoreInput {
+            incident,
+            quarantine: record,
+        },
+        &RestoreDeps { iam: moto.iam() },
+    )
+    .await
+    .unwrap();
+    // THEN the policy stays detached: re-attaching would put a document nobody approved in force
+    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
+    assert!(USER.attached_now(&moto).await.is_empty());
+}

@@ -1,0 +1,372 @@
+//! The error types the state machine's Retry and Catch match (docs/workflow-contract.md):
+//! `Retryable` for throttling, service errors and no answer; `NonRetryable` for access denied;
+//! `InvalidInput` for malformed events and states. AWS failures come from a canned HTTP server.
+
+use incident::{Outcome, OutcomeState, QuarantineRecord, QuarantineStatus};
+use lambda_runtime::Diagnostic;
+use remediation::StepError;
+use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
+use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
+use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
+use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
+use remediation::iam::IamPolicies;
+use remediation::publisher::Publisher;
+use serde_json::json;
+
+use crate::support::*;
+
+/// IAM's answer to a call over its rate limit.
+const THROTTLING: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>0d2f5c4a-8e3b-4f3e-9a51-3c7e1b2d4f60</RequestId></ErrorResponse>"#;
+
+/// IAM's answer when the caller's role lacks the permission.
+const ACCESS_DENIED: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/quarantine-policy is not authorized to perform: iam:GetUserPolicy on resource: user carol because no identity-based policy allows the iam:GetUserPolicy action</Message></Error><RequestId>5b7c1e2f-1a2b-4c3d-8e9f-0a1b2c3d4e5f</RequestId></ErrorResponse>"#;
+
+/// SNS's answer to a Publish on a KMS-encrypted topic when KMS throttles (documented for Publish:
+/// `KMSThrottling`, HTTP 400, "The request was denied due to request throttling").
+const SNS_KMS_THROTTLING: &str = r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>KMSThrottling</Code><Message>The request was denied due to request throttling.</Message></Error><RequestId>2e6c7f8a-9b0c-4d1e-a2f3-b4c5d6e7f809</RequestId></ErrorResponse>"#;
+
+/// Quarantines put-user-policy.json (carol's inline policy) against an IAM at `endpoint`.
+async fn quarantine_against(endpoint: &str) -> StepError {
+    let deps = QuarantineDeps {
+        iam: IamPolicies::new(iam_client_at(endpoint)),
+        restricted: restricted(),
+    };
+    let incident = incident_for(change_of(&event("put-user-policy.json")));
+    quarantine(QuarantineInput { incident }, &deps)
+        .await
+        .expect_err("the step must fail")
+}
+
+fn analyse_deps() -> AnalyseDeps {
+    // The events these tests analyse never reach IAM.
+    AnalyseDeps {
+        iam: IamPolicies::new(iam_client_at(&refused_endpoint())),
+        restricted: restricted(),
+        own_role_arn: OWN_ROLE_ARN.into(),
+        notify_on_clean: false,
+    }
+}
+
+#[tokio::test]
+async fn iam_throttling_is_retryable_and_names_the_call() {
+    // GIVEN IAM answers every call with 400 Throttling
+    let iam = CannedServer::answering(400, "text/xml", THROTTLING, 4);
+    // WHEN the quarantine step runs
+    let error = quarantine_against(&iam.endpoint).await;
+    // THEN the step fails Retryable, naming the call and the code, after one request (the state
+    // machine does the retrying)
+    assert_eq!(error.error_type(), "Retryable", "{error}");
+    assert!(matches!(error, StepError::Retryable(_)));
+    let message = error.to_string();
+    assert!(
+        message.contains("GetUserPolicy") && message.contains("Throttling"),
+        "{message}"
+    );
+    let requests = iam.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(
+        requests[0].contains("Action=GetUserPolicy"),
+        "{}",
+        requests[0]
+    );
+}
+
+#[tokio::test]
+async fn an_iam_server_error_is_retryable() {
+    // GIVEN IAM (or a proxy in front of it) answers 500 with no IAM error document
+    let iam = CannedServer::answering(500, "text/plain", "Internal Server Error", 4);
+    // WHEN the quarantine step runs
+    let error = quarantine_against(&iam.endpoint).await;
+    // THEN the step fails Retryable, naming the call
+    assert_eq!(error.error_type(), "Retryable", "{error}");
+    assert!(error.to_string().contains("GetUserPolicy"), "{error}");
+    assert_eq!(iam.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn access_denied_is_not_retryable() {
+    // GIVEN the policy-writer role may not read carol's inline policy
+    let iam = CannedServer::answering(403, "text/xml", ACCESS_DENIED, 4);
+    // WHEN the quarantine step runs
+    let error = quarantine_against(&iam.endpoint).await;
+    // THEN the step fails NonRetryable, naming the call and IAM's reason
+    assert_eq!(error.error_type(), "NonRetryable", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("GetUserPolicy") && message.contains("AccessDenied"),
+        "{message}"
+    );
+    assert!(
+        message.contains("not authorized to perform: iam:GetUserPolicy"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn no_answer_from_iam_is_retryable() {
+    // GIVEN nothing listens where IAM should be (connection refused)
+    let endpoint = refused_endpoint();
+    // WHEN the quarantine step runs
+    let error = quarantine_against(&endpoint).await;
+    // THEN the step fails Retryable, naming the call
+    assert_eq!(error.error_type(), "Retryable", "{error}");
+    assert!(error.to_string().contains("GetUserPolicy"), "{error}");
+}
+
+#[tokio::test]
+async fn an_incident_without_a_change_is_invalid_input_to_the_quarantine_step() {
+    // GIVEN a state whose incident has no change (as an ignored incident has)
+    let state = json!({"incident": {
+        "id": "b3d0c1f2-0000-4000-8000-000000000001", "eventName": "PutUserPolicy",
+        "verdict": "restricted", "notify": true, "restrictedActions": RESTRICTED, "findings": []
+    }});
+    let input: QuarantineInput = serde_json::from_value(state).expect("the state deserialises");
+    let deps = QuarantineDeps {
+        iam: IamPolicies::new(iam_client_at(&refused_endpoint())),
+        restricted: restricted(),
+    };
+    // WHEN the quarantine step runs
+    let error = quarantine(input, &deps)
+        .await
+        .expect_err("the step must fail");
+    // THEN it fails InvalidInput, saying what is missing
+    assert_eq!(error.error_type(), "InvalidInput", "{error}");
+    assert!(error.to_string().contains("no change"), "{error}");
+}
+
+#[tokio::test]
+async fn a_quarantine_record_without_an_action_is_invalid_input_to_the_restore_step() {
+    // GIVEN a restore state whose quarantine record did nothing (not_needed)
+    let incident = incident_for(change_of(&event("put-user-policy.json")));
+    let record = QuarantineRecord {
+        status: QuarantineStatus::NotNeeded,
+        reason: Some("the inline policy no longer exists".into()),
+        action: None,
+        original_document: None,
+        quarantined_document: None,
+        changes: Vec::new(),
+        findings: Vec::new(),
+    };
+    let deps = RestoreDeps {
+        iam: IamPolicies::new(iam_client_at(&refused_endpoint())),
+    };
+    // WHEN the restore step runs
+    let error = restore(
+        RestoreInput {
+            incident,
+            quarantine: record,
+        },
+        &deps,
+    )
+    .await
+    .expect_err("the step must fail");
+    // THEN it fails InvalidInput, saying what is missing
+    assert_eq!(error.error_type(), "InvalidInput", "{error}");
+    assert!(error.to_string().contains("no action"), "{error}");
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_an_eventbridge_event_is_invalid_input_to_analyse() {
+    // GIVEN something that is not an EventBridge event at all
+    let event = json!({"hello": 1});
+    // WHEN it is analysed
+    let error = analyse_change(event, &analyse_deps())
+        .await
+        .expect_err("the step must fail");
+    // THEN it fails InvalidInput, naming the problem
+    assert_eq!(error.error_type(), "InvalidInput", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("not an EventBridge event") && message.contains("source"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_s3_event_is_invalid_input_to_analyse() {
+    // GIVEN an S3 CloudTrail event (a misconfigured rule would send one)
+    let mut event = event("create-policy.json");
+    event["source"] = json!("aws.s3");
+    event["detail"]["eventSource"] = json!("s3.amazonaws.com");
+    event["detail"]["eventName"] = json!("DeleteBucket");
+    event["detail"]["requestParameters"] =
+        json!({"bucketName": "acme-team-data", "Host": "acme-team-data.s3.amazonaws.com"});
+    // WHEN it is analysed
+    let error = analyse_change(event, &analyse_deps())
+        .await
+        .expect_err("the step must fail");
+    // THEN it fails InvalidInput, naming the source it got
+    assert_eq!(error.error_type(), "InvalidInput", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("not a CloudTrail record of an IAM call") && message.contains("aws.s3"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_change_without_its_document_field_is_invalid_input_to_analyse() {
+    // GIVEN a PutRolePolicy event whose requestParameters lack policyDocument
+    let mut event = event("put-role-policy.json");
+    event["detail"]["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("policyDocument");
+    // WHEN it is analysed
+    let error = analyse_change(event, &analyse_deps())
+        .await
+        .expect_err("the step must fail");
+    // THEN it fails InvalidInput, naming the missing field
+    assert_eq!(error.error_type(), "InvalidInput", "{error}");
+    assert!(error.to_string().contains("policyDocument"), "{error}");
+}
+
+#[tokio::test]
+async fn a_policy_document_that_is_not_json_is_invalid_input_to_analyse() {
+    // GIVEN a PutRolePolicy event carrying a document that is not JSON
+    let mut event = event("put-role-policy.json");
+    event["detail"]["requestParameters"]["policyDocument"] =
+        json!("Version: 2012-10-17\nStatement: []\n");
+    // WHEN it is analysed
+    let error = analyse_change(event, &analyse_deps())
+        .await
+        .expect_err("the step must fail");
+    // THEN it fails InvalidInput, saying it is the changed policy that is wrong
+    assert_eq!(error.error_type(), "InvalidInput", "{error}");
+    assert!(error.to_string().contains("the changed policy"), "{error}");
+}
+
+#[test]
+fn the_lambda_error_type_is_the_variant_name_asl_matches() {
+    // GIVEN one error of each variant
+    let errors = [
+        (
+            StepError::Retryable("GetUserPolicy failed: Throttling: Rate exceeded".into()),
+            "Retryable",
+        ),
+        (
+            StepError::InvalidInput("the incident has no change to quarantine".into()),
+            "InvalidInput",
+        ),
+        (
+            StepError::PolicyConflict("5 versions and none can be deleted".into()),
+            "PolicyConflict",
+        ),
+        (
+            StepError::NonRetryable("GetUserPolicy failed: AccessDenied: ...".into()),
+            "NonRetryable",
+        ),
+    ];
+    for (error, name) in errors {
+        let message = error.to_string();
+        // WHEN the Lambda runtime turns it into its error payload
+        let diagnostic = Diagnostic::from(error);
+        // THEN errorType is the variant name, and errorMessage the message
+        assert_eq!(diagnostic.error_type, name);
+        assert_eq!(diagnostic.error_message, message);
+    }
+}
+
+#[tokio::test]
+async fn a_real_step_failure_reaches_the_runtime_as_its_variant_name() {
+    // GIVEN IAM throttles the quarantine step
+    let iam = CannedServer::answering(400, "text/xml", THROTTLING, 4);
+    let error = quarantine_against(&iam.endpoint).await;
+    // WHEN the Lambda runtime turns the error into its payload
+    let diagnostic = Diagnostic::from(error);
+    // THEN errorType is "Retryable", which the Retry of every Task matches
+    assert_eq!(diagnostic.error_type, "Retryable");
+    assert!(
+        diagnostic
+            .error_message
+            .contains("GetUserPolicy failed: Throttling"),
+        "{}",
+        diagnostic.error_message
+    );
+}
+
+fn publish_input() -> PublishInput {
+    PublishInput {
+        outcome: Outcome::Failed,
+        execution_arn: "arn:aws:states:us-east-1:123456789012:execution:iam-sentinel:b3d0c1f2"
+            .into(),
+        state: OutcomeState {
+            incident: Some(incident_for(change_of(&event("put-user-policy.json")))),
+            ..OutcomeState::default()
+        },
+    }
+}
+
+#[tokio::test]
+async fn sns_kms_throttling_on_publish_is_retryable() {
+    // GIVEN SNS answers Publish with KMSThrottling (a KMS-encrypted topic, KMS over its rate)
+    let sns = CannedServer::answering(400, "text/xml", SNS_KMS_THROTTLING, 4);
+    let deps = PublishDeps {
+        publisher: Publisher {
+            sns: sns_client_at(&sns.endpoint),
+            events: events_client_at(&refused_endpoint()),
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:iam-sentinel".into(),
+            event_bus_name: "default".into(),
+        },
+    };
+    // WHEN an outcome is published
+    let error = failure(publish(publish_input(), &deps).await);
+    // THEN the step fails Retryable, as the contract says for throttling
+    assert!(
+        error
+            .to_string()
+            .contains("SNS Publish failed: KMSThrottling"),
+        "{error}"
+    );
+    assert_eq!(error.error_type(), "Retryable", "{error}");
+}
+
+#[tokio::test]
+async fn an_event_entry_eventbridge_rejects_as_an_internal_failure_is_retryable() {
+    // GIVEN SNS works (moto) and EventBridge answers 200 with the one entry failed
+    let moto = Moto::start();
+    let topic_arn = moto
+        .sns()
+        .create_topic()
+        .name("iam-sentinel")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let rejected = r#"{"FailedEntryCount":1,"Entries":[{"ErrorCode":"InternalFailure","ErrorMessage":"Internal service error."}]}"#;
+    let events = CannedServer::answering(200, "application/x-amz-json-1.1", rejected, 4);
+    let deps = PublishDeps {
+        publisher: Publisher {
+            sns: moto.sns(),
+            events: events_client_at(&events.endpoint),
+            topic_arn,
+            event_bus_name: "default".into(),
+        },
+    };
+    // WHEN an outcome is published
+    let error = failure(publish(publish_input(), &deps).await);
+    // THEN the 200 answer is still a failure, and a retryable one
+    assert_eq!(error.error_type(), "Retryable", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("EventBridge PutEvents rejected the event: Internal service error."),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_iam_answer_cut_off_mid_body_is_retryable() {
+    // GIVEN IAM's 200 answer to GetUserPolicy breaks off after a few bytes of its 600-byte body
+    // (the connection dropped mid-answer)
+    let cut_off = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 600\r\n\
+                   x-amzn-RequestId: 1c2d3e4f-0000-4000-8000-000000000000\r\nConnection: close\r\n\r\n\
+                   <GetUserPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetUserPolicyResult><UserName>car";
+    let iam = CannedServer::answering_raw(cut_off.into(), 4);
+    // WHEN the quarantine step runs
+    let error = quarantine_against(&iam.endpoint).await;
+    // THEN the step fails Retryable (a transport failure, like no answer at all), naming the call
+    assert!(error.to_string().contains("GetUserPolicy"), "{error}");
+    assert_eq!(error.error_type(), "Retryable", "{error}");
+}

@@ -1,0 +1,425 @@
+//! Inline policies of users, roles and groups: quarantine by rewriting in place, restore the
+//! original, and leave alone what changed in between.
+
+use std::collections::BTreeSet;
+
+use incident::{
+    Incident, Principal, PrincipalKind, QuarantineAction, QuarantineRecord, QuarantineStatus,
+    RestoreStatus, Target,
+};
+use policy_engine::{Catalog, Change, Policy, PolicyKind, RestrictedActions, analyse, plan};
+use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
+use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
+
+use crate::support::*;
+
+/// One inline-policy fixture: the event and the principal and policy it names.
+struct Case {
+    fixture: &'static str,
+    kind: PrincipalKind,
+    name: &'static str,
+    policy_name: &'static str,
+}
+
+const USER: Case = Case {
+    fixture: "put-user-policy.json",
+    kind: PrincipalKind::User,
+    name: "carol",
+    policy_name: "carol-power-user",
+};
+const ROLE: Case = Case {
+    fixture: "put-role-policy.json",
+    kind: PrincipalKind::Role,
+    name: "data-pipeline",
+    policy_name: "pipeline-s3-access",
+};
+const GROUP: Case = Case {
+    fixture: "put-group-policy.json",
+    kind: PrincipalKind::Group,
+    name: "admins",
+    policy_name: "admins-break-glass",
+};
+
+impl Case {
+    fn principal(&self) -> Principal {
+        principal(self.kind, self.name)
+    }
+
+    fn original(&self) -> String {
+        document_of(&event(self.fixture))
+    }
+
+    fn incident(&self) -> Incident {
+        incident_for(change_of(&event(self.fixture)))
+    }
+
+    /// The principal exists and holds the event's document, as it did right after the change.
+    async fn in_iam(&self, moto: &Moto) {
+        let iam = moto.iam_client();
+        create_principal(&iam, &self.principal()).await;
+        put_inline_policy(&iam, &self.principal(), self.policy_name, &self.original()).await;
+    }
+
+    async fn current(&self, moto: &Moto) -> String {
+        inline_policy(&moto.iam_client(), &self.principal(), self.policy_name).await
+    }
+}
+
+fn quarantine_deps(moto: &Moto) -> QuarantineDeps {
+    QuarantineDeps {
+        iam: moto.iam(),
+        restricted: restricted(),
+    }
+}
+
+fn grants_restricted(document: &str) -> bool {
+    analyse(
+        &Policy::parse(document).unwrap(),
+        &restricted(),
+        Catalog::embedded(),
+    )
+    .grants_restricted()
+}
+
+/// Every known S3 and EC2 action the document grants (resources and conditions aside).
+fn granted_s3_and_ec2(document: &str) -> BTreeSet<&'static str> {
+    let wide = RestrictedActions::parse("s3:*,ec2:*", Catalog::embedded()).unwrap();
+    policy_engine::analysis::granted_known_actions(
+        &Policy::parse(document).unwrap(),
+        &wide,
+        Catalog::embedded(),
+    )
+}
+
+/// Quarantines the case's policy and checks everything the quarantine promises.
+async fn assert_quarantine_rewrites_in_place(case: Case) {
+    // GIVEN the principal holds the event's inline policy
+    let moto = Moto::start();
+    case.in_iam(&moto).await;
+    // WHEN the incident is quarantined
+    let record = quarantine(
+        QuarantineInput {
+            incident: case.incident(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    // THEN the quarantine is applied as an in-place rewrite of that inline policy
+    assert_eq!(record.status, QuarantineStatus::Applied, "{record:?}");
+    assert_eq!(
+        record.action,
+        Some(QuarantineAction::InlineRewritten {
+            principal: case.principal(),
+            policy_name: case.policy_name.into()
+        })
+    );
+    // AND the document now in IAM grants nothing restricted, and is the one recorded
+    let now = case.current(&moto).await;
+    assert!(!grants_restricted(&now), "still restricted: {now}");
+    assert_eq!(
+        json(&now),
+        json(record.quarantined_document.as_deref().unwrap())
+    );
+    // AND every other S3/EC2 action the original granted is still granted
+    let original = case.original();
+    let expected: BTreeSet<_> = granted_s3_and_ec2(&original)
+        .into_iter()
+        .filter(|a| !["s3:DeleteBucket", "s3:DeleteObject"].contains(a))
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(granted_s3_and_ec2(&now), expected);
+    // AND the record keeps the original document
+    assert_eq!(
+        json(record.original_document.as_deref().unwrap()),
+        json(&original)
+    );
+}
+
+/// Quarantines, then restores, the case's policy: the original must be back exactly.
+async fn assert_approval_restores_the_original(case: Case) {
+    // GIVEN a quarantined inline policy
+    let moto = Moto::start();
+    case.in_iam(&moto).await;
+    let incident = case.incident();
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    assert_eq!(record.status, QuarantineStatus::Applied);
+    // WHEN approval restores it
+    let restored = restore(
+        RestoreInput {
+            incident,
+            quarantine: record,
+        },
+        &RestoreDeps { iam: moto.iam() },
+    )
+    .await
+    .unwrap();
+    // THEN the original document is back, exactly
+    assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
+    assert_eq!(json(&case.current(&moto).await), json(&case.original()));
+}
+
+#[tokio::test]
+async fn quarantine_rewrites_a_users_inline_policy_in_place_without_the_restricted_grants() {
+    assert_quarantine_rewrites_in_place(USER).await;
+}
+
+#[tokio::test]
+async fn quarantine_rewrites_a_roles_inline_policy_in_place_without_the_restricted_grants() {
+    assert_quarantine_rewrites_in_place(ROLE).await;
+}
+
+#[tokio::test]
+async fn quarantine_rewrites_a_groups_inline_policy_in_place_without_the_restricted_grants() {
+    assert_quarantine_rewrites_in_place(GROUP).await;
+}
+
+#[tokio::test]
+async fn approval_puts_a_users_original_inline_policy_back_exactly() {
+    assert_approval_restores_the_original(USER).await;
+}
+
+#[tokio::test]
+async fn approval_puts_a_roles_original_inline_policy_back_exactly() {
+    assert_approval_restores_the_original(ROLE).await;
+}
+
+#[tokio::test]
+async fn approval_puts_a_groups_original_inline_policy_back_exactly() {
+    assert_approval_restores_the_original(GROUP).await;
+}
+
+#[tokio::test]
+async fn a_deleted_inline_policy_needs_no_quarantine() {
+    // GIVEN carol exists but her inline policy was deleted after the event
+    let moto = Moto::start();
+    create_principal(&moto.iam_client(), &USER.principal()).await;
+    // WHEN the incident reaches the quarantine step
+    let record = quarantine(
+        QuarantineInput {
+            incident: USER.incident(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    // THEN there is nothing to do, and the record says why
+    assert_eq!(record.status, QuarantineStatus::NotNeeded);
+    assert!(
+        record
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no longer exists"),
+        "{:?}",
+        record.reason
+    );
+    assert_eq!(record.action, None);
+}
+
+#[tokio::test]
+async fn an_inline_policy_of_a_deleted_principal_needs_no_quarantine() {
+    // GIVEN the role data-pipeline itself is gone
+    let moto = Moto::start();
+    // WHEN the incident reaches the quarantine step
+    let record = quarantine(
+        QuarantineInput {
+            incident: ROLE.incident(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    // THEN there is nothing to do
+    assert_eq!(record.status, QuarantineStatus::NotNeeded);
+    assert!(
+        record
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no longer exists"),
+        "{:?}",
+        record.reason
+    );
+}
+
+#[tokio::test]
+async fn an_inline_policy_made_clean_after_the_event_is_left_untouched() {
+    // GIVEN the role's inline policy was replaced by a clean document after the event
+    let moto = Moto::start();
+    ROLE.in_iam(&moto).await;
+    put_inline_policy(
+        &moto.iam_client(),
+        &ROLE.principal(),
+        ROLE.policy_name,
+        CLEAN_DOCUMENT,
+    )
+    .await;
+    // WHEN the incident reaches the quarantine step
+    let record = quarantine(
+        QuarantineInput {
+            incident: ROLE.incident(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    // THEN nothing is written: the newer change stands, and the record says why
+    assert_eq!(record.status, QuarantineStatus::NotNeeded);
+    assert!(
+        record
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("grants no restricted action"),
+        "{:?}",
+        record.reason
+    );
+    assert_eq!(json(&ROLE.current(&moto).await), json(CLEAN_DOCUMENT));
+}
+
+#[tokio::test]
+async fn restore_leaves_an_inline_policy_changed_after_the_quarantine_alone() {
+    // GIVEN a quarantined group policy that someone rewrote afterwards
+    let moto = Moto::start();
+    GROUP.in_iam(&moto).await;
+    let incident = GROUP.incident();
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    assert_eq!(record.status, QuarantineStatus::Applied);
+    put_inline_policy(
+        &moto.iam_client(),
+        &GROUP.principal(),
+        GROUP.policy_name,
+        CLEAN_DOCUMENT,
+    )
+    .await;
+    // WHEN approval tries to restore
+    let restored = restore(
+        RestoreInput {
+            incident,
+            quarantine: record,
+        },
+        &RestoreDeps { iam: moto.iam() },
+    )
+    .await
+    .unwrap();
+    // THEN the newer change stays, and the record explains
+    assert_eq!(restored.status, RestoreStatus::Skipped);
+    assert!(
+        restored.detail.contains("changed after the quarantine"),
+        "{}",
+        restored.detail
+    );
+    assert_eq!(json(&GROUP.current(&moto).await), json(CLEAN_DOCUMENT));
+}
+
+/// A clean statement whose compact JSON is exactly `size` characters (padding in the resource).
+fn filler_of_size(size: usize) -> String {
+    let with = |pad: usize| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadReports","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-reports/{}"}}]}}"#,
+            "r".repeat(pad)
+        )
+    };
+    let bare = Policy::parse(&with(0)).unwrap().size();
+    assert!(bare <= size, "a filler cannot be smaller than {bare}");
+    let filler = with(size - bare);
+    assert_eq!(Policy::parse(&filler).unwrap().size(), size);
+    filler
+}
+
+#[tokio::test]
+async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_is_nearly_used() {
+    // GIVEN user carol with a policy holding the wildcard s3:Delete* (its expansion is larger
+    // than the wildcard) and another inline policy using up the rest of the 2,048 characters
+    let moto = Moto::start();
+    let iam = moto.iam_client();
+    let carol = principal(PrincipalKind::User, "carol");
+    let wildcard = Policy::parse(&document_of(&event("put-role-policy.json")))
+        .unwrap()
+        .to_json();
+    let budget = Policy::parse(&wildcard).unwrap().size();
+    let limit = PolicyKind::UserInline.size_limit();
+    let unconstrained = plan(
+        &Policy::parse(&wildcard).unwrap(),
+        &restricted(),
+        Catalog::embedded(),
+        limit,
+    )
+    .unwrap();
+    assert!(
+        unconstrained
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::ExpandedWildcard { .. }))
+    );
+    assert!(
+        unconstrained.size > budget,
+        "the expansion must not fit in what is left"
+    );
+    let filler = filler_of_size(limit - budget);
+    create_principal(&iam, &carol).await;
+    put_inline_policy(&iam, &carol, "staging-cleanup", &wildcard).await;
+    put_inline_policy(&iam, &carol, "read-reports", &filler).await;
+    let mut change = change_of(&event("put-user-policy.json"));
+    change.target = Target::InlinePolicy {
+        principal: carol.clone(),
+        policy_name: "staging-cleanup".into(),
+    };
+    change.document = Some(wildcard.clone());
+    // WHEN the incident is quarantined
+    let record: QuarantineRecord = quarantine(
+        QuarantineInput {
+            incident: incident_for(change),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    // THEN the wildcard was dropped, not expanded
+    assert_eq!(record.status, QuarantineStatus::Applied, "{record:?}");
+    assert!(
+        record.changes.iter().any(
+            |c| matches!(c, Change::DroppedWildcard { wildcard, .. } if wildcard == "s3:Delete*")
+        ),
+        "{:?}",
+        record.changes
+    );
+    assert!(
+        !record
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::ExpandedWildcard { .. })),
+        "{:?}",
+        record.changes
+    );
+    // AND what was written fits next to the other policy, grants nothing restricted, keeps the rest
+    let written = inline_policy(&iam, &carol, "staging-cleanup").await;
+    let written_size = Policy::parse(&written).unwrap().size();
+    assert!(written_size <= budget, "{written_size} > {budget}");
+    assert!(written_size + Policy::parse(&filler).unwrap().size() <= limit);
+    assert!(!grants_restricted(&written));
+    assert_eq!(
+        json(&written)["Statement"][1]["Action"],
+        serde_json::json!(["s3:PutObject"])
+    );
+    // AND the other policy is untouched
+    assert_eq!(
+        json(&inline_policy(&iam, &carol, "read-reports").await),
+        json(&filler)
+    );
+}

@@ -1,0 +1,261 @@
+//! Publishing an outcome against moto: the SNS notification and the EventBridge event, read back
+//! from SQS queues subscribed to the topic and targeted by a rule on the default bus.
+//!
+//! Raw delivery (RawMessageDelivery=true) puts only the message body on the queue: moto, like
+//! SNS, leaves the subject out. The subject is read from a second subscription without raw
+//! delivery, whose messages are SNS's JSON envelope with a "Subject" field.
+
+use incident::{Outcome, QuarantineStatus, Verdict, notification};
+use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
+use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
+use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
+use remediation::publisher::Publisher;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const EXECUTION_ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:iam-sentinel-remediation:3f6c2a9e-5d1b-4c7a-9e8f-1a2b3c4d5e6f";
+const ACTOR_ARN: &str = "arn:aws:iam::123456789012:user/alice";
+
+/// The topic, the rule and the queues that see what gets published.
+struct Audience {
+    topic_arn: String,
+    /// Subscribed with RawMessageDelivery=true: the message body as published.
+    raw: Queue,
+    /// Subscribed without raw delivery: SNS's JSON envelope (with the subject).
+    envelope: Queue,
+    /// Target of a rule on the default bus matching {"source":["iam-sentinel"]}.
+    events: Queue,
+}
+
+async fn audience(moto: &Moto) -> Audience {
+    let (sns, sqs, events) = (moto.sns(), moto.sqs(), moto.events());
+    let topic_arn = sns
+        .create_topic()
+        .name("iam-sentinel-alerts")
+        .send()
+        .await
+        .expect("CreateTopic")
+        .topic_arn
+        .unwrap();
+    let raw = create_queue(&sqs, "alerts-raw").await;
+    let envelope = create_queue(&sqs, "alerts-envelope").await;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&raw.arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .expect("Subscribe (raw)");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&envelope.arn)
+        .send()
+        .await
+        .expect("Subscribe");
+    let events_queue = create_queue(&sqs, "sentinel-events").await;
+    events
+        .put_rule()
+        .name("iam-sentinel-outcomes")
+        .event_bus_name("default")
+        .event_pattern(r#"{"source":["iam-sentinel"]}"#)
+        .send()
+        .await
+        .expect("PutRule");
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("sentinel-events")
+        .arn(&events_queue.arn)
+        .build()
+        .unwrap();
+    let added = events
+        .put_targets()
+        .rule("iam-sentinel-outcomes")
+        .event_bus_name("default")
+        .targets(target)
+        .send()
+        .await
+        .expect("PutTargets");
+    assert_eq!(added.failed_entry_count(), 0);
+    Audience {
+        topic_arn,
+        raw,
+        envelope,
+        events: events_queue,
+    }
+}
+
+fn publish_deps(moto: &Moto, topic_arn: &str) -> PublishDeps {
+    PublishDeps {
+        publisher: Publisher {
+            sns: moto.sns(),
+            events: moto.events(),
+            topic_arn: topic_arn.to_owned(),
+            event_bus_name: "default".into(),
+        },
+    }
+}
+
+/// The state machine's input to PublishQuarantined, as JSON, from real Analyse and Quarantine
+/// steps on create-policy.json (the walkthrough's bad policy, created in moto).
+async fn quarantined_input(moto: &Moto) -> PublishInput {
+    let analyse_deps = AnalyseDeps {
+        iam: moto.iam(),
+        restricted: restricted(),
+        own_role_arn: OWN_ROLE_ARN.into(),
+        notify_on_clean: false,
+    };
+    let incident = analyse_change(event("create-policy.json"), &analyse_deps)
+        .await
+        .unwrap();
+    assert_eq!(incident.verdict, Verdict::Restricted);
+    create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original()).await;
+    let quarantine_deps = QuarantineDeps {
+        iam: moto.iam(),
+        restricted: restricted(),
+    };
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps,
+    )
+    .await
+    .unwrap();
+    assert_eq!(record.status, QuarantineStatus::Applied);
+    let input = json!({
+        "outcome": "quarantined",
+        "executionArn": EXECUTION_ARN,
+        "state": {"incident": incident, "quarantine": record},
+    });
+    serde_json::from_value(input).expect("the state machine's input deserialises")
+}
+
+fn original() -> String {
+    document_of(&event("create-policy.json"))
+}
+
+/// The "Original document" section of a notification body.
+fn original_section(body: &str) -> &str {
+    let start = body
+        .find("\nOriginal document\n")
+        .expect("an Original document section")
+        + "\nOriginal document\n".len();
+    let end = body[start..]
+        .find("\n\nExecution: ")
+        .expect("the execution after it");
+    &body[start..start + end]
+}
+
+#[tokio::test]
+async fn a_quarantine_is_told_to_people_with_the_actor_the_restricted_action_and_the_original() {
+    // GIVEN a topic with a raw-delivery SQS subscriber, and a real quarantine to publish
+    let moto = Moto::start();
+    let audience = audience(&moto).await;
+    let input = quarantined_input(&moto).await;
+    let expected = notification(Outcome::Quarantined, &input.state, EXECUTION_ARN);
+    // WHEN the outcome is published
+    let published = publish(input, &publish_deps(&moto, &audience.topic_arn))
+        .await
+        .unwrap();
+    // THEN the subscriber gets exactly one message: the notification's body
+    assert_eq!(published.outcome, Outcome::Quarantined);
+    let messages = receive(&moto.sqs(), &audience.raw, 5).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let body = &messages[0];
+    assert_eq!(body, &expected.body);
+    // AND it names who did it, what restricted action was granted, and holds the original
+    assert!(body.contains(ACTOR_ARN), "{body}");
+    assert!(body.contains("s3:DeleteBucket"), "{body}");
+    assert_eq!(json(original_section(body)), json(&original()));
+    assert!(body.contains(EXECUTION_ARN), "{body}");
+}
+
+#[tokio::test]
+async fn the_sns_subject_is_the_notifications_subject() {
+    // GIVEN a topic with a subscriber that receives SNS's JSON envelope (no raw delivery)
+    let moto = Moto::start();
+    let audience = audience(&moto).await;
+    let input = quarantined_input(&moto).await;
+    // WHEN the outcome is published
+    let published = publish(input, &publish_deps(&moto, &audience.topic_arn))
+        .await
+        .unwrap();
+    // THEN the envelope's Subject is the subject the step returned
+    assert_eq!(
+        published.subject,
+        "iam-sentinel: Restricted grant quarantined (managed policy my-bad-policy-aws-5-mins)"
+    );
+    let messages = receive(&moto.sqs(), &audience.envelope, 5).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let envelope = json(&messages[0]);
+    assert_eq!(envelope["Type"], "Notification");
+    assert_eq!(envelope["TopicArn"], audience.topic_arn.as_str());
+    assert_eq!(envelope["Subject"], published.subject.as_str());
+    // AND the raw-delivery body does not carry it (only the message is delivered raw)
+    let raw = receive(&moto.sqs(), &audience.raw, 5).await;
+    assert_eq!(raw.len(), 1);
+    assert!(!raw[0].contains(&published.subject), "{}", raw[0]);
+}
+
+#[tokio::test]
+async fn a_quarantine_is_told_to_tools_as_an_event_on_the_default_bus() {
+    // GIVEN a rule on the default bus matching source iam-sentinel, with an SQS target
+    let moto = Moto::start();
+    let audience = audience(&moto).await;
+    let input = quarantined_input(&moto).await;
+    let record = input.state.quarantine.clone().unwrap();
+    // WHEN the outcome is published
+    publish(input, &publish_deps(&moto, &audience.topic_arn))
+        .await
+        .unwrap();
+    // THEN the rule delivers one event with the quarantine's detail-type and the whole record
+    let messages = receive(&moto.sqs(), &audience.events, 5).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let event = json(&messages[0]);
+    assert_eq!(event["source"], "iam-sentinel");
+    assert_eq!(event["detail-type"], "IAM Sentinel Policy Quarantined");
+    let detail = &event["detail"];
+    assert_eq!(detail["outcome"], "quarantined");
+    assert_eq!(detail["executionArn"], EXECUTION_ARN);
+    assert_eq!(detail["change"]["actor"]["arn"], ACTOR_ARN);
+    assert_eq!(
+        json(
+            detail["originalDocument"]
+                .as_str()
+                .expect("originalDocument is a string")
+        ),
+        json(&original())
+    );
+    assert_eq!(detail["quarantine"], serde_json::to_value(&record).unwrap());
+    assert_eq!(
+        detail["findings"][0]["hits"][0]["restricted"],
+        "s3:DeleteBucket"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_topic_is_a_non_retryable_error_and_no_event_is_sent() {
+    // GIVEN the configured topic does not exist (the rule and its queue do)
+    let moto = Moto::start();
+    let audience = audience(&moto).await;
+    let input = quarantined_input(&moto).await;
+    let missing = "arn:aws:sns:us-east-1:123456789012:no-such-topic";
+    // WHEN the outcome is published
+    let error = failure(publish(input, &publish_deps(&moto, missing)).await);
+    // THEN the step fails NonRetryable, naming the call and SNS's NotFound
+    assert_eq!(error.error_type(), "NonRetryable", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("SNS Publish") && message.contains("NotFound"),
+        "{message}"
+    );
+    // AND no event was sent: the event queue stays empty (2 polls of 1 s)
+    let events: Vec<Value> = receive(&moto.sqs(), &audience.events, 2)
+        .await
+        .iter()
+        .map(|m| json(m))
+        .collect();
+    assert!(events.is_empty(), "{events:?}");
+}
