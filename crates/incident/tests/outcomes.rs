@@ -1039,7 +1039,17 @@ fn a_failed_analysis_still_names_the_policy_from_the_execution_input() {
     let notification = notification(Outcome::Failed, &state, EXECUTION);
     let detail = event_detail(Outcome::Failed, &state, EXECUTION);
     // THEN both name the policy and who changed it
-    assert!(notification.subject.contains("my-bad-policy-aws-5-mins"), "{}", notification.subject);
-    assert!(notification.body.contains("arn:aws:iam::123456789012:user/alice"), "{}", notification.body);
+    assert!(
+        notification.subject.contains("my-bad-policy-aws-5-mins"),
+        "{}",
+        notification.subject
+    );
+    assert!(
+        notification
+            .body
+            .contains("arn:aws:iam::123456789012:user/alice"),
+        "{}",
+        notification.body
+    );
     assert_eq!(detail["change"]["eventName"], "CreatePolicy");
 }
