@@ -1,5 +1,6 @@
 # Every workflow a person or CI runs. Each target installs what it needs itself and can be
-# re-run: the Python tools live in a project-local venv built from requirements-dev.txt.
+# re-run: the Python tools live in a project-local venv built from requirements-dev.txt, the
+# Node tools in node_modules from package-lock.json.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -8,22 +9,41 @@ SHELL := bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 VENV_READY := $(VENV)/.installed
+NODE_READY := node_modules/.installed
 BENCH_DIR := target/bench
 # The benchmark's restricted list: wide enough to exercise every kind of match.
 BENCH_RESTRICTED ?= iam:*,s3:Delete*,kms:ScheduleKeyDeletion,ec2:TerminateInstances,organizations:LeaveOrganization
 FUZZ_SECONDS ?= 60
+# SAM CLI, cfn-lint, statelint, cargo-lambda and zig come from the venv; no telemetry, ever.
+SAM_ENV := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+# Lambda architecture for `make build`: arm64 (the template's default) only where the Rust
+# standard library for aarch64-unknown-linux-gnu is installed, x86_64 otherwise.
+ARM64_TARGET := aarch64-unknown-linux-gnu
+HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
+ARCH ?= $(if $(HAS_ARM64_TARGET),arm64,x86_64)
 
-.PHONY: help test lint bench fuzz catalog clean
+.PHONY: help test lint build bench fuzz catalog clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-test: ## Run every test (unit, property, CLI)
+test: $(VENV_READY) ## Run every test: unit, property, CLI, and the handlers against moto
 	cargo test --workspace --locked
 
-lint: ## rustfmt and clippy, warnings are errors
+lint: $(VENV_READY) $(NODE_READY) ## rustfmt, clippy (warnings are errors), SAM template and state machine linters
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(SAM_ENV) sam validate --lint --template template.yaml
+	$(PYTHON) scripts/lint-template.py template.yaml
+	$(PYTHON) scripts/lint-asl.py template.yaml
+
+build: $(VENV_READY) ## sam build: the Lambda functions, release, for ARCH=arm64|x86_64 (default: what this machine can build)
+	@if [ "$(ARCH)" = arm64 ] && [ -z "$(HAS_ARM64_TARGET)" ]; then \
+		echo "make build: ARCH=arm64 needs the Rust standard library for $(ARM64_TARGET), which is not installed." >&2; \
+		echo "  Install it with 'rustup target add $(ARM64_TARGET)', or build for x86_64: make build ARCH=x86_64" >&2; \
+		exit 1; \
+	fi
+	$(SAM_ENV) sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 
 bench: $(VENV_READY) ## Engine vs parliament on the AWS managed policies: throughput, p50/p99, verdicts
 	mkdir -p $(BENCH_DIR)
@@ -47,6 +67,10 @@ $(VENV_READY): requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-clean: ## Remove build outputs and the venv
+$(NODE_READY): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+clean: ## Remove build outputs, the venv and node_modules
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules .aws-sam

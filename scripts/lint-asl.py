@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Lint the state machine definition against template.yaml and docs/workflow-contract.md.
+
+For every AWS::Serverless::StateMachine in the template whose DefinitionUri is a local file:
+
+1. every ${Name} placeholder in the file has a DefinitionSubstitutions entry, and every entry is
+   used (a placeholder left over reaches AWS as literal text);
+2. the file is valid JSON before and after substitution;
+3. its states are exactly those of the contract's States table; every Task has a Retry, a Catch
+   ending with States.ALL, and TimeoutSeconds or TimeoutSecondsPath; every Choice a Default;
+4. the approval deadline, computed from ApprovalTimeoutHours with States.MathAdd (substitutions
+   are text and neither CloudFormation nor ASL can multiply), equals hours x 3600 at the
+   parameter's minimum, default and maximum;
+5. `asl-validator --json-path` (npm) and `statelint` (PyPI) accept the definition with dummy,
+   well-formed values in place of the placeholders (function ARNs, the parameter's default).
+
+The substituted definition is written to target/lint/ for reading. Exit status 1 on any finding.
+
+Usage: scripts/lint-asl.py [template.yaml]   (asl-validator from node_modules/.bin, statelint
+from the Python environment running this script)
+"""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from samcli.yamlhelper import yaml_parse
+
+CONTRACT = Path("docs/workflow-contract.md")
+ASL_VALIDATOR = Path("node_modules/.bin/asl-validator")
+STATELINT = Path(sys.executable).parent / "statelint"
+OUT_DIR = Path("target/lint")
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+DUMMY_ACCOUNT = "123456789012"
+DUMMY_REGION = "us-east-1"
+
+# (state field the deadline is stored in, template parameter, factor): RequestApproval reads the
+# field through TimeoutSecondsPath; the ASL computes it as parameter x factor.
+DEADLINES = [("approvalTimeoutSeconds", "ApprovalTimeoutHours", 3600)]
+
+problems = []
+
+
+def problem(message):
+    problems.append(message)
+    print(f"  FAIL {message}")
+
+
+def contract_states():
+    """State names in the first column of the contract's '## States' table."""
+    text = CONTRACT.read_text()
+    section = text.split("## States", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            names.update(re.findall(r"`([A-Za-z]+)`", first_cell))
+    return names
+
+
+def dummy_value(name, value, template):
+    """A well-formed stand-in for one DefinitionSubstitutions value."""
+    resources = template.get("Resources", {})
+    parameters = template.get("Parameters", {})
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target, attribute = value["Fn::GetAtt"]
+        if resources.get(target, {}).get("Type") == "AWS::Serverless::Function" and attribute == "Arn":
+            return f"arn:aws:lambda:{DUMMY_REGION}:{DUMMY_ACCOUNT}:function:iam-sentinel-{target}"
+    if isinstance(value, dict) and "Ref" in value and value["Ref"] in parameters:
+        parameter = parameters[value["Ref"]]
+        if "Default" in parameter:
+            return str(parameter["Default"])
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    sys.exit(f"lint-asl: no dummy value known for substitution {name}: {value!r}; teach dummy_value()")
+
+
+def substitute(text, values):
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def evaluate_intrinsic(expression):
+    """Evaluates an intrinsic made of States.MathAdd and integer literals."""
+    tokens = re.findall(r"States\.MathAdd|-?\d+|[(),]|\S", expression)
+    position = 0
+
+    def take(expected=None):
+        nonlocal position
+        token = tokens[position]
+        if expected is not None and token != expected:
+            raise ValueError(f"expected {expected!r}, found {token!r} in {expression!r}")
+        position += 1
+        return token
+
+    def value():
+        token = take()
+        if token == "States.MathAdd":
+            take("(")
+            left = value()
+            take(",")
+            right = value()
+            take(")")
+            return left + right
+        if re.fullmatch(r"-?\d+", token):
+            return int(token)
+        raise ValueError(f"unsupported token {token!r} in {expression!r}")
+
+    result = value()
+    if position != len(tokens):
+        raise ValueError(f"trailing input in {expression!r}")
+    return result
+
+
+def field_expressions(definition, field):
+    """Every 'field.$' expression in a state's ResultSelector or Parameters."""
+    for state in definition["States"].values():
+        for block in ("ResultSelector", "Parameters"):
+            expression = state.get(block, {}).get(f"{field}.$")
+            if expression is not None:
+                yield expression
+
+
+def check_structure(definition):
+    states = definition["States"]
+    expected = contract_states()
+    if not expected:
+        problem(f"no state names found in {CONTRACT}'s States table")
+    if set(states) != expected:
+        missing = sorted(expected - set(states))
+        extra = sorted(set(states) - expected)
+        problem(f"states differ from {CONTRACT}: missing {missing}, not in the contract {extra}")
+    for name, state in states.items():
+        if "Comment" not in state:
+            problem(f"{name}: no Comment saying why it exists")
+        if state["Type"] == "Task":
+            if not state.get("Retry"):
+                problem(f"{name}: Task without Retry")
+            catches = state.get("Catch") or []
+            if not catches or catches[-1]["ErrorEquals"] != ["States.ALL"]:
+                problem(f"{name}: Task whose last Catch is not States.ALL")
+            if "TimeoutSeconds" not in state and "TimeoutSecondsPath" not in state:
+                problem(f"{name}: Task without TimeoutSeconds or TimeoutSecondsPath")
+            for index, catch in enumerate(catches):
+                if "States.ALL" in catch["ErrorEquals"] and index != len(catches) - 1:
+                    problem(f"{name}: States.ALL catch is not last, later catches never run")
+        if state["Type"] == "Choice" and "Default" not in state:
+            problem(f"{name}: Choice without Default")
+
+
+def check_deadlines(raw_definition, template):
+    parameters = template.get("Parameters", {})
+    for field, parameter_name, factor in DEADLINES:
+        readers = [
+            name
+            for name, state in raw_definition["States"].items()
+            if state.get("TimeoutSecondsPath") == f"$.{field}"
+        ]
+        expressions = list(field_expressions(raw_definition, field))
+        if not readers:
+            problem(f"no state reads $.{field} through TimeoutSecondsPath")
+        if len(expressions) != 1:
+            problem(f"expected one state computing {field}, found {len(expressions)}")
+            continue
+        parameter = parameters[parameter_name]
+        for hours in sorted({int(parameter["MinValue"]), int(parameter["Default"]), int(parameter["MaxValue"])}):
+            text = substitute(expressions[0], {parameter_name: str(hours)})
+            try:
+                got = evaluate_intrinsic(text)
+            except (ValueError, IndexError) as error:
+                problem(f"{field}: cannot evaluate: {error}")
+                break
+            if got != hours * factor:
+                problem(f"{field}: {parameter_name}={hours} gives {got}, expected {hours * factor}")
+            else:
+                print(f"  ok   {field} = {got} for {parameter_name}={hours} (read by {', '.join(readers)})")
+
+
+def run(command):
+    result = subprocess.run([str(part) for part in command], check=False, capture_output=True, text=True)
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0:
+        problem(f"{Path(command[0]).name}: {output}")
+    else:
+        print(f"  ok   {Path(command[0]).name}: {output or 'no findings'}")
+
+
+def lint_state_machine(logical_id, properties, template, base):
+    path = base / properties["DefinitionUri"]
+    print(f"{logical_id}: {path}")
+    text = path.read_text()
+    substitutions = properties.get("DefinitionSubstitutions", {})
+
+    placeholders = set(PLACEHOLDER.findall(text))
+    for name in sorted(placeholders - set(substitutions)):
+        problem(f"${{{name}}} has no DefinitionSubstitutions entry in the template")
+    for name in sorted(set(substitutions) - placeholders):
+        problem(f"DefinitionSubstitutions entry {name} is never used in {path}")
+    if problems:
+        return
+
+    try:
+        raw_definition = json.loads(text)
+    except json.JSONDecodeError as error:
+        problem(f"{path} is not valid JSON: {error}")
+        return
+    values = {name: dummy_value(name, value, template) for name, value in substitutions.items()}
+    substituted_text = substitute(text, values)
+    try:
+        definition = json.loads(substituted_text)
+    except json.JSONDecodeError as error:
+        problem(f"{path} is not valid JSON once substituted: {error}")
+        return
+    print(f"  ok   {len(placeholders)} placeholders, each with a substitution; valid JSON before and after")
+
+    check_structure(definition)
+    check_deadlines(raw_definition, template)
+
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out = OUT_DIR / path.name
+    out.write_text(substituted_text)
+    run([ASL_VALIDATOR, "--json-path", out])
+    run([STATELINT, out])
+
+
+def main():
+    template_path = Path(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")
+    template = yaml_parse(template_path.read_text())
+    found = 0
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::StateMachine":
+            continue
+        properties = resource.get("Properties", {})
+        uri = properties.get("DefinitionUri")
+        if isinstance(uri, str) and not uri.startswith("s3://"):
+            found += 1
+            lint_state_machine(logical_id, properties, template, template_path.parent)
+    if not found:
+        problem(f"no AWS::Serverless::StateMachine with a local DefinitionUri in {template_path}")
+    if problems:
+        sys.exit(f"lint-asl: {len(problems)} problem(s)")
+    print("lint-asl: state machine definitions OK")
+
+
+if __name__ == "__main__":
+    main()

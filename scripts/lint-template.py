@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Lint the SAM template as CloudFormation will see it, offline.
+
+`cfn-lint template.yaml` (and `sam validate --lint`) check a SAM template before the SAM transform,
+so they miss whatever the transform produces: unknown IAM actions in generated roles, the
+generated rule, role and policies, and the state machine definition behind `DefinitionUri`.
+This script does what `sam validate --debug` does to print "Translated template is:" (samcli's
+SamTemplateValidator: local CodeUri/DefinitionUri replaced by placeholder S3 URIs, then
+samtranslator), with a fixed region and no AWS credentials; the AWS managed policy ARNs come
+from the list bundled with samtranslator instead of IAM. Each state machine whose
+DefinitionUri was a local file then gets that file inlined as `Definition` (its
+DefinitionSubstitutions stay), so cfn-lint also validates the ASL (E3601). Finally cfn-lint
+runs on the result, which is written to target/lint/ for reading.
+
+Exit status: 0 when cfn-lint reports no error and no warning; otherwise cfn-lint's own
+non-zero status (informational findings are shown and do not fail).
+
+Usage: scripts/lint-template.py [template.yaml]
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Offline and deterministic: no credentials, no metadata lookups, no telemetry.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "offline")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "offline")
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
+
+from samcli.lib.translate.sam_template_validator import SamTemplateValidator  # noqa: E402
+from samcli.yamlhelper import yaml_parse  # noqa: E402
+from samtranslator.internal.managed_policies import get_bundled_managed_policy_map  # noqa: E402
+
+REGION = "us-east-1"
+PARTITION = "aws"
+OUT_DIR = Path("target/lint")
+
+
+class BundledManagedPolicies:
+    """Stands in for samtranslator's ManagedPolicyLoader, which lists policies through IAM."""
+
+    def load(self):
+        return dict(get_bundled_managed_policy_map(PARTITION))
+
+
+def local_definitions(template):
+    """State machines whose DefinitionUri is a local file: logical id -> path."""
+    found = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::StateMachine":
+            continue
+        uri = resource.get("Properties", {}).get("DefinitionUri")
+        if isinstance(uri, str) and not uri.startswith("s3://"):
+            found[logical_id] = uri
+    return found
+
+
+def main():
+    template_path = Path(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")
+    base = template_path.parent
+    sam_template = yaml_parse(template_path.read_text())
+    definitions = local_definitions(sam_template)
+
+    validator = SamTemplateValidator(sam_template, BundledManagedPolicies(), region=REGION)
+    translated = yaml_parse(validator.get_translated_template_if_valid())
+
+    resources = translated["Resources"]
+    for logical_id, path in definitions.items():
+        state_machine = resources[logical_id]
+        if state_machine.get("Type") != "AWS::StepFunctions::StateMachine":
+            sys.exit(f"{logical_id}: expected the transform to produce AWS::StepFunctions::StateMachine")
+        properties = state_machine["Properties"]
+        properties.pop("DefinitionS3Location", None)
+        properties["Definition"] = json.loads((base / path).read_text())
+
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out = OUT_DIR / (template_path.stem + ".translated.json")
+    out.write_text(json.dumps(translated, indent=2) + "\n")
+    print(f"translated {template_path} -> {out} ({len(resources)} resources)")
+
+    # cfn-lint's exit status is a bit mask: 2 errors, 4 warnings, 8 informational.
+    status = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--regions", REGION, "--", str(out)], check=False
+    ).returncode
+    if status & ~8:
+        sys.exit(status)
+    print("cfn-lint: no errors or warnings in the translated template")
+
+
+if __name__ == "__main__":
+    main()
