@@ -45,7 +45,7 @@ build: $(VENV_READY) ## sam build: the Lambda functions, release, for ARCH=arm64
 	fi
 	$(SAM_ENV) sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 
-bench: $(VENV_READY) ## Engine vs parliament on the AWS managed policies: throughput, p50/p99, verdicts
+bench: $(VENV_READY) ## Engine vs parliament (throughput, p50/p99, verdicts); Lambda binary sizes and init times
 	mkdir -p $(BENCH_DIR)
 	$(PYTHON) bench/extract-corpus.py --out $(BENCH_DIR)/corpus.jsonl
 	RESTRICTED_ACTIONS='$(BENCH_RESTRICTED)' BENCH_CORPUS=$(BENCH_DIR)/corpus.jsonl \
@@ -53,6 +53,8 @@ bench: $(VENV_READY) ## Engine vs parliament on the AWS managed policies: throug
 	$(PYTHON) bench/parliament-bench.py --corpus $(BENCH_DIR)/corpus.jsonl \
 		--restricted '$(BENCH_RESTRICTED)' --out $(BENCH_DIR)/parliament.json
 	$(PYTHON) bench/compare.py $(BENCH_DIR)/engine.json $(BENCH_DIR)/parliament.json
+	$(MAKE) --no-print-directory build
+	BENCH_BINARIES="$$(ls .aws-sam/build/*/bootstrap)" cargo bench --locked --bench cold_start
 
 fuzz: ## Fuzz the policy parser and planner for FUZZ_SECONDS (needs a nightly toolchain)
 	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
