@@ -17,6 +17,31 @@ pub struct PolicyVersion {
     pub created: i64,
 }
 
+/// IAM's user, role and group flavours of a call differ only in names. Runs `body` with
+/// `request` bound to the right builder (principal name already set) and `call` to the
+/// operation's name, so one body serves all three kinds.
+macro_rules! for_principal {
+    ($client:expr, $principal:expr,
+     [$user:ident: $user_call:literal, $role:ident: $role_call:literal, $group:ident: $group_call:literal],
+     |$request:ident, $call:ident| $body:expr) => {{
+        let name = $principal.name.as_str();
+        match $principal.kind {
+            PrincipalKind::User => {
+                let ($request, $call) = ($client.$user().user_name(name), $user_call);
+                $body
+            }
+            PrincipalKind::Role => {
+                let ($request, $call) = ($client.$role().role_name(name), $role_call);
+                $body
+            }
+            PrincipalKind::Group => {
+                let ($request, $call) = ($client.$group().group_name(name), $group_call);
+                $body
+            }
+        }
+    }};
+}
+
 #[derive(Clone)]
 pub struct IamPolicies {
     client: Client,
@@ -146,86 +171,32 @@ impl IamPolicies {
         principal: &Principal,
         policy_name: &str,
     ) -> Result<Option<String>> {
-        let (name, c) = (principal.name.as_str(), &self.client);
-        let document = match principal.kind {
-            PrincipalKind::User => c
-                .get_user_policy()
-                .user_name(name)
+        let document = for_principal!(
+            self.client, principal, [get_user_policy: "GetUserPolicy", get_role_policy: "GetRolePolicy", get_group_policy: "GetGroupPolicy"],
+            |request, call| request
                 .policy_name(policy_name)
                 .send()
                 .await
                 .map(|o| o.policy_document().to_owned())
-                .map_err(|e| AwsFailure::from_sdk("GetUserPolicy", e)),
-            PrincipalKind::Role => c
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(policy_name)
-                .send()
-                .await
-                .map(|o| o.policy_document().to_owned())
-                .map_err(|e| AwsFailure::from_sdk("GetRolePolicy", e)),
-            PrincipalKind::Group => c
-                .get_group_policy()
-                .group_name(name)
-                .policy_name(policy_name)
-                .send()
-                .await
-                .map(|o| o.policy_document().to_owned())
-                .map_err(|e| AwsFailure::from_sdk("GetGroupPolicy", e)),
-        };
+                .map_err(|e| AwsFailure::from_sdk(call, e))
+        );
         Ok(absent_if_missing(document)?.map(|d| readable(&d)))
     }
 
     /// The names of all the principal's inline policies.
     pub async fn inline_policy_names(&self, principal: &Principal) -> Result<Vec<String>> {
-        let (name, c) = (principal.name.as_str(), &self.client);
         let mut names = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let (page, truncated, next) = match principal.kind {
-                PrincipalKind::User => c
-                    .list_user_policies()
-                    .user_name(name)
+            let (page, truncated, next) = for_principal!(
+                self.client, principal, [list_user_policies: "ListUserPolicies", list_role_policies: "ListRolePolicies", list_group_policies: "ListGroupPolicies"],
+                |request, call| request
                     .set_marker(marker.clone())
                     .send()
                     .await
-                    .map(|o| {
-                        (
-                            o.policy_names().to_vec(),
-                            o.is_truncated(),
-                            o.marker().map(str::to_owned),
-                        )
-                    })
-                    .map_err(|e| AwsFailure::from_sdk("ListUserPolicies", e))?,
-                PrincipalKind::Role => c
-                    .list_role_policies()
-                    .role_name(name)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map(|o| {
-                        (
-                            o.policy_names().to_vec(),
-                            o.is_truncated(),
-                            o.marker().map(str::to_owned),
-                        )
-                    })
-                    .map_err(|e| AwsFailure::from_sdk("ListRolePolicies", e))?,
-                PrincipalKind::Group => c
-                    .list_group_policies()
-                    .group_name(name)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map(|o| {
-                        (
-                            o.policy_names().to_vec(),
-                            o.is_truncated(),
-                            o.marker().map(str::to_owned),
-                        )
-                    })
-                    .map_err(|e| AwsFailure::from_sdk("ListGroupPolicies", e))?,
-            };
+                    .map(|o| (o.policy_names().to_vec(), o.is_truncated(), o.marker().map(str::to_owned)))
+                    .map_err(|e| AwsFailure::from_sdk(call, e))
+            )?;
             names.extend(page);
             match next {
                 Some(next) if truncated => marker = Some(next),
@@ -240,97 +211,34 @@ impl IamPolicies {
         policy_name: &str,
         document: &str,
     ) -> Result<()> {
-        let (name, c) = (principal.name.as_str(), &self.client);
-        match principal.kind {
-            PrincipalKind::User => c
-                .put_user_policy()
-                .user_name(name)
+        for_principal!(
+            self.client, principal, [put_user_policy: "PutUserPolicy", put_role_policy: "PutRolePolicy", put_group_policy: "PutGroupPolicy"],
+            |request, call| request
                 .policy_name(policy_name)
                 .policy_document(document)
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("PutUserPolicy", e)),
-            PrincipalKind::Role => c
-                .put_role_policy()
-                .role_name(name)
-                .policy_name(policy_name)
-                .policy_document(document)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("PutRolePolicy", e)),
-            PrincipalKind::Group => c
-                .put_group_policy()
-                .group_name(name)
-                .policy_name(policy_name)
-                .policy_document(document)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("PutGroupPolicy", e)),
-        }
+                .map_err(|e| AwsFailure::from_sdk(call, e))
+        )
     }
 
-    /// Whether a managed policy is attached to the principal.
+    /// Whether a managed policy is attached to the principal (false when the principal is gone).
     pub async fn is_attached(&self, principal: &Principal, policy_arn: &str) -> Result<bool> {
-        let (name, c) = (principal.name.as_str(), &self.client);
         let mut marker: Option<String> = None;
         loop {
-            let (arns, truncated, next) = match principal.kind {
-                PrincipalKind::User => c
-                    .list_attached_user_policies()
-                    .user_name(name)
+            let page = for_principal!(
+                self.client, principal, [list_attached_user_policies: "ListAttachedUserPolicies", list_attached_role_policies: "ListAttachedRolePolicies", list_attached_group_policies: "ListAttachedGroupPolicies"],
+                |request, call| request
                     .set_marker(marker.clone())
                     .send()
                     .await
-                    .map(|o| {
-                        (
-                            attached_arns(o.attached_policies()),
-                            o.is_truncated(),
-                            o.marker().map(str::to_owned),
-                        )
-                    })
-                    .map_err(|e| AwsFailure::from_sdk("ListAttachedUserPolicies", e)),
-                PrincipalKind::Role => c
-                    .list_attached_role_policies()
-                    .role_name(name)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map(|o| {
-                        (
-                            attached_arns(o.attached_policies()),
-                            o.is_truncated(),
-                            o.marker().map(str::to_owned),
-                        )
-                    })
-                    .map_err(|e| AwsFailure::from_sdk("ListAttachedRolePolicies", e)),
-                PrincipalKind::Group => c
-                    .list_attached_group_policies()
-                    .group_name(name)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map(|o| {
-                        (
-                            attached_arns(o.attached_policies()),
-                            o.is_truncated(),
-                            o.marker().map(str::to_owned),
-                        )
-                    })
-                    .map_err(|e| AwsFailure::from_sdk("ListAttachedGroupPolicies", e)),
-            }
-            .map_or_else(
-                |f| {
-                    if f.is("NoSuchEntity") {
-                        Ok((vec![], false, None))
-                    } else {
-                        Err(f)
-                    }
-                },
-                Ok,
-            )?;
+                    .map(|o| (attached_arns(o.attached_policies()), o.is_truncated(), o.marker().map(str::to_owned)))
+                    .map_err(|e| AwsFailure::from_sdk(call, e))
+            );
+            let Some((arns, truncated, next)) = absent_if_missing(page)? else {
+                return Ok(false);
+            };
             if arns.iter().any(|a| a == policy_arn) {
                 return Ok(true);
             }
@@ -342,63 +250,17 @@ impl IamPolicies {
     }
 
     pub async fn attach(&self, principal: &Principal, policy_arn: &str) -> Result<()> {
-        let (name, c) = (principal.name.as_str(), &self.client);
-        match principal.kind {
-            PrincipalKind::User => c
-                .attach_user_policy()
-                .user_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("AttachUserPolicy", e)),
-            PrincipalKind::Role => c
-                .attach_role_policy()
-                .role_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("AttachRolePolicy", e)),
-            PrincipalKind::Group => c
-                .attach_group_policy()
-                .group_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("AttachGroupPolicy", e)),
-        }
+        for_principal!(
+            self.client, principal, [attach_user_policy: "AttachUserPolicy", attach_role_policy: "AttachRolePolicy", attach_group_policy: "AttachGroupPolicy"],
+            |request, call| request.policy_arn(policy_arn).send().await.map(drop).map_err(|e| AwsFailure::from_sdk(call, e))
+        )
     }
 
     pub async fn detach(&self, principal: &Principal, policy_arn: &str) -> Result<()> {
-        let (name, c) = (principal.name.as_str(), &self.client);
-        match principal.kind {
-            PrincipalKind::User => c
-                .detach_user_policy()
-                .user_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("DetachUserPolicy", e)),
-            PrincipalKind::Role => c
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("DetachRolePolicy", e)),
-            PrincipalKind::Group => c
-                .detach_group_policy()
-                .group_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("DetachGroupPolicy", e)),
-        }
+        for_principal!(
+            self.client, principal, [detach_user_policy: "DetachUserPolicy", detach_role_policy: "DetachRolePolicy", detach_group_policy: "DetachGroupPolicy"],
+            |request, call| request.policy_arn(policy_arn).send().await.map(drop).map_err(|e| AwsFailure::from_sdk(call, e))
+        )
     }
 }
 
