@@ -37,7 +37,10 @@ impl Catalog {
             .filter(|l| !l.is_empty())
             .partition(|l| l.starts_with('#'));
         let mut actions = lines;
-        actions.sort_by_cached_key(|a| a.to_ascii_lowercase());
+        // The generator writes the file sorted; sorting again would cost every cold start.
+        if !actions.is_sorted_by(|a, b| cmp_lowercase(a, b).is_le()) {
+            actions.sort_by(|a, b| cmp_lowercase(a, b));
+        }
         actions.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
         let mut services: HashMap<String, Range<usize>> = HashMap::new();
         for (i, action) in actions.iter().enumerate() {
@@ -93,7 +96,7 @@ impl Catalog {
     pub fn canonical(&self, action: &str) -> Option<&'static str> {
         let lower = action.to_ascii_lowercase();
         self.actions
-            .binary_search_by(|a| cmp_ignore_ascii_case(a, &lower))
+            .binary_search_by(|a| cmp_lowercase(a, &lower))
             .ok()
             .map(|i| self.actions[i])
     }
@@ -105,8 +108,10 @@ fn service_of(action: &str) -> &str {
         .map_or(action, |(service, _)| service)
 }
 
-fn cmp_ignore_ascii_case(a: &str, lower: &str) -> std::cmp::Ordering {
-    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(lower.bytes())
+/// Orders names as the catalog file is sorted: by lower-case bytes.
+fn cmp_lowercase(a: &str, b: &str) -> std::cmp::Ordering {
+    let lower = |c: u8| c.to_ascii_lowercase();
+    a.bytes().map(lower).cmp(b.bytes().map(lower))
 }
 
 #[cfg(test)]
