@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::event::{PolicyChange, Target};
-use crate::record::{Approval, Incident, QuarantineAction, QuarantineRecord, RestoreRecord};
+use crate::record::{
+    Approval, Incident, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
+};
 
 /// The EventBridge `source` of every event iam-sentinel publishes.
 pub const EVENT_SOURCE: &str = "iam-sentinel";
@@ -17,6 +19,8 @@ const SUBJECT_LIMIT: usize = 99;
 pub enum Outcome {
     Quarantined,
     Restored,
+    /// Approved, but the policy changed after the quarantine: restoring would undo that change.
+    RestoreSkipped,
     Kept,
     TimedOut,
     Clean,
@@ -25,11 +29,26 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome the records show: the state machine publishes "restored" after every
+    /// Restore step, but a restore that was skipped must not be announced as done.
+    pub fn as_recorded(self, state: &OutcomeState) -> Outcome {
+        let skipped = state
+            .restore
+            .as_ref()
+            .is_some_and(|r| r.status == RestoreStatus::Skipped);
+        if self == Outcome::Restored && skipped {
+            Outcome::RestoreSkipped
+        } else {
+            self
+        }
+    }
+
     /// One EventBridge detail-type per outcome, so rules can subscribe to just one.
     pub fn detail_type(self) -> &'static str {
         match self {
             Outcome::Quarantined => "IAM Sentinel Policy Quarantined",
             Outcome::Restored => "IAM Sentinel Policy Restored",
+            Outcome::RestoreSkipped => "IAM Sentinel Restore Skipped",
             Outcome::Kept => "IAM Sentinel Quarantine Kept",
             Outcome::TimedOut => "IAM Sentinel Approval Timed Out",
             Outcome::Clean => "IAM Sentinel Clean Change",
@@ -42,6 +61,7 @@ impl Outcome {
         match self {
             Outcome::Quarantined => "Restricted grant quarantined",
             Outcome::Restored => "Approved and restored",
+            Outcome::RestoreSkipped => "Approved, but not restored",
             Outcome::Kept => "Denied: quarantine kept",
             Outcome::TimedOut => "No decision in time: quarantine kept",
             Outcome::Clean => "Policy change checked: clean",
@@ -58,6 +78,11 @@ impl Outcome {
                  answer keeps the quarantine."
             }
             Outcome::Restored => "The original policy is back in force, exactly as it was.",
+            Outcome::RestoreSkipped => {
+                "Someone changed the policy after the quarantine, so putting the original back would \
+                 have undone their change. Nothing was restored: the policy is as they left it. The \
+                 original document is below, to restore by hand if that is still wanted."
+            }
             Outcome::Kept => {
                 "The quarantine stays. The original document is below and in the policy's \
                  version history (managed policies), so it can still be restored by hand."
@@ -98,9 +123,74 @@ pub struct OutcomeState {
     /// CloudTrail event), from which the change can still be named.
     #[serde(flatten)]
     pub execution_input: serde_json::Map<String, Value>,
+    /// Parts of the state that could not be read, with why (their raw JSON stays in
+    /// `execution_input`): reported, never dropped, and never a reason not to notify.
+    #[serde(skip)]
+    pub unreadable: Vec<String>,
 }
 
 impl OutcomeState {
+    /// Reads whatever the state machine passed, part by part: the outcome must go out even
+    /// when one part is not what it should be.
+    pub fn from_value(state: Value) -> OutcomeState {
+        let Value::Object(mut parts) = state else {
+            return OutcomeState {
+                unreadable: vec![format!("the state is not a JSON object: {state}")],
+                ..OutcomeState::default()
+            };
+        };
+        let mut unreadable = Vec::new();
+        let mut take = |key: &str| -> Option<Value> {
+            let value = parts.remove(key)?;
+            Some(value).filter(|v| !v.is_null())
+        };
+        let (incident, quarantine, approval, restore, error) = (
+            take("incident"),
+            take("quarantine"),
+            take("approval"),
+            take("restore"),
+            take("error"),
+        );
+        let mut kept_raw = serde_json::Map::new();
+        let mut read = |key: &str, value: Option<Value>| -> Option<Value> {
+            value.map(|v| (key.to_owned(), v)).map(|(k, v)| {
+                kept_raw.insert(k, v.clone());
+                v
+            })
+        };
+        fn parse<T: serde::de::DeserializeOwned>(
+            key: &str,
+            value: Option<Value>,
+            unreadable: &mut Vec<String>,
+        ) -> Option<T> {
+            let value = value?;
+            serde_json::from_value(value)
+                .map_err(|e| unreadable.push(format!("{key}: {e}")))
+                .ok()
+        }
+        let incident_raw = read("incident", incident);
+        let quarantine_raw = read("quarantine", quarantine);
+        let approval_raw = read("approval", approval);
+        let restore_raw = read("restore", restore);
+        let mut state = OutcomeState {
+            incident: parse("incident", incident_raw, &mut unreadable),
+            quarantine: parse("quarantine", quarantine_raw, &mut unreadable),
+            approval: parse("approval", approval_raw, &mut unreadable),
+            restore: parse("restore", restore_raw, &mut unreadable),
+            error,
+            execution_input: parts,
+            unreadable: Vec::new(),
+        };
+        // Keep the raw JSON of what could not be read, for the person and the event.
+        for key in unreadable.iter().filter_map(|u| u.split(':').next()) {
+            if let Some(raw) = kept_raw.remove(key) {
+                state.execution_input.insert(key.to_owned(), raw);
+            }
+        }
+        state.unreadable = unreadable;
+        state
+    }
+
     /// The change, from the incident or, failing that, from the execution input.
     pub fn change(&self) -> Option<PolicyChange> {
         if let Some(change) = self.incident.as_ref().and_then(|i| i.change.clone()) {
@@ -192,6 +282,18 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     if let Some(restore) = &state.restore {
         body += &format!("\nRestore\n  {}\n", restore.detail);
     }
+    if !state.unreadable.is_empty() {
+        body += "\nUnreadable parts of the workflow state (reported as received)\n";
+        for problem in &state.unreadable {
+            let key = problem.split(':').next().unwrap_or_default();
+            let raw = state
+                .execution_input
+                .get(key)
+                .map(Value::to_string)
+                .unwrap_or_default();
+            body += &format!("  {problem}\n  {raw}\n");
+        }
+    }
     if let Some(error) = &state.error {
         let kind = error
             .get("Error")
@@ -223,6 +325,7 @@ pub fn event_detail(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         "approval": state.approval,
         "restore": state.restore,
         "error": state.error,
+        "unreadable": state.unreadable,
         "originalDocument": original_document(state),
     })
 }

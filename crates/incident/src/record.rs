@@ -109,6 +109,9 @@ pub struct QuarantineRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
+    /// Missing or unrecognised decisions read as `Unrecognised`: the workflow keeps the
+    /// quarantine for them, and the notification must still go out.
+    #[serde(default)]
     pub decision: Decision,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<String>,
@@ -120,11 +123,14 @@ pub struct Approval {
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Approve,
     Deny,
+    #[default]
+    #[serde(other)]
+    Unrecognised,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

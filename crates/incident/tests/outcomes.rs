@@ -25,9 +25,10 @@ const EXECUTION: &str = "arn:aws:states:us-east-1:123456789012:execution:iam-sen
 const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 const BOB: &str = "arn:aws:sts::123456789012:assumed-role/DevOpsRole/bob";
 
-const OUTCOMES: [Outcome; 7] = [
+const OUTCOMES: [Outcome; 8] = [
     Outcome::Quarantined,
     Outcome::Restored,
+    Outcome::RestoreSkipped,
     Outcome::Kept,
     Outcome::TimedOut,
     Outcome::Clean,
@@ -203,6 +204,15 @@ fn state_at(outcome: Outcome, incident: &Incident) -> OutcomeState {
                 detail: "v1 is the default version again; quarantine version v2 deleted".into(),
             },
         })),
+        Outcome::RestoreSkipped => state(json!({
+            "incident": incident,
+            "quarantine": quarantine,
+            "approval": approval(Decision::Approve),
+            "restore": RestoreRecord {
+                status: RestoreStatus::Skipped,
+                detail: "the default version is now v3, not the quarantine version v2".into(),
+            },
+        })),
         Outcome::Kept => state(json!({
             "incident": incident,
             "quarantine": quarantine,
@@ -340,6 +350,7 @@ fn the_event_detail_spells_the_outcome_as_the_workflow_contract_does() {
     let spellings = [
         (Outcome::Quarantined, "quarantined"),
         (Outcome::Restored, "restored"),
+        (Outcome::RestoreSkipped, "restore_skipped"),
         (Outcome::Kept, "kept"),
         (Outcome::TimedOut, "timed_out"),
         (Outcome::Clean, "clean"),
@@ -1052,4 +1063,56 @@ fn a_failed_analysis_still_names_the_policy_from_the_execution_input() {
         notification.body
     );
     assert_eq!(detail["change"]["eventName"], "CreatePolicy");
+}
+
+#[test]
+fn a_restore_that_was_skipped_is_not_announced_as_restored() {
+    // GIVEN the state after an approval whose restore was skipped
+    let state = state_at(Outcome::RestoreSkipped, &incident_of("create-policy.json"));
+    // WHEN the state machine publishes it as "restored"
+    let outcome = Outcome::Restored.as_recorded(&state);
+    // THEN it goes out as restore_skipped, saying nothing was restored
+    assert_eq!(outcome, Outcome::RestoreSkipped);
+    let body = notification(outcome, &state, EXECUTION).body;
+    assert!(body.contains("Nothing was restored"), "{body}");
+}
+
+#[test]
+fn an_approval_without_a_decision_still_gives_a_notification() {
+    // GIVEN a state whose approval has no decision, and one with an unknown decision
+    for approval in [json!({}), json!({"decision": "maybe"})] {
+        let state = OutcomeState::from_value(json!({
+            "incident": incident_of("create-policy.json"),
+            "approval": approval,
+        }));
+        // WHEN the kept outcome is built
+        let body = notification(Outcome::Kept, &state, EXECUTION).body;
+        // THEN the decision reads as unrecognised, and nothing is unreadable
+        assert_eq!(
+            state.approval.map(|a| a.decision),
+            Some(Decision::Unrecognised)
+        );
+        assert!(state.unreadable.is_empty());
+        assert!(body.contains("Unrecognised"), "{body}");
+    }
+}
+
+#[test]
+fn an_unreadable_part_of_the_state_is_reported_not_dropped() {
+    // GIVEN a state whose quarantine record is not a record
+    let state = OutcomeState::from_value(json!({
+        "incident": incident_of("create-policy.json"),
+        "quarantine": {"status": "half-done"},
+    }));
+    // WHEN the failed outcome is built
+    let body = notification(Outcome::Failed, &state, EXECUTION).body;
+    let detail = event_detail(Outcome::Failed, &state, EXECUTION);
+    // THEN the incident is still read, and the bad part is shown as received
+    assert!(state.incident.is_some());
+    assert!(
+        body.contains("Unreadable parts of the workflow state"),
+        "{body}"
+    );
+    assert!(body.contains("half-done"), "{body}");
+    assert_eq!(detail["unreadable"].as_array().map(Vec::len), Some(1));
 }

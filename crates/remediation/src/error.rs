@@ -138,6 +138,18 @@ pub fn required_env(name: &str) -> Result<String, StepError> {
     }
 }
 
+/// Reads a function's typed input. A shape the state machine should never send is
+/// `InvalidInput`: the runtime's own deserialisation error is not a name the ASL matches.
+pub fn parse_input<T: serde::de::DeserializeOwned>(
+    payload: serde_json::Value,
+) -> Result<T, StepError> {
+    serde_json::from_value(payload).map_err(|e| {
+        invalid_input(format!(
+            "the input is not what the state machine sends: {e}"
+        ))
+    })
+}
+
 pub fn invalid_input(what: impl Display) -> StepError {
     StepError::InvalidInput(what.to_string())
 }

@@ -1,14 +1,16 @@
 //! The `publish-outcome` Lambda function: wiring only (see `remediation::handlers::publish`).
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use remediation::error::parse_input;
 use remediation::handlers::publish::{PublishDeps, PublishInput, handle};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = remediation::setup::sdk_config().await;
     let deps = PublishDeps::from_env(&config)?;
-    run(service_fn(|event: LambdaEvent<PublishInput>| {
-        handle(event.payload, &deps)
+    run(service_fn(|event: LambdaEvent<Value>| async {
+        handle(parse_input::<PublishInput>(event.payload)?, &deps).await
     }))
     .await
 }

@@ -1,14 +1,16 @@
 //! The `quarantine-policy` Lambda function: wiring only (see `remediation::handlers::quarantine`).
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use remediation::error::parse_input;
 use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = remediation::setup::sdk_config().await;
     let deps = QuarantineDeps::from_env(&config)?;
-    run(service_fn(|event: LambdaEvent<QuarantineInput>| {
-        handle(event.payload, &deps)
+    run(service_fn(|event: LambdaEvent<Value>| async {
+        handle(parse_input::<QuarantineInput>(event.payload)?, &deps).await
     }))
     .await
 }

@@ -15,7 +15,8 @@ pub struct PublishDeps {
 pub struct PublishInput {
     pub outcome: Outcome,
     pub execution_arn: String,
-    pub state: OutcomeState,
+    /// Read part by part (see `OutcomeState::from_value`): publishing must not fail on its shape.
+    pub state: serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -25,15 +26,20 @@ pub struct Published {
 }
 
 pub async fn handle(input: PublishInput, deps: &PublishDeps) -> Result<Published, StepError> {
-    let message = notification(input.outcome, &input.state, &input.execution_arn);
-    let detail = event_detail(input.outcome, &input.state, &input.execution_arn);
+    let state = OutcomeState::from_value(input.state);
+    let outcome = input.outcome.as_recorded(&state);
+    let message = notification(outcome, &state, &input.execution_arn);
+    let detail = event_detail(outcome, &state, &input.execution_arn);
     deps.publisher.notify(&message).await?;
     deps.publisher
-        .publish_event(input.outcome.detail_type(), &detail)
+        .publish_event(outcome.detail_type(), &detail)
         .await?;
-    tracing::info!(outcome = ?input.outcome, subject = %message.subject, "published");
+    if !state.unreadable.is_empty() {
+        tracing::warn!(problems = ?state.unreadable, "published with unreadable parts of the state");
+    }
+    tracing::info!(?outcome, subject = %message.subject, "published");
     Ok(Published {
-        outcome: input.outcome,
+        outcome,
         subject: message.subject,
     })
 }

@@ -5,7 +5,7 @@
 //! SNS, leaves the subject out. The subject is read from a second subscription without raw
 //! delivery, whose messages are SNS's JSON envelope with a "Subject" field.
 
-use incident::{Outcome, QuarantineStatus, Verdict, notification};
+use incident::{Outcome, OutcomeState, QuarantineStatus, Verdict, notification};
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
 use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
 use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
@@ -154,7 +154,8 @@ async fn a_quarantine_is_told_to_people_with_the_actor_the_restricted_action_and
     let moto = Moto::start();
     let audience = audience(&moto).await;
     let input = quarantined_input(&moto).await;
-    let expected = notification(Outcome::Quarantined, &input.state, EXECUTION_ARN);
+    let state = OutcomeState::from_value(input.state.clone());
+    let expected = notification(Outcome::Quarantined, &state, EXECUTION_ARN);
     // WHEN the outcome is published
     let published = publish(input, &publish_deps(&moto, &audience.topic_arn))
         .await
@@ -205,7 +206,9 @@ async fn a_quarantine_is_told_to_tools_as_an_event_on_the_default_bus() {
     let moto = Moto::start();
     let audience = audience(&moto).await;
     let input = quarantined_input(&moto).await;
-    let record = input.state.quarantine.clone().unwrap();
+    let record = OutcomeState::from_value(input.state.clone())
+        .quarantine
+        .unwrap();
     // WHEN the outcome is published
     publish(input, &publish_deps(&moto, &audience.topic_arn))
         .await
