@@ -27,8 +27,9 @@ ARCH ?= $(if $(HAS_ARM64_TARGET),arm64,x86_64)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-test: $(VENV_READY) ## Run every test: unit, property, CLI, and the handlers against moto
+test: $(VENV_READY) ## Every test: unit, property, CLI, handlers against moto, the real ASL end to end
 	cargo test --workspace --locked
+	$(PYTHON) local/e2e_smoke.py
 
 lint: $(VENV_READY) $(NODE_READY) ## rustfmt, clippy (warnings are errors), SAM template and state machine linters
 	cargo fmt --all --check

@@ -1,0 +1,761 @@
+"""End-to-end smoke test: the real state machine definition (statemachine/remediation.asl.json,
+executed by moto) driving the real Rust handlers (cargo lambda watch), on moto's IAM, SNS,
+EventBridge and SQS. See local/stack.py for the wiring.
+
+    .venv/bin/python local/e2e_smoke.py                 # every scenario
+    .venv/bin/python local/e2e_smoke.py --only approve,deny
+    .venv/bin/python local/e2e_smoke.py --timeout-case  # also the approval deadline (>= 1 hour)
+
+Prints PASS/FAIL/SKIP per scenario with the reason, and on failure the execution history's last
+events and the function errors seen. Exit status 0 when nothing failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import fnmatch
+import json
+import sys
+import time
+import traceback
+import urllib.parse
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import stack as local_stack  # noqa: E402
+
+FIXTURES = local_stack.ROOT / "tests" / "fixtures" / "events"
+ACCOUNT = local_stack.ACCOUNT
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+# ------------------------------------------------------------------ small helpers
+
+def wait_until(what: str, predicate, timeout: float, interval: float = 0.5):
+    """Polls predicate() until it returns something truthy; bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def as_document(doc) -> dict:
+    """A policy document from boto3 (which decodes it already) or a string (raw or
+    percent-encoded JSON)."""
+    if isinstance(doc, dict):
+        return doc
+    text = doc if doc.lstrip().startswith("{") else urllib.parse.unquote(doc)
+    return json.loads(text)
+
+
+def _list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def grants(document, action: str) -> bool:
+    """Does an Allow statement grant `action` (Action / NotAction with * and ?)? Deny ignored:
+    good enough to check that a quarantine removed a grant and a restore put it back."""
+    doc = as_document(document)
+    for st in _list(doc.get("Statement", [])):
+        if st.get("Effect") != "Allow":
+            continue
+        if "Action" in st and any(fnmatch.fnmatchcase(action.lower(), p.lower())
+                                  for p in _list(st["Action"])):
+            return True
+        if "NotAction" in st and not any(fnmatch.fnmatchcase(action.lower(), p.lower())
+                                         for p in _list(st["NotAction"])):
+            return True
+    return False
+
+
+class Checks:
+    def __init__(self):
+        self.failures: list[str] = []
+        self.notes: list[str] = []
+
+    def ok(self, condition: bool, message: str) -> bool:
+        if not condition:
+            self.failures.append(message)
+        return condition
+
+    def note(self, message: str):
+        self.notes.append(message)
+
+
+class Skip(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ the harness
+
+class Harness:
+    def __init__(self, stack: local_stack.LocalStack):
+        self.stack = stack
+        self.sfn = stack.client("stepfunctions")
+        self.iam = stack.client("iam")
+        self.sqs = stack.client("sqs")
+        self.notifications: list[str] = []   # raw SNS message bodies
+        self.events: list[dict] = []         # EventBridge events (source iam-sentinel)
+
+    # -- executions
+    def start(self, machine_arn: str, name: str, event: dict) -> str:
+        return self.sfn.start_execution(stateMachineArn=machine_arn, name=name,
+                                        input=json.dumps(event))["executionArn"]
+
+    def history(self, arn: str) -> list[dict]:
+        events, token = [], None
+        for _ in range(100):  # bounded pagination
+            kw = {"executionArn": arn, "maxResults": 1000}
+            if token:
+                kw["nextToken"] = token
+            page = self.sfn.get_execution_history(**kw)
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                break
+        return events
+
+    def status(self, arn: str) -> str:
+        return self.sfn.describe_execution(executionArn=arn)["status"]
+
+    def wait_done(self, arn: str, timeout: float = 180) -> str:
+        return wait_until(f"execution {arn.rsplit(':', 1)[1]} to finish",
+                          lambda: (s := self.status(arn)) != "RUNNING" and s, timeout)
+
+    def states_entered(self, arn: str) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history(arn)
+                if "stateEnteredEventDetails" in e]
+
+    def state_input(self, arn: str, state: str) -> dict | None:
+        for e in self.history(arn):
+            d = e.get("stateEnteredEventDetails")
+            if d and d["name"] == state:
+                return json.loads(d["input"])
+        return None
+
+    def state_output(self, arn: str, state: str) -> dict | None:
+        for e in self.history(arn):
+            d = e.get("stateExitedEventDetails")
+            if d and d["name"] == state:
+                return json.loads(d["output"])
+        return None
+
+    def approval_token(self, arn: str, timeout: float = 180) -> str:
+        """Waits until RequestApproval's task is scheduled and its function has answered (the
+        token is in TaskScheduled's parameters); fails fast if the execution ends first."""
+        def find():
+            events = self.history(arn)
+            token = None
+            for e in events:
+                d = e.get("taskScheduledEventDetails")
+                if d and d.get("resource", "").endswith("invoke.waitForTaskToken"):
+                    params = json.loads(d["parameters"])
+                    payload = params.get("Payload")
+                    if isinstance(payload, str):
+                        payload = json.loads(payload)
+                    token = payload["taskToken"]
+            submitted = any(e["type"] == "TaskSubmitted" for e in events)
+            if token and submitted:
+                return token
+            if any(e["type"] in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted",
+                                 "ExecutionTimedOut") for e in events):
+                raise AssertionError("the execution ended before RequestApproval waited: "
+                                     f"{self.status(arn)}")
+            return None
+        return wait_until("RequestApproval to wait for its task token", find, timeout)
+
+    # -- what was published
+    def drain(self):
+        for url, sink, parse in ((self.stack.notifications_queue_url, self.notifications, str),
+                                 (self.stack.events_queue_url, self.events, json.loads)):
+            for _ in range(20):  # bounded
+                msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                WaitTimeSeconds=0).get("Messages", [])
+                if not msgs:
+                    break
+                for m in msgs:
+                    sink.append(parse(m["Body"]))
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    def published(self, arn: str, expected: int, timeout: float = 20):
+        """(notification headlines, outcome events) of one execution, waiting (bounded) for
+        `expected` of each; returns whatever arrived."""
+        def got():
+            self.drain()
+            n = [b for b in self.notifications if f"Execution: {arn}" in b]
+            e = [ev for ev in self.events if ev.get("detail", {}).get("executionArn") == arn]
+            return (n, e) if len(n) >= expected and len(e) >= expected else None
+        try:
+            n, e = wait_until("notifications and events", got, timeout)
+        except TimeoutError:
+            self.drain()
+            n = [b for b in self.notifications if f"Execution: {arn}" in b]
+            e = [ev for ev in self.events if ev.get("detail", {}).get("executionArn") == arn]
+        if expected == 0:
+            time.sleep(1.5)
+            self.drain()
+            n = [b for b in self.notifications if f"Execution: {arn}" in b]
+            e = [ev for ev in self.events if ev.get("detail", {}).get("executionArn") == arn]
+        return n, e
+
+    # -- IAM
+    def policy_state(self, policy_arn: str) -> tuple[str, dict[str, dict]]:
+        """(default version id, {version id: document})."""
+        default = self.iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+        versions = {}
+        for v in self.iam.list_policy_versions(PolicyArn=policy_arn)["Versions"]:
+            doc = self.iam.get_policy_version(PolicyArn=policy_arn,
+                                              VersionId=v["VersionId"])["PolicyVersion"]["Document"]
+            versions[v["VersionId"]] = as_document(doc)
+        return default, versions
+
+    # -- diagnostics
+    def explain(self, arn: str | None, since: float) -> str:
+        lines = []
+        if arn:
+            try:
+                events = self.history(arn)
+                lines.append(f"    status {self.status(arn)}; last {min(len(events), 14)} of "
+                             f"{len(events)} history events:")
+                for e in events[-14:]:
+                    detail = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+                    bits = []
+                    for key in ("name", "error", "cause", "input", "output", "resource"):
+                        if key in detail:
+                            val = str(detail[key])
+                            bits.append(f"{key}={val[:400]}{'...' if len(val) > 400 else ''}")
+                    lines.append(f"      #{e['id']} {e['type']} {' '.join(bits)}")
+            except Exception as ex:  # noqa: BLE001
+                lines.append(f"    (history unavailable: {ex})")
+        errors = [i for i in self.stack.router.invocations
+                  if i["started"] >= since and i.get("error_type")]
+        if errors:
+            lines.append("    function errors in this scenario:")
+            for i in errors:
+                lines.append(f"      {i['binary']}: {i['error_type']}: {i.get('error_message', '')[:600]}")
+                lines.append(f"        input: {i['payload'][:600]}")
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ events derived from fixtures
+
+def managed_policy_event(name: str, document: str | None = None) -> dict:
+    """create-policy.json for another policy name (and document): fresh IDs, same shape."""
+    event = fixture("create-policy.json")
+    event["id"] = str(uuid.uuid4())
+    d = event["detail"]
+    d["eventID"] = str(uuid.uuid4())
+    d["requestID"] = str(uuid.uuid4())
+    d["requestParameters"]["policyName"] = name
+    if document is not None:
+        d["requestParameters"]["policyDocument"] = document
+    d["responseElements"]["policy"]["policyName"] = name
+    d["responseElements"]["policy"]["arn"] = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+    return event
+
+
+def create_managed_policy(h: Harness, event: dict) -> str:
+    params = event["detail"]["requestParameters"]
+    arn = h.iam.create_policy(PolicyName=params["policyName"],
+                              PolicyDocument=params["policyDocument"])["Policy"]["Arn"]
+    assert arn == event["detail"]["responseElements"]["policy"]["arn"], arn
+    return arn
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def outcomes(events: list[dict]) -> list[str]:
+    return [e["detail"].get("outcome") for e in events]
+
+
+def headlines(notifications: list[str]) -> list[str]:
+    return [n.split("\n", 1)[0] for n in notifications]
+
+
+# ------------------------------------------------------------------ scenarios
+
+def quarantine_then_decide(h: Harness, c: Checks, ctx: dict, event: dict, decision_output: dict,
+                           expect_outcome: str):
+    """The managed-policy path up to the decision; returns the execution ARN."""
+    policy_arn = create_managed_policy(h, event)
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique(ctx["name"]), event)
+    token = h.approval_token(arn)
+    entered = h.states_entered(arn)
+    c.ok(entered == ["Analyse", "CheckVerdict", "Quarantine", "CheckQuarantine",
+                     "PublishQuarantined", "RequestApproval"],
+         f"path to the approval: {entered}")
+    state = h.state_input(arn, "RequestApproval") or {}
+    hours = int(h.stack.approval_timeout_hours)
+    c.ok(state.get("approvalTimeoutSeconds") == hours * 3600,
+         f"approvalTimeoutSeconds = {state.get('approvalTimeoutSeconds')!r}, expected {hours * 3600}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v2", f"default version during approval: {default}, expected v2")
+    if "v2" in versions:
+        c.ok(not grants(versions["v2"], "s3:DeleteBucket"), "v2 still grants s3:DeleteBucket")
+        c.ok(grants(versions["v2"], "s3:GetBucketObjectLockConfiguration"),
+             "v2 lost s3:GetBucketObjectLockConfiguration (not restricted)")
+        c.ok(grants(versions["v2"], "s3:DeleteObjectVersion"),
+             "v2 lost s3:DeleteObjectVersion (not restricted: s3:DeleteObject must not prefix-match)")
+    c.ok("v1" in versions and grants(versions["v1"], "s3:DeleteBucket"),
+         "v1 (the offending original) not kept")
+    ra = [i for i in h.stack.router.invocations if i["binary"] == "request-approval"
+          and arn in i["payload"]]
+    c.ok(len(ra) == 1 and not ra[0].get("error_type"),
+         f"request-approval invocations for this execution: "
+         f"{[(i.get('error_type'), i.get('error_message')) for i in ra]}")
+    h.sfn.send_task_success(taskToken=token, output=json.dumps(decision_output))
+    return arn, policy_arn
+
+
+def s_approve(h: Harness, c: Checks, ctx: dict):
+    event = fixture("create-policy.json")
+    arn, policy_arn = quarantine_then_decide(h, c, ctx, event, {"decision": "approve"}, "restored")
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = h.states_entered(arn)
+    c.ok(entered[-5:] == ["RequestApproval", "CheckDecision", "Restore", "PublishRestored", "Done"],
+         f"path after approval: {entered[5:]}")
+    restore = (h.state_output(arn, "Restore") or {}).get("restore", {})
+    c.ok(restore.get("status") == "restored", f"restore record: {restore}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v1", f"default version after approval: {default}, expected v1")
+    c.ok(sorted(versions) == ["v1"], f"versions after restore: {sorted(versions)} (v2 should be deleted)")
+    notes, evs = h.published(arn, 2)
+    c.ok(headlines(notes) == ["Restricted grant quarantined", "Approved and restored"],
+         f"notifications: {headlines(notes)}")
+    c.ok(outcomes(evs) == ["quarantined", "restored"], f"outcome events: {outcomes(evs)}")
+    c.ok([e["detail-type"] for e in evs] == ["IAM Sentinel Policy Quarantined",
+                                            "IAM Sentinel Policy Restored"],
+         f"detail-types: {[e['detail-type'] for e in evs]}")
+    if evs:
+        d = evs[-1]["detail"]
+        c.ok(d.get("incidentId") == event["detail"]["eventID"], f"incidentId {d.get('incidentId')}")
+        c.ok((d.get("quarantine") or {}).get("action", {}).get("kind") == "newDefaultVersion",
+             f"quarantine.action {(d.get('quarantine') or {}).get('action')}")
+        c.ok((d.get("approval") or {}).get("decision") == "approve", f"approval {d.get('approval')}")
+        c.ok((d.get("change") or {}).get("actor", {}).get("arn") == "arn:aws:iam::123456789012:user/alice",
+             "the event does not name alice")
+        c.ok(d.get("originalDocument") == event["detail"]["requestParameters"]["policyDocument"],
+             "originalDocument is not the document as created")
+    if notes:
+        c.ok("203.0.113.24" in notes[0] and "user/alice" in notes[0],
+             "the quarantine notification does not say who and from where")
+        c.ok("s3:DeleteBucket" in notes[0], "the quarantine notification does not name s3:DeleteBucket")
+
+
+def s_deny(h: Harness, c: Checks, ctx: dict):
+    event = managed_policy_event(unique("my-bad-policy-deny"))
+    arn, policy_arn = quarantine_then_decide(h, c, ctx, event, {"decision": "deny"}, "kept")
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = h.states_entered(arn)
+    c.ok(entered[-4:] == ["RequestApproval", "CheckDecision", "PublishKept", "Done"],
+         f"path after denial: {entered[5:]}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v2", f"default version after denial: {default}, expected v2 (quarantine kept)")
+    c.ok(sorted(versions) == ["v1", "v2"], f"versions: {sorted(versions)}")
+    notes, evs = h.published(arn, 2)
+    c.ok(headlines(notes) == ["Restricted grant quarantined", "Denied: quarantine kept"],
+         f"notifications: {headlines(notes)}")
+    c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+
+
+def s_unexpected_decision(h: Harness, c: Checks, ctx: dict):
+    """README/ASL: 'Deny, no answer, or anything unexpected: the quarantine stays' (PublishKept)."""
+    event = managed_policy_event(unique("my-bad-policy-maybe"))
+    arn, policy_arn = quarantine_then_decide(h, c, ctx, event, {"decision": "maybe"}, "kept")
+    status = h.wait_done(arn)
+    entered = h.states_entered(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status} (expected SUCCEEDED via PublishKept)")
+    c.ok(entered[-4:] == ["RequestApproval", "CheckDecision", "PublishKept", "Done"],
+         f"path after the decision: {entered[5:]}")
+    default, _ = h.policy_state(policy_arn)
+    c.ok(default == "v2", f"default version: {default}, expected v2 (quarantine kept)")
+    notes, evs = h.published(arn, 2, timeout=8)
+    c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+
+
+def s_timeout(h: Harness, c: Checks, ctx: dict):
+    if not ctx["args"].timeout_case:
+        raise Skip("ApprovalTimeoutHours is whole hours (template MinValue 1; the ASL computes "
+                   "seconds as ${H}000/${H}00 text sums, so any integer H gives 0 or >= 3600 s): "
+                   "the shortest real deadline is 1 hour. Run with --timeout-case to wait it out.")
+    machine = h.stack.create_state_machine(unique("iam-sentinel-remediation-1h"), 1)
+    event = managed_policy_event(unique("my-bad-policy-timeout"))
+    policy_arn = create_managed_policy(h, event)
+    ctx["arn"] = arn = h.start(machine, unique("timeout"), event)
+    h.approval_token(arn)
+    status = h.wait_done(arn, timeout=3600 + 600)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = h.states_entered(arn)
+    c.ok(entered[-3:] == ["RequestApproval", "PublishTimedOut", "Done"], f"path: {entered}")
+    default, _ = h.policy_state(policy_arn)
+    c.ok(default == "v2", f"default version: {default}, expected v2 (quarantine kept)")
+    notes, evs = h.published(arn, 2)
+    c.ok(outcomes(evs) == ["quarantined", "timed_out"], f"outcome events: {outcomes(evs)}")
+
+
+def s_clean(h: Harness, c: Checks, ctx: dict):
+    document = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "ReadLockConfig", "Effect": "Allow",
+        "Action": ["s3:GetBucketObjectLockConfiguration", "s3:DeleteObjectVersion"],
+        "Resource": "*"}]}, indent=4)
+    event = managed_policy_event(unique("my-clean-policy"), document)
+    policy_arn = create_managed_policy(h, event)
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("clean"), event)
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    incident = (h.state_output(arn, "Analyse") or {}).get("incident", {})
+    c.ok(incident.get("verdict") == "clean", f"verdict {incident.get('verdict')}")
+    notify = h.stack.notify_on_clean_changes
+    expected = (["Analyse", "CheckVerdict", "CheckNotifyClean"]
+                + (["PublishClean"] if notify else []) + ["Done"])
+    entered = h.states_entered(arn)
+    c.ok(entered == expected, f"path {entered}, expected {expected}")
+    c.ok("Quarantine" not in entered, "quarantined a clean policy")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v1" and sorted(versions) == ["v1"], f"policy changed: {default} {sorted(versions)}")
+    notes, evs = h.published(arn, 1 if notify else 0)
+    want = ["clean"] if notify else []
+    c.ok(outcomes(evs) == want, f"outcome events: {outcomes(evs)}, expected {want}")
+    c.ok(headlines(notes) == (["Policy change checked: clean"] if notify else []),
+         f"notifications: {headlines(notes)}")
+    c.note(f"NOTIFY_ON_CLEAN_CHANGES={'true' if notify else 'false'}")
+
+
+def s_failed_call(h: Harness, c: Checks, ctx: dict):
+    event = fixture("create-policy-access-denied.json")
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("failed-call"), event)
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = h.states_entered(arn)
+    c.ok(entered == ["Analyse", "CheckVerdict", "Done"], f"path {entered}")
+    incident = (h.state_output(arn, "Analyse") or {}).get("incident", {})
+    c.ok(incident.get("verdict") == "ignored", f"verdict {incident.get('verdict')}")
+    c.ok("AccessDenied" in (incident.get("ignoredReason") or ""),
+         f"ignoredReason {incident.get('ignoredReason')!r}")
+    names = [p["PolicyName"] for p in h.iam.list_policies(Scope="Local")["Policies"]]
+    c.ok("bob-admin-shortcut" not in names, "a policy was created")
+    notes, evs = h.published(arn, 0)
+    c.ok(not notes and not evs, f"published something: {headlines(notes)} {outcomes(evs)}")
+
+
+def s_inline_approve(h: Harness, c: Checks, ctx: dict):
+    """Extra: put-role-policy.json (inline, s3:Delete* on the staging bucket), approved."""
+    event = fixture("put-role-policy.json")
+    p = event["detail"]["requestParameters"]
+    role, name, original = p["roleName"], p["policyName"], p["policyDocument"]
+    h.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "ec2.amazonaws.com"}}]}))
+    h.iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=original)
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("inline-approve"), event)
+    token = h.approval_token(arn)
+    during = as_document(h.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+    c.ok(during != json.loads(original), "the inline policy was not rewritten")
+    c.ok(not grants(during, "s3:DeleteObject") and not grants(during, "s3:DeleteBucket"),
+         "the quarantined inline policy still grants s3:DeleteObject/DeleteBucket")
+    h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "approve"}))
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    after = as_document(h.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+    c.ok(after == json.loads(original), "the original inline document is not back")
+    notes, evs = h.published(arn, 2)
+    c.ok(outcomes(evs) == ["quarantined", "restored"], f"outcome events: {outcomes(evs)}")
+    if evs:
+        c.ok(evs[-1]["detail"]["restore"]["status"] == "restored", f"restore {evs[-1]['detail']['restore']}")
+
+
+def s_attachment_deny(h: Harness, c: Checks, ctx: dict):
+    """Extra: attach-user-policy.json (team-s3-access, s3:* on a bucket, to carol), denied."""
+    event = fixture("attach-user-policy.json")
+    p = event["detail"]["requestParameters"]
+    user, policy_arn = p["userName"], p["policyArn"]
+    document = fixture("create-policy-version-default.json")["detail"]["requestParameters"]["policyDocument"]
+    h.iam.create_user(UserName=user)
+    created = h.iam.create_policy(PolicyName=policy_arn.rsplit("/", 1)[1], PolicyDocument=document)
+    assert created["Policy"]["Arn"] == policy_arn
+    h.iam.attach_user_policy(UserName=user, PolicyArn=policy_arn)
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("attach-deny"), event)
+    token = h.approval_token(arn)
+    attached = [a["PolicyArn"] for a in h.iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
+    c.ok(policy_arn not in attached, f"still attached during approval: {attached}")
+    h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "deny"}))
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    attached = [a["PolicyArn"] for a in h.iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
+    c.ok(policy_arn not in attached, f"re-attached after denial: {attached}")
+    notes, evs = h.published(arn, 2)
+    c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+    if evs:
+        c.ok(evs[0]["detail"]["quarantine"]["action"]["kind"] == "detached",
+             f"action {evs[0]['detail']['quarantine'].get('action')}")
+
+
+def s_analyse_fails(h: Harness, c: Checks, ctx: dict):
+    """Extra: the failure path. A CreatePolicy event without responseElements -> analyse-change
+    InvalidInput -> Catch -> PublishFailed (state = event + $.error) -> Failed."""
+    event = managed_policy_event(unique("no-response-elements"))
+    event["detail"]["responseElements"] = None
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("analyse-fails"), event)
+    status = h.wait_done(arn)
+    c.ok(status == "FAILED", f"execution {status}, expected FAILED")
+    desc = h.sfn.describe_execution(executionArn=arn)
+    c.ok(desc.get("error") == "IamSentinel.IncidentFailed", f"error {desc.get('error')}")
+    entered = h.states_entered(arn)
+    c.ok(entered == ["Analyse", "PublishFailed", "Failed"], f"path {entered}")
+    analyse_calls = [i for i in h.stack.router.invocations if i["binary"] == "analyse-change"
+                     and event["detail"]["eventID"] in i["payload"]]
+    c.ok(len(analyse_calls) == 1, f"analyse-change invoked {len(analyse_calls)} times "
+                                  "(InvalidInput must not be retried)")
+    notes, evs = h.published(arn, 1)
+    c.ok(outcomes(evs) == ["failed"], f"outcome events: {outcomes(evs)}")
+    c.ok(headlines(notes) == ["FAILED: needs a person"], f"notifications: {headlines(notes)}")
+    if evs:
+        err = evs[0]["detail"].get("error") or {}
+        c.ok(err.get("Error") == "InvalidInput", f"error in the event: {err}")
+        c.ok((evs[0]["detail"].get("change") or {}).get("eventName") is None,
+             "unexpected: change named although the event is unreadable")
+    if notes:
+        c.ok("InvalidInput" in notes[0], "the failure notification does not name the error")
+
+
+def s_no_decision(h: Harness, c: Checks, ctx: dict):
+    """Extra: SendTaskSuccess without a decision ({}) -> CheckDecision IsPresent false -> kept."""
+    event = managed_policy_event(unique("my-bad-policy-nodecision"))
+    arn, policy_arn = quarantine_then_decide(h, c, ctx, event, {}, "kept")
+    status = h.wait_done(arn)
+    entered = h.states_entered(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status} (expected SUCCEEDED via PublishKept)")
+    c.ok(entered[-4:] == ["RequestApproval", "CheckDecision", "PublishKept", "Done"],
+         f"path after the decision: {entered[5:]}")
+    default, _ = h.policy_state(policy_arn)
+    c.ok(default == "v2", f"default version: {default}, expected v2 (quarantine kept)")
+    notes, evs = h.published(arn, 2, timeout=8)
+    c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+
+
+def s_task_failure(h: Harness, c: Checks, ctx: dict):
+    """Extra: the approval side reports an error (SendTaskFailure) -> PublishFailed -> Failed,
+    quarantine kept."""
+    event = managed_policy_event(unique("my-bad-policy-taskfail"))
+    policy_arn = create_managed_policy(h, event)
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("task-failure"), event)
+    token = h.approval_token(arn)
+    h.sfn.send_task_failure(taskToken=token, error="ApprovalPageError", cause="the page broke")
+    status = h.wait_done(arn)
+    c.ok(status == "FAILED", f"execution {status}, expected FAILED")
+    entered = h.states_entered(arn)
+    c.ok(entered[-3:] == ["RequestApproval", "PublishFailed", "Failed"], f"path {entered[5:]}")
+    default, _ = h.policy_state(policy_arn)
+    c.ok(default == "v2", f"default version: {default}, expected v2 (quarantine kept)")
+    notes, evs = h.published(arn, 2, timeout=8)
+    c.ok(outcomes(evs) == ["quarantined", "failed"], f"outcome events: {outcomes(evs)}")
+    if len(evs) == 2:
+        err = evs[1]["detail"].get("error") or {}
+        c.ok(err.get("Error") == "ApprovalPageError", f"error in the failed event: {err}")
+        if err.get("Cause") in (None, ""):
+            c.note("moto drops SendTaskFailure's cause (known gap): the event's error has no Cause")
+
+
+def s_superseded(h: Harness, c: Checks, ctx: dict):
+    """Extra: the event carries a restricted document, but by the time Quarantine looks the
+    policy's default version is clean -> not_needed -> PublishSuperseded."""
+    event = managed_policy_event(unique("my-bad-policy-superseded"))
+    clean = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "s3:GetBucketObjectLockConfiguration", "Resource": "*"}]})
+    name = event["detail"]["requestParameters"]["policyName"]
+    policy_arn = h.iam.create_policy(PolicyName=name, PolicyDocument=clean)["Policy"]["Arn"]
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("superseded"), event)
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = h.states_entered(arn)
+    c.ok(entered == ["Analyse", "CheckVerdict", "Quarantine", "CheckQuarantine",
+                     "PublishSuperseded", "Done"], f"path {entered}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v1" and sorted(versions) == ["v1"], f"policy changed: {default} {sorted(versions)}")
+    notes, evs = h.published(arn, 1)
+    c.ok(outcomes(evs) == ["superseded"], f"outcome events: {outcomes(evs)}")
+    c.ok(headlines(notes) == ["Policy changed again: nothing to quarantine"],
+         f"notifications: {headlines(notes)}")
+
+
+def s_own_change(h: Harness, c: Checks, ctx: dict):
+    """Extra: put-role-policy-by-sentinel.json (the policy writer's own write-back) -> ignored."""
+    event = fixture("put-role-policy-by-sentinel.json")
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("own-change"), event)
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = h.states_entered(arn)
+    c.ok(entered == ["Analyse", "CheckVerdict", "Done"], f"path {entered}")
+    incident = (h.state_output(arn, "Analyse") or {}).get("incident", {})
+    c.ok(incident.get("verdict") == "ignored" and "itself" in (incident.get("ignoredReason") or ""),
+         f"incident {incident.get('verdict')} {incident.get('ignoredReason')!r}")
+    notes, evs = h.published(arn, 0)
+    c.ok(not notes and not evs, f"published something: {headlines(notes)} {outcomes(evs)}")
+
+
+def s_set_default(h: Harness, c: Checks, ctx: dict):
+    """Extra: set-default-policy-version.json (no document in the event: analyse reads v2 from
+    IAM), approve -> v2 default again, the quarantine version deleted."""
+    name = unique("team-s3-access")
+    policy_arn = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+    event = fixture("set-default-policy-version.json")
+    event["detail"]["requestParameters"]["policyArn"] = policy_arn
+    event["detail"]["eventID"] = str(uuid.uuid4())
+    restricted = fixture("create-policy-version-default.json")["detail"]["requestParameters"]["policyDocument"]
+    clean = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-team-data/*"}]})
+    h.iam.create_policy(PolicyName=name, PolicyDocument=clean)
+    h.iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=restricted, SetAsDefault=True)
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("set-default"), event)
+    token = h.approval_token(arn)
+    incident = (h.state_output(arn, "Analyse") or {}).get("incident", {})
+    c.ok(incident.get("verdict") == "restricted" and incident.get("versionId") == "v2",
+         f"incident verdict {incident.get('verdict')} version {incident.get('versionId')}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v3" and not grants(versions.get("v3", {}), "s3:DeleteBucket"),
+         f"during approval: default {default}; v3 grants s3:DeleteBucket: "
+         f"{grants(versions.get('v3', {}), 's3:DeleteBucket') if 'v3' in versions else 'absent'}")
+    h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "approve"}))
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v2" and sorted(versions) == ["v1", "v2"],
+         f"after approval: default {default}, versions {sorted(versions)}")
+    notes, evs = h.published(arn, 2)
+    c.ok(outcomes(evs) == ["quarantined", "restored"], f"outcome events: {outcomes(evs)}")
+
+
+def s_restore_skipped(h: Harness, c: Checks, ctx: dict):
+    """Extra: someone changes the policy during the approval wait; approve -> Restore must not
+    clobber their change, and (README) 'the outcome says so'."""
+    event = managed_policy_event(unique("my-bad-policy-changed"))
+    policy_arn = create_managed_policy(h, event)
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("restore-skipped"), event)
+    token = h.approval_token(arn)
+    newer = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "s3:GetBucketObjectLockConfiguration", "Resource": "*"}]})
+    v3 = h.iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=newer,
+                                     SetAsDefault=True)["PolicyVersion"]["VersionId"]
+    h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "approve"}))
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == v3, f"their change was clobbered: default {default}, expected {v3}")
+    restore = (h.state_output(arn, "Restore") or {}).get("restore", {})
+    c.ok(restore.get("status") == "skipped", f"restore record {restore}")
+    notes, evs = h.published(arn, 2)
+    entered = h.states_entered(arn)
+    c.note(f"path after approval: {entered[6:]}; outcomes {outcomes(evs)}; "
+           f"detail-types {[e['detail-type'] for e in evs]}; notifications {headlines(notes)}")
+    if len(notes) == 2:
+        c.ok("The original policy is back in force" not in notes[1],
+             "the notification for a SKIPPED restore says 'Approved and restored' / 'The original "
+             "policy is back in force, exactly as it was.' (outcome 'restored', detail-type "
+             "'IAM Sentinel Policy Restored'), which is false: the original is not in force")
+
+
+SCENARIOS = [
+    ("approve", "managed policy (create-policy.json): quarantine, approve -> restored", s_approve),
+    ("deny", "managed policy: quarantine, deny -> kept", s_deny),
+    ("timeout", "managed policy: no decision before the deadline -> timed_out", s_timeout),
+    ("clean", "clean managed policy -> clean, no quarantine", s_clean),
+    ("failed-call", "create-policy-access-denied.json -> ignored -> Done", s_failed_call),
+    ("inline", "extra: inline role policy (put-role-policy.json), approve -> restored", s_inline_approve),
+    ("attachment", "extra: attachment (attach-user-policy.json), deny -> kept (detached)", s_attachment_deny),
+    ("set-default", "extra: set-default-policy-version.json (document read from IAM), approve", s_set_default),
+    ("superseded", "extra: policy already clean when Quarantine looks -> superseded", s_superseded),
+    ("own-change", "extra: put-role-policy-by-sentinel.json -> ignored", s_own_change),
+    ("analyse-fails", "extra: unreadable event -> PublishFailed -> Failed", s_analyse_fails),
+    ("task-failure", "extra: SendTaskFailure from the approval side -> failed, quarantine kept", s_task_failure),
+    ("unexpected-decision", "extra: decision 'maybe' -> kept (the safe branch)", s_unexpected_decision),
+    ("no-decision", "extra: decision missing ({}) -> kept (the safe branch)", s_no_decision),
+    ("restore-skipped", "extra: policy changed during the wait, approve -> their change stands", s_restore_skipped),
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", help="comma-separated scenario names: " + ",".join(s[0] for s in SCENARIOS))
+    ap.add_argument("--timeout-case", action="store_true",
+                    help="also run the deadline case with ApprovalTimeoutHours=1 (waits ~1 hour)")
+    ap.add_argument("--approval-timeout-hours", default="24",
+                    help="ApprovalTimeoutHours for the main state machine (default 24)")
+    ap.add_argument("--notify-clean", choices=["true", "false"], default="true",
+                    help="NOTIFY_ON_CLEAN_CHANGES (default true, to exercise PublishClean)")
+    ap.add_argument("--build-timeout", type=float, default=900,
+                    help="seconds for the first invoke (debug build), default 900")
+    ap.add_argument("--cargo-target-dir", type=Path,
+                    help="CARGO_TARGET_DIR for cargo lambda watch (default: the workspace's target/; "
+                         "an empty directory times a cold debug build)")
+    args = ap.parse_args()
+    chosen = SCENARIOS
+    if args.only:
+        names = args.only.split(",")
+        unknown = set(names) - {s[0] for s in SCENARIOS}
+        if unknown:
+            ap.error(f"unknown scenarios: {sorted(unknown)}")
+        chosen = [s for s in SCENARIOS if s[0] in names]
+
+    results = []
+    t_all = time.monotonic()
+    with local_stack.LocalStack(approval_timeout_hours=args.approval_timeout_hours,
+                                notify_on_clean_changes=args.notify_clean == "true",
+                                cargo_target_dir=args.cargo_target_dir) as stack:
+        t0 = time.monotonic()
+        warm = stack.warm_up(first_timeout=args.build_timeout)
+        print(f"\nwarm-up (first invoke of each function, incl. any debug build): "
+              f"{time.monotonic() - t0:.1f} s " + ", ".join(f"{k} {v:.1f}s" for k, v in warm.items()))
+        h = Harness(stack)
+        for key, title, fn in chosen:
+            print(f"\n=== {key}: {title}", flush=True)
+            c, ctx = Checks(), {"name": key, "args": args, "arn": None}
+            since, t = time.time(), time.monotonic()
+            try:
+                fn(h, c, ctx)
+                verdict = "FAIL" if c.failures else "PASS"
+            except Skip as s:
+                verdict, c.notes = "SKIP", [str(s)]
+            except Exception as ex:  # noqa: BLE001
+                verdict = "FAIL"
+                c.failures.append(f"{type(ex).__name__}: {ex}")
+                if not isinstance(ex, (AssertionError, TimeoutError)):
+                    c.notes.append(traceback.format_exc().strip().splitlines()[-3])
+            took = time.monotonic() - t
+            results.append((key, verdict, took, c))
+            print(f"{verdict} {key} ({took:.1f} s)" + (f"  execution {ctx['arn']}" if ctx["arn"] else ""))
+            for f in c.failures:
+                print(f"    - {f}")
+            for n in c.notes:
+                print(f"    note: {n}")
+            if verdict == "FAIL":
+                print(h.explain(ctx["arn"], since))
+        unknown_fn = [i for i in stack.router.invocations if i.get("status") == 404]
+        if unknown_fn:
+            print(f"\nrouter: invocations of unknown functions: {[i['function'] for i in unknown_fn]}")
+        print(f"\nlogs: {stack.run_dir}")
+    print("\nsummary:")
+    for key, verdict, took, c in results:
+        print(f"  {verdict:4} {key:20} {took:6.1f} s  {c.failures[0] if c.failures else ''}"[:200])
+    print(f"total {time.monotonic() - t_all:.1f} s")
+    return 1 if any(v == "FAIL" for _, v, _, _ in results) else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the stack has stopped everything it started by now
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)

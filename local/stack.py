@@ -1,0 +1,636 @@
+"""A local iam-sentinel stack: moto (server mode, executing the real ASL), the real Rust Lambda
+handlers under `cargo lambda watch`, and a router that makes them look like the Lambda Invoke API.
+
+    with LocalStack(approval_timeout_hours=24) as stack:
+        stack.warm_up()                      # builds and starts every function once
+        sfn = stack.client("stepfunctions")
+        sfn.start_execution(stateMachineArn=stack.state_machine_arn, name="x", input=...)
+
+How the pieces talk (see ../shared/LOCAL-AWS.md):
+
+    boto3 (tests) ──────────────────────────────> moto  :moto_port
+    moto's ASL interpreter ──> router :router_port ─┬─> cargo lambda watch, one per function
+       (MOTO_PORT=router_port)                      │     (/2015-03-31/functions/{name}/invocations)
+                                                    └─> moto (everything else)
+    Rust handlers (AWS_ENDPOINT_URL) ───────────> moto  :moto_port
+
+Everything listens on 127.0.0.1 on ports chosen at run time. Everything started here is stopped
+on exit (context manager), also on Ctrl-C, SIGTERM and exceptions; the direct children also get
+SIGTERM if this process dies (PR_SET_PDEATHSIG).
+
+Only stdlib, boto3 and PyYAML (a moto dependency, already in the venv) are used.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import http.client
+import http.server
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+ASL_PATH = ROOT / "statemachine" / "remediation.asl.json"
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK_NAME = "iam-sentinel"
+SENTINEL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/iam-sentinel-policy-writer"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+# Headers that belong to one hop and must not be forwarded.
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+    "transfer-encoding", "upgrade", "content-length",
+}
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
+
+def free_port() -> int:
+    """A port that was free on 127.0.0.1 a moment ago (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
+# ------------------------------------------------------------------ template: names and substitutions
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...) as {"Fn": value}."""
+
+
+def _cfn_tag(loader, tag_suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {tag_suffix: value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def read_template() -> dict:
+    return yaml.load(TEMPLATE_PATH.read_text(), Loader=_CfnLoader)
+
+
+def function_names(template: dict, stack_name: str = STACK_NAME) -> dict[str, dict]:
+    """Logical id -> {"name": deployed function name, "binary": cargo binary} for every
+    AWS::Serverless::Function, as the template defines them."""
+    out = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = resource["Metadata"]["BuildProperties"]["Binary"]
+        name = resource["Properties"].get("FunctionName", binary)
+        if isinstance(name, dict) and "Sub" in name:
+            name = name["Sub"].replace("${AWS::StackName}", stack_name)
+        out[logical_id] = {"name": name, "binary": binary,
+                           "code_uri": resource["Properties"]["CodeUri"]}
+    return out
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def definition_substitutions(template: dict, parameters: dict[str, str],
+                             stack_name: str = STACK_NAME) -> dict[str, str]:
+    """The state machine's DefinitionSubstitutions, resolved the way CloudFormation would:
+    !GetAtt <Function>.Arn -> the function's ARN, !Ref <Parameter> -> the given value (or the
+    parameter's default)."""
+    functions = function_names(template, stack_name)
+    machine = next(r for r in template["Resources"].values()
+                   if r.get("Type") == "AWS::Serverless::StateMachine")
+    subs = {}
+    for key, value in machine["Properties"]["DefinitionSubstitutions"].items():
+        if isinstance(value, dict) and "GetAtt" in value:
+            target = value["GetAtt"]
+            logical_id, attribute = target.split(".", 1) if isinstance(target, str) else target
+            if attribute != "Arn" or logical_id not in functions:
+                raise ValueError(f"unsupported substitution {key}: {value}")
+            subs[key] = function_arn(functions[logical_id]["name"])
+        elif isinstance(value, dict) and "Ref" in value:
+            param = value["Ref"]
+            if param in parameters:
+                subs[key] = str(parameters[param])
+            else:
+                subs[key] = str(template["Parameters"][param]["Default"])
+        else:
+            subs[key] = str(value)
+    return subs
+
+
+def substitute(definition: str, subs: dict[str, str]) -> str:
+    """Fills ${Name} placeholders (moto has no DefinitionSubstitutions); every placeholder must
+    be known, as CloudFormation requires."""
+    missing = sorted(set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", definition)) - set(subs))
+    if missing:
+        raise ValueError(f"placeholders without a substitution: {missing}")
+    return re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: subs[m.group(1)], definition)
+
+
+# ------------------------------------------------------------------ the router
+
+class Router:
+    """Serves the Lambda Invoke API (forwarded to cargo lambda watch) and proxies everything else
+    to moto. Every invocation is recorded in `invocations`."""
+
+    def __init__(self, functions: dict[str, str], log_path: Path):
+        self.functions = functions  # function name or binary -> binary
+        self.moto_port: int | None = None
+        self.lambda_ports: dict[str, int] = {}  # binary -> its cargo lambda watch
+        self.invocations: list[dict] = []
+        self._lock = threading.Lock()
+        self._log = open(log_path, "a", buffering=1)
+        router = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):
+                router._log.write("%s %s\n" % (time.strftime("%H:%M:%S"), fmt % args))
+
+            def _body(self) -> bytes:
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+
+            def _dispatch(self):
+                path = urllib.parse.urlsplit(self.path).path
+                body = self._body()
+                m = INVOKE_PATH.match(path)
+                if m and self.command == "POST":
+                    status, headers, out = router.invoke(urllib.parse.unquote(m.group("name")), body)
+                else:
+                    status, headers, out = router.proxy(self.command, self.path, self.headers, body)
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, name="router", daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        if self._thread.is_alive():
+            self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+        self._log.close()
+
+    def binary_for(self, function: str) -> str | None:
+        """Accepts a name, `name:qualifier`, a full ARN (with or without qualifier) or a partial
+        ARN (`123456789012:function:name`), like the Invoke API."""
+        parts = function.split(":")
+        if function.startswith("arn:"):
+            name = parts[6] if len(parts) >= 7 else ""
+        elif len(parts) >= 3 and parts[1] == "function":
+            name = parts[2]
+        else:
+            name = parts[0]
+        return self.functions.get(name)
+
+    def invoke(self, function: str, payload: bytes):
+        request_id = str(uuid.uuid4())
+        base = [("x-amzn-RequestId", request_id), ("Content-Type", "application/json")]
+        binary = self.binary_for(function)
+        record = {"function": function, "binary": binary, "request_id": request_id,
+                  "payload": payload.decode("utf-8", "replace"), "started": time.time()}
+        with self._lock:
+            self.invocations.append(record)
+        if binary is None:
+            record.update(status=404, error_type="ResourceNotFoundException")
+            body = json.dumps({"Type": "User", "message": f"Function not found: {function}"})
+            return 404, base + [("x-amzn-ErrorType", "ResourceNotFoundException")], body.encode()
+        conn = http.client.HTTPConnection("127.0.0.1", self.lambda_ports[binary], timeout=1200)
+        try:
+            conn.request("POST", f"/2015-03-31/functions/{binary}/invocations", body=payload,
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            out = resp.read()
+            status = resp.status
+        except OSError as e:
+            status, out = 599, f"cargo lambda watch unreachable: {e}".encode()
+        finally:
+            conn.close()
+        record["duration"] = time.time() - record["started"]
+        record["cargo_lambda_status"] = status
+        headers = base + [("X-Amz-Executed-Version", "$LATEST")]
+        if status == 200:
+            record["status"] = 200
+            record["output"] = out.decode("utf-8", "replace")
+            self._log.write(f"invoke {binary} -> 200 in {record['duration']:.2f}s\n")
+            return 200, headers, out
+        # A function error: cargo-lambda answers 500 with the runtime's diagnostic; the Invoke
+        # API answers 200 + X-Amz-Function-Error: Unhandled + {"errorType", "errorMessage"}.
+        try:
+            diag = json.loads(out)
+            error = {"errorType": diag["errorType"], "errorMessage": diag.get("errorMessage", "")}
+        except (ValueError, KeyError, TypeError):
+            # Not a function's diagnostic: cargo-lambda itself failed (a build error, ...).
+            error = {"errorType": "LocalRouter.CargoLambdaError",
+                     "errorMessage": f"cargo lambda watch answered {status}: "
+                                     f"{out.decode('utf-8', 'replace')[:2000]}"}
+        record.update(status=200, error_type=error["errorType"], error_message=error["errorMessage"])
+        self._log.write(f"invoke {binary} -> error {error['errorType']}: "
+                        f"{error['errorMessage'][:300]} in {record['duration']:.2f}s\n")
+        return 200, headers + [("X-Amz-Function-Error", "Unhandled")], json.dumps(error).encode()
+
+    def proxy(self, method, path, headers, body):
+        conn = http.client.HTTPConnection("127.0.0.1", self.moto_port, timeout=300)
+        try:
+            fwd = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+            fwd["Content-Length"] = str(len(body))
+            conn.request(method, path, body=body, headers=fwd)
+            resp = conn.getresponse()
+            out = resp.read()
+            return resp.status, [(k, v) for k, v in resp.getheaders()
+                                 if k.lower() not in HOP_BY_HOP], out
+        except OSError as e:
+            return 502, [("x-amzn-RequestId", str(uuid.uuid4()))], f"router: moto: {e}".encode()
+        finally:
+            conn.close()
+
+
+# ------------------------------------------------------------------ processes
+
+def _die_with_parent():
+    """preexec_fn: a new session (own process group), and SIGTERM if the harness dies."""
+    os.setsid()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below pid, from /proc (cargo lambda watch runs functions in their own
+    process groups, so killing its group is not enough)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def stop_process_tree(proc: subprocess.Popen, grace: float = 5.0) -> list[int]:
+    """SIGTERM to the process, its group and every descendant's group; SIGKILL what is left
+    after `grace` seconds. Returns the pids still alive at the end (should be empty)."""
+    if proc.poll() is not None and not _descendants(proc.pid):
+        return []
+    pids = [proc.pid] + _descendants(proc.pid)
+    groups = set()
+    for pid in pids:
+        try:
+            groups.add(os.getpgid(pid))
+        except ProcessLookupError:
+            pass
+    groups.discard(os.getpgid(0))  # never our own group
+
+    def signal_all(sig):
+        for pgid in groups:
+            try:
+                os.killpg(pgid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    signal_all(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        proc.poll()
+        if not any(_alive(p) for p in pids if p != proc.pid) and proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    signal_all(signal.SIGKILL)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    time.sleep(0.2)
+    return [p for p in pids if _alive(p)]
+
+
+# ------------------------------------------------------------------ the stack
+
+class LocalStack:
+    """Starts and wires everything; `with LocalStack(...) as s:` stops it all on exit."""
+
+    def __init__(self, approval_timeout_hours: int | str = 24,
+                 restricted_actions: str = "s3:DeleteBucket,s3:DeleteObject",
+                 notify_on_clean_changes: bool = False, rust_log: str = "info",
+                 run_dir: Path | None = None, quiet: bool = False,
+                 cargo_target_dir: Path | None = None):
+        self.approval_timeout_hours = str(approval_timeout_hours)
+        self.restricted_actions = restricted_actions
+        self.notify_on_clean_changes = notify_on_clean_changes
+        self.rust_log = rust_log
+        self.quiet = quiet
+        self.cargo_target_dir = cargo_target_dir
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.run_dir = run_dir or (ROOT / "local" / ".runs" / f"{stamp}-{os.getpid()}")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.template = read_template()
+        self.functions = function_names(self.template)
+        names = {}
+        for f in self.functions.values():
+            names[f["name"]] = f["binary"]
+            names[f["binary"]] = f["binary"]
+        self.router = Router(names, self.run_dir / "router.log")
+        self.moto_port = free_port()
+        self.lambda_ports = {f["binary"]: free_port() for f in self.functions.values()}
+        self.router.moto_port = self.moto_port
+        self.router.lambda_ports = self.lambda_ports
+        self.topic_name = f"{STACK_NAME}-notifications"
+        self.topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.topic_name}"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._files = []
+        self._stopped = False
+        self.state_machine_arn: str | None = None
+        self.timings: dict[str, float] = {}
+
+    # -- logging
+    def say(self, msg: str):
+        if not self.quiet:
+            print(f"[stack {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    # -- clients (straight to moto)
+    def client(self, service: str):
+        return boto3.client(service, region_name=REGION,
+                            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+                            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+    def function_env(self) -> dict[str, str]:
+        """The functions' environment: the union of what template.yaml gives each function,
+        pointed at moto."""
+        return {
+            "RESTRICTED_ACTIONS": self.restricted_actions,
+            "SENTINEL_ROLE_ARN": SENTINEL_ROLE_ARN,
+            "NOTIFY_ON_CLEAN_CHANGES": "true" if self.notify_on_clean_changes else "false",
+            "TOPIC_ARN": self.topic_arn,
+            "EVENT_BUS_NAME": "default",
+            "RUST_LOG": self.rust_log,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            **CREDENTIALS,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.moto_port}",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # Hermetic: no profile from the machine (empty files in the run directory).
+            "AWS_CONFIG_FILE": str(self.run_dir / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.run_dir / "no-aws-credentials"),
+        }
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+        log = open(self.run_dir / f"{name}.log", "ab")
+        self._files.append(log)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        self.procs[name] = proc
+        self.say(f"started {name} (pid {proc.pid}): {' '.join(argv)}")
+        return proc
+
+    def __enter__(self):
+        atexit.register(self.stop)
+        self._old_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        signal.signal(signal.SIGTERM, self._old_sigterm)
+        return False
+
+    def start(self):
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        base_env["PATH"] = f"{VENV_BIN}:{base_env.get('PATH', '')}"
+        base_env.pop("MOTO_PORT", None)
+        # 1. the router's socket is bound already (the kernel chose its port, no race); its
+        # thread starts after the processes are spawned (preexec_fn and threads do not mix).
+        self.say(f"router on 127.0.0.1:{self.router.port}; moto on :{self.moto_port}; "
+                 f"cargo lambda watch on {self.lambda_ports}; logs in {self.run_dir}")
+        # 2. cargo lambda watch, one per function, in the function's crate (its CodeUri).
+        # Not one at the workspace root: the root is itself a package (the CLI), so there
+        # `cargo run --bin analyse-change` fails ("no bin target named `analyse-change` in
+        # default-run packages") and cargo lambda watch then never answers the invoke.
+        for empty in ("no-aws-config", "no-aws-credentials"):
+            (self.run_dir / empty).write_text("")
+        env_file = self.run_dir / "functions.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.function_env().items()))
+        cl_env = dict(base_env, **CREDENTIALS, AWS_REGION=REGION,
+                      CARGO_TERM_COLOR="never")
+        if self.cargo_target_dir:  # e.g. to time a cold debug build
+            cl_env["CARGO_TARGET_DIR"] = str(self.cargo_target_dir)
+        watchers = []
+        for f in self.functions.values():
+            watchers.append((self.lambda_ports[f["binary"]], self._spawn(
+                f"watch-{f['binary']}",
+                [str(VENV_BIN / "cargo-lambda"), "lambda", "watch",
+                 "-A", "127.0.0.1", "-P", str(self.lambda_ports[f["binary"]]),
+                 "--env-file", str(env_file)],
+                cl_env, ROOT / f["code_uri"])))
+        # 3. moto, whose ASL interpreter calls "localhost:$MOTO_PORT": the router
+        moto_env = dict(base_env, **CREDENTIALS, MOTO_PORT=str(self.router.port),
+                        AWS_DEFAULT_REGION=REGION)
+        moto = self._spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1",
+                                    "-p", str(self.moto_port)], moto_env, ROOT)
+        self.router.start()
+        t0 = time.monotonic()
+        wait_for_port(self.moto_port, 60, moto)
+        self.timings["moto_start"] = time.monotonic() - t0
+        # 4. execution ON, before any state machine exists
+        self._moto_config()
+        # 5. resources
+        self._create_resources()
+        for port, proc in watchers:
+            wait_for_port(port, 120, proc)
+        self.say("every cargo lambda watch is listening")
+
+    def _moto_config(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.moto_port, timeout=30)
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True},
+                           "lambda": {"use_docker": False}})
+        conn.request("POST", "/moto-api/config", body=body,
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        if not 200 <= resp.status < 300:
+            raise RuntimeError(f"moto config: HTTP {resp.status}")
+        conn.request("GET", "/moto-api/config")
+        cfg = json.loads(conn.getresponse().read())
+        conn.close()
+        # moto 5.2.5 sets but never echoes the stepfunctions section (get_config returns only
+        # batch and lambda), so only the lambda part can be checked here; executions prove the rest.
+        if cfg.get("lambda", {}).get("use_docker") is not False:
+            raise RuntimeError(f"moto did not take the config: {cfg}")
+        self.say("moto: state machine execution on, lambda docker off")
+
+    def _create_resources(self):
+        sns, sqs, events = self.client("sns"), self.client("sqs"), self.client("events")
+        topic_arn = sns.create_topic(Name=self.topic_name)["TopicArn"]
+        assert topic_arn == self.topic_arn, topic_arn
+        # Notifications, read back raw (the message body, no SNS envelope).
+        self.notifications_queue_url = sqs.create_queue(QueueName="local-notifications")["QueueUrl"]
+        q_arn = sqs.get_queue_attributes(QueueUrl=self.notifications_queue_url,
+                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=q_arn,
+                      Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)
+        # Outcome events (source iam-sentinel on the default bus).
+        self.events_queue_url = sqs.create_queue(QueueName="local-outcome-events")["QueueUrl"]
+        e_arn = sqs.get_queue_attributes(QueueUrl=self.events_queue_url,
+                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="local-iam-sentinel-outcomes", EventBusName="default",
+                        EventPattern=json.dumps({"source": ["iam-sentinel"]}), State="ENABLED")
+        events.put_targets(Rule="local-iam-sentinel-outcomes", EventBusName="default",
+                           Targets=[{"Id": "outcomes-queue", "Arn": e_arn}])
+        self.state_machine_arn = self.create_state_machine(
+            f"{STACK_NAME}-remediation", self.approval_timeout_hours)
+
+    def definition(self, approval_timeout_hours: str | int) -> str:
+        subs = definition_substitutions(self.template,
+                                        {"ApprovalTimeoutHours": str(approval_timeout_hours)})
+        return substitute(ASL_PATH.read_text(), subs)
+
+    def create_state_machine(self, name: str, approval_timeout_hours: str | int) -> str:
+        definition = self.definition(approval_timeout_hours)
+        (self.run_dir / f"{name}.asl.json").write_text(definition)
+        arn = self.client("stepfunctions").create_state_machine(
+            name=name, definition=definition, type="STANDARD",
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-role")["stateMachineArn"]
+        self.say(f"state machine {arn} (ApprovalTimeoutHours={approval_timeout_hours})")
+        return arn
+
+    def invoke_direct(self, binary: str, payload: dict, timeout: float) -> tuple[int, bytes]:
+        """Invokes a function through the router (not through Step Functions)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.router.port, timeout=timeout)
+        try:
+            conn.request("POST", f"/2015-03-31/functions/{urllib.parse.quote(function_arn(binary), safe='')}"
+                         "/invocations", body=json.dumps(payload))
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def warm_up(self, first_timeout: float = 900, each_timeout: float = 300) -> dict[str, float]:
+        """Invokes every function once with `{}` (each answers an error without touching AWS),
+        so cargo lambda watch builds and starts them before any Task's 60 s deadline runs.
+        Returns the seconds each took; the first includes the debug build."""
+        times = {}
+        for i, f in enumerate(self.functions.values()):
+            t0 = time.monotonic()
+            self.say(f"warming up {f['binary']} (first invoke; may build)...")
+            status, body = self.invoke_direct(f["binary"], {},
+                                              first_timeout if i == 0 else each_timeout)
+            times[f["binary"]] = time.monotonic() - t0
+            text = body.decode("utf-8", "replace")
+            if status != 200 or "LocalRouter.CargoLambdaError" in text:
+                raise RuntimeError(f"warm-up of {f['binary']} failed: {status} {text[:2000]}")
+            self.say(f"  {f['binary']} answered in {times[f['binary']]:.1f} s: {text[:160]}")
+        self.timings["warm_up"] = sum(times.values())
+        return times
+
+    def stop(self):
+        if self._stopped:
+            return
+        self._stopped = True
+        for name, proc in list(self.procs.items()):
+            left = stop_process_tree(proc)
+            self.say(f"stopped {name}" + (f" (STILL ALIVE: {left})" if left else ""))
+        try:
+            self.router.stop()
+        except Exception:
+            pass
+        for f in self._files:
+            f.close()
+        try:
+            atexit.unregister(self.stop)
+        except Exception:
+            pass
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+if __name__ == "__main__":
+    # Interactive use: start the stack, print how to reach it, wait for Ctrl-C.
+    hours = sys.argv[1] if len(sys.argv) > 1 else "24"
+    with LocalStack(approval_timeout_hours=hours) as s:
+        s.warm_up()
+        print(f"moto: http://127.0.0.1:{s.moto_port}  router: http://127.0.0.1:{s.router.port}\n"
+              f"state machine: {s.state_machine_arn}\nCtrl-C to stop.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
