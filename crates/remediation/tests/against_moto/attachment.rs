@@ -10,7 +10,7 @@ use incident::{
     Principal, PrincipalKind, QuarantineAction, QuarantineStatus, RestoreStatus, Verdict,
 };
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
-use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
+use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
 use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
 use serde_json::Value;
 
@@ -126,13 +126,6 @@ fn analyse_deps(moto: &Moto) -> AnalyseDeps {
         restricted: restricted(),
         own_role_arn: OWN_ROLE_ARN.into(),
         notify_on_clean: false,
-    }
-}
-
-fn quarantine_deps(moto: &Moto) -> QuarantineDeps {
-    QuarantineDeps {
-        iam: moto.iam(),
-        restricted: restricted(),
     }
 }
 

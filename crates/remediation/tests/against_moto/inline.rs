@@ -7,8 +7,8 @@ use incident::{
     Incident, Principal, PrincipalKind, QuarantineAction, QuarantineRecord, QuarantineStatus,
     RestoreStatus, Target,
 };
-use policy_engine::{Catalog, Change, Policy, PolicyKind, RestrictedActions, analyse, plan};
-use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
+use policy_engine::{Catalog, Change, Policy, PolicyKind, RestrictedActions, plan};
+use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
 use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
 
 use crate::support::*;
@@ -63,22 +63,6 @@ impl Case {
     async fn current(&self, moto: &Moto) -> String {
         inline_policy(&moto.iam_client(), &self.principal(), self.policy_name).await
     }
-}
-
-fn quarantine_deps(moto: &Moto) -> QuarantineDeps {
-    QuarantineDeps {
-        iam: moto.iam(),
-        restricted: restricted(),
-    }
-}
-
-fn grants_restricted(document: &str) -> bool {
-    analyse(
-        &Policy::parse(document).unwrap(),
-        &restricted(),
-        Catalog::embedded(),
-    )
-    .grants_restricted()
 }
 
 /// Every known S3 and EC2 action the document grants (resources and conditions aside).

@@ -1,28 +1,11 @@
 //! Customer managed policies: analyse, quarantine as a new default version, restore.
 
 use incident::{QuarantineAction, QuarantineStatus, RestoreStatus, Verdict};
-use policy_engine::{Catalog, Policy, analyse};
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
-use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
+use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
 use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
 
 use crate::support::*;
-
-fn quarantine_deps(moto: &Moto) -> QuarantineDeps {
-    QuarantineDeps {
-        iam: moto.iam(),
-        restricted: restricted(),
-    }
-}
-
-fn grants_restricted(document: &str) -> bool {
-    analyse(
-        &Policy::parse(document).unwrap(),
-        &restricted(),
-        Catalog::embedded(),
-    )
-    .grants_restricted()
-}
 
 async fn default_document(moto: &Moto, arn: &str) -> (String, String) {
     moto.iam()

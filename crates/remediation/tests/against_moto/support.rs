@@ -610,3 +610,16 @@ pub fn failure<T, E>(result: Result<T, E>) -> E {
         Err(error) => error,
     }
 }
+
+pub fn quarantine_deps(moto: &Moto) -> remediation::handlers::quarantine::QuarantineDeps {
+    remediation::handlers::quarantine::QuarantineDeps {
+        iam: moto.iam(),
+        restricted: restricted(),
+    }
+}
+
+/// Whether a document, as IAM now holds it, grants any of the tests' restricted actions.
+pub fn grants_restricted(document: &str) -> bool {
+    let policy = policy_engine::Policy::parse(document).expect("IAM holds a valid document");
+    policy_engine::analyse(&policy, &restricted(), Catalog::embedded()).grants_restricted()
+}
