@@ -8,7 +8,9 @@ pub mod record;
 pub use event::{
     Actor, EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, read_event,
 };
-pub use outcome::{EVENT_SOURCE, Notification, Outcome, OutcomeState, event_detail, notification};
+pub use outcome::{
+    EVENT_SOURCE, Notification, Outcome, OutcomeState, UnreadablePart, event_detail, notification,
+};
 pub use record::{
     Approval, Decision, DeletedVersion, Incident, QuarantineAction, QuarantineRecord,
     QuarantineStatus, RestoreRecord, RestoreStatus, Verdict,

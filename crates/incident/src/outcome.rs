@@ -123,10 +123,18 @@ pub struct OutcomeState {
     /// CloudTrail event), from which the change can still be named.
     #[serde(flatten)]
     pub execution_input: serde_json::Map<String, Value>,
-    /// Parts of the state that could not be read, with why (their raw JSON stays in
-    /// `execution_input`): reported, never dropped, and never a reason not to notify.
+    /// Parts of the state that could not be read, kept as received: reported, never dropped,
+    /// and never a reason not to notify.
     #[serde(skip)]
-    pub unreadable: Vec<String>,
+    pub unreadable: Vec<UnreadablePart>,
+}
+
+/// A part of the workflow state that is not what it should be.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadablePart {
+    pub part: String,
+    pub problem: String,
+    pub received: Value,
 }
 
 impl OutcomeState {
@@ -134,61 +142,32 @@ impl OutcomeState {
     /// when one part is not what it should be.
     pub fn from_value(state: Value) -> OutcomeState {
         let Value::Object(mut parts) = state else {
+            let problem = "the state is not a JSON object".to_owned();
+            let unreadable = vec![UnreadablePart {
+                part: "state".into(),
+                problem,
+                received: state,
+            }];
             return OutcomeState {
-                unreadable: vec![format!("the state is not a JSON object: {state}")],
+                unreadable,
                 ..OutcomeState::default()
             };
         };
         let mut unreadable = Vec::new();
-        let mut take = |key: &str| -> Option<Value> {
-            let value = parts.remove(key)?;
-            Some(value).filter(|v| !v.is_null())
-        };
-        let (incident, quarantine, approval, restore, error) = (
-            take("incident"),
-            take("quarantine"),
-            take("approval"),
-            take("restore"),
-            take("error"),
-        );
-        let mut kept_raw = serde_json::Map::new();
-        let mut read = |key: &str, value: Option<Value>| -> Option<Value> {
-            value.map(|v| (key.to_owned(), v)).map(|(k, v)| {
-                kept_raw.insert(k, v.clone());
-                v
-            })
-        };
-        fn parse<T: serde::de::DeserializeOwned>(
-            key: &str,
-            value: Option<Value>,
-            unreadable: &mut Vec<String>,
-        ) -> Option<T> {
-            let value = value?;
-            serde_json::from_value(value)
-                .map_err(|e| unreadable.push(format!("{key}: {e}")))
-                .ok()
-        }
-        let incident_raw = read("incident", incident);
-        let quarantine_raw = read("quarantine", quarantine);
-        let approval_raw = read("approval", approval);
-        let restore_raw = read("restore", restore);
-        let mut state = OutcomeState {
-            incident: parse("incident", incident_raw, &mut unreadable),
-            quarantine: parse("quarantine", quarantine_raw, &mut unreadable),
-            approval: parse("approval", approval_raw, &mut unreadable),
-            restore: parse("restore", restore_raw, &mut unreadable),
+        let incident = read_part(&mut parts, "incident", &mut unreadable);
+        let quarantine = read_part(&mut parts, "quarantine", &mut unreadable);
+        let approval = read_part(&mut parts, "approval", &mut unreadable);
+        let restore = read_part(&mut parts, "restore", &mut unreadable);
+        let error = parts.remove("error").filter(|e| !e.is_null());
+        OutcomeState {
+            incident,
+            quarantine,
+            approval,
+            restore,
             error,
             execution_input: parts,
-            unreadable: Vec::new(),
-        };
-        // Keep the raw JSON of what could not be read, for the person and the event.
-        for key in unreadable.iter().filter_map(|u| u.split(':').next()) {
-            if let Some(raw) = kept_raw.remove(key) {
-                state.execution_input.insert(key.to_owned(), raw);
-            }
+            unreadable,
         }
-        state.unreadable = unreadable;
-        state
     }
 
     /// The change, from the incident or, failing that, from the execution input.
@@ -216,6 +195,24 @@ impl OutcomeState {
 pub struct Notification {
     pub subject: String,
     pub body: String,
+}
+
+/// Takes `key` out of the state and reads it; what cannot be read is recorded with its JSON.
+fn read_part<T: serde::de::DeserializeOwned>(
+    parts: &mut serde_json::Map<String, Value>,
+    key: &str,
+    unreadable: &mut Vec<UnreadablePart>,
+) -> Option<T> {
+    let received = parts.remove(key).filter(|v| !v.is_null())?;
+    serde_json::from_value(received.clone())
+        .map_err(|e| {
+            unreadable.push(UnreadablePart {
+                part: key.to_owned(),
+                problem: e.to_string(),
+                received,
+            })
+        })
+        .ok()
 }
 
 /// The notification for people.
@@ -284,14 +281,8 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     }
     if !state.unreadable.is_empty() {
         body += "\nUnreadable parts of the workflow state (reported as received)\n";
-        for problem in &state.unreadable {
-            let key = problem.split(':').next().unwrap_or_default();
-            let raw = state
-                .execution_input
-                .get(key)
-                .map(Value::to_string)
-                .unwrap_or_default();
-            body += &format!("  {problem}\n  {raw}\n");
+        for part in &state.unreadable {
+            body += &format!("  {}: {}\n  {}\n", part.part, part.problem, part.received);
         }
     }
     if let Some(error) = &state.error {
