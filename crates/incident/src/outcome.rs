@@ -3,8 +3,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use policy_engine::{Change, Finding};
+
 use crate::event::{PolicyChange, Target};
 use crate::record::{
+    current_findings,
     Approval, Incident, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
 };
 
@@ -12,7 +15,7 @@ use crate::record::{
 pub const EVENT_SOURCE: &str = "iam-sentinel";
 
 /// SNS refuses subjects of 100 characters or more.
-const SUBJECT_LIMIT: usize = 99;
+pub(crate) const SUBJECT_LIMIT: usize = 99;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -183,12 +186,8 @@ impl OutcomeState {
     }
 
     /// The findings on the state quarantined, else the incident's.
-    fn findings(&self) -> Option<&Vec<policy_engine::Finding>> {
-        self.quarantine
-            .as_ref()
-            .map(|q| &q.findings)
-            .filter(|f| !f.is_empty())
-            .or(self.incident.as_ref().map(|i| &i.findings))
+    fn findings(&self) -> Option<&[Finding]> {
+        current_findings(self.quarantine.as_ref(), self.incident.as_ref())
     }
 }
 
@@ -226,49 +225,28 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     );
     let mut body = format!("{}\n\n{}\n", outcome.headline(), outcome.what_happens());
     if let Some(change) = change {
-        body += &format!(
-            "\nChange\n  {} on {}\n  by {} ({})\n  at {} from {}{}\n",
-            change.event_name,
-            describe_target(change),
-            change.actor.display_name(),
-            change.actor.identity_type,
-            change.event_time,
-            change.source_ip.as_deref().unwrap_or("an unknown address"),
-            change
-                .user_agent
-                .as_deref()
-                .map(|ua| format!(" ({ua})"))
-                .unwrap_or_default(),
-        );
+        body += &change_section(change);
     }
     if let Some(findings) = state.findings().filter(|f| !f.is_empty()) {
-        body += "\nRestricted actions granted\n";
-        for finding in findings {
-            let sid = finding
-                .sid
-                .as_ref()
-                .map(|s| format!(" (Sid {s})"))
-                .unwrap_or_default();
-            for hit in &finding.hits {
-                body += &format!(
-                    "  statement {}{sid}: {} - {}\n",
-                    finding.statement, hit.restricted, hit.explanation
-                );
-            }
-        }
+        body += &grants_section(findings);
     }
     if let Some(quarantine) = &state.quarantine {
-        body += &format!("\nQuarantine\n  {}\n", describe_quarantine(quarantine));
+        body += &quarantine_section(quarantine);
     }
     if let Some(approval) = &state.approval {
         body += &format!(
-            "\nDecision\n  {:?} at {} from {}{}\n",
+            "\nDecision\n  {:?} at {} from {}{}{}\n",
             approval.decision,
             approval.decided_at.as_deref().unwrap_or("an unknown time"),
             approval
                 .source_ip
                 .as_deref()
                 .unwrap_or("an unknown address"),
+            approval
+                .user_agent
+                .as_deref()
+                .map(|ua| format!(" ({ua})"))
+                .unwrap_or_default(),
             approval
                 .comment
                 .as_deref()
@@ -301,6 +279,73 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         subject: truncate(&subject, SUBJECT_LIMIT),
         body,
     }
+}
+
+/// "Change": which call, on what, by whom, when and from where.
+pub(crate) fn change_section(change: &PolicyChange) -> String {
+    format!(
+        "\nChange\n  {} on {}\n  by {}\n  at {} from {}\n",
+        change.event_name,
+        describe_target(change),
+        describe_actor(change),
+        change.event_time,
+        describe_origin(change),
+    )
+}
+
+/// "Restricted actions granted": one line per restricted pattern and statement.
+pub(crate) fn grants_section(findings: &[Finding]) -> String {
+    let mut section = "\nRestricted actions granted\n".to_owned();
+    for line in grant_lines(findings) {
+        section += &format!("  {line}\n");
+    }
+    section
+}
+
+pub(crate) fn quarantine_section(quarantine: &QuarantineRecord) -> String {
+    format!("\nQuarantine\n  {}\n", describe_quarantine(quarantine))
+}
+
+/// "arn:aws:iam::123456789012:user/carol (IAMUser)".
+pub fn describe_actor(change: &PolicyChange) -> String {
+    format!(
+        "{} ({})",
+        change.actor.display_name(),
+        change.actor.identity_type
+    )
+}
+
+/// "203.0.113.7 (aws-cli/2.15.0 ...)": the source address and the client, as CloudTrail saw them.
+pub fn describe_origin(change: &PolicyChange) -> String {
+    format!(
+        "{}{}",
+        change.source_ip.as_deref().unwrap_or("an unknown address"),
+        change
+            .user_agent
+            .as_deref()
+            .map(|ua| format!(" ({ua})"))
+            .unwrap_or_default(),
+    )
+}
+
+/// "statement 0 (Sid Admin): s3:Delete* - explanation", one per restricted pattern hit.
+pub fn grant_lines(findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .flat_map(|finding| {
+            let sid = finding
+                .sid
+                .as_ref()
+                .map(|s| format!(" (Sid {s})"))
+                .unwrap_or_default();
+            finding.hits.iter().map(move |hit| {
+                format!(
+                    "statement {}{sid}: {} - {}",
+                    finding.statement, hit.restricted, hit.explanation
+                )
+            })
+        })
+        .collect()
 }
 
 /// The event for other tools: the whole record, machine-readable.
@@ -348,7 +393,8 @@ pub fn describe_target(change: &PolicyChange) -> String {
     }
 }
 
-fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
+/// What the quarantine did, in one sentence.
+pub fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
     match (&quarantine.action, &quarantine.reason) {
         (
             Some(QuarantineAction::NewDefaultVersion {
@@ -384,11 +430,60 @@ fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
     }
 }
 
+/// What the quarantine planner did to one statement, in words.
+pub fn describe_change(change: &Change) -> String {
+    let statement = |index: &usize, sid: &Option<String>| match sid {
+        Some(sid) => format!("statement {index} (Sid {sid})"),
+        None => format!("statement {index}"),
+    };
+    match change {
+        Change::RemovedActions {
+            statement: i,
+            sid,
+            actions,
+        } => format!("{}: removed {}", statement(i, sid), actions.join(", ")),
+        Change::ExpandedWildcard {
+            statement: i,
+            sid,
+            wildcard,
+            into,
+        } => format!(
+            "{}: {wildcard} replaced by {} narrower entries that leave the restricted actions out",
+            statement(i, sid),
+            into.len()
+        ),
+        Change::DroppedWildcard {
+            statement: i,
+            sid,
+            wildcard,
+            reason,
+        } => format!("{}: removed {wildcard} ({reason})", statement(i, sid)),
+        Change::AddedToNotAction {
+            statement: i,
+            sid,
+            patterns,
+        } => format!(
+            "{}: {} added to NotAction, so they are no longer granted",
+            statement(i, sid),
+            patterns.join(", ")
+        ),
+        Change::DroppedStatement {
+            statement: i,
+            sid,
+            reason,
+        } => format!("{}: removed ({reason})", statement(i, sid)),
+        Change::AddedEmptyStatement => {
+            "every statement had to go; an empty statement that grants nothing stands in (IAM refuses an empty policy)".into()
+        }
+    }
+}
+
 fn name_of(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-fn pretty(document: &str) -> String {
+/// The document indented for reading; as received when it is not JSON.
+pub fn pretty(document: &str) -> String {
     serde_json::from_str::<Value>(document)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
@@ -396,7 +491,7 @@ fn pretty(document: &str) -> String {
 }
 
 /// SNS subjects: printable ASCII, no line breaks, under 100 characters.
-fn truncate(text: &str, limit: usize) -> String {
+pub(crate) fn truncate(text: &str, limit: usize) -> String {
     let ascii: String = text
         .chars()
         .map(|c| {

@@ -105,8 +105,20 @@ pub struct QuarantineRecord {
     pub findings: Vec<Finding>,
 }
 
+/// The findings on the state quarantined, else the incident's (the policy may have changed
+/// between the event and the quarantine).
+pub fn current_findings<'a>(
+    quarantine: Option<&'a QuarantineRecord>,
+    incident: Option<&'a Incident>,
+) -> Option<&'a [Finding]> {
+    quarantine
+        .map(|q| q.findings.as_slice())
+        .filter(|f| !f.is_empty())
+        .or(incident.map(|i| i.findings.as_slice()))
+}
+
 /// The administrator's decision, as the approval step returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
     /// Missing or unrecognised decisions read as `Unrecognised`: the workflow keeps the

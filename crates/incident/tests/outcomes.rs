@@ -755,10 +755,11 @@ fn the_restored_notification_gives_the_decision_and_the_restore() {
     let state = state_at(Outcome::Restored, &incident_of("create-policy.json"));
     // WHEN its notification is built
     let body = notification(Outcome::Restored, &state, EXECUTION).body;
-    // THEN the body gives who decided what, when, from where and why, and what was restored
+    // THEN the body gives who decided what, when, from where, with what browser and why, and
+    // what was restored
     assert_eq!(
         section(&body, "Decision"),
-        "  Approve at 2026-11-21T09:47:12Z from 198.51.100.77: \"needed for the bucket migration, OPS-1234\""
+        "  Approve at 2026-11-21T09:47:12Z from 198.51.100.77 (Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0): \"needed for the bucket migration, OPS-1234\""
     );
     assert_eq!(
         section(&body, "Restore"),

@@ -1,7 +1,8 @@
-//! The AWS side of iam-sentinel: IAM, SNS and EventBridge adapters, the Lambda handlers, and
+//! The AWS side of iam-sentinel: IAM, SNS, EventBridge and Step Functions adapters, the Lambda handlers, and
 //! the SDK set-up every function's `main` shares.
 
 pub mod error;
+pub mod executions;
 pub mod handlers;
 pub mod iam;
 pub mod publisher;

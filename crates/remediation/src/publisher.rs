@@ -6,15 +6,21 @@ use serde_json::Value;
 
 use crate::error::AwsFailure;
 
+/// Emails people through the administrators' SNS topic.
+#[derive(Clone)]
+pub struct Notifier {
+    pub sns: aws_sdk_sns::Client,
+    pub topic_arn: String,
+}
+
 #[derive(Clone)]
 pub struct Publisher {
-    pub sns: aws_sdk_sns::Client,
+    pub notifier: Notifier,
     pub events: aws_sdk_eventbridge::Client,
-    pub topic_arn: String,
     pub event_bus_name: String,
 }
 
-impl Publisher {
+impl Notifier {
     pub async fn notify(&self, notification: &Notification) -> Result<(), AwsFailure> {
         self.sns
             .publish()
@@ -25,6 +31,12 @@ impl Publisher {
             .await
             .map_err(|e| AwsFailure::from_sdk("SNS Publish", e))?;
         Ok(())
+    }
+}
+
+impl Publisher {
+    pub async fn notify(&self, notification: &Notification) -> Result<(), AwsFailure> {
+        self.notifier.notify(notification).await
     }
 
     /// Publishes one event; a rejected entry is a failure too (PutEvents answers 200 for it).

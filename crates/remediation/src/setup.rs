@@ -4,11 +4,13 @@
 use policy_engine::{Catalog, RestrictedActions};
 
 use crate::error::{StepError, required_env};
+use crate::executions::ApprovalTasks;
 use crate::handlers::{
-    analyse::AnalyseDeps, publish::PublishDeps, quarantine::QuarantineDeps, restore::RestoreDeps,
+    analyse::AnalyseDeps, approval_api::ApprovalApiDeps, publish::PublishDeps,
+    quarantine::QuarantineDeps, request_approval::RequestApprovalDeps, restore::RestoreDeps,
 };
 use crate::iam::IamPolicies;
-use crate::publisher::Publisher;
+use crate::publisher::{Notifier, Publisher};
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
     lambda_runtime::tracing::init_default_subscriber();
@@ -64,11 +66,47 @@ impl PublishDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(PublishDeps {
             publisher: Publisher {
-                sns: aws_sdk_sns::Client::new(config),
+                notifier: Notifier::from_env(config)?,
                 events: aws_sdk_eventbridge::Client::new(config),
-                topic_arn: required_env("TOPIC_ARN")?,
                 event_bus_name: std::env::var("EVENT_BUS_NAME")
                     .unwrap_or_else(|_| "default".into()),
+            },
+        })
+    }
+}
+
+impl Notifier {
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        Ok(Notifier {
+            sns: aws_sdk_sns::Client::new(config),
+            topic_arn: required_env("TOPIC_ARN")?,
+        })
+    }
+}
+
+impl RequestApprovalDeps {
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        let approval_url = required_env("APPROVAL_URL")?;
+        if !(approval_url.starts_with("https://") || approval_url.starts_with("http://")) {
+            return Err(StepError::NonRetryable(format!(
+                "configuration: APPROVAL_URL must be an http(s) URL, not {approval_url:?}"
+            )));
+        }
+        Ok(RequestApprovalDeps {
+            notifier: Notifier::from_env(config)?,
+            approval_url,
+        })
+    }
+}
+
+impl ApprovalApiDeps {
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        let state_machine = approval::StateMachine::parse(&required_env("STATE_MACHINE_ARN")?)
+            .map_err(|e| StepError::NonRetryable(format!("configuration: STATE_MACHINE_ARN: {e}")))?;
+        Ok(ApprovalApiDeps {
+            tasks: ApprovalTasks {
+                client: aws_sdk_sfn::Client::new(config),
+                state_machine,
             },
         })
     }

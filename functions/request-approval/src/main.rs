@@ -3,14 +3,15 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use remediation::error::parse_input;
-use remediation::handlers::request_approval::{ApprovalRequest, handle};
+use remediation::handlers::request_approval::{RequestApprovalDeps, handle};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    remediation::setup::sdk_config().await;
+    let config = remediation::setup::sdk_config().await;
+    let deps = RequestApprovalDeps::from_env(&config)?;
     run(service_fn(|event: LambdaEvent<Value>| async {
-        handle(parse_input::<ApprovalRequest>(event.payload)?).await
+        handle(parse_input(event.payload)?, &deps).await
     }))
     .await
 }

@@ -1,33 +1,51 @@
-//! RequestApproval: called with the task token of the approval wait. The email and the approval
-//! page come with the human-approval work; until then the request is recorded (never the token)
-//! and, without a decision, the deadline keeps the quarantine.
+//! RequestApproval: called with the task token of the approval wait. Emails one approval request
+//! whose link carries the approval id and a key derived from the token, never the token itself;
+//! the approval API finds the token again in the execution's history.
 
-use incident::{Incident, QuarantineRecord};
-use serde::{Deserialize, Serialize};
+use approval::{ApprovalId, ApprovalKey, approval_link, utc};
+use incident::{ApprovalRequest, approval_request_notification};
+use serde::Serialize;
+use time::OffsetDateTime;
 
 use crate::error::{StepError, invalid_input};
+use crate::publisher::Notifier;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApprovalRequest {
-    pub task_token: String,
-    pub execution_arn: String,
-    pub incident: Incident,
-    pub quarantine: QuarantineRecord,
+pub struct RequestApprovalDeps {
+    pub notifier: Notifier,
+    /// The approval API's base URL (no trailing slash needed).
+    pub approval_url: String,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRequested {
     pub incident_id: String,
+    pub approval_id: String,
+    pub deadline: String,
 }
 
-pub async fn handle(request: ApprovalRequest) -> Result<ApprovalRequested, StepError> {
-    if request.task_token.trim().is_empty() {
+pub async fn handle(
+    request: ApprovalRequest,
+    deps: &RequestApprovalDeps,
+) -> Result<ApprovalRequested, StepError> {
+    if request.task_token.expose().trim().is_empty() {
         return Err(invalid_input("the approval request has no task token"));
     }
-    tracing::info!(incident = %request.incident.id, execution = %request.execution_arn, "approval requested");
+    let id = ApprovalId::of_execution(&request.execution_arn)
+        .map_err(|e| invalid_input(format!("the approval request's executionArn: {e}")))?;
+    let key = ApprovalKey::for_token(&request.task_token);
+    let link = approval_link(&deps.approval_url, &id, &key);
+    let timeout = i64::try_from(request.approval_timeout_seconds).unwrap_or(i64::MAX);
+    let deadline = OffsetDateTime::now_utc()
+        .checked_add(time::Duration::seconds(timeout))
+        .map_or_else(|| "no deadline".to_owned(), utc);
+    let email = approval_request_notification(&request, &link, &deadline);
+    deps.notifier.notify(&email).await?;
+    // The id, never the key or the token: whoever holds those can decide.
+    tracing::info!(incident = %request.incident.id, approval_id = %id, %deadline, "approval requested");
     Ok(ApprovalRequested {
         incident_id: request.incident.id,
+        approval_id: id.to_string(),
+        deadline,
     })
 }

@@ -10,7 +10,7 @@ use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publis
 use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
 use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
 use remediation::iam::IamPolicies;
-use remediation::publisher::Publisher;
+use remediation::publisher::{Notifier, Publisher};
 use serde_json::json;
 
 use crate::support::*;
@@ -300,9 +300,11 @@ async fn sns_kms_throttling_on_publish_is_retryable() {
     let sns = CannedServer::answering(400, "text/xml", SNS_KMS_THROTTLING, 4);
     let deps = PublishDeps {
         publisher: Publisher {
-            sns: sns_client_at(&sns.endpoint),
+            notifier: Notifier {
+                sns: sns_client_at(&sns.endpoint),
+                topic_arn: "arn:aws:sns:us-east-1:123456789012:iam-sentinel".into(),
+            },
             events: events_client_at(&refused_endpoint()),
-            topic_arn: "arn:aws:sns:us-east-1:123456789012:iam-sentinel".into(),
             event_bus_name: "default".into(),
         },
     };
@@ -335,9 +337,11 @@ async fn an_event_entry_eventbridge_rejects_as_an_internal_failure_is_retryable(
     let events = CannedServer::answering(200, "application/x-amz-json-1.1", rejected, 4);
     let deps = PublishDeps {
         publisher: Publisher {
-            sns: moto.sns(),
+            notifier: Notifier {
+                sns: moto.sns(),
+                topic_arn,
+            },
             events: events_client_at(&events.endpoint),
-            topic_arn,
             event_bus_name: "default".into(),
         },
     };

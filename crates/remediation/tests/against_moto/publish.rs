@@ -9,7 +9,7 @@ use incident::{Outcome, OutcomeState, QuarantineStatus, Verdict, notification};
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
 use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
 use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
-use remediation::publisher::Publisher;
+use remediation::publisher::{Notifier, Publisher};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -89,9 +89,11 @@ async fn audience(moto: &Moto) -> Audience {
 fn publish_deps(moto: &Moto, topic_arn: &str) -> PublishDeps {
     PublishDeps {
         publisher: Publisher {
-            sns: moto.sns(),
+            notifier: Notifier {
+                sns: moto.sns(),
+                topic_arn: topic_arn.to_owned(),
+            },
             events: moto.events(),
-            topic_arn: topic_arn.to_owned(),
             event_bus_name: "default".into(),
         },
     }

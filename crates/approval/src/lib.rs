@@ -1,0 +1,18 @@
+//! The administrator's side of an incident, pure (no AWS SDK, no I/O): the approval link (a
+//! public id and a key derived from the task token), finding the approval in the execution's
+//! history, the decision form, and the pages the approval API answers with.
+
+pub mod form;
+pub mod history;
+pub mod id;
+pub mod key;
+pub mod page;
+
+pub use form::{DecisionForm, FormError, parse_decision_form};
+pub use history::{
+    ApprovalStatus, EventKind, FoundApproval, HistoryEvent, Lookup, UnreadableRequest,
+    find_approval,
+};
+pub use id::{ApprovalId, IdError, StateMachine, approval_link};
+pub use key::ApprovalKey;
+pub use page::{Page, Response, utc};

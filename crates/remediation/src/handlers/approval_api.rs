@@ -1,0 +1,212 @@
+//! The approval API behind API Gateway (HTTP API, payload 2.0): `GET /approvals/{approvalId}`
+//! shows the request and never decides; `POST` records the decision with SendTaskSuccess after
+//! checking the key against the token in the execution's history. Every answer is a page.
+
+use std::time::Duration;
+
+use approval::{
+    ApprovalId, ApprovalStatus, FoundApproval, Lookup, Page, Response, find_approval,
+    parse_decision_form,
+};
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use base64::Engine;
+use incident::Approval;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::executions::{ApprovalTasks, Sent};
+
+pub struct ApprovalApiDeps {
+    pub tasks: ApprovalTasks,
+}
+
+/// A browser's user agent is kept as context for the decision, within reason.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// After losing a race to another decision, how often to look for the winner in the history.
+const WINNER_LOOKS: u32 = 5;
+const WINNER_LOOK_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The function's entry: an event that is not an HTTP API request gets a 400 page too.
+pub async fn handle_event(event: serde_json::Value, deps: &ApprovalApiDeps) -> ApiGatewayV2httpResponse {
+    match serde_json::from_value::<ApiGatewayV2httpRequest>(event) {
+        Ok(request) => handle(request, deps).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "not an API Gateway HTTP API (2.0) event");
+            to_api_gateway(
+                Page::BadRequest(format!("the request is not an API Gateway HTTP API event: {e}"))
+                    .render(),
+            )
+        }
+    }
+}
+
+pub async fn handle(
+    request: ApiGatewayV2httpRequest,
+    deps: &ApprovalApiDeps,
+) -> ApiGatewayV2httpResponse {
+    let response = answer(&request, deps).await;
+    // Method, id and status only: the key is in the query string or the body, never logged.
+    tracing::info!(
+        method = %request.request_context.http.method,
+        approval_id = request.path_parameters.get("approvalId").map(String::as_str).unwrap_or(""),
+        status = response.status,
+        "approval API answered"
+    );
+    to_api_gateway(response)
+}
+
+async fn answer(request: &ApiGatewayV2httpRequest, deps: &ApprovalApiDeps) -> Response {
+    let id = match request.path_parameters.get("approvalId").map(|id| ApprovalId::parse(id)) {
+        Some(Ok(id)) => id,
+        Some(Err(e)) => return Page::BadRequest(e.to_string()).render(),
+        None => return Page::NotFound.render(),
+    };
+    match request.request_context.http.method {
+        Method::GET => show(request, &id, deps).await,
+        Method::POST => decide(request, &id, deps).await,
+        _ => Page::MethodNotAllowed.render(),
+    }
+}
+
+/// GET: the review page of an open request, or why it is not open. Never decides.
+async fn show(request: &ApiGatewayV2httpRequest, id: &ApprovalId, deps: &ApprovalApiDeps) -> Response {
+    let Some(key) = request.query_string_parameters.first("key") else {
+        return Page::BadRequest("the link has no key; open the whole link from the email".into())
+            .render();
+    };
+    match lookup(deps, id, key).await {
+        Ok(found) if found.status == ApprovalStatus::Open => Page::Review {
+            found: &found,
+            id,
+            key,
+        }
+        .render(),
+        Ok(found) => not_open(&found),
+        Err(page) => page,
+    }
+}
+
+/// POST: checks the key and sends the decision; a 200 only once Step Functions has it.
+async fn decide(request: &ApiGatewayV2httpRequest, id: &ApprovalId, deps: &ApprovalApiDeps) -> Response {
+    let form = match body_bytes(request).and_then(|body| {
+        parse_decision_form(&body).map_err(|e| e.to_string())
+    }) {
+        Ok(form) => form,
+        Err(problem) => return Page::BadRequest(problem).render(),
+    };
+    let found = match lookup(deps, id, &form.key).await {
+        Ok(found) if found.status == ApprovalStatus::Open => found,
+        Ok(found) => return not_open(&found),
+        Err(page) => return page,
+    };
+    let http = &request.request_context.http;
+    let decision = Approval {
+        decision: form.decision,
+        decided_at: OffsetDateTime::now_utc().format(&Rfc3339).ok(),
+        source_ip: http.source_ip.clone(),
+        user_agent: http
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        comment: form.comment,
+    };
+    match deps.tasks.send_decision(&found.request.task_token, &decision).await {
+        Ok(Sent::Recorded) => {
+            tracing::info!(approval_id = %id, decision = ?decision.decision, "decision recorded");
+            Page::Recorded {
+                decision: decision.decision,
+            }
+            .render()
+        }
+        Ok(Sent::NotOpen) => after_lost_race(deps, id, &form.key).await,
+        Err(failure) => {
+            tracing::warn!(approval_id = %id, error = %failure.message, "the decision did not reach Step Functions");
+            Page::Unavailable.render()
+        }
+    }
+}
+
+/// Another decision (or the deadline) won between our read and our call: say which, once the
+/// history shows it. Until it does, nothing was decided by this request and a retry is safe.
+async fn after_lost_race(deps: &ApprovalApiDeps, id: &ApprovalId, key: &str) -> Response {
+    for _ in 0..WINNER_LOOKS {
+        match lookup(deps, id, key).await {
+            Ok(found) if found.status == ApprovalStatus::Open => {
+                tokio::time::sleep(WINNER_LOOK_INTERVAL).await;
+            }
+            Ok(found) => return not_open(&found),
+            Err(page) => return page,
+        }
+    }
+    Page::Unavailable.render()
+}
+
+/// Finds the approval the key opens, or the page that says why there is none.
+async fn lookup(
+    deps: &ApprovalApiDeps,
+    id: &ApprovalId,
+    key: &str,
+) -> Result<FoundApproval, Response> {
+    let events = match deps.tasks.history(id).await {
+        Ok(Some(events)) => events,
+        Ok(None) => return Err(Page::NotFound.render()),
+        Err(failure) => {
+            tracing::warn!(approval_id = %id, error = %failure.message, "cannot read the execution history");
+            return Err(Page::Unavailable.render());
+        }
+    };
+    match find_approval(&events, key, OffsetDateTime::now_utc()) {
+        Ok(Lookup::Found(found)) => Ok(*found),
+        Ok(Lookup::NoRequest) => Err(Page::NotFound.render()),
+        Ok(Lookup::WrongKey) => {
+            tracing::warn!(approval_id = %id, "wrong approval key");
+            Err(Page::WrongKey.render())
+        }
+        Err(unreadable) => {
+            tracing::error!(approval_id = %id, error = %unreadable, "unreadable approval request");
+            Err(Page::Broken(unreadable.to_string()).render())
+        }
+    }
+}
+
+/// The page for a request that can no longer be decided.
+fn not_open(found: &FoundApproval) -> Response {
+    match &found.status {
+        ApprovalStatus::Decided { approval, at } => Page::AlreadyDecided { approval, at: *at },
+        ApprovalStatus::Expired => Page::Expired {
+            deadline: found.deadline,
+        },
+        ApprovalStatus::Closed | ApprovalStatus::Open => Page::Closed,
+    }
+    .render()
+}
+
+/// The form body; HTTP APIs base64-encode it.
+fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, String> {
+    let body = request.body.as_deref().unwrap_or_default();
+    if request.is_base64_encoded {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| format!("the request body is not valid base64: {e}"))
+    } else {
+        Ok(body.as_bytes().to_vec())
+    }
+}
+
+fn to_api_gateway(response: Response) -> ApiGatewayV2httpResponse {
+    let mut headers = HeaderMap::new();
+    for (name, value) in response.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    let mut answer = ApiGatewayV2httpResponse::default();
+    answer.status_code = response.status.into();
+    answer.headers = headers;
+    answer.body = Some(Body::Text(response.body));
+    answer.is_base64_encoded = false;
+    answer
+}
