@@ -83,7 +83,8 @@ mod tests {
 
     #[test]
     fn an_approval_with_a_comment_is_read() {
-        let form = parse_decision_form(b"key=abc&decision=approve&comment=ticket+SEC-1%21").unwrap();
+        let form =
+            parse_decision_form(b"key=abc&decision=approve&comment=ticket+SEC-1%21").unwrap();
         assert_eq!(
             form,
             DecisionForm {

@@ -23,7 +23,9 @@ pub enum EventKind {
         timeout_seconds: Option<i64>,
     },
     /// `TaskSucceeded` of that task: SendTaskSuccess was called; `output` is the decision.
-    ApprovalSucceeded { output: Option<String> },
+    ApprovalSucceeded {
+        output: Option<String>,
+    },
     /// `TaskTimedOut`: the deadline passed without a decision.
     ApprovalTimedOut,
     /// `TaskFailed`, `TaskStartFailed`, `TaskSubmitFailed`: the request itself failed.

@@ -96,9 +96,7 @@ impl std::fmt::Display for ApprovalId {
 /// What the StartExecution API refuses in a name: whitespace, brackets, wildcards, these
 /// specials and control characters.
 fn forbidden_in_execution_name(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_control()
-        || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
+    c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
 }
 
 /// Everything but unreserved characters is escaped in the path segment.
@@ -141,7 +139,14 @@ mod tests {
 
     #[test]
     fn ids_that_could_name_another_resource_are_refused() {
-        for bad in ["other-machine:run", "a/b", "a b", "a%3Ab", "", &"x".repeat(81)] {
+        for bad in [
+            "other-machine:run",
+            "a/b",
+            "a b",
+            "a%3Ab",
+            "",
+            &"x".repeat(81),
+        ] {
             assert!(ApprovalId::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -167,7 +172,11 @@ mod tests {
     fn the_link_escapes_the_id_and_carries_the_key_as_a_query_parameter() {
         let id = ApprovalId::parse("run+1=(a)").unwrap();
         let key = ApprovalKey::for_token(&TaskToken::new("t"));
-        let link = approval_link("https://abc.execute-api.us-east-1.amazonaws.com/", &id, &key);
+        let link = approval_link(
+            "https://abc.execute-api.us-east-1.amazonaws.com/",
+            &id,
+            &key,
+        );
         assert_eq!(
             link,
             format!(

@@ -54,12 +54,16 @@ pub enum Page<'a> {
         key: &'a str,
     },
     /// The decision reached Step Functions.
-    Recorded { decision: Decision },
+    Recorded {
+        decision: Decision,
+    },
     AlreadyDecided {
         approval: &'a Approval,
         at: OffsetDateTime,
     },
-    Expired { deadline: Option<OffsetDateTime> },
+    Expired {
+        deadline: Option<OffsetDateTime>,
+    },
     Closed,
     NotFound,
     WrongKey,

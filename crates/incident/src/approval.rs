@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::outcome::{
-    Notification, SUBJECT_LIMIT, change_section, describe_change, describe_target,
-    grants_section, quarantine_section, truncate,
+    Notification, SUBJECT_LIMIT, change_section, describe_change, describe_target, grants_section,
+    quarantine_section, truncate,
 };
 use policy_engine::Finding;
 

@@ -11,11 +11,11 @@ pub use event::{
     Actor, EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, read_event,
 };
 pub use outcome::{
-    EVENT_SOURCE, Notification, Outcome, OutcomeState, UnreadablePart, describe_actor, describe_change,
-    describe_origin, describe_quarantine, describe_target, event_detail, grant_lines, notification,
-    pretty,
+    EVENT_SOURCE, Notification, Outcome, OutcomeState, UnreadablePart, describe_actor,
+    describe_change, describe_origin, describe_quarantine, describe_target, event_detail,
+    grant_lines, notification, pretty,
 };
 pub use record::{
-    Approval, Decision, current_findings, DeletedVersion, Incident, QuarantineAction, QuarantineRecord,
-    QuarantineStatus, RestoreRecord, RestoreStatus, Verdict,
+    Approval, Decision, DeletedVersion, Incident, QuarantineAction, QuarantineRecord,
+    QuarantineStatus, RestoreRecord, RestoreStatus, Verdict, current_findings,
 };

@@ -7,8 +7,8 @@ use policy_engine::{Change, Finding};
 
 use crate::event::{PolicyChange, Target};
 use crate::record::{
-    current_findings,
     Approval, Incident, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
+    current_findings,
 };
 
 /// The EventBridge `source` of every event iam-sentinel publishes.

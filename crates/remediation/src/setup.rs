@@ -102,7 +102,9 @@ impl RequestApprovalDeps {
 impl ApprovalApiDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         let state_machine = approval::StateMachine::parse(&required_env("STATE_MACHINE_ARN")?)
-            .map_err(|e| StepError::NonRetryable(format!("configuration: STATE_MACHINE_ARN: {e}")))?;
+            .map_err(|e| {
+                StepError::NonRetryable(format!("configuration: STATE_MACHINE_ARN: {e}"))
+            })?;
         Ok(ApprovalApiDeps {
             tasks: ApprovalTasks {
                 client: aws_sdk_sfn::Client::new(config),

@@ -25,19 +25,24 @@ pub struct ApprovalApiDeps {
 /// A browser's user agent is kept as context for the decision, within reason.
 const MAX_USER_AGENT_CHARS: usize = 512;
 
-/// After losing a race to another decision, how often to look for the winner in the history.
+/// After sending a decision, how often to look for the winner in the history.
 const WINNER_LOOKS: u32 = 5;
 const WINNER_LOOK_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The function's entry: an event that is not an HTTP API request gets a 400 page too.
-pub async fn handle_event(event: serde_json::Value, deps: &ApprovalApiDeps) -> ApiGatewayV2httpResponse {
+pub async fn handle_event(
+    event: serde_json::Value,
+    deps: &ApprovalApiDeps,
+) -> ApiGatewayV2httpResponse {
     match serde_json::from_value::<ApiGatewayV2httpRequest>(event) {
         Ok(request) => handle(request, deps).await,
         Err(e) => {
             tracing::warn!(error = %e, "not an API Gateway HTTP API (2.0) event");
             to_api_gateway(
-                Page::BadRequest(format!("the request is not an API Gateway HTTP API event: {e}"))
-                    .render(),
+                Page::BadRequest(format!(
+                    "the request is not an API Gateway HTTP API event: {e}"
+                ))
+                .render(),
             )
         }
     }
@@ -59,7 +64,11 @@ pub async fn handle(
 }
 
 async fn answer(request: &ApiGatewayV2httpRequest, deps: &ApprovalApiDeps) -> Response {
-    let id = match request.path_parameters.get("approvalId").map(|id| ApprovalId::parse(id)) {
+    let id = match request
+        .path_parameters
+        .get("approvalId")
+        .map(|id| ApprovalId::parse(id))
+    {
         Some(Ok(id)) => id,
         Some(Err(e)) => return Page::BadRequest(e.to_string()).render(),
         None => return Page::NotFound.render(),
@@ -72,7 +81,11 @@ async fn answer(request: &ApiGatewayV2httpRequest, deps: &ApprovalApiDeps) -> Re
 }
 
 /// GET: the review page of an open request, or why it is not open. Never decides.
-async fn show(request: &ApiGatewayV2httpRequest, id: &ApprovalId, deps: &ApprovalApiDeps) -> Response {
+async fn show(
+    request: &ApiGatewayV2httpRequest,
+    id: &ApprovalId,
+    deps: &ApprovalApiDeps,
+) -> Response {
     let Some(key) = request.query_string_parameters.first("key") else {
         return Page::BadRequest("the link has no key; open the whole link from the email".into())
             .render();
@@ -90,10 +103,14 @@ async fn show(request: &ApiGatewayV2httpRequest, id: &ApprovalId, deps: &Approva
 }
 
 /// POST: checks the key and sends the decision; a 200 only once Step Functions has it.
-async fn decide(request: &ApiGatewayV2httpRequest, id: &ApprovalId, deps: &ApprovalApiDeps) -> Response {
-    let form = match body_bytes(request).and_then(|body| {
-        parse_decision_form(&body).map_err(|e| e.to_string())
-    }) {
+async fn decide(
+    request: &ApiGatewayV2httpRequest,
+    id: &ApprovalId,
+    deps: &ApprovalApiDeps,
+) -> Response {
+    let form = match body_bytes(request)
+        .and_then(|body| parse_decision_form(&body).map_err(|e| e.to_string()))
+    {
         Ok(form) => form,
         Err(problem) => return Page::BadRequest(problem).render(),
     };
@@ -105,6 +122,7 @@ async fn decide(request: &ApiGatewayV2httpRequest, id: &ApprovalId, deps: &Appro
     let http = &request.request_context.http;
     let decision = Approval {
         decision: form.decision,
+        // To the nanosecond: it tells two decisions apart when the history shows which won.
         decided_at: OffsetDateTime::now_utc().format(&Rfc3339).ok(),
         source_ip: http.source_ip.clone(),
         user_agent: http
@@ -113,15 +131,13 @@ async fn decide(request: &ApiGatewayV2httpRequest, id: &ApprovalId, deps: &Appro
             .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
         comment: form.comment,
     };
-    match deps.tasks.send_decision(&found.request.task_token, &decision).await {
-        Ok(Sent::Recorded) => {
-            tracing::info!(approval_id = %id, decision = ?decision.decision, "decision recorded");
-            Page::Recorded {
-                decision: decision.decision,
-            }
-            .render()
-        }
-        Ok(Sent::NotOpen) => after_lost_race(deps, id, &form.key).await,
+    match deps
+        .tasks
+        .send_decision(&found.request.task_token, &decision)
+        .await
+    {
+        Ok(Sent::Recorded) => settle(deps, id, &form.key, Some(&decision)).await,
+        Ok(Sent::NotOpen) => settle(deps, id, &form.key, None).await,
         Err(failure) => {
             tracing::warn!(approval_id = %id, error = %failure.message, "the decision did not reach Step Functions");
             Page::Unavailable.render()
@@ -129,19 +145,41 @@ async fn decide(request: &ApiGatewayV2httpRequest, id: &ApprovalId, deps: &Appro
     }
 }
 
-/// Another decision (or the deadline) won between our read and our call: say which, once the
-/// history shows it. Until it does, nothing was decided by this request and a retry is safe.
-async fn after_lost_race(deps: &ApprovalApiDeps, id: &ApprovalId, key: &str) -> Response {
+/// Says which decision won, from the history: ours (`sent`, if Step Functions accepted it) or
+/// another one recorded first. Only the decision the workflow goes on with gets a 200, even
+/// where SendTaskSuccess accepts a spent token (moto does). Until the history shows a winner,
+/// an accepted decision stands (Step Functions accepts one per token) and a refused one has
+/// decided nothing, so a retry is safe.
+async fn settle(
+    deps: &ApprovalApiDeps,
+    id: &ApprovalId,
+    key: &str,
+    sent: Option<&Approval>,
+) -> Response {
     for _ in 0..WINNER_LOOKS {
         match lookup(deps, id, key).await {
-            Ok(found) if found.status == ApprovalStatus::Open => {
-                tokio::time::sleep(WINNER_LOOK_INTERVAL).await;
-            }
-            Ok(found) => return not_open(&found),
+            Ok(found) => match &found.status {
+                ApprovalStatus::Open => tokio::time::sleep(WINNER_LOOK_INTERVAL).await,
+                ApprovalStatus::Decided { approval, .. } if Some(approval) == sent => {
+                    return recorded(id, approval);
+                }
+                _ => return not_open(&found),
+            },
             Err(page) => return page,
         }
     }
-    Page::Unavailable.render()
+    match sent {
+        Some(decision) => recorded(id, decision),
+        None => Page::Unavailable.render(),
+    }
+}
+
+fn recorded(id: &ApprovalId, decision: &Approval) -> Response {
+    tracing::info!(approval_id = %id, decision = ?decision.decision, "decision recorded");
+    Page::Recorded {
+        decision: decision.decision,
+    }
+    .render()
 }
 
 /// Finds the approval the key opens, or the page that says why there is none.

@@ -1,5 +1,6 @@
 //! The handlers against moto in server mode: real SDK calls, real HTTP, a private server each.
 
+mod approval;
 mod attachment;
 mod errors;
 mod inline;

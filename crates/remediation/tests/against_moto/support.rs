@@ -1,6 +1,7 @@
 //! A private moto server per test (pinned moto from the project's .venv, on a free loopback
 //! port, killed when the test ends), SDK clients pointed at it, and scenario helpers.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -22,6 +23,12 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// With extra environment, e.g. `MOTO_PORT`: where moto's state machine interpreter sends
+    /// the service calls it makes (Lambda invocations among them).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let server = std::env::var_os("MOTO_SERVER")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
@@ -38,6 +45,7 @@ impl Moto {
         let port = free_port();
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -85,6 +93,27 @@ impl Moto {
         aws_sdk_eventbridge::Client::from_conf(config)
     }
 
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        sfn_client_at(&self.endpoint)
+    }
+
+    /// Switches on execution of state machines (off by default; before CreateStateMachine).
+    pub fn execute_state_machines(&self) {
+        let body =
+            r#"{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}"#;
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("moto is listening");
+        write!(
+            stream,
+            "POST /moto-api/config HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("request sent");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("moto answers");
+        assert!(answer.starts_with("HTTP/1.1 20"), "moto config: {answer}");
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         let config = aws_sdk_sqs::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -119,7 +148,19 @@ pub fn iam_client_at(endpoint: &str) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::from_conf(config)
 }
 
-fn free_port() -> u16 {
+/// A Step Functions client for any endpoint; one attempt only, like the IAM one.
+pub fn sfn_client_at(endpoint: &str) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(test_credentials())
+        .retry_config(aws_sdk_sfn::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+pub fn free_port() -> u16 {
     TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .expect("a free port")
