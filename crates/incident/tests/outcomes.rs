@@ -7,9 +7,9 @@ use std::collections::HashSet;
 
 use incident::outcome::{event_detail, notification};
 use incident::{
-    Approval, Decision, DeletedVersion, Incident, Outcome, OutcomeState, PolicyChange,
-    QuarantineAction, QuarantineRecord, QuarantineStatus, Reading, RestoreRecord, RestoreStatus,
-    Target, Verdict, read_event,
+    Approval, ApprovalRequest, Decision, DeletedVersion, Incident, Outcome, OutcomeState,
+    PolicyChange, QuarantineAction, QuarantineRecord, QuarantineStatus, Reading, RestoreRecord,
+    RestoreStatus, Target, TaskToken, Verdict, approval_request_notification, read_event,
 };
 use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, decode, plan};
 use serde_json::{Value, json};
@@ -1116,4 +1116,75 @@ fn an_unreadable_part_of_the_state_is_reported_not_dropped() {
     );
     assert!(body.contains("half-done"), "{body}");
     assert_eq!(detail["unreadable"].as_array().map(Vec::len), Some(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The approval request email
+// ---------------------------------------------------------------------------------------------
+
+const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAaX5/Tx+token+with/slashes=";
+const LINK: &str = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/approvals/47e675e7-a06b-499a-961b-2284a99aba5a?key=kZ3v0dF9r8QwYbN1xL2mT6pS4hJ7cA5e";
+
+fn approval_request(incident: Incident) -> ApprovalRequest {
+    let quarantine = quarantine_of(&incident);
+    ApprovalRequest {
+        task_token: TaskToken::new(TOKEN),
+        execution_arn: EXECUTION.into(),
+        incident,
+        quarantine,
+        approval_timeout_seconds: 86_400,
+    }
+}
+
+#[test]
+fn the_approval_email_gives_the_change_the_grants_the_quarantine_the_deadline_and_the_link() {
+    // GIVEN alice's CreatePolicy, quarantined
+    let request = approval_request(incident_of("create-policy.json"));
+    // WHEN the approval email is written
+    let email = approval_request_notification(&request, LINK, "2026-11-22 09:31:00 UTC");
+    // THEN the subject asks for a decision on the policy, and the body says who, what, when,
+    // from where, through which statement, what the quarantine did, by when, and where to go
+    assert_eq!(
+        email.subject,
+        "iam-sentinel: approval needed: managed policy my-bad-policy-aws-5-mins"
+    );
+    assert!(section(&email.body, "Change").contains(ALICE));
+    assert!(section(&email.body, "Change").contains("203.0.113.24"));
+    assert!(
+        section(&email.body, "Restricted actions granted")
+            .contains("statement 0 (Sid VisualEditor0): s3:DeleteBucket")
+    );
+    assert!(section(&email.body, "Quarantine").contains("new default version v2"));
+    assert!(
+        section(&email.body, "Quarantine").contains("statement 0 (Sid VisualEditor0): removed")
+    );
+    assert!(
+        email
+            .body
+            .contains("Decide before 2026-11-22 09:31:00 UTC.")
+    );
+    assert_eq!(email.body.matches(LINK).count(), 1);
+}
+
+#[test]
+fn the_approval_email_never_contains_the_task_token() {
+    for (incident, _) in incidents_with_very_long_names() {
+        let email = approval_request_notification(&approval_request(incident), LINK, "soon");
+        assert!(!email.body.contains(TOKEN) && !email.subject.contains(TOKEN));
+    }
+}
+
+#[test]
+fn the_approval_email_subject_is_under_100_characters_for_a_very_long_policy_name() {
+    for (incident, _) in incidents_with_very_long_names() {
+        let email = approval_request_notification(&approval_request(incident), LINK, "soon");
+        assert!(email.subject.len() < 100, "{}", email.subject);
+        assert!(email.subject.starts_with("iam-sentinel: approval needed: "));
+    }
+}
+
+#[test]
+fn a_task_token_never_shows_in_debug_output() {
+    let request = approval_request(incident_of("create-policy.json"));
+    assert!(!format!("{request:?}").contains(TOKEN));
 }

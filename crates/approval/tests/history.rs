@@ -1,0 +1,183 @@
+//! Finding the approval in an execution's history: which request a key opens, and whether it
+//! is still open. The histories are shaped like GetExecutionHistory's, reduced by the adapter.
+
+use approval::{ApprovalKey, ApprovalStatus, EventKind, HistoryEvent, Lookup, find_approval};
+use incident::{Decision, TaskToken};
+use serde_json::json;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const REQUESTED_AT: OffsetDateTime = datetime!(2026-11-21 09:31:00 UTC);
+
+fn parameters(token: &str) -> String {
+    json!({
+        "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:iam-sentinel-request-approval",
+        "Payload": {
+            "taskToken": token,
+            "executionArn": "arn:aws:states:us-east-1:123456789012:execution:iam-sentinel-remediation:run-1",
+            "incident": {
+                "id": "47e675e7-a06b-499a-961b-2284a99aba5a",
+                "eventName": "CreatePolicy",
+                "verdict": "restricted",
+                "notify": false,
+                "restrictedActions": "s3:DeleteBucket",
+                "findings": []
+            },
+            "quarantine": {"status": "applied"},
+            "approvalTimeoutSeconds": 3600
+        }
+    })
+    .to_string()
+}
+
+fn at(minutes: i64) -> OffsetDateTime {
+    REQUESTED_AT + Duration::minutes(minutes)
+}
+
+fn event(minutes: i64, kind: EventKind) -> HistoryEvent {
+    HistoryEvent {
+        at: at(minutes),
+        kind,
+    }
+}
+
+fn scheduled(minutes: i64, token: &str) -> HistoryEvent {
+    event(
+        minutes,
+        EventKind::ApprovalScheduled {
+            parameters: parameters(token),
+            timeout_seconds: Some(3600),
+        },
+    )
+}
+
+fn key(token: &str) -> String {
+    ApprovalKey::for_token(&TaskToken::new(token)).encoded()
+}
+
+fn status(events: &[HistoryEvent], token: &str, now: OffsetDateTime) -> ApprovalStatus {
+    match find_approval(events, &key(token), now).unwrap() {
+        Lookup::Found(found) => found.status,
+        other => panic!("expected the request, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_request_nobody_answered_yet_is_open_with_its_deadline() {
+    let events = [event(0, EventKind::Other), scheduled(1, "t-1")];
+    let Lookup::Found(found) = find_approval(&events, &key("t-1"), at(5)).unwrap() else {
+        panic!("not found");
+    };
+    assert_eq!(found.status, ApprovalStatus::Open);
+    assert_eq!(found.deadline, Some(at(61)));
+    assert_eq!(found.request.task_token.expose(), "t-1");
+}
+
+#[test]
+fn a_history_without_an_approval_task_has_no_request() {
+    let events = [
+        event(0, EventKind::Other),
+        event(1, EventKind::ExecutionEnded),
+    ];
+    assert!(matches!(
+        find_approval(&events, &key("t-1"), at(2)).unwrap(),
+        Lookup::NoRequest
+    ));
+}
+
+#[test]
+fn a_key_of_another_token_is_the_wrong_key() {
+    let events = [scheduled(1, "t-1")];
+    assert!(matches!(
+        find_approval(&events, &key("t-2"), at(2)).unwrap(),
+        Lookup::WrongKey
+    ));
+}
+
+#[test]
+fn a_succeeded_task_is_decided_with_the_decision_it_carried_and_when() {
+    let output = json!({"decision": "deny", "decidedAt": "2026-11-21T09:40:00Z", "sourceIp": "198.51.100.77"});
+    let events = [
+        scheduled(1, "t-1"),
+        event(
+            9,
+            EventKind::ApprovalSucceeded {
+                output: Some(output.to_string()),
+            },
+        ),
+    ];
+    let ApprovalStatus::Decided {
+        approval,
+        at: decided,
+    } = status(&events, "t-1", at(10))
+    else {
+        panic!("not decided");
+    };
+    assert_eq!(approval.decision, Decision::Deny);
+    assert_eq!(approval.source_ip.as_deref(), Some("198.51.100.77"));
+    assert_eq!(decided, at(9));
+}
+
+#[test]
+fn a_decision_output_that_cannot_be_read_counts_as_unrecognised() {
+    let events = [
+        scheduled(1, "t-1"),
+        event(
+            9,
+            EventKind::ApprovalSucceeded {
+                output: Some("not json".into()),
+            },
+        ),
+    ];
+    let ApprovalStatus::Decided { approval, .. } = status(&events, "t-1", at(10)) else {
+        panic!("not decided");
+    };
+    assert_eq!(approval.decision, Decision::Unrecognised);
+}
+
+#[test]
+fn a_timed_out_task_is_expired() {
+    let events = [scheduled(1, "t-1"), event(61, EventKind::ApprovalTimedOut)];
+    assert_eq!(status(&events, "t-1", at(62)), ApprovalStatus::Expired);
+}
+
+#[test]
+fn past_the_deadline_a_request_is_expired_before_step_functions_says_so() {
+    let events = [scheduled(1, "t-1")];
+    assert_eq!(status(&events, "t-1", at(61)), ApprovalStatus::Expired);
+    assert_eq!(status(&events, "t-1", at(60)), ApprovalStatus::Open);
+}
+
+#[test]
+fn a_failed_request_or_an_ended_execution_is_closed() {
+    for closing in [EventKind::ApprovalFailed, EventKind::ExecutionEnded] {
+        let events = [scheduled(1, "t-1"), event(2, closing)];
+        assert_eq!(status(&events, "t-1", at(3)), ApprovalStatus::Closed);
+    }
+}
+
+#[test]
+fn a_retried_request_closes_the_first_link_and_opens_its_own() {
+    // GIVEN the first request failed after its email went out, and the retry sent another
+    let events = [
+        scheduled(1, "t-1"),
+        event(2, EventKind::ApprovalFailed),
+        scheduled(3, "t-2"),
+    ];
+    // THEN the first link is closed and the second one is open
+    assert_eq!(status(&events, "t-1", at(4)), ApprovalStatus::Closed);
+    assert_eq!(status(&events, "t-2", at(4)), ApprovalStatus::Open);
+}
+
+#[test]
+fn a_request_whose_payload_is_unreadable_is_an_error_naming_it() {
+    let events = [event(
+        1,
+        EventKind::ApprovalScheduled {
+            parameters: r#"{"FunctionName": "f"}"#.into(),
+            timeout_seconds: None,
+        },
+    )];
+    let error = find_approval(&events, &key("t-1"), at(2)).unwrap_err();
+    assert!(error.to_string().contains("task parameters"), "{error}");
+}
