@@ -106,5 +106,13 @@ fn lambda_environment(runtime_api: &str, name: &str) -> Vec<(&'static str, Strin
         ),
         ("EVENT_BUS_NAME", "default".into()),
         ("NOTIFY_ON_CLEAN_CHANGES", "false".into()),
+        (
+            "APPROVAL_URL",
+            "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com".into(),
+        ),
+        (
+            "STATE_MACHINE_ARN",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:iam-sentinel-remediation".into(),
+        ),
     ]
 }
