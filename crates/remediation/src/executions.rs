@@ -98,46 +98,50 @@ fn is_approval_task(resource_type: &str, resource: &str) -> bool {
     resource_type == "lambda" && resource == "invoke.waitForTaskToken"
 }
 
+/// An event's details, if they are the approval task's (each task event type has its own
+/// details type, all with `resource_type` and `resource`).
+macro_rules! of_approval_task {
+    ($details:expr) => {
+        $details.filter(|d| is_approval_task(d.resource_type(), d.resource()))
+    };
+}
+
 fn reduce(event: &SdkEvent) -> HistoryEvent {
     let timestamp = event.timestamp();
     let at = OffsetDateTime::from_unix_timestamp(timestamp.secs())
         .map(|t| t + time::Duration::nanoseconds(timestamp.subsec_nanos().into()))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let kind = match event.r#type() {
-        HistoryEventType::TaskScheduled => event
-            .task_scheduled_event_details()
-            .filter(|d| is_approval_task(d.resource_type(), d.resource()))
-            .map_or(EventKind::Other, |d| EventKind::ApprovalScheduled {
+        HistoryEventType::TaskScheduled => of_approval_task!(event.task_scheduled_event_details())
+            .map(|d| EventKind::ApprovalScheduled {
                 parameters: d.parameters().to_owned(),
                 timeout_seconds: d.timeout_in_seconds(),
             }),
-        HistoryEventType::TaskSucceeded => event
-            .task_succeeded_event_details()
-            .filter(|d| is_approval_task(d.resource_type(), d.resource()))
-            .map_or(EventKind::Other, |d| EventKind::ApprovalSucceeded {
+        HistoryEventType::TaskSucceeded => of_approval_task!(event.task_succeeded_event_details())
+            .map(|d| EventKind::ApprovalSucceeded {
                 output: d.output().map(str::to_owned),
             }),
-        HistoryEventType::TaskTimedOut => event
-            .task_timed_out_event_details()
-            .filter(|d| is_approval_task(d.resource_type(), d.resource()))
-            .map_or(EventKind::Other, |_| EventKind::ApprovalTimedOut),
-        HistoryEventType::TaskFailed => event
-            .task_failed_event_details()
-            .filter(|d| is_approval_task(d.resource_type(), d.resource()))
-            .map_or(EventKind::Other, |_| EventKind::ApprovalFailed),
-        HistoryEventType::TaskStartFailed => event
-            .task_start_failed_event_details()
-            .filter(|d| is_approval_task(d.resource_type(), d.resource()))
-            .map_or(EventKind::Other, |_| EventKind::ApprovalFailed),
-        HistoryEventType::TaskSubmitFailed => event
-            .task_submit_failed_event_details()
-            .filter(|d| is_approval_task(d.resource_type(), d.resource()))
-            .map_or(EventKind::Other, |_| EventKind::ApprovalFailed),
+        HistoryEventType::TaskTimedOut => of_approval_task!(event.task_timed_out_event_details())
+            .map(|_| EventKind::ApprovalTimedOut),
+        HistoryEventType::TaskFailed => {
+            of_approval_task!(event.task_failed_event_details()).map(|_| EventKind::ApprovalFailed)
+        }
+        HistoryEventType::TaskStartFailed => {
+            of_approval_task!(event.task_start_failed_event_details())
+                .map(|_| EventKind::ApprovalFailed)
+        }
+        HistoryEventType::TaskSubmitFailed => {
+            of_approval_task!(event.task_submit_failed_event_details())
+                .map(|_| EventKind::ApprovalFailed)
+        }
         HistoryEventType::ExecutionSucceeded
         | HistoryEventType::ExecutionFailed
         | HistoryEventType::ExecutionAborted
-        | HistoryEventType::ExecutionTimedOut => EventKind::ExecutionEnded,
-        _ => EventKind::Other,
+        | HistoryEventType::ExecutionTimedOut => Some(EventKind::ExecutionEnded),
+        _ => None,
     };
-    HistoryEvent { at, kind }
+    HistoryEvent {
+        at,
+        kind: kind.unwrap_or(EventKind::Other),
+    }
 }
