@@ -51,6 +51,19 @@ fn found(status: ApprovalStatus) -> FoundApproval {
     }
 }
 
+/// The review page of the hostile request, for approval `id` and `key`.
+fn review_page(id: &str, key: &str) -> String {
+    let found = found(ApprovalStatus::Open);
+    let id = ApprovalId::parse(id).unwrap();
+    Page::Review {
+        found: &found,
+        id: &id,
+        key,
+    }
+    .render()
+    .body
+}
+
 #[test]
 fn every_page_has_its_status() {
     let decided = Approval {
@@ -113,15 +126,7 @@ fn every_page_has_its_status() {
 
 #[test]
 fn hostile_text_from_the_event_and_documents_is_escaped() {
-    let found = found(ApprovalStatus::Open);
-    let id = ApprovalId::parse("run-1").unwrap();
-    let body = Page::Review {
-        found: &found,
-        id: &id,
-        key: "k",
-    }
-    .render()
-    .body;
+    let body = review_page("run-1", "k");
     assert!(!body.contains("<script"), "{body}");
     assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!body.contains("</pre><script>"));
@@ -147,15 +152,7 @@ fn a_hostile_comment_on_the_already_decided_page_is_escaped() {
 
 #[test]
 fn the_review_page_posts_to_its_own_path_with_the_key_in_the_body() {
-    let found = found(ApprovalStatus::Open);
-    let id = ApprovalId::parse("run+1").unwrap();
-    let body = Page::Review {
-        found: &found,
-        id: &id,
-        key: "KEY123",
-    }
-    .render()
-    .body;
+    let body = review_page("run+1", "KEY123");
     assert!(
         body.contains(r#"<form method="post" action="run%2B1""#),
         "{body}"
@@ -165,15 +162,7 @@ fn the_review_page_posts_to_its_own_path_with_the_key_in_the_body() {
 
 #[test]
 fn the_review_page_shows_the_deadline_and_what_no_answer_means() {
-    let found = found(ApprovalStatus::Open);
-    let id = ApprovalId::parse("run-1").unwrap();
-    let body = Page::Review {
-        found: &found,
-        id: &id,
-        key: "k",
-    }
-    .render()
-    .body;
+    let body = review_page("run-1", "k");
     assert!(body.contains("Decide before 2026-11-21 10:31:00 UTC"));
     assert!(body.contains("the quarantine stays"));
 }
