@@ -25,7 +25,7 @@ h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5re
 section,.card{background:#fff;border:1px solid #d0d5dc;border-radius:8px;padding:1rem;margin:0 0 1rem}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}\
 ul{padding-left:1.2rem;margin:.25rem 0}li{overflow-wrap:anywhere}\
-pre{background:#f6f8fa;border:1px solid #d0d5dc;border-radius:6px;padding:.75rem;overflow-x:auto;font-size:.85rem;margin:.25rem 0}\
+pre{background:#f6f8fa;border:1px solid #d0d5dc;border-radius:6px;padding:.75rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem;margin:.25rem 0}\
 .docs{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.docs>div{min-width:0}\
 textarea{width:100%;box-sizing:border-box;min-height:4.5rem;font:inherit;padding:.5rem;border:1px solid #aab2bd;border-radius:6px}\
 .buttons{display:flex;gap:1rem;flex-wrap:wrap;margin-top:1rem}\
