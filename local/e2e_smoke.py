@@ -6,6 +6,12 @@ EventBridge and SQS. See local/stack.py for the wiring.
     .venv/bin/python local/e2e_smoke.py --only approve,deny
     .venv/bin/python local/e2e_smoke.py --timeout-case  # also the approval deadline (>= 1 hour)
 
+Decisions are taken the way a person takes them: the approval email's link is opened over HTTP
+on the local approval server (local/stack.py, what API Gateway does in AWS), and the page's own
+form is posted. Only the scenarios that deliberately send a decision the page cannot send call
+SendTaskSuccess directly. The last check, no-token-leak, looks for every task token of the run in
+every email, link, page and log.
+
 Prints PASS/FAIL/SKIP per scenario with the reason, and on failure the execution history's last
 events and the function errors seen. Exit status 0 when nothing failed.
 """
@@ -15,7 +21,10 @@ from __future__ import annotations
 import argparse
 import copy
 import fnmatch
+import html.parser
+import http.client
 import json
+import re
 import sys
 import time
 import traceback
@@ -95,6 +104,61 @@ class Skip(Exception):
     pass
 
 
+# ------------------------------------------------------------------ the approval page, as a browser
+
+# What the e2e "browser" sends; the outcome must carry it as the decision's context.
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) iam-sentinel-e2e/1.0"
+APPROVAL_HEADLINE = "Approval needed: "
+LINK = re.compile(r"Review and decide: (\S+)")
+KEY_CHARS = re.compile(r"^[A-Za-z0-9_-]{32}$")
+
+
+class PageParser(html.parser.HTMLParser):
+    """The title, h1 and forms (inputs, textareas, buttons) of a page."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.h1 = ""
+        self.forms: list[dict] = []
+        self._form = None
+        self._in = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form":
+            self._form = {"method": (a.get("method") or "get").lower(), "action": a.get("action"),
+                          "inputs": [], "textareas": [], "buttons": []}
+            self.forms.append(self._form)
+        elif self._form is not None and tag in ("input", "textarea", "button"):
+            self._form[tag + "s"].append(a)
+        if tag in ("title", "h1"):
+            self._in = tag
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data):
+        if self._in == "title":
+            self.title += data
+        elif self._in == "h1":
+            self.h1 += data
+
+
+class Answer:
+    def __init__(self, url: str, status: int, headers: dict[str, str], body: str):
+        self.url, self.status, self.headers, self.body = url, status, headers, body
+        self.page = PageParser(body) if headers.get("content-type", "").startswith("text/html") else None
+
+    def __repr__(self):
+        return f"HTTP {self.status} {self.page.h1 if self.page else self.body[:80]!r}"
+
+
 # ------------------------------------------------------------------ the harness
 
 class Harness:
@@ -105,6 +169,10 @@ class Harness:
         self.sqs = stack.client("sqs")
         self.notifications: list[str] = []   # raw SNS message bodies
         self.events: list[dict] = []         # EventBridge events (source iam-sentinel)
+        # Every link and URL used and every request and page body exchanged with the approval
+        # server, as (what, text): no-token-leak looks for task tokens in them.
+        self.texts: list[tuple[str, str]] = []
+        self.keys: set[str] = set()          # every approval key seen in a link
 
     # -- executions
     def start(self, machine_arn: str, name: str, event: dict) -> str:
@@ -186,26 +254,141 @@ class Harness:
                     sink.append(parse(m["Body"]))
                     self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
+    def _of(self, arn: str) -> list[str]:
+        """Every notification of one execution (they end with an `Execution: <arn>` line)."""
+        return [b for b in self.notifications if f"\nExecution: {arn}\n" in b + "\n"]
+
+    def outcome_notifications(self, arn: str) -> list[str]:
+        return [b for b in self._of(arn) if not b.startswith(APPROVAL_HEADLINE)]
+
+    def approval_emails(self, arn: str) -> list[str]:
+        return [b for b in self._of(arn) if b.startswith(APPROVAL_HEADLINE)]
+
     def published(self, arn: str, expected: int, timeout: float = 20):
-        """(notification headlines, outcome events) of one execution, waiting (bounded) for
-        `expected` of each; returns whatever arrived."""
+        """(outcome notifications, outcome events) of one execution, waiting (bounded) for
+        `expected` of each; returns whatever arrived. Approval emails are not outcomes: see
+        approval_email()."""
         def got():
             self.drain()
-            n = [b for b in self.notifications if f"Execution: {arn}" in b]
+            n = self.outcome_notifications(arn)
             e = [ev for ev in self.events if ev.get("detail", {}).get("executionArn") == arn]
             return (n, e) if len(n) >= expected and len(e) >= expected else None
         try:
             n, e = wait_until("notifications and events", got, timeout)
         except TimeoutError:
             self.drain()
-            n = [b for b in self.notifications if f"Execution: {arn}" in b]
+            n = self.outcome_notifications(arn)
             e = [ev for ev in self.events if ev.get("detail", {}).get("executionArn") == arn]
         if expected == 0:
             time.sleep(1.5)
             self.drain()
-            n = [b for b in self.notifications if f"Execution: {arn}" in b]
+            n = self.outcome_notifications(arn)
             e = [ev for ev in self.events if ev.get("detail", {}).get("executionArn") == arn]
         return n, e
+
+    # -- the approval email, link and page
+    def approval_email(self, arn: str, timeout: float = 30) -> str:
+        """The approval request emailed for one execution (waits, bounded)."""
+        def got():
+            self.drain()
+            return self.approval_emails(arn)
+        return wait_until(f"the approval email for {arn.rsplit(':', 1)[1]}", got, timeout)[0]
+
+    def approval_link(self, c: Checks, arn: str) -> str:
+        """The link in the execution's approval email, checked against the contract:
+        <APPROVAL_URL>/approvals/<execution name>?key=<32 characters>."""
+        email = self.approval_email(arn)
+        m = LINK.search(email)
+        if not m:
+            raise AssertionError(f"no link in the approval email: {email[:400]!r}")
+        link = m.group(1)
+        self.texts.append(("approval link", link))
+        name = arn.rsplit(":", 1)[1]
+        prefix = f"{self.stack.approval_url}/approvals/{urllib.parse.quote(name, safe='')}?key="
+        c.ok(link.startswith(prefix), f"link {link.split('?')[0]}?... does not start with {prefix}")
+        key = link.split("?key=", 1)[1] if "?key=" in link else ""
+        c.ok(bool(KEY_CHARS.match(key)), f"the link's key is not 32 base64url characters ({len(key)})")
+        self.keys.add(key)
+        return link
+
+    def http(self, method: str, url: str, form: list[tuple[str, str]] | None = None) -> Answer:
+        """One request as a browser makes it (our user agent; a form as
+        application/x-www-form-urlencoded); everything sent and received is kept for
+        no-token-leak."""
+        split = urllib.parse.urlsplit(url)
+        headers = {"User-Agent": USER_AGENT, "Accept": "text/html"}
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Origin"] = f"{split.scheme}://{split.netloc}"
+            self.texts.append((f"form posted to {split.path}", body.decode()))
+        self.texts.append(("URL", url))
+        conn = http.client.HTTPConnection(split.hostname, split.port, timeout=60)
+        try:
+            conn.request(method, split.path + (f"?{split.query}" if split.query else ""),
+                         body=body, headers=headers)
+            resp = conn.getresponse()
+            out = resp.read().decode("utf-8", "replace")
+            got = {}
+            for k, v in resp.getheaders():
+                got[k.lower()] = f"{got[k.lower()]}, {v}" if k.lower() in got else v
+        finally:
+            conn.close()
+        self.texts.append((f"{method} {split.path} page", out))
+        return Answer(url, resp.status, got, out)
+
+    def open_page(self, c: Checks, link: str, names: list[str]) -> tuple[Answer, dict | None]:
+        """GET the link: the review page, its headers, and its decision form."""
+        page = self.http("GET", link)
+        c.ok(page.status == 200, f"GET of the link: {page!r}, expected 200")
+        c.ok(page.headers.get("cache-control") == "no-store",
+             f"cache-control {page.headers.get('cache-control')!r}, expected no-store")
+        csp = page.headers.get("content-security-policy", "")
+        c.ok("default-src 'none'" in csp, f"content-security-policy {csp!r}")
+        for name in names:
+            c.ok(name in page.body, f"the page does not name {name}")
+        forms = [f for f in (page.page.forms if page.page else []) if f["method"] == "post"]
+        c.ok(len(forms) == 1, f"the page has {len(forms)} POST forms, expected 1")
+        if forms:
+            form = forms[0]
+            hidden_key = next((i.get("value") for i in form["inputs"] if i.get("name") == "key"), None)
+            c.ok(hidden_key == link.split("?key=", 1)[-1], "the form's hidden key is not the link's")
+            c.ok("?" not in (form["action"] or "") and "key=" not in (form["action"] or ""),
+                 f"the form's action carries a query string: {form['action']!r}")
+        return page, (forms[0] if forms else None)
+
+    def submit(self, page: Answer, form: dict, decision: str, comment: str | None = None,
+               key: str | None = None) -> Answer:
+        """Posts the page's form as a browser does when `decision`'s button is pressed: the
+        named inputs (hidden key), the textarea (comment), the pressed button; `key` replaces
+        the hidden key (to forge one)."""
+        fields = []
+        for i in form["inputs"]:
+            if i.get("name") and i.get("type", "text") in ("hidden", "text"):
+                value = key if (key is not None and i["name"] == "key") else i.get("value", "")
+                fields.append((i["name"], value))
+        for t in form["textareas"]:
+            if t.get("name"):
+                fields.append((t["name"], comment or ""))
+        buttons = [b for b in form["buttons"] if b.get("value") == decision and b.get("name")]
+        if len(buttons) != 1:
+            raise AssertionError(f"the form has no single {decision!r} button: {form['buttons']}")
+        fields.append((buttons[0]["name"], decision))
+        return self.http("POST", urllib.parse.urljoin(page.url, form["action"] or ""), fields)
+
+    def decide_on_page(self, c: Checks, arn: str, decision: str, names: list[str],
+                       comment: str | None = None) -> dict:
+        """What a person does: opens the emailed link, reads the page, presses a button."""
+        link = self.approval_link(c, arn)
+        page, form = self.open_page(c, link, names)
+        if form is None:
+            raise AssertionError(f"no decision form on the page: {page!r}")
+        answer = self.submit(page, form, decision, comment)
+        want = {"approve": "Approved", "deny": "Denied"}[decision]
+        c.ok(answer.status == 200 and answer.page is not None and answer.page.h1 == want,
+             f"POST {decision}: {answer!r}, expected 200 {want!r}")
+        return {"link": link, "page": page, "form": form, "answer": answer, "comment": comment}
 
     # -- IAM
     def policy_state(self, policy_arn: str) -> tuple[str, dict[str, dict]]:
@@ -285,9 +468,38 @@ def headlines(notifications: list[str]) -> list[str]:
 
 # ------------------------------------------------------------------ scenarios
 
-def quarantine_then_decide(h: Harness, c: Checks, ctx: dict, event: dict, decision_output: dict,
-                           expect_outcome: str):
-    """The managed-policy path up to the decision; returns the execution ARN."""
+def comment_for(ctx: dict, decision: str) -> str:
+    """What a person types: a ticket, punctuation, a non-ASCII dash, an apostrophe."""
+    return f"{decision} in e2e {ctx['name']}: bucket migration, OPS-1234 — it's <b>fine</b> & done"
+
+
+def decision_section(notification: str) -> str:
+    """The outcome notification's `Decision` section (its line after the heading)."""
+    _, _, rest = notification.partition("\nDecision\n")
+    return rest.split("\n", 1)[0].strip()
+
+
+def check_decision_context(c: Checks, notification: str | None, event: dict | None,
+                           decided: dict, decision: str):
+    """The outcome carries who decided and how: our address, user agent and comment."""
+    comment = decided["comment"]
+    line = decision_section(notification or "")
+    c.ok(line.startswith({"approve": "Approve", "deny": "Deny"}[decision] + " at "),
+         f"Decision section {line!r}")
+    c.ok(" from 127.0.0.1 " in line, f"the Decision section does not name 127.0.0.1: {line!r}")
+    c.ok(f"({USER_AGENT})" in line, f"the Decision section does not name our user agent: {line!r}")
+    if comment:
+        c.ok(f': "{comment}"' in line, f"the Decision section lacks the comment: {line!r}")
+    approval = ((event or {}).get("detail") or {}).get("approval") or {}
+    c.ok(approval.get("decision") == decision and approval.get("sourceIp") == "127.0.0.1"
+         and approval.get("userAgent") == USER_AGENT and approval.get("comment") == comment
+         and bool(approval.get("decidedAt")),
+         f"the outcome event's approval: {approval}")
+
+
+def quarantine_then_wait(h: Harness, c: Checks, ctx: dict, event: dict):
+    """The managed-policy path up to the approval wait (decided by the caller); returns
+    (execution ARN, policy ARN)."""
     policy_arn = create_managed_policy(h, event)
     ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique(ctx["name"]), event)
     token = h.approval_token(arn)
@@ -314,13 +526,54 @@ def quarantine_then_decide(h: Harness, c: Checks, ctx: dict, event: dict, decisi
     c.ok(len(ra) == 1 and not ra[0].get("error_type"),
          f"request-approval invocations for this execution: "
          f"{[(i.get('error_type'), i.get('error_message')) for i in ra]}")
-    h.sfn.send_task_success(taskToken=token, output=json.dumps(decision_output))
+    email = h.approval_email(arn)
+    c.ok(token not in email, "the approval email carries the task token")
     return arn, policy_arn
 
 
 def s_approve(h: Harness, c: Checks, ctx: dict):
+    """The walkthrough's policy, approved on the page; then the spent link, a forged key and
+    a few odd requests."""
     event = fixture("create-policy.json")
-    arn, policy_arn = quarantine_then_decide(h, c, ctx, event, {"decision": "approve"}, "restored")
+    name = event["detail"]["requestParameters"]["policyName"]
+    arn, policy_arn = quarantine_then_wait(h, c, ctx, event)
+    link = h.approval_link(c, arn)
+    key = link.split("?key=", 1)[1]
+    wrong_key = ("A" if key[0] != "A" else "B") + key[1:]
+    base = link.split("?", 1)[0]
+    # Before the decision: a wrong key neither shows nor decides anything.
+    got = h.http("GET", f"{base}?key={wrong_key}")
+    c.ok(got.status == 403, f"GET with a wrong key: {got!r}, expected 403")
+    page, form = h.open_page(c, link, [name, "s3:DeleteBucket"])
+    if form is None:
+        raise AssertionError(f"no decision form on the page: {page!r}")
+    got = h.submit(page, form, "approve", key=wrong_key)
+    c.ok(got.status == 403, f"POST with a wrong key: {got!r}, expected 403")
+    got = h.http("GET", base)
+    c.ok(got.status == 400, f"GET without a key: {got!r}, expected 400")
+    got = h.http("GET", f"{h.stack.approval_url}/approvals/no-such-execution-{uuid.uuid4().hex[:8]}?key={key}")
+    c.ok(got.status == 404, f"GET of an unknown id: {got!r}, expected 404")
+    got = h.http("DELETE", link)
+    c.ok(got.status == 405 and "GET" in got.headers.get("allow", ""), f"DELETE: {got!r}, expected 405")
+    got = h.http("GET", f"{h.stack.approval_url}/elsewhere?key={key}")
+    c.ok(got.status == 404 and got.page is None, f"GET of another path: {got!r}, expected a plain 404")
+    c.ok(h.status(arn) == "RUNNING" and "CheckDecision" not in h.states_entered(arn),
+         "something decided before the Approve button was pressed")
+    # The person presses Approve.
+    comment = comment_for(ctx, "approve")
+    answer = h.submit(page, form, "approve", comment)
+    c.ok(answer.status == 200 and answer.page is not None and answer.page.h1 == "Approved",
+         f"POST approve: {answer!r}, expected 200 'Approved'")
+    decided = {"comment": comment}
+    # The link is spent: a second press, a reload, and a forged key.
+    again = h.submit(page, form, "deny", "changed my mind")
+    c.ok(again.status == 409, f"POST again after the decision: {again!r}, expected 409")
+    reload = h.http("GET", link)
+    c.ok(reload.status == 409, f"GET of the link after the decision: {reload!r}, expected 409")
+    c.ok("approved" in reload.body and "127.0.0.1" in reload.body,
+         "the already-decided page does not say it was approved, from 127.0.0.1")
+    forged = h.submit(page, form, "deny", key=wrong_key)
+    c.ok(forged.status == 403, f"POST with a wrong key after the decision: {forged!r}, expected 403")
     status = h.wait_done(arn)
     c.ok(status == "SUCCEEDED", f"execution {status}")
     entered = h.states_entered(arn)
@@ -338,6 +591,9 @@ def s_approve(h: Harness, c: Checks, ctx: dict):
     c.ok([e["detail-type"] for e in evs] == ["IAM Sentinel Policy Quarantined",
                                             "IAM Sentinel Policy Restored"],
          f"detail-types: {[e['detail-type'] for e in evs]}")
+    check_decision_context(c, notes[-1] if notes else None, evs[-1] if evs else None,
+                           decided, "approve")
+    c.ok(len(h.approval_emails(arn)) == 1, f"{len(h.approval_emails(arn))} approval emails")
     if evs:
         d = evs[-1]["detail"]
         c.ok(d.get("incidentId") == event["detail"]["eventID"], f"incidentId {d.get('incidentId')}")
@@ -355,8 +611,10 @@ def s_approve(h: Harness, c: Checks, ctx: dict):
 
 
 def s_deny(h: Harness, c: Checks, ctx: dict):
+    """Denied on the page, with no comment."""
     event = managed_policy_event(unique("my-bad-policy-deny"))
-    arn, policy_arn = quarantine_then_decide(h, c, ctx, event, {"decision": "deny"}, "kept")
+    arn, policy_arn = quarantine_then_wait(h, c, ctx, event)
+    decided = h.decide_on_page(c, arn, "deny", [event["detail"]["requestParameters"]["policyName"]])
     status = h.wait_done(arn)
     c.ok(status == "SUCCEEDED", f"execution {status}")
     entered = h.states_entered(arn)
@@ -369,12 +627,24 @@ def s_deny(h: Harness, c: Checks, ctx: dict):
     c.ok(headlines(notes) == ["Restricted grant quarantined", "Denied: quarantine kept"],
          f"notifications: {headlines(notes)}")
     c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+    check_decision_context(c, notes[-1] if notes else None, evs[-1] if evs else None,
+                           decided, "deny")
 
 
-def s_unexpected_decision(h: Harness, c: Checks, ctx: dict):
-    """README/ASL: 'Deny, no answer, or anything unexpected: the quarantine stays' (PublishKept)."""
+def s_sfn_unexpected_decision(h: Harness, c: Checks, ctx: dict):
+    """README/ASL: 'Deny, no answer, or anything unexpected: the quarantine stays' (PublishKept).
+    The page cannot send 'maybe' (it answers 400 and decides nothing: checked first), so the
+    state machine's safe default is tested with SendTaskSuccess directly."""
     event = managed_policy_event(unique("my-bad-policy-maybe"))
-    arn, policy_arn = quarantine_then_decide(h, c, ctx, event, {"decision": "maybe"}, "kept")
+    arn, policy_arn = quarantine_then_wait(h, c, ctx, event)
+    link = h.approval_link(c, arn)
+    forged = h.http("POST", link.split("?", 1)[0],
+                    [("key", link.split("?key=", 1)[1]), ("comment", ""), ("decision", "maybe")])
+    c.ok(forged.status == 400, f"the page took decision=maybe: {forged!r}, expected 400")
+    c.ok(h.status(arn) == "RUNNING" and "CheckDecision" not in h.states_entered(arn),
+         "decision=maybe posted to the page decided something")
+    token = h.approval_token(arn)
+    h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "maybe"}))
     status = h.wait_done(arn)
     entered = h.states_entered(arn)
     c.ok(status == "SUCCEEDED", f"execution {status} (expected SUCCEEDED via PublishKept)")
@@ -466,7 +736,8 @@ def s_inline_approve(h: Harness, c: Checks, ctx: dict):
     c.ok(during != json.loads(original), "the inline policy was not rewritten")
     c.ok(not grants(during, "s3:DeleteObject") and not grants(during, "s3:DeleteBucket"),
          "the quarantined inline policy still grants s3:DeleteObject/DeleteBucket")
-    h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "approve"}))
+    c.ok(token not in h.approval_email(arn), "the approval email carries the task token")
+    decided = h.decide_on_page(c, arn, "approve", [role, name], comment_for(ctx, "approve"))
     status = h.wait_done(arn)
     c.ok(status == "SUCCEEDED", f"execution {status}")
     after = as_document(h.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
@@ -475,6 +746,8 @@ def s_inline_approve(h: Harness, c: Checks, ctx: dict):
     c.ok(outcomes(evs) == ["quarantined", "restored"], f"outcome events: {outcomes(evs)}")
     if evs:
         c.ok(evs[-1]["detail"]["restore"]["status"] == "restored", f"restore {evs[-1]['detail']['restore']}")
+    check_decision_context(c, notes[-1] if notes else None, evs[-1] if evs else None,
+                           decided, "approve")
 
 
 def s_attachment_deny(h: Harness, c: Checks, ctx: dict):
@@ -491,7 +764,9 @@ def s_attachment_deny(h: Harness, c: Checks, ctx: dict):
     token = h.approval_token(arn)
     attached = [a["PolicyArn"] for a in h.iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
     c.ok(policy_arn not in attached, f"still attached during approval: {attached}")
-    h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "deny"}))
+    c.ok(token not in h.approval_email(arn), "the approval email carries the task token")
+    decided = h.decide_on_page(c, arn, "deny", [user, policy_arn.rsplit("/", 1)[1]],
+                               comment_for(ctx, "deny"))
     status = h.wait_done(arn)
     c.ok(status == "SUCCEEDED", f"execution {status}")
     attached = [a["PolicyArn"] for a in h.iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
@@ -501,6 +776,8 @@ def s_attachment_deny(h: Harness, c: Checks, ctx: dict):
     if evs:
         c.ok(evs[0]["detail"]["quarantine"]["action"]["kind"] == "detached",
              f"action {evs[0]['detail']['quarantine'].get('action')}")
+    check_decision_context(c, notes[-1] if notes else None, evs[-1] if evs else None,
+                           decided, "deny")
 
 
 def s_analyse_fails(h: Harness, c: Checks, ctx: dict):
@@ -531,10 +808,14 @@ def s_analyse_fails(h: Harness, c: Checks, ctx: dict):
         c.ok("InvalidInput" in notes[0], "the failure notification does not name the error")
 
 
-def s_no_decision(h: Harness, c: Checks, ctx: dict):
-    """Extra: SendTaskSuccess without a decision ({}) -> CheckDecision IsPresent false -> kept."""
+def s_sfn_no_decision(h: Harness, c: Checks, ctx: dict):
+    """Extra: SendTaskSuccess without a decision ({}) -> CheckDecision IsPresent false -> kept.
+    Sent directly (not the page, which always sends approve or deny): it tests the state
+    machine's safe default."""
     event = managed_policy_event(unique("my-bad-policy-nodecision"))
-    arn, policy_arn = quarantine_then_decide(h, c, ctx, event, {}, "kept")
+    arn, policy_arn = quarantine_then_wait(h, c, ctx, event)
+    token = h.approval_token(arn)
+    h.sfn.send_task_success(taskToken=token, output=json.dumps({}))
     status = h.wait_done(arn)
     entered = h.states_entered(arn)
     c.ok(status == "SUCCEEDED", f"execution {status} (expected SUCCEEDED via PublishKept)")
@@ -628,7 +909,8 @@ def s_set_default(h: Harness, c: Checks, ctx: dict):
     c.ok(default == "v3" and not grants(versions.get("v3", {}), "s3:DeleteBucket"),
          f"during approval: default {default}; v3 grants s3:DeleteBucket: "
          f"{grants(versions.get('v3', {}), 's3:DeleteBucket') if 'v3' in versions else 'absent'}")
-    h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "approve"}))
+    c.ok(token not in h.approval_email(arn), "the approval email carries the task token")
+    h.decide_on_page(c, arn, "approve", [name])
     status = h.wait_done(arn)
     c.ok(status == "SUCCEEDED", f"execution {status}")
     default, versions = h.policy_state(policy_arn)
@@ -644,12 +926,12 @@ def s_restore_skipped(h: Harness, c: Checks, ctx: dict):
     event = managed_policy_event(unique("my-bad-policy-changed"))
     policy_arn = create_managed_policy(h, event)
     ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("restore-skipped"), event)
-    token = h.approval_token(arn)
+    h.approval_token(arn)
     newer = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "s3:GetBucketObjectLockConfiguration", "Resource": "*"}]})
     v3 = h.iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=newer,
                                      SetAsDefault=True)["PolicyVersion"]["VersionId"]
-    h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "approve"}))
+    h.decide_on_page(c, arn, "approve", [event["detail"]["requestParameters"]["policyName"]])
     status = h.wait_done(arn)
     c.ok(status == "SUCCEEDED", f"execution {status}")
     default, versions = h.policy_state(policy_arn)
@@ -667,23 +949,104 @@ def s_restore_skipped(h: Harness, c: Checks, ctx: dict):
              "'IAM Sentinel Policy Restored'), which is false: the original is not in force")
 
 
+TOKEN_FIELD = re.compile(r'"taskToken"\s*:\s*"([^"\\]+)"')
+
+
+def run_executions(h: Harness) -> list[str]:
+    """Every execution of every state machine in this run's moto."""
+    arns = []
+    for machines in h.sfn.get_paginator("list_state_machines").paginate(
+            PaginationConfig={"MaxItems": 1000}):
+        for m in machines["stateMachines"]:
+            for page in h.sfn.get_paginator("list_executions").paginate(
+                    stateMachineArn=m["stateMachineArn"], PaginationConfig={"MaxItems": 10000}):
+                arns += [e["executionArn"] for e in page["executions"]]
+    return arns
+
+
+def s_no_token_leak(h: Harness, c: Checks, ctx: dict):
+    """A task token is the power to decide, whoever holds it: none may appear in an email, an
+    outcome event, a link or URL, a page or form, the approval server's log, the router's log,
+    or any function's (cargo lambda watch) log. Also: no approval key in any log, and one
+    approval email per approval request."""
+    executions = run_executions(h)
+    tokens: set[str] = set()
+    requests: dict[str, int] = {}
+    for arn in executions:
+        for e in h.history(arn):
+            d = e.get("taskScheduledEventDetails")
+            if d and d.get("resource", "").endswith("invoke.waitForTaskToken"):
+                requests[arn] = requests.get(arn, 0) + 1
+            for detail in (v for k, v in e.items() if k.endswith("EventDetails")):
+                for value in detail.values():
+                    if isinstance(value, str):
+                        tokens.update(TOKEN_FIELD.findall(value))
+    # The same tokens as the functions received them (a cross-check of the history's).
+    from_invocations = set()
+    for i in h.stack.router.invocations:
+        from_invocations.update(TOKEN_FIELD.findall(i["payload"]))
+    c.ok(from_invocations <= tokens,
+         f"{len(from_invocations - tokens)} tokens were passed to functions but not found in the histories")
+    tokens |= from_invocations
+    c.ok(len(tokens) >= len(requests) > 0 or not requests,
+         f"{len(tokens)} tokens for {len(requests)} approval requests")
+    h.drain()
+    texts: list[tuple[str, str]] = []
+    texts += [("email", n) for n in h.notifications]
+    texts += [("outcome event", json.dumps(e)) for e in h.events]
+    texts += h.texts
+    logs = []
+    for f in sorted(h.stack.run_dir.iterdir()):
+        if f.is_file():
+            logs.append((f"file {f.name}", f.read_text(errors="replace")))
+    texts += logs
+    leaks = sorted({(what, t[:8]) for what, text in texts for t in tokens if t in text})
+    c.ok(not leaks, f"task tokens found in: {leaks[:10]}{' ...' if len(leaks) > 10 else ''}")
+    key_leaks = sorted({name for name, text in logs for k in h.keys if k in text})
+    c.ok(not key_leaks, f"approval keys found in: {key_leaks}")
+    server_log = (h.stack.run_dir / "approval-server.log").read_text()
+    c.ok("key=" not in server_log and "?" not in server_log,
+         "the approval server's log has a query string")
+    c.ok(bool(server_log.strip()), "the approval server logged nothing")
+    for arn, n in requests.items():
+        emails = len(h.approval_emails(arn))
+        c.ok(emails == n, f"{arn.rsplit(':', 1)[1]}: {emails} approval emails for {n} approval requests")
+    kinds = {}
+    for what, _ in texts:
+        kind = what.split(" ", 1)[0] if what.startswith("file ") else what
+        kinds[kind] = kinds.get(kind, 0) + 1
+    c.note(f"{len(tokens)} task tokens (from {len(executions)} executions' histories, "
+           f"{len(requests)} with an approval request) checked against {len(texts)} texts, "
+           f"{sum(len(t) for _, t in texts) / 1e6:.1f} MB: {len(h.notifications)} emails, "
+           f"{len(h.events)} outcome events, {len(h.texts)} links/URLs/pages/forms "
+           f"({len(h.keys)} approval links), {len(logs)} files in the run directory "
+           f"({', '.join(name[5:] for name, _ in logs)})")
+
+
 SCENARIOS = [
-    ("approve", "managed policy (create-policy.json): quarantine, approve -> restored", s_approve),
-    ("deny", "managed policy: quarantine, deny -> kept", s_deny),
+    ("approve", "managed policy (create-policy.json): quarantine, approve on the page -> restored; "
+                "spent link 409, wrong key 403", s_approve),
+    ("deny", "managed policy: quarantine, deny on the page -> kept", s_deny),
     ("timeout", "managed policy: no decision before the deadline -> timed_out", s_timeout),
     ("clean", "clean managed policy -> clean, no quarantine", s_clean),
     ("failed-call", "create-policy-access-denied.json -> ignored -> Done", s_failed_call),
-    ("inline", "extra: inline role policy (put-role-policy.json), approve -> restored", s_inline_approve),
-    ("attachment", "extra: attachment (attach-user-policy.json), deny -> kept (detached)", s_attachment_deny),
-    ("set-default", "extra: set-default-policy-version.json (document read from IAM), approve", s_set_default),
+    ("inline", "extra: inline role policy (put-role-policy.json), approve on the page -> restored", s_inline_approve),
+    ("attachment", "extra: attachment (attach-user-policy.json), deny on the page -> kept (detached)", s_attachment_deny),
+    ("set-default", "extra: set-default-policy-version.json (document read from IAM), approve on the page", s_set_default),
     ("superseded", "extra: policy already clean when Quarantine looks -> superseded", s_superseded),
     ("own-change", "extra: put-role-policy-by-sentinel.json -> ignored", s_own_change),
     ("analyse-fails", "extra: unreadable event -> PublishFailed -> Failed", s_analyse_fails),
     ("task-failure", "extra: SendTaskFailure from the approval side -> failed, quarantine kept", s_task_failure),
-    ("unexpected-decision", "extra: decision 'maybe' -> kept (the safe branch)", s_unexpected_decision),
-    ("no-decision", "extra: decision missing ({}) -> kept (the safe branch)", s_no_decision),
-    ("restore-skipped", "extra: policy changed during the wait, approve -> their change stands", s_restore_skipped),
+    ("unexpected-decision", "extra: the page refuses 'maybe' (400); SendTaskSuccess directly with "
+                            "decision 'maybe' -> kept (the safe branch)", s_sfn_unexpected_decision),
+    ("no-decision", "extra: SendTaskSuccess directly without a decision ({}) -> kept (the safe branch)",
+     s_sfn_no_decision),
+    ("restore-skipped", "extra: policy changed during the wait, approve on the page -> their change stands", s_restore_skipped),
 ]
+
+
+FINAL_CHECK = ("no-token-leak", "no task token in any email, event, link, page or log; no key in a log",
+               s_no_token_leak)
 
 
 def main() -> int:
@@ -708,6 +1071,8 @@ def main() -> int:
         if unknown:
             ap.error(f"unknown scenarios: {sorted(unknown)}")
         chosen = [s for s in SCENARIOS if s[0] in names]
+    # Always last: it checks whatever the scenarios before it produced.
+    chosen = chosen + [FINAL_CHECK]
 
     results = []
     t_all = time.monotonic()

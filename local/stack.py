@@ -13,6 +13,8 @@ How the pieces talk (see ../shared/LOCAL-AWS.md):
        (MOTO_PORT=router_port)                      │     (/2015-03-31/functions/{name}/invocations)
                                                     └─> moto (everything else)
     Rust handlers (AWS_ENDPOINT_URL) ───────────> moto  :moto_port
+    a browser / test ──> approval server :approval_port ──> router ──> approval-api
+       (GET/POST /approvals/<id>, as API Gateway's HTTP API would; APPROVAL_URL)
 
 Everything listens on 127.0.0.1 on ports chosen at run time. Everything started here is stopped
 on exit (context manager), also on Ctrl-C, SIGTERM and exceptions; the direct children also get
@@ -24,6 +26,7 @@ Only stdlib, boto3 and PyYAML (a moto dependency, already in the venv) are used.
 from __future__ import annotations
 
 import atexit
+import base64
 import ctypes
 import http.client
 import http.server
@@ -294,6 +297,256 @@ class Router:
             conn.close()
 
 
+# ------------------------------------------------------------------ the approval server
+
+APPROVAL_ROUTE = re.compile(r"^/approvals/(?P<id>[^/]+)$")
+APPROVAL_ROUTE_KEY = "/approvals/{approvalId}"
+# API Gateway's payload limit is 10 MB; the approval form is a few hundred bytes.
+MAX_APPROVAL_BODY = 1024 * 1024
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def api_gateway_time(epoch: float) -> str:
+    """requestContext.time as API Gateway writes it: "21/Nov/2026:12:31:46 +0000" (English month
+    names, whatever the locale)."""
+    t = time.gmtime(epoch)
+    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+
+
+class ApprovalServer:
+    """What API Gateway's HTTP API (payload format 2.0, `$default` stage) does for the approval
+    routes `GET /approvals/{approvalId}` and `POST /approvals/{approvalId}`: turns the HTTP
+    request into the 2.0 event, invokes `approval-api` through `invoke` (the router), and turns
+    the function's answer back into HTTP. Other methods on that path are passed on too (the
+    function answers 405); any other path is a plain 404 without an invocation.
+
+    Logs one line per request to `log_path`: method, path (never the query string, never the
+    body: the key is a secret, whoever holds it can decide), status and time taken."""
+
+    def __init__(self, invoke, log_path: Path, binary: str = "approval-api",
+                 timeout: float = 120):
+        # invoke(binary, payload, timeout) -> (status, headers with lower-case names, body)
+        self._invoke = invoke
+        self.binary = binary
+        self.timeout = timeout
+        self._log = open(log_path, "a", buffering=1)
+        self._log_lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def version_string(self):
+                return "iam-sentinel-local-approval"
+
+            def log_message(self, fmt, *args):
+                # http.server's own lines carry the request line, query string and all: never.
+                pass
+
+            def _dispatch(self):
+                started = time.monotonic()
+                split = urllib.parse.urlsplit(self.path)
+                status = 500
+                try:
+                    status = server.handle(self, split)
+                finally:
+                    server.log(f"{self.client_address[0]} {self.command} {split.path} -> "
+                               f"{status} in {time.monotonic() - started:.2f}s")
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _dispatch
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="approval-server",
+                                        daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        if self._thread.is_alive():
+            self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+        with self._log_lock:
+            self._log.close()
+
+    def log(self, line: str):
+        with self._log_lock:
+            if not self._log.closed:
+                self._log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+    # -- one request
+    def handle(self, req: http.server.BaseHTTPRequestHandler, split) -> int:
+        m = APPROVAL_ROUTE.match(split.path)
+        if not m:
+            return self._plain(req, 404, "Not Found\n")
+        try:
+            body = self._read_body(req)
+        except ValueError as e:
+            return self._plain(req, 400, f"Bad Request: {e}\n")
+        if body is None:
+            return self._plain(req, 413, "Request Entity Too Large\n")
+        event = self.event(req, split, m.group("id"), body)
+        try:
+            status, headers, out = self._invoke(self.binary, event, self.timeout)
+        except (OSError, http.client.HTTPException) as e:  # incl. a timeout
+            self.log(f"approval-api not reachable: {type(e).__name__}")
+            return self._plain(req, 502, "Bad Gateway: the approval function did not answer\n")
+        if status != 200:
+            self.log(f"approval-api: Invoke answered HTTP {status}")
+            return self._plain(req, 502, "Bad Gateway: the approval function could not be invoked\n")
+        if "x-amz-function-error" in headers:
+            try:
+                error_type = json.loads(out).get("errorType", "?")
+            except (ValueError, AttributeError):
+                error_type = "?"
+            self.log(f"approval-api: function error {error_type}")
+            return self._plain(req, 502, "Bad Gateway: the approval function failed\n")
+        try:
+            answer = self.http_answer(out)
+        except ValueError as e:
+            self.log(f"approval-api: unusable answer: {e}")
+            return self._plain(req, 502, "Bad Gateway: the approval function's answer is malformed\n")
+        status, headers, payload = answer
+        req.send_response(status)
+        for k, v in headers:
+            req.send_header(k, v)
+        req.send_header("Content-Length", str(len(payload)))
+        req.end_headers()
+        if req.command != "HEAD":
+            req.wfile.write(payload)
+        return status
+
+    @staticmethod
+    def _plain(req, status: int, text: str) -> int:
+        out = text.encode()
+        req.send_response(status)
+        req.send_header("Content-Type", "text/plain; charset=utf-8")
+        req.send_header("Content-Length", str(len(out)))
+        req.end_headers()
+        if req.command != "HEAD":
+            req.wfile.write(out)
+        return status
+
+    @staticmethod
+    def _read_body(req) -> bytes | None:
+        """The request body (Content-Length or chunked); None if it is too large."""
+        if "chunked" in (req.headers.get("Transfer-Encoding") or "").lower():
+            out = b""
+            while True:
+                line = req.rfile.readline(1024)
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while req.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return out
+                out += req.rfile.read(size)
+                req.rfile.readline(1024)
+                if len(out) > MAX_APPROVAL_BODY:
+                    req.close_connection = True
+                    return None
+        length = int(req.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        if length > MAX_APPROVAL_BODY:
+            req.close_connection = True
+            return None
+        return req.rfile.read(length) if length else b""
+
+    def event(self, req, split, raw_id: str, body: bytes) -> dict:
+        """The API Gateway HTTP API payload 2.0 event, as tests/fixtures/api/*.json show it."""
+        now = time.time()
+        headers: dict[str, str] = {}
+        for name, value in req.headers.items():
+            name = name.lower()
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        cookies = None
+        if "cookie" in headers:  # payload 2.0 moves cookies out of the headers
+            cookies = [c.strip() for c in headers.pop("cookie").replace(",", ";").split(";")
+                       if c.strip()]
+        source_ip = req.client_address[0]
+        headers.setdefault("x-forwarded-for", source_ip)
+        headers.setdefault("x-forwarded-port", str(self.port))
+        headers.setdefault("x-forwarded-proto", "http")
+        query: dict[str, str] = {}
+        for name, value in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
+            query[name] = f"{query[name]},{value}" if name in query else value
+        route_key = f"{req.command} {APPROVAL_ROUTE_KEY}"
+        domain = headers.get("host", f"127.0.0.1:{self.port}")
+        event = {
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": split.path,
+            "rawQueryString": split.query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": "local",
+                "domainName": domain,
+                "domainPrefix": domain.split(".", 1)[0],
+                "http": {
+                    "method": req.command,
+                    "path": split.path,
+                    "protocol": req.request_version,
+                    "sourceIp": source_ip,
+                    "userAgent": headers.get("user-agent", ""),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": route_key,
+                "stage": "$default",
+                "time": api_gateway_time(now),
+                "timeEpoch": int(now * 1000),
+            },
+            "pathParameters": {"approvalId": urllib.parse.unquote(raw_id)},
+            "isBase64Encoded": False,
+        }
+        if cookies:
+            event["cookies"] = cookies
+        if query:
+            event["queryStringParameters"] = query
+        if body:
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+        return event
+
+    @staticmethod
+    def http_answer(out: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The function's payload 2.0 answer as (status, headers, body). Like API Gateway, reads
+        statusCode, headers, cookies, body and isBase64Encoded (multiValueHeaders is not part of
+        the 2.0 format; aws_lambda_events serialises it, empty)."""
+        answer = json.loads(out)
+        if not isinstance(answer, dict):
+            raise ValueError("not a JSON object")
+        status = answer.get("statusCode")
+        if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+            raise ValueError(f"statusCode {status!r}")
+        headers = []
+        raw_headers = answer.get("headers") or {}
+        if not isinstance(raw_headers, dict):
+            raise ValueError("headers is not an object")
+        for k, v in raw_headers.items():
+            if k.lower() in HOP_BY_HOP:
+                continue
+            if isinstance(v, (dict, list)) or v is None:
+                raise ValueError(f"header {k} is not a scalar")
+            headers.append((k, v if isinstance(v, str) else json.dumps(v)))
+        for cookie in answer.get("cookies") or []:
+            headers.append(("Set-Cookie", str(cookie)))
+        body = answer.get("body") or ""
+        if not isinstance(body, str):
+            raise ValueError("body is not a string")
+        if answer.get("isBase64Encoded"):
+            payload = base64.b64decode(body, validate=True)
+        else:
+            payload = body.encode("utf-8")
+        if not any(k.lower() == "content-type" for k, _ in headers) and payload:
+            headers.append(("Content-Type", "application/json"))
+        return status, headers, payload
+
+
 # ------------------------------------------------------------------ processes
 
 def _die_with_parent():
@@ -409,6 +662,16 @@ class LocalStack:
         self.router.lambda_ports = self.lambda_ports
         self.topic_name = f"{STACK_NAME}-notifications"
         self.topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.topic_name}"
+        # The main state machine's ARN is deterministic, so the approval API's STATE_MACHINE_ARN
+        # goes into the env file before the machine exists (as the template writes it out).
+        self.main_state_machine_name = f"{STACK_NAME}-remediation"
+        self.main_state_machine_arn = (f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:"
+                                       f"{self.main_state_machine_name}")
+        # The approval API as API Gateway would serve it; its socket is bound now (APPROVAL_URL
+        # goes into the functions' env file), its thread starts with the router's.
+        self.approval_server = ApprovalServer(self.invoke_direct_full,
+                                              self.run_dir / "approval-server.log")
+        self.approval_url = self.approval_server.url
         self.procs: dict[str, subprocess.Popen] = {}
         self._files = []
         self._stopped = False
@@ -436,6 +699,10 @@ class LocalStack:
             "NOTIFY_ON_CLEAN_CHANGES": "true" if self.notify_on_clean_changes else "false",
             "TOPIC_ARN": self.topic_arn,
             "EVENT_BUS_NAME": "default",
+            # request-approval: the base of the emailed link (the local approval server);
+            # approval-api: the state machine whose executions the approval ids name.
+            "APPROVAL_URL": self.approval_url,
+            "STATE_MACHINE_ARN": self.main_state_machine_arn,
             "RUST_LOG": self.rust_log,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -478,6 +745,7 @@ class LocalStack:
         # 1. the router's socket is bound already (the kernel chose its port, no race); its
         # thread starts after the processes are spawned (preexec_fn and threads do not mix).
         self.say(f"router on 127.0.0.1:{self.router.port}; moto on :{self.moto_port}; "
+                 f"approval server on {self.approval_url}; "
                  f"cargo lambda watch on {self.lambda_ports}; logs in {self.run_dir}")
         # 2. cargo lambda watch, one per function, in the function's crate (its CodeUri).
         # Not one at the workspace root: the root is itself a package (the CLI), so there
@@ -505,6 +773,7 @@ class LocalStack:
         moto = self._spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1",
                                     "-p", str(self.moto_port)], moto_env, ROOT)
         self.router.start()
+        self.approval_server.start()
         t0 = time.monotonic()
         wait_for_port(self.moto_port, 60, moto)
         self.timings["moto_start"] = time.monotonic() - t0
@@ -554,7 +823,10 @@ class LocalStack:
         events.put_targets(Rule="local-iam-sentinel-outcomes", EventBusName="default",
                            Targets=[{"Id": "outcomes-queue", "Arn": e_arn}])
         self.state_machine_arn = self.create_state_machine(
-            f"{STACK_NAME}-remediation", self.approval_timeout_hours)
+            self.main_state_machine_name, self.approval_timeout_hours)
+        if self.state_machine_arn != self.main_state_machine_arn:
+            raise RuntimeError(f"the main state machine is {self.state_machine_arn}, but the "
+                               f"approval API was told {self.main_state_machine_arn}")
 
     def definition(self, approval_timeout_hours: str | int) -> str:
         subs = definition_substitutions(self.template,
@@ -572,12 +844,20 @@ class LocalStack:
 
     def invoke_direct(self, binary: str, payload: dict, timeout: float) -> tuple[int, bytes]:
         """Invokes a function through the router (not through Step Functions)."""
+        status, _, body = self.invoke_direct_full(binary, payload, timeout)
+        return status, body
+
+    def invoke_direct_full(self, binary: str, payload: dict,
+                           timeout: float) -> tuple[int, dict[str, str], bytes]:
+        """invoke_direct, with the Invoke API's response headers (lower-cased names), e.g.
+        `x-amz-function-error` for a function error."""
         conn = http.client.HTTPConnection("127.0.0.1", self.router.port, timeout=timeout)
         try:
             conn.request("POST", f"/2015-03-31/functions/{urllib.parse.quote(function_arn(binary), safe='')}"
                          "/invocations", body=json.dumps(payload))
             resp = conn.getresponse()
-            return resp.status, resp.read()
+            body = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
         finally:
             conn.close()
 
@@ -589,20 +869,60 @@ class LocalStack:
         for i, f in enumerate(self.functions.values()):
             t0 = time.monotonic()
             self.say(f"warming up {f['binary']} (first invoke; may build)...")
-            status, body = self.invoke_direct(f["binary"], {},
-                                              first_timeout if i == 0 else each_timeout)
+            status, body = self._invoke_watching_start_up(
+                f["binary"], first_timeout if i == 0 else each_timeout)
             times[f["binary"]] = time.monotonic() - t0
             text = body.decode("utf-8", "replace")
             if status != 200 or "LocalRouter.CargoLambdaError" in text:
                 raise RuntimeError(f"warm-up of {f['binary']} failed: {status} {text[:2000]}")
+            if f["binary"] == self.approval_server.binary:
+                # It answers every event with a page: `{}` is a 400 page, a normal answer.
+                try:
+                    ApprovalServer.http_answer(body)
+                except ValueError as e:
+                    raise RuntimeError(f"warm-up of {f['binary']}: not an HTTP API answer ({e}): "
+                                       f"{text[:2000]}") from None
             self.say(f"  {f['binary']} answered in {times[f['binary']]:.1f} s: {text[:160]}")
         self.timings["warm_up"] = sum(times.values())
         return times
+
+    def _invoke_watching_start_up(self, binary: str, timeout: float) -> tuple[int, bytes]:
+        """invoke_direct, but fails at once if the function dies at start-up (its `main` returns
+        an error, e.g. a missing APPROVAL_URL, or the build fails): cargo lambda watch then
+        leaves the invocation hanging until the timeout."""
+        log = self.run_dir / f"watch-{binary}.log"
+        offset = log.stat().st_size if log.exists() else 0
+        result: dict = {}
+
+        def call():
+            try:
+                result["answer"] = self.invoke_direct(binary, {}, timeout)
+            except BaseException as e:  # noqa: BLE001 (handed to the caller)
+                result["error"] = e
+
+        caller = threading.Thread(target=call, name=f"warm-up-{binary}", daemon=True)
+        caller.start()
+        while caller.is_alive():
+            caller.join(0.5)
+            with open(log, "rb") as fh:
+                fh.seek(offset)
+                new = fh.read().decode("utf-8", "replace")
+            died = re.search(r"^(Error: .*|error(\[E\d+\])?: .*)$", new, re.M)
+            if caller.is_alive() and died and "command exited" in new[died.end():]:
+                raise RuntimeError(f"{binary} failed at start-up: {died.group(0)[:2000]} "
+                                   f"(see {log})")
+        if "error" in result:
+            raise result["error"]
+        return result["answer"]
 
     def stop(self):
         if self._stopped:
             return
         self._stopped = True
+        try:  # first: it invokes through the router
+            self.approval_server.stop()
+        except Exception:
+            pass
         for name, proc in list(self.procs.items()):
             left = stop_process_tree(proc)
             self.say(f"stopped {name}" + (f" (STILL ALIVE: {left})" if left else ""))
@@ -628,6 +948,7 @@ if __name__ == "__main__":
     with LocalStack(approval_timeout_hours=hours) as s:
         s.warm_up()
         print(f"moto: http://127.0.0.1:{s.moto_port}  router: http://127.0.0.1:{s.router.port}\n"
+              f"approval server: {s.approval_url}/approvals/<execution name>?key=...\n"
               f"state machine: {s.state_machine_arn}\nCtrl-C to stop.", flush=True)
         try:
             while True:
