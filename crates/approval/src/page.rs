@@ -21,7 +21,7 @@ use crate::id::ApprovalId;
 const STYLE: &str = "\
 body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1b1f24}\
 main{max-width:52rem;margin:0 auto;padding:1rem}\
-h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}\
+h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}section>h2:first-child{margin-top:0}\
 section,.card{background:#fff;border:1px solid #d0d5dc;border-radius:8px;padding:1rem;margin:0 0 1rem}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}\
 ul{padding-left:1.2rem;margin:.25rem 0}li{overflow-wrap:anywhere}\
