@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stack as local_stack  # noqa: E402
+from stack import wait_until  # noqa: E402
 
 FIXTURES = local_stack.ROOT / "tests" / "fixtures" / "events"
 ACCOUNT = local_stack.ACCOUNT
@@ -44,18 +45,6 @@ def fixture(name: str) -> dict:
 
 
 # ------------------------------------------------------------------ small helpers
-
-def wait_until(what: str, predicate, timeout: float, interval: float = 0.5):
-    """Polls predicate() until it returns something truthy; bounded."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
-
 
 def as_document(doc) -> dict:
     """A policy document from boto3 (which decodes it already) or a string (raw or

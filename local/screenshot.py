@@ -41,6 +41,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stack as local_stack  # noqa: E402
+from stack import wait_until  # noqa: E402
 
 ROOT = local_stack.ROOT
 DOCS = ROOT / "docs"
@@ -59,15 +60,6 @@ def say(msg: str):
     print(f"[screenshot {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def wait_until(what: str, predicate, timeout: float, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
 
 
 # ------------------------------------------------------------------ the browser

@@ -73,6 +73,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(what: str, predicate, timeout: float, interval: float = 0.5):
+    """Polls predicate() until it returns something truthy, and returns that; bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(interval)
+
+
 def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -165,9 +177,42 @@ def substitute(definition: str, subs: dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: subs[m.group(1)], definition)
 
 
+# ------------------------------------------------------------------ loopback servers
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1, on a port the kernel chose: bound at once, so the
+    port can go into the functions' configuration before the server starts. With a log file
+    that any handler thread may write to."""
+
+    def __init__(self, name: str, handler: type, log_path: Path):
+        self._log = open(log_path, "a", buffering=1)
+        self._log_lock = threading.Lock()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        if self._thread.is_alive():
+            self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+        with self._log_lock:
+            self._log.close()
+
+    def log(self, line: str):
+        with self._log_lock:
+            if not self._log.closed:
+                self._log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+
 # ------------------------------------------------------------------ the router
 
-class Router:
+class Router(LoopbackServer):
     """Serves the Lambda Invoke API (forwarded to cargo lambda watch) and proxies everything else
     to moto. Every invocation is recorded in `invocations`."""
 
@@ -177,14 +222,13 @@ class Router:
         self.lambda_ports: dict[str, int] = {}  # binary -> its cargo lambda watch
         self.invocations: list[dict] = []
         self._lock = threading.Lock()
-        self._log = open(log_path, "a", buffering=1)
         router = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def log_message(self, fmt, *args):
-                router._log.write("%s %s\n" % (time.strftime("%H:%M:%S"), fmt % args))
+                router.log(fmt % args)
 
             def _body(self) -> bytes:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -208,20 +252,7 @@ class Router:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, name="router", daemon=True)
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        if self._thread.is_alive():
-            self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
-        self._log.close()
+        super().__init__("router", Handler, log_path)
 
     def binary_for(self, function: str) -> str | None:
         """Accepts a name, `name:qualifier`, a full ARN (with or without qualifier) or a partial
@@ -264,7 +295,7 @@ class Router:
         if status == 200:
             record["status"] = 200
             record["output"] = out.decode("utf-8", "replace")
-            self._log.write(f"invoke {binary} -> 200 in {record['duration']:.2f}s\n")
+            self.log(f"invoke {binary} -> 200 in {record['duration']:.2f}s")
             return 200, headers, out
         # A function error: cargo-lambda answers 500 with the runtime's diagnostic; the Invoke
         # API answers 200 + X-Amz-Function-Error: Unhandled + {"errorType", "errorMessage"}.
@@ -277,8 +308,8 @@ class Router:
                      "errorMessage": f"cargo lambda watch answered {status}: "
                                      f"{out.decode('utf-8', 'replace')[:2000]}"}
         record.update(status=200, error_type=error["errorType"], error_message=error["errorMessage"])
-        self._log.write(f"invoke {binary} -> error {error['errorType']}: "
-                        f"{error['errorMessage'][:300]} in {record['duration']:.2f}s\n")
+        self.log(f"invoke {binary} -> error {error['errorType']}: "
+                 f"{error['errorMessage'][:300]} in {record['duration']:.2f}s")
         return 200, headers + [("X-Amz-Function-Error", "Unhandled")], json.dumps(error).encode()
 
     def proxy(self, method, path, headers, body):
@@ -313,7 +344,7 @@ def api_gateway_time(epoch: float) -> str:
     return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
 
 
-class ApprovalServer:
+class ApprovalServer(LoopbackServer):
     """What API Gateway's HTTP API (payload format 2.0, `$default` stage) does for the approval
     routes `GET /approvals/{approvalId}` and `POST /approvals/{approvalId}`: turns the HTTP
     request into the 2.0 event, invokes `approval-api` through `invoke` (the router), and turns
@@ -329,8 +360,6 @@ class ApprovalServer:
         self._invoke = invoke
         self.binary = binary
         self.timeout = timeout
-        self._log = open(log_path, "a", buffering=1)
-        self._log_lock = threading.Lock()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -355,28 +384,7 @@ class ApprovalServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _dispatch
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="approval-server",
-                                        daemon=True)
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        if self._thread.is_alive():
-            self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
-        with self._log_lock:
-            self._log.close()
-
-    def log(self, line: str):
-        with self._log_lock:
-            if not self._log.closed:
-                self._log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+        super().__init__("approval-server", Handler, log_path)
 
     # -- one request
     def handle(self, req: http.server.BaseHTTPRequestHandler, split) -> int:
