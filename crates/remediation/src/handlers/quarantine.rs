@@ -10,6 +10,7 @@ use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, pla
 use serde::Deserialize;
 
 use crate::error::{StepError, invalid_input};
+use crate::handlers::same_json;
 use crate::iam::IamPolicies;
 
 /// IAM keeps at most this many versions of a managed policy.
@@ -29,12 +30,14 @@ pub async fn handle(
     input: QuarantineInput,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
-    let change = input
-        .incident
+    let incident = input.incident;
+    let change = incident
         .change
         .ok_or_else(|| invalid_input("the incident has no change to quarantine"))?;
     let record = match change.target {
-        Target::ManagedPolicy { policy_arn } => quarantine_managed(&policy_arn, deps).await?,
+        Target::ManagedPolicy { policy_arn } => {
+            quarantine_managed(&policy_arn, incident.version_id.as_deref(), deps).await?
+        }
         Target::InlinePolicy {
             principal,
             policy_name,
@@ -43,15 +46,28 @@ pub async fn handle(
                 return Ok(not_needed("the inline policy no longer exists"));
             };
             let budget = inline_budget(&deps.iam, &principal, &policy_name).await?;
-            let Some(mut record) = rewrite(&current, budget, deps)? else {
-                return Ok(not_needed(
-                    "the inline policy, as it is now, grants no restricted action",
-                ));
+            let mut record = match rewrite(&current, budget, deps)? {
+                Some(record) => {
+                    let quarantined = record.quarantined_document.as_deref().unwrap_or_default();
+                    deps.iam
+                        .put_inline(&principal, &policy_name, quarantined)
+                        .await?;
+                    record
+                }
+                None => match own_earlier_quarantine(
+                    incident.document.as_deref(),
+                    &current,
+                    budget,
+                    deps,
+                )? {
+                    Some(record) => record,
+                    None => {
+                        return Ok(not_needed(
+                            "the inline policy, as it is now, grants no restricted action",
+                        ));
+                    }
+                },
             };
-            let quarantined = record.quarantined_document.as_deref().unwrap_or_default();
-            deps.iam
-                .put_inline(&principal, &policy_name, quarantined)
-                .await?;
             record.action = Some(QuarantineAction::InlineRewritten {
                 principal,
                 policy_name,
@@ -95,16 +111,34 @@ pub async fn handle(
 
 async fn quarantine_managed(
     policy_arn: &str,
+    analysed_version: Option<&str>,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
-    let Some((offending_version_id, current)) = deps.iam.default_version(policy_arn).await? else {
+    let Some((current_version_id, current)) = deps.iam.default_version(policy_arn).await? else {
         return Ok(not_needed("the policy no longer exists"));
     };
-    let Some(mut record) = rewrite(&current, PolicyKind::Managed.size_limit(), deps)? else {
+    let limit = PolicyKind::Managed.size_limit();
+    let Some(mut record) = rewrite(&current, limit, deps)? else {
+        // The default version is clean. It may be this step's own quarantine version, made by
+        // an attempt whose answer Step Functions did not get before it retried.
+        if let Some(offending) = analysed_version.filter(|v| *v != current_version_id)
+            && let Some(original) = deps.iam.version_document(policy_arn, offending).await?
+            && let Some(mut record) =
+                own_earlier_quarantine(Some(&original), &current, limit, deps)?
+        {
+            record.action = Some(QuarantineAction::NewDefaultVersion {
+                policy_arn: policy_arn.to_owned(),
+                offending_version_id: offending.to_owned(),
+                quarantine_version_id: current_version_id,
+                deleted_version: None,
+            });
+            return Ok(record);
+        }
         return Ok(not_needed(&format!(
-            "the policy's default version ({offending_version_id}) grants no restricted action"
+            "the policy's default version ({current_version_id}) grants no restricted action"
         )));
     };
+    let offending_version_id = current_version_id;
     let deleted_version = make_room(policy_arn, &offending_version_id, &deps.iam).await?;
     let quarantined = record.quarantined_document.as_deref().unwrap_or_default();
     let quarantine_version_id = deps
@@ -118,6 +152,30 @@ async fn quarantine_managed(
         deleted_version,
     });
     Ok(record)
+}
+
+/// Step Functions retries a step whose answer it did not get, even when the step did its work.
+/// A retried quarantine then finds the policy clean: when the document in force is exactly the
+/// quarantine of `original`, it is this step's own, and it stands as if just applied (and the
+/// approval request still goes out), instead of reading as superseded.
+fn own_earlier_quarantine(
+    original: Option<&str>,
+    current: &str,
+    size_limit: usize,
+    deps: &QuarantineDeps,
+) -> Result<Option<QuarantineRecord>, StepError> {
+    let Some(record) = original
+        .map(|o| rewrite(o, size_limit, deps))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    if !same_json(record.quarantined_document.as_deref(), Some(current)) {
+        return Ok(None);
+    }
+    tracing::info!("the quarantine is already in place: a retried attempt");
+    Ok(Some(record))
 }
 
 /// At IAM's version limit, deletes the oldest version that is neither the default nor the
@@ -144,6 +202,9 @@ async fn make_room(
         .version_document(policy_arn, &oldest.version_id)
         .await?
         .unwrap_or_default();
+    // Logged before it goes: if this attempt's answer is lost and the step retried, the
+    // record no longer names it, and the log is where its document stays.
+    tracing::warn!(policy = policy_arn, version = %oldest.version_id, %document, "deleting the oldest spare version to make room");
     iam.delete_version(policy_arn, &oldest.version_id).await?;
     Ok(Some(DeletedVersion {
         version_id: oldest.version_id.clone(),

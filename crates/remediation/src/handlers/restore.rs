@@ -3,9 +3,9 @@
 
 use incident::{Incident, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::error::{StepError, invalid_input};
+use crate::handlers::same_json;
 use crate::iam::IamPolicies;
 
 pub struct RestoreDeps {
@@ -32,6 +32,23 @@ pub async fn handle(input: RestoreInput, deps: &RestoreDeps) -> Result<RestoreRe
             ..
         } => {
             let current = iam.default_version(&policy_arn).await?.map(|(id, _)| id);
+            if current.as_deref() == Some(offending_version_id.as_str()) {
+                // Restored already: by an attempt whose answer was lost before Step Functions
+                // retried (or by hand). Finish it.
+                if iam
+                    .versions(&policy_arn)
+                    .await?
+                    .iter()
+                    .any(|v| v.version_id == quarantine_version_id)
+                {
+                    iam.delete_version(&policy_arn, &quarantine_version_id)
+                        .await?;
+                }
+                return Ok(restored(format!(
+                    "version {offending_version_id} of {policy_arn} was the default again already; \
+                     quarantine version {quarantine_version_id} deleted"
+                )));
+            }
             if current.as_deref() != Some(quarantine_version_id.as_str()) {
                 return Ok(skipped(format!(
                     "the default version of {policy_arn} is now {}, not the quarantine version {quarantine_version_id}: \
@@ -56,6 +73,11 @@ pub async fn handle(input: RestoreInput, deps: &RestoreDeps) -> Result<RestoreRe
                 .original_document
                 .ok_or_else(|| invalid_input("the quarantine record has no original document"))?;
             let current = iam.inline_document(&principal, &policy_name).await?;
+            if same_json(current.as_deref(), Some(&original)) {
+                return Ok(restored(format!(
+                    "inline policy {policy_name} of {principal} held its original document already"
+                )));
+            }
             let expected = quarantine.quarantined_document.as_deref();
             if !same_json(current.as_deref(), expected) {
                 return Ok(skipped(format!(
@@ -71,6 +93,11 @@ pub async fn handle(input: RestoreInput, deps: &RestoreDeps) -> Result<RestoreRe
             principal,
             policy_arn,
         } => {
+            if iam.is_attached(&principal, &policy_arn).await? {
+                return Ok(restored(format!(
+                    "{policy_arn} was attached to {principal} already"
+                )));
+            }
             // Approval was given for the document seen at quarantine time: re-attach only that.
             let current = iam.default_version(&policy_arn).await?.map(|(_, d)| d);
             if current.is_none() {
@@ -90,12 +117,6 @@ pub async fn handle(input: RestoreInput, deps: &RestoreDeps) -> Result<RestoreRe
     };
     tracing::info!(incident = %input.incident.id, detail = %record.detail, "restored");
     Ok(record)
-}
-
-/// Documents compared as JSON values: IAM may hand back different white space or encoding.
-fn same_json(a: Option<&str>, b: Option<&str>) -> bool {
-    let parse = |s: Option<&str>| s.and_then(|s| serde_json::from_str::<Value>(s).ok());
-    matches!((parse(a), parse(b)), (Some(a), Some(b)) if a == b)
 }
 
 fn restored(detail: String) -> RestoreRecord {

@@ -403,3 +403,30 @@ async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_qua
     assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
     assert!(USER.attached_now(&moto).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_reattachment_retried_after_it_worked_reports_restored() {
+    // GIVEN the re-attachment worked, but its answer never reached Step Functions
+    let moto = Moto::start();
+    ROLE.attached(&moto).await;
+    let incident = incident_for(change_of(&ROLE.event()));
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    let input = || RestoreInput {
+        incident: incident.clone(),
+        quarantine: record.clone(),
+    };
+    let deps = RestoreDeps { iam: moto.iam() };
+    restore(input(), &deps).await.unwrap();
+    // WHEN the step is retried
+    let retried = restore(input(), &deps).await.unwrap();
+    // THEN it reports the policy re-attached, attached once
+    assert_eq!(retried.status, RestoreStatus::Restored, "{retried:?}");
+    assert_eq!(ROLE.attached_now(&moto).await, [ROLE.policy_arn]);
+}

@@ -321,3 +321,63 @@ async fn restore_leaves_a_change_made_after_the_quarantine_alone() {
     assert_eq!(restored.status, RestoreStatus::Skipped);
     assert_eq!(default_document(&moto, &arn).await.0, "v3");
 }
+
+#[tokio::test]
+async fn a_quarantine_retried_after_it_worked_reports_the_same_quarantine() {
+    // GIVEN the quarantine worked, but its answer never reached Step Functions
+    let moto = Moto::start();
+    let original = document_of(&event("create-policy.json"));
+    let arn =
+        create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
+    let incident = incident_for(change_of(&event("create-policy.json")));
+    let first = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    // WHEN the step is retried
+    let retried = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
+        .await
+        .unwrap();
+    // THEN it reports the quarantine in place (so approval is still asked), and adds nothing
+    assert_eq!(retried.status, QuarantineStatus::Applied, "{retried:?}");
+    assert_eq!(retried.action, first.action);
+    assert_eq!(
+        json(retried.original_document.as_deref().unwrap()),
+        json(&original)
+    );
+    assert_eq!(moto.iam().versions(&arn).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_restore_retried_after_it_worked_reports_restored() {
+    // GIVEN the restore worked, but its answer never reached Step Functions
+    let moto = Moto::start();
+    let original = document_of(&event("create-policy.json"));
+    let arn =
+        create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
+    let incident = incident_for(change_of(&event("create-policy.json")));
+    let record = quarantine(
+        QuarantineInput {
+            incident: incident.clone(),
+        },
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
+    let input = || RestoreInput {
+        incident: incident.clone(),
+        quarantine: record.clone(),
+    };
+    let deps = RestoreDeps { iam: moto.iam() };
+    restore(input(), &deps).await.unwrap();
+    // WHEN the step is retried
+    let retried = restore(input(), &deps).await.unwrap();
+    // THEN it reports the original restored (not skipped), and v1 alone is left
+    assert_eq!(retried.status, RestoreStatus::Restored, "{retried:?}");
+    assert_eq!(default_document(&moto, &arn).await.0, "v1");
+    assert_eq!(moto.iam().versions(&arn).await.unwrap().len(), 1);
+}
