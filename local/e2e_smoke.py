@@ -8,9 +8,13 @@ EventBridge and SQS. See local/stack.py for the wiring.
 
 Decisions are taken the way a person takes them: the approval email's link is opened over HTTP
 on the local approval server (local/stack.py, what API Gateway does in AWS), and the page's own
-form is posted. Only the scenarios that deliberately send a decision the page cannot send call
-SendTaskSuccess directly. The last check, no-token-leak, looks for every task token of the run in
-every email, link, page and log.
+form is posted; browser-approve does it in headless Chromium (local/browser.py: Debian's chromium
+and chromedriver through Selenium; `make test` installs them, and the scenario FAILS without
+them). Only the scenarios that deliberately send a decision the page cannot send call
+SendTaskSuccess directly. The fault-* scenarios make the router answer Lambda function errors
+for a function instead of calling it (Router.inject_errors), to exercise Retry and Catch. The
+last check, no-token-leak, looks for every task token of the run in every email, link, page
+(the browser's too) and log.
 
 Prints PASS/FAIL/SKIP per scenario with the reason, and on failure the execution history's last
 events and the function errors seen. Exit status 0 when nothing failed.
@@ -26,6 +30,7 @@ import http.client
 import json
 import re
 import sys
+import threading
 import time
 import traceback
 import urllib.parse
@@ -162,6 +167,11 @@ class Harness:
         # server, as (what, text): no-token-leak looks for task tokens in them.
         self.texts: list[tuple[str, str]] = []
         self.keys: set[str] = set()          # every approval key seen in a link
+        # Logs in the run directory written by the test's own browser (ChromeDriver): the
+        # person's link (key included) is legitimately there; no-token-leak still looks for
+        # task tokens in them.
+        self.browser_logs: set[str] = set()
+        self._drain_lock = threading.Lock()  # scenarios may drain from several threads
 
     # -- executions
     def start(self, machine_arn: str, name: str, event: dict) -> str:
@@ -232,6 +242,10 @@ class Harness:
 
     # -- what was published
     def drain(self):
+        with self._drain_lock:
+            self._drain()
+
+    def _drain(self):
         for url, sink, parse in ((self.stack.notifications_queue_url, self.notifications, str),
                                  (self.stack.events_queue_url, self.events, json.loads)):
             for _ in range(20):  # bounded
@@ -938,6 +952,555 @@ def s_restore_skipped(h: Harness, c: Checks, ctx: dict):
              "'IAM Sentinel Policy Restored'), which is false: the original is not in force")
 
 
+# ------------------------------------------------------------------ injected faults
+
+# What the handlers answer for AWS throttling, and for access denied (docs/workflow-contract.md).
+RETRYABLE = ("Retryable", "injected: throttling")
+NON_RETRYABLE = ("NonRetryable", "injected: access denied")
+
+
+def asl_retry(state: str) -> dict:
+    """The Retry rule for `Retryable` of a Task in statemachine/remediation.asl.json."""
+    states = json.loads(local_stack.ASL_PATH.read_text())["States"]
+    return next(r for r in states[state].get("Retry", []) if "Retryable" in r["ErrorEquals"])
+
+
+# Every Lambda Task's Retry (statemachine/remediation.asl.json): IntervalSeconds 2, MaxAttempts
+# 4, BackoffRate 2, JitterStrategy FULL; so at most 2 + 4 + 8 + 16 = 30 s of waiting. Read from
+# the ASL (Quarantine's and Restore's are the ones exercised; the scenarios check they agree).
+_RETRY = asl_retry("Restore")
+RETRY_INTERVAL, RETRY_MAX_ATTEMPTS = _RETRY["IntervalSeconds"], _RETRY["MaxAttempts"]
+RETRY_BACKOFF = _RETRY.get("BackoffRate", 2.0)
+RETRY_WAITS = [RETRY_INTERVAL * RETRY_BACKOFF ** i for i in range(RETRY_MAX_ATTEMPTS)]
+
+
+def task_attempts(h: Harness, arn: str, state: str) -> list[dict]:
+    """Every attempt of a Task state as the history shows it: the ...Succeeded / ...Failed /
+    ...TimedOut events while that state was the current one, with their error and time."""
+    attempts, current = [], None
+    for e in h.history(arn):
+        if "stateEnteredEventDetails" in e:
+            current = e["stateEnteredEventDetails"]["name"]
+            continue
+        if "stateExitedEventDetails" in e:
+            current = None
+            continue
+        if current == state and e["type"].endswith(("Succeeded", "Failed", "TimedOut")):
+            detail = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+            attempts.append({"type": e["type"], "error": detail.get("error"),
+                             "cause": detail.get("cause") or "", "at": e["timestamp"]})
+    return attempts
+
+
+def attempt_gaps(attempts: list[dict]) -> list[float]:
+    """Seconds from each attempt's end to the next one's."""
+    return [round((b["at"] - a["at"]).total_seconds(), 2) for a, b in zip(attempts, attempts[1:])]
+
+
+def invocations_of(h: Harness, binary: str, text: str) -> list[dict]:
+    """The router's records of `binary`'s invocations whose payload contains `text`."""
+    return [i for i in list(h.stack.router.invocations)
+            if i["binary"] == binary and text in i["payload"]]
+
+
+def original_in_notification(notification: str):
+    """The `Original document` section of an outcome notification, as JSON (None if absent)."""
+    _, found, rest = notification.partition("\nOriginal document\n")
+    if not found:
+        return None
+    try:
+        return json.loads(rest.split("\nExecution: ", 1)[0])
+    except ValueError:
+        return None
+
+
+def same_document(a, b) -> bool:
+    try:
+        return as_document(a) == as_document(b)
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def s_fault_retried(h: Harness, c: Checks, ctx: dict):
+    """Two Retryable errors (what the handlers answer for throttling) injected into
+    quarantine-policy: Quarantine is retried, the third attempt quarantines; denied on the page."""
+    c.ok(asl_retry("Quarantine") == _RETRY, f"Quarantine's Retry {asl_retry('Quarantine')} is not "
+                                             f"Restore's {_RETRY}: the waits below assume it is")
+    event = managed_policy_event(unique("fault-retried"))
+    name = event["detail"]["requestParameters"]["policyName"]
+    policy_arn = event["detail"]["responseElements"]["policy"]["arn"]
+    router = h.stack.router
+    fault = router.inject_errors("quarantine-policy", 2, *RETRYABLE, payload_contains=policy_arn)
+    try:
+        arn, _ = quarantine_then_wait(h, c, ctx, event)
+    finally:
+        left = router.clear_injected(fault)
+    c.ok(len(fault["used"]) == 2 and left == 0,
+         f"injected errors used {len(fault['used'])}, left {left} (expected 2 used, 0 left)")
+    attempts = task_attempts(h, arn, "Quarantine")
+    seen = [(a["type"], a["error"]) for a in attempts]
+    c.ok(len(attempts) == 3 and all(a["type"].endswith("Failed") and a["error"] == "Retryable"
+                                    and RETRYABLE[1] in a["cause"] for a in attempts[:2])
+         and attempts[2]["type"].endswith("Succeeded"),
+         f"Quarantine attempts in the history: {seen}, expected 2 failed (Retryable) then success")
+    calls = invocations_of(h, "quarantine-policy", policy_arn)
+    c.ok([bool(i.get("injected")) for i in calls] == [True, True, False]
+         and not calls[-1].get("error_type"),
+         f"quarantine-policy invocations (injected?, error): "
+         f"{[(bool(i.get('injected')), i.get('error_type')) for i in calls]}")
+    gaps = attempt_gaps(attempts)
+    c.ok(len(gaps) == 2 and all(g <= w + 2 for g, w in zip(gaps, RETRY_WAITS)),
+         f"seconds between attempts {gaps}, expected at most {RETRY_WAITS[:2]} (+2 s slack)")
+    c.note(f"Quarantine attempts {[a['type'] + ('(' + a['error'] + ')' if a['error'] else '') for a in attempts]}; "
+           f"seconds between attempts {gaps} (FULL jitter: up to {RETRY_WAITS[:2]})")
+    decided = h.decide_on_page(c, arn, "deny", [name, "s3:DeleteBucket"], comment_for(ctx, "deny"))
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = h.states_entered(arn)
+    c.ok(entered[-4:] == ["RequestApproval", "CheckDecision", "PublishKept", "Done"],
+         f"path after denial: {entered[5:]}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v2" and sorted(versions) == ["v1", "v2"],
+         f"after denial: default {default}, versions {sorted(versions)} (expected v2 of v1, v2)")
+    notes, evs = h.published(arn, 2)
+    c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+    c.ok(headlines(notes) == ["Restricted grant quarantined", "Denied: quarantine kept"],
+         f"notifications: {headlines(notes)}")
+    check_decision_context(c, notes[-1] if notes else None, evs[-1] if evs else None,
+                           decided, "deny")
+
+
+def s_fault_permanent(h: Harness, c: Checks, ctx: dict):
+    """One NonRetryable error (access denied) injected into quarantine-policy: no retry, caught
+    into PublishFailed (a FAILED notification and a failed event with the original document),
+    the execution FAILED, the policy untouched."""
+    event = managed_policy_event(unique("fault-permanent"))
+    original = event["detail"]["requestParameters"]["policyDocument"]
+    policy_arn = create_managed_policy(h, event)
+    router = h.stack.router
+    # The injected answer on the wire, as the Invoke API gives a function error.
+    marker = f"wire-check-{uuid.uuid4().hex}"
+    probe = router.inject_errors("quarantine-policy", 1, *NON_RETRYABLE, payload_contains=marker)
+    status, headers, body = h.stack.invoke_direct_full("quarantine-policy", {"probe": marker}, 30)
+    record = next((i for i in list(router.invocations) if marker in i["payload"]), {})
+    c.ok(status == 200 and headers.get("x-amz-function-error") == "Unhandled"
+         and json.loads(body) == {"errorType": NON_RETRYABLE[0], "errorMessage": NON_RETRYABLE[1]}
+         and bool(headers.get("x-amzn-requestid"))
+         and headers.get("x-amzn-requestid") == record.get("request_id") and record.get("injected")
+         and probe["used"] == [record.get("request_id")],
+         f"an injected error on the wire: HTTP {status} {headers} {body[:200]!r}; record {record}")
+    fault = router.inject_errors("quarantine-policy", 1, *NON_RETRYABLE, payload_contains=policy_arn)
+    try:
+        ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("fault-permanent"), event)
+        status = h.wait_done(arn)
+    finally:
+        left = router.clear_injected(fault)
+    c.ok(status == "FAILED", f"execution {status}, expected FAILED")
+    c.ok(len(fault["used"]) == 1 and left == 0, f"injected errors used {len(fault['used'])}, left {left}")
+    desc = h.sfn.describe_execution(executionArn=arn)
+    c.ok(desc.get("error") == "IamSentinel.IncidentFailed", f"error {desc.get('error')}")
+    entered = h.states_entered(arn)
+    c.ok(entered == ["Analyse", "CheckVerdict", "Quarantine", "PublishFailed", "Failed"],
+         f"path {entered}")
+    attempts = task_attempts(h, arn, "Quarantine")
+    c.ok(len(attempts) == 1 and attempts[0]["type"].endswith("Failed")
+         and attempts[0]["error"] == "NonRetryable" and NON_RETRYABLE[1] in attempts[0]["cause"],
+         f"Quarantine attempts: {[(a['type'], a['error'], a['cause'][:80]) for a in attempts]}, "
+         "expected exactly one, failed with NonRetryable (not retried)")
+    calls = invocations_of(h, "quarantine-policy", policy_arn)
+    c.ok(len(calls) == 1 and calls[0].get("injected"),
+         f"quarantine-policy invoked {len(calls)} times (expected once, the injected error)")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v1" and sorted(versions) == ["v1"], f"policy changed: {default} {sorted(versions)}")
+    c.ok(same_document(versions.get("v1"), original), "the policy's document is not the original")
+    notes, evs = h.published(arn, 1)
+    c.ok(outcomes(evs) == ["failed"], f"outcome events: {outcomes(evs)}")
+    c.ok(headlines(notes) == ["FAILED: needs a person"], f"notifications: {headlines(notes)}")
+    if evs:
+        d = evs[0]["detail"]
+        err = d.get("error") or {}
+        c.ok(err.get("Error") == "NonRetryable" and NON_RETRYABLE[1] in (err.get("Cause") or ""),
+             f"error in the failed event: {err}")
+        c.ok(same_document(d.get("originalDocument") or "", original),
+             f"the failed event's originalDocument is not the original: {str(d.get('originalDocument'))[:200]}")
+        c.ok(d.get("quarantine") is None, f"the failed event has a quarantine record: {d.get('quarantine')}")
+    if notes:
+        c.ok("NonRetryable" in notes[0] and NON_RETRYABLE[1] in notes[0],
+             "the failure notification does not name the error")
+        c.ok(same_document(original_in_notification(notes[0]) or "", original),
+             "the failure notification's Original document is not the original")
+        c.ok(event["detail"]["requestParameters"]["policyName"] in notes[0],
+             "the failure notification does not name the policy")
+
+
+def s_fault_exhausted(h: Harness, c: Checks, ctx: dict):
+    """More Retryable errors than the Retry allows injected into restore-policy after the
+    approval on the page: 1 + 4 attempts with real backoff, then caught into PublishFailed; the
+    quarantine stays exactly as it was, the original is in the failed notification and event."""
+    event = managed_policy_event(unique("fault-exhausted"))
+    name = event["detail"]["requestParameters"]["policyName"]
+    original = event["detail"]["requestParameters"]["policyDocument"]
+    arn, policy_arn = quarantine_then_wait(h, c, ctx, event)
+    _, before = h.policy_state(policy_arn)
+    router = h.stack.router
+    injected = RETRY_MAX_ATTEMPTS + 2  # one more than can ever be used
+    fault = router.inject_errors("restore-policy", injected, *RETRYABLE, payload_contains=policy_arn)
+    try:
+        decided = h.decide_on_page(c, arn, "approve", [name], comment_for(ctx, "approve"))
+        status = h.wait_done(arn, timeout=sum(RETRY_WAITS) + 120)
+    finally:
+        left = router.clear_injected(fault)
+    c.ok(status == "FAILED", f"execution {status}, expected FAILED")
+    c.ok(len(fault["used"]) == RETRY_MAX_ATTEMPTS + 1 and left == injected - RETRY_MAX_ATTEMPTS - 1,
+         f"injected errors used {len(fault['used'])}, left {left} "
+         f"(expected {RETRY_MAX_ATTEMPTS + 1} used: 1 attempt + {RETRY_MAX_ATTEMPTS} retries)")
+    entered = h.states_entered(arn)
+    c.ok(entered[-5:] == ["RequestApproval", "CheckDecision", "Restore", "PublishFailed", "Failed"],
+         f"path after approval: {entered[5:]}")
+    attempts = task_attempts(h, arn, "Restore")
+    c.ok(len(attempts) == RETRY_MAX_ATTEMPTS + 1
+         and all(a["type"].endswith("Failed") and a["error"] == "Retryable" for a in attempts),
+         f"Restore attempts: {[(a['type'], a['error']) for a in attempts]}, expected "
+         f"{RETRY_MAX_ATTEMPTS + 1} failed (Retryable)")
+    calls = invocations_of(h, "restore-policy", policy_arn)
+    c.ok(len(calls) == RETRY_MAX_ATTEMPTS + 1 and all(i.get("injected") for i in calls),
+         f"restore-policy invocations (injected?): {[bool(i.get('injected')) for i in calls]}")
+    gaps = attempt_gaps(attempts)
+    span = sum(gaps)
+    c.ok(len(gaps) == RETRY_MAX_ATTEMPTS and all(g <= w + 2 for g, w in zip(gaps, RETRY_WAITS)),
+         f"seconds between attempts {gaps}, expected at most {RETRY_WAITS} (+2 s slack)")
+    c.note(f"Restore: {len(attempts)} attempts over {span:.1f} s, seconds between them {gaps} "
+           f"(FULL jitter: up to {RETRY_WAITS}, {sum(RETRY_WAITS):.0f} s in all)")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v2" and versions == before,
+         f"the quarantine did not stay as it was: default {default}, versions {sorted(versions)} "
+         f"(changed: {sorted(v for v in set(versions) | set(before) if versions.get(v) != before.get(v))})")
+    c.ok(not grants(versions.get("v2", {}), "s3:DeleteBucket"), "v2 grants s3:DeleteBucket")
+    c.ok(same_document(versions.get("v1", {}), original), "v1 is not the original document")
+    notes, evs = h.published(arn, 2)
+    c.ok(outcomes(evs) == ["quarantined", "failed"], f"outcome events: {outcomes(evs)}")
+    c.ok(headlines(notes) == ["Restricted grant quarantined", "FAILED: needs a person"],
+         f"notifications: {headlines(notes)}")
+    if len(evs) == 2:
+        d = evs[1]["detail"]
+        err = d.get("error") or {}
+        c.ok(err.get("Error") == "Retryable" and RETRYABLE[1] in (err.get("Cause") or ""),
+             f"error in the failed event: {err}")
+        c.ok(same_document(d.get("originalDocument") or "", original),
+             "the failed event's originalDocument is not the original")
+        c.ok((d.get("approval") or {}).get("decision") == "approve"
+             and (d.get("approval") or {}).get("comment") == decided["comment"],
+             f"the failed event's approval: {d.get('approval')}")
+        c.ok(d.get("restore") is None, f"the failed event has a restore record: {d.get('restore')}")
+    if len(notes) == 2:
+        c.ok(same_document(original_in_notification(notes[1]) or "", original),
+             "the failure notification's Original document is not the original")
+        c.ok("Retryable" in notes[1] and "\nDecision\n  Approve at " in notes[1],
+             "the failure notification does not name the error and the approval")
+    # What the emailed link says now that the restore has failed.
+    again = h.http("GET", decided["link"])
+    c.ok(again.status == 409, f"GET of the link after the failure: {again!r}, expected 409")
+    said = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", again.body.split("<h1>", 1)[-1]))
+    said = said.split(" at ", 1)[0].strip()
+    c.note(f"the link, after the restore failed: {again.status} {said!r}")
+
+
+# ------------------------------------------------------------------ a policy at IAM's 5 versions
+
+def s_five_versions(h: Harness, c: Checks, ctx: dict):
+    """A managed policy with 5 versions whose new default v5 (CreatePolicyVersion SetAsDefault)
+    grants s3:DeleteBucket: Quarantine deletes the oldest non-default version (v1), records its
+    document, and adds the quarantine version; approved on the page -> v5 default again."""
+    name = unique("five-versions")
+    policy_arn = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+    bucket = "arn:aws:s3:::acme-team-data"
+
+    def doc(sid: str, actions: list[str]) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": bucket}]})
+    docs = {"v1": doc("FirstReadOnly", ["s3:GetBucketLocation"]),
+            "v2": doc("SecondList", ["s3:GetBucketLocation", "s3:ListBucket"]),
+            "v3": doc("ThirdTagging", ["s3:ListBucket", "s3:GetBucketTagging"]),
+            "v4": doc("FourthVersioning", ["s3:ListBucket", "s3:GetBucketVersioning"])}
+    offending = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "TeamBucketRead", "Effect": "Allow",
+         "Action": ["s3:ListBucket", "s3:GetBucketVersioning"], "Resource": bucket},
+        {"Sid": "TeamBucketCleanup", "Effect": "Allow", "Action": "s3:DeleteBucket",
+         "Resource": bucket}]}, indent=2)
+    created = h.iam.create_policy(PolicyName=name, PolicyDocument=docs["v1"])["Policy"]["Arn"]
+    assert created == policy_arn, created
+    for v in ("v2", "v3", "v4"):
+        got = h.iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=docs[v],
+                                          SetAsDefault=True)["PolicyVersion"]["VersionId"]
+        assert got == v, (got, v)
+    v5 = h.iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=offending,
+                                     SetAsDefault=True)["PolicyVersion"]["VersionId"]
+    default, versions = h.policy_state(policy_arn)
+    c.ok(v5 == "v5" and default == "v5" and sorted(versions) == ["v1", "v2", "v3", "v4", "v5"],
+         f"set-up: created {v5}, default {default}, versions {sorted(versions)}")
+    # The CloudTrail event of that CreatePolicyVersion, from the fixture (as set-default does).
+    event = fixture("create-policy-version-default.json")
+    event["id"] = str(uuid.uuid4())
+    d = event["detail"]
+    d["eventID"], d["requestID"] = str(uuid.uuid4()), str(uuid.uuid4())
+    d["requestParameters"]["policyArn"] = policy_arn
+    d["requestParameters"]["policyDocument"] = offending
+    d["responseElements"]["policyVersion"]["versionId"] = v5
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("five-versions"), event)
+    token = h.approval_token(arn)
+    entered = h.states_entered(arn)
+    c.ok(entered == ["Analyse", "CheckVerdict", "Quarantine", "CheckQuarantine",
+                     "PublishQuarantined", "RequestApproval"], f"path to the approval: {entered}")
+    quarantine = (h.state_output(arn, "Quarantine") or {}).get("quarantine") or {}
+    action = quarantine.get("action") or {}
+    deleted = action.get("deletedVersion") or {}
+    qv = action.get("quarantineVersionId")
+    c.ok(action.get("kind") == "newDefaultVersion" and action.get("offendingVersionId") == "v5",
+         f"quarantine action {action}")
+    c.ok(deleted.get("versionId") == "v1" and same_document(deleted.get("document") or "", docs["v1"]),
+         f"deleted version recorded: {deleted.get('versionId')} "
+         f"{(deleted.get('document') or '')[:120]!r} (expected v1, its document)")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(bool(qv) and default == qv and sorted(versions) == sorted(["v2", "v3", "v4", "v5", qv]),
+         f"during approval: default {default}, versions {sorted(versions)}, quarantine version {qv}")
+    if qv in versions:
+        c.ok(not grants(versions[qv], "s3:DeleteBucket") and grants(versions[qv], "s3:ListBucket")
+             and grants(versions[qv], "s3:GetBucketVersioning"),
+             f"the quarantine version {qv} is not v5 without s3:DeleteBucket: {versions[qv]}")
+    for v in ("v2", "v3", "v4"):
+        c.ok(same_document(versions.get(v, {}), docs[v]), f"{v} changed")
+    c.ok(same_document(versions.get("v5", {}), offending), "v5 (the offending original) changed")
+    notes, evs = h.published(arn, 1)
+    c.ok(outcomes(evs) == ["quarantined"], f"outcome events: {outcomes(evs)}")
+    if evs:
+        dv = (((evs[0]["detail"].get("quarantine") or {}).get("action") or {})
+              .get("deletedVersion") or {})
+        c.ok(dv.get("versionId") == "v1" and same_document(dv.get("document") or "", docs["v1"]),
+             f"the quarantined event's deletedVersion: {dv}")
+    if notes:
+        c.ok("version v1 was deleted to make room" in notes[0],
+             "the quarantined notification does not say v1 was deleted")
+        c.note("the quarantined notification names the deleted version; its document is in the "
+               "event (quarantine.action.deletedVersion.document)"
+               + ("" if '"FirstReadOnly"' not in notes[0] else " and in the notification"))
+    c.ok(token not in h.approval_email(arn), "the approval email carries the task token")
+    decided = h.decide_on_page(c, arn, "approve", [name, "s3:DeleteBucket", "v1 was deleted"],
+                               comment_for(ctx, "approve"))
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v5" and sorted(versions) == ["v2", "v3", "v4", "v5"],
+         f"after approval: default {default}, versions {sorted(versions)} (expected v5 of v2..v5)")
+    c.ok(same_document(versions.get("v5", {}), offending), "v5 is not the original document")
+    notes, evs = h.published(arn, 2)
+    c.ok(outcomes(evs) == ["quarantined", "restored"], f"outcome events: {outcomes(evs)}")
+    check_decision_context(c, notes[-1] if notes else None, evs[-1] if evs else None,
+                           decided, "approve")
+    c.note(f"quarantine version {qv}; v1 deleted to make room and recorded")
+
+
+# ------------------------------------------------------------------ load
+
+LOAD_INCIDENTS = 25
+
+
+def s_load(h: Harness, c: Checks, ctx: dict):
+    """25 incidents at once (25 managed policies, 25 executions started together), all waiting
+    for approval; then each decided through its own emailed link (approve, deny, approve, ...)
+    from 25 threads at once. Each link names its own execution; a key used on another
+    execution's id is refused (403)."""
+    from concurrent.futures import ThreadPoolExecutor
+    n = LOAD_INCIDENTS
+    t0 = time.monotonic()
+    events = [managed_policy_event(unique(f"load-{i:02d}")) for i in range(n)]
+    policy_names = [e["detail"]["requestParameters"]["policyName"] for e in events]
+    policies = [create_managed_policy(h, e) for e in events]
+    names = [unique(f"load-{i:02d}") for i in range(n)]
+    t_start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        arns = list(pool.map(lambda i: h.start(h.stack.state_machine_arn, names[i], events[i]),
+                             range(n)))
+    started = time.monotonic() - t_start
+    ctx["arn"] = arns[0]
+    for arn in arns:
+        h.approval_token(arn, timeout=300)
+    waiting = time.monotonic() - t_start
+    for i, arn in enumerate(arns):
+        entered = h.states_entered(arn)
+        c.ok(entered == ["Analyse", "CheckVerdict", "Quarantine", "CheckQuarantine",
+                         "PublishQuarantined", "RequestApproval"], f"{names[i]}: path {entered}")
+    # Each approval email: its own execution (the `Execution:` line), policy and link.
+    links = []
+    for i, arn in enumerate(arns):
+        emails = h.approval_emails(arn) or [h.approval_email(arn)]
+        c.ok(len(emails) == 1, f"{names[i]}: {len(emails)} approval emails")
+        c.ok(policy_names[i] in emails[0], f"{names[i]}: the email does not name {policy_names[i]}")
+        links.append(h.approval_link(c, arn))  # checks it is .../approvals/<its own name>?key=
+    c.ok(len(set(links)) == n, f"{len(set(links))} distinct links for {n} executions")
+    decisions = ["approve" if i % 2 == 0 else "deny" for i in range(n)]
+
+    def decide(i: int):
+        link, other = links[i], links[(i + 1) % n]
+        base, other_key = link.split("?", 1)[0], other.split("?key=", 1)[1]
+        t = time.monotonic()
+        wrong = h.http("GET", f"{base}?key={other_key}")  # execution i's id, execution i+1's key
+        page, form = h.open_page(c, link, [policy_names[i]])
+        if form is None:
+            raise AssertionError(f"{names[i]}: no decision form: {page!r}")
+        forged = h.submit(page, form, decisions[i], key=other_key)
+        answer = h.submit(page, form, decisions[i], f"{decisions[i]} in e2e load-25, incident {i}")
+        return wrong.status, forged.status, answer, time.monotonic() - t
+
+    t_decide = time.monotonic()
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        answers = list(pool.map(decide, range(n)))
+    deciding = time.monotonic() - t_decide
+    want = {"approve": "Approved", "deny": "Denied"}
+    for i, (wrong, forged, answer, _) in enumerate(answers):
+        c.ok(wrong == 403, f"{names[i]}: GET with execution {(i + 1) % n}'s key: {wrong}, expected 403")
+        c.ok(forged == 403, f"{names[i]}: POST with execution {(i + 1) % n}'s key: {forged}, expected 403")
+        c.ok(answer.status == 200 and answer.page is not None and answer.page.h1 == want[decisions[i]],
+             f"{names[i]}: POST {decisions[i]}: {answer!r}")
+    statuses = [h.wait_done(arn, timeout=300) for arn in arns]
+    done = time.monotonic() - t_start
+    for i, arn in enumerate(arns):
+        c.ok(statuses[i] == "SUCCEEDED", f"{names[i]}: execution {statuses[i]}")
+        entered = h.states_entered(arn)
+        tail = (["CheckDecision", "Restore", "PublishRestored", "Done"] if decisions[i] == "approve"
+                else ["CheckDecision", "PublishKept", "Done"])
+        c.ok(entered[-len(tail):] == tail, f"{names[i]} ({decisions[i]}): path {entered[5:]}")
+        default, versions = h.policy_state(policies[i])
+        if decisions[i] == "approve":
+            c.ok(default == "v1" and sorted(versions) == ["v1"],
+                 f"{names[i]} approved: default {default}, versions {sorted(versions)}")
+        else:
+            c.ok(default == "v2" and sorted(versions) == ["v1", "v2"],
+                 f"{names[i]} denied: default {default}, versions {sorted(versions)}")
+        notes, evs = h.published(arn, 2)
+        expected = ["quarantined", "restored" if decisions[i] == "approve" else "kept"]
+        c.ok(outcomes(evs) == expected, f"{names[i]}: outcome events {outcomes(evs)}, expected {expected}")
+        if len(evs) == 2:
+            approval = evs[1]["detail"].get("approval") or {}
+            c.ok(approval.get("decision") == decisions[i]
+                 and approval.get("comment") == f"{decisions[i]} in e2e load-25, incident {i}",
+                 f"{names[i]}: the outcome's approval is not its own: {approval}")
+    took = sorted(a[3] for a in answers)
+    ctx["wall"] = time.monotonic() - t0
+    c.note(f"{n} incidents: set-up {t_start - t0:.1f} s; {n} executions started in {started:.1f} s; "
+           f"all waiting for approval after {waiting:.1f} s; {n} decided concurrently in "
+           f"{deciding:.1f} s (per person: 4 requests, median {took[n // 2]:.1f} s, max "
+           f"{took[-1]:.1f} s); all ended after {done:.1f} s; scenario wall time {ctx['wall']:.1f} s")
+
+
+# ------------------------------------------------------------------ the page in a real browser
+
+def s_browser_approve(h: Harness, c: Checks, ctx: dict):
+    """The emailed link opened in headless Chromium (Debian's chromium and chromedriver through
+    Selenium): the page shows the policy, the restricted action, both documents and both
+    buttons; a comment is typed and Approve clicked; the answer says Approved and the policy is
+    restored. Screenshots of the page and the answer go to the run directory."""
+    import browser as local_browser
+    try:
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+        from selenium.webdriver.support.ui import WebDriverWait
+    except ImportError as e:
+        raise AssertionError(f"the browser scenario needs Selenium ({e}): "
+                             "pip install -r requirements-dev.txt (make test does)") from None
+    run_dir = h.stack.run_dir
+    try:  # before any incident: a missing browser fails here, clearly, and leaves nothing open
+        local_browser.find_browser()
+    except local_browser.BrowserMissing as e:
+        raise AssertionError(f"no browser for the approval page: {e}") from None
+    event = managed_policy_event(unique("browser-approve"))
+    name = event["detail"]["requestParameters"]["policyName"]
+    original = event["detail"]["requestParameters"]["policyDocument"]
+    arn, policy_arn = quarantine_then_wait(h, c, ctx, event)
+    _, versions = h.policy_state(policy_arn)
+    quarantined = versions.get("v2", {})
+    link = h.approval_link(c, arn)
+    comment = comment_for(ctx, "approve")
+    shots = {"page": run_dir / "browser-approve-page.png",
+             "answer": run_dir / "browser-approve-approved.png"}
+    log_name = "chromedriver-e2e.log"
+    h.browser_logs.add(log_name)
+    say = lambda msg: print(f"    [browser] {msg}", flush=True)  # noqa: E731
+    try:
+        driver, profile = local_browser.start_browser(run_dir, log_name=log_name, say=say)
+    except local_browser.BrowserMissing as e:
+        raise AssertionError(f"no browser for the approval page: {e}") from None
+    tree = [driver.service.process.pid, *local_stack._descendants(driver.service.process.pid)]
+    user_agent = None
+    try:
+        driver.get(link)
+        h.texts.append(("browser URL", driver.current_url))
+        h.texts.append(("browser page", driver.page_source))
+        user_agent = driver.execute_script("return navigator.userAgent")
+        c.ok(driver.title == f"iam-sentinel: Approval needed: managed policy {name}",
+             f"the page's title: {driver.title!r}")
+        text = driver.find_element(By.TAG_NAME, "body").text
+        c.ok(name in text, f"the page does not show the policy name {name}")
+        c.ok("s3:DeleteBucket" in text, "the page does not show the restricted action s3:DeleteBucket")
+        headings = [e.text for e in driver.find_elements(By.TAG_NAME, "h2")]
+        c.ok("Original (as the change made it)" in headings and "Quarantined (in force now)" in headings,
+             f"the page's headings: {headings}")
+        docs = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".docs pre")]
+        c.ok(len(docs) == 2 and same_document(docs[0], original) and same_document(docs[1], quarantined),
+             f"the page's documents are not the original and the quarantined one: "
+             f"{[d[:80] for d in docs]}")
+        buttons = {b.get_attribute("value"): b for b in driver.find_elements(By.CSS_SELECTOR, "form button")}
+        c.ok(sorted(buttons) == ["approve", "deny"]
+             and all(b.is_displayed() and b.is_enabled() for b in buttons.values()),
+             f"the page's buttons: {sorted(buttons)}")
+        c.ok(buttons.get("approve") is not None and buttons["approve"].text.startswith("Approve")
+             and buttons.get("deny") is not None and buttons["deny"].text.startswith("Deny"),
+             f"button labels: {[b.text for b in buttons.values()]}")
+        box = driver.find_element(By.ID, "comment")
+        box.send_keys(comment)
+        c.ok(box.get_attribute("value") == comment, f"the comment box holds {box.get_attribute('value')!r}")
+        local_browser.capture(driver, shots["page"], 1280)  # as it is about to be sent
+        if "approve" not in buttons:
+            raise AssertionError("no Approve button to click")
+        button = buttons["approve"]
+        button.click()
+        try:
+            WebDriverWait(driver, 60).until(EC.staleness_of(button))
+            WebDriverWait(driver, 10).until(
+                lambda d: d.execute_script("return document.readyState") == "complete")
+        except TimeoutException:
+            pass  # the checks below say what the page is
+        h.texts.append(("browser URL", driver.current_url))
+        h.texts.append(("browser page", driver.page_source))
+        c.ok(driver.title == "iam-sentinel: Approved", f"after clicking Approve: {driver.title!r}")
+        h1 = driver.find_element(By.TAG_NAME, "h1").text
+        c.ok(h1 == "Approved", f"the answer's heading: {h1!r}")
+        c.ok("?" not in driver.current_url and "key=" not in driver.current_url,
+             f"the answer's URL carries a query string: {driver.current_url.split('?')[0]}?...")
+        local_browser.capture(driver, shots["answer"], 1280, min_height=240)
+    finally:
+        local_browser.stop_browser(driver, profile, say=say)
+        time.sleep(0.3)
+        alive = local_browser.still_running(tree)
+        c.ok(not alive, f"browser processes still running after stop: {alive}")
+    for what, path in shots.items():
+        c.ok(path.exists() and path.stat().st_size > 1000, f"no screenshot of the {what}: {path}")
+        print(f"    screenshot of the {what}: {path}", flush=True)
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v1" and sorted(versions) == ["v1"],
+         f"after approval in the browser: default {default}, versions {sorted(versions)}")
+    notes, evs = h.published(arn, 2)
+    c.ok(outcomes(evs) == ["quarantined", "restored"], f"outcome events: {outcomes(evs)}")
+    if len(evs) == 2:
+        approval = evs[1]["detail"].get("approval") or {}
+        c.ok(approval.get("decision") == "approve" and approval.get("comment") == comment
+             and approval.get("userAgent") == user_agent and approval.get("sourceIp") == "127.0.0.1",
+             f"the outcome's approval: {approval} (browser user agent {user_agent!r})")
+    c.note(f"Chromium {user_agent}; screenshots {shots['page'].name}, {shots['answer'].name}")
+
+
 TOKEN_FIELD = re.compile(r'"taskToken"\s*:\s*"([^"\\]+)"')
 
 
@@ -984,14 +1547,19 @@ def s_no_token_leak(h: Harness, c: Checks, ctx: dict):
     texts += [("email", n) for n in h.notifications]
     texts += [("outcome event", json.dumps(e)) for e in h.events]
     texts += h.texts
-    logs = []
+    logs, images = [], []
     for f in sorted(h.stack.run_dir.iterdir()):
-        if f.is_file():
+        if f.is_file() and f.suffix == ".png":
+            images.append(f.name)  # the browser scenario's screenshots
+        elif f.is_file():
             logs.append((f"file {f.name}", f.read_text(errors="replace")))
     texts += logs
     leaks = sorted({(what, t[:8]) for what, text in texts for t in tokens if t in text})
     c.ok(not leaks, f"task tokens found in: {leaks[:10]}{' ...' if len(leaks) > 10 else ''}")
-    key_leaks = sorted({name for name, text in logs for k in h.keys if k in text})
+    # The browser's own log (ChromeDriver) holds the URLs it opened, so the person's link and
+    # key, like a browser history: no token may be there, a key may.
+    key_leaks = sorted({name for name, text in logs for k in h.keys if k in text
+                        and name[5:] not in h.browser_logs})
     c.ok(not key_leaks, f"approval keys found in: {key_leaks}")
     server_log = (h.stack.run_dir / "approval-server.log").read_text()
     c.ok("key=" not in server_log and "?" not in server_log,
@@ -1000,16 +1568,15 @@ def s_no_token_leak(h: Harness, c: Checks, ctx: dict):
     for arn, n in requests.items():
         emails = len(h.approval_emails(arn))
         c.ok(emails == n, f"{arn.rsplit(':', 1)[1]}: {emails} approval emails for {n} approval requests")
-    kinds = {}
-    for what, _ in texts:
-        kind = what.split(" ", 1)[0] if what.startswith("file ") else what
-        kinds[kind] = kinds.get(kind, 0) + 1
+    browser = [what for what, _ in h.texts if what.startswith("browser ")]
     c.note(f"{len(tokens)} task tokens (from {len(executions)} executions' histories, "
            f"{len(requests)} with an approval request) checked against {len(texts)} texts, "
            f"{sum(len(t) for _, t in texts) / 1e6:.1f} MB: {len(h.notifications)} emails, "
            f"{len(h.events)} outcome events, {len(h.texts)} links/URLs/pages/forms "
-           f"({len(h.keys)} approval links), {len(logs)} files in the run directory "
-           f"({', '.join(name[5:] for name, _ in logs)})")
+           f"({len(h.keys)} approval links; {browser.count('browser page')} pages and "
+           f"{browser.count('browser URL')} URLs from the browser), {len(logs)} files in the run "
+           f"directory ({', '.join(name[5:] for name, _ in logs)})"
+           + (f"; not read: {len(images)} screenshots" if images else ""))
 
 
 SCENARIOS = [
@@ -1031,6 +1598,20 @@ SCENARIOS = [
     ("no-decision", "extra: SendTaskSuccess directly without a decision ({}) -> kept (the safe branch)",
      s_sfn_no_decision),
     ("restore-skipped", "extra: policy changed during the wait, approve on the page -> their change stands", s_restore_skipped),
+    ("fault-retried", "injected: 2 x Retryable into quarantine-policy -> retried, quarantined; "
+                      "deny on the page -> kept", s_fault_retried),
+    ("fault-permanent", "injected: NonRetryable into quarantine-policy -> no retry, PublishFailed "
+                        "-> Failed; policy untouched", s_fault_permanent),
+    ("fault-retries-exhausted", "injected: 6 x Retryable into restore-policy after approving on "
+                                "the page -> 1 + 4 attempts, PublishFailed -> Failed; quarantine "
+                                "stays", s_fault_exhausted),
+    ("five-versions", "managed policy at 5 versions, new default v5 grants s3:DeleteBucket -> "
+                      "oldest version deleted and recorded; approve on the page -> v5 again",
+     s_five_versions),
+    ("load-25", f"{LOAD_INCIDENTS} incidents at once, decided concurrently through their own "
+                "links (approve/deny alternating); crossed keys 403", s_load),
+    ("browser-approve", "the emailed link in headless Chromium (Selenium): read, comment, click "
+                        "Approve -> restored; screenshots", s_browser_approve),
 ]
 
 
@@ -1099,10 +1680,15 @@ def main() -> int:
         unknown_fn = [i for i in stack.router.invocations if i.get("status") == 404]
         if unknown_fn:
             print(f"\nrouter: invocations of unknown functions: {[i['function'] for i in unknown_fn]}")
+        injected = [i for i in stack.router.invocations if i.get("injected")]
+        if injected:
+            print(f"\nrouter: {len(injected)} injected function errors answered "
+                  f"({', '.join(sorted({i['binary'] + ' ' + i['error_type'] for i in injected}))}); "
+                  f"{stack.router.clear_injected()} left unused")
         print(f"\nlogs: {stack.run_dir}")
     print("\nsummary:")
     for key, verdict, took, c in results:
-        print(f"  {verdict:4} {key:20} {took:6.1f} s  {c.failures[0] if c.failures else ''}"[:200])
+        print(f"  {verdict:4} {key:24} {took:6.1f} s  {c.failures[0] if c.failures else ''}"[:200])
     print(f"total {time.monotonic() - t_all:.1f} s")
     return 1 if any(v == "FAIL" for _, v, _, _ in results) else 0
 

@@ -11,9 +11,11 @@ Writes
     docs/approval-page-phone.png   the page on a phone (412 CSS px wide, device scale factor 2)
     docs/approval-approved.png     the answer to pressing Approve (a real form POST by Chromium)
 
-Chromium and ChromeDriver come from Debian (`apt-get install -y chromium chromium-driver`) and are
-driven by Selenium WebDriver (requirements-dev.txt): the Approve button is really pressed, and the
-page is captured whole at an exact viewport through ChromeDriver's DevTools commands.
+Chromium and ChromeDriver come from Debian (`apt-get install -y chromium chromium-driver`; `make
+screenshots` installs them when missing) and are driven by Selenium WebDriver (requirements-dev.txt),
+started and stopped by local/browser.py (shared with the e2e run): the Approve button is really
+pressed, and the page is captured whole at an exact viewport through ChromeDriver's DevTools
+commands.
 """
 
 from __future__ import annotations
@@ -21,10 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import re
-import shutil
-import signal
 import struct
 import sys
 import time
@@ -33,13 +32,12 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import browser as local_browser  # noqa: E402
 import stack as local_stack  # noqa: E402
 from stack import wait_until  # noqa: E402
 
@@ -48,11 +46,6 @@ DOCS = ROOT / "docs"
 FIXTURE = ROOT / "tests" / "fixtures" / "events" / "create-policy.json"
 # How the link looks when deployed (template.yaml: https://${ApprovalApi}.execute-api...).
 DEPLOYED_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
-# The flags this machine needs (no network but the loopback; root), and no scrollbars in shots.
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                  "--mute-audio"]
 COMMENT = "Needed for the bucket migration, OPS-1234"
 
 
@@ -60,48 +53,7 @@ def say(msg: str):
     print(f"[screenshot {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-
-
 # ------------------------------------------------------------------ the browser
-
-def start_browser(run_dir: Path) -> tuple[webdriver.Chrome, Path]:
-    """Debian's headless Chromium through Debian's ChromeDriver. Both paths are given, so
-    Selenium Manager never looks for (or downloads) a driver or a browser."""
-    driver_exe = shutil.which("chromedriver")
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not (driver_exe and browser):
-        raise SystemExit("chromium or chromedriver is not installed: "
-                         "apt-get install -y chromium chromium-driver")
-    profile = run_dir / f"chromium-profile-{uuid.uuid4().hex[:8]}"  # new and empty
-    profile.mkdir(parents=True)
-    options = Options()
-    options.binary_location = browser
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    service = Service(executable_path=driver_exe, log_output=str(run_dir / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(60)
-    say(f"started {driver.capabilities.get('browserName')} "
-        f"{driver.capabilities.get('browserVersion')} via chromedriver (pid {service.process.pid})")
-    return driver, profile
-
-
-def stop_browser(driver: webdriver.Chrome, profile: Path):
-    """quit() ends chromium and chromedriver; whatever of the two it leaves is killed."""
-    pid = driver.service.process.pid
-    tree = [pid, *local_stack._descendants(pid)]
-    try:
-        driver.quit()
-    finally:
-        left = [p for p in tree if local_stack._alive(p)]
-        for p in left:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        say("stopped chromium" + (f" (had to kill {left})" if left else ""))
-        shutil.rmtree(profile, ignore_errors=True)
-
 
 def viewport(driver: webdriver.Chrome, width: int, height: int, scale: float = 1,
              mobile: bool = False):
@@ -194,7 +146,10 @@ def main() -> int:
         (out / "approval-email.txt").write_text(sample if sample.endswith("\n") else sample + "\n")
         say(f"wrote {(out / 'approval-email.txt')}: {len(sample.splitlines())} lines")
 
-        driver, profile = start_browser(stack.run_dir)
+        try:
+            driver, profile = local_browser.start_browser(stack.run_dir, say=say)
+        except local_browser.BrowserMissing as e:
+            raise SystemExit(str(e)) from None
         try:
             viewport(driver, 1280, 800)
             driver.get(link)
@@ -221,7 +176,7 @@ def main() -> int:
             shots["approval-approved.png"] = screenshot(
                 driver, out / "approval-approved.png", 1280, min_height=240)
         finally:
-            stop_browser(driver, profile)
+            local_browser.stop_browser(driver, profile, say=say)
         status = wait_until("the execution to finish",
                             lambda: (s := sfn.describe_execution(executionArn=arn)["status"]) != "RUNNING" and s,
                             120)

@@ -177,6 +177,90 @@ def substitute(definition: str, subs: dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: subs[m.group(1)], definition)
 
 
+def with_approval_timeout_seconds(definition: str, seconds: int) -> str:
+    """LOCAL-ONLY OVERRIDE, never in AWS: the approval deadline as a literal number of seconds.
+
+    In AWS the deadline is ApprovalTimeoutHours x 3600 (whole hours, at least 1): the Analyse
+    state's ResultSelector computes `approvalTimeoutSeconds` from the substituted hours, and
+    RequestApproval waits that long (TimeoutSecondsPath) and passes it to request-approval (the
+    email's deadline). To see a timeout locally without waiting an hour, this replaces that one
+    expression, `"approvalTimeoutSeconds.$": "States.MathAdd(...)"`, with
+    `"approvalTimeoutSeconds": <seconds>`, on the parsed definition (every other state, path
+    and field is left as the template's ASL has it)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+        raise ValueError(f"approval timeout: a positive whole number of seconds, not {seconds!r}")
+    asl = json.loads(definition)
+    selector = asl["States"]["Analyse"]["ResultSelector"]
+    if "approvalTimeoutSeconds.$" not in selector:
+        raise ValueError("the Analyse state's ResultSelector has no approvalTimeoutSeconds.$ "
+                         "expression to override: has the ASL changed?")
+    del selector["approvalTimeoutSeconds.$"]
+    selector["approvalTimeoutSeconds"] = seconds
+    return json.dumps(asl, indent=2)
+
+
+# The rule that starts the workflow in AWS, and the pseudo parameters CloudFormation would give.
+TRIGGER_RULE = "IamPolicyChangeRule"
+PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT, "AWS::Region": REGION,
+                     "AWS::URLSuffix": "amazonaws.com"}
+# Short-form tags as _CfnLoader reads them: {"Sub": ...}, {"Ref": ...}, ...
+_INTRINSICS = {"Sub", "Ref", "GetAtt", "If", "Join", "Select", "Split", "Equals", "Not", "And",
+               "Or", "FindInMap", "ImportValue", "Base64", "Cidr", "GetAZs", "Condition",
+               "Transform"}
+
+
+def resource_ref(template: dict, logical_id: str, stack_name: str = STACK_NAME) -> str:
+    """What `!Ref <logical id>` (or `${<logical id>}` in a !Sub) gives, for the resources whose
+    Ref is a name the template sets: an IAM role's RoleName. Anything else is refused rather
+    than guessed."""
+    resource = template["Resources"].get(logical_id)
+    if resource is None:
+        raise ValueError(f"no resource {logical_id} in template.yaml")
+    if resource.get("Type") == "AWS::IAM::Role" and "RoleName" in resource["Properties"]:
+        return resolve_intrinsics(template, resource["Properties"]["RoleName"], stack_name)
+    raise ValueError(f"cannot resolve a Ref to {logical_id} ({resource.get('Type')}) locally")
+
+
+def resolve_sub(template: dict, text: str, stack_name: str = STACK_NAME) -> str:
+    """`!Sub` with a string: ${AWS::...} pseudo parameters, ${AWS::StackName}, and
+    ${<logical id>} (resource_ref). An unknown placeholder is an error."""
+    def one(m):
+        name = m.group(1)
+        if name == "AWS::StackName":
+            return stack_name
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
+        if "." in name:
+            raise ValueError(f"!Sub ${{{name}}}: attributes are not resolved locally")
+        return resource_ref(template, name, stack_name)
+    return re.sub(r"\$\{([A-Za-z0-9_:.]+)\}", one, text)
+
+
+def resolve_intrinsics(template: dict, node, stack_name: str = STACK_NAME):
+    """A template value with its `!Sub` strings resolved (resolve_sub); any other intrinsic
+    function is refused, so nothing is silently left as {"Ref": ...}."""
+    if isinstance(node, dict):
+        if len(node) == 1 and next(iter(node)) in _INTRINSICS:
+            fn, arg = next(iter(node.items()))
+            if fn == "Sub" and isinstance(arg, str):
+                return resolve_sub(template, arg, stack_name)
+            raise ValueError(f"unsupported intrinsic !{fn} {arg!r}")
+        return {k: resolve_intrinsics(template, v, stack_name) for k, v in node.items()}
+    if isinstance(node, list):
+        return [resolve_intrinsics(template, v, stack_name) for v in node]
+    return node
+
+
+def trigger_rule(template: dict, stack_name: str = STACK_NAME) -> dict:
+    """The template's IamPolicyChangeRule as deployed: {"name", "event_bus", "pattern"}, the
+    EventPattern exactly as written in template.yaml with its !Sub placeholders resolved
+    (partition aws, account 123456789012, ${PolicyWriterRole} = "<stack>-policy-writer")."""
+    props = template["Resources"][TRIGGER_RULE]["Properties"]
+    return {"name": resolve_intrinsics(template, props["Name"], stack_name),
+            "event_bus": props.get("EventBusName", "default"),
+            "pattern": resolve_intrinsics(template, props["EventPattern"], stack_name)}
+
+
 # ------------------------------------------------------------------ loopback servers
 
 class LoopbackServer:
@@ -214,7 +298,12 @@ class LoopbackServer:
 
 class Router(LoopbackServer):
     """Serves the Lambda Invoke API (forwarded to cargo lambda watch) and proxies everything else
-    to moto. Every invocation is recorded in `invocations`."""
+    to moto. Every invocation is recorded in `invocations`.
+
+    Fault injection (tests): `inject_errors(binary, n, error_type, message)` makes the next n
+    invocations of that function answer a function error without calling it, exactly as Lambda
+    sends one (HTTP 200, `X-Amz-Function-Error: Unhandled`, a request id, the JSON error), and
+    records them with `injected: True`."""
 
     def __init__(self, functions: dict[str, str], log_path: Path):
         self.functions = functions  # function name or binary -> binary
@@ -222,6 +311,7 @@ class Router(LoopbackServer):
         self.lambda_ports: dict[str, int] = {}  # binary -> its cargo lambda watch
         self.invocations: list[dict] = []
         self._lock = threading.Lock()
+        self._faults: list[dict] = []  # pending injected errors, oldest first (under _lock)
         router = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -266,6 +356,51 @@ class Router(LoopbackServer):
             name = parts[0]
         return self.functions.get(name)
 
+    # -- fault injection (tests)
+    def inject_errors(self, function: str, count: int, error_type: str, error_message: str,
+                      payload_contains: str | None = None) -> dict:
+        """The next `count` invocations of `function` (name, ARN or binary) answer the function
+        error {"errorType": error_type, "errorMessage": error_message} without the function
+        being called. With `payload_contains`, only invocations whose payload contains that text
+        count (so a scenario's faults cannot hit another scenario's executions). Returns the
+        fault: its `used` lists the request ids of the invocations that got it, `remaining` how
+        many are still pending. Thread-safe."""
+        binary = self.binary_for(function)
+        if binary is None:
+            raise ValueError(f"no such function: {function}")
+        if count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        fault = {"binary": binary, "count": count, "remaining": count,
+                 "error_type": error_type, "error_message": error_message,
+                 "payload_contains": payload_contains, "used": []}
+        with self._lock:
+            self._faults.append(fault)
+        self.log(f"inject {count} x {error_type} into {binary}"
+                 + (" (matching payloads only)" if payload_contains else ""))
+        return fault
+
+    def clear_injected(self, fault: dict | None = None) -> int:
+        """Withdraws the pending injected errors (of one fault, or all); returns how many
+        invocations they would still have answered."""
+        with self._lock:
+            chosen = [f for f in self._faults if fault is None or f is fault]
+            left = sum(f["remaining"] for f in chosen)
+            for f in chosen:
+                f["remaining"] = 0
+            self._faults = [f for f in self._faults if not any(f is c for c in chosen)]
+        return left
+
+    def _take_fault(self, binary: str, payload: str) -> dict | None:
+        with self._lock:
+            for i, f in enumerate(self._faults):
+                if f["binary"] == binary and f["remaining"] > 0 and (
+                        f["payload_contains"] is None or f["payload_contains"] in payload):
+                    f["remaining"] -= 1
+                    if not f["remaining"]:
+                        del self._faults[i]
+                    return f
+        return None
+
     def invoke(self, function: str, payload: bytes):
         request_id = str(uuid.uuid4())
         base = [("x-amzn-RequestId", request_id), ("Content-Type", "application/json")]
@@ -278,6 +413,18 @@ class Router(LoopbackServer):
             record.update(status=404, error_type="ResourceNotFoundException")
             body = json.dumps({"Type": "User", "message": f"Function not found: {function}"})
             return 404, base + [("x-amzn-ErrorType", "ResourceNotFoundException")], body.encode()
+        fault = self._take_fault(binary, record["payload"])
+        if fault is not None:
+            # As Lambda answers a function error; the function is not called.
+            error = {"errorType": fault["error_type"], "errorMessage": fault["error_message"]}
+            with self._lock:
+                fault["used"].append(request_id)
+            record.update(status=200, injected=True, duration=0.0, error_type=error["errorType"],
+                          error_message=error["errorMessage"])
+            self.log(f"invoke {binary} -> injected error {error['errorType']}: "
+                     f"{error['errorMessage'][:300]}")
+            return 200, base + [("X-Amz-Executed-Version", "$LATEST"),
+                                ("X-Amz-Function-Error", "Unhandled")], json.dumps(error).encode()
         conn = http.client.HTTPConnection("127.0.0.1", self.lambda_ports[binary], timeout=1200)
         try:
             conn.request("POST", f"/2015-03-31/functions/{binary}/invocations", body=payload,
@@ -555,6 +702,172 @@ class ApprovalServer(LoopbackServer):
         return status, headers, payload
 
 
+# ------------------------------------------------------------------ the trigger: rule -> SQS -> poller
+
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+
+class TriggerPoller:
+    """What the template's EventBridge target does in AWS (start the state machine with the
+    event), for moto, which cannot deliver to Step Functions: the rule (the template's own
+    pattern, see trigger_rule) targets an SQS queue, and this thread receives from it, calls
+    StartExecution with the delivered event as input, named with a fresh UUID (EventBridge
+    starts executions without a name, so AWS names them with a UUID; moto needs one), and
+    deletes the message. A failed StartExecution leaves the message to come back after the
+    queue's visibility timeout (EventBridge retries too).
+
+    `executions()` lists what it started: (time, execution ARN, event id)."""
+
+    POLL_SECONDS = 1  # long-poll wait; also how long stop() may take
+
+    def __init__(self, client_factory, queue_url: str, state_machine_arn: str, log_path: Path):
+        self._client_factory = client_factory
+        self.queue_url = queue_url
+        self.state_machine_arn = state_machine_arn
+        self._log = open(log_path, "a", buffering=1)
+        self._lock = threading.Lock()
+        self._started: list[tuple[float, str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trigger-poller", daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.POLL_SECONDS + 10)
+        with self._lock:
+            self._log.close()
+
+    def executions(self) -> list[tuple[float, str, str]]:
+        with self._lock:
+            return list(self._started)
+
+    def log(self, line: str):
+        with self._lock:
+            if not self._log.closed:
+                self._log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+    def _run(self):
+        sqs, sfn = self._client_factory("sqs"), self._client_factory("stepfunctions")
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                               WaitTimeSeconds=self.POLL_SECONDS).get("Messages", [])
+            except Exception as e:  # noqa: BLE001 (moto going away at the end, ...)
+                if not self._stop.is_set():
+                    self.log(f"receive failed: {type(e).__name__}: {e}")
+                    self._stop.wait(1)
+                continue
+            for m in messages:
+                self._deliver(sqs, sfn, m)
+
+    def _deliver(self, sqs, sfn, message: dict):
+        try:
+            event = json.loads(message["Body"])
+        except ValueError:
+            self.log(f"not JSON, dropped: {message['Body'][:200]!r}")
+            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            return
+        # moto's delivery leaves out the envelope's `account`, which EventBridge always sends
+        # (the account of the bus): put it back, so the input is the event as AWS delivers it.
+        event.setdefault("account", ACCOUNT)
+        name = str(uuid.uuid4())
+        try:
+            arn = sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name,
+                                      input=json.dumps(event))["executionArn"]
+        except Exception as e:  # noqa: BLE001 (retried: the message comes back)
+            self.log(f"StartExecution failed for event {event.get('id')}: {type(e).__name__}: {e}")
+            return
+        with self._lock:
+            self._started.append((time.time(), arn, event.get("id", "")))
+        detail = event.get("detail") or {}
+        self.log(f"event {event.get('id')} ({detail.get('eventName')} by "
+                 f"{(detail.get('userIdentity') or {}).get('arn')}) -> execution {arn}")
+        sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+# ------------------------------------------------------------------ the mailbox
+
+class Mailbox(LoopbackServer):
+    """Where the notification topic's email goes locally: an `http` subscriber on 127.0.0.1.
+    moto POSTs each message as SNS's JSON Notification (Type, MessageId, TopicArn, Subject,
+    Message, Timestamp, ...); every one is kept in `mails` as {"subject", "message",
+    "timestamp", "message_id", "topic_arn"}, and `on_mail(mail)` (if given) is called as it
+    arrives.
+
+    moto delivers inside Publish, and one unreachable http subscriber makes every Publish fail
+    with 500: the mailbox must be up before it is subscribed and until after the last publish
+    (LocalStack.stop() stops it after moto). So it answers at once, and never fails."""
+
+    def __init__(self, log_path: Path, on_mail=None):
+        self.mails: list[dict] = []
+        self.on_mail = on_mail
+        self._cond = threading.Condition()
+        mailbox = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):
+                pass  # one line per message below, without the body
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length > 0 else b""
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                mailbox.receive(body)
+
+        super().__init__("mailbox", Handler, log_path)
+
+    def receive(self, body: bytes):
+        try:
+            note = json.loads(body)
+        except ValueError:
+            self.log(f"not JSON ({len(body)} bytes), ignored")
+            return
+        if not isinstance(note, dict) or note.get("Type") != "Notification":
+            # SubscriptionConfirmation would need a GET of its SubscribeURL; moto confirms
+            # http subscriptions itself and never sends one.
+            self.log(f"not a Notification ({note.get('Type') if isinstance(note, dict) else '?'}), ignored")
+            return
+        mail = {"subject": note.get("Subject") or "", "message": note.get("Message") or "",
+                "timestamp": note.get("Timestamp") or "", "message_id": note.get("MessageId"),
+                "topic_arn": note.get("TopicArn")}
+        with self._cond:
+            self.mails.append(mail)
+            self._cond.notify_all()
+        self.log(f"mail {mail['message_id']}: {mail['subject']}")
+        if self.on_mail is not None:
+            try:
+                self.on_mail(mail)
+            except Exception as e:  # noqa: BLE001 (a printing callback must not lose mail)
+                self.log(f"on_mail failed: {type(e).__name__}: {e}")
+
+    def wait_for(self, predicate, timeout: float, start: int = 0) -> dict:
+        """The first mail (from index `start`) for which predicate(mail) is true; waits, bounded."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for mail in self.mails[start:]:
+                    if predicate(mail):
+                        return mail
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"mailbox: no matching mail within {timeout:.0f} s")
+                self._cond.wait(left)
+
+
+def format_mail(mail: dict, indent: str = "  ") -> str:
+    """A mail as a person reads it: who-from line, subject, body."""
+    body = "\n".join(f"{indent}│ {line}".rstrip() for line in mail["message"].rstrip("\n").split("\n"))
+    return (f"{indent}✉ You've got mail ({mail['timestamp']})\n"
+            f"{indent}│ Subject: {mail['subject']}\n{indent}│\n{body}")
+
+
 # ------------------------------------------------------------------ processes
 
 def _die_with_parent():
@@ -647,8 +960,17 @@ class LocalStack:
                  restricted_actions: str = "s3:DeleteBucket,s3:DeleteObject",
                  notify_on_clean_changes: bool = False, rust_log: str = "info",
                  run_dir: Path | None = None, quiet: bool = False,
-                 cargo_target_dir: Path | None = None):
+                 cargo_target_dir: Path | None = None,
+                 approval_timeout_seconds: int | None = None):
         self.approval_timeout_hours = str(approval_timeout_hours)
+        # Local only: a deadline in seconds for the main state machine's approval wait (see
+        # with_approval_timeout_seconds); None keeps the template's ApprovalTimeoutHours x 3600.
+        if approval_timeout_seconds is not None and (
+                isinstance(approval_timeout_seconds, bool)
+                or not isinstance(approval_timeout_seconds, int) or approval_timeout_seconds < 1):
+            raise ValueError(f"approval_timeout_seconds must be a positive whole number, "
+                             f"not {approval_timeout_seconds!r}")
+        self.approval_timeout_seconds = approval_timeout_seconds
         self.restricted_actions = restricted_actions
         self.notify_on_clean_changes = notify_on_clean_changes
         self.rust_log = rust_log
@@ -685,11 +1007,16 @@ class LocalStack:
         self._stopped = False
         self.state_machine_arn: str | None = None
         self.timings: dict[str, float] = {}
+        self.mailbox: Mailbox | None = None          # start_mailbox()
+        self.trigger: TriggerPoller | None = None    # deploy_trigger()
 
     # -- logging
     def say(self, msg: str):
+        line = f"[stack {time.strftime('%H:%M:%S')}] {msg}"
         if not self.quiet:
-            print(f"[stack {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+            print(line, flush=True)
+        with open(self.run_dir / "stack.log", "a") as log:  # also when quiet
+            log.write(line + "\n")
 
     # -- clients (straight to moto)
     def client(self, service: str):
@@ -831,23 +1158,34 @@ class LocalStack:
         events.put_targets(Rule="local-iam-sentinel-outcomes", EventBusName="default",
                            Targets=[{"Id": "outcomes-queue", "Arn": e_arn}])
         self.state_machine_arn = self.create_state_machine(
-            self.main_state_machine_name, self.approval_timeout_hours)
+            self.main_state_machine_name, self.approval_timeout_hours,
+            approval_timeout_seconds=self.approval_timeout_seconds)
         if self.state_machine_arn != self.main_state_machine_arn:
             raise RuntimeError(f"the main state machine is {self.state_machine_arn}, but the "
                                f"approval API was told {self.main_state_machine_arn}")
 
-    def definition(self, approval_timeout_hours: str | int) -> str:
+    def definition(self, approval_timeout_hours: str | int,
+                   approval_timeout_seconds: int | None = None) -> str:
+        """The ASL as deployed (DefinitionSubstitutions filled); with approval_timeout_seconds,
+        also the local-only short deadline (with_approval_timeout_seconds)."""
         subs = definition_substitutions(self.template,
                                         {"ApprovalTimeoutHours": str(approval_timeout_hours)})
-        return substitute(ASL_PATH.read_text(), subs)
+        definition = substitute(ASL_PATH.read_text(), subs)
+        if approval_timeout_seconds is not None:
+            definition = with_approval_timeout_seconds(definition, approval_timeout_seconds)
+        return definition
 
-    def create_state_machine(self, name: str, approval_timeout_hours: str | int) -> str:
-        definition = self.definition(approval_timeout_hours)
+    def create_state_machine(self, name: str, approval_timeout_hours: str | int,
+                             approval_timeout_seconds: int | None = None) -> str:
+        definition = self.definition(approval_timeout_hours, approval_timeout_seconds)
         (self.run_dir / f"{name}.asl.json").write_text(definition)
         arn = self.client("stepfunctions").create_state_machine(
             name=name, definition=definition, type="STANDARD",
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-role")["stateMachineArn"]
-        self.say(f"state machine {arn} (ApprovalTimeoutHours={approval_timeout_hours})")
+        deadline = (f"approval deadline {approval_timeout_seconds} s (LOCAL OVERRIDE)"
+                    if approval_timeout_seconds is not None
+                    else f"ApprovalTimeoutHours={approval_timeout_hours}")
+        self.say(f"state machine {arn} ({deadline})")
         return arn
 
     def invoke_direct(self, binary: str, payload: dict, timeout: float) -> tuple[int, bytes]:
@@ -869,10 +1207,115 @@ class LocalStack:
         finally:
             conn.close()
 
-    def warm_up(self, first_timeout: float = 900, each_timeout: float = 300) -> dict[str, float]:
+    def start_mailbox(self, on_mail=None) -> Mailbox:
+        """Starts the local mailbox and subscribes it (protocol http) to the notification topic,
+        where the template subscribes NotificationEmail. Stopped by stop(), after moto."""
+        if self.mailbox is None:
+            self.mailbox = Mailbox(self.run_dir / "mailbox.log", on_mail)
+            self.mailbox.start()  # up before the subscription: see Mailbox
+            sub = self.client("sns").subscribe(TopicArn=self.topic_arn, Protocol="http",
+                                               Endpoint=f"{self.mailbox.url}/",
+                                               ReturnSubscriptionArn=True)["SubscriptionArn"]
+            self.say(f"mailbox on {self.mailbox.url}, subscribed to {self.topic_arn} ({sub})")
+        return self.mailbox
+
+    def deploy_trigger(self, self_check: bool = True) -> TriggerPoller:
+        """The template's trigger, as far as moto goes: on the default bus, the rule
+        IamPolicyChangeRule with the template's own EventPattern (trigger_rule), whose target
+        is an SQS queue instead of the state machine, and the poller that starts the state
+        machine from that queue (TriggerPoller). With self_check, first checks that moto applies
+        the pattern as EventBridge does (check_trigger_pattern). Stopped by stop()."""
+        if self.trigger is not None:
+            return self.trigger
+        rule = trigger_rule(self.template)
+        self.trigger_rule_name = rule["name"]
+        self.trigger_pattern = rule["pattern"]
+        sqs, events = self.client("sqs"), self.client("events")
+        queue_url = sqs.create_queue(QueueName="local-iam-policy-change-target",
+                                     Attributes={"VisibilityTimeout": "10"})["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        events.put_rule(Name=rule["name"], EventBusName=rule["event_bus"],
+                        EventPattern=json.dumps(rule["pattern"]), State="ENABLED",
+                        Description="template.yaml IamPolicyChangeRule (local: SQS target)")
+        stored = json.loads(events.describe_rule(Name=rule["name"], EventBusName=rule["event_bus"])
+                            ["EventPattern"])
+        if stored != rule["pattern"]:
+            raise RuntimeError(f"moto stored another pattern than the template's: {stored}")
+        events.put_targets(Rule=rule["name"], EventBusName=rule["event_bus"],
+                           Targets=[{"Id": "local-poller-queue", "Arn": queue_arn}])
+        (self.run_dir / "trigger-rule-pattern.json").write_text(json.dumps(rule["pattern"], indent=2))
+        if self_check:
+            self.check_trigger_pattern(queue_url)
+        self.trigger = TriggerPoller(self.client, queue_url, self.state_machine_arn,
+                                     self.run_dir / "trigger.log")
+        self.trigger.start()
+        self.say(f"rule {rule['name']} (template pattern) -> SQS {queue_arn} -> poller -> "
+                 f"StartExecution {self.state_machine_arn}")
+        return self.trigger
+
+    def check_trigger_pattern(self, queue_url: str):
+        """Before the poller runs: puts four CloudTrail-shaped probes on the bus and checks which
+        the rule delivers, as EventBridge would: a successful CreatePolicy by a user and one by
+        an AWS service (no userIdentity.arn) are delivered; a failed one (errorCode) and one by
+        the policy writer's session are not. Raises if moto's matching differs (the pattern is
+        never weakened to suit moto). The probes are removed from the queue."""
+        writer_session = (f"arn:aws:sts::{ACCOUNT}:assumed-role/"
+                          f"{SENTINEL_ROLE_ARN.rsplit('/', 1)[1]}/local-probe")
+        base = {"eventSource": "iam.amazonaws.com", "eventName": "CreatePolicy",
+                "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/probe"},
+                "requestParameters": {"policyName": "local-probe"}}
+        probes = {
+            "user": (base, True),
+            "aws-service": (dict(base, userIdentity={"type": "AWSService",
+                                                     "invokedBy": "probe.amazonaws.com"}), True),
+            "failed-call": (dict(base, errorCode="AccessDenied", errorMessage="probe"), False),
+            "policy-writer": (dict(base, userIdentity={"type": "AssumedRole",
+                                                       "arn": writer_session}), False),
+        }
+        events, sqs = self.client("events"), self.client("sqs")
+        for probe, (detail, _) in probes.items():
+            detail = dict(detail, eventID=f"local-probe-{probe}")
+            out = events.put_events(Entries=[{"Source": "aws.iam",
+                                              "DetailType": CLOUDTRAIL_DETAIL_TYPE,
+                                              "Detail": json.dumps(detail)}])
+            if out.get("FailedEntryCount"):
+                raise RuntimeError(f"moto refused a CloudTrail-shaped event: {out['Entries']}")
+        delivered = set()
+        for _ in range(20):  # bounded; moto delivers inside PutEvents
+            msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=0).get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                delivered.add(json.loads(m["Body"])["detail"]["eventID"].removeprefix("local-probe-"))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+        expected = {p for p, (_, match) in probes.items() if match}
+        if delivered != expected:
+            raise RuntimeError(f"moto does not match the template's rule pattern as EventBridge "
+                               f"does: delivered {sorted(delivered)}, expected {sorted(expected)}")
+        self.say(f"rule pattern checked on moto: delivered {sorted(delivered)}, "
+                 f"not {sorted(set(probes) - expected)}")
+
+    def put_cloudtrail_event(self, detail: dict, event_time: float | None = None) -> str:
+        """What CloudTrail does after an IAM call: PutEvents on the default bus with source
+        aws.iam, detail-type "AWS API Call via CloudTrail" and the CloudTrail record as detail.
+        Returns the event id (the `id` of the envelope the rule delivers)."""
+        entry = {"Source": "aws.iam", "DetailType": CLOUDTRAIL_DETAIL_TYPE,
+                 "Detail": json.dumps(detail), "EventBusName": "default"}
+        if event_time is not None:
+            entry["Time"] = event_time
+        out = self.client("events").put_events(Entries=[entry])
+        if out.get("FailedEntryCount"):
+            raise RuntimeError(f"PutEvents failed: {out['Entries']}")
+        return out["Entries"][0]["EventId"]
+
+    def warm_up(self, first_timeout: float = 900, each_timeout: float = 300,
+                on_ready=None) -> dict[str, float]:
         """Invokes every function once with `{}` (each answers an error without touching AWS),
         so cargo lambda watch builds and starts them before any Task's 60 s deadline runs.
-        Returns the seconds each took; the first includes the debug build."""
+        Returns the seconds each took; the first includes the debug build. on_ready(binary,
+        seconds), if given, is called as each function answers."""
         times = {}
         for i, f in enumerate(self.functions.values()):
             t0 = time.monotonic()
@@ -891,6 +1334,8 @@ class LocalStack:
                     raise RuntimeError(f"warm-up of {f['binary']}: not an HTTP API answer ({e}): "
                                        f"{text[:2000]}") from None
             self.say(f"  {f['binary']} answered in {times[f['binary']]:.1f} s: {text[:160]}")
+            if on_ready is not None:
+                on_ready(f["binary"], times[f["binary"]])
         self.timings["warm_up"] = sum(times.values())
         return times
 
@@ -927,7 +1372,12 @@ class LocalStack:
         if self._stopped:
             return
         self._stopped = True
-        try:  # first: it invokes through the router
+        if self.trigger is not None:  # first: it starts executions
+            try:
+                self.trigger.stop()
+            except Exception:
+                pass
+        try:  # then: it invokes through the router
             self.approval_server.stop()
         except Exception:
             pass
@@ -938,6 +1388,11 @@ class LocalStack:
             self.router.stop()
         except Exception:
             pass
+        if self.mailbox is not None:  # last: after moto, so no Publish finds it gone
+            try:
+                self.mailbox.stop()
+            except Exception:
+                pass
         for f in self._files:
             f.close()
         try:
