@@ -11,7 +11,12 @@ on the local approval server (local/stack.py, what API Gateway does in AWS), and
 form is posted; browser-approve does it in headless Chromium (local/browser.py: Debian's chromium
 and chromedriver through Selenium; `make test` installs them, and the scenario FAILS without
 them). Only the scenarios that deliberately send a decision the page cannot send call
-SendTaskSuccess directly. The fault-* scenarios make the router answer Lambda function errors
+SendTaskSuccess directly. The timeout-* scenarios run on a second, short-deadline deployment
+(its own moto, functions and approval server; the state machine
+iam-sentinel-remediation-short-deadline waits 8 s for a decision, a LOCAL-ONLY override: see
+short_deadline()), started on first use. loop-safety starts its incident through the
+template's own trigger rule (stack.deploy_trigger) and puts iam-sentinel's own CloudTrail events
+on the bus. The fault-* scenarios make the router answer Lambda function errors
 for a function instead of calling it (Router.inject_errors), to exercise Retry and Catch. The
 last check, no-token-leak, looks for every task token of the run in every email, link, page
 (the browser's too) and log.
@@ -23,7 +28,9 @@ events and the function errors seen. Exit status 0 when nothing failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import datetime
 import fnmatch
 import html.parser
 import http.client
@@ -172,6 +179,10 @@ class Harness:
         # task tokens in them.
         self.browser_logs: set[str] = set()
         self._drain_lock = threading.Lock()  # scenarios may drain from several threads
+        # The short-deadline deployment (timeout-* scenarios), started on first use by
+        # short_deadline() and stopped through `extra` (main's ExitStack) before this stack.
+        self.short: Harness | None = None
+        self.extra: contextlib.ExitStack | None = None
 
     # -- executions
     def start(self, machine_arn: str, name: str, event: dict) -> str:
@@ -500,6 +511,14 @@ def check_decision_context(c: Checks, notification: str | None, event: dict | No
          f"the outcome event's approval: {approval}")
 
 
+def expected_deadline_seconds(h: Harness) -> int:
+    """The approval deadline the stack's state machine computes: ApprovalTimeoutHours x 3600,
+    or the local short-deadline override (the short-deadline deployment)."""
+    if h.stack.approval_timeout_seconds is not None:
+        return h.stack.approval_timeout_seconds
+    return int(h.stack.approval_timeout_hours) * 3600
+
+
 def quarantine_then_wait(h: Harness, c: Checks, ctx: dict, event: dict):
     """The managed-policy path up to the approval wait (decided by the caller); returns
     (execution ARN, policy ARN)."""
@@ -511,9 +530,9 @@ def quarantine_then_wait(h: Harness, c: Checks, ctx: dict, event: dict):
                      "PublishQuarantined", "RequestApproval"],
          f"path to the approval: {entered}")
     state = h.state_input(arn, "RequestApproval") or {}
-    hours = int(h.stack.approval_timeout_hours)
-    c.ok(state.get("approvalTimeoutSeconds") == hours * 3600,
-         f"approvalTimeoutSeconds = {state.get('approvalTimeoutSeconds')!r}, expected {hours * 3600}")
+    want = expected_deadline_seconds(h)
+    c.ok(state.get("approvalTimeoutSeconds") == want,
+         f"approvalTimeoutSeconds = {state.get('approvalTimeoutSeconds')!r}, expected {want}")
     default, versions = h.policy_state(policy_arn)
     c.ok(default == "v2", f"default version during approval: {default}, expected v2")
     if "v2" in versions:
@@ -663,7 +682,9 @@ def s_timeout(h: Harness, c: Checks, ctx: dict):
     if not ctx["args"].timeout_case:
         raise Skip("ApprovalTimeoutHours is whole hours (template MinValue 1; the ASL computes "
                    "seconds as ${H}000/${H}00 text sums, so any integer H gives 0 or >= 3600 s): "
-                   "the shortest real deadline is 1 hour. Run with --timeout-case to wait it out.")
+                   "the shortest real deadline is 1 hour. Run with --timeout-case to wait it out. "
+                   "(timeout-managed, -inline and -attachment cover the timeout path with a "
+                   f"{SHORT_DEADLINE_SECONDS} s local override.)")
     machine = h.stack.create_state_machine(unique("iam-sentinel-remediation-1h"), 1)
     event = managed_policy_event(unique("my-bad-policy-timeout"))
     policy_arn = create_managed_policy(h, event)
@@ -950,6 +971,508 @@ def s_restore_skipped(h: Harness, c: Checks, ctx: dict):
              "the notification for a SKIPPED restore says 'Approved and restored' / 'The original "
              "policy is back in force, exactly as it was.' (outcome 'restored', detail-type "
              "'IAM Sentinel Policy Restored'), which is false: the original is not in force")
+
+
+# ------------------------------------------------------------------ the decision matrix's other cells
+
+def fresh_ids(event: dict) -> dict:
+    """A fixture's event with new EventBridge, CloudTrail and request IDs (its incident is its own)."""
+    event["id"] = str(uuid.uuid4())
+    event["detail"]["eventID"] = str(uuid.uuid4())
+    event["detail"]["requestID"] = str(uuid.uuid4())
+    return event
+
+
+ASSUME_EC2 = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]})
+
+
+def inline_incident(h: Harness, prefix: str) -> tuple[dict, str, str, str]:
+    """put-role-policy.json (s3:Delete* on the staging bucket) on a role and policy of the
+    scenario's own: the role is created and the inline policy put, as the event says.
+    Returns (event, role, policy name, original document)."""
+    event = fresh_ids(fixture("put-role-policy.json"))
+    p = event["detail"]["requestParameters"]
+    p["roleName"], p["policyName"] = unique(f"{prefix}-role"), unique(f"{prefix}-policy")
+    h.iam.create_role(RoleName=p["roleName"], AssumeRolePolicyDocument=ASSUME_EC2)
+    h.iam.put_role_policy(RoleName=p["roleName"], PolicyName=p["policyName"],
+                          PolicyDocument=p["policyDocument"])
+    return event, p["roleName"], p["policyName"], p["policyDocument"]
+
+
+def inline_document(h: Harness, role: str, name: str) -> dict:
+    return as_document(h.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+
+
+def attachment_incident(h: Harness, prefix: str) -> tuple[dict, str, str, str]:
+    """attach-user-policy.json for a user and a customer managed policy of the scenario's own
+    (the policy's document: create-policy-version-default.json's, s3:* on a bucket): both are
+    created and the policy attached, as the event says. Returns (event, user, policy ARN,
+    the policy's document)."""
+    event = fresh_ids(fixture("attach-user-policy.json"))
+    p = event["detail"]["requestParameters"]
+    document = fixture("create-policy-version-default.json")["detail"]["requestParameters"]["policyDocument"]
+    user = unique(f"{prefix}-user")
+    policy_arn = h.iam.create_policy(PolicyName=unique(f"{prefix}-policy"),
+                                     PolicyDocument=document)["Policy"]["Arn"]
+    h.iam.create_user(UserName=user)
+    h.iam.attach_user_policy(UserName=user, PolicyArn=policy_arn)
+    p["userName"], p["policyArn"] = user, policy_arn
+    return event, user, policy_arn, document
+
+
+def attached(h: Harness, user: str) -> list[str]:
+    return [a["PolicyArn"] for a in
+            h.iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
+
+
+def s_inline_deny(h: Harness, c: Checks, ctx: dict):
+    """An inline role policy (put-role-policy.json, on its own role), quarantined and denied on
+    the page: the quarantined document stays exactly as it was, the original is in the kept
+    notification and event."""
+    event, role, name, original = inline_incident(h, "inline-deny")
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("inline-deny"), event)
+    token = h.approval_token(arn)
+    entered = h.states_entered(arn)
+    c.ok(entered == ["Analyse", "CheckVerdict", "Quarantine", "CheckQuarantine",
+                     "PublishQuarantined", "RequestApproval"], f"path to the approval: {entered}")
+    during = inline_document(h, role, name)
+    c.ok(not same_document(during, original), "the inline policy was not rewritten")
+    c.ok(not grants(during, "s3:DeleteObject") and not grants(during, "s3:DeleteBucket"),
+         "the quarantined inline policy still grants s3:DeleteObject/DeleteBucket")
+    c.ok(grants(during, "s3:GetObject") and grants(during, "s3:PutObject"),
+         "the quarantine took more than the restricted grants (s3:GetObject/PutObject gone)")
+    c.ok(token not in h.approval_email(arn), "the approval email carries the task token")
+    decided = h.decide_on_page(c, arn, "deny", [role, name], comment_for(ctx, "deny"))
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = h.states_entered(arn)
+    c.ok(entered[-4:] == ["RequestApproval", "CheckDecision", "PublishKept", "Done"]
+         and "Restore" not in entered, f"path after denial: {entered[5:]}")
+    after = inline_document(h, role, name)
+    c.ok(after == during, "the quarantined inline document did not stay as it was after denial")
+    notes, evs = h.published(arn, 2)
+    c.ok(headlines(notes) == ["Restricted grant quarantined", "Denied: quarantine kept"],
+         f"notifications: {headlines(notes)}")
+    c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+    c.ok([e["detail-type"] for e in evs][-1:] == ["IAM Sentinel Quarantine Kept"],
+         f"detail-types: {[e['detail-type'] for e in evs]}")
+    if notes:
+        c.ok(same_document(original_in_notification(notes[-1]) or "", original),
+             "the kept notification's Original document is not the original inline document")
+        c.ok(role in notes[-1] and name in notes[-1], "the kept notification does not name the role and policy")
+    if evs:
+        c.ok(same_document(evs[-1]["detail"].get("originalDocument") or "", original),
+             "the kept event's originalDocument is not the original")
+        c.ok(evs[-1]["detail"].get("restore") is None, f"a restore record: {evs[-1]['detail'].get('restore')}")
+    check_decision_context(c, notes[-1] if notes else None, evs[-1] if evs else None,
+                           decided, "deny")
+
+
+def s_attachment_approve(h: Harness, c: Checks, ctx: dict):
+    """An attachment (attach-user-policy.json, its own user and policy): detached by the
+    quarantine, approved on the page -> attached again, the policy itself untouched."""
+    event, user, policy_arn, document = attachment_incident(h, "attach-approve")
+    policy_name = policy_arn.rsplit("/", 1)[1]
+    ctx["arn"] = arn = h.start(h.stack.state_machine_arn, unique("attach-approve"), event)
+    token = h.approval_token(arn)
+    entered = h.states_entered(arn)
+    c.ok(entered == ["Analyse", "CheckVerdict", "Quarantine", "CheckQuarantine",
+                     "PublishQuarantined", "RequestApproval"], f"path to the approval: {entered}")
+    c.ok(policy_arn not in attached(h, user), f"still attached during approval: {attached(h, user)}")
+    c.ok(token not in h.approval_email(arn), "the approval email carries the task token")
+    decided = h.decide_on_page(c, arn, "approve", [user, policy_name], comment_for(ctx, "approve"))
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = h.states_entered(arn)
+    c.ok(entered[-5:] == ["RequestApproval", "CheckDecision", "Restore", "PublishRestored", "Done"],
+         f"path after approval: {entered[5:]}")
+    c.ok(attached(h, user) == [policy_arn], f"attached after approval: {attached(h, user)}, "
+                                            f"expected [{policy_arn}]")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v1" and sorted(versions) == ["v1"] and same_document(versions["v1"], document),
+         f"the attached policy itself changed: default {default}, versions {sorted(versions)}")
+    restore = (h.state_output(arn, "Restore") or {}).get("restore", {})
+    c.ok(restore.get("status") == "restored", f"restore record: {restore}")
+    notes, evs = h.published(arn, 2)
+    c.ok(headlines(notes) == ["Restricted grant quarantined", "Approved and restored"],
+         f"notifications: {headlines(notes)}")
+    c.ok(outcomes(evs) == ["quarantined", "restored"], f"outcome events: {outcomes(evs)}")
+    if evs:
+        c.ok(evs[0]["detail"]["quarantine"]["action"]["kind"] == "detached",
+             f"action {evs[0]['detail']['quarantine'].get('action')}")
+    check_decision_context(c, notes[-1] if notes else None, evs[-1] if evs else None,
+                           decided, "approve")
+
+
+# ------------------------------------------------------------------ timeouts with a short deadline
+
+# The short-deadline deployment: a second local stack whose state machine waits this long for a
+# decision (LOCAL-ONLY OVERRIDE, stack.with_approval_timeout_seconds; in AWS the deadline is
+# ApprovalTimeoutHours x 3600, at least an hour: see the opt-in `timeout` scenario).
+SHORT_DEADLINE_SECONDS = 8
+SHORT_DEADLINE_MACHINE = f"{local_stack.STACK_NAME}-remediation-short-deadline"
+
+
+def short_deadline(h: Harness, args) -> Harness:
+    """The harness of the short-deadline deployment, started on first use (once per run).
+
+    Why a second stack, not just a second state machine next to the main one: the emailed
+    link must work, and the link is one deployment's. request-approval builds it from ONE
+    APPROVAL_URL, and the approval API turns the link's id (an execution name) into an
+    execution ARN of ONE state machine (STATE_MACHINE_ARN, the main one's). A link to an
+    execution of a second machine in the same stack would therefore get the approval API's
+    404 ("No such approval"), and the 410 after a deadline could never be seen. So, as in AWS
+    (one stack: one state machine, one approval API, one URL), the short-deadline machine gets
+    a deployment of its own: its own moto, functions, approval server and URL, with the same
+    template ASL, the short deadline as the only difference, and a clear name,
+    `iam-sentinel-remediation-short-deadline` (its approval API's STATE_MACHINE_ARN). Its logs
+    are in the run directory's `short-deadline/`; no-token-leak reads them too."""
+    if h.short is not None:
+        return h.short
+    if h.extra is None:
+        raise RuntimeError("short_deadline: the harness has no ExitStack to stop a second stack")
+    main = h.stack
+    short = local_stack.LocalStack(
+        approval_timeout_hours=main.approval_timeout_hours,
+        restricted_actions=main.restricted_actions,
+        notify_on_clean_changes=main.notify_on_clean_changes, rust_log=main.rust_log,
+        run_dir=main.run_dir / "short-deadline", quiet=True,
+        cargo_target_dir=main.cargo_target_dir,
+        approval_timeout_seconds=SHORT_DEADLINE_SECONDS)
+    # Its state machine's name: set before start(), which writes it into the approval API's
+    # STATE_MACHINE_ARN and creates the machine under it (and checks both agree).
+    short.main_state_machine_name = SHORT_DEADLINE_MACHINE
+    short.main_state_machine_arn = (f"arn:aws:states:{local_stack.REGION}:{ACCOUNT}:stateMachine:"
+                                    f"{SHORT_DEADLINE_MACHINE}")
+    t0 = time.monotonic()
+    h.extra.enter_context(short)
+    warm = short.warm_up(first_timeout=args.build_timeout)
+    if not short.state_machine_arn.endswith(f":stateMachine:{SHORT_DEADLINE_MACHINE}"):
+        raise RuntimeError(f"the short-deadline machine is {short.state_machine_arn}")
+    print(f"    short-deadline deployment up in {time.monotonic() - t0:.1f} s (warm-up "
+          f"{sum(warm.values()):.1f} s): {short.state_machine_arn}, approval deadline "
+          f"{SHORT_DEADLINE_SECONDS} s (LOCAL OVERRIDE), approval server {short.approval_url}, "
+          f"logs {short.run_dir}", flush=True)
+    h.short = Harness(short)
+    return h.short
+
+
+def approval_wait(h: Harness, arn: str) -> tuple[datetime.datetime | None, dict | None]:
+    """(when RequestApproval's task was scheduled, the event that ended its wait)."""
+    scheduled, ended = None, None
+    for e in h.history(arn):
+        d = e.get("taskScheduledEventDetails")
+        if d and d.get("resource", "").endswith("invoke.waitForTaskToken"):
+            scheduled = e["timestamp"]
+        elif scheduled is not None and ended is None and e["type"] in (
+                "TaskTimedOut", "TaskSucceeded", "TaskFailed"):
+            ended = e
+    return scheduled, ended
+
+
+def timeout_case(h: Harness, c: Checks, ctx: dict, kind: str):
+    """One incident on the short-deadline deployment that nobody decides: quarantine, the
+    approval email, the link open (200) while the request is; then the deadline passes:
+    States.Timeout caught -> PublishTimedOut -> Done (SUCCEEDED), "No decision in time:
+    quarantine kept" with the original document, a timed_out event with it too, the quarantine
+    still in IAM exactly as it was, and the emailed link answering 410 ("The deadline has
+    passed") on GET and on POST (the page's own form, as a person who comes back to the open
+    tab and presses Approve), which decides nothing."""
+    hs = short_deadline(h, ctx["args"])
+    ctx["h"] = hs
+    deadline = hs.stack.approval_timeout_seconds
+    if kind == "managed":
+        event = managed_policy_event(unique("timeout-managed"))
+        name = event["detail"]["requestParameters"]["policyName"]
+        original = event["detail"]["requestParameters"]["policyDocument"]
+        policy_arn = create_managed_policy(hs, event)
+        names = [name, "s3:DeleteBucket"]
+
+        def iam_state():
+            return hs.policy_state(policy_arn)
+
+        def quarantined(state) -> bool:
+            default, versions = state
+            return (default == "v2" and sorted(versions) == ["v1", "v2"]
+                    and not grants(versions["v2"], "s3:DeleteBucket")
+                    and same_document(versions["v1"], original))
+    elif kind == "inline":
+        event, role, name, original = inline_incident(hs, "timeout-inline")
+        names = [role, name]
+
+        def iam_state():
+            return inline_document(hs, role, name)
+
+        def quarantined(state) -> bool:
+            return (not same_document(state, original) and not grants(state, "s3:DeleteObject")
+                    and grants(state, "s3:GetObject"))
+    else:
+        event, user, policy_arn, original = attachment_incident(hs, "timeout-attach")
+        names = [user, policy_arn.rsplit("/", 1)[1]]
+
+        def iam_state():
+            return attached(hs, user), hs.policy_state(policy_arn)
+
+        def quarantined(state) -> bool:
+            arns, (default, versions) = state
+            return policy_arn not in arns and default == "v1" and sorted(versions) == ["v1"]
+    ctx["arn"] = arn = hs.start(hs.stack.state_machine_arn, unique(ctx["name"]), event)
+    token = hs.approval_token(arn)
+    entered = hs.states_entered(arn)
+    c.ok(entered == ["Analyse", "CheckVerdict", "Quarantine", "CheckQuarantine",
+                     "PublishQuarantined", "RequestApproval"], f"path to the approval: {entered}")
+    state = hs.state_input(arn, "RequestApproval") or {}
+    c.ok(state.get("approvalTimeoutSeconds") == deadline,
+         f"approvalTimeoutSeconds {state.get('approvalTimeoutSeconds')!r}, expected {deadline} "
+         "(the local override)")
+    during = iam_state()
+    c.ok(quarantined(during), f"not quarantined during the approval wait: {str(during)[:300]}")
+    email = hs.approval_email(arn)
+    c.ok(token not in email, "the approval email carries the task token")
+    link = hs.approval_link(c, arn)
+    # While the request is open, the link shows the review page (so the 410 below is the
+    # deadline's doing, not a link that never worked); unless the deadline is already gone.
+    scheduled, _ = approval_wait(hs, arn)
+    page = hs.http("GET", link)
+    open_until = scheduled.timestamp() + deadline if scheduled else 0
+    form = None
+    if time.time() < open_until - 0.5:
+        c.ok(page.status == 200 and page.page is not None
+             and all(n in page.body for n in names),
+             f"GET of the link before the deadline: {page!r}, expected 200 naming {names}")
+        forms = [f for f in (page.page.forms if page.page else []) if f["method"] == "post"]
+        form = forms[0] if len(forms) == 1 else None
+    else:
+        c.note(f"the link was opened only after the deadline ({page!r}): no open page seen")
+    c.ok(hs.status(arn) == "RUNNING" and "CheckDecision" not in hs.states_entered(arn),
+         "something decided while nobody pressed a button")
+    # Nobody decides.
+    status = hs.wait_done(arn, timeout=deadline + 120)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    entered = hs.states_entered(arn)
+    c.ok(entered[5:] == ["RequestApproval", "PublishTimedOut", "Done"],
+         f"path after the deadline: {entered[5:]}, expected RequestApproval, PublishTimedOut, Done")
+    caught = (hs.state_input(arn, "PublishTimedOut") or {}).get("error") or {}
+    c.ok(caught.get("Error") == "States.Timeout", f"the error caught into PublishTimedOut: {caught}")
+    scheduled, ended = approval_wait(hs, arn)
+    waited = (ended["timestamp"] - scheduled).total_seconds() if scheduled and ended else None
+    c.ok(ended is not None and ended["type"] == "TaskTimedOut"
+         and waited is not None and deadline - 0.5 <= waited <= deadline + 10,
+         f"the approval wait ended by {ended and ended['type']} after {waited} s, expected "
+         f"TaskTimedOut after about {deadline} s")
+    after = iam_state()
+    c.ok(after == during, f"the quarantine did not stay exactly as it was: {str(after)[:300]}")
+    notes, evs = hs.published(arn, 2)
+    c.ok(headlines(notes) == ["Restricted grant quarantined", "No decision in time: quarantine kept"],
+         f"notifications: {headlines(notes)}")
+    c.ok(outcomes(evs) == ["quarantined", "timed_out"], f"outcome events: {outcomes(evs)}")
+    c.ok([e["detail-type"] for e in evs][-1:] == ["IAM Sentinel Approval Timed Out"],
+         f"detail-types: {[e['detail-type'] for e in evs]}")
+    if len(notes) == 2:
+        c.ok(same_document(original_in_notification(notes[1]) or "", original),
+             "the timed-out notification's Original document is not the original")
+        c.ok("\nDecision\n" not in notes[1], "the timed-out notification names a decision")
+    if len(evs) == 2:
+        d = evs[1]["detail"]
+        c.ok(same_document(d.get("originalDocument") or "", original),
+             f"the timed_out event's originalDocument is not the original: "
+             f"{str(d.get('originalDocument'))[:120]}")
+        c.ok(d.get("approval") is None and d.get("restore") is None,
+             f"the timed_out event has an approval or restore: {d.get('approval')} {d.get('restore')}")
+        c.ok((d.get("error") or {}).get("Error") == "States.Timeout", f"its error: {d.get('error')}")
+    # The emailed link, after the deadline: 410 on GET, and on POST (nothing decided).
+    before = len(hs.history(arn))
+    gone = hs.http("GET", link)
+    c.ok(gone.status == 410 and gone.page is not None and gone.page.h1 == "The deadline has passed",
+         f"GET of the link after the deadline: {gone!r}, expected 410 'The deadline has passed'")
+    if form is not None:
+        pressed = hs.submit(page, form, "approve", comment_for(ctx, "approve"))
+    else:
+        pressed = hs.http("POST", link.split("?", 1)[0], [("key", link.split("?key=", 1)[1]),
+                                                          ("comment", ""), ("decision", "approve")])
+    c.ok(pressed.status == 410 and pressed.page is not None
+         and pressed.page.h1 == "The deadline has passed",
+         f"POST approve after the deadline: {pressed!r}, expected 410 'The deadline has passed'")
+    time.sleep(1)
+    c.ok(len(hs.history(arn)) == before and iam_state() == during,
+         "the POST after the deadline changed the execution's history or IAM")
+    c.note(f"deadline {deadline} s (local override); the approval wait ended after {waited} s; "
+           f"link: {'200 while open, ' if form is not None else ''}410 on GET and POST after")
+
+
+def s_timeout_managed(h: Harness, c: Checks, ctx: dict):
+    timeout_case(h, c, ctx, "managed")
+
+
+def s_timeout_inline(h: Harness, c: Checks, ctx: dict):
+    timeout_case(h, c, ctx, "inline")
+
+
+def s_timeout_attachment(h: Harness, c: Checks, ctx: dict):
+    timeout_case(h, c, ctx, "attachment")
+
+
+# ------------------------------------------------------------------ loop safety through the trigger
+
+def cloudtrail_date(t: datetime.datetime) -> str:
+    """A date inside responseElements as CloudTrail writes it: "Nov 21, 2026 9:30:00 AM"."""
+    return f"{t:%b} {t.day}, {t.year} {t.hour % 12 or 12}:{t:%M:%S} {'AM' if t.hour < 12 else 'PM'}"
+
+
+def writer_detail(event_name: str, session: str, request_parameters: dict,
+                  response_elements) -> dict:
+    """The CloudTrail record of a call made by the policy writer role's session `session` (the
+    Lambda function's name, as Lambda names its sessions), shaped like
+    put-role-policy-by-sentinel.json: assumed-role ARN
+    arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/<session>, principalId
+    <role id>:<session>, sessionContext.sessionIssuer.arn = the role's ARN."""
+    detail = copy.deepcopy(fixture("put-role-policy-by-sentinel.json")["detail"])
+    identity = detail["userIdentity"]
+    issuer = identity["sessionContext"]["sessionIssuer"]
+    assert issuer["arn"] == local_stack.SENTINEL_ROLE_ARN, issuer["arn"]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    identity["arn"] = (f"arn:aws:sts::{ACCOUNT}:assumed-role/"
+                       f"{local_stack.SENTINEL_ROLE_ARN.rsplit('/', 1)[1]}/{session}")
+    identity["principalId"] = f"{issuer['principalId']}:{session}"
+    identity["sessionContext"]["attributes"]["creationDate"] = now
+    detail.update(eventTime=now, eventName=event_name, requestParameters=request_parameters,
+                  responseElements=response_elements, requestID=str(uuid.uuid4()),
+                  eventID=str(uuid.uuid4()))
+    return detail
+
+
+def eventbridge_envelope(event_id: str, detail: dict) -> dict:
+    """The event as the rule would deliver it (the execution input)."""
+    return {"version": "0", "id": event_id, "detail-type": local_stack.CLOUDTRAIL_DETAIL_TYPE,
+            "source": "aws.iam", "account": ACCOUNT, "time": detail["eventTime"],
+            "region": local_stack.REGION, "resources": [], "detail": detail}
+
+
+LOOP_QUIET_SECONDS = 6  # the poller long-polls 1 s; moto delivers inside PutEvents
+
+
+def s_loop_safety(h: Harness, c: Checks, ctx: dict):
+    """Loop safety through the real trigger (deploy_trigger: template.yaml's IamPolicyChangeRule
+    pattern -> SQS -> poller -> StartExecution): a user's CreatePolicy event starts one incident;
+    it is approved on the page and restored; then the CloudTrail events iam-sentinel's own
+    writes produce in AWS (the quarantine's CreatePolicyVersion, the restore's
+    SetDefaultPolicyVersion and DeletePolicyVersion, each by the policy writer role's session of
+    that function) are put on the bus: no new execution starts (the rule drops them), and
+    analyse-change would ignore them anyway ("iam-sentinel made this change itself"; the
+    own-change scenario shows that path through the state machine). A control: the same
+    SetDefaultPolicyVersion by a person (alice) does start an execution."""
+    stack = h.stack
+    trigger = stack.deploy_trigger()
+    functions = local_stack.function_names(stack.template)
+    before = len(trigger.executions())
+    sqs = stack.client("sqs")
+
+    def started(event_id: str):
+        return [x for x in trigger.executions() if x[2] == event_id]
+
+    # 1. A person creates a bad policy; CloudTrail's event; the rule starts the incident.
+    event = managed_policy_event(unique("loop-safety"))
+    name = event["detail"]["requestParameters"]["policyName"]
+    policy_arn = create_managed_policy(h, event)
+    detail = event["detail"]
+    detail["eventTime"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event_id = stack.put_cloudtrail_event(detail)
+    _, arn, _ = wait_until("the rule to start an execution for the CreatePolicy",
+                           lambda: (got := started(event_id)) and got[0], 30, 0.2)
+    ctx["arn"] = arn
+    given = json.loads(h.sfn.describe_execution(executionArn=arn)["input"])
+    c.ok(given.get("id") == event_id and given.get("source") == "aws.iam"
+         and given.get("detail") == detail, f"the execution's input is not the delivered event: "
+                                            f"{json.dumps(given)[:300]}")
+    c.ok(len(trigger.executions()) == before + 1,
+         f"{len(trigger.executions()) - before} executions started for one event")
+    h.approval_token(arn)
+    quarantine = ((h.state_output(arn, "Quarantine") or {}).get("quarantine") or {})
+    action = quarantine.get("action") or {}
+    qv = action.get("quarantineVersionId")
+    c.ok(action.get("kind") == "newDefaultVersion" and qv == "v2", f"quarantine action {action}")
+    # 2. The quarantine's own write, as CloudTrail reports it (while the approval waits).
+    quarantined = json.dumps(as_document(h.iam.get_policy_version(
+        PolicyArn=policy_arn, VersionId=qv or "v2")["PolicyVersion"]["Document"]),
+        separators=(",", ":"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    own = [writer_detail("CreatePolicyVersion", functions["QuarantinePolicyFunction"]["name"],
+                         {"policyArn": policy_arn, "policyDocument": quarantined,
+                          "setAsDefault": True},
+                         {"policyVersion": {"versionId": qv or "v2", "isDefaultVersion": True,
+                                            "createDate": cloudtrail_date(now)}})]
+    own_ids = [stack.put_cloudtrail_event(own[0])]
+    # 3. Approved on the page: the restore.
+    h.decide_on_page(c, arn, "approve", [name, "s3:DeleteBucket"], comment_for(ctx, "approve"))
+    status = h.wait_done(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status}")
+    c.ok(h.states_entered(arn)[-3:] == ["Restore", "PublishRestored", "Done"],
+         f"path: {h.states_entered(arn)[5:]}")
+    default, versions = h.policy_state(policy_arn)
+    c.ok(default == "v1" and sorted(versions) == ["v1"],
+         f"after approval: default {default}, versions {sorted(versions)}")
+    # 4. The restore's own writes (restore-policy: SetDefaultPolicyVersion v1, then
+    # DeletePolicyVersion of the quarantine version), as CloudTrail reports them.
+    restorer = functions["RestorePolicyFunction"]["name"]
+    own += [writer_detail("SetDefaultPolicyVersion", restorer,
+                          {"policyArn": policy_arn, "versionId": "v1"}, None),
+            writer_detail("DeletePolicyVersion", restorer,
+                          {"policyArn": policy_arn, "versionId": qv or "v2"}, None)]
+    own_ids += [stack.put_cloudtrail_event(d) for d in own[1:]]
+    # A bounded wait: nothing more may start.
+    deadline = time.monotonic() + LOOP_QUIET_SECONDS
+    while time.monotonic() < deadline and len(trigger.executions()) == before + 1:
+        time.sleep(0.25)
+    runs = trigger.executions()
+    c.ok(len(runs) == before + 1,
+         f"{len(runs) - before} executions started by the trigger in this scenario, expected 1 "
+         f"(new: {[x[1].rsplit(':', 1)[1] for x in runs[before + 1:]]})")
+    c.ok(not any(started(i) for i in own_ids), "an execution started for iam-sentinel's own change")
+    attrs = sqs.get_queue_attributes(QueueUrl=trigger.queue_url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    c.ok(attrs["ApproximateNumberOfMessages"] == "0"
+         and attrs["ApproximateNumberOfMessagesNotVisible"] == "0",
+         f"the rule delivered something that is still in the queue: {attrs}")
+    # 5. And analyse-change would ignore them, were they delivered (the handler's own guard;
+    # the own-change scenario takes the same path through the state machine).
+    for d, i in zip(own, own_ids):
+        code, body = stack.invoke_direct("analyse-change", eventbridge_envelope(i, d), 60)
+        try:
+            incident = json.loads(body)
+        except ValueError:
+            incident = {}
+        c.ok(code == 200 and incident.get("verdict") == "ignored"
+             and "itself" in (incident.get("ignoredReason") or ""),
+             f"analyse-change on the writer's {d['eventName']}: HTTP {code} {body[:300]!r}")
+    # 6. The control: the same SetDefaultPolicyVersion by a person does start an execution
+    # (on a clean policy of its own, so it ends clean): the rule let the writer's through
+    # for who made it, not for what it was.
+    control_policy = h.iam.create_policy(PolicyName=unique("loop-safety-control"), PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                 "Resource": "arn:aws:s3:::acme-team-data/*"}]}))
+    control = fresh_ids(fixture("set-default-policy-version.json"))["detail"]
+    control["requestParameters"] = {"policyArn": control_policy["Policy"]["Arn"], "versionId": "v1"}
+    control["eventTime"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    control_id = stack.put_cloudtrail_event(control)
+    try:
+        _, control_arn, _ = wait_until("the rule to start an execution for alice's "
+                                       "SetDefaultPolicyVersion",
+                                       lambda: (got := started(control_id)) and got[0], 30, 0.2)
+    except TimeoutError as e:
+        c.ok(False, f"control: {e}")
+    else:
+        status = h.wait_done(control_arn)
+        incident = (h.state_output(control_arn, "Analyse") or {}).get("incident", {})
+        c.ok(status == "SUCCEEDED" and incident.get("verdict") == "clean",
+             f"control execution {status}, verdict {incident.get('verdict')}")
+    c.ok(len(trigger.executions()) == before + 2,
+         f"{len(trigger.executions()) - before} executions started by the trigger in this scenario, "
+         "expected 2 (the incident and the control)")
+    c.note(f"trigger executions: the incident, then none for the writer's "
+           f"{', '.join(d['eventName'] for d in own)} (by "
+           f"{', '.join(sorted({d['userIdentity']['arn'].rsplit('/', 1)[1] for d in own}))}) within "
+           f"{LOOP_QUIET_SECONDS} s, then one for the control (alice's SetDefaultPolicyVersion)")
 
 
 # ------------------------------------------------------------------ injected faults
@@ -1520,62 +2043,79 @@ def s_no_token_leak(h: Harness, c: Checks, ctx: dict):
     """A task token is the power to decide, whoever holds it: none may appear in an email, an
     outcome event, a link or URL, a page or form, the approval server's log, the router's log,
     or any function's (cargo lambda watch) log. Also: no approval key in any log, and one
-    approval email per approval request."""
-    executions = run_executions(h)
+    approval email per approval request. Both deployments when the short-deadline one ran
+    (its logs are in the run directory's short-deadline/)."""
+    harnesses = [h] + ([h.short] if h.short is not None else [])
+    executions: list[tuple[Harness, str]] = []
+    for one in harnesses:
+        executions += [(one, arn) for arn in run_executions(one)]
     tokens: set[str] = set()
-    requests: dict[str, int] = {}
-    for arn in executions:
-        for e in h.history(arn):
+    requests: dict[str, tuple[Harness, int]] = {}
+    for one, arn in executions:
+        for e in one.history(arn):
             d = e.get("taskScheduledEventDetails")
             if d and d.get("resource", "").endswith("invoke.waitForTaskToken"):
-                requests[arn] = requests.get(arn, 0) + 1
+                requests[arn] = (one, requests.get(arn, (one, 0))[1] + 1)
             for detail in (v for k, v in e.items() if k.endswith("EventDetails")):
                 for value in detail.values():
                     if isinstance(value, str):
                         tokens.update(TOKEN_FIELD.findall(value))
     # The same tokens as the functions received them (a cross-check of the history's).
     from_invocations = set()
-    for i in h.stack.router.invocations:
-        from_invocations.update(TOKEN_FIELD.findall(i["payload"]))
+    for one in harnesses:
+        for i in one.stack.router.invocations:
+            from_invocations.update(TOKEN_FIELD.findall(i["payload"]))
     c.ok(from_invocations <= tokens,
          f"{len(from_invocations - tokens)} tokens were passed to functions but not found in the histories")
     tokens |= from_invocations
     c.ok(len(tokens) >= len(requests) > 0 or not requests,
          f"{len(tokens)} tokens for {len(requests)} approval requests")
-    h.drain()
     texts: list[tuple[str, str]] = []
-    texts += [("email", n) for n in h.notifications]
-    texts += [("outcome event", json.dumps(e)) for e in h.events]
-    texts += h.texts
     logs, images = [], []
-    for f in sorted(h.stack.run_dir.iterdir()):
-        if f.is_file() and f.suffix == ".png":
-            images.append(f.name)  # the browser scenario's screenshots
-        elif f.is_file():
-            logs.append((f"file {f.name}", f.read_text(errors="replace")))
+    keys: set[str] = set()
+    browser_logs: set[str] = set()
+    for one in harnesses:
+        one.drain()
+        texts += [("email", n) for n in one.notifications]
+        texts += [("outcome event", json.dumps(e)) for e in one.events]
+        texts += one.texts
+        keys |= one.keys
+        prefix = "" if one is h else f"{one.stack.run_dir.name}/"
+        browser_logs |= {prefix + name for name in one.browser_logs}
+        for f in sorted(one.stack.run_dir.iterdir()):
+            if f.is_file() and f.suffix == ".png":
+                images.append(prefix + f.name)  # the browser scenario's screenshots
+            elif f.is_file():
+                logs.append((f"file {prefix}{f.name}", f.read_text(errors="replace")))
     texts += logs
     leaks = sorted({(what, t[:8]) for what, text in texts for t in tokens if t in text})
     c.ok(not leaks, f"task tokens found in: {leaks[:10]}{' ...' if len(leaks) > 10 else ''}")
     # The browser's own log (ChromeDriver) holds the URLs it opened, so the person's link and
     # key, like a browser history: no token may be there, a key may.
-    key_leaks = sorted({name for name, text in logs for k in h.keys if k in text
-                        and name[5:] not in h.browser_logs})
+    key_leaks = sorted({name for name, text in logs for k in keys if k in text
+                        and name[5:] not in browser_logs})
     c.ok(not key_leaks, f"approval keys found in: {key_leaks}")
-    server_log = (h.stack.run_dir / "approval-server.log").read_text()
-    c.ok("key=" not in server_log and "?" not in server_log,
-         "the approval server's log has a query string")
-    c.ok(bool(server_log.strip()), "the approval server logged nothing")
-    for arn, n in requests.items():
-        emails = len(h.approval_emails(arn))
+    for one in harnesses:
+        server_log = (one.stack.run_dir / "approval-server.log").read_text()
+        c.ok("key=" not in server_log and "?" not in server_log,
+             f"the approval server's log has a query string ({one.stack.run_dir.name})")
+        c.ok(bool(server_log.strip()), f"the approval server logged nothing ({one.stack.run_dir.name})")
+    for arn, (one, n) in requests.items():
+        emails = len(one.approval_emails(arn))
         c.ok(emails == n, f"{arn.rsplit(':', 1)[1]}: {emails} approval emails for {n} approval requests")
-    browser = [what for what, _ in h.texts if what.startswith("browser ")]
+    all_texts = [t for one in harnesses for t in one.texts]
+    browser = [what for what, _ in all_texts if what.startswith("browser ")]
     c.note(f"{len(tokens)} task tokens (from {len(executions)} executions' histories, "
-           f"{len(requests)} with an approval request) checked against {len(texts)} texts, "
-           f"{sum(len(t) for _, t in texts) / 1e6:.1f} MB: {len(h.notifications)} emails, "
-           f"{len(h.events)} outcome events, {len(h.texts)} links/URLs/pages/forms "
-           f"({len(h.keys)} approval links; {browser.count('browser page')} pages and "
+           f"{len(requests)} with an approval request"
+           + (f"; {len(harnesses)} deployments" if len(harnesses) > 1 else "")
+           + f") checked against {len(texts)} texts, "
+           f"{sum(len(t) for _, t in texts) / 1e6:.1f} MB: "
+           f"{sum(len(one.notifications) for one in harnesses)} emails, "
+           f"{sum(len(one.events) for one in harnesses)} outcome events, "
+           f"{len(all_texts)} links/URLs/pages/forms "
+           f"({len(keys)} approval links; {browser.count('browser page')} pages and "
            f"{browser.count('browser URL')} URLs from the browser), {len(logs)} files in the run "
-           f"directory ({', '.join(name[5:] for name, _ in logs)})"
+           f"director{'ies' if len(harnesses) > 1 else 'y'} ({', '.join(name[5:] for name, _ in logs)})"
            + (f"; not read: {len(images)} screenshots" if images else ""))
 
 
@@ -1584,13 +2124,28 @@ SCENARIOS = [
                 "spent link 409, wrong key 403", s_approve),
     ("deny", "managed policy: quarantine, deny on the page -> kept", s_deny),
     ("timeout", "managed policy: no decision before the deadline -> timed_out", s_timeout),
+    ("timeout-managed", f"managed policy on the short-deadline deployment ({SHORT_DEADLINE_SECONDS} s, "
+                        "local override): nobody decides -> States.Timeout -> timed_out, quarantine "
+                        "kept; the link 410 on GET and POST", s_timeout_managed),
+    ("timeout-inline", "inline role policy on the short-deadline deployment: nobody decides -> "
+                       "timed_out, quarantined document kept; the link 410", s_timeout_inline),
+    ("timeout-attachment", "attachment on the short-deadline deployment: nobody decides -> "
+                           "timed_out, still detached; the link 410", s_timeout_attachment),
     ("clean", "clean managed policy -> clean, no quarantine", s_clean),
     ("failed-call", "create-policy-access-denied.json -> ignored -> Done", s_failed_call),
     ("inline", "extra: inline role policy (put-role-policy.json), approve on the page -> restored", s_inline_approve),
+    ("inline-deny", "inline role policy (its own role), deny on the page -> kept, the quarantined "
+                    "document stays, the original in the notification", s_inline_deny),
     ("attachment", "extra: attachment (attach-user-policy.json), deny on the page -> kept (detached)", s_attachment_deny),
+    ("attachment-approve", "attachment (its own user and policy), approve on the page -> attached "
+                           "again", s_attachment_approve),
     ("set-default", "extra: set-default-policy-version.json (document read from IAM), approve on the page", s_set_default),
     ("superseded", "extra: policy already clean when Quarantine looks -> superseded", s_superseded),
     ("own-change", "extra: put-role-policy-by-sentinel.json -> ignored", s_own_change),
+    ("loop-safety", "through the trigger (template rule -> SQS -> poller): a user's CreatePolicy "
+                    "starts one incident, approved and restored; the quarantine's and restore's own "
+                    "CloudTrail events start nothing; a person's SetDefaultPolicyVersion does",
+     s_loop_safety),
     ("analyse-fails", "extra: unreadable event -> PublishFailed -> Failed", s_analyse_fails),
     ("task-failure", "extra: SendTaskFailure from the approval side -> failed, quarantine kept", s_task_failure),
     ("unexpected-decision", "extra: the page refuses 'maybe' (400); SendTaskSuccess directly with "
@@ -1648,12 +2203,14 @@ def main() -> int:
     t_all = time.monotonic()
     with local_stack.LocalStack(approval_timeout_hours=args.approval_timeout_hours,
                                 notify_on_clean_changes=args.notify_clean == "true",
-                                cargo_target_dir=args.cargo_target_dir) as stack:
+                                cargo_target_dir=args.cargo_target_dir) as stack, \
+            contextlib.ExitStack() as extra:  # the short-deadline deployment, if started
         t0 = time.monotonic()
         warm = stack.warm_up(first_timeout=args.build_timeout)
         print(f"\nwarm-up (first invoke of each function, incl. any debug build): "
               f"{time.monotonic() - t0:.1f} s " + ", ".join(f"{k} {v:.1f}s" for k, v in warm.items()))
         h = Harness(stack)
+        h.extra = extra
         for key, title, fn in chosen:
             print(f"\n=== {key}: {title}", flush=True)
             c, ctx = Checks(), {"name": key, "args": args, "arn": None}
@@ -1676,8 +2233,9 @@ def main() -> int:
             for n in c.notes:
                 print(f"    note: {n}")
             if verdict == "FAIL":
-                print(h.explain(ctx["arn"], since))
-        unknown_fn = [i for i in stack.router.invocations if i.get("status") == 404]
+                print((ctx.get("h") or h).explain(ctx["arn"], since))
+        unknown_fn = [i for s in [stack] + ([h.short.stack] if h.short else [])
+                      for i in s.router.invocations if i.get("status") == 404]
         if unknown_fn:
             print(f"\nrouter: invocations of unknown functions: {[i['function'] for i in unknown_fn]}")
         injected = [i for i in stack.router.invocations if i.get("injected")]
@@ -1685,7 +2243,8 @@ def main() -> int:
             print(f"\nrouter: {len(injected)} injected function errors answered "
                   f"({', '.join(sorted({i['binary'] + ' ' + i['error_type'] for i in injected}))}); "
                   f"{stack.router.clear_injected()} left unused")
-        print(f"\nlogs: {stack.run_dir}")
+        print(f"\nlogs: {stack.run_dir}" + (f" (short-deadline deployment: {h.short.stack.run_dir})"
+                                            if h.short else ""))
     print("\nsummary:")
     for key, verdict, took, c in results:
         print(f"  {verdict:4} {key:24} {took:6.1f} s  {c.failures[0] if c.failures else ''}"[:200])
