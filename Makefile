@@ -24,7 +24,7 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= $(if $(HAS_ARM64_TARGET),arm64,x86_64)
 
-.PHONY: help demo test lint build bench fuzz catalog screenshots clean browser
+.PHONY: help demo test lint build bench bench-local fuzz catalog screenshots clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -51,7 +51,7 @@ build: $(VENV_READY) ## sam build: the Lambda functions, release, for ARCH=arm64
 	fi
 	$(SAM_ENV) sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 
-bench: $(VENV_READY) ## Engine vs parliament (throughput, p50/p99, verdicts); Lambda binary sizes and init times
+bench: $(VENV_READY) ## Engine vs parliament (throughput, p50/p99, verdicts); Lambda binary sizes and init times; then bench-local
 	mkdir -p $(BENCH_DIR)
 	$(PYTHON) bench/extract-corpus.py --out $(BENCH_DIR)/corpus.jsonl
 	RESTRICTED_ACTIONS='$(BENCH_RESTRICTED)' BENCH_CORPUS=$(BENCH_DIR)/corpus.jsonl \
@@ -61,6 +61,11 @@ bench: $(VENV_READY) ## Engine vs parliament (throughput, p50/p99, verdicts); La
 	$(PYTHON) bench/compare.py $(BENCH_DIR)/engine.json $(BENCH_DIR)/parliament.json
 	$(MAKE) --no-print-directory build
 	BENCH_BINARIES="$$(ls .aws-sam/build/*/bootstrap)" cargo bench --locked --bench cold_start
+	$(MAKE) --no-print-directory bench-local
+
+bench-local: $(VENV_READY) ## Local stack: event -> quarantine and click -> restore, median/p90/p99 over 25 incidents (moto, debug builds)
+	mkdir -p $(BENCH_DIR)
+	$(PYTHON) bench/local-latency.py --incidents 25 --out $(BENCH_DIR)/local-latency.json
 
 fuzz: ## Fuzz the policy parser and planner for FUZZ_SECONDS (needs a nightly toolchain)
 	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz

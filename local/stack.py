@@ -66,11 +66,19 @@ HOP_BY_HOP = {
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
-def free_port() -> int:
-    """A port that was free on 127.0.0.1 a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports that were free on 127.0.0.1 a moment ago (the kernel picks them;
+    each socket stays bound until all are chosen, so no port is handed out twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def wait_until(what: str, predicate, timeout: float, interval: float = 0.5):
@@ -986,8 +994,9 @@ class LocalStack:
             names[f["name"]] = f["binary"]
             names[f["binary"]] = f["binary"]
         self.router = Router(names, self.run_dir / "router.log")
-        self.moto_port = free_port()
-        self.lambda_ports = {f["binary"]: free_port() for f in self.functions.values()}
+        binaries = [f["binary"] for f in self.functions.values()]
+        self.moto_port, *ports = free_ports(1 + len(binaries))
+        self.lambda_ports = dict(zip(binaries, ports))
         self.router.moto_port = self.moto_port
         self.router.lambda_ports = self.lambda_ports
         self.topic_name = f"{STACK_NAME}-notifications"
