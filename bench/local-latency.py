@@ -66,7 +66,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "local"))
 import stack as local_stack  # noqa: E402
-import demo  # noqa: E402  (the CloudTrail record, the page's form, leftovers)
+import demo  # noqa: E402  (the CloudTrail record, leftovers)
 
 TARGET_MS = 1000.0
 PHASE_TIMEOUT = 60.0  # seconds, per timed phase: a hang is a failure, not a sample
@@ -231,7 +231,7 @@ def incident(stack, trigger, iam, probe: IamProbe, n: int, tag: str, interval: f
     # request-approval has answered, and moto waits for the token: the stack is idle again.
     wait_invocation_done(stack, inv_start, "request-approval", arn)
     status, page = demo.http_request("GET", link)
-    forms = [f for f in demo.FormParser(page).forms if f["method"] == "post"] if status == 200 else []
+    forms = [f for f in local_stack.PageParser(page).forms if f["method"] == "post"] if status == 200 else []
     if len(forms) != 1:
         raise RuntimeError(f"{name}: the link did not open a page with one form (HTTP {status})")
     form, fields = forms[0], []
@@ -257,7 +257,7 @@ def incident(stack, trigger, iam, probe: IamProbe, n: int, tag: str, interval: f
         try:
             post["status"], body = demo.http_request("POST", action, fields)
             post["answered"] = time.time()
-            post["h1"] = demo.FormParser(body).h1.strip()
+            post["h1"] = local_stack.PageParser(body).h1.strip()
         except Exception as e:  # noqa: BLE001 (reported below)
             post["error"] = f"{type(e).__name__}: {e}"
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import html.parser
 import http.client
 import json
 import os
@@ -112,39 +111,6 @@ def cloudtrail_create_policy(policy: dict, document: str, when: datetime.datetim
 
 # ------------------------------------------------------------------ the approval page
 
-class FormParser(html.parser.HTMLParser):
-    """The page's h1 and its POST form (inputs, textareas, buttons), as e2e_smoke.py reads it."""
-
-    def __init__(self, text: str):
-        super().__init__(convert_charrefs=True)
-        self.h1 = ""
-        self.forms: list[dict] = []
-        self._form = None
-        self._in_h1 = False
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        a = {k: (v if v is not None else "") for k, v in attrs}
-        if tag == "form":
-            self._form = {"method": (a.get("method") or "get").lower(), "action": a.get("action"),
-                          "inputs": [], "textareas": [], "buttons": []}
-            self.forms.append(self._form)
-        elif self._form is not None and tag in ("input", "textarea", "button"):
-            self._form[tag + "s"].append(a)
-        self._in_h1 = self._in_h1 or tag == "h1"
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._form = None
-        if tag == "h1":
-            self._in_h1 = False
-
-    def handle_data(self, data):
-        if self._in_h1:
-            self.h1 += data
-
-
 def http_request(method: str, url: str, form: list[tuple[str, str]] | None = None):
     """One request as a browser makes it: (status, body text)."""
     split = urllib.parse.urlsplit(url)
@@ -168,7 +134,7 @@ def decide_on_page(link: str, decision: str, comment: str) -> tuple[int, str]:
     """What a person does: opens the link, reads the page, types a comment, presses the button.
     Returns the answer's (status, h1)."""
     status, page = http_request("GET", link)
-    forms = [f for f in FormParser(page).forms if f["method"] == "post"] if status == 200 else []
+    forms = [f for f in local_stack.PageParser(page).forms if f["method"] == "post"] if status == 200 else []
     if len(forms) != 1:
         raise RuntimeError(f"the link did not open a page with one decision form (HTTP {status})")
     form, fields = forms[0], []
@@ -183,7 +149,7 @@ def decide_on_page(link: str, decision: str, comment: str) -> tuple[int, str]:
         raise RuntimeError(f"the page has no {decision!r} button")
     fields.append((buttons[0]["name"], decision))
     status, answer = http_request("POST", urllib.parse.urljoin(link, form["action"] or ""), fields)
-    return status, FormParser(answer).h1.strip()
+    return status, local_stack.PageParser(answer).h1.strip()
 
 
 # ------------------------------------------------------------------ the execution, state by state

@@ -32,7 +32,6 @@ import contextlib
 import copy
 import datetime
 import fnmatch
-import html.parser
 import http.client
 import json
 import re
@@ -46,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stack as local_stack  # noqa: E402
-from stack import wait_until  # noqa: E402
+from stack import PageParser, wait_until  # noqa: E402
 
 FIXTURES = local_stack.ROOT / "tests" / "fixtures" / "events"
 ACCOUNT = local_stack.ACCOUNT
@@ -112,43 +111,6 @@ USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) iam-sentinel-e2e/1.0"
 APPROVAL_HEADLINE = "Approval needed: "
 LINK = re.compile(r"Review and decide: (\S+)")
 KEY_CHARS = re.compile(r"^[A-Za-z0-9_-]{32}$")
-
-
-class PageParser(html.parser.HTMLParser):
-    """The title, h1 and forms (inputs, textareas, buttons) of a page."""
-
-    def __init__(self, text: str):
-        super().__init__(convert_charrefs=True)
-        self.title = ""
-        self.h1 = ""
-        self.forms: list[dict] = []
-        self._form = None
-        self._in = None
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        a = {k: (v if v is not None else "") for k, v in attrs}
-        if tag == "form":
-            self._form = {"method": (a.get("method") or "get").lower(), "action": a.get("action"),
-                          "inputs": [], "textareas": [], "buttons": []}
-            self.forms.append(self._form)
-        elif self._form is not None and tag in ("input", "textarea", "button"):
-            self._form[tag + "s"].append(a)
-        if tag in ("title", "h1"):
-            self._in = tag
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._form = None
-        if tag == self._in:
-            self._in = None
-
-    def handle_data(self, data):
-        if self._in == "title":
-            self.title += data
-        elif self._in == "h1":
-            self.h1 += data
 
 
 class Answer:

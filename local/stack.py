@@ -28,6 +28,7 @@ from __future__ import annotations
 import atexit
 import base64
 import ctypes
+import html.parser
 import http.client
 import http.server
 import json
@@ -267,6 +268,46 @@ def trigger_rule(template: dict, stack_name: str = STACK_NAME) -> dict:
     return {"name": resolve_intrinsics(template, props["Name"], stack_name),
             "event_bus": props.get("EventBusName", "default"),
             "pattern": resolve_intrinsics(template, props["EventPattern"], stack_name)}
+
+
+# ------------------------------------------------------------------ reading a page
+
+class PageParser(html.parser.HTMLParser):
+    """The title, h1 and forms (inputs, textareas, buttons) of an approval API page: what the
+    demo, the e2e run and the bench read, as a browser would."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.h1 = ""
+        self.forms: list[dict] = []
+        self._form = None
+        self._in = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form":
+            self._form = {"method": (a.get("method") or "get").lower(), "action": a.get("action"),
+                          "inputs": [], "textareas": [], "buttons": []}
+            self.forms.append(self._form)
+        elif self._form is not None and tag in ("input", "textarea", "button"):
+            self._form[tag + "s"].append(a)
+        if tag in ("title", "h1"):
+            self._in = tag
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data):
+        if self._in == "title":
+            self.title += data
+        elif self._in == "h1":
+            self.h1 += data
 
 
 # ------------------------------------------------------------------ loopback servers
