@@ -286,7 +286,9 @@ fn recorded(decision: Decision) -> (String, Markup) {
 
 fn already_decided(approval: &Approval, at: OffsetDateTime) -> (String, Markup) {
     let decision = match approval.decision {
-        Decision::Approve => "approved (the workflow restores the original; the outcome email says whether it did)",
+        Decision::Approve => {
+            "approved (the workflow restores the original; the outcome email says whether it did)"
+        }
         Decision::Deny => "denied (the quarantine stays)",
         Decision::Unrecognised => "closed with an unrecognised decision (the quarantine stays)",
     };
