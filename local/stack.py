@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import atexit
 import base64
-import ctypes
 import html.parser
 import http.client
 import http.server
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -919,14 +919,10 @@ def format_mail(mail: dict, indent: str = "  ") -> str:
 
 # ------------------------------------------------------------------ processes
 
-def _die_with_parent():
-    """preexec_fn: a new session (own process group), and SIGTERM if the harness dies."""
-    os.setsid()
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+# SIGTERM to each started process if the harness dies, set by setpriv (util-linux) just before
+# it executes the command: safe while the harness's threads run, unlike a preexec_fn (a fork of a
+# threaded process may only exec).
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
 
 
 def _descendants(pid: int) -> list[int]:
@@ -1102,8 +1098,10 @@ class LocalStack:
     def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
         log = open(self.run_dir / f"{name}.log", "ab")
         self._files.append(log)
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        # Its own session (process group), so stop() can signal all it starts.
+        proc = subprocess.Popen(DIE_WITH_PARENT + argv, cwd=cwd, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
         self.procs[name] = proc
         self.say(f"started {name} (pid {proc.pid}): {' '.join(argv)}")
         return proc
@@ -1127,8 +1125,7 @@ class LocalStack:
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         base_env["PATH"] = f"{VENV_BIN}:{base_env.get('PATH', '')}"
         base_env.pop("MOTO_PORT", None)
-        # 1. the router's socket is bound already (the kernel chose its port, no race); its
-        # thread starts after the processes are spawned (preexec_fn and threads do not mix).
+        # 1. the router's socket is bound already (the kernel chose its port, no race).
         self.say(f"router on 127.0.0.1:{self.router.port}; moto on :{self.moto_port}; "
                  f"approval server on {self.approval_url}; "
                  f"cargo lambda watch on {self.lambda_ports}; logs in {self.run_dir}")
