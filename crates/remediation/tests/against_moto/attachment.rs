@@ -410,22 +410,10 @@ async fn a_reattachment_retried_after_it_worked_reports_restored() {
     let moto = Moto::start();
     ROLE.attached(&moto).await;
     let incident = incident_for(change_of(&ROLE.event()));
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
-    let input = || RestoreInput {
-        incident: incident.clone(),
-        quarantine: record.clone(),
-    };
-    let deps = RestoreDeps { iam: moto.iam() };
-    restore(input(), &deps).await.unwrap();
+    let record = quarantined(&moto, &incident).await;
+    restored(&moto, &incident, &record).await;
     // WHEN the step is retried
-    let retried = restore(input(), &deps).await.unwrap();
+    let retried = restored(&moto, &incident, &record).await;
     // THEN it reports the policy re-attached, attached once
     assert_eq!(retried.status, RestoreStatus::Restored, "{retried:?}");
     assert_eq!(ROLE.attached_now(&moto).await, [ROLE.policy_arn]);

@@ -413,23 +413,9 @@ async fn an_inline_quarantine_retried_after_it_worked_keeps_the_original_in_the_
     // GIVEN the rewrite worked, but its answer never reached Step Functions
     let moto = Moto::start();
     USER.in_iam(&moto).await;
-    let first = quarantine(
-        QuarantineInput {
-            incident: USER.incident(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let first = quarantined(&moto, &USER.incident()).await;
     // WHEN the step is retried (IAM now holds only the quarantined document)
-    let retried = quarantine(
-        QuarantineInput {
-            incident: USER.incident(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let retried = quarantined(&moto, &USER.incident()).await;
     // THEN the quarantine stands, with the original from the event, so approval can restore it
     assert_eq!(retried.status, QuarantineStatus::Applied, "{retried:?}");
     assert_eq!(retried.action, first.action);
@@ -444,22 +430,11 @@ async fn an_inline_restore_retried_after_it_worked_reports_restored() {
     // GIVEN the restore worked, but its answer never reached Step Functions
     let moto = Moto::start();
     USER.in_iam(&moto).await;
-    let record = quarantine(
-        QuarantineInput {
-            incident: USER.incident(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
-    let input = || RestoreInput {
-        incident: USER.incident(),
-        quarantine: record.clone(),
-    };
-    let deps = RestoreDeps { iam: moto.iam() };
-    restore(input(), &deps).await.unwrap();
+    let incident = USER.incident();
+    let record = quarantined(&moto, &incident).await;
+    restored(&moto, &incident, &record).await;
     // WHEN the step is retried
-    let retried = restore(input(), &deps).await.unwrap();
+    let retried = restored(&moto, &incident, &record).await;
     // THEN it reports the original restored, and the original is what IAM holds
     assert_eq!(retried.status, RestoreStatus::Restored, "{retried:?}");
     assert_eq!(json(&USER.current(&moto).await), json(&USER.original()));

@@ -330,18 +330,9 @@ async fn a_quarantine_retried_after_it_worked_reports_the_same_quarantine() {
     let arn =
         create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
     let incident = incident_for(change_of(&event("create-policy.json")));
-    let first = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let first = quarantined(&moto, &incident).await;
     // WHEN the step is retried
-    let retried = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let retried = quarantined(&moto, &incident).await;
     // THEN it reports the quarantine in place (so approval is still asked), and adds nothing
     assert_eq!(retried.status, QuarantineStatus::Applied, "{retried:?}");
     assert_eq!(retried.action, first.action);
@@ -360,22 +351,10 @@ async fn a_restore_retried_after_it_worked_reports_restored() {
     let arn =
         create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
     let incident = incident_for(change_of(&event("create-policy.json")));
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
-    let input = || RestoreInput {
-        incident: incident.clone(),
-        quarantine: record.clone(),
-    };
-    let deps = RestoreDeps { iam: moto.iam() };
-    restore(input(), &deps).await.unwrap();
+    let record = quarantined(&moto, &incident).await;
+    restored(&moto, &incident, &record).await;
     // WHEN the step is retried
-    let retried = restore(input(), &deps).await.unwrap();
+    let retried = restored(&moto, &incident, &record).await;
     // THEN it reports the original restored (not skipped), and v1 alone is left
     assert_eq!(retried.status, RestoreStatus::Restored, "{retried:?}");
     assert_eq!(default_document(&moto, &arn).await.0, "v1");

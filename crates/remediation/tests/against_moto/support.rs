@@ -8,8 +8,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
-use incident::{Incident, PolicyChange, Principal, PrincipalKind, Reading, read_event};
+use incident::{
+    Incident, PolicyChange, Principal, PrincipalKind, QuarantineRecord, Reading, RestoreRecord,
+    read_event,
+};
 use policy_engine::{Catalog, RestrictedActions};
+use remediation::handlers::quarantine::QuarantineInput;
+use remediation::handlers::restore::{RestoreDeps, RestoreInput};
 use remediation::iam::IamPolicies;
 use serde_json::Value;
 
@@ -650,6 +655,31 @@ pub fn failure<T, E>(result: Result<T, E>) -> E {
         Ok(_) => panic!("the step must fail, but it succeeded"),
         Err(error) => error,
     }
+}
+
+/// The Quarantine step against moto, as the state machine runs it.
+pub async fn quarantined(moto: &Moto, incident: &Incident) -> QuarantineRecord {
+    let input = QuarantineInput {
+        incident: incident.clone(),
+    };
+    remediation::handlers::quarantine::handle(input, &quarantine_deps(moto))
+        .await
+        .expect("the quarantine step")
+}
+
+/// The Restore step against moto, as the state machine runs it after an approval.
+pub async fn restored(
+    moto: &Moto,
+    incident: &Incident,
+    record: &QuarantineRecord,
+) -> RestoreRecord {
+    let input = RestoreInput {
+        incident: incident.clone(),
+        quarantine: record.clone(),
+    };
+    remediation::handlers::restore::handle(input, &RestoreDeps { iam: moto.iam() })
+        .await
+        .expect("the restore step")
 }
 
 pub fn quarantine_deps(moto: &Moto) -> remediation::handlers::quarantine::QuarantineDeps {
