@@ -51,6 +51,21 @@ def find_browser() -> tuple[str, str]:
     return driver_exe, browser
 
 
+def click_and_wait(driver, button, timeout: float = 60):
+    """Clicks a submit button and waits for the page it leads to (the old one gone, the new one
+    loaded); on a timeout the caller's checks say what the page is."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+    button.click()
+    try:
+        WebDriverWait(driver, timeout).until(EC.staleness_of(button))
+        WebDriverWait(driver, 10).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
+    except TimeoutException:
+        pass
+
+
 def start_browser(run_dir: Path, log_name: str = "chromedriver.log", say=print):
     """Debian's headless Chromium through Debian's ChromeDriver, with a new, empty profile in
     run_dir; ChromeDriver logs to run_dir/log_name. Returns (driver, profile directory)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import http.client
 import json
 import os
 import re
@@ -112,22 +111,9 @@ def cloudtrail_create_policy(policy: dict, document: str, when: datetime.datetim
 # ------------------------------------------------------------------ the approval page
 
 def http_request(method: str, url: str, form: list[tuple[str, str]] | None = None):
-    """One request as a browser makes it: (status, body text)."""
-    split = urllib.parse.urlsplit(url)
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/html"}
-    body = None
-    if form is not None:
-        body = urllib.parse.urlencode(form).encode()
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-        headers["Origin"] = f"{split.scheme}://{split.netloc}"
-    conn = http.client.HTTPConnection(split.hostname, split.port, timeout=120)
-    try:
-        conn.request(method, split.path + (f"?{split.query}" if split.query else ""),
-                     body=body, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
+    """One request as the demo's browser makes it: (status, body text)."""
+    status, _, text = local_stack.browser_request(method, url, form, user_agent=USER_AGENT)
+    return status, text
 
 
 def decide_on_page(link: str, decision: str, comment: str) -> tuple[int, str]:

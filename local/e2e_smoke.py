@@ -32,7 +32,6 @@ import contextlib
 import copy
 import datetime
 import fnmatch
-import http.client
 import json
 import re
 import sys
@@ -291,28 +290,14 @@ class Harness:
         """One request as a browser makes it (our user agent; a form as
         application/x-www-form-urlencoded); everything sent and received is kept for
         no-token-leak."""
-        split = urllib.parse.urlsplit(url)
-        headers = {"User-Agent": USER_AGENT, "Accept": "text/html"}
-        body = None
+        path = urllib.parse.urlsplit(url).path
         if form is not None:
-            body = urllib.parse.urlencode(form).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            headers["Origin"] = f"{split.scheme}://{split.netloc}"
-            self.texts.append((f"form posted to {split.path}", body.decode()))
+            self.texts.append((f"form posted to {path}", urllib.parse.urlencode(form)))
         self.texts.append(("URL", url))
-        conn = http.client.HTTPConnection(split.hostname, split.port, timeout=60)
-        try:
-            conn.request(method, split.path + (f"?{split.query}" if split.query else ""),
-                         body=body, headers=headers)
-            resp = conn.getresponse()
-            out = resp.read().decode("utf-8", "replace")
-            got = {}
-            for k, v in resp.getheaders():
-                got[k.lower()] = f"{got[k.lower()]}, {v}" if k.lower() in got else v
-        finally:
-            conn.close()
-        self.texts.append((f"{method} {split.path} page", out))
-        return Answer(url, resp.status, got, out)
+        status, got, out = local_stack.browser_request(method, url, form, user_agent=USER_AGENT,
+                                                       timeout=60)
+        self.texts.append((f"{method} {path} page", out))
+        return Answer(url, status, got, out)
 
     def open_page(self, c: Checks, link: str, names: list[str]) -> tuple[Answer, dict | None]:
         """GET the link: the review page, its headers, and its decision form."""
@@ -615,6 +600,20 @@ def s_deny(h: Harness, c: Checks, ctx: dict):
                            decided, "deny")
 
 
+def check_kept_by_the_safe_default(h: Harness, c: Checks, arn: str, policy_arn: str):
+    """A decision that is neither approve nor deny: CheckDecision's default keeps the
+    quarantine (PublishKept), and the outcome says kept."""
+    status = h.wait_done(arn)
+    entered = h.states_entered(arn)
+    c.ok(status == "SUCCEEDED", f"execution {status} (expected SUCCEEDED via PublishKept)")
+    c.ok(entered[-4:] == ["RequestApproval", "CheckDecision", "PublishKept", "Done"],
+         f"path after the decision: {entered[5:]}")
+    default, _ = h.policy_state(policy_arn)
+    c.ok(default == "v2", f"default version: {default}, expected v2 (quarantine kept)")
+    _, evs = h.published(arn, 2, timeout=8)
+    c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+
+
 def s_sfn_unexpected_decision(h: Harness, c: Checks, ctx: dict):
     """README/ASL: 'Deny, no answer, or anything unexpected: the quarantine stays' (PublishKept).
     The page cannot send 'maybe' (it answers 400 and decides nothing: checked first), so the
@@ -629,15 +628,7 @@ def s_sfn_unexpected_decision(h: Harness, c: Checks, ctx: dict):
          "decision=maybe posted to the page decided something")
     token = h.approval_token(arn)
     h.sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "maybe"}))
-    status = h.wait_done(arn)
-    entered = h.states_entered(arn)
-    c.ok(status == "SUCCEEDED", f"execution {status} (expected SUCCEEDED via PublishKept)")
-    c.ok(entered[-4:] == ["RequestApproval", "CheckDecision", "PublishKept", "Done"],
-         f"path after the decision: {entered[5:]}")
-    default, _ = h.policy_state(policy_arn)
-    c.ok(default == "v2", f"default version: {default}, expected v2 (quarantine kept)")
-    notes, evs = h.published(arn, 2, timeout=8)
-    c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+    check_kept_by_the_safe_default(h, c, arn, policy_arn)
 
 
 def s_timeout(h: Harness, c: Checks, ctx: dict):
@@ -802,15 +793,7 @@ def s_sfn_no_decision(h: Harness, c: Checks, ctx: dict):
     arn, policy_arn = quarantine_then_wait(h, c, ctx, event)
     token = h.approval_token(arn)
     h.sfn.send_task_success(taskToken=token, output=json.dumps({}))
-    status = h.wait_done(arn)
-    entered = h.states_entered(arn)
-    c.ok(status == "SUCCEEDED", f"execution {status} (expected SUCCEEDED via PublishKept)")
-    c.ok(entered[-4:] == ["RequestApproval", "CheckDecision", "PublishKept", "Done"],
-         f"path after the decision: {entered[5:]}")
-    default, _ = h.policy_state(policy_arn)
-    c.ok(default == "v2", f"default version: {default}, expected v2 (quarantine kept)")
-    notes, evs = h.published(arn, 2, timeout=8)
-    c.ok(outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}")
+    check_kept_by_the_safe_default(h, c, arn, policy_arn)
 
 
 def s_task_failure(h: Harness, c: Checks, ctx: dict):
@@ -1886,10 +1869,7 @@ def s_browser_approve(h: Harness, c: Checks, ctx: dict):
     restored. Screenshots of the page and the answer go to the run directory."""
     import browser as local_browser
     try:
-        from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as EC
-        from selenium.webdriver.support.ui import WebDriverWait
     except ImportError as e:
         raise AssertionError(f"the browser scenario needs Selenium ({e}): "
                              "pip install -r requirements-dev.txt (make test does)") from None
@@ -1947,14 +1927,7 @@ def s_browser_approve(h: Harness, c: Checks, ctx: dict):
         local_browser.capture(driver, shots["page"], 1280)  # as it is about to be sent
         if "approve" not in buttons:
             raise AssertionError("no Approve button to click")
-        button = buttons["approve"]
-        button.click()
-        try:
-            WebDriverWait(driver, 60).until(EC.staleness_of(button))
-            WebDriverWait(driver, 10).until(
-                lambda d: d.execute_script("return document.readyState") == "complete")
-        except TimeoutException:
-            pass  # the checks below say what the page is
+        local_browser.click_and_wait(driver, buttons["approve"])  # the checks below say what came
         h.texts.append(("browser URL", driver.current_url))
         h.texts.append(("browser page", driver.page_source))
         c.ok(driver.title == "iam-sentinel: Approved", f"after clicking Approve: {driver.title!r}")

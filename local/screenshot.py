@@ -31,10 +31,8 @@ import uuid
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser as local_browser  # noqa: E402
@@ -163,14 +161,8 @@ def main() -> int:
             comment = driver.find_element(By.ID, "comment")
             comment.send_keys(COMMENT)
             assert comment.get_attribute("value") == COMMENT, comment.get_attribute("value")
-            button = driver.find_element(By.CSS_SELECTOR, 'button[value="approve"]')
-            button.click()
-            try:
-                WebDriverWait(driver, 60).until(EC.staleness_of(button))
-                WebDriverWait(driver, 10).until(
-                    lambda d: d.execute_script("return document.readyState") == "complete")
-            except TimeoutException:
-                pass  # the title check below says what the page is
+            local_browser.click_and_wait(
+                driver, driver.find_element(By.CSS_SELECTOR, 'button[value="approve"]'))
             if driver.title != "iam-sentinel: Approved":
                 raise SystemExit(f"pressing Approve gave {driver.title!r}, not the Approved page")
             shots["approval-approved.png"] = screenshot(

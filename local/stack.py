@@ -270,6 +270,33 @@ def trigger_rule(template: dict, stack_name: str = STACK_NAME) -> dict:
             "pattern": resolve_intrinsics(template, props["EventPattern"], stack_name)}
 
 
+# ------------------------------------------------------------------ talking to a page
+
+def browser_request(method: str, url: str, form: list[tuple[str, str]] | None = None, *,
+                    user_agent: str, timeout: float = 120) -> tuple[int, dict[str, str], str]:
+    """One request as a browser makes it (a form as application/x-www-form-urlencoded, with
+    its Origin): (status, headers with lower-case names, repeated ones joined, body text)."""
+    split = urllib.parse.urlsplit(url)
+    headers = {"User-Agent": user_agent, "Accept": "text/html"}
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers["Origin"] = f"{split.scheme}://{split.netloc}"
+    conn = http.client.HTTPConnection(split.hostname, split.port, timeout=timeout)
+    try:
+        conn.request(method, split.path + (f"?{split.query}" if split.query else ""),
+                     body=body, headers=headers)
+        resp = conn.getresponse()
+        text = resp.read().decode("utf-8", "replace")
+        got: dict[str, str] = {}
+        for k, v in resp.getheaders():
+            got[k.lower()] = f"{got[k.lower()]}, {v}" if k.lower() in got else v
+        return resp.status, got, text
+    finally:
+        conn.close()
+
+
 # ------------------------------------------------------------------ reading a page
 
 class PageParser(html.parser.HTMLParser):
