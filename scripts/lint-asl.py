@@ -8,9 +8,9 @@ For every AWS::Serverless::StateMachine in the template whose DefinitionUri is a
 2. the file is valid JSON before and after substitution;
 3. its states are exactly those of the contract's States table; every Task has a Retry, a Catch
    ending with States.ALL, and TimeoutSeconds or TimeoutSecondsPath; every Choice a Default;
-4. the approval deadline, computed from ApprovalTimeoutHours with States.MathAdd (substitutions
-   are text and neither CloudFormation nor ASL can multiply), equals hours x 3600 at the
-   parameter's minimum, default and maximum;
+4. the approval deadline is configuration, not arithmetic: no intrinsic computes it, the state
+   read through TimeoutSecondsPath comes from the Analyse function's output, and that function
+   gets APPROVAL_TIMEOUT in its environment;
 5. `asl-validator --json-path` (npm) and `statelint` (PyPI) accept the definition with dummy,
    well-formed values in place of the placeholders (function ARNs, the parameter's default).
 
@@ -36,9 +36,10 @@ PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 DUMMY_ACCOUNT = "123456789012"
 DUMMY_REGION = "us-east-1"
 
-# (state field the deadline is stored in, template parameter, factor): RequestApproval reads the
-# field through TimeoutSecondsPath; the ASL computes it as parameter x factor.
-DEADLINES = [("approvalTimeoutSeconds", "ApprovalTimeoutHours", 3600)]
+# The state field RequestApproval reads through TimeoutSecondsPath, the function whose output
+# holds it, and the environment variable that function reads it from.
+DEADLINE_FIELD = "approvalTimeoutSeconds"
+DEADLINE_SOURCE = ("AnalyseChangeFunctionArn", "APPROVAL_TIMEOUT")
 
 problems = []
 
@@ -81,47 +82,6 @@ def substitute(text, values):
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
-def evaluate_intrinsic(expression):
-    """Evaluates an intrinsic made of States.MathAdd and integer literals."""
-    tokens = re.findall(r"States\.MathAdd|-?\d+|[(),]|\S", expression)
-    position = 0
-
-    def take(expected=None):
-        nonlocal position
-        token = tokens[position]
-        if expected is not None and token != expected:
-            raise ValueError(f"expected {expected!r}, found {token!r} in {expression!r}")
-        position += 1
-        return token
-
-    def value():
-        token = take()
-        if token == "States.MathAdd":
-            take("(")
-            left = value()
-            take(",")
-            right = value()
-            take(")")
-            return left + right
-        if re.fullmatch(r"-?\d+", token):
-            return int(token)
-        raise ValueError(f"unsupported token {token!r} in {expression!r}")
-
-    result = value()
-    if position != len(tokens):
-        raise ValueError(f"trailing input in {expression!r}")
-    return result
-
-
-def field_expressions(definition, field):
-    """Every 'field.$' expression in a state's ResultSelector or Parameters."""
-    for state in definition["States"].values():
-        for block in ("ResultSelector", "Parameters"):
-            expression = state.get(block, {}).get(f"{field}.$")
-            if expression is not None:
-                yield expression
-
-
 def check_structure(definition):
     states = definition["States"]
     expected = contract_states()
@@ -149,32 +109,26 @@ def check_structure(definition):
             problem(f"{name}: Choice without Default")
 
 
-def check_deadlines(raw_definition, template):
-    parameters = template.get("Parameters", {})
-    for field, parameter_name, factor in DEADLINES:
-        readers = [
-            name
-            for name, state in raw_definition["States"].items()
-            if state.get("TimeoutSecondsPath") == f"$.{field}"
-        ]
-        expressions = list(field_expressions(raw_definition, field))
-        if not readers:
-            problem(f"no state reads $.{field} through TimeoutSecondsPath")
-        if len(expressions) != 1:
-            problem(f"expected one state computing {field}, found {len(expressions)}")
-            continue
-        parameter = parameters[parameter_name]
-        for hours in sorted({int(parameter["MinValue"]), int(parameter["Default"]), int(parameter["MaxValue"])}):
-            text = substitute(expressions[0], {parameter_name: str(hours)})
-            try:
-                got = evaluate_intrinsic(text)
-            except (ValueError, IndexError) as error:
-                problem(f"{field}: cannot evaluate: {error}")
-                break
-            if got != hours * factor:
-                problem(f"{field}: {parameter_name}={hours} gives {got}, expected {hours * factor}")
-            else:
-                print(f"  ok   {field} = {got} for {parameter_name}={hours} (read by {', '.join(readers)})")
+def check_deadline(raw_text, raw_definition, substitutions, template):
+    if "States.Math" in raw_text:
+        problem("the definition does arithmetic (States.Math...): configuration belongs in a function")
+    readers = [
+        name
+        for name, state in raw_definition["States"].items()
+        if state.get("TimeoutSecondsPath") == f"$.{DEADLINE_FIELD}"
+    ]
+    if not readers:
+        problem(f"no state reads $.{DEADLINE_FIELD} through TimeoutSecondsPath")
+    placeholder, variable = DEADLINE_SOURCE
+    function = (substitutions.get(placeholder) or {}).get("Fn::GetAtt", [None])[0]
+    environment = (
+        template.get("Resources", {}).get(function, {}).get("Properties", {})
+        .get("Environment", {}).get("Variables", {})
+    )
+    if variable not in environment:
+        problem(f"{function}: no {variable} in its environment, so no state gets ${DEADLINE_FIELD}")
+    else:
+        print(f"  ok   {DEADLINE_FIELD} comes from {function} ({variable}), read by {', '.join(readers)}")
 
 
 def run(command):
@@ -215,7 +169,7 @@ def lint_state_machine(logical_id, properties, template, base):
     print(f"  ok   {len(placeholders)} placeholders, each with a substitution; valid JSON before and after")
 
     check_structure(definition)
-    check_deadlines(raw_definition, template)
+    check_deadline(text, raw_definition, substitutions, template)
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / path.name

@@ -2,11 +2,12 @@
 //! its deadline, and whether a decision, the deadline or the end of the execution closed it.
 //! Step Functions keeps all of it, so the approval API needs no database of its own.
 
-use incident::{Approval, ApprovalRequest, TaskToken};
+use incident::DecisionRecord;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::key::ApprovalKey;
+use crate::request::{ApprovalRequest, TaskToken};
 
 /// One history event, reduced to what the approval needs (the AWS adapter maps the SDK's).
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ pub enum ApprovalStatus {
     Open,
     /// A decision reached Step Functions (this one won).
     Decided {
-        approval: Approval,
+        approval: DecisionRecord,
         at: OffsetDateTime,
     },
     /// The deadline passed: the quarantine stays.

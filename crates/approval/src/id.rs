@@ -115,7 +115,7 @@ pub fn approval_link(api_url: &str, id: &ApprovalId, key: &ApprovalKey) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use incident::TaskToken;
+    use crate::request::TaskToken;
 
     const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:sentinel-remediation";
 

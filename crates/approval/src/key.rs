@@ -2,9 +2,9 @@
 //! Step Functions keeps in the execution's history, so the API can check it without a database,
 //! and the link never carries the token itself (the hash cannot be turned back into it).
 
+use crate::request::TaskToken;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use incident::TaskToken;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 

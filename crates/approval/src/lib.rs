@@ -1,13 +1,16 @@
-//! The administrator's side of an incident, pure (no AWS SDK, no I/O): the approval link (a
-//! public id and a key derived from the task token), finding the approval in the execution's
-//! history, the decision form, and the pages the approval API answers with.
+//! The administrator's side of an incident, pure (no AWS SDK, no I/O): the approval request and
+//! its email, the link (a public id and a key derived from the task token), finding the approval
+//! in the execution's history, the decision form, and the pages the approval API answers with.
 
+pub mod email;
 pub mod form;
 pub mod history;
 pub mod id;
 pub mod key;
 pub mod page;
+pub mod request;
 
+pub use email::approval_request_email;
 pub use form::{DecisionForm, FormError, parse_decision_form};
 pub use history::{
     ApprovalStatus, EventKind, FoundApproval, HistoryEvent, Lookup, UnreadableRequest,
@@ -16,3 +19,4 @@ pub use history::{
 pub use id::{ApprovalId, IdError, StateMachine, approval_link};
 pub use key::ApprovalKey;
 pub use page::{Page, Response, utc};
+pub use request::{ApprovalRequest, TaskToken};

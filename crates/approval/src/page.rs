@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use incident::{
-    Approval, ApprovalRequest, Decision, describe_actor, describe_change, describe_origin,
-    describe_quarantine, describe_target, grant_lines, pretty,
+    Decision, DecisionRecord, describe_actor, describe_edit, describe_origin, describe_quarantine,
+    describe_target, grant_lines, pretty,
 };
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
@@ -17,6 +17,7 @@ use time::macros::format_description;
 use crate::form::MAX_COMMENT_CHARS;
 use crate::history::FoundApproval;
 use crate::id::ApprovalId;
+use crate::request::ApprovalRequest;
 
 const STYLE: &str = "\
 body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1b1f24}\
@@ -58,7 +59,7 @@ pub enum Page<'a> {
         decision: Decision,
     },
     AlreadyDecided {
-        approval: &'a Approval,
+        approval: &'a DecisionRecord,
         at: OffsetDateTime,
     },
     Expired {
@@ -206,11 +207,13 @@ fn status_card(title: &str, good: bool, message: &str) -> (String, Markup) {
 
 fn review(found: &FoundApproval, id: &ApprovalId, key: &str) -> (String, Markup) {
     let request: &ApprovalRequest = &found.request;
-    let change = request.incident.change.as_ref();
+    let change = request.incident.change();
     let target = change.map_or("unknown policy".into(), describe_target);
     let title = format!("Approval needed: {target}");
     let grants = request.findings().map(grant_lines).unwrap_or_default();
     let quarantine = &request.quarantine;
+    let applied = quarantine.applied();
+    let edits = applied.map_or(&[][..], |q| q.edits.as_slice());
     let markup = html! {
         h1 { (title) }
         section {
@@ -234,8 +237,8 @@ fn review(found: &FoundApproval, id: &ApprovalId, key: &str) -> (String, Markup)
             ul { @for line in &grants { li { (line) } } }
             h2 { "What the quarantine did" }
             p { (describe_quarantine(quarantine)) }
-            @if !quarantine.changes.is_empty() {
-                ul { @for change in &quarantine.changes { li { (describe_change(change)) } } }
+            @if !edits.is_empty() {
+                ul { @for edit in edits { li { (describe_edit(edit)) } } }
             }
         }
         // Posts to the page's own path (`<id>` relative to `approvals/<id>?key=...`) without the
@@ -253,11 +256,11 @@ fn review(found: &FoundApproval, id: &ApprovalId, key: &str) -> (String, Markup)
         div class="docs" {
             div {
                 h2 { "Original (as the change made it)" }
-                pre { (quarantine.original_document.as_deref().map(pretty).unwrap_or_else(|| "not recorded".into())) }
+                pre { (applied.map(|q| pretty(&q.original_document)).unwrap_or_else(|| "not recorded".into())) }
             }
             div {
                 h2 { "Quarantined (in force now)" }
-                pre { (quarantine.quarantined_document.as_deref().map(pretty).unwrap_or_else(|| "the policy was detached; no document changed".into())) }
+                pre { (applied.and_then(|q| q.quarantined_document.as_deref()).map(pretty).unwrap_or_else(|| "the policy was detached; no document changed".into())) }
             }
         }
         p class="note" { "Incident " (request.incident.id) " · execution " (request.execution_arn) }
@@ -284,7 +287,7 @@ fn recorded(decision: Decision) -> (String, Markup) {
     }
 }
 
-fn already_decided(approval: &Approval, at: OffsetDateTime) -> (String, Markup) {
+fn already_decided(approval: &DecisionRecord, at: OffsetDateTime) -> (String, Markup) {
     let decision = match approval.decision {
         Decision::Approve => {
             "approved (the workflow restores the original; the outcome email says whether it did)"

@@ -1,21 +1,25 @@
-//! The incident domain of iam-sentinel, pure (no AWS SDK, no I/O): reading CloudTrail IAM events,
-//! the records the workflow carries from state to state, and the outcome notifications.
+//! The incident domain of iam-sentinel, pure (no AWS SDK, no I/O): reading CloudTrail IAM
+//! events, the records the workflow carries from state to state, the quarantine and restore
+//! decisions, and the outcome notifications.
 
-pub mod approval;
 pub mod event;
+pub mod notification;
 pub mod outcome;
+pub mod quarantine;
 pub mod record;
+pub mod restore;
 
-pub use approval::{ApprovalRequest, TaskToken, approval_request_notification};
 pub use event::{
     Actor, EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, read_event,
 };
-pub use outcome::{
-    EVENT_SOURCE, Notification, Outcome, OutcomeState, UnreadablePart, describe_actor,
-    describe_change, describe_origin, describe_quarantine, describe_target, event_detail,
-    grant_lines, notification, pretty,
+pub use notification::{
+    Notification, SUBJECT_LIMIT, change_section, describe_actor, describe_edit, describe_origin,
+    describe_quarantine, describe_target, grant_lines, grants_section, notification, pretty,
+    quarantine_section, truncate,
 };
+pub use outcome::{EVENT_SOURCE, Outcome, OutcomeState, UnreadablePart, event_detail};
 pub use record::{
-    Approval, Decision, DeletedVersion, Incident, QuarantineAction, QuarantineRecord,
-    QuarantineStatus, RestoreRecord, RestoreStatus, Verdict, current_findings,
+    Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DeletedVersion,
+    QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus, Verdict, current_findings,
+    same_document,
 };

@@ -1,22 +1,21 @@
-//! The end of every path: an outcome, told to people (SNS) and to other tools (EventBridge).
+//! The end of every path: an outcome, and what the workflow knew when it got there. Told to
+//! people by `notification` (SNS) and to other tools by `event_detail` (EventBridge).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use policy_engine::{Change, Finding};
+use policy_engine::Finding;
 
-use crate::event::{PolicyChange, Target};
+use crate::event::{PolicyChange, Reading, read_event};
 use crate::record::{
-    Approval, Incident, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
-    current_findings,
+    Assessment, DecisionRecord, QuarantineRecord, RestoreRecord, current_findings,
 };
 
 /// The EventBridge `source` of every event iam-sentinel publishes.
 pub const EVENT_SOURCE: &str = "iam-sentinel";
 
-/// SNS refuses subjects of 100 characters or more.
-pub(crate) const SUBJECT_LIMIT: usize = 99;
-
+/// Which publish state of the state machine was reached. Routing is the state machine's: each
+/// outcome has its own state, so this is told, never worked out here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -32,20 +31,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The outcome the records show: the state machine publishes "restored" after every
-    /// Restore step, but a restore that was skipped must not be announced as done.
-    pub fn as_recorded(self, state: &OutcomeState) -> Outcome {
-        let skipped = state
-            .restore
-            .as_ref()
-            .is_some_and(|r| r.status == RestoreStatus::Skipped);
-        if self == Outcome::Restored && skipped {
-            Outcome::RestoreSkipped
-        } else {
-            self
-        }
-    }
-
     /// One EventBridge detail-type per outcome, so rules can subscribe to just one.
     pub fn detail_type(self) -> &'static str {
         match self {
@@ -60,7 +45,7 @@ impl Outcome {
         }
     }
 
-    fn headline(self) -> &'static str {
+    pub(crate) fn headline(self) -> &'static str {
         match self {
             Outcome::Quarantined => "Restricted grant quarantined",
             Outcome::Restored => "Approved and restored",
@@ -73,7 +58,7 @@ impl Outcome {
         }
     }
 
-    fn what_happens(self) -> &'static str {
+    pub(crate) fn what_happens(self) -> &'static str {
         match self {
             Outcome::Quarantined => {
                 "The restricted grants were removed at once; everything else the policy grants still \
@@ -112,11 +97,11 @@ impl Outcome {
 #[serde(rename_all = "camelCase")]
 pub struct OutcomeState {
     #[serde(default)]
-    pub incident: Option<Incident>,
+    pub incident: Option<Assessment>,
     #[serde(default)]
     pub quarantine: Option<QuarantineRecord>,
     #[serde(default)]
-    pub approval: Option<Approval>,
+    pub approval: Option<DecisionRecord>,
     #[serde(default)]
     pub restore: Option<RestoreRecord>,
     /// A caught error: `{"Error": ..., "Cause": ...}`.
@@ -173,27 +158,36 @@ impl OutcomeState {
         }
     }
 
-    /// The change, from the incident or, failing that, from the execution input.
+    /// The change, from the assessment or, failing that, from the execution input.
     pub fn change(&self) -> Option<PolicyChange> {
-        if let Some(change) = self.incident.as_ref().and_then(|i| i.change.clone()) {
-            return Some(change);
+        if let Some(change) = self.incident.as_ref().and_then(Assessment::change) {
+            return Some(change.clone());
         }
         let input = Value::Object(self.execution_input.clone());
-        match crate::event::read_event(&input, "") {
-            Ok(crate::event::Reading::Change(change)) => Some(*change),
+        match read_event(&input, "") {
+            Ok(Reading::Change(change)) => Some(*change),
             _ => None,
         }
     }
 
-    /// The findings on the state quarantined, else the incident's.
-    fn findings(&self) -> Option<&[Finding]> {
+    /// The findings on the state quarantined, else the assessment's.
+    pub(crate) fn findings(&self) -> Option<&[Finding]> {
         current_findings(self.quarantine.as_ref(), self.incident.as_ref())
     }
-}
 
-pub struct Notification {
-    pub subject: String,
-    pub body: String,
+    /// The original document, wherever the workflow got to.
+    pub(crate) fn original_document(&self) -> Option<&str> {
+        self.quarantine
+            .as_ref()
+            .and_then(QuarantineRecord::applied)
+            .map(|q| q.original_document.as_str())
+            .or_else(|| {
+                self.incident
+                    .as_ref()
+                    .and_then(Assessment::analysed)
+                    .map(|a| a.document.as_str())
+            })
+    }
 }
 
 /// Takes `key` out of the state and reads it; what cannot be read is recorded with its JSON.
@@ -214,147 +208,12 @@ fn read_part<T: serde::de::DeserializeOwned>(
         .ok()
 }
 
-/// The notification for people.
-pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str) -> Notification {
-    let change = state.change();
-    let change = change.as_ref();
-    let subject = format!(
-        "iam-sentinel: {} ({})",
-        outcome.headline(),
-        change.map_or("unknown policy".into(), describe_target)
-    );
-    let mut body = format!("{}\n\n{}\n", outcome.headline(), outcome.what_happens());
-    if let Some(change) = change {
-        body += &change_section(change);
-    }
-    if let Some(findings) = state.findings().filter(|f| !f.is_empty()) {
-        body += &grants_section(findings);
-    }
-    if let Some(quarantine) = &state.quarantine {
-        body += &quarantine_section(quarantine);
-    }
-    if let Some(approval) = &state.approval {
-        body += &format!(
-            "\nDecision\n  {:?} at {} from {}{}{}\n",
-            approval.decision,
-            approval.decided_at.as_deref().unwrap_or("an unknown time"),
-            approval
-                .source_ip
-                .as_deref()
-                .unwrap_or("an unknown address"),
-            approval
-                .user_agent
-                .as_deref()
-                .map(|ua| format!(" ({ua})"))
-                .unwrap_or_default(),
-            approval
-                .comment
-                .as_deref()
-                .map(|c| format!(": \"{c}\""))
-                .unwrap_or_default(),
-        );
-    }
-    if let Some(restore) = &state.restore {
-        body += &format!("\nRestore\n  {}\n", restore.detail);
-    }
-    if !state.unreadable.is_empty() {
-        body += "\nUnreadable parts of the workflow state (reported as received)\n";
-        for part in &state.unreadable {
-            body += &format!("  {}: {}\n  {}\n", part.part, part.problem, part.received);
-        }
-    }
-    if let Some(error) = &state.error {
-        let kind = error
-            .get("Error")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown error");
-        let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("");
-        body += &format!("\nError\n  {kind}: {cause}\n");
-    }
-    if let Some(original) = original_document(state) {
-        body += &format!("\nOriginal document\n{}\n", pretty(original));
-    }
-    body += &format!("\nExecution: {execution_arn}\n");
-    Notification {
-        subject: truncate(&subject, SUBJECT_LIMIT),
-        body,
-    }
-}
-
-/// "Change": which call, on what, by whom, when and from where.
-pub(crate) fn change_section(change: &PolicyChange) -> String {
-    format!(
-        "\nChange\n  {} on {}\n  by {}\n  at {} from {}\n",
-        change.event_name,
-        describe_target(change),
-        describe_actor(change),
-        change.event_time,
-        describe_origin(change),
-    )
-}
-
-/// "Restricted actions granted": one line per restricted pattern and statement.
-pub(crate) fn grants_section(findings: &[Finding]) -> String {
-    let mut section = "\nRestricted actions granted\n".to_owned();
-    for line in grant_lines(findings) {
-        section += &format!("  {line}\n");
-    }
-    section
-}
-
-pub(crate) fn quarantine_section(quarantine: &QuarantineRecord) -> String {
-    format!("\nQuarantine\n  {}\n", describe_quarantine(quarantine))
-}
-
-/// "arn:aws:iam::123456789012:user/carol (IAMUser)".
-pub fn describe_actor(change: &PolicyChange) -> String {
-    format!(
-        "{} ({})",
-        change.actor.display_name(),
-        change.actor.identity_type
-    )
-}
-
-/// "203.0.113.7 (aws-cli/2.15.0 ...)": the source address and the client, as CloudTrail saw them.
-pub fn describe_origin(change: &PolicyChange) -> String {
-    format!(
-        "{}{}",
-        change.source_ip.as_deref().unwrap_or("an unknown address"),
-        change
-            .user_agent
-            .as_deref()
-            .map(|ua| format!(" ({ua})"))
-            .unwrap_or_default(),
-    )
-}
-
-/// "statement 0 (Sid Admin): s3:Delete* - explanation", one per restricted pattern hit.
-pub fn grant_lines(findings: &[Finding]) -> Vec<String> {
-    findings
-        .iter()
-        .flat_map(|finding| {
-            let sid = finding
-                .sid
-                .as_ref()
-                .map(|s| format!(" (Sid {s})"))
-                .unwrap_or_default();
-            finding.hits.iter().map(move |hit| {
-                format!(
-                    "statement {}{sid}: {} - {}",
-                    finding.statement, hit.restricted, hit.explanation
-                )
-            })
-        })
-        .collect()
-}
-
 /// The event for other tools: the whole record, machine-readable.
 pub fn event_detail(outcome: Outcome, state: &OutcomeState, execution_arn: &str) -> Value {
-    let incident = state.incident.as_ref();
     json!({
         "outcome": outcome,
         "executionArn": execution_arn,
-        "incidentId": incident.map(|i| i.id.as_str()),
+        "incidentId": state.incident.as_ref().map(|i| i.id.as_str()),
         "change": state.change(),
         "findings": state.findings(),
         "quarantine": state.quarantine,
@@ -362,148 +221,6 @@ pub fn event_detail(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         "restore": state.restore,
         "error": state.error,
         "unreadable": state.unreadable,
-        "originalDocument": original_document(state),
+        "originalDocument": state.original_document(),
     })
-}
-
-/// The original document, wherever the workflow got to.
-fn original_document(state: &OutcomeState) -> Option<&str> {
-    state
-        .quarantine
-        .as_ref()
-        .and_then(|q| q.original_document.as_deref())
-        .or_else(|| state.incident.as_ref().and_then(|i| i.document.as_deref()))
-}
-
-pub fn describe_target(change: &PolicyChange) -> String {
-    match &change.target {
-        Target::ManagedPolicy { policy_arn } => format!("managed policy {}", name_of(policy_arn)),
-        Target::InlinePolicy {
-            principal,
-            policy_name,
-        } => {
-            format!("inline policy {policy_name} of {principal}")
-        }
-        Target::Attachment {
-            principal,
-            policy_arn,
-        } => {
-            format!("{} attached to {principal}", name_of(policy_arn))
-        }
-    }
-}
-
-/// What the quarantine did, in one sentence.
-pub fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
-    match (&quarantine.action, &quarantine.reason) {
-        (
-            Some(QuarantineAction::NewDefaultVersion {
-                offending_version_id,
-                quarantine_version_id,
-                deleted_version,
-                ..
-            }),
-            _,
-        ) => {
-            let deleted = deleted_version
-                .as_ref()
-                .map(|d| format!("; version {} was deleted to make room (its document is in the event record)", d.version_id))
-                .unwrap_or_default();
-            format!(
-                "new default version {quarantine_version_id} without the restricted grants; {offending_version_id} kept as a non-default version{deleted}"
-            )
-        }
-        (Some(QuarantineAction::InlineRewritten { policy_name, .. }), _) => {
-            format!("inline policy {policy_name} rewritten without the restricted grants")
-        }
-        (
-            Some(QuarantineAction::Detached {
-                policy_arn,
-                principal,
-            }),
-            _,
-        ) => {
-            format!("{} detached from {principal}", name_of(policy_arn))
-        }
-        (None, Some(reason)) => reason.clone(),
-        (None, None) => "nothing was changed".into(),
-    }
-}
-
-/// What the quarantine planner did to one statement, in words.
-pub fn describe_change(change: &Change) -> String {
-    let statement = |index: &usize, sid: &Option<String>| match sid {
-        Some(sid) => format!("statement {index} (Sid {sid})"),
-        None => format!("statement {index}"),
-    };
-    match change {
-        Change::RemovedActions {
-            statement: i,
-            sid,
-            actions,
-        } => format!("{}: removed {}", statement(i, sid), actions.join(", ")),
-        Change::ExpandedWildcard {
-            statement: i,
-            sid,
-            wildcard,
-            into,
-        } => format!(
-            "{}: {wildcard} replaced by {} narrower entries that leave the restricted actions out",
-            statement(i, sid),
-            into.len()
-        ),
-        Change::DroppedWildcard {
-            statement: i,
-            sid,
-            wildcard,
-            reason,
-        } => format!("{}: removed {wildcard} ({reason})", statement(i, sid)),
-        Change::AddedToNotAction {
-            statement: i,
-            sid,
-            patterns,
-        } => format!(
-            "{}: {} added to NotAction, so they are no longer granted",
-            statement(i, sid),
-            patterns.join(", ")
-        ),
-        Change::DroppedStatement {
-            statement: i,
-            sid,
-            reason,
-        } => format!("{}: removed ({reason})", statement(i, sid)),
-        Change::AddedEmptyStatement => {
-            "every statement had to go; an empty statement that grants nothing stands in (IAM refuses an empty policy)".into()
-        }
-    }
-}
-
-fn name_of(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
-/// The document indented for reading; as received when it is not JSON.
-pub fn pretty(document: &str) -> String {
-    serde_json::from_str::<Value>(document)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| document.to_owned())
-}
-
-/// SNS subjects: printable ASCII, no line breaks, under 100 characters.
-pub(crate) fn truncate(text: &str, limit: usize) -> String {
-    let ascii: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if ascii.len() <= limit {
-        return ascii;
-    }
-    format!("{}...", &ascii[..limit - 3])
 }

@@ -1,38 +1,54 @@
-//! What the workflow carries from state to state: the incident, the quarantine applied, the
-//! approval decision and the restore. Every record keeps the original document, so it is
-//! recoverable on every path.
+//! What the workflow carries from state to state: the assessment of the change, the quarantine
+//! applied, the administrator's decision and the restore. Each record is an enum tagged the way
+//! the state machine's Choice states read it, so a record cannot say "applied" without the
+//! action to undo, or "restricted" without the findings; every applied quarantine keeps the
+//! original document, so it is recoverable on every path.
 
-use policy_engine::{Change, Finding};
+use policy_engine::{Edit, Finding};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{PolicyChange, Principal};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Restricted,
-    Clean,
-    Ignored,
-}
-
-/// The output of the Analyse step.
+/// The output of the Analyse step (`$.incident` in the state): the verdict on one CloudTrail
+/// event. The state machine routes on `verdict`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Incident {
+pub struct Assessment {
     /// The CloudTrail event ID of the change.
     pub id: String,
     pub event_name: String,
+    #[serde(flatten)]
     pub verdict: Verdict,
-    /// Whether a clean change is still notified (deployment parameter).
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// The change grants at least one restricted action: quarantine and ask.
+    Restricted(Analysed),
+    /// The change grants no restricted action.
+    Clean(Analysed),
+    /// Nothing to analyse: a failed call, iam-sentinel's own change, a version not made the
+    /// default, a policy already gone.
+    #[serde(rename_all = "camelCase")]
+    Ignored {
+        ignored_reason: String,
+        /// Present when the event named a change whose policy no longer exists.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        change: Option<PolicyChange>,
+    },
+}
+
+/// A change whose document was read and analysed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Analysed {
+    pub change: PolicyChange,
+    /// Whether the outcome is notified: always for restricted changes, for clean ones when the
+    /// deployment asks for it (NotifyOnCleanChanges). The state machine reads it.
     pub notify: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change: Option<PolicyChange>,
-    pub restricted_actions: String,
     /// The document analysed, as read (from the event, or from IAM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<String>,
+    pub document: String,
     /// For managed policies: the version analysed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
@@ -40,13 +56,22 @@ pub struct Incident {
     pub findings: Vec<Finding>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QuarantineStatus {
-    /// The quarantine is in place.
-    Applied,
-    /// By the time we looked, the policy no longer granted a restricted action (or was gone).
-    NotNeeded,
+impl Assessment {
+    /// The change the event made, when the event named one.
+    pub fn change(&self) -> Option<&PolicyChange> {
+        match &self.verdict {
+            Verdict::Restricted(analysed) | Verdict::Clean(analysed) => Some(&analysed.change),
+            Verdict::Ignored { change, .. } => change.as_ref(),
+        }
+    }
+
+    /// The document analysed and what was found in it.
+    pub fn analysed(&self) -> Option<&Analysed> {
+        match &self.verdict {
+            Verdict::Restricted(analysed) | Verdict::Clean(analysed) => Some(analysed),
+            Verdict::Ignored { .. } => None,
+        }
+    }
 }
 
 /// A policy version deleted to make room for the quarantine version (IAM keeps at most five).
@@ -84,43 +109,61 @@ pub enum QuarantineAction {
     },
 }
 
-/// The output of the Quarantine step.
+/// The output of the Quarantine step (`$.quarantine`). The state machine routes on `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum QuarantineRecord {
+    /// The quarantine is in place.
+    Applied(AppliedQuarantine),
+    /// By the time the step looked, the policy no longer granted a restricted action (or was
+    /// gone): a newer change superseded this one.
+    NotNeeded { reason: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct QuarantineRecord {
-    pub status: QuarantineStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<QuarantineAction>,
+pub struct AppliedQuarantine {
+    pub action: QuarantineAction,
     /// The document as it was when quarantined: what approval restores.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub original_document: Option<String>,
+    pub original_document: String,
+    /// The document now in force (absent when the policy was detached instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantined_document: Option<String>,
-    #[serde(default)]
-    pub changes: Vec<Change>,
+    /// What the planner did to each statement.
+    #[serde(default, rename = "changes")]
+    pub edits: Vec<Edit>,
     /// The findings on the state actually quarantined (it may be newer than the event's).
-    #[serde(default)]
     pub findings: Vec<Finding>,
 }
 
-/// The findings on the state quarantined, else the incident's (the policy may have changed
+impl QuarantineRecord {
+    pub fn applied(&self) -> Option<&AppliedQuarantine> {
+        match self {
+            QuarantineRecord::Applied(applied) => Some(applied),
+            QuarantineRecord::NotNeeded { .. } => None,
+        }
+    }
+}
+
+/// The findings on the state quarantined, else the assessment's (the policy may have changed
 /// between the event and the quarantine).
 pub fn current_findings<'a>(
     quarantine: Option<&'a QuarantineRecord>,
-    incident: Option<&'a Incident>,
+    assessment: Option<&'a Assessment>,
 ) -> Option<&'a [Finding]> {
     quarantine
+        .and_then(QuarantineRecord::applied)
         .map(|q| q.findings.as_slice())
         .filter(|f| !f.is_empty())
-        .or(incident.map(|i| i.findings.as_slice()))
+        .or(assessment
+            .and_then(Assessment::analysed)
+            .map(|a| a.findings.as_slice()))
 }
 
-/// The administrator's decision, as the approval step returns it.
+/// The administrator's decision with its context, as the approval step returns it (`$.approval`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-pub struct Approval {
+pub struct DecisionRecord {
     /// Missing or unrecognised decisions read as `Unrecognised`: the workflow keeps the
     /// quarantine for them, and the notification must still go out.
     #[serde(default)]
@@ -153,10 +196,17 @@ pub enum RestoreStatus {
     Skipped,
 }
 
-/// The output of the Restore step.
+/// The output of the Restore step (`$.restore`). The state machine routes on `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreRecord {
     pub status: RestoreStatus,
     pub detail: String,
+}
+
+/// Documents compared as JSON values: IAM may hand back different white space or encoding.
+/// Anything that is not JSON is never the same as anything.
+pub fn same_document(a: &str, b: &str) -> bool {
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).ok();
+    matches!((parse(a), parse(b)), (Some(a), Some(b)) if a == b)
 }

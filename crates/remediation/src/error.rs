@@ -1,36 +1,42 @@
-//! Errors every handler returns. The variant is the Lambda `errorType`, which is exactly what the
-//! state machine's `Retry` and `Catch` match (see docs/workflow-contract.md).
+//! Errors every handler returns. `error_type` is the Lambda `errorType`, which is exactly what
+//! the state machine's `Retry` and `Catch` match (see docs/workflow-contract.md): `Retryable`,
+//! `InvalidInput`, `PolicyConflict`, `NonRetryable`.
 
 use std::fmt::Display;
 
 // Every SDK crate shares smithy's error and response types.
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use incident::quarantine::QuarantineError;
 use lambda_runtime::Diagnostic;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
-    /// Throttling, service errors, timeouts: the state machine retries with backoff.
-    #[error("{0}")]
-    Retryable(String),
+    /// An AWS call failed: retryable when it may pass with time (throttling, 5xx, no answer).
+    #[error(transparent)]
+    Aws(#[from] AwsFailure),
+    /// The quarantine could not be decided: an unreadable policy, no quarantine that fits, no
+    /// room for a new version.
+    #[error(transparent)]
+    Quarantine(#[from] QuarantineError),
     /// A malformed event or state: retrying cannot help.
     #[error("{0}")]
     InvalidInput(String),
-    /// The policy changed under us in a way that makes this step unsafe.
-    #[error("{0}")]
-    PolicyConflict(String),
-    /// Anything else (access denied, a quota, missing configuration).
-    #[error("{0}")]
-    NonRetryable(String),
+    /// A missing or invalid setting: the function cannot work until the deployment is fixed.
+    #[error("configuration: {0}")]
+    Configuration(String),
 }
 
 impl StepError {
     pub fn error_type(&self) -> &'static str {
         match self {
-            StepError::Retryable(_) => "Retryable",
+            StepError::Aws(failure) if failure.retryable => "Retryable",
+            StepError::Aws(_) => "NonRetryable",
+            StepError::Quarantine(QuarantineError::Unreadable { .. }) => "InvalidInput",
+            StepError::Quarantine(QuarantineError::NoRoom { .. }) => "PolicyConflict",
+            StepError::Quarantine(QuarantineError::DoesNotFit(_)) => "NonRetryable",
             StepError::InvalidInput(_) => "InvalidInput",
-            StepError::PolicyConflict(_) => "PolicyConflict",
-            StepError::NonRetryable(_) => "NonRetryable",
+            StepError::Configuration(_) => "NonRetryable",
         }
     }
 }
@@ -39,12 +45,14 @@ impl From<StepError> for Diagnostic {
     fn from(error: StepError) -> Diagnostic {
         Diagnostic {
             error_type: error.error_type().to_owned(),
-            error_message: error.to_string(),
+            error_message: describe(&error),
         }
     }
 }
 
-/// Error codes AWS services use for conditions that pass with time.
+/// Error codes AWS services use for conditions that pass with time. Codes vary by service
+/// (`Throttling`, `ThrottlingException`, `KMSThrottlingException`, ...): anything naming
+/// throttling counts too.
 const TRANSIENT_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
@@ -55,17 +63,19 @@ const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailable",
     "InternalFailure",
     "InternalError",
+    "InternalException",
     "ConcurrentModification",
     "KMSThrottlingException",
 ];
 
-/// Codes vary by service (`Throttling`, `KMSThrottling`, `ThrottlingException`, ...).
-fn is_transient_code(code: &str) -> bool {
+/// The one classification of AWS error codes: does this one pass with time?
+pub fn is_transient_code(code: &str) -> bool {
     TRANSIENT_CODES.contains(&code) || code.contains("Throttl")
 }
 
 /// A failed AWS call, with the code the service gave (if it answered).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct AwsFailure {
     pub code: Option<String>,
     pub retryable: bool,
@@ -77,23 +87,9 @@ impl AwsFailure {
         self.code.as_deref() == Some(code)
     }
 
-    /// Classifies an SDK error: no answer, a 5xx or a transient code is retryable.
-    pub fn from_sdk<E>(call: &str, error: SdkError<E, HttpResponse>) -> AwsFailure
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        let status = error.raw_response().map(|r| r.status().as_u16());
-        let code = error.code().map(str::to_owned);
-        let detail = error
-            .message()
-            .map(str::to_owned)
-            .unwrap_or_else(|| describe(&error));
-        // Only a complete error answer is final; no answer, or one cut off or garbled on the way
-        // (a ResponseError), may well succeed next time.
-        let answered = matches!(error, SdkError::ServiceError(_));
-        let retryable = !answered
-            || status.is_some_and(|s| s >= 500)
-            || code.as_deref().is_some_and(is_transient_code);
+    /// A service's answer that carries an error code (a whole call's or one entry's).
+    pub fn with_code(call: &str, code: Option<String>, detail: &str) -> AwsFailure {
+        let retryable = code.as_deref().is_some_and(is_transient_code);
         let message = match &code {
             Some(code) => format!("{call} failed: {code}: {detail}"),
             None => format!("{call} failed: {detail}"),
@@ -104,15 +100,32 @@ impl AwsFailure {
             message,
         }
     }
-}
 
-impl From<AwsFailure> for StepError {
-    fn from(failure: AwsFailure) -> StepError {
-        if failure.retryable {
-            StepError::Retryable(failure.message)
-        } else {
-            StepError::NonRetryable(failure.message)
+    /// A call that succeeded but answered something unusable: not worth retrying.
+    pub fn unusable_answer(call: &str, what: &str) -> AwsFailure {
+        AwsFailure {
+            code: None,
+            retryable: false,
+            message: format!("{call} {what}"),
         }
+    }
+
+    /// Classifies an SDK error: no answer, a 5xx or a transient code is retryable.
+    pub fn from_sdk<E>(call: &str, error: SdkError<E, HttpResponse>) -> AwsFailure
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let detail = error
+            .message()
+            .map(str::to_owned)
+            .unwrap_or_else(|| describe(&error));
+        let mut failure = AwsFailure::with_code(call, error.code().map(str::to_owned), &detail);
+        // Only a complete error answer is final; no answer, or one cut off or garbled on the way
+        // (a ResponseError), may well succeed next time.
+        let answered = matches!(error, SdkError::ServiceError(_));
+        failure.retryable |= !answered || status.is_some_and(|s| s >= 500);
+        failure
     }
 }
 
@@ -122,7 +135,10 @@ fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text += &format!(": {cause}");
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text += &format!(": {cause_text}");
+        }
         source = cause.source();
     }
     text
@@ -132,8 +148,8 @@ fn describe(error: &dyn std::error::Error) -> String {
 pub fn required_env(name: &str) -> Result<String, StepError> {
     match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => Ok(value),
-        _ => Err(StepError::NonRetryable(format!(
-            "configuration: environment variable {name} is not set"
+        _ => Err(StepError::Configuration(format!(
+            "environment variable {name} is not set"
         ))),
     }
 }

@@ -1,8 +1,9 @@
 //! Step Functions for the approval API: the approval's execution history, and the decision.
 
+use approval::TaskToken;
 use approval::{ApprovalId, EventKind, HistoryEvent};
 use aws_sdk_sfn::types::{HistoryEvent as SdkEvent, HistoryEventType};
-use incident::{Approval, TaskToken};
+use incident::DecisionRecord;
 use time::OffsetDateTime;
 
 use crate::error::AwsFailure;
@@ -62,12 +63,13 @@ impl ApprovalTasks {
     pub async fn send_decision(
         &self,
         token: &TaskToken,
-        decision: &Approval,
+        decision: &DecisionRecord,
     ) -> Result<Sent, AwsFailure> {
-        let output = serde_json::to_string(decision).map_err(|e| AwsFailure {
-            code: None,
-            retryable: false,
-            message: format!("the decision cannot be written as JSON: {e}"),
+        let output = serde_json::to_string(decision).map_err(|e| {
+            AwsFailure::unusable_answer(
+                "SendTaskSuccess",
+                &format!("cannot take the decision as JSON: {e}"),
+            )
         })?;
         let sent = self
             .client

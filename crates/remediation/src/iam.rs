@@ -2,20 +2,12 @@
 //! restore originals. A missing entity reads as `None`; every other failure is classified.
 
 use aws_sdk_iam::Client;
+use incident::quarantine::VersionSummary;
 use incident::{Principal, PrincipalKind};
 
 use crate::error::AwsFailure;
 
 type Result<T> = std::result::Result<T, AwsFailure>;
-
-/// One version of a managed policy.
-#[derive(Debug, Clone)]
-pub struct PolicyVersion {
-    pub version_id: String,
-    pub is_default: bool,
-    /// Seconds since the epoch; versions IAM lists without a date sort first.
-    pub created: i64,
-}
 
 /// IAM's user, role and group flavours of a call differ only in names. Runs `body` with
 /// `request` bound to the right builder (principal name already set) and `call` to the
@@ -98,7 +90,7 @@ impl IamPolicies {
         Ok(version.and_then(|v| v.policy_version().and_then(|p| p.document()).map(readable)))
     }
 
-    pub async fn versions(&self, policy_arn: &str) -> Result<Vec<PolicyVersion>> {
+    pub async fn versions(&self, policy_arn: &str) -> Result<Vec<VersionSummary>> {
         let output = self
             .client
             .list_policy_versions()
@@ -106,18 +98,17 @@ impl IamPolicies {
             .send()
             .await
             .map_err(|e| AwsFailure::from_sdk("ListPolicyVersions", e))?;
-        let mut versions: Vec<PolicyVersion> = output
+        let versions = output
             .versions()
             .iter()
             .filter_map(|v| {
-                Some(PolicyVersion {
+                Some(VersionSummary {
                     version_id: v.version_id()?.to_owned(),
                     is_default: v.is_default_version(),
                     created: v.create_date().map_or(0, |d| d.secs()),
                 })
             })
             .collect();
-        versions.sort_by_key(|v| (v.created, version_number(&v.version_id)));
         Ok(versions)
     }
 
@@ -136,10 +127,8 @@ impl IamPolicies {
             .policy_version()
             .and_then(|v| v.version_id())
             .map(str::to_owned)
-            .ok_or_else(|| AwsFailure {
-                code: None,
-                retryable: false,
-                message: "CreatePolicyVersion returned no version id".into(),
+            .ok_or_else(|| {
+                AwsFailure::unusable_answer("CreatePolicyVersion", "returned no version id")
             })
     }
 
@@ -269,9 +258,4 @@ fn attached_arns(policies: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<String>
         .iter()
         .filter_map(|p| p.policy_arn().map(str::to_owned))
         .collect()
-}
-
-/// `v12` -> 12, to order versions created in the same second.
-fn version_number(version_id: &str) -> u32 {
-    version_id.trim_start_matches('v').parse().unwrap_or(0)
 }

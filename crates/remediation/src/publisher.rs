@@ -56,17 +56,13 @@ impl Publisher {
             .map_err(|e| AwsFailure::from_sdk("EventBridge PutEvents", e))?;
         if output.failed_entry_count() > 0 {
             let entry = output.entries().first();
-            let code = entry.and_then(|e| e.error_code()).map(str::to_owned);
-            let message = entry
-                .and_then(|e| e.error_message())
-                .unwrap_or("no reason given");
-            return Err(AwsFailure {
-                retryable: code
-                    .as_deref()
-                    .is_some_and(|c| c.contains("Throttl") || c.contains("Internal")),
-                message: format!("EventBridge PutEvents rejected the event: {message}"),
-                code,
-            });
+            return Err(AwsFailure::with_code(
+                "EventBridge PutEvents (the entry)",
+                entry.and_then(|e| e.error_code()).map(str::to_owned),
+                entry
+                    .and_then(|e| e.error_message())
+                    .unwrap_or("no reason given"),
+            ));
         }
         Ok(())
     }

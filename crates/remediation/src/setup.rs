@@ -21,15 +21,42 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 pub fn restricted_actions() -> Result<RestrictedActions, StepError> {
     let list = required_env("RESTRICTED_ACTIONS")?;
     RestrictedActions::parse(&list, Catalog::embedded())
-        .map_err(|e| StepError::NonRetryable(format!("configuration: RESTRICTED_ACTIONS: {e}")))
+        .map_err(|e| StepError::Configuration(format!("RESTRICTED_ACTIONS: {e}")))
+}
+
+/// The longest deadline a Standard workflow can wait out: its executions end after one year.
+const MAX_APPROVAL_TIMEOUT_SECONDS: u64 = 365 * 24 * 3600;
+
+/// `APPROVAL_TIMEOUT`: a whole number of hours, minutes or seconds (`24h`, `90m`, `8s`).
+pub fn approval_timeout_seconds(value: &str) -> Result<u64, String> {
+    let value = value.trim();
+    let (number, unit_seconds) = match value.char_indices().last() {
+        Some((at, 'h')) => (&value[..at], 3600),
+        Some((at, 'm')) => (&value[..at], 60),
+        Some((at, 's')) => (&value[..at], 1),
+        _ => {
+            return Err(format!(
+                "{value:?} is not a duration such as 24h, 90m or 30s"
+            ));
+        }
+    };
+    let seconds = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_seconds))
+        .filter(|s| (1..MAX_APPROVAL_TIMEOUT_SECONDS).contains(s))
+        .ok_or_else(|| {
+            format!("{value:?} is not a whole number of h, m or s between 1 s and one year")
+        })?;
+    Ok(seconds)
 }
 
 fn flag(name: &str) -> Result<bool, StepError> {
     match std::env::var(name).unwrap_or_default().trim() {
         "" | "false" => Ok(false),
         "true" => Ok(true),
-        other => Err(StepError::NonRetryable(format!(
-            "configuration: {name} must be true or false, not {other:?}"
+        other => Err(StepError::Configuration(format!(
+            "{name} must be true or false, not {other:?}"
         ))),
     }
 }
@@ -41,6 +68,8 @@ impl AnalyseDeps {
             restricted: restricted_actions()?,
             own_role_arn: required_env("SENTINEL_ROLE_ARN")?,
             notify_on_clean: flag("NOTIFY_ON_CLEAN_CHANGES")?,
+            approval_timeout_seconds: approval_timeout_seconds(&required_env("APPROVAL_TIMEOUT")?)
+                .map_err(|e| StepError::Configuration(format!("APPROVAL_TIMEOUT: {e}")))?,
         })
     }
 }
@@ -88,8 +117,8 @@ impl RequestApprovalDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         let approval_url = required_env("APPROVAL_URL")?;
         if !(approval_url.starts_with("https://") || approval_url.starts_with("http://")) {
-            return Err(StepError::NonRetryable(format!(
-                "configuration: APPROVAL_URL must be an http(s) URL, not {approval_url:?}"
+            return Err(StepError::Configuration(format!(
+                "APPROVAL_URL must be an http(s) URL, not {approval_url:?}"
             )));
         }
         Ok(RequestApprovalDeps {
@@ -102,14 +131,42 @@ impl RequestApprovalDeps {
 impl ApprovalApiDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         let state_machine = approval::StateMachine::parse(&required_env("STATE_MACHINE_ARN")?)
-            .map_err(|e| {
-                StepError::NonRetryable(format!("configuration: STATE_MACHINE_ARN: {e}"))
-            })?;
+            .map_err(|e| StepError::Configuration(format!("STATE_MACHINE_ARN: {e}")))?;
         Ok(ApprovalApiDeps {
             tasks: ApprovalTasks {
                 client: aws_sdk_sfn::Client::new(config),
                 state_machine,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::approval_timeout_seconds;
+
+    #[test]
+    fn approval_timeout_reads_hours_minutes_and_seconds_and_refuses_the_rest() {
+        let cases: &[(&str, Result<u64, ()>)] = &[
+            ("24h", Ok(86_400)),
+            ("1h", Ok(3_600)),
+            ("90m", Ok(5_400)),
+            ("8s", Ok(8)),
+            (" 8s ", Ok(8)),
+            ("8759h", Ok(8_759 * 3_600)),
+            ("8760h", Err(())), // a Standard workflow ends after a year: it could never time out
+            ("0h", Err(())),
+            ("24", Err(())),
+            ("h", Err(())),
+            ("-1h", Err(())),
+            ("1.5h", Err(())),
+            ("24 h", Err(())),
+            ("", Err(())),
+            ("99999999999999999999h", Err(())),
+        ];
+        for (value, expected) in cases {
+            let got = approval_timeout_seconds(value).map_err(|_| ());
+            assert_eq!(&got, expected, "APPROVAL_TIMEOUT={value:?}");
+        }
     }
 }

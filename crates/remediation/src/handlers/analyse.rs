@@ -1,8 +1,10 @@
 //! Analyse: what did the change grant? Reads the document from the event, or from IAM when the
-//! event does not carry it (attachments, SetDefaultPolicyVersion).
+//! event does not carry it (attachments, SetDefaultPolicyVersion). Also hands the state machine
+//! the approval deadline, which this function holds as configuration.
 
-use incident::{Incident, PolicyChange, Reading, Target, Verdict, read_event};
+use incident::{Analysed, Assessment, PolicyChange, Reading, Target, Verdict, read_event};
 use policy_engine::{Catalog, Policy, RestrictedActions, analyse, decode};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{StepError, invalid_input};
@@ -14,68 +16,89 @@ pub struct AnalyseDeps {
     /// The policy-writer role: its own changes never start an incident.
     pub own_role_arn: String,
     pub notify_on_clean: bool,
+    /// How long RequestApproval waits for a decision (`APPROVAL_TIMEOUT`).
+    pub approval_timeout_seconds: u64,
 }
 
-pub async fn handle(event: Value, deps: &AnalyseDeps) -> Result<Incident, StepError> {
-    let reading = read_event(&event, &deps.own_role_arn).map_err(invalid_input)?;
-    let incident = |event_name: String, id: String| Incident {
-        id,
-        event_name,
-        verdict: Verdict::Ignored,
-        notify: false,
-        ignored_reason: None,
-        change: None,
-        restricted_actions: deps.restricted.to_string(),
-        document: None,
-        version_id: None,
-        findings: Vec::new(),
-    };
-    let event_id = || {
-        event
-            .pointer("/detail/eventID")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let change = match reading {
+/// The step's output, which becomes the whole state: the assessment, and the deadline that
+/// RequestApproval waits (TimeoutSecondsPath) and states in its email.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyseOutput {
+    pub incident: Assessment,
+    pub approval_timeout_seconds: u64,
+}
+
+pub async fn handle(event: Value, deps: &AnalyseDeps) -> Result<AnalyseOutput, StepError> {
+    let incident = assess(&event, deps).await?;
+    Ok(AnalyseOutput {
+        incident,
+        approval_timeout_seconds: deps.approval_timeout_seconds,
+    })
+}
+
+async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepError> {
+    let change = match read_event(event, &deps.own_role_arn).map_err(invalid_input)? {
         Reading::Ignored { event_name, reason } => {
             tracing::info!(%event_name, %reason, "ignored");
-            return Ok(Incident {
-                ignored_reason: Some(reason),
-                ..incident(event_name, event_id())
-            });
+            let id = event
+                .pointer("/detail/eventID")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            return Ok(ignored(id, event_name, reason, None));
         }
         Reading::Change(change) => *change,
     };
-    let base = incident(change.event_name.clone(), change.event_id.clone());
     let Some((document, version_id)) = document_of(&change, &deps.iam).await? else {
         let reason = "the policy no longer exists, so it grants nothing".to_owned();
         tracing::info!(event = %change.event_name, %reason, "ignored");
-        return Ok(Incident {
-            ignored_reason: Some(reason),
-            change: Some(change),
-            ..base
-        });
+        return Ok(ignored(
+            change.event_id.clone(),
+            change.event_name.clone(),
+            reason,
+            Some(change),
+        ));
     };
     let json = decode(&document).map_err(|e| invalid_input(format!("the changed policy: {e}")))?;
     let policy =
         Policy::parse(&json).map_err(|e| invalid_input(format!("the changed policy: {e}")))?;
-    let analysis = analyse(&policy, &deps.restricted, Catalog::embedded());
-    let verdict = if analysis.grants_restricted() {
-        Verdict::Restricted
-    } else {
-        Verdict::Clean
-    };
-    tracing::info!(event = %change.event_name, ?verdict, findings = analysis.findings.len(), "analysed");
-    Ok(Incident {
-        verdict,
-        notify: verdict == Verdict::Restricted || deps.notify_on_clean,
-        change: Some(change),
-        document: Some(json.into_owned()),
+    let findings = analyse(&policy, &deps.restricted, Catalog::embedded()).findings;
+    tracing::info!(event = %change.event_name, restricted = !findings.is_empty(), findings = findings.len(), "analysed");
+    let (id, event_name) = (change.event_id.clone(), change.event_name.clone());
+    let restricted = !findings.is_empty();
+    let analysed = Analysed {
+        change,
+        notify: restricted || deps.notify_on_clean,
+        document: json.into_owned(),
         version_id,
-        findings: analysis.findings,
-        ..base
+        findings,
+    };
+    Ok(Assessment {
+        id,
+        event_name,
+        verdict: if restricted {
+            Verdict::Restricted(analysed)
+        } else {
+            Verdict::Clean(analysed)
+        },
     })
+}
+
+fn ignored(
+    id: String,
+    event_name: String,
+    reason: String,
+    change: Option<PolicyChange>,
+) -> Assessment {
+    Assessment {
+        id,
+        event_name,
+        verdict: Verdict::Ignored {
+            ignored_reason: reason,
+            change,
+        },
+    }
 }
 
 /// The document the change put in force, and its version for managed policies. None when the

@@ -12,7 +12,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use base64::Engine;
-use incident::Approval;
+use incident::DecisionRecord;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -120,7 +120,7 @@ async fn decide(
         Err(page) => return page,
     };
     let http = &request.request_context.http;
-    let decision = Approval {
+    let decision = DecisionRecord {
         decision: form.decision,
         // To the nanosecond: it tells two decisions apart when the history shows which won.
         decided_at: OffsetDateTime::now_utc().format(&Rfc3339).ok(),
@@ -154,7 +154,7 @@ async fn settle(
     deps: &ApprovalApiDeps,
     id: &ApprovalId,
     key: &str,
-    sent: Option<&Approval>,
+    sent: Option<&DecisionRecord>,
 ) -> Response {
     for _ in 0..WINNER_LOOKS {
         match lookup(deps, id, key).await {
@@ -174,7 +174,7 @@ async fn settle(
     }
 }
 
-fn recorded(id: &ApprovalId, decision: &Approval) -> Response {
+fn recorded(id: &ApprovalId, decision: &DecisionRecord) -> Response {
     tracing::info!(approval_id = %id, decision = ?decision.decision, "decision recorded");
     Page::Recorded {
         decision: decision.decision,

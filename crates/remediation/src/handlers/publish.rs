@@ -1,4 +1,5 @@
-//! Publish an outcome: one SNS notification for people, one EventBridge event for tools.
+//! Publish an outcome: one SNS notification for people, one EventBridge event for tools. Which
+//! outcome is the state machine's decision: each outcome has its own publish state.
 
 use incident::{Outcome, OutcomeState, event_detail, notification};
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ pub struct Published {
 
 pub async fn handle(input: PublishInput, deps: &PublishDeps) -> Result<Published, StepError> {
     let state = OutcomeState::from_value(input.state);
-    let outcome = input.outcome.as_recorded(&state);
+    let outcome = input.outcome;
     let message = notification(outcome, &state, &input.execution_arn);
     let detail = event_detail(outcome, &state, &input.execution_arn);
     deps.publisher.notify(&message).await?;

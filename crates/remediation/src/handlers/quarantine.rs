@@ -1,20 +1,19 @@
-//! Quarantine: take the restricted grants out of force at once, keeping the original.
-//! Always works on the policy as it is now: if it changed since the event, the newer state is
-//! what gets analysed and quarantined (never clobbered with an older document).
+//! Quarantine: take the restricted grants out of force at once, keeping the original. Reads
+//! what IAM holds now, lets `incident::quarantine` decide, then writes.
 
-use incident::{
-    DeletedVersion, Incident, PrincipalKind, QuarantineAction, QuarantineRecord, QuarantineStatus,
-    Target,
+use incident::quarantine::{
+    AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
+    ManagedPolicyNow, decide_attachment, decide_inline, decide_managed,
 };
-use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, plan};
+use incident::{
+    AppliedQuarantine, Assessment, DeletedVersion, Principal, QuarantineAction, QuarantineRecord,
+    Target, Verdict,
+};
+use policy_engine::RestrictedActions;
 use serde::Deserialize;
 
 use crate::error::{StepError, invalid_input};
-use crate::handlers::same_json;
 use crate::iam::IamPolicies;
-
-/// IAM keeps at most this many versions of a managed policy.
-const MAX_POLICY_VERSIONS: usize = 5;
 
 pub struct QuarantineDeps {
     pub iam: IamPolicies,
@@ -23,265 +22,183 @@ pub struct QuarantineDeps {
 
 #[derive(Deserialize)]
 pub struct QuarantineInput {
-    pub incident: Incident,
+    pub incident: Assessment,
 }
 
 pub async fn handle(
     input: QuarantineInput,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
-    let incident = input.incident;
-    let change = incident
-        .change
-        .ok_or_else(|| invalid_input("the incident has no change to quarantine"))?;
-    let record = match change.target {
+    let Verdict::Restricted(analysed) = input.incident.verdict else {
+        return Err(invalid_input(
+            "only a change assessed as restricted is quarantined",
+        ));
+    };
+    let record = match &analysed.change.target {
         Target::ManagedPolicy { policy_arn } => {
-            quarantine_managed(&policy_arn, incident.version_id.as_deref(), deps).await?
+            managed(policy_arn, analysed.version_id.as_deref(), deps).await?
         }
         Target::InlinePolicy {
             principal,
             policy_name,
-        } => {
-            let Some(current) = deps.iam.inline_document(&principal, &policy_name).await? else {
-                return Ok(not_needed("the inline policy no longer exists"));
-            };
-            let budget = inline_budget(&deps.iam, &principal, &policy_name).await?;
-            let mut record = match rewrite(&current, budget, deps)? {
-                Some(record) => {
-                    let quarantined = record.quarantined_document.as_deref().unwrap_or_default();
-                    deps.iam
-                        .put_inline(&principal, &policy_name, quarantined)
-                        .await?;
-                    record
-                }
-                None => match own_earlier_quarantine(
-                    incident.document.as_deref(),
-                    &current,
-                    budget,
-                    deps,
-                )? {
-                    Some(record) => record,
-                    None => {
-                        return Ok(not_needed(
-                            "the inline policy, as it is now, grants no restricted action",
-                        ));
-                    }
-                },
-            };
-            record.action = Some(QuarantineAction::InlineRewritten {
-                principal,
-                policy_name,
-            });
-            record
-        }
+        } => inline(principal, policy_name, &analysed.document, deps).await?,
         Target::Attachment {
             principal,
             policy_arn,
-        } => {
-            if !deps.iam.is_attached(&principal, &policy_arn).await? {
-                return Ok(not_needed("the policy is no longer attached"));
-            }
-            let Some((_, document)) = deps.iam.default_version(&policy_arn).await? else {
-                return Ok(not_needed("the attached policy no longer exists"));
-            };
-            let findings = findings_of(&document, deps)?;
-            if findings.is_empty() {
-                return Ok(not_needed(
-                    "the attached policy, as it is now, grants no restricted action",
-                ));
-            }
-            deps.iam.detach(&principal, &policy_arn).await?;
-            QuarantineRecord {
-                status: QuarantineStatus::Applied,
-                reason: None,
-                action: Some(QuarantineAction::Detached {
-                    principal,
-                    policy_arn,
-                }),
-                original_document: Some(document),
-                quarantined_document: None,
-                changes: Vec::new(),
-                findings,
-            }
-        }
+        } => attachment(principal, policy_arn, deps).await?,
     };
-    tracing::info!(action = ?record.action, "quarantined");
+    match &record {
+        QuarantineRecord::Applied(applied) => {
+            tracing::info!(action = ?applied.action, "quarantined")
+        }
+        QuarantineRecord::NotNeeded { reason } => tracing::info!(reason, "no quarantine needed"),
+    }
     Ok(record)
 }
 
-async fn quarantine_managed(
+async fn managed(
     policy_arn: &str,
     analysed_version: Option<&str>,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
-    let Some((current_version_id, current)) = deps.iam.default_version(policy_arn).await? else {
+    let iam = &deps.iam;
+    let Some((default_version_id, default_document)) = iam.default_version(policy_arn).await?
+    else {
         return Ok(not_needed("the policy no longer exists"));
     };
-    let limit = PolicyKind::Managed.size_limit();
-    let Some(mut record) = rewrite(&current, limit, deps)? else {
-        // The default version is clean. It may be this step's own quarantine version, made by
-        // an attempt whose answer Step Functions did not get before it retried.
-        if let Some(offending) = analysed_version.filter(|v| *v != current_version_id)
-            && let Some(original) = deps.iam.version_document(policy_arn, offending).await?
-            && let Some(mut record) =
-                own_earlier_quarantine(Some(&original), &current, limit, deps)?
-        {
-            record.action = Some(QuarantineAction::NewDefaultVersion {
-                policy_arn: policy_arn.to_owned(),
-                offending_version_id: offending.to_owned(),
-                quarantine_version_id: current_version_id,
-                deleted_version: None,
-            });
-            return Ok(record);
-        }
-        return Ok(not_needed(&format!(
-            "the policy's default version ({current_version_id}) grants no restricted action"
-        )));
+    let analysed = match analysed_version.filter(|v| *v != default_version_id) {
+        Some(version) => iam
+            .version_document(policy_arn, version)
+            .await?
+            .map(|document| (version.to_owned(), document)),
+        None => None,
     };
-    let offending_version_id = current_version_id;
-    let deleted_version = make_room(policy_arn, &offending_version_id, &deps.iam).await?;
-    let quarantined = record.quarantined_document.as_deref().unwrap_or_default();
-    let quarantine_version_id = deps
-        .iam
-        .create_default_version(policy_arn, quarantined)
-        .await?;
-    record.action = Some(QuarantineAction::NewDefaultVersion {
+    let now = ManagedPolicyNow {
         policy_arn: policy_arn.to_owned(),
-        offending_version_id,
-        quarantine_version_id,
-        deleted_version,
-    });
-    Ok(record)
-}
-
-/// Step Functions retries a step whose answer it did not get, even when the step did its work.
-/// A retried quarantine then finds the policy clean: when the document in force is exactly the
-/// quarantine of `original`, it is this step's own, and it stands as if just applied (and the
-/// approval request still goes out), instead of reading as superseded.
-fn own_earlier_quarantine(
-    original: Option<&str>,
-    current: &str,
-    size_limit: usize,
-    deps: &QuarantineDeps,
-) -> Result<Option<QuarantineRecord>, StepError> {
-    let Some(record) = original
-        .map(|o| rewrite(o, size_limit, deps))
-        .transpose()?
-        .flatten()
-    else {
-        return Ok(None);
+        default_version_id,
+        default_document,
+        analysed,
+        versions: iam.versions(policy_arn).await?,
     };
-    if !same_json(record.quarantined_document.as_deref(), Some(current)) {
-        return Ok(None);
-    }
-    tracing::info!("the quarantine is already in place: a retried attempt");
-    Ok(Some(record))
+    Ok(match decide_managed(&now, &deps.restricted)? {
+        ManagedDecision::NotNeeded(reason) => not_needed(&reason),
+        ManagedDecision::InPlace(applied) => in_place(applied),
+        ManagedDecision::NewDefaultVersion {
+            rewrite,
+            offending_version_id,
+            make_room,
+        } => {
+            let deleted_version = match make_room {
+                Some(version_id) => Some(delete_spare_version(policy_arn, version_id, iam).await?),
+                None => None,
+            };
+            let quarantine_version_id = iam
+                .create_default_version(policy_arn, &rewrite.quarantined)
+                .await?;
+            QuarantineRecord::Applied(rewrite.applied(QuarantineAction::NewDefaultVersion {
+                policy_arn: policy_arn.to_owned(),
+                offending_version_id,
+                quarantine_version_id,
+                deleted_version,
+            }))
+        }
+    })
 }
 
-/// At IAM's version limit, deletes the oldest version that is neither the default nor the
-/// offending one, and returns its document so nothing is lost.
-async fn make_room(
+/// Deletes a version to make room, returning its document so nothing is lost.
+async fn delete_spare_version(
     policy_arn: &str,
-    offending: &str,
+    version_id: String,
     iam: &IamPolicies,
-) -> Result<Option<DeletedVersion>, StepError> {
-    let versions = iam.versions(policy_arn).await?;
-    if versions.len() < MAX_POLICY_VERSIONS {
-        return Ok(None);
-    }
-    let Some(oldest) = versions
-        .iter()
-        .find(|v| !v.is_default && v.version_id != offending)
-    else {
-        return Err(StepError::PolicyConflict(format!(
-            "{policy_arn} has {} versions and none can be deleted to make room",
-            versions.len()
-        )));
-    };
+) -> Result<DeletedVersion, StepError> {
     let document = iam
-        .version_document(policy_arn, &oldest.version_id)
+        .version_document(policy_arn, &version_id)
         .await?
         .unwrap_or_default();
     // Logged before it goes: if this attempt's answer is lost and the step retried, the
     // record no longer names it, and the log is where its document stays.
-    tracing::warn!(policy = policy_arn, version = %oldest.version_id, %document, "deleting the oldest spare version to make room");
-    iam.delete_version(policy_arn, &oldest.version_id).await?;
-    Ok(Some(DeletedVersion {
-        version_id: oldest.version_id.clone(),
+    tracing::warn!(policy = policy_arn, version = %version_id, %document, "deleting the oldest spare version to make room");
+    iam.delete_version(policy_arn, &version_id).await?;
+    Ok(DeletedVersion {
+        version_id,
         document,
-    }))
+    })
 }
 
-/// What is left of the principal's inline-policy quota for this policy.
-async fn inline_budget(
-    iam: &IamPolicies,
-    principal: &incident::Principal,
+async fn inline(
+    principal: &Principal,
     policy_name: &str,
-) -> Result<usize, StepError> {
-    let limit = match principal.kind {
-        PrincipalKind::User => PolicyKind::UserInline,
-        PrincipalKind::Role => PolicyKind::RoleInline,
-        PrincipalKind::Group => PolicyKind::GroupInline,
-    }
-    .size_limit();
-    let mut used = 0;
-    for other in iam
-        .inline_policy_names(principal)
-        .await?
-        .iter()
-        .filter(|n| *n != policy_name)
-    {
-        if let Some(document) = iam.inline_document(principal, other).await? {
-            used += Policy::parse(&document).map_or(document.len(), |p| p.size());
+    analysed_document: &str,
+    deps: &QuarantineDeps,
+) -> Result<QuarantineRecord, StepError> {
+    let iam = &deps.iam;
+    let document = iam.inline_document(principal, policy_name).await?;
+    let mut other_documents = Vec::new();
+    if document.is_some() {
+        for other in iam.inline_policy_names(principal).await? {
+            if other != policy_name
+                && let Some(document) = iam.inline_document(principal, &other).await?
+            {
+                other_documents.push(document);
+            }
         }
     }
-    Ok(limit.saturating_sub(used))
+    let now = InlinePolicyNow {
+        principal: principal.clone(),
+        policy_name: policy_name.to_owned(),
+        document,
+        other_documents,
+    };
+    Ok(
+        match decide_inline(&now, Some(analysed_document), &deps.restricted)? {
+            InlineDecision::NotNeeded(reason) => not_needed(&reason),
+            InlineDecision::InPlace(applied) => in_place(applied),
+            InlineDecision::Rewrite(rewrite) => {
+                iam.put_inline(principal, policy_name, &rewrite.quarantined)
+                    .await?;
+                QuarantineRecord::Applied(rewrite.applied(QuarantineAction::InlineRewritten {
+                    principal: principal.clone(),
+                    policy_name: policy_name.to_owned(),
+                }))
+            }
+        },
+    )
 }
 
-/// Plans the quarantine of a document; None when it grants nothing restricted.
-fn rewrite(
-    document: &str,
-    size_limit: usize,
+async fn attachment(
+    principal: &Principal,
+    policy_arn: &str,
     deps: &QuarantineDeps,
-) -> Result<Option<QuarantineRecord>, StepError> {
-    let policy =
-        Policy::parse(document).map_err(|e| invalid_input(format!("the current policy: {e}")))?;
-    let catalog = Catalog::embedded();
-    let analysis = analyse(&policy, &deps.restricted, catalog);
-    if !analysis.grants_restricted() {
-        return Ok(None);
-    }
-    let quarantine = plan(&policy, &deps.restricted, catalog, size_limit)
-        .map_err(|e| StepError::NonRetryable(format!("cannot quarantine: {e}")))?;
-    Ok(Some(QuarantineRecord {
-        status: QuarantineStatus::Applied,
-        reason: None,
-        action: None,
-        original_document: Some(document.to_owned()),
-        quarantined_document: Some(quarantine.policy.to_json()),
-        changes: quarantine.changes,
-        findings: analysis.findings,
-    }))
+) -> Result<QuarantineRecord, StepError> {
+    let iam = &deps.iam;
+    let attached = iam.is_attached(principal, policy_arn).await?;
+    let document = if attached {
+        iam.default_version(policy_arn).await?.map(|(_, d)| d)
+    } else {
+        None
+    };
+    let now = AttachmentNow {
+        principal: principal.clone(),
+        policy_arn: policy_arn.to_owned(),
+        attached,
+        document,
+    };
+    Ok(match decide_attachment(&now, &deps.restricted)? {
+        AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
+        AttachmentDecision::Detach(applied) => {
+            iam.detach(principal, policy_arn).await?;
+            QuarantineRecord::Applied(applied)
+        }
+    })
 }
 
-fn findings_of(
-    document: &str,
-    deps: &QuarantineDeps,
-) -> Result<Vec<policy_engine::Finding>, StepError> {
-    let policy =
-        Policy::parse(document).map_err(|e| invalid_input(format!("the attached policy: {e}")))?;
-    Ok(analyse(&policy, &deps.restricted, Catalog::embedded()).findings)
+fn in_place(applied: AppliedQuarantine) -> QuarantineRecord {
+    tracing::info!("the quarantine is already in place: a retried attempt");
+    QuarantineRecord::Applied(applied)
 }
 
 fn not_needed(reason: &str) -> QuarantineRecord {
-    tracing::info!(reason, "no quarantine needed");
-    QuarantineRecord {
-        status: QuarantineStatus::NotNeeded,
-        reason: Some(reason.to_owned()),
-        action: None,
-        original_document: None,
-        quarantined_document: None,
-        changes: Vec::new(),
-        findings: Vec::new(),
+    QuarantineRecord::NotNeeded {
+        reason: reason.to_owned(),
     }
 }

@@ -2,8 +2,9 @@
 //! whose link carries the approval id and a key derived from the token, never the token itself;
 //! the approval API finds the token again in the execution's history.
 
-use approval::{ApprovalId, ApprovalKey, approval_link, utc};
-use incident::{ApprovalRequest, approval_request_notification};
+use approval::{
+    ApprovalId, ApprovalKey, ApprovalRequest, approval_link, approval_request_email, utc,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -39,7 +40,7 @@ pub async fn handle(
     let deadline = OffsetDateTime::now_utc()
         .checked_add(time::Duration::seconds(timeout))
         .map_or_else(|| "no deadline".to_owned(), utc);
-    let email = approval_request_notification(&request, &link, &deadline);
+    let email = approval_request_email(&request, &link, &deadline);
     deps.notifier.notify(&email).await?;
     // The id, never the key or the token: whoever holds those can decide.
     tracing::info!(incident = %request.incident.id, approval_id = %id, %deadline, "approval requested");

@@ -7,7 +7,7 @@ use incident::{
     Incident, Principal, PrincipalKind, QuarantineAction, QuarantineRecord, QuarantineStatus,
     RestoreStatus, Target,
 };
-use policy_engine::{Catalog, Change, Policy, PolicyKind, RestrictedActions, plan};
+use policy_engine::{Catalog, Edit, Policy, PolicyKind, RestrictedActions, plan};
 use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
 use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
 
@@ -349,7 +349,7 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
         unconstrained
             .changes
             .iter()
-            .any(|c| matches!(c, Change::ExpandedWildcard { .. }))
+            .any(|c| matches!(c, Edit::ExpandedWildcard { .. }))
     );
     assert!(
         unconstrained.size > budget,
@@ -378,7 +378,7 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
     assert_eq!(record.status, QuarantineStatus::Applied, "{record:?}");
     assert!(
         record.changes.iter().any(
-            |c| matches!(c, Change::DroppedWildcard { wildcard, .. } if wildcard == "s3:Delete*")
+            |c| matches!(c, Edit::DroppedWildcard { wildcard, .. } if wildcard == "s3:Delete*")
         ),
         "{:?}",
         record.changes
@@ -387,7 +387,7 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
         !record
             .changes
             .iter()
-            .any(|c| matches!(c, Change::ExpandedWildcard { .. })),
+            .any(|c| matches!(c, Edit::ExpandedWildcard { .. })),
         "{:?}",
         record.changes
     );

@@ -1,0 +1,49 @@
+//! The email that asks a person to decide: everything needed to judge the change, the deadline,
+//! and one link to the approval page (which decides nothing until a button is pressed).
+
+use incident::{
+    Notification, SUBJECT_LIMIT, change_section, describe_edit, describe_target, grants_section,
+    quarantine_section, truncate,
+};
+
+use crate::request::ApprovalRequest;
+
+pub fn approval_request_email(
+    request: &ApprovalRequest,
+    link: &str,
+    deadline: &str,
+) -> Notification {
+    let change = request.incident.change();
+    let target = change.map_or("unknown policy".into(), describe_target);
+    let subject = truncate(
+        &format!("iam-sentinel: approval needed: {target}"),
+        SUBJECT_LIMIT,
+    );
+    let mut body = format!(
+        "Approval needed: {target}\n\n\
+         A change granted restricted actions. Those grants are quarantined until you decide; \
+         everything else the policy grants still works.\n\n\
+         Review and decide: {link}\n\n\
+         Decide before {deadline}.\n  \
+         Approve: the change is restored exactly as it was made.\n  \
+         Deny: the quarantine stays (the original stays recoverable).\n  \
+         No decision by the deadline: the quarantine stays.\n"
+    );
+    if let Some(change) = change {
+        body += &change_section(change);
+    }
+    if let Some(findings) = request.findings().filter(|f| !f.is_empty()) {
+        body += &grants_section(findings);
+    }
+    body += &quarantine_section(&request.quarantine);
+    for edit in request.quarantine.applied().map_or(&[][..], |q| &q.edits) {
+        body += &format!("  {}\n", describe_edit(edit));
+    }
+    body += &format!(
+        "\nThe link opens a page that shows both documents; nothing is decided until you press \
+         Approve or Deny there. Whoever holds the link can decide: do not forward this email.\n\
+         \nIncident: {}\nExecution: {}\n",
+        request.incident.id, request.execution_arn
+    );
+    Notification { subject, body }
+}

@@ -1,0 +1,282 @@
+//! Texts for people: the outcome notification, and the sections and one-line descriptions the
+//! approval email and page share with it.
+
+use serde_json::Value;
+
+use policy_engine::{Edit, Finding};
+
+use crate::event::{PolicyChange, Target};
+use crate::outcome::{Outcome, OutcomeState};
+use crate::record::{QuarantineAction, QuarantineRecord};
+
+/// SNS refuses subjects of 100 characters or more.
+pub const SUBJECT_LIMIT: usize = 99;
+
+/// One email: SNS's subject and body.
+pub struct Notification {
+    pub subject: String,
+    pub body: String,
+}
+
+/// The notification for people.
+pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str) -> Notification {
+    let change = state.change();
+    let change = change.as_ref();
+    let subject = format!(
+        "iam-sentinel: {} ({})",
+        outcome.headline(),
+        change.map_or("unknown policy".into(), describe_target)
+    );
+    let mut body = format!("{}\n\n{}\n", outcome.headline(), outcome.what_happens());
+    if let Some(change) = change {
+        body += &change_section(change);
+    }
+    if let Some(findings) = state.findings().filter(|f| !f.is_empty()) {
+        body += &grants_section(findings);
+    }
+    if let Some(quarantine) = &state.quarantine {
+        body += &quarantine_section(quarantine);
+    }
+    if let Some(approval) = &state.approval {
+        body += &format!(
+            "\nDecision\n  {:?} at {} from {}{}{}\n",
+            approval.decision,
+            approval.decided_at.as_deref().unwrap_or("an unknown time"),
+            approval
+                .source_ip
+                .as_deref()
+                .unwrap_or("an unknown address"),
+            approval
+                .user_agent
+                .as_deref()
+                .map(|ua| format!(" ({ua})"))
+                .unwrap_or_default(),
+            approval
+                .comment
+                .as_deref()
+                .map(|c| format!(": \"{c}\""))
+                .unwrap_or_default(),
+        );
+    }
+    if let Some(restore) = &state.restore {
+        body += &format!("\nRestore\n  {}\n", restore.detail);
+    }
+    if !state.unreadable.is_empty() {
+        body += "\nUnreadable parts of the workflow state (reported as received)\n";
+        for part in &state.unreadable {
+            body += &format!("  {}: {}\n  {}\n", part.part, part.problem, part.received);
+        }
+    }
+    if let Some(error) = &state.error {
+        let kind = error
+            .get("Error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error");
+        let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("");
+        body += &format!("\nError\n  {kind}: {cause}\n");
+    }
+    if let Some(original) = state.original_document() {
+        body += &format!("\nOriginal document\n{}\n", pretty(original));
+    }
+    body += &format!("\nExecution: {execution_arn}\n");
+    Notification {
+        subject: truncate(&subject, SUBJECT_LIMIT),
+        body,
+    }
+}
+
+/// "Change": which call, on what, by whom, when and from where.
+pub fn change_section(change: &PolicyChange) -> String {
+    format!(
+        "\nChange\n  {} on {}\n  by {}\n  at {} from {}\n",
+        change.event_name,
+        describe_target(change),
+        describe_actor(change),
+        change.event_time,
+        describe_origin(change),
+    )
+}
+
+/// "Restricted actions granted": one line per restricted pattern and statement.
+pub fn grants_section(findings: &[Finding]) -> String {
+    let mut section = "\nRestricted actions granted\n".to_owned();
+    for line in grant_lines(findings) {
+        section += &format!("  {line}\n");
+    }
+    section
+}
+
+pub fn quarantine_section(quarantine: &QuarantineRecord) -> String {
+    format!("\nQuarantine\n  {}\n", describe_quarantine(quarantine))
+}
+
+/// "arn:aws:iam::123456789012:user/carol (IAMUser)".
+pub fn describe_actor(change: &PolicyChange) -> String {
+    format!(
+        "{} ({})",
+        change.actor.display_name(),
+        change.actor.identity_type
+    )
+}
+
+/// "203.0.113.7 (aws-cli/2.15.0 ...)": the source address and the client, as CloudTrail saw them.
+pub fn describe_origin(change: &PolicyChange) -> String {
+    format!(
+        "{}{}",
+        change.source_ip.as_deref().unwrap_or("an unknown address"),
+        change
+            .user_agent
+            .as_deref()
+            .map(|ua| format!(" ({ua})"))
+            .unwrap_or_default(),
+    )
+}
+
+/// "statement 0 (Sid Admin): s3:Delete* - explanation", one per restricted pattern hit.
+pub fn grant_lines(findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .flat_map(|finding| {
+            let sid = finding
+                .sid
+                .as_ref()
+                .map(|s| format!(" (Sid {s})"))
+                .unwrap_or_default();
+            finding.hits.iter().map(move |hit| {
+                format!(
+                    "statement {}{sid}: {} - {}",
+                    finding.statement, hit.restricted, hit.explanation
+                )
+            })
+        })
+        .collect()
+}
+
+pub fn describe_target(change: &PolicyChange) -> String {
+    match &change.target {
+        Target::ManagedPolicy { policy_arn } => format!("managed policy {}", name_of(policy_arn)),
+        Target::InlinePolicy {
+            principal,
+            policy_name,
+        } => {
+            format!("inline policy {policy_name} of {principal}")
+        }
+        Target::Attachment {
+            principal,
+            policy_arn,
+        } => {
+            format!("{} attached to {principal}", name_of(policy_arn))
+        }
+    }
+}
+
+/// What the quarantine did, in one sentence.
+pub fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
+    let applied = match quarantine {
+        QuarantineRecord::Applied(applied) => applied,
+        QuarantineRecord::NotNeeded { reason } => return reason.clone(),
+    };
+    match &applied.action {
+        QuarantineAction::NewDefaultVersion {
+            offending_version_id,
+            quarantine_version_id,
+            deleted_version,
+            ..
+        } => {
+            let deleted = deleted_version
+                .as_ref()
+                .map(|d| format!("; version {} was deleted to make room (its document is in the event record)", d.version_id))
+                .unwrap_or_default();
+            format!(
+                "new default version {quarantine_version_id} without the restricted grants; {offending_version_id} kept as a non-default version{deleted}"
+            )
+        }
+        QuarantineAction::InlineRewritten { policy_name, .. } => {
+            format!("inline policy {policy_name} rewritten without the restricted grants")
+        }
+        QuarantineAction::Detached {
+            policy_arn,
+            principal,
+        } => {
+            format!("{} detached from {principal}", name_of(policy_arn))
+        }
+    }
+}
+
+/// What the quarantine planner did to one statement, in words.
+pub fn describe_edit(edit: &Edit) -> String {
+    let statement = |index: &usize, sid: &Option<String>| match sid {
+        Some(sid) => format!("statement {index} (Sid {sid})"),
+        None => format!("statement {index}"),
+    };
+    match edit {
+        Edit::RemovedActions {
+            statement: i,
+            sid,
+            actions,
+        } => format!("{}: removed {}", statement(i, sid), actions.join(", ")),
+        Edit::ExpandedWildcard {
+            statement: i,
+            sid,
+            wildcard,
+            into,
+        } => format!(
+            "{}: {wildcard} replaced by {} narrower entries that leave the restricted actions out",
+            statement(i, sid),
+            into.len()
+        ),
+        Edit::DroppedWildcard {
+            statement: i,
+            sid,
+            wildcard,
+            reason,
+        } => format!("{}: removed {wildcard} ({reason})", statement(i, sid)),
+        Edit::AddedToNotAction {
+            statement: i,
+            sid,
+            patterns,
+        } => format!(
+            "{}: {} added to NotAction, so they are no longer granted",
+            statement(i, sid),
+            patterns.join(", ")
+        ),
+        Edit::DroppedStatement {
+            statement: i,
+            sid,
+            reason,
+        } => format!("{}: removed ({reason})", statement(i, sid)),
+        Edit::AddedEmptyStatement => {
+            "every statement had to go; an empty statement that grants nothing stands in (IAM refuses an empty policy)".into()
+        }
+    }
+}
+
+fn name_of(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The document indented for reading; as received when it is not JSON.
+pub fn pretty(document: &str) -> String {
+    serde_json::from_str::<Value>(document)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| document.to_owned())
+}
+
+/// SNS subjects: printable ASCII, no line breaks, under `limit` characters.
+pub fn truncate(text: &str, limit: usize) -> String {
+    let ascii: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if ascii.len() <= limit {
+        return ascii;
+    }
+    format!("{}...", &ascii[..limit - 3])
+}

@@ -1,0 +1,295 @@
+//! Deciding a quarantine, pure: the shell reads what IAM holds now into a snapshot value, one of
+//! these functions decides what to write, the shell writes it. Each decision always works on the
+//! policy as it is now: if it changed since the event, the newer state is what is analysed and
+//! quarantined (never clobbered with an older document).
+
+use policy_engine::{
+    Catalog, Edit, Finding, PlanError, Policy, PolicyError, PolicyKind, RestrictedActions, analyse,
+    plan,
+};
+
+use crate::event::{Principal, PrincipalKind};
+use crate::record::{AppliedQuarantine, QuarantineAction, same_document};
+
+/// IAM keeps at most this many versions of a managed policy.
+pub const MAX_POLICY_VERSIONS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuarantineError {
+    /// The document in IAM is not a policy the engine can read.
+    #[error("the {which} policy: {source}")]
+    Unreadable {
+        which: &'static str,
+        #[source]
+        source: PolicyError,
+    },
+    /// No quarantine fits IAM's size limit.
+    #[error("cannot quarantine: {0}")]
+    DoesNotFit(#[from] PlanError),
+    /// IAM's version limit is reached and no version can be deleted to make room.
+    #[error("{policy_arn} has {versions} versions and none can be deleted to make room")]
+    NoRoom { policy_arn: String, versions: usize },
+}
+
+/// The narrowest rewrite of one document that takes its restricted grants out of force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rewrite {
+    pub original: String,
+    pub quarantined: String,
+    pub edits: Vec<Edit>,
+    pub findings: Vec<Finding>,
+}
+
+impl Rewrite {
+    /// The record of this rewrite once `action` has put it in force.
+    pub fn applied(self, action: QuarantineAction) -> AppliedQuarantine {
+        AppliedQuarantine {
+            action,
+            original_document: self.original,
+            quarantined_document: Some(self.quarantined),
+            edits: self.edits,
+            findings: self.findings,
+        }
+    }
+}
+
+/// Plans the quarantine of a document; `None` when it grants nothing restricted.
+pub fn rewrite(
+    document: &str,
+    size_limit: usize,
+    restricted: &RestrictedActions,
+) -> Result<Option<Rewrite>, QuarantineError> {
+    let policy = Policy::parse(document).map_err(|source| QuarantineError::Unreadable {
+        which: "current",
+        source,
+    })?;
+    let catalog = Catalog::embedded();
+    let analysis = analyse(&policy, restricted, catalog);
+    if !analysis.grants_restricted() {
+        return Ok(None);
+    }
+    let quarantine = plan(&policy, restricted, catalog, size_limit)?;
+    Ok(Some(Rewrite {
+        original: document.to_owned(),
+        quarantined: quarantine.policy.to_json(),
+        edits: quarantine.edits,
+        findings: analysis.findings,
+    }))
+}
+
+/// Step Functions retries a step whose answer it did not get, even when the step did its work.
+/// A retried quarantine then finds the policy clean: when the document in force is exactly the
+/// quarantine of `original`, it is the step's own, and it stands as if just applied (so the
+/// approval request still goes out) instead of reading as superseded.
+fn own_earlier_rewrite(
+    original: &str,
+    current: &str,
+    size_limit: usize,
+    restricted: &RestrictedActions,
+) -> Result<Option<Rewrite>, QuarantineError> {
+    Ok(rewrite(original, size_limit, restricted)?
+        .filter(|rewrite| same_document(&rewrite.quarantined, current)))
+}
+
+/// A version of a managed policy, as IAM lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSummary {
+    pub version_id: String,
+    pub is_default: bool,
+    /// Seconds since the epoch; versions IAM lists without a date sort first.
+    pub created: i64,
+}
+
+/// A managed policy as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicyNow {
+    pub policy_arn: String,
+    pub default_version_id: String,
+    pub default_document: String,
+    /// The version the assessment analysed and its document, when it is no longer the default
+    /// (and still exists).
+    pub analysed: Option<(String, String)>,
+    pub versions: Vec<VersionSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ManagedDecision {
+    NotNeeded(String),
+    /// This step's own quarantine is in force already (an earlier attempt's answer was lost).
+    InPlace(AppliedQuarantine),
+    /// Create a new default version holding the rewrite, after deleting `make_room` if set.
+    NewDefaultVersion {
+        rewrite: Rewrite,
+        offending_version_id: String,
+        make_room: Option<String>,
+    },
+}
+
+pub fn decide_managed(
+    now: &ManagedPolicyNow,
+    restricted: &RestrictedActions,
+) -> Result<ManagedDecision, QuarantineError> {
+    let limit = PolicyKind::Managed.size_limit();
+    if let Some(rewrite) = rewrite(&now.default_document, limit, restricted)? {
+        return Ok(ManagedDecision::NewDefaultVersion {
+            rewrite,
+            offending_version_id: now.default_version_id.clone(),
+            make_room: version_to_delete(now)?,
+        });
+    }
+    if let Some((offending, original)) = &now.analysed
+        && let Some(rewrite) =
+            own_earlier_rewrite(original, &now.default_document, limit, restricted)?
+    {
+        return Ok(ManagedDecision::InPlace(rewrite.applied(
+            QuarantineAction::NewDefaultVersion {
+                policy_arn: now.policy_arn.clone(),
+                offending_version_id: offending.clone(),
+                quarantine_version_id: now.default_version_id.clone(),
+                deleted_version: None,
+            },
+        )));
+    }
+    Ok(ManagedDecision::NotNeeded(format!(
+        "the policy's default version ({}) grants no restricted action",
+        now.default_version_id
+    )))
+}
+
+/// At IAM's version limit, the oldest version that is neither the default nor the offending
+/// one (versions created in the same second ordered by their number).
+fn version_to_delete(now: &ManagedPolicyNow) -> Result<Option<String>, QuarantineError> {
+    if now.versions.len() < MAX_POLICY_VERSIONS {
+        return Ok(None);
+    }
+    now.versions
+        .iter()
+        .filter(|v| !v.is_default && v.version_id != now.default_version_id)
+        .min_by_key(|v| (v.created, version_number(&v.version_id)))
+        .map(|v| Some(v.version_id.clone()))
+        .ok_or_else(|| QuarantineError::NoRoom {
+            policy_arn: now.policy_arn.clone(),
+            versions: now.versions.len(),
+        })
+}
+
+/// `v12` -> 12.
+fn version_number(version_id: &str) -> u32 {
+    version_id.trim_start_matches('v').parse().unwrap_or(0)
+}
+
+/// An inline policy as it is now, with the principal's other inline policies (they share its
+/// size quota).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlinePolicyNow {
+    pub principal: Principal,
+    pub policy_name: String,
+    pub document: Option<String>,
+    pub other_documents: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InlineDecision {
+    NotNeeded(String),
+    InPlace(AppliedQuarantine),
+    /// Overwrite the inline policy with the rewrite.
+    Rewrite(Rewrite),
+}
+
+/// `analysed` is the document the assessment analysed: what an earlier attempt quarantined.
+pub fn decide_inline(
+    now: &InlinePolicyNow,
+    analysed: Option<&str>,
+    restricted: &RestrictedActions,
+) -> Result<InlineDecision, QuarantineError> {
+    let Some(current) = &now.document else {
+        return Ok(InlineDecision::NotNeeded(
+            "the inline policy no longer exists".into(),
+        ));
+    };
+    let budget = inline_budget(now.principal.kind, &now.other_documents);
+    if let Some(rewrite) = rewrite(current, budget, restricted)? {
+        return Ok(InlineDecision::Rewrite(rewrite));
+    }
+    if let Some(original) = analysed
+        && let Some(rewrite) = own_earlier_rewrite(original, current, budget, restricted)?
+    {
+        return Ok(InlineDecision::InPlace(rewrite.applied(
+            QuarantineAction::InlineRewritten {
+                principal: now.principal.clone(),
+                policy_name: now.policy_name.clone(),
+            },
+        )));
+    }
+    Ok(InlineDecision::NotNeeded(
+        "the inline policy, as it is now, grants no restricted action".into(),
+    ))
+}
+
+/// What is left of the principal's inline-policy quota once its other inline policies are
+/// counted (a document the engine cannot read counts at its full length).
+pub fn inline_budget(kind: PrincipalKind, other_documents: &[String]) -> usize {
+    let limit = match kind {
+        PrincipalKind::User => PolicyKind::UserInline,
+        PrincipalKind::Role => PolicyKind::RoleInline,
+        PrincipalKind::Group => PolicyKind::GroupInline,
+    }
+    .size_limit();
+    let used: usize = other_documents
+        .iter()
+        .map(|d| Policy::parse(d).map_or(d.len(), |p| p.size()))
+        .sum();
+    limit.saturating_sub(used)
+}
+
+/// An attachment as it is now: the document is read only while the policy is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentNow {
+    pub principal: Principal,
+    pub policy_arn: String,
+    pub attached: bool,
+    /// The attached policy's default document; `None` when the policy is gone.
+    pub document: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttachmentDecision {
+    NotNeeded(String),
+    Detach(AppliedQuarantine),
+}
+
+pub fn decide_attachment(
+    now: &AttachmentNow,
+    restricted: &RestrictedActions,
+) -> Result<AttachmentDecision, QuarantineError> {
+    if !now.attached {
+        return Ok(AttachmentDecision::NotNeeded(
+            "the policy is no longer attached".into(),
+        ));
+    }
+    let Some(document) = &now.document else {
+        return Ok(AttachmentDecision::NotNeeded(
+            "the attached policy no longer exists".into(),
+        ));
+    };
+    let policy = Policy::parse(document).map_err(|source| QuarantineError::Unreadable {
+        which: "attached",
+        source,
+    })?;
+    let findings = analyse(&policy, restricted, Catalog::embedded()).findings;
+    if findings.is_empty() {
+        return Ok(AttachmentDecision::NotNeeded(
+            "the attached policy, as it is now, grants no restricted action".into(),
+        ));
+    }
+    Ok(AttachmentDecision::Detach(AppliedQuarantine {
+        action: QuarantineAction::Detached {
+            principal: now.principal.clone(),
+            policy_arn: now.policy_arn.clone(),
+        },
+        original_document: document.clone(),
+        quarantined_document: None,
+        edits: Vec::new(),
+        findings,
+    }))
+}
