@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use policy_engine::{Catalog, PolicyKind, RestrictedActions};
 
-use crate::report::{FileReport, Outcome, Report};
+use crate::report::{FileReport, FileStatus, Report};
 
 #[derive(Parser)]
 #[command(
@@ -114,7 +114,7 @@ fn main() -> ExitCode {
                 ),
                 Err(e) => FileReport {
                     name,
-                    outcome: Outcome::Invalid(format!("cannot read it: {e}")),
+                    status: FileStatus::Invalid(format!("cannot read it: {e}")),
                 },
             }
         })
@@ -131,7 +131,7 @@ fn main() -> ExitCode {
     // A reader that stops early (`| head`) is not an error worth a panic.
     let _ = std::io::stdout().lock().write_all(output.as_bytes());
     for file in &report.files {
-        if let Outcome::Invalid(reason) = &file.outcome {
+        if let FileStatus::Invalid(reason) = &file.status {
             eprintln!("iam-sentinel: {}: {reason}", file.name);
         }
     }

@@ -2,7 +2,6 @@
 
 use std::fmt::Write;
 
-use policy_engine::quarantine::Change;
 use policy_engine::{
     Analysis, Catalog, Policy, Quarantine, Reason, RestrictedActions, analyse, decode, plan,
 };
@@ -16,10 +15,11 @@ pub struct Report<'r> {
 
 pub struct FileReport {
     pub name: String,
-    pub outcome: Outcome,
+    pub status: FileStatus,
 }
 
-pub enum Outcome {
+/// What became of one file: checked (and planned, with `--fix`), or refused as invalid.
+pub enum FileStatus {
     Checked {
         analysis: Analysis,
         fix: Option<Result<Quarantine, String>>,
@@ -42,14 +42,14 @@ impl FileReport {
             let fix = fix_size_limit
                 .filter(|_| analysis.grants_restricted())
                 .map(|limit| plan(&policy, restricted, catalog, limit).map_err(|e| e.to_string()));
-            Ok(Outcome::Checked { analysis, fix })
+            Ok(FileStatus::Checked { analysis, fix })
         });
-        let outcome = parsed.unwrap_or_else(|e| Outcome::Invalid(e.to_string()));
-        FileReport { name, outcome }
+        let status = parsed.unwrap_or_else(|e| FileStatus::Invalid(e.to_string()));
+        FileReport { name, status }
     }
 
     fn grants_restricted(&self) -> bool {
-        matches!(&self.outcome, Outcome::Checked { analysis, .. } if analysis.grants_restricted())
+        matches!(&self.status, FileStatus::Checked { analysis, .. } if analysis.grants_restricted())
     }
 }
 
@@ -57,7 +57,7 @@ impl Report<'_> {
     pub fn any_invalid(&self) -> bool {
         self.files
             .iter()
-            .any(|f| matches!(f.outcome, Outcome::Invalid(_)))
+            .any(|f| matches!(f.status, FileStatus::Invalid(_)))
     }
 
     pub fn any_restricted(&self) -> bool {
@@ -67,14 +67,14 @@ impl Report<'_> {
     pub fn human(&self) -> String {
         let mut out = String::new();
         for file in &self.files {
-            match &file.outcome {
-                Outcome::Invalid(reason) => {
+            match &file.status {
+                FileStatus::Invalid(reason) => {
                     let _ = writeln!(out, "{}: INVALID: {reason}", file.name);
                 }
-                Outcome::Checked { analysis, .. } if !analysis.grants_restricted() => {
+                FileStatus::Checked { analysis, .. } if !analysis.grants_restricted() => {
                     let _ = writeln!(out, "{}: ok, grants no restricted action", file.name);
                 }
-                Outcome::Checked { analysis, fix } => {
+                FileStatus::Checked { analysis, fix } => {
                     let _ = writeln!(out, "{}: GRANTS RESTRICTED ACTIONS", file.name);
                     write_findings(&mut out, analysis);
                     if let Some(fix) = fix {
@@ -85,7 +85,7 @@ impl Report<'_> {
         }
         let count = |pred: fn(&FileReport) -> bool| self.files.iter().filter(|f| pred(f)).count();
         let restricted = count(FileReport::grants_restricted);
-        let invalid = count(|f| matches!(f.outcome, Outcome::Invalid(_)));
+        let invalid = count(|f| matches!(f.status, FileStatus::Invalid(_)));
         let _ = writeln!(
             out,
             "\n{} checked against {}: {restricted} restricted, {} clean, {invalid} invalid",
@@ -100,11 +100,11 @@ impl Report<'_> {
         let files: Vec<_> = self
             .files
             .iter()
-            .map(|file| match &file.outcome {
-                Outcome::Invalid(reason) => {
+            .map(|file| match &file.status {
+                FileStatus::Invalid(reason) => {
                     json!({"file": file.name, "status": "invalid", "error": reason})
                 }
-                Outcome::Checked { analysis, fix } => {
+                FileStatus::Checked { analysis, fix } => {
                     let status = if analysis.grants_restricted() {
                         "restricted"
                     } else {
@@ -115,7 +115,7 @@ impl Report<'_> {
                     match fix {
                         Some(Ok(q)) => {
                             entry["quarantine"] =
-                                json!({"document": q.policy, "size": q.size, "changes": q.changes});
+                                json!({"document": q.policy, "size": q.size, "changes": q.edits});
                         }
                         Some(Err(reason)) => entry["quarantine"] = json!({"error": reason}),
                         None => {}
@@ -182,67 +182,12 @@ fn write_fix(out: &mut String, fix: &Result<Quarantine, String>) {
         }
         Ok(quarantine) => {
             let _ = writeln!(out, "  quarantine ({} characters):", quarantine.size);
-            for change in &quarantine.changes {
-                let _ = writeln!(out, "    - {}", describe(change));
+            for edit in &quarantine.edits {
+                let _ = writeln!(out, "    - {edit}");
             }
             for line in quarantine.policy.to_pretty_json().lines() {
                 let _ = writeln!(out, "    {line}");
             }
-        }
-    }
-}
-
-fn describe(change: &Change) -> String {
-    let at = |statement: &usize, sid: &Option<String>| match sid {
-        Some(sid) => format!("statement {statement} (Sid {sid:?})"),
-        None => format!("statement {statement}"),
-    };
-    match change {
-        Change::RemovedActions {
-            statement,
-            sid,
-            actions,
-        } => {
-            format!("{}: removed {}", at(statement, sid), actions.join(", "))
-        }
-        Change::ExpandedWildcard {
-            statement,
-            sid,
-            wildcard,
-            into,
-        } => format!(
-            "{}: replaced {wildcard} with {} covering the same actions minus the restricted ones",
-            at(statement, sid),
-            plural(into.len(), "pattern"),
-        ),
-        Change::DroppedWildcard {
-            statement,
-            sid,
-            wildcard,
-            reason,
-        } => {
-            format!("{}: dropped {wildcard}: {reason}", at(statement, sid))
-        }
-        Change::AddedToNotAction {
-            statement,
-            sid,
-            patterns,
-        } => {
-            format!(
-                "{}: excluded {} through NotAction",
-                at(statement, sid),
-                patterns.join(", ")
-            )
-        }
-        Change::DroppedStatement {
-            statement,
-            sid,
-            reason,
-        } => {
-            format!("{}: dropped the statement: {reason}", at(statement, sid))
-        }
-        Change::AddedEmptyStatement => {
-            "no statement was left: added one that grants nothing".into()
         }
     }
 }

@@ -16,5 +16,5 @@ pub mod restricted;
 pub use analysis::{Analysis, Finding, Hit, Reason, Scope, analyse};
 pub use catalog::Catalog;
 pub use document::{Policy, PolicyError, decode};
-pub use quarantine::{Change, PlanError, PolicyKind, Quarantine, plan};
+pub use quarantine::{Edit, PlanError, PolicyKind, Quarantine, plan};
 pub use restricted::{RestrictedActions, RestrictedError};

@@ -13,12 +13,13 @@
 //! It never adds a `Deny`: that would also cut access the principal has from other policies.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Finding, analyse};
 use crate::catalog::Catalog;
-use crate::document::{ActionClause, Effect, Policy, ResourceClause, Statement, Values};
+use crate::document::{ActionClause, Effect, Policy, ResourceClause, SidLabel, Statement, Values};
 use crate::pattern::{self, Language, PatternSet};
 use crate::restricted::RestrictedActions;
 
@@ -55,9 +56,12 @@ pub enum PlanError {
 }
 
 /// What the planner did to one statement, in the order it did it.
+///
+/// Serialised with the tag `change` (`{"change": "removed_actions", ...}`), as the incident
+/// records and the CLI's JSON have always carried it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
-pub enum Change {
+pub enum Edit {
     RemovedActions {
         statement: usize,
         sid: Option<String>,
@@ -89,10 +93,67 @@ pub enum Change {
     AddedEmptyStatement,
 }
 
+/// One line, for people: `statement 0 (Sid "Janitor"): removed s3:DeleteBucket`.
+impl fmt::Display for Edit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = |statement: &usize, sid: &Option<String>| {
+            format!("statement {statement}{}", SidLabel(sid.clone()))
+        };
+        match self {
+            Edit::RemovedActions {
+                statement,
+                sid,
+                actions,
+            } => write!(f, "{}: removed {}", at(statement, sid), actions.join(", ")),
+            Edit::ExpandedWildcard {
+                statement,
+                sid,
+                wildcard,
+                into,
+            } => {
+                let patterns = match into.len() {
+                    1 => "1 pattern".to_owned(),
+                    n => format!("{n} patterns"),
+                };
+                write!(
+                    f,
+                    "{}: replaced {wildcard} with {patterns} covering the same actions minus the \
+                     restricted ones",
+                    at(statement, sid),
+                )
+            }
+            Edit::DroppedWildcard {
+                statement,
+                sid,
+                wildcard,
+                reason,
+            } => write!(f, "{}: dropped {wildcard}: {reason}", at(statement, sid)),
+            Edit::AddedToNotAction {
+                statement,
+                sid,
+                patterns,
+            } => write!(
+                f,
+                "{}: excluded {} through NotAction",
+                at(statement, sid),
+                patterns.join(", ")
+            ),
+            Edit::DroppedStatement {
+                statement,
+                sid,
+                reason,
+            } => write!(f, "{}: dropped the statement: {reason}", at(statement, sid)),
+            Edit::AddedEmptyStatement => {
+                f.write_str("no statement was left: added one that grants nothing")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quarantine {
     pub policy: Policy<'static>,
-    pub changes: Vec<Change>,
+    pub edits: Vec<Edit>,
     /// [`Policy::size`] of the quarantined document.
     pub size: usize,
 }
@@ -102,7 +163,7 @@ pub struct Quarantine {
 pub const EMPTY_STATEMENT_SID: &str = "IamSentinelQuarantineGrantsNothing";
 
 /// Plans the quarantine of `policy`. A document that grants nothing restricted comes back
-/// unchanged, with no changes.
+/// unchanged, with no edits.
 pub fn plan(
     policy: &Policy<'_>,
     restricted: &RestrictedActions,
@@ -276,14 +337,14 @@ impl Rewrite {
             .sum()
     }
 
-    /// The rewritten statement (None when it is dropped) and the changes made to it.
-    fn apply(&self, original: &Statement<'_>) -> (Option<Statement<'static>>, Vec<Change>) {
+    /// The rewritten statement (None when it is dropped) and the edits made to it.
+    fn apply(&self, original: &Statement<'_>) -> (Option<Statement<'static>>, Vec<Edit>) {
         let (index, sid) = (self.index, self.sid.clone());
         if self.drop_statement {
             let reason = self.drop_reason.clone();
             return (
                 None,
-                vec![Change::DroppedStatement {
+                vec![Edit::DroppedStatement {
                     statement: index,
                     sid,
                     reason,
@@ -291,7 +352,7 @@ impl Rewrite {
             );
         }
         let mut statement = original.clone().into_owned();
-        let mut changes = Vec::new();
+        let mut edits = Vec::new();
         if let Some(excluded) = &self.excluded {
             let mut patterns = match &original.actions {
                 ActionClause::NotAction(existing) => existing.clone().into_owned(),
@@ -302,12 +363,12 @@ impl Rewrite {
                 .extend(excluded.iter().cloned().map(Cow::Owned));
             patterns.is_list = true;
             statement.actions = ActionClause::NotAction(patterns);
-            changes.push(Change::AddedToNotAction {
+            edits.push(Edit::AddedToNotAction {
                 statement: index,
                 sid,
                 patterns: excluded.clone(),
             });
-            return (Some(statement), changes);
+            return (Some(statement), edits);
         }
         let mut actions: Vec<Cow<'static, str>> = Vec::new();
         let mut removed = Vec::new();
@@ -317,14 +378,14 @@ impl Rewrite {
                 Entry::Removed(a) => removed.push(a.clone()),
                 Entry::Expanded { wildcard, into } => {
                     actions.extend(into.iter().cloned().map(Cow::Owned));
-                    changes.push(Change::ExpandedWildcard {
+                    edits.push(Edit::ExpandedWildcard {
                         statement: index,
                         sid: sid.clone(),
                         wildcard: wildcard.clone(),
                         into: into.clone(),
                     });
                 }
-                Entry::Dropped { wildcard, reason } => changes.push(Change::DroppedWildcard {
+                Entry::Dropped { wildcard, reason } => edits.push(Edit::DroppedWildcard {
                     statement: index,
                     sid: sid.clone(),
                     wildcard: wildcard.clone(),
@@ -333,9 +394,9 @@ impl Rewrite {
             }
         }
         if !removed.is_empty() {
-            changes.insert(
+            edits.insert(
                 0,
-                Change::RemovedActions {
+                Edit::RemovedActions {
                     statement: index,
                     sid: sid.clone(),
                     actions: removed,
@@ -352,19 +413,19 @@ impl Rewrite {
             } else {
                 "nothing it granted is left once the restricted actions are removed"
             };
-            changes.push(Change::DroppedStatement {
+            edits.push(Edit::DroppedStatement {
                 statement: index,
                 sid,
                 reason: reason.into(),
             });
-            return (None, changes);
+            return (None, edits);
         }
         let is_list = actions.len() > 1 || original.actions.patterns().is_list;
         statement.actions = ActionClause::Action(Values {
             items: actions,
             is_list,
         });
-        (Some(statement), changes)
+        (Some(statement), edits)
     }
 }
 
@@ -453,20 +514,20 @@ fn common_prefix_len(sorted: &[&str]) -> usize {
 
 fn assemble(policy: &Policy<'_>, rewrites: &[Rewrite]) -> Quarantine {
     let mut statements = Vec::with_capacity(policy.statements.len());
-    let mut changes = Vec::new();
+    let mut edits = Vec::new();
     for (index, statement) in policy.statements.iter().enumerate() {
         match rewrites.iter().find(|r| r.index == index) {
             Some(rewrite) => {
                 let (rewritten, made) = rewrite.apply(statement);
                 statements.extend(rewritten);
-                changes.extend(made);
+                edits.extend(made);
             }
             None => statements.push(statement.clone().into_owned()),
         }
     }
     if statements.is_empty() {
         statements.push(grants_nothing());
-        changes.push(Change::AddedEmptyStatement);
+        edits.push(Edit::AddedEmptyStatement);
     }
     let policy = Policy {
         version: policy.version.as_ref().map(|v| Cow::Owned(v.to_string())),
@@ -476,7 +537,7 @@ fn assemble(policy: &Policy<'_>, rewrites: &[Rewrite]) -> Quarantine {
     let size = policy.size();
     Quarantine {
         policy,
-        changes,
+        edits,
         size,
     }
 }

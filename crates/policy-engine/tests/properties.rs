@@ -190,7 +190,7 @@ proptest! {
         let policy = Policy::parse(&json).unwrap();
         prop_assume!(!analyse(&policy, &restricted, catalog()).grants_restricted());
         let quarantine = plan(&policy, &restricted, catalog(), 6_144).unwrap();
-        prop_assert!(quarantine.changes.is_empty());
+        prop_assert!(quarantine.edits.is_empty());
         prop_assert_eq!(quarantine.policy, policy.into_owned());
     }
 
