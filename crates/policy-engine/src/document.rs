@@ -1,5 +1,6 @@
 //! IAM identity-policy documents: parsing (raw or percent-encoded JSON), validation with errors
-//! that say where the problem is, and serialisation back to JSON.
+//! that say where the problem is, and serialisation back to JSON. A document the one-pass parse
+//! refuses is walked again by `diagnose`, to name the statement at fault.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,7 +8,8 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+
+mod diagnose;
 
 /// Larger inputs are refused before parsing: the largest IAM document (an AWS managed policy)
 /// is far below this, and a bound keeps hostile input cheap.
@@ -215,7 +217,7 @@ impl<'a> Policy<'a> {
         // by statement, to say which one is wrong.
         let raw: RawPolicy<'a> = match serde_json::from_str(json) {
             Ok(raw) => raw,
-            Err(e) => return Err(explain_invalid(json, e)),
+            Err(e) => return Err(diagnose::explain_invalid(json, e)),
         };
         check_version(raw.version.as_deref())?;
         let statements = raw
@@ -271,18 +273,6 @@ struct RawPolicy<'a> {
     id: Option<Cow<'a, str>>,
     #[serde(rename = "Statement", borrow, default)]
     statement: Option<OneOrMany<RawStatement<'a>>>,
-}
-
-/// The same document read lazily, to locate what made the one-pass parse fail.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LazyPolicy<'a> {
-    #[serde(rename = "Version", borrow, default)]
-    version: Option<Cow<'a, str>>,
-    #[serde(rename = "Id", default)]
-    _id: Option<IgnoredAny>,
-    #[serde(rename = "Statement", borrow, default)]
-    statement: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -379,44 +369,6 @@ fn check_version(version: Option<&str>) -> Result<(), PolicyError> {
     }
 }
 
-/// Turns a failed one-pass parse into an error that names the statement at fault.
-fn explain_invalid(json: &str, error: serde_json::Error) -> PolicyError {
-    if error.classify() != serde_json::error::Category::Data {
-        return PolicyError::Json(error.to_string());
-    }
-    let lazy: LazyPolicy<'_> = match serde_json::from_str(json) {
-        Ok(lazy) => lazy,
-        Err(e) => return PolicyError::Document(format!("is invalid: {e}")),
-    };
-    if let Err(e) = check_version(lazy.version.as_deref()) {
-        return e;
-    }
-    let Some(statement) = lazy.statement else {
-        return PolicyError::Document(format!("is invalid: {error}"));
-    };
-    let raw_statements: Vec<&RawValue> = if statement.get().starts_with('[') {
-        match serde_json::from_str(statement.get()) {
-            Ok(list) => list,
-            Err(e) => {
-                let problem = without_position(&e);
-                return PolicyError::Document(format!("has an invalid Statement: {problem}"));
-            }
-        }
-    } else {
-        vec![statement]
-    };
-    for (index, raw) in raw_statements.into_iter().enumerate() {
-        if let Err(e) = serde_json::from_str::<RawStatement<'_>>(raw.get()) {
-            return PolicyError::Statement {
-                index,
-                sid: SidLabel(sid_of_invalid(raw)),
-                problem: without_position(&e),
-            };
-        }
-    }
-    PolicyError::Document(format!("is invalid: {error}"))
-}
-
 fn validate_statement(index: usize, raw: RawStatement<'_>) -> Result<Statement<'_>, PolicyError> {
     let fail = |sid: Option<&str>, problem: String| PolicyError::Statement {
         index,
@@ -473,17 +425,6 @@ fn validate_statement(index: usize, raw: RawStatement<'_>) -> Result<Statement<'
     })
 }
 
-/// The Sid of a statement that failed to parse, when it has a readable one: the error then says
-/// which statement a person should look at.
-fn sid_of_invalid(raw: &RawValue) -> Option<String> {
-    #[derive(Deserialize)]
-    struct SidOnly {
-        #[serde(rename = "Sid")]
-        sid: Option<String>,
-    }
-    serde_json::from_str::<SidOnly>(raw.get()).ok()?.sid
-}
-
 fn values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, String> {
     if raw.items.is_empty() {
         return Err(format!("{key} is an empty list"));
@@ -521,142 +462,5 @@ pub fn check_action_syntax(action: &str) -> Result<(), &'static str> {
     match action.split_once(':') {
         Some((service, name)) if !service.is_empty() && !name.is_empty() => Ok(()),
         _ => Err("is not of the form service:action"),
-    }
-}
-
-/// serde_json's message without " at line L column C", which would point into the statement's
-/// own text rather than the document.
-fn without_position(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    match message.rfind(" at line ") {
-        Some(cut) => message[..cut].to_owned(),
-        None => message,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_err(json: &str) -> String {
-        Policy::parse(json).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn a_single_statement_object_is_accepted() {
-        let policy = Policy::parse(
-            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#,
-        )
-        .unwrap();
-        assert_eq!(policy.statements.len(), 1);
-        assert_eq!(policy.statements[0].effect, Effect::Allow);
-    }
-
-    #[test]
-    fn percent_encoded_documents_are_decoded() {
-        let encoded = "%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3A%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D";
-        let json = decode(encoded).unwrap();
-        assert_eq!(Policy::parse(&json).unwrap().statements.len(), 1);
-    }
-
-    #[test]
-    fn errors_name_the_statement_and_its_sid() {
-        let err = parse_err(
-            r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},
-                {"Sid":"Bad","Effect":"allow","Action":"s3:*","Resource":"*"}]}"#,
-        );
-        assert_eq!(
-            err,
-            r#"statement 1 (Sid "Bad"): Effect must be "Allow" or "Deny", not "allow""#
-        );
-    }
-
-    #[test]
-    fn a_statement_that_fails_to_parse_is_still_named_by_its_sid() {
-        let err = parse_err(
-            r#"{"Statement":[{"Sid":"Read","Effect":"Allow","Actions":"s3:*","Resource":"*"}]}"#,
-        );
-        assert!(
-            err.starts_with(r#"statement 0 (Sid "Read"): unknown field `Actions`"#),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn unknown_keys_are_rejected_by_name() {
-        let err =
-            parse_err(r#"{"Statement":[{"Effect":"Allow","Actions":"s3:*","Resource":"*"}]}"#);
-        assert!(
-            err.starts_with("statement 0: unknown field `Actions`"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn an_action_without_a_service_prefix_is_rejected() {
-        let err = parse_err(
-            r#"{"Statement":[{"Effect":"Allow","Action":"DeleteBucket","Resource":"*"}]}"#,
-        );
-        assert_eq!(
-            err,
-            r#"statement 0: Action "DeleteBucket" is not of the form service:action"#
-        );
-    }
-
-    #[test]
-    fn action_and_not_action_together_are_rejected() {
-        let err = parse_err(
-            r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","NotAction":"iam:*","Resource":"*"}]}"#,
-        );
-        assert_eq!(err, "statement 0: has both Action and NotAction");
-    }
-
-    #[test]
-    fn a_missing_resource_is_rejected() {
-        let err = parse_err(r#"{"Statement":[{"Effect":"Allow","Action":"s3:*"}]}"#);
-        assert_eq!(err, "statement 0: has neither Resource nor NotResource");
-    }
-
-    #[test]
-    fn a_principal_is_rejected_in_an_identity_policy() {
-        let err = parse_err(
-            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#,
-        );
-        assert!(err.contains("Principal"), "{err}");
-    }
-
-    #[test]
-    fn an_unknown_version_is_rejected() {
-        let err = parse_err(r#"{"Version":"2012-10-18","Statement":[]}"#);
-        assert!(err.contains("2012-10-18"), "{err}");
-    }
-
-    #[test]
-    fn malformed_json_says_where() {
-        let err = parse_err(r#"{"Statement": [ }"#);
-        assert!(
-            err.starts_with("the policy document is not valid JSON"),
-            "{err}"
-        );
-        assert!(err.contains("line 1"), "{err}");
-    }
-
-    #[test]
-    fn text_that_is_neither_json_nor_encoded_json_is_rejected() {
-        assert!(matches!(decode("hello"), Err(PolicyError::Json(_))));
-        assert_eq!(decode("  "), Err(PolicyError::Empty));
-    }
-
-    #[test]
-    fn serialisation_keeps_the_shape_of_each_value() {
-        let json = r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":["s3:GetObject"],"Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#;
-        assert_eq!(Policy::parse(json).unwrap().to_json(), json);
-    }
-
-    #[test]
-    fn size_is_counted_without_layout_white_space() {
-        let pretty = "{\n  \"Statement\": [ { \"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\" } ]\n}";
-        let compact = r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
-        assert_eq!(Policy::parse(pretty).unwrap().size(), compact.len());
     }
 }

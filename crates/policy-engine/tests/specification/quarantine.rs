@@ -1,0 +1,378 @@
+//! Quarantines: the narrowest rewrite that grants no restricted action, within IAM's quota,
+//! and the one line each edit reads as.
+
+use policy_engine::document::Effect;
+use policy_engine::{Edit, PlanError, Policy, PolicyKind, analyse, plan};
+use serde_json::{Value, json};
+
+use crate::support::{catalog, policy, quarantine_of, restricted};
+
+/// The quarantined document's statements, as the JSON IAM is sent.
+fn statements(quarantine: &policy_engine::Quarantine) -> Vec<Value> {
+    let document: Value = serde_json::from_str(&quarantine.policy.to_json()).expect("JSON");
+    document["Statement"].as_array().expect("a list").clone()
+}
+
+fn denials(policy: &Policy<'_>) -> Vec<String> {
+    let denials = policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Deny);
+    denials.map(|s| serde_json::to_string(s).unwrap()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every quarantine is
+// ---------------------------------------------------------------------------------------------
+
+/// Every quarantine of an offending document, once sent to IAM as JSON, checks clean, fits the
+/// quota of where the document lives, and adds no Deny (which would also cut access the
+/// principal has from other policies).
+#[test]
+fn every_quarantine_checks_clean_fits_and_adds_no_deny() {
+    let cases = [
+        (
+            "my-bad-policy-aws-5-mins.json",
+            "s3:DeleteBucket,s3:DeleteObject",
+            PolicyKind::Managed,
+        ),
+        (
+            "power-user-not-action-iam.json",
+            "s3:DeleteBucket",
+            PolicyKind::Managed,
+        ),
+        ("administrator-access.json", "iam:*", PolicyKind::Managed),
+        (
+            "administrator-access.json",
+            "s3:DeleteBucket,s3:DeleteObject",
+            PolicyKind::Managed,
+        ),
+        (
+            "s3-delete-wildcard.json",
+            "s3:DeleteBucket",
+            PolicyKind::Managed,
+        ),
+        ("one-statement-per-service.json", "*", PolicyKind::Managed),
+        (
+            "ec2-full-access-inline-user-policy.json",
+            "ec2:TerminateInstances",
+            PolicyKind::Managed,
+        ),
+        (
+            "ec2-full-access-inline-user-policy.json",
+            "ec2:TerminateInstances",
+            PolicyKind::UserInline,
+        ),
+        (
+            "ec2-full-access-inline-user-policy.json",
+            "ec2:*Instances",
+            PolicyKind::UserInline,
+        ),
+        (
+            "ec2-operator-inline-user-policy.json",
+            "ec2:*Instances",
+            PolicyKind::UserInline,
+        ),
+    ];
+    for (fixture, list, kind) in cases {
+        let case = format!("{fixture} against {list} ({kind:?})");
+        let original = policy(fixture);
+        let restricted = restricted(list);
+        assert!(
+            analyse(&original, &restricted, catalog()).grants_restricted(),
+            "{case}: the original must offend"
+        );
+
+        let quarantine = quarantine_of(fixture, list, kind);
+
+        let sent = quarantine.policy.to_json();
+        let received = Policy::parse(&sent).unwrap_or_else(|e| panic!("{case}: {e}\n{sent}"));
+        let again = analyse(&received, &restricted, catalog());
+        assert!(
+            !again.grants_restricted(),
+            "{case}: still grants {again:#?}"
+        );
+        assert!(
+            quarantine.size <= kind.size_limit(),
+            "{case}: {} characters",
+            quarantine.size
+        );
+        assert_eq!(quarantine.size, sent.chars().count(), "{case}: the size");
+        assert_eq!(
+            denials(&received),
+            denials(&original),
+            "{case}: the Deny statements"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The narrowest rewrite of each kind of statement
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_quarantine_keeps_the_non_restricted_actions_of_the_offending_statement() {
+    // GIVEN Allow s3:GetBucketObjectLockConfiguration, s3:DeleteObjectVersion, s3:DeleteBucket
+    // WHEN it is quarantined against s3:DeleteBucket and s3:DeleteObject
+    let quarantine = quarantine_of(
+        "my-bad-policy-aws-5-mins.json",
+        "s3:DeleteBucket,s3:DeleteObject",
+        PolicyKind::Managed,
+    );
+
+    // THEN only s3:DeleteBucket is removed from the statement
+    assert_eq!(
+        statements(&quarantine),
+        [json!({
+            "Sid": "VisualEditor0",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketObjectLockConfiguration", "s3:DeleteObjectVersion"],
+            "Resource": "*",
+        })]
+    );
+    assert_eq!(
+        quarantine.edits,
+        [Edit::RemovedActions {
+            statement: 0,
+            sid: Some("VisualEditor0".into()),
+            actions: vec!["s3:DeleteBucket".into()],
+        }]
+    );
+}
+
+#[test]
+fn a_not_action_statement_gets_the_restricted_patterns_added_to_its_not_action() {
+    // GIVEN a power-user policy: Allow NotAction [iam:*, organizations:*, account:*]
+    let fixture = "power-user-not-action-iam.json";
+
+    // WHEN it is quarantined against s3:DeleteBucket
+    let quarantine = quarantine_of(fixture, "s3:DeleteBucket", PolicyKind::Managed);
+
+    // THEN s3:DeleteBucket joins the NotAction list, and the other statement is untouched
+    let rewritten = statements(&quarantine);
+    assert_eq!(
+        rewritten[0]["NotAction"],
+        json!(["iam:*", "organizations:*", "account:*", "s3:DeleteBucket"])
+    );
+    assert_eq!(
+        quarantine.policy.statements[1],
+        policy(fixture).statements[1]
+    );
+    assert_eq!(
+        quarantine.edits,
+        [Edit::AddedToNotAction {
+            statement: 0,
+            sid: Some("PowerUserEverythingButIdentity".into()),
+            patterns: vec!["s3:DeleteBucket".into()],
+        }]
+    );
+}
+
+#[test]
+fn action_star_becomes_a_not_action_of_the_restricted_patterns() {
+    // GIVEN AdministratorAccess: Allow Action "*" on "*"
+    // WHEN it is quarantined against s3:DeleteBucket and s3:DeleteObject
+    let quarantine = quarantine_of(
+        "administrator-access.json",
+        "s3:DeleteBucket,s3:DeleteObject",
+        PolicyKind::Managed,
+    );
+
+    // THEN the statement allows everything but those, through NotAction
+    assert_eq!(
+        statements(&quarantine),
+        [json!({
+            "Sid": "AdministratorAccess",
+            "Effect": "Allow",
+            "NotAction": ["s3:DeleteBucket", "s3:DeleteObject"],
+            "Resource": "*",
+        })]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// IAM's size quota
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_wildcard_whose_expansion_cannot_fit_a_user_inline_policy_is_dropped_rather_than_the_limit_exceeded()
+ {
+    // GIVEN a user inline policy allowing ec2:* plus two CloudWatch reads, and restricted
+    // ec2:*Instances, which no `ec2:Prefix*` avoids: ec2:* minus it is ~800 names, far over 2,048
+    // WHEN it is quarantined within a user's inline quota
+    let quarantine = quarantine_of(
+        "ec2-operator-inline-user-policy.json",
+        "ec2:*Instances",
+        PolicyKind::UserInline,
+    );
+
+    // THEN ec2:* is dropped (and said so), and the rest of the statement stays
+    assert_eq!(
+        quarantine.edits,
+        [Edit::DroppedWildcard {
+            statement: 0,
+            sid: Some("Ec2OperatorWithMetrics".into()),
+            wildcard: "ec2:*".into(),
+            reason: "its expansion does not fit in 2048 characters".into(),
+        }]
+    );
+    assert_eq!(
+        statements(&quarantine)[0]["Action"],
+        json!(["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"])
+    );
+}
+
+#[test]
+fn a_wildcard_whose_expansion_fits_is_expanded_rather_than_dropped() {
+    // GIVEN a user inline policy allowing ec2:*, and restricted ec2:TerminateInstances
+    // WHEN it is quarantined within a user's inline quota
+    let quarantine = quarantine_of(
+        "ec2-full-access-inline-user-policy.json",
+        "ec2:TerminateInstances",
+        PolicyKind::UserInline,
+    );
+
+    // THEN ec2:* is replaced by patterns covering the rest of ec2: the result still grants
+    // ec2:DescribeInstances
+    let [Edit::ExpandedWildcard { wildcard, .. }] = quarantine.edits.as_slice() else {
+        panic!("expected one expanded wildcard: {:#?}", quarantine.edits);
+    };
+    assert_eq!(wildcard, "ec2:*");
+    let describe = restricted("ec2:DescribeInstances");
+    assert!(analyse(&quarantine.policy, &describe, catalog()).grants_restricted());
+}
+
+#[test]
+fn a_statement_emptied_by_a_dropped_wildcard_still_says_the_wildcard_was_dropped_for_size() {
+    // GIVEN a user inline policy whose first statement allows only ec2:*, and restricted
+    // ec2:*Instances, so ec2:* minus the restricted actions cannot fit in 2,048 characters
+    // WHEN it is quarantined within a user's inline quota
+    let quarantine = quarantine_of(
+        "ec2-full-access-inline-user-policy.json",
+        "ec2:*Instances",
+        PolicyKind::UserInline,
+    );
+
+    // THEN the edits say ec2:* was dropped for its size, and not that nothing it granted was
+    // left: ec2:DescribeInstances and hundreds more were granted and are not restricted
+    let (statement, sid) = (0, Some("Ec2FullAccess".to_owned()));
+    assert_eq!(
+        quarantine.edits,
+        [
+            Edit::DroppedWildcard {
+                statement,
+                sid: sid.clone(),
+                wildcard: "ec2:*".into(),
+                reason: "its expansion does not fit in 2048 characters".into(),
+            },
+            Edit::DroppedStatement {
+                statement,
+                sid,
+                reason: "no action is left once the restricted ones are removed and the \
+                         wildcards dropped"
+                    .into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_document_that_cannot_fit_even_without_its_offending_statements_is_not_quarantined() {
+    // GIVEN a clean statement of over 2,048 characters, and one granting s3:DeleteBucket
+    let reports: Vec<String> = (0..80)
+        .map(|i| format!("arn:aws:s3:::acme-reports-{i:03}/*"))
+        .collect();
+    let text = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadReports", "Effect": "Allow", "Action": "s3:GetObject", "Resource": reports},
+        {"Sid": "Janitor", "Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"},
+    ]})
+    .to_string();
+    let document = Policy::parse(&text).unwrap();
+
+    // WHEN it is quarantined within a user's inline quota
+    let planned = plan(&document, &restricted("s3:DeleteBucket"), catalog(), 2_048);
+
+    // THEN there is no quarantine, and the error says how large it would be
+    let Err(PlanError::DoesNotFit { size, limit }) = planned else {
+        panic!("expected DoesNotFit: {planned:#?}");
+    };
+    assert_eq!(limit, 2_048);
+    assert!(size > limit, "{size}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Each edit, in words
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn each_edit_reads_as_one_line() {
+    let sid = Some("Janitor".to_owned());
+    let cases = [
+        (
+            Edit::RemovedActions {
+                statement: 0,
+                sid: sid.clone(),
+                actions: vec!["s3:DeleteBucket".into(), "s3:DeleteObject".into()],
+            },
+            r#"statement 0 (Sid "Janitor"): removed s3:DeleteBucket, s3:DeleteObject"#,
+        ),
+        (
+            Edit::RemovedActions {
+                statement: 3,
+                sid: None,
+                actions: vec!["s3:DeleteBucket".into()],
+            },
+            "statement 3: removed s3:DeleteBucket",
+        ),
+        (
+            Edit::ExpandedWildcard {
+                statement: 1,
+                sid: sid.clone(),
+                wildcard: "ec2:*".into(),
+                into: vec!["ec2:A*".into(), "ec2:B*".into()],
+            },
+            r#"statement 1 (Sid "Janitor"): replaced ec2:* with 2 patterns covering the same actions minus the restricted ones"#,
+        ),
+        (
+            Edit::ExpandedWildcard {
+                statement: 1,
+                sid: None,
+                wildcard: "s3:Delete*".into(),
+                into: vec!["s3:DeleteObject".into()],
+            },
+            "statement 1: replaced s3:Delete* with 1 pattern covering the same actions minus the restricted ones",
+        ),
+        (
+            Edit::DroppedWildcard {
+                statement: 0,
+                sid: sid.clone(),
+                wildcard: "ec2:*".into(),
+                reason: "its expansion does not fit in 2048 characters".into(),
+            },
+            r#"statement 0 (Sid "Janitor"): dropped ec2:*: its expansion does not fit in 2048 characters"#,
+        ),
+        (
+            Edit::AddedToNotAction {
+                statement: 0,
+                sid: sid.clone(),
+                patterns: vec!["s3:DeleteBucket".into(), "iam:*".into()],
+            },
+            r#"statement 0 (Sid "Janitor"): excluded s3:DeleteBucket, iam:* through NotAction"#,
+        ),
+        (
+            Edit::DroppedStatement {
+                statement: 2,
+                sid,
+                reason: "every action it granted is restricted".into(),
+            },
+            r#"statement 2 (Sid "Janitor"): dropped the statement: every action it granted is restricted"#,
+        ),
+        (
+            Edit::AddedEmptyStatement,
+            "no statement was left: added one that grants nothing",
+        ),
+    ];
+    for (edit, line) in cases {
+        assert_eq!(edit.to_string(), line, "{edit:?}");
+    }
+}
