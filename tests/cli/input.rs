@@ -1,0 +1,177 @@
+//! Where documents come from, what is refused, and the exit code that says so.
+
+use policy_engine::{Policy, decode};
+
+use crate::support::{
+    EXIT_INVALID, EXIT_RESTRICTED, TempFile, check, check_json, check_stdin, check_with_env,
+    findings, fixture, flagged_statements, only_file, read_fixture, strings,
+};
+
+#[test]
+fn a_dash_reads_the_document_from_standard_input() {
+    // GIVEN a policy granting s3:DeleteBucket, piped in
+    let document = read_fixture("my-bad-policy-aws-5-mins.json");
+
+    // WHEN `-` is checked against s3:DeleteBucket
+    let run = check_stdin(
+        &["--restricted", "s3:DeleteBucket", "--format", "json"],
+        &document,
+    );
+
+    // THEN standard input is checked, reported under the name `-`
+    assert_eq!(run.code, EXIT_RESTRICTED);
+    let report = run.report();
+    let file = only_file(&report);
+    assert_eq!(file["file"], "-");
+    assert_eq!(file["status"], "restricted");
+    assert_eq!(flagged_statements(file), [0]);
+    assert_eq!(findings(file)[0]["sid"], "VisualEditor0");
+}
+
+#[test]
+fn the_restricted_actions_environment_variable_stands_in_for_the_flag() {
+    // GIVEN RESTRICTED_ACTIONS=s3:DeleteBucket and no --restricted
+    let policy = fixture("my-bad-policy-aws-5-mins.json");
+
+    // WHEN a policy granting s3:DeleteBucket is checked
+    let run = check_with_env(
+        &["--format", "json"],
+        &[&policy],
+        &[("RESTRICTED_ACTIONS", "s3:DeleteBucket")],
+    );
+
+    // THEN the environment's patterns are used
+    assert_eq!(run.code, EXIT_RESTRICTED, "{}", run.stderr);
+    let report = run.report();
+    assert_eq!(strings(&report["restricted"]), ["s3:DeleteBucket"]);
+    assert_eq!(
+        findings(only_file(&report))[0]["hits"][0]["restricted"],
+        "s3:DeleteBucket"
+    );
+}
+
+#[test]
+fn a_missing_file_is_invalid_and_the_message_names_it() {
+    // GIVEN a path where no file exists
+    let missing = std::env::temp_dir()
+        .join(format!(
+            "iam-sentinel-cli-{}-no-such-policy.json",
+            std::process::id()
+        ))
+        .display()
+        .to_string();
+
+    // WHEN it is checked
+    let run = check(
+        &["--restricted", "s3:DeleteBucket", "--format", "json"],
+        &[&missing],
+    );
+
+    // THEN the input is invalid, and stderr names the file and why it could not be read
+    assert_eq!(run.code, EXIT_INVALID);
+    assert!(run.stderr.contains(&missing), "{}", run.stderr);
+    assert!(run.stderr.contains("cannot read it"), "{}", run.stderr);
+    let report = run.report();
+    assert_eq!(only_file(&report)["status"], "invalid");
+}
+
+/// Whatever the engine refuses a document for (not JSON at all, cut-off JSON, a statement it
+/// rejects), the command exits 2, stderr names the file then gives the engine's reason, and
+/// the JSON report marks the file invalid with that reason. What the reason says is the
+/// engine's specification (`documents.rs`).
+#[test]
+fn an_invalid_document_exits_2_and_stderr_names_the_file_then_says_why() {
+    let truncated = TempFile::new(
+        "truncated.json",
+        r#"{"Version": "2012-10-17", "Statement": ["#,
+    );
+    let cases = [
+        (
+            "a file that is not JSON",
+            fixture("cloudformation-yaml-not-json.yaml"),
+        ),
+        ("truncated JSON", truncated.path()),
+        ("a lowercase Effect", fixture("lowercase-effect-allow.json")),
+        (
+            "an unknown statement key",
+            fixture("misspelled-actions-key.json"),
+        ),
+        (
+            "a policy action without a service prefix",
+            fixture("action-without-service-prefix.json"),
+        ),
+    ];
+    for (name, path) in cases {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let reason = decode(&text)
+            .and_then(|json| Policy::parse(&json).map(drop))
+            .expect_err("the engine refuses it")
+            .to_string();
+
+        let run = check(
+            &["--restricted", "s3:DeleteBucket", "--format", "json"],
+            &[&path],
+        );
+
+        assert_eq!(run.code, EXIT_INVALID, "{name}");
+        assert_eq!(
+            run.stderr,
+            format!("iam-sentinel: {path}: {reason}\n"),
+            "{name}"
+        );
+        let report = run.report();
+        let file = only_file(&report);
+        assert_eq!(file["status"], "invalid", "{name}");
+        assert_eq!(file["error"], reason.as_str(), "{name}");
+    }
+}
+
+/// A restricted list that is empty, misspelt or malformed stops the command before any file is
+/// read: exit 2, nothing on stdout, and stderr says what is wrong (a typo gets the known action
+/// probably meant).
+#[test]
+fn an_invalid_restricted_list_is_refused_before_any_file_is_read() {
+    let policy = fixture("my-bad-policy-aws-5-mins.json");
+    let cases = [
+        (
+            "a typo",
+            "s3:DeleteBuckett",
+            r#"restricted action "s3:DeleteBuckett" matches no known IAM action (did you mean "s3:DeleteBucket"?)"#,
+        ),
+        ("an empty list", "", "the restricted action list is empty"),
+        (
+            "a pattern without a service prefix",
+            "DeleteBucket",
+            r#"restricted action "DeleteBucket" is not of the form service:action"#,
+        ),
+    ];
+    for (name, restricted, says) in cases {
+        let run = check(&["--restricted", restricted], &[&policy]);
+
+        assert_eq!(run.code, EXIT_INVALID, "{name}");
+        assert!(run.stdout.is_empty(), "{name}: {}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            format!("iam-sentinel: --restricted: {says}\n"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_file_wins_over_a_flagged_one_and_the_flagged_one_is_still_reported() {
+    // GIVEN one policy granting s3:DeleteBucket and one invalid policy
+    let flagged = fixture("my-bad-policy-aws-5-mins.json");
+    let invalid = fixture("lowercase-effect-allow.json");
+
+    // WHEN both are checked
+    let (code, report) = check_json("s3:DeleteBucket", &[&flagged, &invalid]);
+
+    // THEN the exit code says invalid, and the flagged file's findings are still in the report
+    assert_eq!(code, EXIT_INVALID);
+    let files = report["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["status"], "restricted");
+    assert_eq!(flagged_statements(&files[0]), [0]);
+    assert_eq!(files[1]["status"], "invalid");
+}

@@ -1,0 +1,160 @@
+//! Running the binary, and reading what it printed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+pub const EXIT_CLEAN: i32 = 0;
+pub const EXIT_RESTRICTED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+
+/// What one run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The `--format json` report on stdout.
+    pub fn report(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not a JSON report ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs `iam-sentinel check ARGS FILES...` with no RESTRICTED_ACTIONS inherited from the
+/// environment the tests run in.
+pub fn check(args: &[&str], files: &[&str]) -> Run {
+    run(args, files, &[], None)
+}
+
+/// Runs `iam-sentinel check ARGS -` with `input` on standard input.
+pub fn check_stdin(args: &[&str], input: &str) -> Run {
+    run(args, &["-"], &[], Some(input))
+}
+
+/// Runs `iam-sentinel check ARGS FILES...` with extra environment variables.
+pub fn check_with_env(args: &[&str], files: &[&str], env: &[(&str, &str)]) -> Run {
+    run(args, files, env, None)
+}
+
+fn run(args: &[&str], files: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_iam-sentinel"));
+    command
+        .arg("check")
+        .args(args)
+        .args(files)
+        .env_remove("RESTRICTED_ACTIONS")
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the iam-sentinel binary runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(input.as_bytes())
+            .expect("the document is written to stdin");
+    }
+    let output = child.wait_with_output().expect("iam-sentinel finishes");
+    Run {
+        code: output
+            .status
+            .code()
+            .expect("iam-sentinel exits rather than being killed"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// `check --restricted RESTRICTED --format json FILES...`: the exit code and the report.
+pub fn check_json(restricted: &str, files: &[&str]) -> (i32, Value) {
+    let run = check(&["--restricted", restricted, "--format", "json"], files);
+    (run.code, run.report())
+}
+
+pub fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/policies")
+        .join(name);
+    assert!(path.is_file(), "missing fixture {}", path.display());
+    path.display().to_string()
+}
+
+pub fn read_fixture(name: &str) -> String {
+    std::fs::read_to_string(fixture(name)).expect("the fixture is readable")
+}
+
+/// A file under the system temp directory, unique to this process and call, removed on drop.
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    pub fn new(name: &str, contents: &str) -> TempFile {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "iam-sentinel-cli-{}-{unique}-{name}",
+            std::process::id()
+        ));
+        std::fs::write(&path, contents).expect("the temp file is written");
+        TempFile(path)
+    }
+
+    pub fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The report's entry for its only file.
+pub fn only_file(report: &Value) -> &Value {
+    let files = report["files"].as_array().expect("files is an array");
+    assert_eq!(
+        files.len(),
+        1,
+        "expected one file in the report:\n{report:#}"
+    );
+    &files[0]
+}
+
+pub fn findings(file: &Value) -> &[Value] {
+    file["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings array in:\n{file:#}"))
+}
+
+/// The indexes of the statements a file's findings point at.
+pub fn flagged_statements(file: &Value) -> Vec<u64> {
+    findings(file)
+        .iter()
+        .map(|f| f["statement"].as_u64().expect("statement index"))
+        .collect()
+}
+
+pub fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("expected an array of strings, got {value}"))
+        .iter()
+        .map(|v| v.as_str().expect("a string"))
+        .collect()
+}
