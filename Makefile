@@ -24,10 +24,16 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= $(if $(HAS_ARM64_TARGET),arm64,x86_64)
 
-.PHONY: help demo test lint build bench bench-local fuzz catalog screenshots clean browser
+.PHONY: help check demo test lint build bench bench-local fuzz catalog screenshots clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+check: ## The fast inner loop: rustfmt, clippy, unit and property tests (no venv, no moto, no apt-get)
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo test --workspace --locked --exclude remediation
+	cargo test --locked -p remediation --lib
 
 demo: $(VENV_READY) ## The whole incident on this machine: bad policy, quarantine, emails, approval page (DECISION=approve|deny|timeout: no person needed)
 	$(PYTHON) local/demo.py $(if $(DECISION),--decision $(DECISION))

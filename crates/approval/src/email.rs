@@ -2,7 +2,7 @@
 //! and one link to the approval page (which decides nothing until a button is pressed).
 
 use incident::{
-    Notification, SUBJECT_LIMIT, change_section, describe_edit, describe_target, grants_section,
+    Notification, SUBJECT_LIMIT, change_section, describe_target, grants_section,
     quarantine_section, truncate,
 };
 
@@ -37,7 +37,7 @@ pub fn approval_request_email(
     }
     body += &quarantine_section(&request.quarantine);
     for edit in request.quarantine.applied().map_or(&[][..], |q| &q.edits) {
-        body += &format!("  {}\n", describe_edit(edit));
+        body += &format!("  {edit}\n");
     }
     body += &format!(
         "\nThe link opens a page that shows both documents; nothing is decided until you press \

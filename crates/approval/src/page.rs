@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use incident::{
-    Decision, DecisionRecord, describe_actor, describe_edit, describe_origin, describe_quarantine,
+    Decision, DecisionRecord, describe_actor, describe_origin, describe_quarantine,
     describe_target, grant_lines, pretty,
 };
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -238,7 +238,7 @@ fn review(found: &FoundApproval, id: &ApprovalId, key: &str) -> (String, Markup)
             h2 { "What the quarantine did" }
             p { (describe_quarantine(quarantine)) }
             @if !edits.is_empty() {
-                ul { @for edit in edits { li { (describe_edit(edit)) } } }
+                ul { @for edit in edits { li { (edit) } } }
             }
         }
         // Posts to the page's own path (`<id>` relative to `approvals/<id>?key=...`) without the

@@ -13,7 +13,7 @@ pub use event::{
     Actor, EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, read_event,
 };
 pub use notification::{
-    Notification, SUBJECT_LIMIT, change_section, describe_actor, describe_edit, describe_origin,
+    Notification, SUBJECT_LIMIT, change_section, describe_actor, describe_origin,
     describe_quarantine, describe_target, grant_lines, grants_section, notification, pretty,
     quarantine_section, truncate,
 };

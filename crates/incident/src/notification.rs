@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use policy_engine::{Edit, Finding};
+use policy_engine::Finding;
 
 use crate::event::{PolicyChange, Target};
 use crate::outcome::{Outcome, OutcomeState};
@@ -199,54 +199,6 @@ pub fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
             principal,
         } => {
             format!("{} detached from {principal}", name_of(policy_arn))
-        }
-    }
-}
-
-/// What the quarantine planner did to one statement, in words.
-pub fn describe_edit(edit: &Edit) -> String {
-    let statement = |index: &usize, sid: &Option<String>| match sid {
-        Some(sid) => format!("statement {index} (Sid {sid})"),
-        None => format!("statement {index}"),
-    };
-    match edit {
-        Edit::RemovedActions {
-            statement: i,
-            sid,
-            actions,
-        } => format!("{}: removed {}", statement(i, sid), actions.join(", ")),
-        Edit::ExpandedWildcard {
-            statement: i,
-            sid,
-            wildcard,
-            into,
-        } => format!(
-            "{}: {wildcard} replaced by {} narrower entries that leave the restricted actions out",
-            statement(i, sid),
-            into.len()
-        ),
-        Edit::DroppedWildcard {
-            statement: i,
-            sid,
-            wildcard,
-            reason,
-        } => format!("{}: removed {wildcard} ({reason})", statement(i, sid)),
-        Edit::AddedToNotAction {
-            statement: i,
-            sid,
-            patterns,
-        } => format!(
-            "{}: {} added to NotAction, so they are no longer granted",
-            statement(i, sid),
-            patterns.join(", ")
-        ),
-        Edit::DroppedStatement {
-            statement: i,
-            sid,
-            reason,
-        } => format!("{}: removed ({reason})", statement(i, sid)),
-        Edit::AddedEmptyStatement => {
-            "every statement had to go; an empty statement that grants nothing stands in (IAM refuses an empty policy)".into()
         }
     }
 }

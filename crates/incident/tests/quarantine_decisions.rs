@@ -1,0 +1,340 @@
+//! What a quarantine writes, decided from what IAM holds now (no AWS: the handlers read IAM
+//! into these snapshot values and carry out the decision). The moto tests in
+//! crates/remediation show the same paths through real IAM calls.
+
+use incident::quarantine::{
+    AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
+    ManagedPolicyNow, QuarantineError, VersionSummary, decide_attachment, decide_inline,
+    decide_managed, inline_budget, rewrite,
+};
+use incident::{Principal, PrincipalKind, QuarantineAction};
+use policy_engine::{Catalog, PolicyKind, RestrictedActions};
+
+const POLICY: &str = "arn:aws:iam::123456789012:policy/my-bad-policy-aws-5-mins";
+const OFFENDING: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"VisualEditor0","Effect":"Allow","Action":["s3:GetBucketObjectLockConfiguration","s3:DeleteObjectVersion","s3:DeleteBucket"],"Resource":"*"}]}"#;
+const CLEAN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#;
+
+fn restricted() -> RestrictedActions {
+    RestrictedActions::parse("s3:DeleteBucket,s3:DeleteObject", Catalog::embedded()).unwrap()
+}
+
+/// What the quarantine of OFFENDING puts in force (the planner's own output).
+fn quarantine_of_offending() -> String {
+    rewrite(OFFENDING, PolicyKind::Managed.size_limit(), &restricted())
+        .unwrap()
+        .expect("OFFENDING grants a restricted action")
+        .quarantined
+}
+
+fn version(id: &str, is_default: bool, created: i64) -> VersionSummary {
+    VersionSummary {
+        version_id: id.into(),
+        is_default,
+        created,
+    }
+}
+
+fn managed(default: (&str, &str), versions: Vec<VersionSummary>) -> ManagedPolicyNow {
+    ManagedPolicyNow {
+        policy_arn: POLICY.into(),
+        default_version_id: default.0.into(),
+        default_document: default.1.into(),
+        analysed: None,
+        versions,
+    }
+}
+
+#[test]
+fn a_restricted_default_version_gets_a_new_default_version_without_the_grant() {
+    let now = managed(("v1", OFFENDING), vec![version("v1", true, 10)]);
+    let ManagedDecision::NewDefaultVersion {
+        rewrite,
+        offending_version_id,
+        make_room,
+    } = decide_managed(&now, &restricted()).unwrap()
+    else {
+        panic!("expected a new default version");
+    };
+    assert_eq!(offending_version_id, "v1");
+    assert_eq!(make_room, None, "one version of five: no room to make");
+    assert_eq!(rewrite.original, OFFENDING);
+    assert!(!rewrite.quarantined.contains("s3:DeleteBucket"));
+    assert!(rewrite.quarantined.contains("s3:DeleteObjectVersion"));
+}
+
+#[test]
+fn at_the_version_limit_the_oldest_spare_version_makes_room() {
+    // (versions as IAM lists them, expected version to delete)
+    let cases: &[(&str, Vec<VersionSummary>, Option<&str>)] = &[
+        (
+            "four versions: no room needed",
+            vec![
+                version("v1", false, 1),
+                version("v2", false, 2),
+                version("v3", false, 3),
+                version("v4", true, 4),
+            ],
+            None,
+        ),
+        (
+            "five versions: the oldest that is not the default",
+            vec![
+                version("v5", true, 5),
+                version("v2", false, 2),
+                version("v1", false, 1),
+                version("v3", false, 3),
+                version("v4", false, 4),
+            ],
+            Some("v1"),
+        ),
+        (
+            "the oldest is the default (set back by hand): the next oldest",
+            vec![
+                version("v1", true, 1),
+                version("v2", false, 2),
+                version("v3", false, 3),
+                version("v4", false, 4),
+                version("v5", false, 5),
+            ],
+            Some("v2"),
+        ),
+        (
+            "created in the same second: the lower version number first",
+            vec![
+                version("v10", false, 7),
+                version("v9", false, 7),
+                version("v11", false, 8),
+                version("v12", false, 9),
+                version("v13", true, 9),
+            ],
+            Some("v9"),
+        ),
+    ];
+    for (case, versions, expected) in cases {
+        let default = versions.iter().find(|v| v.is_default).unwrap();
+        let now = managed((&default.version_id, OFFENDING), versions.clone());
+        let ManagedDecision::NewDefaultVersion { make_room, .. } =
+            decide_managed(&now, &restricted()).unwrap()
+        else {
+            panic!("{case}: expected a new default version");
+        };
+        assert_eq!(make_room.as_deref(), *expected, "{case}");
+    }
+}
+
+#[test]
+fn with_no_spare_version_to_delete_the_quarantine_is_a_policy_conflict() {
+    // Five versions listed, every one of them the default: nothing can make room.
+    let versions = (1..=5)
+        .map(|n| version(&format!("v{n}"), true, n))
+        .collect();
+    let now = managed(("v5", OFFENDING), versions);
+    let error = decide_managed(&now, &restricted()).unwrap_err();
+    assert!(
+        matches!(error, QuarantineError::NoRoom { versions: 5, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_clean_default_version_needs_no_quarantine() {
+    let now = managed(("v2", CLEAN), vec![version("v2", true, 2)]);
+    assert_eq!(
+        decide_managed(&now, &restricted()).unwrap(),
+        ManagedDecision::NotNeeded(
+            "the policy's default version (v2) grants no restricted action".into()
+        )
+    );
+}
+
+#[test]
+fn a_retried_quarantine_recognises_its_own_version_and_reports_it_applied() {
+    // GIVEN v2, the quarantine of v1, is the default: an earlier attempt made it, and its answer
+    // was lost before Step Functions retried
+    let mut now = managed(
+        ("v2", &quarantine_of_offending()),
+        vec![version("v1", false, 1), version("v2", true, 2)],
+    );
+    now.analysed = Some(("v1".into(), OFFENDING.into()));
+    // WHEN the retried attempt decides
+    let ManagedDecision::InPlace(applied) = decide_managed(&now, &restricted()).unwrap() else {
+        panic!("expected the quarantine recognised in place");
+    };
+    // THEN it stands as applied, with the original kept for the restore
+    assert_eq!(applied.original_document, OFFENDING);
+    assert_eq!(
+        applied.action,
+        QuarantineAction::NewDefaultVersion {
+            policy_arn: POLICY.into(),
+            offending_version_id: "v1".into(),
+            quarantine_version_id: "v2".into(),
+            deleted_version: None,
+        }
+    );
+}
+
+#[test]
+fn a_clean_default_that_is_not_our_quarantine_is_a_newer_change() {
+    let mut now = managed(
+        ("v2", CLEAN),
+        vec![version("v1", false, 1), version("v2", true, 2)],
+    );
+    now.analysed = Some(("v1".into(), OFFENDING.into()));
+    assert!(matches!(
+        decide_managed(&now, &restricted()).unwrap(),
+        ManagedDecision::NotNeeded(_)
+    ));
+}
+
+#[test]
+fn a_document_iam_holds_that_the_engine_cannot_read_is_invalid_input() {
+    let now = managed(("v1", "not a policy"), vec![version("v1", true, 1)]);
+    let error = decide_managed(&now, &restricted()).unwrap_err();
+    assert!(
+        matches!(error, QuarantineError::Unreadable { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().starts_with("the current policy: "),
+        "{error}"
+    );
+}
+
+fn role() -> Principal {
+    Principal {
+        kind: PrincipalKind::Role,
+        name: "data-pipeline".into(),
+    }
+}
+
+fn inline(document: Option<&str>, others: &[&str]) -> InlinePolicyNow {
+    InlinePolicyNow {
+        principal: role(),
+        policy_name: "cleanup".into(),
+        document: document.map(str::to_owned),
+        other_documents: others.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+#[test]
+fn inline_decisions() {
+    let quarantined = quarantine_of_offending();
+    // (case, the policy now, the document the assessment analysed, expected decision kind)
+    let cases: &[(&str, InlinePolicyNow, Option<&str>, &str)] = &[
+        (
+            "restricted now: rewrite",
+            inline(Some(OFFENDING), &[]),
+            Some(OFFENDING),
+            "rewrite",
+        ),
+        ("gone", inline(None, &[]), Some(OFFENDING), "not needed"),
+        (
+            "clean now, written by someone else",
+            inline(Some(CLEAN), &[]),
+            Some(OFFENDING),
+            "not needed",
+        ),
+        (
+            "clean now, our own quarantine",
+            inline(Some(&quarantined), &[]),
+            Some(OFFENDING),
+            "in place",
+        ),
+    ];
+    for (case, now, analysed, expected) in cases {
+        let got = match decide_inline(now, *analysed, &restricted()).unwrap() {
+            InlineDecision::Rewrite(_) => "rewrite",
+            InlineDecision::NotNeeded(_) => "not needed",
+            InlineDecision::InPlace(applied) => {
+                assert_eq!(applied.original_document, OFFENDING, "{case}");
+                "in place"
+            }
+        };
+        assert_eq!(got, *expected, "{case}");
+    }
+}
+
+#[test]
+fn the_inline_budget_is_the_principals_quota_less_its_other_inline_policies() {
+    let clean_size = policy_engine::Policy::parse(CLEAN).unwrap().size();
+    let cases: &[(&str, PrincipalKind, Vec<String>, usize)] = &[
+        ("a role alone", PrincipalKind::Role, vec![], 10_240),
+        ("a user alone", PrincipalKind::User, vec![], 2_048),
+        ("a group alone", PrincipalKind::Group, vec![], 5_120),
+        (
+            "a role with two others, counted as IAM counts (no white space)",
+            PrincipalKind::Role,
+            vec![CLEAN.into(), format!("{CLEAN}\n\n   ")],
+            10_240 - 2 * clean_size,
+        ),
+        (
+            "a document the engine cannot read counts at its full length",
+            PrincipalKind::User,
+            vec!["x".repeat(100)],
+            2_048 - 100,
+        ),
+        (
+            "others over the quota leave nothing",
+            PrincipalKind::User,
+            vec!["x".repeat(3_000)],
+            0,
+        ),
+    ];
+    for (case, kind, others, expected) in cases {
+        assert_eq!(inline_budget(*kind, others), *expected, "{case}");
+    }
+}
+
+#[test]
+fn an_inline_quarantine_that_cannot_fit_the_budget_is_refused() {
+    // Other inline policies use the whole quota: no quarantine fits.
+    let now = inline(Some(OFFENDING), &[&"x".repeat(10_240)]);
+    let error = decide_inline(&now, Some(OFFENDING), &restricted()).unwrap_err();
+    assert!(matches!(error, QuarantineError::DoesNotFit(_)), "{error}");
+}
+
+fn attachment(attached: bool, document: Option<&str>) -> AttachmentNow {
+    AttachmentNow {
+        principal: role(),
+        policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
+        attached,
+        document: document.map(str::to_owned),
+    }
+}
+
+#[test]
+fn attachment_decisions() {
+    let cases: &[(&str, AttachmentNow, &str)] = &[
+        (
+            "attached and restricted: detach",
+            attachment(true, Some(OFFENDING)),
+            "detach",
+        ),
+        (
+            "no longer attached",
+            attachment(false, None),
+            "the policy is no longer attached",
+        ),
+        (
+            "attached, policy gone",
+            attachment(true, None),
+            "the attached policy no longer exists",
+        ),
+        (
+            "attached, clean now",
+            attachment(true, Some(CLEAN)),
+            "the attached policy, as it is now, grants no restricted action",
+        ),
+    ];
+    for (case, now, expected) in cases {
+        match decide_attachment(now, &restricted()).unwrap() {
+            AttachmentDecision::Detach(applied) => {
+                assert_eq!(*expected, "detach", "{case}");
+                assert_eq!(applied.original_document, OFFENDING, "{case}");
+                assert_eq!(applied.quarantined_document, None, "{case}");
+                assert!(!applied.findings.is_empty(), "{case}");
+            }
+            AttachmentDecision::NotNeeded(reason) => assert_eq!(reason, *expected, "{case}"),
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! What a restore writes, decided from what IAM holds now: the original goes back only while
+//! the quarantine is what is in force (approval was given for that state); restored already is
+//! finished, not skipped; anyone else's change since wins.
+
+use incident::restore::{
+    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, RestoreWrite, restore_attachment,
+    restore_inline, restore_managed,
+};
+use incident::{Principal, PrincipalKind, RestoreStatus};
+
+const POLICY: &str = "arn:aws:iam::123456789012:policy/team-s3-access";
+const ORIGINAL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+const QUARANTINED: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"s3:DeleteBucket","Resource":"*"}]}"#;
+const SOMEONE_ELSES: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+fn set_default(version: &str) -> RestoreWrite {
+    RestoreWrite::SetDefaultVersion {
+        policy_arn: POLICY.into(),
+        version_id: version.into(),
+    }
+}
+
+fn delete(version: &str) -> RestoreWrite {
+    RestoreWrite::DeleteVersion {
+        policy_arn: POLICY.into(),
+        version_id: version.into(),
+    }
+}
+
+#[test]
+fn managed_policy_restores() {
+    // (case, default version now, quarantine version still listed, status, writes)
+    let cases = [
+        (
+            "the quarantine is the default",
+            Some("v2"),
+            true,
+            RestoreStatus::Restored,
+            vec![set_default("v1"), delete("v2")],
+        ),
+        (
+            "restored already, quarantine version left",
+            Some("v1"),
+            true,
+            RestoreStatus::Restored,
+            vec![delete("v2")],
+        ),
+        (
+            "restored already and cleaned up (a retried restore)",
+            Some("v1"),
+            false,
+            RestoreStatus::Restored,
+            vec![],
+        ),
+        (
+            "someone made v3 the default since",
+            Some("v3"),
+            true,
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+        (
+            "the policy is gone",
+            None,
+            false,
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+    ];
+    for (case, default, listed, status, writes) in cases {
+        let plan = restore_managed(&ManagedRestoreNow {
+            policy_arn: POLICY.into(),
+            offending_version_id: "v1".into(),
+            quarantine_version_id: "v2".into(),
+            default_version_id: default.map(str::to_owned),
+            quarantine_version_exists: listed,
+        });
+        assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
+        assert_eq!(plan.writes, writes, "{case}");
+    }
+}
+
+#[test]
+fn a_skipped_managed_restore_says_what_is_in_force_and_why_nothing_was_done() {
+    let plan = restore_managed(&ManagedRestoreNow {
+        policy_arn: POLICY.into(),
+        offending_version_id: "v1".into(),
+        quarantine_version_id: "v2".into(),
+        default_version_id: Some("v3".into()),
+        quarantine_version_exists: true,
+    });
+    assert_eq!(
+        plan.record.detail,
+        format!(
+            "the default version of {POLICY} is now v3, not the quarantine version v2: someone \
+             changed the policy since, and restoring would undo their change"
+        )
+    );
+}
+
+fn role() -> Principal {
+    Principal {
+        kind: PrincipalKind::Role,
+        name: "data-pipeline".into(),
+    }
+}
+
+#[test]
+fn inline_policy_restores() {
+    let put_original = RestoreWrite::PutInline {
+        principal: role(),
+        policy_name: "cleanup".into(),
+        document: ORIGINAL.into(),
+    };
+    // (case, document now, status, writes); documents compare as JSON, not as text
+    let reformatted_quarantine = QUARANTINED.replace(',', ",\n  ");
+    let cases = [
+        (
+            "the quarantine in force",
+            Some(QUARANTINED),
+            RestoreStatus::Restored,
+            vec![put_original.clone()],
+        ),
+        (
+            "the quarantine in force, white space differs",
+            Some(reformatted_quarantine.as_str()),
+            RestoreStatus::Restored,
+            vec![put_original],
+        ),
+        (
+            "the original back already",
+            Some(ORIGINAL),
+            RestoreStatus::Restored,
+            vec![],
+        ),
+        (
+            "someone else's document since",
+            Some(SOMEONE_ELSES),
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+        (
+            "the inline policy deleted since",
+            None,
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+        ("not JSON at all", Some("{"), RestoreStatus::Skipped, vec![]),
+    ];
+    for (case, current, status, writes) in cases {
+        let plan = restore_inline(&InlineRestoreNow {
+            principal: role(),
+            policy_name: "cleanup".into(),
+            original: ORIGINAL.into(),
+            quarantined: Some(QUARANTINED.into()),
+            current: current.map(str::to_owned),
+        });
+        assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
+        assert_eq!(plan.writes, writes, "{case}");
+    }
+}
+
+#[test]
+fn detached_policy_restores() {
+    let attach = RestoreWrite::Attach {
+        principal: role(),
+        policy_arn: POLICY.into(),
+    };
+    // (case, attached now, the policy's document now, status, writes)
+    let cases = [
+        (
+            "detached, document as approved",
+            false,
+            Some(ORIGINAL),
+            RestoreStatus::Restored,
+            vec![attach],
+        ),
+        (
+            "attached again already",
+            true,
+            None,
+            RestoreStatus::Restored,
+            vec![],
+        ),
+        (
+            "the document changed since: re-attaching would grant what nobody approved",
+            false,
+            Some(SOMEONE_ELSES),
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+        (
+            "the policy is gone",
+            false,
+            None,
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+    ];
+    for (case, attached, current, status, writes) in cases {
+        let plan = restore_attachment(&AttachmentRestoreNow {
+            principal: role(),
+            policy_arn: POLICY.into(),
+            original: ORIGINAL.into(),
+            attached,
+            current: current.map(str::to_owned),
+        });
+        assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
+        assert_eq!(plan.writes, writes, "{case}");
+    }
+}
