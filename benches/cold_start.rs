@@ -106,6 +106,7 @@ fn lambda_environment(runtime_api: &str, name: &str) -> Vec<(&'static str, Strin
         ),
         ("EVENT_BUS_NAME", "default".into()),
         ("NOTIFY_ON_CLEAN_CHANGES", "false".into()),
+        ("APPROVAL_TIMEOUT", "24h".into()),
         (
             "APPROVAL_URL",
             "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com".into(),
