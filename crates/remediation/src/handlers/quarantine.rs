@@ -89,7 +89,7 @@ async fn managed(
             make_room,
         } => {
             let deleted_version = match make_room {
-                Some(version_id) => Some(delete_spare_version(policy_arn, version_id, iam).await?),
+                Some(version_id) => delete_spare_version(policy_arn, version_id, iam).await?,
                 None => None,
             };
             let quarantine_version_id = iam
@@ -105,24 +105,24 @@ async fn managed(
     })
 }
 
-/// Deletes a version to make room, returning its document so nothing is lost.
+/// Deletes a version to make room, returning its document so nothing is lost; `None` when it
+/// is gone already (someone else made the room).
 async fn delete_spare_version(
     policy_arn: &str,
     version_id: String,
     iam: &IamPolicies,
-) -> Result<DeletedVersion, StepError> {
-    let document = iam
-        .version_document(policy_arn, &version_id)
-        .await?
-        .unwrap_or_default();
+) -> Result<Option<DeletedVersion>, StepError> {
+    let Some(document) = iam.version_document(policy_arn, &version_id).await? else {
+        return Ok(None);
+    };
     // Logged before it goes: if this attempt's answer is lost and the step retried, the
     // record no longer names it, and the log is where its document stays.
     tracing::warn!(policy = policy_arn, version = %version_id, %document, "deleting the oldest spare version to make room");
     iam.delete_version(policy_arn, &version_id).await?;
-    Ok(DeletedVersion {
+    Ok(Some(DeletedVersion {
         version_id,
         document,
-    })
+    }))
 }
 
 async fn inline(
