@@ -1,0 +1,210 @@
+//! Which IAM events are read and ignored, and why: failed calls, policy versions not made the
+//! default, and iam-sentinel's own writes (recognised by its role, and only by its role).
+
+mod support;
+
+use incident::{Reading, read_event};
+use serde_json::{Value, json};
+use support::{
+    OWN_ROLE, change, change_of, fixture, ignored, read, request_parameters_mut, user_identity_mut,
+};
+
+/// How a case alters its fixture before it is read.
+type Alter = fn(&mut Value);
+
+fn unaltered(_: &mut Value) {}
+
+#[test]
+fn a_failed_call_is_ignored_naming_its_error_code() {
+    let cases = [
+        (
+            "bob's CreatePolicy denied access (its request still has a document)",
+            "create-policy-access-denied.json",
+            "CreatePolicy",
+            "AccessDenied",
+        ),
+        (
+            "alice's PutRolePolicy refused as malformed",
+            "put-role-policy-malformed.json",
+            "PutRolePolicy",
+            "MalformedPolicyDocumentException",
+        ),
+    ];
+    for (case, name, event_name, error_code) in cases {
+        // GIVEN the failed call of the case
+        // WHEN it is read
+        let (read_name, reason) = ignored(&fixture(name));
+        // THEN it is ignored, and the reason names the error code
+        assert_eq!(read_name, event_name, "{case}");
+        assert!(reason.contains(error_code), "{case}: {reason}");
+    }
+}
+
+#[test]
+fn a_policy_version_not_made_the_default_is_ignored_with_a_reason() {
+    let cases: [(&str, &str, Alter); 3] = [
+        (
+            "bob's CreatePolicyVersion v3 with setAsDefault false",
+            "create-policy-version-not-default.json",
+            unaltered,
+        ),
+        (
+            "no setAsDefault in the request (IAM's default is false)",
+            "create-policy-version-default.json",
+            |event| {
+                request_parameters_mut(event).remove("setAsDefault");
+            },
+        ),
+        (
+            "setAsDefault given as the string \"false\"",
+            "create-policy-version-default.json",
+            |event| event["detail"]["requestParameters"]["setAsDefault"] = json!("false"),
+        ),
+    ];
+    for (case, name, alter) in cases {
+        // GIVEN a CreatePolicyVersion that does not make its version the default
+        let mut event = fixture(name);
+        alter(&mut event);
+        // WHEN it is read
+        let (event_name, reason) = ignored(&event);
+        // THEN it is ignored, and the reason says it is not the default
+        assert_eq!(event_name, "CreatePolicyVersion", "{case}");
+        assert!(reason.contains("default"), "{case}: {reason}");
+    }
+}
+
+#[test]
+fn set_as_default_given_as_the_string_true_still_counts() {
+    for text in ["true", "True", "TRUE"] {
+        // GIVEN a CreatePolicyVersion whose setAsDefault is the string "true"
+        let mut event = fixture("create-policy-version-default.json");
+        event["detail"]["requestParameters"]["setAsDefault"] = json!(text);
+        // WHEN it is read
+        let change = change(&event);
+        // THEN it is a change to the managed policy, as with the boolean
+        assert_eq!(
+            change,
+            change_of("create-policy-version-default.json"),
+            "setAsDefault {text:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// iam-sentinel's own changes, and only those
+// ---------------------------------------------------------------------------------------------
+
+fn without_session_context(event: &mut Value) {
+    user_identity_mut(event).remove("sessionContext");
+}
+
+#[test]
+fn the_services_own_change_is_ignored() {
+    let cases: [(&str, &str, Alter); 3] = [
+        (
+            "by its session issuer (the fixture as recorded)",
+            OWN_ROLE,
+            unaltered,
+        ),
+        (
+            "by its assumed-role ARN alone, with no sessionContext",
+            OWN_ROLE,
+            without_session_context,
+        ),
+        (
+            "when its role is deployed with a path (the assumed-role ARN never shows paths)",
+            "arn:aws:iam::123456789012:role/service-role/iam-sentinel-policy-writer",
+            without_session_context,
+        ),
+    ];
+    for (case, own_role, alter) in cases {
+        // GIVEN the quarantine write-back, made by a session of the policy-writer role
+        let mut event = fixture("put-role-policy-by-sentinel.json");
+        assert_eq!(
+            event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
+            OWN_ROLE
+        );
+        alter(&mut event);
+        // WHEN it is read by a deployment whose policy writer is `own_role`
+        let reading = read_event(&event, own_role);
+        // THEN it is ignored as iam-sentinel's own change
+        let Ok(Reading::Ignored { event_name, reason }) = reading else {
+            panic!("{case}: expected the event to be ignored, got {reading:?}");
+        };
+        assert_eq!(event_name, "PutRolePolicy", "{case}");
+        assert!(reason.contains("iam-sentinel"), "{case}: {reason}");
+    }
+}
+
+/// The write-back, as if made by another role: `role_arn` issuing a session named like ours.
+fn write_back_by(role_arn: &str, assumed_role_arn: &str) -> Value {
+    let mut event = fixture("put-role-policy-by-sentinel.json");
+    event["detail"]["userIdentity"]["arn"] = json!(assumed_role_arn);
+    event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!(role_arn);
+    event
+}
+
+#[test]
+fn a_change_by_anyone_else_is_not_ignored() {
+    let similar_name = || {
+        write_back_by(
+            "arn:aws:iam::123456789012:role/iam-sentinel-policy-writer-2",
+            "arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer-2/quarantine-policy",
+        )
+    };
+    let other_account = || {
+        write_back_by(
+            "arn:aws:iam::210987654321:role/iam-sentinel-policy-writer",
+            "arn:aws:sts::210987654321:assumed-role/iam-sentinel-policy-writer/quarantine-policy",
+        )
+    };
+    let user_named_like_the_role = || {
+        let mut event = fixture("put-role-policy-by-sentinel.json");
+        let identity = user_identity_mut(&mut event);
+        identity.remove("sessionContext");
+        identity.insert("type".into(), json!("IAMUser"));
+        identity.insert(
+            "arn".into(),
+            json!("arn:aws:iam::123456789012:user/iam-sentinel-policy-writer"),
+        );
+        event
+    };
+    let cases: [(&str, Value, Alter); 5] = [
+        (
+            "a role whose name only starts with the service's role name",
+            similar_name(),
+            unaltered,
+        ),
+        (
+            "that similarly named role, with only its assumed-role ARN",
+            similar_name(),
+            without_session_context,
+        ),
+        (
+            "the service's role name in another account",
+            other_account(),
+            unaltered,
+        ),
+        (
+            "the service's role name in another account, with only its assumed-role ARN",
+            other_account(),
+            without_session_context,
+        ),
+        (
+            "an IAM user named like the service's role",
+            user_named_like_the_role(),
+            unaltered,
+        ),
+    ];
+    for (case, mut event, alter) in cases {
+        // GIVEN the same write-back, made by someone else
+        alter(&mut event);
+        // WHEN it is read
+        let reading = read(&event);
+        // THEN it is a change, to be analysed like any other
+        let Ok(Reading::Change(change)) = reading else {
+            panic!("{case}: expected a policy change, got {reading:?}");
+        };
+        assert_eq!(change.event_name, "PutRolePolicy", "{case}");
+    }
+}

@@ -1,0 +1,456 @@
+//! What is not an IAM policy change iam-sentinel handles gets a clear error naming what is wrong
+//! (not an event, not IAM, an unhandled call, a missing field), and no JSON at all makes the
+//! reader panic.
+
+mod support;
+
+use incident::{EventError, Reading, read_event};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use support::{OWN_ROLE, detail_mut, fixture, read, recorded_document, request_parameters_mut};
+
+/// The event names iam-sentinel handles.
+const HANDLED: [&str; 9] = [
+    "CreatePolicy",
+    "CreatePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "PutUserPolicy",
+    "PutRolePolicy",
+    "PutGroupPolicy",
+    "AttachUserPolicy",
+    "AttachRolePolicy",
+    "AttachGroupPolicy",
+];
+
+/// How a case alters its fixture before it is read.
+type Alter = fn(&mut Value);
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_json_value_that_is_not_an_object_is_not_an_event() {
+    for value in [
+        json!(null),
+        json!(42),
+        json!("CreatePolicy"),
+        json!([]),
+        json!(true),
+    ] {
+        // GIVEN JSON that is not an object
+        // WHEN it is read
+        let result = read(&value);
+        // THEN it is NotAnEvent
+        assert!(
+            matches!(result, Err(EventError::NotAnEvent(_))),
+            "{value}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn an_event_without_its_detail_or_event_name_is_not_an_event_naming_what_is_missing() {
+    let cases: [(&str, &str, Alter, &[&str]); 2] = [
+        (
+            "an object without detail",
+            "create-policy.json",
+            |event| {
+                event.as_object_mut().unwrap().remove("detail");
+            },
+            &["not an EventBridge event", "detail"],
+        ),
+        (
+            "a record without eventName",
+            "attach-user-policy.json",
+            |event| {
+                detail_mut(event).remove("eventName");
+            },
+            &["not an EventBridge event", "eventName"],
+        ),
+    ];
+    for (case, name, alter, said) in cases {
+        // GIVEN an event that lost a part every event has
+        let mut event = fixture(name);
+        alter(&mut event);
+        // WHEN it is read
+        let result = read(&event);
+        // THEN it is NotAnEvent, and the message says what is missing
+        let Err(error @ EventError::NotAnEvent(_)) = result else {
+            panic!("{case}: expected NotAnEvent, got {result:?}");
+        };
+        let message = error.to_string();
+        for words in said {
+            assert!(message.contains(words), "{case}: {message}");
+        }
+    }
+}
+
+/// An S3 "Object Created" event, as S3 sends it to EventBridge.
+fn s3_object_created() -> Value {
+    json!({
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-21T09:31:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:s3:::acme-raw-data"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": "acme-raw-data"},
+            "object": {"key": "2026/11/21/batch.csv", "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "00617F08299329D189"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "203.0.113.24",
+            "reason": "PutObject"
+        }
+    })
+}
+
+#[test]
+fn an_event_that_is_not_a_cloudtrail_record_of_an_iam_call_is_not_iam_naming_its_sources() {
+    let s3_delete_bucket = {
+        let mut event = fixture("create-policy.json");
+        event["source"] = json!("aws.s3");
+        event["detail"]["eventSource"] = json!("s3.amazonaws.com");
+        event["detail"]["eventName"] = json!("DeleteBucket");
+        event["detail"]["requestParameters"] = json!({"bucketName": "acme-pipeline-staging", "Host": "acme-pipeline-staging.s3.amazonaws.com"});
+        event["detail"]["responseElements"] = Value::Null;
+        event
+    };
+    let sts_claiming_iam = {
+        let mut event = fixture("create-policy.json");
+        event["detail"]["eventSource"] = json!("sts.amazonaws.com");
+        event
+    };
+    let cases = [
+        (
+            "an S3 DeleteBucket recorded by CloudTrail",
+            s3_delete_bucket,
+            "aws.s3",
+            Some("s3.amazonaws.com"),
+        ),
+        (
+            "an S3 Object Created event (an EventBridge event, just not an IAM one)",
+            s3_object_created(),
+            "aws.s3",
+            None,
+        ),
+        (
+            "source aws.iam, recording an STS call",
+            sts_claiming_iam,
+            "aws.iam",
+            Some("sts.amazonaws.com"),
+        ),
+    ];
+    for (case, event, expected_origin, expected_event_source) in cases {
+        // GIVEN an event that is not a CloudTrail record of an IAM call
+        // WHEN it is read
+        let result = read(&event);
+        // THEN it is NotIam, naming its source and (when it has one) its eventSource
+        let Err(EventError::NotIam {
+            origin,
+            event_source,
+        }) = &result
+        else {
+            panic!("{case}: expected NotIam, got {result:?}");
+        };
+        assert_eq!(origin, expected_origin, "{case}");
+        let message = result.as_ref().unwrap_err().to_string();
+        assert!(message.contains(expected_origin), "{case}: {message}");
+        if let Some(expected) = expected_event_source {
+            assert_eq!(event_source, expected, "{case}");
+            assert!(message.contains(expected), "{case}: {message}");
+        }
+    }
+}
+
+#[test]
+fn an_iam_event_the_service_does_not_handle_is_unhandled_naming_it() {
+    // GIVEN a successful DeletePolicy
+    let mut event = fixture("create-policy.json");
+    event["detail"]["eventName"] = json!("DeletePolicy");
+    event["detail"]["requestParameters"] =
+        json!({"policyArn": "arn:aws:iam::123456789012:policy/my-bad-policy-aws-5-mins"});
+    event["detail"]["responseElements"] = Value::Null;
+    // WHEN it is read
+    let result = read(&event);
+    // THEN it is UnhandledEvent, and the message names DeletePolicy
+    assert_eq!(
+        result,
+        Err(EventError::UnhandledEvent {
+            event_name: "DeletePolicy".into()
+        })
+    );
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains("DeletePolicy"), "{message}");
+    assert!(message.contains("not a policy change"), "{message}");
+}
+
+#[test]
+fn a_handled_event_without_a_field_it_needs_is_missing_that_field() {
+    let cases: [(&str, &str, Alter, &str, &str); 3] = [
+        (
+            "a PutRolePolicy whose request lost its roleName",
+            "put-role-policy.json",
+            |event| {
+                request_parameters_mut(event).remove("roleName");
+            },
+            "PutRolePolicy",
+            "roleName",
+        ),
+        (
+            "a successful CreatePolicy whose response (the new ARN) is null",
+            "create-policy.json",
+            |event| event["detail"]["responseElements"] = Value::Null,
+            "CreatePolicy",
+            "responseElements.policy.arn",
+        ),
+        (
+            "a PutUserPolicy whose policyDocument is a JSON object (never a guess at its text)",
+            "put-user-policy.json",
+            |event| {
+                let document: Value = serde_json::from_str(&recorded_document(event)).unwrap();
+                event["detail"]["requestParameters"]["policyDocument"] = document;
+            },
+            "PutUserPolicy",
+            "policyDocument",
+        ),
+    ];
+    for (case, name, alter, event_name, field) in cases {
+        // GIVEN the handled event of the case, without a field it needs
+        let mut event = fixture(name);
+        alter(&mut event);
+        // WHEN it is read
+        let result = read(&event);
+        // THEN it is MissingField naming that field, and the message names the event and the
+        // field
+        assert_eq!(
+            result,
+            Err(EventError::MissingField {
+                event_name: event_name.into(),
+                field
+            }),
+            "{case}"
+        );
+        let message = result.unwrap_err().to_string();
+        assert!(message.contains(event_name), "{case}: {message}");
+        assert!(message.contains(field), "{case}: {message}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// No panic, whatever the JSON
+// ---------------------------------------------------------------------------------------------
+
+/// Keys of the event and record, so random objects often look like parts of an event.
+const KEYS: &[&str] = &[
+    "source",
+    "detail",
+    "account",
+    "region",
+    "eventSource",
+    "eventName",
+    "eventID",
+    "eventTime",
+    "awsRegion",
+    "recipientAccountId",
+    "errorCode",
+    "errorMessage",
+    "sourceIPAddress",
+    "userAgent",
+    "requestParameters",
+    "responseElements",
+    "userIdentity",
+    "sessionContext",
+    "sessionIssuer",
+    "type",
+    "arn",
+    "principalId",
+    "accountId",
+    "invokedBy",
+];
+
+/// Keys of `requestParameters`.
+const PARAMETER_KEYS: &[&str] = &[
+    "policyDocument",
+    "policyArn",
+    "policyName",
+    "roleName",
+    "userName",
+    "groupName",
+    "setAsDefault",
+    "versionId",
+];
+
+/// Strings that mean something to the reader, and arbitrary ones.
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "aws.iam",
+            "aws.s3",
+            "iam.amazonaws.com",
+            "s3.amazonaws.com",
+            "CreatePolicy",
+            "CreatePolicyVersion",
+            "SetDefaultPolicyVersion",
+            "PutUserPolicy",
+            "PutRolePolicy",
+            "PutGroupPolicy",
+            "AttachUserPolicy",
+            "AttachRolePolicy",
+            "AttachGroupPolicy",
+            "DeletePolicy",
+            "AssumedRole",
+            "true",
+            "false",
+            "",
+            ":",
+            "/",
+            OWN_ROLE,
+            "arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/quarantine-policy",
+            "arn:aws:sts::123456789012:assumed-role/",
+            "arn:aws:sts::123456789012:assumed-role",
+            "arn:aws:iam::123456789012:role/",
+            "%7B%22Version%22",
+        ])
+        .prop_map(str::to_owned),
+        "\\PC{0,24}",
+    ]
+}
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        text().prop_map(Value::from),
+    ]
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select([KEYS, PARAMETER_KEYS, &["policy", "policyVersion"]].concat())
+            .prop_map(str::to_owned),
+        1 => "\\PC{0,12}",
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(5, 96, 10, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((key(), inner), 0..10)
+                .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+        ]
+    })
+}
+
+/// Events shaped like the real ones, with every part possibly wrong.
+fn near_event() -> impl Strategy<Value = Value> {
+    let name = prop_oneof![
+        5 => prop::sample::select(HANDLED.to_vec()).prop_map(Value::from),
+        1 => scalar(),
+    ];
+    // Mostly strings, sometimes anything.
+    let field = || prop_oneof![4 => text().prop_map(Value::from), 1 => scalar()];
+    // Each request parameter present or not.
+    let parameters = prop_oneof![
+        4 => prop::collection::vec(
+            proptest::option::weighted(0.8, field()),
+            PARAMETER_KEYS.len()
+        )
+        .prop_map(|values| {
+            Value::Object(
+                PARAMETER_KEYS
+                    .iter()
+                    .zip(values)
+                    .filter_map(|(key, value)| Some(((*key).to_owned(), value?)))
+                    .collect(),
+            )
+        }),
+        1 => json_value(),
+    ];
+    let identity = prop_oneof![
+        json_value(),
+        (text(), text(), proptest::option::of(text())).prop_map(|(kind, arn, issuer)| {
+            let mut identity = json!({"type": kind, "arn": arn});
+            if let Some(issuer) = issuer {
+                identity["sessionContext"] = json!({"sessionIssuer": {"arn": issuer}});
+            }
+            identity
+        }),
+    ];
+    let response = prop_oneof![
+        1 => json_value(),
+        2 => (field(), field()).prop_map(|(arn, version)| {
+            json!({"policy": {"arn": arn}, "policyVersion": {"versionId": version}})
+        }),
+    ];
+    let error = prop_oneof![
+        4 => Just(None),
+        1 => text().prop_map(|code| Some(Value::from(code))),
+        1 => scalar().prop_map(Some),
+    ];
+    (
+        prop_oneof![7 => Just(json!("aws.iam")), 1 => scalar()],
+        prop_oneof![7 => Just(json!("iam.amazonaws.com")), 1 => scalar()],
+        name,
+        error,
+        identity,
+        parameters,
+        response,
+    )
+        .prop_map(
+            |(source, event_source, name, error, identity, parameters, response)| {
+                let mut event = json!({
+                    "source": source,
+                    "detail": {
+                        "eventSource": event_source,
+                        "eventName": name,
+                        "userIdentity": identity,
+                        "requestParameters": parameters,
+                        "responseElements": response,
+                    }
+                });
+                if let Some(error) = error {
+                    event["detail"]["errorCode"] = error;
+                }
+                event
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn read_event_never_panics_on_arbitrary_json(
+        event in json_value(),
+        own_role in prop_oneof![Just(OWN_ROLE.to_owned()), text()],
+    ) {
+        // GIVEN any JSON value, and any own-role ARN
+        // WHEN it is read
+        let _reading = read_event(&event, &own_role);
+        // THEN it returns (a reading or an error) without panicking
+    }
+
+    #[test]
+    fn read_event_never_panics_on_events_shaped_like_real_ones(
+        event in near_event(),
+        own_role in prop_oneof![3 => Just(OWN_ROLE.to_owned()), 1 => text()],
+    ) {
+        // GIVEN an event shaped like an IAM event, with any part possibly wrong
+        // WHEN it is read
+        let result = read_event(&event, &own_role);
+        // THEN it returns without panicking, and a change is only ever one of the handled calls
+        if let Ok(Reading::Change(change)) = &result {
+            prop_assert!(HANDLED.contains(&change.event_name.as_str()), "{result:?}");
+            prop_assert!(event["detail"].get("errorCode").is_none_or(Value::is_null));
+        }
+    }
+}

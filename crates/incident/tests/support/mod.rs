@@ -1,0 +1,475 @@
+//! Events and records built the way the workflow builds them, for the incident tests
+//! (`mod support;`) and the approval tests (crates/approval/tests/support/mod.rs includes this
+//! file): the changes are read from the real-shaped fixtures in `tests/fixtures/events/` (see
+//! its README.md), their documents analysed by the policy engine, the quarantines planned by
+//! `incident::quarantine::rewrite` and the restores decided by `incident::restore`, as the
+//! handlers do. States go through JSON, as the state machine passes them.
+//!
+//! Nothing here reads a clock or draws a random number: an email or a page built from these
+//! records is the same on every run, so it can be a snapshot. Each test binary uses a part.
+
+#![allow(dead_code)]
+
+use incident::quarantine::{inline_budget, rewrite};
+use incident::restore::{
+    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, restore_attachment, restore_inline,
+    restore_managed,
+};
+use incident::{
+    Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, EventError, Notification,
+    Outcome, OutcomeState, PolicyChange, Principal, PrincipalKind, QuarantineAction,
+    QuarantineRecord, Reading, RestoreRecord, Target, Verdict, read_event,
+};
+use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, decode};
+use serde_json::{Map, Value, json};
+
+/// The role iam-sentinel writes policies with (its quarantines and restores).
+pub const OWN_ROLE: &str = "arn:aws:iam::123456789012:role/iam-sentinel-policy-writer";
+
+/// The deployment's restricted actions, as in the fixtures' README.
+pub const RESTRICTED: &str = "s3:DeleteBucket,s3:DeleteObject";
+
+pub const EXECUTION: &str = "arn:aws:states:us-east-1:123456789012:execution:iam-sentinel-remediation:47e675e7-a06b-499a-961b-2284a99aba5a";
+
+pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+pub const BOB: &str = "arn:aws:sts::123456789012:assumed-role/DevOpsRole/bob";
+pub const DEVOPS_ROLE: &str = "arn:aws:iam::123456789012:role/DevOpsRole";
+
+pub const OUTCOMES: [Outcome; 8] = [
+    Outcome::Quarantined,
+    Outcome::Restored,
+    Outcome::RestoreSkipped,
+    Outcome::Kept,
+    Outcome::TimedOut,
+    Outcome::Clean,
+    Outcome::Superseded,
+    Outcome::Failed,
+];
+
+/// "restore_skipped": the outcome as publish-outcome's input spells it.
+pub fn spelling(outcome: Outcome) -> String {
+    serde_json::to_value(outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .expect("an outcome serialises as a string")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures and events
+// ---------------------------------------------------------------------------------------------
+
+/// `tests/fixtures/<dir>/<name>` of the repository, as text.
+pub fn read_fixture(dir: &str, name: &str) -> String {
+    let path =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/").to_owned() + dir + "/" + name;
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The event `tests/fixtures/events/<name>`.
+pub fn fixture(name: &str) -> Value {
+    serde_json::from_str(&read_fixture("events", name))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+/// The `requestParameters.policyDocument` string of an event, exactly as recorded.
+pub fn recorded_document(event: &Value) -> String {
+    event
+        .pointer("/detail/requestParameters/policyDocument")
+        .and_then(Value::as_str)
+        .expect("the fixture records a policyDocument")
+        .to_owned()
+}
+
+/// Reads an event as a deployment whose policy writer is `OWN_ROLE`.
+pub fn read(event: &Value) -> Result<Reading, EventError> {
+    read_event(event, OWN_ROLE)
+}
+
+/// Reads an event that must be a change.
+pub fn change(event: &Value) -> PolicyChange {
+    match read(event) {
+        Ok(Reading::Change(change)) => *change,
+        other => panic!("expected a policy change, got {other:?}"),
+    }
+}
+
+/// The change of the event `tests/fixtures/events/<name>`.
+pub fn change_of(name: &str) -> PolicyChange {
+    change(&fixture(name))
+}
+
+/// Reads an event that must be ignored: its event name and the reason.
+pub fn ignored(event: &Value) -> (String, String) {
+    match read(event) {
+        Ok(Reading::Ignored { event_name, reason }) => (event_name, reason),
+        other => panic!("expected the event to be ignored, got {other:?}"),
+    }
+}
+
+pub fn detail_mut(event: &mut Value) -> &mut Map<String, Value> {
+    event["detail"]
+        .as_object_mut()
+        .expect("detail is an object")
+}
+
+pub fn request_parameters_mut(event: &mut Value) -> &mut Map<String, Value> {
+    event["detail"]["requestParameters"]
+        .as_object_mut()
+        .expect("requestParameters is an object")
+}
+
+pub fn user_identity_mut(event: &mut Value) -> &mut Map<String, Value> {
+    event["detail"]["userIdentity"]
+        .as_object_mut()
+        .expect("userIdentity is an object")
+}
+
+pub fn principal(kind: PrincipalKind, name: &str) -> Principal {
+    Principal {
+        kind,
+        name: name.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------------------------
+
+pub fn restricted(list: &str) -> RestrictedActions {
+    RestrictedActions::parse(list, Catalog::embedded()).expect("valid restricted actions")
+}
+
+/// What the Analyse step returns for `change` once it has its `document` (from the event, or,
+/// for attachments and SetDefaultPolicyVersion, from IAM), deployed with restricted `list`.
+pub fn analysed(
+    change: PolicyChange,
+    document: &str,
+    version_id: Option<&str>,
+    list: &str,
+) -> Assessment {
+    let json = decode(document).expect("the document decodes").into_owned();
+    let policy = Policy::parse(&json).expect("the document is a policy");
+    let analysis = analyse(&policy, &restricted(list), Catalog::embedded());
+    let restricted = analysis.grants_restricted();
+    let analysed = Analysed {
+        notify: true,
+        document: json,
+        version_id: version_id.map(str::to_owned).or(change.version_id.clone()),
+        findings: analysis.findings,
+        change,
+    };
+    Assessment {
+        id: analysed.change.event_id.clone(),
+        event_name: analysed.change.event_name.clone(),
+        verdict: if restricted {
+            Verdict::Restricted(analysed)
+        } else {
+            Verdict::Clean(analysed)
+        },
+    }
+}
+
+/// The assessment of an event that carries its document.
+pub fn assessment_of(name: &str) -> Assessment {
+    let change = change_of(name);
+    let document = change
+        .document
+        .clone()
+        .expect("the event carries a document");
+    analysed(change, &document, None, RESTRICTED)
+}
+
+/// bob attaching AdministratorAccess to data-pipeline, with the document read from IAM.
+pub fn attachment_assessment() -> Assessment {
+    let document = read_fixture("policies", "administrator-access.json");
+    analysed(
+        change_of("attach-role-policy.json"),
+        &document,
+        Some("v1"),
+        RESTRICTED,
+    )
+}
+
+pub fn is_clean(assessment: &Assessment) -> bool {
+    matches!(assessment.verdict, Verdict::Clean(_))
+}
+
+/// The Quarantine step's record for a restricted assessment: the engine's plan, in force as a
+/// new default version v2 (managed), a rewrite (inline) or a detachment (attachment).
+pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
+    let Verdict::Restricted(analysed) = &assessment.verdict else {
+        panic!("only a restricted change is quarantined: {assessment:?}");
+    };
+    let rewrite_within = |size_limit: usize| {
+        rewrite(&analysed.document, size_limit, &restricted(RESTRICTED))
+            .expect("the quarantine fits")
+            .expect("the document grants a restricted action")
+    };
+    let applied = match &analysed.change.target {
+        Target::ManagedPolicy { policy_arn } => rewrite_within(PolicyKind::Managed.size_limit())
+            .applied(QuarantineAction::NewDefaultVersion {
+                policy_arn: policy_arn.clone(),
+                offending_version_id: analysed.version_id.clone().expect("a version"),
+                quarantine_version_id: "v2".into(),
+                deleted_version: None,
+            }),
+        Target::InlinePolicy {
+            principal,
+            policy_name,
+        } => rewrite_within(inline_budget(principal.kind, &[])).applied(
+            QuarantineAction::InlineRewritten {
+                principal: principal.clone(),
+                policy_name: policy_name.clone(),
+            },
+        ),
+        Target::Attachment {
+            principal,
+            policy_arn,
+        } => AppliedQuarantine {
+            action: QuarantineAction::Detached {
+                principal: principal.clone(),
+                policy_arn: policy_arn.clone(),
+            },
+            original_document: analysed.document.clone(),
+            quarantined_document: None,
+            edits: Vec::new(),
+            findings: analysed.findings.clone(),
+        },
+    };
+    QuarantineRecord::Applied(applied)
+}
+
+/// The applied quarantine of a record that must be applied.
+pub fn applied_mut(quarantine: &mut QuarantineRecord) -> &mut AppliedQuarantine {
+    match quarantine {
+        QuarantineRecord::Applied(applied) => applied,
+        other => panic!("expected an applied quarantine, got {other:?}"),
+    }
+}
+
+/// The Quarantine step's record when a newer change already took the restricted grant away.
+pub fn not_needed() -> QuarantineRecord {
+    QuarantineRecord::NotNeeded {
+        reason: "the policy no longer grants a restricted action".into(),
+    }
+}
+
+/// The administrator's decision as the approval step returns it: at 09:47:12 from Firefox,
+/// with a comment.
+pub fn decision(decision: Decision) -> DecisionRecord {
+    DecisionRecord {
+        decision,
+        decided_at: Some("2026-11-21T09:47:12Z".into()),
+        source_ip: Some("198.51.100.77".into()),
+        user_agent: Some(
+            "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0".into(),
+        ),
+        comment: Some("needed for the bucket migration, OPS-1234".into()),
+    }
+}
+
+/// Someone's edit after the quarantine: a document that is neither the original nor the
+/// quarantine.
+const EDITED_SINCE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#;
+
+/// The Restore step's record for an approved quarantine, as `incident::restore` decides it:
+/// restored while the quarantine is still in force, skipped when `changed_since`.
+pub fn restore_of(quarantine: &QuarantineRecord, changed_since: bool) -> RestoreRecord {
+    let QuarantineRecord::Applied(applied) = quarantine else {
+        panic!("only an applied quarantine is restored: {quarantine:?}");
+    };
+    let plan = match &applied.action {
+        QuarantineAction::NewDefaultVersion {
+            policy_arn,
+            offending_version_id,
+            quarantine_version_id,
+            ..
+        } => restore_managed(&ManagedRestoreNow {
+            policy_arn: policy_arn.clone(),
+            offending_version_id: offending_version_id.clone(),
+            quarantine_version_id: quarantine_version_id.clone(),
+            default_version_id: Some(if changed_since {
+                "v3".into()
+            } else {
+                quarantine_version_id.clone()
+            }),
+            quarantine_version_exists: true,
+        }),
+        QuarantineAction::InlineRewritten {
+            principal,
+            policy_name,
+        } => restore_inline(&InlineRestoreNow {
+            principal: principal.clone(),
+            policy_name: policy_name.clone(),
+            original: applied.original_document.clone(),
+            quarantined: applied.quarantined_document.clone(),
+            current: if changed_since {
+                Some(EDITED_SINCE.into())
+            } else {
+                applied.quarantined_document.clone()
+            },
+        }),
+        QuarantineAction::Detached {
+            principal,
+            policy_arn,
+        } => restore_attachment(&AttachmentRestoreNow {
+            principal: principal.clone(),
+            policy_arn: policy_arn.clone(),
+            original: applied.original_document.clone(),
+            attached: false,
+            current: Some(if changed_since {
+                EDITED_SINCE.into()
+            } else {
+                applied.original_document.clone()
+            }),
+        }),
+    };
+    plan.record
+}
+
+/// The state as the state machine passes it: JSON, read back into an `OutcomeState`.
+pub fn state(json: Value) -> OutcomeState {
+    serde_json::from_value(json).expect("the state deserializes")
+}
+
+/// The state at `outcome` for a restricted assessment, along the workflow's path to it.
+pub fn state_at(outcome: Outcome, assessment: &Assessment) -> OutcomeState {
+    let quarantine = quarantine_of(assessment);
+    match outcome {
+        Outcome::Quarantined => state(json!({"incident": assessment, "quarantine": quarantine})),
+        Outcome::Restored => state(json!({
+            "incident": assessment,
+            "approval": decision(Decision::Approve),
+            "restore": restore_of(&quarantine, false),
+            "quarantine": quarantine,
+        })),
+        Outcome::RestoreSkipped => state(json!({
+            "incident": assessment,
+            "approval": decision(Decision::Approve),
+            "restore": restore_of(&quarantine, true),
+            "quarantine": quarantine,
+        })),
+        Outcome::Kept => state(json!({
+            "incident": assessment,
+            "quarantine": quarantine,
+            "approval": decision(Decision::Deny),
+        })),
+        Outcome::TimedOut => state(json!({
+            "incident": assessment,
+            "quarantine": quarantine,
+            "error": {"Error": "States.Timeout", "Cause": "The task timed out."},
+        })),
+        Outcome::Clean => state(json!({"incident": clean_counterpart(assessment)})),
+        Outcome::Superseded => state(json!({
+            "incident": assessment,
+            "quarantine": not_needed(),
+        })),
+        Outcome::Failed => state(json!({
+            "incident": assessment,
+            "error": failed_error(),
+        })),
+    }
+}
+
+/// The same change, deployed with a restricted list it does not touch; or, when it grants
+/// everything (AdministratorAccess), a read-only document instead.
+pub fn clean_counterpart(assessment: &Assessment) -> Assessment {
+    let seen = assessment.analysed().expect("an analysed change");
+    let change = seen.change.clone();
+    let mut clean = analysed(
+        change.clone(),
+        &seen.document,
+        None,
+        "kms:ScheduleKeyDeletion",
+    );
+    if !is_clean(&clean) {
+        let read_only = read_fixture("policies", "read-only-reports-bucket.json");
+        clean = analysed(change, &read_only, None, RESTRICTED);
+    }
+    assert!(is_clean(&clean), "{clean:?}");
+    clean
+}
+
+/// A Lambda error as Step Functions catches it (`ResultPath: "$.error"`).
+pub fn failed_error() -> Value {
+    json!({
+        "Error": "PolicyConflict",
+        "Cause": "{\"errorMessage\":\"my-bad-policy-aws-5-mins has a newer default version (v3) than the one analysed (v1)\",\"errorType\":\"PolicyConflict\"}",
+    })
+}
+
+/// The error Analyse's Catch records when the input is not an event.
+pub fn analyse_failed_error() -> Value {
+    json!({
+        "Error": "InvalidInput",
+        "Cause": "{\"errorMessage\":\"the event is not an EventBridge event: missing field `detail`\",\"errorType\":\"InvalidInput\"}",
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Texts
+// ---------------------------------------------------------------------------------------------
+
+/// An email as its reader sees it: the subject, then the body.
+pub fn email_text(email: &Notification) -> String {
+    format!("Subject: {}\n\n{}", email.subject, email.body)
+}
+
+/// The text of a body section, from its title line to the next blank line.
+pub fn section<'b>(body: &'b str, title: &str) -> &'b str {
+    let start = body
+        .find(&format!("\n{title}\n"))
+        .unwrap_or_else(|| panic!("no {title} section in:\n{body}"))
+        + title.len()
+        + 2;
+    let rest = &body[start..];
+    &rest[..rest.find("\n\n").unwrap_or(rest.len())]
+}
+
+/// A name of IAM's maximum length (128 characters), made of the characters IAM allows.
+pub fn very_long_name() -> String {
+    let name: String = "data-platform.s3_lifecycle+cleanup=staging,eu@team-"
+        .repeat(3)
+        .chars()
+        .take(128)
+        .collect();
+    assert_eq!(name.len(), 128);
+    name
+}
+
+/// Restricted assessments of a managed policy, an inline policy and an attachment, each with a
+/// policy name of 128 characters: (case, assessment, name).
+pub fn assessments_with_very_long_names() -> Vec<(&'static str, Assessment, String)> {
+    let name = very_long_name();
+
+    let mut managed = fixture("create-policy.json");
+    managed["detail"]["requestParameters"]["policyName"] = json!(name);
+    managed["detail"]["responseElements"]["policy"]["arn"] =
+        json!(format!("arn:aws:iam::123456789012:policy/{name}"));
+
+    let mut inline = fixture("put-role-policy.json");
+    inline["detail"]["requestParameters"]["policyName"] = json!(name);
+    inline["detail"]["requestParameters"]["roleName"] = json!("r".repeat(64));
+
+    let mut attachment = fixture("attach-role-policy.json");
+    attachment["detail"]["requestParameters"]["policyArn"] = json!(format!(
+        "arn:aws:iam::123456789012:policy/teams/platform/{name}"
+    ));
+
+    let administrator_access = read_fixture("policies", "administrator-access.json");
+    [
+        ("managed policy", managed),
+        ("inline policy of a 64-character role", inline),
+        ("attachment", attachment),
+    ]
+    .into_iter()
+    .map(|(case, event)| {
+        let change = change(&event);
+        let assessment = match change.document.clone() {
+            Some(document) => analysed(change, &document, None, RESTRICTED),
+            None => analysed(change, &administrator_access, Some("v1"), RESTRICTED),
+        };
+        (case, assessment, name.clone())
+    })
+    .collect()
+}
