@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end latency of the local stack: event -> quarantine, and click -> restore.
 
-What: starts the local stack (local/stack.py: moto executing the real ASL, the six real Rust
+What: starts the local stack (local/harness/: moto executing the real ASL, the six real Rust
 functions under `cargo lambda watch`, the router, the approval server, a mailbox) and the
 template's trigger (IamPolicyChangeRule's own EventPattern -> SQS -> poller -> StartExecution),
 warms everything up (not timed: the functions' first invoke, which may build them, and one
@@ -65,8 +65,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "local"))
-import stack as local_stack  # noqa: E402
-import demo  # noqa: E402  (the CloudTrail record, leftovers)
+import demo  # noqa: E402  (the CloudTrail record, the page's form, leftovers)
+import harness  # noqa: E402
+from harness.eventbridge import TriggerPoller  # noqa: E402
 
 TARGET_MS = 1000.0
 PHASE_TIMEOUT = 60.0  # seconds, per timed phase: a hang is a failure, not a sample
@@ -139,14 +140,14 @@ class IamProbe:
 # ------------------------------------------------------------------ is the machine quiet?
 
 # Programs (by file name) that mean another build or local run shares the machine.
-BUSY = {"moto_server", "cargo", "cargo-lambda", "rustc", "e2e_smoke.py", "demo.py",
+BUSY = {"moto_server", "cargo", "cargo-lambda", "rustc", "pytest", "demo.py",
         "screenshot.py", "chromium", "chromedriver"}
 
 
 def foreign_activity() -> list[str]:
     """Other runs on this machine that compete for its 2 cores (moto, cargo, rustc, another
     local stack's harness): their pids and commands. Not ours: below this process."""
-    ours = set(local_stack._descendants(os.getpid())) | {os.getpid()}
+    ours = set(harness.descendants(os.getpid())) | {os.getpid()}
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in ours:
@@ -186,7 +187,7 @@ def invocations_since(stack, start: int, binary: str, contains: str) -> list[dic
 
 def wait_invocation_done(stack, start: int, binary: str, contains: str,
                          timeout: float = PHASE_TIMEOUT) -> dict:
-    return local_stack.wait_until(
+    return harness.wait_until(
         f"{binary} to answer",
         lambda: next((r for r in invocations_since(stack, start, binary, contains)
                       if "duration" in r), None), timeout, 0.02)
@@ -218,7 +219,7 @@ def incident(stack, trigger, iam, probe: IamProbe, n: int, tag: str, interval: f
     quarantine_ms = (seen - t0) * 1000
 
     # Not timed: which execution, what the router saw, the approval email, the page.
-    _, arn, _ = local_stack.wait_until(
+    _, arn, _ = harness.wait_until(
         "the rule to start an execution",
         lambda: next((x for x in trigger.executions() if x[2] == event_id), None), 30, 0.05)
     started = sfn.describe_execution(executionArn=arn)["startDate"].timestamp()
@@ -231,20 +232,8 @@ def incident(stack, trigger, iam, probe: IamProbe, n: int, tag: str, interval: f
     # request-approval has answered, and moto waits for the token: the stack is idle again.
     wait_invocation_done(stack, inv_start, "request-approval", arn)
     status, page = demo.http_request("GET", link)
-    forms = [f for f in local_stack.PageParser(page).forms if f["method"] == "post"] if status == 200 else []
-    if len(forms) != 1:
-        raise RuntimeError(f"{name}: the link did not open a page with one form (HTTP {status})")
-    form, fields = forms[0], []
-    for i in form["inputs"]:
-        if i.get("name") and i.get("type", "text") in ("hidden", "text"):
-            fields.append((i["name"], i.get("value", "")))
-    for t in form["textareas"]:
-        if t.get("name"):
-            fields.append((t["name"], "bench"))
-    buttons = [b for b in form["buttons"] if b.get("value") == "approve" and b.get("name")]
-    if len(buttons) != 1:
-        raise RuntimeError(f"{name}: the page has no approve button")
-    fields.append((buttons[0]["name"], "approve"))
+    form = demo.page_form(link, status, page)
+    fields = harness.form_fields(form, "approve", "bench")
     action = urllib.parse.urljoin(link, form["action"] or "")
     inv_mid = len(stack.router.invocations)
     time.sleep(0.2)  # idle before t1
@@ -257,7 +246,7 @@ def incident(stack, trigger, iam, probe: IamProbe, n: int, tag: str, interval: f
         try:
             post["status"], body = demo.http_request("POST", action, fields)
             post["answered"] = time.time()
-            post["h1"] = local_stack.PageParser(body).h1.strip()
+            post["h1"] = harness.PageParser(body).h1.strip()
         except Exception as e:  # noqa: BLE001 (reported below)
             post["error"] = f"{type(e).__name__}: {e}"
 
@@ -277,7 +266,7 @@ def incident(stack, trigger, iam, probe: IamProbe, n: int, tag: str, interval: f
     execution_id = arn.rsplit(":", 1)[1]
     approval = wait_invocation_done(stack, inv_mid, "approval-api", execution_id)
     restore = wait_invocation_done(stack, inv_mid, "restore-policy", name)
-    end = local_stack.wait_until(
+    end = harness.wait_until(
         "the execution to end",
         lambda: (lambda d: d if d["status"] != "RUNNING" else None)(
             sfn.describe_execution(executionArn=arn)), PHASE_TIMEOUT, 0.1)
@@ -453,7 +442,7 @@ def main() -> int:
     out(f"Local latency: {args.incidents} incidents through the local stack, one at a time.")
     try:
         try:
-            stack = local_stack.LocalStack(quiet=True)
+            stack = harness.LocalStack(quiet=True)
             out(f"  Logs: {stack.run_dir.relative_to(ROOT)}/")
             with stack:
                 out("  Warming up the functions (not timed; the first invoke may build them)...")
@@ -498,7 +487,7 @@ def main() -> int:
                     "load_average_after": os.getloadavg(),
                     "moto_start_s": stack.timings.get("moto_start", float("nan")),
                     "warm_up_s": sum(warm_times.values()),
-                    "poller_wait_time_seconds": local_stack.TriggerPoller.POLL_SECONDS,
+                    "poller_wait_time_seconds": TriggerPoller.POLL_SECONDS,
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                                f"Python {platform.python_version()}",
                     "functions": "debug builds under cargo lambda watch",

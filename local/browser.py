@@ -1,4 +1,4 @@
-"""Headless Chromium for the local runs (local/screenshot.py, local/e2e_smoke.py): Debian's
+"""Headless Chromium for the local runs (local/screenshot.py, tests/e2e/test_browser.py): Debian's
 `chromium` driven through Debian's `chromedriver` by Selenium WebDriver (requirements-dev.txt).
 
     driver, profile = start_browser(run_dir)
@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stack as local_stack  # noqa: E402
+from harness.processes import alive, descendants  # noqa: E402
 
 # The flags this machine needs (no network but the loopback; root), and no scrollbars in shots.
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -99,12 +99,12 @@ def stop_browser(driver, profile: Path, say=print) -> list[int]:
     """quit() ends chromium and chromedriver; whatever of the two it leaves is killed. Returns
     the pids that had to be killed."""
     pid = driver.service.process.pid
-    tree = [pid, *local_stack._descendants(pid)]
+    tree = [pid, *descendants(pid)]
     left: list[int] = []
     try:
         driver.quit()
     finally:
-        left = [p for p in tree if local_stack._alive(p)]
+        left = [p for p in tree if alive(p)]
         for p in left:
             try:
                 os.kill(p, signal.SIGKILL)
@@ -117,7 +117,7 @@ def stop_browser(driver, profile: Path, say=print) -> list[int]:
 
 def still_running(pids: list[int]) -> list[int]:
     """Which of these pids are alive (not zombies)."""
-    return [p for p in pids if local_stack._alive(p)]
+    return [p for p in pids if alive(p)]
 
 
 def capture(driver, path: Path, width: int = 1280, min_height: int = 0) -> tuple[int, int]:

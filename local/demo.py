@@ -4,7 +4,7 @@
     .venv/bin/python local/demo.py --decision approve   # or deny, or timeout: nobody needed
     make demo [DECISION=approve|deny|timeout]
 
-What runs (local/stack.py): moto executing the real statemachine/remediation.asl.json, the six
+What runs (local/harness/): moto executing the real statemachine/remediation.asl.json, the six
 real Rust functions under `cargo lambda watch`, the approval server (API Gateway's part), the
 EventBridge rule with template.yaml's own EventPattern (an SQS target and a poller stand in for
 the Step Functions target moto cannot deliver to), and a mailbox subscribed to the notification
@@ -35,9 +35,9 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stack as local_stack  # noqa: E402
+import harness  # noqa: E402
 
-ROOT = local_stack.ROOT
+ROOT = harness.ROOT
 FIXTURE = ROOT / "tests" / "fixtures" / "events" / "create-policy.json"
 # The README's Deploy walkthrough: the bad policy, as a person creates it.
 POLICY_NAME = "my-bad-policy-aws-5-mins"
@@ -51,7 +51,8 @@ POLICY_DOCUMENT = json.dumps({
         "Resource": "*",
     }],
 }, indent=4)
-# DECISION=timeout: the local-only deadline (in AWS: ApprovalTimeoutHours x 3600, 1 h at least).
+# DECISION=timeout: the functions' APPROVAL_TIMEOUT, in seconds (in AWS: ApprovalTimeoutHours,
+# whole hours, 1 at least).
 TIMEOUT_SECONDS = 20
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) iam-sentinel-make-demo/1.0"
 LINK = re.compile(r"Review and decide: (\S+)")
@@ -112,7 +113,7 @@ def cloudtrail_create_policy(policy: dict, document: str, when: datetime.datetim
 
 def http_request(method: str, url: str, form: list[tuple[str, str]] | None = None):
     """One request as the demo's browser makes it: (status, body text)."""
-    status, _, text = local_stack.browser_request(method, url, form, user_agent=USER_AGENT)
+    status, _, text = harness.browser_request(method, url, form, user_agent=USER_AGENT)
     return status, text
 
 
@@ -120,22 +121,22 @@ def decide_on_page(link: str, decision: str, comment: str) -> tuple[int, str]:
     """What a person does: opens the link, reads the page, types a comment, presses the button.
     Returns the answer's (status, h1)."""
     status, page = http_request("GET", link)
-    forms = [f for f in local_stack.PageParser(page).forms if f["method"] == "post"] if status == 200 else []
-    if len(forms) != 1:
-        raise RuntimeError(f"the link did not open a page with one decision form (HTTP {status})")
-    form, fields = forms[0], []
-    for i in form["inputs"]:
-        if i.get("name") and i.get("type", "text") in ("hidden", "text"):
-            fields.append((i["name"], i.get("value", "")))
-    for t in form["textareas"]:
-        if t.get("name"):
-            fields.append((t["name"], comment))
-    buttons = [b for b in form["buttons"] if b.get("value") == decision and b.get("name")]
-    if len(buttons) != 1:
-        raise RuntimeError(f"the page has no {decision!r} button")
-    fields.append((buttons[0]["name"], decision))
+    form = page_form(link, status, page)
+    try:
+        fields = harness.form_fields(form, decision, comment)
+    except ValueError:
+        raise RuntimeError(f"the page has no {decision!r} button") from None
     status, answer = http_request("POST", urllib.parse.urljoin(link, form["action"] or ""), fields)
-    return status, local_stack.PageParser(answer).h1.strip()
+    return status, harness.PageParser(answer).h1.strip()
+
+
+def page_form(link: str, status: int, page: str) -> dict:
+    """The one decision form of the page the link opened; RuntimeError if there is none."""
+    forms = harness.PageParser(page).post_forms() if status == 200 else []
+    if len(forms) != 1:
+        raise RuntimeError(f"{link.split('?')[0]} did not open a page with one decision form "
+                           f"(HTTP {status})")
+    return forms[0]
 
 
 # ------------------------------------------------------------------ the execution, state by state
@@ -235,6 +236,8 @@ class Progress:
             return "emails the approval link; waiting for a decision"
         if name == "CheckDecision":
             return f"decision {(state.get('approval') or {}).get('decision')}"
+        if name == "CheckRestore":
+            return f"restore {(state.get('restore') or {}).get('status')}"
         if name == "PublishTimedOut":
             return "nobody decided in time: the quarantine stays; emails the outcome"
         if name.startswith("Publish"):
@@ -277,7 +280,7 @@ def _duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds % 3600 == 0:
         return f"{seconds // 3600} h"
-    return f"{seconds} s, local override" if seconds < 3600 else f"{seconds} s"
+    return f"{seconds} s, local APPROVAL_TIMEOUT" if seconds < 3600 else f"{seconds} s"
 
 
 class BuildTicker:
@@ -314,14 +317,14 @@ class BuildTicker:
 
 # ------------------------------------------------------------------ after the run
 
-def leftovers(stack: local_stack.LocalStack) -> list[str]:
+def leftovers(stack: harness.LocalStack) -> list[str]:
     """Processes of this run still alive: anything below this process, and any process whose
     command line names one of this run's ports (moto_server -p, cargo lambda watch -P) or whose
     environment points at this run's moto (the function binaries)."""
     ports = {str(stack.moto_port), *map(str, stack.lambda_ports.values())}
     endpoint = f"AWS_ENDPOINT_URL=http://127.0.0.1:{stack.moto_port}".encode()
-    found = [f"{pid} (child of the demo)" for pid in local_stack._descendants(os.getpid())
-             if local_stack._alive(pid)]
+    found = [f"{pid} (child of the demo)" for pid in harness.descendants(os.getpid())
+             if harness.alive(pid)]
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
@@ -332,7 +335,7 @@ def leftovers(stack: local_stack.LocalStack) -> list[str]:
             continue
         args = [a.decode("utf-8", "replace") for a in argv if a]
         named = any(a in ports for i, a in enumerate(args) if i and args[i - 1] in ("-p", "-P"))
-        if (named or endpoint in environ.split(b"\0")) and local_stack._alive(int(entry)):
+        if (named or endpoint in environ.split(b"\0")) and harness.alive(int(entry)):
             found.append(f"{entry} {' '.join(args)[:120]}")
     return found
 
@@ -349,7 +352,7 @@ def policy_state(iam, arn: str) -> tuple[str, list[str], dict]:
 
 # ------------------------------------------------------------------ the demo
 
-def run(stack: local_stack.LocalStack, decision: str | None, build_timeout: float) -> int:
+def run(stack: harness.LocalStack, decision: str | None, build_timeout: float) -> int:
     started = time.monotonic()
     # 1. the stack is up (moto, router, approval server, cargo lambda watch); now the functions
     target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "debug"
@@ -378,8 +381,8 @@ def run(stack: local_stack.LocalStack, decision: str | None, build_timeout: floa
     out(f"   state machine {stack.main_state_machine_name}: statemachine/remediation.asl.json, "
         "DefinitionSubstitutions filled in")
     if stack.approval_timeout_seconds is not None:
-        out(f"   (local override: approval deadline {stack.approval_timeout_seconds} s; "
-            "in AWS ApprovalTimeoutHours x 3600)")
+        out(f"   (locally the functions' APPROVAL_TIMEOUT is {stack.approval_timeout}; "
+            "in AWS ${ApprovalTimeoutHours}h)")
     trigger = stack.deploy_trigger()
     out(f"   EventBridge rule {stack.trigger_rule_name}: template.yaml's EventPattern "
         "-> SQS -> poller -> StartExecution")
@@ -399,7 +402,7 @@ def run(stack: local_stack.LocalStack, decision: str | None, build_timeout: floa
         f"(event {event_id})")
 
     # 4. the rule starts the workflow
-    _, arn, _ = local_stack.wait_until(
+    _, arn, _ = harness.wait_until(
         "the rule to start an execution",
         lambda: next((x for x in trigger.executions() if x[2] == event_id), None), 30, 0.2)
     step(4, f"The rule matched; execution {arn.rsplit(':', 1)[1]} started:")
@@ -417,7 +420,7 @@ def run(stack: local_stack.LocalStack, decision: str | None, build_timeout: floa
             seen_mail += 1
             if f"\nExecution: {arn}" not in "\n" + mail["message"]:
                 continue
-            lines.append((mail_time(mail), local_stack.format_mail(mail, indent="     ")))
+            lines.append((mail_time(mail), harness.format_mail(mail, indent="     ")))
             m = LINK.search(mail["message"])
             if m and link is None:
                 link = m.group(1)
@@ -499,7 +502,7 @@ def main() -> int:
     code, stack = 1, None
     try:
         try:
-            stack = local_stack.LocalStack(
+            stack = harness.LocalStack(
                 quiet=True,
                 approval_timeout_seconds=TIMEOUT_SECONDS if args.decision == "timeout" else None)
             out(f"   Logs: {stack.run_dir.relative_to(ROOT)}/")

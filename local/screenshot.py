@@ -36,10 +36,10 @@ from selenium.webdriver.support import expected_conditions as EC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser as local_browser  # noqa: E402
-import stack as local_stack  # noqa: E402
-from stack import wait_until  # noqa: E402
+import harness  # noqa: E402
+from harness import wait_until  # noqa: E402
 
-ROOT = local_stack.ROOT
+ROOT = harness.ROOT
 DOCS = ROOT / "docs"
 FIXTURE = ROOT / "tests" / "fixtures" / "events" / "create-policy.json"
 # How the link looks when deployed (template.yaml: https://${ApprovalApi}.execute-api...).
@@ -113,7 +113,7 @@ def main() -> int:
     assert sorted(document["Statement"][0]["Action"]) == sorted(
         ["s3:GetBucketObjectLockConfiguration", "s3:DeleteObjectVersion", "s3:DeleteBucket"])
 
-    with local_stack.LocalStack(approval_timeout_hours=24) as stack:
+    with harness.LocalStack(approval_timeout_hours=24) as stack:
         stack.warm_up(first_timeout=args.build_timeout)
         sns, sqs, iam = stack.client("sns"), stack.client("sqs"), stack.client("iam")
         sfn = stack.client("stepfunctions")

@@ -1,0 +1,39 @@
+"""The base of every server the local stack runs itself (router, approval server, mailbox)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from pathlib import Path
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1, on a port the kernel chose: bound at once, so the
+    port can go into the functions' configuration before the server starts. With a log file
+    that any handler thread may write to."""
+
+    def __init__(self, name: str, handler: type, log_path: Path):
+        self._log = open(log_path, "a", buffering=1)
+        self._log_lock = threading.Lock()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        if self._thread.is_alive():
+            self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+        with self._log_lock:
+            self._log.close()
+
+    def log(self, line: str):
+        with self._log_lock:
+            if not self._log.closed:
+                self._log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
