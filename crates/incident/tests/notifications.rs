@@ -1,0 +1,254 @@
+//! The outcome notifications (SNS), from records built the way the workflow builds them (see
+//! support/mod.rs). What each email says is pinned by a snapshot in `tests/snapshots/`, read as
+//! the person who gets it reads it; the plain asserts here are the properties a snapshot cannot
+//! show: any policy name gives a subject SNS accepts, and every outcome carries the original
+//! document, as JSON that is the original's.
+
+mod support;
+
+use incident::{DeletedVersion, Notification, Outcome, QuarantineAction, notification};
+use serde_json::{Value, json};
+use support::{
+    EXECUTION, OUTCOMES, applied_mut, assessment_of, assessments_with_very_long_names,
+    attachment_assessment, email_text, quarantine_of, section, spelling, state, state_at,
+};
+
+/// The email as its reader sees it, pinned under `tests/snapshots/notifications__<name>.snap`,
+/// with what it is about as the snapshot's description.
+fn assert_email(name: &str, about: &str, email: &Notification) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_description(about);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(name, email_text(email)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What each outcome tells (snapshots)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_notification_of_each_outcome_for_a_managed_policy() {
+    // GIVEN alice's CreatePolicy of my-bad-policy-aws-5-mins, which grants s3:DeleteBucket
+    let assessment = assessment_of("create-policy.json");
+    for outcome in OUTCOMES {
+        // WHEN the workflow reaches the outcome and notifies it
+        let state = state_at(outcome, &assessment);
+        let email = notification(outcome, &state, EXECUTION);
+        // THEN the email is the one pinned for it
+        assert_email(
+            &format!("managed_policy_{}", spelling(outcome)),
+            &format!(
+                "{}: alice's CreatePolicy of my-bad-policy-aws-5-mins",
+                spelling(outcome)
+            ),
+            &email,
+        );
+    }
+}
+
+#[test]
+fn the_notification_of_an_inline_policy_and_an_attachment() {
+    // The outcomes whose text differs from a managed policy's beyond its name: what the
+    // quarantine did, and what the restore did or why it did not.
+    let cases = [
+        (
+            "inline_policy",
+            "alice's PutRolePolicy of pipeline-s3-access on role data-pipeline",
+            assessment_of("put-role-policy.json"),
+        ),
+        (
+            "attachment",
+            "bob's AttachRolePolicy of AdministratorAccess to role data-pipeline",
+            attachment_assessment(),
+        ),
+    ];
+    for (kind, about, assessment) in cases {
+        for outcome in [
+            Outcome::Quarantined,
+            Outcome::Restored,
+            Outcome::RestoreSkipped,
+        ] {
+            // GIVEN the case's change at the outcome
+            let state = state_at(outcome, &assessment);
+            // WHEN it is notified
+            let email = notification(outcome, &state, EXECUTION);
+            // THEN the email is the one pinned for it
+            assert_email(
+                &format!("{kind}_{}", spelling(outcome)),
+                &format!("{}: {about}", spelling(outcome)),
+                &email,
+            );
+        }
+    }
+}
+
+#[test]
+fn the_notification_says_which_version_was_deleted_to_make_room() {
+    // GIVEN a managed policy quarantined as v6 after deleting v1 (IAM keeps at most five)
+    let assessment = assessment_of("create-policy-version-default.json");
+    let mut quarantine = quarantine_of(&assessment);
+    applied_mut(&mut quarantine).action = QuarantineAction::NewDefaultVersion {
+        policy_arn: "arn:aws:iam::123456789012:policy/team-s3-access".into(),
+        offending_version_id: "v5".into(),
+        quarantine_version_id: "v6".into(),
+        deleted_version: Some(DeletedVersion {
+            version_id: "v1".into(),
+            document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#.into(),
+        }),
+    };
+    let state = state(json!({"incident": assessment, "quarantine": quarantine}));
+    // WHEN its notification is built
+    let email = notification(Outcome::Quarantined, &state, EXECUTION);
+    // THEN it says v6 is the quarantine, v5 was kept, and v1 was deleted
+    assert_email(
+        "managed_policy_quarantined_at_the_version_limit",
+        "quarantined: bob's CreatePolicyVersion of team-s3-access, v1 deleted to make room",
+        &email,
+    );
+}
+
+#[test]
+fn the_restore_skipped_notification_says_nothing_was_restored() {
+    // GIVEN an approval whose restore was skipped: the policy changed after the quarantine (the
+    // state machine routes it to PublishRestoreSkipped; the ASL and the e2e suite specify that)
+    let state = state_at(
+        Outcome::RestoreSkipped,
+        &assessment_of("create-policy.json"),
+    );
+    // WHEN restore_skipped is notified
+    let email = notification(Outcome::RestoreSkipped, &state, EXECUTION);
+    // THEN it says nothing was restored, and never that the original is back
+    assert!(email.subject.contains("not restored"), "{}", email.subject);
+    assert!(
+        email.body.contains("Nothing was restored"),
+        "{}",
+        email.body
+    );
+    assert!(!email.body.contains("back in force"), "{}", email.body);
+}
+
+#[test]
+fn the_notification_names_the_root_user_when_root_made_the_change() {
+    // GIVEN the quarantine of root's CreatePolicy
+    let state = state_at(
+        Outcome::Quarantined,
+        &assessment_of("create-policy-by-root.json"),
+    );
+    // WHEN its notification is built
+    let body = notification(Outcome::Quarantined, &state, EXECUTION).body;
+    // THEN the body names root
+    assert!(
+        section(&body, "Change").contains("by arn:aws:iam::123456789012:root (Root)"),
+        "{body}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subjects SNS accepts, whatever the policy's name
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_subject_is_under_100_characters_for_a_very_long_policy_name() {
+    for (case, assessment, _) in assessments_with_very_long_names() {
+        for outcome in OUTCOMES {
+            // GIVEN the state at an outcome of a change to a policy with a 128-character name
+            let state = state_at(outcome, &assessment);
+            // WHEN its notification is built
+            let subject = notification(outcome, &state, EXECUTION).subject;
+            // THEN SNS accepts the subject's length (under 100 characters)
+            assert!(
+                subject.chars().count() < 100,
+                "{case}, {outcome:?}: {} {subject}",
+                subject.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_subject_is_printable_ascii_for_a_very_long_policy_name() {
+    for (case, assessment, _) in assessments_with_very_long_names() {
+        for outcome in OUTCOMES {
+            // GIVEN the state at an outcome of a change to a policy with a 128-character name
+            let state = state_at(outcome, &assessment);
+            // WHEN its notification is built
+            let subject = notification(outcome, &state, EXECUTION).subject;
+            // THEN the subject is ASCII, with no line break or control character (SNS's rules)
+            assert!(
+                subject
+                    .chars()
+                    .all(|c| c.is_ascii() && !c.is_ascii_control()),
+                "{case}, {outcome:?}: {subject:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_subject_of_a_very_long_policy_name_still_names_the_policy() {
+    for (case, assessment, name) in assessments_with_very_long_names() {
+        for outcome in OUTCOMES {
+            // GIVEN the state at an outcome of a change to a policy with a 128-character name
+            let state = state_at(outcome, &assessment);
+            // WHEN its notification is built
+            let subject = notification(outcome, &state, EXECUTION).subject;
+            // THEN the subject keeps the beginning of the name, and shows it was cut
+            assert!(
+                subject.contains(&name[..20]),
+                "{case}, {outcome:?}: {subject}"
+            );
+            assert!(subject.ends_with("..."), "{case}, {outcome:?}: {subject}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The original document, on every path
+// ---------------------------------------------------------------------------------------------
+
+/// The "Original document" section of a body, read back as JSON.
+fn shown_original(body: &str) -> Value {
+    serde_json::from_str(section(body, "Original document"))
+        .unwrap_or_else(|e| panic!("the original document is not JSON: {e}\n{body}"))
+}
+
+/// The document analysed, as JSON.
+fn original_of(assessment: &incident::Assessment) -> Value {
+    let document = &assessment.analysed().expect("an analysed change").document;
+    serde_json::from_str(document).expect("the original is JSON")
+}
+
+#[test]
+fn the_notification_contains_the_original_document() {
+    for (case, name) in [
+        ("a managed policy", "create-policy.json"),
+        ("a role's inline policy", "put-role-policy.json"),
+        ("a user's inline policy", "put-user-policy.json"),
+    ] {
+        // GIVEN a quarantined change
+        let assessment = assessment_of(name);
+        let state = state_at(Outcome::Quarantined, &assessment);
+        // WHEN its notification is built
+        let body = notification(Outcome::Quarantined, &state, EXECUTION).body;
+        // THEN the body holds the original document (as JSON, pretty-printed), not the
+        // quarantined one
+        assert_eq!(shown_original(&body), original_of(&assessment), "{case}");
+    }
+}
+
+#[test]
+fn the_notification_of_every_outcome_contains_the_original_document() {
+    let assessment = assessment_of("create-policy.json");
+    for outcome in OUTCOMES {
+        // GIVEN the state at an outcome, wherever the workflow got to
+        let state = state_at(outcome, &assessment);
+        // WHEN its notification is built
+        let body = notification(outcome, &state, EXECUTION).body;
+        // THEN the body holds the original document, so it can be restored by hand
+        assert_eq!(
+            shown_original(&body),
+            original_of(&assessment),
+            "{outcome:?}"
+        );
+    }
+}
