@@ -1,31 +1,33 @@
 //! Finding the approval in an execution's history: which request a key opens, and whether it
 //! is still open. The histories are shaped like GetExecutionHistory's, reduced by the adapter.
 
-use approval::{ApprovalKey, ApprovalStatus, EventKind, HistoryEvent, Lookup, find_approval};
-use incident::{Decision, TaskToken};
+mod support;
+
+use approval::{
+    ApprovalKey, ApprovalRequest, ApprovalStatus, EventKind, HistoryEvent, Lookup, TaskToken,
+    find_approval,
+};
+use incident::Decision;
 use serde_json::json;
+use support::{approval_request, assessment_of};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 const REQUESTED_AT: OffsetDateTime = datetime!(2026-11-21 09:31:00 UTC);
 
+/// The task's parameters as Step Functions records them: the Lambda invocation, whose payload
+/// is the approval request of alice's quarantined CreatePolicy, with `token`, waiting an hour.
 fn parameters(token: &str) -> String {
+    let request = ApprovalRequest {
+        task_token: TaskToken::new(token),
+        execution_arn:
+            "arn:aws:states:us-east-1:123456789012:execution:iam-sentinel-remediation:run-1".into(),
+        approval_timeout_seconds: 3600,
+        ..approval_request(assessment_of("create-policy.json"))
+    };
     json!({
         "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:iam-sentinel-request-approval",
-        "Payload": {
-            "taskToken": token,
-            "executionArn": "arn:aws:states:us-east-1:123456789012:execution:iam-sentinel-remediation:run-1",
-            "incident": {
-                "id": "47e675e7-a06b-499a-961b-2284a99aba5a",
-                "eventName": "CreatePolicy",
-                "verdict": "restricted",
-                "notify": false,
-                "restrictedActions": "s3:DeleteBucket",
-                "findings": []
-            },
-            "quarantine": {"status": "applied"},
-            "approvalTimeoutSeconds": 3600
-        }
+        "Payload": request,
     })
     .to_string()
 }
