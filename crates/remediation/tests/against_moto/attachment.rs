@@ -6,10 +6,8 @@
 //! copy of AdministratorAccess, the event's ARN pointed at it; and the event as it is tests that a
 //! policy IAM does not have is ignored as "no longer exists".
 
-use incident::{
-    Principal, PrincipalKind, QuarantineAction, QuarantineStatus, RestoreStatus, Verdict,
-};
-use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
+use incident::{Assessment, Principal, PrincipalKind, QuarantineAction, RestoreStatus, Verdict};
+use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
 use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
 use serde_json::Value;
@@ -118,14 +116,10 @@ impl Case {
     async fn attached_now(&self, moto: &Moto) -> Vec<String> {
         attached_policies(&moto.iam_client(), &self.principal()).await
     }
-}
 
-fn analyse_deps(moto: &Moto) -> AnalyseDeps {
-    AnalyseDeps {
-        iam: moto.iam(),
-        restricted: restricted(),
-        own_role_arn: OWN_ROLE_ARN.into(),
-        notify_on_clean: false,
+    /// The assessment Analyse makes of the event: restricted, with the document read from IAM.
+    fn incident(&self) -> Assessment {
+        assessment_with(change_of(&self.event()), (self.document)())
     }
 }
 
@@ -134,45 +128,39 @@ async fn assert_analyse_reads_the_document_from_iam(case: Case) {
     let moto = Moto::start();
     case.attached(&moto).await;
     // WHEN the event is analysed
-    let incident = analyse_change(case.event(), &analyse_deps(&moto))
+    let output = analyse_change(case.event(), &analyse_deps(moto.iam()))
         .await
         .unwrap();
     // THEN the policy's default version was read from IAM and found restricted
-    assert_eq!(incident.verdict, Verdict::Restricted, "{incident:?}");
-    assert!(incident.notify);
-    assert_eq!(incident.version_id.as_deref(), Some("v1"));
-    assert_eq!(
-        json(incident.document.as_deref().unwrap()),
-        json(&(case.document)())
-    );
-    assert!(!incident.findings.is_empty());
+    let analysed = restricted_analysis(&output.incident);
+    assert!(analysed.notify);
+    assert_eq!(analysed.version_id.as_deref(), Some("v1"));
+    assert_eq!(json(&analysed.document), json(&(case.document)()));
+    assert!(!analysed.findings.is_empty());
 }
 
 async fn assert_quarantine_detaches(case: Case) {
     // GIVEN the restricted policy is attached
     let moto = Moto::start();
     case.attached(&moto).await;
-    let incident = incident_for(change_of(&case.event()));
+    let incident = case.incident();
     // WHEN the incident is quarantined
     let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN the policy is detached, and only that
-    assert_eq!(record.status, QuarantineStatus::Applied, "{record:?}");
+    let applied = applied(&record);
     assert_eq!(
-        record.action,
-        Some(QuarantineAction::Detached {
+        applied.action,
+        QuarantineAction::Detached {
             principal: case.principal(),
             policy_arn: case.policy_arn.into()
-        })
+        }
     );
     assert!(case.attached_now(&moto).await.is_empty());
     // AND the record keeps the policy's document and what it grants
-    assert_eq!(
-        json(record.original_document.as_deref().unwrap()),
-        json(&(case.document)())
-    );
-    assert!(!record.findings.is_empty());
+    assert_eq!(json(&applied.original_document), json(&(case.document)()));
+    assert!(!applied.findings.is_empty());
     // AND the policy itself is unchanged (other principals may use it)
     let (version, document) = moto
         .iam()
@@ -190,7 +178,7 @@ async fn assert_approval_reattaches(case: Case) {
     // GIVEN a quarantined (detached) attachment
     let moto = Moto::start();
     case.attached(&moto).await;
-    let incident = incident_for(change_of(&case.event()));
+    let incident = case.incident();
     let record = quarantine(
         QuarantineInput {
             incident: incident.clone(),
@@ -269,22 +257,14 @@ async fn a_policy_detached_after_the_event_needs_no_quarantine() {
         .detach(&USER.principal(), USER.policy_arn)
         .await
         .unwrap();
-    let incident = incident_for(change_of(&USER.event()));
+    let incident = USER.incident();
     // WHEN the incident reaches the quarantine step
     let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN there is nothing to do, and the record says why
-    assert_eq!(record.status, QuarantineStatus::NotNeeded);
-    assert!(
-        record
-            .reason
-            .as_deref()
-            .unwrap()
-            .contains("no longer attached"),
-        "{:?}",
-        record.reason
-    );
+    let reason = not_needed_reason(&record);
+    assert!(reason.contains("no longer attached"), "{reason}");
     assert!(USER.attached_now(&moto).await.is_empty());
 }
 
@@ -295,17 +275,14 @@ async fn an_attached_policy_with_a_clean_document_is_found_clean() {
     USER.exists_with(&moto, CLEAN_DOCUMENT).await;
     attach_policy(&moto.iam_client(), &USER.principal(), USER.policy_arn).await;
     // WHEN the attachment is analysed
-    let incident = analyse_change(USER.event(), &analyse_deps(&moto))
+    let output = analyse_change(USER.event(), &analyse_deps(moto.iam()))
         .await
         .unwrap();
     // THEN it is clean, and nobody is told (notify on clean changes is off)
-    assert_eq!(incident.verdict, Verdict::Clean, "{incident:?}");
-    assert!(!incident.notify);
-    assert!(incident.findings.is_empty());
-    assert_eq!(
-        json(incident.document.as_deref().unwrap()),
-        json(CLEAN_DOCUMENT)
-    );
+    let analysed = clean_analysis(&output.incident);
+    assert!(!analysed.notify);
+    assert!(analysed.findings.is_empty());
+    assert_eq!(json(&analysed.document), json(CLEAN_DOCUMENT));
 }
 
 #[tokio::test]
@@ -314,21 +291,22 @@ async fn an_attached_aws_managed_policy_iam_does_not_have_is_ignored_as_no_longe
     let moto = Moto::start();
     create_principal(&moto.iam_client(), &ROLE.principal()).await;
     // WHEN the unmodified attach-role-policy.json event is analysed
-    let incident = analyse_change(event("attach-role-policy.json"), &analyse_deps(&moto))
+    let output = analyse_change(event("attach-role-policy.json"), &analyse_deps(moto.iam()))
         .await
         .unwrap();
-    // THEN it is ignored, because the policy no longer exists
-    assert_eq!(incident.verdict, Verdict::Ignored, "{incident:?}");
+    // THEN it is ignored, because the policy no longer exists (and the change is still named)
+    let Verdict::Ignored {
+        ignored_reason,
+        change,
+    } = &output.incident.verdict
+    else {
+        panic!("expected an ignored verdict, got {:?}", output.incident);
+    };
     assert!(
-        incident
-            .ignored_reason
-            .as_deref()
-            .unwrap()
-            .contains("no longer exists"),
-        "{:?}",
-        incident.ignored_reason
+        ignored_reason.contains("no longer exists"),
+        "{ignored_reason}"
     );
-    assert!(incident.change.is_some());
+    assert!(change.is_some());
 }
 
 #[tokio::test]
@@ -336,7 +314,7 @@ async fn restore_skips_reattaching_a_policy_deleted_after_the_quarantine() {
     // GIVEN team-s3-access was detached from carol by the quarantine, then deleted
     let moto = Moto::start();
     USER.attached(&moto).await;
-    let incident = incident_for(change_of(&USER.event()));
+    let incident = USER.incident();
     let record = quarantine(
         QuarantineInput {
             incident: incident.clone(),
@@ -371,7 +349,7 @@ async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_qua
     // grants s3:DeleteObject everywhere (not the document that was approved)
     let moto = Moto::start();
     USER.attached(&moto).await;
-    let incident = incident_for(change_of(&USER.event()));
+    let incident = USER.incident();
     let record = quarantine(
         QuarantineInput {
             incident: incident.clone(),
@@ -409,7 +387,7 @@ async fn a_reattachment_retried_after_it_worked_reports_restored() {
     // GIVEN the re-attachment worked, but its answer never reached Step Functions
     let moto = Moto::start();
     ROLE.attached(&moto).await;
-    let incident = incident_for(change_of(&ROLE.event()));
+    let incident = ROLE.incident();
     let record = quarantined(&moto, &incident).await;
     restored(&moto, &incident, &record).await;
     // WHEN the step is retried

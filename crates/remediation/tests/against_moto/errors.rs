@@ -1,10 +1,14 @@
 //! The error types the state machine's Retry and Catch match (docs/workflow-contract.md):
 //! `Retryable` for throttling, service errors and no answer; `NonRetryable` for access denied;
-//! `InvalidInput` for malformed events and states. AWS failures come from a canned HTTP server.
+//! `InvalidInput` for malformed events and states. AWS's answers come from the SDK's replay
+//! client (support::replay); no answer at all from a loopback port nothing listens on.
 
-use incident::{Outcome, QuarantineRecord, QuarantineStatus};
+use incident::quarantine::QuarantineError;
+use incident::{Outcome, QuarantineRecord};
 use lambda_runtime::Diagnostic;
+use policy_engine::{PlanError, PolicyError};
 use remediation::StepError;
+use remediation::error::{AwsFailure, parse_input};
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
 use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
 use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
@@ -25,44 +29,46 @@ const ACCESS_DENIED: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/d
 /// `KMSThrottling`, HTTP 400, "The request was denied due to request throttling").
 const SNS_KMS_THROTTLING: &str = r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>KMSThrottling</Code><Message>The request was denied due to request throttling.</Message></Error><RequestId>2e6c7f8a-9b0c-4d1e-a2f3-b4c5d6e7f809</RequestId></ErrorResponse>"#;
 
-/// Quarantines put-user-policy.json (carol's inline policy) against an IAM at `endpoint`.
-async fn quarantine_against(endpoint: &str) -> StepError {
+/// EventBridge's answer to PutEvents when its one entry failed inside the service.
+const REJECTED: &str = r#"{"FailedEntryCount":1,"Entries":[{"ErrorCode":"InternalFailure","ErrorMessage":"Internal service error."}]}"#;
+
+/// Quarantines put-user-policy.json (carol's inline policy) with `iam`.
+async fn quarantine_against(iam: aws_sdk_iam::Client) -> StepError {
     let deps = QuarantineDeps {
-        iam: IamPolicies::new(iam_client_at(endpoint)),
+        iam: IamPolicies::new(iam),
         restricted: restricted(),
     };
-    let incident = incident_for(change_of(&event("put-user-policy.json")));
+    let incident = assessment_for(change_of(&event("put-user-policy.json")));
     quarantine(QuarantineInput { incident }, &deps)
         .await
         .expect_err("the step must fail")
 }
 
-fn analyse_deps() -> AnalyseDeps {
+fn analyse_without_iam() -> AnalyseDeps {
     // The events these tests analyse never reach IAM.
-    AnalyseDeps {
-        iam: IamPolicies::new(iam_client_at(&refused_endpoint())),
-        restricted: restricted(),
-        own_role_arn: OWN_ROLE_ARN.into(),
-        notify_on_clean: false,
-    }
+    analyse_deps(IamPolicies::new(iam_client_at(&refused_endpoint())))
+}
+
+/// IAM answering every call with `status`, `content_type` and `body` (four calls at most).
+fn iam_answering(status: u16, content_type: &'static str, body: &'static str) -> Replay {
+    Replay::answering(4, || answer(status, content_type, body))
 }
 
 #[tokio::test]
 async fn iam_throttling_is_retryable_and_names_the_call() {
     // GIVEN IAM answers every call with 400 Throttling
-    let iam = CannedServer::answering(400, "text/xml", THROTTLING, 4);
+    let iam = iam_answering(400, "text/xml", THROTTLING);
     // WHEN the quarantine step runs
-    let error = quarantine_against(&iam.endpoint).await;
+    let error = quarantine_against(iam.iam()).await;
     // THEN the step fails Retryable, naming the call and the code, after one request (the state
     // machine does the retrying)
     assert_eq!(error.error_type(), "Retryable", "{error}");
-    assert!(matches!(error, StepError::Retryable(_)));
     let message = error.to_string();
     assert!(
         message.contains("GetUserPolicy") && message.contains("Throttling"),
         "{message}"
     );
-    let requests = iam.requests();
+    let requests = iam.request_bodies();
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert!(
         requests[0].contains("Action=GetUserPolicy"),
@@ -74,21 +80,21 @@ async fn iam_throttling_is_retryable_and_names_the_call() {
 #[tokio::test]
 async fn an_iam_server_error_is_retryable() {
     // GIVEN IAM (or a proxy in front of it) answers 500 with no IAM error document
-    let iam = CannedServer::answering(500, "text/plain", "Internal Server Error", 4);
+    let iam = iam_answering(500, "text/plain", "Internal Server Error");
     // WHEN the quarantine step runs
-    let error = quarantine_against(&iam.endpoint).await;
+    let error = quarantine_against(iam.iam()).await;
     // THEN the step fails Retryable, naming the call
     assert_eq!(error.error_type(), "Retryable", "{error}");
     assert!(error.to_string().contains("GetUserPolicy"), "{error}");
-    assert_eq!(iam.requests().len(), 1);
+    assert_eq!(iam.request_bodies().len(), 1);
 }
 
 #[tokio::test]
 async fn access_denied_is_not_retryable() {
     // GIVEN the policy-writer role may not read carol's inline policy
-    let iam = CannedServer::answering(403, "text/xml", ACCESS_DENIED, 4);
+    let iam = iam_answering(403, "text/xml", ACCESS_DENIED);
     // WHEN the quarantine step runs
-    let error = quarantine_against(&iam.endpoint).await;
+    let error = quarantine_against(iam.iam()).await;
     // THEN the step fails NonRetryable, naming the call and IAM's reason
     assert_eq!(error.error_type(), "NonRetryable", "{error}");
     let message = error.to_string();
@@ -107,7 +113,7 @@ async fn no_answer_from_iam_is_retryable() {
     // GIVEN nothing listens where IAM should be (connection refused)
     let endpoint = refused_endpoint();
     // WHEN the quarantine step runs
-    let error = quarantine_against(&endpoint).await;
+    let error = quarantine_against(iam_client_at(&endpoint)).await;
     // THEN the step fails Retryable, naming the call
     assert_eq!(error.error_type(), "Retryable", "{error}");
     assert!(error.to_string().contains("GetUserPolicy"), "{error}");
@@ -115,37 +121,41 @@ async fn no_answer_from_iam_is_retryable() {
 
 #[tokio::test]
 async fn an_incident_without_a_change_is_invalid_input_to_the_quarantine_step() {
-    // GIVEN a state whose incident has no change (as an ignored incident has)
-    let state = json!({"incident": {
+    // GIVEN states whose incident has no change: an ignored one (which has none), and one that
+    // says restricted but lacks it
+    let ignored = json!({"incident": {
         "id": "b3d0c1f2-0000-4000-8000-000000000001", "eventName": "PutUserPolicy",
-        "verdict": "restricted", "notify": true, "restrictedActions": RESTRICTED, "findings": []
+        "verdict": "ignored", "ignoredReason": "the call failed (AccessDenied): it changed nothing"
     }});
-    let input: QuarantineInput = serde_json::from_value(state).expect("the state deserialises");
+    let restricted_without_change = json!({"incident": {
+        "id": "b3d0c1f2-0000-4000-8000-000000000001", "eventName": "PutUserPolicy",
+        "verdict": "restricted", "notify": true, "document": CLEAN_DOCUMENT, "findings": []
+    }});
     let deps = QuarantineDeps {
         iam: IamPolicies::new(iam_client_at(&refused_endpoint())),
         restricted: restricted(),
     };
-    // WHEN the quarantine step runs
-    let error = quarantine(input, &deps)
-        .await
-        .expect_err("the step must fail");
-    // THEN it fails InvalidInput, saying what is missing
-    assert_eq!(error.error_type(), "InvalidInput", "{error}");
-    assert!(error.to_string().contains("no change"), "{error}");
+    for (state, what) in [
+        (ignored, "restricted"),
+        (restricted_without_change, "change"),
+    ] {
+        // WHEN the quarantine step runs, as its function does (the input read, then handled)
+        let error = match parse_input::<QuarantineInput>(state) {
+            Ok(input) => failure(quarantine(input, &deps).await),
+            Err(error) => error,
+        };
+        // THEN it fails InvalidInput, saying what is wrong
+        assert_eq!(error.error_type(), "InvalidInput", "{error}");
+        assert!(error.to_string().contains(what), "{what}: {error}");
+    }
 }
 
 #[tokio::test]
 async fn a_quarantine_record_without_an_action_is_invalid_input_to_the_restore_step() {
-    // GIVEN a restore state whose quarantine record did nothing (not_needed)
-    let incident = incident_for(change_of(&event("put-user-policy.json")));
-    let record = QuarantineRecord {
-        status: QuarantineStatus::NotNeeded,
-        reason: Some("the inline policy no longer exists".into()),
-        action: None,
-        original_document: None,
-        quarantined_document: None,
-        changes: Vec::new(),
-        findings: Vec::new(),
+    // GIVEN a restore state whose quarantine record did nothing (not_needed: no action to undo)
+    let incident = assessment_for(change_of(&event("put-user-policy.json")));
+    let record = QuarantineRecord::NotNeeded {
+        reason: "the inline policy no longer exists".into(),
     };
     let deps = RestoreDeps {
         iam: IamPolicies::new(iam_client_at(&refused_endpoint())),
@@ -162,7 +172,7 @@ async fn a_quarantine_record_without_an_action_is_invalid_input_to_the_restore_s
     .expect_err("the step must fail");
     // THEN it fails InvalidInput, saying what is missing
     assert_eq!(error.error_type(), "InvalidInput", "{error}");
-    assert!(error.to_string().contains("no action"), "{error}");
+    assert!(error.to_string().contains("applied quarantine"), "{error}");
 }
 
 #[tokio::test]
@@ -170,7 +180,7 @@ async fn an_event_that_is_not_an_eventbridge_event_is_invalid_input_to_analyse()
     // GIVEN something that is not an EventBridge event at all
     let event = json!({"hello": 1});
     // WHEN it is analysed
-    let error = analyse_change(event, &analyse_deps())
+    let error = analyse_change(event, &analyse_without_iam())
         .await
         .expect_err("the step must fail");
     // THEN it fails InvalidInput, naming the problem
@@ -192,7 +202,7 @@ async fn an_s3_event_is_invalid_input_to_analyse() {
     event["detail"]["requestParameters"] =
         json!({"bucketName": "acme-team-data", "Host": "acme-team-data.s3.amazonaws.com"});
     // WHEN it is analysed
-    let error = analyse_change(event, &analyse_deps())
+    let error = analyse_change(event, &analyse_without_iam())
         .await
         .expect_err("the step must fail");
     // THEN it fails InvalidInput, naming the source it got
@@ -213,7 +223,7 @@ async fn a_policy_change_without_its_document_field_is_invalid_input_to_analyse(
         .unwrap()
         .remove("policyDocument");
     // WHEN it is analysed
-    let error = analyse_change(event, &analyse_deps())
+    let error = analyse_change(event, &analyse_without_iam())
         .await
         .expect_err("the step must fail");
     // THEN it fails InvalidInput, naming the missing field
@@ -228,7 +238,7 @@ async fn a_policy_document_that_is_not_json_is_invalid_input_to_analyse() {
     event["detail"]["requestParameters"]["policyDocument"] =
         json!("Version: 2012-10-17\nStatement: []\n");
     // WHEN it is analysed
-    let error = analyse_change(event, &analyse_deps())
+    let error = analyse_change(event, &analyse_without_iam())
         .await
         .expect_err("the step must fail");
     // THEN it fails InvalidInput, saying it is the changed policy that is wrong
@@ -237,23 +247,52 @@ async fn a_policy_document_that_is_not_json_is_invalid_input_to_analyse() {
 }
 
 #[test]
-fn the_lambda_error_type_is_the_variant_name_asl_matches() {
-    // GIVEN one error of each variant
+fn the_lambda_error_type_is_the_name_asl_matches() {
+    // GIVEN one error of each variant (and of each kind of AWS failure and quarantine error)
     let errors = [
         (
-            StepError::Retryable("GetUserPolicy failed: Throttling: Rate exceeded".into()),
+            StepError::Aws(AwsFailure::with_code(
+                "GetUserPolicy",
+                Some("Throttling".into()),
+                "Rate exceeded",
+            )),
             "Retryable",
         ),
         (
-            StepError::InvalidInput("the incident has no change to quarantine".into()),
+            StepError::Aws(AwsFailure::with_code(
+                "GetUserPolicy",
+                Some("AccessDenied".into()),
+                "not authorized",
+            )),
+            "NonRetryable",
+        ),
+        (
+            StepError::Quarantine(QuarantineError::Unreadable {
+                which: "current",
+                source: PolicyError::Empty,
+            }),
             "InvalidInput",
         ),
         (
-            StepError::PolicyConflict("5 versions and none can be deleted".into()),
+            StepError::Quarantine(QuarantineError::NoRoom {
+                policy_arn: "arn:aws:iam::123456789012:policy/team-s3-access".into(),
+                versions: 5,
+            }),
             "PolicyConflict",
         ),
         (
-            StepError::NonRetryable("GetUserPolicy failed: AccessDenied: ...".into()),
+            StepError::Quarantine(QuarantineError::DoesNotFit(PlanError::DoesNotFit {
+                size: 2_100,
+                limit: 2_048,
+            })),
+            "NonRetryable",
+        ),
+        (
+            StepError::InvalidInput("only a change assessed as restricted is quarantined".into()),
+            "InvalidInput",
+        ),
+        (
+            StepError::Configuration("environment variable TOPIC_ARN is not set".into()),
             "NonRetryable",
         ),
     ];
@@ -261,8 +300,8 @@ fn the_lambda_error_type_is_the_variant_name_asl_matches() {
         let message = error.to_string();
         // WHEN the Lambda runtime turns it into its error payload
         let diagnostic = Diagnostic::from(error);
-        // THEN errorType is the variant name, and errorMessage the message
-        assert_eq!(diagnostic.error_type, name);
+        // THEN errorType is the name the state machine matches, and errorMessage the message
+        assert_eq!(diagnostic.error_type, name, "{message}");
         assert_eq!(diagnostic.error_message, message);
     }
 }
@@ -270,8 +309,8 @@ fn the_lambda_error_type_is_the_variant_name_asl_matches() {
 #[tokio::test]
 async fn a_real_step_failure_reaches_the_runtime_as_its_variant_name() {
     // GIVEN IAM throttles the quarantine step
-    let iam = CannedServer::answering(400, "text/xml", THROTTLING, 4);
-    let error = quarantine_against(&iam.endpoint).await;
+    let iam = iam_answering(400, "text/xml", THROTTLING);
+    let error = quarantine_against(iam.iam()).await;
     // WHEN the Lambda runtime turns the error into its payload
     let diagnostic = Diagnostic::from(error);
     // THEN errorType is "Retryable", which the Retry of every Task matches
@@ -290,18 +329,18 @@ fn publish_input() -> PublishInput {
         outcome: Outcome::Failed,
         execution_arn: "arn:aws:states:us-east-1:123456789012:execution:iam-sentinel:b3d0c1f2"
             .into(),
-        state: serde_json::json!({"incident": incident_for(change_of(&event("put-user-policy.json")))}),
+        state: json!({"incident": assessment_for(change_of(&event("put-user-policy.json")))}),
     }
 }
 
 #[tokio::test]
 async fn sns_kms_throttling_on_publish_is_retryable() {
     // GIVEN SNS answers Publish with KMSThrottling (a KMS-encrypted topic, KMS over its rate)
-    let sns = CannedServer::answering(400, "text/xml", SNS_KMS_THROTTLING, 4);
+    let sns = Replay::answering(4, || answer(400, "text/xml", SNS_KMS_THROTTLING));
     let deps = PublishDeps {
         publisher: Publisher {
             notifier: Notifier {
-                sns: sns_client_at(&sns.endpoint),
+                sns: sns.sns(),
                 topic_arn: "arn:aws:sns:us-east-1:123456789012:iam-sentinel".into(),
             },
             events: events_client_at(&refused_endpoint()),
@@ -333,27 +372,27 @@ async fn an_event_entry_eventbridge_rejects_as_an_internal_failure_is_retryable(
         .unwrap()
         .topic_arn
         .unwrap();
-    let rejected = r#"{"FailedEntryCount":1,"Entries":[{"ErrorCode":"InternalFailure","ErrorMessage":"Internal service error."}]}"#;
-    let events = CannedServer::answering(200, "application/x-amz-json-1.1", rejected, 4);
+    let events = Replay::answering(4, || answer(200, "application/x-amz-json-1.1", REJECTED));
     let deps = PublishDeps {
         publisher: Publisher {
             notifier: Notifier {
                 sns: moto.sns(),
                 topic_arn,
             },
-            events: events_client_at(&events.endpoint),
+            events: events.events(),
             event_bus_name: "default".into(),
         },
     };
     // WHEN an outcome is published
     let error = failure(publish(publish_input(), &deps).await);
-    // THEN the 200 answer is still a failure, and a retryable one
+    // THEN the 200 answer is still a failure, and a retryable one, naming the call, the entry's
+    // code and its reason
     assert_eq!(error.error_type(), "Retryable", "{error}");
+    let message = error.to_string();
     assert!(
-        error
-            .to_string()
-            .contains("EventBridge PutEvents rejected the event: Internal service error."),
-        "{error}"
+        message.contains("EventBridge PutEvents")
+            && message.contains("InternalFailure: Internal service error."),
+        "{message}"
     );
 }
 
@@ -361,12 +400,10 @@ async fn an_event_entry_eventbridge_rejects_as_an_internal_failure_is_retryable(
 async fn an_iam_answer_cut_off_mid_body_is_retryable() {
     // GIVEN IAM's 200 answer to GetUserPolicy breaks off after a few bytes of its 600-byte body
     // (the connection dropped mid-answer)
-    let cut_off = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 600\r\n\
-                   x-amzn-RequestId: 1c2d3e4f-0000-4000-8000-000000000000\r\nConnection: close\r\n\r\n\
-                   <GetUserPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetUserPolicyResult><UserName>car";
-    let iam = CannedServer::answering_raw(cut_off.into(), 4);
+    let sent = r#"<GetUserPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetUserPolicyResult><UserName>car"#;
+    let iam = Replay::answering(4, || cut_off("text/xml", 600, sent));
     // WHEN the quarantine step runs
-    let error = quarantine_against(&iam.endpoint).await;
+    let error = quarantine_against(iam.iam()).await;
     // THEN the step fails Retryable (a transport failure, like no answer at all), naming the call
     assert!(error.to_string().contains("GetUserPolicy"), "{error}");
     assert_eq!(error.error_type(), "Retryable", "{error}");

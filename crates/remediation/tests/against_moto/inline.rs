@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 
 use incident::{
-    Incident, Principal, PrincipalKind, QuarantineAction, QuarantineRecord, QuarantineStatus,
-    RestoreStatus, Target,
+    Assessment, Principal, PrincipalKind, QuarantineAction, QuarantineRecord, RestoreStatus, Target,
 };
 use policy_engine::{Catalog, Edit, Policy, PolicyKind, RestrictedActions, plan};
 use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
@@ -49,8 +48,8 @@ impl Case {
         document_of(&event(self.fixture))
     }
 
-    fn incident(&self) -> Incident {
-        incident_for(change_of(&event(self.fixture)))
+    fn incident(&self) -> Assessment {
+        assessment_for(change_of(&event(self.fixture)))
     }
 
     /// The principal exists and holds the event's document, as it did right after the change.
@@ -90,20 +89,20 @@ async fn assert_quarantine_rewrites_in_place(case: Case) {
     .await
     .unwrap();
     // THEN the quarantine is applied as an in-place rewrite of that inline policy
-    assert_eq!(record.status, QuarantineStatus::Applied, "{record:?}");
+    let applied = applied(&record);
     assert_eq!(
-        record.action,
-        Some(QuarantineAction::InlineRewritten {
+        applied.action,
+        QuarantineAction::InlineRewritten {
             principal: case.principal(),
             policy_name: case.policy_name.into()
-        })
+        }
     );
     // AND the document now in IAM grants nothing restricted, and is the one recorded
     let now = case.current(&moto).await;
     assert!(!grants_restricted(&now), "still restricted: {now}");
     assert_eq!(
         json(&now),
-        json(record.quarantined_document.as_deref().unwrap())
+        json(applied.quarantined_document.as_deref().unwrap())
     );
     // AND every other S3/EC2 action the original granted is still granted
     let original = case.original();
@@ -114,10 +113,7 @@ async fn assert_quarantine_rewrites_in_place(case: Case) {
     assert!(!expected.is_empty());
     assert_eq!(granted_s3_and_ec2(&now), expected);
     // AND the record keeps the original document
-    assert_eq!(
-        json(record.original_document.as_deref().unwrap()),
-        json(&original)
-    );
+    assert_eq!(json(&applied.original_document), json(&original));
 }
 
 /// Quarantines, then restores, the case's policy: the original must be back exactly.
@@ -134,7 +130,7 @@ async fn assert_approval_restores_the_original(case: Case) {
     )
     .await
     .unwrap();
-    assert_eq!(record.status, QuarantineStatus::Applied);
+    applied(&record);
     // WHEN approval restores it
     let restored = restore(
         RestoreInput {
@@ -194,18 +190,9 @@ async fn a_deleted_inline_policy_needs_no_quarantine() {
     )
     .await
     .unwrap();
-    // THEN there is nothing to do, and the record says why
-    assert_eq!(record.status, QuarantineStatus::NotNeeded);
-    assert!(
-        record
-            .reason
-            .as_deref()
-            .unwrap()
-            .contains("no longer exists"),
-        "{:?}",
-        record.reason
-    );
-    assert_eq!(record.action, None);
+    // THEN there is nothing to do, and the record says why (a not_needed record has no action)
+    let reason = not_needed_reason(&record);
+    assert!(reason.contains("no longer exists"), "{reason}");
 }
 
 #[tokio::test]
@@ -222,16 +209,8 @@ async fn an_inline_policy_of_a_deleted_principal_needs_no_quarantine() {
     .await
     .unwrap();
     // THEN there is nothing to do
-    assert_eq!(record.status, QuarantineStatus::NotNeeded);
-    assert!(
-        record
-            .reason
-            .as_deref()
-            .unwrap()
-            .contains("no longer exists"),
-        "{:?}",
-        record.reason
-    );
+    let reason = not_needed_reason(&record);
+    assert!(reason.contains("no longer exists"), "{reason}");
 }
 
 #[tokio::test]
@@ -256,16 +235,8 @@ async fn an_inline_policy_made_clean_after_the_event_is_left_untouched() {
     .await
     .unwrap();
     // THEN nothing is written: the newer change stands, and the record says why
-    assert_eq!(record.status, QuarantineStatus::NotNeeded);
-    assert!(
-        record
-            .reason
-            .as_deref()
-            .unwrap()
-            .contains("grants no restricted action"),
-        "{:?}",
-        record.reason
-    );
+    let reason = not_needed_reason(&record);
+    assert!(reason.contains("grants no restricted action"), "{reason}");
     assert_eq!(json(&ROLE.current(&moto).await), json(CLEAN_DOCUMENT));
 }
 
@@ -283,7 +254,7 @@ async fn restore_leaves_an_inline_policy_changed_after_the_quarantine_alone() {
     )
     .await
     .unwrap();
-    assert_eq!(record.status, QuarantineStatus::Applied);
+    applied(&record);
     put_inline_policy(
         &moto.iam_client(),
         &GROUP.principal(),
@@ -347,9 +318,9 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
     .unwrap();
     assert!(
         unconstrained
-            .changes
+            .edits
             .iter()
-            .any(|c| matches!(c, Edit::ExpandedWildcard { .. }))
+            .any(|e| matches!(e, Edit::ExpandedWildcard { .. }))
     );
     assert!(
         unconstrained.size > budget,
@@ -368,28 +339,25 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
     // WHEN the incident is quarantined
     let record: QuarantineRecord = quarantine(
         QuarantineInput {
-            incident: incident_for(change),
+            incident: assessment_for(change),
         },
         &quarantine_deps(&moto),
     )
     .await
     .unwrap();
     // THEN the wildcard was dropped, not expanded
-    assert_eq!(record.status, QuarantineStatus::Applied, "{record:?}");
+    let edits = &applied(&record).edits;
     assert!(
-        record.changes.iter().any(
-            |c| matches!(c, Edit::DroppedWildcard { wildcard, .. } if wildcard == "s3:Delete*")
+        edits.iter().any(
+            |e| matches!(e, Edit::DroppedWildcard { wildcard, .. } if wildcard == "s3:Delete*")
         ),
-        "{:?}",
-        record.changes
+        "{edits:?}"
     );
     assert!(
-        !record
-            .changes
+        !edits
             .iter()
-            .any(|c| matches!(c, Edit::ExpandedWildcard { .. })),
-        "{:?}",
-        record.changes
+            .any(|e| matches!(e, Edit::ExpandedWildcard { .. })),
+        "{edits:?}"
     );
     // AND what was written fits next to the other policy, grants nothing restricted, keeps the rest
     let written = inline_policy(&iam, &carol, "staging-cleanup").await;
@@ -417,10 +385,9 @@ async fn an_inline_quarantine_retried_after_it_worked_keeps_the_original_in_the_
     // WHEN the step is retried (IAM now holds only the quarantined document)
     let retried = quarantined(&moto, &USER.incident()).await;
     // THEN the quarantine stands, with the original from the event, so approval can restore it
-    assert_eq!(retried.status, QuarantineStatus::Applied, "{retried:?}");
-    assert_eq!(retried.action, first.action);
+    assert_eq!(applied(&retried).action, applied(&first).action);
     assert_eq!(
-        json(retried.original_document.as_deref().unwrap()),
+        json(&applied(&retried).original_document),
         json(&USER.original())
     );
 }

@@ -1,7 +1,7 @@
 //! Customer managed policies: analyse, quarantine as a new default version, restore.
 
-use incident::{QuarantineAction, QuarantineStatus, RestoreStatus, Verdict};
-use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
+use incident::{QuarantineAction, RestoreStatus};
+use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
 use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
 
@@ -19,21 +19,16 @@ async fn default_document(moto: &Moto, arn: &str) -> (String, String) {
 async fn a_new_policy_granting_a_restricted_action_is_found_restricted() {
     // GIVEN the walkthrough's CreatePolicy event
     let moto = Moto::start();
-    let deps = AnalyseDeps {
-        iam: moto.iam(),
-        restricted: restricted(),
-        own_role_arn: OWN_ROLE_ARN.into(),
-        notify_on_clean: false,
-    };
+    let deps = analyse_deps(moto.iam());
     // WHEN it is analysed
-    let incident = analyse_change(event("create-policy.json"), &deps)
+    let output = analyse_change(event("create-policy.json"), &deps)
         .await
         .unwrap();
     // THEN the restricted grant is found in statement 0, and the document is kept
-    assert_eq!(incident.verdict, Verdict::Restricted);
-    assert_eq!(incident.findings[0].hits[0].restricted, "s3:DeleteBucket");
+    let analysed = restricted_analysis(&output.incident);
+    assert_eq!(analysed.findings[0].hits[0].restricted, "s3:DeleteBucket");
     assert_eq!(
-        json(incident.document.as_deref().unwrap()),
+        json(&analysed.document),
         json(&document_of(&event("create-policy.json")))
     );
 }
@@ -51,19 +46,14 @@ async fn a_default_version_set_later_is_read_from_iam() {
         .send()
         .await
         .unwrap();
-    let deps = AnalyseDeps {
-        iam: moto.iam(),
-        restricted: restricted(),
-        own_role_arn: OWN_ROLE_ARN.into(),
-        notify_on_clean: false,
-    };
+    let deps = analyse_deps(moto.iam());
     // WHEN the SetDefaultPolicyVersion event is analysed
-    let incident = analyse_change(event("set-default-policy-version.json"), &deps)
+    let output = analyse_change(event("set-default-policy-version.json"), &deps)
         .await
         .unwrap();
     // THEN the document came from IAM's v2
-    assert_eq!(incident.version_id.as_deref(), Some("v2"));
-    assert_eq!(incident.verdict, Verdict::Restricted);
+    let analysed = restricted_analysis(&output.incident);
+    assert_eq!(analysed.version_id.as_deref(), Some("v2"));
 }
 
 #[tokio::test]
@@ -73,13 +63,13 @@ async fn quarantine_makes_a_clean_default_version_and_keeps_the_original_version
     let original = document_of(&event("create-policy.json"));
     let arn =
         create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
-    let incident = incident_for(change_of(&event("create-policy.json")));
+    let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN it is quarantined
     let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN a new default version grants nothing restricted but keeps the other actions
-    assert_eq!(record.status, QuarantineStatus::Applied);
+    let applied = applied(&record);
     let (default_id, quarantined) = default_document(&moto, &arn).await;
     assert_eq!(default_id, "v2");
     assert!(!grants_restricted(&quarantined));
@@ -92,12 +82,9 @@ async fn quarantine_makes_a_clean_default_version_and_keeps_the_original_version
         .unwrap()
         .unwrap();
     assert_eq!(json(&v1), json(&original));
-    assert_eq!(
-        json(record.original_document.as_deref().unwrap()),
-        json(&original)
-    );
+    assert_eq!(json(&applied.original_document), json(&original));
     assert!(
-        matches!(record.action, Some(QuarantineAction::NewDefaultVersion { ref offending_version_id, .. }) if offending_version_id == "v1")
+        matches!(applied.action, QuarantineAction::NewDefaultVersion { ref offending_version_id, .. } if offending_version_id == "v1")
     );
 }
 
@@ -108,7 +95,7 @@ async fn approval_restores_the_original_version_and_deletes_the_quarantine_versi
     let original = document_of(&event("create-policy.json"));
     let arn =
         create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
-    let incident = incident_for(change_of(&event("create-policy.json")));
+    let incident = assessment_for(change_of(&event("create-policy.json")));
     let record = quarantine(
         QuarantineInput {
             incident: incident.clone(),
@@ -166,20 +153,20 @@ async fn at_the_five_version_limit_the_oldest_spare_version_is_deleted_and_recor
         .send()
         .await
         .unwrap();
-    let incident = incident_for(change_of(&event("create-policy.json")));
+    let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN it is quarantined
     let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN v1 (oldest, not default, not offending) made room, and its document is in the record
-    let Some(QuarantineAction::NewDefaultVersion {
+    let QuarantineAction::NewDefaultVersion {
         offending_version_id,
         quarantine_version_id,
         deleted_version,
         ..
-    }) = record.action
+    } = applied(&record).action.clone()
     else {
-        panic!("expected a new default version, got {:?}", record.action);
+        panic!("expected a new default version, got {record:?}");
     };
     assert_eq!(offending_version_id, "v5");
     let deleted = deleted_version.expect("a version was deleted");
@@ -219,13 +206,13 @@ async fn a_newer_clean_version_means_no_quarantine() {
         .send()
         .await
         .unwrap();
-    let incident = incident_for(change_of(&event("create-policy.json")));
+    let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN the incident reaches the quarantine step
     let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN nothing is written: the newer change stands
-    assert_eq!(record.status, QuarantineStatus::NotNeeded);
+    not_needed_reason(&record);
     assert_eq!(default_document(&moto, &arn).await.0, "v2");
 }
 
@@ -248,16 +235,13 @@ async fn a_newer_restricted_version_is_what_gets_quarantined() {
         .send()
         .await
         .unwrap();
-    let incident = incident_for(change_of(&event("create-policy.json")));
+    let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN quarantined
     let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN the current state (v2) was analysed and is the original kept
-    assert_eq!(
-        json(record.original_document.as_deref().unwrap()),
-        json(newer)
-    );
+    assert_eq!(json(&applied(&record).original_document), json(newer));
     let (default_id, quarantined) = default_document(&moto, &arn).await;
     assert_eq!(default_id, "v3");
     assert_eq!(
@@ -270,14 +254,13 @@ async fn a_newer_restricted_version_is_what_gets_quarantined() {
 async fn a_deleted_policy_needs_no_quarantine() {
     // GIVEN the event's policy no longer exists
     let moto = Moto::start();
-    let incident = incident_for(change_of(&event("create-policy.json")));
+    let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN quarantined
     let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN there is nothing to do, and the record says why
-    assert_eq!(record.status, QuarantineStatus::NotNeeded);
-    assert!(record.reason.unwrap().contains("no longer exists"));
+    assert!(not_needed_reason(&record).contains("no longer exists"));
 }
 
 #[tokio::test]
@@ -291,7 +274,7 @@ async fn restore_leaves_a_change_made_after_the_quarantine_alone() {
         &document_of(&event("create-policy.json")),
     )
     .await;
-    let incident = incident_for(change_of(&event("create-policy.json")));
+    let incident = assessment_for(change_of(&event("create-policy.json")));
     let record = quarantine(
         QuarantineInput {
             incident: incident.clone(),
@@ -329,17 +312,13 @@ async fn a_quarantine_retried_after_it_worked_reports_the_same_quarantine() {
     let original = document_of(&event("create-policy.json"));
     let arn =
         create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
-    let incident = incident_for(change_of(&event("create-policy.json")));
+    let incident = assessment_for(change_of(&event("create-policy.json")));
     let first = quarantined(&moto, &incident).await;
     // WHEN the step is retried
     let retried = quarantined(&moto, &incident).await;
     // THEN it reports the quarantine in place (so approval is still asked), and adds nothing
-    assert_eq!(retried.status, QuarantineStatus::Applied, "{retried:?}");
-    assert_eq!(retried.action, first.action);
-    assert_eq!(
-        json(retried.original_document.as_deref().unwrap()),
-        json(&original)
-    );
+    assert_eq!(applied(&retried).action, applied(&first).action);
+    assert_eq!(json(&applied(&retried).original_document), json(&original));
     assert_eq!(moto.iam().versions(&arn).await.unwrap().len(), 2);
 }
 
@@ -350,7 +329,7 @@ async fn a_restore_retried_after_it_worked_reports_restored() {
     let original = document_of(&event("create-policy.json"));
     let arn =
         create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
-    let incident = incident_for(change_of(&event("create-policy.json")));
+    let incident = assessment_for(change_of(&event("create-policy.json")));
     let record = quarantined(&moto, &incident).await;
     restored(&moto, &incident, &record).await;
     // WHEN the step is retried

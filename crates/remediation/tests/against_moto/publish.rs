@@ -5,8 +5,8 @@
 //! SNS, leaves the subject out. The subject is read from a second subscription without raw
 //! delivery, whose messages are SNS's JSON envelope with a "Subject" field.
 
-use incident::{Outcome, OutcomeState, QuarantineStatus, Verdict, notification};
-use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
+use incident::{Outcome, OutcomeState, notification};
+use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
 use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
 use remediation::publisher::{Notifier, Publisher};
@@ -102,16 +102,11 @@ fn publish_deps(moto: &Moto, topic_arn: &str) -> PublishDeps {
 /// The state machine's input to PublishQuarantined, as JSON, from real Analyse and Quarantine
 /// steps on create-policy.json (the walkthrough's bad policy, created in moto).
 async fn quarantined_input(moto: &Moto) -> PublishInput {
-    let analyse_deps = AnalyseDeps {
-        iam: moto.iam(),
-        restricted: restricted(),
-        own_role_arn: OWN_ROLE_ARN.into(),
-        notify_on_clean: false,
-    };
-    let incident = analyse_change(event("create-policy.json"), &analyse_deps)
+    let incident = analyse_change(event("create-policy.json"), &analyse_deps(moto.iam()))
         .await
-        .unwrap();
-    assert_eq!(incident.verdict, Verdict::Restricted);
+        .unwrap()
+        .incident;
+    restricted_analysis(&incident);
     create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original()).await;
     let quarantine_deps = QuarantineDeps {
         iam: moto.iam(),
@@ -125,7 +120,7 @@ async fn quarantined_input(moto: &Moto) -> PublishInput {
     )
     .await
     .unwrap();
-    assert_eq!(record.status, QuarantineStatus::Applied);
+    applied(&record);
     let input = json!({
         "outcome": "quarantined",
         "executionArn": EXECUTION_ARN,

@@ -1,0 +1,108 @@
+//! Fixtures and the domain values the specifications start from.
+
+use incident::{
+    Analysed, Assessment, PolicyChange, Principal, PrincipalKind, Reading, Verdict, read_event,
+};
+use policy_engine::{Catalog, Policy, RestrictedActions, analyse};
+use serde_json::Value;
+
+pub const OWN_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/iam-sentinel-policy-writer";
+pub const RESTRICTED: &str = "s3:DeleteBucket,s3:DeleteObject";
+
+/// A policy that grants `s3:GetObject` only.
+pub const CLEAN_DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+pub fn restricted() -> RestrictedActions {
+    RestrictedActions::parse(RESTRICTED, Catalog::embedded()).expect("valid restricted actions")
+}
+
+/// A fixture from tests/fixtures/events.
+pub fn event(name: &str) -> Value {
+    let path = format!(
+        "{}/../../tests/fixtures/events/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).expect("fixtures are JSON")
+}
+
+pub fn change_of(event: &Value) -> PolicyChange {
+    match read_event(event, OWN_ROLE_ARN).expect("a valid event") {
+        Reading::Change(change) => *change,
+        Reading::Ignored { reason, .. } => panic!("fixture is ignored: {reason}"),
+    }
+}
+
+pub fn document_of(event: &Value) -> String {
+    let text = event
+        .pointer("/detail/requestParameters/policyDocument")
+        .and_then(Value::as_str)
+        .expect("a document");
+    policy_engine::decode(text)
+        .expect("a decodable document")
+        .into_owned()
+}
+
+pub fn principal(kind: PrincipalKind, name: &str) -> Principal {
+    Principal {
+        kind,
+        name: name.to_owned(),
+    }
+}
+
+/// JSON text of a document, normalised for comparison.
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text).expect("JSON")
+}
+
+/// The assessment Analyse makes of a change whose event carries the document.
+pub fn assessment_for(change: PolicyChange) -> Assessment {
+    let document = change
+        .document
+        .clone()
+        .expect("the event carries the document (else use assessment_with)");
+    assessment_with(change, document)
+}
+
+/// The assessment Analyse makes of a change, with the document it read: restricted, notified.
+pub fn assessment_with(change: PolicyChange, document: String) -> Assessment {
+    let policy = Policy::parse(&document).expect("a valid document");
+    let findings = analyse(&policy, &restricted(), Catalog::embedded()).findings;
+    assert!(
+        !findings.is_empty(),
+        "the document grants nothing restricted"
+    );
+    Assessment {
+        id: change.event_id.clone(),
+        event_name: change.event_name.clone(),
+        verdict: Verdict::Restricted(Analysed {
+            notify: true,
+            document,
+            version_id: change.version_id.clone(),
+            findings,
+            change,
+        }),
+    }
+}
+
+/// The analysis of an assessment that must be restricted.
+pub fn restricted_analysis(assessment: &Assessment) -> &Analysed {
+    match &assessment.verdict {
+        Verdict::Restricted(analysed) => analysed,
+        other => panic!("expected a restricted verdict, got {other:?}"),
+    }
+}
+
+/// The analysis of an assessment that must be clean.
+pub fn clean_analysis(assessment: &Assessment) -> &Analysed {
+    match &assessment.verdict {
+        Verdict::Clean(analysed) => analysed,
+        other => panic!("expected a clean verdict, got {other:?}"),
+    }
+}
+
+/// Whether a document, as IAM now holds it, grants any of the tests' restricted actions.
+pub fn grants_restricted(document: &str) -> bool {
+    let policy = Policy::parse(document).expect("IAM holds a valid document");
+    analyse(&policy, &restricted(), Catalog::embedded()).grants_restricted()
+}

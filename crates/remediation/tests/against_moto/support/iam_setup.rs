@@ -1,0 +1,202 @@
+//! IAM set-up and read-back straight through the SDK, independent of the code under test.
+
+use incident::{Principal, PrincipalKind};
+
+/// Creates the managed policy an event names, with the given document, in moto.
+pub async fn create_managed_policy(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    document: &str,
+) -> String {
+    let output = iam
+        .create_policy()
+        .policy_name(name)
+        .policy_document(document)
+        .send()
+        .await
+        .expect("CreatePolicy");
+    output
+        .policy()
+        .and_then(|p| p.arn())
+        .expect("an ARN")
+        .to_owned()
+}
+
+/// A trust policy that lets Lambda assume a role (moto requires one to create a role).
+const LAMBDA_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Creates the user, role or group in moto.
+pub async fn create_principal(iam: &aws_sdk_iam::Client, principal: &Principal) {
+    let name = principal.name.as_str();
+    match principal.kind {
+        PrincipalKind::User => drop(
+            iam.create_user()
+                .user_name(name)
+                .send()
+                .await
+                .expect("CreateUser"),
+        ),
+        PrincipalKind::Role => drop(
+            iam.create_role()
+                .role_name(name)
+                .assume_role_policy_document(LAMBDA_TRUST)
+                .send()
+                .await
+                .expect("CreateRole"),
+        ),
+        PrincipalKind::Group => drop(
+            iam.create_group()
+                .group_name(name)
+                .send()
+                .await
+                .expect("CreateGroup"),
+        ),
+    }
+}
+
+/// Writes an inline policy straight through the SDK (set-up, independent of the code under test).
+pub async fn put_inline_policy(
+    iam: &aws_sdk_iam::Client,
+    principal: &Principal,
+    policy_name: &str,
+    document: &str,
+) {
+    let name = principal.name.as_str();
+    match principal.kind {
+        PrincipalKind::User => drop(
+            iam.put_user_policy()
+                .user_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .expect("PutUserPolicy"),
+        ),
+        PrincipalKind::Role => drop(
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .expect("PutRolePolicy"),
+        ),
+        PrincipalKind::Group => drop(
+            iam.put_group_policy()
+                .group_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .expect("PutGroupPolicy"),
+        ),
+    }
+}
+
+/// An inline policy's document as IAM hands it out now (decoded), read straight through the SDK.
+pub async fn inline_policy(
+    iam: &aws_sdk_iam::Client,
+    principal: &Principal,
+    policy_name: &str,
+) -> String {
+    let name = principal.name.as_str();
+    let document = match principal.kind {
+        PrincipalKind::User => {
+            iam.get_user_policy()
+                .user_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .expect("GetUserPolicy")
+                .policy_document
+        }
+        PrincipalKind::Role => {
+            iam.get_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .expect("GetRolePolicy")
+                .policy_document
+        }
+        PrincipalKind::Group => {
+            iam.get_group_policy()
+                .group_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .expect("GetGroupPolicy")
+                .policy_document
+        }
+    };
+    policy_engine::decode(&document)
+        .expect("a decodable document")
+        .into_owned()
+}
+
+pub async fn attach_policy(iam: &aws_sdk_iam::Client, principal: &Principal, policy_arn: &str) {
+    let name = principal.name.as_str();
+    match principal.kind {
+        PrincipalKind::User => drop(
+            iam.attach_user_policy()
+                .user_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .expect("AttachUserPolicy"),
+        ),
+        PrincipalKind::Role => drop(
+            iam.attach_role_policy()
+                .role_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .expect("AttachRolePolicy"),
+        ),
+        PrincipalKind::Group => drop(
+            iam.attach_group_policy()
+                .group_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .expect("AttachGroupPolicy"),
+        ),
+    }
+}
+
+/// The ARNs `ListAttached{User,Role,Group}Policies` lists for the principal (first page: tests
+/// attach a handful at most).
+pub async fn attached_policies(iam: &aws_sdk_iam::Client, principal: &Principal) -> Vec<String> {
+    let name = principal.name.as_str();
+    let attached = match principal.kind {
+        PrincipalKind::User => {
+            iam.list_attached_user_policies()
+                .user_name(name)
+                .send()
+                .await
+                .expect("ListAttachedUserPolicies")
+                .attached_policies
+        }
+        PrincipalKind::Role => {
+            iam.list_attached_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .expect("ListAttachedRolePolicies")
+                .attached_policies
+        }
+        PrincipalKind::Group => {
+            iam.list_attached_group_policies()
+                .group_name(name)
+                .send()
+                .await
+                .expect("ListAttachedGroupPolicies")
+                .attached_policies
+        }
+    };
+    attached
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.policy_arn)
+        .collect()
+}

@@ -1,0 +1,181 @@
+//! A private moto server per test (pinned moto from the project's .venv, on a free loopback
+//! port, killed when the test ends), and SDK clients pointed at it or at any endpoint.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use remediation::iam::IamPolicies;
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// With extra environment, e.g. `MOTO_PORT`: where moto's state machine interpreter sends
+    /// the service calls it makes (Lambda invocations among them).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
+        let server = std::env::var_os("MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../.venv/bin/moto_server"
+                ))
+            });
+        assert!(
+            server.exists(),
+            "moto is not installed at {}: run `make test`, which builds .venv from requirements-dev.txt",
+            server.display()
+        );
+        let port = free_port();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto did not start listening on port {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    pub fn iam_client(&self) -> aws_sdk_iam::Client {
+        iam_client_at(&self.endpoint)
+    }
+
+    pub fn iam(&self) -> IamPolicies {
+        IamPolicies::new(self.iam_client())
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        let config = aws_sdk_sns::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(test_credentials())
+            .build();
+        aws_sdk_sns::Client::from_conf(config)
+    }
+
+    pub fn events(&self) -> aws_sdk_eventbridge::Client {
+        let config = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(test_credentials())
+            .build();
+        aws_sdk_eventbridge::Client::from_conf(config)
+    }
+
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        sfn_client_at(&self.endpoint)
+    }
+
+    /// Switches on execution of state machines (off by default; before CreateStateMachine).
+    pub fn execute_state_machines(&self) {
+        let body =
+            r#"{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}"#;
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("moto is listening");
+        write!(
+            stream,
+            "POST /moto-api/config HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("request sent");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("moto answers");
+        assert!(answer.starts_with("HTTP/1.1 20"), "moto config: {answer}");
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(test_credentials())
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(super) fn test_credentials() -> Credentials {
+    Credentials::new("testing", "testing", None, None, "tests")
+}
+
+/// An IAM client for any endpoint; one attempt only, so error classification is what is tested.
+pub fn iam_client_at(endpoint: &str) -> aws_sdk_iam::Client {
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(test_credentials())
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    aws_sdk_iam::Client::from_conf(config)
+}
+
+/// A Step Functions client for any endpoint; one attempt only, like the IAM one.
+pub fn sfn_client_at(endpoint: &str) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(test_credentials())
+        .retry_config(aws_sdk_sfn::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+/// An EventBridge client for any endpoint; one attempt only, like [`iam_client_at`].
+pub fn events_client_at(endpoint: &str) -> aws_sdk_eventbridge::Client {
+    let config = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(test_credentials())
+        .retry_config(
+            aws_sdk_eventbridge::config::retry::RetryConfig::standard().with_max_attempts(1),
+        )
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A loopback address nothing listens on (bound, then released): a call there gets no answer.
+pub fn refused_endpoint() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}

@@ -1,0 +1,58 @@
+//! SQS queues that read back what SNS and EventBridge delivered.
+
+/// An SQS queue to read deliveries back from: its URL and ARN.
+pub struct Queue {
+    pub url: String,
+    pub arn: String,
+}
+
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Queue {
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("a queue URL");
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes");
+    let arn = attributes
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("a queue ARN");
+    Queue { url, arn }
+}
+
+/// Receives the queue's messages: polls at most `tries` times (up to 1 s each) and returns the
+/// bodies of the first non-empty answer, or nothing once the tries are used up.
+pub async fn receive(sqs: &aws_sdk_sqs::Client, queue: &Queue, tries: usize) -> Vec<String> {
+    for _ in 0..tries {
+        let output = sqs
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        let bodies: Vec<String> = output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect();
+        if !bodies.is_empty() {
+            return bodies;
+        }
+    }
+    Vec::new()
+}
