@@ -21,8 +21,8 @@ pub fn approval_request_email(
     );
     let mut body = format!(
         "Approval needed: {target}\n\n\
-         A change granted restricted actions. Those grants are quarantined until you decide; \
-         everything else the policy grants still works.\n\n\
+         A change granted restricted actions. Those grants are quarantined until you decide \
+         (the Quarantine section says what else that affects).\n\n\
          Review and decide: {link}\n\n\
          Decide before {deadline}.\n  \
          Approve: the change is restored exactly as it was made.\n  \

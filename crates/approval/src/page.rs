@@ -7,11 +7,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use incident::{
     Decision, DecisionRecord, describe_actor, describe_origin, describe_quarantine,
-    describe_target, grant_lines, pretty,
+    describe_target, grant_lines, pretty, quarantine_effect,
 };
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::form::MAX_COMMENT_CHARS;
@@ -173,8 +174,8 @@ impl Page<'_> {
                 "Nothing was decided: the request cannot be read",
                 false,
                 &format!(
-                    "The approval request in the execution history cannot be read ({problem}). \
-                     The quarantine stays; the execution's history has the details."
+                    "{}. The quarantine stays; the execution's history has the details.",
+                    capitalised(problem)
                 ),
             ),
         }
@@ -217,7 +218,7 @@ fn review(found: &FoundApproval, id: &ApprovalId, key: &str) -> (String, Markup)
     let markup = html! {
         h1 { (title) }
         section {
-            p { "A change granted restricted actions. Those grants are quarantined until you decide; everything else the policy grants still works." }
+            p { "A change granted restricted actions. Those grants are quarantined until you decide." }
             @if let Some(deadline) = found.deadline {
                 p class="deadline" { "Decide before " (utc(deadline)) ". With no decision by then, the quarantine stays." }
             }
@@ -237,6 +238,7 @@ fn review(found: &FoundApproval, id: &ApprovalId, key: &str) -> (String, Markup)
             ul { @for line in &grants { li { (line) } } }
             h2 { "What the quarantine did" }
             p { (describe_quarantine(quarantine)) }
+            @if let Some(applied) = applied { p { (quarantine_effect(applied)) } }
             @if !edits.is_empty() {
                 ul { @for edit in edits { li { (edit) } } }
             }
@@ -299,7 +301,7 @@ fn already_decided(approval: &DecisionRecord, at: OffsetDateTime) -> (String, Ma
     let markup = html! {
         h1 { (title) }
         div class="card status bad" {
-            p { "This request was already " (decision) " at " (approval.decided_at.clone().unwrap_or_else(|| utc(at))) ". This click changed nothing: the first decision recorded wins." }
+            p { "This request was already " (decision) " at " (decided_at(approval, at)) ". This click changed nothing: the first decision recorded wins." }
             dl {
                 @if let Some(ip) = &approval.source_ip { dt { "From" } dd { (ip) } }
                 @if let Some(agent) = &approval.user_agent { dt { "Browser" } dd { (agent) } }
@@ -308,6 +310,24 @@ fn already_decided(approval: &DecisionRecord, at: OffsetDateTime) -> (String, Ma
         }
     };
     (title, markup)
+}
+
+/// An error message (lower case, as errors are written) as the start of a sentence.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// When a decision was taken, written like every other time on the pages: as the decision says
+/// (RFC 3339), else when the history recorded it.
+fn decided_at(approval: &DecisionRecord, recorded: OffsetDateTime) -> String {
+    approval
+        .decided_at
+        .as_deref()
+        .and_then(|at| OffsetDateTime::parse(at, &Rfc3339).ok())
+        .map_or_else(|| utc(recorded), utc)
 }
 
 /// "2026-11-22 12:06:52 UTC".

@@ -15,7 +15,7 @@ pub use event::{
 pub use notification::{
     Notification, SUBJECT_LIMIT, change_section, describe_actor, describe_origin,
     describe_quarantine, describe_target, grant_lines, grants_section, notification, pretty,
-    quarantine_section, truncate,
+    quarantine_effect, quarantine_section, truncate,
 };
 pub use outcome::{EVENT_SOURCE, Outcome, OutcomeState, UnreadablePart, event_detail};
 pub use record::{

@@ -4,10 +4,11 @@
 use serde_json::Value;
 
 use policy_engine::Finding;
+use policy_engine::document::SidLabel;
 
 use crate::event::{PolicyChange, Target};
 use crate::outcome::{Outcome, OutcomeState};
-use crate::record::{QuarantineAction, QuarantineRecord};
+use crate::record::{AppliedQuarantine, QuarantineAction, QuarantineRecord};
 
 /// SNS refuses subjects of 100 characters or more.
 pub const SUBJECT_LIMIT: usize = 99;
@@ -68,12 +69,7 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         }
     }
     if let Some(error) = &state.error {
-        let kind = error
-            .get("Error")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown error");
-        let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("");
-        body += &format!("\nError\n  {kind}: {cause}\n");
+        body += &format!("\nError\n  {}\n", describe_error(error));
     }
     if let Some(original) = state.original_document() {
         body += &format!("\nOriginal document\n{}\n", pretty(original));
@@ -82,6 +78,18 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     Notification {
         subject: truncate(&subject, SUBJECT_LIMIT),
         body,
+    }
+}
+
+/// A caught error as Step Functions gives it (`{"Error", "Cause"}`), else as received.
+fn describe_error(error: &Value) -> String {
+    match (
+        error.get("Error").and_then(Value::as_str),
+        error.get("Cause").and_then(Value::as_str),
+    ) {
+        (Some(kind), Some(cause)) => format!("{kind}: {cause}"),
+        (Some(kind), None) => kind.to_owned(),
+        _ => format!("(as received) {error}"),
     }
 }
 
@@ -107,7 +115,27 @@ pub fn grants_section(findings: &[Finding]) -> String {
 }
 
 pub fn quarantine_section(quarantine: &QuarantineRecord) -> String {
-    format!("\nQuarantine\n  {}\n", describe_quarantine(quarantine))
+    let effect = quarantine
+        .applied()
+        .map(|applied| format!("\n  {}", quarantine_effect(applied)))
+        .unwrap_or_default();
+    format!(
+        "\nQuarantine\n  {}{effect}\n",
+        describe_quarantine(quarantine)
+    )
+}
+
+/// What else the quarantine affects: a rewrite keeps every other grant, a detachment takes the
+/// whole policy away from the principal.
+pub fn quarantine_effect(applied: &AppliedQuarantine) -> &'static str {
+    match applied.action {
+        QuarantineAction::Detached { .. } => {
+            "While it is detached, none of the policy's grants apply to that principal."
+        }
+        QuarantineAction::NewDefaultVersion { .. } | QuarantineAction::InlineRewritten { .. } => {
+            "Everything else the policy grants still works."
+        }
+    }
 }
 
 /// "arn:aws:iam::123456789012:user/carol (IAMUser)".
@@ -137,11 +165,7 @@ pub fn grant_lines(findings: &[Finding]) -> Vec<String> {
     findings
         .iter()
         .flat_map(|finding| {
-            let sid = finding
-                .sid
-                .as_ref()
-                .map(|s| format!(" (Sid {s})"))
-                .unwrap_or_default();
+            let sid = SidLabel(finding.sid.clone());
             finding.hits.iter().map(move |hit| {
                 format!(
                     "statement {}{sid}: {} - {}",

@@ -61,9 +61,8 @@ impl Outcome {
     pub(crate) fn what_happens(self) -> &'static str {
         match self {
             Outcome::Quarantined => {
-                "The restricted grants were removed at once; everything else the policy grants still \
-                 works. An approval request follows: approve restores the original, deny or no \
-                 answer keeps the quarantine."
+                "The restricted grants were taken out of force at once. An approval request \
+                 follows: approve restores the original, deny or no answer keeps the quarantine."
             }
             Outcome::Restored => "The original policy is back in force, exactly as it was.",
             Outcome::RestoreSkipped => {
