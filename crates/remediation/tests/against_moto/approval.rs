@@ -28,7 +28,7 @@ async fn the_email_says_what_changed_who_did_it_what_was_quarantined_and_by_when
         "CreatePolicy on managed policy my-bad-policy-aws-5-mins",
         "arn:aws:iam::123456789012:user/alice (IAMUser)",
         "203.0.113.24",
-        "statement 0 (Sid VisualEditor0): s3:DeleteBucket",
+        "statement 0 (Sid \"VisualEditor0\"): s3:DeleteBucket",
         "new default version v2",
         "Decide before ",
         &requested.link,
