@@ -54,13 +54,27 @@ def find_browser() -> tuple[str, str]:
 def click_and_wait(driver, button, timeout: float = 60):
     """Clicks a submit button and waits for the page it leads to (the old one gone, the new one
     loaded); on a timeout the caller's checks say what the page is."""
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.common.exceptions import (StaleElementReferenceException, TimeoutException,
+                                            WebDriverException)
     from selenium.webdriver.support.ui import WebDriverWait
+
+    def gone(_) -> bool:
+        """The button's page has gone. Mid-navigation ChromeDriver may say so as "Node with
+        given id does not belong to the document" rather than as a stale element."""
+        try:
+            button.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+
     button.click()
     try:
-        WebDriverWait(driver, timeout).until(EC.staleness_of(button))
-        WebDriverWait(driver, 10).until(
+        WebDriverWait(driver, timeout).until(gone)
+        WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
             lambda d: d.execute_script("return document.readyState") == "complete")
     except TimeoutException:
         pass

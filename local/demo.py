@@ -28,7 +28,6 @@ import re
 import signal
 import sys
 import textwrap
-import threading
 import time
 import urllib.parse
 import uuid
@@ -36,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
+from harness.processes import BackgroundThread  # noqa: E402
 
 ROOT = harness.ROOT
 FIXTURE = ROOT / "tests" / "fixtures" / "events" / "create-policy.json"
@@ -283,21 +283,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds} s, local APPROVAL_TIMEOUT" if seconds < 3600 else f"{seconds} s"
 
 
-class BuildTicker:
+class BuildTicker(BackgroundThread):
     """While the first build runs: a line every 30 s with the crates compiled so far (from
     cargo's own lines in the watchers' logs)."""
 
     def __init__(self, run_dir: Path, t0: float, every: float = 30):
         self.run_dir, self.t0, self.every = run_dir, t0, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="build-ticker", daemon=True)
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
+        super().__init__("build-ticker")
 
     def compiled(self) -> int:
         n = 0
@@ -309,8 +301,8 @@ class BuildTicker:
                 pass
         return n
 
-    def _run(self):
-        while not self._stop.wait(self.every):
+    def run(self):
+        while not self.stopping.wait(self.every):
             out(f"   … still building: {self.compiled()} crates compiled so far "
                 f"({time.monotonic() - self.t0:.0f} s)")
 

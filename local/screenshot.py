@@ -32,7 +32,6 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser as local_browser  # noqa: E402
@@ -75,7 +74,8 @@ def screenshot(driver: webdriver.Chrome, path: Path, width: int, scale: float = 
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
     path.write_bytes(base64.b64decode(shot["data"]))
     w, h = struct.unpack(">II", path.read_bytes()[16:24])  # the PNG's IHDR
-    say(f"wrote {path.relative_to(ROOT)}: {w}x{h} px ({path.stat().st_size // 1024} KiB), "
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path  # --out elsewhere
+    say(f"wrote {shown}: {w}x{h} px ({path.stat().st_size // 1024} KiB), "
         f"{width}x{height} CSS px at scale {scale}")
     return w, h
 

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from .constants import ACCOUNT, HOP_BY_HOP
-from .loopback import LoopbackServer
+from .loopback import LoopbackServer, reply
 
 APPROVAL_ROUTE = re.compile(r"^/approvals/(?P<id>[^/]+)$")
 APPROVAL_ROUTE_KEY = "/approvals/{approvalId}"
@@ -105,26 +105,11 @@ class ApprovalServer(LoopbackServer):
         except ValueError as e:
             self.log(f"approval-api: unusable answer: {e}")
             return self._plain(req, 502, "Bad Gateway: the approval function's answer is malformed\n")
-        status, headers, payload = answer
-        req.send_response(status)
-        for k, v in headers:
-            req.send_header(k, v)
-        req.send_header("Content-Length", str(len(payload)))
-        req.end_headers()
-        if req.command != "HEAD":
-            req.wfile.write(payload)
-        return status
+        return reply(req, *answer)
 
     @staticmethod
     def _plain(req, status: int, text: str) -> int:
-        out = text.encode()
-        req.send_response(status)
-        req.send_header("Content-Type", "text/plain; charset=utf-8")
-        req.send_header("Content-Length", str(len(out)))
-        req.end_headers()
-        if req.command != "HEAD":
-            req.wfile.write(out)
-        return status
+        return reply(req, status, [("Content-Type", "text/plain; charset=utf-8")], text.encode())
 
     @staticmethod
     def _read_body(req) -> bytes | None:

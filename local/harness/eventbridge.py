@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from .constants import ACCOUNT, CLOUDTRAIL_DETAIL_TYPE, SENTINEL_ROLE_ARN
+from .processes import BackgroundThread
 from .template import trigger_rule
 
 
@@ -115,7 +116,7 @@ def deploy_trigger(client, template: dict, state_machine_arn: str, run_dir: Path
     return poller, dict(rule, queue_arn=queue_arn), checked
 
 
-class TriggerPoller:
+class TriggerPoller(BackgroundThread):
     """What the template's EventBridge target does in AWS (start the state machine with the
     event), for moto, which cannot deliver to Step Functions: the rule (the template's own
     pattern, see trigger_rule) targets an SQS queue, and this thread receives from it, calls
@@ -135,16 +136,11 @@ class TriggerPoller:
         self._log = open(log_path, "a", buffering=1)
         self._lock = threading.Lock()
         self._started: list[tuple[float, str, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="trigger-poller", daemon=True)
-
-    def start(self):
-        self._thread.start()
+        super().__init__("trigger-poller")
+        self.join_timeout = self.POLL_SECONDS + 10
 
     def stop(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self.POLL_SECONDS + 10)
+        super().stop()
         with self._lock:
             self._log.close()
 
@@ -157,16 +153,16 @@ class TriggerPoller:
             if not self._log.closed:
                 self._log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
 
-    def _run(self):
+    def run(self):
         sqs, sfn = self._client_factory("sqs"), self._client_factory("stepfunctions")
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             try:
                 messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
                                                WaitTimeSeconds=self.POLL_SECONDS).get("Messages", [])
             except Exception as e:  # noqa: BLE001 (moto going away at the end, ...)
-                if not self._stop.is_set():
+                if not self.stopping.is_set():
                     self.log(f"receive failed: {type(e).__name__}: {e}")
-                    self._stop.wait(1)
+                    self.stopping.wait(1)
                 continue
             for m in messages:
                 self._deliver(sqs, sfn, m)

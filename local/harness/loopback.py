@@ -8,6 +8,19 @@ import time
 from pathlib import Path
 
 
+def reply(req: http.server.BaseHTTPRequestHandler, status: int,
+          headers: list[tuple[str, str]], body: bytes) -> int:
+    """Sends one whole answer (its Content-Length set; no body for HEAD); returns the status."""
+    req.send_response(status)
+    for k, v in headers:
+        req.send_header(k, v)
+    req.send_header("Content-Length", str(len(body)))
+    req.end_headers()
+    if req.command != "HEAD":
+        req.wfile.write(body)
+    return status
+
+
 class LoopbackServer:
     """A threaded HTTP server on 127.0.0.1, on a port the kernel chose: bound at once, so the
     port can go into the functions' configuration before the server starts. With a log file

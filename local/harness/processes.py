@@ -1,4 +1,5 @@
-"""Processes and ports: what the local stack starts, how it waits for it, how it stops it.
+"""Processes, ports and threads: what the local stack starts, how it waits for it, how it
+stops it.
 
 Every process is started in its own session (so its whole group can be signalled) and gets
 SIGTERM if the harness dies (setpriv --pdeathsig); stop_process_tree also reaches the processes
@@ -11,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +20,28 @@ from pathlib import Path
 # it executes the command: safe while the harness's threads run, unlike a preexec_fn (a fork of a
 # threaded process may only exec).
 DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
+
+
+class BackgroundThread:
+    """A daemon thread running `self.run()`, which should end soon after `self.stopping` is
+    set; stop() sets it and waits (at most join_timeout seconds)."""
+
+    join_timeout = 5.0
+
+    def __init__(self, name: str):
+        self.stopping = threading.Event()
+        self._thread = threading.Thread(target=self.run, name=name, daemon=True)
+
+    def run(self):
+        raise NotImplementedError
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.join_timeout)
 
 
 def free_ports(count: int) -> list[int]:

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from .constants import HOP_BY_HOP
-from .loopback import LoopbackServer
+from .loopback import LoopbackServer, reply
 from .template import function_arn
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
@@ -69,13 +69,7 @@ class Router(LoopbackServer):
                     status, headers, out = router.invoke(urllib.parse.unquote(m.group("name")), body)
                 else:
                     status, headers, out = router.proxy(self.command, self.path, self.headers, body)
-                self.send_response(status)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(out)
+                reply(self, status, headers, out)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
 
