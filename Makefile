@@ -40,7 +40,7 @@ demo: $(VENV_READY) ## The whole incident on this machine: bad policy, quarantin
 
 test: $(VENV_READY) browser ## Every test: unit, property, CLI, handlers against moto, the real ASL end to end
 	cargo test --workspace --locked
-	$(PYTHON) local/e2e_smoke.py
+	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
 
 lint: $(VENV_READY) $(NODE_READY) ## rustfmt, clippy (warnings are errors), SAM template and state machine linters
 	cargo fmt --all --check

@@ -1,0 +1,236 @@
+"""What the tests make happen in IAM, and the CloudTrail events that say so: the repository's
+event fixtures (tests/fixtures/events/) with fresh ids and names of the test's own, and the
+three kinds of target a grant can come through (a managed policy, an inline policy, an
+attachment), each with what its quarantine and its restore must look like in IAM."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import urllib.parse
+import uuid
+
+from harness.constants import ACCOUNT, ROOT, SENTINEL_ROLE_ARN
+
+FIXTURES = ROOT / "tests" / "fixtures" / "events"
+ASSUME_EC2 = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]})
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def fresh_ids(event: dict) -> dict:
+    """A fixture's event with new EventBridge, CloudTrail and request IDs (its incident is its own)."""
+    event["id"] = str(uuid.uuid4())
+    event["detail"]["eventID"] = str(uuid.uuid4())
+    event["detail"]["requestID"] = str(uuid.uuid4())
+    return event
+
+
+def as_document(doc) -> dict:
+    """A policy document from boto3 (which decodes it already) or a string (raw or
+    percent-encoded JSON)."""
+    if isinstance(doc, dict):
+        return doc
+    text = doc if doc.lstrip().startswith("{") else urllib.parse.unquote(doc)
+    return json.loads(text)
+
+
+def same_document(a, b) -> bool:
+    try:
+        return as_document(a) == as_document(b)
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def managed_policy_event(name: str, document: str | None = None) -> dict:
+    """create-policy.json for another policy name (and document): fresh IDs, same shape."""
+    event = fresh_ids(fixture("create-policy.json"))
+    d = event["detail"]
+    d["requestParameters"]["policyName"] = name
+    if document is not None:
+        d["requestParameters"]["policyDocument"] = document
+    d["responseElements"]["policy"]["policyName"] = name
+    d["responseElements"]["policy"]["arn"] = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+    return event
+
+
+def create_managed_policy(h, event: dict) -> str:
+    """The policy a CreatePolicy event says was created, created; its ARN."""
+    params = event["detail"]["requestParameters"]
+    arn = h.iam.create_policy(PolicyName=params["policyName"],
+                              PolicyDocument=params["policyDocument"])["Policy"]["Arn"]
+    assert arn == event["detail"]["responseElements"]["policy"]["arn"], arn
+    return arn
+
+
+def attached(h, user: str) -> list[str]:
+    return [a["PolicyArn"] for a in
+            h.iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
+
+
+class Target:
+    """Where a restricted grant came from, set up in IAM as its event says. `names`: what the
+    approval page must show; `subject`: what every notification about it must name;
+    `original`: the document as the change made it; `action_kind`: the quarantine's kind."""
+
+    kind = action_kind = ""
+    event: dict
+    names: list[str]
+    subject: list[str]
+    original: str
+
+    def __init__(self, h):
+        self.h = h
+
+    def state(self):
+        """What IAM says about the target now (comparable with ==)."""
+        raise NotImplementedError
+
+    def assert_quarantined(self, state):
+        raise NotImplementedError
+
+    def assert_restored(self, state):
+        raise NotImplementedError
+
+
+class ManagedPolicy(Target):
+    """A customer managed policy created with a restricted grant (create-policy.json, the
+    walkthrough's document: s3:DeleteBucket next to two actions that are not restricted)."""
+
+    kind, action_kind = "managed-policy", "newDefaultVersion"
+    KEPT = ["s3:GetBucketObjectLockConfiguration", "s3:DeleteObjectVersion"]
+
+    def __init__(self, h, prefix: str = "managed", event: dict | None = None):
+        super().__init__(h)
+        self.event = event or managed_policy_event(unique(prefix))
+        params = self.event["detail"]["requestParameters"]
+        self.name, self.original = params["policyName"], params["policyDocument"]
+        self.arn = create_managed_policy(h, self.event)
+        self.subject, self.names = [self.name], [self.name, "s3:DeleteBucket"]
+
+    def state(self):
+        return self.h.policy_state(self.arn)
+
+    def assert_quarantined(self, state):
+        default, versions = state
+        assert default == "v2" and sorted(versions) == ["v1", "v2"], \
+            f"quarantined: default {default}, versions {sorted(versions)}, expected v2 of v1, v2"
+        granted = self.h.check.granted(versions["v2"], ["s3:DeleteBucket", *self.KEPT])
+        assert granted == set(self.KEPT), (
+            f"v2 grants {sorted(granted)}: expected s3:DeleteBucket gone and {self.KEPT} kept "
+            "(not restricted: s3:DeleteObject must not prefix-match s3:DeleteObjectVersion)")
+        assert same_document(versions["v1"], self.original) \
+            and self.h.check.grants(versions["v1"], "s3:DeleteBucket"), \
+            "v1 (the offending original) not kept as it was"
+
+    def assert_restored(self, state):
+        default, versions = state
+        assert default == "v1" and sorted(versions) == ["v1"], \
+            f"restored: default {default}, versions {sorted(versions)} (v2 should be deleted)"
+        assert same_document(versions["v1"], self.original), "v1 is not the original"
+
+
+class InlinePolicy(Target):
+    """An inline role policy (put-role-policy.json: s3:Delete* next to reads and writes on the
+    staging bucket) on a role and policy of the test's own."""
+
+    kind, action_kind = "inline-policy", "inlineRewritten"
+
+    def __init__(self, h, prefix: str = "inline"):
+        super().__init__(h)
+        self.event = fresh_ids(fixture("put-role-policy.json"))
+        p = self.event["detail"]["requestParameters"]
+        p["roleName"], p["policyName"] = unique(f"{prefix}-role"), unique(f"{prefix}-policy")
+        self.role, self.name, self.original = p["roleName"], p["policyName"], p["policyDocument"]
+        h.iam.create_role(RoleName=self.role, AssumeRolePolicyDocument=ASSUME_EC2)
+        h.iam.put_role_policy(RoleName=self.role, PolicyName=self.name,
+                              PolicyDocument=self.original)
+        self.subject = self.names = [self.role, self.name]
+
+    def state(self):
+        return as_document(self.h.iam.get_role_policy(
+            RoleName=self.role, PolicyName=self.name)["PolicyDocument"])
+
+    def assert_quarantined(self, state):
+        assert not same_document(state, self.original), "the inline policy was not rewritten"
+        granted = self.h.check.granted(state, ["s3:DeleteObject", "s3:DeleteBucket",
+                                               "s3:GetObject", "s3:PutObject"])
+        assert granted == {"s3:GetObject", "s3:PutObject"}, (
+            f"the quarantined inline policy grants {sorted(granted)}: expected "
+            "s3:DeleteObject/DeleteBucket gone, s3:GetObject/PutObject kept")
+
+    def assert_restored(self, state):
+        assert state == json.loads(self.original), "the original inline document is not back"
+
+
+class Attachment(Target):
+    """A customer managed policy (create-policy-version-default.json's document: s3:* on a
+    bucket) attached to a user (attach-user-policy.json), both of the test's own."""
+
+    kind, action_kind = "attachment", "detached"
+
+    def __init__(self, h, prefix: str = "attach"):
+        super().__init__(h)
+        self.event = fresh_ids(fixture("attach-user-policy.json"))
+        self.original = fixture("create-policy-version-default.json")[
+            "detail"]["requestParameters"]["policyDocument"]
+        self.user = unique(f"{prefix}-user")
+        self.policy_arn = h.iam.create_policy(PolicyName=unique(f"{prefix}-policy"),
+                                              PolicyDocument=self.original)["Policy"]["Arn"]
+        h.iam.create_user(UserName=self.user)
+        h.iam.attach_user_policy(UserName=self.user, PolicyArn=self.policy_arn)
+        p = self.event["detail"]["requestParameters"]
+        p["userName"], p["policyArn"] = self.user, self.policy_arn
+        self.subject = self.names = [self.user, self.policy_arn.rsplit("/", 1)[1]]
+
+    def state(self):
+        return attached(self.h, self.user), self.h.policy_state(self.policy_arn)
+
+    def _assert_policy_untouched(self, policy_state):
+        default, versions = policy_state
+        assert default == "v1" and sorted(versions) == ["v1"] \
+            and same_document(versions["v1"], self.original), \
+            f"the attached policy itself changed: default {default}, versions {sorted(versions)}"
+
+    def assert_quarantined(self, state):
+        arns, policy_state = state
+        assert self.policy_arn not in arns, f"still attached: {arns}"
+        self._assert_policy_untouched(policy_state)
+
+    def assert_restored(self, state):
+        arns, policy_state = state
+        assert arns == [self.policy_arn], f"attached: {arns}, expected [{self.policy_arn}]"
+        self._assert_policy_untouched(policy_state)
+
+
+TARGETS = {t.kind: t for t in (ManagedPolicy, InlinePolicy, Attachment)}
+
+
+def writer_detail(event_name: str, session: str, request_parameters: dict,
+                  response_elements) -> dict:
+    """The CloudTrail record of a call made by the policy writer role's session `session` (the
+    Lambda function's name, as Lambda names its sessions), shaped like
+    put-role-policy-by-sentinel.json: assumed-role ARN
+    arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/<session>, principalId
+    <role id>:<session>, sessionContext.sessionIssuer.arn = the role's ARN."""
+    detail = copy.deepcopy(fixture("put-role-policy-by-sentinel.json")["detail"])
+    identity = detail["userIdentity"]
+    issuer = identity["sessionContext"]["sessionIssuer"]
+    assert issuer["arn"] == SENTINEL_ROLE_ARN, issuer["arn"]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    identity["arn"] = (f"arn:aws:sts::{ACCOUNT}:assumed-role/"
+                       f"{SENTINEL_ROLE_ARN.rsplit('/', 1)[1]}/{session}")
+    identity["principalId"] = f"{issuer['principalId']}:{session}"
+    identity["sessionContext"]["attributes"]["creationDate"] = now
+    detail.update(eventTime=now, eventName=event_name, requestParameters=request_parameters,
+                  responseElements=response_elements, requestID=str(uuid.uuid4()),
+                  eventID=str(uuid.uuid4()))
+    return detail
