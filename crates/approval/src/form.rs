@@ -69,13 +69,14 @@ pub fn parse_decision_form(body: &[u8]) -> Result<DecisionForm, FormError> {
 }
 
 /// One line, trimmed, without control characters: it goes into plain-text emails, where a
-/// line break could forge a line of the email (an `Execution:` line, say), and into logs.
+/// line break could forge a line of the email (an `Execution:` line, say), and into logs. Its
+/// invisible characters are written out (`incident::visible`): it is recorded as it will read.
 fn clean_comment(comment: &str) -> String {
     let line: String = comment
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
+    incident::visible(&line.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 #[cfg(test)]

@@ -3,38 +3,11 @@
 //! Step Functions keeps all of it, so the approval API needs no database of its own.
 
 use incident::DecisionRecord;
+pub use incident::history::{EventKind, HistoryEvent};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::key::ApprovalKey;
 use crate::request::{ApprovalRequest, TaskToken};
-
-/// One history event, reduced to what the approval needs (the AWS adapter maps the SDK's).
-#[derive(Debug, Clone)]
-pub struct HistoryEvent {
-    pub at: OffsetDateTime,
-    pub kind: EventKind,
-}
-
-#[derive(Debug, Clone)]
-pub enum EventKind {
-    /// `TaskScheduled` of a `lambda:invoke.waitForTaskToken` task: the approval request.
-    ApprovalScheduled {
-        parameters: String,
-        timeout_seconds: Option<i64>,
-    },
-    /// `TaskSucceeded` of that task: SendTaskSuccess was called; `output` is the decision.
-    ApprovalSucceeded {
-        output: Option<String>,
-    },
-    /// `TaskTimedOut`: the deadline passed without a decision.
-    ApprovalTimedOut,
-    /// `TaskFailed`, `TaskStartFailed`, `TaskSubmitFailed`: the request itself failed.
-    ApprovalFailed,
-    /// The execution succeeded, failed, timed out or was aborted.
-    ExecutionEnded,
-    Other,
-}
 
 /// What a link's key finds in an execution's history.
 #[derive(Debug)]
@@ -86,41 +59,58 @@ struct TokenOnly {
     task_token: TaskToken,
 }
 
-/// Finds the approval request whose key is `provided_key`. Every request in the history is
-/// checked (a retried request has a token, and a link, of its own), each in constant time.
-pub fn find_approval(
+/// One approval request in the history: where it is, and the token it waits with.
+#[derive(Debug)]
+pub struct RequestInHistory {
+    pub index: usize,
+    pub token: TaskToken,
+}
+
+/// Every approval request in the history, oldest first (a retried request has a token, and a
+/// link, of its own). The shell checks the link's key against each token's MAC.
+pub fn approval_requests(
     events: &[HistoryEvent],
-    provided_key: &str,
-    now: OffsetDateTime,
-) -> Result<Lookup, UnreadableRequest> {
-    let mut requests = 0;
-    let mut found = None;
+) -> Result<Vec<RequestInHistory>, UnreadableRequest> {
+    let mut requests = Vec::new();
     for (index, event) in events.iter().enumerate() {
-        let EventKind::ApprovalScheduled {
-            parameters,
-            timeout_seconds,
-        } = &event.kind
-        else {
-            continue;
-        };
-        requests += 1;
-        let payload = read_payload(parameters)?;
-        let token = serde_json::from_value::<TokenOnly>(payload.clone())
-            .map_err(|e| UnreadableRequest(e.to_string()))?
-            .task_token;
-        if ApprovalKey::for_token(&token).matches(provided_key) {
-            found = Some((index, payload, *timeout_seconds));
+        if let EventKind::ApprovalScheduled { parameters, .. } = &event.kind {
+            let token = serde_json::from_value::<TokenOnly>(read_payload(parameters)?)
+                .map_err(|e| UnreadableRequest(e.to_string()))?
+                .task_token;
+            requests.push(RequestInHistory { index, token });
         }
     }
-    let Some((index, payload, timeout_seconds)) = found else {
-        return Ok(if requests == 0 {
-            Lookup::NoRequest
-        } else {
+    Ok(requests)
+}
+
+/// What the request at `matched` (the one whose token the link's key is the MAC of) is now;
+/// `None` when no request's key matched.
+pub fn find_approval(
+    events: &[HistoryEvent],
+    matched: Option<usize>,
+    now: OffsetDateTime,
+) -> Result<Lookup, UnreadableRequest> {
+    let Some(index) = matched else {
+        let any_request = events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::ApprovalScheduled { .. }));
+        return Ok(if any_request {
             Lookup::WrongKey
+        } else {
+            Lookup::NoRequest
         });
     };
-    let request: ApprovalRequest =
-        serde_json::from_value(payload).map_err(|e| UnreadableRequest(e.to_string()))?;
+    let Some(EventKind::ApprovalScheduled {
+        parameters,
+        timeout_seconds,
+    }) = events.get(index).map(|e| &e.kind)
+    else {
+        return Err(UnreadableRequest(format!(
+            "event {index} is not an approval request"
+        )));
+    };
+    let request: ApprovalRequest = serde_json::from_value(read_payload(parameters)?)
+        .map_err(|e| UnreadableRequest(e.to_string()))?;
     let requested_at = events[index].at;
     let deadline = timeout_seconds.map(|s| requested_at + time::Duration::seconds(s));
     let status = match status_after(&events[index + 1..]) {
@@ -161,7 +151,7 @@ fn status_after(events: &[HistoryEvent]) -> ApprovalStatus {
             EventKind::ApprovalFailed
             | EventKind::ApprovalScheduled { .. }
             | EventKind::ExecutionEnded => return ApprovalStatus::Closed,
-            EventKind::Other => {}
+            EventKind::Other | EventKind::StateEntered { .. } | EventKind::StateExited { .. } => {}
         }
     }
     ApprovalStatus::Open

@@ -115,7 +115,6 @@ pub fn approval_link(api_url: &str, id: &ApprovalId, key: &ApprovalKey) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::TaskToken;
 
     const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:sentinel-remediation";
 
@@ -171,7 +170,7 @@ mod tests {
     #[test]
     fn the_link_escapes_the_id_and_carries_the_key_as_a_query_parameter() {
         let id = ApprovalId::parse("run+1=(a)").unwrap();
-        let key = ApprovalKey::for_token(&TaskToken::new("t"));
+        let key = ApprovalKey::from_mac(&[7; 32]).unwrap();
         let link = approval_link(
             "https://abc.execute-api.us-east-1.amazonaws.com/",
             &id,

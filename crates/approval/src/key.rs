@@ -1,31 +1,61 @@
-//! The approval key: the unguessable half of an approval link. It is derived from the task token
-//! Step Functions keeps in the execution's history, so the API can check it without a database,
-//! and the link never carries the token itself (the hash cannot be turned back into it).
+//! The approval key: the unguessable half of an approval link. It is a keyed MAC of the task
+//! token, made with a KMS HMAC key that only request-approval (to make it) and approval-api (to
+//! check it) may use. The token is readable by anyone who may read the execution history; the
+//! key is not derivable from it without the KMS key. Making and checking the MAC is the shell's
+//! (KMS); this module says what is MACed and what a key looks like.
 
-use crate::request::TaskToken;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-/// Domain separation: this hash of a token is good for nothing but approval links.
-const KEY_CONTEXT: &[u8] = b"iam-sentinel approval key v1\0";
+use crate::request::TaskToken;
 
-/// 192 bits: unguessable (at least 128 bits is the requirement), and 32 characters in a link.
-const KEY_BYTES: usize = 24;
+/// Domain separation: a MAC of this message is good for nothing but approval links.
+const KEY_CONTEXT: &[u8] = b"iam-sentinel approval key v2\0";
+
+/// HMAC-SHA-256: 256 bits, 43 characters in a link.
+pub const KEY_BYTES: usize = 32;
+const ENCODED_LEN: usize = 43;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApprovalKey([u8; KEY_BYTES]);
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the key is {0} characters long; a key from the email is {ENCODED_LEN}")]
+    Length(usize),
+    #[error("the key is not written as the email wrote it (base64url)")]
+    NotAsIssued,
+    #[error("a MAC of {0} bytes is not an approval key")]
+    MacLength(usize),
+}
+
 impl ApprovalKey {
-    pub fn for_token(token: &TaskToken) -> ApprovalKey {
-        let digest = Sha256::new()
-            .chain_update(KEY_CONTEXT)
-            .chain_update(token.expose().as_bytes())
-            .finalize();
-        let mut key = [0; KEY_BYTES];
-        key.copy_from_slice(&digest[..KEY_BYTES]);
-        ApprovalKey(key)
+    /// What is MACed for the link of the request waiting with `token`.
+    pub fn message(token: &TaskToken) -> Vec<u8> {
+        [KEY_CONTEXT, token.expose().as_bytes()].concat()
+    }
+
+    /// The key that a MAC of [`ApprovalKey::message`] is.
+    pub fn from_mac(mac: &[u8]) -> Result<ApprovalKey, KeyError> {
+        mac.try_into()
+            .map(ApprovalKey)
+            .map_err(|_| KeyError::MacLength(mac.len()))
+    }
+
+    /// A key exactly as the email wrote it: 43 characters of base64url without padding, whose
+    /// encoding is the canonical one (no other spelling of the same bytes is accepted).
+    pub fn parse(provided: &str) -> Result<ApprovalKey, KeyError> {
+        if provided.len() != ENCODED_LEN {
+            return Err(KeyError::Length(provided.chars().count()));
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(provided)
+            .map_err(|_| KeyError::NotAsIssued)?;
+        let key = ApprovalKey::from_mac(&bytes).map_err(|_| KeyError::NotAsIssued)?;
+        if key.encoded() != provided {
+            return Err(KeyError::NotAsIssued);
+        }
+        Ok(key)
     }
 
     /// The key as it appears in a link (base64url, no padding: nothing to escape).
@@ -33,13 +63,9 @@ impl ApprovalKey {
         URL_SAFE_NO_PAD.encode(self.0)
     }
 
-    /// Whether `provided` (as found in a link or form) is this key. The comparison takes the
-    /// same time wherever the first wrong byte is.
-    pub fn matches(&self, provided: &str) -> bool {
-        match URL_SAFE_NO_PAD.decode(provided.trim()) {
-            Ok(bytes) => bytes.ct_eq(&self.0).into(),
-            Err(_) => false,
-        }
+    /// The MAC, for KMS to verify.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -53,14 +79,16 @@ impl std::fmt::Debug for ApprovalKey {
 mod tests {
     use super::*;
 
-    fn token(text: &str) -> TaskToken {
-        TaskToken::new(text)
-    }
+    const MAC: [u8; 32] = [
+        0xfb, 0xff, 0x00, 0x10, 0x83, 0x10, 0x51, 0x87, 0x20, 0x92, 0x8b, 0x30, 0xd3, 0x8f, 0x41,
+        0x14, 0x93, 0x51, 0x55, 0x97, 0x61, 0x96, 0x9b, 0x71, 0xd7, 0x9f, 0x82, 0x18, 0xa3, 0x92,
+        0x59, 0xa7,
+    ];
 
     #[test]
-    fn a_key_is_32_url_safe_characters_carrying_192_bits() {
-        let key = ApprovalKey::for_token(&token("AQCEAAAAKgAAAA+/=")).encoded();
-        assert_eq!(key.len(), 32);
+    fn a_key_is_43_url_safe_characters_carrying_256_bits() {
+        let key = ApprovalKey::from_mac(&MAC).unwrap().encoded();
+        assert_eq!(key.len(), 43);
         assert!(
             key.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -68,54 +96,50 @@ mod tests {
     }
 
     #[test]
-    fn the_same_token_always_gives_the_same_key() {
-        assert_eq!(
-            ApprovalKey::for_token(&token("t-1")),
-            ApprovalKey::for_token(&token("t-1"))
-        );
+    fn the_message_is_the_token_behind_a_context_of_its_own() {
+        let message = ApprovalKey::message(&TaskToken::new("t-1"));
+        assert_eq!(message, b"iam-sentinel approval key v2\0t-1");
     }
 
     #[test]
-    fn different_tokens_give_different_keys() {
-        assert_ne!(
-            ApprovalKey::for_token(&token("t-1")),
-            ApprovalKey::for_token(&token("t-2"))
-        );
-    }
-
-    #[test]
-    fn a_key_does_not_contain_its_token() {
-        let secret = "579467e1-0860-43df-bab8-55c12c022a6a";
-        let key = ApprovalKey::for_token(&token(secret)).encoded();
-        assert!(!key.contains(secret) && !secret.contains(&key));
-    }
-
-    #[test]
-    fn a_key_matches_its_own_encoding_only() {
-        let key = ApprovalKey::for_token(&token("t-1"));
-        assert!(key.matches(&key.encoded()));
-        let other = ApprovalKey::for_token(&token("t-2")).encoded();
-        assert!(!key.matches(&other));
-    }
-
-    #[test]
-    fn truncated_extended_or_garbled_keys_do_not_match() {
-        let key = ApprovalKey::for_token(&token("t-1"));
-        let good = key.encoded();
-        for bad in [
-            &good[..31],
-            &format!("{good}AA"),
-            "",
-            "!!!!",
-            &good.replace(&good[..1], "%"),
-        ] {
-            assert!(!key.matches(bad), "{bad:?} matched");
+    fn a_key_reads_back_only_exactly_as_issued() {
+        let good = ApprovalKey::from_mac(&MAC).unwrap().encoded();
+        assert_eq!(ApprovalKey::parse(&good).unwrap().as_bytes(), MAC);
+        // The last character carries 2 spare bits: another letter there decodes to the same
+        // bytes in a lenient decoder, and is refused here.
+        let last = good.chars().last().unwrap();
+        let sibling = if last == 'c' { 'd' } else { 'c' };
+        let cases = [
+            (good[..42].to_owned(), "truncated"),
+            (format!("{good}A"), "extended"),
+            (format!(" {}", &good[1..]), "a space"),
+            (format!("{}=", &good[..42]), "padding"),
+            (good.replace('_', "/").replace('-', "+"), "standard base64"),
+            (format!("{}{sibling}", &good[..42]), "spare bits set"),
+            (String::new(), "empty"),
+        ];
+        for (bad, case) in cases {
+            if bad == good {
+                continue; // "standard base64" when the key has neither '-' nor '_'
+            }
+            assert!(
+                ApprovalKey::parse(&bad).is_err(),
+                "{case}: {bad:?} accepted"
+            );
         }
     }
 
     #[test]
+    fn a_mac_of_another_length_is_not_a_key() {
+        assert_eq!(
+            ApprovalKey::from_mac(&MAC[..24]),
+            Err(KeyError::MacLength(24))
+        );
+    }
+
+    #[test]
     fn debug_output_never_shows_the_key() {
-        let key = ApprovalKey::for_token(&token("t-1"));
+        let key = ApprovalKey::from_mac(&MAC).unwrap();
         assert!(!format!("{key:?}").contains(&key.encoded()));
     }
 }

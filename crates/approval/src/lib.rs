@@ -8,15 +8,17 @@ pub mod history;
 pub mod id;
 pub mod key;
 pub mod page;
+pub mod proof;
 pub mod request;
 
 pub use email::approval_request_email;
 pub use form::{DecisionForm, FormError, parse_decision_form};
 pub use history::{
-    ApprovalStatus, EventKind, FoundApproval, HistoryEvent, Lookup, UnreadableRequest,
-    find_approval,
+    ApprovalStatus, EventKind, FoundApproval, HistoryEvent, Lookup, RequestInHistory,
+    UnreadableRequest, approval_requests, find_approval,
 };
 pub use id::{ApprovalId, IdError, StateMachine, approval_link};
-pub use key::ApprovalKey;
+pub use key::{ApprovalKey, KeyError};
 pub use page::{Page, Response, utc};
+pub use proof::{decision_message, decode_proof, encode_proof};
 pub use request::{ApprovalRequest, TaskToken};

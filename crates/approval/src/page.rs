@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use incident::{
     Decision, DecisionRecord, describe_actor, describe_origin, describe_quarantine,
-    describe_target, grant_lines, pretty, quarantine_effect,
+    describe_target, grant_lines, pretty, quarantine_effect, visible,
 };
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
@@ -304,8 +304,8 @@ fn already_decided(approval: &DecisionRecord, at: OffsetDateTime) -> (String, Ma
             p { "This request was already " (decision) " at " (decided_at(approval, at)) ". This click changed nothing: the first decision recorded wins." }
             dl {
                 @if let Some(ip) = &approval.source_ip { dt { "From" } dd { (ip) } }
-                @if let Some(agent) = &approval.user_agent { dt { "Browser" } dd { (agent) } }
-                @if let Some(comment) = &approval.comment { dt { "Comment" } dd { (comment) } }
+                @if let Some(agent) = &approval.user_agent { dt { "Browser" } dd { (visible(agent)) } }
+                @if let Some(comment) = &approval.comment { dt { "Comment" } dd { (visible(comment)) } }
             }
         }
     };

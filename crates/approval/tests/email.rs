@@ -3,23 +3,14 @@
 //! of quarantine in `tests/snapshots/`; the plain asserts are what a snapshot cannot show: the
 //! task token never appears, and any policy name gives a subject SNS accepts.
 
+#[macro_use]
 mod support;
 
 use approval::approval_request_email;
-use incident::Notification;
 use support::{
     TOKEN, approval_request, assessment_of, assessments_with_very_long_names,
     attachment_assessment, deadline_text, email_text, link,
 };
-
-/// The email as its reader sees it, pinned under `tests/snapshots/email__<name>.snap`, with
-/// what it is about as the snapshot's description.
-fn assert_email(name: &str, about: &str, email: &Notification) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_description(about);
-    settings.set_omit_expression(true);
-    settings.bind(|| insta::assert_snapshot!(name, email_text(email)));
-}
 
 #[test]
 fn the_approval_email_of_each_kind_of_quarantine() {
@@ -47,7 +38,7 @@ fn the_approval_email_of_each_kind_of_quarantine() {
         let email = approval_request_email(&request, &link(), &deadline_text());
         // THEN it is the one pinned for it: who, what, when, from where, through which
         // statement, what the quarantine did, by when, and the one link
-        assert_email(name, about, &email);
+        assert_email!(name, about, &email);
         assert_eq!(email.body.matches(&link()).count(), 1, "{name}");
     }
 }

@@ -4,7 +4,7 @@
 mod support;
 
 use approval::{
-    ApprovalKey, ApprovalRequest, ApprovalStatus, EventKind, HistoryEvent, Lookup, TaskToken,
+    ApprovalRequest, ApprovalStatus, EventKind, HistoryEvent, Lookup, TaskToken, approval_requests,
     find_approval,
 };
 use incident::Decision;
@@ -53,12 +53,19 @@ fn scheduled(minutes: i64, token: &str) -> HistoryEvent {
     )
 }
 
-fn key(token: &str) -> String {
-    ApprovalKey::for_token(&TaskToken::new(token)).encoded()
+/// What a link opens when its key is the MAC of `token`'s message (the shell asks KMS which
+/// request's token that is; here the token is named).
+fn lookup(events: &[HistoryEvent], token: &str, now: OffsetDateTime) -> Lookup {
+    let matched = approval_requests(events)
+        .unwrap()
+        .into_iter()
+        .find(|request| request.token.expose() == token)
+        .map(|request| request.index);
+    find_approval(events, matched, now).unwrap()
 }
 
 fn status(events: &[HistoryEvent], token: &str, now: OffsetDateTime) -> ApprovalStatus {
-    match find_approval(events, &key(token), now).unwrap() {
+    match lookup(events, token, now) {
         Lookup::Found(found) => found.status,
         other => panic!("expected the request, got {other:?}"),
     }
@@ -67,7 +74,7 @@ fn status(events: &[HistoryEvent], token: &str, now: OffsetDateTime) -> Approval
 #[test]
 fn a_request_nobody_answered_yet_is_open_with_its_deadline() {
     let events = [event(0, EventKind::Other), scheduled(1, "t-1")];
-    let Lookup::Found(found) = find_approval(&events, &key("t-1"), at(5)).unwrap() else {
+    let Lookup::Found(found) = lookup(&events, "t-1", at(5)) else {
         panic!("not found");
     };
     assert_eq!(found.status, ApprovalStatus::Open);
@@ -81,19 +88,13 @@ fn a_history_without_an_approval_task_has_no_request() {
         event(0, EventKind::Other),
         event(1, EventKind::ExecutionEnded),
     ];
-    assert!(matches!(
-        find_approval(&events, &key("t-1"), at(2)).unwrap(),
-        Lookup::NoRequest
-    ));
+    assert!(matches!(lookup(&events, "t-1", at(2)), Lookup::NoRequest));
 }
 
 #[test]
 fn a_key_of_another_token_is_the_wrong_key() {
     let events = [scheduled(1, "t-1")];
-    assert!(matches!(
-        find_approval(&events, &key("t-2"), at(2)).unwrap(),
-        Lookup::WrongKey
-    ));
+    assert!(matches!(lookup(&events, "t-2", at(2)), Lookup::WrongKey));
 }
 
 #[test]
@@ -180,6 +181,27 @@ fn a_request_whose_payload_is_unreadable_is_an_error_naming_it() {
             timeout_seconds: None,
         },
     )];
-    let error = find_approval(&events, &key("t-1"), at(2)).unwrap_err();
+    let error = approval_requests(&events).unwrap_err();
     assert!(error.to_string().contains("task parameters"), "{error}");
+}
+
+#[test]
+fn every_request_in_the_history_is_a_candidate_with_its_token_oldest_first() {
+    let events = [
+        scheduled(1, "t-1"),
+        event(2, EventKind::ApprovalFailed),
+        scheduled(3, "t-2"),
+    ];
+    let requests: Vec<(usize, String)> = approval_requests(&events)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.index, r.token.expose().to_owned()))
+        .collect();
+    assert_eq!(requests, [(0, "t-1".into()), (2, "t-2".into())]);
+}
+
+#[test]
+fn a_match_that_is_not_a_request_is_an_error() {
+    let events = [event(0, EventKind::Other)];
+    assert!(find_approval(&events, Some(0), at(1)).is_err());
 }

@@ -1,7 +1,10 @@
 //! Whatever arrives (a form body, an id in a link, a history), the approval code answers with a
 //! value or an error naming the problem: it never panics, and nothing it echoes is unescaped.
 
-use approval::{ApprovalId, EventKind, HistoryEvent, Page, find_approval, parse_decision_form};
+use approval::{
+    ApprovalId, ApprovalKey, EventKind, HistoryEvent, Page, approval_requests, find_approval,
+    parse_decision_form,
+};
 use proptest::prelude::*;
 use time::macros::datetime;
 
@@ -40,7 +43,9 @@ proptest! {
             at: datetime!(2026-11-21 09:31:00 UTC),
             kind: EventKind::ApprovalScheduled { parameters, timeout_seconds: Some(60) },
         }];
-        let _ = find_approval(&events, &key, datetime!(2026-11-21 09:32:00 UTC));
+        let _ = approval_requests(&events);
+        let _ = find_approval(&events, Some(0), datetime!(2026-11-21 09:32:00 UTC));
+        let _ = ApprovalKey::parse(&key);
     }
 
     #[test]

@@ -160,9 +160,54 @@ struct Detail {
     response_elements: Value,
 }
 
-/// Reads an EventBridge event. `own_role_arn` is the role iam-sentinel writes policies with:
-/// its changes are ignored, so a quarantine or restore never starts another incident.
-pub fn read_event(event: &Value, own_role_arn: &str) -> Result<Reading, EventError> {
+/// The sessions iam-sentinel writes policies in: its policy-writer role as assumed by each of
+/// the two writer functions (`arn:aws:sts::<account>:assumed-role/<role>/<function>`). Exactly
+/// these, so that no other session of the role, and nobody naming a role like it, passes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriterSessions(Vec<String>);
+
+impl WriterSessions {
+    /// A comma-separated list of assumed-role session ARNs.
+    pub fn parse(list: &str) -> Result<WriterSessions, String> {
+        let sessions: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if sessions.is_empty() {
+            return Err("no session ARN given".into());
+        }
+        if let Some(bad) = sessions.iter().find(|s| !is_assumed_role_session(s)) {
+            return Err(format!(
+                "{bad:?} is not arn:<partition>:sts::<account>:assumed-role/<role>/<session>"
+            ));
+        }
+        Ok(WriterSessions(sessions))
+    }
+
+    fn made(&self, actor: &Actor) -> bool {
+        actor
+            .arn
+            .as_deref()
+            .is_some_and(|arn| self.0.iter().any(|session| session == arn))
+    }
+}
+
+fn is_assumed_role_session(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", _, "sts", "", account, resource]
+        if account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource
+                .strip_prefix("assumed-role/")
+                .and_then(|r| r.split_once('/'))
+                .is_some_and(|(role, session)| !role.is_empty() && !session.is_empty()))
+}
+
+/// Reads an EventBridge event. Changes made in one of the `writers` sessions are iam-sentinel's
+/// own and are ignored, so a quarantine or restore never starts another incident.
+pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, EventError> {
     let envelope: Envelope =
         serde_json::from_value(event.clone()).map_err(|e| EventError::NotAnEvent(e.to_string()))?;
     let event_source = envelope
@@ -189,7 +234,7 @@ pub fn read_event(event: &Value, own_role_arn: &str) -> Result<Reading, EventErr
         return ignored(format!("the call failed ({code}), so it changed nothing"));
     }
     let actor = read_actor(&detail.user_identity);
-    if is_own_change(&actor, own_role_arn) {
+    if writers.made(&actor) {
         return ignored("iam-sentinel made this change itself".into());
     }
     let params = &detail.request_parameters;
@@ -332,32 +377,4 @@ fn read_actor(identity: &Value) -> Actor {
         session_issuer_arn: text("/sessionContext/sessionIssuer/arn"),
         invoked_by: text("/invokedBy"),
     }
-}
-
-/// A session of our own policy-writer role, recognised by its issuer or by the assumed-role
-/// ARN (`arn:aws:sts::<account>:assumed-role/<role name>/<session>`).
-fn is_own_change(actor: &Actor, own_role_arn: &str) -> bool {
-    if actor.session_issuer_arn.as_deref() == Some(own_role_arn) {
-        return true;
-    }
-    let Some((_, role_path_and_name)) = own_role_arn.split_once(":role/") else {
-        return false;
-    };
-    let role_name = role_path_and_name
-        .rsplit('/')
-        .next()
-        .unwrap_or(role_path_and_name);
-    let own_account = own_role_arn.split(':').nth(4).unwrap_or_default();
-    actor.arn.as_deref().is_some_and(|arn| {
-        let mut parts = arn.splitn(6, ':');
-        let (account, resource) = (
-            parts.nth(4).unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
-        account == own_account
-            && resource
-                .strip_prefix("assumed-role/")
-                .and_then(|r| r.split('/').next())
-                == Some(role_name)
-    })
 }

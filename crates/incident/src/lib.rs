@@ -3,23 +3,27 @@
 //! decisions, and the outcome notifications.
 
 pub mod event;
+pub mod history;
 pub mod notification;
 pub mod outcome;
+pub mod own_stack;
 pub mod quarantine;
 pub mod record;
 pub mod restore;
 
 pub use event::{
-    Actor, EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, read_event,
+    Actor, EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, WriterSessions,
+    read_event,
 };
 pub use notification::{
     Notification, SUBJECT_LIMIT, change_section, describe_actor, describe_origin,
     describe_quarantine, describe_target, grant_lines, grants_section, notification, pretty,
-    quarantine_effect, quarantine_section, truncate,
+    quarantine_effect, quarantine_section, refusal_alert, truncate, visible,
 };
 pub use outcome::{EVENT_SOURCE, Outcome, OutcomeState, UnreadablePart, event_detail};
+pub use own_stack::OwnRoles;
 pub use record::{
     Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DeletedVersion,
-    QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus, Verdict, current_findings,
-    same_document,
+    QuarantineAction, QuarantineRecord, ReportedGrant, RestoreRecord, RestoreStatus, Verdict,
+    current_findings, same_document,
 };

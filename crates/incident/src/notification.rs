@@ -8,7 +8,7 @@ use policy_engine::document::SidLabel;
 
 use crate::event::{PolicyChange, Target};
 use crate::outcome::{Outcome, OutcomeState};
-use crate::record::{AppliedQuarantine, QuarantineAction, QuarantineRecord};
+use crate::record::{AppliedQuarantine, QuarantineAction, QuarantineRecord, Verdict};
 
 /// SNS refuses subjects of 100 characters or more.
 pub const SUBJECT_LIMIT: usize = 99;
@@ -35,6 +35,9 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     if let Some(findings) = state.findings().filter(|f| !f.is_empty()) {
         body += &grants_section(findings);
     }
+    if let Some(Verdict::Reported(reported)) = state.incident.as_ref().map(|i| &i.verdict) {
+        body += &format!("\nWhy reported\n  {}\n", reported.reported_because);
+    }
     if let Some(quarantine) = &state.quarantine {
         body += &quarantine_section(quarantine);
     }
@@ -50,12 +53,12 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
             approval
                 .user_agent
                 .as_deref()
-                .map(|ua| format!(" ({ua})"))
+                .map(|ua| format!(" ({})", visible(ua)))
                 .unwrap_or_default(),
             approval
                 .comment
                 .as_deref()
-                .map(|c| format!(": \"{c}\""))
+                .map(|c| format!(": \"{}\"", visible(c)))
                 .unwrap_or_default(),
         );
     }
@@ -155,7 +158,7 @@ pub fn describe_origin(change: &PolicyChange) -> String {
         change
             .user_agent
             .as_deref()
-            .map(|ua| format!(" ({ua})"))
+            .map(|ua| format!(" ({})", visible(ua)))
             .unwrap_or_default(),
     )
 }
@@ -255,4 +258,79 @@ pub fn truncate(text: &str, limit: usize) -> String {
         return ascii;
     }
     format!("{}...", &ascii[..limit - 3])
+}
+
+/// The operators' alert when a function that writes IAM refused a call that was not its own
+/// workflow step (a forged or replayed invocation, or an approve decision sent around the
+/// approval page). Every value is the caller's: shown on one line each, cut short.
+pub fn refusal_alert(function: &str, execution_arn: &str, reason: &str) -> Notification {
+    let subject = truncate(
+        &format!("iam-sentinel ALERT: {function} refused a call"),
+        SUBJECT_LIMIT,
+    );
+    let body = format!(
+        "iam-sentinel ALERT: {function} refused a call\n\n\
+         A function that writes IAM policies was called, but not as its own step of a running \
+         execution of this deployment's workflow, or with an approval that the approval page did \
+         not give. It changed nothing. Someone who may invoke the function or send a task result \
+         tried to make it write: find out who in CloudTrail (Lambda Invoke data events, Step \
+         Functions SendTaskSuccess) around this time.\n\n\
+         Function: {function}\n\
+         Execution given: {}\n\
+         Why it was refused: {}\n",
+        one_line(execution_arn, 300),
+        one_line(reason, 1000),
+    );
+    Notification { subject, body }
+}
+
+/// Text from a caller, safe in a plain-text email: one line, no control characters, at most
+/// `limit` characters.
+fn one_line(text: &str, limit: usize) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(limit)
+        .collect();
+    if text.chars().count() > limit {
+        format!("{line}...")
+    } else {
+        line
+    }
+}
+
+/// Text someone else chose (a user agent, a comment), as it really is: characters that change
+/// how the text around them reads without showing themselves (bidirectional overrides and
+/// isolates, zero-width and other invisible characters) are written as `<U+202E>`, so they can
+/// neither reorder nor hide what a person reads in an email or on the page.
+pub fn visible(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_invisible_control(c) {
+            shown += &format!("<U+{:04X}>", u32::from(c));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+fn is_invisible_control(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'                 // soft hyphen
+        | '\u{034F}'               // combining grapheme joiner
+        | '\u{061C}'               // Arabic letter mark
+        | '\u{115F}' | '\u{1160}'  // Hangul fillers
+        | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'  // Mongolian selectors and vowel separator
+        | '\u{200B}'..='\u{200F}'  // zero-width space, (non-)joiner, LRM, RLM
+        | '\u{202A}'..='\u{202E}'  // embeddings and overrides
+        | '\u{2060}'..='\u{206F}'  // word joiner, invisible operators, isolates
+        | '\u{3164}'               // Hangul filler
+        | '\u{FE00}'..='\u{FE0F}'  // variation selectors
+        | '\u{FEFF}'               // zero-width no-break space
+        | '\u{FFA0}'
+        | '\u{FFF9}'..='\u{FFFB}'  // interlinear annotations
+        | '\u{E0000}'..='\u{E007F}' // tags
+    )
 }

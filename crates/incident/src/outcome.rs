@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use policy_engine::Finding;
 
-use crate::event::{PolicyChange, Reading, read_event};
+use crate::event::{PolicyChange, Reading, WriterSessions, read_event};
 use crate::record::{
     Assessment, DecisionRecord, QuarantineRecord, RestoreRecord, current_findings,
 };
@@ -27,6 +27,8 @@ pub enum Outcome {
     TimedOut,
     Clean,
     Superseded,
+    /// A restricted grant on iam-sentinel's own roles: told, never quarantined.
+    Reported,
     Failed,
 }
 
@@ -41,6 +43,7 @@ impl Outcome {
             Outcome::TimedOut => "IAM Sentinel Approval Timed Out",
             Outcome::Clean => "IAM Sentinel Clean Change",
             Outcome::Superseded => "IAM Sentinel Change Superseded",
+            Outcome::Reported => "IAM Sentinel Own Role Grant Reported",
             Outcome::Failed => "IAM Sentinel Incident Failed",
         }
     }
@@ -54,6 +57,7 @@ impl Outcome {
             Outcome::TimedOut => "No decision in time: quarantine kept",
             Outcome::Clean => "Policy change checked: clean",
             Outcome::Superseded => "Policy changed again: nothing to quarantine",
+            Outcome::Reported => "Own role: restricted grant reported",
             Outcome::Failed => "FAILED: needs a person",
         }
     }
@@ -82,6 +86,10 @@ impl Outcome {
             Outcome::Superseded => {
                 "By the time iam-sentinel looked, the policy had changed again and no longer grants \
                  a restricted action (or is gone). Nothing was done."
+            }
+            Outcome::Reported => {
+                "The change grants a restricted action to one of iam-sentinel's own roles, which it \
+                 never quarantines. Nothing was changed. Why it was reported is below."
             }
             Outcome::Failed => {
                 "The workflow stopped on an error. The policy may or may not be quarantined: check it \
@@ -163,7 +171,7 @@ impl OutcomeState {
             return Some(change.clone());
         }
         let input = Value::Object(self.execution_input.clone());
-        match read_event(&input, "") {
+        match read_event(&input, &WriterSessions::default()) {
             Ok(Reading::Change(change)) => Some(*change),
             _ => None,
         }

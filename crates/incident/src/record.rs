@@ -28,6 +28,9 @@ pub enum Verdict {
     Restricted(Analysed),
     /// The change grants no restricted action.
     Clean(Analysed),
+    /// The change grants a restricted action on one of iam-sentinel's own roles: told, never
+    /// quarantined.
+    Reported(ReportedGrant),
     /// Nothing to analyse: a failed call, iam-sentinel's own change, a version not made the
     /// default, a policy already gone.
     #[serde(rename_all = "camelCase")]
@@ -56,11 +59,22 @@ pub struct Analysed {
     pub findings: Vec<Finding>,
 }
 
+/// A restricted grant on one of iam-sentinel's own roles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportedGrant {
+    #[serde(flatten)]
+    pub analysed: Analysed,
+    /// Why it is reported instead of quarantined, and by whom it was made.
+    pub reported_because: String,
+}
+
 impl Assessment {
     /// The change the event made, when the event named one.
     pub fn change(&self) -> Option<&PolicyChange> {
         match &self.verdict {
             Verdict::Restricted(analysed) | Verdict::Clean(analysed) => Some(&analysed.change),
+            Verdict::Reported(reported) => Some(&reported.analysed.change),
             Verdict::Ignored { change, .. } => change.as_ref(),
         }
     }
@@ -69,6 +83,7 @@ impl Assessment {
     pub fn analysed(&self) -> Option<&Analysed> {
         match &self.verdict {
             Verdict::Restricted(analysed) | Verdict::Clean(analysed) => Some(analysed),
+            Verdict::Reported(reported) => Some(&reported.analysed),
             Verdict::Ignored { .. } => None,
         }
     }
@@ -176,6 +191,10 @@ pub struct DecisionRecord {
     pub user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The approval API's MAC of the decision (`approval::proof`): what tells a decision taken
+    /// on the page from one sent to Step Functions by anyone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

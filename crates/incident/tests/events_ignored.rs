@@ -3,10 +3,11 @@
 
 mod support;
 
-use incident::{Reading, read_event};
+use incident::{Reading, WriterSessions};
 use serde_json::{Value, json};
 use support::{
-    OWN_ROLE, change, change_of, fixture, ignored, read, request_parameters_mut, user_identity_mut,
+    QUARANTINE_SESSION, RESTORE_SESSION, WRITER_ROLE, change, change_of, fixture, ignored, read,
+    request_parameters_mut, user_identity_mut,
 };
 
 /// How a case alters its fixture before it is read.
@@ -100,33 +101,31 @@ fn without_session_context(event: &mut Value) {
 
 #[test]
 fn the_services_own_change_is_ignored() {
-    let cases: [(&str, &str, Alter); 3] = [
+    fn by_restore(event: &mut Value) {
+        user_identity_mut(event).insert("arn".into(), json!(RESTORE_SESSION));
+    }
+    let cases: [(&str, Alter); 3] = [
         (
-            "by its session issuer (the fixture as recorded)",
-            OWN_ROLE,
+            "the quarantine function's session (the fixture as recorded)",
             unaltered,
         ),
         (
-            "by its assumed-role ARN alone, with no sessionContext",
-            OWN_ROLE,
+            "the same session with no sessionContext",
             without_session_context,
         ),
-        (
-            "when its role is deployed with a path (the assumed-role ARN never shows paths)",
-            "arn:aws:iam::123456789012:role/service-role/iam-sentinel-policy-writer",
-            without_session_context,
-        ),
+        ("the restore function's session", by_restore),
     ];
-    for (case, own_role, alter) in cases {
-        // GIVEN the quarantine write-back, made by a session of the policy-writer role
+    for (case, alter) in cases {
+        // GIVEN the quarantine write-back, made by a writer function's session of the role
         let mut event = fixture("put-role-policy-by-sentinel.json");
+        assert_eq!(event["detail"]["userIdentity"]["arn"], QUARANTINE_SESSION);
         assert_eq!(
             event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
-            OWN_ROLE
+            WRITER_ROLE
         );
         alter(&mut event);
-        // WHEN it is read by a deployment whose policy writer is `own_role`
-        let reading = read_event(&event, own_role);
+        // WHEN it is read by the deployment
+        let reading = read(&event);
         // THEN it is ignored as iam-sentinel's own change
         let Ok(Reading::Ignored { event_name, reason }) = reading else {
             panic!("{case}: expected the event to be ignored, got {reading:?}");
@@ -169,7 +168,18 @@ fn a_change_by_anyone_else_is_not_ignored() {
         );
         event
     };
-    let cases: [(&str, Value, Alter); 5] = [
+    let another_session_of_the_writer = || {
+        write_back_by(
+            WRITER_ROLE,
+            "arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/iam-sentinel-quarantine-policy-copy",
+        )
+    };
+    let cases: [(&str, Value, Alter); 6] = [
+        (
+            "another session of the policy writer: only its two functions' sessions are its own",
+            another_session_of_the_writer(),
+            unaltered,
+        ),
         (
             "a role whose name only starts with the service's role name",
             similar_name(),
@@ -206,5 +216,41 @@ fn a_change_by_anyone_else_is_not_ignored() {
             panic!("{case}: expected a policy change, got {reading:?}");
         };
         assert_eq!(change.event_name, "PutRolePolicy", "{case}");
+    }
+}
+
+#[test]
+fn the_writer_sessions_setting_takes_only_assumed_role_session_arns() {
+    let cases: [(&str, &str, bool); 7] = [
+        (
+            "two sessions",
+            "arn:aws:sts::123456789012:assumed-role/w/f1,arn:aws:sts::123456789012:assumed-role/w/f2",
+            true,
+        ),
+        (
+            "one session, spaces around it",
+            " arn:aws-us-gov:sts::123456789012:assumed-role/w/f ",
+            true,
+        ),
+        ("empty", "", false),
+        ("a role ARN, not a session", WRITER_ROLE, false),
+        (
+            "a role without a session name",
+            "arn:aws:sts::123456789012:assumed-role/w",
+            false,
+        ),
+        (
+            "an account that is not 12 digits",
+            "arn:aws:sts::1234:assumed-role/w/f",
+            false,
+        ),
+        ("a user", "arn:aws:iam::123456789012:user/w", false),
+    ];
+    for (case, list, valid) in cases {
+        assert_eq!(
+            WriterSessions::parse(list).is_ok(),
+            valid,
+            "{case}: {list:?}"
+        );
     }
 }

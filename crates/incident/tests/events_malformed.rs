@@ -4,10 +4,13 @@
 
 mod support;
 
-use incident::{EventError, Reading, read_event};
+use incident::{EventError, Reading, WriterSessions, read_event};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use support::{OWN_ROLE, detail_mut, fixture, read, recorded_document, request_parameters_mut};
+use support::{
+    QUARANTINE_SESSION, WRITER_ROLE, detail_mut, fixture, read, recorded_document,
+    request_parameters_mut, writers,
+};
 
 /// The event names iam-sentinel handles.
 const HANDLED: [&str; 9] = [
@@ -309,8 +312,8 @@ fn text() -> impl Strategy<Value = String> {
             "",
             ":",
             "/",
-            OWN_ROLE,
-            "arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/quarantine-policy",
+            WRITER_ROLE,
+            QUARANTINE_SESSION,
             "arn:aws:sts::123456789012:assumed-role/",
             "arn:aws:sts::123456789012:assumed-role",
             "arn:aws:iam::123456789012:role/",
@@ -431,22 +434,24 @@ proptest! {
     #[test]
     fn read_event_never_panics_on_arbitrary_json(
         event in json_value(),
-        own_role in prop_oneof![Just(OWN_ROLE.to_owned()), text()],
+        sessions in prop_oneof![Just(QUARANTINE_SESSION.to_owned()), text()],
     ) {
-        // GIVEN any JSON value, and any own-role ARN
+        // GIVEN any JSON value, and any writer-sessions setting
         // WHEN it is read
-        let _reading = read_event(&event, &own_role);
+        let writers = WriterSessions::parse(&sessions).unwrap_or_default();
+        let _reading = read_event(&event, &writers);
         // THEN it returns (a reading or an error) without panicking
     }
 
     #[test]
     fn read_event_never_panics_on_events_shaped_like_real_ones(
         event in near_event(),
-        own_role in prop_oneof![3 => Just(OWN_ROLE.to_owned()), 1 => text()],
+        sessions in prop_oneof![3 => Just(QUARANTINE_SESSION.to_owned()), 1 => text()],
     ) {
         // GIVEN an event shaped like an IAM event, with any part possibly wrong
         // WHEN it is read
-        let result = read_event(&event, &own_role);
+        let writers = WriterSessions::parse(&sessions).unwrap_or_else(|_| writers());
+        let result = read_event(&event, &writers);
         // THEN it returns without panicking, and a change is only ever one of the handled calls
         if let Ok(Reading::Change(change)) = &result {
             prop_assert!(HANDLED.contains(&change.event_name.as_str()), "{result:?}");

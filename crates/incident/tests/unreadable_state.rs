@@ -4,20 +4,12 @@
 //! dropped, and never a reason not to notify. The emails are pinned by snapshots in
 //! `tests/snapshots/`.
 
+#[macro_use]
 mod support;
 
-use incident::{Decision, Notification, Outcome, OutcomeState, event_detail, notification};
+use incident::{Decision, Outcome, OutcomeState, event_detail, notification};
 use serde_json::json;
 use support::{EXECUTION, analyse_failed_error, assessment_of, email_text, fixture, state};
-
-/// The email as its reader sees it, pinned under `tests/snapshots/unreadable_state__<name>.snap`,
-/// with what it is about as the snapshot's description.
-fn assert_email(name: &str, about: &str, email: &Notification) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_description(about);
-    settings.set_omit_expression(true);
-    settings.bind(|| insta::assert_snapshot!(name, email_text(email)));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Failures before any assessment
@@ -30,7 +22,7 @@ fn a_state_with_only_an_error_still_gives_a_notification_saying_it_failed() {
     // WHEN its notification is built
     let email = notification(Outcome::Failed, &state, EXECUTION);
     // THEN it says it failed, on an unknown policy, with the error, and no document
-    assert_email(
+    assert_email!(
         "failed_with_only_an_error",
         "failed: Analyse's Catch with only the error in the state",
         &email,
@@ -65,7 +57,7 @@ fn an_error_without_error_or_cause_still_gives_a_notification() {
     // WHEN its notification is built
     let email = notification(Outcome::Failed, &state, EXECUTION);
     // THEN it still says it failed, with an unknown error
-    assert_email(
+    assert_email!(
         "failed_with_an_error_of_another_shape",
         "failed: the error is the string \"States.Runtime\", not {Error, Cause}",
         &email,
@@ -87,7 +79,7 @@ fn a_failed_analysis_still_names_the_policy_from_the_execution_input() {
     let email = notification(Outcome::Failed, &state, EXECUTION);
     let detail = event_detail(Outcome::Failed, &state, EXECUTION);
     // THEN both name the policy and who changed it, and the email gives the error
-    assert_email(
+    assert_email!(
         "failed_analysis_with_the_execution_input",
         "failed: Analyse's Catch on the execution input (alice's CreatePolicy)",
         &email,
@@ -145,7 +137,7 @@ fn an_unreadable_part_of_the_state_is_reported_not_dropped() {
     assert!(state.incident.is_some());
     assert_eq!(detail["unreadable"].as_array().map(Vec::len), Some(1));
     assert_eq!(detail["unreadable"][0]["part"], "quarantine");
-    assert_email(
+    assert_email!(
         "failed_with_an_unreadable_quarantine",
         "failed: the quarantine record is {\"status\": \"half-done\"}",
         &email,

@@ -1,12 +1,13 @@
 //! Errors every handler returns. `error_type` is the Lambda `errorType`, which is exactly what
 //! the state machine's `Retry` and `Catch` match (see docs/workflow-contract.md): `Retryable`,
-//! `InvalidInput`, `PolicyConflict`, `NonRetryable`.
+//! `InvalidInput`, `PolicyConflict`, `NonRetryable`, `ForgedRequest`.
 
 use std::fmt::Display;
 
 // Every SDK crate shares smithy's error and response types.
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use incident::history::NotThisStep;
 use incident::quarantine::QuarantineError;
 use lambda_runtime::Diagnostic;
 
@@ -25,6 +26,13 @@ pub enum StepError {
     /// A missing or invalid setting: the function cannot work until the deployment is fixed.
     #[error("configuration: {0}")]
     Configuration(String),
+    /// A writer was called other than as its own step of a running execution of this
+    /// deployment: refused, and the operators are told.
+    #[error("refused: not this deployment's workflow step: {0}")]
+    NotTheWorkflow(#[from] NotThisStep),
+    /// An approve decision without the approval API's proof: someone else sent it.
+    #[error("refused: {0}")]
+    UnprovenDecision(String),
 }
 
 impl StepError {
@@ -37,6 +45,7 @@ impl StepError {
             StepError::Quarantine(QuarantineError::DoesNotFit(_)) => "NonRetryable",
             StepError::InvalidInput(_) => "InvalidInput",
             StepError::Configuration(_) => "NonRetryable",
+            StepError::NotTheWorkflow(_) | StepError::UnprovenDecision(_) => "ForgedRequest",
         }
     }
 }

@@ -1,19 +1,26 @@
-//! Step Functions for the approval API: the approval's execution history, and the decision.
+//! Step Functions, as this deployment's functions use it: an execution's history (the approval
+//! API reads the request and its status there; the writers, the state their own step was entered
+//! with), and the decision the approval API sends.
 
 use approval::TaskToken;
 use approval::{ApprovalId, EventKind, HistoryEvent};
 use aws_sdk_sfn::types::{HistoryEvent as SdkEvent, HistoryEventType};
 use incident::DecisionRecord;
+use incident::history::{NotThisStep, entered_state};
 use time::OffsetDateTime;
 
-use crate::error::AwsFailure;
+use crate::error::{AwsFailure, StepError};
 
-/// The state machine whose executions the approval links name.
+/// The state machine of this deployment: only its executions are read or decided.
 #[derive(Clone)]
-pub struct ApprovalTasks {
+pub struct Executions {
     pub client: aws_sdk_sfn::Client,
     pub state_machine: approval::StateMachine,
 }
+
+/// A history read right after a state was entered may lag behind it: look again, briefly.
+const STEP_LOOKS: u32 = 3;
+const STEP_LOOK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Whether SendTaskSuccess recorded the decision.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,7 +33,7 @@ pub enum Sent {
 /// The codes Step Functions gives for a token that is no longer waiting.
 const SPENT_TOKEN_CODES: &[&str] = &["InvalidToken", "TaskDoesNotExist", "TaskTimedOut"];
 
-impl ApprovalTasks {
+impl Executions {
     /// The execution's history, or `None` when there is no such execution.
     pub async fn history(&self, id: &ApprovalId) -> Result<Option<Vec<HistoryEvent>>, AwsFailure> {
         let pages = self
@@ -54,6 +61,42 @@ impl ApprovalTasks {
                 } else {
                     Err(failure)
                 }
+            }
+        }
+    }
+
+    /// The input that the execution `execution_arn` entered its state `expected` with, when that
+    /// is one of this state machine's executions, still running and in that state now: the
+    /// state a writer acts on, which only Step Functions can have written. Anything else is
+    /// `NotThisStep` (a forged or replayed invocation).
+    pub async fn entered_state(
+        &self,
+        execution_arn: &str,
+        expected: &str,
+    ) -> Result<serde_json::Value, StepError> {
+        let id = ApprovalId::of_execution(execution_arn)
+            .ok()
+            .filter(|id| self.state_machine.execution_arn(id) == execution_arn)
+            .ok_or_else(|| NotThisStep::ForeignExecution(execution_arn.to_owned()))?;
+        let mut looks = 0;
+        loop {
+            looks += 1;
+            let events = self
+                .history(&id)
+                .await?
+                .ok_or(NotThisStep::NoSuchExecution)?;
+            match entered_state(&events, expected) {
+                Ok(input) => {
+                    return serde_json::from_str(input).map_err(|e| {
+                        StepError::InvalidInput(format!(
+                            "the {expected} state's input in the history: {e}"
+                        ))
+                    });
+                }
+                Err(NotThisStep::OtherState { .. }) if looks < STEP_LOOKS => {
+                    tokio::time::sleep(STEP_LOOK_INTERVAL).await;
+                }
+                Err(not_this_step) => return Err(not_this_step.into()),
             }
         }
     }
@@ -113,6 +156,23 @@ fn reduce(event: &SdkEvent) -> HistoryEvent {
     let at = OffsetDateTime::from_unix_timestamp(timestamp.secs())
         .map(|t| t + time::Duration::nanoseconds(timestamp.subsec_nanos().into()))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    if let Some(details) = event.state_entered_event_details() {
+        return HistoryEvent {
+            at,
+            kind: EventKind::StateEntered {
+                name: details.name().to_owned(),
+                input: details.input().map(str::to_owned),
+            },
+        };
+    }
+    if let Some(details) = event.state_exited_event_details() {
+        return HistoryEvent {
+            at,
+            kind: EventKind::StateExited {
+                name: details.name().to_owned(),
+            },
+        };
+    }
     let kind = match event.r#type() {
         HistoryEventType::TaskScheduled => of_approval_task!(event.task_scheduled_event_details())
             .map(|d| EventKind::ApprovalScheduled {

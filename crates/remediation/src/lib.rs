@@ -5,6 +5,7 @@ pub mod error;
 pub mod executions;
 pub mod handlers;
 pub mod iam;
+pub mod kms;
 pub mod publisher;
 pub mod setup;
 

@@ -1,15 +1,17 @@
 //! What every function's `main` does once at start-up: load the SDK configuration, build the
 //! clients, read and validate the configuration, failing fast with the variable's name.
 
+use incident::{OwnRoles, WriterSessions};
 use policy_engine::{Catalog, RestrictedActions};
 
 use crate::error::{StepError, required_env};
-use crate::executions::ApprovalTasks;
+use crate::executions::Executions;
 use crate::handlers::{
     analyse::AnalyseDeps, approval_api::ApprovalApiDeps, publish::PublishDeps,
     quarantine::QuarantineDeps, request_approval::RequestApprovalDeps, restore::RestoreDeps,
 };
 use crate::iam::IamPolicies;
+use crate::kms::MacKey;
 use crate::publisher::{Notifier, Publisher};
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
@@ -66,7 +68,9 @@ impl AnalyseDeps {
         Ok(AnalyseDeps {
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
             restricted: restricted_actions()?,
-            own_role_arn: required_env("SENTINEL_ROLE_ARN")?,
+            writers: WriterSessions::parse(&required_env("WRITER_SESSION_ARNS")?)
+                .map_err(|e| StepError::Configuration(format!("WRITER_SESSION_ARNS: {e}")))?,
+            own_roles: OwnRoles::parse(&required_env("OWN_ROLE_NAMES")?),
             notify_on_clean: flag("NOTIFY_ON_CLEAN_CHANGES")?,
             approval_timeout_seconds: approval_timeout_seconds(&required_env("APPROVAL_TIMEOUT")?)
                 .map_err(|e| StepError::Configuration(format!("APPROVAL_TIMEOUT: {e}")))?,
@@ -79,6 +83,8 @@ impl QuarantineDeps {
         Ok(QuarantineDeps {
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
             restricted: restricted_actions()?,
+            executions: Executions::from_env(config)?,
+            alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
         })
     }
 }
@@ -87,6 +93,31 @@ impl RestoreDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(RestoreDeps {
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
+            executions: Executions::from_env(config)?,
+            decision_keys: MacKey::from_env(config, "DECISION_KEY_ID")?,
+            alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
+        })
+    }
+}
+
+impl Executions {
+    /// `STATE_MACHINE_ARN`: this deployment's state machine, the only one read or decided.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        let state_machine = approval::StateMachine::parse(&required_env("STATE_MACHINE_ARN")?)
+            .map_err(|e| StepError::Configuration(format!("STATE_MACHINE_ARN: {e}")))?;
+        Ok(Executions {
+            client: aws_sdk_sfn::Client::new(config),
+            state_machine,
+        })
+    }
+}
+
+impl MacKey {
+    /// A KMS HMAC key named by the environment variable `name` (its id or ARN).
+    pub fn from_env(config: &aws_config::SdkConfig, name: &str) -> Result<Self, StepError> {
+        Ok(MacKey {
+            client: aws_sdk_kms::Client::new(config),
+            key_id: required_env(name)?,
         })
     }
 }
@@ -95,7 +126,7 @@ impl PublishDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(PublishDeps {
             publisher: Publisher {
-                notifier: Notifier::from_env(config)?,
+                notifier: Notifier::from_env(config, "TOPIC_ARN")?,
                 events: aws_sdk_eventbridge::Client::new(config),
                 event_bus_name: std::env::var("EVENT_BUS_NAME")
                     .unwrap_or_else(|_| "default".into()),
@@ -105,10 +136,11 @@ impl PublishDeps {
 }
 
 impl Notifier {
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+    /// The topic named by the environment variable `name`.
+    pub fn from_env(config: &aws_config::SdkConfig, name: &str) -> Result<Self, StepError> {
         Ok(Notifier {
             sns: aws_sdk_sns::Client::new(config),
-            topic_arn: required_env("TOPIC_ARN")?,
+            topic_arn: required_env(name)?,
         })
     }
 }
@@ -122,7 +154,8 @@ impl RequestApprovalDeps {
             )));
         }
         Ok(RequestApprovalDeps {
-            notifier: Notifier::from_env(config)?,
+            notifier: Notifier::from_env(config, "TOPIC_ARN")?,
+            link_keys: MacKey::from_env(config, "LINK_KEY_ID")?,
             approval_url,
         })
     }
@@ -130,13 +163,10 @@ impl RequestApprovalDeps {
 
 impl ApprovalApiDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
-        let state_machine = approval::StateMachine::parse(&required_env("STATE_MACHINE_ARN")?)
-            .map_err(|e| StepError::Configuration(format!("STATE_MACHINE_ARN: {e}")))?;
         Ok(ApprovalApiDeps {
-            tasks: ApprovalTasks {
-                client: aws_sdk_sfn::Client::new(config),
-                state_machine,
-            },
+            executions: Executions::from_env(config)?,
+            link_keys: MacKey::from_env(config, "LINK_KEY_ID")?,
+            decision_keys: MacKey::from_env(config, "DECISION_KEY_ID")?,
         })
     }
 }

@@ -1,8 +1,8 @@
 //! The `quarantine-policy` Lambda function: wiring only (see `remediation::handlers::quarantine`).
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use remediation::error::parse_input;
-use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle};
+use remediation::handlers::StepInvocation;
+use remediation::handlers::quarantine::{QuarantineDeps, handle};
 use serde_json::Value;
 
 #[tokio::main]
@@ -10,7 +10,9 @@ async fn main() -> Result<(), Error> {
     let config = remediation::setup::sdk_config().await;
     let deps = QuarantineDeps::from_env(&config)?;
     run(service_fn(|event: LambdaEvent<Value>| async {
-        handle(parse_input::<QuarantineInput>(event.payload)?, &deps).await
+        let invocation =
+            StepInvocation::read(event.payload, "quarantine-policy", &deps.alerts).await?;
+        handle(invocation, &deps).await
     }))
     .await
 }

@@ -18,13 +18,37 @@ use incident::restore::{
 use incident::{
     Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, EventError, Notification,
     Outcome, OutcomeState, PolicyChange, Principal, PrincipalKind, QuarantineAction,
-    QuarantineRecord, Reading, RestoreRecord, Target, Verdict, read_event,
+    QuarantineRecord, Reading, RestoreRecord, Target, Verdict, WriterSessions, read_event,
 };
 use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, decode};
 use serde_json::{Map, Value, json};
 
-/// The role iam-sentinel writes policies with (its quarantines and restores).
-pub const OWN_ROLE: &str = "arn:aws:iam::123456789012:role/iam-sentinel-policy-writer";
+/// The two sessions iam-sentinel writes policies in: its policy-writer role, as assumed by the
+/// quarantine-policy and restore-policy functions (WRITER_SESSION_ARNS).
+pub const QUARANTINE_SESSION: &str = "arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/iam-sentinel-quarantine-policy";
+pub const RESTORE_SESSION: &str =
+    "arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/iam-sentinel-restore-policy";
+/// The policy-writer role that issues those sessions.
+pub const WRITER_ROLE: &str = "arn:aws:iam::123456789012:role/iam-sentinel-policy-writer";
+
+/// Pins an email as its reader sees it under `tests/snapshots/<test file>__<name>.snap`, with
+/// what it is about as the snapshot's description. A macro, so that insta names the snapshot
+/// after the test file that calls it.
+#[allow(unused_macros)] // each test file that includes this module uses what it needs
+macro_rules! assert_email {
+    ($name:expr, $about:expr, $email:expr $(,)?) => {{
+        let (name, about, email): (&str, &str, &incident::Notification) = ($name, $about, $email);
+        let mut settings = insta::Settings::clone_current();
+        settings.set_description(about);
+        settings.set_omit_expression(true);
+        settings.bind(|| insta::assert_snapshot!(name, email_text(email)));
+    }};
+}
+
+pub fn writers() -> WriterSessions {
+    WriterSessions::parse(&format!("{QUARANTINE_SESSION},{RESTORE_SESSION}"))
+        .expect("two session ARNs")
+}
 
 /// The deployment's restricted actions, as in the fixtures' README.
 pub const RESTRICTED: &str = "s3:DeleteBucket,s3:DeleteObject";
@@ -35,7 +59,7 @@ pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 pub const BOB: &str = "arn:aws:sts::123456789012:assumed-role/DevOpsRole/bob";
 pub const DEVOPS_ROLE: &str = "arn:aws:iam::123456789012:role/DevOpsRole";
 
-pub const OUTCOMES: [Outcome; 8] = [
+pub const OUTCOMES: [Outcome; 9] = [
     Outcome::Quarantined,
     Outcome::Restored,
     Outcome::RestoreSkipped,
@@ -43,6 +67,7 @@ pub const OUTCOMES: [Outcome; 8] = [
     Outcome::TimedOut,
     Outcome::Clean,
     Outcome::Superseded,
+    Outcome::Reported,
     Outcome::Failed,
 ];
 
@@ -80,9 +105,9 @@ pub fn recorded_document(event: &Value) -> String {
         .to_owned()
 }
 
-/// Reads an event as a deployment whose policy writer is `OWN_ROLE`.
+/// Reads an event as a deployment whose writers are `writers()`.
 pub fn read(event: &Value) -> Result<Reading, EventError> {
-    read_event(event, OWN_ROLE)
+    read_event(event, &writers())
 }
 
 /// Reads an event that must be a change.
@@ -265,6 +290,7 @@ pub fn decision(decision: Decision) -> DecisionRecord {
             "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0".into(),
         ),
         comment: Some("needed for the bucket migration, OPS-1234".into()),
+        proof: None,
     }
 }
 
@@ -364,10 +390,39 @@ pub fn state_at(outcome: Outcome, assessment: &Assessment) -> OutcomeState {
             "incident": assessment,
             "quarantine": not_needed(),
         })),
+        Outcome::Reported => state(json!({"incident": reported_counterpart(assessment)})),
         Outcome::Failed => state(json!({
             "incident": assessment,
             "error": failed_error(),
         })),
+    }
+}
+
+/// iam-sentinel's approval-api role: one of its own roles (OWN_ROLE_NAMES).
+pub const OWN_ROLE_NAME: &str = "iam-sentinel-approval-api";
+
+/// The same restricted change, made to one of iam-sentinel's own roles (for an inline policy or
+/// an attachment; a managed policy keeps its target, as none is ever one of them): reported,
+/// never quarantined.
+pub fn reported_counterpart(assessment: &Assessment) -> Assessment {
+    let mut analysed = assessment.analysed().expect("an analysed change").clone();
+    if let Target::InlinePolicy { principal, .. } | Target::Attachment { principal, .. } =
+        &mut analysed.change.target
+    {
+        *principal = Principal {
+            kind: PrincipalKind::Role,
+            name: OWN_ROLE_NAME.into(),
+        };
+    }
+    let reported_because = incident::OwnRoles::parse(OWN_ROLE_NAME)
+        .protects(&analysed.change)
+        .unwrap_or_else(|| "a managed policy is never one of iam-sentinel's own roles".into());
+    Assessment {
+        verdict: Verdict::Reported(incident::ReportedGrant {
+            analysed,
+            reported_because,
+        }),
+        ..assessment.clone()
     }
 }
 

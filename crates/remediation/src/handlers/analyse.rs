@@ -2,7 +2,10 @@
 //! event does not carry it (attachments, SetDefaultPolicyVersion). Also hands the state machine
 //! the approval deadline, which this function holds as configuration.
 
-use incident::{Analysed, Assessment, PolicyChange, Reading, Target, Verdict, read_event};
+use incident::{
+    Analysed, Assessment, OwnRoles, PolicyChange, Reading, ReportedGrant, Target, Verdict,
+    WriterSessions, read_event,
+};
 use policy_engine::{Catalog, Policy, RestrictedActions, analyse, decode};
 use serde::Serialize;
 use serde_json::Value;
@@ -13,8 +16,10 @@ use crate::iam::IamPolicies;
 pub struct AnalyseDeps {
     pub iam: IamPolicies,
     pub restricted: RestrictedActions,
-    /// The policy-writer role: its own changes never start an incident.
-    pub own_role_arn: String,
+    /// The two writer functions' sessions: their own changes never start an incident.
+    pub writers: WriterSessions,
+    /// This stack's roles: a restricted grant on them is reported, never quarantined.
+    pub own_roles: OwnRoles,
     pub notify_on_clean: bool,
     /// How long RequestApproval waits for a decision (`APPROVAL_TIMEOUT`).
     pub approval_timeout_seconds: u64,
@@ -38,7 +43,7 @@ pub async fn handle(event: Value, deps: &AnalyseDeps) -> Result<AnalyseOutput, S
 }
 
 async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepError> {
-    let change = match read_event(event, &deps.own_role_arn).map_err(invalid_input)? {
+    let change = match read_event(event, &deps.writers).map_err(invalid_input)? {
         Reading::Ignored { event_name, reason } => {
             tracing::info!(%event_name, %reason, "ignored");
             let id = event
@@ -74,14 +79,21 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
         version_id,
         findings,
     };
+    let verdict = match deps.own_roles.protects(&analysed.change) {
+        _ if !restricted => Verdict::Clean(analysed),
+        Some(reported_because) => {
+            tracing::warn!(event = %event_name, %reported_because, "a restricted grant on iam-sentinel's own role");
+            Verdict::Reported(ReportedGrant {
+                analysed,
+                reported_because,
+            })
+        }
+        None => Verdict::Restricted(analysed),
+    };
     Ok(Assessment {
         id,
         event_name,
-        verdict: if restricted {
-            Verdict::Restricted(analysed)
-        } else {
-            Verdict::Clean(analysed)
-        },
+        verdict,
     })
 }
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use approval::{
-    ApprovalId, ApprovalStatus, FoundApproval, Lookup, Page, Response, find_approval,
-    parse_decision_form,
+    ApprovalId, ApprovalKey, ApprovalStatus, FoundApproval, Lookup, Page, Response,
+    approval_requests, decision_message, encode_proof, find_approval, parse_decision_form,
 };
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
@@ -16,11 +16,18 @@ use incident::DecisionRecord;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::executions::{ApprovalTasks, Sent};
+use crate::executions::{Executions, Sent};
+use crate::kms::MacKey;
 
 pub struct ApprovalApiDeps {
-    pub tasks: ApprovalTasks,
+    pub executions: Executions,
+    /// Checks a link's key: the MAC request-approval made of the request's token.
+    pub link_keys: MacKey,
+    /// Proves a decision was taken here: restore-policy restores nothing without it.
+    pub decision_keys: MacKey,
 }
+
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
 /// A browser's user agent is kept as context for the decision, within reason.
 const MAX_USER_AGENT_CHARS: usize = 512;
@@ -52,7 +59,8 @@ pub async fn handle(
     request: ApiGatewayV2httpRequest,
     deps: &ApprovalApiDeps,
 ) -> ApiGatewayV2httpResponse {
-    let response = answer(&request, deps).await;
+    // Boxed: the answer's future nests deep enough to overflow the compiler's layout limit.
+    let response = Box::pin(answer(&request, deps)).await;
     // Method, id and status only: the key is in the query string or the body, never logged.
     tracing::info!(
         method = %request.request_context.http.method,
@@ -120,7 +128,7 @@ async fn decide(
         Err(page) => return page,
     };
     let http = &request.request_context.http;
-    let decision = DecisionRecord {
+    let mut decision = DecisionRecord {
         decision: form.decision,
         // To the nanosecond: it tells two decisions apart when the history shows which won.
         decided_at: OffsetDateTime::now_utc().format(&Rfc3339).ok(),
@@ -130,9 +138,22 @@ async fn decide(
             .as_deref()
             .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
         comment: form.comment,
+        proof: None,
     };
+    let execution_arn = deps.executions.state_machine.execution_arn(id);
     match deps
-        .tasks
+        .decision_keys
+        .generate(&decision_message(&execution_arn, &decision))
+        .await
+    {
+        Ok(mac) => decision.proof = Some(encode_proof(&mac)),
+        Err(failure) => {
+            tracing::warn!(approval_id = %id, error = %failure.message, "the decision could not be proven");
+            return Page::Unavailable.render();
+        }
+    }
+    match deps
+        .executions
         .send_decision(&found.request.task_token, &decision)
         .await
     {
@@ -188,7 +209,7 @@ async fn lookup(
     id: &ApprovalId,
     key: &str,
 ) -> Result<FoundApproval, Response> {
-    let events = match deps.tasks.history(id).await {
+    let events = match deps.executions.history(id).await {
         Ok(Some(events)) => events,
         Ok(None) => return Err(Page::NotFound.render()),
         Err(failure) => {
@@ -196,7 +217,11 @@ async fn lookup(
             return Err(Page::Unavailable.render());
         }
     };
-    match find_approval(&events, key, OffsetDateTime::now_utc()) {
+    let matched = match matching_request(deps, &events, key).await {
+        Ok(matched) => matched,
+        Err(page) => return Err(page),
+    };
+    match find_approval(&events, matched, OffsetDateTime::now_utc()) {
         Ok(Lookup::Found(found)) => Ok(*found),
         Ok(Lookup::NoRequest) => Err(Page::NotFound.render()),
         Ok(Lookup::WrongKey) => {
@@ -208,6 +233,40 @@ async fn lookup(
             Err(Page::Broken(unreadable.to_string()).render())
         }
     }
+}
+
+/// Which approval request in the history the link's key opens: the one whose token's MAC it is.
+/// A key not written exactly as the email wrote it opens none.
+async fn matching_request(
+    deps: &ApprovalApiDeps,
+    events: &[approval::HistoryEvent],
+    key: &str,
+) -> Result<Option<usize>, Response> {
+    let requests = match approval_requests(events) {
+        Ok(requests) => requests,
+        Err(unreadable) => {
+            tracing::error!(error = %unreadable, "unreadable approval request");
+            return Err(Page::Broken(unreadable.to_string()).render());
+        }
+    };
+    let Ok(key) = ApprovalKey::parse(key) else {
+        return Ok(None);
+    };
+    for request in requests {
+        match deps
+            .link_keys
+            .verify(&ApprovalKey::message(&request.token), key.as_bytes())
+            .await
+        {
+            Ok(true) => return Ok(Some(request.index)),
+            Ok(false) => {}
+            Err(failure) => {
+                tracing::warn!(error = %failure.message, "cannot check the approval key");
+                return Err(Page::Unavailable.render());
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The page for a request that can no longer be decided.
@@ -222,8 +281,21 @@ fn not_open(found: &FoundApproval) -> Response {
     .render()
 }
 
-/// The form body; HTTP APIs base64-encode it.
+/// The form body; HTTP APIs base64-encode it. Only the page's own form's content type is
+/// accepted: a body of any other type is not a decision taken on the page.
 fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, String> {
+    let content_type = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    if !media_type.eq_ignore_ascii_case(FORM_CONTENT_TYPE) {
+        return Err(format!(
+            "the decision must be sent by the page's form ({FORM_CONTENT_TYPE}), not as {:?}",
+            content_type
+        ));
+    }
     let body = request.body.as_deref().unwrap_or_default();
     if request.is_base64_encoded {
         base64::engine::general_purpose::STANDARD

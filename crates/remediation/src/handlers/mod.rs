@@ -6,3 +6,67 @@ pub mod publish;
 pub mod quarantine;
 pub mod request_approval;
 pub mod restore;
+
+use incident::history::NotThisStep;
+use incident::refusal_alert;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{StepError, invalid_input};
+use crate::publisher::Notifier;
+
+/// How the state machine calls a function that writes IAM: with its execution only. The
+/// function reads the state its step was entered with from the execution's history, which no
+/// caller can forge.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepInvocation {
+    pub execution_arn: String,
+}
+
+impl StepInvocation {
+    /// Reads a writer's payload. The state machine sends exactly `{"executionArn": ...}`, so
+    /// anything else (a forged record, say) is refused and alerted like any call that is not
+    /// the workflow's own.
+    pub async fn read(
+        payload: serde_json::Value,
+        function: &str,
+        alerts: &Notifier,
+    ) -> Result<StepInvocation, StepError> {
+        let read = serde_json::from_value::<StepInvocation>(payload.clone())
+            .map_err(|e| StepError::NotTheWorkflow(NotThisStep::NotAnInvocation(e.to_string())));
+        let given = StepInvocation {
+            execution_arn: payload
+                .get("executionArn")
+                .map_or_else(|| "(none)".to_owned(), |arn| arn.to_string()),
+        };
+        alert_if_refused(read, function, &given, alerts).await
+    }
+}
+
+/// One part of a state read from the history (`incident`, `quarantine`, `approval`).
+fn state_part<T: DeserializeOwned>(state: &serde_json::Value, part: &str) -> Result<T, StepError> {
+    let value = state.get(part).cloned().unwrap_or_default();
+    serde_json::from_value(value)
+        .map_err(|e| invalid_input(format!("the state's {part} in the history: {e}")))
+}
+
+/// A refused call is logged and told to the operators before the refusal is returned (the
+/// alert's own failure is logged, never hides the refusal).
+async fn alert_if_refused<T>(
+    result: Result<T, StepError>,
+    function: &str,
+    invocation: &StepInvocation,
+    alerts: &Notifier,
+) -> Result<T, StepError> {
+    if let Err(error) = &result
+        && error.error_type() == "ForgedRequest"
+    {
+        tracing::error!(function, execution_arn = %invocation.execution_arn, %error, "refused a call that is not the workflow's own");
+        let alert = refusal_alert(function, &invocation.execution_arn, &error.to_string());
+        if let Err(failure) = alerts.notify(&alert).await {
+            tracing::error!(error = %failure, "the operators could not be alerted");
+        }
+    }
+    result
+}

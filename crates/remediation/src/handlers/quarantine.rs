@@ -1,6 +1,13 @@
-//! Quarantine: take the restricted grants out of force at once, keeping the original. Reads
-//! what IAM holds now, lets `incident::quarantine` decide, then writes.
+//! Quarantine: take the restricted grants out of force at once, keeping the original. Acts only
+//! as the Quarantine step of a running execution of this deployment, on the assessment that step
+//! was entered with (read from the history); reads what IAM holds now, lets
+//! `incident::quarantine` decide, then writes.
 
+use crate::error::{StepError, invalid_input};
+use crate::executions::Executions;
+use crate::handlers::{StepInvocation, alert_if_refused, state_part};
+use crate::iam::IamPolicies;
+use crate::publisher::Notifier;
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
     ManagedPolicyNow, decide_attachment, decide_inline, decide_managed,
@@ -10,26 +17,36 @@ use incident::{
     Target, Verdict,
 };
 use policy_engine::RestrictedActions;
-use serde::Deserialize;
-
-use crate::error::{StepError, invalid_input};
-use crate::iam::IamPolicies;
 
 pub struct QuarantineDeps {
     pub iam: IamPolicies,
     pub restricted: RestrictedActions,
+    pub executions: Executions,
+    /// The operators' topic: told of every refused call.
+    pub alerts: Notifier,
 }
 
-#[derive(Deserialize)]
-pub struct QuarantineInput {
-    pub incident: Assessment,
-}
+/// The state's name in the state machine.
+const STEP: &str = "Quarantine";
 
 pub async fn handle(
-    input: QuarantineInput,
+    invocation: StepInvocation,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
-    let Verdict::Restricted(analysed) = input.incident.verdict else {
+    let state = deps
+        .executions
+        .entered_state(&invocation.execution_arn, STEP)
+        .await;
+    let state = alert_if_refused(state, "quarantine-policy", &invocation, &deps.alerts).await?;
+    quarantine(state_part(&state, "incident")?, deps).await
+}
+
+/// Quarantines what `incident` found, as IAM holds it now.
+pub async fn quarantine(
+    incident: Assessment,
+    deps: &QuarantineDeps,
+) -> Result<QuarantineRecord, StepError> {
+    let Verdict::Restricted(analysed) = incident.verdict else {
         return Err(invalid_input(
             "only a change assessed as restricted is quarantined",
         ));

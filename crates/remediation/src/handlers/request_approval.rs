@@ -8,11 +8,14 @@ use approval::{
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::error::{StepError, invalid_input};
+use crate::error::{AwsFailure, StepError, invalid_input};
+use crate::kms::MacKey;
 use crate::publisher::Notifier;
 
 pub struct RequestApprovalDeps {
     pub notifier: Notifier,
+    /// Makes the link's key: a MAC of the task token that only the approval API can check.
+    pub link_keys: MacKey,
     /// The approval API's base URL (no trailing slash needed).
     pub approval_url: String,
 }
@@ -34,7 +37,12 @@ pub async fn handle(
     }
     let id = ApprovalId::of_execution(&request.execution_arn)
         .map_err(|e| invalid_input(format!("the approval request's executionArn: {e}")))?;
-    let key = ApprovalKey::for_token(&request.task_token);
+    let mac = deps
+        .link_keys
+        .generate(&ApprovalKey::message(&request.task_token))
+        .await?;
+    let key = ApprovalKey::from_mac(&mac)
+        .map_err(|e| AwsFailure::unusable_answer("KMS GenerateMac", &e.to_string()))?;
     let link = approval_link(&deps.approval_url, &id, &key);
     let timeout = i64::try_from(request.approval_timeout_seconds).unwrap_or(i64::MAX);
     let deadline = OffsetDateTime::now_utc()

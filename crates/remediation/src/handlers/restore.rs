@@ -1,28 +1,87 @@
-//! Restore (approval given): reads what IAM holds now, lets `incident::restore` decide whether
-//! the original goes back (only while the quarantine is what is in force), then writes.
+//! Restore (approval given): acts only as the Restore step of a running execution of this
+//! deployment, on the quarantine and the decision that step was entered with (read from the
+//! history), and only when the decision carries the approval API's proof. Reads what IAM holds
+//! now, lets `incident::restore` decide whether the original goes back (only while the
+//! quarantine is what is in force), then writes.
 
+use approval::{decision_message, decode_proof};
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, RestorePlan, RestoreWrite,
     restore_attachment, restore_inline, restore_managed,
 };
-use incident::{Assessment, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus};
-use serde::Deserialize;
+use incident::{
+    Decision, DecisionRecord, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
+};
 
 use crate::error::{StepError, invalid_input};
+use crate::executions::Executions;
+use crate::handlers::{StepInvocation, alert_if_refused, state_part};
 use crate::iam::IamPolicies;
+use crate::kms::MacKey;
+use crate::publisher::Notifier;
 
 pub struct RestoreDeps {
     pub iam: IamPolicies,
+    pub executions: Executions,
+    /// Verifies the approval API's proof on the decision.
+    pub decision_keys: MacKey,
+    /// The operators' topic: told of every refused call.
+    pub alerts: Notifier,
 }
 
-#[derive(Deserialize)]
-pub struct RestoreInput {
-    pub incident: Assessment,
-    pub quarantine: QuarantineRecord,
+/// The state's name in the state machine.
+const STEP: &str = "Restore";
+
+pub async fn handle(
+    invocation: StepInvocation,
+    deps: &RestoreDeps,
+) -> Result<RestoreRecord, StepError> {
+    let quarantine = approved_quarantine(&invocation, deps).await;
+    let quarantine =
+        alert_if_refused(quarantine, "restore-policy", &invocation, &deps.alerts).await?;
+    restore(quarantine, deps).await
 }
 
-pub async fn handle(input: RestoreInput, deps: &RestoreDeps) -> Result<RestoreRecord, StepError> {
-    let QuarantineRecord::Applied(applied) = input.quarantine else {
+/// The quarantine the Restore step was entered with, once its approval is proven to be the
+/// approval API's.
+async fn approved_quarantine(
+    invocation: &StepInvocation,
+    deps: &RestoreDeps,
+) -> Result<QuarantineRecord, StepError> {
+    let execution_arn = &invocation.execution_arn;
+    let state = deps.executions.entered_state(execution_arn, STEP).await?;
+    let approval: DecisionRecord = state_part(&state, "approval")?;
+    if approval.decision != Decision::Approve {
+        return Err(StepError::UnprovenDecision(format!(
+            "the decision is {:?}, not approve",
+            approval.decision
+        )));
+    }
+    let Some(proof) = decode_proof(&approval) else {
+        return Err(StepError::UnprovenDecision(
+            "the approve decision carries no proof that the approval page took it: it was sent              to Step Functions some other way"
+                .into(),
+        ));
+    };
+    if !deps
+        .decision_keys
+        .verify(&decision_message(execution_arn, &approval), &proof)
+        .await?
+    {
+        return Err(StepError::UnprovenDecision(
+            "the approve decision's proof does not verify: it was not taken on the approval page              for this execution"
+                .into(),
+        ));
+    }
+    state_part(&state, "quarantine")
+}
+
+/// Puts back what `quarantine` took out of force, while the quarantine is what IAM holds.
+pub async fn restore(
+    quarantine: QuarantineRecord,
+    deps: &RestoreDeps,
+) -> Result<RestoreRecord, StepError> {
+    let QuarantineRecord::Applied(applied) = quarantine else {
         return Err(invalid_input("only an applied quarantine can be restored"));
     };
     let iam = &deps.iam;
@@ -84,12 +143,8 @@ pub async fn handle(input: RestoreInput, deps: &RestoreDeps) -> Result<RestoreRe
         apply(write, iam).await?;
     }
     match record.status {
-        RestoreStatus::Restored => {
-            tracing::info!(incident = %input.incident.id, detail = %record.detail, "restored")
-        }
-        RestoreStatus::Skipped => {
-            tracing::warn!(incident = %input.incident.id, detail = %record.detail, "restore skipped")
-        }
+        RestoreStatus::Restored => tracing::info!(detail = %record.detail, "restored"),
+        RestoreStatus::Skipped => tracing::warn!(detail = %record.detail, "restore skipped"),
     }
     Ok(record)
 }

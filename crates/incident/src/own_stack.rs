@@ -1,0 +1,56 @@
+//! iam-sentinel's own roles. The policy writer may not touch them (the template denies it), so
+//! a restricted grant on one is reported, never quarantined: the stack's own updates are not
+//! fought, and anyone else's change to them is told loudly.
+
+use crate::event::{PolicyChange, PrincipalKind, Target};
+
+/// CloudTrail's name for changes CloudFormation made (the deployment itself).
+const CLOUDFORMATION: &str = "cloudformation.amazonaws.com";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnRoles(Vec<String>);
+
+impl OwnRoles {
+    /// A comma-separated list of role names.
+    pub fn parse(list: &str) -> OwnRoles {
+        OwnRoles(
+            list.split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// Why a grant made by `change` is reported instead of quarantined, when its target is one
+    /// of these roles.
+    pub fn protects(&self, change: &PolicyChange) -> Option<String> {
+        let principal = match &change.target {
+            Target::InlinePolicy { principal, .. } | Target::Attachment { principal, .. } => {
+                principal
+            }
+            Target::ManagedPolicy { .. } => return None,
+        };
+        if principal.kind != PrincipalKind::Role || !self.0.contains(&principal.name) {
+            return None;
+        }
+        let by_the_deployment = change.actor.invoked_by.as_deref() == Some(CLOUDFORMATION)
+            || change.source_ip.as_deref() == Some(CLOUDFORMATION);
+        Some(if by_the_deployment {
+            format!(
+                "{} is one of iam-sentinel's own roles, changed by its deployment \
+                 (CloudFormation). iam-sentinel never quarantines its own roles; check that this \
+                 grant belongs in the template.",
+                principal.name
+            )
+        } else {
+            format!(
+                "{} is one of iam-sentinel's own roles, changed outside its deployment by {}. \
+                 iam-sentinel's policy writer may not touch its own roles, so nothing was \
+                 quarantined: someone is changing the security control itself. Look at this now.",
+                principal.name,
+                change.actor.display_name()
+            )
+        })
+    }
+}
