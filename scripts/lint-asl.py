@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Lint the state machine definition against template.yaml and docs/workflow-contract.md.
 
-For every AWS::Serverless::StateMachine in the template whose DefinitionUri is a local file:
+For every state machine in the template whose definition is a local file (an
+AWS::Serverless::StateMachine's DefinitionUri or an AWS::StepFunctions::StateMachine's
+DefinitionS3Location, both uploaded by `sam deploy`):
 
 1. every ${Name} placeholder in the file has a DefinitionSubstitutions entry, and every entry is
    used (a placeholder left over reaches AWS as literal text);
@@ -11,7 +13,9 @@ For every AWS::Serverless::StateMachine in the template whose DefinitionUri is a
 4. the approval deadline is configuration, not arithmetic: no intrinsic computes it, the state
    read through TimeoutSecondsPath comes from the Analyse function's output, and that function
    gets APPROVAL_TIMEOUT in its environment;
-5. `asl-validator --json-path` (npm) and `statelint` (PyPI) accept the definition with dummy,
+5. the states of the functions that write IAM (Quarantine, Restore) pass them the execution and
+   nothing else: the functions read their input from the execution's history (THREAT-MODEL.md);
+6. `asl-validator --json-path` (npm) and `statelint` (PyPI) accept the definition with dummy,
    well-formed values in place of the placeholders (function ARNs, the parameter's default).
 
 The substituted definition is written to target/lint/ for reading. Exit status 1 on any finding.
@@ -35,6 +39,12 @@ OUT_DIR = Path("target/lint")
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 DUMMY_ACCOUNT = "123456789012"
 DUMMY_REGION = "us-east-1"
+
+# Where each kind of state machine names its definition file.
+DEFINITION_FILE = {
+    "AWS::Serverless::StateMachine": "DefinitionUri",
+    "AWS::StepFunctions::StateMachine": "DefinitionS3Location",
+}
 
 # The state field RequestApproval reads through TimeoutSecondsPath, the function whose output
 # holds it, and the environment variable that function reads it from.
@@ -109,6 +119,23 @@ def check_structure(definition):
             problem(f"{name}: Choice without Default")
 
 
+# The states whose functions write IAM, and the one thing the state machine may pass them.
+WRITER_STEPS = ("Quarantine", "Restore")
+WRITER_PARAMETERS = {"executionArn.$": "$$.Execution.Id"}
+
+
+def check_writer_steps(definition):
+    for name in WRITER_STEPS:
+        state = definition["States"].get(name)
+        if state is None:
+            problem(f"no {name} state: the writer functions look for their step by this name")
+        elif state.get("Parameters") != WRITER_PARAMETERS:
+            problem(f"{name}: Parameters must be exactly {WRITER_PARAMETERS}, not "
+                    f"{state.get('Parameters')}: a writer takes nothing from its caller")
+        else:
+            print(f"  ok   {name} gets the execution only")
+
+
 def check_deadline(raw_text, raw_definition, substitutions, template):
     if "States.Math" in raw_text:
         problem("the definition does arithmetic (States.Math...): configuration belongs in a function")
@@ -140,8 +167,8 @@ def run(command):
         print(f"  ok   {Path(command[0]).name}: {output or 'no findings'}")
 
 
-def lint_state_machine(logical_id, properties, template, base):
-    path = base / properties["DefinitionUri"]
+def lint_state_machine(logical_id, kind, properties, template, base):
+    path = base / properties[DEFINITION_FILE[kind]]
     print(f"{logical_id}: {path}")
     text = path.read_text()
     substitutions = properties.get("DefinitionSubstitutions", {})
@@ -170,6 +197,7 @@ def lint_state_machine(logical_id, properties, template, base):
 
     check_structure(definition)
     check_deadline(text, raw_definition, substitutions, template)
+    check_writer_steps(definition)
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / path.name
@@ -183,15 +211,16 @@ def main():
     template = yaml_parse(template_path.read_text())
     found = 0
     for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Serverless::StateMachine":
+        kind = resource.get("Type")
+        if kind not in DEFINITION_FILE:
             continue
         properties = resource.get("Properties", {})
-        uri = properties.get("DefinitionUri")
+        uri = properties.get(DEFINITION_FILE[kind])
         if isinstance(uri, str) and not uri.startswith("s3://"):
             found += 1
-            lint_state_machine(logical_id, properties, template, template_path.parent)
+            lint_state_machine(logical_id, kind, properties, template, template_path.parent)
     if not found:
-        problem(f"no AWS::Serverless::StateMachine with a local DefinitionUri in {template_path}")
+        problem(f"no state machine with a local definition file in {template_path}")
     if problems:
         sys.exit(f"lint-asl: {len(problems)} problem(s)")
     print("lint-asl: state machine definitions OK")

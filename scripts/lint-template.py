@@ -6,7 +6,8 @@ so they miss whatever the transform produces: unknown IAM actions in generated r
 generated rule, role and policies, and the state machine definition behind `DefinitionUri`.
 This script does what `sam validate --debug` does to print "Translated template is:" (samcli's
 SamTemplateValidator: local CodeUri/DefinitionUri replaced by placeholder S3 URIs, then
-samtranslator), with a fixed region and no AWS credentials; the AWS managed policy ARNs come
+samtranslator), with a fixed region and no AWS credentials (a plain AWS::StepFunctions::StateMachine's
+local DefinitionS3Location, which `sam deploy` uploads, is handled the same way); the AWS managed policy ARNs come
 from the list bundled with samtranslator instead of IAM. Each state machine whose
 DefinitionUri was a local file then gets that file inlined as `Definition` (its
 DefinitionSubstitutions stay), so cfn-lint also validates the ASL (E3601). Finally cfn-lint
@@ -47,13 +48,19 @@ class BundledManagedPolicies:
         return dict(get_bundled_managed_policy_map(PARTITION))
 
 
+# Where each kind of state machine names its definition file (sam deploy uploads a local one).
+DEFINITION_FILE = {
+    "AWS::Serverless::StateMachine": "DefinitionUri",
+    "AWS::StepFunctions::StateMachine": "DefinitionS3Location",
+}
+
+
 def local_definitions(template):
-    """State machines whose DefinitionUri is a local file: logical id -> path."""
+    """State machines whose definition is a local file: logical id -> path."""
     found = {}
     for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Serverless::StateMachine":
-            continue
-        uri = resource.get("Properties", {}).get("DefinitionUri")
+        key = DEFINITION_FILE.get(resource.get("Type"))
+        uri = resource.get("Properties", {}).get(key) if key else None
         if isinstance(uri, str) and not uri.startswith("s3://"):
             found[logical_id] = uri
     return found
