@@ -2,10 +2,14 @@
 //! RequestApproval state (taken from statemachine/remediation.asl.json) invokes the real
 //! request-approval handler, served in-process to moto's Lambda calls; its email is read back
 //! from SQS, and the approval API handler is called with real-shaped API Gateway events
-//! (tests/fixtures/api) carrying the emailed link's id and key.
+//! (tests/fixtures/api) carrying the emailed link's id and key. The link's key and the
+//! decision's proof are MACs made with KMS HMAC keys in moto, as deployed. The attacks on the
+//! link (derived keys, keys written otherwise, other content types) are in attacks::links.
 
-mod stack;
+pub mod stack;
 
+use approval::{decision_message, decode_proof};
+use incident::DecisionRecord;
 use remediation::handlers::approval_api::{handle, handle_event};
 use serde_json::json;
 
@@ -39,9 +43,9 @@ async fn the_email_says_what_changed_who_did_it_what_was_quarantined_and_by_when
             requested.email
         );
     }
-    // AND the link is the API's, with the execution's name and a 32-character key
+    // AND the link is the API's, with the execution's name and a 43-character key
     assert_eq!(requested.id, "incident-email");
-    assert_eq!(requested.key.len(), 32);
+    assert_eq!(requested.key.len(), 43);
 }
 
 // ------------------------------------------------------------------ GET
@@ -121,6 +125,14 @@ async fn approving_sends_the_decision_with_its_context_and_the_workflow_goes_on(
         "Needed for the bucket migration, OPS-1234"
     );
     assert!(approval["decidedAt"].as_str().unwrap().starts_with("20"));
+    // AND it carries the page's proof: the decision key's MAC of it, for this execution only
+    let record: DecisionRecord = serde_json::from_value(approval.clone()).unwrap();
+    let proof = decode_proof(&record).expect("the decision carries a proof");
+    let keys = &stack.workflow.decision_keys;
+    let here = decision_message(&requested.execution_arn, &record);
+    let elsewhere = decision_message(&format!("{}-2", requested.execution_arn), &record);
+    assert!(keys.verify(&here, &proof).await.unwrap());
+    assert!(!keys.verify(&elsewhere, &proof).await.unwrap());
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -338,7 +350,10 @@ async fn the_task_token_appears_in_no_email_link_page_or_log_line() {
     ];
     for (fixture, key) in [
         ("open-link.json", requested.key.as_str()),
-        ("approve.json", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        (
+            "approve.json",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ),
         ("approve.json", requested.key.as_str()),
         ("deny.json", requested.key.as_str()),
     ] {

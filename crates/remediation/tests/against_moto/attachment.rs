@@ -8,8 +8,8 @@
 
 use incident::{Assessment, Principal, PrincipalKind, QuarantineAction, RestoreStatus, Verdict};
 use remediation::handlers::analyse::handle as analyse_change;
-use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
-use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
+use remediation::handlers::quarantine::quarantine;
+use remediation::handlers::restore::restore;
 use serde_json::Value;
 
 use crate::support::*;
@@ -145,9 +145,7 @@ async fn assert_quarantine_detaches(case: Case) {
     case.attached(&moto).await;
     let incident = case.incident();
     // WHEN the incident is quarantined
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // THEN the policy is detached, and only that
     let applied = applied(&record);
     assert_eq!(
@@ -179,25 +177,10 @@ async fn assert_approval_reattaches(case: Case) {
     let moto = Moto::start();
     case.attached(&moto).await;
     let incident = case.incident();
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     assert!(case.attached_now(&moto).await.is_empty());
     // WHEN approval restores it
-    let restored = restore(
-        RestoreInput {
-            incident,
-            quarantine: record,
-        },
-        &RestoreDeps { iam: moto.iam() },
-    )
-    .await
-    .unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
     // THEN the policy is attached again
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
     assert_eq!(case.attached_now(&moto).await, [case.policy_arn]);
@@ -259,9 +242,7 @@ async fn a_policy_detached_after_the_event_needs_no_quarantine() {
         .unwrap();
     let incident = USER.incident();
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // THEN there is nothing to do, and the record says why
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer attached"), "{reason}");
@@ -315,14 +296,7 @@ async fn restore_skips_reattaching_a_policy_deleted_after_the_quarantine() {
     let moto = Moto::start();
     USER.attached(&moto).await;
     let incident = USER.incident();
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     moto.iam_client()
         .delete_policy()
         .policy_arn(USER.policy_arn)
@@ -330,14 +304,7 @@ async fn restore_skips_reattaching_a_policy_deleted_after_the_quarantine() {
         .await
         .expect("DeletePolicy");
     // WHEN approval tries to restore
-    let restored = restore(
-        RestoreInput {
-            incident,
-            quarantine: record,
-        },
-        &RestoreDeps { iam: moto.iam() },
-    )
-    .await;
+    let restored = restore(record, &restore_deps(&moto)).await;
     // THEN the deletion stands, and the record says so (as for the other two kinds of target)
     let restored = restored.unwrap_or_else(|e| panic!("{}: {e}", e.error_type()));
     assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
@@ -350,14 +317,7 @@ async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_qua
     let moto = Moto::start();
     USER.attached(&moto).await;
     let incident = USER.incident();
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     let newer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"*"}]}"#;
     moto.iam_client()
         .create_policy_version()
@@ -368,15 +328,7 @@ async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_qua
         .await
         .expect("CreatePolicyVersion");
     // WHEN approval (given for the original document) tries to restore
-    let restored = restore(
-        RestoreInput {
-            incident,
-            quarantine: record,
-        },
-        &RestoreDeps { iam: moto.iam() },
-    )
-    .await
-    .unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
     // THEN the policy stays detached: re-attaching would put a document nobody approved in force
     assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
     assert!(USER.attached_now(&moto).await.is_empty());
@@ -389,9 +341,9 @@ async fn a_reattachment_retried_after_it_worked_reports_restored() {
     ROLE.attached(&moto).await;
     let incident = ROLE.incident();
     let record = quarantined(&moto, &incident).await;
-    restored(&moto, &incident, &record).await;
+    restored(&moto, &record).await;
     // WHEN the step is retried
-    let retried = restored(&moto, &incident, &record).await;
+    let retried = restored(&moto, &record).await;
     // THEN it reports the policy re-attached, attached once
     assert_eq!(retried.status, RestoreStatus::Restored, "{retried:?}");
     assert_eq!(ROLE.attached_now(&moto).await, [ROLE.policy_arn]);

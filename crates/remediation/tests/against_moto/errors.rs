@@ -8,11 +8,11 @@ use incident::{Outcome, QuarantineRecord};
 use lambda_runtime::Diagnostic;
 use policy_engine::{PlanError, PolicyError};
 use remediation::StepError;
-use remediation::error::{AwsFailure, parse_input};
+use remediation::error::AwsFailure;
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
 use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
-use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
-use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
+use remediation::handlers::quarantine::quarantine;
+use remediation::handlers::restore::restore;
 use remediation::iam::IamPolicies;
 use remediation::publisher::{Notifier, Publisher};
 use serde_json::json;
@@ -34,12 +34,9 @@ const REJECTED: &str = r#"{"FailedEntryCount":1,"Entries":[{"ErrorCode":"Interna
 
 /// Quarantines put-user-policy.json (carol's inline policy) with `iam`.
 async fn quarantine_against(iam: aws_sdk_iam::Client) -> StepError {
-    let deps = QuarantineDeps {
-        iam: IamPolicies::new(iam),
-        restricted: restricted(),
-    };
+    let deps = quarantine_deps_with(IamPolicies::new(iam));
     let incident = assessment_for(change_of(&event("put-user-policy.json")));
-    quarantine(QuarantineInput { incident }, &deps)
+    quarantine(incident, &deps)
         .await
         .expect_err("the step must fail")
 }
@@ -131,45 +128,39 @@ async fn an_incident_without_a_change_is_invalid_input_to_the_quarantine_step() 
         "id": "b3d0c1f2-0000-4000-8000-000000000001", "eventName": "PutUserPolicy",
         "verdict": "restricted", "notify": true, "document": CLEAN_DOCUMENT, "findings": []
     }});
-    let deps = QuarantineDeps {
-        iam: IamPolicies::new(iam_client_at(&refused_endpoint())),
-        restricted: restricted(),
-    };
-    for (state, what) in [
+    // AND the Quarantine state executing in moto, its function served by the real handler
+    let workflow = Workflow::start(one_state_definition("Quarantine")).await;
+    for (n, (state, what)) in [
         (ignored, "restricted"),
         (restricted_without_change, "change"),
-    ] {
-        // WHEN the quarantine step runs, as its function does (the input read, then handled)
-        let error = match parse_input::<QuarantineInput>(state) {
-            Ok(input) => failure(quarantine(input, &deps).await),
-            Err(error) => error,
-        };
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // WHEN the Quarantine step runs with it, as the state machine runs it (the function
+        // reads the state its step was entered with from the history, then handles it)
+        let execution = workflow
+            .start_execution(&format!("invalid-{n}"), &state)
+            .await;
+        let output = workflow.output(&execution).await;
         // THEN it fails InvalidInput, saying what is wrong
-        assert_eq!(error.error_type(), "InvalidInput", "{error}");
-        assert!(error.to_string().contains(what), "{what}: {error}");
+        assert_eq!(output["error"]["Error"], "InvalidInput", "{output}");
+        let cause = output["error"]["Cause"].as_str().unwrap_or_default();
+        assert!(cause.contains(what), "{what}: {cause}");
     }
 }
 
 #[tokio::test]
 async fn a_quarantine_record_without_an_action_is_invalid_input_to_the_restore_step() {
     // GIVEN a restore state whose quarantine record did nothing (not_needed: no action to undo)
-    let incident = assessment_for(change_of(&event("put-user-policy.json")));
     let record = QuarantineRecord::NotNeeded {
         reason: "the inline policy no longer exists".into(),
     };
-    let deps = RestoreDeps {
-        iam: IamPolicies::new(iam_client_at(&refused_endpoint())),
-    };
-    // WHEN the restore step runs
-    let error = restore(
-        RestoreInput {
-            incident,
-            quarantine: record,
-        },
-        &deps,
-    )
-    .await
-    .expect_err("the step must fail");
+    let deps = restore_deps_with(IamPolicies::new(iam_client_at(&refused_endpoint())));
+    // WHEN the restore step's IAM work runs on it
+    let error = restore(record, &deps)
+        .await
+        .expect_err("the step must fail");
     // THEN it fails InvalidInput, saying what is missing
     assert_eq!(error.error_type(), "InvalidInput", "{error}");
     assert!(error.to_string().contains("applied quarantine"), "{error}");

@@ -7,8 +7,8 @@ use incident::{
     Assessment, Principal, PrincipalKind, QuarantineAction, QuarantineRecord, RestoreStatus, Target,
 };
 use policy_engine::{Catalog, Edit, Policy, PolicyKind, RestrictedActions, plan};
-use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
-use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
+use remediation::handlers::quarantine::quarantine;
+use remediation::handlers::restore::restore;
 
 use crate::support::*;
 
@@ -80,14 +80,9 @@ async fn assert_quarantine_rewrites_in_place(case: Case) {
     let moto = Moto::start();
     case.in_iam(&moto).await;
     // WHEN the incident is quarantined
-    let record = quarantine(
-        QuarantineInput {
-            incident: case.incident(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(case.incident(), &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN the quarantine is applied as an in-place rewrite of that inline policy
     let applied = applied(&record);
     assert_eq!(
@@ -122,25 +117,10 @@ async fn assert_approval_restores_the_original(case: Case) {
     let moto = Moto::start();
     case.in_iam(&moto).await;
     let incident = case.incident();
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     applied(&record);
     // WHEN approval restores it
-    let restored = restore(
-        RestoreInput {
-            incident,
-            quarantine: record,
-        },
-        &RestoreDeps { iam: moto.iam() },
-    )
-    .await
-    .unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
     // THEN the original document is back, exactly
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
     assert_eq!(json(&case.current(&moto).await), json(&case.original()));
@@ -182,14 +162,9 @@ async fn a_deleted_inline_policy_needs_no_quarantine() {
     let moto = Moto::start();
     create_principal(&moto.iam_client(), &USER.principal()).await;
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(
-        QuarantineInput {
-            incident: USER.incident(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(USER.incident(), &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN there is nothing to do, and the record says why (a not_needed record has no action)
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer exists"), "{reason}");
@@ -200,14 +175,9 @@ async fn an_inline_policy_of_a_deleted_principal_needs_no_quarantine() {
     // GIVEN the role data-pipeline itself is gone
     let moto = Moto::start();
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(
-        QuarantineInput {
-            incident: ROLE.incident(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(ROLE.incident(), &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN there is nothing to do
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer exists"), "{reason}");
@@ -226,14 +196,9 @@ async fn an_inline_policy_made_clean_after_the_event_is_left_untouched() {
     )
     .await;
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(
-        QuarantineInput {
-            incident: ROLE.incident(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(ROLE.incident(), &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN nothing is written: the newer change stands, and the record says why
     let reason = not_needed_reason(&record);
     assert!(reason.contains("grants no restricted action"), "{reason}");
@@ -246,14 +211,7 @@ async fn restore_leaves_an_inline_policy_changed_after_the_quarantine_alone() {
     let moto = Moto::start();
     GROUP.in_iam(&moto).await;
     let incident = GROUP.incident();
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     applied(&record);
     put_inline_policy(
         &moto.iam_client(),
@@ -263,15 +221,7 @@ async fn restore_leaves_an_inline_policy_changed_after_the_quarantine_alone() {
     )
     .await;
     // WHEN approval tries to restore
-    let restored = restore(
-        RestoreInput {
-            incident,
-            quarantine: record,
-        },
-        &RestoreDeps { iam: moto.iam() },
-    )
-    .await
-    .unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
     // THEN the newer change stays, and the record explains
     assert_eq!(restored.status, RestoreStatus::Skipped);
     assert!(
@@ -337,14 +287,9 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
     };
     change.document = Some(wildcard.clone());
     // WHEN the incident is quarantined
-    let record: QuarantineRecord = quarantine(
-        QuarantineInput {
-            incident: assessment_for(change),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record: QuarantineRecord = quarantine(assessment_for(change), &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN the wildcard was dropped, not expanded
     let edits = &applied(&record).edits;
     assert!(
@@ -399,9 +344,9 @@ async fn an_inline_restore_retried_after_it_worked_reports_restored() {
     USER.in_iam(&moto).await;
     let incident = USER.incident();
     let record = quarantined(&moto, &incident).await;
-    restored(&moto, &incident, &record).await;
+    restored(&moto, &record).await;
     // WHEN the step is retried
-    let retried = restored(&moto, &incident, &record).await;
+    let retried = restored(&moto, &record).await;
     // THEN it reports the original restored, and the original is what IAM holds
     assert_eq!(retried.status, RestoreStatus::Restored, "{retried:?}");
     assert_eq!(json(&USER.current(&moto).await), json(&USER.original()));

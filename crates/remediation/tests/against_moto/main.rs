@@ -2,6 +2,7 @@
 
 mod approval;
 mod attachment;
+mod attacks;
 mod errors;
 mod inline;
 mod managed;

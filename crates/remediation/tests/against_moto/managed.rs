@@ -2,8 +2,8 @@
 
 use incident::{QuarantineAction, RestoreStatus};
 use remediation::handlers::analyse::handle as analyse_change;
-use remediation::handlers::quarantine::{QuarantineInput, handle as quarantine};
-use remediation::handlers::restore::{RestoreDeps, RestoreInput, handle as restore};
+use remediation::handlers::quarantine::quarantine;
+use remediation::handlers::restore::restore;
 
 use crate::support::*;
 
@@ -65,9 +65,7 @@ async fn quarantine_makes_a_clean_default_version_and_keeps_the_original_version
         create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN it is quarantined
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // THEN a new default version grants nothing restricted but keeps the other actions
     let applied = applied(&record);
     let (default_id, quarantined) = default_document(&moto, &arn).await;
@@ -96,24 +94,9 @@ async fn approval_restores_the_original_version_and_deletes_the_quarantine_versi
     let arn =
         create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
     let incident = assessment_for(change_of(&event("create-policy.json")));
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // WHEN it is restored
-    let restored = restore(
-        RestoreInput {
-            incident,
-            quarantine: record,
-        },
-        &RestoreDeps { iam: moto.iam() },
-    )
-    .await
-    .unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
     // THEN v1 is the default again and the quarantine version is gone
     assert_eq!(restored.status, RestoreStatus::Restored);
     let (default_id, document) = default_document(&moto, &arn).await;
@@ -155,9 +138,7 @@ async fn at_the_five_version_limit_the_oldest_spare_version_is_deleted_and_recor
         .unwrap();
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN it is quarantined
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // THEN v1 (oldest, not default, not offending) made room, and its document is in the record
     let QuarantineAction::NewDefaultVersion {
         offending_version_id,
@@ -208,9 +189,7 @@ async fn a_newer_clean_version_means_no_quarantine() {
         .unwrap();
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // THEN nothing is written: the newer change stands
     not_needed_reason(&record);
     assert_eq!(default_document(&moto, &arn).await.0, "v2");
@@ -237,9 +216,7 @@ async fn a_newer_restricted_version_is_what_gets_quarantined() {
         .unwrap();
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN quarantined
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // THEN the current state (v2) was analysed and is the original kept
     assert_eq!(json(&applied(&record).original_document), json(newer));
     let (default_id, quarantined) = default_document(&moto, &arn).await;
@@ -256,9 +233,7 @@ async fn a_deleted_policy_needs_no_quarantine() {
     let moto = Moto::start();
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN quarantined
-    let record = quarantine(QuarantineInput { incident }, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // THEN there is nothing to do, and the record says why
     assert!(not_needed_reason(&record).contains("no longer exists"));
 }
@@ -275,14 +250,7 @@ async fn restore_leaves_a_change_made_after_the_quarantine_alone() {
     )
     .await;
     let incident = assessment_for(change_of(&event("create-policy.json")));
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     iam.create_policy_version()
         .policy_arn(&arn)
         .policy_document(CLEAN_DOCUMENT)
@@ -291,15 +259,7 @@ async fn restore_leaves_a_change_made_after_the_quarantine_alone() {
         .await
         .unwrap();
     // WHEN approval tries to restore
-    let restored = restore(
-        RestoreInput {
-            incident,
-            quarantine: record,
-        },
-        &RestoreDeps { iam: moto.iam() },
-    )
-    .await
-    .unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
     // THEN the newer change stays, and the record explains
     assert_eq!(restored.status, RestoreStatus::Skipped);
     assert_eq!(default_document(&moto, &arn).await.0, "v3");
@@ -331,9 +291,9 @@ async fn a_restore_retried_after_it_worked_reports_restored() {
         create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
     let incident = assessment_for(change_of(&event("create-policy.json")));
     let record = quarantined(&moto, &incident).await;
-    restored(&moto, &incident, &record).await;
+    restored(&moto, &record).await;
     // WHEN the step is retried
-    let retried = restored(&moto, &incident, &record).await;
+    let retried = restored(&moto, &record).await;
     // THEN it reports the original restored (not skipped), and v1 alone is left
     assert_eq!(retried.status, RestoreStatus::Restored, "{retried:?}");
     assert_eq!(default_document(&moto, &arn).await.0, "v1");

@@ -8,7 +8,7 @@
 use incident::{Outcome, OutcomeState, notification};
 use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
-use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput, handle as quarantine};
+use remediation::handlers::quarantine::quarantine;
 use remediation::publisher::{Notifier, Publisher};
 use serde_json::{Value, json};
 
@@ -108,18 +108,9 @@ async fn quarantined_input(moto: &Moto) -> PublishInput {
         .incident;
     restricted_analysis(&incident);
     create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original()).await;
-    let quarantine_deps = QuarantineDeps {
-        iam: moto.iam(),
-        restricted: restricted(),
-    };
-    let record = quarantine(
-        QuarantineInput {
-            incident: incident.clone(),
-        },
-        &quarantine_deps,
-    )
-    .await
-    .unwrap();
+    let record = quarantine(incident.clone(), &quarantine_deps(moto))
+        .await
+        .unwrap();
     applied(&record);
     let input = json!({
         "outcome": "quarantined",

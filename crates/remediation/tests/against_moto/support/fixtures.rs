@@ -1,16 +1,29 @@
 //! Fixtures and the domain values the specifications start from.
 
 use incident::{
-    Analysed, Assessment, PolicyChange, Principal, PrincipalKind, Reading, Verdict, read_event,
+    Analysed, Assessment, OwnRoles, PolicyChange, Principal, PrincipalKind, Reading, Verdict,
+    WriterSessions, read_event,
 };
 use policy_engine::{Catalog, Policy, RestrictedActions, analyse};
 use serde_json::Value;
 
-pub const OWN_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/iam-sentinel-policy-writer";
+/// The two sessions iam-sentinel writes policies in (WRITER_SESSION_ARNS): its policy-writer
+/// role, as assumed by quarantine-policy and restore-policy.
+pub const WRITER_SESSIONS: &str = "arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/iam-sentinel-quarantine-policy,arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/iam-sentinel-restore-policy";
+/// The stack's own roles (OWN_ROLE_NAMES): reported, never quarantined.
+pub const OWN_ROLE_NAMES: &str = "iam-sentinel-policy-writer,iam-sentinel-analyse-change,iam-sentinel-publish-outcome,iam-sentinel-request-approval,iam-sentinel-approval-api,iam-sentinel-state-machine,iam-sentinel-rule";
 pub const RESTRICTED: &str = "s3:DeleteBucket,s3:DeleteObject";
 
 /// A policy that grants `s3:GetObject` only.
 pub const CLEAN_DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+pub fn writers() -> WriterSessions {
+    WriterSessions::parse(WRITER_SESSIONS).expect("two session ARNs")
+}
+
+pub fn own_roles() -> OwnRoles {
+    OwnRoles::parse(OWN_ROLE_NAMES)
+}
 
 pub fn restricted() -> RestrictedActions {
     RestrictedActions::parse(RESTRICTED, Catalog::embedded()).expect("valid restricted actions")
@@ -27,7 +40,7 @@ pub fn event(name: &str) -> Value {
 }
 
 pub fn change_of(event: &Value) -> PolicyChange {
-    match read_event(event, OWN_ROLE_ARN).expect("a valid event") {
+    match read_event(event, &writers()).expect("a valid event") {
         Reading::Change(change) => *change,
         Reading::Ignored { reason, .. } => panic!("fixture is ignored: {reason}"),
     }

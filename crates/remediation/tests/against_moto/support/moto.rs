@@ -68,13 +68,7 @@ impl Moto {
     }
 
     pub fn sns(&self) -> aws_sdk_sns::Client {
-        let config = aws_sdk_sns::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(test_credentials())
-            .build();
-        aws_sdk_sns::Client::from_conf(config)
+        sns_client_at(&self.endpoint)
     }
 
     pub fn events(&self) -> aws_sdk_eventbridge::Client {
@@ -106,6 +100,10 @@ impl Moto {
         let mut answer = String::new();
         stream.read_to_string(&mut answer).expect("moto answers");
         assert!(answer.starts_with("HTTP/1.1 20"), "moto config: {answer}");
+    }
+
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        kms_client_at(&self.endpoint)
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
@@ -152,6 +150,29 @@ pub fn sfn_client_at(endpoint: &str) -> aws_sdk_sfn::Client {
         .retry_config(aws_sdk_sfn::config::retry::RetryConfig::standard().with_max_attempts(1))
         .build();
     aws_sdk_sfn::Client::from_conf(config)
+}
+
+/// An SNS client for any endpoint.
+pub fn sns_client_at(endpoint: &str) -> aws_sdk_sns::Client {
+    let config = aws_sdk_sns::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(test_credentials())
+        .build();
+    aws_sdk_sns::Client::from_conf(config)
+}
+
+/// A KMS client for any endpoint; one attempt only, like the IAM one.
+pub fn kms_client_at(endpoint: &str) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(test_credentials())
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
 }
 
 /// An EventBridge client for any endpoint; one attempt only, like [`iam_client_at`].

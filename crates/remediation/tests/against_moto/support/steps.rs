@@ -1,56 +1,104 @@
-//! The steps as the state machine runs them, their dependencies, and reading their records.
+//! The steps' dependencies for the specifications of what they do in IAM, and reading their
+//! records.
+//!
+//! `quarantine(..)` and `restore(..)` are the IAM work of the two writers, once `handle` has
+//! found the state in the execution's history (and, for Restore, proven the approval): the
+//! specifications of that IAM work call them directly, with nothing answering where the
+//! history, the decision key and the operators' topic would be (that work uses none of them).
+//! The specifications of how `handle` refuses (attacks.rs) run a deployment (support::workflow).
 
 use incident::{AppliedQuarantine, Assessment, QuarantineRecord, RestoreRecord};
+use remediation::executions::Executions;
 use remediation::handlers::analyse::AnalyseDeps;
-use remediation::handlers::quarantine::{QuarantineDeps, QuarantineInput};
-use remediation::handlers::restore::{RestoreDeps, RestoreInput};
+use remediation::handlers::quarantine::{QuarantineDeps, quarantine};
+use remediation::handlers::restore::{RestoreDeps, restore};
 use remediation::iam::IamPolicies;
+use remediation::kms::MacKey;
+use remediation::publisher::Notifier;
 
-use super::fixtures::{OWN_ROLE_ARN, restricted};
-use super::moto::Moto;
+use super::fixtures::{own_roles, restricted, writers};
+use super::moto::{Moto, kms_client_at, refused_endpoint, sfn_client_at, sns_client_at};
 
 /// The deployment's default approval deadline (APPROVAL_TIMEOUT=24h).
 pub const APPROVAL_TIMEOUT_SECONDS: u64 = 24 * 3600;
+
+/// This deployment's state machine (STATE_MACHINE_ARN).
+pub const STATE_MACHINE_ARN: &str =
+    "arn:aws:states:us-east-1:123456789012:stateMachine:iam-sentinel-remediation";
 
 /// Analyse as deployed by default: clean changes not notified, a 24-hour approval deadline.
 pub fn analyse_deps(iam: IamPolicies) -> AnalyseDeps {
     AnalyseDeps {
         iam,
         restricted: restricted(),
-        own_role_arn: OWN_ROLE_ARN.into(),
+        writers: writers(),
+        own_roles: own_roles(),
         notify_on_clean: false,
         approval_timeout_seconds: APPROVAL_TIMEOUT_SECONDS,
     }
 }
 
+/// Quarantine, for the specifications of its IAM work (`quarantine(..)`) against moto.
 pub fn quarantine_deps(moto: &Moto) -> QuarantineDeps {
+    quarantine_deps_with(moto.iam())
+}
+
+/// Quarantine with `iam`; nothing answers where its executions and alerts would go: its IAM
+/// work reads no history and alerts nobody.
+pub fn quarantine_deps_with(iam: IamPolicies) -> QuarantineDeps {
+    let nowhere = refused_endpoint();
     QuarantineDeps {
-        iam: moto.iam(),
+        iam,
         restricted: restricted(),
+        executions: executions_at(&nowhere),
+        alerts: alerts_at(&nowhere),
     }
 }
 
-/// The Quarantine step against moto, as the state machine runs it.
+/// Restore, for the specifications of its IAM work (`restore(..)`) against moto.
+pub fn restore_deps(moto: &Moto) -> RestoreDeps {
+    restore_deps_with(moto.iam())
+}
+
+/// Restore with `iam`; nothing answers where its executions, decision key and alerts would go:
+/// its IAM work reads no history, checks no proof and alerts nobody.
+pub fn restore_deps_with(iam: IamPolicies) -> RestoreDeps {
+    let nowhere = refused_endpoint();
+    RestoreDeps {
+        iam,
+        executions: executions_at(&nowhere),
+        decision_keys: MacKey {
+            client: kms_client_at(&nowhere),
+            key_id: "alias/iam-sentinel-decisions".into(),
+        },
+        alerts: alerts_at(&nowhere),
+    }
+}
+
+fn executions_at(endpoint: &str) -> Executions {
+    Executions {
+        client: sfn_client_at(endpoint),
+        state_machine: approval::StateMachine::parse(STATE_MACHINE_ARN).expect("a state machine"),
+    }
+}
+
+fn alerts_at(endpoint: &str) -> Notifier {
+    Notifier {
+        sns: sns_client_at(endpoint),
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:iam-sentinel-operators".into(),
+    }
+}
+
+/// The Quarantine step's IAM work against moto.
 pub async fn quarantined(moto: &Moto, incident: &Assessment) -> QuarantineRecord {
-    let input = QuarantineInput {
-        incident: incident.clone(),
-    };
-    remediation::handlers::quarantine::handle(input, &quarantine_deps(moto))
+    quarantine(incident.clone(), &quarantine_deps(moto))
         .await
         .expect("the quarantine step")
 }
 
-/// The Restore step against moto, as the state machine runs it after an approval.
-pub async fn restored(
-    moto: &Moto,
-    incident: &Assessment,
-    record: &QuarantineRecord,
-) -> RestoreRecord {
-    let input = RestoreInput {
-        incident: incident.clone(),
-        quarantine: record.clone(),
-    };
-    remediation::handlers::restore::handle(input, &RestoreDeps { iam: moto.iam() })
+/// The Restore step's IAM work against moto, as after a proven approval.
+pub async fn restored(moto: &Moto, record: &QuarantineRecord) -> RestoreRecord {
+    restore(record.clone(), &restore_deps(moto))
         .await
         .expect("the restore step")
 }
