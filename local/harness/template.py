@@ -70,7 +70,8 @@ def definition_substitutions(template: dict, parameters: dict[str, str],
     parameter's default)."""
     functions = function_names(template, stack_name)
     machine = next(r for r in template["Resources"].values()
-                   if r.get("Type") == "AWS::Serverless::StateMachine")
+                   if r.get("Type") in ("AWS::StepFunctions::StateMachine",
+                                        "AWS::Serverless::StateMachine"))
     subs = {}
     for key, value in machine["Properties"]["DefinitionSubstitutions"].items():
         if isinstance(value, dict) and "GetAtt" in value:

@@ -106,12 +106,13 @@ def assert_kept_by_the_safe_default(h, arn: str, target):
     assert outcomes(evs) == ["quarantined", "kept"], f"outcome events: {outcomes(evs)}"
 
 
-def wait_for_approval(h, target, test: str) -> tuple[str, str, object]:
+def wait_for_approval(h, target, test: str, name: str | None = None) -> tuple[str, str, object]:
     """Starts the target's incident and follows it to the approval wait: the path to
     RequestApproval, the deadline it waits for (the deployment's APPROVAL_TIMEOUT), the
     quarantine in IAM, one request-approval invocation without error, and an approval email
-    without the task token. Returns (execution ARN, task token, the quarantined IAM state)."""
-    arn = h.start(unique(test), target.event)
+    without the task token. Returns (execution ARN, task token, the quarantined IAM state).
+    `name`: the execution's name, when the test must know it before the start."""
+    arn = h.start(name or unique(test), target.event)
     token = h.approval_token(arn)
     entered = h.states_entered(arn)
     assert entered == TO_APPROVAL, f"path to the approval: {entered}"

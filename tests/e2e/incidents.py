@@ -11,7 +11,7 @@ import time
 import urllib.parse
 import uuid
 
-from harness.constants import ACCOUNT, ROOT, SENTINEL_ROLE_ARN
+from harness.constants import ACCOUNT, ROOT, WRITER_ROLE_ARN
 
 FIXTURES = ROOT / "tests" / "fixtures" / "events"
 ASSUME_EC2 = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -214,6 +214,11 @@ class Attachment(Target):
 TARGETS = {t.kind: t for t in (ManagedPolicy, InlinePolicy, Attachment)}
 
 
+def now_iso() -> str:
+    """Now, as CloudTrail writes eventTime."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def writer_detail(event_name: str, session: str, request_parameters: dict,
                   response_elements) -> dict:
     """The CloudTrail record of a call made by the policy writer role's session `session` (the
@@ -224,10 +229,10 @@ def writer_detail(event_name: str, session: str, request_parameters: dict,
     detail = copy.deepcopy(fixture("put-role-policy-by-sentinel.json")["detail"])
     identity = detail["userIdentity"]
     issuer = identity["sessionContext"]["sessionIssuer"]
-    assert issuer["arn"] == SENTINEL_ROLE_ARN, issuer["arn"]
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    assert issuer["arn"] == WRITER_ROLE_ARN, issuer["arn"]
+    now = now_iso()
     identity["arn"] = (f"arn:aws:sts::{ACCOUNT}:assumed-role/"
-                       f"{SENTINEL_ROLE_ARN.rsplit('/', 1)[1]}/{session}")
+                       f"{WRITER_ROLE_ARN.rsplit('/', 1)[1]}/{session}")
     identity["principalId"] = f"{issuer['principalId']}:{session}"
     identity["sessionContext"]["attributes"]["creationDate"] = now
     detail.update(eventTime=now, eventName=event_name, requestParameters=request_parameters,

@@ -12,7 +12,7 @@ from harness import PageParser, browser_request, form_fields
 # What the tests' "browser" sends; the outcome must carry it as the decision's context.
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) iam-sentinel-e2e/1.0"
 LINK = re.compile(r"Review and decide: (\S+)")
-KEY_CHARS = re.compile(r"^[A-Za-z0-9_-]{32}$")
+KEY_CHARS = re.compile(r"^[A-Za-z0-9_-]{43}$")
 ANSWERS = {"approve": "Approved", "deny": "Denied"}
 
 
@@ -35,7 +35,7 @@ class Person:
 
     def approval_link(self, arn: str) -> str:
         """The link in the execution's approval email, checked against the contract:
-        <APPROVAL_URL>/approvals/<execution name>?key=<32 characters>."""
+        <APPROVAL_URL>/approvals/<execution name>?key=<43 characters>."""
         email = self.approval_email(arn)
         m = LINK.search(email)
         assert m, f"no link in the approval email: {email[:400]!r}"
@@ -45,7 +45,7 @@ class Person:
         prefix = f"{self.stack.approval_url}/approvals/{urllib.parse.quote(name, safe='')}?key="
         assert link.startswith(prefix), f"link {link.split('?')[0]}?... does not start with {prefix}"
         key = link.split("?key=", 1)[1]
-        assert KEY_CHARS.match(key), f"the link's key is not 32 base64url characters ({len(key)})"
+        assert KEY_CHARS.match(key), f"the link's key is not 43 base64url characters ({len(key)})"
         self.keys.add(key)
         return link
 

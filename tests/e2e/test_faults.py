@@ -64,9 +64,11 @@ def test_retryable_errors_are_retried_with_backoff_until_the_quarantine_succeeds
         f"Quarantine's Retry {asl_retry('Quarantine')} is not Restore's {RETRY}: the waits assume it is"
     target = ManagedPolicy(h, "fault-retried")
     router = h.stack.router
-    fault = router.inject_errors("quarantine-policy", 2, *RETRYABLE, payload_contains=target.arn)
+    # The writers get the execution only: the faults are aimed at this test's execution by name.
+    name = unique("fault-retried")
+    fault = router.inject_errors("quarantine-policy", 2, *RETRYABLE, payload_contains=name)
     try:
-        arn, _, during = wait_for_approval(h, target, "fault-retried")
+        arn, _, during = wait_for_approval(h, target, "fault-retried", name=name)
     finally:
         left = router.clear_injected(fault)
     assert len(fault["used"]) == 2 and left == 0, \
@@ -77,7 +79,7 @@ def test_retryable_errors_are_retried_with_backoff_until_the_quarantine_succeeds
         and attempts[2]["type"].endswith("Succeeded"), \
         f"Quarantine attempts in the history: {[(a['type'], a['error']) for a in attempts]}, " \
         "expected 2 failed (Retryable) then success"
-    calls = router.invocations_of("quarantine-policy", target.arn)
+    calls = router.invocations_of("quarantine-policy", name)
     assert [bool(i.get("injected")) for i in calls] == [True, True, False] \
         and not calls[-1].get("error_type"), \
         f"quarantine-policy invocations (injected?, error): " \
@@ -108,9 +110,10 @@ def test_a_permanent_error_is_not_retried_and_leaves_the_policy_untouched(h):
         and headers.get("x-amzn-requestid") == record.get("request_id") and record.get("injected") \
         and probe["used"] == [record.get("request_id")], \
         f"an injected error on the wire: HTTP {status} {headers} {body[:200]!r}; record {record}"
-    fault = router.inject_errors("quarantine-policy", 1, *NON_RETRYABLE, payload_contains=target.arn)
+    name = unique("fault-permanent")
+    fault = router.inject_errors("quarantine-policy", 1, *NON_RETRYABLE, payload_contains=name)
     try:
-        arn = h.start(unique("fault-permanent"), target.event)
+        arn = h.start(name, target.event)
         status = h.wait_done(arn)
     finally:
         left = router.clear_injected(fault)
@@ -125,7 +128,7 @@ def test_a_permanent_error_is_not_retried_and_leaves_the_policy_untouched(h):
         and attempts[0]["error"] == "NonRetryable" and NON_RETRYABLE[1] in attempts[0]["cause"], \
         f"Quarantine attempts: {[(a['type'], a['error'], a['cause'][:80]) for a in attempts]}, " \
         "expected exactly one, failed with NonRetryable (not retried)"
-    calls = router.invocations_of("quarantine-policy", target.arn)
+    calls = router.invocations_of("quarantine-policy", name)
     assert len(calls) == 1 and calls[0].get("injected"), \
         f"quarantine-policy invoked {len(calls)} times (expected once, the injected error)"
     default, versions = target.state()
@@ -156,7 +159,8 @@ def test_when_retries_run_out_the_failure_is_notified_and_nothing_is_lost(h, req
     arn, _, during = wait_for_approval(h, target, "fault-exhausted")
     router = h.stack.router
     injected = RETRY_MAX_ATTEMPTS + 2  # one more than can ever be used
-    fault = router.inject_errors("restore-policy", injected, *RETRYABLE, payload_contains=target.arn)
+    name = arn.rsplit(":", 1)[1]
+    fault = router.inject_errors("restore-policy", injected, *RETRYABLE, payload_contains=name)
     try:
         decided = h.decide_on_page(arn, "approve", target.subject,
                                    comment_for(request.node.name, "approve"))
@@ -175,7 +179,7 @@ def test_when_retries_run_out_the_failure_is_notified_and_nothing_is_lost(h, req
         and all(a["type"].endswith("Failed") and a["error"] == "Retryable" for a in attempts), \
         f"Restore attempts: {[(a['type'], a['error']) for a in attempts]}, expected " \
         f"{RETRY_MAX_ATTEMPTS + 1} failed (Retryable)"
-    calls = router.invocations_of("restore-policy", target.arn)
+    calls = router.invocations_of("restore-policy", name)
     assert len(calls) == RETRY_MAX_ATTEMPTS + 1 and all(i.get("injected") for i in calls), \
         f"restore-policy invocations (injected?): {[bool(i.get('injected')) for i in calls]}"
     gaps = attempt_gaps(attempts)

@@ -14,7 +14,8 @@ from harness.processes import wait_until
 from harness.template import function_names
 
 from .expect import AFTER_APPROVE, comment_for
-from .incidents import ManagedPolicy, as_document, fixture, fresh_ids, unique, writer_detail
+from .incidents import (ManagedPolicy, as_document, fixture, fresh_ids, now_iso, unique,
+                        writer_detail)
 
 LOOP_QUIET_SECONDS = 6  # the poller long-polls 1 s; moto delivers inside PutEvents
 
@@ -22,10 +23,6 @@ LOOP_QUIET_SECONDS = 6  # the poller long-polls 1 s; moto delivers inside PutEve
 def cloudtrail_date(t: datetime.datetime) -> str:
     """A date inside responseElements as CloudTrail writes it: "Nov 21, 2026 9:30:00 AM"."""
     return f"{t:%b} {t.day}, {t.year} {t.hour % 12 or 12}:{t:%M:%S} {'AM' if t.hour < 12 else 'PM'}"
-
-
-def now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def eventbridge_envelope(event_id: str, detail: dict) -> dict:
