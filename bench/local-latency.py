@@ -224,7 +224,8 @@ def incident(stack, trigger, iam, probe: IamProbe, n: int, tag: str, interval: f
         lambda: next((x for x in trigger.executions() if x[2] == event_id), None), 30, 0.05)
     started = sfn.describe_execution(executionArn=arn)["startDate"].timestamp()
     analyse = wait_invocation_done(stack, inv_start, "analyse-change", name)
-    quarantine = wait_invocation_done(stack, inv_start, "quarantine-policy", name)
+    # The writers get the execution only (THREAT-MODEL.md, T1): found by its ARN.
+    quarantine = wait_invocation_done(stack, inv_start, "quarantine-policy", arn)
     mail = stack.mailbox.wait_for(
         lambda m: f"\nExecution: {arn}" in "\n" + m["message"] and demo.LINK.search(m["message"]),
         PHASE_TIMEOUT, start=mail_start)
@@ -265,7 +266,7 @@ def incident(stack, trigger, iam, probe: IamProbe, n: int, tag: str, interval: f
     # Not timed: the rest of the incident, then what the router saw.
     execution_id = arn.rsplit(":", 1)[1]
     approval = wait_invocation_done(stack, inv_mid, "approval-api", execution_id)
-    restore = wait_invocation_done(stack, inv_mid, "restore-policy", name)
+    restore = wait_invocation_done(stack, inv_mid, "restore-policy", arn)
     end = harness.wait_until(
         "the execution to end",
         lambda: (lambda d: d if d["status"] != "RUNNING" else None)(
