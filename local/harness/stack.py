@@ -254,22 +254,12 @@ class LocalStack:
 
     def _create_resources(self):
         sns, sqs, events = self.client("sns"), self.client("sqs"), self.client("events")
-        topic_arn = sns.create_topic(Name=self.topic_name)["TopicArn"]
-        assert topic_arn == self.topic_arn, topic_arn
-        # Notifications, read back raw (the message body, no SNS envelope).
-        self.notifications_queue_url = sqs.create_queue(QueueName="local-notifications")["QueueUrl"]
-        q_arn = sqs.get_queue_attributes(QueueUrl=self.notifications_queue_url,
-                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=q_arn,
-                      Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)
-        # The operators' topic, read back raw too (refused calls to the writers alert there).
-        operator_topic_arn = sns.create_topic(Name=self.operator_topic_name)["TopicArn"]
-        assert operator_topic_arn == self.operator_topic_arn, operator_topic_arn
-        self.operator_queue_url = sqs.create_queue(QueueName="local-operator-alerts")["QueueUrl"]
-        o_arn = sqs.get_queue_attributes(QueueUrl=self.operator_queue_url,
-                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=operator_topic_arn, Protocol="sqs", Endpoint=o_arn,
-                      Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)
+        # Notifications, and the operators' topic (refused calls to the writers alert there),
+        # each read back raw (the message body, no SNS envelope).
+        self.notifications_queue_url = self._topic_read_back(
+            sns, sqs, self.topic_name, self.topic_arn, "local-notifications")
+        self.operator_queue_url = self._topic_read_back(
+            sns, sqs, self.operator_topic_name, self.operator_topic_arn, "local-operator-alerts")
         # The HMAC keys (the template's ApprovalLinkKey and DecisionKey), under the aliases the
         # functions are configured with.
         kms = self.client("kms")
@@ -285,6 +275,19 @@ class LocalStack:
         if self.state_machine_arn != self.main_state_machine_arn:
             raise RuntimeError(f"the state machine is {self.state_machine_arn}, but the "
                                f"approval API was told {self.main_state_machine_arn}")
+
+    @staticmethod
+    def _topic_read_back(sns, sqs, name: str, expected_arn: str, queue: str) -> str:
+        """Creates the topic `name` and an SQS queue subscribed to it with raw delivery;
+        returns the queue's URL."""
+        topic_arn = sns.create_topic(Name=name)["TopicArn"]
+        assert topic_arn == expected_arn, topic_arn
+        queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
+                      Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)
+        return queue_url
 
     def create_state_machine(self, name: str) -> str:
         """A state machine with the template's ASL as deployed (DefinitionSubstitutions filled

@@ -291,34 +291,31 @@ const PARAMETER_KEYS: &[&str] = &[
 /// Strings that mean something to the reader, and arbitrary ones.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec![
-            "aws.iam",
-            "aws.s3",
-            "iam.amazonaws.com",
-            "s3.amazonaws.com",
-            "CreatePolicy",
-            "CreatePolicyVersion",
-            "SetDefaultPolicyVersion",
-            "PutUserPolicy",
-            "PutRolePolicy",
-            "PutGroupPolicy",
-            "AttachUserPolicy",
-            "AttachRolePolicy",
-            "AttachGroupPolicy",
-            "DeletePolicy",
-            "AssumedRole",
-            "true",
-            "false",
-            "",
-            ":",
-            "/",
-            WRITER_ROLE,
-            QUARANTINE_SESSION,
-            "arn:aws:sts::123456789012:assumed-role/",
-            "arn:aws:sts::123456789012:assumed-role",
-            "arn:aws:iam::123456789012:role/",
-            "%7B%22Version%22",
-        ])
+        prop::sample::select(
+            [
+                &HANDLED[..],
+                &[
+                    "aws.iam",
+                    "aws.s3",
+                    "iam.amazonaws.com",
+                    "s3.amazonaws.com",
+                    "DeletePolicy",
+                    "AssumedRole",
+                    "true",
+                    "false",
+                    "",
+                    ":",
+                    "/",
+                    WRITER_ROLE,
+                    QUARANTINE_SESSION,
+                    "arn:aws:sts::123456789012:assumed-role/",
+                    "arn:aws:sts::123456789012:assumed-role",
+                    "arn:aws:iam::123456789012:role/",
+                    "%7B%22Version%22",
+                ][..],
+            ]
+            .concat()
+        )
         .prop_map(str::to_owned),
         "\\PC{0,24}",
     ]
