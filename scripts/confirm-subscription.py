@@ -41,13 +41,27 @@ def read_link(link: str) -> tuple[str, str, str]:
     return fields[3], topic, tokens[0]
 
 
+class ConfirmedUnauthenticated(RuntimeError):
+    """The subscription had been confirmed before, without authentication."""
+
+
 def confirm(link: str, client=None) -> str:
-    """Confirms the subscription authenticated; returns its ARN."""
+    """Confirms the subscription authenticated; returns its ARN. Raises ConfirmedUnauthenticated
+    when SNS says it was already confirmed without (a click on the link, or a mail scanner that
+    opened it first): then anyone holding an email can still unsubscribe it."""
     region, topic, token = read_link(link)
     sns = client or boto3.client("sns", region_name=region)
     answer = sns.confirm_subscription(TopicArn=topic, Token=token,
                                       AuthenticateOnUnsubscribe="true")
-    return answer["SubscriptionArn"]
+    arn = answer["SubscriptionArn"]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    if str(attributes.get("ConfirmationWasAuthenticated")).lower() != "true":
+        raise ConfirmedUnauthenticated(
+            f"{arn} was confirmed without authentication before (the link was opened, by a "
+            "person or a mail scanner): unsubscribe it (aws sns unsubscribe --subscription-arn "
+            "...), subscribe the address again (aws sns subscribe --protocol email ...), and run "
+            "this with the new confirmation link before anything opens it")
+    return arn
 
 
 def main(argv: list[str]) -> int:
@@ -60,6 +74,9 @@ def main(argv: list[str]) -> int:
     except BadLink as problem:
         print(f"confirm-subscription: {problem}", file=sys.stderr)
         return 2
+    except ConfirmedUnauthenticated as problem:
+        print(f"confirm-subscription: {problem}", file=sys.stderr)
+        return 1
     print(f"confirmed {arn}: only its owner (signed AWS requests) can unsubscribe it")
     return 0
 

@@ -42,8 +42,14 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         body += &quarantine_section(quarantine);
     }
     if let Some(approval) = &state.approval {
+        // Only approval-api proves its decisions: anything else was sent around the page.
+        let unproven = if approval.proof.is_none() {
+            " (sent to Step Functions without the approval page's proof: not taken on the page)"
+        } else {
+            ""
+        };
         body += &format!(
-            "\nDecision\n  {:?} at {} from {}{}{}\n",
+            "\nDecision\n  {:?}{unproven} at {} from {}{}{}\n",
             approval.decision,
             approval.decided_at.as_deref().unwrap_or("an unknown time"),
             approval

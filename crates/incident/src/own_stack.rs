@@ -38,9 +38,10 @@ impl OwnRoles {
             || change.source_ip.as_deref() == Some(CLOUDFORMATION);
         Some(if by_the_deployment {
             format!(
-                "{} is one of iam-sentinel's own roles, changed by its deployment \
-                 (CloudFormation). iam-sentinel never quarantines its own roles; check that this \
-                 grant belongs in the template.",
+                "{} is one of iam-sentinel's own roles, changed through CloudFormation (its \
+                 deployment, or any other stack: CloudTrail's userIdentity says whose). \
+                 iam-sentinel never quarantines its own roles; check that this grant belongs in \
+                 its template.",
                 principal.name
             )
         } else {

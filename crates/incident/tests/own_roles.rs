@@ -45,7 +45,7 @@ fn which_changes_to_own_roles_are_reported_and_why() {
         (
             "an own role, by the deployment",
             put_role_policy("iam-sentinel-approval-api", true),
-            Some("changed by its deployment (CloudFormation)"),
+            Some("changed through CloudFormation (its deployment, or any other stack"),
         ),
         (
             "an own role, by someone else",

@@ -112,14 +112,18 @@ fn an_approval_without_a_decision_still_gives_a_notification() {
         }));
         // WHEN the kept outcome is built
         let body = notification(Outcome::Kept, &state, EXECUTION).body;
-        // THEN the decision reads as unrecognised, and nothing is unreadable
+        // THEN the decision reads as unrecognised, not taken on the page (it carries no
+        // proof), and nothing is unreadable
         assert_eq!(
             state.approval.map(|a| a.decision),
             Some(Decision::Unrecognised),
             "{case}"
         );
         assert!(state.unreadable.is_empty(), "{case}");
-        assert!(body.contains("\n  Unrecognised at "), "{case}: {body}");
+        assert!(
+            body.contains("\n  Unrecognised (sent to Step Functions without the approval page's proof: not taken on the page) at "),
+            "{case}: {body}"
+        );
     }
 }
 

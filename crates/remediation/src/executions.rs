@@ -18,6 +18,13 @@ pub struct Executions {
     pub state_machine: approval::StateMachine,
 }
 
+/// The state a writer's step was entered with, and the history it was read from.
+#[derive(Debug)]
+pub struct EnteredStep {
+    pub input: serde_json::Value,
+    pub events: Vec<HistoryEvent>,
+}
+
 /// A history read right after a state was entered may lag behind it: look again, briefly.
 const STEP_LOOKS: u32 = 3;
 const STEP_LOOK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
@@ -73,7 +80,7 @@ impl Executions {
         &self,
         execution_arn: &str,
         expected: &str,
-    ) -> Result<serde_json::Value, StepError> {
+    ) -> Result<EnteredStep, StepError> {
         let id = ApprovalId::of_execution(execution_arn)
             .ok()
             .filter(|id| self.state_machine.execution_arn(id) == execution_arn)
@@ -87,11 +94,12 @@ impl Executions {
                 .ok_or(NotThisStep::NoSuchExecution)?;
             match entered_state(&events, expected) {
                 Ok(input) => {
-                    return serde_json::from_str(input).map_err(|e| {
+                    let input = serde_json::from_str(input).map_err(|e| {
                         StepError::InvalidInput(format!(
                             "the {expected} state's input in the history: {e}"
                         ))
-                    });
+                    })?;
+                    return Ok(EnteredStep { input, events });
                 }
                 Err(NotThisStep::OtherState { .. }) if looks < STEP_LOOKS => {
                     tokio::time::sleep(STEP_LOOK_INTERVAL).await;

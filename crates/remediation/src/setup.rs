@@ -26,6 +26,40 @@ pub fn restricted_actions() -> Result<RestrictedActions, StepError> {
         .map_err(|e| StepError::Configuration(format!("RESTRICTED_ACTIONS: {e}")))
 }
 
+/// `APPROVAL_URL`: the approval API's own address, nothing else. The emailed link carries the
+/// key, so a URL pointed elsewhere (by whoever may change the function's configuration) would
+/// hand the key to that host: only an API Gateway endpoint (`https://<id>.execute-api.<region>.
+/// amazonaws.com`) is accepted, or a loopback address for the local stack.
+pub fn approval_url(value: &str) -> Result<String, String> {
+    let url = value.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .map(|rest| (rest, true))
+        .or_else(|| url.strip_prefix("http://").map(|rest| (rest, false)));
+    let Some((rest, tls)) = host else {
+        return Err(format!("{value:?} is not an http(s) URL"));
+    };
+    if rest.contains(['/', '?', '#', '@']) {
+        return Err(format!(
+            "{value:?} must be the API's base URL, with no path"
+        ));
+    }
+    let name = rest.split(':').next().unwrap_or_default();
+    let api_gateway = tls
+        && !rest.contains(':')
+        && name.ends_with(".amazonaws.com")
+        && name.split('.').nth(1) == Some("execute-api")
+        && name.split('.').count() == 5;
+    let loopback = !tls && matches!(name, "127.0.0.1" | "localhost");
+    if api_gateway || loopback {
+        Ok(url.to_owned())
+    } else {
+        Err(format!(
+            "{value:?} is not this stack's approval API (https://<id>.execute-api.<region>.amazonaws.com)"
+        ))
+    }
+}
+
 /// The longest deadline a Standard workflow can wait out: its executions end after one year.
 const MAX_APPROVAL_TIMEOUT_SECONDS: u64 = 365 * 24 * 3600;
 
@@ -147,12 +181,8 @@ impl Notifier {
 
 impl RequestApprovalDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
-        let approval_url = required_env("APPROVAL_URL")?;
-        if !(approval_url.starts_with("https://") || approval_url.starts_with("http://")) {
-            return Err(StepError::Configuration(format!(
-                "APPROVAL_URL must be an http(s) URL, not {approval_url:?}"
-            )));
-        }
+        let approval_url = approval_url(&required_env("APPROVAL_URL")?)
+            .map_err(|e| StepError::Configuration(format!("APPROVAL_URL: {e}")))?;
         Ok(RequestApprovalDeps {
             notifier: Notifier::from_env(config, "TOPIC_ARN")?,
             link_keys: MacKey::from_env(config, "LINK_KEY_ID")?,
@@ -173,7 +203,59 @@ impl ApprovalApiDeps {
 
 #[cfg(test)]
 mod tests {
-    use super::approval_timeout_seconds;
+    use super::{approval_timeout_seconds, approval_url};
+
+    #[test]
+    fn the_approval_url_is_the_api_gateway_endpoint_or_loopback_and_nothing_else() {
+        let cases: &[(&str, bool)] = &[
+            (
+                "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+                true,
+            ),
+            (
+                "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/",
+                true,
+            ),
+            ("http://127.0.0.1:51234", true),
+            ("http://localhost:8080", true),
+            (
+                "http://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+                false,
+            ), // no TLS
+            ("https://attacker.example", false),
+            (
+                "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com.attacker.example",
+                false,
+            ),
+            (
+                "https://execute-api.us-east-1.amazonaws.com.evil.com",
+                false,
+            ),
+            (
+                "https://x.execute-api.us-east-1.amazonaws.com@attacker.example",
+                false,
+            ),
+            (
+                "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/path",
+                false,
+            ),
+            (
+                "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com:8443",
+                false,
+            ),
+            ("https://127.0.0.1:8080", false),
+            ("http://10.0.0.1", false),
+            ("ftp://localhost", false),
+            ("", false),
+        ];
+        for (value, accepted) in cases {
+            assert_eq!(
+                approval_url(value).is_ok(),
+                *accepted,
+                "APPROVAL_URL={value:?}"
+            );
+        }
+    }
 
     #[test]
     fn approval_timeout_reads_hours_minutes_and_seconds_and_refuses_the_rest() {

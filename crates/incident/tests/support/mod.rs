@@ -290,7 +290,8 @@ pub fn decision(decision: Decision) -> DecisionRecord {
             "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0".into(),
         ),
         comment: Some("needed for the bucket migration, OPS-1234".into()),
-        proof: None,
+        // A stand-in for the approval API's MAC (what the email shows does not depend on it).
+        proof: Some("c3RhbmQtaW4gZm9yIHRoZSBkZWNpc2lvbiBrZXkncyBNQUM=".into()),
     }
 }
 

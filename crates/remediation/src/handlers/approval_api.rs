@@ -143,7 +143,11 @@ async fn decide(
     let execution_arn = deps.executions.state_machine.execution_arn(id);
     match deps
         .decision_keys
-        .generate(&decision_message(&execution_arn, &decision))
+        .generate(&decision_message(
+            &execution_arn,
+            &found.request.task_token,
+            &decision,
+        ))
         .await
     {
         Ok(mac) => decision.proof = Some(encode_proof(&mac)),

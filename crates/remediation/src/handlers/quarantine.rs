@@ -37,8 +37,8 @@ pub async fn handle(
         .executions
         .entered_state(&invocation.execution_arn, STEP)
         .await;
-    let state = alert_if_refused(state, "quarantine-policy", &invocation, &deps.alerts).await?;
-    quarantine(state_part(&state, "incident")?, deps).await
+    let step = alert_if_refused(state, "quarantine-policy", &invocation, &deps.alerts).await?;
+    quarantine(state_part(&step.input, "incident")?, deps).await
 }
 
 /// Quarantines what `incident` found, as IAM holds it now.

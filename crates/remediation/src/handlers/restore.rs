@@ -4,7 +4,7 @@
 //! now, lets `incident::restore` decide whether the original goes back (only while the
 //! quarantine is what is in force), then writes.
 
-use approval::{decision_message, decode_proof};
+use approval::{approval_requests, decision_message, decode_proof};
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, RestorePlan, RestoreWrite,
     restore_attachment, restore_inline, restore_managed,
@@ -49,8 +49,9 @@ async fn approved_quarantine(
     deps: &RestoreDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let execution_arn = &invocation.execution_arn;
-    let state = deps.executions.entered_state(execution_arn, STEP).await?;
-    let approval: DecisionRecord = state_part(&state, "approval")?;
+    let step = deps.executions.entered_state(execution_arn, STEP).await?;
+    let state = &step.input;
+    let approval: DecisionRecord = state_part(state, "approval")?;
     if approval.decision != Decision::Approve {
         return Err(StepError::UnprovenDecision(format!(
             "the decision is {:?}, not approve",
@@ -63,9 +64,19 @@ async fn approved_quarantine(
                 .into(),
         ));
     };
+    // The decision answers the execution's last approval request (a newer one closes older ones).
+    let answered = approval_requests(&step.events)
+        .map_err(|e| invalid_input(e.to_string()))?
+        .pop()
+        .ok_or_else(|| {
+            StepError::UnprovenDecision("the history holds no approval request".into())
+        })?;
     if !deps
         .decision_keys
-        .verify(&decision_message(execution_arn, &approval), &proof)
+        .verify(
+            &decision_message(execution_arn, &answered.token, &approval),
+            &proof,
+        )
         .await?
     {
         return Err(StepError::UnprovenDecision(
@@ -73,7 +84,7 @@ async fn approved_quarantine(
                 .into(),
         ));
     }
-    state_part(&state, "quarantine")
+    state_part(state, "quarantine")
 }
 
 /// Puts back what `quarantine` took out of force, while the quarantine is what IAM holds.

@@ -8,7 +8,7 @@
 
 pub mod stack;
 
-use approval::{decision_message, decode_proof};
+use approval::{TaskToken, decision_message, decode_proof};
 use incident::DecisionRecord;
 use remediation::handlers::approval_api::{handle, handle_event};
 use serde_json::json;
@@ -125,14 +125,22 @@ async fn approving_sends_the_decision_with_its_context_and_the_workflow_goes_on(
         "Needed for the bucket migration, OPS-1234"
     );
     assert!(approval["decidedAt"].as_str().unwrap().starts_with("20"));
-    // AND it carries the page's proof: the decision key's MAC of it, for this execution only
+    // AND it carries the page's proof: the decision key's MAC of it, for this execution's
+    // request only (not another execution's, nor another request's of the same name)
     let record: DecisionRecord = serde_json::from_value(approval.clone()).unwrap();
     let proof = decode_proof(&record).expect("the decision carries a proof");
     let keys = &stack.workflow.decision_keys;
-    let here = decision_message(&requested.execution_arn, &record);
-    let elsewhere = decision_message(&format!("{}-2", requested.execution_arn), &record);
+    let token = TaskToken::new(requested.token.clone());
+    let here = decision_message(&requested.execution_arn, &token, &record);
+    let elsewhere = decision_message(&format!("{}-2", requested.execution_arn), &token, &record);
+    let other_request = decision_message(
+        &requested.execution_arn,
+        &TaskToken::new("another"),
+        &record,
+    );
     assert!(keys.verify(&here, &proof).await.unwrap());
     assert!(!keys.verify(&elsewhere, &proof).await.unwrap());
+    assert!(!keys.verify(&other_request, &proof).await.unwrap());
 }
 
 #[tokio::test(flavor = "current_thread")]
