@@ -98,14 +98,14 @@ async fn show(
         return Page::BadRequest("the link has no key; open the whole link from the email".into())
             .render();
     };
-    match lookup(deps, id, key).await {
-        Ok(found) if found.status == ApprovalStatus::Open => Page::Review {
+    match lookup(deps, id, Opening::Key(key)).await {
+        Ok((found, _)) if found.status == ApprovalStatus::Open => Page::Review {
             found: &found,
             id,
             key,
         }
         .render(),
-        Ok(found) => not_open(&found),
+        Ok((found, _)) => not_open(&found),
         Err(page) => page,
     }
 }
@@ -122,9 +122,9 @@ async fn decide(
         Ok(form) => form,
         Err(problem) => return Page::BadRequest(problem).render(),
     };
-    let found = match lookup(deps, id, &form.key).await {
-        Ok(found) if found.status == ApprovalStatus::Open => found,
-        Ok(found) => return not_open(&found),
+    let (found, opened) = match lookup(deps, id, Opening::Key(&form.key)).await {
+        Ok((found, opened)) if found.status == ApprovalStatus::Open => (found, opened),
+        Ok((found, _)) => return not_open(&found),
         Err(page) => return page,
     };
     let http = &request.request_context.http;
@@ -161,8 +161,8 @@ async fn decide(
         .send_decision(&found.request.task_token, &decision)
         .await
     {
-        Ok(Sent::Recorded) => settle(deps, id, &form.key, Some(&decision)).await,
-        Ok(Sent::NotOpen) => settle(deps, id, &form.key, None).await,
+        Ok(Sent::Recorded) => settle(deps, id, opened, Some(&decision)).await,
+        Ok(Sent::NotOpen) => settle(deps, id, opened, None).await,
         Err(failure) => {
             tracing::warn!(approval_id = %id, error = %failure.message, "the decision did not reach Step Functions");
             Page::Unavailable.render()
@@ -178,12 +178,12 @@ async fn decide(
 async fn settle(
     deps: &ApprovalApiDeps,
     id: &ApprovalId,
-    key: &str,
+    opened: usize,
     sent: Option<&DecisionRecord>,
 ) -> Response {
     for _ in 0..WINNER_LOOKS {
-        match lookup(deps, id, key).await {
-            Ok(found) => match &found.status {
+        match lookup(deps, id, Opening::Request(opened)).await {
+            Ok((found, _)) => match &found.status {
                 ApprovalStatus::Open => tokio::time::sleep(WINNER_LOOK_INTERVAL).await,
                 ApprovalStatus::Decided { approval, .. } if Some(approval) == sent => {
                     return recorded(id, approval);
@@ -207,12 +207,20 @@ fn recorded(id: &ApprovalId, decision: &DecisionRecord) -> Response {
     .render()
 }
 
-/// Finds the approval the key opens, or the page that says why there is none.
+/// Which request a lookup opens: the one whose token the link's key is the MAC of (KMS says),
+/// or one found before (its place in the history stays: a history only grows).
+enum Opening<'a> {
+    Key(&'a str),
+    Request(usize),
+}
+
+/// Finds the approval `opening` names, and its place in the history, or the page that says why
+/// there is none.
 async fn lookup(
     deps: &ApprovalApiDeps,
     id: &ApprovalId,
-    key: &str,
-) -> Result<FoundApproval, Response> {
+    opening: Opening<'_>,
+) -> Result<(FoundApproval, usize), Response> {
     let events = match deps.executions.history(id).await {
         Ok(Some(events)) => events,
         Ok(None) => return Err(Page::NotFound.render()),
@@ -221,12 +229,12 @@ async fn lookup(
             return Err(Page::Unavailable.render());
         }
     };
-    let matched = match matching_request(deps, &events, key).await {
-        Ok(matched) => matched,
-        Err(page) => return Err(page),
+    let matched = match opening {
+        Opening::Key(key) => matching_request(deps, &events, key).await?,
+        Opening::Request(request) => Some(request),
     };
     match find_approval(&events, matched, OffsetDateTime::now_utc()) {
-        Ok(Lookup::Found(found)) => Ok(*found),
+        Ok(Lookup::Found(found)) => Ok((*found, matched.unwrap_or_default())),
         Ok(Lookup::NoRequest) => Err(Page::NotFound.render()),
         Ok(Lookup::WrongKey) => {
             tracing::warn!(approval_id = %id, "wrong approval key");
