@@ -36,23 +36,43 @@ pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Queue {
 /// bodies of the first non-empty answer, or nothing once the tries are used up.
 pub async fn receive(sqs: &aws_sdk_sqs::Client, queue: &Queue, tries: usize) -> Vec<String> {
     for _ in 0..tries {
-        let output = sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        let bodies: Vec<String> = output
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| m.body)
-            .collect();
+        let bodies = batch(sqs, queue, false).await;
         if !bodies.is_empty() {
             return bodies;
         }
     }
     Vec::new()
+}
+
+/// One batch of the queue's messages (a poll of up to 1 s), deleted once read.
+pub async fn take(sqs: &aws_sdk_sqs::Client, queue: &Queue) -> Vec<String> {
+    batch(sqs, queue, true).await
+}
+
+/// One ReceiveMessage of up to ten messages, waiting up to 1 s; `delete`: each is deleted once
+/// read, so the next batch holds only newer ones.
+async fn batch(sqs: &aws_sdk_sqs::Client, queue: &Queue, delete: bool) -> Vec<String> {
+    let output = sqs
+        .receive_message()
+        .queue_url(&queue.url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    let mut bodies = Vec::new();
+    for message in output.messages() {
+        if let Some(body) = message.body() {
+            bodies.push(body.to_owned());
+        }
+        if delete {
+            sqs.delete_message()
+                .queue_url(&queue.url)
+                .set_receipt_handle(message.receipt_handle().map(str::to_owned))
+                .send()
+                .await
+                .expect("DeleteMessage");
+        }
+    }
+    bodies
 }

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use super::fixtures::restricted;
 use super::functions::{FUNCTION_ARN_PREFIX, Functions, serve};
 use super::moto::{Moto, sfn_client_at};
-use super::queues::{Queue, create_queue};
+use super::queues::{Queue, create_queue, take};
 use super::steps::{STATE_MACHINE_ARN, analyse_deps};
 
 /// The approval API's base URL (APPROVAL_URL).
@@ -340,7 +340,7 @@ impl Workflow {
                 Instant::now() < deadline,
                 "no email containing {needle:?} within 60 s"
             );
-            let received = self.take(&self.administrators).await;
+            let received = take(&self.moto.sqs(), &self.administrators).await;
             let emails = received.iter().map(|body| {
                 let envelope: Value = serde_json::from_str(body).unwrap();
                 Email {
@@ -357,36 +357,12 @@ impl Workflow {
     pub async fn alerts(&self) -> Vec<String> {
         let mut alerts = Vec::new();
         loop {
-            let received = self.take(&self.operators).await;
+            let received = take(&self.moto.sqs(), &self.operators).await;
             if received.is_empty() {
                 return alerts;
             }
             alerts.extend(received);
         }
-    }
-
-    /// One batch of the queue's messages, deleted once read.
-    async fn take(&self, queue: &Queue) -> Vec<String> {
-        let sqs = self.moto.sqs();
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        let mut bodies = Vec::new();
-        for message in received.messages() {
-            bodies.push(message.body().unwrap_or_default().to_owned());
-            sqs.delete_message()
-                .queue_url(&queue.url)
-                .set_receipt_handle(message.receipt_handle().map(str::to_owned))
-                .send()
-                .await
-                .unwrap();
-        }
-        bodies
     }
 }
 
