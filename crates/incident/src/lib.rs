@@ -4,6 +4,7 @@
 
 pub mod event;
 pub mod history;
+pub mod name;
 pub mod notification;
 pub mod outcome;
 pub mod own_stack;
@@ -15,6 +16,7 @@ pub use event::{
     Actor, EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, WriterSessions,
     read_event,
 };
+pub use name::{IncidentName, NotAnIncidentName, TargetKey};
 pub use notification::{
     Notification, SUBJECT_LIMIT, change_section, describe_actor, describe_origin,
     describe_quarantine, describe_target, grant_lines, grants_section, notification, pretty,
