@@ -18,11 +18,13 @@ FUZZ_SECONDS ?= 60
 DECISION ?=
 # SAM CLI, cfn-lint, statelint, cargo-lambda and zig come from the venv; no telemetry, ever.
 SAM_ENV := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
-# Lambda architecture for `make build`: arm64 (the template's default) only where the Rust
-# standard library for aarch64-unknown-linux-gnu is installed, x86_64 otherwise.
+# Lambda architecture for `make build`: the template's default Architecture (x86_64), so a
+# plain `sam deploy --guided` deploys what was built (scripts/lint-template.py checks they
+# agree). ARCH=arm64 needs the Rust standard library for aarch64-unknown-linux-gnu, and
+# Architecture=arm64 at deploy.
 ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
-ARCH ?= $(if $(HAS_ARM64_TARGET),arm64,x86_64)
+ARCH ?= x86_64
 
 .PHONY: help check confirm-subscription demo test lint build bench bench-local fuzz catalog screenshots clean browser
 
@@ -49,13 +51,14 @@ lint: $(VENV_READY) $(NODE_READY) ## rustfmt, clippy (warnings are errors), SAM 
 	$(PYTHON) scripts/lint-template.py template.yaml
 	$(PYTHON) scripts/lint-asl.py template.yaml
 
-build: $(VENV_READY) ## sam build: the Lambda functions, release, for ARCH=arm64|x86_64 (default: what this machine can build)
+build: $(VENV_READY) ## sam build: the Lambda functions, release, for ARCH=x86_64 (the template's default) or ARCH=arm64
 	@if [ "$(ARCH)" = arm64 ] && [ -z "$(HAS_ARM64_TARGET)" ]; then \
 		echo "make build: ARCH=arm64 needs the Rust standard library for $(ARM64_TARGET), which is not installed." >&2; \
-		echo "  Install it with 'rustup target add $(ARM64_TARGET)', or build for x86_64: make build ARCH=x86_64" >&2; \
+		echo "  Install it with 'rustup target add $(ARM64_TARGET)', or build for x86_64, the default: make build" >&2; \
 		exit 1; \
 	fi
 	$(SAM_ENV) sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
+	@if [ "$(ARCH)" != x86_64 ]; then echo "Built for $(ARCH): deploy with --parameter-overrides Architecture=$(ARCH) (or answer $(ARCH) to --guided's Architecture prompt)."; fi
 
 bench: $(VENV_READY) ## Engine vs parliament (throughput, p50/p99, verdicts); Lambda binary sizes and init times; then bench-local
 	mkdir -p $(BENCH_DIR)

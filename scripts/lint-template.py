@@ -13,8 +13,14 @@ DefinitionUri was a local file then gets that file inlined as `Definition` (its
 DefinitionSubstitutions stay), so cfn-lint also validates the ASL (E3601). Finally cfn-lint
 runs on the result, which is written to target/lint/ for reading.
 
-Exit status: 0 when cfn-lint reports no error and no warning; otherwise cfn-lint's own
-non-zero status (informational findings are shown and do not fail).
+Before that, it checks what neither linter knows about this project (`deploy_problems`): every
+log group is kept when the stack goes, the template's default Architecture is what `make build`
+builds, the approval deadline stays below Step Functions' one-year limit, and every alarm on an
+EventBridge rule's metric names a rule of this template on the default bus.
+
+Exit status: 0 when those checks pass and cfn-lint reports no error and no warning; 1 for a
+failed check; otherwise cfn-lint's own non-zero status (informational findings are shown and
+do not fail).
 
 Usage: scripts/lint-template.py [template.yaml]
 """
@@ -66,10 +72,73 @@ def local_definitions(template):
     return found
 
 
+# Standard workflows run for at most one year: a longer approval wait could never time out.
+ONE_YEAR_HOURS = 365 * 24
+
+
+def makefile_default_arch(makefile):
+    """The `ARCH ?= ...` default of the Makefile."""
+    for line in makefile.splitlines():
+        name, _, value = line.partition("?=")
+        if name.strip() == "ARCH":
+            return value.strip()
+    return None
+
+
+def deploy_problems(template, makefile):
+    """What a deploy gets wrong without any linter noticing; one sentence per problem."""
+    problems = []
+    resources = template.get("Resources", {})
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == "AWS::Logs::LogGroup":
+            for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+                if resource.get(policy) != "Retain":
+                    problems.append(f"{logical_id}: a log group needs {policy}: Retain (the audit trail outlives the stack)")
+    parameters = template.get("Parameters", {})
+    arch = parameters.get("Architecture", {}).get("Default")
+    built = makefile_default_arch(makefile)
+    if arch != built:
+        problems.append(
+            f"Architecture defaults to {arch!r} but `make build` builds {built!r}: "
+            "a plain deploy would run binaries built for another architecture"
+        )
+    max_hours = parameters.get("ApprovalTimeoutHours", {}).get("MaxValue")
+    if not isinstance(max_hours, int) or max_hours >= ONE_YEAR_HOURS:
+        problems.append(
+            f"ApprovalTimeoutHours MaxValue {max_hours!r} must be below {ONE_YEAR_HOURS}: "
+            "a Standard workflow ends after one year, so a longer deadline never times out"
+        )
+    default_bus_rules = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::Events::Rule"
+        and resource.get("Properties", {}).get("EventBusName", "default") == "default"
+    }
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::CloudWatch::Alarm" or properties.get("Namespace") != "AWS/Events":
+            continue
+        for dimension in properties.get("Dimensions", []):
+            # On the default bus the dimension is the rule's name, which Ref gives.
+            value = dimension.get("Value")
+            if dimension.get("Name") == "RuleName" and not (isinstance(value, dict) and value.get("Ref") in default_bus_rules):
+                problems.append(
+                    f"{logical_id}: its RuleName dimension must be !Ref to a rule of this template "
+                    f"on the default bus, not {value!r}"
+                )
+    return problems
+
+
 def main():
     template_path = Path(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")
     base = template_path.parent
     sam_template = yaml_parse(template_path.read_text())
+    problems = deploy_problems(sam_template, (base / "Makefile").read_text())
+    for problem in problems:
+        print(f"{template_path}: {problem}", file=sys.stderr)
+    if problems:
+        sys.exit(1)
+    print(f"{template_path}: log groups retained, Architecture = make build's, approval deadline under a year, rule alarms name their rules")
     definitions = local_definitions(sam_template)
 
     validator = SamTemplateValidator(sam_template, BundledManagedPolicies(), region=REGION)
