@@ -1,6 +1,7 @@
-//! Step Functions, as this deployment's functions use it: an execution's history (the approval
-//! API reads the request and its status there; the writers, the state their own step was entered
-//! with), and the decision the approval API sends.
+//! Step Functions, as this deployment's functions use it: an incident's execution started (the
+//! starter), an execution's history (the approval API reads the request and its status there;
+//! the writers, the state their own step was entered with), and the decision the approval API
+//! sends.
 
 use approval::TaskToken;
 use approval::{ApprovalId, EventKind, HistoryEvent};
@@ -28,6 +29,51 @@ pub struct EnteredStep {
 /// A history read right after a state was entered may lag behind it: look again, briefly.
 const STEP_LOOKS: u32 = 3;
 const STEP_LOOK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Starts this deployment's incidents: executions of its one state machine.
+#[derive(Clone)]
+pub struct IncidentStarter {
+    pub client: aws_sdk_sfn::Client,
+    pub state_machine_arn: String,
+}
+
+/// What StartExecution did with an incident's name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Start {
+    /// An execution of that name runs with this input: just started, or started by an earlier
+    /// delivery of the same event (Step Functions answers both alike while it runs).
+    Running { execution_arn: String },
+    /// The name is taken: its execution has ended, or ran with another input. Nothing started.
+    NameTaken,
+}
+
+impl IncidentStarter {
+    /// Starts the execution `name` with `input`, at most once: a Standard execution's name is
+    /// refused for 90 days after its first use.
+    pub async fn start(&self, name: &str, input: &str) -> Result<Start, AwsFailure> {
+        let started = self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await;
+        match started {
+            Ok(output) => Ok(Start::Running {
+                execution_arn: output.execution_arn().to_owned(),
+            }),
+            Err(error) => {
+                let failure = AwsFailure::from_sdk("Step Functions StartExecution", error);
+                if failure.is("ExecutionAlreadyExists") {
+                    Ok(Start::NameTaken)
+                } else {
+                    Err(failure)
+                }
+            }
+        }
+    }
+}
 
 /// Whether SendTaskSuccess recorded the decision.
 #[derive(Debug, PartialEq, Eq)]

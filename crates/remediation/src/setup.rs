@@ -5,10 +5,11 @@ use incident::{OwnRoles, WriterSessions};
 use policy_engine::{Catalog, RestrictedActions};
 
 use crate::error::{StepError, required_env};
-use crate::executions::Executions;
+use crate::executions::{Executions, IncidentStarter};
 use crate::handlers::{
     analyse::AnalyseDeps, approval_api::ApprovalApiDeps, publish::PublishDeps,
     quarantine::QuarantineDeps, request_approval::RequestApprovalDeps, restore::RestoreDeps,
+    start::StartDeps,
 };
 use crate::iam::IamPolicies;
 use crate::kms::MacKey;
@@ -130,6 +131,21 @@ impl RestoreDeps {
             executions: Executions::from_env(config)?,
             decision_keys: MacKey::from_env(config, "DECISION_KEY_ID")?,
             alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
+        })
+    }
+}
+
+impl StartDeps {
+    /// `STATE_MACHINE_ARN`: the one state machine whose incidents it starts.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        let state_machine_arn = required_env("STATE_MACHINE_ARN")?;
+        approval::StateMachine::parse(&state_machine_arn)
+            .map_err(|e| StepError::Configuration(format!("STATE_MACHINE_ARN: {e}")))?;
+        Ok(StartDeps {
+            starter: IncidentStarter {
+                client: aws_sdk_sfn::Client::new(config),
+                state_machine_arn,
+            },
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod publish;
 pub mod quarantine;
 pub mod request_approval;
 pub mod restore;
+pub mod start;
 
 use incident::history::NotThisStep;
 use incident::refusal_alert;

@@ -7,4 +7,5 @@ mod errors;
 mod inline;
 mod managed;
 mod publish;
+mod start;
 mod support;

@@ -72,6 +72,18 @@ impl Replay {
         aws_sdk_eventbridge::Client::from_conf(config)
     }
 
+    /// A Step Functions client whose calls this endpoint answers; one attempt only.
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        let config = aws_sdk_sfn::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(test_credentials())
+            .http_client(self.http.clone())
+            .retry_config(aws_sdk_sfn::config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build();
+        aws_sdk_sfn::Client::from_conf(config)
+    }
+
     /// The body of each request answered so far, in order.
     pub fn request_bodies(&self) -> Vec<String> {
         self.http
