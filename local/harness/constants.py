@@ -22,7 +22,7 @@ WRITER_SESSION_ARNS = tuple(
 # Every role of the stack, as the template names them (OWN_ROLE_NAMES).
 OWN_ROLE_NAMES = tuple(f"{STACK_NAME}-{role}" for role in (
     "policy-writer", "analyse-change", "publish-outcome", "request-approval", "approval-api",
-    "state-machine", "rule"))
+    "state-machine", "start-incident"))
 # The HMAC keys' aliases in moto (the template passes key ids; KMS takes either).
 LINK_KEY_ALIAS = f"alias/{STACK_NAME}-approval-links"
 DECISION_KEY_ALIAS = f"alias/{STACK_NAME}-decisions"

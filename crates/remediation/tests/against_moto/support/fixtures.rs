@@ -11,7 +11,7 @@ use serde_json::Value;
 /// role, as assumed by quarantine-policy and restore-policy.
 pub const WRITER_SESSIONS: &str = "arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/iam-sentinel-quarantine-policy,arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/iam-sentinel-restore-policy";
 /// The stack's own roles (OWN_ROLE_NAMES): reported, never quarantined.
-pub const OWN_ROLE_NAMES: &str = "iam-sentinel-policy-writer,iam-sentinel-analyse-change,iam-sentinel-publish-outcome,iam-sentinel-request-approval,iam-sentinel-approval-api,iam-sentinel-state-machine,iam-sentinel-rule";
+pub const OWN_ROLE_NAMES: &str = "iam-sentinel-policy-writer,iam-sentinel-analyse-change,iam-sentinel-publish-outcome,iam-sentinel-request-approval,iam-sentinel-approval-api,iam-sentinel-state-machine,iam-sentinel-start-incident";
 pub const RESTRICTED: &str = "s3:DeleteBucket,s3:DeleteObject";
 
 /// A policy that grants `s3:GetObject` only.
