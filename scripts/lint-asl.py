@@ -15,7 +15,10 @@ DefinitionS3Location, both uploaded by `sam deploy`):
    gets APPROVAL_TIMEOUT in its environment;
 5. the states of the functions that write IAM (Quarantine, Restore) pass them the execution and
    nothing else: the functions read their input from the execution's history (THREAT-MODEL.md);
-6. `asl-validator --json-path` (npm) and `statelint` (PyPI) accept the definition with dummy,
+6. the functions' timeout (Globals `Timeout`) is `remediation::setup::FUNCTION_TIMEOUT` and
+   shorter than every Task's `TimeoutSeconds`, so a step is never retried while its function
+   still runs;
+7. `asl-validator --json-path` (npm) and `statelint` (PyPI) accept the definition with dummy,
    well-formed values in place of the placeholders (function ARNs, the parameter's default).
 
 The substituted definition is written to target/lint/ for reading. Exit status 1 on any finding.
@@ -158,6 +161,28 @@ def check_deadline(raw_text, raw_definition, substitutions, template):
         print(f"  ok   {DEADLINE_FIELD} comes from {function} ({variable}), read by {', '.join(readers)}")
 
 
+SETUP_RS = Path("crates/remediation/src/setup.rs")
+FUNCTION_TIMEOUT = re.compile(r"FUNCTION_TIMEOUT: Duration = Duration::from_secs\((\d+)\)")
+
+
+def check_timeouts(definition, template):
+    function_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout")
+    declared = FUNCTION_TIMEOUT.search(SETUP_RS.read_text())
+    if not isinstance(function_timeout, int) or not declared:
+        problem(f"no Globals Function Timeout, or no FUNCTION_TIMEOUT in {SETUP_RS}")
+        return
+    if int(declared.group(1)) != function_timeout:
+        problem(f"{SETUP_RS} FUNCTION_TIMEOUT is {declared.group(1)} s, the template's Timeout "
+                f"{function_timeout} s")
+    for name, state in definition["States"].items():
+        seconds = state.get("TimeoutSeconds")
+        if state["Type"] == "Task" and seconds is not None and seconds <= function_timeout:
+            problem(f"{name}: TimeoutSeconds {seconds} is not longer than the functions' "
+                    f"{function_timeout} s: the step could be retried while its function runs")
+    print(f"  ok   the functions' {function_timeout} s timeout is FUNCTION_TIMEOUT and shorter "
+          "than every Task's")
+
+
 def run(command):
     result = subprocess.run([str(part) for part in command], check=False, capture_output=True, text=True)
     output = (result.stdout + result.stderr).strip()
@@ -198,6 +223,7 @@ def lint_state_machine(logical_id, kind, properties, template, base):
     check_structure(definition)
     check_deadline(text, raw_definition, substitutions, template)
     check_writer_steps(definition)
+    check_timeouts(definition, template)
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / path.name

@@ -16,24 +16,35 @@ from .expect import (FAILED_HEADLINE, QUARANTINED, comment_for,
                      outcomes, wait_for_approval)
 from .incidents import ManagedPolicy, same_document, unique
 
-# What the handlers answer for AWS throttling, and for access denied (docs/workflow-contract.md).
+# What the handlers answer for AWS throttling, and for access denied (docs/workflow-contract.md);
+# what Lambda answers for a function that ran past its timeout.
 RETRYABLE = ("Retryable", "injected: throttling")
 NON_RETRYABLE = ("NonRetryable", "injected: access denied")
+TIMED_OUT = ("Sandbox.Timedout", "RequestId: injected Error: Task timed out after 50.00 seconds")
 
 
-def asl_retry(state: str) -> dict:
-    """The Retry rule for `Retryable` of a Task in statemachine/remediation.asl.json."""
+def asl_retry(state: str, error: str = "Retryable") -> dict:
+    """The Retry rule matching `error` of a Task in statemachine/remediation.asl.json."""
     states = json.loads(ASL_PATH.read_text())["States"]
-    return next(r for r in states[state].get("Retry", []) if "Retryable" in r["ErrorEquals"])
+    return next(r for r in states[state].get("Retry", []) if error in r["ErrorEquals"])
 
 
-# Every Lambda Task's Retry: IntervalSeconds 2, MaxAttempts 4, BackoffRate 2, JitterStrategy
-# FULL; so at most 2 + 4 + 8 + 16 = 30 s of waiting. Read from the ASL (Quarantine's and
-# Restore's are the ones exercised; test_retryable_errors... checks they agree).
+def retry_waits(rule: dict) -> list[float]:
+    """The longest wait before each retry a rule allows (FULL jitter waits up to it)."""
+    return [min(rule["IntervalSeconds"] * rule.get("BackoffRate", 2.0) ** i,
+                rule.get("MaxDelaySeconds", float("inf")))
+            for i in range(rule["MaxAttempts"])]
+
+
+# Every Lambda Task retries Retryable for minutes (docs/workflow-contract.md): only its first
+# waits are exercised here. Read from the ASL (Quarantine's and Restore's are the ones
+# exercised; test_retryable_errors... checks they agree).
 RETRY = asl_retry("Restore")
-RETRY_MAX_ATTEMPTS = RETRY["MaxAttempts"]
-RETRY_WAITS = [RETRY["IntervalSeconds"] * RETRY.get("BackoffRate", 2.0) ** i
-               for i in range(RETRY_MAX_ATTEMPTS)]
+RETRY_WAITS = retry_waits(RETRY)
+# A crash or timeout of the function is retried a few times only: what the exhaustion test runs out.
+CRASH_RETRY = asl_retry("Restore", TIMED_OUT[0])
+CRASH_MAX_ATTEMPTS = CRASH_RETRY["MaxAttempts"]
+CRASH_WAITS = retry_waits(CRASH_RETRY)
 
 
 def task_attempts(h, arn: str, state: str) -> list[dict]:
@@ -152,41 +163,42 @@ def test_a_permanent_error_is_not_retried_and_leaves_the_policy_untouched(h):
 
 
 def test_when_retries_run_out_the_failure_is_notified_and_nothing_is_lost(h, request, note):
-    """More Retryable errors than the Retry allows injected into restore-policy after the
-    approval on the page: 1 + 4 attempts with real backoff, then caught into PublishFailed; the
-    quarantine stays exactly as it was, the original is in the failed notification and event."""
+    """More function timeouts (Sandbox.Timedout, as Lambda answers) than the Retry allows
+    injected into restore-policy after the approval on the page: 1 + 3 attempts with real
+    backoff, then caught into PublishFailed; the quarantine stays exactly as it was, the
+    original is in the failed notification and event."""
     target = ManagedPolicy(h, "fault-exhausted")
     arn, _, during = wait_for_approval(h, target, "fault-exhausted")
     router = h.stack.router
-    injected = RETRY_MAX_ATTEMPTS + 2  # one more than can ever be used
+    injected = CRASH_MAX_ATTEMPTS + 2  # one more than can ever be used
     name = arn.rsplit(":", 1)[1]
-    fault = router.inject_errors("restore-policy", injected, *RETRYABLE, payload_contains=name)
+    fault = router.inject_errors("restore-policy", injected, *TIMED_OUT, payload_contains=name)
     try:
         decided = h.decide_on_page(arn, "approve", target.subject,
                                    comment_for(request.node.name, "approve"))
-        status = h.wait_done(arn, timeout=sum(RETRY_WAITS) + 120)
+        status = h.wait_done(arn, timeout=sum(CRASH_WAITS) + 120)
     finally:
         left = router.clear_injected(fault)
     assert status == "FAILED", f"execution {status}, expected FAILED"
-    assert len(fault["used"]) == RETRY_MAX_ATTEMPTS + 1 and left == injected - RETRY_MAX_ATTEMPTS - 1, \
+    assert len(fault["used"]) == CRASH_MAX_ATTEMPTS + 1 and left == injected - CRASH_MAX_ATTEMPTS - 1, \
         f"injected errors used {len(fault['used'])}, left {left} " \
-        f"(expected {RETRY_MAX_ATTEMPTS + 1} used: 1 attempt + {RETRY_MAX_ATTEMPTS} retries)"
+        f"(expected {CRASH_MAX_ATTEMPTS + 1} used: 1 attempt + {CRASH_MAX_ATTEMPTS} retries)"
     entered = h.states_entered(arn)
     assert entered[-5:] == ["RequestApproval", "CheckDecision", "Restore", "PublishFailed", "Failed"], \
         f"path after approval: {entered[5:]}"
     attempts = task_attempts(h, arn, "Restore")
-    assert len(attempts) == RETRY_MAX_ATTEMPTS + 1 \
-        and all(a["type"].endswith("Failed") and a["error"] == "Retryable" for a in attempts), \
+    assert len(attempts) == CRASH_MAX_ATTEMPTS + 1 \
+        and all(a["type"].endswith("Failed") and a["error"] == TIMED_OUT[0] for a in attempts), \
         f"Restore attempts: {[(a['type'], a['error']) for a in attempts]}, expected " \
-        f"{RETRY_MAX_ATTEMPTS + 1} failed (Retryable)"
+        f"{CRASH_MAX_ATTEMPTS + 1} failed ({TIMED_OUT[0]})"
     calls = router.invocations_of("restore-policy", name)
-    assert len(calls) == RETRY_MAX_ATTEMPTS + 1 and all(i.get("injected") for i in calls), \
+    assert len(calls) == CRASH_MAX_ATTEMPTS + 1 and all(i.get("injected") for i in calls), \
         f"restore-policy invocations (injected?): {[bool(i.get('injected')) for i in calls]}"
     gaps = attempt_gaps(attempts)
-    assert len(gaps) == RETRY_MAX_ATTEMPTS and all(g <= w + 2 for g, w in zip(gaps, RETRY_WAITS)), \
-        f"seconds between attempts {gaps}, expected at most {RETRY_WAITS} (+2 s slack)"
+    assert len(gaps) == CRASH_MAX_ATTEMPTS and all(g <= w + 2 for g, w in zip(gaps, CRASH_WAITS)), \
+        f"seconds between attempts {gaps}, expected at most {CRASH_WAITS} (+2 s slack)"
     note(f"Restore: {len(attempts)} attempts over {sum(gaps):.1f} s, seconds between them {gaps} "
-         f"(FULL jitter: up to {RETRY_WAITS}, {sum(RETRY_WAITS):.0f} s in all)")
+         f"(FULL jitter: up to {CRASH_WAITS}, {sum(CRASH_WAITS):.0f} s in all)")
     # during was checked by assert_quarantined: v2 default without s3:DeleteBucket, v1 the original
     assert target.state() == during, "the quarantine did not stay exactly as it was"
     notes, evs = h.published(arn, 2)
@@ -194,7 +206,7 @@ def test_when_retries_run_out_the_failure_is_notified_and_nothing_is_lost(h, req
     assert headlines(notes) == [QUARANTINED[0], FAILED_HEADLINE], f"notifications: {headlines(notes)}"
     d = evs[1]["detail"]
     err = d.get("error") or {}
-    assert err.get("Error") == "Retryable" and RETRYABLE[1] in (err.get("Cause") or ""), \
+    assert err.get("Error") == TIMED_OUT[0] and TIMED_OUT[1] in (err.get("Cause") or ""), \
         f"error in the failed event: {err}"
     assert same_document(d.get("originalDocument") or "", target.original), \
         "the failed event's originalDocument is not the original"
@@ -204,7 +216,7 @@ def test_when_retries_run_out_the_failure_is_notified_and_nothing_is_lost(h, req
     assert d.get("restore") is None, f"the failed event has a restore record: {d.get('restore')}"
     assert same_document(original_in_notification(notes[1]) or "", target.original), \
         "the failure notification's Original document is not the original"
-    assert "Retryable" in notes[1] and "\nDecision\n  Approve at " in notes[1], \
+    assert TIMED_OUT[0] in notes[1] and "\nDecision\n  Approve at " in notes[1], \
         "the failure notification does not name the error and the approval"
     # What the emailed link says now that the restore has failed.
     again = h.http("GET", decided["link"])

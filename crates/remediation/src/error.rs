@@ -1,6 +1,6 @@
 //! Errors every handler returns. `error_type` is the Lambda `errorType`, which is exactly what
 //! the state machine's `Retry` and `Catch` match (see docs/workflow-contract.md): `Retryable`,
-//! `InvalidInput`, `PolicyConflict`, `NonRetryable`, `ForgedRequest`.
+//! `NotYetConsistent`, `InvalidInput`, `PolicyConflict`, `NonRetryable`, `ForgedRequest`.
 
 use std::fmt::Display;
 
@@ -33,6 +33,11 @@ pub enum StepError {
     /// An approve decision without the approval API's proof: someone else sent it.
     #[error("refused: {0}")]
     UnprovenDecision(String),
+    /// IAM does not show the change yet (missing, or an earlier document), and the change is
+    /// recent enough that this may be IAM's eventual consistency: retried on its own schedule
+    /// until the consistency window after the event has passed.
+    #[error("not yet consistent: {0}")]
+    NotYetConsistent(String),
 }
 
 impl StepError {
@@ -46,6 +51,7 @@ impl StepError {
             StepError::InvalidInput(_) => "InvalidInput",
             StepError::Configuration(_) => "NonRetryable",
             StepError::NotTheWorkflow(_) | StepError::UnprovenDecision(_) => "ForgedRequest",
+            StepError::NotYetConsistent(_) => "NotYetConsistent",
         }
     }
 }
@@ -74,6 +80,9 @@ const TRANSIENT_CODES: &[&str] = &[
     "InternalError",
     "InternalException",
     "ConcurrentModification",
+    // IAM: the entity is being changed by another request (e.g. a role's policies while its
+    // service-linked role is being set up); it passes once that finishes.
+    "EntityTemporarilyUnmodifiable",
     "KMSThrottlingException",
 ];
 

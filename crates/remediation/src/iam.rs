@@ -39,6 +39,14 @@ pub struct IamPolicies {
     client: Client,
 }
 
+/// IAM writes make one attempt: the SDK would retry a write whose answer timed out although
+/// IAM made it (a second quarantine version, or NoSuchEntity detaching what is detached). The
+/// step is retried instead, and reads first, so it recognises its own earlier work.
+fn one_attempt() -> aws_sdk_iam::config::Builder {
+    aws_sdk_iam::config::Builder::default()
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::standard().with_max_attempts(1))
+}
+
 /// `Ok(None)` for IAM's NoSuchEntity, so callers can tell "gone" from "failed".
 fn absent_if_missing<T>(result: Result<T>) -> Result<Option<T>> {
     match result {
@@ -120,6 +128,8 @@ impl IamPolicies {
             .policy_arn(policy_arn)
             .policy_document(document)
             .set_as_default(true)
+            .customize()
+            .config_override(one_attempt())
             .send()
             .await
             .map_err(|e| AwsFailure::from_sdk("CreatePolicyVersion", e))?;
@@ -137,6 +147,8 @@ impl IamPolicies {
             .delete_policy_version()
             .policy_arn(policy_arn)
             .version_id(version_id)
+            .customize()
+            .config_override(one_attempt())
             .send()
             .await
             .map_err(|e| AwsFailure::from_sdk("DeletePolicyVersion", e))?;
@@ -148,6 +160,8 @@ impl IamPolicies {
             .set_default_policy_version()
             .policy_arn(policy_arn)
             .version_id(version_id)
+            .customize()
+            .config_override(one_attempt())
             .send()
             .await
             .map_err(|e| AwsFailure::from_sdk("SetDefaultPolicyVersion", e))?;
@@ -205,6 +219,8 @@ impl IamPolicies {
             |request, call| request
                 .policy_name(policy_name)
                 .policy_document(document)
+                .customize()
+                .config_override(one_attempt())
                 .send()
                 .await
                 .map(drop)
@@ -241,14 +257,14 @@ impl IamPolicies {
     pub async fn attach(&self, principal: &Principal, policy_arn: &str) -> Result<()> {
         for_principal!(
             self.client, principal, [attach_user_policy: "AttachUserPolicy", attach_role_policy: "AttachRolePolicy", attach_group_policy: "AttachGroupPolicy"],
-            |request, call| request.policy_arn(policy_arn).send().await.map(drop).map_err(|e| AwsFailure::from_sdk(call, e))
+            |request, call| request.policy_arn(policy_arn).customize().config_override(one_attempt()).send().await.map(drop).map_err(|e| AwsFailure::from_sdk(call, e))
         )
     }
 
     pub async fn detach(&self, principal: &Principal, policy_arn: &str) -> Result<()> {
         for_principal!(
             self.client, principal, [detach_user_policy: "DetachUserPolicy", detach_role_policy: "DetachRolePolicy", detach_group_policy: "DetachGroupPolicy"],
-            |request, call| request.policy_arn(policy_arn).send().await.map(drop).map_err(|e| AwsFailure::from_sdk(call, e))
+            |request, call| request.policy_arn(policy_arn).customize().config_override(one_attempt()).send().await.map(drop).map_err(|e| AwsFailure::from_sdk(call, e))
         )
     }
 }

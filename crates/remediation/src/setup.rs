@@ -1,6 +1,10 @@
 //! What every function's `main` does once at start-up: load the SDK configuration, build the
 //! clients, read and validate the configuration, failing fast with the variable's name.
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use incident::{OwnRoles, WriterSessions};
 use policy_engine::{Catalog, RestrictedActions};
 
@@ -15,9 +19,41 @@ use crate::iam::IamPolicies;
 use crate::kms::MacKey;
 use crate::publisher::{Notifier, Publisher};
 
+/// The functions' own timeout (template.yaml Globals `Timeout`; scripts/lint-template.py checks
+/// they agree). Every Task's `TimeoutSeconds` is longer, so a function is always over before its
+/// step is retried.
+pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// Every AWS call's limits, set once for every client: a call that hangs ends as a `Retryable`
+/// error well inside [`FUNCTION_TIMEOUT`], so the function still answers and the state machine
+/// retries the step (docs/workflow-contract.md#timeouts-and-retries).
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        // One HTTP attempt, answer included: IAM answers in well under a second.
+        .operation_attempt_timeout(Duration::from_secs(8))
+        // All attempts and backoff of one call: a handler makes a few calls in a row.
+        .operation_timeout(Duration::from_secs(20))
+        .build()
+}
+
+/// The SDK's own retries, for what passes within seconds (throttling, 5xx, timeouts): adaptive,
+/// so a function instance that is throttled slows its own calls down during a burst. Retries
+/// over minutes are the state machine's. IAM writes make one attempt only (`iam::one_attempt`):
+/// a write whose answer was lost is retried by the step, which reads first and recognises it.
+pub fn sdk_retries() -> RetryConfig {
+    RetryConfig::adaptive()
+        .with_max_attempts(3)
+        .with_max_backoff(Duration::from_secs(5))
+}
+
 pub async fn sdk_config() -> aws_config::SdkConfig {
     lambda_runtime::tracing::init_default_subscriber();
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(sdk_timeouts())
+        .retry_config(sdk_retries())
+        .load()
+        .await
 }
 
 /// `RESTRICTED_ACTIONS`, validated against the catalog: a typo stops the function at start-up.
@@ -219,7 +255,22 @@ impl ApprovalApiDeps {
 
 #[cfg(test)]
 mod tests {
-    use super::{approval_timeout_seconds, approval_url};
+    use super::{FUNCTION_TIMEOUT, approval_timeout_seconds, approval_url, sdk_timeouts};
+
+    #[test]
+    fn every_sdk_call_ends_well_before_the_function_does() {
+        let limits = sdk_timeouts();
+        let (connect, attempt, operation) = (
+            limits.connect_timeout().expect("a connect timeout"),
+            limits
+                .operation_attempt_timeout()
+                .expect("an attempt timeout"),
+            limits.operation_timeout().expect("an operation timeout"),
+        );
+        assert!(connect < attempt && attempt < operation, "{limits:?}");
+        // At least two whole calls fit in the function's time.
+        assert!(operation * 2 < FUNCTION_TIMEOUT, "{limits:?}");
+    }
 
     #[test]
     fn the_approval_url_is_the_api_gateway_endpoint_or_loopback_and_nothing_else() {
