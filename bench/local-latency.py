@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end latency of the local stack: event -> quarantine, and click -> restore.
 
-What: starts the local stack (local/harness/: moto executing the real ASL, the six real Rust
+What: starts the local stack (local/harness/: moto executing the real ASL, the seven real Rust
 functions under `cargo lambda watch`, the router, the approval server, a mailbox) and the
-template's trigger (IamPolicyChangeRule's own EventPattern -> SQS -> poller -> StartExecution),
+template's trigger (IamPolicyChangeRule's own EventPattern -> SQS -> start-incident ->
+StartExecution),
 warms everything up (not timed: the functions' first invoke, which may build them, and one
 whole incident, the first real work of every function and of moto), then runs N incidents
 (default 25) one after another, each alone on the stack:
@@ -18,7 +19,7 @@ whole incident, the first real work of every function and of moto), then runs N 
 
 "IAM shows": a GetPolicy request straight to moto every --poll-ms (10 ms), over plain
 http.client (moto checks no signature), so the probe itself costs little of this process's
-time, which the router, the approval server and the poller share. The probe's resolution is
+time, which the router, the approval server and the queue's event source share. The probe's resolution is
 the interval plus one GetPolicy round trip. The finer signal is the router's record of the
 quarantine-policy (restore-policy) invocation: the function changes IAM before it answers, so
 its answer is an upper bound too; both are reported.
@@ -67,7 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "local"))
 import demo  # noqa: E402  (the CloudTrail record, the page's form, leftovers)
 import harness  # noqa: E402
-from harness.eventbridge import TriggerPoller  # noqa: E402
+from harness.eventbridge import SqsEventSource  # noqa: E402
 
 TARGET_MS = 1000.0
 PHASE_TIMEOUT = 60.0  # seconds, per timed phase: a hang is a failure, not a sample
@@ -488,7 +489,7 @@ def main() -> int:
                     "load_average_after": os.getloadavg(),
                     "moto_start_s": stack.timings.get("moto_start", float("nan")),
                     "warm_up_s": sum(warm_times.values()),
-                    "poller_wait_time_seconds": TriggerPoller.POLL_SECONDS,
+                    "event_source_wait_time_seconds": SqsEventSource.POLL_SECONDS,
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                                f"Python {platform.python_version()}",
                     "functions": "debug builds under cargo lambda watch",

@@ -4,11 +4,10 @@
     .venv/bin/python local/demo.py --decision approve   # or deny, or timeout: nobody needed
     make demo [DECISION=approve|deny|timeout]
 
-What runs (local/harness/): moto executing the real statemachine/remediation.asl.json, the six
+What runs (local/harness/): moto executing the real statemachine/remediation.asl.json, the seven
 real Rust functions under `cargo lambda watch`, the approval server (API Gateway's part), the
-EventBridge rule with template.yaml's own EventPattern (an SQS target and a poller stand in for
-the Step Functions target moto cannot deliver to), and a mailbox subscribed to the notification
-topic. Someone creates the walkthrough's bad policy through the IAM API; the CloudTrail-shaped
+EventBridge rule with template.yaml's own EventPattern delivering to the starter's SQS queue
+(Lambda's event source mapping emulated), and a mailbox subscribed to the notification topic. Someone creates the walkthrough's bad policy through the IAM API; the CloudTrail-shaped
 event goes onto the bus; the rule matches; the workflow quarantines, emails, asks, and acts on
 the decision. The stack's own logs go to local/.runs/<run>/.
 
@@ -377,7 +376,7 @@ def run(stack: harness.LocalStack, decision: str | None, build_timeout: float) -
             "in AWS ${ApprovalTimeoutHours}h)")
     trigger = stack.deploy_trigger()
     out(f"   EventBridge rule {stack.trigger_rule_name}: template.yaml's EventPattern "
-        "-> SQS -> poller -> StartExecution")
+        "-> SQS -> start-incident -> StartExecution")
     out("   (checked on moto: a user's CreatePolicy matches; a failed call and the policy "
         "writer's own change do not)")
 

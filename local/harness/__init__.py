@@ -12,7 +12,8 @@ How the pieces talk:
     Rust handlers (AWS_ENDPOINT_URL) ───────────> moto  :moto_port
     a browser / test ──> approval server :approval_port ──> router ──> approval-api
        (GET/POST /approvals/<id>, as API Gateway's HTTP API would; APPROVAL_URL)
-    PutEvents ──> the template's rule ──> SQS ──> trigger poller ──> StartExecution
+    PutEvents ──> the template's rule ──> SQS ──> event source ──> router ──> start-incident
+       (Lambda's event source mapping, emulated)                  ──> StartExecution
     SNS topic ──> SQS (raw), and the mailbox (http) when started
 
 Everything listens on 127.0.0.1 on ports chosen at run time.
@@ -24,7 +25,8 @@ One module per concern:
     loopback         the threaded loopback HTTP server the others build on
     router           the Lambda Invoke API (with fault injection), proxying the rest to moto
     approval_server  API Gateway's HTTP API for the approval page
-    eventbridge      rules to SQS queues, CloudTrail events, the trigger and its poller
+    eventbridge      rules to SQS queues, CloudTrail events, the trigger and its queue's
+                     event source mapping
     mailbox          the notification topic's email, kept for a person to read
     page             a browser's requests to the approval page, and reading its answers
     policy_check     the project's own CLI (`iam-sentinel check --format json`), built once

@@ -107,7 +107,7 @@ class LocalStack:
         self.state_machine_arn: str | None = None
         self.timings: dict[str, float] = {}
         self.mailbox: Mailbox | None = None                  # start_mailbox()
-        self.trigger: eventbridge.TriggerPoller | None = None  # deploy_trigger()
+        self.trigger: eventbridge.SqsEventSource | None = None  # deploy_trigger()
 
     @property
     def approval_deadline_seconds(self) -> int:
@@ -324,20 +324,41 @@ class LocalStack:
             self.say(f"mailbox on {self.mailbox.url}, subscribed to {self.topic_arn} ({sub})")
         return self.mailbox
 
-    def deploy_trigger(self, self_check: bool = True) -> eventbridge.TriggerPoller:
-        """The template's trigger rule -> SQS -> poller -> StartExecution of this stack's state
-        machine (eventbridge.deploy_trigger), once. Stopped by stop()."""
+    def deploy_trigger(self, self_check: bool = True) -> eventbridge.SqsEventSource:
+        """The template's trigger rule -> its SQS queue -> the event source mapping -> the
+        start-incident function -> StartExecution of this stack's state machine
+        (eventbridge.deploy_trigger), once. Stopped by stop()."""
         if self.trigger is None:
             self.trigger, rule, checked = eventbridge.deploy_trigger(
-                self.client, self.template, self.state_machine_arn, self.run_dir, self_check)
+                self.client, self.template, self.state_machine_arn, self.invoke_direct_full,
+                self.run_dir, self_check)
             self.trigger_rule_name, self.trigger_pattern = rule["name"], rule["pattern"]
             self.say(f"rule {rule['name']} (template pattern; {checked}) -> SQS "
-                     f"{rule['queue_arn']} -> poller -> StartExecution {self.state_machine_arn}")
+                     f"{rule['queue_arn']} -> event source mapping -> {rule['function']} -> "
+                     f"StartExecution {self.state_machine_arn}")
         return self.trigger
 
-    def put_cloudtrail_event(self, detail: dict, event_time: float | None = None) -> str:
-        """CloudTrail's event for an IAM call, on the default bus (eventbridge.put_cloudtrail_event)."""
-        return eventbridge.put_cloudtrail_event(self.client("events"), detail, event_time)
+    def put_cloudtrail_event(self, detail: dict, event_time: float | None = None,
+                             deliveries: int = 1) -> str:
+        """CloudTrail's event for an IAM call, on the default bus (eventbridge.put_cloudtrail_event).
+        With deliveries=n (the trigger deployed), the rule's delivery reaches the queue n times
+        at once, the same body each time, as EventBridge's at-least-once delivery may: the
+        starter gets them together."""
+        if deliveries == 1:
+            return eventbridge.put_cloudtrail_event(self.client("events"), detail, event_time)
+        if self.trigger is None or deliveries < 1:
+            raise ValueError(f"deliveries={deliveries} needs the trigger deployed and n >= 1")
+        with self.trigger.held():
+            event_id = eventbridge.put_cloudtrail_event(self.client("events"), detail, event_time)
+            body = self.trigger.take_delivery(event_id)
+            for _ in range(deliveries):
+                self.trigger.deliver(body)
+        return event_id
+
+    def deliver_again(self, event_id: str) -> str:
+        """One more delivery of an event the rule delivered already (EventBridge retrying, say,
+        after a lost acknowledgement): the same body on the starter's queue. Its message id."""
+        return self.trigger.deliver(self.trigger.body_of(event_id))
 
     def warm_up(self, first_timeout: float = 900, each_timeout: float = 300,
                 on_ready=None) -> dict[str, float]:

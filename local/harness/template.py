@@ -160,3 +160,48 @@ def trigger_rule(template: dict, stack_name: str = STACK_NAME) -> dict:
     return {"name": resolve_intrinsics(template, props["Name"], stack_name),
             "event_bus": props.get("EventBusName", "default"),
             "pattern": resolve_intrinsics(template, props["EventPattern"], stack_name)}
+
+
+def _get_att_target(value) -> str:
+    """The logical id of `!GetAtt <logical id>.Arn`; anything else is refused."""
+    target = value.get("GetAtt") if isinstance(value, dict) else None
+    logical_id, attribute = (target.split(".", 1) if isinstance(target, str)
+                             else (target or [None, None]))
+    if attribute != "Arn":
+        raise ValueError(f"expected !GetAtt <resource>.Arn, not {value!r}")
+    return logical_id
+
+
+def trigger_delivery(template: dict, stack_name: str = STACK_NAME) -> dict:
+    """Where IamPolicyChangeRule delivers and what reads it, as template.yaml says: its one
+    target's SQS queue ({"visibility_timeout", "retention", "max_receive_count"}: the queue's
+    VisibilityTimeout, MessageRetentionPeriod and its RedrivePolicy's maxReceiveCount) and the
+    event source mapping on that queue ({"function": the deployed name, "batch_size",
+    "response_types"})."""
+    resources = template["Resources"]
+    targets = resources[TRIGGER_RULE]["Properties"]["Targets"]
+    if len(targets) != 1:
+        raise ValueError(f"{TRIGGER_RULE} has {len(targets)} targets, expected its one queue")
+    queue_id = _get_att_target(targets[0]["Arn"])
+    queue = resources[queue_id]
+    if queue.get("Type") != "AWS::SQS::Queue":
+        raise ValueError(f"{TRIGGER_RULE}'s target {queue_id} is not an SQS queue")
+    props = queue["Properties"]
+    mappings = [r["Properties"] for r in resources.values()
+                if r.get("Type") == "AWS::Lambda::EventSourceMapping"
+                and _get_att_target(r["Properties"]["EventSourceArn"]) == queue_id]
+    if len(mappings) != 1:
+        raise ValueError(f"{len(mappings)} event source mappings read {queue_id}, expected one")
+    mapping = mappings[0]
+    function_id = mapping["FunctionName"].get("Ref") if isinstance(
+        mapping["FunctionName"], dict) else None
+    functions = function_names(template, stack_name)
+    if function_id not in functions:
+        raise ValueError(f"the event source mapping on {queue_id} feeds {mapping['FunctionName']!r}, "
+                         "not one of the template's functions")
+    return {"queue": {"visibility_timeout": int(props["VisibilityTimeout"]),
+                      "retention": int(props["MessageRetentionPeriod"]),
+                      "max_receive_count": int(props["RedrivePolicy"]["maxReceiveCount"])},
+            "function": functions[function_id]["name"],
+            "batch_size": int(mapping["BatchSize"]),
+            "response_types": list(mapping.get("FunctionResponseTypes", []))}

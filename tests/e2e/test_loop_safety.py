@@ -1,5 +1,5 @@
 """Loop safety through the real trigger: template.yaml's IamPolicyChangeRule pattern -> SQS ->
-poller -> StartExecution (LocalStack.deploy_trigger). iam-sentinel's own writes to IAM start
+start-incident -> StartExecution (LocalStack.deploy_trigger). iam-sentinel's own writes to IAM start
 no incident of their own."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .expect import AFTER_APPROVE, comment_for
 from .incidents import (ManagedPolicy, as_document, fixture, fresh_ids, now_iso, unique,
                         writer_detail)
 
-LOOP_QUIET_SECONDS = 6  # the poller long-polls 1 s; moto delivers inside PutEvents
+LOOP_QUIET_SECONDS = 6  # the event source long-polls 1 s; moto delivers inside PutEvents
 
 
 def cloudtrail_date(t: datetime.datetime) -> str:
