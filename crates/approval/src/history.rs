@@ -3,7 +3,7 @@
 //! Step Functions keeps all of it, so the approval API needs no database of its own.
 
 use incident::DecisionRecord;
-pub use incident::history::{EventKind, HistoryEvent};
+pub use incident::history::{EventKind, HistoryEvent, SUPERSEDED};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -38,6 +38,11 @@ pub enum ApprovalStatus {
     },
     /// The deadline passed: the quarantine stays.
     Expired,
+    /// A newer change to the same target started an incident of its own, which asks instead.
+    Superseded {
+        /// The newer incident's execution name.
+        by: String,
+    },
     /// The request failed, a newer one replaced it, or the execution ended otherwise.
     Closed,
 }
@@ -148,7 +153,12 @@ fn status_after(events: &[HistoryEvent]) -> ApprovalStatus {
                 };
             }
             EventKind::ApprovalTimedOut => return ApprovalStatus::Expired,
-            EventKind::ApprovalFailed
+            EventKind::ApprovalFailed { error, cause } if error.as_deref() == Some(SUPERSEDED) => {
+                return ApprovalStatus::Superseded {
+                    by: cause.clone().unwrap_or_default(),
+                };
+            }
+            EventKind::ApprovalFailed { .. }
             | EventKind::ApprovalScheduled { .. }
             | EventKind::ExecutionEnded => return ApprovalStatus::Closed,
             EventKind::Other | EventKind::StateEntered { .. } | EventKind::StateExited { .. } => {}

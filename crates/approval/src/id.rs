@@ -64,6 +64,7 @@ impl ApprovalId {
 /// The state machine whose executions approval ids name (the approval API's configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateMachine {
+    arn: String,
     /// `arn:aws:states:<region>:<account>:execution:<machine>:`
     execution_prefix: String,
 }
@@ -77,8 +78,13 @@ impl StateMachine {
             })
             .ok_or_else(|| IdError::NotAStateMachine(state_machine_arn.to_owned()))?;
         Ok(StateMachine {
+            arn: state_machine_arn.to_owned(),
             execution_prefix: format!("{prefix}:execution:{machine}:"),
         })
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.arn
     }
 
     /// The ARN of the execution `id` names: always one of this state machine's.

@@ -14,7 +14,7 @@ pub mod request;
 pub use email::approval_request_email;
 pub use form::{DecisionForm, FormError, parse_decision_form};
 pub use history::{
-    ApprovalStatus, EventKind, FoundApproval, HistoryEvent, Lookup, RequestInHistory,
+    ApprovalStatus, EventKind, FoundApproval, HistoryEvent, Lookup, RequestInHistory, SUPERSEDED,
     UnreadableRequest, approval_requests, find_approval,
 };
 pub use id::{ApprovalId, IdError, StateMachine, approval_link};

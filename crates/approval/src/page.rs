@@ -54,6 +54,9 @@ pub enum Page<'a> {
         found: &'a FoundApproval,
         id: &'a ApprovalId,
         key: &'a str,
+        /// What approving would do to the policy as it is now (`RestorePlan::approve_would`);
+        /// `None` when IAM could not be read just now.
+        approve_would: Option<&'a str>,
     },
     /// The decision reached Step Functions.
     Recorded {
@@ -67,6 +70,10 @@ pub enum Page<'a> {
         deadline: Option<OffsetDateTime>,
     },
     Closed,
+    /// A newer change to the same target started its own incident, which asks instead.
+    Superseded {
+        by: &'a str,
+    },
     NotFound,
     WrongKey,
     BadRequest(String),
@@ -94,7 +101,7 @@ impl Page<'_> {
             Page::NotFound => 404,
             Page::MethodNotAllowed => 405,
             Page::AlreadyDecided { .. } => 409,
-            Page::Expired { .. } | Page::Closed => 410,
+            Page::Expired { .. } | Page::Closed | Page::Superseded { .. } => 410,
             Page::Broken(_) => 500,
             Page::Unavailable => 503,
         }
@@ -122,7 +129,12 @@ impl Page<'_> {
 
     fn content(&self) -> (String, Markup) {
         match self {
-            Page::Review { found, id, key } => review(found, id, key),
+            Page::Review {
+                found,
+                id,
+                key,
+                approve_would,
+            } => review(found, id, key, *approve_would),
             Page::Recorded { decision } => recorded(*decision),
             Page::AlreadyDecided { approval, at } => already_decided(approval, *at),
             Page::Expired { deadline } => status_card(
@@ -141,6 +153,17 @@ impl Page<'_> {
                 "The workflow is no longer waiting for this request: it failed, was stopped, or \
                  sent a newer request by email. This link decided nothing; the quarantine stays \
                  unless a newer request is approved.",
+            ),
+            Page::Superseded { by } => status_card(
+                "A newer change superseded this request",
+                false,
+                &format!(
+                    "The same policy was changed again after this request was sent, and that \
+                     newer change started an incident of its own (execution {by}), which emailed \
+                     its own approval request. Decide there: the decision applies to the policy \
+                     as it is now. This link decided nothing, and the quarantine stays until the \
+                     newer request is decided."
+                ),
             ),
             Page::NotFound => status_card(
                 "No such approval",
@@ -206,7 +229,12 @@ fn status_card(title: &str, good: bool, message: &str) -> (String, Markup) {
     (title.to_owned(), markup)
 }
 
-fn review(found: &FoundApproval, id: &ApprovalId, key: &str) -> (String, Markup) {
+fn review(
+    found: &FoundApproval,
+    id: &ApprovalId,
+    key: &str,
+    approve_would: Option<&str>,
+) -> (String, Markup) {
     let request: &ApprovalRequest = &found.request;
     let change = request.incident.change();
     let target = change.map_or("unknown policy".into(), describe_target);
@@ -253,7 +281,8 @@ fn review(found: &FoundApproval, id: &ApprovalId, key: &str) -> (String, Markup)
                 button class="approve" type="submit" name="decision" value="approve" { "Approve: restore the change" }
                 button class="deny" type="submit" name="decision" value="deny" { "Deny: keep the quarantine" }
             }
-            p class="note" { "Approve puts the policy back exactly as the change made it. Deny keeps the quarantine; the original stays recoverable. The first decision recorded wins." }
+            p class="approve-would" { (approve_would.unwrap_or("What approving would do cannot be read from IAM just now: approve puts the policy back exactly as the change made it, if the quarantine is still what is in force then.")) }
+            p class="note" { "Deny keeps the quarantine; the original stays recoverable. The first decision recorded wins. Approve restores only while the quarantine is what IAM holds: it never undoes a later change." }
         }
         div class="docs" {
             div {

@@ -4,8 +4,8 @@
 mod support;
 
 use approval::{
-    ApprovalRequest, ApprovalStatus, EventKind, HistoryEvent, Lookup, TaskToken, approval_requests,
-    find_approval,
+    ApprovalRequest, ApprovalStatus, EventKind, HistoryEvent, Lookup, SUPERSEDED, TaskToken,
+    approval_requests, find_approval,
 };
 use incident::Decision;
 use serde_json::json;
@@ -40,6 +40,14 @@ fn event(minutes: i64, kind: EventKind) -> HistoryEvent {
     HistoryEvent {
         at: at(minutes),
         kind,
+    }
+}
+
+/// The request's task failed (its Lambda invocation crashed).
+fn failed() -> EventKind {
+    EventKind::ApprovalFailed {
+        error: Some("Lambda.Unknown".into()),
+        cause: None,
     }
 }
 
@@ -153,20 +161,35 @@ fn past_the_deadline_a_request_is_expired_before_step_functions_says_so() {
 
 #[test]
 fn a_failed_request_or_an_ended_execution_is_closed() {
-    for closing in [EventKind::ApprovalFailed, EventKind::ExecutionEnded] {
+    for closing in [failed(), EventKind::ExecutionEnded] {
         let events = [scheduled(1, "t-1"), event(2, closing)];
         assert_eq!(status(&events, "t-1", at(3)), ApprovalStatus::Closed);
     }
 }
 
 #[test]
-fn a_retried_request_closes_the_first_link_and_opens_its_own() {
-    // GIVEN the first request failed after its email went out, and the retry sent another
+fn a_request_closed_by_a_newer_incident_on_its_target_is_superseded_by_it() {
+    let newer = "3f1c0a9e5b7d2c41-20261121T094500Z-6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
     let events = [
         scheduled(1, "t-1"),
-        event(2, EventKind::ApprovalFailed),
-        scheduled(3, "t-2"),
+        event(
+            2,
+            EventKind::ApprovalFailed {
+                error: Some(SUPERSEDED.into()),
+                cause: Some(newer.into()),
+            },
+        ),
     ];
+    assert_eq!(
+        status(&events, "t-1", at(3)),
+        ApprovalStatus::Superseded { by: newer.into() }
+    );
+}
+
+#[test]
+fn a_retried_request_closes_the_first_link_and_opens_its_own() {
+    // GIVEN the first request failed after its email went out, and the retry sent another
+    let events = [scheduled(1, "t-1"), event(2, failed()), scheduled(3, "t-2")];
     // THEN the first link is closed and the second one is open
     assert_eq!(status(&events, "t-1", at(4)), ApprovalStatus::Closed);
     assert_eq!(status(&events, "t-2", at(4)), ApprovalStatus::Open);
@@ -187,11 +210,7 @@ fn a_request_whose_payload_is_unreadable_is_an_error_naming_it() {
 
 #[test]
 fn every_request_in_the_history_is_a_candidate_with_its_token_oldest_first() {
-    let events = [
-        scheduled(1, "t-1"),
-        event(2, EventKind::ApprovalFailed),
-        scheduled(3, "t-2"),
-    ];
+    let events = [scheduled(1, "t-1"), event(2, failed()), scheduled(3, "t-2")];
     let requests: Vec<(usize, String)> = approval_requests(&events)
         .unwrap()
         .into_iter()

@@ -13,7 +13,7 @@ use incident::{Decision, DecisionRecord};
 use serde_json::json;
 use support::{
     REQUESTED_AT, approval_id, approval_key, approval_request, assessment_of,
-    attachment_assessment, deadline, decision, found,
+    attachment_assessment, deadline, decision, found, restore_plan_of,
 };
 use time::macros::datetime;
 
@@ -143,13 +143,16 @@ fn the_review_page_of_each_kind_of_quarantine() {
     ];
     for (name, about, assessment) in cases {
         // GIVEN the case's change, quarantined, its approval open until the deadline
-        let found = found(approval_request(assessment), ApprovalStatus::Open);
+        let request = approval_request(assessment);
+        let approve_would = restore_plan_of(&request.quarantine, false).approve_would();
+        let found = found(request, ApprovalStatus::Open);
         let key = approval_key().encoded();
         // WHEN its link is opened
         let page = Page::Review {
             found: &found,
             id: &approval_id(),
             key: &key,
+            approve_would: Some(&approve_would),
         };
         // THEN the page is the one pinned for it: the change, the grants, what the quarantine
         // did, the deadline, both documents and the two buttons
@@ -211,6 +214,13 @@ fn every_other_page_says_what_happened_and_what_follows() {
             "a link whose request failed or was replaced",
             Page::Closed,
         ),
+        (
+            "superseded",
+            "a link whose request a newer change to the same policy closed",
+            Page::Superseded {
+                by: "3f1c0a9e5b7d2c41-20261121T094500Z-6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+            },
+        ),
         ("not_found", "an id no execution has", Page::NotFound),
         ("wrong_key", "a key of another request", Page::WrongKey),
         (
@@ -259,6 +269,7 @@ fn every_page_has_its_status_and_strict_headers() {
                 found: &found,
                 id: &id,
                 key: "k",
+                approve_would: None,
             },
             200,
         ),
@@ -287,6 +298,7 @@ fn every_page_has_its_status_and_strict_headers() {
         ),
         ("expired", Page::Expired { deadline: None }, 410),
         ("closed", Page::Closed, 410),
+        ("superseded", Page::Superseded { by: "newer" }, 410),
         ("broken", Page::Broken("bad".into()), 500),
         ("unavailable", Page::Unavailable, 503),
     ];
@@ -406,6 +418,7 @@ fn review_page(id: &str, key: &str) -> String {
         found: &found,
         id: &id,
         key,
+        approve_would: None,
     }
     .render()
     .body

@@ -40,14 +40,20 @@ pub struct Principal {
     pub name: String,
 }
 
-impl std::fmt::Display for Principal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.kind {
+impl Principal {
+    /// "user", "role" or "group".
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
             PrincipalKind::User => "user",
             PrincipalKind::Role => "role",
             PrincipalKind::Group => "group",
-        };
-        write!(f, "{kind} {}", self.name)
+        }
+    }
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind_name(), self.name)
     }
 }
 

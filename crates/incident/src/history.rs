@@ -5,6 +5,10 @@
 
 use time::OffsetDateTime;
 
+/// The error a newer incident on the same target closes an older one's approval request with
+/// (SendTaskFailure); the state machine catches it by this name.
+pub const SUPERSEDED: &str = "Superseded";
+
 #[derive(Debug, Clone)]
 pub struct HistoryEvent {
     pub at: OffsetDateTime,
@@ -33,8 +37,12 @@ pub enum EventKind {
     },
     /// `TaskTimedOut`: the deadline passed without a decision.
     ApprovalTimedOut,
-    /// `TaskFailed`, `TaskStartFailed`, `TaskSubmitFailed`: the request itself failed.
-    ApprovalFailed,
+    /// `TaskFailed`, `TaskStartFailed`, `TaskSubmitFailed`: the request failed, or a newer
+    /// incident on the same target closed it (`error` is then [`SUPERSEDED`]).
+    ApprovalFailed {
+        error: Option<String>,
+        cause: Option<String>,
+    },
     /// The execution succeeded, failed, timed out or was aborted.
     ExecutionEnded,
     Other,

@@ -90,12 +90,17 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     }
 }
 
-/// A caught error as Step Functions gives it (`{"Error", "Cause"}`), else as received.
+/// A caught error as Step Functions gives it (`{"Error", "Cause"}`), else as received. A
+/// function's error arrives with the Lambda error (`{"errorType", "errorMessage"}`) as its
+/// Cause: its message is what a person reads.
 fn describe_error(error: &Value) -> String {
-    match (
-        error.get("Error").and_then(Value::as_str),
-        error.get("Cause").and_then(Value::as_str),
-    ) {
+    let cause = error.get("Cause").and_then(Value::as_str).map(|cause| {
+        serde_json::from_str::<Value>(cause)
+            .ok()
+            .and_then(|c| c.get("errorMessage")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| cause.to_owned())
+    });
+    match (error.get("Error").and_then(Value::as_str), cause) {
         (Some(kind), Some(cause)) => format!("{kind}: {cause}"),
         (Some(kind), None) => kind.to_owned(),
         _ => format!("(as received) {error}"),

@@ -23,10 +23,16 @@ pub enum Outcome {
     Restored,
     /// Approved, but the policy changed after the quarantine: restoring would undo that change.
     RestoreSkipped,
+    /// Approved, but the policy (or the version, inline policy or principal restored) was
+    /// deleted while the decision waited: nothing to restore.
+    TargetGone,
     Kept,
     TimedOut,
     Clean,
     Superseded,
+    /// A newer change to the same target started an incident that asks instead: this one's
+    /// request is closed, its quarantine stays.
+    ApprovalSuperseded,
     /// A restricted grant on iam-sentinel's own roles: told, never quarantined.
     Reported,
     Failed,
@@ -39,10 +45,12 @@ impl Outcome {
             Outcome::Quarantined => "IAM Sentinel Policy Quarantined",
             Outcome::Restored => "IAM Sentinel Policy Restored",
             Outcome::RestoreSkipped => "IAM Sentinel Restore Skipped",
+            Outcome::TargetGone => "IAM Sentinel Restore Target Gone",
             Outcome::Kept => "IAM Sentinel Quarantine Kept",
             Outcome::TimedOut => "IAM Sentinel Approval Timed Out",
             Outcome::Clean => "IAM Sentinel Clean Change",
             Outcome::Superseded => "IAM Sentinel Change Superseded",
+            Outcome::ApprovalSuperseded => "IAM Sentinel Approval Superseded",
             Outcome::Reported => "IAM Sentinel Own Role Grant Reported",
             Outcome::Failed => "IAM Sentinel Incident Failed",
         }
@@ -53,10 +61,12 @@ impl Outcome {
             Outcome::Quarantined => "Restricted grant quarantined",
             Outcome::Restored => "Approved and restored",
             Outcome::RestoreSkipped => "Approved, but not restored",
+            Outcome::TargetGone => "Approved, but deleted: nothing restored",
             Outcome::Kept => "Denied: quarantine kept",
             Outcome::TimedOut => "No decision in time: quarantine kept",
             Outcome::Clean => "Policy change checked: clean",
             Outcome::Superseded => "Policy changed again: nothing to quarantine",
+            Outcome::ApprovalSuperseded => "Superseded by a newer change",
             Outcome::Reported => "Own role: restricted grant reported",
             Outcome::Failed => "FAILED: needs a person",
         }
@@ -74,6 +84,12 @@ impl Outcome {
                  have undone their change. Nothing was restored: the policy is as they left it. The \
                  original document is below, to restore by hand if that is still wanted."
             }
+            Outcome::TargetGone => {
+                "The approval was given, but what it would have restored was deleted while the \
+                 decision waited (see Restore below), so nothing was restored and nothing was \
+                 re-created. The original document is below, to restore by hand if that is still \
+                 wanted."
+            }
             Outcome::Kept => {
                 "The quarantine stays. The original document is below and in the policy's \
                  version history (managed policies), so it can still be restored by hand."
@@ -86,6 +102,13 @@ impl Outcome {
             Outcome::Superseded => {
                 "By the time iam-sentinel looked, the policy had changed again and no longer grants \
                  a restricted action (or is gone). Nothing was done."
+            }
+            Outcome::ApprovalSuperseded => {
+                "The same target was changed again while this incident waited for a decision. \
+                 The newer change has an incident of its own (named under Error below), which \
+                 asks about the policy as it is now: decide there. This incident's request is \
+                 closed and its link decides nothing; the quarantine it applied stays unless the \
+                 newer incident's decision changes it."
             }
             Outcome::Reported => {
                 "The change grants a restricted action to one of iam-sentinel's own roles, which it \

@@ -213,6 +213,8 @@ pub enum RestoreStatus {
     Restored,
     /// Someone changed the policy after the quarantine: restoring would clobber their change.
     Skipped,
+    /// What the approval would restore was deleted meanwhile: nothing to restore.
+    Gone,
 }
 
 /// The output of the Restore step (`$.restore`). The state machine routes on `status`.

@@ -2,7 +2,8 @@
 //! original goes back only while that state is still in force. Three cases for each kind of
 //! quarantine: restored already (an earlier attempt's answer was lost, or a person did it), the
 //! quarantine still in force (restore), or someone changed the policy since (their change wins:
-//! skipped, and the record says why).
+//! skipped, and the record says why), plus the case where what would be restored was deleted
+//! meanwhile (gone). The approval page shows the same plan before anyone decides.
 
 use crate::event::Principal;
 use crate::record::{RestoreRecord, RestoreStatus, same_document};
@@ -46,6 +47,62 @@ fn restored(writes: Vec<RestoreWrite>, detail: String) -> RestorePlan {
     }
 }
 
+fn gone(detail: String) -> RestorePlan {
+    RestorePlan {
+        writes: Vec::new(),
+        record: RestoreRecord {
+            status: RestoreStatus::Gone,
+            detail,
+        },
+    }
+}
+
+impl RestorePlan {
+    /// What approving would do now, for the approval page (the Restore step decides again,
+    /// on what IAM holds then).
+    pub fn approve_would(&self) -> String {
+        match self.record.status {
+            RestoreStatus::Restored if self.writes.is_empty() => format!(
+                "Approve changes nothing more: the original is in force already ({}).",
+                self.record.detail
+            ),
+            RestoreStatus::Restored => {
+                let writes: Vec<String> = self.writes.iter().map(RestoreWrite::describe).collect();
+                format!("Approve will {}.", writes.join(", then "))
+            }
+            RestoreStatus::Skipped | RestoreStatus::Gone => format!(
+                "Approve will restore nothing: {}. Deny keeps the quarantine as it is.",
+                self.record.detail
+            ),
+        }
+    }
+}
+
+impl RestoreWrite {
+    fn describe(&self) -> String {
+        match self {
+            RestoreWrite::SetDefaultVersion {
+                policy_arn,
+                version_id,
+            } => format!("make version {version_id} of {policy_arn} the default again"),
+            RestoreWrite::DeleteVersion { version_id, .. } => {
+                format!("delete the quarantine version {version_id}")
+            }
+            RestoreWrite::PutInline {
+                principal,
+                policy_name,
+                ..
+            } => format!(
+                "put inline policy {policy_name} of {principal} back as the change wrote it"
+            ),
+            RestoreWrite::Attach {
+                principal,
+                policy_arn,
+            } => format!("attach {policy_arn} to {principal} again"),
+        }
+    }
+}
+
 fn skipped(detail: String) -> RestorePlan {
     RestorePlan {
         writes: Vec::new(),
@@ -65,6 +122,8 @@ pub struct ManagedRestoreNow {
     /// `None` when the policy is gone.
     pub default_version_id: Option<String>,
     pub quarantine_version_exists: bool,
+    /// The version the approval would make the default again still exists.
+    pub offending_version_exists: bool,
 }
 
 pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
@@ -79,6 +138,14 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
         version_id: quarantine.clone(),
     };
     match now.default_version_id.as_deref() {
+        None => gone(format!(
+            "policy {policy_arn} no longer exists (deleted after the quarantine)"
+        )),
+        Some(current) if current == quarantine && !now.offending_version_exists => gone(format!(
+            "version {offending} of {policy_arn}, which approving would make the default again, \
+             was deleted after the quarantine; the quarantine version {quarantine} stays the \
+             default"
+        )),
         Some(current) if current == offending => restored(
             if now.quarantine_version_exists {
                 vec![delete_quarantine]
@@ -103,10 +170,9 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
                  {quarantine} deleted"
             ),
         ),
-        current => skipped(format!(
-            "the default version of {policy_arn} is now {}, not the quarantine version \
-             {quarantine}: someone changed the policy since, and restoring would undo their change",
-            current.unwrap_or("gone")
+        Some(current) => skipped(format!(
+            "the default version of {policy_arn} is now {current}, not the quarantine version \
+             {quarantine}: someone changed the policy since, and restoring would undo their change"
         )),
     }
 }
@@ -128,8 +194,14 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
         policy_name,
         ..
     } = now;
-    let current = now.current.as_deref();
-    if current.is_some_and(|c| same_document(c, &now.original)) {
+    let Some(current) = now.current.as_deref() else {
+        return gone(format!(
+            "inline policy {policy_name} of {principal} no longer exists (it, or its {}, was \
+             deleted after the quarantine)",
+            principal.kind_name()
+        ));
+    };
+    if same_document(current, &now.original) {
         return restored(
             Vec::new(),
             format!(
@@ -137,10 +209,10 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
             ),
         );
     }
-    let still_quarantined = matches!(
-        (current, now.quarantined.as_deref()),
-        (Some(current), Some(quarantined)) if same_document(current, quarantined)
-    );
+    let still_quarantined = now
+        .quarantined
+        .as_deref()
+        .is_some_and(|quarantined| same_document(current, quarantined));
     if !still_quarantined {
         return skipped(format!(
             "inline policy {policy_name} of {principal} changed after the quarantine: restoring \
@@ -182,8 +254,8 @@ pub fn restore_attachment(now: &AttachmentRestoreNow) -> RestorePlan {
         );
     }
     let Some(current) = &now.current else {
-        return skipped(format!(
-            "{policy_arn} no longer exists: nothing to re-attach"
+        return gone(format!(
+            "{policy_arn} no longer exists (deleted after the quarantine): nothing to re-attach"
         ));
     };
     // Approval was given for the document seen at quarantine time: re-attach only that.

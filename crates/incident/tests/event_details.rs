@@ -50,6 +50,8 @@ fn the_event_detail_spells_the_outcome_as_the_workflow_contract_does() {
         (Outcome::TimedOut, "timed_out"),
         (Outcome::Clean, "clean"),
         (Outcome::Superseded, "superseded"),
+        (Outcome::ApprovalSuperseded, "approval_superseded"),
+        (Outcome::TargetGone, "target_gone"),
         (Outcome::Failed, "failed"),
     ];
     let assessment = assessment_of("create-policy.json");

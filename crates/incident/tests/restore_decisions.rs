@@ -30,11 +30,13 @@ fn delete(version: &str) -> RestoreWrite {
 
 #[test]
 fn managed_policy_restores() {
-    // (case, default version now, quarantine version still listed, status, writes)
+    // (case, default version now, quarantine version still listed, offending version still
+    // listed, status, writes)
     let cases = [
         (
             "the quarantine is the default",
             Some("v2"),
+            true,
             true,
             RestoreStatus::Restored,
             vec![set_default("v1"), delete("v2")],
@@ -43,6 +45,7 @@ fn managed_policy_restores() {
             "restored already, quarantine version left",
             Some("v1"),
             true,
+            true,
             RestoreStatus::Restored,
             vec![delete("v2")],
         ),
@@ -50,6 +53,7 @@ fn managed_policy_restores() {
             "restored already and cleaned up (a retried restore)",
             Some("v1"),
             false,
+            true,
             RestoreStatus::Restored,
             vec![],
         ),
@@ -57,24 +61,35 @@ fn managed_policy_restores() {
             "someone made v3 the default since",
             Some("v3"),
             true,
+            true,
             RestoreStatus::Skipped,
+            vec![],
+        ),
+        (
+            "the offending version was deleted: the quarantine stays the default",
+            Some("v2"),
+            true,
+            false,
+            RestoreStatus::Gone,
             vec![],
         ),
         (
             "the policy is gone",
             None,
             false,
-            RestoreStatus::Skipped,
+            false,
+            RestoreStatus::Gone,
             vec![],
         ),
     ];
-    for (case, default, listed, status, writes) in cases {
+    for (case, default, listed, offending, status, writes) in cases {
         let plan = restore_managed(&ManagedRestoreNow {
             policy_arn: POLICY.into(),
             offending_version_id: "v1".into(),
             quarantine_version_id: "v2".into(),
             default_version_id: default.map(str::to_owned),
             quarantine_version_exists: listed,
+            offending_version_exists: offending,
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
@@ -89,6 +104,7 @@ fn a_skipped_managed_restore_says_what_is_in_force_and_why_nothing_was_done() {
         quarantine_version_id: "v2".into(),
         default_version_id: Some("v3".into()),
         quarantine_version_exists: true,
+        offending_version_exists: true,
     });
     assert_eq!(
         plan.record.detail,
@@ -141,9 +157,9 @@ fn inline_policy_restores() {
             vec![],
         ),
         (
-            "the inline policy deleted since",
+            "the inline policy (or its role) deleted since",
             None,
-            RestoreStatus::Skipped,
+            RestoreStatus::Gone,
             vec![],
         ),
         ("not JSON at all", Some("{"), RestoreStatus::Skipped, vec![]),
@@ -194,7 +210,7 @@ fn detached_policy_restores() {
             "the policy is gone",
             false,
             None,
-            RestoreStatus::Skipped,
+            RestoreStatus::Gone,
             vec![],
         ),
     ];
@@ -209,4 +225,48 @@ fn detached_policy_restores() {
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
     }
+}
+
+#[test]
+fn the_approval_page_says_what_approving_would_do_now() {
+    let managed = |default: &str, offending_exists: bool| {
+        restore_managed(&ManagedRestoreNow {
+            policy_arn: POLICY.into(),
+            offending_version_id: "v1".into(),
+            quarantine_version_id: "v2".into(),
+            default_version_id: Some(default.into()),
+            quarantine_version_exists: true,
+            offending_version_exists: offending_exists,
+        })
+        .approve_would()
+    };
+    assert_eq!(
+        managed("v2", true),
+        format!(
+            "Approve will make version v1 of {POLICY} the default again, then delete the \
+             quarantine version v2."
+        )
+    );
+    assert_eq!(
+        managed("v2", false),
+        format!(
+            "Approve will restore nothing: version v1 of {POLICY}, which approving would make the \
+             default again, was deleted after the quarantine; the quarantine version v2 stays the \
+             default. Deny keeps the quarantine as it is."
+        )
+    );
+    assert!(managed("v3", true).starts_with("Approve will restore nothing: the default version"));
+    let inline_gone = restore_inline(&InlineRestoreNow {
+        principal: role(),
+        policy_name: "cleanup".into(),
+        original: ORIGINAL.into(),
+        quarantined: Some(QUARANTINED.into()),
+        current: None,
+    });
+    assert_eq!(
+        inline_gone.approve_would(),
+        "Approve will restore nothing: inline policy cleanup of role data-pipeline no longer \
+         exists (it, or its role, was deleted after the quarantine). Deny keeps the quarantine \
+         as it is."
+    );
 }

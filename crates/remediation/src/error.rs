@@ -7,7 +7,7 @@ use std::fmt::Display;
 // Every SDK crate shares smithy's error and response types.
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use incident::history::NotThisStep;
+use incident::history::{NotThisStep, SUPERSEDED};
 use incident::quarantine::QuarantineError;
 use lambda_runtime::Diagnostic;
 
@@ -38,6 +38,10 @@ pub enum StepError {
     /// until the consistency window after the event has passed.
     #[error("not yet consistent: {0}")]
     NotYetConsistent(String),
+    /// A newer change to the same target has an incident waiting for a decision: this older
+    /// one asks nothing (its quarantine stays); the newer one asks about the policy as it is.
+    #[error("superseded by the newer incident {0}")]
+    Superseded(String),
 }
 
 impl StepError {
@@ -52,6 +56,7 @@ impl StepError {
             StepError::Configuration(_) => "NonRetryable",
             StepError::NotTheWorkflow(_) | StepError::UnprovenDecision(_) => "ForgedRequest",
             StepError::NotYetConsistent(_) => "NotYetConsistent",
+            StepError::Superseded(_) => SUPERSEDED,
         }
     }
 }

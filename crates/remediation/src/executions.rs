@@ -4,8 +4,10 @@
 //! sends.
 
 use approval::TaskToken;
-use approval::{ApprovalId, EventKind, HistoryEvent};
-use aws_sdk_sfn::types::{HistoryEvent as SdkEvent, HistoryEventType};
+use approval::{ApprovalId, EventKind, HistoryEvent, SUPERSEDED};
+use aws_sdk_sfn::config::http::HttpResponse;
+use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent as SdkEvent, HistoryEventType};
 use incident::DecisionRecord;
 use incident::history::{NotThisStep, entered_state};
 use time::OffsetDateTime;
@@ -175,19 +177,65 @@ impl Executions {
             .output(output)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(Sent::Recorded),
-            Err(error) => {
-                let mut failure = AwsFailure::from_sdk("Step Functions SendTaskSuccess", error);
-                if SPENT_TOKEN_CODES.iter().any(|code| failure.is(code)) {
-                    return Ok(Sent::NotOpen);
-                }
-                // A service's message may quote the token it refused: keep only the code.
-                if let Some(code) = &failure.code {
-                    failure.message = format!("Step Functions SendTaskSuccess failed: {code}");
-                }
-                Err(failure)
+        spent_or(sent.map(|_| ()), "SendTaskSuccess")
+    }
+}
+
+impl Executions {
+    /// The names and ARNs of this state machine's running executions, newest first.
+    pub async fn running(&self) -> Result<Vec<(String, String)>, AwsFailure> {
+        let pages = self
+            .client
+            .list_executions()
+            .state_machine_arn(self.state_machine.arn())
+            .status_filter(ExecutionStatus::Running)
+            .max_results(1000)
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("Step Functions ListExecutions", e))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.executions())
+            .map(|e| (e.name().to_owned(), e.execution_arn().to_owned()))
+            .collect())
+    }
+
+    /// Closes an approval request that a newer incident (`by`, its execution name) replaces:
+    /// the task fails with `Superseded`, which the state machine catches. A token no longer
+    /// waiting (decided or timed out first) is `NotOpen`: one answer per token, whichever came
+    /// first.
+    pub async fn supersede(&self, token: &TaskToken, by: &str) -> Result<Sent, AwsFailure> {
+        let sent = self
+            .client
+            .send_task_failure()
+            .task_token(token.expose())
+            .error(SUPERSEDED)
+            .cause(by)
+            .send()
+            .await;
+        spent_or(sent.map(|_| ()), "SendTaskFailure")
+    }
+}
+
+/// A token call's answer: `NotOpen` for a token no longer waiting; any other failure keeps
+/// only its code (a service's message may quote the token it refused).
+fn spent_or<E>(sent: Result<(), SdkError<E, HttpResponse>>, call: &str) -> Result<Sent, AwsFailure>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match sent {
+        Ok(()) => Ok(Sent::Recorded),
+        Err(error) => {
+            let mut failure = AwsFailure::from_sdk(&format!("Step Functions {call}"), error);
+            if SPENT_TOKEN_CODES.iter().any(|code| failure.is(code)) {
+                return Ok(Sent::NotOpen);
             }
+            if let Some(code) = &failure.code {
+                failure.message = format!("Step Functions {call} failed: {code}");
+            }
+            Err(failure)
         }
     }
 }
@@ -203,6 +251,13 @@ macro_rules! of_approval_task {
     ($details:expr) => {
         $details.filter(|d| is_approval_task(d.resource_type(), d.resource()))
     };
+}
+
+fn failed(error: Option<&str>, cause: Option<&str>) -> EventKind {
+    EventKind::ApprovalFailed {
+        error: error.map(str::to_owned),
+        cause: cause.map(str::to_owned),
+    }
 }
 
 fn reduce(event: &SdkEvent) -> HistoryEvent {
@@ -239,16 +294,15 @@ fn reduce(event: &SdkEvent) -> HistoryEvent {
             }),
         HistoryEventType::TaskTimedOut => of_approval_task!(event.task_timed_out_event_details())
             .map(|_| EventKind::ApprovalTimedOut),
-        HistoryEventType::TaskFailed => {
-            of_approval_task!(event.task_failed_event_details()).map(|_| EventKind::ApprovalFailed)
-        }
+        HistoryEventType::TaskFailed => of_approval_task!(event.task_failed_event_details())
+            .map(|d| failed(d.error(), d.cause())),
         HistoryEventType::TaskStartFailed => {
             of_approval_task!(event.task_start_failed_event_details())
-                .map(|_| EventKind::ApprovalFailed)
+                .map(|d| failed(d.error(), d.cause()))
         }
         HistoryEventType::TaskSubmitFailed => {
             of_approval_task!(event.task_submit_failed_event_details())
-                .map(|_| EventKind::ApprovalFailed)
+                .map(|d| failed(d.error(), d.cause()))
         }
         HistoryEventType::ExecutionSucceeded
         | HistoryEventType::ExecutionFailed

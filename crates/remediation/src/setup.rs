@@ -239,6 +239,7 @@ impl RequestApprovalDeps {
             notifier: Notifier::from_env(config, "TOPIC_ARN")?,
             link_keys: MacKey::from_env(config, "LINK_KEY_ID")?,
             approval_url,
+            executions: Executions::from_env(config)?,
         })
     }
 }
@@ -247,6 +248,7 @@ impl ApprovalApiDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(ApprovalApiDeps {
             executions: Executions::from_env(config)?,
+            iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
             link_keys: MacKey::from_env(config, "LINK_KEY_ID")?,
             decision_keys: MacKey::from_env(config, "DECISION_KEY_ID")?,
         })

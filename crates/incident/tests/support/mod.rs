@@ -12,8 +12,8 @@
 
 use incident::quarantine::{inline_budget, rewrite};
 use incident::restore::{
-    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, restore_attachment, restore_inline,
-    restore_managed,
+    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, RestorePlan, restore_attachment,
+    restore_inline, restore_managed,
 };
 use incident::{
     Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, EventError, Notification,
@@ -59,14 +59,16 @@ pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 pub const BOB: &str = "arn:aws:sts::123456789012:assumed-role/DevOpsRole/bob";
 pub const DEVOPS_ROLE: &str = "arn:aws:iam::123456789012:role/DevOpsRole";
 
-pub const OUTCOMES: [Outcome; 9] = [
+pub const OUTCOMES: [Outcome; 11] = [
     Outcome::Quarantined,
     Outcome::Restored,
     Outcome::RestoreSkipped,
+    Outcome::TargetGone,
     Outcome::Kept,
     Outcome::TimedOut,
     Outcome::Clean,
     Outcome::Superseded,
+    Outcome::ApprovalSuperseded,
     Outcome::Reported,
     Outcome::Failed,
 ];
@@ -302,10 +304,15 @@ const EDITED_SINCE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Al
 /// The Restore step's record for an approved quarantine, as `incident::restore` decides it:
 /// restored while the quarantine is still in force, skipped when `changed_since`.
 pub fn restore_of(quarantine: &QuarantineRecord, changed_since: bool) -> RestoreRecord {
+    restore_plan_of(quarantine, changed_since).record
+}
+
+/// The plan behind `restore_of`: also what the approval page says approving would do.
+pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> RestorePlan {
     let QuarantineRecord::Applied(applied) = quarantine else {
         panic!("only an applied quarantine is restored: {quarantine:?}");
     };
-    let plan = match &applied.action {
+    match &applied.action {
         QuarantineAction::NewDefaultVersion {
             policy_arn,
             offending_version_id,
@@ -321,6 +328,7 @@ pub fn restore_of(quarantine: &QuarantineRecord, changed_since: bool) -> Restore
                 quarantine_version_id.clone()
             }),
             quarantine_version_exists: true,
+            offending_version_exists: true,
         }),
         QuarantineAction::InlineRewritten {
             principal,
@@ -350,8 +358,7 @@ pub fn restore_of(quarantine: &QuarantineRecord, changed_since: bool) -> Restore
                 applied.original_document.clone()
             }),
         }),
-    };
-    plan.record
+    }
 }
 
 /// The state as the state machine passes it: JSON, read back into an `OutcomeState`.
@@ -375,6 +382,17 @@ pub fn state_at(outcome: Outcome, assessment: &Assessment) -> OutcomeState {
             "approval": decision(Decision::Approve),
             "restore": restore_of(&quarantine, true),
             "quarantine": quarantine,
+        })),
+        Outcome::TargetGone => state(json!({
+            "incident": assessment,
+            "approval": decision(Decision::Approve),
+            "restore": {"status": "gone", "detail": "policy arn:aws:iam::123456789012:policy/ReportsReadOnly no longer exists: nothing to restore"},
+            "quarantine": quarantine,
+        })),
+        Outcome::ApprovalSuperseded => state(json!({
+            "incident": assessment,
+            "quarantine": quarantine,
+            "error": {"Error": "Superseded", "Cause": "3f1c0a9e5b7d2c41-20261121T094500Z-6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"},
         })),
         Outcome::Kept => state(json!({
             "incident": assessment,

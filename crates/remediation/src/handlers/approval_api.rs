@@ -17,10 +17,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::executions::{Executions, Sent};
+use crate::handlers::restore::plan_restore;
+use crate::iam::IamPolicies;
 use crate::kms::MacKey;
 
 pub struct ApprovalApiDeps {
     pub executions: Executions,
+    /// Reads (only) what approving would restore, for the review page.
+    pub iam: IamPolicies,
     /// Checks a link's key: the MAC request-approval made of the request's token.
     pub link_keys: MacKey,
     /// Proves a decision was taken here: restore-policy restores nothing without it.
@@ -99,14 +103,30 @@ async fn show(
             .render();
     };
     match lookup(deps, id, Opening::Key(key)).await {
-        Ok((found, _)) if found.status == ApprovalStatus::Open => Page::Review {
-            found: &found,
-            id,
-            key,
+        Ok((found, _)) if found.status == ApprovalStatus::Open => {
+            let approve_would = approve_would(&found, deps).await;
+            Page::Review {
+                found: &found,
+                id,
+                key,
+                approve_would: approve_would.as_deref(),
+            }
+            .render()
         }
-        .render(),
         Ok((found, _)) => not_open(&found),
         Err(page) => page,
+    }
+}
+
+/// What approving would do to the policy as IAM holds it now: the Restore step's own plan, read
+/// only. `None` (the page says so) when IAM cannot be read just now: the page still opens.
+async fn approve_would(found: &FoundApproval, deps: &ApprovalApiDeps) -> Option<String> {
+    match plan_restore(found.request.quarantine.clone(), &deps.iam).await {
+        Ok(plan) => Some(plan.approve_would()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot tell what approving would do");
+            None
+        }
     }
 }
 
@@ -288,6 +308,7 @@ fn not_open(found: &FoundApproval) -> Response {
         ApprovalStatus::Expired => Page::Expired {
             deadline: found.deadline,
         },
+        ApprovalStatus::Superseded { by } => Page::Superseded { by },
         ApprovalStatus::Closed | ApprovalStatus::Open => Page::Closed,
     }
     .render()

@@ -3,12 +3,15 @@
 //! the approval API finds the token again in the execution's history.
 
 use approval::{
-    ApprovalId, ApprovalKey, ApprovalRequest, approval_link, approval_request_email, utc,
+    ApprovalId, ApprovalKey, ApprovalRequest, approval_link, approval_request_email,
+    approval_requests, utc,
 };
+use incident::IncidentName;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::{AwsFailure, StepError, invalid_input};
+use crate::executions::{Executions, Sent};
 use crate::kms::MacKey;
 use crate::publisher::Notifier;
 
@@ -18,6 +21,8 @@ pub struct RequestApprovalDeps {
     pub link_keys: MacKey,
     /// The approval API's base URL (no trailing slash needed).
     pub approval_url: String,
+    /// The other incidents: one on the same target may supersede this one, or this one them.
+    pub executions: Executions,
 }
 
 #[derive(Debug, Serialize)]
@@ -37,6 +42,7 @@ pub async fn handle(
     }
     let id = ApprovalId::of_execution(&request.execution_arn)
         .map_err(|e| invalid_input(format!("the approval request's executionArn: {e}")))?;
+    take_over_target(&id, deps).await?;
     let mac = deps
         .link_keys
         .generate(&ApprovalKey::message(&request.task_token))
@@ -57,4 +63,55 @@ pub async fn handle(
         approval_id: id.to_string(),
         deadline,
     })
+}
+
+/// One decision per target, about the policy as it is now: while a newer change to the same
+/// target has an incident running, this one asks nothing (`Superseded`: no email, the
+/// quarantine stays); otherwise the older incidents' open requests are closed, so their links
+/// answer that this one replaced them. Executions not named by the starter are left alone.
+///
+/// Before the email goes out: a retry after a lost answer finds the older requests closed
+/// already, and the email is sent once it did all this.
+async fn take_over_target(id: &ApprovalId, deps: &RequestApprovalDeps) -> Result<(), StepError> {
+    let Ok(mine) = id.as_str().parse::<IncidentName>() else {
+        tracing::info!(approval_id = %id, "not an incident name: no other incident is compared");
+        return Ok(());
+    };
+    let on_target: Vec<(String, IncidentName)> = deps
+        .executions
+        .running()
+        .await?
+        .into_iter()
+        .filter_map(|(name, _)| Some((name.clone(), name.parse::<IncidentName>().ok()?)))
+        .filter(|(_, theirs)| theirs.target == mine.target && *theirs != mine)
+        .collect();
+    if let Some((newer, _)) = on_target
+        .iter()
+        .find(|(_, theirs)| theirs.supersedes(&mine))
+    {
+        tracing::info!(approval_id = %id, %newer, "superseded by a newer incident on the target");
+        return Err(StepError::Superseded(newer.clone()));
+    }
+    for (older, _) in on_target {
+        let older_id = ApprovalId::parse(&older)
+            .map_err(|e| invalid_input(format!("a running execution's name: {e}")))?;
+        let Some(events) = deps.executions.history(&older_id).await? else {
+            continue;
+        };
+        // Its latest request is the only one that can be open; none yet: it asks after this
+        // one is running, and then finds it.
+        let requests = approval_requests(&events).map_err(|e| invalid_input(e.to_string()))?;
+        let Some(request) = requests.last() else {
+            continue;
+        };
+        if deps
+            .executions
+            .supersede(&request.token, id.as_str())
+            .await?
+            == Sent::Recorded
+        {
+            tracing::info!(approval_id = %id, %older, "closed the older incident's request");
+        }
+    }
+    Ok(())
 }

@@ -92,11 +92,29 @@ pub async fn restore(
     quarantine: QuarantineRecord,
     deps: &RestoreDeps,
 ) -> Result<RestoreRecord, StepError> {
+    let iam = &deps.iam;
+    let RestorePlan { writes, record } = plan_restore(quarantine, iam).await?;
+    for write in &writes {
+        apply(write, iam).await?;
+    }
+    match record.status {
+        RestoreStatus::Restored => tracing::info!(detail = %record.detail, "restored"),
+        RestoreStatus::Skipped => tracing::warn!(detail = %record.detail, "restore skipped"),
+        RestoreStatus::Gone => tracing::warn!(detail = %record.detail, "nothing to restore: gone"),
+    }
+    Ok(record)
+}
+
+/// What restoring `quarantine` would do, given what IAM holds now (reads only): the Restore
+/// step's plan, and what the approval page tells the administrator before they decide.
+pub async fn plan_restore(
+    quarantine: QuarantineRecord,
+    iam: &IamPolicies,
+) -> Result<RestorePlan, StepError> {
     let QuarantineRecord::Applied(applied) = quarantine else {
         return Err(invalid_input("only an applied quarantine can be restored"));
     };
-    let iam = &deps.iam;
-    let plan = match applied.action {
+    Ok(match applied.action {
         QuarantineAction::NewDefaultVersion {
             policy_arn,
             offending_version_id,
@@ -104,17 +122,19 @@ pub async fn restore(
             ..
         } => {
             let default_version_id = iam.default_version(&policy_arn).await?.map(|(id, _)| id);
-            let quarantine_version_exists = iam
-                .versions(&policy_arn)
-                .await?
-                .iter()
-                .any(|v| v.version_id == quarantine_version_id);
+            // A deleted policy has no versions to list (ListPolicyVersions: NoSuchEntity).
+            let versions = match default_version_id {
+                Some(_) => iam.versions(&policy_arn).await?,
+                None => Vec::new(),
+            };
+            let listed = |id: &str| versions.iter().any(|v| v.version_id == id);
             restore_managed(&ManagedRestoreNow {
+                quarantine_version_exists: listed(&quarantine_version_id),
+                offending_version_exists: listed(&offending_version_id),
                 policy_arn,
                 offending_version_id,
                 quarantine_version_id,
                 default_version_id,
-                quarantine_version_exists,
             })
         }
         QuarantineAction::InlineRewritten {
@@ -148,16 +168,7 @@ pub async fn restore(
                 current,
             })
         }
-    };
-    let RestorePlan { writes, record } = plan;
-    for write in &writes {
-        apply(write, iam).await?;
-    }
-    match record.status {
-        RestoreStatus::Restored => tracing::info!(detail = %record.detail, "restored"),
-        RestoreStatus::Skipped => tracing::warn!(detail = %record.detail, "restore skipped"),
-    }
-    Ok(record)
+    })
 }
 
 async fn apply(write: &RestoreWrite, iam: &IamPolicies) -> Result<(), StepError> {

@@ -291,7 +291,7 @@ async fn an_attached_aws_managed_policy_iam_does_not_have_is_ignored_as_no_longe
 }
 
 #[tokio::test]
-async fn restore_skips_reattaching_a_policy_deleted_after_the_quarantine() {
+async fn restore_reports_a_policy_deleted_after_the_quarantine_as_gone() {
     // GIVEN team-s3-access was detached from carol by the quarantine, then deleted
     let moto = Moto::start();
     USER.attached(&moto).await;
@@ -307,7 +307,7 @@ async fn restore_skips_reattaching_a_policy_deleted_after_the_quarantine() {
     let restored = restore(record, &restore_deps(&moto)).await;
     // THEN the deletion stands, and the record says so (as for the other two kinds of target)
     let restored = restored.unwrap_or_else(|e| panic!("{}: {e}", e.error_type()));
-    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
+    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
 }
 
 #[tokio::test]

@@ -299,3 +299,56 @@ async fn a_restore_retried_after_it_worked_reports_restored() {
     assert_eq!(default_document(&moto, &arn).await.0, "v1");
     assert_eq!(moto.iam().versions(&arn).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn restore_reports_a_deleted_offending_version_or_policy_as_gone() {
+    for delete_policy in [false, true] {
+        // GIVEN a quarantined policy whose offending version v1 (or the whole policy) was deleted
+        // while the approval waited
+        let moto = Moto::start();
+        let iam = moto.iam_client();
+        let arn = create_managed_policy(
+            &iam,
+            "my-bad-policy-aws-5-mins",
+            &document_of(&event("create-policy.json")),
+        )
+        .await;
+        let incident = assessment_for(change_of(&event("create-policy.json")));
+        let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
+        if delete_policy {
+            iam.delete_policy_version()
+                .policy_arn(&arn)
+                .version_id("v1")
+                .send()
+                .await
+                .unwrap();
+            iam.delete_policy_version()
+                .policy_arn(&arn)
+                .version_id("v2")
+                .send()
+                .await
+                .ok();
+            iam.delete_policy().policy_arn(&arn).send().await.unwrap();
+        } else {
+            iam.delete_policy_version()
+                .policy_arn(&arn)
+                .version_id("v1")
+                .send()
+                .await
+                .unwrap();
+        }
+        // WHEN approval tries to restore
+        let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+        // THEN nothing is restored or re-created, and the record says what was deleted
+        assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
+        let deleted = if delete_policy {
+            "no longer exists"
+        } else {
+            "was deleted"
+        };
+        assert!(restored.detail.contains(deleted), "{}", restored.detail);
+        if !delete_policy {
+            assert_eq!(default_document(&moto, &arn).await.0, "v2");
+        }
+    }
+}

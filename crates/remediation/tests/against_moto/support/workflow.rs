@@ -146,6 +146,7 @@ impl Workflow {
                 notifier: notifier(&administrators_topic),
                 link_keys: link_keys.clone(),
                 approval_url: API_URL.into(),
+                executions: executions.clone(),
             },
             restore: RestoreDeps {
                 iam: moto.iam(),
@@ -194,6 +195,7 @@ impl Workflow {
     pub fn api_at(&self, endpoint: &str) -> ApprovalApiDeps {
         ApprovalApiDeps {
             executions: self.executions_at(endpoint),
+            iam: self.moto.iam(),
             link_keys: self.link_keys.clone(),
             decision_keys: self.decision_keys.clone(),
         }
