@@ -40,8 +40,8 @@ pub enum ApprovalStatus {
     Expired,
     /// A newer change to the same target started an incident of its own, which asks instead.
     Superseded {
-        /// The newer incident's execution name.
-        by: String,
+        /// The newer incident's execution name (SendTaskFailure's cause), when recorded.
+        by: Option<String>,
     },
     /// The request failed, a newer one replaced it, or the execution ended otherwise.
     Closed,
@@ -155,7 +155,7 @@ fn status_after(events: &[HistoryEvent]) -> ApprovalStatus {
             EventKind::ApprovalTimedOut => return ApprovalStatus::Expired,
             EventKind::ApprovalFailed { error, cause } if error.as_deref() == Some(SUPERSEDED) => {
                 return ApprovalStatus::Superseded {
-                    by: cause.clone().unwrap_or_default(),
+                    by: cause.clone().filter(|c| !c.is_empty()),
                 };
             }
             EventKind::ApprovalFailed { .. }

@@ -72,7 +72,8 @@ pub enum Page<'a> {
     Closed,
     /// A newer change to the same target started its own incident, which asks instead.
     Superseded {
-        by: &'a str,
+        /// The newer incident's execution name, when the history records it.
+        by: Option<&'a str>,
     },
     NotFound,
     WrongKey,
@@ -159,10 +160,14 @@ impl Page<'_> {
                 false,
                 &format!(
                     "The same policy was changed again after this request was sent, and that \
-                     newer change started an incident of its own (execution {by}), which emailed \
-                     its own approval request. Decide there: the decision applies to the policy \
+                     newer change started an incident of its own ({}), which emailed its own \
+                     approval request. Decide there: the decision applies to the policy \
                      as it is now. This link decided nothing, and the quarantine stays until the \
-                     newer request is decided."
+                     newer request is decided.",
+                    by.map_or_else(
+                        || "see its email".to_owned(),
+                        |name| format!("execution {name}")
+                    )
                 ),
             ),
             Page::NotFound => status_card(

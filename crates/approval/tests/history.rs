@@ -182,7 +182,9 @@ fn a_request_closed_by_a_newer_incident_on_its_target_is_superseded_by_it() {
     ];
     assert_eq!(
         status(&events, "t-1", at(3)),
-        ApprovalStatus::Superseded { by: newer.into() }
+        ApprovalStatus::Superseded {
+            by: Some(newer.into())
+        }
     );
 }
 

@@ -218,7 +218,7 @@ fn every_other_page_says_what_happened_and_what_follows() {
             "superseded",
             "a link whose request a newer change to the same policy closed",
             Page::Superseded {
-                by: "3f1c0a9e5b7d2c41-20261121T094500Z-6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+                by: Some("3f1c0a9e5b7d2c41-20261121T094500Z-6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"),
             },
         ),
         ("not_found", "an id no execution has", Page::NotFound),
@@ -298,7 +298,7 @@ fn every_page_has_its_status_and_strict_headers() {
         ),
         ("expired", Page::Expired { deadline: None }, 410),
         ("closed", Page::Closed, 410),
-        ("superseded", Page::Superseded { by: "newer" }, 410),
+        ("superseded", Page::Superseded { by: None }, 410),
         ("broken", Page::Broken("bad".into()), 500),
         ("unavailable", Page::Unavailable, 503),
     ];

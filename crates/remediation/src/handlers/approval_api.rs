@@ -308,7 +308,7 @@ fn not_open(found: &FoundApproval) -> Response {
         ApprovalStatus::Expired => Page::Expired {
             deadline: found.deadline,
         },
-        ApprovalStatus::Superseded { by } => Page::Superseded { by },
+        ApprovalStatus::Superseded { by } => Page::Superseded { by: by.as_deref() },
         ApprovalStatus::Closed | ApprovalStatus::Open => Page::Closed,
     }
     .render()
