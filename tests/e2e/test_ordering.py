@@ -158,3 +158,28 @@ def test_a_policy_deleted_while_its_approval_waits_is_reported_as_deleted(h):
     assert outcomes(evs) == ["quarantined", "target_gone"], f"outcomes: {outcomes(evs)}"
     assert "no longer exists" in notes[-1] and "changed the policy" not in notes[-1], \
         f"the notification: {notes[-1][:400]}"
+
+
+def test_a_made_up_newer_incident_can_close_a_request_but_never_lift_a_quarantine(h):
+    """T12: whoever can start executions names a made-up one as the newest change to a target
+    (a 2099 eventTime, the original document so that it claims the quarantine in force)."""
+    key = uuid.uuid4().hex[:16]
+    target = ManagedPolicy(h, "forged-newer")
+    real = h.start(incident_name(key, target.event), target.event)
+    real_link = h.approval_link(real)
+    quarantined = target.state()
+    forged_event = fresh_ids(json.loads(json.dumps(target.event)))
+    forged_event["detail"]["eventTime"] = "2099-01-01T00:00:00Z"
+    forged = h.start(incident_name(key, forged_event), forged_event)
+    # THEN the real request is closed (410), the made-up incident asks by email like any
+    # other: the administrators see it; and the quarantine never moved
+    assert h.wait_done(real) == "SUCCEEDED", f"real execution {h.status(real)}"
+    assert h.http("GET", real_link).status == 410
+    h.approval_email(forged)
+    assert target.state() == quarantined, "the made-up incident changed the policy"
+    # WHEN nobody approves it (deny)
+    h.decide_on_page(forged, "deny", [target.name])
+    assert h.wait_done(forged) == "SUCCEEDED", f"made-up execution {h.status(forged)}"
+    # THEN the restricted grant stays quarantined: closing a request only ever keeps one
+    assert target.state() == quarantined, "the quarantine was lifted"
+    assert not h.check.grants(target.state()[1][target.state()[0]], "s3:DeleteBucket")
