@@ -2,6 +2,7 @@
 //! events, the records the workflow carries from state to state, the quarantine and restore
 //! decisions, and the outcome notifications.
 
+pub mod consistency;
 pub mod event;
 pub mod history;
 pub mod name;

@@ -1,7 +1,9 @@
 //! Deciding a quarantine, pure: the shell reads what IAM holds now into a snapshot value, one of
 //! these functions decides what to write, the shell writes it. Each decision always works on the
 //! policy as it is now: if it changed since the event, the newer state is what is analysed and
-//! quarantined (never clobbered with an older document).
+//! quarantined (never clobbered with an older document). While IAM may still be catching up
+//! with the event (`consistency::may_lag`, the `lagging` argument), a snapshot that does not show
+//! the event's change is `NotYetConsistent`, not a conclusion.
 
 use policy_engine::{
     Catalog, Edit, Finding, PlanError, Policy, PolicyError, PolicyKind, RestrictedActions, analyse,
@@ -29,6 +31,26 @@ pub enum QuarantineError {
     /// IAM's version limit is reached and no version can be deleted to make room.
     #[error("{policy_arn} has {versions} versions and none can be deleted to make room")]
     NoRoom { policy_arn: String, versions: usize },
+    /// IAM does not show the event's change yet, and the event is recent enough that this may
+    /// be IAM's lag: look again later.
+    #[error("IAM does not show the change yet: {0}")]
+    NotYetConsistent(String),
+}
+
+/// The conclusion when IAM does not show the event's change: wait while IAM may lag, else
+/// `settled`.
+fn unless_lagging<T>(lagging: bool, what: &str, settled: T) -> Result<T, QuarantineError> {
+    if lagging {
+        Err(QuarantineError::NotYetConsistent(what.to_owned()))
+    } else {
+        Ok(settled)
+    }
+}
+
+/// When the policy (or the principal, or the attachment) the event changed is not there: gone
+/// for good, or not visible yet.
+pub fn decide_missing(what: &str, lagging: bool) -> Result<String, QuarantineError> {
+    unless_lagging(lagging, what, what.to_owned())
 }
 
 /// The narrowest rewrite of one document that takes its restricted grants out of force.
@@ -109,6 +131,8 @@ pub struct ManagedPolicyNow {
     /// The version the assessment analysed and its document, when it is no longer the default
     /// (and still exists).
     pub analysed: Option<(String, String)>,
+    /// The version the event made the default, when it says.
+    pub event_version_id: Option<String>,
     pub versions: Vec<VersionSummary>,
 }
 
@@ -125,10 +149,25 @@ pub enum ManagedDecision {
     },
 }
 
+/// A default version older than the event's is what IAM showed before the change (or a later
+/// revert, once IAM has caught up); a newer one is a real newer change (or our own quarantine).
 pub fn decide_managed(
     now: &ManagedPolicyNow,
+    lagging: bool,
     restricted: &RestrictedActions,
 ) -> Result<ManagedDecision, QuarantineError> {
+    if let Some(event_version) = &now.event_version_id
+        && version_number(&now.default_version_id) < version_number(event_version)
+    {
+        unless_lagging(
+            lagging,
+            &format!(
+                "the default version is {}, older than the event's {event_version}",
+                now.default_version_id
+            ),
+            (),
+        )?;
+    }
     let limit = PolicyKind::Managed.size_limit();
     if let Some(rewrite) = rewrite(&now.default_document, limit, restricted)? {
         return Ok(ManagedDecision::NewDefaultVersion {
@@ -196,21 +235,19 @@ pub enum InlineDecision {
     Rewrite(Rewrite),
 }
 
-/// `analysed` is the document the assessment analysed: what an earlier attempt quarantined.
+/// `analysed` is the document the assessment analysed (the event's): what an earlier attempt
+/// quarantined, and what IAM shows once it has caught up.
 pub fn decide_inline(
     now: &InlinePolicyNow,
     analysed: Option<&str>,
+    lagging: bool,
     restricted: &RestrictedActions,
 ) -> Result<InlineDecision, QuarantineError> {
     let Some(current) = &now.document else {
-        return Ok(InlineDecision::NotNeeded(
-            "the inline policy no longer exists".into(),
-        ));
+        return decide_missing("the inline policy no longer exists", lagging)
+            .map(InlineDecision::NotNeeded);
     };
     let budget = inline_budget(now.principal.kind, &now.other_documents);
-    if let Some(rewrite) = rewrite(current, budget, restricted)? {
-        return Ok(InlineDecision::Rewrite(rewrite));
-    }
     if let Some(original) = analysed
         && let Some(rewrite) = own_earlier_rewrite(original, current, budget, restricted)?
     {
@@ -220,6 +257,16 @@ pub fn decide_inline(
                 policy_name: now.policy_name.clone(),
             },
         )));
+    }
+    if analysed.is_some_and(|original| !same_document(original, current)) {
+        unless_lagging(
+            lagging,
+            "the inline policy does not hold the event's document",
+            (),
+        )?;
+    }
+    if let Some(rewrite) = rewrite(current, budget, restricted)? {
+        return Ok(InlineDecision::Rewrite(rewrite));
     }
     Ok(InlineDecision::NotNeeded(
         "the inline policy, as it is now, grants no restricted action".into(),
@@ -260,17 +307,16 @@ pub enum AttachmentDecision {
 
 pub fn decide_attachment(
     now: &AttachmentNow,
+    lagging: bool,
     restricted: &RestrictedActions,
 ) -> Result<AttachmentDecision, QuarantineError> {
     if !now.attached {
-        return Ok(AttachmentDecision::NotNeeded(
-            "the policy is no longer attached".into(),
-        ));
+        return decide_missing("the policy is no longer attached", lagging)
+            .map(AttachmentDecision::NotNeeded);
     }
     let Some(document) = &now.document else {
-        return Ok(AttachmentDecision::NotNeeded(
-            "the attached policy no longer exists".into(),
-        ));
+        return decide_missing("the attached policy no longer exists", lagging)
+            .map(AttachmentDecision::NotNeeded);
     };
     let policy = Policy::parse(document).map_err(|source| QuarantineError::Unreadable {
         which: "attached",

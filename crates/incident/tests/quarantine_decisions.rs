@@ -5,7 +5,7 @@
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
     ManagedPolicyNow, QuarantineError, VersionSummary, decide_attachment, decide_inline,
-    decide_managed, inline_budget, rewrite,
+    decide_managed, decide_missing, inline_budget, rewrite,
 };
 use incident::{Principal, PrincipalKind, QuarantineAction};
 use policy_engine::{Catalog, PolicyKind, RestrictedActions};
@@ -40,6 +40,7 @@ fn managed(default: (&str, &str), versions: Vec<VersionSummary>) -> ManagedPolic
         default_version_id: default.0.into(),
         default_document: default.1.into(),
         analysed: None,
+        event_version_id: None,
         versions,
     }
 }
@@ -51,7 +52,7 @@ fn a_restricted_default_version_gets_a_new_default_version_without_the_grant() {
         rewrite,
         offending_version_id,
         make_room,
-    } = decide_managed(&now, &restricted()).unwrap()
+    } = decide_managed(&now, false, &restricted()).unwrap()
     else {
         panic!("expected a new default version");
     };
@@ -114,7 +115,7 @@ fn at_the_version_limit_the_oldest_spare_version_makes_room() {
         let default = versions.iter().find(|v| v.is_default).unwrap();
         let now = managed((&default.version_id, OFFENDING), versions.clone());
         let ManagedDecision::NewDefaultVersion { make_room, .. } =
-            decide_managed(&now, &restricted()).unwrap()
+            decide_managed(&now, false, &restricted()).unwrap()
         else {
             panic!("{case}: expected a new default version");
         };
@@ -129,7 +130,7 @@ fn with_no_spare_version_to_delete_the_quarantine_is_a_policy_conflict() {
         .map(|n| version(&format!("v{n}"), true, n))
         .collect();
     let now = managed(("v5", OFFENDING), versions);
-    let error = decide_managed(&now, &restricted()).unwrap_err();
+    let error = decide_managed(&now, false, &restricted()).unwrap_err();
     assert!(
         matches!(error, QuarantineError::NoRoom { versions: 5, .. }),
         "{error}"
@@ -140,7 +141,7 @@ fn with_no_spare_version_to_delete_the_quarantine_is_a_policy_conflict() {
 fn a_clean_default_version_needs_no_quarantine() {
     let now = managed(("v2", CLEAN), vec![version("v2", true, 2)]);
     assert_eq!(
-        decide_managed(&now, &restricted()).unwrap(),
+        decide_managed(&now, false, &restricted()).unwrap(),
         ManagedDecision::NotNeeded(
             "the policy's default version (v2) grants no restricted action".into()
         )
@@ -157,7 +158,8 @@ fn a_retried_quarantine_recognises_its_own_version_and_reports_it_applied() {
     );
     now.analysed = Some(("v1".into(), OFFENDING.into()));
     // WHEN the retried attempt decides
-    let ManagedDecision::InPlace(applied) = decide_managed(&now, &restricted()).unwrap() else {
+    let ManagedDecision::InPlace(applied) = decide_managed(&now, false, &restricted()).unwrap()
+    else {
         panic!("expected the quarantine recognised in place");
     };
     // THEN it stands as applied, with the original kept for the restore
@@ -181,7 +183,7 @@ fn a_clean_default_that_is_not_our_quarantine_is_a_newer_change() {
     );
     now.analysed = Some(("v1".into(), OFFENDING.into()));
     assert!(matches!(
-        decide_managed(&now, &restricted()).unwrap(),
+        decide_managed(&now, false, &restricted()).unwrap(),
         ManagedDecision::NotNeeded(_)
     ));
 }
@@ -189,7 +191,7 @@ fn a_clean_default_that_is_not_our_quarantine_is_a_newer_change() {
 #[test]
 fn a_document_iam_holds_that_the_engine_cannot_read_is_invalid_input() {
     let now = managed(("v1", "not a policy"), vec![version("v1", true, 1)]);
-    let error = decide_managed(&now, &restricted()).unwrap_err();
+    let error = decide_managed(&now, false, &restricted()).unwrap_err();
     assert!(
         matches!(error, QuarantineError::Unreadable { .. }),
         "{error}"
@@ -242,7 +244,7 @@ fn inline_decisions() {
         ),
     ];
     for (case, now, analysed, expected) in cases {
-        let got = match decide_inline(now, *analysed, &restricted()).unwrap() {
+        let got = match decide_inline(now, *analysed, false, &restricted()).unwrap() {
             InlineDecision::Rewrite(_) => "rewrite",
             InlineDecision::NotNeeded(_) => "not needed",
             InlineDecision::InPlace(applied) => {
@@ -289,7 +291,7 @@ fn the_inline_budget_is_the_principals_quota_less_its_other_inline_policies() {
 fn an_inline_quarantine_that_cannot_fit_the_budget_is_refused() {
     // Other inline policies use the whole quota: no quarantine fits.
     let now = inline(Some(OFFENDING), &[&"x".repeat(10_240)]);
-    let error = decide_inline(&now, Some(OFFENDING), &restricted()).unwrap_err();
+    let error = decide_inline(&now, Some(OFFENDING), false, &restricted()).unwrap_err();
     assert!(matches!(error, QuarantineError::DoesNotFit(_)), "{error}");
 }
 
@@ -327,7 +329,7 @@ fn attachment_decisions() {
         ),
     ];
     for (case, now, expected) in cases {
-        match decide_attachment(now, &restricted()).unwrap() {
+        match decide_attachment(now, false, &restricted()).unwrap() {
             AttachmentDecision::Detach(applied) => {
                 assert_eq!(*expected, "detach", "{case}");
                 assert_eq!(applied.original_document, OFFENDING, "{case}");
@@ -336,5 +338,228 @@ fn attachment_decisions() {
             }
             AttachmentDecision::NotNeeded(reason) => assert_eq!(reason, *expected, "{case}"),
         }
+    }
+}
+
+/// What a decision came to, in a word: the consistency tables compare these.
+fn kind<T>(
+    decision: Result<T, QuarantineError>,
+    kind_of: impl Fn(&T) -> &'static str,
+) -> &'static str {
+    match decision {
+        Ok(decided) => kind_of(&decided),
+        Err(QuarantineError::NotYetConsistent(_)) => "not yet consistent",
+        Err(error) => panic!("unexpected error: {error}"),
+    }
+}
+
+fn managed_kind(decision: &ManagedDecision) -> &'static str {
+    match decision {
+        ManagedDecision::NotNeeded(_) => "not needed",
+        ManagedDecision::InPlace(_) => "in place",
+        ManagedDecision::NewDefaultVersion { .. } => "new default version",
+    }
+}
+
+/// A policy whose event made v2 (OFFENDING) the default, as IAM shows it now.
+fn after_event_v2(default: (&str, &str), analysed_v2: bool) -> ManagedPolicyNow {
+    let mut now = managed(
+        default,
+        vec![version("v1", false, 10), version("v2", false, 20)],
+    );
+    now.event_version_id = Some("v2".into());
+    if analysed_v2 && default.0 != "v2" {
+        now.analysed = Some(("v2".into(), OFFENDING.into()));
+    }
+    now
+}
+
+#[test]
+fn managed_reads_that_do_not_show_the_event_wait_while_iam_may_lag() {
+    let quarantined = quarantine_of_offending();
+    // (case, the policy now, IAM may still lag?, expected)
+    let cases: &[(&str, ManagedPolicyNow, bool, &str)] = &[
+        (
+            "the event's version in force",
+            after_event_v2(("v2", OFFENDING), true),
+            true,
+            "new default version",
+        ),
+        (
+            "still the previous default, within the window",
+            after_event_v2(("v1", CLEAN), false),
+            true,
+            "not yet consistent",
+        ),
+        (
+            "a previous restricted default is not quarantined in its place",
+            after_event_v2(("v1", OFFENDING), false),
+            true,
+            "not yet consistent",
+        ),
+        (
+            "an older default after the window: a revert, analysed as it is",
+            after_event_v2(("v1", CLEAN), false),
+            false,
+            "not needed",
+        ),
+        (
+            "a newer clean default: a real supersession, not IAM's lag",
+            after_event_v2(("v3", CLEAN), true),
+            true,
+            "not needed",
+        ),
+        (
+            "a newer default that is our own quarantine",
+            after_event_v2(("v3", &quarantined), true),
+            true,
+            "in place",
+        ),
+        (
+            "a newer restricted default is quarantined at once",
+            after_event_v2(("v3", OFFENDING), true),
+            true,
+            "new default version",
+        ),
+        (
+            "no version in the event: nothing to compare",
+            managed(("v1", CLEAN), vec![version("v1", true, 10)]),
+            true,
+            "not needed",
+        ),
+        (
+            "v10 is newer than v9",
+            {
+                let mut now = after_event_v2(("v10", CLEAN), false);
+                now.event_version_id = Some("v9".into());
+                now
+            },
+            true,
+            "not needed",
+        ),
+    ];
+    for (case, now, lagging, expected) in cases {
+        let got = kind(decide_managed(now, *lagging, &restricted()), managed_kind);
+        assert_eq!(got, *expected, "{case}");
+    }
+}
+
+#[test]
+fn missing_is_not_yet_visible_within_the_window_and_gone_after_it() {
+    let what = "the policy no longer exists";
+    assert!(matches!(
+        decide_missing(what, true),
+        Err(QuarantineError::NotYetConsistent(reason)) if reason == what
+    ));
+    assert_eq!(decide_missing(what, false).unwrap(), what);
+}
+
+#[test]
+fn inline_reads_that_do_not_show_the_event_wait_while_iam_may_lag() {
+    let quarantined = quarantine_of_offending();
+    let inline_kind = |d: &InlineDecision| match d {
+        InlineDecision::NotNeeded(_) => "not needed",
+        InlineDecision::InPlace(_) => "in place",
+        InlineDecision::Rewrite(_) => "rewrite",
+    };
+    // The event put OFFENDING in force. (case, the policy now, IAM may still lag?, expected)
+    let other_restricted = OFFENDING.replace("VisualEditor0", "Older");
+    let cases: &[(&str, InlinePolicyNow, bool, &str)] = &[
+        (
+            "the event's document",
+            inline(Some(OFFENDING), &[]),
+            true,
+            "rewrite",
+        ),
+        (
+            "missing, within the window",
+            inline(None, &[]),
+            true,
+            "not yet consistent",
+        ),
+        (
+            "missing, after the window: gone",
+            inline(None, &[]),
+            false,
+            "not needed",
+        ),
+        (
+            "the previous clean document, within the window",
+            inline(Some(CLEAN), &[]),
+            true,
+            "not yet consistent",
+        ),
+        (
+            "a clean document after the window: superseded",
+            inline(Some(CLEAN), &[]),
+            false,
+            "not needed",
+        ),
+        (
+            "another restricted document is not quarantined while IAM may lag",
+            inline(Some(&other_restricted), &[]),
+            true,
+            "not yet consistent",
+        ),
+        (
+            "another restricted document after the window: quarantined as it is",
+            inline(Some(&other_restricted), &[]),
+            false,
+            "rewrite",
+        ),
+        (
+            "our own quarantine, within the window",
+            inline(Some(&quarantined), &[]),
+            true,
+            "in place",
+        ),
+    ];
+    for (case, now, lagging, expected) in cases {
+        let got = kind(
+            decide_inline(now, Some(OFFENDING), *lagging, &restricted()),
+            inline_kind,
+        );
+        assert_eq!(got, *expected, "{case}");
+    }
+}
+
+#[test]
+fn attachments_not_yet_visible_wait_while_iam_may_lag() {
+    let attachment_kind = |d: &AttachmentDecision| match d {
+        AttachmentDecision::NotNeeded(_) => "not needed",
+        AttachmentDecision::Detach(_) => "detach",
+    };
+    let cases: &[(&str, AttachmentNow, bool, &str)] = &[
+        (
+            "attached and restricted",
+            attachment(true, Some(OFFENDING)),
+            true,
+            "detach",
+        ),
+        (
+            "not attached yet, within the window",
+            attachment(false, None),
+            true,
+            "not yet consistent",
+        ),
+        (
+            "not attached after the window: detached since",
+            attachment(false, None),
+            false,
+            "not needed",
+        ),
+        (
+            "the policy not visible yet",
+            attachment(true, None),
+            true,
+            "not yet consistent",
+        ),
+    ];
+    for (case, now, lagging, expected) in cases {
+        let got = kind(
+            decide_attachment(now, *lagging, &restricted()),
+            attachment_kind,
+        );
+        assert_eq!(got, *expected, "{case}");
     }
 }

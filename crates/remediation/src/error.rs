@@ -52,10 +52,11 @@ impl StepError {
             StepError::Quarantine(QuarantineError::Unreadable { .. }) => "InvalidInput",
             StepError::Quarantine(QuarantineError::NoRoom { .. }) => "PolicyConflict",
             StepError::Quarantine(QuarantineError::DoesNotFit(_)) => "NonRetryable",
+            StepError::Quarantine(QuarantineError::NotYetConsistent(_))
+            | StepError::NotYetConsistent(_) => "NotYetConsistent",
             StepError::InvalidInput(_) => "InvalidInput",
             StepError::Configuration(_) => "NonRetryable",
             StepError::NotTheWorkflow(_) | StepError::UnprovenDecision(_) => "ForgedRequest",
-            StepError::NotYetConsistent(_) => "NotYetConsistent",
             StepError::Superseded(_) => SUPERSEDED,
         }
     }

@@ -2,6 +2,7 @@
 //! event does not carry it (attachments, SetDefaultPolicyVersion). Also hands the state machine
 //! the approval deadline, which this function holds as configuration.
 
+use incident::consistency::may_lag;
 use incident::{
     Analysed, Assessment, OwnRoles, PolicyChange, Reading, ReportedGrant, Target, Verdict,
     WriterSessions, read_event,
@@ -57,6 +58,10 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
     };
     let Some((document, version_id)) = document_of(&change, &deps.iam).await? else {
         let reason = "the policy no longer exists, so it grants nothing".to_owned();
+        if may_lag(&change.event_time, time::OffsetDateTime::now_utc()) {
+            // Just created or attached: IAM may not show it yet.
+            return Err(StepError::NotYetConsistent(reason));
+        }
         tracing::info!(event = %change.event_name, %reason, "ignored");
         return Ok(ignored(
             change.event_id.clone(),

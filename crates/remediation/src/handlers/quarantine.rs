@@ -8,9 +8,10 @@ use crate::executions::Executions;
 use crate::handlers::{StepInvocation, alert_if_refused, state_part};
 use crate::iam::IamPolicies;
 use crate::publisher::Notifier;
+use incident::consistency::may_lag;
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
-    ManagedPolicyNow, decide_attachment, decide_inline, decide_managed,
+    ManagedPolicyNow, decide_attachment, decide_inline, decide_managed, decide_missing,
 };
 use incident::{
     AppliedQuarantine, Assessment, DeletedVersion, Principal, QuarantineAction, QuarantineRecord,
@@ -51,18 +52,20 @@ pub async fn quarantine(
             "only a change assessed as restricted is quarantined",
         ));
     };
+    // Whether a read that does not show the event's change may be IAM's lag.
+    let lagging = may_lag(&analysed.change.event_time, time::OffsetDateTime::now_utc());
     let record = match &analysed.change.target {
         Target::ManagedPolicy { policy_arn } => {
-            managed(policy_arn, analysed.version_id.as_deref(), deps).await?
+            managed(policy_arn, analysed.version_id.as_deref(), lagging, deps).await?
         }
         Target::InlinePolicy {
             principal,
             policy_name,
-        } => inline(principal, policy_name, &analysed.document, deps).await?,
+        } => inline(principal, policy_name, &analysed.document, lagging, deps).await?,
         Target::Attachment {
             principal,
             policy_arn,
-        } => attachment(principal, policy_arn, deps).await?,
+        } => attachment(principal, policy_arn, lagging, deps).await?,
     };
     match &record {
         QuarantineRecord::Applied(applied) => {
@@ -76,12 +79,16 @@ pub async fn quarantine(
 async fn managed(
     policy_arn: &str,
     analysed_version: Option<&str>,
+    lagging: bool,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let iam = &deps.iam;
     let Some((default_version_id, default_document)) = iam.default_version(policy_arn).await?
     else {
-        return Ok(not_needed("the policy no longer exists"));
+        return Ok(not_needed(&decide_missing(
+            "the policy no longer exists",
+            lagging,
+        )?));
     };
     let analysed = match analysed_version.filter(|v| *v != default_version_id) {
         Some(version) => iam
@@ -95,9 +102,10 @@ async fn managed(
         default_version_id,
         default_document,
         analysed,
+        event_version_id: analysed_version.map(str::to_owned),
         versions: iam.versions(policy_arn).await?,
     };
-    Ok(match decide_managed(&now, &deps.restricted)? {
+    Ok(match decide_managed(&now, lagging, &deps.restricted)? {
         ManagedDecision::NotNeeded(reason) => not_needed(&reason),
         ManagedDecision::InPlace(applied) => in_place(applied),
         ManagedDecision::NewDefaultVersion {
@@ -146,6 +154,7 @@ async fn inline(
     principal: &Principal,
     policy_name: &str,
     analysed_document: &str,
+    lagging: bool,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let iam = &deps.iam;
@@ -167,7 +176,7 @@ async fn inline(
         other_documents,
     };
     Ok(
-        match decide_inline(&now, Some(analysed_document), &deps.restricted)? {
+        match decide_inline(&now, Some(analysed_document), lagging, &deps.restricted)? {
             InlineDecision::NotNeeded(reason) => not_needed(&reason),
             InlineDecision::InPlace(applied) => in_place(applied),
             InlineDecision::Rewrite(rewrite) => {
@@ -185,6 +194,7 @@ async fn inline(
 async fn attachment(
     principal: &Principal,
     policy_arn: &str,
+    lagging: bool,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let iam = &deps.iam;
@@ -200,7 +210,7 @@ async fn attachment(
         attached,
         document,
     };
-    Ok(match decide_attachment(&now, &deps.restricted)? {
+    Ok(match decide_attachment(&now, lagging, &deps.restricted)? {
         AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
         AttachmentDecision::Detach(applied) => {
             iam.detach(principal, policy_arn).await?;
