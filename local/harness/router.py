@@ -1,17 +1,21 @@
 """The Lambda Invoke API in front of the functions: what moto's ASL interpreter and the approval
-server call, forwarded to each function's `cargo lambda watch`; everything else is proxied to
-moto. Tests can make a function answer errors without calling it (fault injection)."""
+server call, forwarded to each function's `cargo lambda watch`; everything else (the functions'
+own AWS calls included) is proxied to moto. Tests can make a function answer errors (fault
+injection), and make AWS API calls answer as AWS does under load or right after a change:
+throttled, not found yet, an earlier document, or slow."""
 
 from __future__ import annotations
 
 import http.client
 import http.server
 import json
+import random
 import re
 import threading
 import time
 import urllib.parse
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .constants import HOP_BY_HOP
@@ -19,6 +23,80 @@ from .loopback import LoopbackServer, reply
 from .template import function_arn
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+# The service a signed request is for: its credential scope (.../us-east-1/iam/aws4_request).
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[0-9]{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
+IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+
+def aws_call(headers, body: bytes) -> tuple[str, str, str]:
+    """(service, action, readable request) of an AWS API request: the service from its
+    signature, the action from a query-protocol body (Action=...) or a JSON protocol's
+    X-Amz-Target; the request URL-decoded, for matching."""
+    scope = CREDENTIAL_SCOPE.search(headers.get("Authorization") or "")
+    service = scope.group("service") if scope else ""
+    text = body.decode("utf-8", "replace")
+    target = headers.get("X-Amz-Target") or ""
+    if target:
+        return service, target.rsplit(".", 1)[-1], text
+    form = urllib.parse.parse_qs(text)
+    return service, (form.get("Action") or [""])[0], urllib.parse.unquote_plus(text)
+
+
+def iam_error(status: int, code: str, message: str) -> tuple[int, list, bytes]:
+    """An IAM error exactly as IAM answers one (query protocol: XML, the code in <Code>)."""
+    request_id = str(uuid.uuid4())
+    body = (f'<ErrorResponse xmlns="{IAM_NAMESPACE}"><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>")
+    return status, [("x-amzn-RequestId", request_id), ("Content-Type", "text/xml")], body.encode()
+
+
+def stale_answer(body: bytes, version: tuple[str, str] | None, document: str | None) -> bytes:
+    """moto's IAM answer made to show an earlier state: the default version id, the document."""
+    text = body.decode("utf-8")
+    if version is not None:
+        old, new = version
+        text = text.replace(f"<DefaultVersionId>{new}</DefaultVersionId>",
+                            f"<DefaultVersionId>{old}</DefaultVersionId>")
+    if document is not None:
+        encoded = urllib.parse.quote(document, safe="")
+        text = re.sub(r"<(PolicyDocument|Document)>.*?</\1>",
+                      lambda m: f"<{m.group(1)}>{encoded}</{m.group(1)}>", text, flags=re.S)
+    return text.encode("utf-8")
+
+
+@dataclass
+class AwsFault:
+    """How matching AWS API calls (`service`, `action`, and `match` in the request) answer while
+    the fault is armed (until `until`, time.time()):
+    - `missing`: 404 NoSuchEntity, as IAM answers for an entity it does not show yet;
+    - `stale_version` (old, new): GetPolicy's DefaultVersionId `new` answered as `old`, and
+      `stale_document`: the document in moto's real answer (inline or version) replaced by this
+      earlier one, URL-encoded as IAM sends documents: an earlier state, as IAM may show it;
+    - `throttle`: this fraction of calls (seeded) answers 400 Throttling;
+    - `hold`: the first `hold_count` calls go to moto at once (a write is made), and their answer
+      comes `hold` seconds later, past the caller's timeout.
+    `hits` lists (action, what was done, time.time()) for each call it answered."""
+    service: str
+    action: str
+    match: str | None = None
+    until: float = float("inf")
+    missing: bool = False
+    stale_version: tuple[str, str] | None = None
+    stale_document: str | None = None
+    throttle: float = 0.0
+    seed: int = 0
+    hold: float = 0.0
+    hold_count: int = 0
+    hits: list = field(default_factory=list)
+    _random: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._random = random.Random(self.seed)
+
+    def applies(self, service: str, action: str, request: str) -> bool:
+        return (self.service == service and self.action in ("*", action)
+                and (self.match is None or self.match in request) and time.time() < self.until)
 
 
 def invoke(port: int, function: str, payload: dict,
@@ -53,6 +131,11 @@ class Router(LoopbackServer):
         self.invocations: list[dict] = []
         self._lock = threading.Lock()
         self._faults: list[dict] = []  # pending injected errors, oldest first (under _lock)
+        self._aws_faults: list[AwsFault] = []  # armed AWS API faults (under _lock)
+        # Lambda's concurrency limit per function (None: unlimited, calls queue in cargo lambda
+        # watch); above it an invocation is throttled, as Lambda throttles (under _lock).
+        self.concurrency: int | None = None
+        self._in_flight: dict[str, int] = {}
         router = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -68,7 +151,8 @@ class Router(LoopbackServer):
                 if m and self.command == "POST":
                     status, headers, out = router.invoke(urllib.parse.unquote(m.group("name")), body)
                 else:
-                    status, headers, out = router.proxy(self.command, self.path, self.headers, body)
+                    status, headers, out = router.proxy_aws(self.command, self.path, self.headers,
+                                                            body)
                 reply(self, status, headers, out)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
@@ -97,13 +181,15 @@ class Router(LoopbackServer):
 
     # -- fault injection (tests)
     def inject_errors(self, function: str, count: int, error_type: str, error_message: str,
-                      payload_contains: str | None = None) -> dict:
+                      payload_contains: str | None = None, after_call: bool = False) -> dict:
         """The next `count` invocations of `function` (name, ARN or binary) answer the function
         error {"errorType": error_type, "errorMessage": error_message} without the function
-        being called. With `payload_contains`, only invocations whose payload contains that text
-        count (so a test's faults cannot hit another test's executions). Returns the fault: its
-        `used` lists the request ids of the invocations that got it, `remaining` how many are
-        still pending. Thread-safe."""
+        being called; with `after_call`, after the function has run and done its work (its
+        answer lost, as when Lambda ends an invocation at its timeout). With
+        `payload_contains`, only invocations whose payload contains that text count (so a
+        test's faults cannot hit another test's executions). Returns the fault: its `used`
+        lists the request ids of the invocations that got it, `remaining` how many are still
+        pending. Thread-safe."""
         binary = self.binary_for(function)
         if binary is None:
             raise ValueError(f"no such function: {function}")
@@ -111,7 +197,7 @@ class Router(LoopbackServer):
             raise ValueError(f"count must be at least 1, not {count}")
         fault = {"binary": binary, "count": count, "remaining": count,
                  "error_type": error_type, "error_message": error_message,
-                 "payload_contains": payload_contains, "used": []}
+                 "payload_contains": payload_contains, "after_call": after_call, "used": []}
         with self._lock:
             self._faults.append(fault)
         self.log(f"inject {count} x {error_type} into {binary}"
@@ -140,6 +226,54 @@ class Router(LoopbackServer):
                     return f
         return None
 
+    # -- AWS API faults (tests, benchmarks)
+    def inject_aws_fault(self, fault: AwsFault) -> AwsFault:
+        """Arms `fault` for the functions' AWS calls until `fault.until` or clear_aws_faults."""
+        with self._lock:
+            self._aws_faults.append(fault)
+        self.log(f"arm AWS fault {fault}")
+        return fault
+
+    def clear_aws_faults(self, fault: AwsFault | None = None):
+        with self._lock:
+            self._aws_faults = [f for f in self._aws_faults if fault is not None and f is not fault]
+
+    def _aws_fault_for(self, headers, body: bytes):
+        with self._lock:
+            if not self._aws_faults:
+                return None, ""
+            service, action, request = aws_call(headers, body)
+            for fault in self._aws_faults:
+                if fault.applies(service, action, request):
+                    return fault, action
+        return None, action
+
+    def proxy_aws(self, method, path, headers, body):
+        """A call to moto, answered as AWS would while an armed fault applies."""
+        fault, action = self._aws_fault_for(headers, body)
+        if fault is None:
+            return self.proxy(method, path, headers, body)
+        with self._lock:
+            throttled = fault.throttle and fault._random.random() < fault.throttle
+            held = fault.hold and fault.hold_count > 0
+            if held:
+                fault.hold_count -= 1
+            stale = fault.stale_version or fault.stale_document
+            done = ("throttled" if throttled else "missing" if fault.missing else
+                    "held" if held else "stale" if stale else "passed")
+            fault.hits.append((action, done, time.time()))
+        if throttled:
+            return iam_error(400, "Throttling", "Rate exceeded")
+        if fault.missing:
+            return iam_error(404, "NoSuchEntity", f"The entity {fault.match or ''} cannot be found.")
+        status, out_headers, out = self.proxy(method, path, headers, body)
+        if status == 200:
+            out = stale_answer(out, fault.stale_version, fault.stale_document)
+        if held:
+            self.log(f"holding the answer to {action} for {fault.hold} s")
+            time.sleep(fault.hold)
+        return status, out_headers, out
+
     def invoke(self, function: str, payload: bytes):
         request_id = str(uuid.uuid4())
         base = [("x-amzn-RequestId", request_id), ("Content-Type", "application/json")]
@@ -152,31 +286,47 @@ class Router(LoopbackServer):
             record.update(status=404, error_type="ResourceNotFoundException")
             body = json.dumps({"Type": "User", "message": f"Function not found: {function}"})
             return 404, base + [("x-amzn-ErrorType", "ResourceNotFoundException")], body.encode()
+        if not self._enter(binary):
+            # Lambda answers 429 TooManyRequestsException, which Step Functions reports as
+            # Lambda.TooManyRequestsException; moto's interpreter names every Invoke client error
+            # "Exception", so the router answers with the name AWS reports, as a function error.
+            record.update(status=200, throttled=True, error_type="Lambda.TooManyRequestsException")
+            error = {"errorType": "Lambda.TooManyRequestsException",
+                     "errorMessage": "Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded)"}
+            return 200, base + [("X-Amz-Function-Error", "Unhandled")], json.dumps(error).encode()
+        try:
+            return self._invoke_function(binary, payload, record, request_id, base)
+        finally:
+            with self._lock:
+                self._in_flight[binary] -= 1
+
+    def _enter(self, binary: str) -> bool:
+        """Counts an invocation in flight, unless the function is at its concurrency limit."""
+        with self._lock:
+            if self.concurrency is not None and self._in_flight.get(binary, 0) >= self.concurrency:
+                return False
+            self._in_flight[binary] = self._in_flight.get(binary, 0) + 1
+            return True
+
+    def _invoke_function(self, binary: str, payload: bytes, record: dict, request_id: str,
+                         base: list):
         fault = self._take_fault(binary, record["payload"])
+        if fault is not None and fault["after_call"]:
+            self._call_function(binary, payload, record)
+            record["answer_lost"] = True
         if fault is not None:
-            # As Lambda answers a function error; the function is not called.
+            # As Lambda answers a function error (the function not called, or its answer lost).
             error = {"errorType": fault["error_type"], "errorMessage": fault["error_message"]}
             with self._lock:
                 fault["used"].append(request_id)
-            record.update(status=200, injected=True, duration=0.0, error_type=error["errorType"],
+            record.setdefault("duration", 0.0)
+            record.update(status=200, injected=True, error_type=error["errorType"],
                           error_message=error["errorMessage"])
             self.log(f"invoke {binary} -> injected error {error['errorType']}: "
                      f"{error['errorMessage'][:300]}")
             return 200, base + [("X-Amz-Executed-Version", "$LATEST"),
                                 ("X-Amz-Function-Error", "Unhandled")], json.dumps(error).encode()
-        conn = http.client.HTTPConnection("127.0.0.1", self.lambda_ports[binary], timeout=1200)
-        try:
-            conn.request("POST", f"/2015-03-31/functions/{binary}/invocations", body=payload,
-                         headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            out = resp.read()
-            status = resp.status
-        except OSError as e:
-            status, out = 599, f"cargo lambda watch unreachable: {e}".encode()
-        finally:
-            conn.close()
-        record["duration"] = time.time() - record["started"]
-        record["cargo_lambda_status"] = status
+        status, out = self._call_function(binary, payload, record)
         headers = base + [("X-Amz-Executed-Version", "$LATEST")]
         if status == 200:
             record["status"] = 200
@@ -197,6 +347,23 @@ class Router(LoopbackServer):
         self.log(f"invoke {binary} -> error {error['errorType']}: "
                  f"{error['errorMessage'][:300]} in {record['duration']:.2f}s")
         return 200, headers + [("X-Amz-Function-Error", "Unhandled")], json.dumps(error).encode()
+
+    def _call_function(self, binary: str, payload: bytes, record: dict) -> tuple[int, bytes]:
+        """The function's own answer from its cargo lambda watch: (status, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.lambda_ports[binary], timeout=1200)
+        try:
+            conn.request("POST", f"/2015-03-31/functions/{binary}/invocations", body=payload,
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            out = resp.read()
+            status = resp.status
+        except OSError as e:
+            status, out = 599, f"cargo lambda watch unreachable: {e}".encode()
+        finally:
+            conn.close()
+        record["duration"] = time.time() - record["started"]
+        record["cargo_lambda_status"] = status
+        return status, out
 
     def proxy(self, method, path, headers, body):
         conn = http.client.HTTPConnection("127.0.0.1", self.moto_port, timeout=300)

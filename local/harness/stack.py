@@ -54,7 +54,9 @@ class LocalStack:
     configuration of the functions, the ASL is the template's either way). state_machine_name
     names the one state machine (the approval API's STATE_MACHINE_ARN). reload_on_change=False
     keeps each function as first built (cargo lambda watch --ignore-changes), so a test run
-    is not disturbed by edits made while it runs."""
+    is not disturbed by edits made while it runs. lambda_concurrency: each function's
+    concurrency limit, as Lambda's (that many instances run; an invocation above it is
+    throttled); None: one instance, and invocations wait their turn."""
 
     def __init__(self, approval_timeout_hours: int | str = 24,
                  restricted_actions: str = "s3:DeleteBucket,s3:DeleteObject",
@@ -63,7 +65,7 @@ class LocalStack:
                  cargo_target_dir: Path | None = None,
                  approval_timeout_seconds: int | None = None,
                  state_machine_name: str = f"{STACK_NAME}-remediation",
-                 reload_on_change: bool = True):
+                 reload_on_change: bool = True, lambda_concurrency: int | None = None):
         self.approval_timeout_hours = str(approval_timeout_hours)
         self.approval_timeout_seconds = approval_timeout_seconds
         self.approval_timeout = approval_timeout(approval_timeout_hours, approval_timeout_seconds)
@@ -73,6 +75,7 @@ class LocalStack:
         self.quiet = quiet
         self.cargo_target_dir = cargo_target_dir
         self.reload_on_change = reload_on_change
+        self.lambda_concurrency = lambda_concurrency
         self.run_dir = run_dir or (RUNS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.template = read_template()
@@ -87,6 +90,7 @@ class LocalStack:
         self.lambda_ports = dict(zip(binaries, ports))
         self.router.moto_port = self.moto_port
         self.router.lambda_ports = self.lambda_ports
+        self.router.concurrency = lambda_concurrency
         self.topic_name = f"{STACK_NAME}-notifications"
         self.topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.topic_name}"
         self.operator_topic_name = f"{STACK_NAME}-operator"
@@ -134,7 +138,7 @@ class LocalStack:
 
     def function_env(self) -> dict[str, str]:
         """The functions' environment: the union of what template.yaml gives each function,
-        pointed at moto."""
+        pointed at moto through the router."""
         return {
             "RESTRICTED_ACTIONS": self.restricted_actions,
             # analyse-change: exactly these sessions are iam-sentinel's own writes; a restricted
@@ -158,7 +162,9 @@ class LocalStack:
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             **CREDENTIALS,
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.moto_port}",
+            # Through the router, which proxies to moto and can answer as AWS does under load
+            # or right after a change (Router.inject_aws_fault).
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.router.port}",
             "AWS_EC2_METADATA_DISABLED": "true",
             # Hermetic: no profile from the machine (empty files in the run directory).
             "AWS_CONFIG_FILE": str(self.run_dir / "no-aws-config"),
@@ -213,6 +219,8 @@ class LocalStack:
                     "-P", str(port), "--env-file", str(env_file)]
             if not self.reload_on_change:
                 argv.append("--ignore-changes")
+            if self.lambda_concurrency:
+                argv += ["--concurrency", str(self.lambda_concurrency)]
             watchers.append((port, self._spawn(f"watch-{f['binary']}", argv, cl_env,
                                                ROOT / f["code_uri"])))
         # 3. moto, whose ASL interpreter calls "localhost:$MOTO_PORT": the router

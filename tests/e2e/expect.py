@@ -29,6 +29,27 @@ DECIDED = {
 FAILED_HEADLINE = "FAILED: needs a person"
 
 
+def task_attempts(h, arn: str, state: str) -> list[dict]:
+    """Every attempt of a Task state as the history shows it: the ...Succeeded / ...Failed /
+    ...TimedOut events while that state was the current one, with their error and time."""
+    attempts, current = [], None
+    for e in h.history(arn):
+        if "stateEnteredEventDetails" in e:
+            current = e["stateEnteredEventDetails"]["name"]
+        elif "stateExitedEventDetails" in e:
+            current = None
+        elif current == state and e["type"].endswith(("Succeeded", "Failed", "TimedOut")):
+            detail = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+            attempts.append({"type": e["type"], "error": detail.get("error"),
+                             "cause": detail.get("cause") or "", "at": e["timestamp"]})
+    return attempts
+
+
+def attempt_gaps(attempts: list[dict]) -> list[float]:
+    """Seconds from each attempt's end to the next one's."""
+    return [round((b["at"] - a["at"]).total_seconds(), 2) for a, b in zip(attempts, attempts[1:])]
+
+
 def outcomes(events: list[dict]) -> list[str]:
     return [e["detail"].get("outcome") for e in events]
 

@@ -11,9 +11,9 @@ import uuid
 
 from harness.constants import ASL_PATH
 
-from .expect import (FAILED_HEADLINE, QUARANTINED, comment_for,
+from .expect import (FAILED_HEADLINE, QUARANTINED, attempt_gaps, comment_for,
                      deny_and_expect_the_quarantine_kept, headlines, original_in_notification,
-                     outcomes, wait_for_approval)
+                     outcomes, task_attempts, wait_for_approval)
 from .incidents import ManagedPolicy, same_document, unique
 
 # What the handlers answer for AWS throttling, and for access denied (docs/workflow-contract.md);
@@ -45,27 +45,6 @@ RETRY_WAITS = retry_waits(RETRY)
 CRASH_RETRY = asl_retry("Restore", TIMED_OUT[0])
 CRASH_MAX_ATTEMPTS = CRASH_RETRY["MaxAttempts"]
 CRASH_WAITS = retry_waits(CRASH_RETRY)
-
-
-def task_attempts(h, arn: str, state: str) -> list[dict]:
-    """Every attempt of a Task state as the history shows it: the ...Succeeded / ...Failed /
-    ...TimedOut events while that state was the current one, with their error and time."""
-    attempts, current = [], None
-    for e in h.history(arn):
-        if "stateEnteredEventDetails" in e:
-            current = e["stateEnteredEventDetails"]["name"]
-        elif "stateExitedEventDetails" in e:
-            current = None
-        elif current == state and e["type"].endswith(("Succeeded", "Failed", "TimedOut")):
-            detail = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
-            attempts.append({"type": e["type"], "error": detail.get("error"),
-                             "cause": detail.get("cause") or "", "at": e["timestamp"]})
-    return attempts
-
-
-def attempt_gaps(attempts: list[dict]) -> list[float]:
-    """Seconds from each attempt's end to the next one's."""
-    return [round((b["at"] - a["at"]).total_seconds(), 2) for a, b in zip(attempts, attempts[1:])]
 
 
 def test_retryable_errors_are_retried_with_backoff_until_the_quarantine_succeeds(h, request, note):
