@@ -26,7 +26,7 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= x86_64
 
-.PHONY: help check confirm-subscription demo test lint build bench bench-local fuzz catalog screenshots clean browser
+.PHONY: help check confirm-subscription demo test lint build bench bench-local bench-burst fuzz catalog screenshots clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -60,7 +60,7 @@ build: $(VENV_READY) ## sam build: the Lambda functions, release, for ARCH=x86_6
 	$(SAM_ENV) sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 	@if [ "$(ARCH)" != x86_64 ]; then echo "Built for $(ARCH): deploy with --parameter-overrides Architecture=$(ARCH) (or answer $(ARCH) to --guided's Architecture prompt)."; fi
 
-bench: $(VENV_READY) ## Engine vs parliament (throughput, p50/p99, verdicts); Lambda binary sizes and init times; then bench-local
+bench: $(VENV_READY) ## Engine vs parliament (throughput, p50/p99, verdicts); Lambda binary sizes and init times; then bench-local and bench-burst
 	mkdir -p $(BENCH_DIR)
 	$(PYTHON) bench/extract-corpus.py --out $(BENCH_DIR)/corpus.jsonl
 	RESTRICTED_ACTIONS='$(BENCH_RESTRICTED)' BENCH_CORPUS=$(BENCH_DIR)/corpus.jsonl \
@@ -71,10 +71,15 @@ bench: $(VENV_READY) ## Engine vs parliament (throughput, p50/p99, verdicts); La
 	$(MAKE) --no-print-directory build
 	BENCH_BINARIES="$$(ls .aws-sam/build/*/bootstrap)" cargo bench --locked --bench cold_start
 	$(MAKE) --no-print-directory bench-local
+	$(MAKE) --no-print-directory bench-burst
 
 bench-local: $(VENV_READY) ## Local stack: event -> quarantine and click -> restore, median/p90/p99 over 25 incidents (moto, debug builds)
 	mkdir -p $(BENCH_DIR)
 	$(PYTHON) bench/local-latency.py --incidents 25 --out $(BENCH_DIR)/local-latency.json
+
+bench-burst: $(VENV_READY) ## Local stack: 300 incidents at once, 20% of IAM calls throttled: all quarantined, none failed, time to the last, p50/p99
+	mkdir -p $(BENCH_DIR)
+	$(PYTHON) bench/local-burst.py --incidents 300 --throttle 0.2 --out $(BENCH_DIR)/local-burst.json
 
 fuzz: ## Fuzz the policy parser and planner for FUZZ_SECONDS (needs a nightly toolchain)
 	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
