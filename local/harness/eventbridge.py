@@ -159,8 +159,7 @@ class SqsEventSource(BackgroundThread):
         self._lock = threading.Lock()
         self._gate = threading.Lock()  # held while receiving and handing on a batch
         self._bodies: dict[str, str] = {}  # event id -> the body as the rule delivered it
-        # execution ARN -> (start, event id) when its input is an event delivered here, else None
-        self._seen: dict[str, tuple[float, str] | None] = {}
+        self._seen: dict[str, tuple[float, str]] = {}  # execution ARN -> (start, its event's id)
         # each batch handed on: its message ids and event ids, the failed ones, the answer
         self.batches: list[dict] = []
         super().__init__("sqs-event-source")
@@ -212,8 +211,6 @@ class SqsEventSource(BackgroundThread):
 
     def executions(self) -> list[tuple[float, str, str]]:
         sfn = self._client_factory("stepfunctions")
-        with self._lock:
-            delivered = set(self._bodies)
         for page in sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=self.state_machine_arn, PaginationConfig={"MaxItems": 10000}):
             for e in page["executions"]:
@@ -223,10 +220,10 @@ class SqsEventSource(BackgroundThread):
                 if not known:  # each execution's input is read once
                     event_id = _event_id(sfn.describe_execution(executionArn=arn)["input"])
                     with self._lock:
-                        self._seen[arn] = ((e["startDate"].timestamp(), event_id)
-                                           if event_id in delivered else None)
+                        self._seen[arn] = (e["startDate"].timestamp(), event_id)
         with self._lock:
-            return sorted((seen[0], arn, seen[1]) for arn, seen in self._seen.items() if seen)
+            return sorted((start, arn, event_id) for arn, (start, event_id) in self._seen.items()
+                          if event_id in self._bodies)
 
     def _remember(self, body: str):
         event_id = _event_id(body)
