@@ -464,7 +464,9 @@ fn expand(wildcard: &str, restricted: &RestrictedActions, catalog: &Catalog) -> 
 /// Covers a sorted list of known actions with as few patterns as it safely can: `prefix*` is
 /// used where every action it could ever match is inside the original wildcard and outside the
 /// restricted patterns (so it keeps granting actions AWS adds later, exactly as the original
-/// did), and concrete names elsewhere.
+/// did), and concrete names elsewhere. A prefix always runs past the colon, so every pattern
+/// written is `service:name` with a literal service prefix, as IAM's grammar requires (`s3-*`
+/// or `a*`, cut inside the service, are refused by IAM even where `s3*:*` was accepted).
 struct Cover<'a> {
     wildcard: &'a str,
     restricted: PatternSet<'a>,
@@ -485,7 +487,10 @@ impl Cover<'_> {
                 .count();
             let (group, tail) = rest.split_at(n);
             let shared = common_prefix_len(group);
-            match (depth + 1..=shared).find(|&len| self.is_safe_prefix(&group[0][..len])) {
+            let safe = (depth + 1..=shared).find(|&len| {
+                group[0][..len].contains(':') && self.is_safe_prefix(&group[0][..len])
+            });
+            match safe {
                 Some(len) => out.push(format!("{}*", &group[0][..len])),
                 None if group.len() == 1 => out.push(group[0].to_owned()),
                 None => self.collect(group, shared, out),

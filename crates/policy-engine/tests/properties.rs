@@ -3,7 +3,7 @@
 //! keeps every Deny, adds none, and fits the size quota. Any input parses or fails cleanly.
 
 use policy_engine::analysis::clause_covers;
-use policy_engine::document::{ActionClause, Effect, Statement};
+use policy_engine::document::{ActionClause, Effect, Statement, check_action_syntax};
 use policy_engine::pattern::{self, Language, PatternSet};
 use policy_engine::{Catalog, Policy, RestrictedActions, analyse, decode, plan};
 use proptest::prelude::*;
@@ -34,6 +34,9 @@ const ACTION_PATTERNS: &[&str] = &[
     "kms:*Key*",
     "s3:DeleteFuture*Thing",
     "*:Delete*",
+    "s3*:*",
+    "s3*:Delete*",
+    "*:*",
 ];
 
 const RESTRICTED_PATTERNS: &[&str] = &[
@@ -182,6 +185,30 @@ proptest! {
                     && grants_within(rewritten, original)
             });
             prop_assert!(!grants_something || within_an_original, "new grant: {:?}", rewritten);
+        }
+    }
+
+    /// Every action the planner writes is IAM's `service:pattern` with a literal service prefix
+    /// (as AWS's service prefixes are: lower-case letters, digits and `-`), and the document
+    /// parses back with the engine's own strict parser. Entries it kept are the input's own.
+    #[test]
+    fn a_quarantine_is_valid_iam_grammar(json in policy_json(), restricted in restricted(), tight in any::<bool>()) {
+        let policy = Policy::parse(&json).unwrap();
+        let limit = if tight { policy.size() + 100 } else { 6_144 };
+        let quarantine = plan(&policy, &restricted, catalog(), limit).unwrap();
+        let text = quarantine.policy.to_json();
+        let reparsed = Policy::parse(&text);
+        prop_assert!(reparsed.is_ok(), "{:?}", reparsed);
+        let original: Vec<&str> = policy.statements.iter().flat_map(|s| s.actions.patterns().iter()).collect();
+        for written in quarantine.policy.statements.iter().flat_map(|s| s.actions.patterns().iter()) {
+            prop_assert!(check_action_syntax(written).is_ok(), "{written:?}");
+            if original.iter().any(|o| o == &written) || restricted.patterns().any(|r| r == written) || written == "*" {
+                continue;
+            }
+            let (service, name) = written.split_once(':').expect("service:name");
+            prop_assert!(!service.is_empty() && service.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'),
+                "{written:?} has no literal service prefix");
+            prop_assert!(!name.is_empty());
         }
     }
 
