@@ -7,12 +7,15 @@
 //!   actions minus the restricted ones (compressed to prefixes such as `s3:Get*` where that is
 //!   provably safe, otherwise the catalog's concrete names);
 //! - `Action: "*"`, and `Allow` + `NotAction`, get the restricted patterns in `NotAction`;
-//! - only when an expansion does not fit the size quota is the wildcard dropped, and only when
-//!   even that does not fit is the whole statement dropped.
+//! - only when the expansions do not all fit the size quota are some wildcards dropped: those
+//!   kept are chosen to keep the most known non-restricted grants (an exact optimisation, see
+//!   `choose_expansions`); only when even dropping every wildcard does not fit is a whole
+//!   statement dropped.
 //!
 //! It never adds a `Deny`: that would also cut access the principal has from other policies.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -177,23 +180,25 @@ pub fn plan(
         .map(|f| Rewrite::narrowest(&policy.statements[f.statement], f, restricted, catalog))
         .collect();
 
-    // Widen the cut, one step at a time, until the document fits.
+    choose_expansions(policy, &mut rewrites, size_limit);
+    // The choice counts each expansion's own characters; a statement's brackets and keys can
+    // add a few more. Widen the cut, one step at a time, until the document fits.
     loop {
         let quarantine = assemble(policy, &rewrites);
         if quarantine.size <= size_limit {
             return Ok(verified(quarantine, policy, rewrites, restricted, catalog));
         }
-        let largest_expansion = rewrites
+        let least_valuable = rewrites
             .iter_mut()
             .flat_map(|r| r.entries.iter_mut())
             .filter_map(|e| match e {
-                Entry::Expanded { into, .. } => {
-                    Some((into.iter().map(String::len).sum::<usize>(), e))
+                Entry::Expanded { known, into, .. } => {
+                    Some(((known.len(), std::cmp::Reverse(cost_of(into))), e))
                 }
                 _ => None,
             })
-            .max_by_key(|(len, _)| *len);
-        if let Some((_, entry)) = largest_expansion {
+            .min_by_key(|(key, _)| *key);
+        if let Some((_, entry)) = least_valuable {
             entry.drop_expansion(size_limit);
             continue;
         }
@@ -238,7 +243,160 @@ fn verified(
     assemble(policy, &rewrites)
 }
 
+/// Decides which wildcard expansions stay so that the quarantine keeps as many of the original's
+/// known non-restricted grants as the quota allows (a grant is a known action in a statement;
+/// an action also granted by the statement's kept entries, or by another kept expansion, counts
+/// once). Exact: see [`most_coverage_within`]. Expansions left over that still fit are kept too,
+/// as they keep granting actions AWS adds later.
+fn choose_expansions(policy: &Policy<'_>, rewrites: &mut [Rewrite], size_limit: usize) {
+    let mut items = Vec::new();
+    let mut ids: HashMap<(usize, &'static str), u32> = HashMap::new();
+    for (r, rewrite) in rewrites.iter().enumerate() {
+        let kept: Vec<&str> = rewrite
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Kept(a) => Some(a.as_str()),
+                _ => None,
+            })
+            .collect();
+        for (e, entry) in rewrite.entries.iter().enumerate() {
+            if let Entry::Expanded { into, known, .. } = entry {
+                let gained = known
+                    .iter()
+                    .filter(|a| !kept.iter().any(|k| pattern::matches(k, a)))
+                    .map(|&a| {
+                        let next = u32::try_from(ids.len()).expect("fewer grants than u32::MAX");
+                        *ids.entry((r, a)).or_insert(next)
+                    })
+                    .collect();
+                items.push(((r, e), Item::new(cost_of(into), gained)));
+            }
+        }
+    }
+    if items.is_empty() {
+        return;
+    }
+    let mut without: Vec<Rewrite> = rewrites.to_vec();
+    for entry in without.iter_mut().flat_map(|r| r.entries.iter_mut()) {
+        entry.drop_expansion(size_limit);
+    }
+    let budget = size_limit.saturating_sub(assemble(policy, &without).size);
+    let just_items: Vec<Item> = items.iter().map(|(_, item)| item.clone()).collect();
+    let chosen = most_coverage_within(&just_items, budget, ids.len());
+    let mut room = budget
+        - chosen
+            .iter()
+            .zip(&just_items)
+            .filter(|(c, _)| **c)
+            .map(|(_, i)| i.cost)
+            .sum::<usize>();
+    for (((r, e), item), keep) in items.iter().zip(chosen) {
+        if keep {
+            continue;
+        }
+        if item.cost <= room {
+            room -= item.cost;
+        } else {
+            rewrites[*r].entries[*e].drop_expansion(size_limit);
+        }
+    }
+}
+
+/// Characters an expansion adds to the compact JSON: each pattern, its quotes and a comma.
+fn cost_of(into: &[String]) -> usize {
+    into.iter().map(|p| p.len() + 3).sum()
+}
+
+/// One expansion for the choice: what it costs and which grants (ids) it keeps.
+#[derive(Debug, Clone)]
+struct Item {
+    cost: usize,
+    grants: Vec<u32>,
+}
+
+impl Item {
+    fn new(cost: usize, grants: Vec<u32>) -> Item {
+        Item { cost, grants }
+    }
+}
+
+/// Most nodes the exact search visits; past it, the best selection found so far is returned.
+/// Never reached below 20 expansions (2^21 nodes at most); a document has a handful.
+const SEARCH_NODES: usize = 1 << 22;
+
+/// Budgeted maximum coverage: the items whose total cost is within `budget` that cover the most
+/// distinct grants (ties: the cheapest). Exact by branch and bound over every subset: an item
+/// is tried in and out, and a branch is cut only when even taking every remaining item that
+/// fits could not beat the best found (the bound ignores overlaps, so it never underestimates).
+fn most_coverage_within(items: &[Item], budget: usize, grants: usize) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(items[i].grants.len()));
+    let mut search = Search {
+        items,
+        order,
+        counts: vec![0; grants],
+        taken: vec![false; items.len()],
+        best: (0, 0, vec![false; items.len()]),
+        nodes: 0,
+    };
+    search.visit(0, 0, 0, budget);
+    search.best.2
+}
+
+struct Search<'a> {
+    items: &'a [Item],
+    order: Vec<usize>,
+    /// How many taken items keep each grant.
+    counts: Vec<u32>,
+    taken: Vec<bool>,
+    /// Value, cost and selection of the best found.
+    best: (usize, usize, Vec<bool>),
+    nodes: usize,
+}
+
+impl Search<'_> {
+    fn visit(&mut self, depth: usize, value: usize, cost: usize, room: usize) {
+        self.nodes += 1;
+        let (best_value, best_cost, _) = self.best;
+        if value > best_value || (value == best_value && cost < best_cost) {
+            self.best = (value, cost, self.taken.clone());
+        }
+        let rest = &self.order[depth..];
+        let bound: usize = rest
+            .iter()
+            .filter(|&&i| self.items[i].cost <= room)
+            .map(|&i| self.items[i].grants.len())
+            .sum();
+        if depth == self.order.len() || value + bound <= self.best.0 || self.nodes > SEARCH_NODES {
+            return;
+        }
+        let i = self.order[depth];
+        let item = &self.items[i];
+        if item.cost <= room {
+            let mut gained = 0;
+            for &g in &item.grants {
+                gained += usize::from(self.counts[g as usize] == 0);
+                self.counts[g as usize] += 1;
+            }
+            self.taken[i] = true;
+            self.visit(
+                depth + 1,
+                value + gained,
+                cost + item.cost,
+                room - item.cost,
+            );
+            self.taken[i] = false;
+            for &g in &item.grants {
+                self.counts[g as usize] -= 1;
+            }
+        }
+        self.visit(depth + 1, value, cost, room);
+    }
+}
+
 /// The planned new form of one offending statement.
+#[derive(Clone)]
 struct Rewrite {
     index: usize,
     sid: Option<String>,
@@ -250,11 +408,20 @@ struct Rewrite {
     drop_reason: String,
 }
 
+#[derive(Clone)]
 enum Entry {
     Kept(String),
     Removed(String),
-    Expanded { wildcard: String, into: Vec<String> },
-    Dropped { wildcard: String, reason: String },
+    Expanded {
+        wildcard: String,
+        into: Vec<String>,
+        /// The known non-restricted actions the expansion grants.
+        known: Vec<&'static str>,
+    },
+    Dropped {
+        wildcard: String,
+        reason: String,
+    },
 }
 
 impl Entry {
@@ -376,7 +543,7 @@ impl Rewrite {
             match entry {
                 Entry::Kept(a) => actions.push(Cow::Owned(a.clone())),
                 Entry::Removed(a) => removed.push(a.clone()),
-                Entry::Expanded { wildcard, into } => {
+                Entry::Expanded { wildcard, into, .. } => {
                     actions.extend(into.iter().cloned().map(Cow::Owned));
                     edits.push(Edit::ExpandedWildcard {
                         statement: index,
@@ -458,6 +625,7 @@ fn expand(wildcard: &str, restricted: &RestrictedActions, catalog: &Catalog) -> 
     Entry::Expanded {
         wildcard: wildcard.to_owned(),
         into,
+        known: candidates,
     }
 }
 
@@ -560,5 +728,55 @@ fn grants_nothing() -> Statement<'static> {
             is_list: false,
         }),
         condition: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Value and cost of a selection, counted directly.
+    fn value_and_cost(items: &[Item], chosen: &[bool]) -> (usize, usize) {
+        let taken = || {
+            items
+                .iter()
+                .zip(chosen)
+                .filter(|(_, c)| **c)
+                .map(|(i, _)| i)
+        };
+        let covered: std::collections::HashSet<u32> =
+            taken().flat_map(|i| i.grants.iter().copied()).collect();
+        (covered.len(), taken().map(|i| i.cost).sum())
+    }
+
+    fn items() -> impl Strategy<Value = Vec<Item>> {
+        prop::collection::vec((1usize..60, prop::collection::vec(0u32..40, 0..25)), 0..10)
+            .prop_map(|v| v.into_iter().map(|(c, g)| Item::new(c, g)).collect())
+    }
+
+    proptest! {
+        /// Against brute force over every subset: no selection within the budget covers more.
+        #[test]
+        fn the_choice_is_optimal(items in items(), budget in 0usize..200) {
+            let chosen = most_coverage_within(&items, budget, 40);
+            let (value, cost) = value_and_cost(&items, &chosen);
+            prop_assert!(cost <= budget);
+            for mask in 0u32..(1 << items.len()) {
+                let other: Vec<bool> = (0..items.len()).map(|i| mask & (1 << i) != 0).collect();
+                let (v, c) = value_and_cost(&items, &other);
+                prop_assert!(c > budget || v <= value, "{other:?} keeps {v} > {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_redundant_expansion_goes_before_a_larger_useful_one() {
+        // The large item covers the small one's grants; only one fits.
+        let items = [
+            Item::new(100, (0..50).collect()),
+            Item::new(30, (0..10).collect()),
+        ];
+        assert_eq!(most_coverage_within(&items, 110, 50), [true, false]);
     }
 }

@@ -243,6 +243,38 @@ fn a_wildcard_whose_expansion_fits_is_expanded_rather_than_dropped() {
 }
 
 #[test]
+fn when_one_expansion_must_go_the_redundant_one_goes_not_the_largest() {
+    // GIVEN s3:* and s3:Get*, restricted s3:GetObject: both are expanded, and every action the
+    // expansion of s3:Get* keeps, the larger expansion of s3:* keeps too
+    let text = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "S3", "Effect": "Allow", "Action": ["s3:*", "s3:Get*"], "Resource": "*"},
+    ]})
+    .to_string();
+    let document = Policy::parse(&text).unwrap();
+    let get_object = restricted("s3:GetObject");
+    let roomy = plan(&document, &get_object, catalog(), 100_000).unwrap();
+
+    // WHEN the quota is one character short of both expansions
+    let quarantine = plan(&document, &get_object, catalog(), roomy.size - 1).unwrap();
+
+    // THEN s3:Get*'s expansion goes, and every other s3 action stays granted (the largest-first
+    // rule dropped s3:* and with it hundreds of actions)
+    let dropped: Vec<&str> = quarantine
+        .edits
+        .iter()
+        .filter_map(|e| match e {
+            Edit::DroppedWildcard { wildcard, .. } => Some(wildcard.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped, ["s3:Get*"], "{:#?}", quarantine.edits);
+    for kept in ["s3:PutObject", "s3:GetBucketPolicy", "s3:ListBucket"] {
+        let still = analyse(&quarantine.policy, &restricted(kept), catalog());
+        assert!(still.grants_restricted(), "{kept} lost");
+    }
+}
+
+#[test]
 fn a_statement_emptied_by_a_dropped_wildcard_still_says_the_wildcard_was_dropped_for_size() {
     // GIVEN a user inline policy whose first statement allows only ec2:*, and restricted
     // ec2:*Instances, so ec2:* minus the restricted actions cannot fit in 2,048 characters
