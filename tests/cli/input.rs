@@ -29,6 +29,25 @@ fn a_dash_reads_the_document_from_standard_input() {
 }
 
 #[test]
+fn a_percent_encoded_document_with_encoded_white_space_before_it_is_checked_like_the_raw_one() {
+    // GIVEN the same policy raw, and percent-encoded as IAM returns it, `%0A%20%20` first
+    let raw = fixture("my-bad-policy-aws-5-mins.json");
+    let encoded = fixture("my-bad-policy-aws-5-mins.url-encoded-leading-white-space.txt");
+
+    // WHEN both are checked
+    let (code, report) = check_json("s3:DeleteBucket", &[&raw, &encoded]);
+
+    // THEN both grant it, through the same statement
+    assert_eq!(code, EXIT_RESTRICTED, "{report:#}");
+    let files = report["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2);
+    for file in files {
+        assert_eq!(file["status"], "restricted", "{file}");
+        assert_eq!(flagged_statements(file), [0], "{file}");
+    }
+}
+
+#[test]
 fn the_restricted_actions_environment_variable_stands_in_for_the_flag() {
     // GIVEN RESTRICTED_ACTIONS=s3:DeleteBucket and no --restricted
     let policy = fixture("my-bad-policy-aws-5-mins.json");
@@ -85,6 +104,14 @@ fn an_invalid_document_exits_2_and_stderr_names_the_file_then_says_why() {
         "truncated.json",
         r#"{"Version": "2012-10-17", "Statement": ["#,
     );
+    let no_statement = TempFile::new(
+        "no-statement.json",
+        r#"{"Version": "2012-10-17", "Statement": []}"#,
+    );
+    let null_condition = TempFile::new(
+        "null-condition.json",
+        r#"{"Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": null}]}"#,
+    );
     let cases = [
         (
             "a file that is not JSON",
@@ -99,6 +126,12 @@ fn an_invalid_document_exits_2_and_stderr_names_the_file_then_says_why() {
         (
             "a policy action without a service prefix",
             fixture("action-without-service-prefix.json"),
+        ),
+        ("an empty Statement list", no_statement.path()),
+        ("a null Condition", null_condition.path()),
+        (
+            "a condition operator twice",
+            fixture("duplicated-condition-operator.json"),
         ),
     ];
     for (name, path) in cases {

@@ -9,7 +9,10 @@ use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
+mod condition;
 mod diagnose;
+
+use condition::Condition;
 
 /// Larger inputs are refused before parsing: the largest IAM document (an AWS managed policy)
 /// is far below this, and a bound keeps hostile input cheap.
@@ -51,7 +54,8 @@ impl fmt::Display for SidLabel {
 }
 
 /// Returns the JSON text of a document as IAM hands it out: raw JSON, or percent-encoded JSON
-/// (what the IAM API returns for policy documents).
+/// (what the IAM API returns for policy documents). IAM encodes the document as it was written,
+/// so white space before the `{` arrives encoded too (`%0A%20%20%7B`).
 pub fn decode(text: &str) -> Result<Cow<'_, str>, PolicyError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -63,14 +67,22 @@ pub fn decode(text: &str) -> Result<Cow<'_, str>, PolicyError> {
     if trimmed.starts_with('{') {
         return Ok(Cow::Borrowed(trimmed));
     }
-    if !trimmed.starts_with("%7B") && !trimmed.starts_with("%7b") {
-        return Err(PolicyError::Json(
+    let not_an_object = || {
+        PolicyError::Json(
             "expected a JSON object (starting with `{`) or a percent-encoded one".into(),
-        ));
+        )
+    };
+    if !trimmed.starts_with('%') {
+        return Err(not_an_object());
     }
-    percent_encoding::percent_decode_str(trimmed)
+    let decoded = percent_encoding::percent_decode_str(trimmed)
         .decode_utf8()
-        .map_err(|_| PolicyError::BadEncoding)
+        .map_err(|_| PolicyError::BadEncoding)?;
+    let json = decoded.trim();
+    if !json.starts_with('{') {
+        return Err(not_an_object());
+    }
+    Ok(Cow::Owned(json.to_owned()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -215,22 +227,30 @@ impl<'a> Policy<'a> {
     pub fn parse(json: &'a str) -> Result<Self, PolicyError> {
         // One pass over the text. Only when that fails is the document walked again, statement
         // by statement, to say which one is wrong.
+        check_characters(json)?;
         let raw: RawPolicy<'a> = match serde_json::from_str(json) {
             Ok(raw) => raw,
             Err(e) => return Err(diagnose::explain_invalid(json, e)),
         };
-        check_version(raw.version.as_deref())?;
+        let version = raw.version.map(|v| v.0);
+        check_version(version.as_deref())?;
         let statements = raw
             .statement
             .ok_or_else(|| PolicyError::Document("has no Statement".into()))?
-            .items
+            .items;
+        if statements.is_empty() {
+            return Err(PolicyError::Document(
+                "has an empty Statement list; IAM requires at least one statement".into(),
+            ));
+        }
+        let statements = statements
             .into_iter()
             .enumerate()
             .map(|(index, raw)| validate_statement(index, raw))
             .collect::<Result<_, _>>()?;
         Ok(Policy {
-            version: raw.version,
-            id: raw.id,
+            version,
+            id: raw.id.map(|v| v.0),
             statements,
         })
     }
@@ -257,45 +277,60 @@ impl<'a> Policy<'a> {
         serde_json::to_string_pretty(self).expect("a policy always serialises")
     }
 
-    /// The size IAM counts against its quotas: characters, not counting white space (counted
-    /// on the compact form, so white space inside strings still counts: never an underestimate).
+    /// The size IAM counts against its quotas: the characters of the document as sent (the
+    /// compact form), white space not counted, inside strings neither. AWS states the quotas
+    /// "in non-whitespace characters" (GetAccountSummary) and "policy size calculations do not
+    /// include white space characters" (IAM JSON policy grammar, notes): no exception for
+    /// strings, and this reading is the one under which a quarantine fits where it can.
     pub fn size(&self) -> usize {
-        self.to_json().chars().count()
+        self.to_json()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count()
     }
 }
 
+// Every key is optional to serde so that `validate_statement` can say what is missing; none
+// may be null (`present`), and a key twice is refused (serde's "duplicate field"), as IAM's
+// grammar says: "individual elements must not contain multiple instances of the same key".
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy<'a> {
-    #[serde(rename = "Version", borrow, default)]
-    version: Option<Cow<'a, str>>,
-    #[serde(rename = "Id", borrow, default)]
-    id: Option<Cow<'a, str>>,
-    #[serde(rename = "Statement", borrow, default)]
+    #[serde(rename = "Version", borrow, default, deserialize_with = "present")]
+    version: Option<Str<'a>>,
+    #[serde(rename = "Id", borrow, default, deserialize_with = "present")]
+    id: Option<Str<'a>>,
+    #[serde(rename = "Statement", borrow, default, deserialize_with = "present")]
     statement: Option<OneOrMany<RawStatement<'a>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStatement<'a> {
-    #[serde(rename = "Sid", borrow, default)]
-    sid: Option<Cow<'a, str>>,
-    #[serde(rename = "Effect", borrow, default)]
-    effect: Option<Cow<'a, str>>,
-    #[serde(rename = "Action", borrow, default)]
+    #[serde(rename = "Sid", borrow, default, deserialize_with = "present")]
+    sid: Option<Str<'a>>,
+    #[serde(rename = "Effect", borrow, default, deserialize_with = "present")]
+    effect: Option<Str<'a>>,
+    #[serde(rename = "Action", borrow, default, deserialize_with = "present")]
     action: Option<OneOrMany<Str<'a>>>,
-    #[serde(rename = "NotAction", borrow, default)]
+    #[serde(rename = "NotAction", borrow, default, deserialize_with = "present")]
     not_action: Option<OneOrMany<Str<'a>>>,
-    #[serde(rename = "Resource", borrow, default)]
+    #[serde(rename = "Resource", borrow, default, deserialize_with = "present")]
     resource: Option<OneOrMany<Str<'a>>>,
-    #[serde(rename = "NotResource", borrow, default)]
+    #[serde(rename = "NotResource", borrow, default, deserialize_with = "present")]
     not_resource: Option<OneOrMany<Str<'a>>>,
-    #[serde(rename = "Condition", default)]
-    condition: Option<serde_json::Value>,
-    #[serde(rename = "Principal", default)]
+    #[serde(rename = "Condition", default, deserialize_with = "present")]
+    condition: Option<Condition>,
+    #[serde(rename = "Principal", default, deserialize_with = "present")]
     principal: Option<IgnoredAny>,
-    #[serde(rename = "NotPrincipal", default)]
+    #[serde(rename = "NotPrincipal", default, deserialize_with = "present")]
     not_principal: Option<IgnoredAny>,
+}
+
+/// A key that is there: IAM's grammar has no null, so `"Condition": null` is refused rather
+/// than read as no condition (which would make a conditional Deny look unconditional).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// A string borrowed from the input when it has no escapes.
@@ -360,6 +395,26 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
+/// IAM accepts in a document only tab, line feed, carriage return and U+0020 to U+00FF
+/// ("IAM and AWS STS quotas", IAM name requirements). ASCII text, nearly every document, is
+/// checked at memory speed.
+fn check_characters(json: &str) -> Result<(), PolicyError> {
+    if json.is_ascii() {
+        return Ok(());
+    }
+    let outside = json
+        .char_indices()
+        .find(|&(_, c)| !matches!(c, '\t' | '\n' | '\r' | ' '..='\u{ff}'));
+    match outside {
+        Some((at, c)) => Err(PolicyError::Document(format!(
+            "has the character {c:?} (U+{:04X}) at byte {at}; IAM accepts only tab, line feed, \
+             carriage return and U+0020 to U+00FF",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn check_version(version: Option<&str>) -> Result<(), PolicyError> {
     match version {
         Some(v) if !VERSIONS.contains(&v) => Err(PolicyError::Document(format!(
@@ -375,14 +430,20 @@ fn validate_statement(index: usize, raw: RawStatement<'_>) -> Result<Statement<'
         sid: SidLabel(sid.map(str::to_owned)),
         problem,
     };
-    let sid = raw.sid.as_deref();
+    let sid = raw.sid.as_ref().map(|s| s.0.as_ref());
+    if let Some(bad) = sid.filter(|s| !s.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        return Err(fail(
+            sid,
+            format!("Sid {bad:?} may hold only A-Z, a-z and 0-9 in an IAM policy"),
+        ));
+    }
     if raw.principal.is_some() || raw.not_principal.is_some() {
         return Err(fail(
             sid,
             "has a Principal, which an identity policy must not have".into(),
         ));
     }
-    let effect = match raw.effect.as_deref() {
+    let effect = match raw.effect.as_ref().map(|e| e.0.as_ref()) {
         Some("Allow") => Effect::Allow,
         Some("Deny") => Effect::Deny,
         Some(other) => {
@@ -413,15 +474,12 @@ fn validate_statement(index: usize, raw: RawStatement<'_>) -> Result<Statement<'
         (Some(_), Some(_)) => return Err(fail(sid, "has both Resource and NotResource".into())),
         (None, None) => return Err(fail(sid, "has neither Resource nor NotResource".into())),
     };
-    if raw.condition.as_ref().is_some_and(|c| !c.is_object()) {
-        return Err(fail(sid, "Condition must be a JSON object".into()));
-    }
     Ok(Statement {
-        sid: raw.sid,
+        sid: raw.sid.map(|s| s.0),
         effect,
         actions,
         resources,
-        condition: raw.condition,
+        condition: raw.condition.map(|c| c.0),
     })
 }
 
@@ -447,16 +505,18 @@ fn action_values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, S
 }
 
 /// IAM's own rule for an action: `*`, or `service:name` with a non-empty service prefix, in
-/// printable ASCII (wildcards allowed).
+/// printable ASCII (wildcards allowed). One pass over the bytes: a large policy is thousands of
+/// actions.
 pub fn check_action_syntax(action: &str) -> Result<(), &'static str> {
-    if let Some(bad) = action.chars().find(|c| !c.is_ascii_graphic()) {
-        return Err(if bad.is_whitespace() {
+    if !action.bytes().all(|b| b.is_ascii_graphic()) {
+        let white_space = action.chars().any(char::is_whitespace);
+        return Err(if white_space {
             "contains white space"
         } else {
             "contains a character that is not printable ASCII"
         });
     }
-    if action.bytes().all(|c| c == b'*') {
+    if crate::pattern::matches_everything(action) {
         return Ok(());
     }
     match action.split_once(':') {

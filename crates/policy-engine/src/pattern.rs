@@ -5,7 +5,8 @@
 //! patterns themselves, never on a list of known actions, so the answers stay right for actions
 //! AWS adds after our catalog was generated. An action name is always `service:Name` with exactly
 //! one colon, so `ec2:A*` and `*:DeleteBucket` have nothing in common but `ec2:DeleteBucket`-like
-//! names would: the reasoning only counts strings of that shape.
+//! names would: the reasoning only counts strings of that shape, and neither part may be empty
+//! (`s3:` is no action, so `s3:?*` covers every action `s3:*` does).
 
 use std::collections::{HashSet, VecDeque};
 
@@ -87,7 +88,11 @@ fn is_wildcard(c: u8) -> bool {
 }
 
 fn is_action_shaped(action: &[u8]) -> bool {
-    action.iter().filter(|&&c| c == b':').count() == 1
+    let mut parts = action.split(|&c| c == b':');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some(service), Some(name), None) if !service.is_empty() && !name.is_empty()
+    )
 }
 
 /// A union of patterns, or its complement: "matches any of these" / "matches none of these".
@@ -157,8 +162,9 @@ impl Language {
 }
 
 /// The product automaton. A state is, for every pattern, the set of positions it may be at,
-/// packed into one bitset (position `len` means "matched so far"), and, in its last word, how
-/// many colons the action read so far has (more than one: not an action).
+/// packed into one bitset (position `len` means "matched so far"), and, in its last word, the
+/// shape of the action read so far: how many colons (more than one: not an action) and whether
+/// the service and the name have a character yet.
 struct Product<'s, 'p> {
     sets: &'s [PatternSet<'p>],
     /// Bit offset of each pattern's positions in the state bitset, per set then per pattern.
@@ -169,6 +175,11 @@ struct Product<'s, 'p> {
 }
 
 type State = Vec<u64>;
+
+/// Bits of a state's last word above the colon count.
+const HAS_SERVICE: u64 = 1 << 8;
+const HAS_NAME: u64 = 1 << 9;
+const COLONS: u64 = 0xff;
 
 impl<'s, 'p> Product<'s, 'p> {
     fn new(sets: &'s [PatternSet<'p>]) -> Self {
@@ -249,12 +260,17 @@ impl<'s, 'p> Product<'s, 'p> {
     }
 
     fn colons(&self, state: &State) -> u64 {
-        state[self.words - 1]
+        state[self.words - 1] & COLONS
     }
 
     fn step(&self, state: &State, c: u8) -> State {
         let mut next = vec![0u64; self.words];
-        next[self.words - 1] = self.colons(state) + u64::from(c == b':');
+        let shape = state[self.words - 1];
+        next[self.words - 1] = match (c, shape & COLONS) {
+            (b':', colons) => (shape & !COLONS) | (colons + 1).min(2),
+            (_, 0) => shape | HAS_SERVICE,
+            _ => shape | HAS_NAME,
+        };
         for (s, set) in self.sets.iter().enumerate() {
             for (k, pattern) in set.patterns.iter().enumerate() {
                 let offset = self.offsets[s][k];
@@ -284,7 +300,9 @@ impl<'s, 'p> Product<'s, 'p> {
     }
 
     fn accepts(&self, state: &State) -> bool {
-        self.colons(state) == 1 && (0..self.sets.len()).all(|s| self.set_matches(state, s))
+        let shape = state[self.words - 1];
+        shape == 1 | HAS_SERVICE | HAS_NAME
+            && (0..self.sets.len()).all(|s| self.set_matches(state, s))
     }
 
     /// A state from which no action can be in the intersection: some positive set has no live
@@ -360,6 +378,20 @@ mod tests {
     fn a_star_never_spans_a_second_colon() {
         assert!(!overlaps("ec2:A*", "*:DeleteBucket"));
         assert!(overlaps("ec2:*", "*:DeleteBucket"));
+    }
+
+    #[test]
+    fn an_empty_service_or_name_is_no_action() {
+        // `s3:?*` leaves out of `s3:*` only `s3:`, which is no action.
+        assert!(!Language::all(&[
+            PatternSet::any_of(["s3:*"]),
+            PatternSet::none_of(["s3:?*"])
+        ]));
+        assert!(!Language::all(&[
+            PatternSet::any_of(["*:Get"]),
+            PatternSet::none_of(["?*:Get"])
+        ]));
+        assert!(!Language::all(&[PatternSet::any_of(["s3:", ":Get"])]));
     }
 
     #[test]

@@ -221,6 +221,25 @@ proptest! {
         prop_assert_eq!(quarantine.policy, policy.into_owned());
     }
 
+    /// IAM's size ignores white space wherever it is: laying a document out, or padding a
+    /// string with spaces, changes nothing.
+    #[test]
+    fn size_ignores_white_space_in_the_layout_and_in_strings(json in policy_json(), pad in 1usize..300) {
+        let with_prefix = |prefix: &str| {
+            let mut document: Value = serde_json::from_str(&json).unwrap();
+            for statement in document["Statement"].as_array_mut().unwrap() {
+                statement["Condition"] = json!({"StringLike": {"s3:prefix": prefix}});
+            }
+            document
+        };
+        let size_of = |text: &str| Policy::parse(text).unwrap().size();
+        let bare = with_prefix("team/");
+        let padded = with_prefix(&format!("team{}/", " ".repeat(pad)));
+        let size = size_of(&bare.to_string());
+        prop_assert_eq!(size_of(&padded.to_string()), size);
+        prop_assert_eq!(size_of(&serde_json::to_string_pretty(&padded).unwrap()), size);
+    }
+
     #[test]
     fn any_text_parses_or_fails_with_an_error(text in any::<String>()) {
         if let Ok(json) = decode(&text) {

@@ -1,25 +1,26 @@
 //! The second, slow pass over a document the one-pass parse refused: read lazily, statement by
 //! statement, to say which statement is wrong and why. Valid documents never come here.
 
-use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use super::{PolicyError, RawStatement, SidLabel, check_version};
+use super::{PolicyError, RawStatement, SidLabel, check_version, present};
 
 /// The same document read lazily, to locate what made the one-pass parse fail.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LazyPolicy<'a> {
-    #[serde(rename = "Version", borrow, default)]
-    version: Option<Cow<'a, str>>,
-    #[serde(rename = "Id", default)]
-    _id: Option<IgnoredAny>,
-    #[serde(rename = "Statement", borrow, default)]
+    #[serde(rename = "Version", borrow, default, deserialize_with = "present")]
+    version: Option<&'a RawValue>,
+    #[serde(rename = "Id", borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(rename = "Statement", borrow, default, deserialize_with = "present")]
     statement: Option<&'a RawValue>,
 }
+
+const NO_NULL: &str = "IAM's grammar has no null values";
 
 /// Turns a failed one-pass parse into an error that names the statement at fault.
 pub(super) fn explain_invalid(json: &str, error: serde_json::Error) -> PolicyError {
@@ -30,8 +31,23 @@ pub(super) fn explain_invalid(json: &str, error: serde_json::Error) -> PolicyErr
         Ok(lazy) => lazy,
         Err(e) => return PolicyError::Document(format!("is invalid: {e}")),
     };
-    if let Err(e) = check_version(lazy.version.as_deref()) {
-        return e;
+    let top = [
+        ("Version", lazy.version),
+        ("Id", lazy.id),
+        ("Statement", lazy.statement),
+    ];
+    if let Some((key, _)) = top.iter().find(|(_, v)| v.is_some_and(is_null)) {
+        return PolicyError::Document(format!("has {key} null; {NO_NULL}"));
+    }
+    if let Some(version) = lazy.version {
+        match serde_json::from_str::<&str>(version.get()) {
+            Ok(v) => {
+                if let Err(e) = check_version(Some(v)) {
+                    return e;
+                }
+            }
+            Err(_) => return PolicyError::Document("has a Version that is not a string".into()),
+        }
     }
     let Some(statement) = lazy.statement else {
         return PolicyError::Document(format!("is invalid: {error}"));
@@ -52,11 +68,23 @@ pub(super) fn explain_invalid(json: &str, error: serde_json::Error) -> PolicyErr
             return PolicyError::Statement {
                 index,
                 sid: SidLabel(sid_of_invalid(raw)),
-                problem: without_position(&e),
+                problem: null_key(raw).unwrap_or_else(|| without_position(&e)),
             };
         }
     }
     PolicyError::Document(format!("is invalid: {error}"))
+}
+
+fn is_null(value: &RawValue) -> bool {
+    value.get() == "null"
+}
+
+/// `Condition is null; ...` for a statement with a null value, which serde's message would
+/// not name.
+fn null_key(statement: &RawValue) -> Option<String> {
+    let keys: BTreeMap<String, &RawValue> = serde_json::from_str(statement.get()).ok()?;
+    let (key, _) = keys.iter().find(|(_, v)| is_null(v))?;
+    Some(format!("{key} is null; {NO_NULL}"))
 }
 
 /// The Sid of a statement that failed to parse, when it has a readable one: the error then says

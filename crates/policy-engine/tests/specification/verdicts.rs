@@ -61,6 +61,12 @@ fn the_statements_flagged() {
             flagged: &[],
         },
         Case {
+            name: "`s3:?*` denies all of `s3:*`: `s3:`, with an empty name, is no action",
+            fixture: "s3-full-access-denied-every-named-action.json",
+            restricted: "s3:*",
+            flagged: &[],
+        },
+        Case {
             name: "a single statement object is checked like a list of one",
             fixture: "single-statement-object.json",
             restricted: "s3:DeleteBucket",
