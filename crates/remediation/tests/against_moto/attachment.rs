@@ -10,7 +10,7 @@ use incident::{Assessment, Principal, PrincipalKind, QuarantineAction, RestoreSt
 use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::quarantine::quarantine;
 use remediation::handlers::restore::restore;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -288,6 +288,25 @@ async fn an_attached_aws_managed_policy_iam_does_not_have_is_ignored_as_no_longe
         "{ignored_reason}"
     );
     assert!(change.is_some());
+}
+
+#[tokio::test]
+async fn a_just_attached_policy_iam_does_not_show_yet_is_not_yet_consistent() {
+    // GIVEN the same attachment, made just now: IAM may not show the policy yet
+    let moto = Moto::start();
+    create_principal(&moto.iam_client(), &ROLE.principal()).await;
+    let mut fresh = event("attach-role-policy.json");
+    fresh["detail"]["eventTime"] = json!(
+        time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    // WHEN it is analysed
+    let error = analyse_change(fresh, &analyse_deps(moto.iam()))
+        .await
+        .expect_err("IAM may still be catching up");
+    // THEN the step waits (NotYetConsistent, retried by the state machine), concluding nothing
+    assert_eq!(error.error_type(), "NotYetConsistent", "{error}");
 }
 
 #[tokio::test]
