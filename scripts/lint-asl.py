@@ -15,9 +15,9 @@ DefinitionS3Location, both uploaded by `sam deploy`):
    gets APPROVAL_TIMEOUT in its environment;
 5. the states of the functions that write IAM (Quarantine, Restore) pass them the execution and
    nothing else: the functions read their input from the execution's history (THREAT-MODEL.md);
-6. the functions' timeout (Globals `Timeout`) is `remediation::setup::FUNCTION_TIMEOUT` and
-   shorter than every Task's `TimeoutSeconds`, so a step is never retried while its function
-   still runs;
+6. the functions' timeouts (Globals `Timeout`, and each function's own) are the ones
+   `remediation::setup` sizes their SDK limits for, and the Globals one is shorter than every
+   Task's `TimeoutSeconds`, so a step is never retried while its function still runs;
 7. `asl-validator --json-path` (npm) and `statelint` (PyPI) accept the definition with dummy,
    well-formed values in place of the placeholders (function ARNs, the parameter's default).
 
@@ -162,25 +162,37 @@ def check_deadline(raw_text, raw_definition, substitutions, template):
 
 
 SETUP_RS = Path("crates/remediation/src/setup.rs")
-FUNCTION_TIMEOUT = re.compile(r"FUNCTION_TIMEOUT: Duration = Duration::from_secs\((\d+)\)")
+# `FUNCTION_TIMEOUT` is the Globals one; `START_INCIDENT_TIMEOUT` is StartIncidentFunction's own.
+DECLARED_TIMEOUT = re.compile(r"pub const (\w+)_TIMEOUT: Duration = Duration::from_secs\((\d+)\)")
 
 
 def check_timeouts(definition, template):
+    declared = {name: int(seconds) for name, seconds in DECLARED_TIMEOUT.findall(SETUP_RS.read_text())}
     function_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout")
-    declared = FUNCTION_TIMEOUT.search(SETUP_RS.read_text())
-    if not isinstance(function_timeout, int) or not declared:
+    if not isinstance(function_timeout, int) or "FUNCTION" not in declared:
         problem(f"no Globals Function Timeout, or no FUNCTION_TIMEOUT in {SETUP_RS}")
         return
-    if int(declared.group(1)) != function_timeout:
-        problem(f"{SETUP_RS} FUNCTION_TIMEOUT is {declared.group(1)} s, the template's Timeout "
-                f"{function_timeout} s")
+    own = {logical_id: resource["Properties"]["Timeout"]
+           for logical_id, resource in template.get("Resources", {}).items()
+           if resource.get("Type") == "AWS::Serverless::Function"
+           and "Timeout" in resource.get("Properties", {})}
+    expected = {"Globals": function_timeout, **own}
+    for name, seconds in declared.items():
+        where = "Globals" if name == "FUNCTION" else \
+            "".join(part.capitalize() for part in name.split("_")) + "Function"
+        if expected.pop(where, None) != seconds:
+            problem(f"{SETUP_RS} {name}_TIMEOUT is {seconds} s, the template's {where} Timeout "
+                    "is not")
+    for where, seconds in expected.items():
+        problem(f"{where} has its own Timeout ({seconds} s) but {SETUP_RS} declares none: its "
+                "SDK limits would not fit it")
     for name, state in definition["States"].items():
         seconds = state.get("TimeoutSeconds")
         if state["Type"] == "Task" and seconds is not None and seconds <= function_timeout:
             problem(f"{name}: TimeoutSeconds {seconds} is not longer than the functions' "
                     f"{function_timeout} s: the step could be retried while its function runs")
-    print(f"  ok   the functions' {function_timeout} s timeout is FUNCTION_TIMEOUT and shorter "
-          "than every Task's")
+    print(f"  ok   the functions' timeouts are setup.rs's ({', '.join(f'{k} {v} s' for k, v in declared.items())}); "
+          f"every Task's is longer than {function_timeout} s")
 
 
 def run(command):

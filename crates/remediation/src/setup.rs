@@ -19,21 +19,26 @@ use crate::iam::IamPolicies;
 use crate::kms::MacKey;
 use crate::publisher::{Notifier, Publisher};
 
-/// The functions' own timeout (template.yaml Globals `Timeout`; scripts/lint-template.py checks
-/// they agree). Every Task's `TimeoutSeconds` is longer, so a function is always over before its
-/// step is retried.
+/// The functions' own timeouts (template.yaml: Globals `Timeout`, and the two functions that set
+/// their own; scripts/lint-asl.py checks they agree). Every Task's `TimeoutSeconds` is longer
+/// than the Globals one, so a function is always over before its step is retried.
 pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(50);
+pub const START_INCIDENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// API Gateway gives up on an integration after 30 s, and a person is waiting for the page.
+pub const APPROVAL_API_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Every AWS call's limits, set once for every client: a call that hangs ends as a `Retryable`
-/// error well inside [`FUNCTION_TIMEOUT`], so the function still answers and the state machine
-/// retries the step (docs/workflow-contract.md#timeouts-and-retries).
-pub fn sdk_timeouts() -> TimeoutConfig {
+/// Every AWS call's limits for a function that runs at most `function_timeout`, set once for
+/// every client: a call that hangs ends as a `Retryable` error well inside the function's time,
+/// so the function still answers and the state machine retries the step
+/// (docs/workflow-contract.md#timeouts-and-retries). One call may take two fifths of the
+/// function's time (20 s of 50, 4 s of the approval API's 10), one attempt two fifths of that.
+pub fn sdk_timeouts(function_timeout: Duration) -> TimeoutConfig {
+    let operation = function_timeout * 2 / 5;
+    let attempt = operation * 2 / 5;
     TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        // One HTTP attempt, answer included: IAM answers in well under a second.
-        .operation_attempt_timeout(Duration::from_secs(8))
-        // All attempts and backoff of one call: a handler makes a few calls in a row.
-        .operation_timeout(Duration::from_secs(20))
+        .connect_timeout(Duration::from_secs(3).min(attempt / 2))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
         .build()
 }
 
@@ -47,10 +52,11 @@ pub fn sdk_retries() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(5))
 }
 
-pub async fn sdk_config() -> aws_config::SdkConfig {
+/// The SDK configuration of a function that runs at most `function_timeout`.
+pub async fn sdk_config(function_timeout: Duration) -> aws_config::SdkConfig {
     lambda_runtime::tracing::init_default_subscriber();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(sdk_timeouts())
+        .timeout_config(sdk_timeouts(function_timeout))
         .retry_config(sdk_retries())
         .load()
         .await
@@ -257,21 +263,30 @@ impl ApprovalApiDeps {
 
 #[cfg(test)]
 mod tests {
-    use super::{FUNCTION_TIMEOUT, approval_timeout_seconds, approval_url, sdk_timeouts};
+    use super::{
+        APPROVAL_API_TIMEOUT, FUNCTION_TIMEOUT, START_INCIDENT_TIMEOUT, approval_timeout_seconds,
+        approval_url, sdk_timeouts,
+    };
 
     #[test]
     fn every_sdk_call_ends_well_before_the_function_does() {
-        let limits = sdk_timeouts();
-        let (connect, attempt, operation) = (
-            limits.connect_timeout().expect("a connect timeout"),
-            limits
-                .operation_attempt_timeout()
-                .expect("an attempt timeout"),
-            limits.operation_timeout().expect("an operation timeout"),
-        );
-        assert!(connect < attempt && attempt < operation, "{limits:?}");
-        // At least two whole calls fit in the function's time.
-        assert!(operation * 2 < FUNCTION_TIMEOUT, "{limits:?}");
+        for function in [
+            FUNCTION_TIMEOUT,
+            START_INCIDENT_TIMEOUT,
+            APPROVAL_API_TIMEOUT,
+        ] {
+            let limits = sdk_timeouts(function);
+            let (connect, attempt, operation) = (
+                limits.connect_timeout().expect("a connect timeout"),
+                limits
+                    .operation_attempt_timeout()
+                    .expect("an attempt timeout"),
+                limits.operation_timeout().expect("an operation timeout"),
+            );
+            assert!(connect < attempt && attempt < operation, "{limits:?}");
+            // At least two whole calls fit in the function's time.
+            assert!(operation * 2 < function, "{limits:?}");
+        }
     }
 
     #[test]

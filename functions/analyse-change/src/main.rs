@@ -5,7 +5,7 @@ use remediation::handlers::analyse::{AnalyseDeps, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = remediation::setup::sdk_config().await;
+    let config = remediation::setup::sdk_config(remediation::setup::FUNCTION_TIMEOUT).await;
     let deps = AnalyseDeps::from_env(&config)?;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         handle(event.payload, &deps)
