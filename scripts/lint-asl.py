@@ -166,6 +166,29 @@ SETUP_RS = Path("crates/remediation/src/setup.rs")
 DECLARED_TIMEOUT = re.compile(r"pub const (\w+)_TIMEOUT: Duration = Duration::from_secs\((\d+)\)")
 
 
+# The retries every Lambda Task has (docs/workflow-contract.md#timeouts-and-retries): each error
+# name must be retried by some rule of the Task. RequestApproval's States.Timeout is its deadline.
+RETRIED = ["Lambda.TooManyRequestsException", "Retryable", "Lambda.ServiceException",
+           "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+           "Lambda.ClientExecutionTimeoutException", "Lambda.Unknown", "Sandbox.Timedout",
+           "Runtime.ExitError", "Runtime.OutOfMemory", "States.Timeout"]
+DEADLINE_TASK = "RequestApproval"
+
+
+def check_retries(definition):
+    for name, state in definition["States"].items():
+        if state["Type"] != "Task":
+            continue
+        retried = {error for rule in state.get("Retry", []) for error in rule["ErrorEquals"]}
+        expected = [e for e in RETRIED if not (name == DEADLINE_TASK and e == "States.Timeout")]
+        missing = [e for e in expected if e not in retried]
+        if missing:
+            problem(f"{name}: does not retry {missing}")
+        if name == DEADLINE_TASK and "States.Timeout" in retried:
+            problem(f"{name}: retries States.Timeout, its approval deadline: it would never time out")
+    print("  ok   every Task retries throttling, transient errors, timeouts and crashes")
+
+
 def check_timeouts(definition, template):
     declared = {name: int(seconds) for name, seconds in DECLARED_TIMEOUT.findall(SETUP_RS.read_text())}
     function_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout")
@@ -236,6 +259,7 @@ def lint_state_machine(logical_id, kind, properties, template, base):
     check_deadline(text, raw_definition, substitutions, template)
     check_writer_steps(definition)
     check_timeouts(definition, template)
+    check_retries(definition)
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / path.name

@@ -153,7 +153,12 @@ class Router(LoopbackServer):
                 else:
                     status, headers, out = router.proxy_aws(self.command, self.path, self.headers,
                                                             body)
-                reply(self, status, headers, out)
+                try:
+                    reply(self, status, headers, out)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The caller gave up first (an SDK attempt timeout), as callers of AWS do.
+                    router.log(f"{self.command} {self.path}: the caller had gone")
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
 
