@@ -246,10 +246,17 @@ fn verified(
 /// Decides which wildcard expansions stay so that the quarantine keeps as many of the original's
 /// known non-restricted grants as the quota allows (a grant is a known action in a statement;
 /// an action also granted by the statement's kept entries, or by another kept expansion, counts
-/// once). Exact: see [`most_coverage_within`]. Expansions left over that still fit are kept too,
-/// as they keep granting actions AWS adds later.
+/// once); among equally good choices, the one keeping the most expansions (they keep granting
+/// actions AWS adds later), then the smallest. Exact: see [`most_coverage_within`], with each
+/// choice's size counted as the compact JSON will have it.
 fn choose_expansions(policy: &Policy<'_>, rewrites: &mut [Rewrite], size_limit: usize) {
+    let mut without: Vec<Rewrite> = rewrites.to_vec();
+    for entry in without.iter_mut().flat_map(|r| r.entries.iter_mut()) {
+        entry.drop_expansion(size_limit);
+    }
+    let base = assemble(policy, &without).size;
     let mut items = Vec::new();
+    let mut groups = Vec::new();
     let mut ids: HashMap<(usize, &'static str), u32> = HashMap::new();
     for (r, rewrite) in rewrites.iter().enumerate() {
         let kept: Vec<&str> = rewrite
@@ -260,9 +267,29 @@ fn choose_expansions(policy: &Policy<'_>, rewrites: &mut [Rewrite], size_limit: 
                 _ => None,
             })
             .collect();
+        let first = rewrite
+            .entries
+            .iter()
+            .position(|e| matches!(e, Entry::Expanded { .. }));
+        let Some(first) = first else { continue };
+        let group = groups.len();
+        groups.push(Group {
+            kept: kept.len(),
+            is_list: rewrite.is_list,
+            reopening: (kept.is_empty() && rewrite.excluded.is_none()).then(|| {
+                reopening_cost(
+                    policy,
+                    &without,
+                    r,
+                    first,
+                    &rewrites[r].entries[first],
+                    base,
+                )
+            }),
+        });
         for (e, entry) in rewrite.entries.iter().enumerate() {
             if let Entry::Expanded { into, known, .. } = entry {
-                let gained = known
+                let grants = known
                     .iter()
                     .filter(|a| !kept.iter().any(|k| pattern::matches(k, a)))
                     .map(|&a| {
@@ -270,37 +297,51 @@ fn choose_expansions(policy: &Policy<'_>, rewrites: &mut [Rewrite], size_limit: 
                         *ids.entry((r, a)).or_insert(next)
                     })
                     .collect();
-                items.push(((r, e), Item::new(cost_of(into), gained)));
+                let item = Item {
+                    group,
+                    cost: cost_of(into),
+                    patterns: into.len(),
+                    grants,
+                };
+                items.push(((r, e), item));
             }
         }
     }
     if items.is_empty() {
         return;
     }
-    let mut without: Vec<Rewrite> = rewrites.to_vec();
-    for entry in without.iter_mut().flat_map(|r| r.entries.iter_mut()) {
-        entry.drop_expansion(size_limit);
-    }
-    let budget = size_limit.saturating_sub(assemble(policy, &without).size);
+    let budget = size_limit.saturating_sub(base);
     let just_items: Vec<Item> = items.iter().map(|(_, item)| item.clone()).collect();
-    let chosen = most_coverage_within(&just_items, budget, ids.len());
-    let mut room = budget
-        - chosen
-            .iter()
-            .zip(&just_items)
-            .filter(|(c, _)| **c)
-            .map(|(_, i)| i.cost)
-            .sum::<usize>();
-    for (((r, e), item), keep) in items.iter().zip(chosen) {
-        if keep {
-            continue;
-        }
-        if item.cost <= room {
-            room -= item.cost;
-        } else {
+    let chosen = most_coverage_within(&just_items, &groups, budget, ids.len());
+    for (((r, e), _), keep) in items.iter().zip(chosen) {
+        if !keep {
             rewrites[*r].entries[*e].drop_expansion(size_limit);
         }
     }
+}
+
+/// Characters a statement emptied of its actions costs to bring back, beyond its first
+/// pattern's own: measured by assembling it with one pattern.
+fn reopening_cost(
+    policy: &Policy<'_>,
+    without: &[Rewrite],
+    r: usize,
+    e: usize,
+    entry: &Entry,
+    base: usize,
+) -> usize {
+    let Entry::Expanded { wildcard, into, .. } = entry else {
+        unreachable!("an expansion")
+    };
+    let mut one = without.to_vec();
+    one[r].entries[e] = Entry::Expanded {
+        wildcard: wildcard.clone(),
+        into: vec![into[0].clone()],
+        known: Vec::new(),
+    };
+    assemble(policy, &one)
+        .size
+        .saturating_sub(base + into[0].len() + 3)
 }
 
 /// Characters an expansion adds to the compact JSON: each pattern, its quotes and a comma.
@@ -308,16 +349,42 @@ fn cost_of(into: &[String]) -> usize {
     into.iter().map(|p| p.len() + 3).sum()
 }
 
-/// One expansion for the choice: what it costs and which grants (ids) it keeps.
+/// One expansion for the choice: its statement, what it costs and which grants (ids) it keeps.
 #[derive(Debug, Clone)]
 struct Item {
+    group: usize,
+    /// [`cost_of`] its patterns.
     cost: usize,
+    patterns: usize,
     grants: Vec<u32>,
 }
 
-impl Item {
-    fn new(cost: usize, grants: Vec<u32>) -> Item {
-        Item { cost, grants }
+/// What an item's real cost depends on, per statement: the JSON around its action list.
+#[derive(Debug, Clone)]
+struct Group {
+    /// Entries the statement keeps whatever is chosen.
+    kept: usize,
+    /// The original wrote `Action` as a list (else one action is a bare string).
+    is_list: bool,
+    /// When nothing else keeps the statement: what bringing it back costs (its keys, brackets
+    /// and the comma before it), less one (its first pattern has no comma).
+    reopening: Option<usize>,
+}
+
+impl Group {
+    /// Characters `[` and `]` cost with `entries` actions.
+    fn brackets(&self, entries: usize) -> usize {
+        if !self.is_list && entries >= 2 { 2 } else { 0 }
+    }
+
+    /// What adding `item` costs when `patterns` chosen ones are already in.
+    fn added_cost(&self, item: &Item, patterns: usize) -> usize {
+        let (before, after) = (self.kept + patterns, self.kept + patterns + item.patterns);
+        let reopen = match self.reopening {
+            Some(cost) if patterns == 0 => cost,
+            _ => 0,
+        };
+        item.cost + reopen + self.brackets(after) - self.brackets(before)
     }
 }
 
@@ -326,72 +393,98 @@ impl Item {
 const SEARCH_NODES: usize = 1 << 22;
 
 /// Budgeted maximum coverage: the items whose total cost is within `budget` that cover the most
-/// distinct grants (ties: the cheapest). Exact by branch and bound over every subset: an item
-/// is tried in and out, and a branch is cut only when even taking every remaining item that
-/// fits could not beat the best found (the bound ignores overlaps, so it never underestimates).
-fn most_coverage_within(items: &[Item], budget: usize, grants: usize) -> Vec<bool> {
+/// distinct grants (ties: the most items, then the cheapest). Exact by branch and bound over
+/// every subset: an item is tried in and out, and a branch is cut only when even taking every
+/// remaining item that fits could not beat the best found (the bound ignores overlaps and
+/// counts each item's cost at its least, so it never underestimates).
+fn most_coverage_within(
+    items: &[Item],
+    groups: &[Group],
+    budget: usize,
+    grants: usize,
+) -> Vec<bool> {
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(items[i].grants.len()));
     let mut search = Search {
         items,
+        groups,
         order,
         counts: vec![0; grants],
+        patterns: vec![0; groups.len()],
         taken: vec![false; items.len()],
-        best: (0, 0, vec![false; items.len()]),
+        best: (0, 0, 0, vec![false; items.len()]),
         nodes: 0,
     };
-    search.visit(0, 0, 0, budget);
-    search.best.2
+    search.visit(0, 0, 0, 0, budget);
+    search.best.3
 }
 
 struct Search<'a> {
     items: &'a [Item],
+    groups: &'a [Group],
     order: Vec<usize>,
     /// How many taken items keep each grant.
     counts: Vec<u32>,
+    /// Patterns taken per group.
+    patterns: Vec<usize>,
     taken: Vec<bool>,
-    /// Value, cost and selection of the best found.
-    best: (usize, usize, Vec<bool>),
+    /// Value, items taken, cost and selection of the best found.
+    best: (usize, usize, usize, Vec<bool>),
     nodes: usize,
 }
 
 impl Search<'_> {
-    fn visit(&mut self, depth: usize, value: usize, cost: usize, room: usize) {
+    fn visit(&mut self, depth: usize, value: usize, taken: usize, cost: usize, room: usize) {
         self.nodes += 1;
-        let (best_value, best_cost, _) = self.best;
-        if value > best_value || (value == best_value && cost < best_cost) {
-            self.best = (value, cost, self.taken.clone());
+        let (best_value, best_taken, best_cost, _) = self.best;
+        if (value, taken, std::cmp::Reverse(cost))
+            > (best_value, best_taken, std::cmp::Reverse(best_cost))
+        {
+            self.best = (value, taken, cost, self.taken.clone());
         }
-        let rest = &self.order[depth..];
-        let bound: usize = rest
-            .iter()
-            .filter(|&&i| self.items[i].cost <= room)
-            .map(|&i| self.items[i].grants.len())
-            .sum();
-        if depth == self.order.len() || value + bound <= self.best.0 || self.nodes > SEARCH_NODES {
+        let fitting = || {
+            self.order[depth..]
+                .iter()
+                .filter(|&&i| self.items[i].cost <= room)
+        };
+        let bound = (
+            value
+                + fitting()
+                    .map(|&i| self.items[i].grants.len())
+                    .sum::<usize>(),
+            taken + fitting().count(),
+        );
+        if depth == self.order.len()
+            || bound <= (self.best.0, self.best.1)
+            || self.nodes > SEARCH_NODES
+        {
             return;
         }
         let i = self.order[depth];
         let item = &self.items[i];
-        if item.cost <= room {
+        let added = self.groups[item.group].added_cost(item, self.patterns[item.group]);
+        if added <= room {
             let mut gained = 0;
             for &g in &item.grants {
                 gained += usize::from(self.counts[g as usize] == 0);
                 self.counts[g as usize] += 1;
             }
             self.taken[i] = true;
+            self.patterns[item.group] += item.patterns;
             self.visit(
                 depth + 1,
                 value + gained,
-                cost + item.cost,
-                room - item.cost,
+                taken + 1,
+                cost + added,
+                room - added,
             );
+            self.patterns[item.group] -= item.patterns;
             self.taken[i] = false;
             for &g in &item.grants {
                 self.counts[g as usize] -= 1;
             }
         }
-        self.visit(depth + 1, value, cost, room);
+        self.visit(depth + 1, value, taken, cost, room);
     }
 }
 
@@ -406,6 +499,8 @@ struct Rewrite {
     excluded: Option<Vec<String>>,
     drop_statement: bool,
     drop_reason: String,
+    /// The original wrote its actions as a list.
+    is_list: bool,
 }
 
 #[derive(Clone)]
@@ -455,6 +550,7 @@ impl Rewrite {
             excluded: None,
             drop_statement: false,
             drop_reason: String::new(),
+            is_list: statement.actions.patterns().is_list,
         };
         match &statement.actions {
             ActionClause::NotAction(existing) => {
@@ -736,8 +832,40 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Value and cost of a selection, counted directly.
-    fn value_and_cost(items: &[Item], chosen: &[bool]) -> (usize, usize) {
+    /// Three statements: one with a kept entry, one written as a bare string, one that only
+    /// the chosen expansions keep.
+    fn groups() -> Vec<Group> {
+        vec![
+            Group {
+                kept: 1,
+                is_list: true,
+                reopening: None,
+            },
+            Group {
+                kept: 1,
+                is_list: false,
+                reopening: None,
+            },
+            Group {
+                kept: 0,
+                is_list: false,
+                reopening: Some(40),
+            },
+        ]
+    }
+
+    fn item(group: usize, cost: usize, grants: Vec<u32>) -> Item {
+        Item {
+            group,
+            cost,
+            patterns: cost.div_ceil(20),
+            grants,
+        }
+    }
+
+    /// Value and cost of a selection, counted directly: per statement, its patterns' characters,
+    /// its brackets and, if it was gone, bringing it back.
+    fn value_and_cost(items: &[Item], groups: &[Group], chosen: &[bool]) -> (usize, usize) {
         let taken = || {
             items
                 .iter()
@@ -747,24 +875,52 @@ mod tests {
         };
         let covered: std::collections::HashSet<u32> =
             taken().flat_map(|i| i.grants.iter().copied()).collect();
-        (covered.len(), taken().map(|i| i.cost).sum())
+        let cost = groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| {
+                let mine: Vec<&Item> = taken().filter(|i| i.group == g).collect();
+                if mine.is_empty() {
+                    return 0;
+                }
+                let patterns: usize = mine.iter().map(|i| i.patterns).sum();
+                mine.iter().map(|i| i.cost).sum::<usize>()
+                    + group.reopening.unwrap_or(0)
+                    + group.brackets(group.kept + patterns)
+                    - group.brackets(group.kept)
+            })
+            .sum();
+        (covered.len(), cost)
     }
 
     fn items() -> impl Strategy<Value = Vec<Item>> {
-        prop::collection::vec((1usize..60, prop::collection::vec(0u32..40, 0..25)), 0..10)
-            .prop_map(|v| v.into_iter().map(|(c, g)| Item::new(c, g)).collect())
+        prop::collection::vec(
+            (
+                0usize..3,
+                1usize..60,
+                prop::collection::vec(0u32..40, 0..25),
+            ),
+            0..10,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .map(|(g, c, grants)| item(g, c, grants))
+                .collect()
+        })
     }
 
     proptest! {
-        /// Against brute force over every subset: no selection within the budget covers more.
+        /// Against brute force over every subset, each priced as its JSON: no selection within
+        /// the budget covers more.
         #[test]
-        fn the_choice_is_optimal(items in items(), budget in 0usize..200) {
-            let chosen = most_coverage_within(&items, budget, 40);
-            let (value, cost) = value_and_cost(&items, &chosen);
+        fn the_choice_is_optimal(items in items(), budget in 0usize..300) {
+            let groups = groups();
+            let chosen = most_coverage_within(&items, &groups, budget, 40);
+            let (value, cost) = value_and_cost(&items, &groups, &chosen);
             prop_assert!(cost <= budget);
             for mask in 0u32..(1 << items.len()) {
                 let other: Vec<bool> = (0..items.len()).map(|i| mask & (1 << i) != 0).collect();
-                let (v, c) = value_and_cost(&items, &other);
+                let (v, c) = value_and_cost(&items, &groups, &other);
                 prop_assert!(c > budget || v <= value, "{other:?} keeps {v} > {value}");
             }
         }
@@ -774,9 +930,12 @@ mod tests {
     fn a_redundant_expansion_goes_before_a_larger_useful_one() {
         // The large item covers the small one's grants; only one fits.
         let items = [
-            Item::new(100, (0..50).collect()),
-            Item::new(30, (0..10).collect()),
+            item(0, 100, (0..50).collect()),
+            item(0, 30, (0..10).collect()),
         ];
-        assert_eq!(most_coverage_within(&items, 110, 50), [true, false]);
+        assert_eq!(
+            most_coverage_within(&items, &groups(), 110, 50),
+            [true, false]
+        );
     }
 }

@@ -10,7 +10,7 @@ use policy_engine::document::{
     ActionClause, Effect, ResourceClause, Statement, check_action_syntax,
 };
 use policy_engine::pattern::{self, Language, PatternSet};
-use policy_engine::{Catalog, Policy, RestrictedActions, analyse, decode, plan};
+use policy_engine::{Catalog, Edit, Policy, RestrictedActions, analyse, decode, plan};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -140,6 +140,48 @@ fn statement_applies(statement: &Statement<'_>, action: &str, allow: bool) -> bo
         Some(arns) if allow => arns.iter().any(|a| named(a)),
         Some(arns) => arns.iter().all(|a| named(a)),
     }
+}
+
+/// Wildcards whose expansions are hundreds of characters, some redundant with others.
+const QUOTA_WILDCARDS: &[&str] = &[
+    "s3:*",
+    "s3:Get*",
+    "s3:*Object*",
+    "s3:List*",
+    "s3:Put*",
+    "iam:Get*",
+    "iam:List*",
+    "ec2:Describe*",
+    "ec2:*Volume*",
+];
+
+const QUOTA_RESTRICTED: &[&str] = &[
+    "s3:GetObject",
+    "s3:DeleteBucket",
+    "iam:GetUser",
+    "ec2:DescribeInstances",
+    "s3:ListBucket",
+];
+
+/// The known non-restricted actions each Allow statement grants, summed over statements.
+fn kept_grants(policy: &Policy<'_>, restricted: &RestrictedActions) -> usize {
+    let services = ["s3:*", "iam:*", "ec2:*"];
+    let candidates: Vec<&str> = services
+        .iter()
+        .flat_map(|s| catalog().matching(s))
+        .filter(|a| !restricted.patterns().any(|r| pattern::matches(r, a)))
+        .collect();
+    policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+        .map(|s| {
+            candidates
+                .iter()
+                .filter(|a| clause_covers(&s.actions, a))
+                .count()
+        })
+        .sum()
 }
 
 fn catalog() -> &'static Catalog {
@@ -313,6 +355,61 @@ proptest! {
             prop_assert!(!service.is_empty() && service.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'),
                 "{written:?} has no literal service prefix");
             prop_assert!(!name.is_empty());
+        }
+    }
+
+    /// Against the alternatives: every choice of which expanded wildcards to keep (each as
+    /// the planner expands it with room to spare) that fits the same quota keeps no more of
+    /// the original's known non-restricted grants than the plan does.
+    #[test]
+    fn no_other_choice_of_expansions_keeps_more_within_the_quota(
+        statements in prop::collection::vec(prop::sample::subsequence(QUOTA_WILDCARDS, 1..4), 1..3),
+        restricted in prop::sample::subsequence(QUOTA_RESTRICTED, 1..3),
+        squeeze in 0.0f64..1.0,
+    ) {
+        let restricted = RestrictedActions::parse(&restricted.join(","), catalog()).unwrap();
+        let text = json!({"Version": "2012-10-17", "Statement": statements.iter().enumerate().map(|(i, actions)| {
+            json!({"Sid": format!("S{i}"), "Effect": "Allow", "Action": actions, "Resource": "*"})
+        }).collect::<Vec<_>>()}).to_string();
+        let policy = Policy::parse(&text).unwrap();
+        let roomy = plan(&policy, &restricted, catalog(), 1_000_000).unwrap();
+        let expansions: Vec<(usize, &str, &[String])> = roomy.edits.iter().filter_map(|e| match e {
+            Edit::ExpandedWildcard { statement, wildcard, into, .. } => Some((*statement, wildcard.as_str(), into.as_slice())),
+            _ => None,
+        }).collect();
+        prop_assume!(!expansions.is_empty() && expansions.len() <= 8);
+        // A quota between dropping every expansion and keeping them all.
+        let mut none = roomy.policy.clone();
+        for (index, statement) in none.statements.iter_mut().enumerate() {
+            let ActionClause::Action(v) = &mut statement.actions else { continue };
+            v.items.retain(|a| !expansions.iter().any(|(s, _, into)| *s == index && into.iter().any(|p| p == a)));
+        }
+        none.statements.retain(|s| !s.actions.patterns().items.is_empty());
+        prop_assume!(!none.statements.is_empty());
+        let limit = none.size() + ((roomy.size - none.size()) as f64 * squeeze) as usize;
+        let quarantine = plan(&policy, &restricted, catalog(), limit).unwrap();
+        let kept = kept_grants(&quarantine.policy, &restricted);
+        for mask in 0u32..(1 << expansions.len()) {
+            let mut other = none.clone();
+            for (k, (index, _, into)) in expansions.iter().enumerate() {
+                if mask & (1 << k) == 0 { continue; }
+                let sid = format!("S{index}");
+                let at = other.statements.iter().position(|s| s.sid.as_deref() == Some(sid.as_str()));
+                let at = at.unwrap_or_else(|| {
+                    let mut s = roomy.policy.statements.iter().find(|s| s.sid.as_deref() == Some(sid.as_str())).unwrap().clone();
+                    if let ActionClause::Action(v) = &mut s.actions { v.items.clear(); }
+                    other.statements.push(s);
+                    other.statements.len() - 1
+                });
+                if let ActionClause::Action(v) = &mut other.statements[at].actions {
+                    v.items.extend(into.iter().cloned().map(std::borrow::Cow::Owned));
+                    v.is_list = true;
+                }
+            }
+            if other.size() <= limit {
+                let theirs = kept_grants(&other, &restricted);
+                prop_assert!(theirs <= kept, "choice {mask:b} keeps {theirs} > {kept} within {limit}: {:?}", quarantine.edits);
+            }
         }
     }
 
