@@ -67,7 +67,7 @@ bench: $(VENV_READY) ## Engine vs parliament (throughput, p50/p99, verdicts); La
 		BENCH_OUT=$(BENCH_DIR)/engine.json cargo bench --locked --bench engine
 	$(PYTHON) bench/parliament-bench.py --corpus $(BENCH_DIR)/corpus.jsonl \
 		--restricted '$(BENCH_RESTRICTED)' --out $(BENCH_DIR)/parliament.json
-	$(PYTHON) bench/compare.py $(BENCH_DIR)/engine.json $(BENCH_DIR)/parliament.json
+	$(PYTHON) bench/compare.py $(BENCH_DIR)/engine.json $(BENCH_DIR)/parliament.json --corpus $(BENCH_DIR)/corpus.jsonl
 	$(MAKE) --no-print-directory build
 	BENCH_BINARIES="$$(ls .aws-sam/build/*/bootstrap)" cargo bench --locked --bench cold_start
 	$(MAKE) --no-print-directory bench-local

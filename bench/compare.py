@@ -11,10 +11,25 @@ and prints
      parliament) and whether the targets hold (ratio >= 100, engine p99 < 50 us);
   2. verdict agreement policy by policy, each disagreement with the actions
      only one side reports (first few, with totals);
-  3. the actions behind most disagreements.
+  3. the actions behind most disagreements;
+  4. with --corpus, the reason for each policy-action pair only one side
+     reports, and a count per reason; a pair no known reason explains is
+     printed as UNEXPLAINED.
 
 Why: one command that says whether the engine is fast enough and where its
-answers differ from the reference tool.
+answers differ from the reference tool, and why.
+
+Reasons (docs/BENCHMARKS.md says who is right in each):
+  newer-than-parliament: the action is not in parliament's own definitions
+      (its report's "known_actions"), so parliament cannot report it;
+  not-action: an Allow with NotAction grants it; parliament expands Action only;
+  arn-slide: every statement that grants it names resources with a `*` before
+      the resource part (arn:*:..., arn:aws:iam::*:...), which IAM lets expand
+      past a colon; parliament matches those segments one by one, the engine
+      keeps the grant unless the name's character set rules it out;
+  scoped-deny (only parliament): an unconditional Deny on resources other
+      than "*" covers every resource type of the action; parliament removes a
+      grant only on the identical Resource string.
 
 Exit status: 0 whatever the comparison shows; 2 if a file is missing or
 malformed (including a parliament throughput of 0, which leaves no ratio).
@@ -23,6 +38,7 @@ Usage: .venv/bin/python bench/compare.py target/bench/engine.json target/bench/p
 """
 import argparse
 import collections
+import fnmatch
 import json
 import sys
 
@@ -152,15 +168,92 @@ def verdicts(engine, parl):
             print(f"  {action:<50} {e:>11} {p:>10}")
 
 
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def glob(pattern, text):
+    """IAM's `*` and `?`, case-insensitively, `[` literal."""
+    return fnmatch.fnmatchcase(text.lower(), pattern.lower().replace("[", "[[]"))
+
+
+def reason(action, document, known_to_parliament):
+    """Why only the engine reports `action` for this document, or None if no known reason."""
+    if action not in known_to_parliament:
+        return "newer-than-parliament"
+    allows = [s for s in as_list(document.get("Statement", [])) if s.get("Effect") == "Allow"]
+    if any("NotAction" in s and not any(glob(p, action) for p in as_list(s["NotAction"]))
+           for s in allows):
+        return "not-action"
+    granting = [s for s in allows if any(glob(p, action) for p in as_list(s.get("Action", [])))]
+    slides = lambda r: r != "*" and "*" in ":".join(r.split(":")[:5])  # noqa: E731
+    if granting and all("Resource" in s and any(slides(r) for r in as_list(s["Resource"]))
+                        for s in granting):
+        return "arn-slide"
+    return None
+
+
+def parliament_only_reason(action, document):
+    """Why only parliament reports `action`, or None if no known reason."""
+    denies = [s for s in as_list(document.get("Statement", []))
+              if s.get("Effect") == "Deny" and "Condition" not in s
+              and any(glob(p, action) for p in as_list(s.get("Action", [])))]
+    if any(as_list(s.get("Resource", [])) != ["*"] for s in denies):
+        return "scoped-deny"
+    return None
+
+
+def reasons(engine, parl, corpus_path):
+    """Print each disagreement's pairs with their reason, then a count per reason."""
+    documents = {}
+    with open(corpus_path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                entry = json.loads(line)
+                documents[entry["name"]] = entry["document"]
+    known = {a.lower() for a in parl.get("known_actions", [])}
+    if not known:
+        print("warning: the parliament report has no known_actions; re-run bench/parliament-bench.py")
+    counts = collections.Counter()
+    policies = collections.defaultdict(set)
+    unexplained = []
+    for name in sorted(set(engine["verdicts"]) & set(parl["verdicts"])):
+        e = {a.lower() for a in engine["verdicts"][name]}
+        p = {a.lower() for a in parl["verdicts"][name]}
+        for action in sorted(e - p):
+            why = reason(action, documents.get(name, {}), known) or "UNEXPLAINED"
+            counts[why] += 1
+            policies[why].add(name)
+            if why == "UNEXPLAINED":
+                unexplained.append((name, f"only engine: {action}"))
+        for action in sorted(p - e):
+            why = parliament_only_reason(action, documents.get(name, {})) or "UNEXPLAINED"
+            counts[why] += 1
+            policies[why].add(name)
+            if why == "UNEXPLAINED":
+                unexplained.append((name, f"only parliament: {action}"))
+    print("reasons for the pairs only one side reports (pairs, policies):")
+    for why in sorted(counts, key=lambda w: (w == "UNEXPLAINED", w)):
+        print(f"  {why:<22} {counts[why]:>5} {len(policies[why]):>5}   "
+              f"e.g. {show(sorted(policies[why]))}")
+    for name, pair in unexplained:
+        print(f"  UNEXPLAINED {name}: {pair}")
+    return not unexplained
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("engine", help="engine report, e.g. target/bench/engine.json")
     parser.add_argument("parliament", help="parliament report, e.g. target/bench/parliament.json")
+    parser.add_argument("--corpus", help="the corpus both ran on, to give each disagreement its reason")
     args = parser.parse_args()
     engine, parl = load(args.engine), load(args.parliament)
     performance(engine, parl)
     print()
     verdicts(engine, parl)
+    if args.corpus:
+        print()
+        reasons(engine, parl, args.corpus)
 
 
 if __name__ == "__main__":

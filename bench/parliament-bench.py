@@ -60,6 +60,13 @@ def restricted_actions(policy_text, patterns, strict):
                    if any(fnmatch.fnmatchcase(a.lower(), p) for p in patterns)})
 
 
+def known_restricted(patterns):
+    """The actions in parliament's own definitions that match a restricted pattern, lowercased."""
+    known = (f"{service['prefix']}:{p['privilege']}".lower()
+             for service in parliament.iam_definition for p in service["privileges"])
+    return sorted({a for a in known if any(fnmatch.fnmatchcase(a, p) for p in patterns)})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=Path("target/bench/corpus.jsonl"))
@@ -102,6 +109,8 @@ def main():
         "p99_us": round(percentile(durations, 99) / 1e3, 3),
         "verdicts": verdicts,
         "errors": errors,
+        # The restricted actions parliament knows at all: what it cannot report (for compare.py).
+        "known_actions": known_restricted(patterns),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, sort_keys=False) + "\n", encoding="utf-8")
