@@ -111,6 +111,7 @@ impl Actor {
 pub struct PolicyChange {
     pub event_name: String,
     pub event_id: String,
+    /// CloudTrail's `eventTime`; empty when the event has none that is text.
     pub event_time: String,
     pub account: String,
     pub region: String,
@@ -118,11 +119,33 @@ pub struct PolicyChange {
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     pub target: Target,
-    /// The policy document the call carried (absent for attachments and SetDefaultPolicyVersion:
-    /// read it from IAM).
+    /// The policy document the call carried (absent for attachments and SetDefaultPolicyVersion,
+    /// or when the event's is missing or not text: read it from IAM).
     pub document: Option<String>,
     /// For managed policies: the version the change made the default, when the event says.
     pub version_id: Option<String>,
+    /// Parts of the event that were there but could not be read (a wrong type), each with what
+    /// was received: reported, never a reason not to analyse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
+}
+
+/// What an event says, read field by field with nothing required: for the notice of an event
+/// that cannot be analysed, so that it names whatever the event did name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventFacts {
+    pub event_id: Option<String>,
+    pub event_name: Option<String>,
+    pub event_time: Option<String>,
+    pub actor: Option<Actor>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The target, when the event names all of it.
+    pub target: Option<Target>,
+    /// The names the request carried (`policyArn`, `policyName`, `roleName`, ...), whatever
+    /// the target.
+    pub named: std::collections::BTreeMap<String, String>,
 }
 
 /// What an event means for iam-sentinel.
@@ -130,40 +153,6 @@ pub struct PolicyChange {
 pub enum Reading {
     Change(Box<PolicyChange>),
     Ignored { event_name: String, reason: String },
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    source: String,
-    #[serde(default)]
-    account: String,
-    #[serde(default)]
-    region: String,
-    detail: Value,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Detail {
-    event_name: String,
-    #[serde(rename = "eventID", default)]
-    event_id: String,
-    #[serde(default)]
-    event_time: String,
-    #[serde(default)]
-    aws_region: String,
-    #[serde(default)]
-    recipient_account_id: String,
-    #[serde(default)]
-    user_identity: Value,
-    #[serde(rename = "sourceIPAddress")]
-    source_ip_address: Option<String>,
-    user_agent: Option<String>,
-    error_code: Option<String>,
-    #[serde(default)]
-    request_parameters: Value,
-    #[serde(default)]
-    response_elements: Value,
 }
 
 /// The sessions iam-sentinel writes policies in: its policy-writer role as assumed by each of
@@ -211,143 +200,305 @@ fn is_assumed_role_session(arn: &str) -> bool {
                 .is_some_and(|(role, session)| !role.is_empty() && !session.is_empty()))
 }
 
-/// Reads an EventBridge event. Changes made in one of the `writers` sessions are iam-sentinel's
-/// own and are ignored, so a quarantine or restore never starts another incident.
-pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, EventError> {
-    let envelope: Envelope =
-        serde_json::from_value(event.clone()).map_err(|e| EventError::NotAnEvent(e.to_string()))?;
-    let event_source = envelope
-        .detail
-        .get("eventSource")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if envelope.source != "aws.iam" || event_source != "iam.amazonaws.com" {
+/// The CloudTrail record of an event, read field by field: text where text is expected, and a
+/// note of every field that is there with another type (never a reason to stop by itself).
+struct Record<'a> {
+    detail: &'a Value,
+    unreadable: Vec<String>,
+}
+
+/// How much of a wrong-typed value a note keeps.
+const RECEIVED_LIMIT: usize = 120;
+
+impl<'a> Record<'a> {
+    /// The text at `field` (a dotted path such as `requestParameters.policyName`); None when it
+    /// is absent or null, and noted when it is something else.
+    fn text(&mut self, field: &str) -> Option<String> {
+        match self
+            .detail
+            .pointer(&format!("/{}", field.replace('.', "/")))
+        {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(other) => {
+                let received: String = other.to_string().chars().take(RECEIVED_LIMIT).collect();
+                self.unreadable
+                    .push(format!("{field} is not text: {received}"));
+                None
+            }
+        }
+    }
+
+    /// Text the reading cannot do without: the target's names.
+    fn required(&mut self, field: &'static str, event_name: &str) -> Result<String, EventError> {
+        self.text(field).ok_or_else(|| EventError::MissingField {
+            event_name: event_name.to_owned(),
+            field,
+        })
+    }
+
+    fn actor(&mut self) -> Actor {
+        Actor {
+            identity_type: self
+                .text("userIdentity.type")
+                .unwrap_or_else(|| "Unknown".into()),
+            arn: self.text("userIdentity.arn"),
+            principal_id: self.text("userIdentity.principalId"),
+            account_id: self.text("userIdentity.accountId"),
+            session_issuer_arn: self.text("userIdentity.sessionContext.sessionIssuer.arn"),
+            invoked_by: self.text("userIdentity.invokedBy"),
+        }
+    }
+}
+
+/// What a handled call did: changed a target (with the document and version the event gives),
+/// or created a version that is not the default.
+enum Call {
+    Changed {
+        target: Target,
+        document: Option<String>,
+        version_id: Option<String>,
+    },
+    NotMadeDefault,
+}
+
+/// The target of a handled call, strictly (it decides what is analysed and quarantined), and
+/// its document and version leniently (IAM has them too).
+fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
+    let principal = |record: &mut Record| -> Result<Principal, EventError> {
+        let (kind, field) = principal_field(name);
+        Ok(Principal {
+            kind,
+            name: record.required(field, name)?,
+        })
+    };
+    let document = |record: &mut Record| record.text("requestParameters.policyDocument");
+    let call = match name {
+        "CreatePolicy" => Call::Changed {
+            target: Target::ManagedPolicy {
+                policy_arn: record.required("responseElements.policy.arn", name)?,
+            },
+            document: document(record),
+            version_id: Some("v1".to_owned()),
+        },
+        "CreatePolicyVersion" => {
+            let made_default = record
+                .detail
+                .pointer("/requestParameters/setAsDefault")
+                .is_some_and(is_true);
+            if !made_default {
+                return Ok(Call::NotMadeDefault);
+            }
+            Call::Changed {
+                target: Target::ManagedPolicy {
+                    policy_arn: record.required("requestParameters.policyArn", name)?,
+                },
+                document: document(record),
+                version_id: record.text("responseElements.policyVersion.versionId"),
+            }
+        }
+        "SetDefaultPolicyVersion" => Call::Changed {
+            target: Target::ManagedPolicy {
+                policy_arn: record.required("requestParameters.policyArn", name)?,
+            },
+            document: None,
+            version_id: Some(record.required("requestParameters.versionId", name)?),
+        },
+        "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => Call::Changed {
+            target: Target::InlinePolicy {
+                principal: principal(record)?,
+                policy_name: record.required("requestParameters.policyName", name)?,
+            },
+            document: document(record),
+            version_id: None,
+        },
+        "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" => Call::Changed {
+            target: Target::Attachment {
+                principal: principal(record)?,
+                policy_arn: record.required("requestParameters.policyArn", name)?,
+            },
+            document: None,
+            version_id: None,
+        },
+        _ => {
+            return Err(EventError::UnhandledEvent {
+                event_name: name.to_owned(),
+            });
+        }
+    };
+    Ok(call)
+}
+
+/// The event's CloudTrail record, when the event is one of IAM's: strictly, since these decide
+/// whether it is read at all.
+fn iam_record(event: &Value) -> Result<&Value, EventError> {
+    let Some(envelope) = event.as_object() else {
+        return Err(EventError::NotAnEvent(format!(
+            "expected a JSON object, got {}",
+            kind_of(event)
+        )));
+    };
+    let Some(detail) = envelope.get("detail").filter(|d| d.is_object()) else {
+        return Err(EventError::NotAnEvent(
+            "it has no detail object (the CloudTrail record)".into(),
+        ));
+    };
+    let origin = envelope.get("source").and_then(Value::as_str);
+    let event_source = detail.get("eventSource").and_then(Value::as_str);
+    if origin != Some("aws.iam") || event_source != Some("iam.amazonaws.com") {
+        let shown = |v: Option<&Value>| match v {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
         return Err(EventError::NotIam {
-            origin: envelope.source,
-            event_source: event_source.to_owned(),
+            origin: shown(envelope.get("source")),
+            event_source: shown(detail.get("eventSource")),
         });
     }
-    let detail: Detail = serde_json::from_value(envelope.detail)
-        .map_err(|e| EventError::NotAnEvent(format!("its CloudTrail record: {e}")))?;
-    let name = detail.event_name.clone();
+    Ok(detail)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads an EventBridge event. Changes made in one of the `writers` sessions are iam-sentinel's
+/// own and are ignored, so a quarantine or restore never starts another incident.
+///
+/// Strict where the field decides something (is it IAM's, which call, did it fail, on what
+/// target), lenient where it is only told (time, address, client, ids): a wrong-typed
+/// `eventTime` is noted in `unreadable` and the change is still analysed.
+pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, EventError> {
+    let detail = iam_record(event)?;
+    let mut record = Record {
+        detail,
+        unreadable: Vec::new(),
+    };
+    let name = match detail.get("eventName") {
+        Some(Value::String(name)) => name.clone(),
+        other => {
+            return Err(EventError::NotAnEvent(format!(
+                "its CloudTrail record has no eventName text (got {})",
+                other.map_or("nothing", kind_of)
+            )));
+        }
+    };
     let ignored = |reason: String| {
         Ok(Reading::Ignored {
             event_name: name.clone(),
             reason,
         })
     };
-    if let Some(code) = &detail.error_code {
-        return ignored(format!("the call failed ({code}), so it changed nothing"));
+    match detail.get("errorCode") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(code)) => {
+            return ignored(format!("the call failed ({code}), so it changed nothing"));
+        }
+        // Whether the call failed decides everything: never guessed.
+        Some(other) => {
+            return Err(EventError::NotAnEvent(format!(
+                "its errorCode is {}, not text: did the {name} call fail?",
+                kind_of(other)
+            )));
+        }
     }
-    let actor = read_actor(&detail.user_identity);
+    let actor = record.actor();
     if writers.made(&actor) {
         return ignored("iam-sentinel made this change itself".into());
     }
-    let params = &detail.request_parameters;
-    let text = |field: &'static str| {
-        params
+    let (target, document, version_id) = match read_call(&name, &mut record)? {
+        Call::Changed {
+            target,
+            document,
+            version_id,
+        } => (target, document, version_id),
+        Call::NotMadeDefault => {
+            return ignored(
+                "the new version was not made the default, so it grants nothing yet".into(),
+            );
+        }
+    };
+    let envelope_text = |field: &str| {
+        event
             .get(field)
             .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| EventError::MissingField {
-                event_name: name.clone(),
-                field,
-            })
+            .unwrap_or_default()
+            .to_owned()
     };
-    let principal = |kind: PrincipalKind, field: &'static str| -> Result<Principal, EventError> {
-        Ok(Principal {
-            kind,
-            name: text(field)?,
-        })
-    };
-    let (target, document, version_id) = match name.as_str() {
-        "CreatePolicy" => {
-            let arn = detail
-                .response_elements
-                .pointer("/policy/arn")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| EventError::MissingField {
-                    event_name: name.clone(),
-                    field: "responseElements.policy.arn",
-                })?;
-            (
-                Target::ManagedPolicy { policy_arn: arn },
-                Some(text("policyDocument")?),
-                Some("v1".to_owned()),
-            )
-        }
-        "CreatePolicyVersion" => {
-            if !params.get("setAsDefault").is_some_and(is_true) {
-                return ignored(
-                    "the new version was not made the default, so it grants nothing yet".into(),
-                );
-            }
-            let version = detail
-                .response_elements
-                .pointer("/policyVersion/versionId")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            (
-                Target::ManagedPolicy {
-                    policy_arn: text("policyArn")?,
-                },
-                Some(text("policyDocument")?),
-                version,
-            )
-        }
-        "SetDefaultPolicyVersion" => (
-            Target::ManagedPolicy {
-                policy_arn: text("policyArn")?,
-            },
-            None,
-            Some(text("versionId")?),
-        ),
-        "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => {
-            let (kind, field) = principal_field(&name);
-            let target = Target::InlinePolicy {
-                principal: principal(kind, field)?,
-                policy_name: text("policyName")?,
-            };
-            (target, Some(text("policyDocument")?), None)
-        }
-        "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" => {
-            let (kind, field) = principal_field(&name);
-            (
-                Target::Attachment {
-                    principal: principal(kind, field)?,
-                    policy_arn: text("policyArn")?,
-                },
-                None,
-                None,
-            )
-        }
-        _ => return Err(EventError::UnhandledEvent { event_name: name }),
-    };
-    let account = if detail.recipient_account_id.is_empty() {
-        envelope.account
-    } else {
-        detail.recipient_account_id
-    };
-    let region = if detail.aws_region.is_empty() {
-        envelope.region
-    } else {
-        detail.aws_region
-    };
+    let account = record
+        .text("recipientAccountId")
+        .unwrap_or_else(|| envelope_text("account"));
+    let region = record
+        .text("awsRegion")
+        .unwrap_or_else(|| envelope_text("region"));
     Ok(Reading::Change(Box::new(PolicyChange {
         event_name: name,
-        event_id: detail.event_id,
-        event_time: detail.event_time,
+        event_id: record.text("eventID").unwrap_or_default(),
+        event_time: record.text("eventTime").unwrap_or_default(),
         account,
         region,
         actor,
-        source_ip: detail.source_ip_address,
-        user_agent: detail.user_agent,
+        source_ip: record.text("sourceIPAddress"),
+        user_agent: record.text("userAgent"),
         target,
         document,
         version_id,
+        unreadable: record.unreadable,
     })))
 }
+
+/// Every fact an event names, read leniently: what the notice of an event that cannot be
+/// analysed can still say. None when the value has no CloudTrail record at all.
+pub fn event_facts(event: &Value) -> Option<EventFacts> {
+    let detail = event.get("detail").filter(|d| d.is_object())?;
+    let mut record = Record {
+        detail,
+        unreadable: Vec::new(),
+    };
+    let event_name = record.text("eventName");
+    let target = event_name
+        .as_deref()
+        .and_then(|name| match read_call(name, &mut record) {
+            Ok(Call::Changed { target, .. }) => Some(target),
+            _ => None,
+        });
+    let named = detail
+        .get("requestParameters")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| NAMES.contains(&key.as_str()))
+        .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+        .collect();
+    Some(EventFacts {
+        event_id: record.text("eventID"),
+        event_name,
+        event_time: record.text("eventTime"),
+        actor: detail.get("userIdentity").map(|_| record.actor()),
+        source_ip: record.text("sourceIPAddress"),
+        user_agent: record.text("userAgent"),
+        target,
+        named,
+    })
+}
+
+/// The request parameters that name what a policy call touched.
+const NAMES: [&str; 6] = [
+    "policyArn",
+    "policyName",
+    "userName",
+    "roleName",
+    "groupName",
+    "versionId",
+];
 
 /// `setAsDefault` arrives as a JSON boolean, but be lenient with a string "true".
 fn is_true(value: &Value) -> bool {
@@ -360,27 +511,10 @@ fn is_true(value: &Value) -> bool {
 
 fn principal_field(event_name: &str) -> (PrincipalKind, &'static str) {
     if event_name.contains("User") {
-        (PrincipalKind::User, "userName")
+        (PrincipalKind::User, "requestParameters.userName")
     } else if event_name.contains("Role") {
-        (PrincipalKind::Role, "roleName")
+        (PrincipalKind::Role, "requestParameters.roleName")
     } else {
-        (PrincipalKind::Group, "groupName")
-    }
-}
-
-fn read_actor(identity: &Value) -> Actor {
-    let text = |pointer: &str| {
-        identity
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    Actor {
-        identity_type: text("/type").unwrap_or_else(|| "Unknown".into()),
-        arn: text("/arn"),
-        principal_id: text("/principalId"),
-        account_id: text("/accountId"),
-        session_issuer_arn: text("/sessionContext/sessionIssuer/arn"),
-        invoked_by: text("/invokedBy"),
+        (PrincipalKind::Group, "requestParameters.groupName")
     }
 }

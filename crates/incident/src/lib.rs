@@ -14,8 +14,8 @@ pub mod record;
 pub mod restore;
 
 pub use event::{
-    Actor, EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, WriterSessions,
-    read_event,
+    Actor, EventError, EventFacts, PolicyChange, Principal, PrincipalKind, Reading, Target,
+    WriterSessions, event_facts, read_event,
 };
 pub use name::{IncidentName, NotAnIncidentName, TargetKey};
 pub use notification::{

@@ -6,7 +6,7 @@ use serde_json::Value;
 use policy_engine::Finding;
 use policy_engine::document::SidLabel;
 
-use crate::event::{PolicyChange, Target};
+use crate::event::{EventFacts, PolicyChange, Target};
 use crate::outcome::{Outcome, OutcomeState};
 use crate::record::{AppliedQuarantine, QuarantineAction, QuarantineRecord, Verdict};
 
@@ -23,14 +23,19 @@ pub struct Notification {
 pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str) -> Notification {
     let change = state.change();
     let change = change.as_ref();
-    let subject = format!(
-        "iam-sentinel: {} ({})",
-        outcome.headline(),
-        change.map_or("unknown policy".into(), describe_target)
-    );
+    let facts = state.facts();
+    let about = match (change, &facts) {
+        (Some(change), _) => describe_target(change),
+        (None, Some(facts)) => describe_facts_target(facts),
+        (None, None) => "unknown policy".into(),
+    };
+    let subject = format!("iam-sentinel: {} ({about})", outcome.headline());
     let mut body = format!("{}\n\n{}\n", outcome.headline(), outcome.what_happens());
     if let Some(change) = change {
         body += &change_section(change);
+    }
+    if let Some(facts) = &facts {
+        body += &facts_section(facts);
     }
     if let Some(findings) = state.findings().filter(|f| !f.is_empty()) {
         body += &grants_section(findings);
@@ -107,16 +112,83 @@ fn describe_error(error: &Value) -> String {
     }
 }
 
-/// "Change": which call, on what, by whom, when and from where.
+/// "Change": which call, on what, by whom, when and from where; and what of the event could
+/// not be read.
 pub fn change_section(change: &PolicyChange) -> String {
-    format!(
+    let mut section = format!(
         "\nChange\n  {} on {}\n  by {}\n  at {} from {}\n",
         change.event_name,
         describe_target(change),
         describe_actor(change),
-        change.event_time,
+        Some(change.event_time.as_str())
+            .filter(|t| !t.is_empty())
+            .unwrap_or("an unknown time"),
         describe_origin(change),
-    )
+    );
+    for problem in &change.unreadable {
+        section += &format!(
+            "  unreadable in the event: {}\n",
+            one_line(&visible(problem), 200)
+        );
+    }
+    section
+}
+
+/// The notice's account of an event that could not be read as a change: every fact it named.
+fn facts_section(facts: &EventFacts) -> String {
+    let shown = |value: &Option<String>, unknown: &str| {
+        value
+            .as_deref()
+            .map_or(unknown.to_owned(), |v| one_line(&visible(v), 200))
+    };
+    let mut section = format!(
+        "\nWhat the event says (it could not be read as a policy change)\n  event {} ({})\n  on {}\n",
+        shown(&facts.event_id, "without an ID"),
+        shown(&facts.event_name, "no event name"),
+        describe_facts_target(facts),
+    );
+    for (name, value) in &facts.named {
+        section += &format!("  {name}: {}\n", one_line(&visible(value), 300));
+    }
+    let actor = facts
+        .actor
+        .as_ref()
+        .map_or("an unknown identity".to_owned(), |actor| {
+            format!(
+                "{} ({})",
+                one_line(&visible(&actor.display_name()), 300),
+                actor.identity_type
+            )
+        });
+    section += &format!(
+        "  by {actor}\n  at {} from {}\n",
+        shown(&facts.event_time, "an unknown time"),
+        shown(&facts.source_ip, "an unknown address"),
+    );
+    section
+}
+
+/// The target an unreadable event names: all of it, else its names, else its call.
+fn describe_facts_target(facts: &EventFacts) -> String {
+    if let Some(target) = &facts.target {
+        return target_text(target);
+    }
+    let names: Vec<String> = [
+        "policyArn",
+        "policyName",
+        "userName",
+        "roleName",
+        "groupName",
+    ]
+    .iter()
+    .filter_map(|key| facts.named.get(*key))
+    .map(|value| name_of(value).to_owned())
+    .collect();
+    match (names.is_empty(), &facts.event_name) {
+        (false, _) => format!("{}, target unreadable", names.join(", ")),
+        (true, Some(event_name)) => format!("{event_name} event, target unreadable"),
+        (true, None) => "unreadable event".into(),
+    }
 }
 
 /// "Restricted actions granted": one line per restricted pattern and statement.
@@ -191,7 +263,11 @@ pub fn grant_lines(findings: &[Finding]) -> Vec<String> {
 }
 
 pub fn describe_target(change: &PolicyChange) -> String {
-    match &change.target {
+    target_text(&change.target)
+}
+
+fn target_text(target: &Target) -> String {
+    match target {
         Target::ManagedPolicy { policy_arn } => format!("managed policy {}", name_of(policy_arn)),
         Target::InlinePolicy {
             principal,

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use policy_engine::Finding;
 
-use crate::event::{PolicyChange, Reading, WriterSessions, read_event};
+use crate::event::{EventFacts, PolicyChange, Reading, WriterSessions, event_facts, read_event};
 use crate::record::{
     Assessment, DecisionRecord, QuarantineRecord, RestoreRecord, current_findings,
 };
@@ -200,6 +200,15 @@ impl OutcomeState {
         }
     }
 
+    /// When no change can be read (the event itself could not be), every fact the execution
+    /// input (the CloudTrail event) still names: the failure notice says what it knows.
+    pub fn facts(&self) -> Option<EventFacts> {
+        if self.change().is_some() {
+            return None;
+        }
+        event_facts(&Value::Object(self.execution_input.clone()))
+    }
+
     /// The findings on the state quarantined, else the assessment's.
     pub(crate) fn findings(&self) -> Option<&[Finding]> {
         current_findings(self.quarantine.as_ref(), self.incident.as_ref())
@@ -245,6 +254,7 @@ pub fn event_detail(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         "executionArn": execution_arn,
         "incidentId": state.incident.as_ref().map(|i| i.id.as_str()),
         "change": state.change(),
+        "eventFacts": state.facts(),
         "findings": state.findings(),
         "quarantine": state.quarantine,
         "approval": state.approval,

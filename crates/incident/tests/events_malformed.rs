@@ -1,15 +1,22 @@
 //! What is not an IAM policy change iam-sentinel handles gets a clear error naming what is wrong
 //! (not an event, not IAM, an unhandled call, a missing field), and no JSON at all makes the
-//! reader panic.
+//! reader panic. A malformed event is read leniently where a fact only tells (time, origin:
+//! noted, still analysed) and strictly where it decides (the target, whether the call failed),
+//! and still gives every fact it names for the failure notice.
 
 mod support;
 
-use incident::{EventError, Reading, WriterSessions, read_event};
+use std::collections::BTreeMap;
+
+use incident::{
+    EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, WriterSessions,
+    event_facts, read_event,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use support::{
-    QUARANTINE_SESSION, WRITER_ROLE, detail_mut, fixture, read, recorded_document,
-    request_parameters_mut, writers,
+    ALICE, BOB, QUARANTINE_SESSION, WRITER_ROLE, change, change_of, detail_mut, fixture, read,
+    writers,
 };
 
 /// The event names iam-sentinel handles.
@@ -192,55 +199,166 @@ fn an_iam_event_the_service_does_not_handle_is_unhandled_naming_it() {
     assert!(message.contains("not a policy change"), "{message}");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Malformed events (tests/fixtures/events/malformed/): lenient where a fact only tells, strict
+// where it decides
+// ---------------------------------------------------------------------------------------------
+
+/// How a case's expected change differs from its well-formed original's, given the event.
+type Expect = fn(&mut PolicyChange, &Value);
+
 #[test]
-fn a_handled_event_without_a_field_it_needs_is_missing_that_field() {
-    let cases: [(&str, &str, Alter, &str, &str); 3] = [
+fn a_fact_of_the_wrong_type_is_noted_and_the_change_still_read() {
+    let cases: [(&str, &str, Expect); 3] = [
         (
-            "a PutRolePolicy whose request lost its roleName",
-            "put-role-policy.json",
-            |event| {
-                request_parameters_mut(event).remove("roleName");
-            },
-            "PutRolePolicy",
-            "roleName",
-        ),
-        (
-            "a successful CreatePolicy whose response (the new ARN) is null",
+            "malformed/create-policy-time-as-number.json",
             "create-policy.json",
-            |event| event["detail"]["responseElements"] = Value::Null,
-            "CreatePolicy",
-            "responseElements.policy.arn",
+            |change, _| {
+                change.event_time = String::new();
+                change.unreadable = vec!["eventTime is not text: 1795253400000".into()];
+            },
         ),
         (
-            "a PutUserPolicy whose policyDocument is a JSON object (never a guess at its text)",
-            "put-user-policy.json",
-            |event| {
-                let document: Value = serde_json::from_str(&recorded_document(event)).unwrap();
-                event["detail"]["requestParameters"]["policyDocument"] = document;
+            "malformed/put-role-policy-origin-not-text.json",
+            "put-role-policy.json",
+            |change, _| {
+                change.source_ip = None;
+                change.user_agent = None;
+                change.unreadable = vec![
+                    "sourceIPAddress is not text: [\"203.0.113.24\"]".into(),
+                    "userAgent is not text: {\"product\":\"aws-cli\",\"version\":\"2.22.4\"}"
+                        .into(),
+                ];
             },
-            "PutUserPolicy",
-            "policyDocument",
+        ),
+        (
+            // Never a guess at the text the caller sent: IAM holds the document.
+            "malformed/put-user-policy-document-object.json",
+            "put-user-policy.json",
+            |change, event| {
+                change.document = None;
+                // What was received, cut to its first 120 characters.
+                let received = event["detail"]["requestParameters"]["policyDocument"].to_string();
+                let start: String = received.chars().take(120).collect();
+                change.unreadable = vec![format!(
+                    "requestParameters.policyDocument is not text: {start}"
+                )];
+            },
         ),
     ];
-    for (case, name, alter, event_name, field) in cases {
-        // GIVEN the handled event of the case, without a field it needs
-        let mut event = fixture(name);
-        alter(&mut event);
+    for (name, original, expect) in cases {
+        // GIVEN a real-shaped event with one fact of the wrong type
+        let event = fixture(name);
         // WHEN it is read
-        let result = read(&event);
-        // THEN it is MissingField naming that field, and the message names the event and the
-        // field
-        assert_eq!(
-            result,
-            Err(EventError::MissingField {
-                event_name: event_name.into(),
-                field
-            }),
-            "{case}"
+        let got = change(&event);
+        // THEN it is its original's change (same call, target, actor), with that fact unknown
+        // and noted with what was received
+        let mut expected = change_of(original);
+        expected.event_id = event["detail"]["eventID"].as_str().unwrap().to_owned();
+        expect(&mut expected, &event);
+        assert_eq!(got, expected, "{name}");
+    }
+}
+
+#[test]
+fn an_event_whose_target_or_outcome_cannot_be_read_is_refused_naming_why() {
+    let cases: [(&str, EventError); 3] = [
+        (
+            "malformed/create-policy-no-response.json",
+            EventError::MissingField {
+                event_name: "CreatePolicy".into(),
+                field: "responseElements.policy.arn",
+            },
+        ),
+        (
+            "malformed/attach-role-policy-no-role.json",
+            EventError::MissingField {
+                event_name: "AttachRolePolicy".into(),
+                field: "requestParameters.roleName",
+            },
+        ),
+        (
+            "malformed/put-group-policy-error-code-object.json",
+            EventError::NotAnEvent(
+                "its errorCode is an object, not text: did the PutGroupPolicy call fail?".into(),
+            ),
+        ),
+    ];
+    for (name, expected) in cases {
+        // GIVEN an event whose target, or whether its call failed, cannot be read
+        // WHEN it is read
+        let result = read(&fixture(name));
+        // THEN it is refused (never guessed), and the message names the event and the field
+        assert_eq!(result, Err(expected.clone()), "{name}");
+        let message = expected.to_string();
+        let (event_name, field) = match &expected {
+            EventError::MissingField { event_name, field } => (event_name.as_str(), *field),
+            _ => ("PutGroupPolicy", "errorCode"),
+        };
+        assert!(
+            message.contains(event_name) && message.contains(field),
+            "{name}: {message}"
         );
-        let message = result.unwrap_err().to_string();
-        assert!(message.contains(event_name), "{case}: {message}");
-        assert!(message.contains(field), "{case}: {message}");
+    }
+}
+
+#[test]
+fn an_event_that_cannot_be_read_still_gives_every_fact_it_names() {
+    // (fixture, the actor's ARN, the target if the event names all of it, the names it gives)
+    type Case<'a> = (&'a str, &'a str, Option<Target>, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 3] = [
+        (
+            "malformed/create-policy-no-response.json",
+            ALICE,
+            None,
+            &[("policyName", "my-bad-policy-aws-5-mins")],
+        ),
+        (
+            "malformed/attach-role-policy-no-role.json",
+            BOB,
+            None,
+            &[("policyArn", "arn:aws:iam::aws:policy/AdministratorAccess")],
+        ),
+        (
+            "malformed/put-group-policy-error-code-object.json",
+            BOB,
+            Some(Target::InlinePolicy {
+                principal: Principal {
+                    kind: PrincipalKind::Group,
+                    name: "admins".into(),
+                },
+                policy_name: "admins-break-glass".into(),
+            }),
+            &[
+                ("groupName", "admins"),
+                ("policyName", "admins-break-glass"),
+            ],
+        ),
+    ];
+    for (name, actor, target, named) in cases {
+        // GIVEN an event that cannot be read as a change
+        let event = fixture(name);
+        let detail = &event["detail"];
+        // WHEN its facts are read
+        let facts = event_facts(&event).expect("it has a CloudTrail record");
+        // THEN they are what it says: its ID, call, time, actor, origin, target and names
+        let text = |field: &str| detail[field].as_str().map(str::to_owned);
+        assert_eq!(facts.event_id, text("eventID"), "{name}");
+        assert_eq!(facts.event_name, text("eventName"), "{name}");
+        assert_eq!(facts.event_time, text("eventTime"), "{name}");
+        assert_eq!(facts.source_ip, text("sourceIPAddress"), "{name}");
+        assert_eq!(facts.user_agent, text("userAgent"), "{name}");
+        assert_eq!(
+            facts.actor.and_then(|a| a.arn).as_deref(),
+            Some(actor),
+            "{name}"
+        );
+        assert_eq!(facts.target, target, "{name}");
+        let named: BTreeMap<String, String> = named
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(facts.named, named, "{name}");
     }
 }
 

@@ -8,8 +8,11 @@
 mod support;
 
 use incident::{Decision, Outcome, OutcomeState, event_detail, notification};
-use serde_json::json;
-use support::{EXECUTION, analyse_failed_error, assessment_of, email_text, fixture, state};
+use serde_json::{Value, json};
+use support::{
+    EXECUTION, analyse_failed_error, assessment_of, email_text, fixture, read, section, state,
+    state_at,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Failures before any assessment
@@ -41,6 +44,7 @@ fn a_state_with_only_an_error_still_gives_an_event_detail() {
     for key in [
         "incidentId",
         "change",
+        "eventFacts",
         "findings",
         "quarantine",
         "approval",
@@ -92,6 +96,117 @@ fn a_failed_analysis_still_names_the_policy_from_the_execution_input() {
     assert_eq!(
         detail["change"]["actor"]["arn"],
         "arn:aws:iam::123456789012:user/alice"
+    );
+}
+
+/// The state when Analyse refused the event `name`: the event, and the error Analyse gave.
+fn refused(name: &str) -> Value {
+    let mut input = fixture(name);
+    let message = read(&input).expect_err("Analyse refuses it").to_string();
+    let cause = json!({"errorMessage": message, "errorType": "InvalidInput"});
+    input["error"] = json!({"Error": "InvalidInput", "Cause": cause.to_string()});
+    input
+}
+
+#[test]
+fn a_failed_analysis_of_a_malformed_event_names_every_fact_the_event_gives() {
+    // (fixture, the subject's target, lines the facts section must hold besides the event's ID
+    // and call)
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "malformed/create-policy-no-response.json",
+            "my-bad-policy-aws-5-mins, target unreadable",
+            &[
+                "policyName: my-bad-policy-aws-5-mins",
+                "by arn:aws:iam::123456789012:user/alice (IAMUser)",
+                "at 2026-11-21T09:30:00Z from 203.0.113.24",
+            ],
+        ),
+        (
+            "malformed/attach-role-policy-no-role.json",
+            "AdministratorAccess, target unreadable",
+            &[
+                "policyArn: arn:aws:iam::aws:policy/AdministratorAccess",
+                "by arn:aws:sts::123456789012:assumed-role/DevOpsRole/bob (AssumedRole)",
+                "at 2026-11-19T22:31:10Z",
+            ],
+        ),
+        (
+            "malformed/put-group-policy-error-code-object.json",
+            "inline policy admins-break-glass of group admins",
+            &[
+                "on inline policy admins-break-glass of group admins",
+                "by arn:aws:sts::123456789012:assumed-role/DevOpsRole/bob (AssumedRole)",
+                "at 2026-11-18T13:47:26Z",
+            ],
+        ),
+    ];
+    for (name, subject, lines) in cases {
+        // GIVEN the state when Analyse refused a malformed event: the event and the error
+        let input = refused(name);
+        let state = state(input.clone());
+        // WHEN its notification and event are built
+        let email = notification(Outcome::Failed, &state, EXECUTION);
+        let detail = event_detail(Outcome::Failed, &state, EXECUTION);
+        // THEN the subject names the target as far as the event does (never "unknown policy"),
+        // the body and the event give the event's ID, call, actor and time
+        assert_eq!(
+            email.subject,
+            format!("iam-sentinel: FAILED: needs a person ({subject})"),
+            "{name}"
+        );
+        let facts = section(
+            &email.body,
+            "What the event says (it could not be read as a policy change)",
+        );
+        let detail_of = &input["detail"];
+        let event_line = format!(
+            "event {} ({})",
+            detail_of["eventID"], detail_of["eventName"]
+        )
+        .replace('"', "");
+        for line in lines.iter().copied().chain([event_line.as_str()]) {
+            assert!(facts.contains(line), "{name}: no {line:?} in:\n{facts}");
+        }
+        assert_eq!(
+            detail["eventFacts"]["eventId"], input["detail"]["eventID"],
+            "{name}"
+        );
+        assert_eq!(
+            detail["eventFacts"]["eventName"], input["detail"]["eventName"],
+            "{name}"
+        );
+        assert_eq!(
+            detail["eventFacts"]["actor"]["arn"], input["detail"]["userIdentity"]["arn"],
+            "{name}"
+        );
+        assert!(detail["change"].is_null(), "{name}: {}", detail["change"]);
+    }
+    // and one such email as a whole
+    let input = refused("malformed/create-policy-no-response.json");
+    assert_email!(
+        "failed_analysis_of_an_event_without_its_target",
+        "failed: Analyse refused a CreatePolicy event whose response (the new ARN) is null",
+        &notification(Outcome::Failed, &state(input), EXECUTION),
+    );
+}
+
+#[test]
+fn a_change_read_from_an_event_with_facts_of_the_wrong_type_is_told_with_them_noted() {
+    // GIVEN a quarantine of a PutRolePolicy whose event had its sourceIPAddress and userAgent
+    // of the wrong type
+    let assessment = assessment_of("malformed/put-role-policy-origin-not-text.json");
+    // WHEN its notification is built
+    let email = notification(
+        Outcome::Quarantined,
+        &state_at(Outcome::Quarantined, &assessment),
+        EXECUTION,
+    );
+    // THEN the change is told as usual, its origin unknown, and what could not be read is named
+    assert_email!(
+        "quarantined_from_an_event_with_its_origin_not_text",
+        "quarantined: the PutRolePolicy event's sourceIPAddress is an array, its userAgent an object",
+        &email,
     );
 }
 

@@ -1,13 +1,14 @@
 //! Analyse: what did the change grant? Reads the document from the event, or from IAM when the
-//! event does not carry it (attachments, SetDefaultPolicyVersion). Also hands the state machine
-//! the approval deadline, which this function holds as configuration.
+//! event does not carry one that reads as a policy (attachments, SetDefaultPolicyVersion, a
+//! malformed event). Also hands the state machine the approval deadline, which this function
+//! holds as configuration.
 
 use incident::consistency::may_lag;
 use incident::{
     Analysed, Assessment, OwnRoles, PolicyChange, Reading, ReportedGrant, Target, Verdict,
     WriterSessions, read_event,
 };
-use policy_engine::{Catalog, Policy, RestrictedActions, analyse, decode};
+use policy_engine::{Catalog, Policy, PolicyError, RestrictedActions, analyse, decode};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -56,7 +57,8 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
         }
         Reading::Change(change) => *change,
     };
-    let Some((document, version_id)) = document_of(&change, &deps.iam).await? else {
+    let mut change = change;
+    let Some((document, version_id)) = document_of(&mut change, &deps.iam).await? else {
         let reason = "the policy no longer exists, so it grants nothing".to_owned();
         if may_lag(&change.event_time, time::OffsetDateTime::now_utc()) {
             // Just created or attached: IAM may not show it yet.
@@ -70,9 +72,8 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
             Some(change),
         ));
     };
-    let json = decode(&document).map_err(|e| invalid_input(format!("the changed policy: {e}")))?;
     let policy =
-        Policy::parse(&json).map_err(|e| invalid_input(format!("the changed policy: {e}")))?;
+        Policy::parse(&document).map_err(|e| invalid_input(format!("the changed policy: {e}")))?;
     let findings = analyse(&policy, &deps.restricted, Catalog::embedded()).findings;
     tracing::info!(event = %change.event_name, restricted = !findings.is_empty(), findings = findings.len(), "analysed");
     let (id, event_name) = (change.event_id.clone(), change.event_name.clone());
@@ -80,7 +81,7 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
     let analysed = Analysed {
         change,
         notify: restricted || deps.notify_on_clean,
-        document: json.into_owned(),
+        document,
         version_id,
         findings,
     };
@@ -118,27 +119,55 @@ fn ignored(
     }
 }
 
-/// The document the change put in force, and its version for managed policies. None when the
-/// policy (or version) no longer exists.
+/// The document the change put in force (decoded JSON text), and its version for managed
+/// policies: the event's when it carries one that reads as a policy, else IAM's (a malformed
+/// document in the event is noted in `change.unreadable`, and the grant is still analysed).
+/// None when the policy (or version) no longer exists.
 async fn document_of(
-    change: &PolicyChange,
+    change: &mut PolicyChange,
     iam: &IamPolicies,
 ) -> Result<Option<(String, Option<String>)>, StepError> {
     if let Some(document) = &change.document {
-        return Ok(Some((document.clone(), change.version_id.clone())));
-    }
-    match (&change.target, &change.version_id) {
-        (Target::ManagedPolicy { policy_arn }, Some(version_id)) => {
-            let document = iam.version_document(policy_arn, version_id).await?;
-            Ok(document.map(|d| (d, Some(version_id.clone()))))
+        match readable(document) {
+            Ok(json) => return Ok(Some((json, change.version_id.clone()))),
+            Err(e) => change.unreadable.push(format!(
+                "requestParameters.policyDocument is not a policy ({e}): analysed as IAM holds it"
+            )),
         }
-        (Target::ManagedPolicy { policy_arn } | Target::Attachment { policy_arn, .. }, _) => {
-            let version = iam.default_version(policy_arn).await?;
-            Ok(version.map(|(id, d)| (d, Some(id))))
-        }
-        (Target::InlinePolicy { .. }, _) => Err(invalid_input(format!(
-            "the {} event carries no policy document",
-            change.event_name
-        ))),
     }
+    let found = match (&change.target, &change.version_id) {
+        (Target::ManagedPolicy { policy_arn }, Some(version_id)) => iam
+            .version_document(policy_arn, version_id)
+            .await?
+            .map(|d| (d, Some(version_id.clone()))),
+        (Target::ManagedPolicy { policy_arn } | Target::Attachment { policy_arn, .. }, _) => iam
+            .default_version(policy_arn)
+            .await?
+            .map(|(id, d)| (d, Some(id))),
+        (
+            Target::InlinePolicy {
+                principal,
+                policy_name,
+            },
+            _,
+        ) => iam
+            .inline_document(principal, policy_name)
+            .await?
+            .map(|d| (d, None)),
+    };
+    found
+        .map(|(document, version)| {
+            let json = readable(&document)
+                .map_err(|e| invalid_input(format!("the changed policy: {e}")))?;
+            Ok((json, version))
+        })
+        .transpose()
+}
+
+/// A document as JSON text, when it is one IAM would hold: raw or percent-encoded JSON that
+/// parses as an identity policy.
+fn readable(document: &str) -> Result<String, PolicyError> {
+    let json = decode(document)?;
+    Policy::parse(&json)?;
+    Ok(json.into_owned())
 }

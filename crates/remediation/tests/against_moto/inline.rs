@@ -7,8 +7,11 @@ use incident::{
     Assessment, Principal, PrincipalKind, QuarantineAction, QuarantineRecord, RestoreStatus, Target,
 };
 use policy_engine::{Catalog, Edit, Policy, PolicyKind, RestrictedActions, plan};
+use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::quarantine::quarantine;
 use remediation::handlers::restore::restore;
+
+use serde_json::json;
 
 use crate::support::*;
 
@@ -154,6 +157,46 @@ async fn approval_puts_a_roles_original_inline_policy_back_exactly() {
 #[tokio::test]
 async fn approval_puts_a_groups_original_inline_policy_back_exactly() {
     assert_approval_restores_the_original(GROUP).await;
+}
+
+#[tokio::test]
+async fn an_event_whose_document_cannot_be_read_is_analysed_from_the_policy_iam_holds() {
+    let not_json = || {
+        let mut event = event("put-role-policy.json");
+        event["detail"]["requestParameters"]["policyDocument"] =
+            json!("Version: 2012-10-17\nStatement: []\n");
+        event
+    };
+    let cases = [
+        (
+            "the document as a JSON object, not the text the caller sent",
+            USER,
+            event("malformed/put-user-policy-document-object.json"),
+            "requestParameters.policyDocument is not text",
+        ),
+        (
+            "a document that is not JSON",
+            ROLE,
+            not_json(),
+            "requestParameters.policyDocument is not a policy",
+        ),
+    ];
+    for (case, target, event, noted) in cases {
+        // GIVEN the principal holds its inline policy, and the event's document cannot be read
+        let moto = Moto::start();
+        target.in_iam(&moto).await;
+        let deps = analyse_deps(moto.iam());
+        // WHEN the event is analysed
+        let output = analyse_change(event, &deps).await.unwrap();
+        // THEN the grant is found in the document IAM holds, and the event's is named unreadable
+        let analysed = restricted_analysis(&output.incident);
+        assert_eq!(json(&analysed.document), json(&target.original()), "{case}");
+        let unreadable = &analysed.change.unreadable;
+        assert!(
+            unreadable.iter().any(|u| u.starts_with(noted)),
+            "{case}: {unreadable:?}"
+        );
+    }
 }
 
 #[tokio::test]
