@@ -45,7 +45,7 @@ pub async fn handle(event: Value, deps: &AnalyseDeps) -> Result<AnalyseOutput, S
 }
 
 async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepError> {
-    let change = match read_event(event, &deps.writers).map_err(invalid_input)? {
+    let mut change = match read_event(event, &deps.writers).map_err(invalid_input)? {
         Reading::Ignored { event_name, reason } => {
             tracing::info!(%event_name, %reason, "ignored");
             let id = event
@@ -57,7 +57,6 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
         }
         Reading::Change(change) => *change,
     };
-    let mut change = change;
     let Some((document, version_id)) = document_of(&mut change, &deps.iam).await? else {
         let reason = "the policy no longer exists, so it grants nothing".to_owned();
         if may_lag(&change.event_time, time::OffsetDateTime::now_utc()) {
