@@ -311,12 +311,18 @@ enum Resources {
 
 impl Resources {
     fn of(statement: &Statement<'_>) -> Resources {
+        // A policy variable is read on the safe side: as any text where that widens an Allow
+        // (in Resource) or narrows a Deny (in NotResource), as nothing otherwise.
+        let widen = |not_resource: bool| match (statement.effect, not_resource) {
+            (Effect::Allow, false) | (Effect::Deny, true) => Arn::pattern,
+            _ => Arn::deny_pattern,
+        };
         match &statement.resources {
             ResourceClause::Resource(v) => {
-                Resources::Resource(v.iter().map(Arn::pattern).collect())
+                Resources::Resource(v.iter().map(widen(false)).collect())
             }
             ResourceClause::NotResource(v) => {
-                Resources::NotResource(v.iter().map(Arn::pattern).collect())
+                Resources::NotResource(v.iter().map(widen(true)).collect())
             }
         }
     }

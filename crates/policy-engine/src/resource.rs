@@ -35,6 +35,8 @@ enum Token {
     SegmentOne,
     /// The rest of it: any run without `/` or `:`.
     Segment,
+    /// A policy variable in a `Deny`: matches nothing.
+    Never,
     /// A placeholder in an IAM ARN: any run without `:` (IAM's names are letters, digits and
     /// `+=,.@_-`, its paths add `/`: IAM user guide, "IAM object quotas" and "IAM identifiers").
     NoColon,
@@ -45,16 +47,38 @@ enum Token {
 pub struct Arn(Vec<Token>);
 
 impl Arn {
-    /// A policy's `Resource` / `NotResource` entry.
+    /// A policy's `Resource` / `NotResource` entry, as it can apply to an `Allow`: a policy
+    /// variable (`${aws:username}`, `${aws:PrincipalTag/x}`) is replaced at request time by a
+    /// value this cannot know, so it stands for any text.
     pub fn pattern(text: &str) -> Arn {
-        Arn(text
-            .bytes()
-            .map(|c| match c {
+        Arn::policy_entry(text, Token::Any)
+    }
+
+    /// The same entry as it can remove a grant in a `Deny`: a policy variable may be replaced
+    /// by anything, so it is taken to match nothing (the `Deny` then covers less, never more).
+    pub fn deny_pattern(text: &str) -> Arn {
+        Arn::policy_entry(text, Token::Never)
+    }
+
+    fn policy_entry(text: &str, variable: Token) -> Arn {
+        let mut tokens = Vec::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(&c) = rest.as_bytes().first() {
+            if let Some(after) = rest.strip_prefix("${")
+                && let Some(end) = after.find('}')
+            {
+                tokens.push(variable);
+                rest = &after[end + 1..];
+                continue;
+            }
+            tokens.push(match c {
                 b'*' => Token::Any,
                 b'?' => Token::One,
                 c => Token::Byte(c),
-            })
-            .collect())
+            });
+            rest = &rest[1..];
+        }
+        Arn(tokens)
     }
 
     /// A resource type's ARN template, placeholders `${Name}` included.
@@ -176,7 +200,7 @@ fn step(pattern: &Arn, at: &[bool], c: u8, norm: impl Fn(u8) -> u8) -> Vec<bool>
             Token::SegmentOne if c != b'/' && c != b':' => targets.push(pos + 1),
             Token::SegmentOne => {}
             Token::NoColon if c != b':' => targets.push(pos),
-            Token::Segment | Token::NoColon => {}
+            Token::Segment | Token::NoColon | Token::Never => {}
             Token::One => targets.push(pos + 1),
             Token::Byte(b) if norm(b) == c => targets.push(pos + 1),
             Token::Byte(_) => {}
@@ -209,6 +233,19 @@ mod tests {
         assert!(overlaps(&Arn::pattern("arn:aws:iam::*"), &role));
         assert!(overlaps(&Arn::pattern("*"), &role));
         assert!(!overlaps(&Arn::pattern("arn:aws:s3:::*"), &role));
+    }
+
+    #[test]
+    fn a_policy_variable_is_any_text_for_an_allow_and_nothing_for_a_deny() {
+        let user = Arn::template("arn:${Partition}:iam::${Account}:user/${UserNameWithPath}");
+        let own = "arn:aws:iam::*:user/${aws:username}";
+        assert!(overlaps(&Arn::pattern(own), &user));
+        let bucket = Arn::template(BUCKET);
+        assert!(!covers(
+            &[Arn::deny_pattern("arn:*:s3:::${aws:username}*")],
+            &bucket
+        ));
+        assert!(covers(&[Arn::deny_pattern("arn:*:s3:::*")], &bucket));
     }
 
     #[test]

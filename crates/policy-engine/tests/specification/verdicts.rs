@@ -351,6 +351,12 @@ fn resource_types_decide_where_a_known_action_is_granted() {
             granted: &[(0, &["iam:CreateRole"])],
         },
         Case {
+            name: "a policy variable in an Allow's Resource may be any user",
+            fixture: "own-access-keys-via-policy-variable.json",
+            restricted: "iam:CreateAccessKey",
+            granted: &[(0, &["iam:CreateAccessKey"])],
+        },
+        Case {
             name: "NotResource excluding only prod buckets still grants bucket deletion",
             fixture: "bucket-deletion-outside-prod-via-not-resource.json",
             restricted: "s3:DeleteBucket",
