@@ -23,6 +23,13 @@ Reasons (docs/BENCHMARKS.md says who is right in each):
   newer-than-parliament: the action is not in parliament's own definitions
       (its report's "known_actions"), so parliament cannot report it;
   not-action: an Allow with NotAction grants it; parliament expands Action only;
+  no-resource-type: the catalog lists no resource type for the action (iam:ListRoles),
+      so the engine takes an Allow to apply on any resource (safe side: AWS's own
+      examples allow s3:ListAllMyBuckets, also without one, on arn:aws:s3:::*);
+      parliament counts it only on "*";
+  other-resource-type: the statement names ARNs of a resource type the action
+      accepts but parliament does not count (iam:SimulatePrincipalPolicy on role
+      ARNs: it accepts group, role and user);
   arn-slide: every statement that grants it names resources with a `*` before
       the resource part (arn:*:..., arn:aws:iam::*:...), which IAM lets expand
       past a colon; parliament matches those segments one by one, the engine
@@ -177,7 +184,21 @@ def glob(pattern, text):
     return fnmatch.fnmatchcase(text.lower(), pattern.lower().replace("[", "[[]"))
 
 
-def reason(action, document, known_to_parliament):
+CATALOG = "crates/policy-engine/data/iam-actions.txt"
+
+
+def resource_types():
+    """{lowercase action: [resource type names]} from the engine's catalog."""
+    types = {}
+    with open(CATALOG, encoding="utf-8") as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                action, *names = line.split()
+                types[action.lower()] = names
+    return types
+
+
+def reason(action, document, known_to_parliament, types):
     """Why only the engine reports `action` for this document, or None if no known reason."""
     if action not in known_to_parliament:
         return "newer-than-parliament"
@@ -185,7 +206,12 @@ def reason(action, document, known_to_parliament):
     if any("NotAction" in s and not any(glob(p, action) for p in as_list(s["NotAction"]))
            for s in allows):
         return "not-action"
+    if types.get(action) == []:
+        return "no-resource-type"
     granting = [s for s in allows if any(glob(p, action) for p in as_list(s.get("Action", [])))]
+    named = lambda r: ":".join(r.split(":")[5:]).split("/")[0]  # noqa: E731
+    if any(named(r) in types.get(action, []) for s in granting for r in as_list(s.get("Resource", []))):
+        return "other-resource-type"
     slides = lambda r: r != "*" and "*" in ":".join(r.split(":")[:5])  # noqa: E731
     if granting and all("Resource" in s and any(slides(r) for r in as_list(s["Resource"]))
                         for s in granting):
@@ -212,6 +238,7 @@ def reasons(engine, parl, corpus_path):
                 entry = json.loads(line)
                 documents[entry["name"]] = entry["document"]
     known = {a.lower() for a in parl.get("known_actions", [])}
+    types = resource_types()
     if not known:
         print("warning: the parliament report has no known_actions; re-run bench/parliament-bench.py")
     counts = collections.Counter()
@@ -221,7 +248,7 @@ def reasons(engine, parl, corpus_path):
         e = {a.lower() for a in engine["verdicts"][name]}
         p = {a.lower() for a in parl["verdicts"][name]}
         for action in sorted(e - p):
-            why = reason(action, documents.get(name, {}), known) or "UNEXPLAINED"
+            why = reason(action, documents.get(name, {}), known, types) or "UNEXPLAINED"
             counts[why] += 1
             policies[why].add(name)
             if why == "UNEXPLAINED":
