@@ -2,8 +2,8 @@
 //! and one link to the approval page (which decides nothing until a button is pressed).
 
 use incident::{
-    Notification, SUBJECT_LIMIT, change_section, describe_target, grants_section,
-    quarantine_section, truncate,
+    Notification, SUBJECT_LIMIT, change_section, current_omitted_grants, describe_target,
+    documents_section, grants_section, listed, quarantine_section, truncate,
 };
 
 use crate::request::ApprovalRequest;
@@ -33,12 +33,17 @@ pub fn approval_request_email(
         body += &change_section(change);
     }
     if let Some(findings) = request.findings().filter(|f| !f.is_empty()) {
-        body += &grants_section(findings);
+        body += &grants_section(
+            findings,
+            current_omitted_grants(Some(&request.quarantine), Some(&request.incident)),
+        );
     }
     body += &quarantine_section(&request.quarantine);
-    for edit in request.quarantine.applied().map_or(&[][..], |q| &q.edits) {
-        body += &format!("  {edit}\n");
-    }
+    body += &listed(request.quarantine.applied().map_or(&[][..], |q| &q.edits));
+    body += &documents_section(
+        request.quarantine.applied().map(|q| &q.original_document),
+        Some(&request.quarantine),
+    );
     body += &format!(
         "\nThe link opens a page that shows both documents; nothing is decided until you press \
          Approve or Deny there. Whoever holds the link can decide: do not forward this email.\n\

@@ -19,6 +19,6 @@ pub use history::{
 };
 pub use id::{ApprovalId, IdError, StateMachine, approval_link};
 pub use key::{ApprovalKey, KeyError};
-pub use page::{Page, Response, utc};
+pub use page::{Page, Response, ReviewDocuments, utc};
 pub use proof::{decision_message, decode_proof, encode_proof};
 pub use request::{ApprovalRequest, TaskToken};

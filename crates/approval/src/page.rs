@@ -28,7 +28,7 @@ section,.card{background:#fff;border:1px solid #d0d5dc;border-radius:8px;padding
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}\
 ul{padding-left:1.2rem;margin:.25rem 0}li{overflow-wrap:anywhere}\
 pre{background:#f6f8fa;border:1px solid #d0d5dc;border-radius:6px;padding:.75rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem;margin:.25rem 0}\
-.docs{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.docs>div{min-width:0}\
+.docs{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.docs>div{min-width:0}pre.doc{max-height:36rem;overflow:auto}\
 textarea{width:100%;box-sizing:border-box;min-height:4.5rem;font:inherit;padding:.5rem;border:1px solid #aab2bd;border-radius:6px}\
 .buttons{display:flex;gap:1rem;flex-wrap:wrap;margin-top:1rem}\
 button{flex:1 1 12rem;font:inherit;font-weight:600;padding:.9rem 1rem;border-radius:8px;border:0;cursor:pointer;color:#fff}\
@@ -47,6 +47,14 @@ static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The texts of the request's documents, read back from the document store and checked against
+/// the hashes the request names (the approval API refuses to show a page otherwise).
+pub struct ReviewDocuments {
+    pub original: String,
+    /// `None` when the policy was detached instead.
+    pub quarantined: Option<String>,
+}
+
 /// What the approval API answers.
 pub enum Page<'a> {
     /// The request, both documents and the two buttons (GET of an open approval).
@@ -57,6 +65,7 @@ pub enum Page<'a> {
         /// What approving would do to the policy as it is now (`RestorePlan::approve_would`);
         /// `None` when IAM could not be read just now.
         approve_would: Option<&'a str>,
+        documents: &'a ReviewDocuments,
     },
     /// The decision reached Step Functions.
     Recorded {
@@ -135,7 +144,8 @@ impl Page<'_> {
                 id,
                 key,
                 approve_would,
-            } => review(found, id, key, *approve_would),
+                documents,
+            } => review(found, id, key, *approve_would, documents),
             Page::Recorded { decision } => recorded(*decision),
             Page::AlreadyDecided { approval, at } => already_decided(approval, *at),
             Page::Expired { deadline } => status_card(
@@ -143,8 +153,9 @@ impl Page<'_> {
                 false,
                 &format!(
                     "Nobody decided before {}, so the quarantine stayed, and this link can no \
-                     longer decide. The original document is in the \"no decision in time\" \
-                     email; restore it by hand if it is still wanted.",
+                     longer decide. The original document is kept in the document store, under \
+                     the SHA-256 the \"no decision in time\" email gives; restore it by hand if \
+                     it is still wanted.",
                     deadline.map_or("the deadline".into(), utc)
                 ),
             ),
@@ -239,6 +250,7 @@ fn review(
     id: &ApprovalId,
     key: &str,
     approve_would: Option<&str>,
+    documents: &ReviewDocuments,
 ) -> (String, Markup) {
     let request: &ApprovalRequest = &found.request;
     let change = request.incident.change();
@@ -292,16 +304,32 @@ fn review(
         div class="docs" {
             div {
                 h2 { "Original (as the change made it)" }
-                pre { (applied.map(|q| pretty(&q.original_document)).unwrap_or_else(|| "not recorded".into())) }
+                (document_view(&documents.original))
             }
             div {
                 h2 { "Quarantined (in force now)" }
-                pre { (applied.and_then(|q| q.quarantined_document.as_deref()).map(pretty).unwrap_or_else(|| "the policy was detached; no document changed".into())) }
+                @match &documents.quarantined {
+                    Some(quarantined) => (document_view(quarantined)),
+                    None => pre { "the policy was detached; no document changed" },
+                }
             }
         }
         p class="note" { "Incident " (request.incident.id) " · execution " (request.execution_arn) }
     };
     (title, markup)
+}
+
+/// A document indented for reading, in a box that scrolls (a policy can run to thousands of
+/// lines), with its size as written: Approve restores it exactly as written.
+fn document_view(text: &str) -> Markup {
+    let shown = pretty(text);
+    html! {
+        p class="note" {
+            (text.chars().count()) " characters as written"
+            @if shown.len() < text.len() { "; shown here without its extra white space" }
+        }
+        pre class="doc" { (shown) }
+    }
 }
 
 fn recorded(decision: Decision) -> (String, Markup) {
@@ -317,8 +345,8 @@ fn recorded(decision: Decision) -> (String, Markup) {
             "Denied",
             true,
             "Your decision is recorded: the quarantine stays. The original document stays \
-             recoverable (it is in the outcome email and the incident's event); an email \
-             confirms the outcome.",
+             recoverable (in the document store, under the SHA-256 the outcome email and the \
+             incident's event give); an email confirms the outcome.",
         ),
     }
 }

@@ -13,7 +13,7 @@ use incident::{Decision, DecisionRecord};
 use serde_json::json;
 use support::{
     REQUESTED_AT, approval_id, approval_key, approval_request, assessment_of,
-    attachment_assessment, deadline, decision, found, restore_plan_of,
+    attachment_assessment, deadline, decision, documents_of, found, kept, restore_plan_of,
 };
 use time::macros::datetime;
 
@@ -147,12 +147,14 @@ fn the_review_page_of_each_kind_of_quarantine() {
         let approve_would = restore_plan_of(&request.quarantine, false).approve_would();
         let found = found(request, ApprovalStatus::Open);
         let key = approval_key().encoded();
+        let documents = documents_of(&found.request);
         // WHEN its link is opened
         let page = Page::Review {
             found: &found,
             id: &approval_id(),
             key: &key,
             approve_would: Some(&approve_would),
+            documents: &documents,
         };
         // THEN the page is the one pinned for it: the change, the grants, what the quarantine
         // did, the deadline, both documents and the two buttons
@@ -260,6 +262,7 @@ fn every_page_has_its_status_and_strict_headers() {
         ..DecisionRecord::default()
     };
     let found = found(hostile_request(), ApprovalStatus::Open);
+    let documents = documents_of(&found.request);
     let id = ApprovalId::parse("run-1").unwrap();
     let at = datetime!(2026-11-21 09:40:00 UTC);
     let cases: Vec<(&str, Page, u16)> = vec![
@@ -270,6 +273,7 @@ fn every_page_has_its_status_and_strict_headers() {
                 id: &id,
                 key: "k",
                 approve_would: None,
+                documents: &documents,
             },
             200,
         ),
@@ -376,6 +380,8 @@ fn hostile_request() -> ApprovalRequest {
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"s3:DeleteBucket","Resource":"*"}}]}}"#,
         "</pre><script>x()</script>"
     );
+    let quarantined = kept(r#"{"Version":"2012-10-17","Statement":[]}"#);
+    let original = kept(&original);
     serde_json::from_value(json!({
         "taskToken": "t-1",
         "executionArn": "arn:aws:states:us-east-1:123456789012:execution:m:run-1",
@@ -402,7 +408,7 @@ fn hostile_request() -> ApprovalRequest {
             "status": "applied",
             "action": {"kind": "inlineRewritten", "principal": {"kind": "user", "name": "carol"}, "policyName": HOSTILE},
             "originalDocument": original,
-            "quarantinedDocument": r#"{"Version":"2012-10-17","Statement":[]}"#,
+            "quarantinedDocument": quarantined,
             "findings": []
         },
         "approvalTimeoutSeconds": 3600
@@ -413,12 +419,14 @@ fn hostile_request() -> ApprovalRequest {
 /// The review page of the hostile request, for approval `id` and `key`.
 fn review_page(id: &str, key: &str) -> String {
     let found = found(hostile_request(), ApprovalStatus::Open);
+    let documents = documents_of(&found.request);
     let id = ApprovalId::parse(id).unwrap();
     Page::Review {
         found: &found,
         id: &id,
         key,
         approve_would: None,
+        documents: &documents,
     }
     .render()
     .body

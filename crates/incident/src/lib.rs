@@ -20,13 +20,13 @@ pub use event::{
 pub use name::{IncidentName, NotAnIncidentName, TargetKey};
 pub use notification::{
     Notification, SUBJECT_LIMIT, change_section, describe_actor, describe_origin,
-    describe_quarantine, describe_target, grant_lines, grants_section, notification, pretty,
-    quarantine_effect, quarantine_section, refusal_alert, truncate, visible,
+    describe_quarantine, describe_target, documents_section, grant_lines, grants_section, listed,
+    notification, pretty, quarantine_effect, quarantine_section, refusal_alert, truncate, visible,
 };
 pub use outcome::{EVENT_SOURCE, Outcome, OutcomeState, UnreadablePart, event_detail};
 pub use own_stack::OwnRoles;
 pub use record::{
-    Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DeletedVersion,
+    Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DeletedVersion, DocumentRef,
     QuarantineAction, QuarantineRecord, ReportedGrant, RestoreRecord, RestoreStatus, Verdict,
-    current_findings, same_document,
+    carried_edits, carried_findings, current_findings, current_omitted_grants, same_document,
 };

@@ -8,7 +8,10 @@ use policy_engine::document::SidLabel;
 
 use crate::event::{EventFacts, PolicyChange, Target};
 use crate::outcome::{Outcome, OutcomeState};
-use crate::record::{AppliedQuarantine, QuarantineAction, QuarantineRecord, Verdict};
+use crate::record::{
+    AppliedQuarantine, DocumentRef, QuarantineAction, QuarantineRecord, Verdict,
+    current_omitted_grants,
+};
 
 /// SNS refuses subjects of 100 characters or more.
 pub const SUBJECT_LIMIT: usize = 99;
@@ -38,7 +41,10 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         body += &facts_section(facts);
     }
     if let Some(findings) = state.findings().filter(|f| !f.is_empty()) {
-        body += &grants_section(findings);
+        body += &grants_section(
+            findings,
+            current_omitted_grants(state.quarantine.as_ref(), state.incident.as_ref()),
+        );
     }
     if let Some(Verdict::Reported(reported)) = state.incident.as_ref().map(|i| &i.verdict) {
         body += &format!("\nWhy reported\n  {}\n", reported.reported_because);
@@ -85,14 +91,52 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     if let Some(error) = &state.error {
         body += &format!("\nError\n  {}\n", describe_error(error));
     }
-    if let Some(original) = state.original_document() {
-        body += &format!("\nOriginal document\n{}\n", pretty(original));
-    }
+    body += &documents_section(state.original_document(), state.quarantine.as_ref());
     body += &format!("\nExecution: {execution_arn}\n");
     Notification {
         subject: truncate(&subject, SUBJECT_LIMIT),
         body,
     }
+}
+
+/// "Documents": each document the workflow kept, by size and SHA-256, and how to read it. Never
+/// the texts: a policy may hold 131,072 characters, an SNS message 256 KB, and a person reads
+/// the summary above (the approval page shows the texts).
+pub fn documents_section(
+    original: Option<&DocumentRef>,
+    quarantine: Option<&QuarantineRecord>,
+) -> String {
+    let applied = quarantine.and_then(QuarantineRecord::applied);
+    let mut lines: Vec<(String, &DocumentRef)> = original
+        .map(|d| ("original".to_owned(), d))
+        .into_iter()
+        .collect();
+    if let Some(quarantined) = applied.and_then(|q| q.quarantined_document.as_ref()) {
+        lines.push(("quarantined (in force)".to_owned(), quarantined));
+    }
+    if let Some(QuarantineAction::NewDefaultVersion {
+        deleted_version: Some(deleted),
+        ..
+    }) = applied.map(|q| &q.action)
+    {
+        lines.push((
+            format!("version {} (deleted to make room)", deleted.version_id),
+            &deleted.document,
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut section = "\nDocuments (kept in the document store, by SHA-256)\n".to_owned();
+    for (what, document) in lines {
+        section += &format!(
+            "  {what}: {} characters, SHA-256 {}\n",
+            document.characters, document.sha256
+        );
+    }
+    section += "  To read one: aws dynamodb get-item --table-name <the stack's DocumentTableName> \
+                --key '{\"sha256\":{\"S\":\"<SHA-256>\"}}' --query Item.document.S --output text\n";
+    section
 }
 
 /// A caught error as Step Functions gives it (`{"Error", "Cause"}`), else as received. A
@@ -191,13 +235,35 @@ fn describe_facts_target(facts: &EventFacts) -> String {
     }
 }
 
-/// "Restricted actions granted": one line per restricted pattern and statement.
-pub fn grants_section(findings: &[Finding]) -> String {
-    let mut section = "\nRestricted actions granted\n".to_owned();
-    for line in grant_lines(findings) {
-        section += &format!("  {line}\n");
+/// An email lists at most this many lines of one kind (grants, edits), then says how many more:
+/// a dense policy can grant a restricted action in hundreds of statements.
+pub const MAX_LISTED: usize = 20;
+
+/// "Restricted actions granted": one line per restricted pattern and statement, and how many
+/// more grants the state left out (`carried_findings`).
+pub fn grants_section(findings: &[Finding], omitted: usize) -> String {
+    let mut section = "\nRestricted actions granted\n".to_owned() + &listed(grant_lines(findings));
+    if omitted > 0 {
+        section += &format!("  ({omitted} more grants found, not listed here)\n");
     }
     section
+}
+
+/// One indented line per item, at most `MAX_LISTED` of them, then how many more there are.
+pub fn listed(items: impl IntoIterator<Item = impl std::fmt::Display>) -> String {
+    let mut text = String::new();
+    let mut more = 0;
+    for (n, item) in items.into_iter().enumerate() {
+        if n < MAX_LISTED {
+            text += &format!("  {item}\n");
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        text += &format!("  ... and {more} more (the approval page lists the documents whole)\n");
+    }
+    text
 }
 
 pub fn quarantine_section(quarantine: &QuarantineRecord) -> String {
@@ -299,7 +365,7 @@ pub fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
         } => {
             let deleted = deleted_version
                 .as_ref()
-                .map(|d| format!("; version {} was deleted to make room (its document is in the event record)", d.version_id))
+                .map(|d| format!("; version {} was deleted to make room (its document is kept in the document store)", d.version_id))
                 .unwrap_or_default();
             format!(
                 "new default version {quarantine_version_id} without the restricted grants; {offending_version_id} kept as a non-default version{deleted}"

@@ -8,7 +8,7 @@ use policy_engine::Finding;
 
 use crate::event::{EventFacts, PolicyChange, Reading, WriterSessions, event_facts, read_event};
 use crate::record::{
-    Assessment, DecisionRecord, QuarantineRecord, RestoreRecord, current_findings,
+    Assessment, DecisionRecord, DocumentRef, QuarantineRecord, RestoreRecord, current_findings,
 };
 
 /// The EventBridge `source` of every event iam-sentinel publishes.
@@ -82,21 +82,23 @@ impl Outcome {
             Outcome::RestoreSkipped => {
                 "Someone changed the policy after the quarantine, so putting the original back would \
                  have undone their change. Nothing was restored: the policy is as they left it. The \
-                 original document is below, to restore by hand if that is still wanted."
+                 original document is kept (Documents, below), to restore by hand if that is \
+                 still wanted."
             }
             Outcome::TargetGone => {
                 "The approval was given, but what it would have restored was deleted while the \
                  decision waited (see Restore below), so nothing was restored and nothing was \
-                 re-created. The original document is below, to restore by hand if that is still \
-                 wanted."
+                 re-created. The original document is kept (Documents, below), to restore by hand \
+                 if that is still wanted."
             }
             Outcome::Kept => {
-                "The quarantine stays. The original document is below and in the policy's \
-                 version history (managed policies), so it can still be restored by hand."
+                "The quarantine stays. The original document is kept (Documents, below; for \
+                 managed policies also in the policy's versions), so it can still be restored \
+                 by hand."
             }
             Outcome::TimedOut => {
                 "Nobody decided before the deadline, so the quarantine stays (fail closed). The \
-                 original document is below."
+                 original document is kept (Documents, below)."
             }
             Outcome::Clean => "The change grants no restricted action. Nothing was done.",
             Outcome::Superseded => {
@@ -215,16 +217,16 @@ impl OutcomeState {
     }
 
     /// The original document, wherever the workflow got to.
-    pub(crate) fn original_document(&self) -> Option<&str> {
+    pub(crate) fn original_document(&self) -> Option<&DocumentRef> {
         self.quarantine
             .as_ref()
             .and_then(QuarantineRecord::applied)
-            .map(|q| q.original_document.as_str())
+            .map(|q| &q.original_document)
             .or_else(|| {
                 self.incident
                     .as_ref()
                     .and_then(Assessment::analysed)
-                    .map(|a| a.document.as_str())
+                    .map(|a| &a.document)
             })
     }
 }

@@ -11,7 +11,10 @@ use policy_engine::{
 };
 
 use crate::event::{Principal, PrincipalKind};
-use crate::record::{AppliedQuarantine, QuarantineAction, same_document};
+use crate::record::{
+    AppliedQuarantine, DocumentRef, QuarantineAction, carried_edits, carried_findings,
+    same_document,
+};
 
 /// IAM keeps at most this many versions of a managed policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
@@ -65,12 +68,16 @@ pub struct Rewrite {
 impl Rewrite {
     /// The record of this rewrite once `action` has put it in force.
     pub fn applied(self, action: QuarantineAction) -> AppliedQuarantine {
+        let (findings, omitted_grants) = carried_findings(self.findings);
+        let (edits, omitted_changes) = carried_edits(self.edits);
         AppliedQuarantine {
             action,
-            original_document: self.original,
-            quarantined_document: Some(self.quarantined),
-            edits: self.edits,
-            findings: self.findings,
+            original_document: DocumentRef::of(&self.original),
+            quarantined_document: Some(DocumentRef::of(&self.quarantined)),
+            edits,
+            omitted_changes,
+            findings,
+            omitted_grants,
         }
     }
 }
@@ -140,7 +147,10 @@ pub struct ManagedPolicyNow {
 pub enum ManagedDecision {
     NotNeeded(String),
     /// This step's own quarantine is in force already (an earlier attempt's answer was lost).
-    InPlace(AppliedQuarantine),
+    InPlace {
+        rewrite: Rewrite,
+        action: QuarantineAction,
+    },
     /// Create a new default version holding the rewrite, after deleting `make_room` if set.
     NewDefaultVersion {
         rewrite: Rewrite,
@@ -180,14 +190,15 @@ pub fn decide_managed(
         && let Some(rewrite) =
             own_earlier_rewrite(original, &now.default_document, limit, restricted)?
     {
-        return Ok(ManagedDecision::InPlace(rewrite.applied(
-            QuarantineAction::NewDefaultVersion {
+        return Ok(ManagedDecision::InPlace {
+            rewrite,
+            action: QuarantineAction::NewDefaultVersion {
                 policy_arn: now.policy_arn.clone(),
                 offending_version_id: offending.clone(),
                 quarantine_version_id: now.default_version_id.clone(),
                 deleted_version: None,
             },
-        )));
+        });
     }
     Ok(ManagedDecision::NotNeeded(format!(
         "the policy's default version ({}) grants no restricted action",
@@ -230,7 +241,10 @@ pub struct InlinePolicyNow {
 #[derive(Debug, Clone, PartialEq)]
 pub enum InlineDecision {
     NotNeeded(String),
-    InPlace(AppliedQuarantine),
+    InPlace {
+        rewrite: Rewrite,
+        action: QuarantineAction,
+    },
     /// Overwrite the inline policy with the rewrite.
     Rewrite(Rewrite),
 }
@@ -251,12 +265,13 @@ pub fn decide_inline(
     if let Some(original) = analysed
         && let Some(rewrite) = own_earlier_rewrite(original, current, budget, restricted)?
     {
-        return Ok(InlineDecision::InPlace(rewrite.applied(
-            QuarantineAction::InlineRewritten {
+        return Ok(InlineDecision::InPlace {
+            rewrite,
+            action: QuarantineAction::InlineRewritten {
                 principal: now.principal.clone(),
                 policy_name: now.policy_name.clone(),
             },
-        )));
+        });
     }
     if analysed.is_some_and(|original| !same_document(original, current)) {
         unless_lagging(
@@ -328,14 +343,17 @@ pub fn decide_attachment(
             "the attached policy, as it is now, grants no restricted action".into(),
         ));
     }
+    let (findings, omitted_grants) = carried_findings(findings);
     Ok(AttachmentDecision::Detach(AppliedQuarantine {
         action: QuarantineAction::Detached {
             principal: now.principal.clone(),
             policy_arn: now.policy_arn.clone(),
         },
-        original_document: document.clone(),
+        original_document: DocumentRef::of(document),
         quarantined_document: None,
         edits: Vec::new(),
+        omitted_changes: 0,
         findings,
+        omitted_grants,
     }))
 }

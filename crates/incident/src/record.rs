@@ -2,12 +2,129 @@
 //! applied, the administrator's decision and the restore. Each record is an enum tagged the way
 //! the state machine's Choice states read it, so a record cannot say "applied" without the
 //! action to undo, or "restricted" without the findings; every applied quarantine keeps the
-//! original document, so it is recoverable on every path.
+//! original document, so it is recoverable on every path. Documents travel as `DocumentRef`s:
+//! the texts are in the document store.
 
 use policy_engine::{Edit, Finding};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::event::{PolicyChange, Principal};
+
+/// A policy document as the workflow state names it. The text itself is in the document store,
+/// under this hash: IAM accepts documents of 131,072 characters, the state holds 256 KiB. The
+/// hash, written in the execution's history by Step Functions, is what a reader trusts: a text
+/// read back from the store that does not hash to it is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentRef {
+    /// SHA-256 of the exact text (UTF-8), lowercase hex: the store's key.
+    pub sha256: String,
+    /// Its length in characters, white space included.
+    pub characters: usize,
+}
+
+impl DocumentRef {
+    pub fn of(text: &str) -> DocumentRef {
+        let sha256 = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        DocumentRef {
+            sha256,
+            characters: text.chars().count(),
+        }
+    }
+
+    /// Whether `text` is exactly the document this names.
+    pub fn names(&self, text: &str) -> bool {
+        DocumentRef::of(text) == *self
+    }
+}
+
+/// At most this much of a change's findings, and of a quarantine's edits (each as JSON),
+/// travels in the state: they quote the document (Sids, actions, resources, conditions), and a
+/// document IAM accepts can make hundreds of them, or hold 120,000 characters of white space
+/// inside one condition value.
+pub const CARRIED_BUDGET: usize = 8 * 1024;
+/// A quoted text is cut to this many characters, and a list of texts to `LISTED_VALUES`.
+const QUOTED_CHARS: usize = 200;
+const LISTED_VALUES: usize = 10;
+
+/// The findings as the state carries them (`carried`), with how many grants (hits) were left
+/// out. The verdict and the quarantine are worked out on the whole document; only what people
+/// read is shortened.
+pub fn carried_findings(findings: Vec<Finding>) -> (Vec<Finding>, usize) {
+    let mut omitted = 0;
+    let findings = findings
+        .into_iter()
+        .map(|mut finding| {
+            omitted += finding.hits.len().saturating_sub(LISTED_VALUES);
+            finding.hits.truncate(LISTED_VALUES);
+            finding
+        })
+        .collect();
+    let (carried, left_out) = carried(findings);
+    (
+        carried,
+        omitted + left_out.iter().map(|f| f.hits.len()).sum::<usize>(),
+    )
+}
+
+/// The edits as the state carries them (`carried`), with how many were left out.
+pub fn carried_edits(edits: Vec<Edit>) -> (Vec<Edit>, usize) {
+    let (carried, left_out) = carried(edits);
+    (carried, left_out.len())
+}
+
+/// Each item with its quotes cut short, in order while they fit `CARRIED_BUDGET`; and the items
+/// left out.
+fn carried<T: Serialize + DeserializeOwned>(items: Vec<T>) -> (Vec<T>, Vec<T>) {
+    let mut used = 0;
+    let (mut carried, mut left_out) = (Vec::new(), Vec::new());
+    for item in items {
+        let Ok(mut json) = serde_json::to_value(&item) else {
+            left_out.push(item);
+            continue;
+        };
+        shorten(&mut json);
+        let size = json.to_string().len();
+        match serde_json::from_value::<T>(json) {
+            Ok(short) if used + size <= CARRIED_BUDGET => {
+                used += size;
+                carried.push(short);
+            }
+            _ => left_out.push(item),
+        }
+    }
+    (carried, left_out)
+}
+
+/// Cuts every text to `QUOTED_CHARS` and every list of texts to `LISTED_VALUES` (saying how
+/// many more there were).
+fn shorten(json: &mut Value) {
+    match json {
+        Value::String(text) if text.chars().count() > QUOTED_CHARS => {
+            *text = format!("{}...", text.chars().take(QUOTED_CHARS).collect::<String>());
+        }
+        Value::Array(values) => {
+            if values.len() > LISTED_VALUES && values.iter().all(Value::is_string) {
+                let more = values.len() - LISTED_VALUES;
+                values.truncate(LISTED_VALUES);
+                values.push(Value::String(format!("... and {more} more")));
+            }
+            values.iter_mut().for_each(shorten);
+        }
+        Value::Object(fields) => fields.values_mut().for_each(shorten),
+        _ => {}
+    }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
 
 /// The output of the Analyse step (`$.incident` in the state): the verdict on one CloudTrail
 /// event. The state machine routes on `verdict`.
@@ -51,12 +168,16 @@ pub struct Analysed {
     /// deployment asks for it (NotifyOnCleanChanges). The state machine reads it.
     pub notify: bool,
     /// The document analysed, as read (from the event, or from IAM).
-    pub document: String,
+    pub document: DocumentRef,
     /// For managed policies: the version analysed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// As `carried_findings` shortens them.
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Grants found but left out of `findings` (`carried_findings`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_grants: usize,
 }
 
 /// A restricted grant on one of iam-sentinel's own roles.
@@ -94,7 +215,7 @@ impl Assessment {
 #[serde(rename_all = "camelCase")]
 pub struct DeletedVersion {
     pub version_id: String,
-    pub document: String,
+    pub document: DocumentRef,
 }
 
 /// How the quarantine was applied, with what a restore needs.
@@ -108,7 +229,7 @@ pub enum QuarantineAction {
         offending_version_id: String,
         quarantine_version_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        deleted_version: Option<DeletedVersion>,
+        deleted_version: Option<Box<DeletedVersion>>,
     },
     /// The inline policy was overwritten with the quarantined document.
     #[serde(rename_all = "camelCase")]
@@ -140,15 +261,22 @@ pub enum QuarantineRecord {
 pub struct AppliedQuarantine {
     pub action: QuarantineAction,
     /// The document as it was when quarantined: what approval restores.
-    pub original_document: String,
+    pub original_document: DocumentRef,
     /// The document now in force (absent when the policy was detached instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quarantined_document: Option<String>,
-    /// What the planner did to each statement.
+    pub quarantined_document: Option<DocumentRef>,
+    /// What the planner did to each statement, as `carried_edits` shortens them.
     #[serde(default, rename = "changes")]
     pub edits: Vec<Edit>,
-    /// The findings on the state actually quarantined (it may be newer than the event's).
+    /// Edits left out of `edits`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_changes: usize,
+    /// The findings on the state actually quarantined (it may be newer than the event's), as
+    /// `carried_findings` shortens them.
     pub findings: Vec<Finding>,
+    /// Grants found but left out of `findings`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_grants: usize,
 }
 
 impl QuarantineRecord {
@@ -173,6 +301,21 @@ pub fn current_findings<'a>(
         .or(assessment
             .and_then(Assessment::analysed)
             .map(|a| a.findings.as_slice()))
+}
+
+/// The grants left out of `current_findings`.
+pub fn current_omitted_grants(
+    quarantine: Option<&QuarantineRecord>,
+    assessment: Option<&Assessment>,
+) -> usize {
+    quarantine
+        .and_then(QuarantineRecord::applied)
+        .filter(|q| !q.findings.is_empty())
+        .map(|q| q.omitted_grants)
+        .or(assessment
+            .and_then(Assessment::analysed)
+            .map(|a| a.omitted_grants))
+        .unwrap_or_default()
 }
 
 /// The administrator's decision with its context, as the approval step returns it (`$.approval`).

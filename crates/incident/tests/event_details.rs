@@ -6,7 +6,9 @@ mod support;
 
 use std::collections::HashSet;
 
-use incident::{Decision, DecisionRecord, Outcome, PolicyChange, QuarantineRecord, event_detail};
+use incident::{
+    Decision, DecisionRecord, DocumentRef, Outcome, PolicyChange, QuarantineRecord, event_detail,
+};
 use serde_json::json;
 use support::{
     BOB, EXECUTION, OUTCOMES, applied_mut, assessment_of, change_of, decision, failed_error,
@@ -139,7 +141,7 @@ fn the_event_detail_carries_the_quarantine_record() {
     assert_eq!(record, quarantine_of(&assessment));
     assert_eq!(detail["quarantine"]["status"], "applied");
     assert_eq!(detail["quarantine"]["action"]["kind"], "newDefaultVersion");
-    assert!(detail["quarantine"]["quarantinedDocument"].is_string());
+    assert!(detail["quarantine"]["quarantinedDocument"]["sha256"].is_string());
 }
 
 #[test]
@@ -170,10 +172,10 @@ fn the_event_detail_carries_the_original_document() {
     let state = state_at(Outcome::Quarantined, &assessment);
     // WHEN its event detail is built
     let detail = event_detail(Outcome::Quarantined, &state, EXECUTION);
-    // THEN it carries the original document, as text, exactly
+    // THEN it names the original document in the document store: its SHA-256 and size
     assert_eq!(
         detail["originalDocument"],
-        assessment.analysed().unwrap().document
+        json!(assessment.analysed().unwrap().document)
     );
 }
 
@@ -183,12 +185,15 @@ fn the_event_detail_carries_the_quarantines_original_document_over_the_incidents
     let assessment = assessment_of("create-policy.json");
     let mut quarantine = quarantine_of(&assessment);
     let newer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:DeleteBucket","Resource":"arn:aws:s3:::acme-pipeline-staging"}]}"#;
-    applied_mut(&mut quarantine).original_document = newer.into();
+    applied_mut(&mut quarantine).original_document = DocumentRef::of(newer);
     let state = state(json!({"incident": assessment, "quarantine": quarantine}));
     // WHEN its event detail is built
     let detail = event_detail(Outcome::Quarantined, &state, EXECUTION);
     // THEN the original document is the one quarantined, which a restore would put back
-    assert_eq!(detail["originalDocument"], newer);
+    assert_eq!(
+        detail["originalDocument"]["sha256"],
+        DocumentRef::of(newer).sha256
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use incident::quarantine::{
     ManagedPolicyNow, QuarantineError, VersionSummary, decide_attachment, decide_inline,
     decide_managed, decide_missing, inline_budget, rewrite,
 };
-use incident::{Principal, PrincipalKind, QuarantineAction};
+use incident::{DocumentRef, Principal, PrincipalKind, QuarantineAction};
 use policy_engine::{Catalog, PolicyKind, RestrictedActions};
 
 const POLICY: &str = "arn:aws:iam::123456789012:policy/my-bad-policy-aws-5-mins";
@@ -158,14 +158,15 @@ fn a_retried_quarantine_recognises_its_own_version_and_reports_it_applied() {
     );
     now.analysed = Some(("v1".into(), OFFENDING.into()));
     // WHEN the retried attempt decides
-    let ManagedDecision::InPlace(applied) = decide_managed(&now, false, &restricted()).unwrap()
+    let ManagedDecision::InPlace { rewrite, action } =
+        decide_managed(&now, false, &restricted()).unwrap()
     else {
         panic!("expected the quarantine recognised in place");
     };
     // THEN it stands as applied, with the original kept for the restore
-    assert_eq!(applied.original_document, OFFENDING);
+    assert_eq!(rewrite.original, OFFENDING);
     assert_eq!(
-        applied.action,
+        action,
         QuarantineAction::NewDefaultVersion {
             policy_arn: POLICY.into(),
             offending_version_id: "v1".into(),
@@ -247,8 +248,8 @@ fn inline_decisions() {
         let got = match decide_inline(now, *analysed, false, &restricted()).unwrap() {
             InlineDecision::Rewrite(_) => "rewrite",
             InlineDecision::NotNeeded(_) => "not needed",
-            InlineDecision::InPlace(applied) => {
-                assert_eq!(applied.original_document, OFFENDING, "{case}");
+            InlineDecision::InPlace { rewrite, .. } => {
+                assert_eq!(rewrite.original, OFFENDING, "{case}");
                 "in place"
             }
         };
@@ -332,7 +333,11 @@ fn attachment_decisions() {
         match decide_attachment(now, false, &restricted()).unwrap() {
             AttachmentDecision::Detach(applied) => {
                 assert_eq!(*expected, "detach", "{case}");
-                assert_eq!(applied.original_document, OFFENDING, "{case}");
+                assert_eq!(
+                    applied.original_document,
+                    DocumentRef::of(OFFENDING),
+                    "{case}"
+                );
                 assert_eq!(applied.quarantined_document, None, "{case}");
                 assert!(!applied.findings.is_empty(), "{case}");
             }
@@ -356,7 +361,7 @@ fn kind<T>(
 fn managed_kind(decision: &ManagedDecision) -> &'static str {
     match decision {
         ManagedDecision::NotNeeded(_) => "not needed",
-        ManagedDecision::InPlace(_) => "in place",
+        ManagedDecision::InPlace { .. } => "in place",
         ManagedDecision::NewDefaultVersion { .. } => "new default version",
     }
 }
@@ -459,7 +464,7 @@ fn inline_reads_that_do_not_show_the_event_wait_while_iam_may_lag() {
     let quarantined = quarantine_of_offending();
     let inline_kind = |d: &InlineDecision| match d {
         InlineDecision::NotNeeded(_) => "not needed",
-        InlineDecision::InPlace(_) => "in place",
+        InlineDecision::InPlace { .. } => "in place",
         InlineDecision::Rewrite(_) => "rewrite",
     };
     // The event put OFFENDING in force. (case, the policy now, IAM may still lag?, expected)

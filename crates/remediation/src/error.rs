@@ -1,6 +1,7 @@
 //! Errors every handler returns. `error_type` is the Lambda `errorType`, which is exactly what
 //! the state machine's `Retry` and `Catch` match (see docs/workflow-contract.md): `Retryable`,
-//! `NotYetConsistent`, `InvalidInput`, `PolicyConflict`, `NonRetryable`, `ForgedRequest`.
+//! `NotYetConsistent`, `InvalidInput`, `PolicyConflict`, `NonRetryable`, `ForgedRequest`,
+//! `DocumentUnavailable`.
 
 use std::fmt::Display;
 
@@ -10,6 +11,8 @@ use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use incident::history::{NotThisStep, SUPERSEDED};
 use incident::quarantine::QuarantineError;
 use lambda_runtime::Diagnostic;
+
+use crate::documents::DocumentProblem;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
@@ -42,6 +45,10 @@ pub enum StepError {
     /// one asks nothing (its quarantine stays); the newer one asks about the policy as it is.
     #[error("superseded by the newer incident {0}")]
     Superseded(String),
+    /// A document the state names is missing from the document store, or is not what the
+    /// state's hash says: nothing is written from it.
+    #[error(transparent)]
+    Document(#[from] DocumentProblem),
 }
 
 impl StepError {
@@ -58,6 +65,7 @@ impl StepError {
             StepError::Configuration(_) => "NonRetryable",
             StepError::NotTheWorkflow(_) | StepError::UnprovenDecision(_) => "ForgedRequest",
             StepError::Superseded(_) => SUPERSEDED,
+            StepError::Document(_) => "DocumentUnavailable",
         }
     }
 }

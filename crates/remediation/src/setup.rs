@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use incident::{OwnRoles, WriterSessions};
 use policy_engine::{Catalog, RestrictedActions};
 
+use crate::documents::DocumentStore;
 use crate::error::{StepError, required_env};
 use crate::executions::{Executions, IncidentStarter};
 use crate::handlers::{
@@ -144,6 +145,7 @@ impl AnalyseDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(AnalyseDeps {
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
+            documents: DocumentStore::from_env(config)?,
             restricted: restricted_actions()?,
             writers: WriterSessions::parse(&required_env("WRITER_SESSION_ARNS")?)
                 .map_err(|e| StepError::Configuration(format!("WRITER_SESSION_ARNS: {e}")))?,
@@ -159,6 +161,7 @@ impl QuarantineDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(QuarantineDeps {
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
+            documents: DocumentStore::from_env(config)?,
             restricted: restricted_actions()?,
             executions: Executions::from_env(config)?,
             alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
@@ -170,6 +173,7 @@ impl RestoreDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(RestoreDeps {
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
+            documents: DocumentStore::from_env(config)?,
             executions: Executions::from_env(config)?,
             decision_keys: MacKey::from_env(config, "DECISION_KEY_ID")?,
             alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
@@ -188,6 +192,16 @@ impl StartDeps {
                 client: aws_sdk_sfn::Client::new(config),
                 state_machine_arn,
             },
+        })
+    }
+}
+
+impl DocumentStore {
+    /// `DOCUMENT_TABLE`: the stack's document store.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        Ok(DocumentStore {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: required_env("DOCUMENT_TABLE")?,
         })
     }
 }
@@ -255,6 +269,7 @@ impl ApprovalApiDeps {
         Ok(ApprovalApiDeps {
             executions: Executions::from_env(config)?,
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
+            documents: DocumentStore::from_env(config)?,
             link_keys: MacKey::from_env(config, "LINK_KEY_ID")?,
             decision_keys: MacKey::from_env(config, "DECISION_KEY_ID")?,
         })

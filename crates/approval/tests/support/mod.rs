@@ -14,8 +14,8 @@ mod records;
 pub use records::*;
 
 use approval::{
-    ApprovalId, ApprovalKey, ApprovalRequest, ApprovalStatus, FoundApproval, TaskToken,
-    approval_link, utc,
+    ApprovalId, ApprovalKey, ApprovalRequest, ApprovalStatus, FoundApproval, ReviewDocuments,
+    TaskToken, approval_link, utc,
 };
 use incident::Assessment;
 use time::macros::datetime;
@@ -42,6 +42,15 @@ pub fn approval_request(assessment: Assessment) -> ApprovalRequest {
         incident: assessment,
         quarantine,
         approval_timeout_seconds: TIMEOUT_SECONDS,
+    }
+}
+
+/// The request's documents as the approval API reads them back from the document store.
+pub fn documents_of(request: &ApprovalRequest) -> ReviewDocuments {
+    let applied = request.quarantine.applied().expect("an applied quarantine");
+    ReviewDocuments {
+        original: text_of(&applied.original_document),
+        quarantined: applied.quarantined_document.as_ref().map(text_of),
     }
 }
 

@@ -16,12 +16,15 @@ use incident::restore::{
     restore_inline, restore_managed,
 };
 use incident::{
-    Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, EventError, Notification,
-    Outcome, OutcomeState, PolicyChange, Principal, PrincipalKind, QuarantineAction,
-    QuarantineRecord, Reading, RestoreRecord, Target, Verdict, WriterSessions, read_event,
+    Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DocumentRef, EventError,
+    Notification, Outcome, OutcomeState, PolicyChange, Principal, PrincipalKind, QuarantineAction,
+    QuarantineRecord, Reading, RestoreRecord, Target, Verdict, WriterSessions, carried_findings,
+    read_event,
 };
 use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, decode};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 /// The two sessions iam-sentinel writes policies in: its policy-writer role, as assumed by the
 /// quarantine-policy and restore-policy functions (WRITER_SESSION_ARNS).
@@ -162,6 +165,29 @@ pub fn principal(kind: PrincipalKind, name: &str) -> Principal {
 // Records
 // ---------------------------------------------------------------------------------------------
 
+/// The tests' document store: every text a record refers to, by its SHA-256.
+static DOCUMENTS: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(Default::default);
+
+/// Keeps `text`, as the handlers do before a record names it.
+pub fn kept(text: &str) -> DocumentRef {
+    let reference = DocumentRef::of(text);
+    DOCUMENTS
+        .lock()
+        .expect("the store")
+        .insert(reference.sha256.clone(), text.to_owned());
+    reference
+}
+
+/// The text a record names (kept by `kept` or by a quarantine this support made).
+pub fn text_of(reference: &DocumentRef) -> String {
+    DOCUMENTS
+        .lock()
+        .expect("the store")
+        .get(&reference.sha256)
+        .cloned()
+        .expect("the document was kept")
+}
+
 pub fn restricted(list: &str) -> RestrictedActions {
     RestrictedActions::parse(list, Catalog::embedded()).expect("valid restricted actions")
 }
@@ -178,11 +204,13 @@ pub fn analysed(
     let policy = Policy::parse(&json).expect("the document is a policy");
     let analysis = analyse(&policy, &restricted(list), Catalog::embedded());
     let restricted = analysis.grants_restricted();
+    let (findings, omitted_grants) = carried_findings(analysis.findings);
     let analysed = Analysed {
         notify: true,
-        document: json,
+        document: kept(&json),
         version_id: version_id.map(str::to_owned).or(change.version_id.clone()),
-        findings: analysis.findings,
+        findings,
+        omitted_grants,
         change,
     };
     Assessment {
@@ -228,9 +256,15 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
         panic!("only a restricted change is quarantined: {assessment:?}");
     };
     let rewrite_within = |size_limit: usize| {
-        rewrite(&analysed.document, size_limit, &restricted(RESTRICTED))
-            .expect("the quarantine fits")
-            .expect("the document grants a restricted action")
+        let rewrite = rewrite(
+            &text_of(&analysed.document),
+            size_limit,
+            &restricted(RESTRICTED),
+        )
+        .expect("the quarantine fits")
+        .expect("the document grants a restricted action");
+        kept(&rewrite.quarantined);
+        rewrite
     };
     let applied = match &analysed.change.target {
         Target::ManagedPolicy { policy_arn } => rewrite_within(PolicyKind::Managed.size_limit())
@@ -260,7 +294,9 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
             original_document: analysed.document.clone(),
             quarantined_document: None,
             edits: Vec::new(),
+            omitted_changes: 0,
             findings: analysed.findings.clone(),
+            omitted_grants: analysed.omitted_grants,
         },
     };
     QuarantineRecord::Applied(applied)
@@ -336,12 +372,12 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
         } => restore_inline(&InlineRestoreNow {
             principal: principal.clone(),
             policy_name: policy_name.clone(),
-            original: applied.original_document.clone(),
-            quarantined: applied.quarantined_document.clone(),
+            original: text_of(&applied.original_document),
+            quarantined: applied.quarantined_document.as_ref().map(text_of),
             current: if changed_since {
                 Some(EDITED_SINCE.into())
             } else {
-                applied.quarantined_document.clone()
+                applied.quarantined_document.as_ref().map(text_of)
             },
         }),
         QuarantineAction::Detached {
@@ -350,12 +386,12 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
         } => restore_attachment(&AttachmentRestoreNow {
             principal: principal.clone(),
             policy_arn: policy_arn.clone(),
-            original: applied.original_document.clone(),
+            original: text_of(&applied.original_document),
             attached: false,
             current: Some(if changed_since {
                 EDITED_SINCE.into()
             } else {
-                applied.original_document.clone()
+                text_of(&applied.original_document)
             }),
         }),
     }
@@ -452,7 +488,7 @@ pub fn clean_counterpart(assessment: &Assessment) -> Assessment {
     let change = seen.change.clone();
     let mut clean = analysed(
         change.clone(),
-        &seen.document,
+        &text_of(&seen.document),
         None,
         "kms:ScheduleKeyDeletion",
     );

@@ -6,17 +6,20 @@
 use incident::consistency::may_lag;
 use incident::{
     Analysed, Assessment, OwnRoles, PolicyChange, Reading, ReportedGrant, Target, Verdict,
-    WriterSessions, read_event,
+    WriterSessions, carried_findings, read_event,
 };
 use policy_engine::{Catalog, Policy, PolicyError, RestrictedActions, analyse, decode};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::iam::IamPolicies;
 
 pub struct AnalyseDeps {
     pub iam: IamPolicies,
+    /// Keeps the document analysed: the state carries only its reference.
+    pub documents: DocumentStore,
     pub restricted: RestrictedActions,
     /// The two writer functions' sessions: their own changes never start an incident.
     pub writers: WriterSessions,
@@ -77,12 +80,15 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
     tracing::info!(event = %change.event_name, restricted = !findings.is_empty(), findings = findings.len(), "analysed");
     let (id, event_name) = (change.event_id.clone(), change.event_name.clone());
     let restricted = !findings.is_empty();
+    let document = deps.documents.put(&json).await?;
+    let (findings, omitted_grants) = carried_findings(findings);
     let analysed = Analysed {
         change,
         notify: restricted || deps.notify_on_clean,
         document,
         version_id,
         findings,
+        omitted_grants,
     };
     let verdict = match deps.own_roles.protects(&analysed.change) {
         _ if !restricted => Verdict::Clean(analysed),

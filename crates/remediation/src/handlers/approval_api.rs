@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use approval::{
-    ApprovalId, ApprovalKey, ApprovalStatus, FoundApproval, Lookup, Page, Response,
-    approval_requests, decision_message, encode_proof, find_approval, parse_decision_form,
+    ApprovalId, ApprovalKey, ApprovalRequest, ApprovalStatus, FoundApproval, Lookup, Page,
+    Response, ReviewDocuments, approval_requests, decision_message, encode_proof, find_approval,
+    parse_decision_form,
 };
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
@@ -16,6 +17,8 @@ use incident::DecisionRecord;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::documents::DocumentStore;
+use crate::error::StepError;
 use crate::executions::{Executions, Sent};
 use crate::handlers::restore::plan_restore;
 use crate::iam::IamPolicies;
@@ -25,6 +28,8 @@ pub struct ApprovalApiDeps {
     pub executions: Executions,
     /// Reads (only) what approving would restore, for the review page.
     pub iam: IamPolicies,
+    /// The request's documents, shown on the review page once checked against its hashes.
+    pub documents: DocumentStore,
     /// Checks a link's key: the MAC request-approval made of the request's token.
     pub link_keys: MacKey,
     /// Proves a decision was taken here: restore-policy restores nothing without it.
@@ -104,12 +109,17 @@ async fn show(
     };
     match lookup(deps, id, Opening::Key(key)).await {
         Ok((found, _)) if found.status == ApprovalStatus::Open => {
+            let documents = match review_documents(&found.request, deps).await {
+                Ok(documents) => documents,
+                Err(page) => return page,
+            };
             let approve_would = approve_would(&found, deps).await;
             Page::Review {
                 found: &found,
                 id,
                 key,
                 approve_would: approve_would.as_deref(),
+                documents: &documents,
             }
             .render()
         }
@@ -121,13 +131,45 @@ async fn show(
 /// What approving would do to the policy as IAM holds it now: the Restore step's own plan, read
 /// only. `None` (the page says so) when IAM cannot be read just now: the page still opens.
 async fn approve_would(found: &FoundApproval, deps: &ApprovalApiDeps) -> Option<String> {
-    match plan_restore(found.request.quarantine.clone(), &deps.iam).await {
+    match plan_restore(found.request.quarantine.clone(), &deps.iam, &deps.documents).await {
         Ok(plan) => Some(plan.approve_would()),
         Err(e) => {
             tracing::warn!(error = %e, "cannot tell what approving would do");
             None
         }
     }
+}
+
+/// The texts of the request's documents from the document store, or the page that says why they
+/// cannot be shown: a document missing or altered is never shown (nor decided on).
+async fn review_documents(
+    request: &ApprovalRequest,
+    deps: &ApprovalApiDeps,
+) -> Result<ReviewDocuments, Response> {
+    let Some(applied) = request.quarantine.applied() else {
+        return Err(Page::Broken("the approval request names no quarantine".into()).render());
+    };
+    let read = async {
+        let original = deps.documents.get(&applied.original_document).await?;
+        let quarantined = match &applied.quarantined_document {
+            Some(quarantined) => Some(deps.documents.get(quarantined).await?),
+            None => None,
+        };
+        Ok::<_, StepError>(ReviewDocuments {
+            original,
+            quarantined,
+        })
+    };
+    read.await.map_err(|error| match error {
+        StepError::Document(problem) => {
+            tracing::error!(incident = %request.incident.id, error = %problem, "a document of the approval request cannot be shown");
+            Page::Broken(problem.to_string()).render()
+        }
+        other => {
+            tracing::warn!(incident = %request.incident.id, error = %other, "cannot read the document store");
+            Page::Unavailable.render()
+        }
+    })
 }
 
 /// POST: checks the key and sends the decision; a 200 only once Step Functions has it.

@@ -3,6 +3,7 @@
 //! was entered with (read from the history); reads what IAM holds now, lets
 //! `incident::quarantine` decide, then writes.
 
+use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::executions::Executions;
 use crate::handlers::{StepInvocation, alert_if_refused, state_part};
@@ -11,16 +12,18 @@ use crate::publisher::Notifier;
 use incident::consistency::may_lag;
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
-    ManagedPolicyNow, decide_attachment, decide_inline, decide_managed, decide_missing,
+    ManagedPolicyNow, Rewrite, decide_attachment, decide_inline, decide_managed, decide_missing,
 };
 use incident::{
-    AppliedQuarantine, Assessment, DeletedVersion, Principal, QuarantineAction, QuarantineRecord,
-    Target, Verdict,
+    Assessment, DeletedVersion, Principal, QuarantineAction, QuarantineRecord, Target, Verdict,
 };
 use policy_engine::RestrictedActions;
 
 pub struct QuarantineDeps {
     pub iam: IamPolicies,
+    /// Every document the record names is kept here before the record (or the quarantine)
+    /// exists: the original is recoverable on every path.
+    pub documents: DocumentStore,
     pub restricted: RestrictedActions,
     pub executions: Executions,
     /// The operators' topic: told of every refused call.
@@ -61,7 +64,10 @@ pub async fn quarantine(
         Target::InlinePolicy {
             principal,
             policy_name,
-        } => inline(principal, policy_name, &analysed.document, lagging, deps).await?,
+        } => {
+            let analysed_document = deps.documents.get(&analysed.document).await?;
+            inline(principal, policy_name, &analysed_document, lagging, deps).await?
+        }
         Target::Attachment {
             principal,
             policy_arn,
@@ -107,14 +113,15 @@ async fn managed(
     };
     Ok(match decide_managed(&now, lagging, &deps.restricted)? {
         ManagedDecision::NotNeeded(reason) => not_needed(&reason),
-        ManagedDecision::InPlace(applied) => in_place(applied),
+        ManagedDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
         ManagedDecision::NewDefaultVersion {
             rewrite,
             offending_version_id,
             make_room,
         } => {
+            keep(&rewrite, &deps.documents).await?;
             let deleted_version = match make_room {
-                Some(version_id) => delete_spare_version(policy_arn, version_id, iam).await?,
+                Some(version_id) => delete_spare_version(policy_arn, version_id, deps).await?,
                 None => None,
             };
             let quarantine_version_id = iam
@@ -124,25 +131,27 @@ async fn managed(
                 policy_arn: policy_arn.to_owned(),
                 offending_version_id,
                 quarantine_version_id,
-                deleted_version,
+                deleted_version: deleted_version.map(Box::new),
             }))
         }
     })
 }
 
-/// Deletes a version to make room, returning its document so nothing is lost; `None` when it
+/// Deletes a version to make room, its document kept first so nothing is lost; `None` when it
 /// is gone already (someone else made the room).
 async fn delete_spare_version(
     policy_arn: &str,
     version_id: String,
-    iam: &IamPolicies,
+    deps: &QuarantineDeps,
 ) -> Result<Option<DeletedVersion>, StepError> {
-    let Some(document) = iam.version_document(policy_arn, &version_id).await? else {
+    let iam = &deps.iam;
+    let Some(text) = iam.version_document(policy_arn, &version_id).await? else {
         return Ok(None);
     };
+    let document = deps.documents.put(&text).await?;
     // Logged before it goes: if this attempt's answer is lost and the step retried, the
-    // record no longer names it, and the log is where its document stays.
-    tracing::warn!(policy = policy_arn, version = %version_id, %document, "deleting the oldest spare version to make room");
+    // record no longer names it, and the log says where its document is kept.
+    tracing::warn!(policy = policy_arn, version = %version_id, sha256 = %document.sha256, "deleting the oldest spare version to make room; its document is in the document store");
     iam.delete_version(policy_arn, &version_id).await?;
     Ok(Some(DeletedVersion {
         version_id,
@@ -178,8 +187,9 @@ async fn inline(
     Ok(
         match decide_inline(&now, Some(analysed_document), lagging, &deps.restricted)? {
             InlineDecision::NotNeeded(reason) => not_needed(&reason),
-            InlineDecision::InPlace(applied) => in_place(applied),
+            InlineDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
             InlineDecision::Rewrite(rewrite) => {
+                keep(&rewrite, &deps.documents).await?;
                 iam.put_inline(principal, policy_name, &rewrite.quarantined)
                     .await?;
                 QuarantineRecord::Applied(rewrite.applied(QuarantineAction::InlineRewritten {
@@ -213,15 +223,30 @@ async fn attachment(
     Ok(match decide_attachment(&now, lagging, &deps.restricted)? {
         AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
         AttachmentDecision::Detach(applied) => {
+            if let Some(original) = &now.document {
+                deps.documents.put(original).await?;
+            }
             iam.detach(principal, policy_arn).await?;
             QuarantineRecord::Applied(applied)
         }
     })
 }
 
-fn in_place(applied: AppliedQuarantine) -> QuarantineRecord {
+/// Keeps both documents of a rewrite before IAM holds it.
+async fn keep(rewrite: &Rewrite, documents: &DocumentStore) -> Result<(), StepError> {
+    documents.put(&rewrite.original).await?;
+    documents.put(&rewrite.quarantined).await?;
+    Ok(())
+}
+
+async fn in_place(
+    rewrite: Rewrite,
+    action: QuarantineAction,
+    deps: &QuarantineDeps,
+) -> Result<QuarantineRecord, StepError> {
     tracing::info!("the quarantine is already in place: a retried attempt");
-    QuarantineRecord::Applied(applied)
+    keep(&rewrite, &deps.documents).await?;
+    Ok(QuarantineRecord::Applied(rewrite.applied(action)))
 }
 
 fn not_needed(reason: &str) -> QuarantineRecord {

@@ -13,6 +13,7 @@ use incident::{
     Decision, DecisionRecord, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
 };
 
+use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::executions::Executions;
 use crate::handlers::{StepInvocation, alert_if_refused, state_part};
@@ -22,6 +23,9 @@ use crate::publisher::Notifier;
 
 pub struct RestoreDeps {
     pub iam: IamPolicies,
+    /// Where the original and quarantined documents are read back, checked against the hashes
+    /// the history holds.
+    pub documents: DocumentStore,
     pub executions: Executions,
     /// Verifies the approval API's proof on the decision.
     pub decision_keys: MacKey,
@@ -93,7 +97,7 @@ pub async fn restore(
     deps: &RestoreDeps,
 ) -> Result<RestoreRecord, StepError> {
     let iam = &deps.iam;
-    let RestorePlan { writes, record } = plan_restore(quarantine, iam).await?;
+    let RestorePlan { writes, record } = plan_restore(quarantine, iam, &deps.documents).await?;
     for write in &writes {
         apply(write, iam).await?;
     }
@@ -110,6 +114,7 @@ pub async fn restore(
 pub async fn plan_restore(
     quarantine: QuarantineRecord,
     iam: &IamPolicies,
+    documents: &DocumentStore,
 ) -> Result<RestorePlan, StepError> {
     let QuarantineRecord::Applied(applied) = quarantine else {
         return Err(invalid_input("only an applied quarantine can be restored"));
@@ -141,12 +146,17 @@ pub async fn plan_restore(
             principal,
             policy_name,
         } => {
+            let original = documents.get(&applied.original_document).await?;
+            let quarantined = match &applied.quarantined_document {
+                Some(quarantined) => Some(documents.get(quarantined).await?),
+                None => None,
+            };
             let current = iam.inline_document(&principal, &policy_name).await?;
             restore_inline(&InlineRestoreNow {
                 principal,
                 policy_name,
-                original: applied.original_document,
-                quarantined: applied.quarantined_document,
+                original,
+                quarantined,
                 current,
             })
         }
@@ -163,7 +173,7 @@ pub async fn plan_restore(
             restore_attachment(&AttachmentRestoreNow {
                 principal,
                 policy_arn,
-                original: applied.original_document,
+                original: documents.get(&applied.original_document).await?,
                 attached,
                 current,
             })
