@@ -128,14 +128,17 @@ async fn assert_analyse_reads_the_document_from_iam(case: Case) {
     let moto = Moto::start();
     case.attached(&moto).await;
     // WHEN the event is analysed
-    let output = analyse_change(case.event(), &analyse_deps(moto.iam()))
+    let output = analyse_change(case.event(), &analyse_deps(moto.iam(), moto.documents()))
         .await
         .unwrap();
     // THEN the policy's default version was read from IAM and found restricted
     let analysed = restricted_analysis(&output.incident);
     assert!(analysed.notify);
     assert_eq!(analysed.version_id.as_deref(), Some("v1"));
-    assert_eq!(json(&analysed.document), json(&(case.document)()));
+    assert_eq!(
+        stored(&moto, &analysed.document).await,
+        json(&(case.document)())
+    );
     assert!(!analysed.findings.is_empty());
 }
 
@@ -157,7 +160,10 @@ async fn assert_quarantine_detaches(case: Case) {
     );
     assert!(case.attached_now(&moto).await.is_empty());
     // AND the record keeps the policy's document and what it grants
-    assert_eq!(json(&applied.original_document), json(&(case.document)()));
+    assert_eq!(
+        stored(&moto, &applied.original_document).await,
+        json(&(case.document)())
+    );
     assert!(!applied.findings.is_empty());
     // AND the policy itself is unchanged (other principals may use it)
     let (version, document) = moto
@@ -256,14 +262,17 @@ async fn an_attached_policy_with_a_clean_document_is_found_clean() {
     USER.exists_with(&moto, CLEAN_DOCUMENT).await;
     attach_policy(&moto.iam_client(), &USER.principal(), USER.policy_arn).await;
     // WHEN the attachment is analysed
-    let output = analyse_change(USER.event(), &analyse_deps(moto.iam()))
+    let output = analyse_change(USER.event(), &analyse_deps(moto.iam(), moto.documents()))
         .await
         .unwrap();
     // THEN it is clean, and nobody is told (notify on clean changes is off)
     let analysed = clean_analysis(&output.incident);
     assert!(!analysed.notify);
     assert!(analysed.findings.is_empty());
-    assert_eq!(json(&analysed.document), json(CLEAN_DOCUMENT));
+    assert_eq!(
+        stored(&moto, &analysed.document).await,
+        json(CLEAN_DOCUMENT)
+    );
 }
 
 #[tokio::test]
@@ -272,9 +281,12 @@ async fn an_attached_aws_managed_policy_iam_does_not_have_is_ignored_as_no_longe
     let moto = Moto::start();
     create_principal(&moto.iam_client(), &ROLE.principal()).await;
     // WHEN the unmodified attach-role-policy.json event is analysed
-    let output = analyse_change(event("attach-role-policy.json"), &analyse_deps(moto.iam()))
-        .await
-        .unwrap();
+    let output = analyse_change(
+        event("attach-role-policy.json"),
+        &analyse_deps(moto.iam(), moto.documents()),
+    )
+    .await
+    .unwrap();
     // THEN it is ignored, because the policy no longer exists (and the change is still named)
     let Verdict::Ignored {
         ignored_reason,

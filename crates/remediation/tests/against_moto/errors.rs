@@ -4,7 +4,7 @@
 //! client (support::replay); no answer at all from a loopback port nothing listens on.
 
 use incident::quarantine::QuarantineError;
-use incident::{Outcome, QuarantineRecord};
+use incident::{DocumentRef, Outcome, QuarantineRecord};
 use lambda_runtime::Diagnostic;
 use policy_engine::{PlanError, PolicyError};
 use remediation::StepError;
@@ -32,10 +32,15 @@ const SNS_KMS_THROTTLING: &str = r#"<ErrorResponse xmlns="http://sns.amazonaws.c
 /// EventBridge's answer to PutEvents when its one entry failed inside the service.
 const REJECTED: &str = r#"{"FailedEntryCount":1,"Entries":[{"ErrorCode":"InternalFailure","ErrorMessage":"Internal service error."}]}"#;
 
-/// Quarantines put-user-policy.json (carol's inline policy) with `iam`.
+/// Quarantines put-user-policy.json (carol's inline policy) with `iam` (the document store on
+/// moto, holding the document Analyse kept).
 async fn quarantine_against(iam: aws_sdk_iam::Client) -> StepError {
-    let deps = quarantine_deps_with(IamPolicies::new(iam));
-    let incident = assessment_for(change_of(&event("put-user-policy.json")));
+    let moto = Moto::start();
+    let change = change_of(&event("put-user-policy.json"));
+    moto.keep(change.document.as_deref().expect("a document"))
+        .await;
+    let deps = quarantine_deps_with(IamPolicies::new(iam), moto.documents());
+    let incident = assessment_for(change);
     quarantine(incident, &deps)
         .await
         .expect_err("the step must fail")
@@ -43,7 +48,11 @@ async fn quarantine_against(iam: aws_sdk_iam::Client) -> StepError {
 
 fn analyse_without_iam() -> AnalyseDeps {
     // The events these tests analyse never reach IAM.
-    analyse_deps(IamPolicies::new(iam_client_at(&refused_endpoint())))
+    let nowhere = refused_endpoint();
+    analyse_deps(
+        IamPolicies::new(iam_client_at(&nowhere)),
+        documents_at(&nowhere),
+    )
 }
 
 /// IAM answering every call with `status`, `content_type` and `body` (four calls at most).
@@ -126,7 +135,8 @@ async fn an_incident_without_a_change_is_invalid_input_to_the_quarantine_step() 
     }});
     let restricted_without_change = json!({"incident": {
         "id": "b3d0c1f2-0000-4000-8000-000000000001", "eventName": "PutUserPolicy",
-        "verdict": "restricted", "notify": true, "document": CLEAN_DOCUMENT, "findings": []
+        "verdict": "restricted", "notify": true, "document": DocumentRef::of(CLEAN_DOCUMENT),
+        "findings": []
     }});
     // AND the Quarantine state executing in moto, its function served by the real handler
     let workflow = Workflow::start(one_state_definition("Quarantine")).await;
@@ -156,7 +166,11 @@ async fn a_quarantine_record_without_an_action_is_invalid_input_to_the_restore_s
     let record = QuarantineRecord::NotNeeded {
         reason: "the inline policy no longer exists".into(),
     };
-    let deps = restore_deps_with(IamPolicies::new(iam_client_at(&refused_endpoint())));
+    let nowhere = refused_endpoint();
+    let deps = restore_deps_with(
+        IamPolicies::new(iam_client_at(&nowhere)),
+        documents_at(&nowhere),
+    );
     // WHEN the restore step's IAM work runs on it
     let error = restore(record, &deps)
         .await

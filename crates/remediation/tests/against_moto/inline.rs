@@ -51,7 +51,10 @@ impl Case {
         document_of(&event(self.fixture))
     }
 
-    fn incident(&self) -> Assessment {
+    /// The assessment Analyse makes of the event, its document kept in the store as Analyse
+    /// keeps it.
+    async fn incident(&self, moto: &Moto) -> Assessment {
+        moto.keep(&self.original()).await;
         assessment_for(change_of(&event(self.fixture)))
     }
 
@@ -83,7 +86,7 @@ async fn assert_quarantine_rewrites_in_place(case: Case) {
     let moto = Moto::start();
     case.in_iam(&moto).await;
     // WHEN the incident is quarantined
-    let record = quarantine(case.incident(), &quarantine_deps(&moto))
+    let record = quarantine(case.incident(&moto).await, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN the quarantine is applied as an in-place rewrite of that inline policy
@@ -100,7 +103,7 @@ async fn assert_quarantine_rewrites_in_place(case: Case) {
     assert!(!grants_restricted(&now), "still restricted: {now}");
     assert_eq!(
         json(&now),
-        json(applied.quarantined_document.as_deref().unwrap())
+        stored(&moto, applied.quarantined_document.as_ref().unwrap()).await
     );
     // AND every other S3/EC2 action the original granted is still granted
     let original = case.original();
@@ -111,7 +114,10 @@ async fn assert_quarantine_rewrites_in_place(case: Case) {
     assert!(!expected.is_empty());
     assert_eq!(granted_s3_and_ec2(&now), expected);
     // AND the record keeps the original document
-    assert_eq!(json(&applied.original_document), json(&original));
+    assert_eq!(
+        stored(&moto, &applied.original_document).await,
+        json(&original)
+    );
 }
 
 /// Quarantines, then restores, the case's policy: the original must be back exactly.
@@ -119,7 +125,7 @@ async fn assert_approval_restores_the_original(case: Case) {
     // GIVEN a quarantined inline policy
     let moto = Moto::start();
     case.in_iam(&moto).await;
-    let incident = case.incident();
+    let incident = case.incident(&moto).await;
     let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     applied(&record);
     // WHEN approval restores it
@@ -205,7 +211,7 @@ async fn a_deleted_inline_policy_needs_no_quarantine() {
     let moto = Moto::start();
     create_principal(&moto.iam_client(), &USER.principal()).await;
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(USER.incident(), &quarantine_deps(&moto))
+    let record = quarantine(USER.incident(&moto).await, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN there is nothing to do, and the record says why (a not_needed record has no action)
@@ -218,7 +224,7 @@ async fn an_inline_policy_of_a_deleted_principal_needs_no_quarantine() {
     // GIVEN the role data-pipeline itself is gone
     let moto = Moto::start();
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(ROLE.incident(), &quarantine_deps(&moto))
+    let record = quarantine(ROLE.incident(&moto).await, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN there is nothing to do
@@ -239,7 +245,7 @@ async fn an_inline_policy_made_clean_after_the_event_is_left_untouched() {
     )
     .await;
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(ROLE.incident(), &quarantine_deps(&moto))
+    let record = quarantine(ROLE.incident(&moto).await, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN nothing is written: the newer change stands, and the record says why
@@ -253,7 +259,7 @@ async fn restore_leaves_an_inline_policy_changed_after_the_quarantine_alone() {
     // GIVEN a quarantined group policy that someone rewrote afterwards
     let moto = Moto::start();
     GROUP.in_iam(&moto).await;
-    let incident = GROUP.incident();
+    let incident = GROUP.incident(&moto).await;
     let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     applied(&record);
     put_inline_policy(
@@ -329,6 +335,7 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
         policy_name: "staging-cleanup".into(),
     };
     change.document = Some(wildcard.clone());
+    moto.keep(&wildcard).await;
     // WHEN the incident is quarantined
     let record: QuarantineRecord = quarantine(assessment_for(change), &quarantine_deps(&moto))
         .await
@@ -369,13 +376,13 @@ async fn an_inline_quarantine_retried_after_it_worked_keeps_the_original_in_the_
     // GIVEN the rewrite worked, but its answer never reached Step Functions
     let moto = Moto::start();
     USER.in_iam(&moto).await;
-    let first = quarantined(&moto, &USER.incident()).await;
+    let first = quarantined(&moto, &USER.incident(&moto).await).await;
     // WHEN the step is retried (IAM now holds only the quarantined document)
-    let retried = quarantined(&moto, &USER.incident()).await;
+    let retried = quarantined(&moto, &USER.incident(&moto).await).await;
     // THEN the quarantine stands, with the original from the event, so approval can restore it
     assert_eq!(applied(&retried).action, applied(&first).action);
     assert_eq!(
-        json(&applied(&retried).original_document),
+        stored(&moto, &applied(&retried).original_document).await,
         json(&USER.original())
     );
 }
@@ -385,7 +392,7 @@ async fn an_inline_restore_retried_after_it_worked_reports_restored() {
     // GIVEN the restore worked, but its answer never reached Step Functions
     let moto = Moto::start();
     USER.in_iam(&moto).await;
-    let incident = USER.incident();
+    let incident = USER.incident(&moto).await;
     let record = quarantined(&moto, &incident).await;
     restored(&moto, &record).await;
     // WHEN the step is retried

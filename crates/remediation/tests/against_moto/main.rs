@@ -3,6 +3,7 @@
 mod approval;
 mod attachment;
 mod attacks;
+mod documents;
 mod errors;
 mod inline;
 mod managed;

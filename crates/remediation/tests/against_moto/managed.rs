@@ -19,7 +19,7 @@ async fn default_document(moto: &Moto, arn: &str) -> (String, String) {
 async fn a_new_policy_granting_a_restricted_action_is_found_restricted() {
     // GIVEN the walkthrough's CreatePolicy event
     let moto = Moto::start();
-    let deps = analyse_deps(moto.iam());
+    let deps = analyse_deps(moto.iam(), moto.documents());
     // WHEN it is analysed
     let output = analyse_change(event("create-policy.json"), &deps)
         .await
@@ -28,7 +28,7 @@ async fn a_new_policy_granting_a_restricted_action_is_found_restricted() {
     let analysed = restricted_analysis(&output.incident);
     assert_eq!(analysed.findings[0].hits[0].restricted, "s3:DeleteBucket");
     assert_eq!(
-        json(&analysed.document),
+        stored(&moto, &analysed.document).await,
         json(&document_of(&event("create-policy.json")))
     );
 }
@@ -46,7 +46,7 @@ async fn a_default_version_set_later_is_read_from_iam() {
         .send()
         .await
         .unwrap();
-    let deps = analyse_deps(moto.iam());
+    let deps = analyse_deps(moto.iam(), moto.documents());
     // WHEN the SetDefaultPolicyVersion event is analysed
     let output = analyse_change(event("set-default-policy-version.json"), &deps)
         .await
@@ -80,7 +80,10 @@ async fn quarantine_makes_a_clean_default_version_and_keeps_the_original_version
         .unwrap()
         .unwrap();
     assert_eq!(json(&v1), json(&original));
-    assert_eq!(json(&applied.original_document), json(&original));
+    assert_eq!(
+        stored(&moto, &applied.original_document).await,
+        json(&original)
+    );
     assert!(
         matches!(applied.action, QuarantineAction::NewDefaultVersion { ref offending_version_id, .. } if offending_version_id == "v1")
     );
@@ -152,7 +155,7 @@ async fn at_the_five_version_limit_the_oldest_spare_version_is_deleted_and_recor
     assert_eq!(offending_version_id, "v5");
     let deleted = deleted_version.expect("a version was deleted");
     assert_eq!(deleted.version_id, "v1");
-    assert_eq!(json(&deleted.document), json(CLEAN_DOCUMENT));
+    assert_eq!(stored(&moto, &deleted.document).await, json(CLEAN_DOCUMENT));
     let ids: Vec<_> = moto
         .iam()
         .versions(&arn)
@@ -218,7 +221,10 @@ async fn a_newer_restricted_version_is_what_gets_quarantined() {
     // WHEN quarantined
     let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // THEN the current state (v2) was analysed and is the original kept
-    assert_eq!(json(&applied(&record).original_document), json(newer));
+    assert_eq!(
+        stored(&moto, &applied(&record).original_document).await,
+        json(newer)
+    );
     let (default_id, quarantined) = default_document(&moto, &arn).await;
     assert_eq!(default_id, "v3");
     assert_eq!(
@@ -278,7 +284,10 @@ async fn a_quarantine_retried_after_it_worked_reports_the_same_quarantine() {
     let retried = quarantined(&moto, &incident).await;
     // THEN it reports the quarantine in place (so approval is still asked), and adds nothing
     assert_eq!(applied(&retried).action, applied(&first).action);
-    assert_eq!(json(&applied(&retried).original_document), json(&original));
+    assert_eq!(
+        stored(&moto, &applied(&retried).original_document).await,
+        json(&original)
+    );
     assert_eq!(moto.iam().versions(&arn).await.unwrap().len(), 2);
 }
 

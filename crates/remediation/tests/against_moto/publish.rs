@@ -5,7 +5,7 @@
 //! SNS, leaves the subject out. The subject is read from a second subscription without raw
 //! delivery, whose messages are SNS's JSON envelope with a "Subject" field.
 
-use incident::{Outcome, OutcomeState, notification};
+use incident::{DocumentRef, Outcome, OutcomeState, notification};
 use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
 use remediation::handlers::quarantine::quarantine;
@@ -102,10 +102,13 @@ fn publish_deps(moto: &Moto, topic_arn: &str) -> PublishDeps {
 /// The state machine's input to PublishQuarantined, as JSON, from real Analyse and Quarantine
 /// steps on create-policy.json (the walkthrough's bad policy, created in moto).
 async fn quarantined_input(moto: &Moto) -> PublishInput {
-    let incident = analyse_change(event("create-policy.json"), &analyse_deps(moto.iam()))
-        .await
-        .unwrap()
-        .incident;
+    let incident = analyse_change(
+        event("create-policy.json"),
+        &analyse_deps(moto.iam(), moto.documents()),
+    )
+    .await
+    .unwrap()
+    .incident;
     restricted_analysis(&incident);
     create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original()).await;
     let record = quarantine(incident.clone(), &quarantine_deps(moto))
@@ -122,18 +125,6 @@ async fn quarantined_input(moto: &Moto) -> PublishInput {
 
 fn original() -> String {
     document_of(&event("create-policy.json"))
-}
-
-/// The "Original document" section of a notification body.
-fn original_section(body: &str) -> &str {
-    let start = body
-        .find("\nOriginal document\n")
-        .expect("an Original document section")
-        + "\nOriginal document\n".len();
-    let end = body[start..]
-        .find("\n\nExecution: ")
-        .expect("the execution after it");
-    &body[start..start + end]
 }
 
 #[tokio::test]
@@ -154,10 +145,19 @@ async fn a_quarantine_is_told_to_people_with_the_actor_the_restricted_action_and
     assert_eq!(messages.len(), 1, "{messages:?}");
     let body = &messages[0];
     assert_eq!(body, &expected.body);
-    // AND it names who did it, what restricted action was granted, and holds the original
+    // AND it names who did it, what restricted action was granted, and the original by the
+    // SHA-256 under which the document store holds it exactly
     assert!(body.contains(ACTOR_ARN), "{body}");
     assert!(body.contains("s3:DeleteBucket"), "{body}");
-    assert_eq!(json(original_section(body)), json(&original()));
+    let kept = DocumentRef::of(&original());
+    assert!(
+        body.contains(&format!(
+            "original: {} characters, SHA-256 {}",
+            kept.characters, kept.sha256
+        )),
+        "{body}"
+    );
+    assert_eq!(stored(&moto, &kept).await, json(&original()));
     assert!(body.contains(EXECUTION_ARN), "{body}");
 }
 
@@ -211,14 +211,9 @@ async fn a_quarantine_is_told_to_tools_as_an_event_on_the_default_bus() {
     assert_eq!(detail["outcome"], "quarantined");
     assert_eq!(detail["executionArn"], EXECUTION_ARN);
     assert_eq!(detail["change"]["actor"]["arn"], ACTOR_ARN);
-    assert_eq!(
-        json(
-            detail["originalDocument"]
-                .as_str()
-                .expect("originalDocument is a string")
-        ),
-        json(&original())
-    );
+    let reference: DocumentRef =
+        serde_json::from_value(detail["originalDocument"].clone()).expect("a document reference");
+    assert_eq!(stored(&moto, &reference).await, json(&original()));
     assert_eq!(detail["quarantine"], serde_json::to_value(&record).unwrap());
     assert_eq!(
         detail["findings"][0]["hits"][0]["restricted"],

@@ -86,7 +86,7 @@ impl ApprovalStack {
             &document_of(&event),
         )
         .await;
-        let mut analyse = analyse_deps(moto.iam());
+        let mut analyse = analyse_deps(moto.iam(), moto.documents());
         analyse.approval_timeout_seconds = timeout_seconds;
         let analysed = analyse_change(event, &analyse).await.unwrap();
         let record = quarantine(analysed.incident.clone(), &quarantine_deps(moto))

@@ -62,6 +62,9 @@ async fn what_the_forged_payloads_carry_would_change_iam_if_a_writer_acted_on_it
     let moto = Moto::start();
     attackers_ground(&moto).await;
     let before = iam_now(&moto).await;
+    // AND the documents the records name are in the document store (the attacker can write it)
+    moto.keep(&administrator_access()).await;
+    moto.keep(CLEAN_DOCUMENT).await;
     // WHEN the IAM work of the writers is done on the attacker's records, skipping the checks
     // that the specifications below show refusing them
     for kind in KINDS {

@@ -3,7 +3,9 @@
 //! alerts.
 
 use aws_sdk_iam::types::PolicyScopeType;
-use incident::{AppliedQuarantine, Assessment, PrincipalKind, QuarantineAction, QuarantineRecord};
+use incident::{
+    AppliedQuarantine, Assessment, DocumentRef, PrincipalKind, QuarantineAction, QuarantineRecord,
+};
 use remediation::handlers::approval_api::handle_event;
 use serde_json::{Value, json};
 
@@ -20,11 +22,7 @@ pub const NOTES: &str = "mallory-notes";
 pub const TOOLS: &str = "arn:aws:iam::123456789012:policy/mallory-tools";
 
 pub fn administrator_access() -> String {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/policies/administrator-access.json"
-    );
-    std::fs::read_to_string(path).unwrap()
+    policy("administrator-access.json")
 }
 
 /// What IAM holds before the attack: mallory with her two harmless policies, AdministratorAccess
@@ -81,7 +79,7 @@ pub fn forged_record(kind: Kind) -> QuarantineRecord {
                 principal: mallory,
                 policy_name: NOTES.into(),
             },
-            Some(CLEAN_DOCUMENT.to_owned()),
+            Some(DocumentRef::of(CLEAN_DOCUMENT)),
         ),
         Kind::NewDefaultVersion => (
             QuarantineAction::NewDefaultVersion {
@@ -90,14 +88,16 @@ pub fn forged_record(kind: Kind) -> QuarantineRecord {
                 quarantine_version_id: "v2".into(),
                 deleted_version: None,
             },
-            Some(CLEAN_DOCUMENT.to_owned()),
+            Some(DocumentRef::of(CLEAN_DOCUMENT)),
         ),
     };
     QuarantineRecord::Applied(AppliedQuarantine {
         action,
-        original_document: administrator_access(),
+        original_document: DocumentRef::of(&administrator_access()),
         quarantined_document,
         edits: Vec::new(),
+        omitted_changes: 0,
+        omitted_grants: 0,
         findings: Vec::new(),
     })
 }

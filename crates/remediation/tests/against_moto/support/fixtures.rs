@@ -1,8 +1,8 @@
 //! Fixtures and the domain values the specifications start from.
 
 use incident::{
-    Analysed, Assessment, OwnRoles, PolicyChange, Principal, PrincipalKind, Reading, Verdict,
-    WriterSessions, read_event,
+    Analysed, Assessment, DocumentRef, OwnRoles, PolicyChange, Principal, PrincipalKind, Reading,
+    Verdict, WriterSessions, read_event,
 };
 use policy_engine::{Catalog, Policy, RestrictedActions, analyse};
 use serde_json::Value;
@@ -27,6 +27,15 @@ pub fn own_roles() -> OwnRoles {
 
 pub fn restricted() -> RestrictedActions {
     RestrictedActions::parse(RESTRICTED, Catalog::embedded()).expect("valid restricted actions")
+}
+
+/// A policy document from tests/fixtures/policies, as written.
+pub fn policy(name: &str) -> String {
+    let path = format!(
+        "{}/../../tests/fixtures/policies/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// A fixture from tests/fixtures/events.
@@ -78,7 +87,11 @@ pub fn assessment_for(change: PolicyChange) -> Assessment {
 }
 
 /// The assessment Analyse makes of a change, with the document it read: restricted, notified.
+/// (Analyse also keeps the document in the store: `Moto::keep` does that where a test needs it.)
 pub fn assessment_with(change: PolicyChange, document: String) -> Assessment {
+    let document = policy_engine::decode(&document)
+        .expect("a decodable document")
+        .into_owned();
     let policy = Policy::parse(&document).expect("a valid document");
     let findings = analyse(&policy, &restricted(), Catalog::embedded()).findings;
     assert!(
@@ -90,7 +103,8 @@ pub fn assessment_with(change: PolicyChange, document: String) -> Assessment {
         event_name: change.event_name.clone(),
         verdict: Verdict::Restricted(Analysed {
             notify: true,
-            document,
+            document: DocumentRef::of(&document),
+            omitted_grants: 0,
             version_id: change.version_id.clone(),
             findings,
             change,

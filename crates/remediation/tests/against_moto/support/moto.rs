@@ -8,7 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use remediation::documents::DocumentStore;
 use remediation::iam::IamPolicies;
+
+/// The document store's table, as the template names it for the stack `iam-sentinel`.
+pub const DOCUMENT_TABLE: &str = "iam-sentinel-documents";
 
 pub struct Moto {
     child: Child,
@@ -56,7 +60,41 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        moto.create_document_table();
         moto
+    }
+
+    /// The document store's table, keyed as the template's `DocumentTable`.
+    fn create_document_table(&self) {
+        let body = format!(
+            r#"{{"TableName":"{DOCUMENT_TABLE}","BillingMode":"PAY_PER_REQUEST","AttributeDefinitions":[{{"AttributeName":"sha256","AttributeType":"S"}}],"KeySchema":[{{"AttributeName":"sha256","KeyType":"HASH"}}]}}"#
+        );
+        let answer = self.post(
+            "/",
+            &[
+                ("Content-Type", "application/x-amz-json-1.0"),
+                ("X-Amz-Target", "DynamoDB_20120810.CreateTable"),
+                (
+                    "Authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+                ),
+            ],
+            &body,
+        );
+        assert!(answer.starts_with("HTTP/1.1 20"), "CreateTable: {answer}");
+    }
+
+    /// Keeps `text` in the document store, as Analyse does with the document it analysed.
+    pub async fn keep(&self, text: &str) {
+        self.documents()
+            .put(text)
+            .await
+            .expect("the document is kept");
+    }
+
+    /// The document store on this moto.
+    pub fn documents(&self) -> DocumentStore {
+        documents_at(&self.endpoint)
     }
 
     pub fn iam_client(&self) -> aws_sdk_iam::Client {
@@ -89,17 +127,31 @@ impl Moto {
     pub fn execute_state_machines(&self) {
         let body =
             r#"{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}"#;
+        let answer = self.post(
+            "/moto-api/config",
+            &[("Content-Type", "application/json")],
+            body,
+        );
+        assert!(answer.starts_with("HTTP/1.1 20"), "moto config: {answer}");
+    }
+
+    /// A plain HTTP POST to moto (before any SDK client, or where no SDK call exists).
+    fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> String {
         let address = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address).expect("moto is listening");
+        let headers: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         write!(
             stream,
-            "POST /moto-api/config HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
         .expect("request sent");
         let mut answer = String::new();
         stream.read_to_string(&mut answer).expect("moto answers");
-        assert!(answer.starts_with("HTTP/1.1 20"), "moto config: {answer}");
+        answer
     }
 
     pub fn kms(&self) -> aws_sdk_kms::Client {
@@ -126,6 +178,21 @@ impl Drop for Moto {
 
 pub(super) fn test_credentials() -> Credentials {
     Credentials::new("testing", "testing", None, None, "tests")
+}
+
+/// The document store at any endpoint; one attempt only.
+pub fn documents_at(endpoint: &str) -> DocumentStore {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(test_credentials())
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    DocumentStore {
+        client: aws_sdk_dynamodb::Client::from_conf(config),
+        table: DOCUMENT_TABLE.into(),
+    }
 }
 
 /// An IAM client for any endpoint; one attempt only, so error classification is what is tested.

@@ -7,7 +7,8 @@
 //! history, the decision key and the operators' topic would be (that work uses none of them).
 //! The specifications of how `handle` refuses (attacks.rs) run a deployment (support::workflow).
 
-use incident::{AppliedQuarantine, Assessment, QuarantineRecord, RestoreRecord};
+use incident::{AppliedQuarantine, Assessment, DocumentRef, QuarantineRecord, RestoreRecord};
+use remediation::documents::DocumentStore;
 use remediation::executions::Executions;
 use remediation::handlers::analyse::AnalyseDeps;
 use remediation::handlers::quarantine::{QuarantineDeps, quarantine};
@@ -27,9 +28,10 @@ pub const STATE_MACHINE_ARN: &str =
     "arn:aws:states:us-east-1:123456789012:stateMachine:iam-sentinel-remediation";
 
 /// Analyse as deployed by default: clean changes not notified, a 24-hour approval deadline.
-pub fn analyse_deps(iam: IamPolicies) -> AnalyseDeps {
+pub fn analyse_deps(iam: IamPolicies, documents: DocumentStore) -> AnalyseDeps {
     AnalyseDeps {
         iam,
+        documents,
         restricted: restricted(),
         writers: writers(),
         own_roles: own_roles(),
@@ -40,15 +42,16 @@ pub fn analyse_deps(iam: IamPolicies) -> AnalyseDeps {
 
 /// Quarantine, for the specifications of its IAM work (`quarantine(..)`) against moto.
 pub fn quarantine_deps(moto: &Moto) -> QuarantineDeps {
-    quarantine_deps_with(moto.iam())
+    quarantine_deps_with(moto.iam(), moto.documents())
 }
 
 /// Quarantine with `iam`; nothing answers where its executions and alerts would go: its IAM
 /// work reads no history and alerts nobody.
-pub fn quarantine_deps_with(iam: IamPolicies) -> QuarantineDeps {
+pub fn quarantine_deps_with(iam: IamPolicies, documents: DocumentStore) -> QuarantineDeps {
     let nowhere = refused_endpoint();
     QuarantineDeps {
         iam,
+        documents,
         restricted: restricted(),
         executions: executions_at(&nowhere),
         alerts: alerts_at(&nowhere),
@@ -57,15 +60,16 @@ pub fn quarantine_deps_with(iam: IamPolicies) -> QuarantineDeps {
 
 /// Restore, for the specifications of its IAM work (`restore(..)`) against moto.
 pub fn restore_deps(moto: &Moto) -> RestoreDeps {
-    restore_deps_with(moto.iam())
+    restore_deps_with(moto.iam(), moto.documents())
 }
 
 /// Restore with `iam`; nothing answers where its executions, decision key and alerts would go:
 /// its IAM work reads no history, checks no proof and alerts nobody.
-pub fn restore_deps_with(iam: IamPolicies) -> RestoreDeps {
+pub fn restore_deps_with(iam: IamPolicies, documents: DocumentStore) -> RestoreDeps {
     let nowhere = refused_endpoint();
     RestoreDeps {
         iam,
+        documents,
         executions: executions_at(&nowhere),
         decision_keys: MacKey {
             client: kms_client_at(&nowhere),
@@ -101,6 +105,16 @@ pub async fn restored(moto: &Moto, record: &QuarantineRecord) -> RestoreRecord {
     restore(record.clone(), &restore_deps(moto))
         .await
         .expect("the restore step")
+}
+
+/// The text the store holds for `reference` (checked against it), as JSON.
+pub async fn stored(moto: &Moto, reference: &DocumentRef) -> serde_json::Value {
+    let text = moto
+        .documents()
+        .get(reference)
+        .await
+        .expect("the document is kept");
+    serde_json::from_str(&text).expect("JSON")
 }
 
 /// The quarantine a record says is in place (the record must say `applied`).

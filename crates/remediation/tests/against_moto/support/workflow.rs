@@ -125,12 +125,13 @@ impl Workflow {
             sns: moto.sns(),
             topic_arn: topic_arn.to_owned(),
         };
-        let mut analyse = analyse_deps(moto.iam());
+        let mut analyse = analyse_deps(moto.iam(), moto.documents());
         analyse.approval_timeout_seconds = APPROVAL_TIMEOUT_SECONDS;
         let functions = Functions {
             analyse,
             quarantine: QuarantineDeps {
                 iam: moto.iam(),
+                documents: moto.documents(),
                 restricted: restricted(),
                 executions: executions.clone(),
                 alerts: notifier(&operators_topic),
@@ -150,6 +151,7 @@ impl Workflow {
             },
             restore: RestoreDeps {
                 iam: moto.iam(),
+                documents: moto.documents(),
                 executions,
                 decision_keys: decision_keys.clone(),
                 alerts: notifier(&operators_topic),
@@ -172,6 +174,7 @@ impl Workflow {
     pub fn quarantine_deps(&self) -> QuarantineDeps {
         QuarantineDeps {
             iam: self.moto.iam(),
+            documents: self.moto.documents(),
             restricted: restricted(),
             executions: self.executions_at(&self.moto.endpoint),
             alerts: self.operators_notifier(),
@@ -181,6 +184,7 @@ impl Workflow {
     pub fn restore_deps(&self) -> RestoreDeps {
         RestoreDeps {
             iam: self.moto.iam(),
+            documents: self.moto.documents(),
             executions: self.executions_at(&self.moto.endpoint),
             decision_keys: self.decision_keys.clone(),
             alerts: self.operators_notifier(),
@@ -196,6 +200,7 @@ impl Workflow {
         ApprovalApiDeps {
             executions: self.executions_at(endpoint),
             iam: self.moto.iam(),
+            documents: self.moto.documents(),
             link_keys: self.link_keys.clone(),
             decision_keys: self.decision_keys.clone(),
         }
