@@ -105,6 +105,7 @@ fn lambda_environment(runtime_api: &str, name: &str) -> Vec<(&'static str, Strin
             "arn:aws:sns:us-east-1:123456789012:iam-sentinel".into(),
         ),
         ("EVENT_BUS_NAME", "default".into()),
+        ("DOCUMENT_TABLE", "iam-sentinel-documents".into()),
         ("NOTIFY_ON_CLEAN_CHANGES", "false".into()),
         ("APPROVAL_TIMEOUT", "24h".into()),
         (

@@ -30,7 +30,8 @@ from .constants import (ACCOUNT, CREDENTIALS, DECISION_KEY_ALIAS, LINK_KEY_ALIAS
                         WRITER_SESSION_ARNS)
 from .mailbox import Mailbox
 from .router import Router
-from .template import function_names, read_template, state_machine_definition
+from .template import (document_table, function_names, read_template,
+                       state_machine_definition)
 
 
 def approval_timeout(hours: int | str, seconds: int | None) -> str:
@@ -158,6 +159,8 @@ class LocalStack:
             "OPERATOR_TOPIC_ARN": self.operator_topic_arn,
             "LINK_KEY_ID": LINK_KEY_ALIAS,
             "DECISION_KEY_ID": DECISION_KEY_ALIAS,
+            # analyse, the writers and approval-api: the document store (the template's table).
+            "DOCUMENT_TABLE": document_table(self.template)["create"]["TableName"],
             "RUST_LOG": self.rust_log,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -275,6 +278,16 @@ class LocalStack:
             key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC",
                                     Description=alias)["KeyMetadata"]["KeyId"]
             kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        # The document store, as the template's DocumentTable.
+        table = document_table(self.template)
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(**table["create"])
+        self.document_table = table["create"]["TableName"]
+        dynamodb.update_time_to_live(TableName=self.document_table,
+                                     TimeToLiveSpecification=table["ttl"])
+        dynamodb.update_continuous_backups(
+            TableName=self.document_table,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": table["pitr"]})
         # Outcome events (source iam-sentinel on the default bus).
         self.events_queue_url, _ = eventbridge.rule_to_queue(
             events, sqs, "local-iam-sentinel-outcomes", {"source": ["iam-sentinel"]},

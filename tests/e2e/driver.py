@@ -4,6 +4,7 @@ fails, what went wrong (explain)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -37,6 +38,7 @@ class Harness(Person):
         self.sfn = stack.client("stepfunctions")
         self.iam = stack.client("iam")
         self.sqs = stack.client("sqs")
+        self.dynamodb = stack.client("dynamodb")
         self.notifications: list[str] = []   # raw SNS message bodies
         self.events: list[dict] = []         # EventBridge events (source iam-sentinel)
         # Every link and URL used and every request and page body exchanged with the approval
@@ -57,6 +59,20 @@ class Harness(Person):
         """Counts an execution as the current test's (start() does it itself)."""
         self.started.append(arn)
         return arn
+
+    # -- the document store
+    def document(self, reference) -> str | None:
+        """The text the document store holds for a reference ({"sha256", "characters"}, as the
+        state and the outcome events carry it) or a SHA-256, checked against the hash; None for
+        no reference."""
+        if reference is None:
+            return None
+        sha = reference["sha256"] if isinstance(reference, dict) else reference
+        item = self.dynamodb.get_item(TableName=self.stack.document_table,
+                                      Key={"sha256": {"S": sha}}, ConsistentRead=True)["Item"]
+        text = item["document"]["S"]
+        assert hashlib.sha256(text.encode()).hexdigest() == sha, f"the store's {sha} is altered"
+        return text
 
     # -- executions
     def start(self, name: str, event: dict) -> str:

@@ -4,7 +4,7 @@ quarantine test has: up to the approval wait, and (without a decision) past the 
 
 from __future__ import annotations
 
-import json
+import re
 import time
 
 from .incidents import same_document, unique
@@ -62,15 +62,11 @@ def detail_types(events: list[dict]) -> list[str]:
     return [e["detail-type"] for e in events]
 
 
-def original_in_notification(notification: str):
-    """The `Original document` section of an outcome notification, as JSON (None if absent)."""
-    _, found, rest = notification.partition("\nOriginal document\n")
-    if not found:
-        return None
-    try:
-        return json.loads(rest.split("\nExecution: ", 1)[0])
-    except ValueError:
-        return None
+def original_in_notification(h, notification: str) -> str | None:
+    """The original document a notification names in its Documents section (by SHA-256), as the
+    document store holds it; None if it names none."""
+    found = re.search(r"\n  original: \d+ characters, SHA-256 ([0-9a-f]{64})\n", notification)
+    return h.document(found.group(1)) if found else None
 
 
 def comment_for(test: str, decision: str) -> str:
@@ -194,11 +190,11 @@ def the_deadline_passes(h, target, test: str, note):
         f"notifications: {headlines(notes)}"
     assert outcomes(evs) == ["quarantined", "timed_out"], f"outcome events: {outcomes(evs)}"
     assert detail_types(evs)[-1:] == [DECIDED["timeout"][2]], f"detail-types: {detail_types(evs)}"
-    assert same_document(original_in_notification(notes[1]) or "", target.original), \
+    assert same_document(original_in_notification(h, notes[1]) or "", target.original), \
         "the timed-out notification's Original document is not the original"
     assert "\nDecision\n" not in notes[1], "the timed-out notification names a decision"
     d = evs[1]["detail"]
-    assert same_document(d.get("originalDocument") or "", target.original), \
+    assert same_document(h.document(d.get("originalDocument")) or "", target.original), \
         f"the timed_out event's originalDocument is not the original: {str(d.get('originalDocument'))[:120]}"
     assert d.get("approval") is None and d.get("restore") is None, \
         f"the timed_out event has an approval or restore: {d.get('approval')} {d.get('restore')}"

@@ -75,8 +75,9 @@ def test_approving_on_the_page_restores_the_policy_and_spends_the_link(h, reques
         f"quarantine.action {(d.get('quarantine') or {}).get('action')}"
     assert (d.get("change") or {}).get("actor", {}).get("arn") == \
         "arn:aws:iam::123456789012:user/alice", "the event does not name alice"
-    assert d.get("originalDocument") == event["detail"]["requestParameters"]["policyDocument"], \
-        "originalDocument is not the document as created"
+    assert h.document(d.get("originalDocument")) == \
+        event["detail"]["requestParameters"]["policyDocument"], \
+        "originalDocument does not name the document as created"
     assert "203.0.113.24" in notes[0] and "user/alice" in notes[0], \
         "the quarantine notification does not say who and from where"
     assert "s3:DeleteBucket" in notes[0], "the quarantine notification does not name s3:DeleteBucket"

@@ -131,12 +131,12 @@ def test_a_permanent_error_is_not_retried_and_leaves_the_policy_untouched(h):
     err = d.get("error") or {}
     assert err.get("Error") == "NonRetryable" and NON_RETRYABLE[1] in (err.get("Cause") or ""), \
         f"error in the failed event: {err}"
-    assert same_document(d.get("originalDocument") or "", target.original), \
+    assert same_document(h.document(d.get("originalDocument")) or "", target.original), \
         f"the failed event's originalDocument is not the original: {str(d.get('originalDocument'))[:200]}"
     assert d.get("quarantine") is None, f"the failed event has a quarantine record: {d.get('quarantine')}"
     assert "NonRetryable" in notes[0] and NON_RETRYABLE[1] in notes[0], \
         "the failure notification does not name the error"
-    assert same_document(original_in_notification(notes[0]) or "", target.original), \
+    assert same_document(original_in_notification(h, notes[0]) or "", target.original), \
         "the failure notification's Original document is not the original"
     assert target.name in notes[0], "the failure notification does not name the policy"
 
@@ -187,13 +187,13 @@ def test_when_retries_run_out_the_failure_is_notified_and_nothing_is_lost(h, req
     err = d.get("error") or {}
     assert err.get("Error") == TIMED_OUT[0] and TIMED_OUT[1] in (err.get("Cause") or ""), \
         f"error in the failed event: {err}"
-    assert same_document(d.get("originalDocument") or "", target.original), \
+    assert same_document(h.document(d.get("originalDocument")) or "", target.original), \
         "the failed event's originalDocument is not the original"
     approval = d.get("approval") or {}
     assert approval.get("decision") == "approve" and approval.get("comment") == decided["comment"], \
         f"the failed event's approval: {approval}"
     assert d.get("restore") is None, f"the failed event has a restore record: {d.get('restore')}"
-    assert same_document(original_in_notification(notes[1]) or "", target.original), \
+    assert same_document(original_in_notification(h, notes[1]) or "", target.original), \
         "the failure notification's Original document is not the original"
     assert TIMED_OUT[0] in notes[1] and "\nDecision\n  Approve at " in notes[1], \
         "the failure notification does not name the error and the approval"

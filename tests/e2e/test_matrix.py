@@ -46,13 +46,13 @@ def test_the_decision_taken_on_the_page_is_carried_out(h, decision, kind, reques
     action = evs[0]["detail"]["quarantine"]["action"]
     assert action["kind"] == target.action_kind, f"quarantine action {action}"
     last = evs[-1]["detail"]
-    assert same_document(last.get("originalDocument") or "", target.original), \
+    assert same_document(h.document(last.get("originalDocument")) or "", target.original), \
         "the outcome event's originalDocument is not the original"
     if decision == "approve":
         assert (last.get("restore") or {}).get("status") == "restored", f"restore {last.get('restore')}"
     else:
         assert last.get("restore") is None, f"a restore record: {last.get('restore')}"
-        assert same_document(original_in_notification(notes[-1]) or "", target.original), \
+        assert same_document(original_in_notification(h, notes[-1]) or "", target.original), \
             "the kept notification's Original document is not the original"
     missing = [name for name in target.subject if name not in notes[-1]]
     assert not missing, f"the outcome notification does not name {missing}"

@@ -120,7 +120,9 @@ pub struct PolicyChange {
     pub user_agent: Option<String>,
     pub target: Target,
     /// The policy document the call carried (absent for attachments and SetDefaultPolicyVersion,
-    /// or when the event's is missing or not text: read it from IAM).
+    /// or when the event's is missing or not text: read it from IAM). Never in the workflow
+    /// state: the assessment names it by reference.
+    #[serde(skip)]
     pub document: Option<String>,
     /// For managed policies: the version the change made the default, when the event says.
     pub version_id: Option<String>,
