@@ -48,29 +48,32 @@ def assert_readable(email: str, what: str):
         f"{EMAIL_MAX_LINES})"
 
 
-def assert_small_states(h, arn: str):
+def assert_small_states(h, arn: str) -> int:
     """Every state the workflow makes stays far below 256 KiB: each state's input in the
-    history after Analyse's (which is the CloudTrail event itself, EventBridge's to bound)."""
+    history after Analyse's (which is the CloudTrail event itself, EventBridge's to bound).
+    Returns the largest, in bytes."""
     entered = [e["stateEnteredEventDetails"] for e in h.history(arn)
                if e.get("stateEnteredEventDetails")]
     assert entered[0]["name"] == "Analyse", entered[0]["name"]
     sizes = [len(e.get("input", "").encode()) for e in entered[1:]]
     assert max(sizes) < STATE_MAX_BYTES, f"the largest state is {max(sizes)} bytes"
+    return max(sizes)
 
 
-def approve_and_expect_restored(h, arn: str, target):
+def approve_and_expect_restored(h, arn: str, target, note):
     h.decide_on_page(arn, "approve", target.names)
     assert h.wait_done(arn) == "SUCCEEDED", "the execution did not succeed"
     entered = h.states_entered(arn)
     assert entered[-len(AFTER_APPROVE):] == AFTER_APPROVE, f"path after approval: {entered}"
     notes, _ = h.published(arn, 2)
     assert headlines(notes) == [QUARANTINED[0], DECIDED["approve"][0]], headlines(notes)
-    for note in notes:
-        assert_readable(note, "an outcome notification")
-    assert_small_states(h, arn)
+    for notification in notes:
+        assert_readable(notification, "an outcome notification")
+    note(f"largest state after Analyse: {assert_small_states(h, arn)} bytes; emails "
+         f"{[len(n) for n in [h.approval_email(arn), *notes]]} characters")
 
 
-def test_a_100000_character_inline_policy_is_quarantined_and_restored_exactly(h):
+def test_a_100000_character_inline_policy_is_quarantined_and_restored_exactly(h, note):
     """put-role-policy.json's document padded with white space to 100,000 characters:
     quarantined, approval asked, emails and page readable, Approve puts back exactly that text."""
     target = InlinePolicy(h, "large-inline")
@@ -84,13 +87,13 @@ def test_a_100000_character_inline_policy_is_quarantined_and_restored_exactly(h)
     page = h.http("GET", h.approval_link(arn))
     assert page.status == 200 and "100000 characters as written" in page.body, \
         f"the page does not show the original's size: {page!r}"
-    approve_and_expect_restored(h, arn, target)
+    approve_and_expect_restored(h, arn, target, note)
     got = raw_iam(h).get_role_policy(RoleName=target.role, PolicyName=target.name)
     assert urllib.parse.unquote(got["PolicyDocument"]) == original, \
         "the restored inline policy is not exactly the 100,000-character original"
 
 
-def test_a_dense_6100_character_managed_policy_is_quarantined_and_restored_exactly(h):
+def test_a_dense_6100_character_managed_policy_is_quarantined_and_restored_exactly(h, note):
     """A managed policy of 6,100 characters without white space (28 statements; s3:DeleteObject
     and s3:DeleteBucket in several): quarantined as v2, approval asked, emails readable,
     Approve makes v1 (exactly the text created) the default again."""
@@ -99,7 +102,7 @@ def test_a_dense_6100_character_managed_policy_is_quarantined_and_restored_exact
     arn, _, _ = wait_for_approval_dense(h, target)
     assert_readable(h.approval_email(arn), "the approval email")
     assert_small_states(h, arn)
-    approve_and_expect_restored(h, arn, target)
+    approve_and_expect_restored(h, arn, target, note)
     policy = raw_iam(h).get_policy(PolicyArn=target.arn)["Policy"]
     assert policy["DefaultVersionId"] == "v1", f"default {policy['DefaultVersionId']}"
     v1 = raw_iam(h).get_policy_version(PolicyArn=target.arn, VersionId="v1")["PolicyVersion"]
