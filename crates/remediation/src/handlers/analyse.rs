@@ -80,7 +80,7 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
     tracing::info!(event = %change.event_name, restricted = !findings.is_empty(), findings = findings.len(), "analysed");
     let (id, event_name) = (change.event_id.clone(), change.event_name.clone());
     let restricted = !findings.is_empty();
-    let document = deps.documents.put(&json).await?;
+    let document = deps.documents.put(&document).await?;
     let (findings, omitted_grants) = carried_findings(findings);
     let analysed = Analysed {
         change,

@@ -314,7 +314,7 @@ async fn a_just_attached_policy_iam_does_not_show_yet_is_not_yet_consistent() {
             .unwrap()
     );
     // WHEN it is analysed
-    let error = analyse_change(fresh, &analyse_deps(moto.iam()))
+    let error = analyse_change(fresh, &analyse_deps(moto.iam(), moto.documents()))
         .await
         .expect_err("IAM may still be catching up");
     // THEN the step waits (NotYetConsistent, retried by the state machine), concluding nothing
