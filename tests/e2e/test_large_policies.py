@@ -6,6 +6,7 @@ documents, and Approve puts back exactly the text the change made."""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 
 from botocore.handlers import json_decode_policies
@@ -25,12 +26,14 @@ DENSE = (ROOT / "tests" / "fixtures" / "policies" / "data-platform-dense-6100.js
 
 
 def padded(document: str, characters: int) -> str:
-    """`document` with white space between its statements, up to `characters` in all."""
+    """`document` with white space between its statements, up to `characters` in all (inside
+    the outermost braces: white space after the document is not kept by every reader)."""
+    document = document.strip()
     statements = document.count('{"Sid"') or document.count('{\n')
     pad = (characters - len(document)) // max(statements, 1)
     spread = document.replace('{"Sid"', " " * pad + '{"Sid"') if '{"Sid"' in document \
         else document.replace("{\n", "{\n" + " " * pad)
-    return spread + "\n" * (characters - len(spread))
+    return spread[:-1] + "\n" * (characters - len(spread)) + "}"
 
 
 def raw_iam(h):
@@ -85,8 +88,9 @@ def test_a_100000_character_inline_policy_is_quarantined_and_restored_exactly(h,
     assert_readable(h.approval_email(arn), "the approval email")
     assert_small_states(h, arn)
     page = h.http("GET", h.approval_link(arn))
-    assert page.status == 200 and "100000 characters as written" in page.body, \
-        f"the page does not show the original's size: {page!r}"
+    sizes = re.findall(r"\d+ characters as written", page.body)
+    assert page.status == 200 and "100000 characters as written" in sizes, \
+        f"the page does not show the original's size: {page!r} {sizes}"
     approve_and_expect_restored(h, arn, target, note)
     got = raw_iam(h).get_role_policy(RoleName=target.role, PolicyName=target.name)
     assert urllib.parse.unquote(got["PolicyDocument"]) == original, \
