@@ -21,6 +21,7 @@ fn start_with(changed: (&str, Option<&str>)) -> (bool, String) {
         ("OWN_ROLE_NAMES", "iam-sentinel-policy-writer"),
         ("NOTIFY_ON_CLEAN_CHANGES", "false"),
         ("APPROVAL_TIMEOUT", "24h"),
+        ("DOCUMENT_TABLE", "iam-sentinel-documents"),
     ];
     env.retain(|(name, _)| *name != changed.0);
     if let Some(value) = changed.1 {
