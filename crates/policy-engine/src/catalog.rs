@@ -127,7 +127,9 @@ impl Catalog {
     }
 
     /// The known actions a pattern matches, in catalog order. Looks only at one service's
-    /// actions when the pattern names its service literally.
+    /// actions when the pattern names its service literally, and among them only at those
+    /// starting with the pattern's literal text before its first wildcard (a binary search:
+    /// the catalog is sorted).
     pub fn matching<'c>(&'c self, pattern: &'c str) -> impl Iterator<Item = &'static str> + 'c {
         let candidates = match pattern.split_once(':') {
             Some((service, _)) if pattern::is_literal(service) => self
@@ -136,7 +138,11 @@ impl Catalog {
                 .map_or(&self.actions[..0], |range| &self.actions[range.clone()]),
             _ => &self.actions[..],
         };
-        candidates
+        let literal = pattern::literal_prefix(pattern);
+        let start = candidates.partition_point(|a| cmp_lowercase_prefix(a, literal).is_lt());
+        let end = start
+            + candidates[start..].partition_point(|a| cmp_lowercase_prefix(a, literal).is_eq());
+        candidates[start..end]
             .iter()
             .copied()
             .filter(move |a| pattern::matches(pattern, a))
@@ -173,6 +179,16 @@ fn service_of(action: &str) -> &str {
     action
         .split_once(':')
         .map_or(action, |(service, _)| service)
+}
+
+/// Orders `action` against `prefix` as the catalog is sorted, counting as equal an action that
+/// starts with the prefix.
+fn cmp_lowercase_prefix(action: &str, prefix: &str) -> std::cmp::Ordering {
+    let head = &action.as_bytes()[..action.len().min(prefix.len())];
+    let lower = |c: &u8| c.to_ascii_lowercase();
+    head.iter()
+        .map(lower)
+        .cmp(prefix.as_bytes().iter().map(lower))
 }
 
 /// Orders names as the catalog file is sorted: by lower-case bytes.

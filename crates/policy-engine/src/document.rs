@@ -487,7 +487,11 @@ fn values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, String> 
     if raw.items.is_empty() {
         return Err(format!("{key} is an empty list"));
     }
-    if let Some(blank) = raw.items.iter().position(|s| s.0.trim().is_empty()) {
+    if let Some(blank) = raw
+        .items
+        .iter()
+        .position(|s| s.0.chars().all(char::is_whitespace))
+    {
         return Err(format!("{key} entry {blank} is empty"));
     }
     Ok(Values {

@@ -42,6 +42,15 @@ fn matches_bytes(p: &[u8], s: &[u8]) -> bool {
     p[pi..].iter().all(|&c| c == b'*')
 }
 
+/// The pattern's literal text before its first wildcard (`s3:Delete` for `s3:Delete*`).
+pub fn literal_prefix(pattern: &str) -> &str {
+    let end = pattern
+        .bytes()
+        .position(is_wildcard)
+        .unwrap_or(pattern.len());
+    &pattern[..end]
+}
+
 /// True when the pattern has no wildcard, so it names exactly one action.
 pub fn is_literal(pattern: &str) -> bool {
     !pattern.bytes().any(is_wildcard)
@@ -55,8 +64,34 @@ pub fn matches_everything(pattern: &str) -> bool {
 /// True when some action matches both patterns (`iam:Create*` and `iam:*User` both match
 /// `iam:CreateUser`).
 pub fn overlaps(a: &str, b: &str) -> bool {
-    literal_ends_agree(a.as_bytes(), b.as_bytes())
-        && Language::all(&[PatternSet::any_of([a]), PatternSet::any_of([b])])
+    if !literal_ends_agree(a.as_bytes(), b.as_bytes()) {
+        return false;
+    }
+    // The shapes real policies are made of, decided without an automaton.
+    match (is_literal(a), is_literal(b)) {
+        (true, _) => return is_action_shaped(a.as_bytes()) && matches(b, a),
+        (_, true) => return is_action_shaped(b.as_bytes()) && matches(a, b),
+        _ => {}
+    }
+    if action_prefix(a) && action_prefix(b) {
+        // `x*` and `y*`: once the literal ends agree, one prefix starts the other, and the
+        // longer one followed by any letter is an action both match.
+        return true;
+    }
+    Language::all(&[PatternSet::any_of([a]), PatternSet::any_of([b])])
+}
+
+/// True for a pattern `prefix*` whose prefix already has its one colon and a service before it
+/// (`iam:Get*`, `s3:*`): every action starting with the prefix matches it.
+fn action_prefix(pattern: &str) -> bool {
+    let Some(prefix) = pattern.strip_suffix('*') else {
+        return false;
+    };
+    let mut parts = prefix.split(':');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some(service), Some(_), None) if !service.is_empty()
+    ) && is_literal(prefix)
 }
 
 /// Cheap necessary condition for an overlap: the literal text before the first wildcard of each
@@ -358,6 +393,31 @@ mod tests {
     fn wildcards_overlap_in_both_directions() {
         assert!(overlaps("iam:Create*", "iam:*User"));
         assert!(overlaps("iam:*User", "iam:Create*"));
+    }
+
+    #[test]
+    fn the_fast_overlap_paths_agree_with_the_automaton() {
+        let patterns = [
+            "s3:DeleteBucket",
+            "s3:deletebucket",
+            "s3:Delete*",
+            "s3:*",
+            "S3:*Bucket",
+            "iam:*",
+            "iam:Get*",
+            "*",
+            "s3:",
+            "s3:Get:Object",
+            "ec2:Describe*",
+            "*:DeleteBucket",
+        ];
+        for a in patterns {
+            for b in patterns {
+                let exact = literal_ends_agree(a.as_bytes(), b.as_bytes())
+                    && Language::all(&[PatternSet::any_of([a]), PatternSet::any_of([b])]);
+                assert_eq!(overlaps(a, b), exact, "{a} and {b}");
+            }
+        }
     }
 
     #[test]
