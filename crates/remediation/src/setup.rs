@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use incident::{OwnRoles, WriterSessions};
 use policy_engine::{Catalog, RestrictedActions};
 
@@ -56,7 +57,13 @@ pub fn sdk_retries() -> RetryConfig {
 /// The SDK configuration of a function that runs at most `function_timeout`.
 pub async fn sdk_config(function_timeout: Duration) -> aws_config::SdkConfig {
     lambda_runtime::tracing::init_default_subscriber();
+    // HTTPS with rustls on ring: the SDK's default client is the same rustls on aws-lc-rs,
+    // which adds megabytes to every Lambda package.
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
         .timeout_config(sdk_timeouts(function_timeout))
         .retry_config(sdk_retries())
         .load()
