@@ -45,22 +45,23 @@ def second_change_event(target: ManagedPolicy, version_id: str, event_time: str)
     return event
 
 
+def first_change(h, prefix: str) -> tuple[str, ManagedPolicy, dict]:
+    """A target key of the test's own, and alice's restricted policy (change 1, two minutes
+    ago) with its CreatePolicy event."""
+    target = ManagedPolicy(h, prefix)
+    target.event["detail"]["eventTime"] = at(120)
+    return uuid.uuid4().hex[:16], target, target.event
+
+
 def make_default(h, target: ManagedPolicy, document: str) -> str:
     return h.iam.create_policy_version(PolicyArn=target.arn, PolicyDocument=document,
                                        SetAsDefault=True)["PolicyVersion"]["VersionId"]
 
 
-def document_of(h, target: ManagedPolicy, version: str) -> dict:
-    return h.policy_state(target.arn)[1][version]
-
-
 @pytest.mark.parametrize("decision", ["approve", "deny"])
 def test_a_newer_change_takes_over_the_decision_of_an_older_one_waiting(h, decision):
     # GIVEN alice's restricted policy (change 1) quarantined and waiting for a decision
-    key = uuid.uuid4().hex[:16]
-    target = ManagedPolicy(h, "ordered")
-    first = target.event
-    first["detail"]["eventTime"] = at(120)
+    key, target, first = first_change(h, "ordered")
     older = h.start(incident_name(key, first), first)
     older_link = h.approval_link(older)
     # WHEN the policy is changed again (change 2: another restricted default version)
@@ -97,10 +98,7 @@ def test_a_newer_change_takes_over_the_decision_of_an_older_one_waiting(h, decis
 @pytest.mark.parametrize("decision", ["approve", "deny"])
 def test_an_older_change_arriving_late_never_asks_or_undoes_the_newer_one(h, decision):
     # GIVEN both changes made (v1 then v2), and change 2's incident quarantined and waiting
-    key = uuid.uuid4().hex[:16]
-    target = ManagedPolicy(h, "reordered")
-    first = target.event
-    first["detail"]["eventTime"] = at(120)
+    key, target, first = first_change(h, "reordered")
     v2 = make_default(h, target, SECOND)
     second = second_change_event(target, v2, at(60))
     newer = h.start(incident_name(key, second), second)

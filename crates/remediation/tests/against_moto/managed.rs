@@ -15,6 +15,21 @@ async fn default_document(moto: &Moto, arn: &str) -> (String, String) {
         .expect("the policy exists")
 }
 
+/// The walkthrough's bad policy (create-policy.json) created in IAM as its event says: moto,
+/// the policy's ARN and its original document.
+async fn walkthrough_policy() -> (Moto, String, String) {
+    let moto = Moto::start();
+    let original = document_of(&event("create-policy.json"));
+    let arn =
+        create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
+    (moto, arn, original)
+}
+
+/// The walkthrough's assessment: alice's CreatePolicy, restricted.
+fn walkthrough_incident() -> incident::Assessment {
+    assessment_for(change_of(&event("create-policy.json")))
+}
+
 #[tokio::test]
 async fn a_new_policy_granting_a_restricted_action_is_found_restricted() {
     // GIVEN the walkthrough's CreatePolicy event
@@ -59,11 +74,8 @@ async fn a_default_version_set_later_is_read_from_iam() {
 #[tokio::test]
 async fn quarantine_makes_a_clean_default_version_and_keeps_the_original_version() {
     // GIVEN the bad policy exists in IAM, as the event says
-    let moto = Moto::start();
-    let original = document_of(&event("create-policy.json"));
-    let arn =
-        create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
-    let incident = assessment_for(change_of(&event("create-policy.json")));
+    let (moto, arn, original) = walkthrough_policy().await;
+    let incident = walkthrough_incident();
     // WHEN it is quarantined
     let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // THEN a new default version grants nothing restricted but keeps the other actions
@@ -92,11 +104,8 @@ async fn quarantine_makes_a_clean_default_version_and_keeps_the_original_version
 #[tokio::test]
 async fn approval_restores_the_original_version_and_deletes_the_quarantine_version() {
     // GIVEN a quarantined managed policy
-    let moto = Moto::start();
-    let original = document_of(&event("create-policy.json"));
-    let arn =
-        create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
-    let incident = assessment_for(change_of(&event("create-policy.json")));
+    let (moto, arn, original) = walkthrough_policy().await;
+    let incident = walkthrough_incident();
     let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // WHEN it is restored
     let restored = restore(record, &restore_deps(&moto)).await.unwrap();
@@ -247,16 +256,9 @@ async fn a_deleted_policy_needs_no_quarantine() {
 #[tokio::test]
 async fn restore_leaves_a_change_made_after_the_quarantine_alone() {
     // GIVEN a quarantined policy that someone changed again afterwards (new default v3)
-    let moto = Moto::start();
+    let (moto, arn, _) = walkthrough_policy().await;
     let iam = moto.iam_client();
-    let arn = create_managed_policy(
-        &iam,
-        "my-bad-policy-aws-5-mins",
-        &document_of(&event("create-policy.json")),
-    )
-    .await;
-    let incident = assessment_for(change_of(&event("create-policy.json")));
-    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantined(&moto, &walkthrough_incident()).await;
     iam.create_policy_version()
         .policy_arn(&arn)
         .policy_document(CLEAN_DOCUMENT)
@@ -274,11 +276,8 @@ async fn restore_leaves_a_change_made_after_the_quarantine_alone() {
 #[tokio::test]
 async fn a_quarantine_retried_after_it_worked_reports_the_same_quarantine() {
     // GIVEN the quarantine worked, but its answer never reached Step Functions
-    let moto = Moto::start();
-    let original = document_of(&event("create-policy.json"));
-    let arn =
-        create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
-    let incident = assessment_for(change_of(&event("create-policy.json")));
+    let (moto, arn, original) = walkthrough_policy().await;
+    let incident = walkthrough_incident();
     let first = quarantined(&moto, &incident).await;
     // WHEN the step is retried
     let retried = quarantined(&moto, &incident).await;
@@ -294,11 +293,8 @@ async fn a_quarantine_retried_after_it_worked_reports_the_same_quarantine() {
 #[tokio::test]
 async fn a_restore_retried_after_it_worked_reports_restored() {
     // GIVEN the restore worked, but its answer never reached Step Functions
-    let moto = Moto::start();
-    let original = document_of(&event("create-policy.json"));
-    let arn =
-        create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original).await;
-    let incident = assessment_for(change_of(&event("create-policy.json")));
+    let (moto, arn, _) = walkthrough_policy().await;
+    let incident = walkthrough_incident();
     let record = quarantined(&moto, &incident).await;
     restored(&moto, &record).await;
     // WHEN the step is retried
@@ -310,54 +306,53 @@ async fn a_restore_retried_after_it_worked_reports_restored() {
 }
 
 #[tokio::test]
-async fn restore_reports_a_deleted_offending_version_or_policy_as_gone() {
-    for delete_policy in [false, true] {
-        // GIVEN a quarantined policy whose offending version v1 (or the whole policy) was deleted
-        // while the approval waited
-        let moto = Moto::start();
-        let iam = moto.iam_client();
-        let arn = create_managed_policy(
-            &iam,
-            "my-bad-policy-aws-5-mins",
-            &document_of(&event("create-policy.json")),
-        )
-        .await;
-        let incident = assessment_for(change_of(&event("create-policy.json")));
-        let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
-        if delete_policy {
-            iam.delete_policy_version()
-                .policy_arn(&arn)
-                .version_id("v1")
-                .send()
-                .await
-                .unwrap();
-            iam.delete_policy_version()
-                .policy_arn(&arn)
-                .version_id("v2")
-                .send()
-                .await
-                .ok();
-            iam.delete_policy().policy_arn(&arn).send().await.unwrap();
-        } else {
-            iam.delete_policy_version()
-                .policy_arn(&arn)
-                .version_id("v1")
-                .send()
-                .await
-                .unwrap();
-        }
-        // WHEN approval tries to restore
-        let restored = restore(record, &restore_deps(&moto)).await.unwrap();
-        // THEN nothing is restored or re-created, and the record says what was deleted
-        assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
-        let deleted = if delete_policy {
-            "no longer exists"
-        } else {
-            "was deleted"
-        };
-        assert!(restored.detail.contains(deleted), "{}", restored.detail);
-        if !delete_policy {
-            assert_eq!(default_document(&moto, &arn).await.0, "v2");
-        }
-    }
+async fn restore_reports_a_deleted_offending_version_as_gone() {
+    // GIVEN a quarantined policy whose offending version v1 was deleted while the approval waited
+    let (moto, arn, _) = walkthrough_policy().await;
+    let record = quarantined(&moto, &walkthrough_incident()).await;
+    delete_version(&moto, &arn, "v1").await;
+    // WHEN approval tries to restore
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    // THEN nothing is restored, the quarantine version stays the default, the record says why
+    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
+    assert!(restored.detail.contains("v1"), "{}", restored.detail);
+    assert!(
+        restored.detail.contains("was deleted"),
+        "{}",
+        restored.detail
+    );
+    assert_eq!(default_document(&moto, &arn).await.0, "v2");
+}
+
+#[tokio::test]
+async fn restore_reports_a_deleted_policy_as_gone() {
+    // GIVEN a quarantined policy deleted (with its versions) while the approval waited
+    let (moto, arn, _) = walkthrough_policy().await;
+    let record = quarantined(&moto, &walkthrough_incident()).await;
+    delete_version(&moto, &arn, "v1").await;
+    moto.iam_client()
+        .delete_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .expect("DeletePolicy");
+    // WHEN approval tries to restore
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    // THEN nothing is restored or re-created, and the record says it no longer exists
+    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
+    assert!(
+        restored.detail.contains("no longer exists"),
+        "{}",
+        restored.detail
+    );
+}
+
+async fn delete_version(moto: &Moto, arn: &str, version_id: &str) {
+    moto.iam_client()
+        .delete_policy_version()
+        .policy_arn(arn)
+        .version_id(version_id)
+        .send()
+        .await
+        .expect("DeletePolicyVersion");
 }
