@@ -43,7 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "local"))
-import demo  # noqa: E402  (the CloudTrail record, leftovers)
+import demo  # noqa: E402  (the CloudTrail record, what is left running)
 import harness  # noqa: E402
 from harness.router import AwsFault  # noqa: E402
 
@@ -211,11 +211,8 @@ def main() -> int:
     finally:
         if stack is not None:
             stack.stop()
-    if stack is not None:
-        left = demo.leftovers(stack)
-        if left:
-            out("  STILL RUNNING: " + "; ".join(left))
-            code = code or 1
+    if stack is not None and demo.said_left_running(stack, out):
+        code = code or 1
     return code
 
 

@@ -66,7 +66,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "local"))
-import demo  # noqa: E402  (the CloudTrail record, the page's form, leftovers)
+import demo  # noqa: E402  (the CloudTrail record, the page's form, what is left running)
 import harness  # noqa: E402
 from harness.eventbridge import SqsEventSource  # noqa: E402
 
@@ -514,13 +514,8 @@ def main() -> int:
             probe.close()
         if stack is not None:
             stack.stop()
-    if stack is not None:
-        left = demo.leftovers(stack)
-        if left:
-            out("  STILL RUNNING: " + "; ".join(left))
-            code = code or 1
-        else:
-            out("  Stopped: nothing of this run is left running.")
+    if stack is not None and demo.said_left_running(stack, out):
+        code = code or 1
     return code
 
 

@@ -331,6 +331,18 @@ def leftovers(stack: harness.LocalStack) -> list[str]:
     return found
 
 
+def said_left_running(stack: harness.LocalStack, out, indent: str = "  ") -> bool:
+    """After stack.stop(): says which processes of this run are still alive, or that none is;
+    True when some are (the run then fails)."""
+    left = leftovers(stack)
+    if left:
+        out(f"{indent}STILL RUNNING: " + "; ".join(left))
+    else:
+        out(f"{indent}Stopped: no moto_server, cargo-lambda or function process of this run is "
+            "left.")
+    return bool(left)
+
+
 def policy_state(iam, arn: str) -> tuple[str, list[str], dict]:
     """(default version, every version id, the default version's document)."""
     default = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
@@ -514,12 +526,8 @@ def main() -> int:
             stack.stop()
     if stack is None:
         return code
-    left = leftovers(stack)
-    if left:
-        out("   STILL RUNNING: " + "; ".join(left))
+    if said_left_running(stack, out, "   "):
         code = code or 1
-    else:
-        out("   Stopped: no moto_server, cargo-lambda or function process of this run is left.")
     out(f"   Total: {time.monotonic() - wall:.0f} s.")
     return code
 
