@@ -5,10 +5,13 @@
 //! a `*` at a segment's end expand past the colon) and `?` (one character). An action's resource
 //! types come from AWS's Service Authorization Reference as ARN templates such as
 //! `arn:${Partition}:s3:::${BucketName}`. A placeholder stands for any text, except where AWS
-//! documents a narrower one: [`SEGMENT_PLACEHOLDERS`] never hold `/` or `:`, and IAM's names and
-//! paths (users, roles, policies...) never hold `:`; a `*` in a template is any text. So a
-//! template covers at least every real ARN of its type. (Those segment placeholders are never
-//! empty either: an access point's ARN always has its region and account.)
+//! documents a narrower one: [`SEGMENT_PLACEHOLDERS`] never hold `/` or `:`; a `*` in a template
+//! is any text. So a template covers at least every real ARN of its type. Names are not narrowed
+//! further: IAM's paths may hold `:` (any of `!` to `~`), so `role/ops:x/Admin` is a role.
+//! Those segment placeholders are never empty: an access point's ARN always has its region and
+//! account. (AWS's own public resources have ARNs without an account, e.g.
+//! `arn:aws:ssm:us-east-1::parameter/aws/...`: nobody's policy can grant a write on them, so
+//! reading `${Account}` as non-empty misses no grant that matters.)
 //!
 //! The questions are answered exactly on those pattern languages, by walking the product of
 //! their automata, and each on its safe side: a question that decides an `Allow` applies
@@ -37,9 +40,6 @@ enum Token {
     Segment,
     /// A policy variable in a `Deny`: matches nothing.
     Never,
-    /// A placeholder in an IAM ARN: any run without `:` (IAM's names are letters, digits and
-    /// `+=,.@_-`, its paths add `/`: IAM user guide, "IAM object quotas" and "IAM identifiers").
-    NoColon,
 }
 
 /// A compiled ARN pattern or template.
@@ -83,11 +83,6 @@ impl Arn {
 
     /// A resource type's ARN template, placeholders `${Name}` included.
     pub fn template(text: &str) -> Arn {
-        let names = if text.starts_with("arn:${Partition}:iam:") {
-            Token::NoColon
-        } else {
-            Token::Any
-        };
         let mut tokens = Vec::with_capacity(text.len());
         let mut rest = text;
         while !rest.is_empty() {
@@ -98,7 +93,7 @@ impl Arn {
                 if SEGMENT_PLACEHOLDERS.contains(&name) {
                     tokens.extend([Token::SegmentOne, Token::Segment]);
                 } else {
-                    tokens.push(names);
+                    tokens.push(Token::Any);
                 }
                 rest = &after[end + 1..];
                 continue;
@@ -183,7 +178,7 @@ fn closure(pattern: &Arn, from: &[usize]) -> Vec<bool> {
         loop {
             at[pos] = true;
             match pattern.0.get(pos) {
-                Some(Token::Any | Token::Segment | Token::NoColon) => pos += 1,
+                Some(Token::Any | Token::Segment) => pos += 1,
                 _ => break,
             }
         }
@@ -199,8 +194,7 @@ fn step(pattern: &Arn, at: &[bool], c: u8, norm: impl Fn(u8) -> u8) -> Vec<bool>
             Token::Segment if c != b'/' && c != b':' => targets.push(pos),
             Token::SegmentOne if c != b'/' && c != b':' => targets.push(pos + 1),
             Token::SegmentOne => {}
-            Token::NoColon if c != b':' => targets.push(pos),
-            Token::Segment | Token::NoColon | Token::Never => {}
+            Token::Segment | Token::Never => {}
             Token::One => targets.push(pos + 1),
             Token::Byte(b) if norm(b) == c => targets.push(pos + 1),
             Token::Byte(_) => {}
@@ -249,10 +243,16 @@ mod tests {
     }
 
     #[test]
-    fn an_iam_name_holds_no_colon() {
+    fn an_iam_path_may_hold_a_colon() {
         let user = Arn::template("arn:${Partition}:iam::${Account}:user/${UserNameWithPath}");
-        assert!(!overlaps(&Arn::pattern("arn:aws:iam::*:role/Admin"), &user));
+        let role = Arn::template("arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}");
+        assert!(!overlaps(
+            &Arn::pattern("arn:aws:iam::123456789012:role/Admin"),
+            &user
+        ));
         assert!(overlaps(&Arn::pattern("arn:aws:iam::*:user/ops/*"), &user));
+        // role/ops:x/Admin is a role: its path is /ops:x/
+        assert!(overlaps(&Arn::pattern("arn:aws:iam::*:role/*:*"), &role));
         // Elsewhere a name may hold anything: an alarm's name may hold `:`.
         let alarm =
             Arn::template("arn:${Partition}:cloudwatch:${Region}:${Account}:alarm:${AlarmName}");

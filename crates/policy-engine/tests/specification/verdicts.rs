@@ -351,6 +351,12 @@ fn resource_types_decide_where_a_known_action_is_granted() {
             granted: &[(0, &["iam:CreateRole"])],
         },
         Case {
+            name: "an IAM path may hold a colon: role/*:* still names roles",
+            fixture: "iam-all-on-roles-with-a-colon-in-their-path.json",
+            restricted: "iam:PassRole",
+            granted: &[(0, &["iam:PassRole"])],
+        },
+        Case {
             name: "a policy variable in an Allow's Resource may be any user",
             fixture: "own-access-keys-via-policy-variable.json",
             restricted: "iam:CreateAccessKey",
