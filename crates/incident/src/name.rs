@@ -36,7 +36,8 @@ impl TargetKey {
                 policy_arn,
             } => format!("attachment\n{}\n{policy_arn}", principal),
         };
-        TargetKey::hashed(&canonical)
+        // IAM's names are not distinguished by case: Admin and admin are one role.
+        TargetKey::hashed(&canonical.to_lowercase())
     }
 
     fn hashed(text: &str) -> TargetKey {

@@ -85,6 +85,19 @@ fn changes_to_one_target_share_its_key_and_others_do_not() {
 }
 
 #[test]
+fn names_that_differ_only_in_case_are_one_target_as_in_iam() {
+    let with_role = |role: &str| {
+        let mut event = fixture("put-role-policy.json");
+        event["detail"]["requestParameters"]["roleName"] = json!(role);
+        event
+    };
+    assert_eq!(
+        name(&with_role("Data-Pipeline")).target,
+        name(&with_role("data-pipeline")).target
+    );
+}
+
+#[test]
 fn a_later_change_to_the_same_target_supersedes_an_earlier_one() {
     let earlier = with_detail(
         "put-role-policy.json",
