@@ -90,7 +90,7 @@ impl Scope {
 
 /// Analyses a document against the restricted patterns.
 pub fn analyse(policy: &Policy<'_>, restricted: &RestrictedActions, catalog: &Catalog) -> Analysis {
-    let denials = Denials::of(policy);
+    let denials = Denials::of(&policy.statements);
     let findings = policy
         .statements
         .iter()
@@ -103,7 +103,7 @@ pub fn analyse(policy: &Policy<'_>, restricted: &RestrictedActions, catalog: &Ca
         .filter_map(|(index, statement)| {
             let hits: Vec<Hit> = restricted
                 .patterns()
-                .filter_map(|r| hit(statement, r, &denials, catalog))
+                .filter_map(|r| hit(statement, r, &denials, None, catalog))
                 .collect();
             (!hits.is_empty()).then(|| Finding {
                 statement: index,
@@ -120,7 +120,7 @@ pub fn analyse(policy: &Policy<'_>, restricted: &RestrictedActions, catalog: &Ca
 /// `Allow` in the same document. A denial on every resource (`*`) removes any action it names,
 /// known or not; one scoped to resources removes a known action only when it covers every
 /// resource type the action accepts. Conditional denials may not apply, so they remove nothing.
-struct Denials<'p> {
+pub(crate) struct Denials<'p> {
     /// Each denial on every resource as "the actions that survive it".
     survivors: Vec<PatternSet<'p>>,
     clauses: Vec<&'p ActionClause<'p>>,
@@ -129,10 +129,14 @@ struct Denials<'p> {
 }
 
 impl<'p> Denials<'p> {
-    fn of(policy: &'p Policy<'p>) -> Self {
-        let unconditional = policy
-            .statements
-            .iter()
+    /// The unconditional denials among `statements` (of one document, or of all the policies
+    /// in force for a principal).
+    pub(crate) fn of<I>(statements: I) -> Self
+    where
+        I: IntoIterator<Item = &'p Statement<'p>>,
+    {
+        let unconditional = statements
+            .into_iter()
             .filter(|s| s.effect == Effect::Deny && s.condition.is_none());
         let (everywhere, scoped): (Vec<&Statement>, Vec<&Statement>) =
             unconditional.partition(|s| Resources::of(s).is_everything());
@@ -157,7 +161,7 @@ impl<'p> Denials<'p> {
 
     /// True when some unconditional denial removes `action` (a known name) on every resource
     /// it accepts.
-    fn denies(&self, action: &str, catalog: &Catalog) -> bool {
+    pub(crate) fn denies(&self, action: &str, catalog: &Catalog) -> bool {
         self.clauses
             .iter()
             .any(|clause| clause_covers(clause, action))
@@ -166,11 +170,75 @@ impl<'p> Denials<'p> {
             })
     }
 
-    /// True when some action is in every one of `sets` and survives every denial.
-    fn leaves_some(&self, sets: &[PatternSet<'_>]) -> bool {
+    /// True when some action is in every one of `sets` and survives every denial (and, under
+    /// a limit, is allowed by one of its statements and survives its denials).
+    fn leaves_some(&self, sets: &[PatternSet<'_>], limit: Option<&Limit<'_>>) -> bool {
         let mut all = sets.to_vec();
         all.extend(self.survivors.iter().cloned());
-        Language::all(&all)
+        let Some(limit) = limit else {
+            return Language::all(&all);
+        };
+        all.extend(limit.denials.survivors.iter().cloned());
+        limit.allows.iter().any(|(clause, _)| {
+            let mut within = all.clone();
+            within.push(language(clause));
+            Language::all(&within)
+        })
+    }
+}
+
+/// A permissions boundary, as a limit on what identity policies grant: an action passes when
+/// one of its `Allow` statements may allow it (conditions ignored: it could apply) and no
+/// unconditional `Deny` of it removes it.
+pub(crate) struct Limit<'p> {
+    allows: Vec<(&'p ActionClause<'p>, Resources)>,
+    denials: Denials<'p>,
+}
+
+impl<'p> Limit<'p> {
+    pub(crate) fn of<I>(statements: I) -> Self
+    where
+        I: IntoIterator<Item = &'p Statement<'p>> + Clone,
+    {
+        let allows = statements
+            .clone()
+            .into_iter()
+            .filter(|s| s.effect == Effect::Allow)
+            .map(|s| (&s.actions, Resources::of(s)))
+            .collect();
+        Limit {
+            allows,
+            denials: Denials::of(statements),
+        }
+    }
+
+    /// The same boundary without its denials: what its `Allow` statements alone let through.
+    pub(crate) fn allows_only(&self) -> Limit<'p> {
+        Limit {
+            allows: self.allows.clone(),
+            denials: Denials::of([]),
+        }
+    }
+
+    /// Does the boundary let a known action through?
+    fn admits(&self, action: &str, catalog: &Catalog) -> bool {
+        self.allows.iter().any(|(clause, resources)| {
+            clause_covers(clause, action) && resources.allow_applies(action, catalog)
+        }) && !self.denials.denies(action, catalog)
+    }
+
+    /// True when resources (of an `Allow`, or of a scoped denial) narrow which known actions
+    /// pass beyond what their action patterns say.
+    fn narrows(&self) -> bool {
+        !self.denials.scoped.is_empty() || self.allows.iter().any(|(_, r)| !r.is_everything())
+    }
+}
+
+/// The actions a clause names, as a pattern set.
+pub(crate) fn language<'p>(clause: &'p ActionClause<'p>) -> PatternSet<'p> {
+    match clause {
+        ActionClause::Action(v) => PatternSet::any_of(v.iter()),
+        ActionClause::NotAction(v) => PatternSet::none_of(v.iter()),
     }
 }
 
@@ -182,10 +250,13 @@ pub fn clause_covers(clause: &ActionClause<'_>, action: &str) -> bool {
     }
 }
 
-fn hit(
+/// What `statement` grants of the restricted pattern `restricted`, once `denials` (and a
+/// boundary's `limit`) removed what they remove; None when nothing is left.
+pub(crate) fn hit(
     statement: &Statement<'_>,
     restricted: &str,
     denials: &Denials<'_>,
+    limit: Option<&Limit<'_>>,
     catalog: &Catalog,
 ) -> Option<Hit> {
     let target = PatternSet::any_of([restricted]);
@@ -195,8 +266,8 @@ fn hit(
                 .iter()
                 .filter(|e| pattern::overlaps(restricted, e))
                 .filter(|e| {
-                    denials.survivors.is_empty()
-                        || denials.leaves_some(&[target.clone(), PatternSet::any_of([*e])])
+                    (denials.survivors.is_empty() && limit.is_none())
+                        || denials.leaves_some(&[target.clone(), PatternSet::any_of([*e])], limit)
                 })
                 .map(str::to_owned)
                 .collect();
@@ -219,7 +290,7 @@ fn hit(
             }
         }
         ActionClause::NotAction(excluded) => {
-            if !denials.leaves_some(&[target, PatternSet::none_of(excluded.iter())]) {
+            if !denials.leaves_some(&[target, PatternSet::none_of(excluded.iter())], limit) {
                 return None;
             }
             let named = quoted_list(excluded.iter());
@@ -237,6 +308,7 @@ fn hit(
         &granted_by,
         restricted,
         denials,
+        limit,
         catalog,
     );
     let known_actions: Vec<String> = known
@@ -247,7 +319,9 @@ fn hit(
     let known_action_count = known_actions.len() + known.count();
     // No known action is granted where this statement's resources or the scoped denials say so;
     // only an action the catalog does not know could still be (it is assumed to apply anywhere).
-    let narrowed = !resources.is_everything() || !denials.scoped.is_empty();
+    let narrowed = !resources.is_everything()
+        || !denials.scoped.is_empty()
+        || limit.is_some_and(Limit::narrows);
     if known_action_count == 0 && narrowed && !may_match_unknown(restricted, &granted_by, catalog) {
         return None;
     }
@@ -283,15 +357,17 @@ fn may_match_unknown(restricted: &str, granted_by: &[String], catalog: &Catalog)
             .any(|e| !pattern::is_literal(e) || unknown_literal(e))
 }
 
-/// Known actions matching `restricted` that the statement grants, on resources it names, and
-/// no unconditional Deny removes. For an `Action` clause only the entries that overlap
-/// `restricted` (`granted_by`) can match such an action, which spares scanning long lists.
-fn known_granted<'c>(
+/// Known actions matching `restricted` that the statement grants, on resources it names, that
+/// no unconditional Deny removes and the `limit`, if any, lets through. For an `Action` clause
+/// only the entries that overlap `restricted` (`granted_by`) can match such an action, which
+/// spares scanning long lists.
+pub(crate) fn known_granted<'c>(
     statement: &'c Statement<'_>,
     resources: &'c Resources,
     granted_by: &'c [String],
     restricted: &'c str,
     denials: &'c Denials<'_>,
+    limit: Option<&'c Limit<'_>>,
     catalog: &'c Catalog,
 ) -> impl Iterator<Item = &'static str> + 'c {
     catalog.matching(restricted).filter(move |a| {
@@ -299,18 +375,22 @@ fn known_granted<'c>(
             ActionClause::Action(_) => granted_by.iter().any(|e| pattern::matches(e, a)),
             ActionClause::NotAction(_) => clause_covers(&statement.actions, a),
         };
-        granted && resources.allow_applies(a, catalog) && !denials.denies(a, catalog)
+        granted
+            && resources.allow_applies(a, catalog)
+            && !denials.denies(a, catalog)
+            && limit.is_none_or(|l| l.admits(a, catalog))
     })
 }
 
 /// A statement's `Resource` or `NotResource`, compiled.
-enum Resources {
+#[derive(Clone)]
+pub(crate) enum Resources {
     Resource(Vec<Arn>),
     NotResource(Vec<Arn>),
 }
 
 impl Resources {
-    fn of(statement: &Statement<'_>) -> Resources {
+    pub(crate) fn of(statement: &Statement<'_>) -> Resources {
         // A policy variable is read on the safe side: as any text where that widens an Allow
         // (in Resource) or narrows a Deny (in NotResource), as nothing otherwise.
         let widen = |not_resource: bool| match (statement.effect, not_resource) {
@@ -377,7 +457,7 @@ pub fn granted_known_actions(
     restricted: &RestrictedActions,
     catalog: &Catalog,
 ) -> BTreeSet<&'static str> {
-    let denials = Denials::of(policy);
+    let denials = Denials::of(&policy.statements);
     let mut granted = BTreeSet::new();
     for statement in policy
         .statements
@@ -386,13 +466,14 @@ pub fn granted_known_actions(
     {
         let resources = Resources::of(statement);
         for r in restricted.patterns() {
-            if let Some(hit) = hit(statement, r, &denials, catalog) {
+            if let Some(hit) = hit(statement, r, &denials, None, catalog) {
                 granted.extend(known_granted(
                     statement,
                     &resources,
                     &hit.granted_by,
                     r,
                     &denials,
+                    None,
                     catalog,
                 ));
             }

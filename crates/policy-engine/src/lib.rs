@@ -1,5 +1,9 @@
 //! The policy engine of iam-sentinel: pure code, no AWS types, no I/O.
 //!
+//! - [`account`]: the JSON of `aws iam get-account-authorization-details`, and the policies in
+//!   force for each user and role;
+//! - [`access`]: effective access, per principal: what all its policies and its permissions
+//!   boundary together let it perform of the restricted patterns;
 //! - [`document`]: parse and validate IAM identity-policy documents (raw or percent-encoded);
 //! - [`analysis`]: which restricted actions a document grants, where, and why;
 //! - [`quarantine`]: the narrowest rewrite that removes those grants;
@@ -7,6 +11,8 @@
 //! - [`resource`]: exact reasoning on resource ARN patterns and resource-type templates;
 //! - [`pattern`]: exact reasoning on action patterns with `*` and `?`.
 
+pub mod access;
+pub mod account;
 pub mod analysis;
 pub mod catalog;
 pub mod document;
@@ -15,6 +21,12 @@ pub mod quarantine;
 pub mod resource;
 pub mod restricted;
 
+pub use access::{
+    AccessAnalyser, DocumentError, EffectiveGrant, GrantingStatement, PolicySource,
+    PrincipalAccess, PrincipalKind, PrincipalPolicies, PrincipalRef, Removal, RemovedGrant,
+    SourcedPolicy, Unresolved, effective_access,
+};
+pub use account::{AccountError, AuthorizationDetails};
 pub use analysis::{Analysis, Finding, Hit, Reason, Scope, analyse};
 pub use catalog::Catalog;
 pub use document::{Policy, PolicyError, decode};

@@ -1,5 +1,6 @@
-//! Properties of the engine over generated policies: the verdict agrees with a brute-force
-//! oracle over the catalog, and every quarantine is clean, grants a subset of the original,
+//! Properties of the engine over generated policies: the verdict, and a principal's effective
+//! access over several policies and a boundary, agree with a brute-force oracle over the
+//! catalog, and every quarantine is clean, grants a subset of the original,
 //! keeps every Deny, adds none, and fits the size quota. Any input parses or fails cleanly.
 
 use policy_engine::analysis::clause_covers;
@@ -10,7 +11,10 @@ use policy_engine::document::{
     ActionClause, Effect, ResourceClause, Statement, check_action_syntax,
 };
 use policy_engine::pattern::{self, Language, PatternSet};
-use policy_engine::{Catalog, Edit, Policy, RestrictedActions, analyse, decode, plan};
+use policy_engine::{
+    Catalog, Edit, Policy, PolicySource, PrincipalKind, PrincipalPolicies, PrincipalRef,
+    RestrictedActions, SourcedPolicy, analyse, decode, effective_access, plan,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -245,6 +249,47 @@ fn restricted() -> impl Strategy<Value = RestrictedActions> {
         .prop_map(|p| RestrictedActions::parse(&p.join(","), catalog()).expect("valid patterns"))
 }
 
+/// A role with 1 to 3 identity policies (some through a group) and perhaps a boundary.
+fn principal() -> impl Strategy<Value = PrincipalPolicies> {
+    (
+        prop::collection::vec((policy_json(), prop::option::of("[A-C]")), 1..4),
+        prop::option::weighted(0.4, policy_json()),
+    )
+        .prop_map(|(identity, boundary)| {
+            let sourced = |i: usize, text: String, group: Option<String>| SourcedPolicy {
+                source: PolicySource::Managed {
+                    policy_arn: format!("arn:aws:iam::123456789012:policy/p{i}"),
+                    version_id: None,
+                },
+                through_group: group,
+                document: text.into(),
+            };
+            PrincipalPolicies {
+                principal: PrincipalRef {
+                    kind: PrincipalKind::Role,
+                    name: "r".into(),
+                },
+                arn: None,
+                path: None,
+                identity: identity
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (text, group))| sourced(i, text, group))
+                    .collect(),
+                boundary: boundary.map(|text| sourced(99, text, None)),
+                unresolved: Vec::new(),
+            }
+        })
+}
+
+/// True when a resource pattern's `*` before the resource part may slide past a colon into a
+/// name that holds one (arn:*:s3:::* and an EC2 instance ID), which no sample ARN shows.
+fn slides(statement: &Statement<'_>) -> bool {
+    let (ResourceClause::Resource(v) | ResourceClause::NotResource(v)) = &statement.resources;
+    v.iter()
+        .any(|p| p.split(':').take(5).any(|part| part.contains('*')) && p != "*")
+}
+
 /// The actions a statement grants, as a pattern set.
 fn language<'p>(statement: &'p Statement<'p>) -> PatternSet<'p> {
     match &statement.actions {
@@ -273,10 +318,7 @@ proptest! {
         let policy = Policy::parse(&json).unwrap();
         let analysis = analyse(&policy, &restricted, catalog());
         let denials: Vec<_> = policy.statements.iter().filter(|s| s.effect == Effect::Deny && s.condition.is_none()).collect();
-        let slides = policy.statements.iter().any(|s| {
-            let (ResourceClause::Resource(v) | ResourceClause::NotResource(v)) = &s.resources;
-            v.iter().any(|p| p.split(':').take(5).any(|part| part.contains('*')) && p != "*")
-        });
+        let slides = policy.statements.iter().any(slides);
         for (index, statement) in policy.statements.iter().enumerate() {
             for r in restricted.patterns() {
                 let granted = catalog().actions().iter().filter(|a| {
@@ -298,6 +340,59 @@ proptest! {
                     prop_assert_eq!(count, granted, "statement {} restricted {}", index, r);
                 }
             }
+        }
+    }
+
+    /// Brute force over a principal: a known action is performable when an Allow of some
+    /// identity policy applies to it, no unconditional identity Deny covers every sample ARN,
+    /// and the boundary, if any, has an Allow (conditional or not) that applies and no
+    /// unconditional Deny that covers it. The engine's count per restricted pattern is that.
+    #[test]
+    fn effective_access_agrees_with_brute_force(p in principal(), restricted in restricted()) {
+        let texts: Vec<String> = p.identity.iter().map(|s| s.document.to_string()).collect();
+        let identity: Vec<Policy> = texts.iter().map(|t| Policy::parse(t).unwrap()).collect();
+        let boundary_text = p.boundary.as_ref().map(|b| b.document.to_string());
+        let boundary = boundary_text.as_ref().map(|t| Policy::parse(t).unwrap());
+        let access = effective_access(&p, &restricted, catalog()).unwrap();
+        let statements: Vec<&Statement> = identity.iter().flat_map(|d| &d.statements).collect();
+        let unconditional_deny = |s: &&Statement, a: &str| {
+            s.effect == Effect::Deny && s.condition.is_none() && clause_covers(&s.actions, a) && statement_applies(s, a, false)
+        };
+        let performable = |a: &str| {
+            statements.iter().any(|s| s.effect == Effect::Allow && clause_covers(&s.actions, a) && statement_applies(s, a, true))
+                && !statements.iter().any(|s| unconditional_deny(s, a))
+                && boundary.as_ref().is_none_or(|b| {
+                    b.statements.iter().any(|s| s.effect == Effect::Allow && clause_covers(&s.actions, a) && statement_applies(s, a, true))
+                        && !b.statements.iter().any(|s| unconditional_deny(&s, a))
+                })
+        };
+        let slides = statements.iter().copied().chain(boundary.iter().flat_map(|b| &b.statements)).any(slides);
+        for r in restricted.patterns() {
+            let brute = catalog().matching(r).filter(|a| performable(a)).count();
+            let grant = access.grants.iter().find(|g| g.pattern == r);
+            let count = grant.map_or(0, |g| g.known_action_count);
+            prop_assert!(count >= brute, "{}: {} < {}", r, count, brute);
+            if !slides {
+                prop_assert_eq!(count, brute, "{}", r);
+            }
+            let removed = access.removed.iter().any(|g| g.pattern == r);
+            prop_assert!(!(removed && grant.is_some()), "{} both granted and removed", r);
+            // Removed means granted by some statement on its own.
+            if removed {
+                let alone = statements.iter().any(|s| {
+                    let one = Policy { version: None, id: None, statements: vec![(*s).clone()] };
+                    analyse(&one, &restricted, catalog()).findings.iter().any(|f| f.hits.iter().any(|h| h.restricted == r))
+                });
+                prop_assert!(alone, "{} removed but never granted", r);
+            }
+        }
+        // One policy and no boundary: exactly the per-document verdict.
+        if identity.len() == 1 && boundary.is_none() {
+            let by_document: Vec<&str> = restricted.patterns()
+                .filter(|r| analyse(&identity[0], &restricted, catalog()).findings.iter().any(|f| f.hits.iter().any(|h| h.restricted == *r)))
+                .collect();
+            let by_principal: Vec<&str> = access.grants.iter().map(|g| g.pattern.as_str()).collect();
+            prop_assert_eq!(by_principal, by_document);
         }
     }
 

@@ -5,6 +5,8 @@
 //! (the CLI's tests use the same files). Near-identical examples are tables: one test walks
 //! named cases, and a failure names the case.
 
+mod access;
+mod account;
 mod documents;
 mod quarantine;
 mod support;
