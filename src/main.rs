@@ -1,16 +1,19 @@
 //! `iam-sentinel check`: the policy engine on the command line, for CI pipelines that vet policy
-//! documents before they ever reach AWS.
+//! documents before they ever reach AWS; `iam-sentinel scan`: the same analysis per user and
+//! role of a whole account, offline.
 
 mod report;
+mod scan;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use policy_engine::{Catalog, PolicyKind, RestrictedActions};
+use policy_engine::{AuthorizationDetails, Catalog, PolicyKind, RestrictedActions};
 
 use crate::report::{FileReport, FileStatus, Report};
+use crate::scan::Scan;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +33,30 @@ enum Command {
     /// Exit status: 0 when no document grants a restricted action, 1 when any does, 2 on
     /// invalid input (unreadable file, invalid policy, unknown restricted pattern).
     Check(CheckArgs),
+    /// Find every user and role of an account that can perform restricted actions.
+    ///
+    /// Reads the JSON that `aws iam get-account-authorization-details` prints. Each principal's
+    /// access is the union of its inline, attached and group policies, less what an
+    /// unconditional Deny of any of them or its permissions boundary removes.
+    ///
+    /// Exit status: 0 when no principal can perform a restricted action, 1 when any can, 2 on
+    /// invalid input (unreadable file, invalid JSON or policy, unknown restricted pattern).
+    Scan(ScanArgs),
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    /// Comma-separated restricted action patterns, exactly as for `check`.
+    #[arg(long, env = "RESTRICTED_ACTIONS", value_name = "PATTERNS")]
+    restricted: String,
+
+    /// Output for people, or one JSON document for pipelines.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+
+    /// The output of `aws iam get-account-authorization-details`; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -89,14 +116,68 @@ const EXIT_RESTRICTED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
 
 fn main() -> ExitCode {
-    let Command::Check(args) = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Check(args) => check(args),
+        Command::Scan(args) => scan(args),
+    }
+}
+
+fn restricted(list: &str, catalog: &Catalog) -> Result<RestrictedActions, ExitCode> {
+    RestrictedActions::parse(list, catalog).map_err(|e| {
+        eprintln!("iam-sentinel: --restricted: {e}");
+        ExitCode::from(EXIT_INVALID)
+    })
+}
+
+fn scan(args: ScanArgs) -> ExitCode {
     let catalog = Catalog::embedded();
-    let restricted = match RestrictedActions::parse(&args.restricted, catalog) {
+    let restricted = match restricted(&args.restricted, catalog) {
         Ok(restricted) => restricted,
-        Err(e) => {
-            eprintln!("iam-sentinel: --restricted: {e}");
+        Err(code) => return code,
+    };
+    let name = args.file.display();
+    let scan = read(&args.file)
+        .map_err(|e| format!("cannot read it: {e}"))
+        .and_then(|text| AuthorizationDetails::from_json(&text).map_err(|e| e.to_string()))
+        .and_then(|details| Scan::of(&details, &restricted, catalog));
+    let scan = match scan {
+        Ok(scan) => scan,
+        Err(reason) => {
+            eprintln!("iam-sentinel: {name}: {reason}");
             return ExitCode::from(EXIT_INVALID);
         }
+    };
+    let output = match args.format {
+        Format::Human => scan.human(),
+        Format::Json => scan.json() + "\n",
+    };
+    let _ = std::io::stdout().lock().write_all(output.as_bytes());
+    for scanned in &scan.principals {
+        if let Err(reason) = &scanned.access {
+            eprintln!(
+                "iam-sentinel: {name}: {}: {reason}",
+                scanned.policies.principal
+            );
+        }
+    }
+    exit_status(scan.any_invalid(), scan.any_restricted())
+}
+
+fn exit_status(invalid: bool, restricted: bool) -> ExitCode {
+    if invalid {
+        ExitCode::from(EXIT_INVALID)
+    } else if restricted {
+        ExitCode::from(EXIT_RESTRICTED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let catalog = Catalog::embedded();
+    let restricted = match restricted(&args.restricted, catalog) {
+        Ok(restricted) => restricted,
+        Err(code) => return code,
     };
     let size_limit = PolicyKind::from(args.kind).size_limit();
     let files = args
@@ -135,13 +216,7 @@ fn main() -> ExitCode {
             eprintln!("iam-sentinel: {}: {reason}", file.name);
         }
     }
-    if report.any_invalid() {
-        ExitCode::from(EXIT_INVALID)
-    } else if report.any_restricted() {
-        ExitCode::from(EXIT_RESTRICTED)
-    } else {
-        ExitCode::SUCCESS
-    }
+    exit_status(report.any_invalid(), report.any_restricted())
 }
 
 fn read(path: &PathBuf) -> std::io::Result<String> {

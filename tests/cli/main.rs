@@ -1,4 +1,4 @@
-//! The `iam-sentinel check` command line, specified by running the real binary.
+//! The `iam-sentinel check` and `scan` command lines, specified by running the real binary.
 //!
 //! These tests own what only the command line shows: exit codes, the human and JSON formats,
 //! standard input, unreadable files and how refusals are reported, `--fix` and `--kind`. What
@@ -12,4 +12,5 @@
 mod fix;
 mod input;
 mod report;
+mod scan;
 mod support;

@@ -33,23 +33,34 @@ impl Run {
 /// Runs `iam-sentinel check ARGS FILES...` with no RESTRICTED_ACTIONS inherited from the
 /// environment the tests run in.
 pub fn check(args: &[&str], files: &[&str]) -> Run {
-    run(args, files, &[], None)
+    run("check", args, files, &[], None)
+}
+
+/// Runs `iam-sentinel scan ARGS FILE`, with `input` on standard input when given.
+pub fn scan(args: &[&str], file: &str, input: Option<&str>) -> Run {
+    run("scan", args, &[file], &[], input)
 }
 
 /// Runs `iam-sentinel check ARGS -` with `input` on standard input.
 pub fn check_stdin(args: &[&str], input: &str) -> Run {
-    run(args, &["-"], &[], Some(input))
+    run("check", args, &["-"], &[], Some(input))
 }
 
 /// Runs `iam-sentinel check ARGS FILES...` with extra environment variables.
 pub fn check_with_env(args: &[&str], files: &[&str], env: &[(&str, &str)]) -> Run {
-    run(args, files, env, None)
+    run("check", args, files, env, None)
 }
 
-fn run(args: &[&str], files: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+fn run(
+    subcommand: &str,
+    args: &[&str],
+    files: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_iam-sentinel"));
     command
-        .arg("check")
+        .arg(subcommand)
         .args(args)
         .args(files)
         .env_remove("RESTRICTED_ACTIONS")
@@ -90,6 +101,15 @@ pub fn check_json(restricted: &str, files: &[&str]) -> (i32, Value) {
 pub fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/policies")
+        .join(name);
+    assert!(path.is_file(), "missing fixture {}", path.display());
+    path.display().to_string()
+}
+
+/// The path of `tests/fixtures/account/NAME`: output of `aws iam get-account-authorization-details`.
+pub fn account_fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/account")
         .join(name);
     assert!(path.is_file(), "missing fixture {}", path.display());
     path.display().to_string()
