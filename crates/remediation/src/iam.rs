@@ -48,7 +48,7 @@ fn one_attempt() -> aws_sdk_iam::config::Builder {
 }
 
 /// `Ok(None)` for IAM's NoSuchEntity, so callers can tell "gone" from "failed".
-fn absent_if_missing<T>(result: Result<T>) -> Result<Option<T>> {
+pub(crate) fn absent_if_missing<T>(result: Result<T>) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(failure) if failure.is("NoSuchEntity") => Ok(None),
@@ -228,8 +228,9 @@ impl IamPolicies {
         )
     }
 
-    /// Whether a managed policy is attached to the principal (false when the principal is gone).
-    pub async fn is_attached(&self, principal: &Principal, policy_arn: &str) -> Result<bool> {
+    /// The ARNs of the managed policies attached to the principal; `None` when it is gone.
+    pub async fn attached_policy_arns(&self, principal: &Principal) -> Result<Option<Vec<String>>> {
+        let mut arns = Vec::new();
         let mut marker: Option<String> = None;
         loop {
             let page = for_principal!(
@@ -241,17 +242,23 @@ impl IamPolicies {
                     .map(|o| (attached_arns(o.attached_policies()), o.is_truncated(), o.marker().map(str::to_owned)))
                     .map_err(|e| AwsFailure::from_sdk(call, e))
             );
-            let Some((arns, truncated, next)) = absent_if_missing(page)? else {
-                return Ok(false);
+            let Some((page, truncated, next)) = absent_if_missing(page)? else {
+                return Ok(None);
             };
-            if arns.iter().any(|a| a == policy_arn) {
-                return Ok(true);
-            }
+            arns.extend(page);
             match next {
                 Some(next) if truncated => marker = Some(next),
-                _ => return Ok(false),
+                _ => return Ok(Some(arns)),
             }
         }
+    }
+
+    /// Whether a managed policy is attached to the principal (false when the principal is gone).
+    pub async fn is_attached(&self, principal: &Principal, policy_arn: &str) -> Result<bool> {
+        Ok(self
+            .attached_policy_arns(principal)
+            .await?
+            .is_some_and(|arns| arns.iter().any(|a| a == policy_arn)))
     }
 
     pub async fn attach(&self, principal: &Principal, policy_arn: &str) -> Result<()> {
@@ -266,6 +273,111 @@ impl IamPolicies {
             self.client, principal, [detach_user_policy: "DetachUserPolicy", detach_role_policy: "DetachRolePolicy", detach_group_policy: "DetachGroupPolicy"],
             |request, call| request.policy_arn(policy_arn).customize().config_override(one_attempt()).send().await.map(drop).map_err(|e| AwsFailure::from_sdk(call, e))
         )
+    }
+}
+
+/// A user or role as IAM describes it: its ARN, path, permissions boundary (the policy ARN) and,
+/// for a role, its trust policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalInfo {
+    pub arn: String,
+    pub path: String,
+    pub boundary_arn: Option<String>,
+    /// A role's trust policy (JSON text).
+    pub trust_policy: Option<String>,
+}
+
+impl IamPolicies {
+    /// GetUser or GetRole; `None` when the principal is gone (a group has no boundary: `None`).
+    pub async fn principal_info(&self, principal: &Principal) -> Result<Option<PrincipalInfo>> {
+        let boundary = |b: Option<&aws_sdk_iam::types::AttachedPermissionsBoundary>| {
+            b.and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_owned)
+        };
+        let info = match principal.kind {
+            PrincipalKind::User => self
+                .client
+                .get_user()
+                .user_name(&principal.name)
+                .send()
+                .await
+                .map_err(|e| AwsFailure::from_sdk("GetUser", e))
+                .map(|o| {
+                    o.user().map(|u| PrincipalInfo {
+                        arn: u.arn().to_owned(),
+                        path: u.path().to_owned(),
+                        boundary_arn: boundary(u.permissions_boundary()),
+                        trust_policy: None,
+                    })
+                }),
+            PrincipalKind::Role => self
+                .client
+                .get_role()
+                .role_name(&principal.name)
+                .send()
+                .await
+                .map_err(|e| AwsFailure::from_sdk("GetRole", e))
+                .map(|o| {
+                    o.role().map(|r| PrincipalInfo {
+                        arn: r.arn().to_owned(),
+                        path: r.path().to_owned(),
+                        boundary_arn: boundary(r.permissions_boundary()),
+                        trust_policy: r.assume_role_policy_document().map(readable),
+                    })
+                }),
+            PrincipalKind::Group => return Ok(None),
+        };
+        Ok(absent_if_missing(info)?.flatten())
+    }
+
+    /// The names of the groups a user is in; `None` when the user is gone.
+    pub async fn groups_for_user(&self, user: &str) -> Result<Option<Vec<String>>> {
+        let mut groups = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_groups_for_user()
+                .user_name(user)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| AwsFailure::from_sdk("ListGroupsForUser", e));
+            let Some(page) = absent_if_missing(page)? else {
+                return Ok(None);
+            };
+            groups.extend(page.groups().iter().map(|g| g.group_name().to_owned()));
+            match page.marker() {
+                Some(next) if page.is_truncated() => marker = Some(next.to_owned()),
+                _ => return Ok(Some(groups)),
+            }
+        }
+    }
+
+    pub async fn add_user_to_group(&self, user: &str, group: &str) -> Result<()> {
+        self.client
+            .add_user_to_group()
+            .user_name(user)
+            .group_name(group)
+            .customize()
+            .config_override(one_attempt())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsFailure::from_sdk("AddUserToGroup", e))
+    }
+
+    pub async fn remove_user_from_group(&self, user: &str, group: &str) -> Result<()> {
+        self.client
+            .remove_user_from_group()
+            .user_name(user)
+            .group_name(group)
+            .customize()
+            .config_override(one_attempt())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsFailure::from_sdk("RemoveUserFromGroup", e))
     }
 }
 

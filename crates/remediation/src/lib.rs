@@ -7,6 +7,7 @@ pub mod executions;
 pub mod handlers;
 pub mod iam;
 pub mod kms;
+pub mod principals;
 pub mod publisher;
 pub mod setup;
 

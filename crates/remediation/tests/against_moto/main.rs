@@ -7,6 +7,7 @@ mod documents;
 mod errors;
 mod inline;
 mod managed;
+mod principals;
 mod publish;
 mod start;
 mod support;

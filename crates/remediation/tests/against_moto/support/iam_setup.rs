@@ -200,3 +200,13 @@ pub async fn attached_policies(iam: &aws_sdk_iam::Client, principal: &Principal)
         .filter_map(|p| p.policy_arn)
         .collect()
 }
+
+/// Adds a user to a group straight through the SDK.
+pub async fn add_to_group(iam: &aws_sdk_iam::Client, user: &str, group: &str) {
+    iam.add_user_to_group()
+        .user_name(user)
+        .group_name(group)
+        .send()
+        .await
+        .expect("AddUserToGroup");
+}
