@@ -3,7 +3,7 @@
 
 use incident::{
     Notification, SUBJECT_LIMIT, change_section, current_omitted_grants, describe_target,
-    documents_section, grants_section, listed, quarantine_section, truncate,
+    documents_section, grants_section, group_grants_section, listed, quarantine_section, truncate,
 };
 
 use crate::request::ApprovalRequest;
@@ -37,6 +37,9 @@ pub fn approval_request_email(
             findings,
             current_omitted_grants(Some(&request.quarantine), Some(&request.incident)),
         );
+    }
+    if !request.group_grants().is_empty() {
+        body += &group_grants_section(request.group_grants());
     }
     body += &quarantine_section(&request.quarantine);
     body += &listed(request.quarantine.applied().map_or(&[][..], |q| &q.edits));

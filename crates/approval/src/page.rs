@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use incident::{
-    Decision, DecisionRecord, describe_actor, describe_origin, describe_quarantine,
-    describe_target, grant_lines, pretty, quarantine_effect, visible,
+    Decision, DecisionRecord, QuarantineAction, describe_actor, describe_origin,
+    describe_quarantine, describe_target, grant_lines, pretty, quarantine_effect, visible,
 };
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
@@ -256,7 +256,8 @@ fn review(
     let change = request.incident.change();
     let target = change.map_or("unknown policy".into(), describe_target);
     let title = format!("Approval needed: {target}");
-    let grants = request.findings().map(grant_lines).unwrap_or_default();
+    let mut grants = request.findings().map(grant_lines).unwrap_or_default();
+    grants.extend(request.group_grants().iter().map(ToString::to_string));
     let quarantine = &request.quarantine;
     let applied = quarantine.applied();
     let edits = applied.map_or(&[][..], |q| q.edits.as_slice());
@@ -310,7 +311,10 @@ fn review(
                 h2 { "Quarantined (in force now)" }
                 @match &documents.quarantined {
                     Some(quarantined) => (document_view(quarantined)),
-                    None => pre { "the policy was detached; no document changed" },
+                    None => pre { (match applied.map(|q| &q.action) {
+                        Some(QuarantineAction::RemovedFromGroup { .. }) => "the user was removed from the group; no document changed",
+                        _ => "the policy was detached; no document changed",
+                    }) },
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! the approval page reads back from the execution history). The task token is a bearer
 //! credential for the decision, so it is kept in a type that never prints it.
 
-use incident::{Assessment, QuarantineRecord, current_findings};
+use incident::{Assessment, GroupGrant, QuarantineRecord, current_findings};
 use policy_engine::Finding;
 use serde::{Deserialize, Serialize};
 
@@ -44,5 +44,12 @@ pub struct ApprovalRequest {
 impl ApprovalRequest {
     pub fn findings(&self) -> Option<&[Finding]> {
         current_findings(Some(&self.quarantine), Some(&self.incident))
+    }
+
+    /// What a group membership adds, when the change is one (its findings are empty).
+    pub fn group_grants(&self) -> &[GroupGrant] {
+        self.incident
+            .analysed()
+            .map_or(&[][..], |a| a.group_grants.as_slice())
     }
 }

@@ -77,6 +77,13 @@ pub enum Target {
         principal: Principal,
         policy_arn: String,
     },
+    /// A user was added to a group (AddUserToGroup): the user gets whatever the group's
+    /// policies grant.
+    GroupMembership { user: String, group: String },
+    /// A role's trust policy was set (CreateRole, UpdateAssumeRolePolicy): who may assume it.
+    /// Reported, never quarantined.
+    #[serde(rename_all = "camelCase")]
+    TrustPolicy { role_name: String },
 }
 
 /// Who made the change (CloudTrail `userIdentity`).
@@ -320,6 +327,25 @@ fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
                 policy_arn: record.required("requestParameters.policyArn", name)?,
             },
             document: None,
+            version_id: None,
+        },
+        "AddUserToGroup" => Call::Changed {
+            target: Target::GroupMembership {
+                user: record.required("requestParameters.userName", name)?,
+                group: record.required("requestParameters.groupName", name)?,
+            },
+            document: None,
+            version_id: None,
+        },
+        "CreateRole" | "UpdateAssumeRolePolicy" => Call::Changed {
+            target: Target::TrustPolicy {
+                role_name: record.required("requestParameters.roleName", name)?,
+            },
+            document: record.text(if name == "CreateRole" {
+                "requestParameters.assumeRolePolicyDocument"
+            } else {
+                "requestParameters.policyDocument"
+            }),
             version_id: None,
         },
         _ => {

@@ -5,6 +5,7 @@
 pub mod consistency;
 pub mod event;
 pub mod history;
+pub mod membership;
 pub mod name;
 pub mod notification;
 pub mod outcome;
@@ -12,6 +13,7 @@ pub mod own_stack;
 pub mod quarantine;
 pub mod record;
 pub mod restore;
+pub mod trust;
 
 pub use event::{
     Actor, EventError, EventFacts, PolicyChange, Principal, PrincipalKind, Reading, Target,
@@ -20,13 +22,15 @@ pub use event::{
 pub use name::{IncidentName, NotAnIncidentName, TargetKey};
 pub use notification::{
     Notification, SUBJECT_LIMIT, change_section, describe_actor, describe_origin,
-    describe_quarantine, describe_target, documents_section, grant_lines, grants_section, listed,
-    notification, pretty, quarantine_effect, quarantine_section, refusal_alert, truncate, visible,
+    describe_quarantine, describe_target, documents_section, grant_lines, grants_section,
+    group_grants_section, listed, notification, pretty, quarantine_effect, quarantine_section,
+    refusal_alert, truncate, visible,
 };
 pub use outcome::{EVENT_SOURCE, Outcome, OutcomeState, UnreadablePart, event_detail};
 pub use own_stack::OwnRoles;
 pub use record::{
     Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DeletedVersion, DocumentRef,
-    QuarantineAction, QuarantineRecord, ReportedGrant, RestoreRecord, RestoreStatus, Verdict,
-    carried_edits, carried_findings, current_findings, current_omitted_grants, same_document,
+    GroupGrant, QuarantineAction, QuarantineRecord, ReportedGrant, RestoreRecord, RestoreStatus,
+    TrustReport, Verdict, carried_edits, carried_findings, carried_group_grants, current_findings,
+    current_omitted_grants, same_document,
 };

@@ -35,6 +35,8 @@ impl TargetKey {
                 principal,
                 policy_arn,
             } => format!("attachment\n{}\n{policy_arn}", principal),
+            Target::GroupMembership { user, group } => format!("membership\n{user}\n{group}"),
+            Target::TrustPolicy { role_name } => format!("trust\n{role_name}"),
         };
         // IAM's names are not distinguished by case: Admin and admin are one role.
         TargetKey::hashed(&canonical.to_lowercase())

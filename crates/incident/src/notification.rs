@@ -9,8 +9,8 @@ use policy_engine::document::SidLabel;
 use crate::event::{EventFacts, PolicyChange, Target};
 use crate::outcome::{Outcome, OutcomeState};
 use crate::record::{
-    AppliedQuarantine, DocumentRef, QuarantineAction, QuarantineRecord, Verdict,
-    current_omitted_grants,
+    AppliedQuarantine, DocumentRef, GroupGrant, QuarantineAction, QuarantineRecord, TrustReport,
+    Verdict, current_omitted_grants,
 };
 
 /// SNS refuses subjects of 100 characters or more.
@@ -46,8 +46,15 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
             current_omitted_grants(state.quarantine.as_ref(), state.incident.as_ref()),
         );
     }
-    if let Some(Verdict::Reported(reported)) = state.incident.as_ref().map(|i| &i.verdict) {
-        body += &format!("\nWhy reported\n  {}\n", reported.reported_because);
+    if let Some(grants) = state.group_grants() {
+        body += &group_grants_section(grants);
+    }
+    match state.incident.as_ref().map(|i| &i.verdict) {
+        Some(Verdict::Reported(reported)) => {
+            body += &format!("\nWhy reported\n  {}\n", reported.reported_because);
+        }
+        Some(Verdict::TrustReported(report)) => body += &trust_section(report),
+        _ => {}
     }
     if let Some(quarantine) = &state.quarantine {
         body += &quarantine_section(quarantine);
@@ -266,6 +273,26 @@ pub fn listed(items: impl IntoIterator<Item = impl std::fmt::Display>) -> String
     text
 }
 
+/// "Restricted actions the membership grants": one line per pattern the group adds to the
+/// user's effective access, with the group's statements that grant it.
+pub fn group_grants_section(grants: &[GroupGrant]) -> String {
+    "\nRestricted actions the group membership grants (the user could not do them without it)\n"
+        .to_owned()
+        + &listed(grants)
+}
+
+/// "Who may assume the role": the trust policy's principals, the warnings first.
+fn trust_section(report: &TrustReport) -> String {
+    let mut section = String::new();
+    if !report.warnings.is_empty() {
+        section += "\nLook at this\n";
+        section += &listed(report.warnings.iter().map(|w| visible(w)));
+    }
+    section += "\nWho may assume the role (the trust policy's statements)\n";
+    section += &listed(report.trusted.iter().map(|t| visible(t)));
+    section
+}
+
 pub fn quarantine_section(quarantine: &QuarantineRecord) -> String {
     let effect = quarantine
         .applied()
@@ -283,6 +310,10 @@ pub fn quarantine_effect(applied: &AppliedQuarantine) -> &'static str {
     match applied.action {
         QuarantineAction::Detached { .. } => {
             "While it is detached, none of the policy's grants apply to that principal."
+        }
+        QuarantineAction::RemovedFromGroup { .. } => {
+            "While the user is out of the group, none of the group's policies apply to the user; \
+             the group and its other members are untouched."
         }
         QuarantineAction::NewDefaultVersion { .. } | QuarantineAction::InlineRewritten { .. } => {
             "Everything else the policy grants still works."
@@ -347,6 +378,8 @@ fn target_text(target: &Target) -> String {
         } => {
             format!("{} attached to {principal}", name_of(policy_arn))
         }
+        Target::GroupMembership { user, group } => format!("user {user} in group {group}"),
+        Target::TrustPolicy { role_name } => format!("trust policy of role {role_name}"),
     }
 }
 
@@ -379,6 +412,9 @@ pub fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
             principal,
         } => {
             format!("{} detached from {principal}", name_of(policy_arn))
+        }
+        QuarantineAction::RemovedFromGroup { user, group } => {
+            format!("user {user} removed from group {group}: the membership is held back")
         }
     }
 }

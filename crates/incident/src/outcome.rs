@@ -8,7 +8,8 @@ use policy_engine::Finding;
 
 use crate::event::{EventFacts, PolicyChange, Reading, WriterSessions, event_facts, read_event};
 use crate::record::{
-    Assessment, DecisionRecord, DocumentRef, QuarantineRecord, RestoreRecord, current_findings,
+    Assessment, DecisionRecord, DocumentRef, GroupGrant, QuarantineRecord, RestoreRecord, Verdict,
+    current_findings,
 };
 
 /// The EventBridge `source` of every event iam-sentinel publishes.
@@ -35,6 +36,8 @@ pub enum Outcome {
     ApprovalSuperseded,
     /// A restricted grant on iam-sentinel's own roles: told, never quarantined.
     Reported,
+    /// A role's trust policy was set: who may assume it is told, never quarantined.
+    TrustReported,
     Failed,
 }
 
@@ -52,6 +55,7 @@ impl Outcome {
             Outcome::Superseded => "IAM Sentinel Change Superseded",
             Outcome::ApprovalSuperseded => "IAM Sentinel Approval Superseded",
             Outcome::Reported => "IAM Sentinel Own Role Grant Reported",
+            Outcome::TrustReported => "IAM Sentinel Trust Policy Changed",
             Outcome::Failed => "IAM Sentinel Incident Failed",
         }
     }
@@ -68,6 +72,7 @@ impl Outcome {
             Outcome::Superseded => "Policy changed again: nothing to quarantine",
             Outcome::ApprovalSuperseded => "Superseded by a newer change",
             Outcome::Reported => "Own role: restricted grant reported",
+            Outcome::TrustReported => "Trust policy changed: who may assume the role",
             Outcome::Failed => "FAILED: needs a person",
         }
     }
@@ -115,6 +120,12 @@ impl Outcome {
             Outcome::Reported => {
                 "The change grants a restricted action to one of iam-sentinel's own roles, which it \
                  never quarantines. Nothing was changed. Why it was reported is below."
+            }
+            Outcome::TrustReported => {
+                "A role's trust policy was set: it says who may assume the role and so act with \
+                 its permissions. iam-sentinel reports trust policies and never quarantines \
+                 them. Nothing was changed. Check the principals below, above all anyone \
+                 (\"*\") and other accounts."
             }
             Outcome::Failed => {
                 "The workflow stopped on an error. The policy may or may not be quarantined: check it \
@@ -216,6 +227,15 @@ impl OutcomeState {
         current_findings(self.quarantine.as_ref(), self.incident.as_ref())
     }
 
+    /// What a group membership adds, when the change is one.
+    pub(crate) fn group_grants(&self) -> Option<&[GroupGrant]> {
+        self.incident
+            .as_ref()
+            .and_then(Assessment::analysed)
+            .map(|a| a.group_grants.as_slice())
+            .filter(|g| !g.is_empty())
+    }
+
     /// The original document, wherever the workflow got to.
     pub(crate) fn original_document(&self) -> Option<&DocumentRef> {
         self.quarantine
@@ -223,10 +243,10 @@ impl OutcomeState {
             .and_then(QuarantineRecord::applied)
             .map(|q| &q.original_document)
             .or_else(|| {
-                self.incident
-                    .as_ref()
-                    .and_then(Assessment::analysed)
-                    .map(|a| &a.document)
+                self.incident.as_ref().and_then(|i| match &i.verdict {
+                    Verdict::TrustReported(report) => Some(&report.document),
+                    _ => i.analysed().map(|a| &a.document),
+                })
             })
     }
 }
@@ -258,6 +278,13 @@ pub fn event_detail(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         "change": state.change(),
         "eventFacts": state.facts(),
         "findings": state.findings(),
+        "groupGrants": state.group_grants(),
+        "trust": state.incident.as_ref().and_then(|i| match &i.verdict {
+            Verdict::TrustReported(report) => {
+                Some(json!({"trusted": report.trusted, "warnings": report.warnings}))
+            }
+            _ => None,
+        }),
         "quarantine": state.quarantine,
         "approval": state.approval,
         "restore": state.restore,

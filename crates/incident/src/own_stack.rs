@@ -29,7 +29,9 @@ impl OwnRoles {
             Target::InlinePolicy { principal, .. } | Target::Attachment { principal, .. } => {
                 principal
             }
-            Target::ManagedPolicy { .. } => return None,
+            Target::ManagedPolicy { .. }
+            | Target::GroupMembership { .. }
+            | Target::TrustPolicy { .. } => return None,
         };
         if principal.kind != PrincipalKind::Role || !self.0.contains(&principal.name) {
             return None;

@@ -12,7 +12,7 @@ use policy_engine::{
 
 use crate::event::{Principal, PrincipalKind};
 use crate::record::{
-    AppliedQuarantine, DocumentRef, QuarantineAction, carried_edits, carried_findings,
+    AppliedQuarantine, DocumentRef, GroupGrant, QuarantineAction, carried_edits, carried_findings,
     same_document,
 };
 
@@ -355,5 +355,61 @@ pub fn decide_attachment(
         omitted_changes: 0,
         findings,
         omitted_grants,
+    }))
+}
+
+/// A group membership as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipNow {
+    pub user: String,
+    pub group: String,
+    /// Whether IAM lists the user in the group (false when either is gone).
+    pub member: bool,
+    /// The group's policies (`membership::group_document`); `None` when the group is gone.
+    pub group_document: Option<String>,
+    /// What the membership adds to the user's effective access now (`membership::added_grants`).
+    pub added: Vec<GroupGrant>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MembershipDecision {
+    NotNeeded(String),
+    /// Remove the user from the group.
+    Remove(AppliedQuarantine),
+}
+
+/// The user is taken out of the group only while the membership adds a restricted grant.
+pub fn decide_membership(
+    now: &MembershipNow,
+    lagging: bool,
+) -> Result<MembershipDecision, QuarantineError> {
+    let MembershipNow { user, group, .. } = now;
+    let Some(group_document) = &now.group_document else {
+        return decide_missing(&format!("group {group} no longer exists"), lagging)
+            .map(MembershipDecision::NotNeeded);
+    };
+    if !now.member {
+        return decide_missing(
+            &format!("user {user} is no longer in group {group}"),
+            lagging,
+        )
+        .map(MembershipDecision::NotNeeded);
+    }
+    if now.added.is_empty() {
+        return Ok(MembershipDecision::NotNeeded(format!(
+            "group {group}, as it is now, gives user {user} no restricted action it lacks"
+        )));
+    }
+    Ok(MembershipDecision::Remove(AppliedQuarantine {
+        action: QuarantineAction::RemovedFromGroup {
+            user: user.clone(),
+            group: group.clone(),
+        },
+        original_document: DocumentRef::of(group_document),
+        quarantined_document: None,
+        edits: Vec::new(),
+        omitted_changes: 0,
+        findings: Vec::new(),
+        omitted_grants: 0,
     }))
 }

@@ -79,6 +79,13 @@ pub fn carried_edits(edits: Vec<Edit>) -> (Vec<Edit>, usize) {
     (carried, left_out.len())
 }
 
+/// A membership's grants as the state carries them, with how many were left out: each via line
+/// cut short, at most `LISTED_VALUES` of them per pattern.
+pub fn carried_group_grants(grants: Vec<GroupGrant>) -> (Vec<GroupGrant>, usize) {
+    let (carried, left_out) = carried(grants);
+    (carried, left_out.len())
+}
+
 /// Each item with its quotes cut short, in order while they fit `CARRIED_BUDGET`; and the items
 /// left out.
 fn carried<T: Serialize + DeserializeOwned>(items: Vec<T>) -> (Vec<T>, Vec<T>) {
@@ -148,6 +155,8 @@ pub enum Verdict {
     /// The change grants a restricted action on one of iam-sentinel's own roles: told, never
     /// quarantined.
     Reported(ReportedGrant),
+    /// A role's trust policy was set: who may now assume the role is told, never quarantined.
+    TrustReported(TrustReport),
     /// Nothing to analyse: a failed call, iam-sentinel's own change, a version not made the
     /// default, a policy already gone.
     #[serde(rename_all = "camelCase")]
@@ -178,6 +187,41 @@ pub struct Analysed {
     /// Grants found but left out of `findings` (`carried_findings`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted_grants: usize,
+    /// For a group membership (whose `document` is the group's policies, `findings` empty):
+    /// the restricted patterns the membership adds to what the user can do without it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_grants: Vec<GroupGrant>,
+}
+
+/// A restricted pattern a group membership adds to a user's effective access, and the
+/// statements of the group's policies that grant it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupGrant {
+    pub pattern: String,
+    /// One line per granting statement ("inline policy ops of group admins, statement Admin:
+    /// iam:*"), as `carried_group_grants` shortens them.
+    pub via: Vec<String>,
+}
+
+impl std::fmt::Display for GroupGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} through {}", self.pattern, self.via.join("; "))
+    }
+}
+
+/// A role's trust policy as set by the change: who may assume the role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustReport {
+    pub change: PolicyChange,
+    /// The trust policy, as the change set it (event or IAM).
+    pub document: DocumentRef,
+    /// One line per principal a statement names (`trust::who_may_assume`).
+    pub trusted: Vec<String>,
+    /// What deserves a look: anyone, other accounts, conditions missing.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// A restricted grant on one of iam-sentinel's own roles.
@@ -196,6 +240,7 @@ impl Assessment {
         match &self.verdict {
             Verdict::Restricted(analysed) | Verdict::Clean(analysed) => Some(&analysed.change),
             Verdict::Reported(reported) => Some(&reported.analysed.change),
+            Verdict::TrustReported(report) => Some(&report.change),
             Verdict::Ignored { change, .. } => change.as_ref(),
         }
     }
@@ -205,7 +250,7 @@ impl Assessment {
         match &self.verdict {
             Verdict::Restricted(analysed) | Verdict::Clean(analysed) => Some(analysed),
             Verdict::Reported(reported) => Some(&reported.analysed),
-            Verdict::Ignored { .. } => None,
+            Verdict::TrustReported(_) | Verdict::Ignored { .. } => None,
         }
     }
 }
@@ -243,6 +288,9 @@ pub enum QuarantineAction {
         principal: Principal,
         policy_arn: String,
     },
+    /// The user was removed from the group (RemoveUserFromGroup); the original document is the
+    /// group's policies as they were then.
+    RemovedFromGroup { user: String, group: String },
 }
 
 /// The output of the Quarantine step (`$.quarantine`). The state machine routes on `status`.

@@ -28,6 +28,10 @@ pub enum RestoreWrite {
         principal: Principal,
         policy_arn: String,
     },
+    AddToGroup {
+        user: String,
+        group: String,
+    },
 }
 
 /// The writes to make, then the record to return.
@@ -99,6 +103,9 @@ impl RestoreWrite {
                 principal,
                 policy_arn,
             } => format!("attach {policy_arn} to {principal} again"),
+            RestoreWrite::AddToGroup { user, group } => {
+                format!("add user {user} to group {group} again")
+            }
         }
     }
 }
@@ -271,5 +278,54 @@ pub fn restore_attachment(now: &AttachmentRestoreNow) -> RestorePlan {
             policy_arn: policy_arn.clone(),
         }],
         format!("{policy_arn} is attached to {principal} again"),
+    )
+}
+
+/// A membership the quarantine removed, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipRestoreNow {
+    pub user: String,
+    pub group: String,
+    /// The group's policies approved: as they were when the user was removed.
+    pub original: String,
+    pub user_exists: bool,
+    /// The group's policies now (`membership::group_document`); `None` when the group is gone.
+    pub current: Option<String>,
+    pub member: bool,
+}
+
+/// Adds back exactly the membership the quarantine removed, and only while the group grants
+/// what was approved.
+pub fn restore_membership(now: &MembershipRestoreNow) -> RestorePlan {
+    let MembershipRestoreNow { user, group, .. } = now;
+    if now.member {
+        return restored(
+            Vec::new(),
+            format!("user {user} was in group {group} already"),
+        );
+    }
+    if !now.user_exists {
+        return gone(format!(
+            "user {user} no longer exists (deleted after the quarantine): nobody to add back"
+        ));
+    }
+    let Some(current) = &now.current else {
+        return gone(format!(
+            "group {group} no longer exists (deleted after the quarantine): nothing to add {user} to"
+        ));
+    };
+    // Approval was given for the group's policies seen at quarantine time.
+    if !same_document(current, &now.original) {
+        return skipped(format!(
+            "the policies of group {group} changed after the quarantine: adding user {user} \
+             back would grant what nobody approved"
+        ));
+    }
+    restored(
+        vec![RestoreWrite::AddToGroup {
+            user: user.clone(),
+            group: group.clone(),
+        }],
+        format!("user {user} is in group {group} again"),
     )
 }

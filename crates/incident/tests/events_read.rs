@@ -100,6 +100,31 @@ fn each_handled_event_names_what_it_changed() {
                 "arn:aws:iam::123456789012:policy/teams/ops-break-glass",
             ),
         ),
+        (
+            "alice's AddUserToGroup: the user's membership of the group",
+            "add-user-to-group.json",
+            "AddUserToGroup",
+            Target::GroupMembership {
+                user: "carol".into(),
+                group: "admins".into(),
+            },
+        ),
+        (
+            "alice's UpdateAssumeRolePolicy: the role's trust policy",
+            "update-assume-role-policy.json",
+            "UpdateAssumeRolePolicy",
+            Target::TrustPolicy {
+                role_name: "data-pipeline".into(),
+            },
+        ),
+        (
+            "alice's CreateRole: the new role's trust policy",
+            "create-role.json",
+            "CreateRole",
+            Target::TrustPolicy {
+                role_name: "partner-access".into(),
+            },
+        ),
     ];
     for (case, name, event_name, target) in cases {
         // GIVEN the event of the case
@@ -114,6 +139,33 @@ fn each_handled_event_names_what_it_changed() {
 // ---------------------------------------------------------------------------------------------
 // Documents
 // ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_trust_policy_comes_from_the_request_and_a_membership_carries_none() {
+    // GIVEN CreateRole (assumeRolePolicyDocument), UpdateAssumeRolePolicy (policyDocument) and
+    // AddUserToGroup (no document: the group's policies are read from IAM)
+    let trust_of = |name: &str, field: &str| {
+        fixture(name)["detail"]["requestParameters"][field]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let cases = [
+        (
+            "create-role.json",
+            trust_of("create-role.json", "assumeRolePolicyDocument"),
+        ),
+        (
+            "update-assume-role-policy.json",
+            trust_of("update-assume-role-policy.json", "policyDocument"),
+        ),
+        ("add-user-to-group.json", None),
+    ];
+    for (name, document) in cases {
+        // WHEN it is read
+        // THEN the document is the request's, exactly as recorded, or none
+        assert_eq!(change_of(name).document, document, "{name}");
+    }
+}
 
 #[test]
 fn every_event_that_carries_a_document_gives_it_exactly_as_recorded() {

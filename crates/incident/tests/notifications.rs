@@ -11,7 +11,8 @@ use incident::{DeletedVersion, Outcome, QuarantineAction, notification};
 use serde_json::json;
 use support::{
     EXECUTION, OUTCOMES, applied_mut, assessment_of, assessments_with_very_long_names,
-    attachment_assessment, email_text, quarantine_of, section, spelling, state, state_at,
+    attachment_assessment, email_text, membership_assessment, quarantine_of, section, spelling,
+    state, state_at, trust_assessment,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -73,6 +74,58 @@ fn the_notification_of_an_inline_policy_and_an_attachment() {
                 &email,
             );
         }
+    }
+}
+
+#[test]
+fn the_notification_of_a_group_membership_says_what_was_held_back() {
+    // GIVEN alice's AddUserToGroup of carol to admins, which holds AdministratorAccess
+    let assessment = membership_assessment();
+    for outcome in [
+        Outcome::Quarantined,
+        Outcome::Restored,
+        Outcome::RestoreSkipped,
+    ] {
+        // WHEN the workflow reaches the outcome and notifies it
+        let state = state_at(outcome, &assessment);
+        let email = notification(outcome, &state, EXECUTION);
+        // THEN the email is the one pinned for it: the membership, what it grants, what was done
+        assert_email!(
+            &format!("group_membership_{}", spelling(outcome)),
+            &format!(
+                "{}: alice's AddUserToGroup of carol to admins",
+                spelling(outcome)
+            ),
+            &email,
+        );
+    }
+}
+
+#[test]
+fn the_notification_of_a_trust_policy_says_who_may_assume_the_role() {
+    for (name, about) in [
+        (
+            "update-assume-role-policy.json",
+            "alice's UpdateAssumeRolePolicy of data-pipeline: another account",
+        ),
+        (
+            "create-role.json",
+            "alice's CreateRole of partner-access: anyone",
+        ),
+    ] {
+        // GIVEN a trust policy change, reported
+        let state = state(json!({"incident": trust_assessment(name)}));
+        // WHEN it is notified
+        let email = notification(Outcome::TrustReported, &state, EXECUTION);
+        // THEN the email is the one pinned for it: who may assume the role, warnings first
+        assert_email!(
+            &format!(
+                "trust_policy_{}",
+                name.trim_end_matches(".json").replace('-', "_")
+            ),
+            about,
+            &email,
+        );
     }
 }
 

@@ -4,10 +4,11 @@
 
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
-    ManagedPolicyNow, QuarantineError, VersionSummary, decide_attachment, decide_inline,
-    decide_managed, decide_missing, inline_budget, rewrite,
+    ManagedPolicyNow, MembershipDecision, MembershipNow, QuarantineError, VersionSummary,
+    decide_attachment, decide_inline, decide_managed, decide_membership, decide_missing,
+    inline_budget, rewrite,
 };
-use incident::{DocumentRef, Principal, PrincipalKind, QuarantineAction};
+use incident::{DocumentRef, GroupGrant, Principal, PrincipalKind, QuarantineAction};
 use policy_engine::{Catalog, PolicyKind, RestrictedActions};
 
 const POLICY: &str = "arn:aws:iam::123456789012:policy/my-bad-policy-aws-5-mins";
@@ -566,5 +567,91 @@ fn attachments_not_yet_visible_wait_while_iam_may_lag() {
             attachment_kind,
         );
         assert_eq!(got, *expected, "{case}");
+    }
+}
+
+fn membership(member: bool, group_document: Option<&str>, added: &[&str]) -> MembershipNow {
+    MembershipNow {
+        user: "carol".into(),
+        group: "admins".into(),
+        member,
+        group_document: group_document.map(str::to_owned),
+        added: added
+            .iter()
+            .map(|pattern| GroupGrant {
+                pattern: (*pattern).into(),
+                via: vec!["managed policy arn:aws:iam::aws:policy/AdministratorAccess (v1), statement #0: *".into()],
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn membership_decisions() {
+    // (case, the membership now, IAM may still lag, decision)
+    let cases: &[(&str, MembershipNow, bool, &str)] = &[
+        (
+            "a member, the group adds a restricted grant: remove",
+            membership(true, Some(OFFENDING), &["s3:DeleteBucket"]),
+            false,
+            "remove",
+        ),
+        (
+            "a member, the group adds nothing restricted (now)",
+            membership(true, Some(CLEAN), &[]),
+            false,
+            "group admins, as it is now, gives user carol no restricted action it lacks",
+        ),
+        (
+            "no longer a member",
+            membership(false, Some(OFFENDING), &[]),
+            false,
+            "user carol is no longer in group admins",
+        ),
+        (
+            "not a member yet, just after the event",
+            membership(false, Some(OFFENDING), &[]),
+            true,
+            "not yet consistent",
+        ),
+        (
+            "the group is gone",
+            membership(false, None, &[]),
+            false,
+            "group admins no longer exists",
+        ),
+    ];
+    for (case, now, lagging, expected) in cases {
+        let decided = kind(
+            decide_membership(now, *lagging),
+            |decision| match decision {
+                MembershipDecision::Remove(applied) => {
+                    assert_eq!(
+                        applied.action,
+                        QuarantineAction::RemovedFromGroup {
+                            user: "carol".into(),
+                            group: "admins".into()
+                        },
+                        "{case}"
+                    );
+                    // The group's policies as they were: what an approval re-adds the user to.
+                    assert_eq!(
+                        applied.original_document,
+                        DocumentRef::of(OFFENDING),
+                        "{case}"
+                    );
+                    assert_eq!(applied.quarantined_document, None, "{case}");
+                    "remove"
+                }
+                MembershipDecision::NotNeeded(reason) => {
+                    assert_eq!(reason, expected, "{case}");
+                    "not needed"
+                }
+            },
+        );
+        match *expected {
+            "remove" | "not yet consistent" => assert_eq!(decided, *expected, "{case}"),
+            _ => assert_eq!(decided, "not needed", "{case}"),
+        }
     }
 }

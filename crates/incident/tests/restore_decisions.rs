@@ -3,8 +3,8 @@
 //! finished, not skipped; anyone else's change since wins.
 
 use incident::restore::{
-    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, RestoreWrite, restore_attachment,
-    restore_inline, restore_managed,
+    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestoreWrite,
+    restore_attachment, restore_inline, restore_managed, restore_membership,
 };
 use incident::{Principal, PrincipalKind, RestoreStatus};
 
@@ -221,6 +221,70 @@ fn detached_policy_restores() {
             original: ORIGINAL.into(),
             attached,
             current: current.map(str::to_owned),
+        });
+        assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
+        assert_eq!(plan.writes, writes, "{case}");
+    }
+}
+
+#[test]
+fn membership_restores() {
+    // The quarantine removed carol from admins, whose policies were ORIGINAL then.
+    // (case, carol exists, admins' policies now, carol in admins now, status, writes)
+    let add_back = RestoreWrite::AddToGroup {
+        user: "carol".into(),
+        group: "admins".into(),
+    };
+    let cases = [
+        (
+            "still removed, the group unchanged: add her back",
+            true,
+            Some(ORIGINAL),
+            false,
+            RestoreStatus::Restored,
+            vec![add_back],
+        ),
+        (
+            "back in the group already (a retried restore, or a person)",
+            true,
+            Some(ORIGINAL),
+            true,
+            RestoreStatus::Restored,
+            vec![],
+        ),
+        (
+            "the group's policies changed since: adding her back would grant what nobody approved",
+            true,
+            Some(SOMEONE_ELSES),
+            false,
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+        (
+            "the user was deleted",
+            false,
+            Some(ORIGINAL),
+            false,
+            RestoreStatus::Gone,
+            vec![],
+        ),
+        (
+            "the group was deleted",
+            true,
+            None,
+            false,
+            RestoreStatus::Gone,
+            vec![],
+        ),
+    ];
+    for (case, user_exists, current, member, status, writes) in cases {
+        let plan = restore_membership(&MembershipRestoreNow {
+            user: "carol".into(),
+            group: "admins".into(),
+            original: ORIGINAL.into(),
+            user_exists,
+            current: current.map(str::to_owned),
+            member,
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");

@@ -10,16 +10,20 @@
 
 #![allow(dead_code)]
 
+use incident::membership::{added_grants, group_document};
 use incident::quarantine::{inline_budget, rewrite};
 use incident::restore::{
-    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, RestorePlan, restore_attachment,
-    restore_inline, restore_managed,
+    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
+    restore_attachment, restore_inline, restore_managed, restore_membership,
 };
 use incident::{
     Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DocumentRef, EventError,
     Notification, Outcome, OutcomeState, PolicyChange, Principal, PrincipalKind, QuarantineAction,
     QuarantineRecord, Reading, RestoreRecord, Target, Verdict, WriterSessions, carried_findings,
     read_event,
+};
+use policy_engine::access::{
+    PolicySource, PrincipalKind as EngineKind, PrincipalPolicies, PrincipalRef, SourcedPolicy,
 };
 use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, decode};
 use serde_json::{Map, Value, json};
@@ -211,6 +215,7 @@ pub fn analysed(
         version_id: version_id.map(str::to_owned).or(change.version_id.clone()),
         findings,
         omitted_grants,
+        group_grants: Vec::new(),
         change,
     };
     Assessment {
@@ -243,6 +248,90 @@ pub fn attachment_assessment() -> Assessment {
         Some("v1"),
         RESTRICTED,
     )
+}
+
+/// The policies of group `admins` in the membership fixture: AWS's AdministratorAccess.
+pub fn admins_group_policies() -> Vec<SourcedPolicy> {
+    vec![SourcedPolicy {
+        source: PolicySource::Managed {
+            policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
+            version_id: Some("v1".into()),
+        },
+        through_group: Some("admins".into()),
+        document: read_fixture("policies", "administrator-access.json").into(),
+    }]
+}
+
+/// User `carol` with `identity` (policies of her own or of her other groups) and no boundary.
+pub fn carol_with(identity: Vec<SourcedPolicy>) -> PrincipalPolicies {
+    PrincipalPolicies {
+        principal: PrincipalRef {
+            kind: EngineKind::User,
+            name: "carol".into(),
+        },
+        arn: Some("arn:aws:iam::123456789012:user/carol".into()),
+        path: Some("/".into()),
+        identity,
+        boundary: None,
+        unresolved: Vec::new(),
+    }
+}
+
+/// alice's AddUserToGroup of carol (who has no policy) to admins (AdministratorAccess), as
+/// Analyse assesses it: restricted, the group's policies kept as its document.
+pub fn membership_assessment() -> Assessment {
+    let change = change_of("add-user-to-group.json");
+    let group_policies = admins_group_policies();
+    let (group_grants, omitted_grants) = added_grants(
+        &carol_with(Vec::new()),
+        "admins",
+        &group_policies,
+        &restricted(RESTRICTED),
+        Catalog::embedded(),
+    )
+    .expect("the documents parse");
+    assert!(
+        !group_grants.is_empty(),
+        "AdministratorAccess grants the restricted actions"
+    );
+    Assessment {
+        id: change.event_id.clone(),
+        event_name: change.event_name.clone(),
+        verdict: Verdict::Restricted(Analysed {
+            notify: true,
+            document: kept(&group_document("admins", &group_policies)),
+            version_id: None,
+            findings: Vec::new(),
+            omitted_grants,
+            group_grants,
+            change,
+        }),
+    }
+}
+
+/// A trust policy change (`create-role.json`, `update-assume-role-policy.json`) as Analyse
+/// reports it.
+pub fn trust_assessment(name: &str) -> Assessment {
+    let change = change_of(name);
+    let Target::TrustPolicy { role_name } = &change.target else {
+        panic!("{name} is not a trust policy change");
+    };
+    let document = change
+        .document
+        .clone()
+        .expect("the request carries the trust policy");
+    let trust = incident::trust::who_may_assume(&document, role_name, &change.account)
+        .expect("a trust policy");
+    Assessment {
+        id: change.event_id.clone(),
+        event_name: change.event_name.clone(),
+        verdict: Verdict::TrustReported(incident::TrustReport {
+            document: kept(&document),
+            trusted: trust.trusted,
+            warnings: trust.warnings,
+            change,
+        }),
+    }
 }
 
 pub fn is_clean(assessment: &Assessment) -> bool {
@@ -298,6 +387,19 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
             findings: analysed.findings.clone(),
             omitted_grants: analysed.omitted_grants,
         },
+        Target::GroupMembership { user, group } => AppliedQuarantine {
+            action: QuarantineAction::RemovedFromGroup {
+                user: user.clone(),
+                group: group.clone(),
+            },
+            original_document: analysed.document.clone(),
+            quarantined_document: None,
+            edits: Vec::new(),
+            omitted_changes: 0,
+            findings: Vec::new(),
+            omitted_grants: 0,
+        },
+        Target::TrustPolicy { .. } => panic!("a trust policy change is never quarantined"),
     };
     QuarantineRecord::Applied(applied)
 }
@@ -394,6 +496,20 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
                 text_of(&applied.original_document)
             }),
         }),
+        QuarantineAction::RemovedFromGroup { user, group } => {
+            restore_membership(&MembershipRestoreNow {
+                user: user.clone(),
+                group: group.clone(),
+                original: text_of(&applied.original_document),
+                user_exists: true,
+                current: Some(if changed_since {
+                    EDITED_SINCE.into()
+                } else {
+                    text_of(&applied.original_document)
+                }),
+                member: false,
+            })
+        }
     }
 }
 
@@ -450,6 +566,7 @@ pub fn state_at(outcome: Outcome, assessment: &Assessment) -> OutcomeState {
             "incident": assessment,
             "error": failed_error(),
         })),
+        Outcome::TrustReported => panic!("a trust policy change has a state of its own"),
     }
 }
 

@@ -4,9 +4,11 @@
 //! holds as configuration.
 
 use incident::consistency::may_lag;
+use incident::membership::{added_grants, group_document};
+use incident::trust::who_may_assume;
 use incident::{
-    Analysed, Assessment, OwnRoles, PolicyChange, Reading, ReportedGrant, Target, Verdict,
-    WriterSessions, carried_findings, read_event,
+    Analysed, Assessment, OwnRoles, PolicyChange, Principal, PrincipalKind, Reading, ReportedGrant,
+    Target, TrustReport, Verdict, WriterSessions, carried_findings, read_event,
 };
 use policy_engine::{Catalog, Policy, PolicyError, RestrictedActions, analyse, decode};
 use serde::Serialize;
@@ -15,6 +17,7 @@ use serde_json::Value;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::iam::IamPolicies;
+use crate::principals::{group_policies, principal_policies};
 
 pub struct AnalyseDeps {
     pub iam: IamPolicies,
@@ -60,19 +63,15 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
         }
         Reading::Change(change) => *change,
     };
-    let Some((document, version_id)) = document_of(&mut change, &deps.iam).await? else {
-        let reason = "the policy no longer exists, so it grants nothing".to_owned();
-        if may_lag(&change.event_time, time::OffsetDateTime::now_utc()) {
-            // Just created or attached: IAM may not show it yet.
-            return Err(StepError::NotYetConsistent(reason));
+    match change.target.clone() {
+        Target::GroupMembership { user, group } => {
+            return assess_membership(change, &user, &group, deps).await;
         }
-        tracing::info!(event = %change.event_name, %reason, "ignored");
-        return Ok(ignored(
-            change.event_id.clone(),
-            change.event_name.clone(),
-            reason,
-            Some(change),
-        ));
+        Target::TrustPolicy { role_name } => return assess_trust(change, &role_name, deps).await,
+        _ => {}
+    }
+    let Some((document, version_id)) = document_of(&mut change, &deps.iam).await? else {
+        return gone(change, "the policy no longer exists, so it grants nothing");
     };
     let policy =
         Policy::parse(&document).map_err(|e| invalid_input(format!("the changed policy: {e}")))?;
@@ -89,6 +88,7 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
         version_id,
         findings,
         omitted_grants,
+        group_grants: Vec::new(),
     };
     let verdict = match deps.own_roles.protects(&analysed.change) {
         _ if !restricted => Verdict::Clean(analysed),
@@ -105,6 +105,128 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
         id,
         event_name,
         verdict,
+    })
+}
+
+/// What the change touched is not in IAM: not yet (IAM may lag just after the event), or no
+/// longer (then the change grants nothing).
+fn gone(change: PolicyChange, reason: &str) -> Result<Assessment, StepError> {
+    if may_lag(&change.event_time, time::OffsetDateTime::now_utc()) {
+        return Err(StepError::NotYetConsistent(reason.to_owned()));
+    }
+    tracing::info!(event = %change.event_name, %reason, "ignored");
+    Ok(ignored(
+        change.event_id.clone(),
+        change.event_name.clone(),
+        reason.to_owned(),
+        Some(change),
+    ))
+}
+
+/// A user added to a group: restricted when the membership lets the user perform a restricted
+/// pattern it cannot without it (its own policies, its other groups and its boundary count).
+/// The group's policies, as one document, are what is kept and shown.
+async fn assess_membership(
+    change: PolicyChange,
+    user: &str,
+    group: &str,
+    deps: &AnalyseDeps,
+) -> Result<Assessment, StepError> {
+    let member = Principal {
+        kind: PrincipalKind::User,
+        name: user.to_owned(),
+    };
+    let (Some(policies), Some(group_policies)) = (
+        principal_policies(&deps.iam, &member).await?,
+        group_policies(&deps.iam, group).await?,
+    ) else {
+        return gone(
+            change,
+            "the user or the group no longer exists, so the membership grants nothing",
+        );
+    };
+    let (group_grants, omitted_grants) = added_grants(
+        &policies,
+        group,
+        &group_policies,
+        &deps.restricted,
+        Catalog::embedded(),
+    )
+    .map_err(|e| invalid_input(format!("a policy of user {user}: {e}")))?;
+    let restricted = !group_grants.is_empty();
+    tracing::info!(event = %change.event_name, restricted, grants = group_grants.len(), "analysed");
+    let document = deps
+        .documents
+        .put(&group_document(group, &group_policies))
+        .await?;
+    let (id, event_name) = (change.event_id.clone(), change.event_name.clone());
+    let analysed = Analysed {
+        change,
+        notify: restricted || deps.notify_on_clean,
+        document,
+        version_id: None,
+        findings: Vec::new(),
+        omitted_grants,
+        group_grants,
+    };
+    Ok(Assessment {
+        id,
+        event_name,
+        verdict: if restricted {
+            Verdict::Restricted(analysed)
+        } else {
+            Verdict::Clean(analysed)
+        },
+    })
+}
+
+/// A role's trust policy: who may now assume the role, reported (never quarantined).
+async fn assess_trust(
+    mut change: PolicyChange,
+    role_name: &str,
+    deps: &AnalyseDeps,
+) -> Result<Assessment, StepError> {
+    let from_event = change.document.as_deref().map(decode).transpose();
+    let document = match from_event {
+        Ok(Some(json)) if serde_json::from_str::<Value>(&json).is_ok() => json.into_owned(),
+        unreadable => {
+            if let Some(problem) = match unreadable {
+                Err(e) => Some(e.to_string()),
+                Ok(Some(_)) => Some("not JSON".to_owned()),
+                Ok(None) => None,
+            } {
+                change.unreadable.push(format!(
+                    "the trust policy in the event is unreadable ({problem}): read from IAM"
+                ));
+            }
+            let role = Principal {
+                kind: PrincipalKind::Role,
+                name: role_name.to_owned(),
+            };
+            match deps
+                .iam
+                .principal_info(&role)
+                .await?
+                .and_then(|info| info.trust_policy)
+            {
+                Some(document) => document,
+                None => return gone(change, "the role no longer exists"),
+            }
+        }
+    };
+    let trust = who_may_assume(&document, role_name, &change.account)
+        .map_err(|e| invalid_input(format!("the trust policy of role {role_name}: {e}")))?;
+    tracing::info!(event = %change.event_name, role = role_name, warnings = trust.warnings.len(), "trust policy reported");
+    let document = deps.documents.put(&document).await?;
+    Ok(Assessment {
+        id: change.event_id.clone(),
+        event_name: change.event_name.clone(),
+        verdict: Verdict::TrustReported(TrustReport {
+            change,
+            document,
+            trusted: trust.trusted,
+            warnings: trust.warnings,
+        }),
     })
 }
 
@@ -159,6 +281,11 @@ async fn document_of(
             .inline_document(principal, policy_name)
             .await?
             .map(|d| (d, None)),
+        (Target::GroupMembership { .. } | Target::TrustPolicy { .. }, _) => {
+            return Err(invalid_input(
+                "a membership or trust policy change has no policy document of its own",
+            ));
+        }
     };
     found
         .map(|(document, version)| {

@@ -8,16 +8,20 @@ use crate::error::{StepError, invalid_input};
 use crate::executions::Executions;
 use crate::handlers::{StepInvocation, alert_if_refused, state_part};
 use crate::iam::IamPolicies;
+use crate::principals::{group_policies, principal_policies};
 use crate::publisher::Notifier;
 use incident::consistency::may_lag;
+use incident::membership::{added_grants, group_document};
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
-    ManagedPolicyNow, Rewrite, decide_attachment, decide_inline, decide_managed, decide_missing,
+    ManagedPolicyNow, MembershipDecision, MembershipNow, Rewrite, decide_attachment, decide_inline,
+    decide_managed, decide_membership, decide_missing,
 };
 use incident::{
-    Assessment, DeletedVersion, Principal, QuarantineAction, QuarantineRecord, Target, Verdict,
+    Assessment, DeletedVersion, Principal, PrincipalKind, QuarantineAction, QuarantineRecord,
+    Target, Verdict,
 };
-use policy_engine::RestrictedActions;
+use policy_engine::{Catalog, RestrictedActions};
 
 pub struct QuarantineDeps {
     pub iam: IamPolicies,
@@ -72,6 +76,12 @@ pub async fn quarantine(
             principal,
             policy_arn,
         } => attachment(principal, policy_arn, lagging, deps).await?,
+        Target::GroupMembership { user, group } => membership(user, group, lagging, deps).await?,
+        Target::TrustPolicy { .. } => {
+            return Err(invalid_input(
+                "a trust policy change is reported, never quarantined",
+            ));
+        }
     };
     match &record {
         QuarantineRecord::Applied(applied) => {
@@ -227,6 +237,57 @@ async fn attachment(
                 deps.documents.put(original).await?;
             }
             iam.detach(principal, policy_arn).await?;
+            QuarantineRecord::Applied(applied)
+        }
+    })
+}
+
+/// Takes the user out of the group while the membership adds a restricted grant; the group's
+/// policies are kept first (what an approval re-adds the user to).
+async fn membership(
+    user: &str,
+    group: &str,
+    lagging: bool,
+    deps: &QuarantineDeps,
+) -> Result<QuarantineRecord, StepError> {
+    let iam = &deps.iam;
+    let member = iam
+        .groups_for_user(user)
+        .await?
+        .is_some_and(|groups| groups.iter().any(|g| g.eq_ignore_ascii_case(group)));
+    let group_policies = group_policies(iam, group).await?;
+    let mut added = Vec::new();
+    if member && let Some(group_policies) = &group_policies {
+        let principal = Principal {
+            kind: PrincipalKind::User,
+            name: user.to_owned(),
+        };
+        if let Some(policies) = principal_policies(iam, &principal).await? {
+            added = added_grants(
+                &policies,
+                group,
+                group_policies,
+                &deps.restricted,
+                Catalog::embedded(),
+            )
+            .map_err(|e| invalid_input(format!("a policy of user {user}: {e}")))?
+            .0;
+        }
+    }
+    let now = MembershipNow {
+        user: user.to_owned(),
+        group: group.to_owned(),
+        member,
+        group_document: group_policies.map(|p| group_document(group, &p)),
+        added,
+    };
+    Ok(match decide_membership(&now, lagging)? {
+        MembershipDecision::NotNeeded(reason) => not_needed(&reason),
+        MembershipDecision::Remove(applied) => {
+            if let Some(document) = &now.group_document {
+                deps.documents.put(document).await?;
+            }
+            iam.remove_user_from_group(user, group).await?;
             QuarantineRecord::Applied(applied)
         }
     })

@@ -5,9 +5,10 @@
 //! quarantine is what is in force), then writes.
 
 use approval::{approval_requests, decision_message, decode_proof};
+use incident::membership::group_document;
 use incident::restore::{
-    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, RestorePlan, RestoreWrite,
-    restore_attachment, restore_inline, restore_managed,
+    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
+    RestoreWrite, restore_attachment, restore_inline, restore_managed, restore_membership,
 };
 use incident::{
     Decision, DecisionRecord, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
@@ -19,6 +20,7 @@ use crate::executions::Executions;
 use crate::handlers::{StepInvocation, alert_if_refused, state_part};
 use crate::iam::IamPolicies;
 use crate::kms::MacKey;
+use crate::principals::group_policies;
 use crate::publisher::Notifier;
 
 pub struct RestoreDeps {
@@ -178,6 +180,21 @@ pub async fn plan_restore(
                 current,
             })
         }
+        QuarantineAction::RemovedFromGroup { user, group } => {
+            let groups = iam.groups_for_user(&user).await?;
+            let current = group_policies(iam, &group)
+                .await?
+                .map(|policies| group_document(&group, &policies));
+            restore_membership(&MembershipRestoreNow {
+                original: documents.get(&applied.original_document).await?,
+                user_exists: groups.is_some(),
+                member: groups
+                    .is_some_and(|groups| groups.iter().any(|g| g.eq_ignore_ascii_case(&group))),
+                current,
+                user,
+                group,
+            })
+        }
     })
 }
 
@@ -200,6 +217,7 @@ async fn apply(write: &RestoreWrite, iam: &IamPolicies) -> Result<(), StepError>
             principal,
             policy_arn,
         } => iam.attach(principal, policy_arn).await?,
+        RestoreWrite::AddToGroup { user, group } => iam.add_user_to_group(user, group).await?,
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod documents;
 mod errors;
 mod inline;
 mod managed;
+mod membership;
 mod principals;
 mod publish;
 mod start;

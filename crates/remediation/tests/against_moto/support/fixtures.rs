@@ -107,6 +107,7 @@ pub fn assessment_with(change: PolicyChange, document: String) -> Assessment {
             omitted_grants: 0,
             version_id: change.version_id.clone(),
             findings,
+            group_grants: Vec::new(),
             change,
         }),
     }

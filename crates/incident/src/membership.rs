@@ -1,0 +1,94 @@
+//! A user added to a group, pure: what the membership adds to the user's effective access (its
+//! own policies, its other groups' and its permissions boundary count, as IAM evaluates them),
+//! and the group's policies as one document, the record of what an approval approves.
+
+use policy_engine::access::{
+    DocumentError, EffectiveGrant, PrincipalPolicies, SourcedPolicy, effective_access,
+};
+use policy_engine::{Catalog, RestrictedActions, decode};
+use serde_json::{Value, json};
+
+use crate::record::{GroupGrant, carried_group_grants};
+
+/// The restricted patterns `user` can perform as a member of `group` and cannot without it, and
+/// the statements that grant each (carried: cut short for the state), with how many were left
+/// out. `user` is the user's policies as IAM holds them, with or without the group's (IAM may
+/// not show the new membership yet); `group_policies` are the group's own.
+pub fn added_grants(
+    user: &PrincipalPolicies,
+    group: &str,
+    group_policies: &[SourcedPolicy],
+    restricted: &RestrictedActions,
+    catalog: &Catalog,
+) -> Result<(Vec<GroupGrant>, usize), DocumentError> {
+    let mut without = user.clone();
+    without
+        .identity
+        .retain(|p| !through(p.through_group.as_deref(), group));
+    let mut with = without.clone();
+    with.identity
+        .extend(group_policies.iter().map(|p| SourcedPolicy {
+            through_group: Some(group.to_owned()),
+            ..p.clone()
+        }));
+    let before = effective_access(&without, restricted, catalog)?;
+    let after = effective_access(&with, restricted, catalog)?;
+    let added = after
+        .grants
+        .into_iter()
+        .filter(|grant| !before.grants.iter().any(|b| b.pattern == grant.pattern))
+        .map(group_grant)
+        .collect();
+    Ok(carried_group_grants(added))
+}
+
+/// IAM's names are not distinguished by case.
+fn through(through_group: Option<&str>, group: &str) -> bool {
+    through_group.is_some_and(|g| g.eq_ignore_ascii_case(group))
+}
+
+fn group_grant(grant: EffectiveGrant) -> GroupGrant {
+    GroupGrant {
+        pattern: grant.pattern,
+        via: grant
+            .via
+            .iter()
+            .map(|statement| {
+                format!(
+                    "{}, statement {}{}",
+                    statement.source,
+                    statement.statement,
+                    if statement.actions.is_empty() {
+                        " (NotAction)".to_owned()
+                    } else {
+                        format!(": {}", statement.actions.join(", "))
+                    }
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The group's policies as one JSON document: each source with its document (as JSON when it
+/// reads as JSON), in a fixed order, so the same policies always give the same document
+/// whatever order IAM lists them in. What the quarantine keeps as the original and the restore
+/// compares with (`same_document`): approval re-adds the user only to the group it approved.
+pub fn group_document(group: &str, policies: &[SourcedPolicy]) -> String {
+    let mut entries: Vec<(String, Value)> = policies
+        .iter()
+        .map(|policy| {
+            let document = decode(&policy.document)
+                .ok()
+                .and_then(|json| serde_json::from_str::<Value>(&json).ok())
+                .unwrap_or_else(|| Value::String(policy.document.to_string()));
+            let source = serde_json::to_value(&policy.source).unwrap_or(Value::Null);
+            (
+                source.to_string(),
+                json!({"source": source, "document": document}),
+            )
+        })
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let policies: Vec<Value> = entries.into_iter().map(|(_, entry)| entry).collect();
+    serde_json::to_string(&json!({"group": group, "policies": policies})).unwrap_or_default()
+}

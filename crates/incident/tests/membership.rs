@@ -1,0 +1,131 @@
+//! A user added to a group: which restricted patterns the membership adds to what the user can
+//! already do (`incident::membership::added_grants`, on the engine's effective access), and the
+//! group's policies as one document (what a quarantine keeps and a restore compares with).
+
+mod support;
+
+use incident::membership::{added_grants, group_document};
+use incident::same_document;
+use policy_engine::Catalog;
+use policy_engine::access::{PolicySource, PrincipalKind, PrincipalRef, SourcedPolicy};
+use support::{RESTRICTED, admins_group_policies, carol_with, read_fixture, restricted};
+
+/// An inline policy of carol's own (`through_group` None) or of another group of hers.
+fn policy(name: &str, fixture: &str, through_group: Option<&str>) -> SourcedPolicy {
+    let owner = match through_group {
+        Some(group) => PrincipalRef {
+            kind: PrincipalKind::Group,
+            name: group.into(),
+        },
+        None => PrincipalRef {
+            kind: PrincipalKind::User,
+            name: "carol".into(),
+        },
+    };
+    SourcedPolicy {
+        source: PolicySource::Inline {
+            owner,
+            policy_name: name.into(),
+        },
+        through_group: through_group.map(str::to_owned),
+        document: read_fixture("policies", fixture).into(),
+    }
+}
+
+#[test]
+fn what_a_membership_adds_to_the_users_effective_access() {
+    let admin = admins_group_policies();
+    let read_only = vec![policy(
+        "reports",
+        "read-only-reports-bucket.json",
+        Some("admins"),
+    )];
+    // (case, carol's policies without admins, admins' policies, patterns added)
+    type Case<'a> = (
+        &'a str,
+        Vec<SourcedPolicy>,
+        &'a [SourcedPolicy],
+        &'a [&'a str],
+    );
+    let cases: [Case; 5] = [
+        (
+            "carol has nothing; admins grants everything",
+            vec![],
+            &admin,
+            &["s3:DeleteBucket", "s3:DeleteObject"],
+        ),
+        (
+            "carol can delete buckets and objects already: the membership adds nothing",
+            vec![policy("s3-admin", "administrator-access.json", None)],
+            &admin,
+            &[],
+        ),
+        (
+            "another group of carol's denies bucket deletion: only object deletion is added",
+            vec![policy(
+                "guardrail",
+                "deny-only-bucket-deletion.json",
+                Some("contractors"),
+            )],
+            &admin,
+            &["s3:DeleteObject"],
+        ),
+        ("admins grants nothing restricted", vec![], &read_only, &[]),
+        (
+            "IAM lists carol in admins already: its policies count as the group's, not hers",
+            admin.clone(),
+            &admin,
+            &["s3:DeleteBucket", "s3:DeleteObject"],
+        ),
+    ];
+    for (case, identity, group, expected) in cases {
+        // GIVEN carol's policies and the group's
+        // WHEN the membership is assessed
+        let (added, omitted) = added_grants(
+            &carol_with(identity),
+            "admins",
+            group,
+            &restricted(RESTRICTED),
+            Catalog::embedded(),
+        )
+        .expect("the documents parse");
+        // THEN exactly the patterns she gains are added, each with the group's statement
+        let patterns: Vec<&str> = added.iter().map(|g| g.pattern.as_str()).collect();
+        assert_eq!(patterns, *expected, "{case}");
+        assert_eq!(omitted, 0, "{case}");
+        for grant in &added {
+            assert!(
+                grant
+                    .via
+                    .iter()
+                    .any(|via| via.contains("AdministratorAccess")),
+                "{case}: {grant:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_groups_document_does_not_depend_on_the_order_iam_lists_its_policies_in() {
+    // GIVEN a group's policies, listed in one order and in the other
+    let mut policies = admins_group_policies();
+    policies.push(policy(
+        "reports",
+        "read-only-reports-bucket.json",
+        Some("admins"),
+    ));
+    let mut reversed = policies.clone();
+    reversed.reverse();
+    // WHEN each is written as the group's document
+    // THEN the two are the same document, and a changed policy makes another
+    assert_eq!(
+        group_document("admins", &policies),
+        group_document("admins", &reversed)
+    );
+    let mut changed = policies.clone();
+    changed[1].document = read_fixture("policies", "s3-delete-wildcard.json").into();
+    assert!(!same_document(
+        &group_document("admins", &policies),
+        &group_document("admins", &changed)
+    ));
+}
