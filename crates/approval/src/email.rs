@@ -2,8 +2,9 @@
 //! and one link to the approval page (which decides nothing until a button is pressed).
 
 use incident::{
-    Notification, SUBJECT_LIMIT, change_section, current_omitted_grants, describe_target,
-    documents_section, grants_section, group_grants_section, listed, quarantine_section, truncate,
+    Notification, SUBJECT_LIMIT, boundary_section, change_section, current_omitted_grants,
+    describe_target, documents_section, grants_section, group_grants_section, listed,
+    quarantine_section, truncate,
 };
 
 use crate::request::ApprovalRequest;
@@ -32,6 +33,7 @@ pub fn approval_request_email(
     if let Some(change) = change {
         body += &change_section(change);
     }
+    body += &boundary_section(Some(&request.incident));
     if let Some(findings) = request.findings().filter(|f| !f.is_empty()) {
         body += &grants_section(
             findings,

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use incident::{
-    Decision, DecisionRecord, QuarantineAction, describe_actor, describe_origin,
+    Decision, DecisionRecord, QuarantineAction, boundary_change, describe_actor, describe_origin,
     describe_quarantine, describe_target, grant_lines, pretty, quarantine_effect, visible,
 };
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -256,8 +256,14 @@ fn review(
     let change = request.incident.change();
     let target = change.map_or("unknown policy".into(), describe_target);
     let title = format!("Approval needed: {target}");
+    let boundary = boundary_change(Some(&request.incident));
     let mut grants = request.findings().map(grant_lines).unwrap_or_default();
     grants.extend(request.group_grants().iter().map(ToString::to_string));
+    grants.extend(
+        boundary
+            .iter()
+            .flat_map(|b| b.added.iter().map(ToString::to_string)),
+    );
     let quarantine = &request.quarantine;
     let applied = quarantine.applied();
     let edits = applied.map_or(&[][..], |q| q.edits.as_slice());
@@ -276,6 +282,10 @@ fn review(
                     dt { "At" } dd { (change.event_time) }
                     dt { "From" } dd { (describe_origin(change)) }
                     dt { "Account" } dd { (change.account) " in " (change.region) }
+                }
+                @if let Some(boundary) = boundary {
+                    dt { "Boundary before" } dd { (boundary.describe_previous()) }
+                    dt { "Boundary after" } dd { (boundary.now.as_deref().unwrap_or("none (deleted)")) }
                 }
             }
         }

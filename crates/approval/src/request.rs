@@ -2,7 +2,7 @@
 //! the approval page reads back from the execution history). The task token is a bearer
 //! credential for the decision, so it is kept in a type that never prints it.
 
-use incident::{Assessment, GroupGrant, QuarantineRecord, current_findings};
+use incident::{AddedGrant, Assessment, QuarantineRecord, current_findings};
 use policy_engine::Finding;
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +47,7 @@ impl ApprovalRequest {
     }
 
     /// What a group membership adds, when the change is one (its findings are empty).
-    pub fn group_grants(&self) -> &[GroupGrant] {
+    pub fn group_grants(&self) -> &[AddedGrant] {
         self.incident
             .analysed()
             .map_or(&[][..], |a| a.group_grants.as_slice())

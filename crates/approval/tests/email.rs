@@ -9,7 +9,7 @@ mod support;
 use approval::approval_request_email;
 use support::{
     TOKEN, approval_request, assessment_of, assessments_with_very_long_names,
-    attachment_assessment, deadline_text, email_text, link,
+    attachment_assessment, boundary_assessment, deadline_text, email_text, link,
 };
 
 #[test]
@@ -29,6 +29,11 @@ fn the_approval_email_of_each_kind_of_quarantine() {
             "attachment",
             "bob's AttachRolePolicy of AdministratorAccess to role data-pipeline, detached",
             attachment_assessment(),
+        ),
+        (
+            "boundary",
+            "bob's DeleteRolePermissionsBoundary on role data-pipeline, pipeline-boundary put back",
+            boundary_assessment(),
         ),
     ];
     for (name, about, assessment) in cases {

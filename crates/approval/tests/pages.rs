@@ -13,7 +13,8 @@ use incident::{Decision, DecisionRecord};
 use serde_json::json;
 use support::{
     REQUESTED_AT, approval_id, approval_key, approval_request, assessment_of,
-    attachment_assessment, deadline, decision, documents_of, found, kept, restore_plan_of,
+    attachment_assessment, boundary_assessment, deadline, decision, documents_of, found, kept,
+    restore_plan_of,
 };
 use time::macros::datetime;
 
@@ -139,6 +140,11 @@ fn the_review_page_of_each_kind_of_quarantine() {
             "review_attachment",
             "bob's AttachRolePolicy of AdministratorAccess to role data-pipeline, detached",
             attachment_assessment(),
+        ),
+        (
+            "review_boundary",
+            "bob's DeleteRolePermissionsBoundary on role data-pipeline, pipeline-boundary put back",
+            boundary_assessment(),
         ),
     ];
     for (name, about, assessment) in cases {

@@ -84,6 +84,11 @@ pub enum Target {
     /// Reported, never quarantined.
     #[serde(rename_all = "camelCase")]
     TrustPolicy { role_name: String },
+    /// A user's or role's permissions boundary was deleted or replaced
+    /// (Delete{User,Role}PermissionsBoundary, Put{User,Role}PermissionsBoundary): what the
+    /// principal's own policies grant and the boundary held back may now be in force.
+    #[serde(rename_all = "camelCase")]
+    PermissionsBoundary { principal: Principal },
 }
 
 /// Who made the change (CloudTrail `userIdentity`).
@@ -133,6 +138,10 @@ pub struct PolicyChange {
     pub document: Option<String>,
     /// For managed policies: the version the change made the default, when the event says.
     pub version_id: Option<String>,
+    /// For Put{User,Role}PermissionsBoundary: the policy the call made the boundary, as the
+    /// event says (what is analysed is the boundary IAM holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary_arn: Option<String>,
     /// Parts of the event that were there but could not be read (a wrong type), each with what
     /// was received: reported, never a reason not to analyse.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -267,6 +276,7 @@ enum Call {
         target: Target,
         document: Option<String>,
         version_id: Option<String>,
+        boundary_arn: Option<String>,
     },
     NotMadeDefault,
 }
@@ -289,6 +299,7 @@ fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
             },
             document: document(record),
             version_id: Some("v1".to_owned()),
+            boundary_arn: None,
         },
         "CreatePolicyVersion" => {
             let made_default = record
@@ -304,6 +315,7 @@ fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
                 },
                 document: document(record),
                 version_id: record.text("responseElements.policyVersion.versionId"),
+                boundary_arn: None,
             }
         }
         "SetDefaultPolicyVersion" => Call::Changed {
@@ -312,6 +324,7 @@ fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
             },
             document: None,
             version_id: Some(record.required("requestParameters.versionId", name)?),
+            boundary_arn: None,
         },
         "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => Call::Changed {
             target: Target::InlinePolicy {
@@ -320,6 +333,7 @@ fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
             },
             document: document(record),
             version_id: None,
+            boundary_arn: None,
         },
         "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" => Call::Changed {
             target: Target::Attachment {
@@ -328,6 +342,18 @@ fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
             },
             document: None,
             version_id: None,
+            boundary_arn: None,
+        },
+        "DeleteUserPermissionsBoundary"
+        | "DeleteRolePermissionsBoundary"
+        | "PutUserPermissionsBoundary"
+        | "PutRolePermissionsBoundary" => Call::Changed {
+            target: Target::PermissionsBoundary {
+                principal: principal(record)?,
+            },
+            document: None,
+            version_id: None,
+            boundary_arn: record.text("requestParameters.permissionsBoundary"),
         },
         "AddUserToGroup" => Call::Changed {
             target: Target::GroupMembership {
@@ -336,6 +362,7 @@ fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
             },
             document: None,
             version_id: None,
+            boundary_arn: None,
         },
         "CreateRole" | "UpdateAssumeRolePolicy" => Call::Changed {
             target: Target::TrustPolicy {
@@ -347,6 +374,7 @@ fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
                 "requestParameters.policyDocument"
             }),
             version_id: None,
+            boundary_arn: None,
         },
         _ => {
             return Err(EventError::UnhandledEvent {
@@ -442,12 +470,13 @@ pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, Ev
     if writers.made(&actor) {
         return ignored("iam-sentinel made this change itself".into());
     }
-    let (target, document, version_id) = match read_call(&name, &mut record)? {
+    let (target, document, version_id, boundary_arn) = match read_call(&name, &mut record)? {
         Call::Changed {
             target,
             document,
             version_id,
-        } => (target, document, version_id),
+            boundary_arn,
+        } => (target, document, version_id, boundary_arn),
         Call::NotMadeDefault => {
             return ignored(
                 "the new version was not made the default, so it grants nothing yet".into(),
@@ -479,6 +508,7 @@ pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, Ev
         target,
         document,
         version_id,
+        boundary_arn,
         unreadable: record.unreadable,
     })))
 }
@@ -519,8 +549,9 @@ pub fn event_facts(event: &Value) -> Option<EventFacts> {
 }
 
 /// The request parameters that name what a policy call touched.
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 7] = [
     "policyArn",
+    "permissionsBoundary",
     "policyName",
     "userName",
     "roleName",

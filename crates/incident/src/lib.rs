@@ -2,6 +2,7 @@
 //! events, the records the workflow carries from state to state, the quarantine and restore
 //! decisions, and the outcome notifications.
 
+pub mod boundary;
 pub mod consistency;
 pub mod event;
 pub mod history;
@@ -21,16 +22,16 @@ pub use event::{
 };
 pub use name::{IncidentName, NotAnIncidentName, TargetKey};
 pub use notification::{
-    Notification, SUBJECT_LIMIT, change_section, describe_actor, describe_origin,
-    describe_quarantine, describe_target, documents_section, grant_lines, grants_section,
-    group_grants_section, listed, notification, pretty, quarantine_effect, quarantine_section,
-    refusal_alert, truncate, visible,
+    Notification, SUBJECT_LIMIT, boundary_change, boundary_section, change_section, describe_actor,
+    describe_origin, describe_quarantine, describe_target, documents_section, grant_lines,
+    grants_section, group_grants_section, listed, notification, pretty, quarantine_effect,
+    quarantine_section, refusal_alert, truncate, visible,
 };
 pub use outcome::{EVENT_SOURCE, Outcome, OutcomeState, UnreadablePart, event_detail};
 pub use own_stack::OwnRoles;
 pub use record::{
-    Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DeletedVersion, DocumentRef,
-    GroupGrant, QuarantineAction, QuarantineRecord, ReportedGrant, RestoreRecord, RestoreStatus,
-    TrustReport, Verdict, carried_edits, carried_findings, carried_group_grants, current_findings,
+    AddedGrant, Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DeletedVersion,
+    DocumentRef, QuarantineAction, QuarantineRecord, ReportedGrant, RestoreRecord, RestoreStatus,
+    TrustReport, Verdict, carried_added_grants, carried_edits, carried_findings, current_findings,
     current_omitted_grants, same_document,
 };

@@ -2,13 +2,11 @@
 //! own policies, its other groups' and its permissions boundary count, as IAM evaluates them),
 //! and the group's policies as one document, the record of what an approval approves.
 
-use policy_engine::access::{
-    DocumentError, EffectiveGrant, PrincipalPolicies, SourcedPolicy, effective_access,
-};
+use policy_engine::access::{DocumentError, PrincipalPolicies, SourcedPolicy, effective_access};
 use policy_engine::{Catalog, RestrictedActions, decode};
 use serde_json::{Value, json};
 
-use crate::record::{GroupGrant, carried_group_grants};
+use crate::record::{AddedGrant, carried_added_grants};
 
 /// The restricted patterns `user` can perform as a member of `group` and cannot without it, and
 /// the statements that grant each (carried: cut short for the state), with how many were left
@@ -20,7 +18,7 @@ pub fn added_grants(
     group_policies: &[SourcedPolicy],
     restricted: &RestrictedActions,
     catalog: &Catalog,
-) -> Result<(Vec<GroupGrant>, usize), DocumentError> {
+) -> Result<(Vec<AddedGrant>, usize), DocumentError> {
     let mut without = user.clone();
     without
         .identity
@@ -37,36 +35,14 @@ pub fn added_grants(
         .grants
         .into_iter()
         .filter(|grant| !before.grants.iter().any(|b| b.pattern == grant.pattern))
-        .map(group_grant)
+        .map(AddedGrant::of)
         .collect();
-    Ok(carried_group_grants(added))
+    Ok(carried_added_grants(added))
 }
 
 /// IAM's names are not distinguished by case.
 fn through(through_group: Option<&str>, group: &str) -> bool {
     through_group.is_some_and(|g| g.eq_ignore_ascii_case(group))
-}
-
-fn group_grant(grant: EffectiveGrant) -> GroupGrant {
-    GroupGrant {
-        pattern: grant.pattern,
-        via: grant
-            .via
-            .iter()
-            .map(|statement| {
-                format!(
-                    "{}, statement {}{}",
-                    statement.source,
-                    statement.statement,
-                    if statement.actions.is_empty() {
-                        " (NotAction)".to_owned()
-                    } else {
-                        format!(": {}", statement.actions.join(", "))
-                    }
-                )
-            })
-            .collect(),
-    }
 }
 
 /// The group's policies as one JSON document: each source with its document (as JSON when it

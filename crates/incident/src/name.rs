@@ -18,7 +18,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::event::{Reading, Target, WriterSessions, read_event};
 
-/// Which policy, inline policy or attachment a change touched: the first 64 bits of a SHA-256
+/// Which policy, inline policy, attachment or permissions boundary a change touched: the first 64 bits of a SHA-256
 /// of the target, as 16 hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TargetKey([u8; 8]);
@@ -37,6 +37,7 @@ impl TargetKey {
             } => format!("attachment\n{}\n{policy_arn}", principal),
             Target::GroupMembership { user, group } => format!("membership\n{user}\n{group}"),
             Target::TrustPolicy { role_name } => format!("trust\n{role_name}"),
+            Target::PermissionsBoundary { principal } => format!("boundary\n{principal}"),
         };
         // IAM's names are not distinguished by case: Admin and admin are one role.
         TargetKey::hashed(&canonical.to_lowercase())

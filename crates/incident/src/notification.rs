@@ -6,11 +6,12 @@ use serde_json::Value;
 use policy_engine::Finding;
 use policy_engine::document::SidLabel;
 
+use crate::boundary::BoundaryChange;
 use crate::event::{EventFacts, PolicyChange, Target};
 use crate::outcome::{Outcome, OutcomeState};
 use crate::record::{
-    AppliedQuarantine, DocumentRef, GroupGrant, QuarantineAction, QuarantineRecord, TrustReport,
-    Verdict, current_omitted_grants,
+    AddedGrant, AppliedQuarantine, Assessment, DocumentRef, QuarantineAction, QuarantineRecord,
+    TrustReport, Verdict, current_omitted_grants,
 };
 
 /// SNS refuses subjects of 100 characters or more.
@@ -37,6 +38,7 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     if let Some(change) = change {
         body += &change_section(change);
     }
+    body += &boundary_section(state.incident.as_ref());
     if let Some(facts) = &facts {
         body += &facts_section(facts);
     }
@@ -275,7 +277,7 @@ pub fn listed(items: impl IntoIterator<Item = impl std::fmt::Display>) -> String
 
 /// "Restricted actions the membership grants": one line per pattern the group adds to the
 /// user's effective access, with the group's statements that grant it.
-pub fn group_grants_section(grants: &[GroupGrant]) -> String {
+pub fn group_grants_section(grants: &[AddedGrant]) -> String {
     "\nRestricted actions the group membership grants (the user could not do them without it)\n"
         .to_owned()
         + &listed(grants)
@@ -318,7 +320,35 @@ pub fn quarantine_effect(applied: &AppliedQuarantine) -> &'static str {
         QuarantineAction::NewDefaultVersion { .. } | QuarantineAction::InlineRewritten { .. } => {
             "Everything else the policy grants still works."
         }
+        QuarantineAction::BoundaryPutBack { .. } => {
+            "The principal's policies are unchanged; the boundary put back holds back what the change let through."
+        }
     }
+}
+
+/// For a permissions-boundary change: the boundary before and after it, and each restricted
+/// pattern the principal can perform since, with what grants it. Empty for any other change.
+pub fn boundary_section(assessment: Option<&Assessment>) -> String {
+    let Some(change) = boundary_change(assessment) else {
+        return String::new();
+    };
+    let mut section = format!(
+        "\nPermissions boundary\n  before the change: {}\n  after the change: {}\n",
+        change.describe_previous(),
+        change.now.as_deref().unwrap_or("none (deleted)")
+    );
+    if !change.added.is_empty() {
+        section += "\nRestricted actions the boundary change lets through (held back before it)\n";
+        section += &listed(&change.added);
+    }
+    section
+}
+
+/// The assessment of a permissions-boundary change, when it is one.
+pub fn boundary_change(assessment: Option<&Assessment>) -> Option<&BoundaryChange> {
+    assessment
+        .and_then(Assessment::analysed)
+        .and_then(|analysed| analysed.boundary.as_ref())
 }
 
 /// "arn:aws:iam::123456789012:user/carol (IAMUser)".
@@ -380,6 +410,9 @@ fn target_text(target: &Target) -> String {
         }
         Target::GroupMembership { user, group } => format!("user {user} in group {group}"),
         Target::TrustPolicy { role_name } => format!("trust policy of role {role_name}"),
+        Target::PermissionsBoundary { principal } => {
+            format!("permissions boundary of {principal}")
+        }
     }
 }
 
@@ -415,6 +448,19 @@ pub fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
         }
         QuarantineAction::RemovedFromGroup { user, group } => {
             format!("user {user} removed from group {group}: the membership is held back")
+        }
+        QuarantineAction::BoundaryPutBack {
+            principal,
+            previous_boundary_arn,
+            changed_to,
+        } => {
+            let change = match changed_to {
+                Some(arn) => format!("the change had set {}", name_of(arn)),
+                None => "the change had deleted the boundary".to_owned(),
+            };
+            format!(
+                "permissions boundary {previous_boundary_arn} put back on {principal} ({change})"
+            )
         }
     }
 }

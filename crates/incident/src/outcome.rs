@@ -8,7 +8,7 @@ use policy_engine::Finding;
 
 use crate::event::{EventFacts, PolicyChange, Reading, WriterSessions, event_facts, read_event};
 use crate::record::{
-    Assessment, DecisionRecord, DocumentRef, GroupGrant, QuarantineRecord, RestoreRecord, Verdict,
+    AddedGrant, Assessment, DecisionRecord, DocumentRef, QuarantineRecord, RestoreRecord, Verdict,
     current_findings,
 };
 
@@ -228,7 +228,7 @@ impl OutcomeState {
     }
 
     /// What a group membership adds, when the change is one.
-    pub(crate) fn group_grants(&self) -> Option<&[GroupGrant]> {
+    pub(crate) fn group_grants(&self) -> Option<&[AddedGrant]> {
         self.incident
             .as_ref()
             .and_then(Assessment::analysed)

@@ -26,9 +26,9 @@ impl OwnRoles {
     /// of these roles.
     pub fn protects(&self, change: &PolicyChange) -> Option<String> {
         let principal = match &change.target {
-            Target::InlinePolicy { principal, .. } | Target::Attachment { principal, .. } => {
-                principal
-            }
+            Target::InlinePolicy { principal, .. }
+            | Target::Attachment { principal, .. }
+            | Target::PermissionsBoundary { principal } => principal,
             Target::ManagedPolicy { .. }
             | Target::GroupMembership { .. }
             | Target::TrustPolicy { .. } => return None,

@@ -12,7 +12,7 @@ use policy_engine::{
 
 use crate::event::{Principal, PrincipalKind};
 use crate::record::{
-    AppliedQuarantine, DocumentRef, GroupGrant, QuarantineAction, carried_edits, carried_findings,
+    AddedGrant, AppliedQuarantine, DocumentRef, QuarantineAction, carried_edits, carried_findings,
     same_document,
 };
 
@@ -38,6 +38,12 @@ pub enum QuarantineError {
     /// be IAM's lag: look again later.
     #[error("IAM does not show the change yet: {0}")]
     NotYetConsistent(String),
+    /// A policy in force for the principal is not one the engine can read.
+    #[error("a policy of the principal: {0}")]
+    UnreadablePolicy(String),
+    /// No boundary can be put back without granting what the quarantine must hold back.
+    #[error("cannot quarantine: {0}")]
+    NoSafeBoundary(String),
 }
 
 /// The conclusion when IAM does not show the event's change: wait while IAM may lag, else
@@ -368,7 +374,7 @@ pub struct MembershipNow {
     /// The group's policies (`membership::group_document`); `None` when the group is gone.
     pub group_document: Option<String>,
     /// What the membership adds to the user's effective access now (`membership::added_grants`).
-    pub added: Vec<GroupGrant>,
+    pub added: Vec<AddedGrant>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

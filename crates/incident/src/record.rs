@@ -5,12 +5,13 @@
 //! original document, so it is recoverable on every path. Documents travel as `DocumentRef`s:
 //! the texts are in the document store.
 
-use policy_engine::{Edit, Finding};
+use policy_engine::{Edit, EffectiveGrant, Finding};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::boundary::BoundaryChange;
 use crate::event::{PolicyChange, Principal};
 
 /// A policy document as the workflow state names it. The text itself is in the document store,
@@ -79,9 +80,9 @@ pub fn carried_edits(edits: Vec<Edit>) -> (Vec<Edit>, usize) {
     (carried, left_out.len())
 }
 
-/// A membership's grants as the state carries them, with how many were left out: each via line
+/// Grants a grant path added, as the state carries them, with how many were left out: each via line
 /// cut short, at most `LISTED_VALUES` of them per pattern.
-pub fn carried_group_grants(grants: Vec<GroupGrant>) -> (Vec<GroupGrant>, usize) {
+pub fn carried_added_grants(grants: Vec<AddedGrant>) -> (Vec<AddedGrant>, usize) {
     let (carried, left_out) = carried(grants);
     (carried, left_out.len())
 }
@@ -190,21 +191,50 @@ pub struct Analysed {
     /// For a group membership (whose `document` is the group's policies, `findings` empty):
     /// the restricted patterns the membership adds to what the user can do without it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub group_grants: Vec<GroupGrant>,
+    pub group_grants: Vec<AddedGrant>,
+    /// For a permissions-boundary change (whose `document` is the boundary it put in force,
+    /// `findings` empty): the boundaries before and after, and what the principal can do since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<BoundaryChange>,
 }
 
-/// A restricted pattern a group membership adds to a user's effective access, and the
-/// statements of the group's policies that grant it.
+/// A restricted pattern a grant path (a group membership, a permissions boundary) adds to a
+/// principal's effective access, and the statements that grant it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GroupGrant {
+pub struct AddedGrant {
     pub pattern: String,
     /// One line per granting statement ("inline policy ops of group admins, statement Admin:
-    /// iam:*"), as `carried_group_grants` shortens them.
+    /// iam:*"), as `carried_added_grants` shortens them.
     pub via: Vec<String>,
 }
 
-impl std::fmt::Display for GroupGrant {
+impl AddedGrant {
+    /// An effective grant of the engine, as the records carry it.
+    pub fn of(grant: EffectiveGrant) -> AddedGrant {
+        AddedGrant {
+            pattern: grant.pattern,
+            via: grant
+                .via
+                .iter()
+                .map(|statement| {
+                    format!(
+                        "{}, statement {}{}",
+                        statement.source,
+                        statement.statement,
+                        if statement.actions.is_empty() {
+                            " (NotAction)".to_owned()
+                        } else {
+                            format!(": {}", statement.actions.join(", "))
+                        }
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for AddedGrant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} through {}", self.pattern, self.via.join("; "))
     }
@@ -291,6 +321,15 @@ pub enum QuarantineAction {
     /// The user was removed from the group (RemoveUserFromGroup); the original document is the
     /// group's policies as they were then.
     RemovedFromGroup { user: String, group: String },
+    /// The boundary in force before the change (or, when that is unknown or would grant more
+    /// than the quarantine allows, the stack's quarantine boundary) was put back.
+    #[serde(rename_all = "camelCase")]
+    BoundaryPutBack {
+        principal: Principal,
+        previous_boundary_arn: String,
+        /// The boundary the change set (what approval puts back); `None`: it deleted it.
+        changed_to: Option<String>,
+    },
 }
 
 /// The output of the Quarantine step (`$.quarantine`). The state machine routes on `status`.

@@ -32,6 +32,13 @@ pub enum RestoreWrite {
         user: String,
         group: String,
     },
+    PutBoundary {
+        principal: Principal,
+        boundary_arn: String,
+    },
+    DeleteBoundary {
+        principal: Principal,
+    },
 }
 
 /// The writes to make, then the record to return.
@@ -41,7 +48,7 @@ pub struct RestorePlan {
     pub record: RestoreRecord,
 }
 
-fn restored(writes: Vec<RestoreWrite>, detail: String) -> RestorePlan {
+pub(crate) fn restored(writes: Vec<RestoreWrite>, detail: String) -> RestorePlan {
     RestorePlan {
         writes,
         record: RestoreRecord {
@@ -51,7 +58,7 @@ fn restored(writes: Vec<RestoreWrite>, detail: String) -> RestorePlan {
     }
 }
 
-fn gone(detail: String) -> RestorePlan {
+pub(crate) fn gone(detail: String) -> RestorePlan {
     RestorePlan {
         writes: Vec::new(),
         record: RestoreRecord {
@@ -106,11 +113,18 @@ impl RestoreWrite {
             RestoreWrite::AddToGroup { user, group } => {
                 format!("add user {user} to group {group} again")
             }
+            RestoreWrite::PutBoundary {
+                principal,
+                boundary_arn,
+            } => format!("make {boundary_arn} the permissions boundary of {principal} again"),
+            RestoreWrite::DeleteBoundary { principal } => {
+                format!("delete the permissions boundary of {principal} again")
+            }
         }
     }
 }
 
-fn skipped(detail: String) -> RestorePlan {
+pub(crate) fn skipped(detail: String) -> RestorePlan {
     RestorePlan {
         writes: Vec::new(),
         record: RestoreRecord {

@@ -27,6 +27,9 @@ fn each_handled_event_names_what_it_changed() {
         principal: principal(kind, name),
         policy_arn: arn.into(),
     };
+    let boundary = |kind, name| Target::PermissionsBoundary {
+        principal: principal(kind, name),
+    };
     let cases = [
         (
             "alice's CreatePolicy: the new policy, by the ARN in the response",
@@ -125,6 +128,30 @@ fn each_handled_event_names_what_it_changed() {
                 role_name: "partner-access".into(),
             },
         ),
+        (
+            "bob's DeleteRolePermissionsBoundary: the role's boundary",
+            "delete-role-permissions-boundary.json",
+            "DeleteRolePermissionsBoundary",
+            boundary(PrincipalKind::Role, "data-pipeline"),
+        ),
+        (
+            "bob's PutRolePermissionsBoundary: the role's boundary",
+            "put-role-permissions-boundary.json",
+            "PutRolePermissionsBoundary",
+            boundary(PrincipalKind::Role, "data-pipeline"),
+        ),
+        (
+            "alice's DeleteUserPermissionsBoundary: the user's boundary",
+            "delete-user-permissions-boundary.json",
+            "DeleteUserPermissionsBoundary",
+            boundary(PrincipalKind::User, "carol"),
+        ),
+        (
+            "alice's PutUserPermissionsBoundary: the user's boundary",
+            "put-user-permissions-boundary.json",
+            "PutUserPermissionsBoundary",
+            boundary(PrincipalKind::User, "carol"),
+        ),
     ];
     for (case, name, event_name, target) in cases {
         // GIVEN the event of the case
@@ -133,6 +160,27 @@ fn each_handled_event_names_what_it_changed() {
         // THEN it is a change of that name, to that target
         assert_eq!(change.event_name, event_name, "{case} ({name})");
         assert_eq!(change.target, target, "{case} ({name})");
+    }
+}
+
+#[test]
+fn a_boundary_put_names_the_new_boundary_and_a_deletion_none() {
+    let cases = [
+        (
+            "put-role-permissions-boundary.json",
+            Some("arn:aws:iam::123456789012:policy/pipeline-boundary-wide"),
+        ),
+        (
+            "put-user-permissions-boundary.json",
+            Some("arn:aws:iam::123456789012:policy/developer-boundary"),
+        ),
+        ("delete-role-permissions-boundary.json", None),
+        ("delete-user-permissions-boundary.json", None),
+    ];
+    for (name, expected) in cases {
+        let change = change_of(name);
+        assert_eq!(change.boundary_arn.as_deref(), expected, "{name}");
+        assert_eq!(change.document, None, "{name}: no document in the event");
     }
 }
 

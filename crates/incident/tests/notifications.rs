@@ -11,8 +11,8 @@ use incident::{DeletedVersion, Outcome, QuarantineAction, notification};
 use serde_json::json;
 use support::{
     EXECUTION, OUTCOMES, applied_mut, assessment_of, assessments_with_very_long_names,
-    attachment_assessment, email_text, membership_assessment, quarantine_of, section, spelling,
-    state, state_at, trust_assessment,
+    attachment_assessment, boundary_assessment, email_text, membership_assessment, quarantine_of,
+    section, spelling, state, state_at, trust_assessment,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -124,6 +124,32 @@ fn the_notification_of_a_trust_policy_says_who_may_assume_the_role() {
                 name.trim_end_matches(".json").replace('-', "_")
             ),
             about,
+            &email,
+        );
+    }
+}
+
+#[test]
+fn the_notification_of_a_deleted_boundary_says_what_was_put_back_and_why() {
+    // GIVEN bob's deletion of data-pipeline's boundary, restricted (its inline policy's deletions
+    // no longer held back) and quarantined by putting pipeline-boundary back
+    let assessment = boundary_assessment();
+    for outcome in [
+        Outcome::Quarantined,
+        Outcome::Restored,
+        Outcome::RestoreSkipped,
+        Outcome::Kept,
+    ] {
+        let state = state_at(outcome, &assessment);
+        // WHEN it is notified
+        let email = notification(outcome, &state, EXECUTION);
+        // THEN the email is the one pinned for it
+        assert_email!(
+            &format!("boundary_{}", spelling(outcome)),
+            &format!(
+                "{}: bob's DeleteRolePermissionsBoundary on role data-pipeline",
+                spelling(outcome)
+            ),
             &email,
         );
     }

@@ -8,7 +8,7 @@ use incident::quarantine::{
     decide_attachment, decide_inline, decide_managed, decide_membership, decide_missing,
     inline_budget, rewrite,
 };
-use incident::{DocumentRef, GroupGrant, Principal, PrincipalKind, QuarantineAction};
+use incident::{AddedGrant, DocumentRef, Principal, PrincipalKind, QuarantineAction};
 use policy_engine::{Catalog, PolicyKind, RestrictedActions};
 
 const POLICY: &str = "arn:aws:iam::123456789012:policy/my-bad-policy-aws-5-mins";
@@ -578,7 +578,7 @@ fn membership(member: bool, group_document: Option<&str>, added: &[&str]) -> Mem
         group_document: group_document.map(str::to_owned),
         added: added
             .iter()
-            .map(|pattern| GroupGrant {
+            .map(|pattern| AddedGrant {
                 pattern: (*pattern).into(),
                 via: vec!["managed policy arn:aws:iam::aws:policy/AdministratorAccess (v1), statement #0: *".into()],
             })

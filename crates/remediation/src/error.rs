@@ -56,7 +56,10 @@ impl StepError {
         match self {
             StepError::Aws(failure) if failure.retryable => "Retryable",
             StepError::Aws(_) => "NonRetryable",
-            StepError::Quarantine(QuarantineError::Unreadable { .. }) => "InvalidInput",
+            StepError::Quarantine(
+                QuarantineError::Unreadable { .. } | QuarantineError::UnreadablePolicy(_),
+            ) => "InvalidInput",
+            StepError::Quarantine(QuarantineError::NoSafeBoundary(_)) => "PolicyConflict",
             StepError::Quarantine(QuarantineError::NoRoom { .. }) => "PolicyConflict",
             StepError::Quarantine(QuarantineError::DoesNotFit(_)) => "NonRetryable",
             StepError::Quarantine(QuarantineError::NotYetConsistent(_))

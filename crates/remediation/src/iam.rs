@@ -387,3 +387,68 @@ fn attached_arns(policies: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<String>
         .filter_map(|p| p.policy_arn().map(str::to_owned))
         .collect()
 }
+
+/// Permissions boundaries: users and roles have one, groups none.
+impl IamPolicies {
+    /// Makes `boundary_arn` the principal's permissions boundary.
+    pub async fn put_boundary(&self, principal: &Principal, boundary_arn: &str) -> Result<()> {
+        let name = principal.name.as_str();
+        match principal.kind {
+            PrincipalKind::User => self
+                .client
+                .put_user_permissions_boundary()
+                .user_name(name)
+                .permissions_boundary(boundary_arn)
+                .customize()
+                .config_override(one_attempt())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("PutUserPermissionsBoundary", e)),
+            PrincipalKind::Role => self
+                .client
+                .put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(boundary_arn)
+                .customize()
+                .config_override(one_attempt())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("PutRolePermissionsBoundary", e)),
+            PrincipalKind::Group => Err(no_group_boundary("PutPermissionsBoundary")),
+        }
+    }
+
+    /// Deletes the principal's permissions boundary.
+    pub async fn delete_boundary(&self, principal: &Principal) -> Result<()> {
+        let name = principal.name.as_str();
+        match principal.kind {
+            PrincipalKind::User => self
+                .client
+                .delete_user_permissions_boundary()
+                .user_name(name)
+                .customize()
+                .config_override(one_attempt())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("DeleteUserPermissionsBoundary", e)),
+            PrincipalKind::Role => self
+                .client
+                .delete_role_permissions_boundary()
+                .role_name(name)
+                .customize()
+                .config_override(one_attempt())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsFailure::from_sdk("DeleteRolePermissionsBoundary", e)),
+            PrincipalKind::Group => Err(no_group_boundary("DeletePermissionsBoundary")),
+        }
+    }
+}
+
+fn no_group_boundary(call: &str) -> AwsFailure {
+    AwsFailure::unusable_answer(call, "is not a call for a group: groups have no boundary")
+}

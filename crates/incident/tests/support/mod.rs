@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+use incident::boundary::{Boundary, BoundaryRestoreNow, NO_BOUNDARY, Previous, restore_boundary};
 use incident::membership::{added_grants, group_document};
 use incident::quarantine::{inline_budget, rewrite};
 use incident::restore::{
@@ -216,6 +217,7 @@ pub fn analysed(
         findings,
         omitted_grants,
         group_grants: Vec::new(),
+        boundary: None,
         change,
     };
     Assessment {
@@ -277,6 +279,72 @@ pub fn carol_with(identity: Vec<SourcedPolicy>) -> PrincipalPolicies {
     }
 }
 
+/// The boundary policy `tests/fixtures/policies/<name>.json`, under its ARN in the account.
+pub fn boundary(name: &str) -> Boundary {
+    Boundary {
+        arn: format!("arn:aws:iam::123456789012:policy/{name}"),
+        document: read_fixture("policies", &format!("{name}.json")),
+    }
+}
+
+/// The role data-pipeline as IAM holds it: the inline policy of put-role-policy.json
+/// (`s3:Delete*` on its staging bucket) under `boundary` (`None`: no boundary).
+pub fn pipeline(boundary: Option<&Boundary>) -> PrincipalPolicies {
+    let owner = PrincipalRef {
+        kind: EngineKind::Role,
+        name: "data-pipeline".into(),
+    };
+    PrincipalPolicies {
+        principal: owner.clone(),
+        arn: Some("arn:aws:iam::123456789012:role/data-pipeline".into()),
+        path: Some("/".into()),
+        identity: vec![SourcedPolicy {
+            source: PolicySource::Inline {
+                owner,
+                policy_name: "pipeline-s3-access".into(),
+            },
+            through_group: None,
+            document: recorded_document(&fixture("put-role-policy.json")).into(),
+        }],
+        boundary: boundary.map(|b| SourcedPolicy {
+            source: PolicySource::Managed {
+                policy_arn: b.arn.clone(),
+                version_id: Some("v1".into()),
+            },
+            through_group: None,
+            document: b.document.as_str().into(),
+        }),
+        unresolved: Vec::new(),
+    }
+}
+
+/// What Analyse makes of bob's DeleteRolePermissionsBoundary on data-pipeline, whose boundary
+/// the ledger knew as pipeline-boundary: restricted, the inline policy's deletions in force.
+pub fn boundary_assessment() -> Assessment {
+    let change = change_of("delete-role-permissions-boundary.json");
+    let (assessed, omitted_grants) = incident::boundary::assess(
+        &pipeline(None),
+        &Previous::Policy(boundary("pipeline-boundary")),
+        &boundary("quarantine-boundary"),
+        &restricted(RESTRICTED),
+    )
+    .expect("readable policies");
+    Assessment {
+        id: change.event_id.clone(),
+        event_name: change.event_name.clone(),
+        verdict: Verdict::Restricted(Analysed {
+            notify: true,
+            document: kept(NO_BOUNDARY),
+            version_id: None,
+            findings: Vec::new(),
+            omitted_grants,
+            group_grants: Vec::new(),
+            boundary: Some(assessed),
+            change,
+        }),
+    }
+}
+
 /// alice's AddUserToGroup of carol (who has no policy) to admins (AdministratorAccess), as
 /// Analyse assesses it: restricted, the group's policies kept as its document.
 pub fn membership_assessment() -> Assessment {
@@ -304,6 +372,7 @@ pub fn membership_assessment() -> Assessment {
             findings: Vec::new(),
             omitted_grants,
             group_grants,
+            boundary: None,
             change,
         }),
     }
@@ -394,6 +463,19 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
             },
             original_document: analysed.document.clone(),
             quarantined_document: None,
+            edits: Vec::new(),
+            omitted_changes: 0,
+            findings: Vec::new(),
+            omitted_grants: 0,
+        },
+        Target::PermissionsBoundary { principal } => AppliedQuarantine {
+            action: QuarantineAction::BoundaryPutBack {
+                principal: principal.clone(),
+                previous_boundary_arn: boundary("pipeline-boundary").arn,
+                changed_to: analysed.boundary.as_ref().and_then(|b| b.now.clone()),
+            },
+            original_document: analysed.document.clone(),
+            quarantined_document: Some(kept(&boundary("pipeline-boundary").document)),
             edits: Vec::new(),
             omitted_changes: 0,
             findings: Vec::new(),
@@ -510,6 +592,23 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
                 member: false,
             })
         }
+        QuarantineAction::BoundaryPutBack {
+            principal,
+            previous_boundary_arn,
+            changed_to,
+        } => restore_boundary(&BoundaryRestoreNow {
+            principal: principal.clone(),
+            put_back: previous_boundary_arn.clone(),
+            changed_to: changed_to.clone(),
+            original: text_of(&applied.original_document),
+            exists: true,
+            current: Some(if changed_since {
+                "arn:aws:iam::123456789012:policy/someone-elses-boundary".into()
+            } else {
+                previous_boundary_arn.clone()
+            }),
+            changed_to_document: Some(text_of(&applied.original_document)),
+        }),
     }
 }
 

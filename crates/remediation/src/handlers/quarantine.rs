@@ -82,6 +82,11 @@ pub async fn quarantine(
                 "a trust policy change is reported, never quarantined",
             ));
         }
+        Target::PermissionsBoundary { .. } => {
+            return Err(invalid_input(
+                "a permissions-boundary change is not quarantined yet (its workflow lands next)",
+            ));
+        }
     };
     match &record {
         QuarantineRecord::Applied(applied) => {

@@ -195,6 +195,11 @@ pub async fn plan_restore(
                 group,
             })
         }
+        QuarantineAction::BoundaryPutBack { .. } => {
+            return Err(invalid_input(
+                "a permissions-boundary quarantine is not restored yet (its workflow lands next)",
+            ));
+        }
     })
 }
 
@@ -218,6 +223,11 @@ async fn apply(write: &RestoreWrite, iam: &IamPolicies) -> Result<(), StepError>
             policy_arn,
         } => iam.attach(principal, policy_arn).await?,
         RestoreWrite::AddToGroup { user, group } => iam.add_user_to_group(user, group).await?,
+        RestoreWrite::PutBoundary {
+            principal,
+            boundary_arn,
+        } => iam.put_boundary(principal, boundary_arn).await?,
+        RestoreWrite::DeleteBoundary { principal } => iam.delete_boundary(principal).await?,
     }
     Ok(())
 }

@@ -105,6 +105,7 @@ pub fn assessment_with(change: PolicyChange, document: String) -> Assessment {
             notify: true,
             document: DocumentRef::of(&document),
             omitted_grants: 0,
+            boundary: None,
             version_id: change.version_id.clone(),
             findings,
             group_grants: Vec::new(),

@@ -1,0 +1,497 @@
+//! Permissions boundaries as a grant path, pure. Deleting a user's or role's boundary, or
+//! replacing it with a wider one, grants no new statement, yet turns on what the principal's own
+//! policies grant and the boundary held back. A boundary change is restricted when the principal
+//! can now perform a restricted pattern it could not under the previous boundary; the
+//! quarantine puts a boundary back that takes exactly those grants out of force again, and
+//! never one that would let the principal do anything restricted it cannot do now.
+//!
+//! The previous boundary is the one iam-sentinel last saw in force (the boundary ledger). When
+//! it is not known (never seen, or its policy is gone), the principal is compared with, and
+//! if need be held by, the stack's quarantine boundary, which allows everything but the
+//! restricted patterns: fail closed, and no narrower than it must be.
+
+use std::sync::Arc;
+
+use policy_engine::{
+    Catalog, DocumentError, EffectiveGrant, PolicySource, PrincipalPolicies, RestrictedActions,
+    SourcedPolicy, Unresolved, effective_access,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::event::Principal;
+use crate::quarantine::QuarantineError;
+use crate::record::{
+    AddedGrant, AppliedQuarantine, DocumentRef, QuarantineAction, carried_added_grants,
+};
+use crate::restore::{RestorePlan, RestoreWrite, gone, restored, skipped};
+
+/// What a principal without a permissions boundary is limited by: nothing. The document a
+/// record names for "no boundary" (what a deletion put in force, what approval of a deletion
+/// restores), so that every boundary change has a document to show and to hash.
+pub const NO_BOUNDARY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoPermissionsBoundary","Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// A managed policy used as a permissions boundary, with its default document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Boundary {
+    pub arn: String,
+    pub document: String,
+}
+
+impl Boundary {
+    fn sourced(&self) -> SourcedPolicy {
+        SourcedPolicy {
+            source: PolicySource::Managed {
+                policy_arn: self.arn.clone(),
+                version_id: None,
+            },
+            through_group: None,
+            document: Arc::from(self.document.as_str()),
+        }
+    }
+}
+
+/// The boundary in force before the change, as the ledger remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Previous {
+    /// Never seen, or its policy no longer exists: compared with the quarantine boundary.
+    Unknown,
+    /// The principal had no boundary.
+    NoBoundary,
+    Policy(Boundary),
+}
+
+/// What the boundary ledger remembers of a principal: the boundary iam-sentinel last saw in
+/// force (`None`: none), and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundarySeen {
+    pub boundary_arn: Option<String>,
+    pub seen_at: time::OffsetDateTime,
+}
+
+/// The previous boundary by name, before its document is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreviousArn {
+    Unknown,
+    NoBoundary,
+    Policy(String),
+}
+
+/// The boundary in force before a change made at `changed_at`: what the ledger saw, only when
+/// it saw it before the change (a sweep or step that looked after it saw the change itself).
+pub fn previous_from_ledger(
+    seen: Option<&BoundarySeen>,
+    changed_at: Option<time::OffsetDateTime>,
+) -> PreviousArn {
+    match (seen, changed_at) {
+        (Some(seen), Some(changed_at)) if seen.seen_at < changed_at => match &seen.boundary_arn {
+            Some(arn) => PreviousArn::Policy(arn.clone()),
+            None => PreviousArn::NoBoundary,
+        },
+        _ => PreviousArn::Unknown,
+    }
+}
+
+impl BoundaryChange {
+    /// The previous boundary the assessment compared with, by name.
+    pub fn previous_arn(&self) -> PreviousArn {
+        match &self.previous {
+            None => PreviousArn::Unknown,
+            Some(PreviousBoundary { boundary_arn: None }) => PreviousArn::NoBoundary,
+            Some(PreviousBoundary {
+                boundary_arn: Some(arn),
+            }) => PreviousArn::Policy(arn.clone()),
+        }
+    }
+}
+
+/// The assessment of a boundary change (`Analysed.boundary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoundaryChange {
+    /// The boundary in force before, as iam-sentinel last saw it: `None` when not known.
+    pub previous: Option<PreviousBoundary>,
+    /// The boundary IAM holds now; `None`: the principal has none.
+    pub now: Option<String>,
+    /// What the principal can perform now and could not before (or, the previous boundary
+    /// unknown, under the quarantine boundary), as `carried_added_grants` shortens them.
+    pub added: Vec<AddedGrant>,
+}
+
+/// A boundary seen in force: a policy, or none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousBoundary {
+    pub boundary_arn: Option<String>,
+}
+
+impl BoundaryChange {
+    pub fn restricted(&self) -> bool {
+        !self.added.is_empty()
+    }
+
+    /// "the previous boundary B" / "no boundary" / "an unknown boundary (compared with the
+    /// quarantine boundary)", for people.
+    pub fn describe_previous(&self) -> String {
+        match &self.previous {
+            None => "not known to iam-sentinel (compared with the quarantine boundary, which \
+                     allows nothing restricted)"
+                .to_owned(),
+            Some(PreviousBoundary {
+                boundary_arn: Some(arn),
+            }) => arn.clone(),
+            Some(PreviousBoundary { boundary_arn: None }) => "no boundary".to_owned(),
+        }
+    }
+}
+
+/// The restricted patterns `policies` can perform (with their boundary as it is), by pattern.
+fn grants(
+    policies: &PrincipalPolicies,
+    restricted: &RestrictedActions,
+) -> Result<Vec<EffectiveGrant>, QuarantineError> {
+    effective_access(policies, restricted, Catalog::embedded())
+        .map(|access| access.grants)
+        .map_err(unreadable)
+}
+
+fn unreadable(error: DocumentError) -> QuarantineError {
+    QuarantineError::UnreadablePolicy(error.to_string())
+}
+
+/// The same principal under another boundary (`None`: no boundary).
+fn under(policies: &PrincipalPolicies, boundary: Option<&Boundary>) -> PrincipalPolicies {
+    PrincipalPolicies {
+        boundary: boundary.map(Boundary::sourced),
+        unresolved: policies
+            .unresolved
+            .iter()
+            .filter(|u| !matches!(u, Unresolved::Boundary { .. }))
+            .cloned()
+            .collect(),
+        ..policies.clone()
+    }
+}
+
+fn patterns(grants: &[EffectiveGrant]) -> Vec<&str> {
+    grants.iter().map(|g| g.pattern.as_str()).collect()
+}
+
+/// The boundary the principal is compared with: the previous one, or the quarantine boundary
+/// when it is unknown; `None` for "no boundary".
+fn before<'a>(previous: &'a Previous, quarantine: &'a Boundary) -> Option<&'a Boundary> {
+    match previous {
+        Previous::Unknown => Some(quarantine),
+        Previous::NoBoundary => None,
+        Previous::Policy(boundary) => Some(boundary),
+    }
+}
+
+/// The quarantine boundary must allow nothing restricted, whatever a principal's policies
+/// grant: one altered to allow more would hide every change it is compared with, and widen
+/// what it is put back on. Checked on a principal whose policy allows everything.
+fn check_quarantine_boundary(
+    quarantine: &Boundary,
+    restricted: &RestrictedActions,
+) -> Result<(), QuarantineError> {
+    let owner = policy_engine::PrincipalRef {
+        kind: policy_engine::PrincipalKind::Role,
+        name: "any".into(),
+    };
+    let anyone = PrincipalPolicies {
+        principal: owner.clone(),
+        arn: None,
+        path: None,
+        identity: vec![SourcedPolicy {
+            source: PolicySource::Inline {
+                owner,
+                policy_name: "everything".into(),
+            },
+            through_group: None,
+            document: Arc::from(NO_BOUNDARY),
+        }],
+        boundary: Some(quarantine.sourced()),
+        unresolved: Vec::new(),
+    };
+    let allowed = grants(&anyone, restricted)?;
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    Err(QuarantineError::NoSafeBoundary(format!(
+        "the quarantine boundary {} allows {}: it is not the stack's (altered?), so nothing is \
+         compared with it or put back",
+        quarantine.arn,
+        patterns(&allowed).join(", ")
+    )))
+}
+
+/// What the principal, as `now` holds it (its boundary included), can perform that it could not
+/// under the boundary before.
+pub fn added_grants(
+    now: &PrincipalPolicies,
+    previous: &Previous,
+    quarantine: &Boundary,
+    restricted: &RestrictedActions,
+) -> Result<Vec<AddedGrant>, QuarantineError> {
+    check_quarantine_boundary(quarantine, restricted)?;
+    let before = grants(&under(now, before(previous, quarantine)), restricted)?;
+    let before = patterns(&before);
+    Ok(grants(now, restricted)?
+        .into_iter()
+        .filter(|grant| !before.contains(&grant.pattern.as_str()))
+        .map(AddedGrant::of)
+        .collect())
+}
+
+/// The assessment of a boundary change (`now` is the principal as IAM holds it), with how many
+/// added grants were left out of it.
+pub fn assess(
+    now: &PrincipalPolicies,
+    previous: &Previous,
+    quarantine: &Boundary,
+    restricted: &RestrictedActions,
+) -> Result<(BoundaryChange, usize), QuarantineError> {
+    let (added, omitted) =
+        carried_added_grants(added_grants(now, previous, quarantine, restricted)?);
+    let change = BoundaryChange {
+        previous: match previous {
+            Previous::Unknown => None,
+            Previous::NoBoundary => Some(PreviousBoundary { boundary_arn: None }),
+            Previous::Policy(boundary) => Some(PreviousBoundary {
+                boundary_arn: Some(boundary.arn.clone()),
+            }),
+        },
+        now: boundary_arn(now),
+        added,
+    };
+    Ok((change, omitted))
+}
+
+/// The boundary IAM says the principal has, whether or not its document could be read.
+pub fn boundary_arn(policies: &PrincipalPolicies) -> Option<String> {
+    let unresolved = policies.unresolved.iter().find_map(|u| match u {
+        Unresolved::Boundary { policy_arn } => Some(policy_arn.clone()),
+        _ => None,
+    });
+    policies
+        .boundary
+        .as_ref()
+        .and_then(|b| match &b.source {
+            PolicySource::Managed { policy_arn, .. } => Some(policy_arn.clone()),
+            PolicySource::Inline { .. } => None,
+        })
+        .or(unresolved)
+}
+
+/// The boundary in force, with its document (empty when IAM could not give it).
+pub fn boundary_in_force(policies: &PrincipalPolicies) -> Option<Boundary> {
+    let arn = boundary_arn(policies)?;
+    let document = policies
+        .boundary
+        .as_ref()
+        .map(|b| b.document.to_string())
+        .unwrap_or_default();
+    Some(Boundary { arn, document })
+}
+
+/// A principal's boundary as it is now, for the Quarantine step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundaryNow {
+    pub principal: Principal,
+    /// Its policies and the boundary IAM holds; `None`: the principal is gone.
+    pub policies: Option<PrincipalPolicies>,
+    /// The boundary IAM holds now, with its document (`None`: no boundary).
+    pub current: Option<Boundary>,
+    /// The boundary the assessment found in force (`None`: none), with its document now (empty
+    /// when its policy was deleted since: approval then restores nothing). What an earlier
+    /// attempt of this step overrode.
+    pub assessed: Option<Boundary>,
+    pub previous: Previous,
+    pub quarantine: Boundary,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BoundaryDecision {
+    NotNeeded(String),
+    /// Put the boundary back on the principal.
+    PutBack(PutBack),
+    /// The put-back boundary is in force already (an earlier attempt's answer was lost).
+    InPlace(PutBack),
+}
+
+/// A boundary put back in place of the one the change set, and the record once it is there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutBack {
+    pub boundary: Boundary,
+    /// The changed-to boundary's document (`NO_BOUNDARY` for a deletion): what approval
+    /// restores, kept before the record names it.
+    pub original: String,
+    pub record: AppliedQuarantine,
+}
+
+impl PutBack {
+    /// `put_back` in force instead of `changed_to` (`None`: the change deleted the boundary).
+    fn new(principal: &Principal, put_back: &Boundary, changed_to: Option<&Boundary>) -> PutBack {
+        let original = changed_to.map_or(NO_BOUNDARY, |b| &b.document).to_owned();
+        let record = AppliedQuarantine {
+            action: QuarantineAction::BoundaryPutBack {
+                principal: principal.clone(),
+                previous_boundary_arn: put_back.arn.clone(),
+                changed_to: changed_to.map(|b| b.arn.clone()),
+            },
+            original_document: DocumentRef::of(&original),
+            quarantined_document: Some(DocumentRef::of(&put_back.document)),
+            edits: Vec::new(),
+            omitted_changes: 0,
+            findings: Vec::new(),
+            omitted_grants: 0,
+        };
+        PutBack {
+            boundary: put_back.clone(),
+            original,
+            record,
+        }
+    }
+}
+
+/// Which boundary to put back, on the principal as IAM holds it now: the previous one, unless
+/// it is unknown or would let the principal perform a restricted pattern that the change added
+/// or that it cannot perform now (a stale or altered ledger never widens access); then the
+/// quarantine boundary, under the same check. Neither passing fails closed.
+pub fn decide_put_back(
+    now: &BoundaryNow,
+    lagging: bool,
+    restricted: &RestrictedActions,
+) -> Result<BoundaryDecision, QuarantineError> {
+    let Some(policies) = &now.policies else {
+        return crate::quarantine::decide_missing(
+            &format!("{} no longer exists", now.principal),
+            lagging,
+        )
+        .map(BoundaryDecision::NotNeeded);
+    };
+    let arn = |b: Option<&Boundary>| b.map(|b| b.arn.to_lowercase());
+    let candidates: Vec<&Boundary> = match &now.previous {
+        Previous::Policy(previous) => vec![previous, &now.quarantine],
+        Previous::Unknown | Previous::NoBoundary => vec![&now.quarantine],
+    };
+    // A retried step: the boundary in force is one this step puts back, and the assessment
+    // saw another. Its own earlier work (or someone's same fix) stands as just applied.
+    if let Some(in_force) = candidates
+        .iter()
+        .find(|c| arn(Some(c)) == arn(now.current.as_ref()))
+        && arn(now.assessed.as_ref()) != arn(now.current.as_ref())
+    {
+        return Ok(BoundaryDecision::InPlace(PutBack::new(
+            &now.principal,
+            in_force,
+            now.assessed.as_ref(),
+        )));
+    }
+    let added = added_grants(policies, &now.previous, &now.quarantine, restricted)?;
+    if added.is_empty() {
+        return Ok(BoundaryDecision::NotNeeded(format!(
+            "as IAM holds it now, {} can perform no restricted action it could not before the \
+             change",
+            now.principal
+        )));
+    }
+    let performable_now = grants(policies, restricted)?;
+    let performable_now = patterns(&performable_now);
+    let added: Vec<&str> = added.iter().map(|a| a.pattern.as_str()).collect();
+    for candidate in candidates {
+        let under_it = grants(&under(policies, Some(candidate)), restricted)?;
+        let safe = patterns(&under_it)
+            .iter()
+            .all(|pattern| performable_now.contains(pattern) && !added.contains(pattern));
+        if safe {
+            return Ok(BoundaryDecision::PutBack(PutBack::new(
+                &now.principal,
+                candidate,
+                now.current.as_ref(),
+            )));
+        }
+    }
+    Err(QuarantineError::NoSafeBoundary(format!(
+        "neither the previous boundary nor the quarantine boundary {} takes out of force what \
+         the change to {} added without letting it do anything restricted it cannot do now",
+        now.quarantine.arn, now.principal
+    )))
+}
+
+/// A boundary quarantine, as it is now, for the Restore step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundaryRestoreNow {
+    pub principal: Principal,
+    /// The boundary the quarantine put back.
+    pub put_back: String,
+    /// The boundary the change set (`None`: it deleted the boundary).
+    pub changed_to: Option<String>,
+    /// The document approved: the changed-to boundary's as the quarantine saw it.
+    pub original: String,
+    /// Whether the principal still exists.
+    pub exists: bool,
+    /// The boundary IAM holds now (`None`: none).
+    pub current: Option<String>,
+    /// The changed-to boundary's default document now (`None`: its policy is gone).
+    pub changed_to_document: Option<String>,
+}
+
+/// Approval puts the changed-to boundary back (or deletes the boundary), only while the
+/// quarantine's boundary is what the principal holds and the changed-to policy still says what
+/// was approved.
+pub fn restore_boundary(now: &BoundaryRestoreNow) -> RestorePlan {
+    let BoundaryRestoreNow {
+        principal,
+        put_back,
+        changed_to,
+        ..
+    } = now;
+    let same =
+        |a: Option<&str>, b: Option<&str>| a.map(str::to_lowercase) == b.map(str::to_lowercase);
+    if !now.exists {
+        return gone(format!(
+            "{principal} no longer exists (deleted after the quarantine)"
+        ));
+    }
+    if same(now.current.as_deref(), changed_to.as_deref()) {
+        return restored(
+            Vec::new(),
+            format!("the boundary of {principal} was as the change set it already"),
+        );
+    }
+    if !same(now.current.as_deref(), Some(put_back)) {
+        return skipped(format!(
+            "the permissions boundary of {principal} is now {}, not {put_back}, which the \
+             quarantine put back: someone changed it since, and restoring would undo their change",
+            now.current.as_deref().unwrap_or("none")
+        ));
+    }
+    let Some(changed_to) = changed_to else {
+        return restored(
+            vec![RestoreWrite::DeleteBoundary {
+                principal: principal.clone(),
+            }],
+            format!("the permissions boundary of {principal} is deleted again, as the change did"),
+        );
+    };
+    let Some(document) = &now.changed_to_document else {
+        return gone(format!(
+            "{changed_to}, the boundary approving would put back, no longer exists (deleted \
+             after the quarantine); {put_back} stays the boundary"
+        ));
+    };
+    // Approval was given for the boundary's document seen at quarantine time.
+    if !crate::record::same_document(document, &now.original) {
+        return skipped(format!(
+            "the document of {changed_to} changed after the quarantine: making it the boundary \
+             again would allow what nobody approved"
+        ));
+    }
+    restored(
+        vec![RestoreWrite::PutBoundary {
+            principal: principal.clone(),
+            boundary_arn: changed_to.clone(),
+        }],
+        format!("{changed_to} is the permissions boundary of {principal} again"),
+    )
+}

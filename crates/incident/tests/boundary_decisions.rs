@@ -1,0 +1,322 @@
+//! Permissions boundaries as a grant path: when a boundary change is restricted, which
+//! boundary the quarantine puts back (never one that widens access, whatever the ledger says),
+//! and what approval restores. The role `data-pipeline` has the inline policy of
+//! `put-role-policy.json` (`s3:Delete*` on its staging bucket); its boundary
+//! `pipeline-boundary.json` holds the deletions back, `pipeline-boundary-wide.json` does not.
+
+mod support;
+
+use incident::boundary::{
+    Boundary, BoundaryDecision, BoundaryNow, BoundaryRestoreNow, NO_BOUNDARY, Previous, assess,
+    decide_put_back, restore_boundary,
+};
+use incident::quarantine::QuarantineError;
+use incident::restore::RestoreWrite;
+use incident::{AddedGrant, DocumentRef, PrincipalKind, QuarantineAction, RestoreStatus};
+use support::{RESTRICTED, boundary, pipeline, principal, read_fixture, restricted};
+
+const ROLE: &str = "data-pipeline";
+
+fn quarantine_boundary() -> Boundary {
+    boundary("quarantine-boundary")
+}
+
+fn patterns(added: &[AddedGrant]) -> Vec<&str> {
+    added.iter().map(|a| a.pattern.as_str()).collect()
+}
+
+const BOTH: [&str; 2] = ["s3:DeleteBucket", "s3:DeleteObject"];
+
+#[test]
+fn a_boundary_change_is_restricted_when_it_lets_the_principal_do_more_that_is_restricted() {
+    let narrow = boundary("pipeline-boundary");
+    let wide = boundary("pipeline-boundary-wide");
+    let cases: [(&str, Option<&Boundary>, Previous, &[&str]); 6] = [
+        (
+            "deleted: the inline policy's deletions are in force again",
+            None,
+            Previous::Policy(narrow.clone()),
+            &BOTH,
+        ),
+        (
+            "replaced by a wider boundary: the same",
+            Some(&wide),
+            Previous::Policy(narrow.clone()),
+            &BOTH,
+        ),
+        (
+            "replaced by a narrower boundary: nothing added",
+            Some(&narrow),
+            Previous::Policy(wide.clone()),
+            &[],
+        ),
+        (
+            "the same boundary put again: nothing added",
+            Some(&narrow),
+            Previous::Policy(narrow.clone()),
+            &[],
+        ),
+        (
+            "previous unknown: compared with the quarantine boundary (fail closed)",
+            None,
+            Previous::Unknown,
+            &BOTH,
+        ),
+        (
+            "a boundary where there was none can only narrow",
+            Some(&wide),
+            Previous::NoBoundary,
+            &[],
+        ),
+    ];
+    for (what, now, previous, expected) in cases {
+        let (change, _) = assess(
+            &pipeline(now),
+            &previous,
+            &quarantine_boundary(),
+            &restricted(RESTRICTED),
+        )
+        .expect("readable");
+        assert_eq!(patterns(&change.added), expected, "{what}");
+        assert_eq!(change.restricted(), !expected.is_empty(), "{what}");
+        assert_eq!(change.now, now.map(|b| b.arn.clone()), "{what}");
+    }
+}
+
+#[test]
+fn an_added_grant_names_the_statement_that_grants_it() {
+    let (change, _) = assess(
+        &pipeline(None),
+        &Previous::Policy(boundary("pipeline-boundary")),
+        &quarantine_boundary(),
+        &restricted(RESTRICTED),
+    )
+    .expect("readable");
+    assert_eq!(
+        change.added[0].via,
+        [
+            "inline policy \"pipeline-s3-access\" of role \"data-pipeline\", statement CleanUpStaging: s3:Delete*"
+        ]
+    );
+}
+
+fn now(current: Option<Boundary>, previous: Previous) -> BoundaryNow {
+    BoundaryNow {
+        principal: principal(PrincipalKind::Role, ROLE),
+        policies: Some(pipeline(current.as_ref())),
+        assessed: current.clone(),
+        current,
+        previous,
+        quarantine: quarantine_boundary(),
+    }
+}
+
+fn decide(now: &BoundaryNow) -> Result<BoundaryDecision, QuarantineError> {
+    decide_put_back(now, false, &restricted(RESTRICTED))
+}
+
+fn put_back_arn(decision: &BoundaryDecision) -> (&str, Option<&str>, &DocumentRef) {
+    let record = match decision {
+        BoundaryDecision::PutBack(put_back) | BoundaryDecision::InPlace(put_back) => {
+            &put_back.record
+        }
+        other => panic!("expected a put-back, got {other:?}"),
+    };
+    let QuarantineAction::BoundaryPutBack {
+        previous_boundary_arn,
+        changed_to,
+        ..
+    } = &record.action
+    else {
+        panic!("expected BoundaryPutBack, got {:?}", record.action);
+    };
+    (
+        previous_boundary_arn,
+        changed_to.as_deref(),
+        &record.original_document,
+    )
+}
+
+#[test]
+fn the_quarantine_puts_the_previous_boundary_back_or_the_quarantine_boundary() {
+    let narrow = boundary("pipeline-boundary");
+    let wide = boundary("pipeline-boundary-wide");
+    let q = quarantine_boundary();
+    let cases = [
+        (
+            "deleted, previous known: it goes back; approval would delete again",
+            now(None, Previous::Policy(narrow.clone())),
+            (narrow.arn.as_str(), None, DocumentRef::of(NO_BOUNDARY)),
+        ),
+        (
+            "widened, previous known: it goes back; approval would put the wide one back",
+            now(Some(wide.clone()), Previous::Policy(narrow.clone())),
+            (
+                narrow.arn.as_str(),
+                Some(wide.arn.as_str()),
+                DocumentRef::of(&wide.document),
+            ),
+        ),
+        (
+            "deleted, previous unknown: the quarantine boundary",
+            now(None, Previous::Unknown),
+            (q.arn.as_str(), None, DocumentRef::of(NO_BOUNDARY)),
+        ),
+    ];
+    for (what, now, (expected_arn, expected_changed_to, expected_original)) in cases {
+        let decision = decide(&now).expect(what);
+        assert!(matches!(decision, BoundaryDecision::PutBack(_)), "{what}");
+        assert_eq!(
+            put_back_arn(&decision),
+            (expected_arn, expected_changed_to, &expected_original),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_poisoned_ledger_never_widens_access_the_quarantine_boundary_goes_back_instead() {
+    // GIVEN a ledger that says the previous boundary allowed bucket deletion (it did not, or
+    // it is stale), and a change to a boundary allowing object deletion
+    let changed_to = boundary("boundary-allowing-object-deletion");
+    let claimed = boundary("boundary-allowing-bucket-deletion");
+    let now = now(Some(changed_to), Previous::Policy(claimed));
+    // WHEN the quarantine decides
+    let decision = decide(&now).expect("decided");
+    // THEN putting the claimed boundary back would let the role delete buckets, which it cannot
+    // now: the quarantine boundary goes back instead
+    assert_eq!(put_back_arn(&decision).0, quarantine_boundary().arn);
+}
+
+#[test]
+fn an_altered_quarantine_boundary_is_refused_and_nothing_is_put_back() {
+    // GIVEN the stack's quarantine boundary rewritten to allow everything
+    let mut now = now(None, Previous::Unknown);
+    now.quarantine.document = read_fixture("policies", "administrator-access.json");
+    // WHEN the quarantine decides THEN it fails closed (PolicyConflict: notified)
+    assert!(matches!(
+        decide(&now),
+        Err(QuarantineError::NoSafeBoundary(_))
+    ));
+}
+
+#[test]
+fn a_retried_quarantine_recognises_its_own_put_back() {
+    // GIVEN the previous boundary in force again while the assessment saw it deleted
+    let narrow = boundary("pipeline-boundary");
+    let mut now = now(Some(narrow.clone()), Previous::Policy(narrow.clone()));
+    now.assessed = None;
+    // WHEN the step runs again THEN its own put-back stands, as if just applied
+    let decision = decide(&now).expect("decided");
+    assert!(matches!(decision, BoundaryDecision::InPlace(_)));
+    assert_eq!(
+        put_back_arn(&decision),
+        (narrow.arn.as_str(), None, &DocumentRef::of(NO_BOUNDARY))
+    );
+}
+
+#[test]
+fn no_quarantine_when_the_change_no_longer_adds_anything_or_the_principal_is_gone() {
+    let narrow = boundary("pipeline-boundary");
+    // someone narrowed it again before the step ran: the newer change has its own incident
+    let mut renarrowed = now(
+        Some(boundary("pipeline-boundary-wide")),
+        Previous::Policy(narrow.clone()),
+    );
+    renarrowed.current = Some(boundary("boundary-allowing-bucket-deletion"));
+    renarrowed.policies = Some(pipeline(Some(&narrow)));
+    assert!(matches!(
+        decide(&renarrowed),
+        Ok(BoundaryDecision::NotNeeded(_))
+    ));
+    let mut gone = now(None, Previous::Policy(narrow));
+    gone.policies = None;
+    assert!(matches!(decide(&gone), Ok(BoundaryDecision::NotNeeded(_))));
+    assert!(matches!(
+        decide_put_back(&gone, true, &restricted(RESTRICTED)),
+        Err(QuarantineError::NotYetConsistent(_))
+    ));
+}
+
+fn restore_now(current: Option<&str>, changed_to: Option<&Boundary>) -> BoundaryRestoreNow {
+    BoundaryRestoreNow {
+        principal: principal(PrincipalKind::Role, ROLE),
+        put_back: boundary("pipeline-boundary").arn,
+        changed_to: changed_to.map(|b| b.arn.clone()),
+        original: changed_to.map_or(NO_BOUNDARY.to_owned(), |b| b.document.clone()),
+        exists: true,
+        current: current.map(str::to_owned),
+        changed_to_document: changed_to.map(|b| b.document.clone()),
+    }
+}
+
+#[test]
+fn approval_restores_the_change_only_while_the_quarantine_is_in_force() {
+    let narrow = boundary("pipeline-boundary").arn;
+    let wide = boundary("pipeline-boundary-wide");
+    let pipeline_role = principal(PrincipalKind::Role, ROLE);
+    let mut principal_gone = restore_now(Some(&narrow), None);
+    principal_gone.exists = false;
+    let mut policy_gone = restore_now(Some(&narrow), Some(&wide));
+    policy_gone.changed_to_document = None;
+    let mut edited_since = restore_now(Some(&narrow), Some(&wide));
+    edited_since.changed_to_document = Some(read_fixture("policies", "administrator-access.json"));
+    let cases = [
+        (
+            "a deletion approved: the boundary is deleted again",
+            restore_now(Some(&narrow), None),
+            RestoreStatus::Restored,
+            vec![RestoreWrite::DeleteBoundary {
+                principal: pipeline_role.clone(),
+            }],
+        ),
+        (
+            "a widening approved: the wide boundary goes back",
+            restore_now(Some(&narrow), Some(&wide)),
+            RestoreStatus::Restored,
+            vec![RestoreWrite::PutBoundary {
+                principal: pipeline_role.clone(),
+                boundary_arn: wide.arn.clone(),
+            }],
+        ),
+        (
+            "restored already (a lost answer, or by hand)",
+            restore_now(None, None),
+            RestoreStatus::Restored,
+            vec![],
+        ),
+        (
+            "changed since: someone else's boundary stands",
+            restore_now(Some(&wide.arn), None),
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+        (
+            "the principal is gone",
+            principal_gone,
+            RestoreStatus::Gone,
+            vec![],
+        ),
+        (
+            "the approved boundary's policy is gone",
+            policy_gone,
+            RestoreStatus::Gone,
+            vec![],
+        ),
+        (
+            "the approved boundary's document changed since: nobody approved that",
+            edited_since,
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+    ];
+    for (what, now, status, writes) in cases {
+        let plan = restore_boundary(&now);
+        assert_eq!(
+            (plan.record.status, plan.writes),
+            (status, writes),
+            "{what}: {}",
+            plan.record.detail
+        );
+    }
+}
