@@ -9,6 +9,7 @@
 //! boundary allows whatever one of its `Allow` statements could allow. A principal with one
 //! policy and no boundary gets exactly the per-document verdict: the same code decides both.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
@@ -246,8 +247,15 @@ pub struct AccessAnalyser<'a> {
 struct Compiled {
     text: Arc<str>,
     policy: Policy<'static>,
-    candidates: Vec<(usize, Vec<Hit>)>,
+    candidates: Vec<(usize, Vec<Candidate>)>,
     denies: bool,
+}
+
+/// A statement's grant of one pattern on its own, with every known action it grants: what a
+/// principal gets when nothing else it has removes anything.
+struct Candidate {
+    hit: Hit,
+    known: Vec<&'static str>,
 }
 
 impl Compiled {
@@ -275,9 +283,23 @@ impl Compiled {
                 ActionClause::NotAction(_) => true,
             })
             .filter_map(|(index, statement)| {
-                let hits: Vec<Hit> = restricted
+                let resources = Resources::of(statement);
+                let hits: Vec<Candidate> = restricted
                     .patterns()
-                    .filter_map(|r| analysis::hit(statement, r, &none, None, catalog))
+                    .filter_map(|r| {
+                        let hit = analysis::hit(statement, r, &none, None, None, catalog)?;
+                        let known = analysis::known_granted(
+                            statement,
+                            &resources,
+                            &hit.granted_by,
+                            r,
+                            &none,
+                            None,
+                            catalog,
+                        )
+                        .collect();
+                        Some(Candidate { hit, known })
+                    })
                     .collect();
                 (!hits.is_empty()).then_some((index, hits))
             })
@@ -372,7 +394,9 @@ struct Granted<'d> {
     from: &'d InForce<'d>,
     statement: &'d Statement<'static>,
     index: usize,
-    hit: Hit,
+    hit: Cow<'d, Hit>,
+    /// The known actions the statement grants on its own.
+    own_known: &'d [&'static str],
 }
 
 impl<'d> Evaluation<'d> {
@@ -395,11 +419,12 @@ impl<'d> Evaluation<'d> {
             let granted: Vec<Granted> = if unlimited {
                 // Nothing removes anything: each document's own reading stands.
                 self.candidates(pattern)
-                    .map(|(from, index, statement, hit)| Granted {
+                    .map(|(from, index, statement, candidate)| Granted {
                         from,
                         statement,
                         index,
-                        hit: hit.clone(),
+                        hit: Cow::Borrowed(&candidate.hit),
+                        own_known: &candidate.known,
                     })
                     .collect()
             } else {
@@ -408,8 +433,7 @@ impl<'d> Evaluation<'d> {
             if granted.is_empty() {
                 removed.extend(self.removals(pattern, &denials, limit.as_ref()));
             } else {
-                let known_action_count =
-                    self.known_count(&granted, pattern, &denials, limit.as_ref());
+                let known_action_count = self.known_count(&granted, &denials, limit.as_ref());
                 grants.push(EffectiveGrant {
                     pattern: pattern.to_owned(),
                     via: granted.iter().map(Granted::statement).collect(),
@@ -428,7 +452,14 @@ impl<'d> Evaluation<'d> {
     fn candidates<'p>(
         &self,
         pattern: &'p str,
-    ) -> impl Iterator<Item = (&'d InForce<'d>, usize, &'d Statement<'static>, &'d Hit)> + 'p
+    ) -> impl Iterator<
+        Item = (
+            &'d InForce<'d>,
+            usize,
+            &'d Statement<'static>,
+            &'d Candidate,
+        ),
+    > + 'p
     where
         'd: 'p,
     {
@@ -439,7 +470,7 @@ impl<'d> Evaluation<'d> {
                 .flat_map(move |(index, hits)| {
                     let statement = &from.compiled.policy.statements[*index];
                     hits.iter()
-                        .filter(move |h| h.restricted == pattern)
+                        .filter(move |c| c.hit.restricted == pattern)
                         .map(move |hit| (from, *index, statement, hit))
                 })
         })
@@ -452,12 +483,22 @@ impl<'d> Evaluation<'d> {
         limit: Option<&Limit<'_>>,
     ) -> Vec<Granted<'d>> {
         self.candidates(pattern)
-            .filter_map(|(from, index, statement, _)| {
-                analysis::hit(statement, pattern, denials, limit, self.catalog).map(|hit| Granted {
+            .filter_map(|(from, index, statement, candidate)| {
+                let own_known = candidate.known.as_slice();
+                analysis::hit(
+                    statement,
+                    pattern,
+                    denials,
+                    limit,
+                    Some(own_known),
+                    self.catalog,
+                )
+                .map(|hit| Granted {
                     from,
                     statement,
                     index,
-                    hit,
+                    hit: Cow::Owned(hit),
+                    own_known,
                 })
             })
             .collect()
@@ -467,26 +508,17 @@ impl<'d> Evaluation<'d> {
     fn known_count(
         &self,
         granted: &[Granted<'_>],
-        pattern: &str,
         denials: &Denials<'_>,
         limit: Option<&Limit<'_>>,
     ) -> usize {
         if let [one] = granted {
             return one.hit.known_action_count;
         }
-        let mut known = BTreeSet::new();
-        for g in granted {
-            let resources = Resources::of(g.statement);
-            known.extend(analysis::known_granted(
-                g.statement,
-                &resources,
-                &g.hit.granted_by,
-                pattern,
-                denials,
-                limit,
-                self.catalog,
-            ));
-        }
+        let known: BTreeSet<&str> = granted
+            .iter()
+            .flat_map(|g| g.own_known.iter().copied())
+            .filter(|a| analysis::survives(a, denials, limit, self.catalog))
+            .collect();
         known.len()
     }
 

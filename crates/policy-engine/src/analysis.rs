@@ -103,7 +103,7 @@ pub fn analyse(policy: &Policy<'_>, restricted: &RestrictedActions, catalog: &Ca
         .filter_map(|(index, statement)| {
             let hits: Vec<Hit> = restricted
                 .patterns()
-                .filter_map(|r| hit(statement, r, &denials, None, catalog))
+                .filter_map(|r| hit(statement, r, &denials, None, None, catalog))
                 .collect();
             (!hits.is_empty()).then(|| Finding {
                 statement: index,
@@ -251,12 +251,15 @@ pub fn clause_covers(clause: &ActionClause<'_>, action: &str) -> bool {
 }
 
 /// What `statement` grants of the restricted pattern `restricted`, once `denials` (and a
-/// boundary's `limit`) removed what they remove; None when nothing is left.
+/// boundary's `limit`) removed what they remove; None when nothing is left. `own_known`, when
+/// given, is what [`known_granted`] without denials or limit gave for the same statement and
+/// pattern (computed once for a document shared by many principals).
 pub(crate) fn hit(
     statement: &Statement<'_>,
     restricted: &str,
     denials: &Denials<'_>,
     limit: Option<&Limit<'_>>,
+    own_known: Option<&[&'static str]>,
     catalog: &Catalog,
 ) -> Option<Hit> {
     let target = PatternSet::any_of([restricted]);
@@ -302,15 +305,22 @@ pub(crate) fn hit(
         }
     };
     let resources = Resources::of(statement);
-    let mut known = known_granted(
-        statement,
-        &resources,
-        &granted_by,
-        restricted,
-        denials,
-        limit,
-        catalog,
-    );
+    let mut known: Box<dyn Iterator<Item = &'static str>> = match own_known {
+        Some(own) => Box::new(
+            own.iter()
+                .copied()
+                .filter(|a| survives(a, denials, limit, catalog)),
+        ),
+        None => Box::new(known_granted(
+            statement,
+            &resources,
+            &granted_by,
+            restricted,
+            denials,
+            limit,
+            catalog,
+        )),
+    };
     let known_actions: Vec<String> = known
         .by_ref()
         .take(LISTED_ACTIONS_CAP)
@@ -375,11 +385,19 @@ pub(crate) fn known_granted<'c>(
             ActionClause::Action(_) => granted_by.iter().any(|e| pattern::matches(e, a)),
             ActionClause::NotAction(_) => clause_covers(&statement.actions, a),
         };
-        granted
-            && resources.allow_applies(a, catalog)
-            && !denials.denies(a, catalog)
-            && limit.is_none_or(|l| l.admits(a, catalog))
+        granted && resources.allow_applies(a, catalog) && survives(a, denials, limit, catalog)
     })
+}
+
+/// True when no unconditional Deny removes a known action and the `limit`, if any, lets it
+/// through.
+pub(crate) fn survives(
+    action: &str,
+    denials: &Denials<'_>,
+    limit: Option<&Limit<'_>>,
+    catalog: &Catalog,
+) -> bool {
+    !denials.denies(action, catalog) && limit.is_none_or(|l| l.admits(action, catalog))
 }
 
 /// A statement's `Resource` or `NotResource`, compiled.
@@ -466,7 +484,7 @@ pub fn granted_known_actions(
     {
         let resources = Resources::of(statement);
         for r in restricted.patterns() {
-            if let Some(hit) = hit(statement, r, &denials, None, catalog) {
+            if let Some(hit) = hit(statement, r, &denials, None, None, catalog) {
                 granted.extend(known_granted(
                     statement,
                     &resources,
