@@ -1,7 +1,8 @@
 """What the tests make happen in IAM, and the CloudTrail events that say so: the repository's
 event fixtures (tests/fixtures/events/) with fresh ids and names of the test's own, and the
-three kinds of target a grant can come through (a managed policy, an inline policy, an
-attachment), each with what its quarantine and its restore must look like in IAM."""
+four kinds of target a grant can come through (a managed policy, an inline policy, an
+attachment, a group membership), each with what its quarantine and its restore must look like
+in IAM."""
 
 from __future__ import annotations
 
@@ -211,7 +212,57 @@ class Attachment(Target):
         self._assert_policy_untouched(policy_state)
 
 
-TARGETS = {t.kind: t for t in (ManagedPolicy, InlinePolicy, Attachment)}
+class GroupMembership(Target):
+    """A user added to a group whose inline policy is the walkthrough's document (s3:DeleteBucket
+    among others): add-user-to-group.json for a user and group of the test's own. The user can
+    do nothing without the group; its quarantine takes the user out of the group, and leaves the
+    group and its policy alone."""
+
+    kind, action_kind = "group-membership", "removedFromGroup"
+
+    def __init__(self, h, prefix: str = "member"):
+        super().__init__(h)
+        self.event = fresh_ids(fixture("add-user-to-group.json"))
+        self.user, self.group = unique(f"{prefix}-user"), unique(f"{prefix}-group")
+        self.policy = unique(f"{prefix}-policy")
+        self.grants = fixture("create-policy.json")["detail"]["requestParameters"]["policyDocument"]
+        h.iam.create_user(UserName=self.user)
+        h.iam.create_group(GroupName=self.group)
+        h.iam.put_group_policy(GroupName=self.group, PolicyName=self.policy,
+                               PolicyDocument=self.grants)
+        h.iam.add_user_to_group(UserName=self.user, GroupName=self.group)
+        p = self.event["detail"]["requestParameters"]
+        p["userName"], p["groupName"] = self.user, self.group
+        # What Analyse keeps as the document (incident::membership::group_document).
+        self.original = json.dumps({"group": self.group, "policies": [{
+            "source": {"kind": "inline", "owner": {"kind": "group", "name": self.group},
+                       "policyName": self.policy},
+            "document": json.loads(self.grants)}]})
+        self.subject = [self.user, self.group]
+        self.names = [self.user, self.group, "s3:DeleteBucket"]
+
+    def groups(self) -> list[str]:
+        return [g["GroupName"] for g in self.h.iam.list_groups_for_user(UserName=self.user)["Groups"]]
+
+    def state(self):
+        return self.groups(), as_document(self.h.iam.get_group_policy(
+            GroupName=self.group, PolicyName=self.policy)["PolicyDocument"])
+
+    def _assert_group_untouched(self, policy):
+        assert same_document(policy, self.grants), "the group's policy changed"
+
+    def assert_quarantined(self, state):
+        groups, policy = state
+        assert self.group not in groups, f"{self.user} is still in {groups}"
+        self._assert_group_untouched(policy)
+
+    def assert_restored(self, state):
+        groups, policy = state
+        assert groups == [self.group], f"{self.user} is in {groups}, expected [{self.group}]"
+        self._assert_group_untouched(policy)
+
+
+TARGETS = {t.kind: t for t in (ManagedPolicy, InlinePolicy, Attachment, GroupMembership)}
 
 
 def now_iso() -> str:

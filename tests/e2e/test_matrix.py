@@ -1,6 +1,7 @@
 """Every decision for every kind of target a restricted grant can come through: a customer
 managed policy (a new default version quarantines it), an inline role policy (rewritten in
-place) and an attachment (detached). Decisions are taken on the page; the deadlines run on the
+place), an attachment (detached) and a group membership (the user removed from the group).
+Decisions are taken on the page; the deadlines run on the
 short-deadline deployment (APPROVAL_TIMEOUT=8s)."""
 
 from __future__ import annotations
