@@ -2,7 +2,7 @@
 //! a restricted grant on one is reported, never quarantined: the stack's own updates are not
 //! fought, and anyone else's change to them is told loudly.
 
-use crate::event::{PolicyChange, PrincipalKind, Target};
+use crate::event::{PolicyChange, Principal, PrincipalKind, Target};
 
 /// CloudTrail's name for changes CloudFormation made (the deployment itself).
 const CLOUDFORMATION: &str = "cloudformation.amazonaws.com";
@@ -23,15 +23,22 @@ impl OwnRoles {
     }
 
     /// Why a grant made by `change` is reported instead of quarantined, when its target is one
-    /// of these roles.
+    /// of these roles (a trust policy is always reported: then why it deserves a look).
     pub fn protects(&self, change: &PolicyChange) -> Option<String> {
+        let role;
         let principal = match &change.target {
             Target::InlinePolicy { principal, .. }
             | Target::Attachment { principal, .. }
             | Target::PermissionsBoundary { principal } => principal,
-            Target::ManagedPolicy { .. }
-            | Target::GroupMembership { .. }
-            | Target::TrustPolicy { .. } => return None,
+            // Whoever an own role's trust policy lets in acts as iam-sentinel.
+            Target::TrustPolicy { role_name } => {
+                role = Principal {
+                    kind: PrincipalKind::Role,
+                    name: role_name.clone(),
+                };
+                &role
+            }
+            Target::ManagedPolicy { .. } | Target::GroupMembership { .. } => return None,
         };
         if principal.kind != PrincipalKind::Role || !self.0.contains(&principal.name) {
             return None;

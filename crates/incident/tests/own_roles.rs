@@ -80,3 +80,21 @@ fn a_managed_policy_is_never_an_own_role() {
     let change = change(&fixture("create-policy.json"));
     assert_eq!(OwnRoles::parse(OWN).protects(&change), None);
 }
+
+#[test]
+fn a_trust_policy_of_an_own_role_is_said_to_be_one() {
+    // GIVEN UpdateAssumeRolePolicy of the policy writer by alice, and of a customer's role
+    let mut event = fixture("update-assume-role-policy.json");
+    event["detail"]["requestParameters"]["roleName"] = json!("iam-sentinel-policy-writer");
+    let own = OwnRoles::parse(OWN);
+    // THEN the first is said to be an own role changed outside the deployment; the other not
+    let reason = own.protects(&change(&event)).expect("an own role");
+    assert!(
+        reason.contains("changed outside its deployment"),
+        "{reason}"
+    );
+    assert_eq!(
+        own.protects(&change(&fixture("update-assume-role-policy.json"))),
+        None
+    );
+}

@@ -216,8 +216,11 @@ async fn assess_trust(
             }
         }
     };
-    let trust = who_may_assume(&document, role_name, &change.account)
+    let mut trust = who_may_assume(&document, role_name, &change.account)
         .map_err(|e| invalid_input(format!("the trust policy of role {role_name}: {e}")))?;
+    if let Some(own_role) = deps.own_roles.protects(&change) {
+        trust.warnings.insert(0, own_role);
+    }
     tracing::info!(event = %change.event_name, role = role_name, warnings = trust.warnings.len(), "trust policy reported");
     let document = deps.documents.put(&document).await?;
     Ok(Assessment {
