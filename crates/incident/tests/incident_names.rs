@@ -73,6 +73,8 @@ fn changes_to_one_target_share_its_key_and_others_do_not() {
         "put-user-policy.json",
         "attach-role-policy.json",
         "attach-user-policy.json",
+        "add-user-to-group.json",
+        "update-assume-role-policy.json",
     ]
     .iter()
     .map(|f| name(&fixture(f)).target)
