@@ -218,6 +218,7 @@ impl AuthorizationDetails {
         deserializer
             .end()
             .map_err(|e| AccountError::Json(e.to_string()))?;
+        refuse_one_page(text)?;
         Ok(details)
     }
 
@@ -311,6 +312,32 @@ impl AuthorizationDetails {
 
 /// Each managed policy's ARN -> its default version's id and document.
 type DefaultDocuments<'d> = HashMap<&'d str, (Option<String>, Arc<str>)>;
+
+/// Refuses one page of several: the API's `IsTruncated` (with its `Marker`), or the CLI's
+/// `NextToken` (`--max-items`). Principals or policies on other pages would be missing, and a
+/// verdict without them would look complete. A second pass that skips every value is cheap.
+fn refuse_one_page(text: &str) -> Result<(), AccountError> {
+    #[derive(Deserialize)]
+    struct Paging {
+        #[serde(rename = "IsTruncated", default)]
+        is_truncated: bool,
+        #[serde(rename = "NextToken", default)]
+        next_token: Option<serde::de::IgnoredAny>,
+    }
+    let paging: Paging =
+        serde_json::from_str(text).map_err(|e| AccountError::Json(e.to_string()))?;
+    let key = match (paging.is_truncated, paging.next_token.is_some()) {
+        (true, _) => "IsTruncated",
+        (false, true) => "NextToken",
+        (false, false) => return Ok(()),
+    };
+    Err(AccountError::Invalid {
+        path: key.to_owned(),
+        problem: "the file is one page of several; save every page as one document (the AWS \
+                  CLI does by default: without --max-items or --no-paginate)"
+            .to_owned(),
+    })
+}
 
 /// Builds one principal's policies.
 struct Resolver<'m> {

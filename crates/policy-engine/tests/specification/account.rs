@@ -185,3 +185,29 @@ fn errors_name_the_json_path() {
         Err(AccountError::Json(_))
     ));
 }
+
+/// One page of several would give a verdict that looks complete and is not.
+#[test]
+fn one_page_of_several_is_refused() {
+    for (page, key) in [
+        (
+            r#"{"RoleDetailList": [], "IsTruncated": true, "Marker": "AAE"}"#,
+            "IsTruncated",
+        ),
+        (
+            r#"{"RoleDetailList": [], "NextToken": "eyJNYXJrZXIiOiBudWxsfQ=="}"#,
+            "NextToken",
+        ),
+    ] {
+        let error = AuthorizationDetails::from_json(page)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "the authorization details at {key}: the file is one page"
+            )),
+            "{error}"
+        );
+    }
+    assert!(AuthorizationDetails::from_json(r#"{"IsTruncated": false}"#).is_ok());
+}
