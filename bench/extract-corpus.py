@@ -12,26 +12,15 @@ Why: a real-world, pinned (moto==5.2.5 in requirements-dev.txt), offline
 corpus for benchmarking the engine against parliament; the same moto version
 always yields the same corpus.
 
-The module file is loaded by path so that moto's IAM backend (boto3, models)
-is not imported.
+bench/managed_policies.py loads them.
 
 Usage: .venv/bin/python bench/extract-corpus.py [--out target/bench/corpus.jsonl]
 """
 import argparse
-import importlib.metadata
-import importlib.util
 import json
 from pathlib import Path
 
-
-def load_moto_managed_policies():
-    """Return moto's managed-policy dict {name: {"Document": ..., ...}}."""
-    moto_dir = Path(importlib.util.find_spec("moto").origin).parent
-    path = moto_dir / "iam" / "aws_managed_policies.py"
-    spec = importlib.util.spec_from_file_location("_moto_aws_managed_policies", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return json.loads(module.aws_managed_policies_data)
+import managed_policies
 
 
 def percentile(sorted_values, p):
@@ -45,7 +34,7 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("target/bench/corpus.jsonl"))
     args = parser.parse_args()
 
-    policies = load_moto_managed_policies()
+    policies = managed_policies.load()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sizes = []
     with args.out.open("w", encoding="utf-8") as out:
@@ -57,7 +46,7 @@ def main():
                                  separators=(",", ":"), ensure_ascii=False) + "\n")
 
     values = sorted(size for size, _ in sizes)
-    print(f"moto {importlib.metadata.version('moto')}: wrote {len(sizes)} policies to {args.out}")
+    print(f"moto {managed_policies.moto_version()}: wrote {len(sizes)} policies to {args.out}")
     print("document size (compact JSON bytes): "
           + ", ".join(f"p{p}={percentile(values, p)}" for p in (50, 90, 99))
           + f", max={values[-1]}, total={sum(values)}")
