@@ -11,6 +11,8 @@ PYTHON := $(VENV)/bin/python
 VENV_READY := $(VENV)/.installed
 NODE_READY := node_modules/.installed
 BENCH_DIR := target/bench
+# Where cargo puts its builds (CARGO_TARGET_DIR when set, as cargo reads it).
+CARGO_TARGET := $(or $(CARGO_TARGET_DIR),target)
 # The benchmark's restricted list: wide enough to exercise every kind of match.
 BENCH_RESTRICTED ?= iam:*,s3:Delete*,kms:ScheduleKeyDeletion,ec2:TerminateInstances,organizations:LeaveOrganization
 FUZZ_SECONDS ?= 60
@@ -26,7 +28,7 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= x86_64
 
-.PHONY: help check confirm-subscription demo test lint build bench bench-engine bench-local bench-burst fuzz catalog catalog-update screenshots clean browser
+.PHONY: help check confirm-subscription demo test lint build bench bench-engine bench-scan bench-local bench-burst fuzz catalog catalog-update screenshots clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -42,6 +44,7 @@ demo: $(VENV_READY) ## The whole incident on this machine: bad policy, quarantin
 
 test: $(VENV_READY) browser ## Every test: unit, property, CLI, handlers against moto, the real ASL end to end
 	cargo test --workspace --locked
+	$(PYTHON) -m pytest tests/bench
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
 
 lint: $(VENV_READY) $(NODE_READY) ## rustfmt, clippy (warnings are errors), SAM template and state machine linters
@@ -60,12 +63,13 @@ build: $(VENV_READY) ## sam build: the Lambda functions, release, for ARCH=x86_6
 	$(SAM_ENV) sam build --template template.yaml --parameter-overrides Architecture=$(ARCH)
 	@if [ "$(ARCH)" != x86_64 ]; then echo "Built for $(ARCH): deploy with --parameter-overrides Architecture=$(ARCH) (or answer $(ARCH) to --guided's Architecture prompt)."; fi
 
-bench: bench-engine ## Engine vs parliament (throughput, p50/p99, verdicts); Lambda zip sizes and init times; then bench-local and bench-burst
+bench: bench-engine ## Engine vs parliament (throughput, p50/p99, verdicts); Lambda zip sizes and init times; then bench-scan, bench-local and bench-burst
 	$(PYTHON) bench/parliament-bench.py --corpus $(BENCH_DIR)/corpus.jsonl \
 		--restricted '$(BENCH_RESTRICTED)' --out $(BENCH_DIR)/parliament.json
 	$(PYTHON) bench/compare.py $(BENCH_DIR)/engine.json $(BENCH_DIR)/parliament.json --corpus $(BENCH_DIR)/corpus.jsonl
 	$(MAKE) --no-print-directory build
 	BENCH_BINARIES="$$(ls .aws-sam/build/*/bootstrap)" cargo bench --locked --bench cold_start
+	$(MAKE) --no-print-directory bench-scan
 	$(MAKE) --no-print-directory bench-local
 	$(MAKE) --no-print-directory bench-burst
 
@@ -74,6 +78,13 @@ bench-engine: $(VENV_READY) ## The engine alone on the corpus: throughput, p50/p
 	$(PYTHON) bench/extract-corpus.py --out $(BENCH_DIR)/corpus.jsonl
 	RESTRICTED_ACTIONS='$(BENCH_RESTRICTED)' BENCH_CORPUS=$(BENCH_DIR)/corpus.jsonl \
 		BENCH_OUT=$(BENCH_DIR)/engine.json cargo bench --locked --bench engine
+
+bench-scan: $(VENV_READY) ## iam-sentinel scan vs cloudsplaining and parliament --auth-details-file on two generated accounts: time, ratio, who can do what
+	mkdir -p $(BENCH_DIR)
+	$(PYTHON) bench/generate-auth-details.py --out-dir $(BENCH_DIR)
+	cargo build --locked --release -p iam-sentinel
+	$(PYTHON) bench/scan-bench.py --binary $(CARGO_TARGET)/release/iam-sentinel --restricted '$(BENCH_RESTRICTED)' \
+		--out-dir $(BENCH_DIR) $(BENCH_DIR)/managed.json $(BENCH_DIR)/account.json
 
 bench-local: $(VENV_READY) ## Local stack: event -> quarantine and click -> restore, median/p90/p99 over 25 incidents (moto, debug builds)
 	mkdir -p $(BENCH_DIR)
