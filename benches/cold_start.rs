@@ -135,6 +135,8 @@ fn lambda_environment(runtime_api: &str, name: &str) -> Vec<(&'static str, Strin
         ),
         ("EVENT_BUS_NAME", "default".into()),
         ("DOCUMENT_TABLE", "iam-sentinel-documents".into()),
+        ("DECISION_TABLE", "iam-sentinel-decisions".into()),
+        ("DECISION_RETENTION_DAYS", "400".into()),
         (
             "OWN_ROLE_NAMES",
             "iam-sentinel-policy-writer,iam-sentinel-analyse-change".into(),

@@ -30,8 +30,8 @@ from .constants import (ACCOUNT, CREDENTIALS, DECISION_KEY_ALIAS, LINK_KEY_ALIAS
                         WRITER_SESSION_ARNS)
 from .mailbox import Mailbox
 from .router import Router
-from .template import (document_table, function_names, read_template,
-                       state_machine_definition)
+from .template import (DECISION_TABLE, DOCUMENT_TABLE, dynamodb_table, function_names,
+                       read_template, state_machine_definition)
 
 
 def approval_timeout(hours: int | str, seconds: int | None) -> str:
@@ -110,6 +110,8 @@ class LocalStack:
         self._files = []
         self._stopped = False
         self.state_machine_arn: str | None = None
+        self.document_table = dynamodb_table(self.template, DOCUMENT_TABLE)["create"]["TableName"]
+        self.decision_table = dynamodb_table(self.template, DECISION_TABLE)["create"]["TableName"]
         self.timings: dict[str, float] = {}
         self.mailbox: Mailbox | None = None                  # start_mailbox()
         self.trigger: eventbridge.SqsEventSource | None = None  # deploy_trigger()
@@ -160,7 +162,11 @@ class LocalStack:
             "LINK_KEY_ID": LINK_KEY_ALIAS,
             "DECISION_KEY_ID": DECISION_KEY_ALIAS,
             # analyse, the writers and approval-api: the document store (the template's table).
-            "DOCUMENT_TABLE": document_table(self.template)["create"]["TableName"],
+            "DOCUMENT_TABLE": self.document_table,
+            # publish-outcome, restore-policy and the sweep: the decision record.
+            "DECISION_TABLE": self.decision_table,
+            "DECISION_RETENTION_DAYS": str(
+                self.template["Parameters"]["DecisionRetentionDays"]["Default"]),
             "RUST_LOG": self.rust_log,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -278,16 +284,16 @@ class LocalStack:
             key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC",
                                     Description=alias)["KeyMetadata"]["KeyId"]
             kms.create_alias(AliasName=alias, TargetKeyId=key_id)
-        # The document store, as the template's DocumentTable.
-        table = document_table(self.template)
+        # The document store and the decision record, as the template's tables.
         dynamodb = self.client("dynamodb")
-        dynamodb.create_table(**table["create"])
-        self.document_table = table["create"]["TableName"]
-        dynamodb.update_time_to_live(TableName=self.document_table,
-                                     TimeToLiveSpecification=table["ttl"])
-        dynamodb.update_continuous_backups(
-            TableName=self.document_table,
-            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": table["pitr"]})
+        for logical_id in (DOCUMENT_TABLE, DECISION_TABLE):
+            table = dynamodb_table(self.template, logical_id)
+            name = table["create"]["TableName"]
+            dynamodb.create_table(**table["create"])
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=table["ttl"])
+            dynamodb.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": table["pitr"]})
         # Outcome events (source iam-sentinel on the default bus).
         self.events_queue_url, _ = eventbridge.rule_to_queue(
             events, sqs, "local-iam-sentinel-outcomes", {"source": ["iam-sentinel"]},

@@ -14,6 +14,7 @@ from .constants import ACCOUNT, ASL_PATH, REGION, STACK_NAME, TEMPLATE_PATH
 # The rule that starts the workflow in AWS, and the pseudo parameters CloudFormation would give.
 TRIGGER_RULE = "IamPolicyChangeRule"
 DOCUMENT_TABLE = "DocumentTable"
+DECISION_TABLE = "DecisionTable"
 PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT, "AWS::Region": REGION,
                      "AWS::URLSuffix": "amazonaws.com"}
 # Short-form tags as _CfnLoader reads them: {"Sub": ...}, {"Ref": ...}, ...
@@ -208,11 +209,12 @@ def trigger_delivery(template: dict, stack_name: str = STACK_NAME) -> dict:
             "response_types": list(mapping.get("FunctionResponseTypes", []))}
 
 
-def document_table(template: dict, stack_name: str = STACK_NAME) -> dict:
-    """The template's DocumentTable as deployed: {"create": CreateTable's arguments (name, keys,
-    billing, encryption), "ttl": its TimeToLiveSpecification, "pitr": whether point-in-time
-    recovery is on}, exactly as written in template.yaml."""
-    props = template["Resources"][DOCUMENT_TABLE]["Properties"]
+def dynamodb_table(template: dict, logical_id: str, stack_name: str = STACK_NAME) -> dict:
+    """The template's table `logical_id` (DOCUMENT_TABLE, DECISION_TABLE) as deployed:
+    {"create": CreateTable's arguments (name, keys, billing, encryption), "ttl": its
+    TimeToLiveSpecification, "pitr": whether point-in-time recovery is on}, exactly as written
+    in template.yaml."""
+    props = template["Resources"][logical_id]["Properties"]
     create = {key: resolve_intrinsics(template, props[key], stack_name)
               for key in ("TableName", "BillingMode", "AttributeDefinitions", "KeySchema")}
     # CloudFormation's SSEEnabled is the API's Enabled (KMS with the AWS managed key).

@@ -4,6 +4,7 @@
 
 pub mod boundary;
 pub mod consistency;
+pub mod decision_log;
 pub mod event;
 pub mod history;
 pub mod membership;
@@ -16,6 +17,9 @@ pub mod record;
 pub mod restore;
 pub mod trust;
 
+pub use decision_log::{
+    DecidedBy, GrantKey, GrantRecord, GrantStatus, IncidentRecord, canonical_digest,
+};
 pub use event::{
     Actor, EventError, EventFacts, PolicyChange, Principal, PrincipalKind, Reading, Target,
     WriterSessions, event_facts, read_event,

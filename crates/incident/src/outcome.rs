@@ -60,6 +60,25 @@ impl Outcome {
         }
     }
 
+    /// The state machine's publish state for this outcome (`Publish<Outcome>`): the step whose
+    /// input in the history is the state the outcome's record is built from.
+    pub fn publish_state(self) -> &'static str {
+        match self {
+            Outcome::Quarantined => "PublishQuarantined",
+            Outcome::Restored => "PublishRestored",
+            Outcome::RestoreSkipped => "PublishRestoreSkipped",
+            Outcome::TargetGone => "PublishTargetGone",
+            Outcome::Kept => "PublishKept",
+            Outcome::TimedOut => "PublishTimedOut",
+            Outcome::Clean => "PublishClean",
+            Outcome::Superseded => "PublishSuperseded",
+            Outcome::ApprovalSuperseded => "PublishApprovalSuperseded",
+            Outcome::Reported => "PublishReported",
+            Outcome::TrustReported => "PublishTrustReported",
+            Outcome::Failed => "PublishFailed",
+        }
+    }
+
     pub(crate) fn headline(self) -> &'static str {
         match self {
             Outcome::Quarantined => "Restricted grant quarantined",

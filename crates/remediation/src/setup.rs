@@ -9,6 +9,7 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use incident::{OwnRoles, WriterSessions};
 use policy_engine::{Catalog, RestrictedActions};
 
+use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, required_env};
 use crate::executions::{Executions, IncidentStarter};
@@ -184,6 +185,7 @@ impl RestoreDeps {
             executions: Executions::from_env(config)?,
             decision_keys: MacKey::from_env(config, "DECISION_KEY_ID")?,
             alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
+            decisions: DecisionTable::from_env(config)?,
         })
     }
 }
@@ -209,6 +211,29 @@ impl DocumentStore {
         Ok(DocumentStore {
             client: aws_sdk_dynamodb::Client::new(config),
             table: required_env("DOCUMENT_TABLE")?,
+        })
+    }
+}
+
+impl DecisionTable {
+    /// `DECISION_TABLE`: the stack's decision record; `DECISION_RETENTION_DAYS`: how long an
+    /// item stays after its last write (the template's DecisionRetentionDays).
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        let days = required_env("DECISION_RETENTION_DAYS")?;
+        let days = days
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|d| (1..=36_500).contains(d))
+            .ok_or_else(|| {
+                StepError::Configuration(format!(
+                    "DECISION_RETENTION_DAYS must be a whole number of days from 1 to 36500, not {days:?}"
+                ))
+            })?;
+        Ok(DecisionTable {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: required_env("DECISION_TABLE")?,
+            retention: Duration::from_secs(days * 24 * 3600),
         })
     }
 }
@@ -244,6 +269,8 @@ impl PublishDeps {
                 event_bus_name: std::env::var("EVENT_BUS_NAME")
                     .unwrap_or_else(|_| "default".into()),
             },
+            executions: Executions::from_env(config)?,
+            decisions: DecisionTable::from_env(config)?,
         })
     }
 }

@@ -1,14 +1,22 @@
 //! Publish an outcome: one SNS notification for people, one EventBridge event for tools. Which
 //! outcome is the state machine's decision: each outcome has its own publish state.
 
+use incident::decision_log::IncidentRecord;
 use incident::{Outcome, OutcomeState, event_detail, notification};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
+use crate::decisions::DecisionTable;
 use crate::error::StepError;
+use crate::executions::Executions;
 use crate::publisher::Publisher;
 
 pub struct PublishDeps {
     pub publisher: Publisher,
+    /// Where the state the publish step was entered with is read: the incident's record is
+    /// built from it, never from the caller's payload.
+    pub executions: Executions,
+    pub decisions: DecisionTable,
 }
 
 #[derive(Deserialize)]
@@ -39,8 +47,38 @@ pub async fn handle(input: PublishInput, deps: &PublishDeps) -> Result<Published
         tracing::warn!(problems = ?state.unreadable, "published with unreadable parts of the state");
     }
     tracing::info!(?outcome, subject = %message.subject, "published");
+    record_incident(outcome, &input.execution_arn, deps).await?;
     Ok(Published {
         outcome,
         subject: message.subject,
     })
+}
+
+/// Writes the incident's record at `outcome`, from the state Step Functions recorded as this
+/// publish step's input: a caller can name any outcome and state in its payload, not the
+/// history. A call that is not that step of a running execution records nothing.
+async fn record_incident(
+    outcome: Outcome,
+    execution_arn: &str,
+    deps: &PublishDeps,
+) -> Result<(), StepError> {
+    let step = match deps
+        .executions
+        .entered_state(execution_arn, outcome.publish_state())
+        .await
+    {
+        Ok(step) => step,
+        Err(error) if error.error_type() == "ForgedRequest" => {
+            tracing::error!(%execution_arn, %error, "not this execution's publish step: nothing recorded");
+            return Ok(());
+        }
+        Err(error) => return Err(error),
+    };
+    let incident = execution_arn.rsplit(':').next().unwrap_or(execution_arn);
+    let now = OffsetDateTime::now_utc();
+    let state = OutcomeState::from_value(step.input);
+    let record = IncidentRecord::of(incident, outcome, &state, now);
+    deps.decisions.put_incident(&record, now).await?;
+    tracing::info!(record = %record.item_key(), "incident recorded");
+    Ok(())
 }

@@ -5,6 +5,7 @@
 //! quarantine is what is in force), then writes.
 
 use approval::{approval_requests, decision_message, decode_proof};
+use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
@@ -13,7 +14,9 @@ use incident::restore::{
 use incident::{
     Decision, DecisionRecord, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
 };
+use time::OffsetDateTime;
 
+use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::executions::Executions;
@@ -33,6 +36,8 @@ pub struct RestoreDeps {
     pub decision_keys: MacKey,
     /// The operators' topic: told of every refused call.
     pub alerts: Notifier,
+    /// Where a restored grant is recorded `approved`, so the sweep leaves it alone.
+    pub decisions: DecisionTable,
 }
 
 /// The state's name in the state machine.
@@ -45,7 +50,37 @@ pub async fn handle(
     let quarantine = approved_quarantine(&invocation, deps).await;
     let quarantine =
         alert_if_refused(quarantine, "restore-policy", &invocation, &deps.alerts).await?;
-    restore(quarantine, deps).await
+    let record = restore(quarantine.clone(), deps).await?;
+    if record.status == RestoreStatus::Restored {
+        record_approval(&quarantine, &invocation.execution_arn, deps).await?;
+    }
+    Ok(record)
+}
+
+/// Records the grant this restore put back as `approved`: the only writer of approved grant
+/// records, and only here, after the decision's proof verified and the original is back. A
+/// retried step finds the restore done and records it again (the same item).
+async fn record_approval(
+    quarantine: &QuarantineRecord,
+    execution_arn: &str,
+    deps: &RestoreDeps,
+) -> Result<(), StepError> {
+    let Some(applied) = quarantine.applied() else {
+        return Ok(());
+    };
+    let original = deps.documents.get(&applied.original_document).await?;
+    let target = quarantined_target(&applied.action);
+    // Every original the quarantine keeps is JSON; one that is not names no grant to record.
+    let Some(key) = GrantKey::of(&target, &original) else {
+        tracing::warn!("the restored original is not JSON: no grant recorded");
+        return Ok(());
+    };
+    let incident = execution_arn.rsplit(':').next().unwrap_or(execution_arn);
+    deps.decisions
+        .record_approved(&key, incident, OffsetDateTime::now_utc())
+        .await?;
+    tracing::info!(grant = %key.item_key(), "approval recorded");
+    Ok(())
 }
 
 /// The quarantine the Restore step was entered with, once its approval is proven to be the

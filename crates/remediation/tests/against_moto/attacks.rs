@@ -10,4 +10,4 @@
 mod forged_decisions;
 mod forged_steps;
 mod links;
-mod scene;
+pub mod scene;

@@ -319,6 +319,8 @@ async fn sns_kms_throttling_on_publish_is_retryable() {
             events: events_client_at(&refused_endpoint()),
             event_bus_name: "default".into(),
         },
+        executions: executions_at(&refused_endpoint()),
+        decisions: decisions_at(&refused_endpoint()),
     };
     // WHEN an outcome is published
     let error = failure(publish(publish_input(), &deps).await);
@@ -355,6 +357,8 @@ async fn an_event_entry_eventbridge_rejects_as_an_internal_failure_is_retryable(
             events: events.events(),
             event_bus_name: "default".into(),
         },
+        executions: executions_at(&moto.endpoint),
+        decisions: moto.decisions(),
     };
     // WHEN an outcome is published
     let error = failure(publish(publish_input(), &deps).await);

@@ -3,6 +3,7 @@
 mod approval;
 mod attachment;
 mod attacks;
+mod decisions;
 mod documents;
 mod errors;
 mod inline;

@@ -96,6 +96,8 @@ fn publish_deps(moto: &Moto, topic_arn: &str) -> PublishDeps {
             events: moto.events(),
             event_bus_name: "default".into(),
         },
+        executions: executions_at(&moto.endpoint),
+        decisions: moto.decisions(),
     }
 }
 

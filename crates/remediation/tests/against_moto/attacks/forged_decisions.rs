@@ -66,6 +66,7 @@ async fn assert_refused_by_restore(
     assert!(cause.contains(reason), "{cause}");
     assert_eq!(iam_now(&workflow.moto).await, before, "IAM changed");
     assert_eq!(incident.policy_now(workflow).await.0, "v2");
+    assert_no_grant_approved(workflow, &incident.execution_arn).await;
     let alerts = workflow.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_alerted(&alerts, "restore-policy", &incident.execution_arn, reason);

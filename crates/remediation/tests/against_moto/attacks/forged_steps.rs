@@ -28,6 +28,7 @@ async fn assert_forged_restores_refused(workflow: &Workflow, execution_arn: &str
         assert!(error.to_string().contains(reason), "{kind:?}: {error}");
     }
     assert_eq!(iam_now(&workflow.moto).await, before, "IAM changed");
+    assert_no_grant_approved(workflow, execution_arn).await;
     let alerts = workflow.alerts().await;
     assert_eq!(alerts.len(), KINDS.len(), "{alerts:#?}");
     assert_alerted(&alerts, "restore-policy", execution_arn, reason);

@@ -255,6 +255,17 @@ pub async fn denied_incident(workflow: &Workflow, name: &str) -> Incident {
     incident
 }
 
+/// No grant is recorded approved by the execution `execution_arn`: the sweep would leave a
+/// forged approval's grant alone.
+pub async fn assert_no_grant_approved(workflow: &Workflow, execution_arn: &str) {
+    let grants = workflow.moto.decisions().grants().await.unwrap();
+    let name = execution_arn.rsplit(':').next().unwrap();
+    assert!(
+        grants.values().all(|g| g.incident != name),
+        "a grant was recorded for {name}: {grants:?}"
+    );
+}
+
 /// Every alert names the function, the execution it was given and why it was refused.
 pub fn assert_alerted(alerts: &[String], function: &str, execution_arn: &str, reason: &str) {
     assert!(!alerts.is_empty(), "the operators got no alert");

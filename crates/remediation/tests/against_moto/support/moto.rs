@@ -8,11 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use remediation::decisions::DecisionTable;
 use remediation::documents::DocumentStore;
 use remediation::iam::IamPolicies;
 
 /// The document store's table, as the template names it for the stack `iam-sentinel`.
 pub const DOCUMENT_TABLE: &str = "iam-sentinel-documents";
+/// The decision record's table, likewise.
+pub const DECISION_TABLE: &str = "iam-sentinel-decisions";
 
 pub struct Moto {
     child: Child,
@@ -60,14 +63,15 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        moto.create_document_table();
+        moto.create_table(DOCUMENT_TABLE, "sha256");
+        moto.create_table(DECISION_TABLE, "pk");
         moto
     }
 
-    /// The document store's table, keyed as the template's `DocumentTable`.
-    fn create_document_table(&self) {
+    /// A table keyed as the template's `DocumentTable` (`sha256`) or `DecisionTable` (`pk`).
+    fn create_table(&self, name: &str, key: &str) {
         let body = format!(
-            r#"{{"TableName":"{DOCUMENT_TABLE}","BillingMode":"PAY_PER_REQUEST","AttributeDefinitions":[{{"AttributeName":"sha256","AttributeType":"S"}}],"KeySchema":[{{"AttributeName":"sha256","KeyType":"HASH"}}]}}"#
+            r#"{{"TableName":"{name}","BillingMode":"PAY_PER_REQUEST","AttributeDefinitions":[{{"AttributeName":"{key}","AttributeType":"S"}}],"KeySchema":[{{"AttributeName":"{key}","KeyType":"HASH"}}]}}"#
         );
         let answer = self.post(
             "/",
@@ -95,6 +99,11 @@ impl Moto {
     /// The document store on this moto.
     pub fn documents(&self) -> DocumentStore {
         documents_at(&self.endpoint)
+    }
+
+    /// The decision record on this moto.
+    pub fn decisions(&self) -> DecisionTable {
+        decisions_at(&self.endpoint)
     }
 
     pub fn iam_client(&self) -> aws_sdk_iam::Client {
@@ -192,6 +201,15 @@ pub fn documents_at(endpoint: &str) -> DocumentStore {
     DocumentStore {
         client: aws_sdk_dynamodb::Client::from_conf(config),
         table: DOCUMENT_TABLE.into(),
+    }
+}
+
+/// The decision record at any endpoint (400 days' retention, as deployed); one attempt only.
+pub fn decisions_at(endpoint: &str) -> DecisionTable {
+    DecisionTable {
+        client: documents_at(endpoint).client,
+        table: DECISION_TABLE.into(),
+        retention: std::time::Duration::from_secs(400 * 24 * 3600),
     }
 }
 

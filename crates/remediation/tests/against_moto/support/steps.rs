@@ -18,7 +18,9 @@ use remediation::kms::MacKey;
 use remediation::publisher::Notifier;
 
 use super::fixtures::{own_roles, restricted, writers};
-use super::moto::{Moto, kms_client_at, refused_endpoint, sfn_client_at, sns_client_at};
+use super::moto::{
+    Moto, decisions_at, kms_client_at, refused_endpoint, sfn_client_at, sns_client_at,
+};
 
 /// The deployment's default approval deadline (APPROVAL_TIMEOUT=24h).
 pub const APPROVAL_TIMEOUT_SECONDS: u64 = 24 * 3600;
@@ -76,10 +78,12 @@ pub fn restore_deps_with(iam: IamPolicies, documents: DocumentStore) -> RestoreD
             key_id: "alias/iam-sentinel-decisions".into(),
         },
         alerts: alerts_at(&nowhere),
+        decisions: decisions_at(&nowhere),
     }
 }
 
-fn executions_at(endpoint: &str) -> Executions {
+/// This deployment's executions, read at `endpoint`.
+pub fn executions_at(endpoint: &str) -> Executions {
     Executions {
         client: sfn_client_at(endpoint),
         state_machine: approval::StateMachine::parse(STATE_MACHINE_ARN).expect("a state machine"),

@@ -85,6 +85,7 @@ pub struct Workflow {
     pub machine_arn: String,
     pub link_keys: MacKey,
     pub decision_keys: MacKey,
+    administrators_topic: String,
     administrators: Queue,
     operators_topic: String,
     operators: Queue,
@@ -142,6 +143,8 @@ impl Workflow {
                     events: moto.events(),
                     event_bus_name: "default".into(),
                 },
+                executions: executions.clone(),
+                decisions: moto.decisions(),
             },
             request_approval: RequestApprovalDeps {
                 notifier: notifier(&administrators_topic),
@@ -155,6 +158,7 @@ impl Workflow {
                 executions,
                 decision_keys: decision_keys.clone(),
                 alerts: notifier(&operators_topic),
+                decisions: moto.decisions(),
             },
         };
         tokio::spawn(serve(listener, Arc::new(functions)));
@@ -163,6 +167,7 @@ impl Workflow {
             machine_arn,
             link_keys,
             decision_keys,
+            administrators_topic,
             administrators,
             operators_topic,
             operators,
@@ -188,6 +193,23 @@ impl Workflow {
             executions: self.executions_at(&self.moto.endpoint),
             decision_keys: self.decision_keys.clone(),
             alerts: self.operators_notifier(),
+            decisions: self.moto.decisions(),
+        }
+    }
+
+    /// publish-outcome's dependencies, as deployed.
+    pub fn publish_deps(&self) -> PublishDeps {
+        PublishDeps {
+            publisher: Publisher {
+                notifier: Notifier {
+                    sns: self.moto.sns(),
+                    topic_arn: self.administrators_topic.clone(),
+                },
+                events: self.moto.events(),
+                event_bus_name: "default".into(),
+            },
+            executions: self.executions_at(&self.moto.endpoint),
+            decisions: self.moto.decisions(),
         }
     }
 

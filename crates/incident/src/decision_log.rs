@@ -1,0 +1,294 @@
+//! The durable record of decisions (the stack's `DecisionTable`), as plain values: what an
+//! incident's record holds, built from the workflow state Step Functions recorded; the grant
+//! records that tell the sweep a grant in force was approved (or is being decided); and the
+//! canonical digest that names a document whatever its white space, key order or encoding.
+//!
+//! Item keys: `incident#<execution name>`, `grant#<target key>#<canonical digest>`,
+//! `sweep#baseline`, `boundary#<role|user>#<name lowercased>`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::event::{Actor, EventFacts, PrincipalKind, Target};
+use crate::name::TargetKey;
+use crate::outcome::{Outcome, OutcomeState};
+use crate::record::{Decision, QuarantineAction, QuarantineRecord, RestoreStatus};
+
+/// The key of the one item that says the account's first sweep (the baseline) has run.
+pub const BASELINE_KEY: &str = "sweep#baseline";
+
+/// SHA-256 of the document re-serialised with its object keys sorted and no white space, so
+/// that the text an event carried, the text IAM hands out (percent-encoded) and the text a
+/// person wrote name one document. Not JSON at all: None.
+pub fn canonical_digest(document: &str) -> Option<String> {
+    let decoded = policy_engine::decode(document).ok()?;
+    let value: Value = serde_json::from_str(&decoded).ok()?;
+    Some(hex(&Sha256::digest(canonical(&value).as_bytes())))
+}
+
+/// `value` as compact JSON with every object's keys in sorted order (serde_json keeps insertion
+/// order here: the workspace enables `preserve_order`).
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(fields) => {
+            let mut keys: Vec<&String> = fields.keys().collect();
+            keys.sort();
+            let inner: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&fields[k])))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", inner.join(","))
+        }
+        scalar => scalar.to_string(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One document in force on one target: what a grant record is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GrantKey {
+    pub target: String,
+    pub digest: String,
+}
+
+impl GrantKey {
+    /// The grant of `document` on `target` (None when the document is not JSON).
+    pub fn of(target: &Target, document: &str) -> Option<GrantKey> {
+        Some(GrantKey {
+            target: TargetKey::of(target).to_string(),
+            digest: canonical_digest(document)?,
+        })
+    }
+
+    /// The table's key: `grant#<target key>#<digest>`.
+    pub fn item_key(&self) -> String {
+        format!("grant#{}#{}", self.target, self.digest)
+    }
+
+    /// Reads a table key back; anything that is not a grant's key is None.
+    pub fn from_item_key(key: &str) -> Option<GrantKey> {
+        let rest = key.strip_prefix("grant#")?;
+        let (target, digest) = rest.split_once('#')?;
+        let hex_of = |s: &str, n: usize| {
+            s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        (hex_of(target, 16) && hex_of(digest, 64)).then(|| GrantKey {
+            target: target.to_owned(),
+            digest: digest.to_owned(),
+        })
+    }
+}
+
+/// Where a grant stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GrantStatus {
+    /// The sweep has started an incident for it: the decision is pending.
+    Deciding,
+    /// A person approved it and restore-policy put it back (its decision proven).
+    Approved,
+}
+
+/// A grant record as read from the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub status: GrantStatus,
+    /// The execution name of the incident that claimed or approved it.
+    pub incident: String,
+    pub at: OffsetDateTime,
+}
+
+impl GrantRecord {
+    /// Whether the sweep leaves the grant alone: approved, or claimed for an incident recently
+    /// enough that its decision may still be pending. A claim older than `stale_after` (the
+    /// approval deadline and a margin) belongs to an incident that has ended without approval.
+    pub fn holds(&self, now: OffsetDateTime, stale_after: Duration) -> bool {
+        match self.status {
+            GrantStatus::Approved => true,
+            GrantStatus::Deciding => now - self.at < stale_after,
+        }
+    }
+}
+
+/// How long after its claim a `deciding` record stops holding: the approval deadline, plus a
+/// day for the steps before and after it (retries, the consistency window).
+pub fn claim_lifetime(approval_timeout_seconds: u64) -> Duration {
+    Duration::from_secs(approval_timeout_seconds + 24 * 3600)
+}
+
+/// The boundary ledger's key for a user or role (`boundary#<role|user>#<name lowercased>`):
+/// IAM's names are not distinguished by case.
+pub fn boundary_key(kind: PrincipalKind, name: &str) -> String {
+    let kind = match kind {
+        PrincipalKind::User => "user",
+        PrincipalKind::Role => "role",
+        PrincipalKind::Group => "group",
+    };
+    format!("boundary#{kind}#{}", name.to_lowercase())
+}
+
+/// Who decided, and how: the approval page's record of the decision (its proof left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecidedBy {
+    pub decision: Decision,
+    pub decided_at: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// An incident's durable record (`incident#<execution name>`): who changed what, what was
+/// found, what was done, who decided and when, and the hash of the original document. Built
+/// only from the state Step Functions recorded for the incident's publish step, rewritten at
+/// each outcome it reaches (quarantined, then restored or kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentRecord {
+    pub incident: String,
+    pub outcome: Outcome,
+    /// RFC 3339, when this outcome was recorded.
+    pub recorded_at: String,
+    pub event_name: Option<String>,
+    pub event_id: Option<String>,
+    pub event_time: Option<String>,
+    pub actor: Option<Actor>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub target: Option<Target>,
+    /// The restricted patterns found.
+    pub patterns: Vec<String>,
+    /// SHA-256 of the exact text of the original document (the document store's key).
+    pub original_document_sha256: Option<String>,
+    /// How the quarantine was applied (`newDefaultVersion`, `inlineRewritten`, `detached`).
+    pub quarantine: Option<String>,
+    pub decision: Option<DecidedBy>,
+    pub restore: Option<RestoreStatus>,
+}
+
+impl IncidentRecord {
+    /// The record of the incident `incident` (its execution name) at `outcome`, from the state
+    /// its publish step was entered with.
+    pub fn of(
+        incident: &str,
+        outcome: Outcome,
+        state: &OutcomeState,
+        at: OffsetDateTime,
+    ) -> IncidentRecord {
+        // The change as the assessment read it, else whatever the event named.
+        let facts = match state.change() {
+            Some(change) => EventFacts {
+                event_id: Some(change.event_id),
+                event_name: Some(change.event_name),
+                event_time: Some(change.event_time),
+                actor: Some(change.actor),
+                source_ip: change.source_ip,
+                user_agent: change.user_agent,
+                target: Some(change.target),
+                named: Default::default(),
+            },
+            None => state.facts().unwrap_or_default(),
+        };
+        let mut patterns: Vec<String> = state
+            .findings()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|f| f.hits.iter().map(|h| h.restricted.clone()))
+            .collect();
+        patterns.sort();
+        patterns.dedup();
+        let quarantine = state
+            .quarantine
+            .as_ref()
+            .and_then(QuarantineRecord::applied)
+            .map(|q| action_kind(&q.action).to_owned());
+        IncidentRecord {
+            incident: incident.to_owned(),
+            outcome,
+            recorded_at: rfc3339(at),
+            event_name: facts.event_name,
+            event_id: facts.event_id,
+            event_time: facts.event_time,
+            actor: facts.actor,
+            source_ip: facts.source_ip,
+            user_agent: facts.user_agent,
+            target: facts.target,
+            patterns,
+            original_document_sha256: state.original_document().map(|d| d.sha256.clone()),
+            quarantine,
+            decision: state.approval.as_ref().map(|a| DecidedBy {
+                decision: a.decision,
+                decided_at: a.decided_at.clone(),
+                source_ip: a.source_ip.clone(),
+                user_agent: a.user_agent.clone(),
+                comment: a.comment.clone(),
+            }),
+            restore: state.restore.as_ref().map(|r| r.status),
+        }
+    }
+
+    /// The table's key: `incident#<execution name>`.
+    pub fn item_key(&self) -> String {
+        format!("incident#{}", self.incident)
+    }
+}
+
+fn action_kind(action: &QuarantineAction) -> &'static str {
+    match action {
+        QuarantineAction::NewDefaultVersion { .. } => "newDefaultVersion",
+        QuarantineAction::InlineRewritten { .. } => "inlineRewritten",
+        QuarantineAction::Detached { .. } => "detached",
+        QuarantineAction::RemovedFromGroup { .. } => "removedFromGroup",
+        QuarantineAction::BoundaryPutBack { .. } => "boundaryPutBack",
+    }
+}
+
+/// The target a quarantine action took out of force: what an approval's grant record names.
+pub fn quarantined_target(action: &QuarantineAction) -> Target {
+    match action {
+        QuarantineAction::NewDefaultVersion { policy_arn, .. } => Target::ManagedPolicy {
+            policy_arn: policy_arn.clone(),
+        },
+        QuarantineAction::InlineRewritten {
+            principal,
+            policy_name,
+        } => Target::InlinePolicy {
+            principal: principal.clone(),
+            policy_name: policy_name.clone(),
+        },
+        QuarantineAction::Detached {
+            principal,
+            policy_arn,
+        } => Target::Attachment {
+            principal: principal.clone(),
+            policy_arn: policy_arn.clone(),
+        },
+        QuarantineAction::RemovedFromGroup { user, group } => Target::GroupMembership {
+            user: user.clone(),
+            group: group.clone(),
+        },
+        QuarantineAction::BoundaryPutBack { principal, .. } => Target::PermissionsBoundary {
+            principal: principal.clone(),
+        },
+    }
+}
+
+/// RFC 3339 in UTC, whole seconds.
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

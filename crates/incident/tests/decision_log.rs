@@ -1,0 +1,247 @@
+//! The durable record of decisions: one digest per document whatever its spelling, grant keys
+//! that read back, which grant records hold the sweep off, and what an incident's record says
+//! at each outcome.
+
+mod support;
+
+use std::time::Duration;
+
+use incident::decision_log::{
+    GrantKey, GrantRecord, GrantStatus, IncidentRecord, boundary_key, canonical_digest,
+    claim_lifetime,
+};
+use incident::{Decision, Outcome, PrincipalKind, RestoreStatus, Target};
+use support::{
+    OUTCOMES, assessment_of, fixture, read_fixture, recorded_document, spelling, state_at,
+};
+use time::macros::datetime;
+
+const DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:DeleteBucket","s3:GetObject"],"Resource":"*"}]}"#;
+
+#[test]
+fn one_document_has_one_digest_however_it_is_written() {
+    let digest = canonical_digest(DOCUMENT).expect("JSON");
+    // (case, text, same document?)
+    let cases: [(&str, String, bool); 7] = [
+        ("as written", DOCUMENT.into(), true),
+        (
+            "pretty-printed",
+            serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(DOCUMENT).unwrap())
+                .unwrap(),
+            true,
+        ),
+        (
+            "keys in another order",
+            r#"{"Statement":[{"Resource":"*","Action":["s3:DeleteBucket","s3:GetObject"],"Effect":"Allow"}],"Version":"2012-10-17"}"#.into(),
+            true,
+        ),
+        (
+            "percent-encoded, as the IAM API hands it out",
+            DOCUMENT
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect::<String>(),
+            true,
+        ),
+        (
+            "actions in another order: another document",
+            DOCUMENT.replace(
+                r#"["s3:DeleteBucket","s3:GetObject"]"#,
+                r#"["s3:GetObject","s3:DeleteBucket"]"#,
+            ),
+            false,
+        ),
+        (
+            "another resource",
+            DOCUMENT.replace(r#""*""#, r#""arn:aws:s3:::b""#),
+            false,
+        ),
+        (
+            "a key whose case differs",
+            DOCUMENT.replace("Resource", "resource"),
+            false,
+        ),
+    ];
+    for (case, text, same) in cases {
+        assert_eq!(
+            canonical_digest(&text).as_deref() == Some(digest.as_str()),
+            same,
+            "{case}: {text}"
+        );
+    }
+    assert_eq!(canonical_digest("not a policy"), None);
+}
+
+#[test]
+fn the_event_and_iam_spell_one_document_differently_and_it_has_one_digest() {
+    // GIVEN the percent-encoded, indented document a real CreatePolicy event recorded
+    let recorded = recorded_document(&fixture("create-policy-percent-encoded.json"));
+    let decoded = policy_engine::decode(&recorded).unwrap().into_owned();
+    let compact = serde_json::from_str::<serde_json::Value>(&decoded)
+        .unwrap()
+        .to_string();
+    // THEN the event's text, IAM's decoded text and a compact copy have one digest
+    assert_eq!(canonical_digest(&recorded), canonical_digest(&decoded));
+    assert_eq!(canonical_digest(&decoded), canonical_digest(&compact));
+}
+
+#[test]
+fn a_grant_key_reads_back_and_nothing_else_reads_as_one() {
+    let target = Target::ManagedPolicy {
+        policy_arn: "arn:aws:iam::123456789012:policy/DataPlatform".into(),
+    };
+    let key = GrantKey::of(&target, DOCUMENT).expect("a key");
+    assert!(key.item_key().starts_with("grant#"), "{}", key.item_key());
+    assert_eq!(GrantKey::from_item_key(&key.item_key()), Some(key.clone()));
+    // The target key ignores case, as IAM does.
+    let shouted = Target::ManagedPolicy {
+        policy_arn: "arn:aws:iam::123456789012:policy/DATAPLATFORM".into(),
+    };
+    assert_eq!(GrantKey::of(&shouted, DOCUMENT), Some(key.clone()));
+    for other in [
+        "incident#x".to_owned(),
+        "sweep#baseline".to_owned(),
+        format!("grant#{}", key.target),
+        format!("grant#{}#{}", key.target, &key.digest[..63]),
+        format!("grant#{}#{}", key.target.to_uppercase(), key.digest),
+        format!("grant#{}#{}#x", key.target, key.digest),
+    ] {
+        assert_eq!(GrantKey::from_item_key(&other), None, "{other}");
+    }
+    assert_eq!(GrantKey::of(&target, "not JSON"), None);
+}
+
+#[test]
+fn approved_grants_hold_for_ever_and_claims_until_their_incident_must_have_ended() {
+    let now = datetime!(2026-12-02 05:00 UTC);
+    let lifetime = claim_lifetime(24 * 3600);
+    assert_eq!(lifetime, Duration::from_secs(48 * 3600));
+    let record = |status, at| GrantRecord {
+        status,
+        incident: "i".into(),
+        at,
+    };
+    // (case, record, holds the sweep off?)
+    let cases = [
+        (
+            "approved a year ago",
+            record(GrantStatus::Approved, datetime!(2025-12-01 05:00 UTC)),
+            true,
+        ),
+        (
+            "claimed an hour ago",
+            record(GrantStatus::Deciding, datetime!(2026-12-02 04:00 UTC)),
+            true,
+        ),
+        (
+            "claimed just under two days ago",
+            record(GrantStatus::Deciding, datetime!(2026-11-30 05:00:01 UTC)),
+            true,
+        ),
+        (
+            "claimed two days ago: stale",
+            record(GrantStatus::Deciding, datetime!(2026-11-30 05:00 UTC)),
+            false,
+        ),
+        (
+            "claimed a week ago",
+            record(GrantStatus::Deciding, datetime!(2026-11-25 05:00 UTC)),
+            false,
+        ),
+    ];
+    for (case, record, holds) in cases {
+        assert_eq!(record.holds(now, lifetime), holds, "{case}");
+    }
+}
+
+#[test]
+fn the_boundary_ledger_is_keyed_by_kind_and_name_in_lower_case() {
+    assert_eq!(
+        boundary_key(PrincipalKind::Role, "DataPlatform"),
+        "boundary#role#dataplatform"
+    );
+    assert_eq!(
+        boundary_key(PrincipalKind::User, "alice"),
+        "boundary#user#alice"
+    );
+}
+
+#[test]
+fn an_incident_record_says_who_changed_what_what_was_found_done_and_decided() {
+    let assessment = assessment_of("create-policy.json");
+    let at = datetime!(2026-12-02 05:00:00.5 UTC);
+    let name = "3f1c0a9e5b7d2c41-20261121T094500Z-6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+    for outcome in OUTCOMES {
+        let state = state_at(outcome, &assessment);
+        let record = IncidentRecord::of(name, outcome, &state, at);
+        assert_eq!(record.item_key(), format!("incident#{name}"));
+        assert_eq!(record.recorded_at, "2026-12-02T05:00:00Z", "{outcome:?}");
+        assert_eq!(record.outcome, outcome);
+        assert_eq!(
+            record.event_name.as_deref(),
+            Some("CreatePolicy"),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            record.actor.as_ref().and_then(|a| a.arn.as_deref()),
+            Some(support::ALICE),
+            "{outcome:?}"
+        );
+        assert!(
+            matches!(record.target, Some(Target::ManagedPolicy { .. })),
+            "{outcome:?}"
+        );
+        assert!(
+            record.original_document_sha256.is_some(),
+            "{outcome:?}: the original's hash"
+        );
+        let found = !matches!(outcome, Outcome::Clean);
+        assert_eq!(
+            record.patterns.contains(&"s3:DeleteBucket".to_owned()),
+            found,
+            "{outcome:?}: {:?}",
+            record.patterns
+        );
+    }
+    // What was done and who decided, where the workflow got that far.
+    let restored = IncidentRecord::of(
+        name,
+        Outcome::Restored,
+        &state_at(Outcome::Restored, &assessment),
+        at,
+    );
+    assert_eq!(restored.quarantine.as_deref(), Some("newDefaultVersion"));
+    assert_eq!(restored.restore, Some(RestoreStatus::Restored));
+    let decided = restored.decision.expect("a decision");
+    assert_eq!(decided.decision, Decision::Approve);
+    assert_eq!(decided.source_ip.as_deref(), Some("198.51.100.77"));
+    assert_eq!(
+        decided.comment.as_deref(),
+        Some("needed for the bucket migration, OPS-1234")
+    );
+    let json = serde_json::to_string(&decided).unwrap();
+    assert!(!json.contains("proof"), "the proof is not recorded: {json}");
+    let kept = IncidentRecord::of(
+        name,
+        Outcome::Kept,
+        &state_at(Outcome::Kept, &assessment),
+        at,
+    );
+    assert_eq!(kept.decision.map(|d| d.decision), Some(Decision::Deny));
+    assert_eq!(kept.restore, None);
+}
+
+#[test]
+fn each_outcome_names_the_publish_state_that_publishes_it() {
+    // The incident's record is built from this state's input in the history.
+    let asl: serde_json::Value =
+        serde_json::from_str(&read_fixture("../../statemachine", "remediation.asl.json")).unwrap();
+    for outcome in OUTCOMES.into_iter().chain([Outcome::TrustReported]) {
+        let state = &asl["States"][outcome.publish_state()];
+        assert_eq!(
+            state["Parameters"]["outcome"].as_str(),
+            Some(spelling(outcome).as_str()),
+            "{outcome:?}: {state}"
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! The decision record (DynamoDB `DecisionTable`): incidents' records, grant records (what the
+//! sweep leaves alone), the baseline marker and the boundary ledger, one item each under `pk`
+//! (`incident#...`, `grant#...`, `sweep#baseline`, `boundary#...`; `incident::decision_log`
+//! says what each holds). Who may write which kind is the template's (the table's resource
+//! policy and each role's `dynamodb:LeadingKeys`); what justifies each write is its caller's.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use incident::decision_log::{BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord};
+use time::OffsetDateTime;
+
+use crate::error::{AwsFailure, StepError};
+
+/// The table's attributes.
+const KEY: &str = "pk";
+const STATUS: &str = "status";
+const INCIDENT: &str = "incident";
+const AT: &str = "at";
+const RECORD: &str = "record";
+const EXPIRES_AT: &str = "expiresAt";
+
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+#[derive(Clone)]
+pub struct DecisionTable {
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
+    /// How long an item stays after its last write (DynamoDB TTL, `DecisionRetentionDays`).
+    pub retention: Duration,
+}
+
+/// What a `deciding` claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This sweep holds the grant now: it starts the incident.
+    Claimed,
+    /// Approved, or claimed by another sweep whose claim still holds: nothing to start.
+    Held,
+}
+
+fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+fn n(number: i64) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+impl DecisionTable {
+    fn expires_at(&self, now: OffsetDateTime) -> AttributeValue {
+        n(now
+            .unix_timestamp()
+            .saturating_add(self.retention.as_secs() as i64))
+    }
+
+    fn put(&self) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client.put_item().table_name(&self.table)
+    }
+
+    /// Writes (or rewrites, at a later outcome) an incident's record.
+    pub async fn put_incident(
+        &self,
+        record: &IncidentRecord,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        let json = serde_json::to_string(record)
+            .map_err(|e| AwsFailure::unusable_answer("the incident record", &e.to_string()))?;
+        self.put()
+            .item(KEY, s(record.item_key()))
+            .item(INCIDENT, s(&record.incident))
+            .item(AT, n(now.unix_timestamp()))
+            .item(RECORD, s(json))
+            .item(EXPIRES_AT, self.expires_at(now))
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (incident record)", e))?;
+        Ok(())
+    }
+
+    /// Records `key` approved by `incident` (after its restore): whatever the item held.
+    pub async fn record_approved(
+        &self,
+        key: &GrantKey,
+        incident: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        self.put()
+            .item(KEY, s(key.item_key()))
+            .item(STATUS, s("approved"))
+            .item(INCIDENT, s(incident))
+            .item(AT, n(now.unix_timestamp()))
+            .item(EXPIRES_AT, self.expires_at(now))
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (approved grant)", e))?;
+        Ok(())
+    }
+
+    /// Claims `key` for `incident` unless it is approved or held by a claim younger than
+    /// `stale_after`: one conditional write, so of two sweeps at once exactly one claims.
+    pub async fn claim(
+        &self,
+        key: &GrantKey,
+        incident: &str,
+        now: OffsetDateTime,
+        stale_after: Duration,
+    ) -> Result<Claim, StepError> {
+        let stale_before = now.unix_timestamp() - stale_after.as_secs() as i64;
+        let claimed = self
+            .put()
+            .item(KEY, s(key.item_key()))
+            .item(STATUS, s("deciding"))
+            .item(INCIDENT, s(incident))
+            .item(AT, n(now.unix_timestamp()))
+            .item(EXPIRES_AT, self.expires_at(now))
+            .condition_expression(
+                "attribute_not_exists(#pk) OR (#status = :deciding AND #at < :stale)",
+            )
+            .expression_attribute_names("#pk", KEY)
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#at", AT)
+            .expression_attribute_values(":deciding", s("deciding"))
+            .expression_attribute_values(":stale", n(stale_before))
+            .send()
+            .await;
+        match claimed {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(error) => {
+                let failure = AwsFailure::from_sdk("DynamoDB PutItem (deciding claim)", error);
+                if failure.is(CONDITION_FAILED) {
+                    Ok(Claim::Held)
+                } else {
+                    Err(failure.into())
+                }
+            }
+        }
+    }
+
+    /// Every grant record, read consistently (a claim made a moment ago counts).
+    pub async fn grants(&self) -> Result<HashMap<GrantKey, GrantRecord>, StepError> {
+        let pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .filter_expression("begins_with(#pk, :grant)")
+            .expression_attribute_names("#pk", KEY)
+            .expression_attribute_values(":grant", s("grant#"))
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB Scan (grant records)", e))?;
+        let mut grants = HashMap::new();
+        for item in pages.iter().flat_map(|page| page.items()) {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+            let status = match text(STATUS).map(String::as_str) {
+                Some("approved") => GrantStatus::Approved,
+                Some("deciding") => GrantStatus::Deciding,
+                // An item of no known status holds nothing: the sweep looks at the grant.
+                _ => continue,
+            };
+            let at = item
+                .get(AT)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|v| OffsetDateTime::from_unix_timestamp(v).ok());
+            let (Some(key), Some(at)) = (text(KEY).and_then(|k| GrantKey::from_item_key(k)), at)
+            else {
+                continue;
+            };
+            grants.insert(
+                key,
+                GrantRecord {
+                    status,
+                    incident: text(INCIDENT).cloned().unwrap_or_default(),
+                    at,
+                },
+            );
+        }
+        Ok(grants)
+    }
+
+    /// The sweep that was the account's baseline, if one has run.
+    pub async fn baseline(&self) -> Result<Option<String>, StepError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(BASELINE_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (baseline)", e))?;
+        Ok(output.item().map(|item| {
+            item.get(INCIDENT)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        }))
+    }
+
+    /// Marks `sweep` as the baseline unless one is marked already (then false): never expires.
+    pub async fn mark_baseline(&self, sweep: &str, now: OffsetDateTime) -> Result<bool, StepError> {
+        let marked = self
+            .put()
+            .item(KEY, s(BASELINE_KEY))
+            .item(INCIDENT, s(sweep))
+            .item(AT, n(now.unix_timestamp()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", KEY)
+            .send()
+            .await;
+        match marked {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let failure = AwsFailure::from_sdk("DynamoDB PutItem (baseline)", error);
+                if failure.is(CONDITION_FAILED) {
+                    Ok(false)
+                } else {
+                    Err(failure.into())
+                }
+            }
+        }
+    }
+
+    /// The boundary ledger: `key` (`incident::decision_log::boundary_key`) had the boundary
+    /// `boundary_arn` (None: none) when `source` saw it at `now`.
+    pub async fn put_boundary(
+        &self,
+        key: &str,
+        boundary_arn: Option<&str>,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        self.put()
+            .item(KEY, s(key))
+            .item(
+                "boundaryArn",
+                boundary_arn.map_or(AttributeValue::Null(true), s),
+            )
+            .item("seenAt", n(now.unix_timestamp()))
+            .item("source", s(source))
+            .item(EXPIRES_AT, self.expires_at(now))
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (boundary ledger)", e))?;
+        Ok(())
+    }
+
+    /// An item's attributes as text, for the tests and tools that read the record (None: no
+    /// such item).
+    pub async fn item(&self, key: &str) -> Result<Option<HashMap<String, String>>, StepError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem", e))?;
+        Ok(output.item().map(|item| {
+            item.iter()
+                .filter_map(|(name, value)| match value {
+                    AttributeValue::S(text) | AttributeValue::N(text) => {
+                        Some((name.clone(), text.clone()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        }))
+    }
+}

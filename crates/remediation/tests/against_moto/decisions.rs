@@ -1,0 +1,173 @@
+//! The decision record (DynamoDB in moto): a `deciding` claim is one conditional write, so two
+//! sweeps at once claim a grant once, and an approved grant is never claimed; an incident's
+//! record and its approved grant are written from what the execution's history proves, never
+//! from what a caller says.
+
+use std::time::Duration;
+
+use incident::decision_log::{GrantKey, GrantStatus, IncidentRecord, canonical_digest};
+use incident::{Decision, Outcome, RestoreStatus, Target};
+use remediation::decisions::Claim;
+use remediation::handlers::publish::{self, PublishInput};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::attacks::scene::*;
+use crate::support::*;
+
+const TWO_DAYS: Duration = Duration::from_secs(48 * 3600);
+
+fn grant() -> GrantKey {
+    let target = Target::ManagedPolicy {
+        policy_arn: "arn:aws:iam::123456789012:policy/DataPlatform".into(),
+    };
+    GrantKey::of(&target, &document_of(&event("create-policy.json"))).unwrap()
+}
+
+/// The incident record `name` holds now.
+async fn incident_record(moto: &Moto, name: &str) -> IncidentRecord {
+    let item = moto
+        .decisions()
+        .item(&format!("incident#{name}"))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no record of {name}"));
+    serde_json::from_str(&item["record"]).unwrap()
+}
+
+#[tokio::test]
+async fn two_claims_at_once_on_one_grant_make_one_claim() {
+    // GIVEN a grant nobody holds
+    let moto = Moto::start();
+    let table = moto.decisions();
+    let now = OffsetDateTime::now_utc();
+    let key = grant();
+    // WHEN two sweeps claim it at the same moment
+    let (first, second) = tokio::join!(
+        table.claim(&key, "sweep-1-0", now, TWO_DAYS),
+        table.claim(&key, "sweep-2-0", now, TWO_DAYS)
+    );
+    // THEN exactly one holds it, and the record names that one
+    let mut claims = [first.unwrap(), second.unwrap()];
+    claims.sort_by_key(|c| *c == Claim::Held);
+    assert_eq!(claims, [Claim::Claimed, Claim::Held]);
+    let grants = table.grants().await.unwrap();
+    let record = &grants[&grant()];
+    assert_eq!(record.status, GrantStatus::Deciding);
+    assert!(record.incident.starts_with("sweep-"), "{record:?}");
+}
+
+#[tokio::test]
+async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
+    let moto = Moto::start();
+    let table = moto.decisions();
+    let now = OffsetDateTime::now_utc();
+    // GIVEN a claim made three days ago (its incident must have ended)
+    let three_days_ago = now - time::Duration::days(3);
+    assert_eq!(
+        table
+            .claim(&grant(), "old-sweep", three_days_ago, TWO_DAYS)
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    // WHEN a sweep claims it now THEN it takes it over
+    assert_eq!(
+        table
+            .claim(&grant(), "new-sweep", now, TWO_DAYS)
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    // AND a third, a moment later, finds it held
+    assert_eq!(
+        table.claim(&grant(), "third", now, TWO_DAYS).await.unwrap(),
+        Claim::Held
+    );
+    // GIVEN the grant is approved (a restore put it back) a week ago
+    table
+        .record_approved(&grant(), "approved-incident", now - time::Duration::days(7))
+        .await
+        .unwrap();
+    // WHEN a sweep claims it, however old the approval, THEN it stays approved
+    assert_eq!(
+        table.claim(&grant(), "sweep", now, TWO_DAYS).await.unwrap(),
+        Claim::Held
+    );
+    let grants = table.grants().await.unwrap();
+    assert_eq!(grants[&grant()].status, GrantStatus::Approved);
+    assert_eq!(grants[&grant()].incident, "approved-incident");
+}
+
+#[tokio::test]
+async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_grant_approved() {
+    // GIVEN a real incident, quarantined, waiting for approval: its record says so
+    let workflow = Workflow::start(deployed_definition()).await;
+    let incident = incident_waiting_for_approval(&workflow, "incident-recorded").await;
+    let waiting = incident_record(&workflow.moto, "incident-recorded").await;
+    assert_eq!(waiting.outcome, Outcome::Quarantined);
+    assert_eq!(waiting.quarantine.as_deref(), Some("newDefaultVersion"));
+    assert!(waiting.decision.is_none());
+    // WHEN the administrator approves on the page
+    let page = incident.decide_on_the_page(&workflow, "approve.json").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    workflow.ended(&incident.execution_arn).await;
+    // THEN the incident's record says restored, who decided from where and why
+    let record = incident_record(&workflow.moto, "incident-recorded").await;
+    assert_eq!(record.outcome, Outcome::Restored);
+    assert_eq!(record.restore, Some(RestoreStatus::Restored));
+    assert_eq!(record.event_name.as_deref(), Some("CreatePolicy"));
+    assert_eq!(
+        record.actor.and_then(|a| a.arn).as_deref(),
+        Some("arn:aws:iam::123456789012:user/alice")
+    );
+    assert!(record.patterns.contains(&"s3:DeleteBucket".to_owned()));
+    let decided = record.decision.expect("who decided");
+    assert_eq!(decided.decision, Decision::Approve);
+    assert_eq!(decided.source_ip.as_deref(), Some("198.51.100.77"));
+    assert_eq!(
+        decided.comment.as_deref(),
+        Some("Needed for the bucket migration, OPS-1234")
+    );
+    // AND the grant in force now (IAM's text of the restored policy) is recorded approved
+    let (_, in_force) = incident.policy_now(&workflow).await;
+    assert_eq!(
+        record.original_document_sha256,
+        Some(incident::DocumentRef::of(&document_of(&event("create-policy.json"))).sha256)
+    );
+    let target = Target::ManagedPolicy {
+        policy_arn: incident.policy_arn.clone(),
+    };
+    let key = GrantKey::of(&target, &in_force).unwrap();
+    assert_eq!(Some(key.digest.clone()), canonical_digest(&in_force));
+    let grants = workflow.moto.decisions().grants().await.unwrap();
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[&key].status, GrantStatus::Approved);
+    assert_eq!(grants[&key].incident, "incident-recorded");
+}
+
+#[tokio::test]
+async fn a_forged_publish_call_cannot_rewrite_an_incidents_record() {
+    // GIVEN a real incident waiting for approval, recorded as quarantined
+    let workflow = Workflow::start(deployed_definition()).await;
+    let incident = incident_waiting_for_approval(&workflow, "incident-forged-publish").await;
+    // WHEN mallory invokes publish-outcome naming that execution, as restored and approved
+    // by someone else, with a state of her making
+    let forged = PublishInput {
+        outcome: Outcome::Restored,
+        execution_arn: incident.execution_arn.clone(),
+        state: json!({
+            "incident": forged_incident(),
+            "approval": {"decision": "approve", "sourceIp": "203.0.113.66", "comment": "fine"},
+            "restore": {"status": "restored", "detail": "all good"}
+        }),
+    };
+    publish::handle(forged, &workflow.publish_deps())
+        .await
+        .expect("publishing never fails on the state's shape");
+    // THEN the record is still the history's: quarantined, nobody decided, no grant approved
+    let record = incident_record(&workflow.moto, "incident-forged-publish").await;
+    assert_eq!(record.outcome, Outcome::Quarantined);
+    assert!(record.decision.is_none(), "{record:?}");
+    assert!(workflow.moto.decisions().grants().await.unwrap().is_empty());
+}
