@@ -11,9 +11,11 @@ import json
 import time
 
 from harness.processes import wait_until
+from harness.template import function_names
 
 from .expect import AFTER_APPROVE, QUARANTINED, TO_APPROVAL, headlines, outcomes
-from .incidents import GroupMembership, fixture, fresh_ids, now_iso, unique
+from .incidents import GroupMembership, fixture, fresh_ids, now_iso, unique, writer_detail
+from .test_loop_safety import LOOP_QUIET_SECONDS
 
 READ_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]})
@@ -57,6 +59,19 @@ def test_a_membership_that_adds_a_restricted_grant_is_held_back_and_given_back_o
     assert grants == ["s3:DeleteBucket"], f"groupGrants: {grants}"
     assert h.state_output(arn, "Restore")["restore"]["detail"] == \
         f"user {target.user} is in group {target.group} again"
+    # The writers' own RemoveUserFromGroup and AddUserToGroup, as CloudTrail reports them,
+    # start nothing: the rule drops the policy writer's sessions whatever the call.
+    functions = function_names(h.stack.template)
+    names = {"userName": target.user, "groupName": target.group}
+    own = [writer_detail("RemoveUserFromGroup", functions["QuarantinePolicyFunction"]["name"],
+                         names, None),
+           writer_detail("AddUserToGroup", functions["RestorePolicyFunction"]["name"],
+                         names, None)]
+    before = len(h.stack.trigger.executions())
+    for detail in own:
+        h.stack.put_cloudtrail_event(detail)
+    time.sleep(LOOP_QUIET_SECONDS)
+    assert len(h.stack.trigger.executions()) == before, "the writers' own calls started an incident"
 
 
 def test_a_membership_of_a_group_with_nothing_restricted_starts_no_quarantine(h):
