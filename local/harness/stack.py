@@ -31,7 +31,7 @@ from .constants import (ACCOUNT, CREDENTIALS, DECISION_KEY_ALIAS, LINK_KEY_ALIAS
 from .mailbox import Mailbox
 from .router import Router
 from .template import (DECISION_TABLE, DOCUMENT_TABLE, dynamodb_table, function_names,
-                       read_template, state_machine_definition)
+                       quarantine_boundary, read_template, state_machine_definition)
 
 
 def approval_timeout(hours: int | str, seconds: int | None) -> str:
@@ -80,6 +80,8 @@ class LocalStack:
         self.run_dir = run_dir or (RUNS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.template = read_template()
+        self.quarantine_boundary_arn = (f"arn:aws:iam::{ACCOUNT}:policy/"
+                                        + quarantine_boundary(self.template, restricted_actions)["name"])
         self.functions = function_names(self.template)
         names = {}
         for f in self.functions.values():
@@ -163,6 +165,8 @@ class LocalStack:
             "DECISION_KEY_ID": DECISION_KEY_ALIAS,
             # analyse, the writers and approval-api: the document store (the template's table).
             "DOCUMENT_TABLE": self.document_table,
+            # analyse-change and quarantine-policy: the template's quarantine boundary.
+            "QUARANTINE_BOUNDARY_ARN": self.quarantine_boundary_arn,
             # publish-outcome, restore-policy and the sweep: the decision record.
             "DECISION_TABLE": self.decision_table,
             "DECISION_RETENTION_DAYS": str(
@@ -294,6 +298,11 @@ class LocalStack:
             dynamodb.update_continuous_backups(
                 TableName=name,
                 PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": table["pitr"]})
+        # The quarantine boundary, as the template's QuarantineBoundaryPolicy.
+        boundary = quarantine_boundary(self.template, self.restricted_actions)
+        created = self.client("iam").create_policy(PolicyName=boundary["name"],
+                                                   PolicyDocument=boundary["document"])
+        assert created["Policy"]["Arn"] == self.quarantine_boundary_arn, created["Policy"]["Arn"]
         # Outcome events (source iam-sentinel on the default bus).
         self.events_queue_url, _ = eventbridge.rule_to_queue(
             events, sqs, "local-iam-sentinel-outcomes", {"source": ["iam-sentinel"]},

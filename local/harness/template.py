@@ -5,6 +5,7 @@ resolve is an error, never a guess."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -14,6 +15,7 @@ from .constants import ACCOUNT, ASL_PATH, REGION, STACK_NAME, TEMPLATE_PATH
 # The rule that starts the workflow in AWS, and the pseudo parameters CloudFormation would give.
 TRIGGER_RULE = "IamPolicyChangeRule"
 DOCUMENT_TABLE = "DocumentTable"
+QUARANTINE_BOUNDARY = "QuarantineBoundaryPolicy"
 DECISION_TABLE = "DecisionTable"
 PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT, "AWS::Region": REGION,
                      "AWS::URLSuffix": "amazonaws.com"}
@@ -221,3 +223,19 @@ def dynamodb_table(template: dict, logical_id: str, stack_name: str = STACK_NAME
     create["SSESpecification"] = {"Enabled": props["SSESpecification"]["SSEEnabled"]}
     return {"create": create, "ttl": props["TimeToLiveSpecification"],
             "pitr": props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]}
+
+
+def quarantine_boundary(template: dict, restricted_actions: str,
+                        stack_name: str = STACK_NAME) -> dict:
+    """The template's QuarantineBoundaryPolicy as deployed for `restricted_actions` (the
+    RestrictedActions parameter): {"name", "document"}, its one statement's NotAction being
+    the parameter split at its commas (`!Split [",", !Ref RestrictedActions]`), exactly as
+    template.yaml writes it."""
+    props = template["Resources"][QUARANTINE_BOUNDARY]["Properties"]
+    document = props["PolicyDocument"]
+    (statement,) = document["Statement"]
+    if statement["NotAction"] != {"Split": [",", {"Ref": "RestrictedActions"}]}:
+        raise ValueError(f"{QUARANTINE_BOUNDARY}'s NotAction is not the split RestrictedActions")
+    resolved = {**statement, "NotAction": restricted_actions.split(",")}
+    return {"name": resolve_intrinsics(template, props["ManagedPolicyName"], stack_name),
+            "document": json.dumps({**document, "Statement": [resolved]})}

@@ -262,7 +262,107 @@ class GroupMembership(Target):
         self._assert_group_untouched(policy)
 
 
-TARGETS = {t.kind: t for t in (ManagedPolicy, InlinePolicy, Attachment, GroupMembership)}
+# What a deleted boundary leaves in force: nothing limits the principal (incident::boundary's
+# NO_BOUNDARY, the document a boundary deletion's records name).
+NO_BOUNDARY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Sid": "NoPermissionsBoundary", "Effect": "Allow", "Action": "*", "Resource": "*"}]})
+POLICIES = ROOT / "tests" / "fixtures" / "policies"
+
+
+def boundary_of(h, role: str) -> str | None:
+    """The ARN of the role's permissions boundary (None: it has none)."""
+    role = h.iam.get_role(RoleName=role)["Role"]
+    return (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+
+
+def ledger_saw(h, role: str, boundary_arn: str | None, seconds_ago: int = 60):
+    """The boundary ledger has seen `boundary_arn` on the role, as a sweep would have written it
+    (decisions.rs put_boundary's item)."""
+    seen = {"S": boundary_arn} if boundary_arn else {"NULL": True}
+    h.dynamodb.put_item(TableName=h.stack.decision_table, Item={
+        "pk": {"S": f"boundary#role#{role.lower()}"}, "boundaryArn": seen,
+        "seenAt": {"N": str(int(time.time()) - seconds_ago)}, "source": {"S": "sweep"}})
+
+
+def ledger_says(h, role: str) -> str | None:
+    item = h.dynamodb.get_item(TableName=h.stack.decision_table, ConsistentRead=True,
+                               Key={"pk": {"S": f"boundary#role#{role.lower()}"}})["Item"]
+    return item["boundaryArn"].get("S")
+
+
+class BoundaryRole:
+    """A role with put-role-policy.json's inline policy (s3:Delete* on its staging bucket) and
+    the boundary policies named (tests/fixtures/policies/<name>.json, each under a name of the
+    test's own), none of them its boundary yet."""
+
+    def __init__(self, h, prefix: str, boundaries: list[str]):
+        self.h = h
+        self.role = unique(f"{prefix}-role")
+        inline = fixture("put-role-policy.json")["detail"]["requestParameters"]["policyDocument"]
+        h.iam.create_role(RoleName=self.role, AssumeRolePolicyDocument=ASSUME_EC2)
+        h.iam.put_role_policy(RoleName=self.role, PolicyName="pipeline-s3-access",
+                              PolicyDocument=inline)
+        self.arns = {name: h.iam.create_policy(
+            PolicyName=unique(f"{prefix}-{name}"),
+            PolicyDocument=(POLICIES / f"{name}.json").read_text())["Policy"]["Arn"]
+            for name in boundaries}
+
+    def set(self, name: str | None):
+        """Someone's boundary change, straight through IAM."""
+        if name is None:
+            self.h.iam.delete_role_permissions_boundary(RoleName=self.role)
+        else:
+            self.h.iam.put_role_permissions_boundary(RoleName=self.role,
+                                                     PermissionsBoundary=self.arns[name])
+
+    def event(self, name: str | None) -> dict:
+        """CloudTrail's event of that change, made now (put- or delete-role-permissions-boundary.json)."""
+        fixture_name = ("delete-role-permissions-boundary.json" if name is None
+                        else "put-role-permissions-boundary.json")
+        event = fresh_ids(fixture(fixture_name))
+        params = event["detail"]["requestParameters"]
+        params["roleName"] = self.role
+        if name is not None:
+            params["permissionsBoundary"] = self.arns[name]
+        event["detail"]["eventTime"] = now_iso()
+        return event
+
+    def boundary(self) -> str | None:
+        return boundary_of(self.h, self.role)
+
+
+class PermissionsBoundary(Target):
+    """A role whose boundary (pipeline-boundary.json: reads and writes, no deletions) the
+    ledger saw in force, deleted (delete-role-permissions-boundary.json): its inline policy's
+    s3:Delete* is in force again. The quarantine puts that boundary back; approval deletes it
+    again."""
+
+    kind, action_kind = "permissions-boundary", "boundaryPutBack"
+
+    def __init__(self, h, prefix: str = "boundary"):
+        super().__init__(h)
+        self.pipeline = BoundaryRole(h, prefix, ["pipeline-boundary"])
+        self.role, self.boundary_arn = self.pipeline.role, self.pipeline.arns["pipeline-boundary"]
+        self.pipeline.set("pipeline-boundary")
+        ledger_saw(h, self.role, self.boundary_arn)
+        self.pipeline.set(None)
+        self.event = self.pipeline.event(None)
+        self.original = NO_BOUNDARY
+        self.subject = [self.role]
+        self.names = [self.role, self.boundary_arn, "s3:DeleteBucket"]
+
+    def state(self):
+        return self.pipeline.boundary()
+
+    def assert_quarantined(self, state):
+        assert state == self.boundary_arn, f"boundary {state}, expected {self.boundary_arn} back"
+
+    def assert_restored(self, state):
+        assert state is None, f"boundary {state}, expected it deleted again"
+
+
+TARGETS = {t.kind: t for t in (ManagedPolicy, InlinePolicy, Attachment, GroupMembership,
+                               PermissionsBoundary)}
 
 
 def now_iso() -> str:

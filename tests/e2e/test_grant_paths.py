@@ -1,9 +1,11 @@
 """Grant paths without a policy edit, through the template's own rule: a user added to a group
 (AddUserToGroup) gets what the group's policies grant, so a membership that adds a restricted
 grant is held back until approved, and one that adds nothing restricted is left alone; a made-up
-membership event adds nobody to any group; a role's new trust policy is reported, never
-quarantined. (The decisions on a membership, approve, deny and no answer, are in
-test_matrix.py with every other target.)"""
+membership event adds nobody to any group; a permissions boundary deleted or widened turns on
+what it held back, so the boundary before the change is put back until approved, and one that
+narrows is left alone; a role's new trust policy is reported, never quarantined. (The decisions
+on a membership and on a deleted boundary, approve, deny and no answer, are in test_matrix.py
+with every other target.)"""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from harness.processes import wait_until
 from harness.template import function_names
 
 from .expect import AFTER_APPROVE, QUARANTINED, TO_APPROVAL, headlines, outcomes
-from .incidents import GroupMembership, fixture, fresh_ids, now_iso, unique, writer_detail
+from .incidents import (BoundaryRole, GroupMembership, fixture, fresh_ids, ledger_saw,
+                        ledger_says, now_iso, unique, writer_detail)
 from .test_loop_safety import LOOP_QUIET_SECONDS
 
 READ_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -136,3 +139,51 @@ def test_a_trust_policy_change_is_reported_and_never_quarantined(h):
     assert QUARANTINED[0] not in notes[0]
     kept = h.iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
     assert kept == json.loads(document), "the trust policy was changed"
+
+
+def test_a_widening_boundary_is_held_by_the_previous_one_until_approved(h):
+    """PutRolePermissionsBoundary of a wider boundary (pipeline-boundary-wide.json: s3:*) on a
+    role whose narrow one the ledger saw: the rule matches it; the narrow boundary is put back
+    (the emails say which, and what the change let through); the ledger says it is in force;
+    Approve makes the wide one the boundary again, and the ledger follows."""
+    role = BoundaryRole(h, "widened", ["pipeline-boundary", "pipeline-boundary-wide"])
+    role.set("pipeline-boundary")
+    ledger_saw(h, role.role, role.arns["pipeline-boundary"])
+    role.set("pipeline-boundary-wide")
+    arn = through_the_rule(h, role.event("pipeline-boundary-wide"))
+    h.approval_token(arn)
+    assert h.states_entered(arn) == TO_APPROVAL, f"path to the approval: {h.states_entered(arn)}"
+    narrow, wide = role.arns["pipeline-boundary"], role.arns["pipeline-boundary-wide"]
+    assert role.boundary() == narrow, f"boundary {role.boundary()}, expected {narrow} back"
+    assert ledger_says(h, role.role) == narrow
+    email = h.approval_email(arn)
+    put_back = f"permissions boundary {narrow} put back on role {role.role}"
+    assert put_back in email and "s3:DeleteBucket through inline policy" in email, email
+    h.decide_on_page(arn, "approve", [role.role, narrow], "the pipeline cleans up now")
+    assert h.wait_done(arn) == "SUCCEEDED", f"execution {h.status(arn)}"
+    assert role.boundary() == wide, f"boundary {role.boundary()}, expected {wide}"
+    assert ledger_says(h, role.role) == wide
+    notes, evs = h.published(arn, 2)
+    assert outcomes(evs) == ["quarantined", "restored"], f"outcome events: {outcomes(evs)}"
+    assert put_back in notes[0], notes[0]
+
+
+def test_a_narrowing_boundary_starts_no_quarantine_and_is_the_one_put_back_next(h):
+    """The ledger never saw the role; someone gives it the narrow boundary: clean (nothing
+    restricted gets through it), no quarantine, and the ledger now knows it. Then someone
+    deletes it: that narrow boundary is what the quarantine puts back."""
+    role = BoundaryRole(h, "narrowed", ["pipeline-boundary"])
+    narrow = role.arns["pipeline-boundary"]
+    role.set("pipeline-boundary")
+    first = through_the_rule(h, role.event("pipeline-boundary"))
+    assert h.wait_done(first) == "SUCCEEDED", f"execution {h.status(first)}"
+    assert h.state_output(first, "Analyse")["incident"]["verdict"] == "clean"
+    assert "Quarantine" not in h.states_entered(first), f"path {h.states_entered(first)}"
+    assert not h.approval_emails(first), "an approval was asked"
+    assert role.boundary() == narrow and ledger_says(h, role.role) == narrow
+    # The ledger's entry must predate the deletion (whole seconds): it did not see the change.
+    time.sleep(1.1)
+    role.set(None)
+    second = through_the_rule(h, role.event(None))
+    h.approval_token(second)
+    assert role.boundary() == narrow, f"boundary {role.boundary()}, expected {narrow} back"

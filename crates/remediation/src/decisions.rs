@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use incident::boundary::BoundarySeen;
 use incident::decision_log::{BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord};
 use time::OffsetDateTime;
 
@@ -248,6 +249,37 @@ impl DecisionTable {
             .await
             .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (boundary ledger)", e))?;
         Ok(())
+    }
+
+    /// What the boundary ledger remembers under `key`: `None` when it has never seen the
+    /// principal (or its item is not one it wrote: fail closed, unknown).
+    pub async fn boundary_seen(&self, key: &str) -> Result<Option<BoundarySeen>, StepError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (boundary ledger)", e))?;
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let boundary_arn = match item.get("boundaryArn") {
+            Some(AttributeValue::S(arn)) => Some(arn.clone()),
+            Some(AttributeValue::Null(true)) => None,
+            _ => return Ok(None),
+        };
+        let seen_at = item
+            .get("seenAt")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|v| OffsetDateTime::from_unix_timestamp(v).ok());
+        Ok(seen_at.map(|seen_at| BoundarySeen {
+            boundary_arn,
+            seen_at,
+        }))
     }
 
     /// An item's attributes as text, for the tests and tools that read the record (None: no

@@ -1,6 +1,7 @@
 //! The AWS side of iam-sentinel: IAM, SNS, EventBridge and Step Functions adapters, the Lambda handlers, and
 //! the SDK set-up every function's `main` shares.
 
+pub mod boundaries;
 pub mod decisions;
 pub mod documents;
 pub mod error;

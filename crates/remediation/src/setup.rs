@@ -161,6 +161,8 @@ impl AnalyseDeps {
             notify_on_clean: flag("NOTIFY_ON_CLEAN_CHANGES")?,
             approval_timeout_seconds: approval_timeout_seconds(&required_env("APPROVAL_TIMEOUT")?)
                 .map_err(|e| StepError::Configuration(format!("APPROVAL_TIMEOUT: {e}")))?,
+            decisions: DecisionTable::from_env(config)?,
+            quarantine_boundary_arn: quarantine_boundary_arn()?,
         })
     }
 }
@@ -173,7 +175,25 @@ impl QuarantineDeps {
             restricted: restricted_actions()?,
             executions: Executions::from_env(config)?,
             alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
+            decisions: DecisionTable::from_env(config)?,
+            quarantine_boundary_arn: quarantine_boundary_arn()?,
         })
+    }
+}
+
+/// `QUARANTINE_BOUNDARY_ARN`: the stack's quarantine boundary, a customer managed policy.
+fn quarantine_boundary_arn() -> Result<String, StepError> {
+    let arn = required_env("QUARANTINE_BOUNDARY_ARN")?;
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "iam", "", account, resource]
+            if account.len() == 12 && resource.starts_with("policy/") =>
+        {
+            Ok(arn)
+        }
+        _ => Err(StepError::Configuration(format!(
+            "QUARANTINE_BOUNDARY_ARN must be a customer managed policy's ARN, not {arn:?}"
+        ))),
     }
 }
 

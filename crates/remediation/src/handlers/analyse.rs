@@ -3,6 +3,7 @@
 //! malformed event). Also hands the state machine the approval deadline, which this function
 //! holds as configuration.
 
+use incident::boundary::{self, NO_BOUNDARY, boundary_arn, boundary_in_force};
 use incident::consistency::may_lag;
 use incident::membership::{added_grants, group_document};
 use incident::trust::who_may_assume;
@@ -14,6 +15,8 @@ use policy_engine::{Catalog, Policy, PolicyError, RestrictedActions, analyse, de
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::boundaries;
+use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::iam::IamPolicies;
@@ -31,6 +34,11 @@ pub struct AnalyseDeps {
     pub notify_on_clean: bool,
     /// How long RequestApproval waits for a decision (`APPROVAL_TIMEOUT`).
     pub approval_timeout_seconds: u64,
+    /// The boundary ledger: which boundary was in force before a boundary change.
+    pub decisions: DecisionTable,
+    /// The stack's quarantine boundary (`QUARANTINE_BOUNDARY_ARN`): compared with when the
+    /// previous boundary is unknown.
+    pub quarantine_boundary_arn: String,
 }
 
 /// The step's output, which becomes the whole state: the assessment, and the deadline that
@@ -68,6 +76,9 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
             return assess_membership(change, &user, &group, deps).await;
         }
         Target::TrustPolicy { role_name } => return assess_trust(change, &role_name, deps).await,
+        Target::PermissionsBoundary { principal } => {
+            return assess_boundary(change, principal, deps).await;
+        }
         _ => {}
     }
     let Some((document, version_id)) = document_of(&mut change, &deps.iam).await? else {
@@ -77,7 +88,6 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
         Policy::parse(&document).map_err(|e| invalid_input(format!("the changed policy: {e}")))?;
     let findings = analyse(&policy, &deps.restricted, Catalog::embedded()).findings;
     tracing::info!(event = %change.event_name, restricted = !findings.is_empty(), findings = findings.len(), "analysed");
-    let (id, event_name) = (change.event_id.clone(), change.event_name.clone());
     let restricted = !findings.is_empty();
     let document = deps.documents.put(&document).await?;
     let (findings, omitted_grants) = carried_findings(findings);
@@ -91,7 +101,17 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
         group_grants: Vec::new(),
         boundary: None,
     };
-    let verdict = match deps.own_roles.protects(&analysed.change) {
+    Ok(assessment(analysed, restricted, &deps.own_roles))
+}
+
+/// The assessment of an analysed change: restricted, clean, or reported (a restricted grant on
+/// one of iam-sentinel's own roles).
+fn assessment(analysed: Analysed, restricted: bool, own_roles: &OwnRoles) -> Assessment {
+    let (id, event_name) = (
+        analysed.change.event_id.clone(),
+        analysed.change.event_name.clone(),
+    );
+    let verdict = match own_roles.protects(&analysed.change) {
         _ if !restricted => Verdict::Clean(analysed),
         Some(reported_because) => {
             tracing::warn!(event = %event_name, %reported_because, "a restricted grant on iam-sentinel's own role");
@@ -102,11 +122,11 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
         }
         None => Verdict::Restricted(analysed),
     };
-    Ok(Assessment {
+    Assessment {
         id,
         event_name,
         verdict,
-    })
+    }
 }
 
 /// What the change touched is not in IAM: not yet (IAM may lag just after the event), or no
@@ -180,6 +200,61 @@ async fn assess_membership(
             Verdict::Clean(analysed)
         },
     })
+}
+
+/// A permissions boundary deleted or replaced: restricted when the principal, as IAM holds it
+/// now, can perform a restricted pattern it could not under the previous boundary (the
+/// ledger's; unknown: the quarantine boundary). A clean change's boundary is recorded in the
+/// ledger: it is the one in force.
+async fn assess_boundary(
+    change: PolicyChange,
+    principal: Principal,
+    deps: &AnalyseDeps,
+) -> Result<Assessment, StepError> {
+    let Some(policies) = principal_policies(&deps.iam, &principal).await? else {
+        return gone(
+            change,
+            "the user or role no longer exists, so its boundary lets nothing through",
+        );
+    };
+    let in_force = boundary_arn(&policies);
+    let shows_change = match &change.boundary_arn {
+        Some(set) => in_force
+            .as_deref()
+            .is_some_and(|arn| arn.eq_ignore_ascii_case(set)),
+        None => in_force.is_none(),
+    };
+    if !shows_change && may_lag(&change.event_time, time::OffsetDateTime::now_utc()) {
+        return Err(StepError::NotYetConsistent(format!(
+            "IAM shows the boundary of {principal} as {}, not as the event left it",
+            in_force.as_deref().unwrap_or("none")
+        )));
+    }
+    let previous =
+        boundaries::previous(&deps.decisions, &deps.iam, &principal, &change.event_time).await?;
+    let quarantine =
+        boundaries::quarantine_boundary(&deps.iam, &deps.quarantine_boundary_arn).await?;
+    let (assessed, omitted_grants) =
+        boundary::assess(&policies, &previous, &quarantine, &deps.restricted)?;
+    let restricted = assessed.restricted();
+    tracing::info!(event = %change.event_name, %principal, restricted, added = assessed.added.len(), "analysed");
+    let document = boundary_in_force(&policies).map_or(NO_BOUNDARY.to_owned(), |b| b.document);
+    let document = deps.documents.put(&document).await?;
+    if !restricted {
+        let source = format!("analyse-change: {} {}", change.event_name, change.event_id);
+        boundaries::record(&deps.decisions, &principal, in_force.as_deref(), &source).await?;
+    }
+    let analysed = Analysed {
+        change,
+        notify: restricted || deps.notify_on_clean,
+        document,
+        version_id: None,
+        findings: Vec::new(),
+        omitted_grants,
+        group_grants: Vec::new(),
+        boundary: Some(assessed),
+    };
+    Ok(assessment(analysed, restricted, &deps.own_roles))
 }
 
 /// A role's trust policy: who may now assume the role, reported (never quarantined).
@@ -291,9 +366,10 @@ async fn document_of(
                 "a membership or trust policy change has no policy document of its own",
             ));
         }
+        // Analysed with the principal's policies (assess_boundary), never as one document.
         (Target::PermissionsBoundary { .. }, _) => {
             return Err(invalid_input(
-                "a permissions-boundary change is not analysed yet (its workflow lands next)",
+                "a permissions-boundary change has no policy document of its own",
             ));
         }
     };

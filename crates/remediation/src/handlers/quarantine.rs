@@ -3,6 +3,8 @@
 //! was entered with (read from the history); reads what IAM holds now, lets
 //! `incident::quarantine` decide, then writes.
 
+use crate::boundaries;
+use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::executions::Executions;
@@ -10,6 +12,9 @@ use crate::handlers::{StepInvocation, alert_if_refused, state_part};
 use crate::iam::IamPolicies;
 use crate::principals::{group_policies, principal_policies};
 use crate::publisher::Notifier;
+use incident::boundary::{
+    Boundary, BoundaryDecision, BoundaryNow, boundary_in_force, decide_put_back,
+};
 use incident::consistency::may_lag;
 use incident::membership::{added_grants, group_document};
 use incident::quarantine::{
@@ -18,8 +23,8 @@ use incident::quarantine::{
     decide_managed, decide_membership, decide_missing,
 };
 use incident::{
-    Assessment, DeletedVersion, Principal, PrincipalKind, QuarantineAction, QuarantineRecord,
-    Target, Verdict,
+    Analysed, Assessment, DeletedVersion, Principal, PrincipalKind, QuarantineAction,
+    QuarantineRecord, Target, Verdict,
 };
 use policy_engine::{Catalog, RestrictedActions};
 
@@ -32,6 +37,10 @@ pub struct QuarantineDeps {
     pub executions: Executions,
     /// The operators' topic: told of every refused call.
     pub alerts: Notifier,
+    /// The boundary ledger: a put-back boundary is the one in force.
+    pub decisions: DecisionTable,
+    /// The stack's quarantine boundary (`QUARANTINE_BOUNDARY_ARN`).
+    pub quarantine_boundary_arn: String,
 }
 
 /// The state's name in the state machine.
@@ -82,10 +91,8 @@ pub async fn quarantine(
                 "a trust policy change is reported, never quarantined",
             ));
         }
-        Target::PermissionsBoundary { .. } => {
-            return Err(invalid_input(
-                "a permissions-boundary change is not quarantined yet (its workflow lands next)",
-            ));
+        Target::PermissionsBoundary { principal } => {
+            boundary_put_back(principal, &analysed, lagging, deps).await?
         }
     };
     match &record {
@@ -296,6 +303,74 @@ async fn membership(
             QuarantineRecord::Applied(applied)
         }
     })
+}
+
+/// Puts back the boundary in force before the change (or the quarantine boundary), as
+/// `incident::boundary` decides on the principal as IAM holds it now, and records it in the
+/// ledger: it is the boundary in force.
+async fn boundary_put_back(
+    principal: &Principal,
+    analysed: &Analysed,
+    lagging: bool,
+    deps: &QuarantineDeps,
+) -> Result<QuarantineRecord, StepError> {
+    let Some(assessed) = &analysed.boundary else {
+        return Err(invalid_input(
+            "the assessment of a boundary change names no boundaries",
+        ));
+    };
+    let iam = &deps.iam;
+    let policies = principal_policies(iam, principal).await?;
+    let current = policies.as_ref().and_then(boundary_in_force);
+    let assessed_boundary = match &assessed.now {
+        None => None,
+        Some(arn)
+            if current
+                .as_ref()
+                .is_some_and(|c| c.arn.eq_ignore_ascii_case(arn)) =>
+        {
+            current.clone()
+        }
+        // Deleted since: its record shows an empty document, and approval restores nothing.
+        Some(arn) => Some(boundaries::boundary(iam, arn).await?.unwrap_or(Boundary {
+            arn: arn.clone(),
+            document: String::new(),
+        })),
+    };
+    let now = BoundaryNow {
+        principal: principal.clone(),
+        policies,
+        current,
+        assessed: assessed_boundary,
+        previous: boundaries::resolve(iam, assessed.previous_arn()).await?,
+        quarantine: boundaries::quarantine_boundary(iam, &deps.quarantine_boundary_arn).await?,
+    };
+    let (put_back, write) = match decide_put_back(&now, lagging, &deps.restricted)? {
+        BoundaryDecision::NotNeeded(reason) => return Ok(not_needed(&reason)),
+        BoundaryDecision::InPlace(put_back) => {
+            tracing::info!("the boundary is already put back: a retried attempt");
+            (put_back, false)
+        }
+        BoundaryDecision::PutBack(put_back) => (put_back, true),
+    };
+    // What approval restores, and what is in force, are kept before IAM holds the quarantine.
+    deps.documents.put(&put_back.original).await?;
+    deps.documents.put(&put_back.boundary.document).await?;
+    if write {
+        iam.put_boundary(principal, &put_back.boundary.arn).await?;
+    }
+    let source = format!(
+        "quarantine-policy: put back after {} {}",
+        analysed.change.event_name, analysed.change.event_id
+    );
+    boundaries::record(
+        &deps.decisions,
+        principal,
+        Some(&put_back.boundary.arn),
+        &source,
+    )
+    .await?;
+    Ok(QuarantineRecord::Applied(put_back.record))
 }
 
 /// Keeps both documents of a rewrite before IAM holds it.

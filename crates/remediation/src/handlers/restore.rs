@@ -5,6 +5,7 @@
 //! quarantine is what is in force), then writes.
 
 use approval::{approval_requests, decision_message, decode_proof};
+use incident::boundary::{BoundaryRestoreNow, restore_boundary};
 use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
 use incident::restore::{
@@ -16,6 +17,7 @@ use incident::{
 };
 use time::OffsetDateTime;
 
+use crate::boundaries;
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
@@ -36,7 +38,8 @@ pub struct RestoreDeps {
     pub decision_keys: MacKey,
     /// The operators' topic: told of every refused call.
     pub alerts: Notifier,
-    /// Where a restored grant is recorded `approved`, so the sweep leaves it alone.
+    /// Where a restored grant is recorded `approved`, so the sweep leaves it alone; and the
+    /// boundary ledger, which an approved boundary change updates.
     pub decisions: DecisionTable,
 }
 
@@ -134,9 +137,24 @@ pub async fn restore(
     deps: &RestoreDeps,
 ) -> Result<RestoreRecord, StepError> {
     let iam = &deps.iam;
+    let boundary_change = match quarantine.applied().map(|q| &q.action) {
+        Some(QuarantineAction::BoundaryPutBack {
+            principal,
+            changed_to,
+            ..
+        }) => Some((principal.clone(), changed_to.clone())),
+        _ => None,
+    };
     let RestorePlan { writes, record } = plan_restore(quarantine, iam, &deps.documents).await?;
     for write in &writes {
         apply(write, iam).await?;
+    }
+    // The approved boundary is the one in force now: what a later change is compared with.
+    if let (RestoreStatus::Restored, Some((principal, changed_to))) =
+        (record.status, boundary_change)
+    {
+        let source = "restore-policy: approved";
+        boundaries::record(&deps.decisions, &principal, changed_to.as_deref(), source).await?;
     }
     match record.status {
         RestoreStatus::Restored => tracing::info!(detail = %record.detail, "restored"),
@@ -230,10 +248,25 @@ pub async fn plan_restore(
                 group,
             })
         }
-        QuarantineAction::BoundaryPutBack { .. } => {
-            return Err(invalid_input(
-                "a permissions-boundary quarantine is not restored yet (its workflow lands next)",
-            ));
+        QuarantineAction::BoundaryPutBack {
+            principal,
+            previous_boundary_arn,
+            changed_to,
+        } => {
+            let info = iam.principal_info(&principal).await?;
+            let changed_to_document = match &changed_to {
+                Some(arn) => iam.default_version(arn).await?.map(|(_, d)| d),
+                None => None,
+            };
+            restore_boundary(&BoundaryRestoreNow {
+                original: documents.get(&applied.original_document).await?,
+                exists: info.is_some(),
+                current: info.and_then(|i| i.boundary_arn),
+                principal,
+                put_back: previous_boundary_arn,
+                changed_to,
+                changed_to_document,
+            })
         }
     })
 }

@@ -3,6 +3,7 @@
 mod approval;
 mod attachment;
 mod attacks;
+mod boundary;
 mod decisions;
 mod documents;
 mod errors;

@@ -25,6 +25,10 @@ use super::moto::{
 /// The deployment's default approval deadline (APPROVAL_TIMEOUT=24h).
 pub const APPROVAL_TIMEOUT_SECONDS: u64 = 24 * 3600;
 
+/// The stack's quarantine boundary (QUARANTINE_BOUNDARY_ARN), as the template names it.
+pub const QUARANTINE_BOUNDARY_ARN: &str =
+    "arn:aws:iam::123456789012:policy/iam-sentinel-quarantine-boundary";
+
 /// This deployment's state machine (STATE_MACHINE_ARN).
 pub const STATE_MACHINE_ARN: &str =
     "arn:aws:states:us-east-1:123456789012:stateMachine:iam-sentinel-remediation";
@@ -39,6 +43,9 @@ pub fn analyse_deps(iam: IamPolicies, documents: DocumentStore) -> AnalyseDeps {
         own_roles: own_roles(),
         notify_on_clean: false,
         approval_timeout_seconds: APPROVAL_TIMEOUT_SECONDS,
+        // Only a boundary change reads the ledger (boundary specifications use moto's).
+        decisions: decisions_at(&refused_endpoint()),
+        quarantine_boundary_arn: QUARANTINE_BOUNDARY_ARN.into(),
     }
 }
 
@@ -57,6 +64,8 @@ pub fn quarantine_deps_with(iam: IamPolicies, documents: DocumentStore) -> Quara
         restricted: restricted(),
         executions: executions_at(&nowhere),
         alerts: alerts_at(&nowhere),
+        decisions: decisions_at(&nowhere),
+        quarantine_boundary_arn: QUARANTINE_BOUNDARY_ARN.into(),
     }
 }
 

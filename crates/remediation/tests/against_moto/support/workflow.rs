@@ -25,7 +25,7 @@ use super::fixtures::restricted;
 use super::functions::{FUNCTION_ARN_PREFIX, Functions, serve};
 use super::moto::{Moto, sfn_client_at};
 use super::queues::{Queue, create_queue, take};
-use super::steps::{STATE_MACHINE_ARN, analyse_deps};
+use super::steps::{QUARANTINE_BOUNDARY_ARN, STATE_MACHINE_ARN, analyse_deps};
 
 /// The approval API's base URL (APPROVAL_URL).
 pub const API_URL: &str = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
@@ -128,6 +128,7 @@ impl Workflow {
         };
         let mut analyse = analyse_deps(moto.iam(), moto.documents());
         analyse.approval_timeout_seconds = APPROVAL_TIMEOUT_SECONDS;
+        analyse.decisions = moto.decisions();
         let functions = Functions {
             analyse,
             quarantine: QuarantineDeps {
@@ -136,6 +137,8 @@ impl Workflow {
                 restricted: restricted(),
                 executions: executions.clone(),
                 alerts: notifier(&operators_topic),
+                decisions: moto.decisions(),
+                quarantine_boundary_arn: QUARANTINE_BOUNDARY_ARN.into(),
             },
             publish: PublishDeps {
                 publisher: Publisher {
@@ -183,6 +186,8 @@ impl Workflow {
             restricted: restricted(),
             executions: self.executions_at(&self.moto.endpoint),
             alerts: self.operators_notifier(),
+            decisions: self.moto.decisions(),
+            quarantine_boundary_arn: QUARANTINE_BOUNDARY_ARN.into(),
         }
     }
 

@@ -1,0 +1,287 @@
+//! Permissions boundaries against moto: Analyse compares the role as IAM holds it with the
+//! boundary the ledger saw in force before the change; Quarantine puts that boundary (or the
+//! stack's quarantine boundary) back and records it; Restore puts the change back on approval
+//! and records that. The role is `data-pipeline` with the inline policy of
+//! `put-role-policy.json` (`s3:Delete*` on its staging bucket).
+//!
+//! moto 5.2.5 implements boundaries for roles only (no Put/DeleteUserPermissionsBoundary, and
+//! GetUser shows none), so users' boundaries are read and decided as roles' are but not
+//! exercised here.
+
+use incident::decision_log::boundary_key;
+use incident::{Assessment, PrincipalKind, QuarantineAction, RestoreStatus, Verdict};
+use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
+use remediation::handlers::quarantine::{QuarantineDeps, quarantine};
+use remediation::handlers::restore::{RestoreDeps, restore};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::support::*;
+
+const ROLE: &str = "data-pipeline";
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:iam::123456789012:policy/{name}")
+}
+
+/// The role with its inline policy and `boundary` (a fixture policy's name) in force, each
+/// boundary policy named in `policies` created, and the stack's quarantine boundary.
+async fn pipeline(moto: &Moto, boundary: Option<&str>, policies: &[&str]) {
+    let iam = moto.iam_client();
+    let role = principal(PrincipalKind::Role, ROLE);
+    create_principal(&iam, &role).await;
+    put_inline_policy(
+        &iam,
+        &role,
+        "pipeline-s3-access",
+        &document_of(&event("put-role-policy.json")),
+    )
+    .await;
+    for name in policies {
+        create_managed_policy(&iam, name, &policy(&format!("{name}.json"))).await;
+    }
+    // The stack's own, as the template creates it for the restricted actions.
+    create_managed_policy(
+        &iam,
+        "iam-sentinel-quarantine-boundary",
+        &policy("quarantine-boundary.json"),
+    )
+    .await;
+    if let Some(boundary) = boundary {
+        set_boundary(moto, Some(boundary)).await;
+    }
+}
+
+/// Someone's boundary change, straight through the SDK.
+async fn set_boundary(moto: &Moto, boundary: Option<&str>) {
+    let iam = moto.iam_client();
+    match boundary {
+        Some(name) => drop(
+            iam.put_role_permissions_boundary()
+                .role_name(ROLE)
+                .permissions_boundary(arn(name))
+                .send()
+                .await
+                .expect("PutRolePermissionsBoundary"),
+        ),
+        None => drop(
+            iam.delete_role_permissions_boundary()
+                .role_name(ROLE)
+                .send()
+                .await
+                .expect("DeleteRolePermissionsBoundary"),
+        ),
+    }
+}
+
+async fn boundary_now(moto: &Moto) -> Option<String> {
+    let role = moto
+        .iam_client()
+        .get_role()
+        .role_name(ROLE)
+        .send()
+        .await
+        .expect("GetRole");
+    role.role()
+        .and_then(|r| r.permissions_boundary())
+        .and_then(|b| b.permissions_boundary_arn())
+        .map(str::to_owned)
+}
+
+/// The ledger has seen `boundary` (a fixture policy's name; `None`: none) on the role an hour
+/// before now, as a sweep would have.
+async fn ledger_saw(moto: &Moto, boundary: Option<&str>) {
+    let hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    moto.decisions()
+        .put_boundary(
+            &ledger_key(),
+            boundary.map(arn).as_deref(),
+            "sweep",
+            hour_ago,
+        )
+        .await
+        .expect("the ledger");
+}
+
+fn ledger_key() -> String {
+    boundary_key(PrincipalKind::Role, ROLE)
+}
+
+/// What the ledger says is in force now: the boundary's ARN (`None`: none).
+async fn ledger_says(moto: &Moto) -> Option<String> {
+    moto.decisions()
+        .boundary_seen(&ledger_key())
+        .await
+        .expect("the ledger")
+        .expect("an entry")
+        .boundary_arn
+}
+
+/// The event `name`, made now (as if it had just arrived).
+fn made_now(name: &str) -> Value {
+    let mut event = event(name);
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&Rfc3339)
+        .unwrap();
+    event["time"] = Value::from(now.clone());
+    event["detail"]["eventTime"] = Value::from(now);
+    event
+}
+
+fn analyse(moto: &Moto) -> AnalyseDeps {
+    AnalyseDeps {
+        decisions: moto.decisions(),
+        ..analyse_deps(moto.iam(), moto.documents())
+    }
+}
+
+fn quarantine_with(moto: &Moto) -> QuarantineDeps {
+    QuarantineDeps {
+        decisions: moto.decisions(),
+        ..quarantine_deps(moto)
+    }
+}
+
+fn restore_with(moto: &Moto) -> RestoreDeps {
+    RestoreDeps {
+        decisions: moto.decisions(),
+        ..restore_deps(moto)
+    }
+}
+
+async fn analysed(moto: &Moto, event: Value) -> Assessment {
+    analyse_change(event, &analyse(moto))
+        .await
+        .expect("Analyse")
+        .incident
+}
+
+fn added(assessment: &Assessment) -> Vec<String> {
+    let analysed = assessment.analysed().expect("analysed");
+    let boundary = analysed.boundary.as_ref().expect("a boundary change");
+    boundary.added.iter().map(|a| a.pattern.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_deleted_boundary_is_put_back_and_deleted_again_on_approval() {
+    // GIVEN data-pipeline held back by pipeline-boundary, as the ledger saw, and then deleted
+    let moto = Moto::start();
+    pipeline(&moto, Some("pipeline-boundary"), &["pipeline-boundary"]).await;
+    ledger_saw(&moto, Some("pipeline-boundary")).await;
+    set_boundary(&moto, None).await;
+    // WHEN the deletion is analysed
+    let incident = analysed(&moto, made_now("delete-role-permissions-boundary.json")).await;
+    // THEN it is restricted: the inline policy's deletions are in force again
+    assert!(matches!(incident.verdict, Verdict::Restricted(_)));
+    assert_eq!(added(&incident), ["s3:DeleteBucket", "s3:DeleteObject"]);
+    // WHEN it is quarantined
+    let record = quarantine(incident, &quarantine_with(&moto)).await.unwrap();
+    // THEN the previous boundary is back, and the ledger says so
+    assert_eq!(
+        applied(&record).action,
+        QuarantineAction::BoundaryPutBack {
+            principal: principal(PrincipalKind::Role, ROLE),
+            previous_boundary_arn: arn("pipeline-boundary"),
+            changed_to: None,
+        }
+    );
+    assert_eq!(boundary_now(&moto).await, Some(arn("pipeline-boundary")));
+    assert_eq!(ledger_says(&moto).await, Some(arn("pipeline-boundary")));
+    // AND the record keeps what was put back
+    assert_eq!(
+        stored(
+            &moto,
+            applied(&record).quarantined_document.as_ref().unwrap()
+        )
+        .await,
+        json(&policy("pipeline-boundary.json"))
+    );
+    // WHEN approval restores it
+    let restored = restore(record, &restore_with(&moto)).await.unwrap();
+    // THEN the boundary is deleted again, as the change did, and the ledger says none
+    assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
+    assert_eq!(boundary_now(&moto).await, None);
+    assert_eq!(ledger_says(&moto).await, None);
+}
+
+#[tokio::test]
+async fn a_widening_put_with_no_known_previous_boundary_is_held_by_the_quarantine_boundary() {
+    // GIVEN the ledger has never seen data-pipeline, and someone gives it a wide boundary
+    let moto = Moto::start();
+    pipeline(&moto, None, &["pipeline-boundary-wide"]).await;
+    set_boundary(&moto, Some("pipeline-boundary-wide")).await;
+    // WHEN it is analysed and quarantined
+    let incident = analysed(&moto, made_now("put-role-permissions-boundary.json")).await;
+    assert!(matches!(incident.verdict, Verdict::Restricted(_)));
+    let record = quarantine(incident, &quarantine_with(&moto)).await.unwrap();
+    // THEN the quarantine boundary holds it (fail closed: nothing restricted, all else allowed)
+    assert_eq!(
+        boundary_now(&moto).await,
+        Some(arn("iam-sentinel-quarantine-boundary"))
+    );
+    // AND approval puts the wide boundary back
+    let restored = restore(record, &restore_with(&moto)).await.unwrap();
+    assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
+    assert_eq!(
+        boundary_now(&moto).await,
+        Some(arn("pipeline-boundary-wide"))
+    );
+    assert_eq!(
+        ledger_says(&moto).await,
+        Some(arn("pipeline-boundary-wide"))
+    );
+}
+
+#[tokio::test]
+async fn a_narrowing_put_is_clean_and_becomes_the_boundary_the_ledger_knows() {
+    // GIVEN data-pipeline under the wide boundary, as the ledger saw, narrowed by someone
+    let moto = Moto::start();
+    pipeline(
+        &moto,
+        Some("pipeline-boundary-wide"),
+        &["pipeline-boundary-wide", "pipeline-boundary"],
+    )
+    .await;
+    ledger_saw(&moto, Some("pipeline-boundary-wide")).await;
+    set_boundary(&moto, Some("pipeline-boundary")).await;
+    let mut event = made_now("put-role-permissions-boundary.json");
+    event["detail"]["requestParameters"]["permissionsBoundary"] =
+        Value::from(arn("pipeline-boundary"));
+    // WHEN it is analysed
+    let incident = analysed(&moto, event).await;
+    // THEN nothing is quarantined, and the ledger knows the narrow boundary
+    assert!(
+        matches!(incident.verdict, Verdict::Clean(_)),
+        "{incident:?}"
+    );
+    assert!(added(&incident).is_empty());
+    assert_eq!(ledger_says(&moto).await, Some(arn("pipeline-boundary")));
+}
+
+#[tokio::test]
+async fn a_boundary_changed_since_the_quarantine_is_not_restored_over() {
+    // GIVEN a deletion quarantined (pipeline-boundary back), then someone sets the wide one
+    let moto = Moto::start();
+    pipeline(
+        &moto,
+        Some("pipeline-boundary"),
+        &["pipeline-boundary", "pipeline-boundary-wide"],
+    )
+    .await;
+    ledger_saw(&moto, Some("pipeline-boundary")).await;
+    set_boundary(&moto, None).await;
+    let incident = analysed(&moto, made_now("delete-role-permissions-boundary.json")).await;
+    let record = quarantine(incident, &quarantine_with(&moto)).await.unwrap();
+    set_boundary(&moto, Some("pipeline-boundary-wide")).await;
+    // WHEN approval comes
+    let restored = restore(record, &restore_with(&moto)).await.unwrap();
+    // THEN their change stands
+    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
+    assert_eq!(
+        boundary_now(&moto).await,
+        Some(arn("pipeline-boundary-wide"))
+    );
+}
