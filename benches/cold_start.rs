@@ -138,6 +138,10 @@ fn lambda_environment(runtime_api: &str, name: &str) -> Vec<(&'static str, Strin
         ("DECISION_TABLE", "iam-sentinel-decisions".into()),
         ("DECISION_RETENTION_DAYS", "400".into()),
         (
+            "QUARANTINE_BOUNDARY_ARN",
+            "arn:aws:iam::123456789012:policy/iam-sentinel-quarantine-boundary".into(),
+        ),
+        (
             "OWN_ROLE_NAMES",
             "iam-sentinel-policy-writer,iam-sentinel-analyse-change".into(),
         ),
