@@ -388,34 +388,39 @@ fn attached_arns(policies: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<String>
         .collect()
 }
 
+/// An IAM write, made once (`one_attempt`), its failure named after `call`.
+macro_rules! write_once {
+    ($request:expr, $call:literal) => {
+        $request
+            .customize()
+            .config_override(one_attempt())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsFailure::from_sdk($call, e))
+    };
+}
+
 /// Permissions boundaries: users and roles have one, groups none.
 impl IamPolicies {
     /// Makes `boundary_arn` the principal's permissions boundary.
     pub async fn put_boundary(&self, principal: &Principal, boundary_arn: &str) -> Result<()> {
         let name = principal.name.as_str();
         match principal.kind {
-            PrincipalKind::User => self
-                .client
-                .put_user_permissions_boundary()
-                .user_name(name)
-                .permissions_boundary(boundary_arn)
-                .customize()
-                .config_override(one_attempt())
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("PutUserPermissionsBoundary", e)),
-            PrincipalKind::Role => self
-                .client
-                .put_role_permissions_boundary()
-                .role_name(name)
-                .permissions_boundary(boundary_arn)
-                .customize()
-                .config_override(one_attempt())
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("PutRolePermissionsBoundary", e)),
+            PrincipalKind::User => write_once!(
+                self.client
+                    .put_user_permissions_boundary()
+                    .user_name(name)
+                    .permissions_boundary(boundary_arn),
+                "PutUserPermissionsBoundary"
+            ),
+            PrincipalKind::Role => write_once!(
+                self.client
+                    .put_role_permissions_boundary()
+                    .role_name(name)
+                    .permissions_boundary(boundary_arn),
+                "PutRolePermissionsBoundary"
+            ),
             PrincipalKind::Group => Err(no_group_boundary("PutPermissionsBoundary")),
         }
     }
@@ -424,26 +429,18 @@ impl IamPolicies {
     pub async fn delete_boundary(&self, principal: &Principal) -> Result<()> {
         let name = principal.name.as_str();
         match principal.kind {
-            PrincipalKind::User => self
-                .client
-                .delete_user_permissions_boundary()
-                .user_name(name)
-                .customize()
-                .config_override(one_attempt())
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("DeleteUserPermissionsBoundary", e)),
-            PrincipalKind::Role => self
-                .client
-                .delete_role_permissions_boundary()
-                .role_name(name)
-                .customize()
-                .config_override(one_attempt())
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| AwsFailure::from_sdk("DeleteRolePermissionsBoundary", e)),
+            PrincipalKind::User => write_once!(
+                self.client
+                    .delete_user_permissions_boundary()
+                    .user_name(name),
+                "DeleteUserPermissionsBoundary"
+            ),
+            PrincipalKind::Role => write_once!(
+                self.client
+                    .delete_role_permissions_boundary()
+                    .role_name(name),
+                "DeleteRolePermissionsBoundary"
+            ),
             PrincipalKind::Group => Err(no_group_boundary("DeletePermissionsBoundary")),
         }
     }

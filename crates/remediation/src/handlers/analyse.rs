@@ -180,7 +180,6 @@ async fn assess_membership(
         .documents
         .put(&group_document(group, &group_policies))
         .await?;
-    let (id, event_name) = (change.event_id.clone(), change.event_name.clone());
     let analysed = Analysed {
         change,
         notify: restricted || deps.notify_on_clean,
@@ -191,15 +190,8 @@ async fn assess_membership(
         group_grants,
         boundary: None,
     };
-    Ok(Assessment {
-        id,
-        event_name,
-        verdict: if restricted {
-            Verdict::Restricted(analysed)
-        } else {
-            Verdict::Clean(analysed)
-        },
-    })
+    // A membership is a user's: never one of the stack's roles, so never only reported.
+    Ok(assessment(analysed, restricted, &deps.own_roles))
 }
 
 /// A permissions boundary deleted or replaced: restricted when the principal, as IAM holds it
