@@ -2,6 +2,7 @@
 //! (anyone, another account, no condition). Reported, never quarantined: a trust policy grants
 //! no permission by itself, and cutting it could lock out whoever runs on the role.
 
+use policy_engine::pattern::matches;
 use serde_json::Value;
 
 /// The actions of a trust policy that let a principal in (or tag its session).
@@ -41,12 +42,11 @@ pub fn who_may_assume(document: &str, role: &str, account: &str) -> Result<Trust
             .unwrap_or("?");
         let actions = texts(statement.get("Action").or(statement.get("NotAction")));
         let not_action = statement.get("Action").is_none();
+        // An entry is a pattern (`sts:Assume*`, `sts:AssumeRol?`), matched as IAM matches it.
         let lets_in = not_action
-            || actions.iter().any(|action| {
-                action == "*"
-                    || action.eq_ignore_ascii_case("sts:*")
-                    || ASSUMING.iter().any(|a| a.eq_ignore_ascii_case(action))
-            });
+            || actions
+                .iter()
+                .any(|action| ASSUMING.iter().any(|a| matches(action, a)));
         let conditional = statement
             .get("Condition")
             .is_some_and(|c| c.as_object().is_some_and(|c| !c.is_empty()));

@@ -50,6 +50,18 @@ fn who_may_assume_a_role_and_what_deserves_a_look() {
             vec!["statement 0: Allow AWS *: sts:AssumeRole, under a condition"],
             vec!["statement 0 lets anyone (AWS *) assume role r: only its condition"],
         ),
+        (
+            "anyone, through an action pattern that covers AssumeRole",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:Assume*"}]}"#.to_owned(),
+            vec!["statement 0: Allow principal *: sts:Assume*"],
+            vec!["statement 0 lets anyone (principal *) assume role r, with no condition"],
+        ),
+        (
+            "another account, through a one-character wildcard",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"STS:AssumeRol?"}]}"#.to_owned(),
+            vec!["statement 0: Allow AWS 444455556666: STS:AssumeRol?"],
+            vec!["statement 0 lets account 444455556666 (not this account, 123456789012)"],
+        ),
     ];
     for (case, document, trusted, warnings) in cases {
         // GIVEN the trust policy of role r
