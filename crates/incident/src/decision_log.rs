@@ -143,6 +143,11 @@ pub fn boundary_key(kind: PrincipalKind, name: &str) -> String {
 #[serde(rename_all = "camelCase")]
 pub struct DecidedBy {
     pub decision: Decision,
+    /// True only for an approval whose proof restore-policy verified (it restores nothing, and
+    /// records no restore, otherwise). Anyone allowed `states:SendTaskSuccess` can send a
+    /// decision around the page: a deny, or a refused approve, and its who, where and why are
+    /// only what the sender claimed.
+    pub verified: bool,
     pub decided_at: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
@@ -229,6 +234,7 @@ impl IncidentRecord {
             quarantine,
             decision: state.approval.as_ref().map(|a| DecidedBy {
                 decision: a.decision,
+                verified: a.decision == Decision::Approve && state.restore.is_some(),
                 decided_at: a.decided_at.clone(),
                 source_ip: a.source_ip.clone(),
                 user_agent: a.user_agent.clone(),

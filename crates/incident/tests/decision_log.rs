@@ -214,6 +214,10 @@ fn an_incident_record_says_who_changed_what_what_was_found_done_and_decided() {
     assert_eq!(restored.restore, Some(RestoreStatus::Restored));
     let decided = restored.decision.expect("a decision");
     assert_eq!(decided.decision, Decision::Approve);
+    assert!(
+        decided.verified,
+        "restore-policy verified it before it restored"
+    );
     assert_eq!(decided.source_ip.as_deref(), Some("198.51.100.77"));
     assert_eq!(
         decided.comment.as_deref(),
@@ -227,7 +231,9 @@ fn an_incident_record_says_who_changed_what_what_was_found_done_and_decided() {
         &state_at(Outcome::Kept, &assessment),
         at,
     );
-    assert_eq!(kept.decision.map(|d| d.decision), Some(Decision::Deny));
+    let denied = kept.decision.expect("a decision");
+    assert_eq!(denied.decision, Decision::Deny);
+    assert!(!denied.verified, "nobody checks a deny's proof: {denied:?}");
     assert_eq!(kept.restore, None);
 }
 

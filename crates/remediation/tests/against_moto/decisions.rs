@@ -25,7 +25,7 @@ fn grant() -> GrantKey {
 }
 
 /// The incident record `name` holds now.
-async fn incident_record(moto: &Moto, name: &str) -> IncidentRecord {
+pub(crate) async fn incident_record(moto: &Moto, name: &str) -> IncidentRecord {
     let item = moto
         .decisions()
         .item(&format!("incident#{name}"))
@@ -124,6 +124,7 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
     assert!(record.patterns.contains(&"s3:DeleteBucket".to_owned()));
     let decided = record.decision.expect("who decided");
     assert_eq!(decided.decision, Decision::Approve);
+    assert!(decided.verified, "{decided:?}");
     assert_eq!(decided.source_ip.as_deref(), Some("198.51.100.77"));
     assert_eq!(
         decided.comment.as_deref(),

@@ -67,6 +67,13 @@ async fn assert_refused_by_restore(
     assert_eq!(iam_now(&workflow.moto).await, before, "IAM changed");
     assert_eq!(incident.policy_now(workflow).await.0, "v2");
     assert_no_grant_approved(workflow, &incident.execution_arn).await;
+    // The durable record keeps the decision as sent, marked as not verified: what it says of
+    // who decided, from where and why is only mallory's claim.
+    let name = incident.execution_arn.rsplit(':').next().unwrap();
+    let record = crate::decisions::incident_record(&workflow.moto, name).await;
+    let decided = record.decision.expect("the decision as sent");
+    assert_eq!(decided.decision, incident::Decision::Approve);
+    assert!(!decided.verified, "{decided:?}");
     let alerts = workflow.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_alerted(&alerts, "restore-policy", &incident.execution_arn, reason);
