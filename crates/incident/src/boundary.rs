@@ -12,9 +12,11 @@
 
 use std::sync::Arc;
 
+use policy_engine::document::{ActionClause, Effect};
+use policy_engine::pattern::{Language, PatternSet};
 use policy_engine::{
-    Catalog, DocumentError, EffectiveGrant, PolicySource, PrincipalPolicies, RestrictedActions,
-    SourcedPolicy, Unresolved, effective_access,
+    Catalog, DocumentError, EffectiveGrant, Policy, PolicySource, PrincipalPolicies,
+    RestrictedActions, SourcedPolicy, Unresolved, decode, effective_access,
 };
 use serde::{Deserialize, Serialize};
 
@@ -370,10 +372,15 @@ pub fn decide_put_back(
         .map(BoundaryDecision::NotNeeded);
     };
     let arn = |b: Option<&Boundary>| b.map(|b| b.arn.to_lowercase());
-    let candidates: Vec<&Boundary> = match &now.previous {
-        Previous::Policy(previous) => vec![previous, &now.quarantine],
-        Previous::Unknown | Previous::NoBoundary => vec![&now.quarantine],
+    let mut candidates: Vec<&Boundary> = match &now.previous {
+        Previous::Policy(previous) => vec![previous],
+        Previous::Unknown | Previous::NoBoundary => Vec::new(),
     };
+    // The check below is on restricted patterns only: in place of a boundary narrower than the
+    // quarantine boundary, it would let the principal do everything else (`iam:*` included).
+    if allows_all_the_quarantine_boundary_does(now.current.as_ref(), restricted) {
+        candidates.push(&now.quarantine);
+    }
     // A retried step: the boundary in force is one this step puts back, and the assessment
     // saw another. Its own earlier work (or someone's same fix) stands as just applied.
     if let Some(in_force) = candidates
@@ -413,9 +420,47 @@ pub fn decide_put_back(
     }
     Err(QuarantineError::NoSafeBoundary(format!(
         "neither the previous boundary nor the quarantine boundary {} takes out of force what \
-         the change to {} added without letting it do anything restricted it cannot do now",
+         the change to {} added without letting it do anything restricted it cannot do now, or \
+         (the quarantine boundary) anything at all that the boundary in force does not allow",
         now.quarantine.arn, now.principal
     )))
+}
+
+/// True when `current` (`None`: no boundary) lets through everything the quarantine boundary
+/// does (every action but the restricted ones, anywhere): an unconditional `Allow` of all those
+/// actions on `*`, and no `Deny` of any of them. Read on the safe side: anything else (a
+/// condition, a resource, an unreadable document) may be narrower.
+fn allows_all_the_quarantine_boundary_does(
+    current: Option<&Boundary>,
+    restricted: &RestrictedActions,
+) -> bool {
+    let Some(current) = current else {
+        return true;
+    };
+    let Some(policy) = decode(&current.document)
+        .ok()
+        .and_then(|json| Policy::parse(&json).ok().map(Policy::into_owned))
+    else {
+        return false;
+    };
+    let others = PatternSet::none_of(restricted.patterns());
+    fn actions<'p>(clause: &'p ActionClause<'p>) -> PatternSet<'p> {
+        match clause {
+            ActionClause::Action(v) => PatternSet::any_of(v.iter()),
+            ActionClause::NotAction(v) => PatternSet::none_of(v.iter()),
+        }
+    }
+    let allows_them = policy.statements.iter().any(|s| {
+        s.effect == Effect::Allow
+            && s.condition.is_none()
+            && s.resources.is_every_resource()
+            && Language::is_subset(std::slice::from_ref(&others), &actions(&s.actions))
+    });
+    let denies_one = policy
+        .statements
+        .iter()
+        .any(|s| s.effect == Effect::Deny && Language::all(&[actions(&s.actions), others.clone()]));
+    allows_them && !denies_one
 }
 
 /// A boundary quarantine, as it is now, for the Restore step.

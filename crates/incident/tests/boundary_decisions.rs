@@ -142,6 +142,7 @@ fn the_quarantine_puts_the_previous_boundary_back_or_the_quarantine_boundary() {
     let narrow = boundary("pipeline-boundary");
     let wide = boundary("pipeline-boundary-wide");
     let q = quarantine_boundary();
+    let everything = boundary("administrator-access");
     let cases = [
         (
             "deleted, previous known: it goes back; approval would delete again",
@@ -162,6 +163,16 @@ fn the_quarantine_puts_the_previous_boundary_back_or_the_quarantine_boundary() {
             now(None, Previous::Unknown),
             (q.arn.as_str(), None, DocumentRef::of(NO_BOUNDARY)),
         ),
+        (
+            "widened to allow everything, previous unknown: the quarantine boundary, which \
+             allows no more than that",
+            now(Some(everything.clone()), Previous::Unknown),
+            (
+                q.arn.as_str(),
+                Some(everything.arn.as_str()),
+                DocumentRef::of(&everything.document),
+            ),
+        ),
     ];
     for (what, now, (expected_arn, expected_changed_to, expected_original)) in cases {
         let decision = decide(&now).expect(what);
@@ -175,17 +186,34 @@ fn the_quarantine_puts_the_previous_boundary_back_or_the_quarantine_boundary() {
 }
 
 #[test]
-fn a_poisoned_ledger_never_widens_access_the_quarantine_boundary_goes_back_instead() {
-    // GIVEN a ledger that says the previous boundary allowed bucket deletion (it did not, or
-    // it is stale), and a change to a boundary allowing object deletion
-    let changed_to = boundary("boundary-allowing-object-deletion");
-    let claimed = boundary("boundary-allowing-bucket-deletion");
-    let now = now(Some(changed_to), Previous::Policy(claimed));
-    // WHEN the quarantine decides
-    let decision = decide(&now).expect("decided");
-    // THEN putting the claimed boundary back would let the role delete buckets, which it cannot
-    // now: the quarantine boundary goes back instead
-    assert_eq!(put_back_arn(&decision).0, quarantine_boundary().arn);
+fn a_put_back_never_widens_access_when_none_is_safe_nothing_is_put_back() {
+    // (case, the boundary the change set, the previous boundary as the ledger says)
+    let cases = [
+        (
+            "a poisoned ledger: the claimed previous boundary would let the role delete \
+             buckets, which it cannot now; and the quarantine boundary would let it use every \
+             service, where the boundary now allows three S3 actions",
+            boundary("boundary-allowing-object-deletion"),
+            Previous::Policy(boundary("boundary-allowing-bucket-deletion")),
+        ),
+        (
+            "previous unknown, the boundary now allows S3 only: the quarantine boundary would \
+             allow every other service (iam:* included)",
+            boundary("pipeline-boundary-wide"),
+            Previous::Unknown,
+        ),
+    ];
+    for (what, changed_to, previous) in cases {
+        // WHEN the quarantine decides THEN it fails closed (PolicyConflict: notified), and
+        // puts back nothing that lets the role do more than it can now
+        assert!(
+            matches!(
+                decide(&now(Some(changed_to), previous)),
+                Err(QuarantineError::NoSafeBoundary(_))
+            ),
+            "{what}"
+        );
+    }
 }
 
 #[test]

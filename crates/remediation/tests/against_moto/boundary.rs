@@ -209,12 +209,16 @@ async fn a_deleted_boundary_is_put_back_and_deleted_again_on_approval() {
 
 #[tokio::test]
 async fn a_widening_put_with_no_known_previous_boundary_is_held_by_the_quarantine_boundary() {
-    // GIVEN the ledger has never seen data-pipeline, and someone gives it a wide boundary
+    // GIVEN the ledger has never seen data-pipeline, and someone gives it a boundary that
+    // allows everything
     let moto = Moto::start();
-    pipeline(&moto, None, &["pipeline-boundary-wide"]).await;
-    set_boundary(&moto, Some("pipeline-boundary-wide")).await;
+    pipeline(&moto, None, &["administrator-access"]).await;
+    set_boundary(&moto, Some("administrator-access")).await;
+    let mut event = made_now("put-role-permissions-boundary.json");
+    event["detail"]["requestParameters"]["permissionsBoundary"] =
+        Value::from(arn("administrator-access"));
     // WHEN it is analysed and quarantined
-    let incident = analysed(&moto, made_now("put-role-permissions-boundary.json")).await;
+    let incident = analysed(&moto, event).await;
     assert!(matches!(incident.verdict, Verdict::Restricted(_)));
     let record = quarantine(incident, &quarantine_with(&moto)).await.unwrap();
     // THEN the quarantine boundary holds it (fail closed: nothing restricted, all else allowed)
@@ -222,15 +226,31 @@ async fn a_widening_put_with_no_known_previous_boundary_is_held_by_the_quarantin
         boundary_now(&moto).await,
         Some(arn("iam-sentinel-quarantine-boundary"))
     );
-    // AND approval puts the wide boundary back
+    // AND approval puts the changed-to boundary back
     let restored = restore(record, &restore_with(&moto)).await.unwrap();
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
+    assert_eq!(boundary_now(&moto).await, Some(arn("administrator-access")));
+    assert_eq!(ledger_says(&moto).await, Some(arn("administrator-access")));
+}
+
+#[tokio::test]
+async fn the_quarantine_boundary_never_replaces_a_narrower_boundary() {
+    // GIVEN the ledger has never seen data-pipeline, and someone gives it a boundary that
+    // allows S3 only (its deletions included)
+    let moto = Moto::start();
+    pipeline(&moto, None, &["pipeline-boundary-wide"]).await;
+    set_boundary(&moto, Some("pipeline-boundary-wide")).await;
+    let incident = analysed(&moto, made_now("put-role-permissions-boundary.json")).await;
+    assert!(matches!(incident.verdict, Verdict::Restricted(_)));
+    // WHEN it is quarantined
+    let refused = quarantine(incident, &quarantine_with(&moto))
+        .await
+        .unwrap_err();
+    // THEN the quarantine boundary, which would let the role use every other service (iam:*
+    // included), is not put back: the step fails closed (PolicyConflict: notified), IAM as it was
+    assert_eq!(refused.error_type(), "PolicyConflict", "{refused}");
     assert_eq!(
         boundary_now(&moto).await,
-        Some(arn("pipeline-boundary-wide"))
-    );
-    assert_eq!(
-        ledger_says(&moto).await,
         Some(arn("pipeline-boundary-wide"))
     );
 }
