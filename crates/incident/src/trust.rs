@@ -89,6 +89,13 @@ pub fn who_may_assume(document: &str, role: &str, account: &str) -> Result<Trust
                         ", with no condition: any AWS account in the world"
                     }
                 ));
+            } else if kind == "Federated" && !conditional {
+                // A web identity provider signs in anyone it knows (any Google account, any
+                // GitHub repository's workflow): only a condition on its claims narrows that.
+                trust.warnings.push(format!(
+                    "{label} lets anyone the identity provider {principal} signs in assume role \
+                     {role}, with no condition on who they are"
+                ));
             } else if kind == "AWS"
                 && let Some(other) = account_of(principal).filter(|a| *a != account)
             {

@@ -51,6 +51,18 @@ fn who_may_assume_a_role_and_what_deserves_a_look() {
             vec!["statement 0 lets anyone (AWS *) assume role r: only its condition"],
         ),
         (
+            "a web identity provider with no condition: any of its users, any GitHub repository",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#.to_owned(),
+            vec!["statement 0: Allow Federated arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com: sts:AssumeRoleWithWebIdentity"],
+            vec!["statement 0 lets anyone the identity provider"],
+        ),
+        (
+            "a web identity provider under a condition: listed, nothing to look at",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:aud":"eu-west-1:pool"}}}]}"#.to_owned(),
+            vec!["statement 0: Allow Federated cognito-identity.amazonaws.com: sts:AssumeRoleWithWebIdentity, under a condition"],
+            vec![],
+        ),
+        (
             "anyone, through an action pattern that covers AssumeRole",
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:Assume*"}]}"#.to_owned(),
             vec!["statement 0: Allow principal *: sts:Assume*"],
