@@ -28,7 +28,7 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= x86_64
 
-.PHONY: help check confirm-subscription demo test lint build bench bench-engine bench-scan bench-local bench-burst fuzz catalog catalog-update screenshots clean browser
+.PHONY: help check confirm-subscription demo sweep test lint build bench bench-engine bench-scan bench-local bench-burst fuzz catalog catalog-update screenshots clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -41,6 +41,9 @@ check: ## The fast inner loop: rustfmt, clippy, unit and property tests (no venv
 
 demo: $(VENV_READY) ## The whole incident on this machine: bad policy, quarantine, emails, approval page (DECISION=approve|deny|timeout: no person needed)
 	$(PYTHON) local/demo.py $(if $(DECISION),--decision $(DECISION))
+
+sweep: $(VENV_READY) ## The account sweep on this machine: a grant whose event never arrived, the baseline sweep reporting it, the next one quarantining it
+	$(PYTHON) local/sweep.py
 
 test: $(VENV_READY) browser ## Every test: unit, property, CLI, handlers against moto, the real ASL end to end
 	cargo test --workspace --locked

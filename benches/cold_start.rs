@@ -137,6 +137,11 @@ fn lambda_environment(runtime_api: &str, name: &str) -> Vec<(&'static str, Strin
         ("DOCUMENT_TABLE", "iam-sentinel-documents".into()),
         ("DECISION_TABLE", "iam-sentinel-decisions".into()),
         ("DECISION_RETENTION_DAYS", "400".into()),
+        ("SWEEP_MODE", "quarantine".into()),
+        (
+            "INCIDENT_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/iam-sentinel-incidents".into(),
+        ),
         (
             "QUARANTINE_BOUNDARY_ARN",
             "arn:aws:iam::123456789012:policy/iam-sentinel-quarantine-boundary".into(),

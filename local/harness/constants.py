@@ -22,10 +22,13 @@ WRITER_SESSION_ARNS = tuple(
 # Every role of the stack, as the template names them (OWN_ROLE_NAMES).
 OWN_ROLE_NAMES = tuple(f"{STACK_NAME}-{role}" for role in (
     "policy-writer", "analyse-change", "publish-outcome", "request-approval", "approval-api",
-    "state-machine", "start-incident"))
+    "state-machine", "start-incident", "heartbeat", "sweep-account", "sweep-schedule"))
 # The HMAC keys' aliases in moto (the template passes key ids; KMS takes either).
 LINK_KEY_ALIAS = f"alias/{STACK_NAME}-approval-links"
 DECISION_KEY_ALIAS = f"alias/{STACK_NAME}-decisions"
+# The starter's queue, as eventbridge.deploy_trigger creates it (the sweep sends its findings
+# there: the template's INCIDENT_QUEUE_URL).
+INCIDENT_QUEUE_NAME = "local-incident-queue"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 # The detail-type CloudTrail's events carry on EventBridge.

@@ -11,8 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from .constants import (ACCOUNT, CLOUDTRAIL_DETAIL_TYPE, REGION, WRITER_ROLE_ARN,
-                        WRITER_SESSION_ARNS)
+from .constants import (ACCOUNT, CLOUDTRAIL_DETAIL_TYPE, INCIDENT_QUEUE_NAME, REGION,
+                        WRITER_ROLE_ARN, WRITER_SESSION_ARNS)
 from .processes import BackgroundThread
 from .template import trigger_delivery, trigger_rule
 
@@ -111,7 +111,7 @@ def deploy_trigger(client, template: dict, state_machine_arn: str, invoke, run_d
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     queue_url, queue_arn = rule_to_queue(
-        events, sqs, rule["name"], rule["pattern"], "local-incident-queue", "incident-queue",
+        events, sqs, rule["name"], rule["pattern"], INCIDENT_QUEUE_NAME, "incident-queue",
         bus=rule["event_bus"], description="template.yaml IamPolicyChangeRule",
         queue_attributes={
             "VisibilityTimeout": str(queue["visibility_timeout"]),

@@ -25,9 +25,9 @@ import boto3
 
 from . import eventbridge, processes, router as lambda_api
 from .approval_server import ApprovalServer
-from .constants import (ACCOUNT, CREDENTIALS, DECISION_KEY_ALIAS, LINK_KEY_ALIAS,
-                        OWN_ROLE_NAMES, REGION, ROOT, RUNS_DIR, STACK_NAME, VENV_BIN,
-                        WRITER_SESSION_ARNS)
+from .constants import (ACCOUNT, CREDENTIALS, DECISION_KEY_ALIAS, INCIDENT_QUEUE_NAME,
+                        LINK_KEY_ALIAS, OWN_ROLE_NAMES, REGION, ROOT, RUNS_DIR, STACK_NAME,
+                        VENV_BIN, WRITER_SESSION_ARNS)
 from .mailbox import Mailbox
 from .router import Router
 from .template import (DECISION_TABLE, DOCUMENT_TABLE, dynamodb_table, function_names,
@@ -66,11 +66,13 @@ class LocalStack:
                  cargo_target_dir: Path | None = None,
                  approval_timeout_seconds: int | None = None,
                  state_machine_name: str = f"{STACK_NAME}-remediation",
-                 reload_on_change: bool = True, lambda_concurrency: int | None = None):
+                 reload_on_change: bool = True, lambda_concurrency: int | None = None,
+                 sweep_mode: str = "quarantine"):
         self.approval_timeout_hours = str(approval_timeout_hours)
         self.approval_timeout_seconds = approval_timeout_seconds
         self.approval_timeout = approval_timeout(approval_timeout_hours, approval_timeout_seconds)
         self.restricted_actions = restricted_actions
+        self.sweep_mode = sweep_mode
         self.notify_on_clean_changes = notify_on_clean_changes
         self.rust_log = rust_log
         self.quiet = quiet
@@ -171,6 +173,9 @@ class LocalStack:
             "DECISION_TABLE": self.decision_table,
             "DECISION_RETENTION_DAYS": str(
                 self.template["Parameters"]["DecisionRetentionDays"]["Default"]),
+            # the sweep: what later sweeps do, and the starter's queue (deploy_trigger makes it).
+            "SWEEP_MODE": self.sweep_mode,
+            "INCIDENT_QUEUE_URL": f"http://127.0.0.1:{self.moto_port}/{ACCOUNT}/{INCIDENT_QUEUE_NAME}",
             "RUST_LOG": self.rust_log,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -347,6 +352,14 @@ class LocalStack:
         """invoke_direct, with the Invoke API's response headers (lower-cased names), e.g.
         `x-amz-function-error` for a function error."""
         return lambda_api.invoke(self.router.port, binary, payload, timeout)
+
+    def sweep(self, why: str = "on demand", timeout: float = 300) -> dict:
+        """One account sweep, as `aws lambda invoke` runs one (the function's summary); its
+        findings go to the starter's queue (deploy_trigger first)."""
+        status, headers, body = self.invoke_direct_full("sweep-account", {"sweep": why}, timeout)
+        if status != 200 or "x-amz-function-error" in headers:
+            raise RuntimeError(f"the sweep failed: {status} {body[:2000]!r}")
+        return json.loads(body)
 
     def start_mailbox(self, on_mail=None) -> Mailbox:
         """Starts the local mailbox and subscribes it (protocol http) to the notification topic,

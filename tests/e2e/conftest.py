@@ -1,7 +1,8 @@
 """The end-to-end suite's deployments and hooks.
 
 Session fixtures: `check` (the project's CLI, built once), `h` (the main deployment's Harness),
-`short` (a second deployment whose approval deadline is 8 s, started on first use), `one_hour`
+`short` (a second deployment whose approval deadline is 8 s, started on first use), `sw` (the
+sweep's deployment, its decision record empty at first, started on first use), `one_hour`
 (a deployment with the shortest real deadline, for the opt-in --timeout-case test) and
 `deployments` (every deployment started so far, for the no-token-leak check, which runs last).
 A failing test's report carries each deployment's explanation: the execution history's last
@@ -115,6 +116,18 @@ def short(pytestconfig, check, h):
                      approval_timeout_seconds=SHORT_DEADLINE_SECONDS,
                      state_machine_name=f"{STACK_NAME}-remediation-short-deadline",
                      run_dir=h.stack.run_dir / "short-deadline") as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def sw(pytestconfig, check, h):
+    """The sweep's deployment, started on first use, with its trigger: its decision record
+    starts empty, so its first sweep is the baseline whatever the other tests left in the main
+    deployment's IAM; logs in sweep/."""
+    with _deployment(pytestconfig, check, "sweep deployment",
+                     state_machine_name=f"{STACK_NAME}-remediation-sweep",
+                     run_dir=h.stack.run_dir / "sweep") as deployment:
+        deployment.stack.deploy_trigger()
         yield deployment
 
 

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::sweep;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
     #[error("the event is not an EventBridge event: {0}")]
@@ -433,6 +435,9 @@ fn kind_of(value: &Value) -> &'static str {
 /// target), lenient where it is only told (time, address, client, ids): a wrong-typed
 /// `eventTime` is noted in `unreadable` and the change is still analysed.
 pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, EventError> {
+    if event.get("source").and_then(Value::as_str) == Some(sweep::FINDING_SOURCE) {
+        return read_sweep_finding(event);
+    }
     let detail = iam_record(event)?;
     let mut record = Record {
         detail,
@@ -509,6 +514,78 @@ pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, Ev
         document,
         version_id,
         boundary_arn,
+        unreadable: record.unreadable,
+    })))
+}
+
+/// A sweep finding (`sweep::finding_event`): a restricted grant the account sweep found in
+/// force, read as a change to its target by the sweep, strictly: the target decides what is
+/// quarantined. It carries no document, so Analyse reads the one IAM holds.
+fn read_sweep_finding(event: &Value) -> Result<Reading, EventError> {
+    let detail = event
+        .get("detail")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| EventError::NotAnEvent("the sweep finding has no detail".into()))?;
+    let text = |field: &str| detail.get(field).and_then(Value::as_str);
+    if text("eventSource") != Some(sweep::FINDING_EVENT_SOURCE)
+        || text("eventName") != Some(sweep::FINDING_EVENT_NAME)
+    {
+        return Err(EventError::NotIam {
+            origin: sweep::FINDING_SOURCE.into(),
+            event_source: text("eventSource").unwrap_or_default().into(),
+        });
+    }
+    let name = sweep::FINDING_EVENT_NAME;
+    let mut record = Record {
+        detail,
+        unreadable: Vec::new(),
+    };
+    let principals: Vec<Principal> = [
+        (PrincipalKind::User, "requestParameters.userName"),
+        (PrincipalKind::Role, "requestParameters.roleName"),
+        (PrincipalKind::Group, "requestParameters.groupName"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, field)| record.text(field).map(|name| Principal { kind, name }))
+    .collect();
+    let policy_name = record.text("requestParameters.policyName");
+    let policy_arn = record.text("requestParameters.policyArn");
+    let mut principals = principals.into_iter();
+    let target = match (
+        principals.next(),
+        principals.next(),
+        policy_name,
+        policy_arn,
+    ) {
+        (Some(principal), None, Some(policy_name), None) => Target::InlinePolicy {
+            principal,
+            policy_name,
+        },
+        (Some(principal), None, None, Some(policy_arn)) => Target::Attachment {
+            principal,
+            policy_arn,
+        },
+        (None, None, None, Some(policy_arn)) => Target::ManagedPolicy { policy_arn },
+        _ => {
+            return Err(EventError::MissingField {
+                event_name: name.into(),
+                field: "requestParameters (one policy target: policyArn, or a user, role or group with policyName or policyArn)",
+            });
+        }
+    };
+    Ok(Reading::Change(Box::new(PolicyChange {
+        event_name: name.into(),
+        event_id: record.required("eventID", name)?,
+        event_time: record.text("eventTime").unwrap_or_default(),
+        account: record.text("recipientAccountId").unwrap_or_default(),
+        region: record.text("awsRegion").unwrap_or_default(),
+        actor: record.actor(),
+        source_ip: None,
+        user_agent: None,
+        version_id: record.text("requestParameters.versionId"),
+        target,
+        document: None,
+        boundary_arn: None,
         unreadable: record.unreadable,
     })))
 }

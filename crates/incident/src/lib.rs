@@ -15,6 +15,7 @@ pub mod own_stack;
 pub mod quarantine;
 pub mod record;
 pub mod restore;
+pub mod sweep;
 pub mod trust;
 
 pub use decision_log::{

@@ -393,7 +393,7 @@ pub fn describe_target(change: &PolicyChange) -> String {
     target_text(&change.target)
 }
 
-fn target_text(target: &Target) -> String {
+pub(crate) fn target_text(target: &Target) -> String {
     match target {
         Target::ManagedPolicy { policy_arn } => format!("managed policy {}", name_of(policy_arn)),
         Target::InlinePolicy {

@@ -22,6 +22,11 @@ impl OwnRoles {
         )
     }
 
+    /// Whether `role` is one of these roles.
+    pub fn contains(&self, role: &str) -> bool {
+        self.0.iter().any(|name| name == role)
+    }
+
     /// Why a grant made by `change` is reported instead of quarantined, when its target is one
     /// of these roles (a trust policy is always reported: then why it deserves a look).
     pub fn protects(&self, change: &PolicyChange) -> Option<String> {
@@ -40,7 +45,7 @@ impl OwnRoles {
             }
             Target::ManagedPolicy { .. } | Target::GroupMembership { .. } => return None,
         };
-        if principal.kind != PrincipalKind::Role || !self.0.contains(&principal.name) {
+        if principal.kind != PrincipalKind::Role || !self.contains(&principal.name) {
             return None;
         }
         let by_the_deployment = change.actor.invoked_by.as_deref() == Some(CLOUDFORMATION)

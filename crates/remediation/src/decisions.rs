@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use incident::boundary::BoundarySeen;
 use incident::decision_log::{BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord};
 use time::OffsetDateTime;
@@ -23,6 +23,8 @@ const RECORD: &str = "record";
 const EXPIRES_AT: &str = "expiresAt";
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+/// How often items BatchWriteItem left unprocessed (throttled) are written again, backing off.
+const UNPROCESSED_ATTEMPTS: u32 = 5;
 
 #[derive(Clone)]
 pub struct DecisionTable {
@@ -227,6 +229,36 @@ impl DecisionTable {
         }
     }
 
+    /// Gives `key`'s claim up (its incident could not be started): the claim is dated the
+    /// epoch, so the next sweep takes it over. Only while it is still `incident`'s.
+    pub async fn release(&self, key: &GrantKey, incident: &str) -> Result<(), StepError> {
+        let released = self
+            .put()
+            .item(KEY, s(key.item_key()))
+            .item(STATUS, s("deciding"))
+            .item(INCIDENT, s(incident))
+            .item(AT, n(0))
+            .item(EXPIRES_AT, self.expires_at(OffsetDateTime::now_utc()))
+            .condition_expression("#incident = :incident AND #status = :deciding")
+            .expression_attribute_names("#incident", INCIDENT)
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(":incident", s(incident))
+            .expression_attribute_values(":deciding", s("deciding"))
+            .send()
+            .await;
+        match released {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let failure = AwsFailure::from_sdk("DynamoDB PutItem (release a claim)", error);
+                if failure.is(CONDITION_FAILED) {
+                    Ok(())
+                } else {
+                    Err(failure.into())
+                }
+            }
+        }
+    }
+
     /// The boundary ledger: `key` (`incident::decision_log::boundary_key`) had the boundary
     /// `boundary_arn` (None: none) when `source` saw it at `now`.
     pub async fn put_boundary(
@@ -237,17 +269,84 @@ impl DecisionTable {
         now: OffsetDateTime,
     ) -> Result<(), StepError> {
         self.put()
-            .item(KEY, s(key))
-            .item(
-                "boundaryArn",
-                boundary_arn.map_or(AttributeValue::Null(true), s),
-            )
-            .item("seenAt", n(now.unix_timestamp()))
-            .item("source", s(source))
-            .item(EXPIRES_AT, self.expires_at(now))
+            .set_item(Some(self.boundary_item(key, boundary_arn, source, now)))
             .send()
             .await
             .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (boundary ledger)", e))?;
+        Ok(())
+    }
+
+    fn boundary_item(
+        &self,
+        key: &str,
+        boundary_arn: Option<&str>,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (KEY.to_owned(), s(key)),
+            (
+                "boundaryArn".to_owned(),
+                boundary_arn.map_or(AttributeValue::Null(true), s),
+            ),
+            ("seenAt".to_owned(), n(now.unix_timestamp())),
+            ("source".to_owned(), s(source)),
+            (EXPIRES_AT.to_owned(), self.expires_at(now)),
+        ])
+    }
+
+    /// The boundary ledger: each user's or role's boundary (`incident::decision_log::
+    /// boundary_key`, and its policy's ARN or None) as `source` saw it at `now`, in batches of
+    /// 25 (BatchWriteItem's most), what DynamoDB leaves unprocessed written again.
+    pub async fn put_boundaries(
+        &self,
+        boundaries: &[(String, Option<String>)],
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        for batch in boundaries.chunks(25) {
+            let mut requests: Vec<WriteRequest> = batch
+                .iter()
+                .map(|(key, boundary_arn)| {
+                    let item = self.boundary_item(key, boundary_arn.as_deref(), source, now);
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .map(|put| WriteRequest::builder().put_request(put).build())
+                        .map_err(|e| {
+                            AwsFailure::unusable_answer("a boundary ledger item", &e.to_string())
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+            for attempt in 0.. {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsFailure::from_sdk("DynamoDB BatchWriteItem (boundary ledger)", e)
+                    })?;
+                requests = output
+                    .unprocessed_items()
+                    .and_then(|left| left.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == UNPROCESSED_ATTEMPTS {
+                    return Err(AwsFailure::with_code(
+                        "DynamoDB BatchWriteItem (boundary ledger)",
+                        Some("ProvisionedThroughputExceededException".into()),
+                        &format!("{} items still unprocessed", requests.len()),
+                    )
+                    .into());
+                }
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The AWS side of iam-sentinel: IAM, SNS, EventBridge and Step Functions adapters, the Lambda handlers, and
 //! the SDK set-up every function's `main` shares.
 
+pub mod account;
 pub mod boundaries;
 pub mod decisions;
 pub mod documents;
@@ -8,6 +9,7 @@ pub mod error;
 pub mod executions;
 pub mod handlers;
 pub mod iam;
+pub mod incident_queue;
 pub mod kms;
 pub mod principals;
 pub mod publisher;

@@ -16,9 +16,10 @@ use crate::executions::{Executions, IncidentStarter};
 use crate::handlers::{
     analyse::AnalyseDeps, approval_api::ApprovalApiDeps, publish::PublishDeps,
     quarantine::QuarantineDeps, request_approval::RequestApprovalDeps, restore::RestoreDeps,
-    start::StartDeps,
+    start::StartDeps, sweep::SweepDeps,
 };
 use crate::iam::IamPolicies;
+use crate::incident_queue::IncidentQueue;
 use crate::kms::MacKey;
 use crate::publisher::{Notifier, Publisher};
 
@@ -29,6 +30,9 @@ pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(50);
 pub const START_INCIDENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// API Gateway gives up on an integration after 30 s, and a person is waiting for the page.
 pub const APPROVAL_API_TIMEOUT: Duration = Duration::from_secs(10);
+/// Lambda's longest: a sweep reads the whole account (GetAccountAuthorizationDetails, 1,000
+/// items a page) and writes a ledger item per user and role.
+pub const SWEEP_ACCOUNT_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Every AWS call's limits for a function that runs at most `function_timeout`, set once for
 /// every client: a call that hangs ends as a `Retryable` error well inside the function's time,
@@ -235,6 +239,32 @@ impl DocumentStore {
     }
 }
 
+impl SweepDeps {
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        let approval_timeout = approval_timeout_seconds(&required_env("APPROVAL_TIMEOUT")?)
+            .map_err(|e| StepError::Configuration(format!("APPROVAL_TIMEOUT: {e}")))?;
+        Ok(SweepDeps {
+            iam: aws_sdk_iam::Client::new(config),
+            decisions: DecisionTable::from_env(config)?,
+            queue: IncidentQueue {
+                client: aws_sdk_sqs::Client::new(config),
+                url: required_env("INCIDENT_QUEUE_URL")?,
+            },
+            publisher: Publisher::from_env(config)?,
+            restricted: restricted_actions()?,
+            own_roles: OwnRoles::parse(&required_env("OWN_ROLE_NAMES")?),
+            mode: required_env("SWEEP_MODE")?
+                .parse()
+                .map_err(|e| StepError::Configuration(format!("SWEEP_MODE: {e}")))?,
+            claim_lifetime: incident::decision_log::claim_lifetime(approval_timeout),
+            region: config
+                .region()
+                .map(|r| r.to_string())
+                .ok_or_else(|| StepError::Configuration("no AWS region (AWS_REGION)".into()))?,
+        })
+    }
+}
+
 impl DecisionTable {
     /// `DECISION_TABLE`: the stack's decision record; `DECISION_RETENTION_DAYS`: how long an
     /// item stays after its last write (the template's DecisionRetentionDays).
@@ -283,14 +313,20 @@ impl MacKey {
 impl PublishDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(PublishDeps {
-            publisher: Publisher {
-                notifier: Notifier::from_env(config, "TOPIC_ARN")?,
-                events: aws_sdk_eventbridge::Client::new(config),
-                event_bus_name: std::env::var("EVENT_BUS_NAME")
-                    .unwrap_or_else(|_| "default".into()),
-            },
+            publisher: Publisher::from_env(config)?,
             executions: Executions::from_env(config)?,
             decisions: DecisionTable::from_env(config)?,
+        })
+    }
+}
+
+impl Publisher {
+    /// `TOPIC_ARN` and `EVENT_BUS_NAME` (default: the default bus).
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        Ok(Publisher {
+            notifier: Notifier::from_env(config, "TOPIC_ARN")?,
+            events: aws_sdk_eventbridge::Client::new(config),
+            event_bus_name: std::env::var("EVENT_BUS_NAME").unwrap_or_else(|_| "default".into()),
         })
     }
 }
@@ -333,8 +369,8 @@ impl ApprovalApiDeps {
 #[cfg(test)]
 mod tests {
     use super::{
-        APPROVAL_API_TIMEOUT, FUNCTION_TIMEOUT, START_INCIDENT_TIMEOUT, approval_timeout_seconds,
-        approval_url, sdk_timeouts,
+        APPROVAL_API_TIMEOUT, FUNCTION_TIMEOUT, START_INCIDENT_TIMEOUT, SWEEP_ACCOUNT_TIMEOUT,
+        approval_timeout_seconds, approval_url, sdk_timeouts,
     };
 
     #[test]
@@ -343,6 +379,7 @@ mod tests {
             FUNCTION_TIMEOUT,
             START_INCIDENT_TIMEOUT,
             APPROVAL_API_TIMEOUT,
+            SWEEP_ACCOUNT_TIMEOUT,
         ] {
             let limits = sdk_timeouts(function);
             let (connect, attempt, operation) = (

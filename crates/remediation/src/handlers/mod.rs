@@ -7,6 +7,7 @@ pub mod quarantine;
 pub mod request_approval;
 pub mod restore;
 pub mod start;
+pub mod sweep;
 
 use incident::history::NotThisStep;
 use incident::refusal_alert;

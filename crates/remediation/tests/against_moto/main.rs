@@ -14,3 +14,4 @@ mod principals;
 mod publish;
 mod start;
 mod support;
+mod sweep;

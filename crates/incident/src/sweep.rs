@@ -1,0 +1,623 @@
+//! The account sweep, decided: from every user's and role's effective access (the whole
+//! account, read by the shell with GetAccountAuthorizationDetails), the decision record's grant
+//! records, the stack's own roles, the baseline marker and the mode, which restricted grants are
+//! in force, which are left alone (and why), which targets an incident is opened for, and the
+//! summary people and tools are told.
+//!
+//! One incident per document target: a customer managed policy, an inline policy, or an AWS
+//! managed policy's attachment to a user, role or group (AWS managed policies cannot be
+//! rewritten). An incident reaches the workflow as a sweep finding event through the starter,
+//! like a CloudTrail event (`finding_event`; `event::read_event` reads it), so everything after
+//! is the workflow that handles events; the document is always read from IAM there.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use policy_engine::{
+    AccessAnalyser, Catalog, PolicySource, PrincipalKind as EngineKind, PrincipalPolicies,
+    PrincipalRef, RestrictedActions,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::decision_log::{GrantKey, GrantRecord, GrantStatus, rfc3339};
+use crate::event::{Principal, PrincipalKind, Target};
+use crate::name::IncidentName;
+use crate::notification::{Notification, SUBJECT_LIMIT, target_text, truncate};
+use crate::own_stack::OwnRoles;
+
+/// The EventBridge `source` and `detail-type` of a sweep finding.
+pub const FINDING_SOURCE: &str = "iam-sentinel.sweep";
+pub const FINDING_DETAIL_TYPE: &str = "Restricted grant in force";
+/// The CloudTrail-shaped `eventSource` and `eventName` of its detail.
+pub const FINDING_EVENT_SOURCE: &str = "iam-sentinel";
+pub const FINDING_EVENT_NAME: &str = "SweepFinding";
+/// Who a sweep finding says made the change: nobody known; the sweep found it.
+pub const SWEEP_ACTOR: &str = "iam-sentinel sweep";
+/// The `detail-type` of the summary event.
+pub const SUMMARY_DETAIL_TYPE: &str = "Sweep completed";
+/// At most this many targets are listed in the summary's email and event (all are counted).
+const LISTED_TARGETS: usize = 50;
+
+/// What sweeps after the baseline do with a grant nobody approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SweepMode {
+    /// Open an incident: quarantine, ask, restore on approval.
+    Quarantine,
+    /// Report it in the summary only.
+    Report,
+}
+
+impl std::str::FromStr for SweepMode {
+    type Err = String;
+    fn from_str(text: &str) -> Result<SweepMode, String> {
+        match text.trim() {
+            "quarantine" => Ok(SweepMode::Quarantine),
+            "report" => Ok(SweepMode::Report),
+            other => Err(format!("{other:?} is neither quarantine nor report")),
+        }
+    }
+}
+
+/// One sweep's circumstances.
+#[derive(Debug, Clone)]
+pub struct SweepContext {
+    /// `sweep-<yyyymmddThhmmssZ>-<8 hex>`: unique, and short enough that `<id>-<n>` is a
+    /// usable CloudTrail-like event ID in an incident's name.
+    pub sweep_id: String,
+    pub at: OffsetDateTime,
+    pub account: String,
+    pub region: String,
+    pub mode: SweepMode,
+    /// No sweep has run before: report, quarantine nothing.
+    pub baseline: bool,
+    /// How long a `deciding` claim holds (`decision_log::claim_lifetime`).
+    pub claim_lifetime: Duration,
+}
+
+/// What happens to a grant in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Approved before (restored after a proven approval) for exactly this document.
+    Approved,
+    /// An incident about it may still be waiting for a decision.
+    Deciding,
+    /// Only iam-sentinel's own roles hold it: reported, never quarantined.
+    OwnRole,
+    /// Only service-linked roles hold it (AWS manages them): reported, never quarantined.
+    ServiceLinkedRole,
+    /// The baseline sweep reports everything and quarantines nothing.
+    Baseline,
+    /// `SweepMode::Report`.
+    Reported,
+    /// An incident is opened (unless another sweep has just claimed it).
+    Incident,
+}
+
+/// One document target that grants a restricted pattern to at least one principal.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetFinding {
+    pub target: Target,
+    #[serde(skip)]
+    pub grant: GrantKey,
+    /// For a customer managed policy: the default version read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub patterns: BTreeSet<String>,
+    /// `user alice`, `role DataPlatform`, ...: who can perform them through it.
+    pub principals: BTreeSet<String>,
+    pub disposition: Disposition,
+    /// The incident's execution name, when one is to be opened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// The sweep finding event for the starter, when one is to be opened.
+    #[serde(skip)]
+    pub event: Option<Value>,
+}
+
+/// What was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Examined {
+    pub users: usize,
+    pub roles: usize,
+    pub groups: usize,
+    pub policies: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepPlan {
+    pub targets: Vec<TargetFinding>,
+    /// Users and roles that can perform at least one restricted pattern.
+    pub principals_with_grants: usize,
+    /// (principal, restricted pattern) pairs in force.
+    pub grants_found: usize,
+    /// Principals whose policies could not all be read or resolved: their verdict may be
+    /// incomplete (named, never silently dropped).
+    pub incomplete: Vec<String>,
+}
+
+/// Decides the sweep. Pure: the account, the records and the clock come in as values.
+pub fn plan_sweep(
+    principals: &[PrincipalPolicies],
+    restricted: &RestrictedActions,
+    catalog: &Catalog,
+    grants: &HashMap<GrantKey, GrantRecord>,
+    own_roles: &OwnRoles,
+    context: &SweepContext,
+) -> SweepPlan {
+    let mut analyser = AccessAnalyser::new(restricted, catalog);
+    let mut targets: BTreeMap<String, Gathered> = BTreeMap::new();
+    let (mut principals_with_grants, mut grants_found) = (0, 0);
+    let mut incomplete = Vec::new();
+    for principal in principals {
+        let access = match analyser.effective_access(principal) {
+            Ok(access) => access,
+            Err(error) => {
+                incomplete.push(format!("{}: {error}", principal.principal));
+                continue;
+            }
+        };
+        if !principal.unresolved.is_empty() {
+            let unresolved: Vec<String> =
+                principal.unresolved.iter().map(|u| u.to_string()).collect();
+            incomplete.push(format!(
+                "{}: not read: {}",
+                principal.principal,
+                unresolved.join(", ")
+            ));
+        }
+        if access.grants.is_empty() {
+            continue;
+        }
+        principals_with_grants += 1;
+        grants_found += access.grants.len();
+        let holder = Holder::of(principal, own_roles);
+        for grant in &access.grants {
+            for via in &grant.via {
+                let Some(document) = principal
+                    .identity
+                    .iter()
+                    .find(|p| p.source == via.source && p.through_group == via.through_group)
+                    .map(|p| &p.document)
+                else {
+                    continue;
+                };
+                let owner = match &via.through_group {
+                    Some(group) => Principal {
+                        kind: PrincipalKind::Group,
+                        name: group.clone(),
+                    },
+                    None => principal_of(&principal.principal),
+                };
+                let (target, version_id, attachment) = target_of(&via.source, owner);
+                let Some(key) = GrantKey::of(&target, document) else {
+                    incomplete.push(format!(
+                        "{}: {} is not JSON",
+                        principal.principal, via.source
+                    ));
+                    continue;
+                };
+                let gathered = targets.entry(key.item_key()).or_insert_with(|| Gathered {
+                    target,
+                    grant: key,
+                    version_id,
+                    patterns: BTreeSet::new(),
+                    principals: BTreeSet::new(),
+                    holders: Vec::new(),
+                    attachments: BTreeSet::new(),
+                });
+                gathered.patterns.insert(grant.pattern.clone());
+                gathered.principals.insert(principal.principal.to_string());
+                gathered.holders.push(holder);
+                if let Some(attachment) = attachment.and_then(|t| GrantKey::of(&t, document)) {
+                    gathered.attachments.insert(attachment);
+                }
+            }
+        }
+    }
+    let mut n = 0;
+    let targets = targets
+        .into_values()
+        .map(|gathered| {
+            let disposition = gathered.disposition(grants, context);
+            let (incident, event) = if disposition == Disposition::Incident {
+                n += 1;
+                let event =
+                    finding_event(&gathered.target, gathered.version_id.as_deref(), context, n);
+                (Some(IncidentName::of(&event).to_string()), Some(event))
+            } else {
+                (None, None)
+            };
+            TargetFinding {
+                target: gathered.target,
+                grant: gathered.grant,
+                version_id: gathered.version_id,
+                patterns: gathered.patterns,
+                principals: gathered.principals,
+                disposition,
+                incident,
+                event,
+            }
+        })
+        .collect();
+    SweepPlan {
+        targets,
+        principals_with_grants,
+        grants_found,
+        incomplete,
+    }
+}
+
+/// Whether a principal is one the sweep never quarantines for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    OwnRole,
+    ServiceLinkedRole,
+    Other,
+}
+
+impl Holder {
+    fn of(principal: &PrincipalPolicies, own_roles: &OwnRoles) -> Holder {
+        let role = principal.principal.kind == EngineKind::Role;
+        if role && own_roles.contains(&principal.principal.name) {
+            Holder::OwnRole
+        } else if role
+            && principal
+                .path
+                .as_deref()
+                .is_some_and(|p| p.starts_with("/aws-service-role/"))
+        {
+            Holder::ServiceLinkedRole
+        } else {
+            Holder::Other
+        }
+    }
+}
+
+/// A target while the principals are read.
+struct Gathered {
+    target: Target,
+    grant: GrantKey,
+    version_id: Option<String>,
+    patterns: BTreeSet<String>,
+    principals: BTreeSet<String>,
+    holders: Vec<Holder>,
+    /// For a customer managed policy: its attachments to the principals (or groups) it reaches,
+    /// as an approved `AttachRolePolicy` incident records them.
+    attachments: BTreeSet<GrantKey>,
+}
+
+impl Gathered {
+    fn disposition(
+        &self,
+        grants: &HashMap<GrantKey, GrantRecord>,
+        context: &SweepContext,
+    ) -> Disposition {
+        if self.holders.iter().all(|h| *h == Holder::OwnRole) {
+            return Disposition::OwnRole;
+        }
+        if self.holders.iter().all(|h| *h != Holder::Other) {
+            return Disposition::ServiceLinkedRole;
+        }
+        let holding = |key: &GrantKey| {
+            grants
+                .get(key)
+                .filter(|record| record.holds(context.at, context.claim_lifetime))
+                .map(|record| record.status)
+        };
+        let attachments_approved = !self.attachments.is_empty()
+            && self
+                .attachments
+                .iter()
+                .all(|key| holding(key) == Some(GrantStatus::Approved));
+        match holding(&self.grant) {
+            Some(GrantStatus::Approved) => return Disposition::Approved,
+            Some(GrantStatus::Deciding) => return Disposition::Deciding,
+            None if attachments_approved => return Disposition::Approved,
+            None => {}
+        }
+        if context.baseline {
+            Disposition::Baseline
+        } else if context.mode == SweepMode::Report {
+            Disposition::Reported
+        } else {
+            Disposition::Incident
+        }
+    }
+}
+
+fn principal_of(principal: &PrincipalRef) -> Principal {
+    Principal {
+        kind: match principal.kind {
+            EngineKind::User => PrincipalKind::User,
+            EngineKind::Role => PrincipalKind::Role,
+            EngineKind::Group => PrincipalKind::Group,
+        },
+        name: principal.name.clone(),
+    }
+}
+
+/// AWS managed policies (`arn:<partition>:iam::aws:policy/...`) cannot be rewritten: their
+/// attachment is the target.
+fn is_aws_managed(policy_arn: &str) -> bool {
+    policy_arn.split(':').nth(4) == Some("aws")
+}
+
+/// The incident target a document source is, for a principal that has it through `owner` (its
+/// group, or itself); with the version read, and for a customer managed policy the attachment
+/// that an approval of its attachment would have recorded.
+fn target_of(source: &PolicySource, owner: Principal) -> (Target, Option<String>, Option<Target>) {
+    match source {
+        PolicySource::Inline { owner, policy_name } => (
+            Target::InlinePolicy {
+                principal: principal_of(owner),
+                policy_name: policy_name.clone(),
+            },
+            None,
+            None,
+        ),
+        PolicySource::Managed { policy_arn, .. } if is_aws_managed(policy_arn) => (
+            Target::Attachment {
+                principal: owner,
+                policy_arn: policy_arn.clone(),
+            },
+            None,
+            None,
+        ),
+        PolicySource::Managed {
+            policy_arn,
+            version_id,
+        } => (
+            Target::ManagedPolicy {
+                policy_arn: policy_arn.clone(),
+            },
+            version_id.clone(),
+            Some(Target::Attachment {
+                principal: owner,
+                policy_arn: policy_arn.clone(),
+            }),
+        ),
+    }
+}
+
+/// The sweep finding for the starter: EventBridge-shaped, its detail CloudTrail-shaped, so the
+/// starter names it (`IncidentName::of`) and Analyse reads it (`event::read_event`) as any
+/// event. It carries no document: Analyse always reads it from IAM.
+pub fn finding_event(
+    target: &Target,
+    version_id: Option<&str>,
+    context: &SweepContext,
+    n: usize,
+) -> Value {
+    let id = format!("{}-{n}", context.sweep_id);
+    let time = rfc3339(context.at);
+    let field = |p: &Principal| match p.kind {
+        PrincipalKind::User => "userName",
+        PrincipalKind::Role => "roleName",
+        PrincipalKind::Group => "groupName",
+    };
+    let mut parameters = serde_json::Map::new();
+    match target {
+        Target::ManagedPolicy { policy_arn } => {
+            parameters.insert("policyArn".into(), json!(policy_arn));
+        }
+        Target::InlinePolicy {
+            principal,
+            policy_name,
+        } => {
+            parameters.insert(field(principal).into(), json!(principal.name));
+            parameters.insert("policyName".into(), json!(policy_name));
+        }
+        Target::Attachment {
+            principal,
+            policy_arn,
+        } => {
+            parameters.insert(field(principal).into(), json!(principal.name));
+            parameters.insert("policyArn".into(), json!(policy_arn));
+        }
+        // The sweep opens incidents for document targets only.
+        other => {
+            parameters.insert("target".into(), json!(other));
+        }
+    }
+    if let Some(version_id) = version_id {
+        parameters.insert("versionId".into(), json!(version_id));
+    }
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": FINDING_DETAIL_TYPE,
+        "source": FINDING_SOURCE,
+        "account": context.account,
+        "time": time,
+        "region": context.region,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.0",
+            "eventSource": FINDING_EVENT_SOURCE,
+            "eventName": FINDING_EVENT_NAME,
+            "eventID": id,
+            "eventTime": time,
+            "awsRegion": context.region,
+            "recipientAccountId": context.account,
+            "userIdentity": {"type": "IamSentinelSweep", "invokedBy": SWEEP_ACTOR},
+            "requestParameters": parameters,
+            "sweepId": context.sweep_id,
+        }
+    })
+}
+
+impl TargetFinding {
+    /// Another sweep claimed the grant first: its incident decides it.
+    pub fn claimed_elsewhere(&mut self) {
+        self.disposition = Disposition::Deciding;
+        self.incident = None;
+        self.event = None;
+    }
+}
+
+/// What one sweep did, for people (`sweep_notification`) and tools (`sweep_event_detail`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepSummary {
+    pub sweep_id: String,
+    pub at: String,
+    pub baseline: bool,
+    pub mode: SweepMode,
+    pub examined: Examined,
+    pub principals_with_grants: usize,
+    pub grants_found: usize,
+    pub targets_found: usize,
+    pub approved_left_alone: usize,
+    pub deciding_left_alone: usize,
+    pub own_or_service_roles: usize,
+    /// Found and only reported (the baseline, or report mode).
+    pub reported: usize,
+    pub incidents_started: usize,
+    pub incomplete: usize,
+    pub seconds: f64,
+}
+
+impl SweepPlan {
+    /// The summary, once the shell has claimed what it could (a target another sweep had just
+    /// claimed is `Deciding` by then).
+    pub fn summary(
+        &self,
+        context: &SweepContext,
+        examined: Examined,
+        seconds: f64,
+    ) -> SweepSummary {
+        let count = |d: Disposition| self.targets.iter().filter(|t| t.disposition == d).count();
+        SweepSummary {
+            sweep_id: context.sweep_id.clone(),
+            at: rfc3339(context.at),
+            baseline: context.baseline,
+            mode: context.mode,
+            examined,
+            principals_with_grants: self.principals_with_grants,
+            grants_found: self.grants_found,
+            targets_found: self.targets.len(),
+            approved_left_alone: count(Disposition::Approved),
+            deciding_left_alone: count(Disposition::Deciding),
+            own_or_service_roles: count(Disposition::OwnRole)
+                + count(Disposition::ServiceLinkedRole),
+            reported: count(Disposition::Baseline) + count(Disposition::Reported),
+            incidents_started: count(Disposition::Incident),
+            incomplete: self.incomplete.len(),
+            seconds,
+        }
+    }
+}
+
+/// The summary email.
+pub fn sweep_notification(summary: &SweepSummary, plan: &SweepPlan) -> Notification {
+    let kind = if summary.baseline {
+        "baseline sweep"
+    } else {
+        "sweep"
+    };
+    let subject = truncate(
+        &format!(
+            "iam-sentinel: {kind}: {} restricted grants in force, {} incidents started",
+            summary.targets_found, summary.incidents_started
+        ),
+        SUBJECT_LIMIT,
+    );
+    let what = if summary.baseline {
+        "The first sweep since iam-sentinel was deployed is a baseline: it reports every \
+         restricted grant in force and quarantines nothing. Later sweeps open an incident for \
+         each grant nobody approved (SweepMode=quarantine) or only report it (SweepMode=report)."
+    } else if summary.mode == SweepMode::Report {
+        "SweepMode is report: grants nobody approved are listed here, nothing is quarantined."
+    } else {
+        "Each grant nobody approved gets an incident, as if its change had just been made: \
+         quarantined, with an approval request. Approved grants and grants being decided are \
+         left alone."
+    };
+    let mut body = format!(
+        "Account sweep {id} at {at}\n\n{what}\n\n\
+         Examined\n  {users} users, {roles} roles, {groups} groups, {policies} managed policies\n\n\
+         Found\n  {pwg} users and roles can perform restricted actions ({grants} grants), \
+         through {targets} policies or attachments\n  \
+         approved before, left alone: {approved}\n  \
+         being decided, left alone: {deciding}\n  \
+         iam-sentinel's own or service-linked roles, reported only: {own}\n  \
+         reported only (baseline or report mode): {reported}\n  \
+         incidents started: {started}\n\n\
+         Time taken\n  {seconds:.1} s\n",
+        id = summary.sweep_id,
+        at = summary.at,
+        users = summary.examined.users,
+        roles = summary.examined.roles,
+        groups = summary.examined.groups,
+        policies = summary.examined.policies,
+        pwg = summary.principals_with_grants,
+        grants = summary.grants_found,
+        targets = summary.targets_found,
+        approved = summary.approved_left_alone,
+        deciding = summary.deciding_left_alone,
+        own = summary.own_or_service_roles,
+        reported = summary.reported,
+        started = summary.incidents_started,
+        seconds = summary.seconds,
+    );
+    if !plan.targets.is_empty() {
+        body += "\nGrants in force\n";
+        for finding in plan.targets.iter().take(LISTED_TARGETS) {
+            body += &format!(
+                "  {} [{}]: {} for {}\n",
+                target_text(&finding.target),
+                disposition_text(finding.disposition),
+                finding
+                    .patterns
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                finding
+                    .principals
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+        }
+        if plan.targets.len() > LISTED_TARGETS {
+            body += &format!("  ... and {} more\n", plan.targets.len() - LISTED_TARGETS);
+        }
+    }
+    if !plan.incomplete.is_empty() {
+        body += "\nNot fully read (their verdict may be incomplete)\n";
+        for line in plan.incomplete.iter().take(LISTED_TARGETS) {
+            body += &format!("  {line}\n");
+        }
+    }
+    Notification { subject, body }
+}
+
+fn disposition_text(disposition: Disposition) -> &'static str {
+    match disposition {
+        Disposition::Approved => "approved",
+        Disposition::Deciding => "being decided",
+        Disposition::OwnRole => "own role: reported",
+        Disposition::ServiceLinkedRole => "service-linked role: reported",
+        Disposition::Baseline => "baseline: reported",
+        Disposition::Reported => "reported",
+        Disposition::Incident => "incident started",
+    }
+}
+
+/// The summary event's detail: the figures, and the first targets found.
+pub fn sweep_event_detail(summary: &SweepSummary, plan: &SweepPlan) -> Value {
+    json!({
+        "summary": summary,
+        "targets": plan.targets.iter().take(LISTED_TARGETS).collect::<Vec<_>>(),
+        "incomplete": plan.incomplete.iter().take(LISTED_TARGETS).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,431 @@
+//! The account sweep's decisions, on a real-shaped authorization-details file
+//! (tests/fixtures/account/sweep-account.json): which grants are in force, one target per
+//! document, which are left alone and why, and the finding events the starter gets.
+
+mod support;
+
+use std::collections::HashMap;
+
+use incident::decision_log::{GrantKey, GrantRecord, GrantStatus, claim_lifetime};
+use incident::sweep::{
+    Disposition, Examined, SweepContext, SweepMode, SweepPlan, TargetFinding, plan_sweep,
+    sweep_event_detail, sweep_notification,
+};
+use incident::{
+    IncidentName, OwnRoles, Principal, PrincipalKind, Reading, Target, TargetKey, WriterSessions,
+    read_event,
+};
+use policy_engine::{AuthorizationDetails, Catalog, PrincipalPolicies, RestrictedActions};
+use support::read_fixture;
+use time::macros::datetime;
+
+const ACCOUNT: &str = "123456789012";
+const DATA_PLATFORM: &str = "arn:aws:iam::123456789012:policy/DataPlatform";
+const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+fn principals() -> Vec<PrincipalPolicies> {
+    AuthorizationDetails::from_json(&read_fixture("account", "sweep-account.json"))
+        .expect("the fixture reads")
+        .principals()
+        .expect("every attachment resolves")
+}
+
+fn context(mode: SweepMode, baseline: bool) -> SweepContext {
+    SweepContext {
+        sweep_id: "sweep-20261202T050000Z-1a2b3c4d".into(),
+        at: datetime!(2026-12-02 05:00 UTC),
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        mode,
+        baseline,
+        claim_lifetime: claim_lifetime(24 * 3600),
+    }
+}
+
+fn plan(grants: &HashMap<GrantKey, GrantRecord>, context: &SweepContext) -> SweepPlan {
+    plan_sweep(
+        &principals(),
+        &RestrictedActions::parse("s3:DeleteBucket,s3:DeleteObject", Catalog::embedded()).unwrap(),
+        Catalog::embedded(),
+        grants,
+        &OwnRoles::parse("iam-sentinel-analyse-change,iam-sentinel-policy-writer"),
+        context,
+    )
+}
+
+fn user(name: &str) -> Principal {
+    Principal {
+        kind: PrincipalKind::User,
+        name: name.into(),
+    }
+}
+
+/// The targets the fixture's account holds restricted grants through, in the plan's order.
+fn alice_inline() -> Target {
+    Target::InlinePolicy {
+        principal: user("alice"),
+        policy_name: "alice-s3-cleanup".into(),
+    }
+}
+fn data_platform() -> Target {
+    Target::ManagedPolicy {
+        policy_arn: DATA_PLATFORM.into(),
+    }
+}
+fn admins_administrator_access() -> Target {
+    Target::Attachment {
+        principal: Principal {
+            kind: PrincipalKind::Group,
+            name: "Admins".into(),
+        },
+        policy_arn: ADMINISTRATOR_ACCESS.into(),
+    }
+}
+
+fn finding<'p>(plan: &'p SweepPlan, target: &Target) -> &'p TargetFinding {
+    plan.targets
+        .iter()
+        .find(|t| &t.target == target)
+        .unwrap_or_else(|| panic!("no finding for {target:?}: {:#?}", plan.targets))
+}
+
+fn dispositions(plan: &SweepPlan) -> Vec<(String, Disposition)> {
+    plan.targets
+        .iter()
+        .map(|t| (serde_json::to_string(&t.target).unwrap(), t.disposition))
+        .collect()
+}
+
+fn record(status: GrantStatus, at: time::OffsetDateTime) -> GrantRecord {
+    GrantRecord {
+        status,
+        incident: "earlier".into(),
+        at,
+    }
+}
+
+#[test]
+fn every_restricted_grant_in_force_is_found_once_per_document_target() {
+    let plan = plan(&HashMap::new(), &context(SweepMode::Quarantine, false));
+    // alice's inline policy, DataPlatform (bob and data-pipeline: one target), Admins'
+    // AdministratorAccess (carol, through the group), the sentinel's own role, the backup
+    // service-linked role; not dave (his guardrail denies it), not reports (clean).
+    let expected: [(Target, Disposition, &[&str], &[&str]); 5] = [
+        (
+            alice_inline(),
+            Disposition::Incident,
+            &["s3:DeleteBucket"],
+            &[r#"user "alice""#],
+        ),
+        (
+            data_platform(),
+            Disposition::Incident,
+            &["s3:DeleteObject"],
+            &[r#"role "data-pipeline""#, r#"user "bob""#],
+        ),
+        (
+            admins_administrator_access(),
+            Disposition::Incident,
+            &["s3:DeleteBucket", "s3:DeleteObject"],
+            &[r#"user "carol""#],
+        ),
+        (
+            Target::InlinePolicy {
+                principal: Principal {
+                    kind: PrincipalKind::Role,
+                    name: "iam-sentinel-analyse-change".into(),
+                },
+                policy_name: "read-iam-policies".into(),
+            },
+            Disposition::OwnRole,
+            &["s3:DeleteBucket", "s3:DeleteObject"],
+            &[r#"role "iam-sentinel-analyse-change""#],
+        ),
+        (
+            Target::Attachment {
+                principal: Principal {
+                    kind: PrincipalKind::Role,
+                    name: "AWSServiceRoleForBackup".into(),
+                },
+                policy_arn:
+                    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForS3Restore"
+                        .into(),
+            },
+            Disposition::ServiceLinkedRole,
+            &["s3:DeleteObject"],
+            &[r#"role "AWSServiceRoleForBackup""#],
+        ),
+    ];
+    assert_eq!(plan.targets.len(), expected.len(), "{:#?}", plan.targets);
+    for (target, disposition, patterns, principals) in expected {
+        let found = finding(&plan, &target);
+        assert_eq!(found.disposition, disposition, "{target:?}");
+        assert_eq!(
+            found
+                .patterns
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            patterns,
+            "{target:?}"
+        );
+        assert_eq!(
+            found
+                .principals
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            principals,
+            "{target:?}"
+        );
+        assert_eq!(found.event.is_some(), disposition == Disposition::Incident);
+        assert_eq!(
+            found.incident.is_some(),
+            disposition == Disposition::Incident
+        );
+    }
+    assert_eq!(
+        finding(&plan, &data_platform()).version_id.as_deref(),
+        Some("v2")
+    );
+    // alice, bob, carol, data-pipeline, the own role and the service-linked role
+    assert_eq!(plan.principals_with_grants, 6);
+    assert!(plan.incomplete.is_empty(), "{:?}", plan.incomplete);
+}
+
+#[test]
+fn the_baseline_and_report_mode_quarantine_nothing() {
+    // (case, context, what the three grants nobody approved become)
+    let cases = [
+        (
+            "baseline, quarantine mode",
+            context(SweepMode::Quarantine, true),
+            Disposition::Baseline,
+        ),
+        (
+            "baseline, report mode",
+            context(SweepMode::Report, true),
+            Disposition::Baseline,
+        ),
+        (
+            "later, report mode",
+            context(SweepMode::Report, false),
+            Disposition::Reported,
+        ),
+    ];
+    for (case, context, expected) in cases {
+        let plan = plan(&HashMap::new(), &context);
+        for target in [
+            alice_inline(),
+            data_platform(),
+            admins_administrator_access(),
+        ] {
+            let found = finding(&plan, &target);
+            assert_eq!(found.disposition, expected, "{case}: {target:?}");
+            assert!(found.event.is_none(), "{case}: no incident");
+        }
+    }
+}
+
+#[test]
+fn a_grant_approved_for_exactly_this_document_or_being_decided_is_left_alone() {
+    let principals = principals();
+    let alice = principals
+        .iter()
+        .find(|p| p.principal.name == "alice")
+        .unwrap();
+    let in_force = alice.identity[0].document.to_string();
+    let key = |document: &str| GrantKey::of(&alice_inline(), document).unwrap();
+    let now = datetime!(2026-12-02 05:00 UTC);
+    let other_document = in_force.replace("s3:ListBucket", "s3:ListAllMyBuckets");
+    // (case, records, alice's inline policy becomes)
+    let cases: Vec<(&str, HashMap<GrantKey, GrantRecord>, Disposition)> = vec![
+        ("no record", HashMap::new(), Disposition::Incident),
+        (
+            "approved a week ago, this document",
+            HashMap::from([(
+                key(&in_force),
+                record(GrantStatus::Approved, now - time::Duration::days(7)),
+            )]),
+            Disposition::Approved,
+        ),
+        (
+            "approved, but another document",
+            HashMap::from([(
+                key(&other_document),
+                record(GrantStatus::Approved, now - time::Duration::days(7)),
+            )]),
+            Disposition::Incident,
+        ),
+        (
+            "claimed an hour ago",
+            HashMap::from([(
+                key(&in_force),
+                record(GrantStatus::Deciding, now - time::Duration::hours(1)),
+            )]),
+            Disposition::Deciding,
+        ),
+        (
+            "claimed three days ago: stale",
+            HashMap::from([(
+                key(&in_force),
+                record(GrantStatus::Deciding, now - time::Duration::days(3)),
+            )]),
+            Disposition::Incident,
+        ),
+    ];
+    for (case, records, expected) in cases {
+        let plan = plan(&records, &context(SweepMode::Quarantine, false));
+        assert_eq!(
+            finding(&plan, &alice_inline()).disposition,
+            expected,
+            "{case}: {:?}",
+            dispositions(&plan)
+        );
+    }
+}
+
+#[test]
+fn a_managed_policy_is_left_alone_when_every_attachment_in_force_was_approved() {
+    let principals = principals();
+    let document = principals
+        .iter()
+        .find(|p| p.principal.name == "bob")
+        .unwrap()
+        .identity[0]
+        .document
+        .to_string();
+    let attachment = |kind, name: &str| {
+        let target = Target::Attachment {
+            principal: Principal {
+                kind,
+                name: name.into(),
+            },
+            policy_arn: DATA_PLATFORM.into(),
+        };
+        (
+            GrantKey::of(&target, &document).unwrap(),
+            record(GrantStatus::Approved, datetime!(2026-11-25 05:00 UTC)),
+        )
+    };
+    let both = HashMap::from([
+        attachment(PrincipalKind::User, "bob"),
+        attachment(PrincipalKind::Role, "data-pipeline"),
+    ]);
+    let one = HashMap::from([attachment(PrincipalKind::User, "bob")]);
+    let context = context(SweepMode::Quarantine, false);
+    assert_eq!(
+        finding(&plan(&both, &context), &data_platform()).disposition,
+        Disposition::Approved
+    );
+    assert_eq!(
+        finding(&plan(&one, &context), &data_platform()).disposition,
+        Disposition::Incident,
+        "data-pipeline's attachment was never approved"
+    );
+}
+
+#[test]
+fn a_finding_reaches_the_workflow_as_an_event_read_like_a_change_with_no_document() {
+    let context = context(SweepMode::Quarantine, false);
+    let plan = plan(&HashMap::new(), &context);
+    for target in [
+        alice_inline(),
+        data_platform(),
+        admins_administrator_access(),
+    ] {
+        let found = finding(&plan, &target);
+        let event = found.event.as_ref().unwrap();
+        // THEN Analyse reads it as a change to that target by the sweep, with no document (IAM's
+        // is read) and the version the sweep saw
+        let Ok(Reading::Change(change)) = read_event(event, &WriterSessions::default()) else {
+            panic!("not a change: {event}");
+        };
+        assert_eq!(change.target, target);
+        assert_eq!(change.event_name, "SweepFinding");
+        assert_eq!(change.document, None);
+        assert_eq!(change.version_id, found.version_id);
+        assert_eq!(change.actor.display_name(), "iam-sentinel sweep");
+        assert_eq!(change.account, ACCOUNT);
+        // AND the starter names it as any event: the target's key, the sweep's time, its id
+        let name = IncidentName::of(event);
+        assert_eq!(name.target, TargetKey::of(&target));
+        assert_eq!(found.incident.as_deref(), Some(name.to_string().as_str()));
+        assert!(name.to_string().len() <= 80, "{name}");
+        assert!(
+            name.event_id.starts_with(&context.sweep_id),
+            "{}",
+            name.event_id
+        );
+        assert_eq!(name.to_string().parse::<IncidentName>(), Ok(name));
+    }
+}
+
+#[test]
+fn a_finding_that_names_no_single_policy_target_is_refused() {
+    let plan = plan(&HashMap::new(), &context(SweepMode::Quarantine, false));
+    let event = finding(&plan, &alice_inline()).event.clone().unwrap();
+    let mut two_principals = event.clone();
+    two_principals["detail"]["requestParameters"]["roleName"] = "admin".into();
+    let mut no_policy = event.clone();
+    no_policy["detail"]["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("policyName");
+    let mut other_source = event.clone();
+    other_source["detail"]["eventSource"] = "iam.amazonaws.com".into();
+    for (case, event) in [
+        ("two principals", two_principals),
+        ("no policy", no_policy),
+        ("not the sweep's eventSource", other_source),
+    ] {
+        assert!(
+            read_event(&event, &WriterSessions::default()).is_err(),
+            "{case}: {event}"
+        );
+    }
+}
+
+#[test]
+fn the_summary_gives_the_figures_people_and_tools_are_told() {
+    let context = context(SweepMode::Quarantine, false);
+    let mut plan = plan(&HashMap::new(), &context);
+    // GIVEN another sweep claimed DataPlatform first
+    plan.targets
+        .iter_mut()
+        .find(|t| t.target == data_platform())
+        .unwrap()
+        .claimed_elsewhere();
+    let examined = Examined {
+        users: 4,
+        roles: 4,
+        groups: 1,
+        policies: 3,
+    };
+    let summary = plan.summary(&context, examined, 1.25);
+    assert_eq!(summary.targets_found, 5);
+    assert_eq!(summary.incidents_started, 2);
+    assert_eq!(summary.deciding_left_alone, 1);
+    assert_eq!(summary.approved_left_alone, 0);
+    assert_eq!(summary.own_or_service_roles, 2);
+    assert_eq!(summary.reported, 0);
+    assert_eq!(summary.principals_with_grants, 6);
+    let email = sweep_notification(&summary, &plan);
+    assert_eq!(
+        email.subject,
+        "iam-sentinel: sweep: 5 restricted grants in force, 2 incidents started"
+    );
+    for line in [
+        "4 users, 4 roles, 1 groups, 3 managed policies",
+        "being decided, left alone: 1",
+        "incidents started: 2",
+        "1.2 s",
+        "inline policy alice-s3-cleanup of user alice [incident started]",
+    ] {
+        assert!(email.body.contains(line), "{line:?} in:\n{}", email.body);
+    }
+    let detail = sweep_event_detail(&summary, &plan);
+    assert_eq!(detail["summary"]["incidentsStarted"], 2);
+    assert_eq!(detail["summary"]["examined"]["roles"], 4);
+    assert_eq!(detail["targets"].as_array().unwrap().len(), 5);
+}

@@ -1,0 +1,180 @@
+//! The account sweep (on its schedule, or on demand): read the whole account, let
+//! `incident::sweep` decide which restricted grants in force nobody approved, claim each in the
+//! decision record (one conditional write: two sweeps never open two incidents for one grant),
+//! send each claimed finding to the starter's queue, keep the boundary ledger, and publish the
+//! summary.
+
+use std::time::{Duration, Instant};
+
+use incident::OwnRoles;
+use incident::PrincipalKind;
+use incident::decision_log::boundary_key;
+use incident::sweep::{
+    Disposition, Examined, SUMMARY_DETAIL_TYPE, SweepContext, SweepMode, SweepSummary, plan_sweep,
+    sweep_event_detail, sweep_notification,
+};
+use policy_engine::{AuthorizationDetails, Catalog, RestrictedActions};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::account::authorization_details;
+use crate::decisions::{Claim, DecisionTable};
+use crate::error::{AwsFailure, StepError};
+use crate::incident_queue::IncidentQueue;
+use crate::publisher::Publisher;
+
+pub struct SweepDeps {
+    pub iam: aws_sdk_iam::Client,
+    pub decisions: DecisionTable,
+    pub queue: IncidentQueue,
+    pub publisher: Publisher,
+    pub restricted: RestrictedActions,
+    /// This stack's roles: reported, never quarantined.
+    pub own_roles: OwnRoles,
+    /// What sweeps after the baseline do (`SWEEP_MODE`).
+    pub mode: SweepMode,
+    /// How long a `deciding` claim holds (the approval deadline and a day).
+    pub claim_lifetime: Duration,
+    pub region: String,
+}
+
+/// What the schedule (or a person) sends: `{"sweep": "<why>"}`, e.g. `"scheduled"`,
+/// `"on demand"`. Anything else is refused, so no stray invocation sweeps by accident.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepRequest {
+    pub sweep: String,
+}
+
+/// One sweep. `request_id` (Lambda's) makes its id unique.
+pub async fn handle(
+    request: SweepRequest,
+    request_id: &str,
+    deps: &SweepDeps,
+) -> Result<SweepSummary, StepError> {
+    tracing::info!(why = %request.sweep, "sweep requested");
+    let started = Instant::now();
+    let at = OffsetDateTime::now_utc();
+    let details = authorization_details(&deps.iam).await?;
+    let principals = details.principals().map_err(|e| {
+        AwsFailure::unusable_answer("IAM GetAccountAuthorizationDetails", &e.to_string())
+    })?;
+    let grants = deps.decisions.grants().await?;
+    let baseline = deps.decisions.baseline().await?.is_none();
+    let context = SweepContext {
+        sweep_id: sweep_id(at, request_id),
+        at,
+        account: account_of(&details),
+        region: deps.region.clone(),
+        mode: deps.mode,
+        baseline,
+        claim_lifetime: deps.claim_lifetime,
+    };
+    let mut plan = plan_sweep(
+        &principals,
+        &deps.restricted,
+        Catalog::embedded(),
+        &grants,
+        &deps.own_roles,
+        &context,
+    );
+    for target in &mut plan.targets {
+        let (Disposition::Incident, Some(incident), Some(event)) =
+            (target.disposition, &target.incident, &target.event)
+        else {
+            continue;
+        };
+        match deps
+            .decisions
+            .claim(&target.grant, incident, at, deps.claim_lifetime)
+            .await?
+        {
+            Claim::Held => target.claimed_elsewhere(),
+            Claim::Claimed => {
+                if let Err(failure) = deps.queue.send(event).await {
+                    // Unclaimed again, so the next sweep (or this one, retried) starts it.
+                    deps.decisions.release(&target.grant, incident).await?;
+                    return Err(failure.into());
+                }
+                tracing::info!(%incident, grant = %target.grant.item_key(), "incident started");
+            }
+        }
+    }
+    deps.decisions
+        .put_boundaries(
+            &boundaries(&details),
+            &format!("sweep {}", context.sweep_id),
+            at,
+        )
+        .await?;
+    if baseline {
+        deps.decisions.mark_baseline(&context.sweep_id, at).await?;
+    }
+    let examined = Examined {
+        users: details.users.len(),
+        roles: details.roles.len(),
+        groups: details.groups.len(),
+        policies: details.policies.len(),
+    };
+    let summary = plan.summary(&context, examined, started.elapsed().as_secs_f64());
+    deps.publisher
+        .notify(&sweep_notification(&summary, &plan))
+        .await?;
+    deps.publisher
+        .publish_event(SUMMARY_DETAIL_TYPE, &sweep_event_detail(&summary, &plan))
+        .await?;
+    tracing::info!(
+        sweep = %summary.sweep_id,
+        baseline = summary.baseline,
+        targets = summary.targets_found,
+        incidents = summary.incidents_started,
+        "swept"
+    );
+    Ok(summary)
+}
+
+/// `sweep-<yyyymmddThhmmssZ>-<8 hex of the request id>`.
+fn sweep_id(at: OffsetDateTime, request_id: &str) -> String {
+    let stamp = at
+        .format(format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
+    let digest = Sha256::digest(request_id.as_bytes());
+    let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sweep-{stamp}-{tag}")
+}
+
+/// The account's id, from any of its users' or roles' ARNs (`arn:aws:iam::<account>:...`).
+fn account_of(details: &AuthorizationDetails) -> String {
+    details
+        .users
+        .iter()
+        .filter_map(|u| u.arn.as_deref())
+        .chain(details.roles.iter().filter_map(|r| r.arn.as_deref()))
+        .find_map(|arn| arn.split(':').nth(4).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Every user's and role's boundary, for the ledger.
+fn boundaries(details: &AuthorizationDetails) -> Vec<(String, Option<String>)> {
+    let users = details.users.iter().map(|u| {
+        (
+            boundary_key(PrincipalKind::User, &u.user_name),
+            u.permissions_boundary
+                .as_ref()
+                .map(|b| b.permissions_boundary_arn.clone()),
+        )
+    });
+    let roles = details.roles.iter().map(|r| {
+        (
+            boundary_key(PrincipalKind::Role, &r.role_name),
+            r.permissions_boundary
+                .as_ref()
+                .map(|b| b.permissions_boundary_arn.clone()),
+        )
+    });
+    users.chain(roles).collect()
+}

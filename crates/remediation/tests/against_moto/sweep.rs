@@ -1,0 +1,284 @@
+//! The account sweep against moto: the whole account read with GetAccountAuthorizationDetails,
+//! the baseline reporting only, later sweeps sending one finding per grant nobody approved to
+//! the starter's queue (claimed once, however many sweeps run at once), approved grants left
+//! alone, the boundary ledger and the summary.
+
+use std::time::Duration;
+
+use incident::decision_log::{GrantKey, boundary_key};
+use incident::sweep::{SweepMode, SweepSummary};
+use incident::{OwnRoles, PrincipalKind, Reading, Target, WriterSessions, read_event};
+use remediation::handlers::sweep::{SweepDeps, SweepRequest, handle};
+use remediation::incident_queue::IncidentQueue;
+use remediation::publisher::{Notifier, Publisher};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::support::*;
+
+const DELETES_BUCKETS: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Cleanup","Effect":"Allow","Action":["s3:DeleteBucket","s3:ListBucket"],"Resource":"*"}]}"#;
+const READS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+struct Sweeping {
+    moto: Moto,
+    incidents: Queue,
+    emails: Queue,
+    topic_arn: String,
+}
+
+impl Sweeping {
+    /// An account with alice's inline grant, the DataPlatform policy attached to bob and the
+    /// data-pipeline role (with a permissions boundary), and a clean role.
+    async fn start() -> Sweeping {
+        let moto = Moto::start();
+        let iam = moto.iam_client();
+        let alice = principal(PrincipalKind::User, "alice");
+        let bob = principal(PrincipalKind::User, "bob");
+        let pipeline = principal(PrincipalKind::Role, "data-pipeline");
+        let reports = principal(PrincipalKind::Role, "reports");
+        for p in [&alice, &bob, &pipeline, &reports] {
+            create_principal(&iam, p).await;
+        }
+        put_inline_policy(&iam, &alice, "alice-s3-cleanup", DELETES_BUCKETS).await;
+        put_inline_policy(&iam, &reports, "read-reports", READS).await;
+        let data_platform = create_managed_policy(
+            &iam,
+            "DataPlatform",
+            &policy("data-platform-dense-6100.json"),
+        )
+        .await;
+        iam.attach_user_policy()
+            .user_name("bob")
+            .policy_arn(&data_platform)
+            .send()
+            .await
+            .unwrap();
+        iam.attach_role_policy()
+            .role_name("data-pipeline")
+            .policy_arn(&data_platform)
+            .send()
+            .await
+            .unwrap();
+        let boundary = create_managed_policy(&iam, "PipelineBoundary", READS).await;
+        iam.put_role_permissions_boundary()
+            .role_name("data-pipeline")
+            .permissions_boundary(&boundary)
+            .send()
+            .await
+            .unwrap();
+        let incidents = create_queue(&moto.sqs(), "incident-queue").await;
+        let emails = create_queue(&moto.sqs(), "emails").await;
+        let topic_arn = moto
+            .sns()
+            .create_topic()
+            .name("iam-sentinel-notifications")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        moto.sns()
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(&emails.arn)
+            .attributes("RawMessageDelivery", "true")
+            .send()
+            .await
+            .unwrap();
+        Sweeping {
+            moto,
+            incidents,
+            emails,
+            topic_arn,
+        }
+    }
+
+    fn deps(&self, mode: SweepMode) -> SweepDeps {
+        SweepDeps {
+            iam: self.moto.iam_client(),
+            decisions: self.moto.decisions(),
+            queue: IncidentQueue {
+                client: self.moto.sqs(),
+                url: self.incidents.url.clone(),
+            },
+            publisher: Publisher {
+                notifier: Notifier {
+                    sns: self.moto.sns(),
+                    topic_arn: self.topic_arn.clone(),
+                },
+                events: self.moto.events(),
+                event_bus_name: "default".into(),
+            },
+            restricted: restricted(),
+            own_roles: OwnRoles::parse("iam-sentinel-analyse-change"),
+            mode,
+            claim_lifetime: Duration::from_secs(48 * 3600),
+            region: "us-east-1".into(),
+        }
+    }
+
+    async fn sweep(&self, request_id: &str) -> SweepSummary {
+        handle(scheduled(), request_id, &self.deps(SweepMode::Quarantine))
+            .await
+            .expect("the sweep")
+    }
+
+    /// The findings sent to the starter's queue since the last look, as events.
+    async fn findings(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        loop {
+            let bodies = take(&self.moto.sqs(), &self.incidents).await;
+            if bodies.is_empty() {
+                return all;
+            }
+            all.extend(bodies.iter().map(|b| serde_json::from_str(b).unwrap()));
+        }
+    }
+
+    /// The targets of the findings sent since the last look.
+    async fn found_targets(&self) -> Vec<Target> {
+        let mut targets: Vec<Target> = self
+            .findings()
+            .await
+            .iter()
+            .map(
+                |event| match read_event(event, &WriterSessions::default()) {
+                    Ok(Reading::Change(change)) => change.target,
+                    other => panic!("not a change: {other:?}"),
+                },
+            )
+            .collect();
+        targets.sort_by_key(|t| serde_json::to_string(t).unwrap());
+        targets
+    }
+}
+
+fn scheduled() -> SweepRequest {
+    SweepRequest {
+        sweep: "scheduled".into(),
+    }
+}
+
+fn alice_inline() -> Target {
+    Target::InlinePolicy {
+        principal: principal(PrincipalKind::User, "alice"),
+        policy_name: "alice-s3-cleanup".into(),
+    }
+}
+
+fn data_platform() -> Target {
+    Target::ManagedPolicy {
+        policy_arn: "arn:aws:iam::123456789012:policy/DataPlatform".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_baseline_reports_and_the_next_sweep_sends_one_finding_per_grant() {
+    // GIVEN an account with two restricted grants in force (alice's inline policy; DataPlatform,
+    // attached to bob and the data-pipeline role) and no sweep before
+    let account = Sweeping::start().await;
+    // WHEN the first sweep runs
+    let baseline = account.sweep("request-1").await;
+    // THEN it is the baseline: both found, nothing sent, the summary emailed
+    assert!(baseline.baseline);
+    assert_eq!(baseline.targets_found, 2, "{baseline:?}");
+    assert_eq!(baseline.reported, 2);
+    assert_eq!(baseline.incidents_started, 0);
+    // (data-pipeline's boundary allows only s3:GetObject: DataPlatform grants it nothing)
+    assert_eq!(baseline.principals_with_grants, 2);
+    assert_eq!(
+        (baseline.examined.users, baseline.examined.roles),
+        (2, 2),
+        "{baseline:?}"
+    );
+    assert!(account.findings().await.is_empty());
+    let email = receive(&account.moto.sqs(), &account.emails, 5).await;
+    assert!(
+        email.iter().any(|e| e.contains("is a baseline")),
+        "{email:?}"
+    );
+    let table = account.moto.decisions();
+    assert!(table.baseline().await.unwrap().is_some());
+    // AND the boundary ledger has every user and role, with data-pipeline's boundary
+    let ledger = table
+        .item(&boundary_key(PrincipalKind::Role, "data-pipeline"))
+        .await
+        .unwrap()
+        .expect("data-pipeline's ledger item");
+    assert_eq!(
+        ledger["boundaryArn"],
+        "arn:aws:iam::123456789012:policy/PipelineBoundary"
+    );
+    let alice = table
+        .item(&boundary_key(PrincipalKind::User, "alice"))
+        .await
+        .unwrap()
+        .expect("alice's ledger item");
+    assert!(!alice.contains_key("boundaryArn"), "no boundary: {alice:?}");
+    // WHEN the next sweep runs
+    let next = account.sweep("request-2").await;
+    // THEN one finding per document target goes to the starter's queue, each claimed
+    assert!(!next.baseline);
+    assert_eq!(next.incidents_started, 2, "{next:?}");
+    assert_eq!(
+        account.found_targets().await,
+        [alice_inline(), data_platform()]
+    );
+    let grants = table.grants().await.unwrap();
+    assert_eq!(grants.len(), 2, "{grants:?}");
+    // AND a third finds both being decided and sends nothing
+    let third = account.sweep("request-3").await;
+    assert_eq!(third.deciding_left_alone, 2, "{third:?}");
+    assert_eq!(third.incidents_started, 0);
+    assert!(account.findings().await.is_empty());
+}
+
+#[tokio::test]
+async fn two_sweeps_at_once_send_each_finding_once() {
+    // GIVEN the baseline has run
+    let account = Sweeping::start().await;
+    account.sweep("baseline").await;
+    // WHEN two sweeps run at the same time
+    let deps = account.deps(SweepMode::Quarantine);
+    let (first, second) = tokio::join!(
+        handle(scheduled(), "one", &deps),
+        handle(scheduled(), "two", &deps)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    // THEN each grant is claimed by one of them, and sent once
+    assert_eq!(first.incidents_started + second.incidents_started, 2);
+    assert_eq!(first.deciding_left_alone + second.deciding_left_alone, 2);
+    assert_eq!(
+        account.found_targets().await,
+        [alice_inline(), data_platform()]
+    );
+}
+
+#[tokio::test]
+async fn an_approved_grant_is_left_alone_and_report_mode_sends_nothing() {
+    // GIVEN the baseline has run, and alice's grant was approved a week ago
+    let account = Sweeping::start().await;
+    account.sweep("baseline").await;
+    let table = account.moto.decisions();
+    let approved = GrantKey::of(&alice_inline(), DELETES_BUCKETS).unwrap();
+    table
+        .record_approved(
+            &approved,
+            "approved-incident",
+            OffsetDateTime::now_utc() - time::Duration::days(7),
+        )
+        .await
+        .unwrap();
+    // WHEN a sweep runs in report mode THEN it reports DataPlatform and sends nothing
+    let report = handle(scheduled(), "report", &account.deps(SweepMode::Report))
+        .await
+        .unwrap();
+    assert_eq!(report.approved_left_alone, 1, "{report:?}");
+    assert_eq!(report.reported, 1);
+    assert!(account.findings().await.is_empty());
+    // WHEN a sweep runs in quarantine mode THEN only DataPlatform gets an incident
+    let sweep = account.sweep("quarantine").await;
+    assert_eq!(sweep.approved_left_alone, 1, "{sweep:?}");
+    assert_eq!(account.found_targets().await, [data_platform()]);
+}

@@ -1,0 +1,147 @@
+"""The account sweep on a deployment of its own (`sw`): the real sweep-account function reads
+the whole account (GetAccountAuthorizationDetails), its findings go to the starter's queue and
+through the real start-incident into the real workflow. A grant whose event never arrived is
+found by the sweep after the baseline and quarantined; a grant approved earlier is left alone;
+two sweeps, in a row or at once, open one incident; the summary says what was examined and
+done. The tests run in order: the first sweep of the deployment is the baseline."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+from harness.processes import wait_until
+
+from .expect import TO_APPROVAL, wait_for_approval
+from .incidents import ASSUME_EC2, InlinePolicy, ManagedPolicy, same_document
+
+BASELINE_KEY = {"pk": {"S": "sweep#baseline"}}
+
+
+def incidents_of(sw, *summaries) -> list[str]:
+    """The executions the starter started for these sweeps' findings."""
+    ids = tuple(f"{s['sweepId']}-" for s in summaries)
+    return [arn for _, arn, event_id in sw.stack.trigger.executions() if event_id.startswith(ids)]
+
+
+def event_id_of(sw, arn: str) -> str:
+    return next(e for _, a, e in sw.stack.trigger.executions() if a == arn)
+
+
+def followed_to_the_approval(sw, arn: str, target):
+    """A sweep's incident, as any event's: quarantined, then an approval request."""
+    sw.watch(arn)
+    sw.approval_token(arn)
+    assert sw.states_entered(arn) == TO_APPROVAL, f"path: {sw.states_entered(arn)}"
+    target.assert_quarantined(target.state())
+    assert "SweepFinding" in sw.approval_email(arn)
+
+
+def after_the_baseline(sw):
+    """The deployment's baseline sweep has run (it has, when the tests run in order)."""
+    if "Item" not in sw.dynamodb.get_item(TableName=sw.stack.decision_table, Key=BASELINE_KEY):
+        sw.stack.sweep("baseline for a test run on its own")
+
+
+def test_the_baseline_sweep_reports_a_grant_in_force_and_quarantines_nothing(sw):
+    # GIVEN a grant made with its event suppressed (put straight into IAM), before any sweep
+    lost = InlinePolicy(sw, "lost-before")
+    # WHEN the first sweep runs
+    summary = sw.stack.sweep("scheduled")
+    # THEN it is the baseline: the grant is found and reported, nothing is started or changed
+    assert summary["baseline"] is True, summary
+    assert (summary["targetsFound"], summary["reported"], summary["incidentsStarted"]) == \
+        (1, 1, 0), summary
+    assert same_document(lost.state(), lost.original), "the baseline changed the policy"
+    assert sw.stack.trigger.executions() == [], "the baseline started an incident"
+    assert "Item" in sw.dynamodb.get_item(TableName=sw.stack.decision_table, Key=BASELINE_KEY)
+
+
+def test_an_event_that_never_arrived_is_found_by_the_next_sweep_and_quarantined(sw):
+    # GIVEN the baseline has run, and a grant made with its event suppressed
+    after_the_baseline(sw)
+    lost = InlinePolicy(sw, "lost-event")
+    # WHEN the next sweep runs
+    summary = sw.stack.sweep("scheduled")
+    # THEN it starts one incident per grant nobody approved (this one, and the baseline's), each
+    # through the starter, quarantined and asked about like any event's
+    assert summary["baseline"] is False and summary["incidentsStarted"] == 2, summary
+    arns = wait_until("the sweep's incidents",
+                      lambda: len(got := incidents_of(sw, summary)) == 2 and got, 30, 0.2)
+    mine = [a for a in arns if lost.role in sw.stack.trigger.body_of(event_id_of(sw, a))]
+    assert len(mine) == 1, arns
+    followed_to_the_approval(sw, mine[0], lost)
+
+
+def test_two_sweeps_in_a_row_and_two_at_once_open_one_incident(sw):
+    after_the_baseline(sw)
+    lost = InlinePolicy(sw, "lost-twice")
+    # WHEN two sweeps are invoked at once, and then another (the local stack runs one instance
+    # of a function, so "at once" queues here; against_moto's sweep specs run two truly at once)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(sw.stack.sweep, ["at once 1", "at once 2"]))
+    again = sw.stack.sweep("in a row")
+    # THEN one of them started the incident; the others found it claimed or quarantined
+    started = [s["incidentsStarted"] for s in both + [again]]
+    assert sorted(started) == [0, 0, 1], both + [again]
+    arns = wait_until("the incident", lambda: incidents_of(sw, *both, again), 30, 0.2)
+    assert len(arns) == 1, f"{len(arns)} incidents for one grant: {arns}"
+    followed_to_the_approval(sw, arns[0], lost)
+    assert incidents_of(sw, *both, again) == arns
+
+
+def test_a_grant_approved_earlier_is_not_quarantined_again(sw):
+    after_the_baseline(sw)
+    # GIVEN a policy change quarantined and approved on the page: the original is in force again
+    target = ManagedPolicy(sw, "approved-earlier")
+    arn, _, _ = wait_for_approval(sw, target, "approved-earlier")
+    sw.decide_on_page(arn, "approve", target.names, "needed, OPS-1234")
+    assert sw.wait_done(arn) == "SUCCEEDED"
+    target.assert_restored(target.state())
+    # AND it is in force: attached to a role
+    role = f"{target.name}-role"
+    sw.iam.create_role(RoleName=role, AssumeRolePolicyDocument=ASSUME_EC2)
+    sw.iam.attach_role_policy(RoleName=role, PolicyArn=target.arn)
+    # WHEN a sweep runs THEN the approved grant is left alone
+    summary = sw.stack.sweep("scheduled")
+    assert summary["approvedLeftAlone"] >= 1 and summary["incidentsStarted"] == 0, summary
+    assert target.state()[0] == "v1", "the approved policy was quarantined again"
+    # GIVEN its approval was recorded a week ago
+    name = arn.rsplit(":", 1)[1]
+    items = sw.dynamodb.scan(TableName=sw.stack.decision_table, ConsistentRead=True)["Items"]
+    approved = [i for i in items if i["pk"]["S"].startswith("grant#")
+                and i.get("incident", {}).get("S") == name]
+    assert len(approved) == 1 and approved[0]["status"]["S"] == "approved", items
+    week_ago = int(approved[0]["at"]["N"]) - 7 * 24 * 3600
+    sw.dynamodb.update_item(TableName=sw.stack.decision_table, Key={"pk": approved[0]["pk"]},
+                            UpdateExpression="SET #at = :at",
+                            ExpressionAttributeNames={"#at": "at"},
+                            ExpressionAttributeValues={":at": {"N": str(week_ago)}})
+    # WHEN another sweep runs THEN it is still left alone
+    later = sw.stack.sweep("scheduled")
+    assert later["approvedLeftAlone"] >= 1 and later["incidentsStarted"] == 0, later
+    assert incidents_of(sw, summary, later) == []
+    assert target.state()[0] == "v1"
+
+
+def test_the_summary_says_what_was_examined_found_and_started(sw):
+    after_the_baseline(sw)
+    summary = sw.stack.sweep("on demand")
+    # THEN its figures are the account's: every user, role, group and managed policy
+    iam = sw.iam
+    counts = {"users": len(iam.list_users()["Users"]), "roles": len(iam.list_roles()["Roles"]),
+              "groups": len(iam.list_groups()["Groups"]),
+              "policies": len(iam.list_policies(Scope="Local")["Policies"])}
+    assert {k: summary["examined"][k] for k in counts} == counts, summary
+    assert summary["seconds"] > 0
+    # AND people get it by email, tools as the "Sweep completed" event
+    def published():
+        sw.drain()
+        mail = [b for b in sw.notifications if f"Account sweep {summary['sweepId']}" in b]
+        events = [e for e in sw.events if e.get("detail-type") == "Sweep completed"
+                  and e["detail"]["summary"]["sweepId"] == summary["sweepId"]]
+        return mail and events and (mail[0], events[0])
+    mail, event = wait_until("the summary's email and event", published, 20, 0.2)
+    assert f"{counts['users']} users, {counts['roles']} roles" in mail, mail
+    assert f"incidents started: {summary['incidentsStarted']}" in mail, mail
+    assert event["source"] == "iam-sentinel"
+    assert event["detail"]["summary"] == summary
