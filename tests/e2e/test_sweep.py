@@ -133,11 +133,11 @@ def test_the_summary_says_what_was_examined_found_and_started(sw):
               "policies": len(iam.list_policies(Scope="Local")["Policies"])}
     assert {k: summary["examined"][k] for k in counts} == counts, summary
     assert summary["seconds"] > 0
-    # AND people get it by email, tools as the "Sweep completed" event
+    # AND people get it by email, tools as the "IAM Sentinel Sweep Completed" event
     def published():
         sw.drain()
         mail = [b for b in sw.notifications if f"Account sweep {summary['sweepId']}" in b]
-        events = [e for e in sw.events if e.get("detail-type") == "Sweep completed"
+        events = [e for e in sw.events if e.get("detail-type") == "IAM Sentinel Sweep Completed"
                   and e["detail"]["summary"]["sweepId"] == summary["sweepId"]]
         return mail and events and (mail[0], events[0])
     mail, event = wait_until("the summary's email and event", published, 20, 0.2)

@@ -36,7 +36,7 @@ pub const FINDING_EVENT_NAME: &str = "SweepFinding";
 /// Who a sweep finding says made the change: nobody known; the sweep found it.
 pub const SWEEP_ACTOR: &str = "iam-sentinel sweep";
 /// The `detail-type` of the summary event.
-pub const SUMMARY_DETAIL_TYPE: &str = "Sweep completed";
+pub const SUMMARY_DETAIL_TYPE: &str = "IAM Sentinel Sweep Completed";
 /// At most this many targets are listed in the summary's email and event (all are counted).
 const LISTED_TARGETS: usize = 50;
 
