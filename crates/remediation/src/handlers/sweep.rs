@@ -102,11 +102,13 @@ pub async fn handle(
             }
         }
     }
+    // Seen now, after the last page: a page read minutes after `at` may show a boundary changed
+    // after `at`, and an entry dated before a change is taken as the boundary before it.
     deps.decisions
         .put_boundaries(
             &boundaries(&details),
             &format!("sweep {}", context.sweep_id),
-            at,
+            OffsetDateTime::now_utc(),
         )
         .await?;
     if baseline {
