@@ -141,7 +141,7 @@ class IamProbe:
 # ------------------------------------------------------------------ is the machine quiet?
 
 # Programs (by file name) that mean another build or local run shares the machine.
-BUSY = {"moto_server", "cargo", "cargo-lambda", "rustc", "pytest", "demo.py",
+BUSY = {"moto_server", "moto_server.py", "cargo", "cargo-lambda", "rustc", "pytest", "demo.py",
         "screenshot.py", "chromium", "chromedriver"}
 
 

@@ -244,8 +244,8 @@ class LocalStack:
         # 3. moto, whose ASL interpreter calls "localhost:$MOTO_PORT": the router
         moto_env = dict(base_env, **CREDENTIALS, MOTO_PORT=str(self.router.port),
                         AWS_DEFAULT_REGION=REGION)
-        moto = self._spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1",
-                                    "-p", str(self.moto_port)], moto_env, ROOT)
+        moto = self._spawn("moto", [str(VENV_BIN / "python3"), str(ROOT / "local" / "moto_server.py"),
+                                    "-H", "127.0.0.1", "-p", str(self.moto_port)], moto_env, ROOT)
         self.router.start()
         self.approval_server.start()
         t0 = time.monotonic()

@@ -1,5 +1,6 @@
-//! A private moto server per test (pinned moto from the project's .venv, on a free loopback
-//! port, killed when the test ends), and SDK clients pointed at it or at any endpoint.
+//! A private moto server per test (pinned moto from the project's .venv, started by
+//! `local/moto_server.py`, on a free loopback port, killed when the test ends), and SDK clients
+//! pointed at it or at any endpoint.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -30,21 +31,18 @@ impl Moto {
     /// With extra environment, e.g. `MOTO_PORT`: where moto's state machine interpreter sends
     /// the service calls it makes (Lambda invocations among them).
     pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
-        let server = std::env::var_os("MOTO_SERVER")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../../.venv/bin/moto_server"
-                ))
-            });
+        let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+        let python = root.join(".venv/bin/python3");
         assert!(
-            server.exists(),
+            python.exists(),
             "moto is not installed at {}: run `make test`, which builds .venv from requirements-dev.txt",
-            server.display()
+            python.display()
         );
+        // moto's server with DynamoDB's writes atomic, as in AWS (see the script)
+        let server = root.join("local/moto_server.py");
         let port = free_port();
-        let child = Command::new(&server)
+        let child = Command::new(&python)
+            .arg(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().copied())
             .stdout(Stdio::null())
