@@ -2,7 +2,9 @@
 //! documents before they ever reach AWS; `iam-sentinel scan`: the same analysis per user and
 //! role of a whole account, offline.
 
+mod locate;
 mod report;
+mod sarif;
 mod scan;
 
 use std::io::{Read, Write};
@@ -13,7 +15,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use policy_engine::{AuthorizationDetails, Catalog, PolicyKind, RestrictedActions};
 
 use crate::report::{FileReport, FileStatus, Report};
+use crate::sarif::Origin;
 use crate::scan::Scan;
+
+/// The file name that reads standard input.
+pub const STDIN: &str = "-";
 
 #[derive(Parser)]
 #[command(
@@ -66,9 +72,10 @@ struct CheckArgs {
     #[arg(long, env = "RESTRICTED_ACTIONS", value_name = "PATTERNS")]
     restricted: String,
 
-    /// Output for people, or one JSON document for pipelines.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
+    /// Output for people, one JSON document for pipelines, or a SARIF 2.1.0 log for
+    /// code-scanning tools (each finding at its statement's line and column).
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    format: CheckFormat,
 
     /// Also print the quarantined document: the narrowest rewrite that grants no restricted action.
     #[arg(long)]
@@ -87,6 +94,13 @@ struct CheckArgs {
 enum Format {
     Human,
     Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CheckFormat {
+    Human,
+    Json,
+    Sarif,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -160,20 +174,24 @@ fn scan(args: ScanArgs) -> ExitCode {
             );
         }
     }
-    exit_status(scan.any_invalid(), scan.any_restricted())
+    ExitCode::from(exit_status(scan.any_invalid(), scan.any_restricted()))
 }
 
-fn exit_status(invalid: bool, restricted: bool) -> ExitCode {
+fn exit_status(invalid: bool, restricted: bool) -> u8 {
     if invalid {
-        ExitCode::from(EXIT_INVALID)
+        EXIT_INVALID
     } else if restricted {
-        ExitCode::from(EXIT_RESTRICTED)
+        EXIT_RESTRICTED
     } else {
-        ExitCode::SUCCESS
+        0
     }
 }
 
 fn check(args: CheckArgs) -> ExitCode {
+    if args.fix && args.format == CheckFormat::Sarif {
+        eprintln!("iam-sentinel: --fix has no SARIF form: use --format human or json");
+        return ExitCode::from(EXIT_INVALID);
+    }
     let catalog = Catalog::embedded();
     let restricted = match restricted(&args.restricted, catalog) {
         Ok(restricted) => restricted,
@@ -205,9 +223,22 @@ fn check(args: CheckArgs) -> ExitCode {
         catalog,
         files,
     };
+    let status = exit_status(report.any_invalid(), report.any_restricted());
     let output = match args.format {
-        Format::Human => report.human(),
-        Format::Json => report.json() + "\n",
+        CheckFormat::Human => report.human(),
+        CheckFormat::Json => report.json() + "\n",
+        CheckFormat::Sarif => match std::env::current_dir() {
+            Ok(working_directory) => {
+                let origin = Origin {
+                    working_directory: &working_directory,
+                };
+                report.sarif(&origin, status) + "\n"
+            }
+            Err(e) => {
+                eprintln!("iam-sentinel: cannot read the working directory: {e}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+        },
     };
     // A reader that stops early (`| head`) is not an error worth a panic.
     let _ = std::io::stdout().lock().write_all(output.as_bytes());
@@ -216,11 +247,11 @@ fn check(args: CheckArgs) -> ExitCode {
             eprintln!("iam-sentinel: {}: {reason}", file.name);
         }
     }
-    exit_status(report.any_invalid(), report.any_restricted())
+    ExitCode::from(status)
 }
 
 fn read(path: &PathBuf) -> std::io::Result<String> {
-    if path.as_os_str() == "-" {
+    if path.as_os_str() == STDIN {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;
         Ok(text)

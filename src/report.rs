@@ -3,9 +3,11 @@
 use std::fmt::Write;
 
 use policy_engine::{
-    Analysis, Catalog, Policy, Quarantine, Reason, RestrictedActions, analyse, decode, plan,
+    Analysis, Catalog, Policy, Quarantine, Reason, RestrictedActions, Scope, analyse, decode, plan,
 };
 use serde_json::json;
+
+use crate::locate::{Region, statement_regions};
 
 pub struct Report<'r> {
     pub restricted: &'r RestrictedActions,
@@ -23,6 +25,8 @@ pub enum FileStatus {
     Checked {
         analysis: Analysis,
         fix: Option<Result<Quarantine, String>>,
+        /// Where each statement is in the file, by statement index.
+        regions: Vec<Region>,
     },
     Invalid(String),
 }
@@ -42,7 +46,12 @@ impl FileReport {
             let fix = fix_size_limit
                 .filter(|_| analysis.grants_restricted())
                 .map(|limit| plan(&policy, restricted, catalog, limit).map_err(|e| e.to_string()));
-            Ok(FileStatus::Checked { analysis, fix })
+            let regions = statement_regions(text).unwrap_or_default();
+            Ok(FileStatus::Checked {
+                analysis,
+                fix,
+                regions,
+            })
         });
         let status = parsed.unwrap_or_else(|e| FileStatus::Invalid(e.to_string()));
         FileReport { name, status }
@@ -74,7 +83,7 @@ impl Report<'_> {
                 FileStatus::Checked { analysis, .. } if !analysis.grants_restricted() => {
                     let _ = writeln!(out, "{}: ok, grants no restricted action", file.name);
                 }
-                FileStatus::Checked { analysis, fix } => {
+                FileStatus::Checked { analysis, fix, .. } => {
                     let _ = writeln!(out, "{}: GRANTS RESTRICTED ACTIONS", file.name);
                     write_findings(&mut out, analysis);
                     if let Some(fix) = fix {
@@ -104,7 +113,7 @@ impl Report<'_> {
                 FileStatus::Invalid(reason) => {
                     json!({"file": file.name, "status": "invalid", "error": reason})
                 }
-                FileStatus::Checked { analysis, fix } => {
+                FileStatus::Checked { analysis, fix, .. } => {
                     let status = if analysis.grants_restricted() {
                         "restricted"
                     } else {
@@ -140,27 +149,19 @@ fn write_findings(out: &mut String, analysis: &Analysis) {
             .as_ref()
             .map(|s| format!(" (Sid {s:?})"))
             .unwrap_or_default();
-        let scope = &finding.scope;
-        let limits = match (scope.is_unlimited(), &scope.condition) {
-            (true, _) => "every resource, unconditionally".to_owned(),
-            (false, None) => format!("{} {}", scope.resource_key, scope.resources.join(", ")),
-            (false, Some(_)) => format!(
-                "{} {}, with a Condition",
-                scope.resource_key,
-                scope.resources.join(", ")
-            ),
-        };
-        let _ = writeln!(out, "  statement {}{sid}, on {limits}:", finding.statement);
+        let _ = writeln!(
+            out,
+            "  statement {}{sid}, on {}:",
+            finding.statement,
+            scope_text(&finding.scope)
+        );
         for hit in &finding.hits {
-            let reason = match hit.reason {
-                Reason::Exact => "exact",
-                Reason::Wildcard => "wildcard",
-                Reason::NotAction => "NotAction",
-            };
             let _ = writeln!(
                 out,
-                "    {}  [{reason}] {}",
-                hit.restricted, hit.explanation
+                "    {}  [{}] {}",
+                hit.restricted,
+                reason_name(hit.reason),
+                hit.explanation
             );
             if hit.known_action_count > 0 {
                 let more = hit.known_action_count - hit.known_actions.len();
@@ -172,6 +173,28 @@ fn write_findings(out: &mut String, analysis: &Analysis) {
                 let _ = writeln!(out, "      grants {}{more}", hit.known_actions.join(", "));
             }
         }
+    }
+}
+
+/// Where a grant applies, for people: "every resource, unconditionally", or its resources and
+/// whether a Condition limits it.
+pub fn scope_text(scope: &Scope) -> String {
+    match (scope.is_unlimited(), &scope.condition) {
+        (true, _) => "every resource, unconditionally".to_owned(),
+        (false, None) => format!("{} {}", scope.resource_key, scope.resources.join(", ")),
+        (false, Some(_)) => format!(
+            "{} {}, with a Condition",
+            scope.resource_key,
+            scope.resources.join(", ")
+        ),
+    }
+}
+
+fn reason_name(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Exact => "exact",
+        Reason::Wildcard => "wildcard",
+        Reason::NotAction => "NotAction",
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `iam-sentinel check` and `scan` command lines, specified by running the real binary.
 //!
-//! These tests own what only the command line shows: exit codes, the human and JSON formats,
+//! These tests own what only the command line shows: exit codes, the human, JSON and SARIF formats,
 //! standard input, unreadable files and how refusals are reported, `--fix` and `--kind`. What
 //! the engine decides (verdicts, quarantines, what a refusal says) is specified once, on its
 //! API, in `crates/policy-engine/tests/specification/`.
@@ -12,5 +12,6 @@
 mod fix;
 mod input;
 mod report;
+mod sarif;
 mod scan;
 mod support;

@@ -33,22 +33,27 @@ impl Run {
 /// Runs `iam-sentinel check ARGS FILES...` with no RESTRICTED_ACTIONS inherited from the
 /// environment the tests run in.
 pub fn check(args: &[&str], files: &[&str]) -> Run {
-    run("check", args, files, &[], None)
+    run("check", args, files, &[], None, None)
+}
+
+/// Runs `iam-sentinel check ARGS FILES...` in the working directory `dir`.
+pub fn check_in(dir: &Path, args: &[&str], files: &[&str]) -> Run {
+    run("check", args, files, &[], None, Some(dir))
 }
 
 /// Runs `iam-sentinel scan ARGS FILE`, with `input` on standard input when given.
 pub fn scan(args: &[&str], file: &str, input: Option<&str>) -> Run {
-    run("scan", args, &[file], &[], input)
+    run("scan", args, &[file], &[], input, None)
 }
 
 /// Runs `iam-sentinel check ARGS -` with `input` on standard input.
 pub fn check_stdin(args: &[&str], input: &str) -> Run {
-    run("check", args, &["-"], &[], Some(input))
+    run("check", args, &["-"], &[], Some(input), None)
 }
 
 /// Runs `iam-sentinel check ARGS FILES...` with extra environment variables.
 pub fn check_with_env(args: &[&str], files: &[&str], env: &[(&str, &str)]) -> Run {
-    run("check", args, files, env, None)
+    run("check", args, files, env, None, None)
 }
 
 fn run(
@@ -57,8 +62,12 @@ fn run(
     files: &[&str],
     env: &[(&str, &str)],
     stdin: Option<&str>,
+    dir: Option<&Path>,
 ) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_iam-sentinel"));
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
     command
         .arg(subcommand)
         .args(args)
@@ -122,14 +131,40 @@ pub fn read_fixture(name: &str) -> String {
 /// A file under the system temp directory, unique to this process and call, removed on drop.
 pub struct TempFile(PathBuf);
 
+/// A directory under the system temp directory, unique to this process and call, removed
+/// with what it holds on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let path = unique_temp_path(name);
+        std::fs::create_dir_all(&path).expect("the temp directory is made");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique_temp_path(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "iam-sentinel-cli-{}-{unique}-{name}",
+        std::process::id()
+    ))
+}
+
 impl TempFile {
     pub fn new(name: &str, contents: &str) -> TempFile {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "iam-sentinel-cli-{}-{unique}-{name}",
-            std::process::id()
-        ));
+        let path = unique_temp_path(name);
         std::fs::write(&path, contents).expect("the temp file is written");
         TempFile(path)
     }
