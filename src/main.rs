@@ -3,6 +3,7 @@
 //! role of a whole account, offline.
 
 mod locate;
+mod presets;
 mod report;
 mod sarif;
 mod scan;
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use policy_engine::{AuthorizationDetails, Catalog, PolicyKind, RestrictedActions};
 
+use crate::presets::Listing;
 use crate::report::{FileReport, FileStatus, Report};
 use crate::sarif::Origin;
 use crate::scan::Scan;
@@ -48,6 +50,29 @@ enum Command {
     /// Exit status: 0 when no principal can perform a restricted action, 1 when any can, 2 on
     /// invalid input (unreadable file, invalid JSON or policy, unknown restricted pattern).
     Scan(ScanArgs),
+    /// Rules files and the presets they can name.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// List the presets a rule can name: what each holds, its version, sources and licences.
+    ///
+    /// Without NAME, every preset with its number of actions; with NAME, that one with its
+    /// sources' notes and every action. Exit status: 0, or 2 for an unknown NAME.
+    Presets(PresetsArgs),
+}
+
+#[derive(clap::Args)]
+struct PresetsArgs {
+    /// Output for people, or one JSON document (every preset's actions included).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+
+    /// A preset's name, in any case (e.g. privilege-escalation).
+    #[arg(value_name = "NAME")]
+    name: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -133,7 +158,24 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check(args) => check(args),
         Command::Scan(args) => scan(args),
+        Command::Rules(RulesCommand::Presets(args)) => list_presets(args),
     }
+}
+
+fn list_presets(args: PresetsArgs) -> ExitCode {
+    let listing = match Listing::of(args.name.as_deref()) {
+        Ok(listing) => listing,
+        Err(reason) => {
+            eprintln!("iam-sentinel: {reason}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let output = match args.format {
+        Format::Human => listing.human(),
+        Format::Json => listing.json() + "\n",
+    };
+    let _ = std::io::stdout().lock().write_all(output.as_bytes());
+    ExitCode::SUCCESS
 }
 
 fn restricted(list: &str, catalog: &Catalog) -> Result<RestrictedActions, ExitCode> {

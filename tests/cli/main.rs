@@ -1,7 +1,9 @@
-//! The `iam-sentinel check` and `scan` command lines, specified by running the real binary.
+//! The `iam-sentinel check`, `scan` and `rules` command lines, specified by running the real
+//! binary.
 //!
-//! These tests own what only the command line shows: exit codes, the human, JSON and SARIF formats,
-//! standard input, unreadable files and how refusals are reported, `--fix` and `--kind`. What
+//! These tests own what only the command line shows: exit codes, the human, JSON and SARIF
+//! formats, standard input, unreadable files and how refusals are reported, `--fix` and `--kind`,
+//! the presets' listing. What
 //! the engine decides (verdicts, quarantines, what a refusal says) is specified once, on its
 //! API, in `crates/policy-engine/tests/specification/`.
 //!
@@ -11,6 +13,7 @@
 
 mod fix;
 mod input;
+mod presets;
 mod report;
 mod sarif;
 mod scan;

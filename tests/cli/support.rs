@@ -36,6 +36,11 @@ pub fn check(args: &[&str], files: &[&str]) -> Run {
     run("check", args, files, &[], None, None)
 }
 
+/// Runs `iam-sentinel rules ARGS...`.
+pub fn rules(args: &[&str]) -> Run {
+    run("rules", args, &[], &[], None, None)
+}
+
 /// Runs `iam-sentinel check ARGS FILES...` in the working directory `dir`.
 pub fn check_in(dir: &Path, args: &[&str], files: &[&str]) -> Run {
     run("check", args, files, &[], None, Some(dir))
