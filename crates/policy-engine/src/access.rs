@@ -285,7 +285,7 @@ impl Compiled {
             .filter_map(|(index, statement)| {
                 let resources = Resources::of(statement);
                 let hits: Vec<Candidate> = restricted
-                    .patterns()
+                    .counted_in(statement)
                     .filter_map(|r| {
                         let hit = analysis::hit(statement, r, &none, None, None, catalog)?;
                         let known = analysis::known_granted(

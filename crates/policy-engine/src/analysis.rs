@@ -102,7 +102,7 @@ pub fn analyse(policy: &Policy<'_>, restricted: &RestrictedActions, catalog: &Ca
         })
         .filter_map(|(index, statement)| {
             let hits: Vec<Hit> = restricted
-                .patterns()
+                .counted_in(statement)
                 .filter_map(|r| hit(statement, r, &denials, None, None, catalog))
                 .collect();
             (!hits.is_empty()).then(|| Finding {

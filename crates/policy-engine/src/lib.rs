@@ -10,7 +10,8 @@
 //! - [`catalog`]: the embedded list of known IAM actions and the resource types each accepts;
 //! - [`presets`]: named sets of restricted actions (privilege escalation, ...), with their sources;
 //! - [`resource`]: exact reasoning on resource ARN patterns and resource-type templates;
-//! - [`pattern`]: exact reasoning on action patterns with `*` and `?`.
+//! - [`pattern`]: exact reasoning on action patterns with `*` and `?`;
+//! - [`rules`]: the rules file: modes, acceptable scopes, exemptions, presets ([`presets`]).
 
 pub mod access;
 pub mod account;
@@ -22,6 +23,7 @@ pub mod presets;
 pub mod quarantine;
 pub mod resource;
 pub mod restricted;
+pub mod rules;
 
 pub use access::{
     AccessAnalyser, DocumentError, EffectiveGrant, GrantingStatement, PolicySource,
@@ -34,3 +36,4 @@ pub use catalog::Catalog;
 pub use document::{Policy, PolicyError, decode};
 pub use quarantine::{Edit, PlanError, PolicyKind, Quarantine, plan};
 pub use restricted::{RestrictedActions, RestrictedError};
+pub use rules::{Mode, Rules, RulesError};

@@ -1,10 +1,12 @@
 //! The configured list of restricted action patterns (`s3:DeleteBucket,iam:*`), validated
-//! against the catalog so that a typo is an error rather than silence.
+//! against the catalog so that a typo is an error rather than silence. A rules file
+//! ([`crate::rules`]) gives a pattern exceptions: statements whose grant of it does not count.
 
 use std::fmt;
 
 use crate::catalog::Catalog;
-use crate::document::check_action_syntax;
+use crate::document::{Statement, check_action_syntax};
+use crate::rules::Exception;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestrictedError {
@@ -40,6 +42,9 @@ pub struct RestrictedActions {
     patterns: Vec<String>,
     /// Each pattern's service prefix in lower case, or None where the service has a wildcard.
     services: Vec<Option<String>>,
+    /// Each pattern's exceptions: a statement's grant of it does not count when every one of
+    /// them excepts the statement (one per rule naming the pattern). Empty: it always counts.
+    exceptions: Vec<Vec<Exception>>,
 }
 
 impl RestrictedActions {
@@ -68,6 +73,29 @@ impl RestrictedActions {
                 patterns.push(entry.to_owned());
             }
         }
+        Ok(Self::with_exceptions(
+            patterns.into_iter().map(|p| (p, Vec::new())).collect(),
+        ))
+    }
+
+    /// Patterns already validated (a rules file's), each with its exceptions; a pattern named
+    /// twice (in any case) keeps its first spelling, and counts wherever either entry counts.
+    pub(crate) fn with_exceptions(entries: Vec<(String, Vec<Exception>)>) -> Self {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut exceptions: Vec<Vec<Exception>> = Vec::new();
+        for (pattern, excepted) in entries {
+            match patterns
+                .iter()
+                .position(|p| p.eq_ignore_ascii_case(&pattern))
+            {
+                Some(i) if exceptions[i].is_empty() || excepted.is_empty() => exceptions[i].clear(),
+                Some(i) => exceptions[i].extend(excepted),
+                None => {
+                    patterns.push(pattern);
+                    exceptions.push(excepted);
+                }
+            }
+        }
         let services = patterns
             .iter()
             .map(|p| match p.split_once(':') {
@@ -77,7 +105,25 @@ impl RestrictedActions {
                 _ => None,
             })
             .collect();
-        Ok(RestrictedActions { patterns, services })
+        RestrictedActions {
+            patterns,
+            services,
+            exceptions,
+        }
+    }
+
+    /// The patterns whose grant by `statement` counts: all but those it is excepted from.
+    pub(crate) fn counted_in<'s>(
+        &'s self,
+        statement: &'s Statement<'_>,
+    ) -> impl Iterator<Item = &'s str> + 's {
+        self.patterns
+            .iter()
+            .zip(&self.exceptions)
+            .filter(|(_, excepted)| {
+                excepted.is_empty() || !excepted.iter().all(|e| e.excepts(statement))
+            })
+            .map(|(p, _)| p.as_str())
     }
 
     /// Cheap filter: false when `action` (a policy entry) is of a service that no restricted
@@ -105,7 +151,7 @@ impl fmt::Display for RestrictedActions {
 
 /// The known action closest in spelling to a literal that matched nothing, if close enough to
 /// be a plausible typo (at most two edits).
-fn nearest_action(pattern: &str, catalog: &Catalog) -> Option<&'static str> {
+pub(crate) fn nearest_action(pattern: &str, catalog: &Catalog) -> Option<&'static str> {
     if !crate::pattern::is_literal(pattern) {
         return None;
     }
