@@ -313,10 +313,17 @@ impl Rules {
             }
             exemptions.push(exemption);
         }
+        // A preset's content can change with the catalog while the file stays the same.
+        let mut read = text.to_owned();
+        for preset in rules.iter().flat_map(|r| &r.presets) {
+            if let Some(found) = crate::presets::get(preset) {
+                read.push_str(&format!("\npreset {} {}", found.name, found.version));
+            }
+        }
         Ok(Rules {
             rules,
             exemptions,
-            digest: sha256_hex(text.as_bytes()),
+            digest: sha256_hex(read.as_bytes()),
         })
     }
 
@@ -347,8 +354,8 @@ impl Rules {
         &self.exemptions
     }
 
-    /// SHA-256 (hex) of the file, and of the parameter's rule when there is one: a change of
-    /// either changes it.
+    /// SHA-256 (hex) of the file, the versions of the presets it names, and the parameter's
+    /// rule when there is one: a change of any changes it.
     pub fn digest(&self) -> &str {
         &self.digest
     }
@@ -1496,6 +1503,20 @@ actions = ["iam:PassRole"]
                 "{text}\n{found}\nwanted {expected}"
             );
         }
+    }
+
+    #[test]
+    fn a_preset_expands_into_its_actions() {
+        let rules = rules(
+            "version = 1\n[[rule]]\nname = \"escalation\"\nmode = \"alert\"\npresets = [\"Privilege-Escalation\"]\n",
+        );
+        let preset = crate::presets::get("privilege-escalation").unwrap();
+        assert_eq!(rules.rules()[0].presets, ["privilege-escalation"]);
+        assert_eq!(rules.rules()[0].patterns.len(), preset.actions.len());
+        assert_eq!(
+            verdict(&rules, &Context::default(), PASS_ROLE),
+            ["alert 0 iam:PassRole"]
+        );
     }
 
     #[test]
