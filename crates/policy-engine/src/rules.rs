@@ -464,8 +464,10 @@ impl Rules {
                 .retain(|h| !grants(&enforced, finding.statement, &h.restricted));
             !finding.hits.is_empty()
         });
-        let counted = |statement: usize, pattern: &str| {
-            grants(&enforced, statement, pattern) || grants(&alerted, statement, pattern)
+        // Whether a grant counts under a mode: an alerted grant that is enforced counts too.
+        let counted = |mode: Mode, statement: usize, pattern: &str| {
+            grants(&enforced, statement, pattern)
+                || (mode == Mode::Alert && grants(&alerted, statement, pattern))
         };
         let mut exempted = Vec::new();
         let mut expired = Vec::new();
@@ -483,7 +485,7 @@ impl Rules {
                         .filter(|r| r.mode == mode && r.names(&hit.restricted));
                     // Counted: name the expired exemptions that covered it; not counted: the
                     // active one that covers it (none: an acceptable scope of another rule).
-                    let counts = counted(finding.statement, &hit.restricted);
+                    let counts = counted(mode, finding.statement, &hit.restricted);
                     for rule in rules {
                         let covering = self.exemptions.iter().filter(|e| {
                             (e.expires < today) == counts
@@ -521,10 +523,12 @@ impl Rules {
 }
 
 fn grants(analysis: &Analysis, statement: usize, pattern: &str) -> bool {
-    analysis
-        .findings
-        .iter()
-        .any(|f| f.statement == statement && f.hits.iter().any(|h| h.restricted == pattern))
+    analysis.findings.iter().any(|f| {
+        f.statement == statement
+            && f.hits
+                .iter()
+                .any(|h| h.restricted.eq_ignore_ascii_case(pattern))
+    })
 }
 
 fn covered_sid(sid_pattern: &str, statement: &Statement<'_>) -> bool {
@@ -1334,6 +1338,42 @@ actions = ["iam:CreateAccessKey"]
             );
         }
         assert!(rules.restricted(Mode::Enforce, &nobody, TODAY).is_some());
+    }
+
+    #[test]
+    fn an_exemption_from_the_enforcing_rule_leaves_the_alerting_one() {
+        let rules = rules(
+            r#"
+version = 1
+[[rule]]
+name = "strict"
+mode = "enforce"
+actions = ["iam:PassRole"]
+[[rule]]
+name = "watch"
+mode = "alert"
+actions = ["IAM:passrole"]
+[[exemption]]
+name = "ci"
+reason = "r"
+owner = "o"
+expires = 2027-01-01
+actor = "arn:aws:iam::*:role/ci"
+rules = ["strict"]
+"#,
+        );
+        let ci = Context {
+            actor: vec!["arn:aws:iam::123456789012:role/ci"],
+            ..Context::default()
+        };
+        assert_eq!(
+            verdict(&rules, &ci, PASS_ROLE),
+            ["alert 0 IAM:passrole", "exempt 0 iam:PassRole by ci"]
+        );
+        assert_eq!(
+            verdict(&rules, &Context::default(), PASS_ROLE),
+            ["enforce 0 iam:PassRole"]
+        );
     }
 
     #[test]
