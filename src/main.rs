@@ -5,6 +5,7 @@
 mod locate;
 mod presets;
 mod report;
+mod rules;
 mod sarif;
 mod scan;
 
@@ -13,10 +14,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use policy_engine::{AuthorizationDetails, Catalog, PolicyKind, RestrictedActions};
+use policy_engine::rules::Context;
+use policy_engine::{AuthorizationDetails, Catalog, PolicyKind, RestrictedActions, Rules};
+use time::Date;
 
 use crate::presets::Listing;
-use crate::report::{FileReport, FileStatus, Report};
+use crate::report::{Against, FileReport, FileStatus, Report, RulesRun};
 use crate::sarif::Origin;
 use crate::scan::Scan;
 
@@ -38,8 +41,9 @@ struct Cli {
 enum Command {
     /// Check policy documents for grants of restricted actions.
     ///
-    /// Exit status: 0 when no document grants a restricted action, 1 when any does, 2 on
-    /// invalid input (unreadable file, invalid policy, unknown restricted pattern).
+    /// Exit status: 0 when no document grants a restricted action (with --rules: an enforced
+    /// one; alerted grants are reported and do not fail), 1 when any does, 2 on invalid input
+    /// (unreadable file, invalid policy or rules file, unknown restricted pattern).
     Check(CheckArgs),
     /// Find every user and role of an account that can perform restricted actions.
     ///
@@ -57,11 +61,33 @@ enum Command {
 
 #[derive(Subcommand)]
 enum RulesCommand {
+    /// Validate a rules file and print its effective rules.
+    ///
+    /// Reads the file as the deployment does (every problem with its line and column), and
+    /// also refuses expired exemptions. Prints each rule (mode, presets expanded, patterns,
+    /// acceptable scopes) and each exemption (owner, reason, expiry, what it matches).
+    /// Exit status: 0 when the file is valid, 2 when it is not.
+    Check(RulesCheckArgs),
     /// List the presets a rule can name: what each holds, its version, sources and licences.
     ///
     /// Without NAME, every preset with its number of actions; with NAME, that one with its
     /// sources' notes and every action. Exit status: 0, or 2 for an unknown NAME.
     Presets(PresetsArgs),
+}
+
+#[derive(clap::Args)]
+struct RulesCheckArgs {
+    /// The deployment's RestrictedActions parameter, as one more enforced rule.
+    #[arg(long, value_name = "PATTERNS")]
+    restricted: Option<String>,
+
+    /// Output for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+
+    /// The rules file (TOML); `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -94,8 +120,34 @@ struct ScanArgs {
 struct CheckArgs {
     /// Comma-separated restricted action patterns, exactly as the RestrictedActions deployment
     /// parameter (e.g. "s3:DeleteBucket,iam:*"). `*` and `?` wildcards; case-insensitive.
-    #[arg(long, env = "RESTRICTED_ACTIONS", value_name = "PATTERNS")]
-    restricted: String,
+    /// With --rules, one more enforced rule, as the parameter is in the deployment.
+    #[arg(
+        long,
+        env = "RESTRICTED_ACTIONS",
+        value_name = "PATTERNS",
+        required_unless_present = "rules"
+    )]
+    restricted: Option<String>,
+
+    /// A rules file (TOML): modes, presets, acceptable scopes and exemptions, applied as the
+    /// deployment applies it.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+
+    /// With --rules: who makes the change (an ARN; repeat for the role behind an assumed-role
+    /// session), for the exemptions that name an actor.
+    #[arg(long, value_name = "ARN", requires = "rules")]
+    actor: Vec<String>,
+
+    /// With --rules: the user, role or group the documents are attached to, for the exemptions
+    /// that name a principal.
+    #[arg(long, value_name = "ARN", requires = "rules")]
+    principal: Option<String>,
+
+    /// With --rules: the managed policy's ARN, for the exemptions that name a policy or a
+    /// policy path.
+    #[arg(long, value_name = "ARN", requires = "rules")]
+    policy_arn: Option<String>,
 
     /// Output for people, one JSON document for pipelines, or a SARIF 2.1.0 log for
     /// code-scanning tools (each finding at its statement's line and column).
@@ -159,6 +211,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Scan(args) => scan(args),
         Command::Rules(RulesCommand::Presets(args)) => list_presets(args),
+        Command::Rules(RulesCommand::Check(args)) => check_rules(args),
     }
 }
 
@@ -235,9 +288,31 @@ fn check(args: CheckArgs) -> ExitCode {
         return ExitCode::from(EXIT_INVALID);
     }
     let catalog = Catalog::embedded();
-    let restricted = match restricted(&args.restricted, catalog) {
-        Ok(restricted) => restricted,
-        Err(code) => return code,
+    let restricted = match args.restricted.as_deref().map(|r| restricted(r, catalog)) {
+        Some(Err(code)) => return code,
+        Some(Ok(restricted)) => Some(restricted),
+        None => None,
+    };
+    let rules = match &args.rules {
+        Some(path) => match read_rules(path, restricted.as_ref(), catalog) {
+            Ok(rules) => Some((path.display().to_string(), rules)),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let against = match (&rules, &restricted) {
+        (Some((name, rules)), _) => Against::Rules(RulesRun {
+            name: name.clone(),
+            rules,
+            context: Context {
+                actor: args.actor.iter().map(String::as_str).collect(),
+                principal: args.principal.as_deref(),
+                policy: args.policy_arn.as_deref(),
+            },
+            today: today(),
+        }),
+        (None, Some(restricted)) => Against::Restricted(restricted),
+        (None, None) => unreachable!("clap requires --restricted or --rules"),
     };
     let size_limit = PolicyKind::from(args.kind).size_limit();
     let files = args
@@ -249,7 +324,7 @@ fn check(args: CheckArgs) -> ExitCode {
                 Ok(text) => FileReport::check(
                     name,
                     &text,
-                    &restricted,
+                    &against,
                     catalog,
                     args.fix.then_some(size_limit),
                 ),
@@ -261,7 +336,7 @@ fn check(args: CheckArgs) -> ExitCode {
         })
         .collect();
     let report = Report {
-        restricted: &restricted,
+        against: &against,
         catalog,
         files,
     };
@@ -290,6 +365,64 @@ fn check(args: CheckArgs) -> ExitCode {
         }
     }
     ExitCode::from(status)
+}
+
+/// A rules file read (with `restricted` as one more enforced rule), or the reason it cannot be,
+/// with its line and column, on stderr.
+fn read_rules(
+    path: &PathBuf,
+    restricted: Option<&RestrictedActions>,
+    catalog: &Catalog,
+) -> Result<Rules, ExitCode> {
+    let name = path.display();
+    let text = read(path).map_err(|e| {
+        eprintln!("iam-sentinel: {name}: cannot read it: {e}");
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    let rules = Rules::parse(&text, catalog).map_err(|e| {
+        eprintln!("iam-sentinel: {name}: {e}");
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    Ok(rules.with_parameter(restricted))
+}
+
+fn check_rules(args: RulesCheckArgs) -> ExitCode {
+    let catalog = Catalog::embedded();
+    let restricted = match args.restricted.as_deref().map(|r| restricted(r, catalog)) {
+        Some(Err(code)) => return code,
+        Some(Ok(restricted)) => Some(restricted),
+        None => None,
+    };
+    let rules = match read_rules(&args.file, restricted.as_ref(), catalog) {
+        Ok(rules) => rules,
+        Err(code) => return code,
+    };
+    let today = today();
+    let name = args.file.display().to_string();
+    let checked = rules::Checked {
+        name: &name,
+        rules: &rules,
+        problems: rules.problems(today),
+        today,
+    };
+    let output = match args.format {
+        Format::Human => checked.human(),
+        Format::Json => checked.json() + "\n",
+    };
+    let _ = std::io::stdout().lock().write_all(output.as_bytes());
+    for problem in &checked.problems {
+        eprintln!("iam-sentinel: {name}: {problem}");
+    }
+    if checked.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INVALID)
+    }
+}
+
+/// Today in UTC: an exemption applies through its expiry day.
+fn today() -> Date {
+    time::OffsetDateTime::now_utc().date()
 }
 
 fn read(path: &PathBuf) -> std::io::Result<String> {

@@ -112,7 +112,7 @@ fn count(preset: &Preset) -> String {
 }
 
 /// `text` in lines of at most 96 characters (a longer word stands alone), each after `indent`.
-fn wrap(out: &mut String, indent: &str, text: &str) {
+pub fn wrap(out: &mut String, indent: &str, text: &str) {
     const WIDTH: usize = 96;
     let mut line = String::new();
     for word in text.split_whitespace() {

@@ -15,6 +15,7 @@ mod fix;
 mod input;
 mod presets;
 mod report;
+mod rules;
 mod sarif;
 mod scan;
 mod support;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     EXIT_CLEAN, EXIT_INVALID, EXIT_RESTRICTED, TempDir, check, check_in, check_stdin, fixture,
-    read_fixture,
+    read_fixture, rules_fixture,
 };
 
 const REPOSITORY: &str = "https://github.com/iam-sentinel/iam-sentinel";
@@ -351,5 +351,117 @@ fn fix_has_no_sarif_form_and_is_refused() {
         run.stderr.contains("--fix has no SARIF form"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn with_rules_the_level_is_the_modes_and_an_exempted_grant_is_suppressed_naming_its_exemption() {
+    // GIVEN the platform's rules, a document with an enforced and an alerted grant, and one
+    // with an alerted and an exempted grant
+    let rules_file = rules_fixture("platform.toml");
+    let files = [
+        fixture("one-statement-per-service.json"),
+        fixture("bucket-deletion-only-in-third-statement.json"),
+    ];
+
+    // WHEN they are checked against the rules with --format sarif
+    let run = check(
+        &["--rules", &rules_file, "--format", "sarif"],
+        &[&files[0], &files[1]],
+    );
+
+    // THEN enforced grants are errors, alerted ones warnings, and the exempted one a result
+    // with an accepted external suppression whose justification names the exemption
+    assert_eq!(run.code, EXIT_RESTRICTED, "{}", run.stderr);
+    let log = run.report();
+    let summary: Vec<(&str, &str, bool)> = results(&log)
+        .iter()
+        .map(|r| {
+            (
+                r["ruleId"].as_str().expect("ruleId"),
+                r["level"].as_str().expect("level"),
+                r.get("suppressions").is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("s3:DeleteBucket", "error", false),
+            ("iam:PassRole", "warning", false),
+            ("lambda:UpdateFunctionCode", "warning", false),
+            ("s3:DeleteBucket", "error", true),
+        ]
+    );
+    let exempted = &results(&log)[3];
+    assert_eq!(
+        exempted["suppressions"],
+        json!([{
+            "kind": "external",
+            "status": "accepted",
+            "justification": "preview-bucket-teardown: Preview environments delete their own \
+                buckets when the pull request closes (owner web-platform@example.com, until 2099-12-31)",
+            "properties": {"exemption": {
+                "name": "preview-bucket-teardown",
+                "owner": "web-platform@example.com",
+                "reason": "Preview environments delete their own buckets when the pull request closes",
+                "expires": "2099-12-31",
+            }},
+        }])
+    );
+    assert_eq!(exempted["properties"]["rules"], json!(["bucket-deletion"]));
+    assert_eq!(
+        exempted["locations"][0]["physicalLocation"]["region"]["startLine"],
+        json!(25)
+    );
+
+    // AND the rules are the patterns of the enforce rules (error), then of the alert rules
+    // (warning), each naming its rules; the off rule's are not there
+    let descriptors = run_of(&log)["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    assert_eq!(descriptors.len(), 2 + 24);
+    assert_eq!(descriptors[1]["id"], "s3:DeleteBucket");
+    assert_eq!(descriptors[1]["defaultConfiguration"]["level"], "error");
+    assert_eq!(
+        descriptors[1]["properties"]["rules"],
+        json!([{"name": "bucket-deletion", "mode": "enforce"}])
+    );
+    assert_eq!(descriptors[2]["defaultConfiguration"]["level"], "warning");
+    assert!(
+        !descriptors
+            .iter()
+            .any(|d| d["id"] == "s3:DeleteBucket" && d != &descriptors[1])
+    );
+}
+
+#[test]
+fn with_rules_an_expired_exemption_is_named_on_the_result_it_no_longer_suppresses() {
+    // GIVEN a grant whose exemption expired on 2025-06-30
+    let rules_file = rules_fixture("expired-exemption.toml");
+    let policy = fixture("single-statement-object.json");
+
+    // WHEN it is checked against the rules with --format sarif
+    let run = check(&["--rules", &rules_file, "--format", "sarif"], &[&policy]);
+
+    // THEN the result is an error, not suppressed, and says which exemption expired
+    assert_eq!(run.code, EXIT_RESTRICTED, "{}", run.stderr);
+    let log = run.report();
+    let [result] = results(&log) else {
+        panic!("one result expected:\n{log:#}")
+    };
+    assert_eq!(result["level"], "error");
+    assert!(result.get("suppressions").is_none());
+    let message = result["message"]["text"].as_str().expect("message");
+    assert!(
+        message.ends_with(
+            " No longer exempted: exemption \"tmp-bucket-janitor\" (owner data-platform@example.com, \
+             until 2025-06-30: The nightly janitor removes scratch buckets) expired."
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        result["properties"]["expiredExemptions"][0]["name"],
+        "tmp-bucket-janitor"
     );
 }

@@ -120,6 +120,15 @@ pub fn fixture(name: &str) -> String {
     path.display().to_string()
 }
 
+/// The path of `tests/fixtures/rules/NAME`: a rules file.
+pub fn rules_fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rules")
+        .join(name);
+    assert!(path.is_file(), "missing fixture {}", path.display());
+    path.display().to_string()
+}
+
 /// The path of `tests/fixtures/account/NAME`: output of `aws iam get-account-authorization-details`.
 pub fn account_fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

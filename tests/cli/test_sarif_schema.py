@@ -102,6 +102,23 @@ def test_names_that_need_percent_encoding_and_standard_input_are_valid(validator
         assert errors(validator, log) == []
 
 
+def test_a_log_with_rules_warnings_suppressions_and_an_expired_exemption_is_valid(validator, sarif):
+    rules = ROOT / "tests" / "fixtures" / "rules"
+    applied, code = sarif("iam:CreateUser", "--rules", rules / "platform.toml",
+                          POLICIES / "one-statement-per-service.json",
+                          POLICIES / "bucket-deletion-only-in-third-statement.json",
+                          POLICIES / "administrator-access.json")
+    assert code == 1
+    levels = {result["level"] for result in applied["runs"][0]["results"]}
+    assert levels == {"error", "warning"}
+    assert any("suppressions" in result for result in applied["runs"][0]["results"])
+    expired, code = sarif("s3:DeleteBucket", "--rules", rules / "expired-exemption.toml",
+                          POLICIES / "single-statement-object.json")
+    assert expired["runs"][0]["results"][0]["properties"]["expiredExemptions"]
+    for log in (applied, expired):
+        assert errors(validator, log) == []
+
+
 @pytest.mark.parametrize("breakage", [
     "no version", "line 0", "unknown level", "uri with a space", "unknown column kind",
 ])
