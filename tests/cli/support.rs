@@ -112,27 +112,25 @@ pub fn check_json(restricted: &str, files: &[&str]) -> (i32, Value) {
     (run.code, run.report())
 }
 
+/// The path of `tests/fixtures/policies/NAME`: a policy document.
 pub fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/policies")
-        .join(name);
-    assert!(path.is_file(), "missing fixture {}", path.display());
-    path.display().to_string()
+    fixture_in("policies", name)
 }
 
 /// The path of `tests/fixtures/rules/NAME`: a rules file.
 pub fn rules_fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/rules")
-        .join(name);
-    assert!(path.is_file(), "missing fixture {}", path.display());
-    path.display().to_string()
+    fixture_in("rules", name)
 }
 
 /// The path of `tests/fixtures/account/NAME`: output of `aws iam get-account-authorization-details`.
 pub fn account_fixture(name: &str) -> String {
+    fixture_in("account", name)
+}
+
+fn fixture_in(directory: &str, name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/account")
+        .join("tests/fixtures")
+        .join(directory)
         .join(name);
     assert!(path.is_file(), "missing fixture {}", path.display());
     path.display().to_string()
