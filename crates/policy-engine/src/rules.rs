@@ -193,15 +193,22 @@ impl Exception {
     }
 }
 
-/// True when an `Action` entry of the statement matches every action (`*`, `*:*`, `*:?*`).
+/// True when the statement grants every action: an `Action` entry matches every action (`*`,
+/// `*:*`, `?*:*`), or its entries together, or its `NotAction`, leave no known action out
+/// (`["a*:*", ..., "z*:*"]`, `NotAction: "iam:NoSuchAction"`).
 fn grants_every_action(statement: &Statement<'_>) -> bool {
     let every = PatternSet::any_of(["*"]);
-    match &statement.actions {
-        ActionClause::Action(entries) => entries
+    if let ActionClause::Action(entries) = &statement.actions
+        && entries
             .iter()
-            .any(|e| Language::is_subset(std::slice::from_ref(&every), &PatternSet::any_of([e]))),
-        ActionClause::NotAction(_) => false,
+            .any(|e| Language::is_subset(std::slice::from_ref(&every), &PatternSet::any_of([e])))
+    {
+        return true;
     }
+    Catalog::embedded()
+        .actions()
+        .iter()
+        .all(|action| crate::analysis::clause_covers(&statement.actions, action))
 }
 
 impl Acceptable {
@@ -1426,6 +1433,24 @@ actions = ["iam:PassRole"]
             r#"{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}"#,
         ] {
             assert!(verdict(&rules, &context, narrower).is_empty(), "{narrower}");
+        }
+        // Every known action, however it is spelt: a wildcard that needs a character, a list
+        // whose entries together cover every service, a NotAction that excludes nothing known.
+        let letters: Vec<String> = ('a'..='z').map(|c| format!("\"{c}*:*\"")).collect();
+        for every in [
+            r#"{"Effect":"Allow","Action":"?*:*","Resource":"*"}"#.to_owned(),
+            format!(
+                r#"{{"Effect":"Allow","Action":[{}],"Resource":"*"}}"#,
+                letters.join(",")
+            ),
+            r#"{"Effect":"Allow","NotAction":"iam:NoSuchAction","Resource":"*"}"#.to_owned(),
+            r#"{"Effect":"Allow","NotAction":"nosuchservice:*","Resource":"*"}"#.to_owned(),
+        ] {
+            assert_eq!(
+                verdict(&rules, &context, &every),
+                ["enforce 0 *"],
+                "{every}"
+            );
         }
     }
 
