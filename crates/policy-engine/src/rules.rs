@@ -564,15 +564,15 @@ impl Exemption {
         let actor = self
             .actor
             .as_deref()
-            .is_none_or(|pattern| context.actor.iter().any(|arn| covered(&[pattern], arn)));
+            .is_none_or(|pattern| context.actor.iter().any(|arn| arn_covered(pattern, arn)));
         let principal = self
             .principal
             .as_deref()
-            .is_none_or(|pattern| context.principal.is_some_and(|p| covered(&[pattern], p)));
+            .is_none_or(|pattern| context.principal.is_some_and(|p| arn_covered(pattern, p)));
         let policy = self
             .policy
             .as_deref()
-            .is_none_or(|pattern| context.policy.is_some_and(|p| covered(&[pattern], p)));
+            .is_none_or(|pattern| context.policy.is_some_and(|p| arn_covered(pattern, p)));
         let path = self.policy_path.as_deref().is_none_or(|pattern| {
             context
                 .policy
@@ -600,6 +600,22 @@ impl Exemption {
             expires: iso(self.expires),
         }
     }
+}
+
+/// True when `arn` is within the ARN pattern `pattern`, each of the six parts separately (as
+/// IAM's `ArnLike` compares): a `*` in the account must not reach into the resource, where a
+/// user on the path `/x:role/` would pass for a role.
+fn arn_covered(pattern: &str, arn: &str) -> bool {
+    match (arn_parts(pattern), arn_parts(arn)) {
+        (Some(pattern), Some(arn)) => pattern.iter().zip(&arn).all(|(p, a)| covered(&[p], a)),
+        _ => false,
+    }
+}
+
+/// An ARN's six parts: `arn`, partition, service, region, account, resource.
+fn arn_parts(arn: &str) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    (parts.len() == 6).then_some(parts)
 }
 
 /// A managed policy's path from its ARN: `/platform/` for `arn:aws:iam::1:policy/platform/P`.
@@ -885,9 +901,19 @@ fn read_exemption(
         )),
         other => Ok(other.map(Spanned::into_inner)),
     };
-    let actor = selector(raw.actor)?;
-    let principal = selector(raw.principal)?;
-    let policy = selector(raw.policy)?;
+    let arn_selector = |value: Option<Spanned<String>>, what: &str| match value {
+        Some(v) if arn_parts(v.get_ref()).is_none() => Err(at(
+            v.span(),
+            format!(
+                "exemption {name:?}: {what} {:?} is not an ARN (arn:partition:service:region:account:resource)",
+                v.get_ref()
+            ),
+        )),
+        other => selector(other),
+    };
+    let actor = arn_selector(raw.actor, "actor")?;
+    let principal = arn_selector(raw.principal, "principal")?;
+    let policy = arn_selector(raw.policy, "policy")?;
     let policy_path = selector(raw.policy_path)?;
     let sid = selector(raw.sid)?;
     let mut actions = Vec::new();
@@ -1348,6 +1374,28 @@ actions = ["iam:CreateAccessKey"]
     }
 
     #[test]
+    fn an_arn_selector_matches_part_by_part() {
+        let rules = rules(EXEMPTIONS);
+        let actor = |arn| Context {
+            actor: vec![arn],
+            ..Context::default()
+        };
+        let ci = ["exempt 0 iam:PassRole by ci-deploy"];
+        let enforced = ["enforce 0 iam:PassRole"];
+        let cases: [(&str, &[&str]); 4] = [
+            ("arn:aws:iam::123456789012:role/ci-deploy", &ci),
+            // a user named ci-deploy on the path /x:role/: the account's `*` must not reach
+            // into the resource part
+            ("arn:aws:iam::123456789012:user/x:role/ci-deploy", &enforced),
+            ("arn:aws:iam::123456789012:user/role/ci-deploy", &enforced),
+            ("arn:aws:iam::1:2:role/ci-deploy", &enforced),
+        ];
+        for (arn, expected) in cases {
+            assert_eq!(verdict(&rules, &actor(arn), PASS_ROLE), expected, "{arn}");
+        }
+    }
+
+    #[test]
     fn an_exemption_from_the_enforcing_rule_leaves_the_alerting_one() {
         let rules = rules(
             r#"
@@ -1547,6 +1595,12 @@ actions = ["iam:PassRole"]
                     "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nsid = \"x\"\nrules = [\"s\"]",
                 ),
                 "line 12, column 10: exemption \"e\": no rule is named \"s\" (rules are declared before exemptions)",
+            ),
+            (
+                rule(
+                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nactor = \"arn:aws:iam::*\"",
+                ),
+                "line 11, column 9: exemption \"e\": actor \"arn:aws:iam::*\" is not an ARN (arn:partition:service:region:account:resource)",
             ),
             (
                 rule(
