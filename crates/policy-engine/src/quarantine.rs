@@ -560,7 +560,10 @@ impl Rewrite {
                 rewrite.excluded = Some(hit_patterns);
             }
             ActionClause::Action(entries) => {
-                let all_restricted = PatternSet::any_of(restricted.patterns());
+                // What the statement may not grant: a pattern it is excepted from (an
+                // acceptable scope, an exempted Sid) stays granted.
+                let counted: Vec<&str> = restricted.counted_in(statement).collect();
+                let all_restricted = PatternSet::any_of(counted.iter().copied());
                 rewrite.entries = entries
                     .iter()
                     .map(|entry| {
@@ -572,7 +575,7 @@ impl Rewrite {
                         ) {
                             Entry::Removed(entry.to_owned())
                         } else {
-                            expand(entry, restricted, catalog)
+                            expand(entry, &counted, catalog)
                         }
                     })
                     .collect();
@@ -701,10 +704,10 @@ fn new_exclusions(existing: &Values<'_>, hit_patterns: &[String]) -> Vec<String>
         .collect()
 }
 
-fn expand(wildcard: &str, restricted: &RestrictedActions, catalog: &Catalog) -> Entry {
+fn expand(wildcard: &str, restricted: &[&str], catalog: &Catalog) -> Entry {
     let candidates: Vec<&'static str> = catalog
         .matching(wildcard)
-        .filter(|a| !restricted.patterns().any(|r| pattern::matches(r, a)))
+        .filter(|a| !restricted.iter().any(|r| pattern::matches(r, a)))
         .collect();
     if candidates.is_empty() {
         return Entry::Dropped {
@@ -714,7 +717,7 @@ fn expand(wildcard: &str, restricted: &RestrictedActions, catalog: &Catalog) -> 
     }
     let cover = Cover {
         wildcard,
-        restricted: PatternSet::any_of(restricted.patterns()),
+        restricted: PatternSet::any_of(restricted.iter().copied()),
     };
     let mut into = Vec::new();
     cover.collect(&candidates, common_prefix_len(&candidates), &mut into);

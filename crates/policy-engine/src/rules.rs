@@ -1191,6 +1191,36 @@ actions = ["iam:PassRole"]
     }
 
     #[test]
+    fn the_quarantine_keeps_an_acceptable_grant_inside_a_wildcard() {
+        let rules = rules(
+            r#"
+version = 1
+[[rule]]
+name = "pass-role"
+mode = "enforce"
+actions = ["iam:PassRole"]
+  [[rule.acceptable]]
+  resources = ["arn:aws:iam::*:role/passable/*", "arn:aws:iam::*:user/passable/*"]
+[[rule]]
+name = "keys"
+mode = "enforce"
+actions = ["iam:CreateAccessKey"]
+"#,
+        );
+        let document = policy(
+            r#"{"Effect":"Allow","Action":"iam:*","Resource":["arn:aws:iam::1:role/passable/*","arn:aws:iam::1:user/passable/*"]}"#,
+        );
+        let restricted = rules
+            .restricted(Mode::Enforce, &Context::default(), TODAY)
+            .unwrap();
+        let quarantine =
+            crate::quarantine::plan(&document, &restricted, Catalog::embedded(), 6144).unwrap();
+        let kept = &quarantine.policy.statements[0].actions;
+        assert!(crate::analysis::clause_covers(kept, "iam:PassRole"));
+        assert!(!crate::analysis::clause_covers(kept, "iam:CreateAccessKey"));
+    }
+
+    #[test]
     fn a_pattern_in_two_rules_is_acceptable_only_where_both_accept_it() {
         let rules = rules(
             r#"
