@@ -197,11 +197,8 @@ impl Exception {
 /// `*:*`, `?*:*`), or its entries together, or its `NotAction`, leave no known action out
 /// (`["a*:*", ..., "z*:*"]`, `NotAction: "iam:NoSuchAction"`).
 fn grants_every_action(statement: &Statement<'_>) -> bool {
-    let every = PatternSet::any_of(["*"]);
     if let ActionClause::Action(entries) = &statement.actions
-        && entries
-            .iter()
-            .any(|e| Language::is_subset(std::slice::from_ref(&every), &PatternSet::any_of([e])))
+        && entries.iter().any(matches_every_action)
     {
         return true;
     }
@@ -209,6 +206,11 @@ fn grants_every_action(statement: &Statement<'_>) -> bool {
         .actions()
         .iter()
         .all(|action| crate::analysis::clause_covers(&statement.actions, action))
+}
+
+/// True when the action pattern matches every action (`*`, `*:*`, `?*:*`).
+fn matches_every_action(pattern: &str) -> bool {
+    Language::is_subset(&[PatternSet::any_of(["*"])], &PatternSet::any_of([pattern]))
 }
 
 impl Acceptable {
@@ -692,10 +694,8 @@ struct RawExemption {
     policy: Option<Spanned<String>>,
     policy_path: Option<Spanned<String>>,
     sid: Option<Spanned<String>>,
-    #[serde(default)]
-    actions: Vec<Spanned<String>>,
-    #[serde(default)]
-    rules: Vec<Spanned<String>>,
+    actions: Option<Spanned<Vec<Spanned<String>>>>,
+    rules: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 type At<'a> = dyn Fn(Range<usize>, String) -> RulesError + 'a;
@@ -787,6 +787,14 @@ fn read_rule(
                 .map(|v| {
                     if v.get_ref().is_empty() {
                         Err(at(v.span(), format!("rule {name:?}: an empty {what}")))
+                    } else if covered(&[v.get_ref()], "*") {
+                        Err(at(
+                            v.span(),
+                            format!(
+                                "rule {name:?}: {what} {:?} matches everything: it would accept every grant",
+                                v.get_ref()
+                            ),
+                        ))
                     } else {
                         Ok(v.get_ref().clone())
                     }
@@ -894,43 +902,70 @@ fn read_exemption(
             }
         }
     };
-    let selector = |value: Option<Spanned<String>>| match value {
-        Some(v) if v.get_ref().is_empty() => Err(at(
-            v.span(),
-            format!("exemption {name:?}: an empty selector matches nothing; remove it"),
-        )),
-        other => Ok(other.map(Spanned::into_inner)),
+    // A selector that matches everything of its kind selects nothing: beside no other, it
+    // would exempt everything.
+    let selector = |value: Option<Spanned<String>>, what: &str| {
+        let Some(v) = value else { return Ok(None) };
+        let pattern = v.get_ref();
+        let problem = match what {
+            _ if pattern.is_empty() => Some("is empty: it matches nothing; remove it"),
+            "actor" | "principal" | "policy" if arn_parts(pattern).is_none() => {
+                Some("is not an ARN (arn:partition:service:region:account:resource)")
+            }
+            "actor" | "principal" | "policy" if arn_covered(pattern, "arn:*:*:*:*:*") => {
+                Some("matches every ARN: name whom it exempts")
+            }
+            "policy_path" if covered(&[pattern], "/*") => {
+                Some("matches every path: name which it exempts")
+            }
+            "sid" if covered(&[pattern], "*") => Some("matches every Sid: name which it exempts"),
+            _ => None,
+        };
+        match problem {
+            Some(problem) => Err(at(
+                v.span(),
+                format!("exemption {name:?}: {what} {pattern:?} {problem}"),
+            )),
+            None => Ok(Some(v.into_inner())),
+        }
     };
-    let arn_selector = |value: Option<Spanned<String>>, what: &str| match value {
-        Some(v) if arn_parts(v.get_ref()).is_none() => Err(at(
-            v.span(),
+    let actor = selector(raw.actor, "actor")?;
+    let principal = selector(raw.principal, "principal")?;
+    let policy = selector(raw.policy, "policy")?;
+    let policy_path = selector(raw.policy_path, "policy_path")?;
+    let sid = selector(raw.sid, "sid")?;
+    // An empty list would read as "not given": every pattern, every rule.
+    let list = |value: Option<Spanned<Vec<Spanned<String>>>>, what: &str| match value {
+        Some(list) if list.get_ref().is_empty() => Err(at(
+            list.span(),
             format!(
-                "exemption {name:?}: {what} {:?} is not an ARN (arn:partition:service:region:account:resource)",
-                v.get_ref()
+                "exemption {name:?}: an empty {what} list would mean every one of them; remove it"
             ),
         )),
-        other => selector(other),
+        other => Ok(other.map(Spanned::into_inner).unwrap_or_default()),
     };
-    let actor = arn_selector(raw.actor, "actor")?;
-    let principal = arn_selector(raw.principal, "principal")?;
-    let policy = arn_selector(raw.policy, "policy")?;
-    let policy_path = selector(raw.policy_path)?;
-    let sid = selector(raw.sid)?;
     let mut actions = Vec::new();
-    for action in raw.actions {
-        check_action_syntax(action.get_ref()).map_err(|problem| {
-            at(
+    for action in list(raw.actions, "actions")? {
+        let problem = match check_action_syntax(action.get_ref()) {
+            Err(problem) => Some(problem),
+            Ok(()) if matches_every_action(action.get_ref()) => {
+                Some("covers every pattern: leave actions out, or name the patterns")
+            }
+            Ok(()) => None,
+        };
+        if let Some(problem) = problem {
+            return Err(at(
                 action.span(),
                 format!(
                     "exemption {name:?}: action {:?} {problem}",
                     action.get_ref()
                 ),
-            )
-        })?;
+            ));
+        }
         actions.push(action.into_inner());
     }
     let mut named_rules = Vec::new();
-    for rule in raw.rules {
+    for rule in list(raw.rules, "rules")? {
         if !rules.iter().any(|r| &r.name == rule.get_ref()) {
             return Err(at(
                 rule.span(),
@@ -1631,6 +1666,48 @@ actions = ["iam:PassRole"]
                     "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nactor = \"arn:aws:iam::*\"",
                 ),
                 "line 11, column 9: exemption \"e\": actor \"arn:aws:iam::*\" is not an ARN (arn:partition:service:region:account:resource)",
+            ),
+            (
+                rule(
+                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nprincipal = \"arn:*:*:*:*:*\"",
+                ),
+                "line 11, column 13: exemption \"e\": principal \"arn:*:*:*:*:*\" matches every ARN",
+            ),
+            (
+                rule(
+                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nsid = \"*\"",
+                ),
+                "line 11, column 7: exemption \"e\": sid \"*\" matches every Sid",
+            ),
+            (
+                rule(
+                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\npolicy_path = \"/*\"",
+                ),
+                "line 11, column 15: exemption \"e\": policy_path \"/*\" matches every path",
+            ),
+            (
+                rule(
+                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nactions = [\"?*:*\"]",
+                ),
+                "line 11, column 12: exemption \"e\": action \"?*:*\" covers every pattern",
+            ),
+            (
+                rule(
+                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nsid = \"Ci\"\nactions = []",
+                ),
+                "line 12, column 11: exemption \"e\": an empty actions list would mean every one of them",
+            ),
+            (
+                rule(
+                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nsid = \"Ci\"\nrules = []",
+                ),
+                "line 12, column 9: exemption \"e\": an empty rules list would mean every one of them",
+            ),
+            (
+                rule(
+                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[rule.acceptable]]\nresources = [\"arn:*\", \"*\"]",
+                ),
+                "line 7, column 23: rule \"r\": resource \"*\" matches everything: it would accept every grant",
             ),
             (
                 rule(
