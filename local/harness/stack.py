@@ -57,7 +57,8 @@ class LocalStack:
     keeps each function as first built (cargo lambda watch --ignore-changes), so a test run
     is not disturbed by edits made while it runs. lambda_concurrency: each function's
     concurrency limit, as Lambda's (that many instances run; an invocation above it is
-    throttled); None: one instance, and invocations wait their turn."""
+    throttled); None: one instance, and invocations wait their turn. rules_file: the rules file
+    the deciding functions are built with (IAM_SENTINEL_RULES for cargo); None: rules.toml."""
 
     def __init__(self, approval_timeout_hours: int | str = 24,
                  restricted_actions: str = "s3:DeleteBucket,s3:DeleteObject",
@@ -67,12 +68,13 @@ class LocalStack:
                  approval_timeout_seconds: int | None = None,
                  state_machine_name: str = f"{STACK_NAME}-remediation",
                  reload_on_change: bool = True, lambda_concurrency: int | None = None,
-                 sweep_mode: str = "quarantine"):
+                 sweep_mode: str = "quarantine", rules_file: Path | None = None):
         self.approval_timeout_hours = str(approval_timeout_hours)
         self.approval_timeout_seconds = approval_timeout_seconds
         self.approval_timeout = approval_timeout(approval_timeout_hours, approval_timeout_seconds)
         self.restricted_actions = restricted_actions
         self.sweep_mode = sweep_mode
+        self.rules_file = rules_file
         self.notify_on_clean_changes = notify_on_clean_changes
         self.rust_log = rust_log
         self.quiet = quiet
@@ -167,7 +169,7 @@ class LocalStack:
             "DECISION_KEY_ID": DECISION_KEY_ALIAS,
             # analyse, the writers and approval-api: the document store (the template's table).
             "DOCUMENT_TABLE": self.document_table,
-            # analyse-change and quarantine-policy: the template's quarantine boundary.
+            # quarantine-policy: the template's quarantine boundary.
             "QUARANTINE_BOUNDARY_ARN": self.quarantine_boundary_arn,
             # publish-outcome, restore-policy and the sweep: the decision record.
             "DECISION_TABLE": self.decision_table,
@@ -230,6 +232,12 @@ class LocalStack:
         cl_env = dict(base_env, **CREDENTIALS, AWS_REGION=REGION, CARGO_TERM_COLOR="never")
         if self.cargo_target_dir:  # e.g. to time a cold debug build
             cl_env["CARGO_TARGET_DIR"] = str(self.cargo_target_dir)
+        # The rules file compiled into the deciding functions (crates/deployed-rules): a build
+        # input, not the functions' environment, as in AWS.
+        if self.rules_file:
+            cl_env["IAM_SENTINEL_RULES"] = str(self.rules_file.resolve())
+        else:
+            cl_env.pop("IAM_SENTINEL_RULES", None)
         watchers = []
         for f in self.functions.values():
             port = self.lambda_ports[f["binary"]]

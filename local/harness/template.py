@@ -228,14 +228,20 @@ def dynamodb_table(template: dict, logical_id: str, stack_name: str = STACK_NAME
 def quarantine_boundary(template: dict, restricted_actions: str,
                         stack_name: str = STACK_NAME) -> dict:
     """The template's QuarantineBoundaryPolicy as deployed for `restricted_actions` (the
-    RestrictedActions parameter): {"name", "document"}, its one statement's NotAction being
-    the parameter split at its commas (`!Split [",", !Ref RestrictedActions]`), exactly as
-    template.yaml writes it."""
+    RestrictedActions parameter): {"name", "document"}, its one statement chosen by
+    `!If [HasRestrictedActions, ...]`: NotAction the parameter split at its commas
+    (`!Split [",", !Ref RestrictedActions]`), or, the parameter empty, the other statement,
+    exactly as template.yaml writes them."""
     props = template["Resources"][QUARANTINE_BOUNDARY]["Properties"]
     document = props["PolicyDocument"]
-    (statement,) = document["Statement"]
-    if statement["NotAction"] != {"Split": [",", {"Ref": "RestrictedActions"}]}:
+    (chosen,) = document["Statement"]
+    condition, listed, everything = chosen["If"]
+    if condition != "HasRestrictedActions" or template["Conditions"][condition] != {
+            "Not": [{"Equals": [{"Ref": "RestrictedActions"}, ""]}]}:
+        raise ValueError(f"{QUARANTINE_BOUNDARY}'s statement is not chosen by HasRestrictedActions")
+    if listed["NotAction"] != {"Split": [",", {"Ref": "RestrictedActions"}]}:
         raise ValueError(f"{QUARANTINE_BOUNDARY}'s NotAction is not the split RestrictedActions")
-    resolved = {**statement, "NotAction": restricted_actions.split(",")}
+    resolved = ({**listed, "NotAction": restricted_actions.split(",")} if restricted_actions
+                else everything)
     return {"name": resolve_intrinsics(template, props["ManagedPolicyName"], stack_name),
             "document": json.dumps({**document, "Statement": [resolved]})}

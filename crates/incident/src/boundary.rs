@@ -6,9 +6,12 @@
 //! never one that would let the principal do anything restricted it cannot do now.
 //!
 //! The previous boundary is the one iam-sentinel last saw in force (the boundary ledger). When
-//! it is not known (never seen, or its policy is gone), the principal is compared with, and
-//! if need be held by, the stack's quarantine boundary, which allows everything but the
-//! restricted patterns: fail closed, and no narrower than it must be.
+//! it is not known (never seen, or its policy is gone), it is read as allowing nothing
+//! restricted (fail closed), and the principal is held, if need be, by the stack's quarantine
+//! boundary, which allows everything but the RestrictedActions parameter's patterns (no
+//! narrower than it must be). That boundary cannot exclude what only the rules file
+//! restricts: where it would not take an added grant out of force, nothing is put back and the
+//! step fails closed to a notification (`NoSafeBoundary`).
 
 use std::sync::Arc;
 
@@ -55,7 +58,7 @@ impl Boundary {
 /// The boundary in force before the change, as the ledger remembers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Previous {
-    /// Never seen, or its policy no longer exists: compared with the quarantine boundary.
+    /// Never seen, or its policy no longer exists: read as allowing nothing restricted.
     Unknown,
     /// The principal had no boundary.
     NoBoundary,
@@ -114,8 +117,8 @@ pub struct BoundaryChange {
     pub previous: Option<PreviousBoundary>,
     /// The boundary IAM holds now; `None`: the principal has none.
     pub now: Option<String>,
-    /// What the principal can perform now and could not before (or, the previous boundary
-    /// unknown, under the quarantine boundary), as `carried_added_grants` shortens them.
+    /// What the principal can perform now and could not before (the previous boundary unknown:
+    /// every restricted pattern it can perform now), as `carried_added_grants` shortens them.
     pub added: Vec<AddedGrant>,
 }
 
@@ -131,13 +134,11 @@ impl BoundaryChange {
         !self.added.is_empty()
     }
 
-    /// "the previous boundary B" / "no boundary" / "an unknown boundary (compared with the
-    /// quarantine boundary)", for people.
+    /// "the previous boundary B" / "no boundary" / "not known (read as allowing nothing
+    /// restricted)", for people.
     pub fn describe_previous(&self) -> String {
         match &self.previous {
-            None => "not known to iam-sentinel (compared with the quarantine boundary, which \
-                     allows nothing restricted)"
-                .to_owned(),
+            None => "not known to iam-sentinel (read as allowing nothing restricted)".to_owned(),
             Some(PreviousBoundary {
                 boundary_arn: Some(arn),
             }) => arn.clone(),
@@ -178,64 +179,22 @@ fn patterns(grants: &[EffectiveGrant]) -> Vec<&str> {
     grants.iter().map(|g| g.pattern.as_str()).collect()
 }
 
-/// The boundary the principal is compared with: the previous one, or the quarantine boundary
-/// when it is unknown; `None` for "no boundary".
-fn before<'a>(previous: &'a Previous, quarantine: &'a Boundary) -> Option<&'a Boundary> {
-    match previous {
-        Previous::Unknown => Some(quarantine),
-        Previous::NoBoundary => None,
-        Previous::Policy(boundary) => Some(boundary),
-    }
-}
-
-/// The quarantine boundary must allow nothing restricted, whatever a principal's policies
-/// grant: one altered to allow more would hide every change it is compared with, and widen
-/// what it is put back on. Checked on a principal whose policy allows everything.
-fn check_quarantine_boundary(
-    quarantine: &Boundary,
-    restricted: &RestrictedActions,
-) -> Result<(), QuarantineError> {
-    let owner = policy_engine::PrincipalRef {
-        kind: policy_engine::PrincipalKind::Role,
-        name: "any".into(),
-    };
-    let anyone = PrincipalPolicies {
-        principal: owner.clone(),
-        arn: None,
-        path: None,
-        identity: vec![SourcedPolicy {
-            source: PolicySource::Inline {
-                owner,
-                policy_name: "everything".into(),
-            },
-            through_group: None,
-            document: Arc::from(NO_BOUNDARY),
-        }],
-        boundary: Some(quarantine.sourced()),
-        unresolved: Vec::new(),
-    };
-    let allowed = grants(&anyone, restricted)?;
-    if allowed.is_empty() {
-        return Ok(());
-    }
-    Err(QuarantineError::NoSafeBoundary(format!(
-        "the quarantine boundary {} allows {}: it is not the stack's (altered?), so nothing is \
-         compared with it or put back",
-        quarantine.arn,
-        patterns(&allowed).join(", ")
-    )))
-}
-
 /// What the principal, as `now` holds it (its boundary included), can perform that it could not
-/// under the boundary before.
+/// under the boundary before. A previous boundary that is not known is read as one that allows
+/// nothing restricted (fail closed): every restricted pattern the principal can perform now is
+/// added. The quarantine boundary is never compared with: the deployment's rules file may
+/// restrict patterns it allows (it excludes the RestrictedActions parameter's only), and an
+/// altered one would hide what it allows.
 pub fn added_grants(
     now: &PrincipalPolicies,
     previous: &Previous,
-    quarantine: &Boundary,
     restricted: &RestrictedActions,
 ) -> Result<Vec<AddedGrant>, QuarantineError> {
-    check_quarantine_boundary(quarantine, restricted)?;
-    let before = grants(&under(now, before(previous, quarantine)), restricted)?;
+    let before = match previous {
+        Previous::Unknown => Vec::new(),
+        Previous::NoBoundary => grants(&under(now, None), restricted)?,
+        Previous::Policy(boundary) => grants(&under(now, Some(boundary)), restricted)?,
+    };
     let before = patterns(&before);
     Ok(grants(now, restricted)?
         .into_iter()
@@ -245,15 +204,18 @@ pub fn added_grants(
 }
 
 /// The assessment of a boundary change (`now` is the principal as IAM holds it), with how many
-/// added grants were left out of it.
+/// added grants were left out of it. `restricted`: `None` when nothing is restricted (every
+/// pattern exempted), then nothing is added.
 pub fn assess(
     now: &PrincipalPolicies,
     previous: &Previous,
-    quarantine: &Boundary,
-    restricted: &RestrictedActions,
+    restricted: Option<&RestrictedActions>,
 ) -> Result<(BoundaryChange, usize), QuarantineError> {
-    let (added, omitted) =
-        carried_added_grants(added_grants(now, previous, quarantine, restricted)?);
+    let added = match restricted {
+        Some(restricted) => added_grants(now, previous, restricted)?,
+        None => Vec::new(),
+    };
+    let (added, omitted) = carried_added_grants(added);
     let change = BoundaryChange {
         previous: match previous {
             Previous::Unknown => None,
@@ -394,7 +356,7 @@ pub fn decide_put_back(
             now.assessed.as_ref(),
         )));
     }
-    let added = added_grants(policies, &now.previous, &now.quarantine, restricted)?;
+    let added = added_grants(policies, &now.previous, restricted)?;
     if added.is_empty() {
         return Ok(BoundaryDecision::NotNeeded(format!(
             "as IAM holds it now, {} can perform no restricted action it could not before the \

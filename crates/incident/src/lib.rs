@@ -15,6 +15,7 @@ pub mod own_stack;
 pub mod quarantine;
 pub mod record;
 pub mod restore;
+pub mod rules;
 pub mod sweep;
 pub mod trust;
 
@@ -40,3 +41,4 @@ pub use record::{
     TrustReport, Verdict, carried_added_grants, carried_edits, carried_findings, current_findings,
     current_omitted_grants, same_document,
 };
+pub use rules::{ChangeContext, RulesReport};

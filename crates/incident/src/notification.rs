@@ -51,6 +51,9 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     if let Some(grants) = state.group_grants() {
         body += &group_grants_section(grants);
     }
+    if let Some(analysed) = state.incident.as_ref().and_then(Assessment::analysed) {
+        body += &analysed.rules.section();
+    }
     match state.incident.as_ref().map(|i| &i.verdict) {
         Some(Verdict::Reported(reported)) => {
             body += &format!("\nWhy reported\n  {}\n", reported.reported_because);

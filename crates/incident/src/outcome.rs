@@ -38,6 +38,10 @@ pub enum Outcome {
     Reported,
     /// A role's trust policy was set: who may assume it is told, never quarantined.
     TrustReported,
+    /// Grants of rules in alert mode: told, nothing written.
+    Alerted,
+    /// Every restricted grant was covered by an exemption: published, nothing written.
+    Exempted,
     Failed,
 }
 
@@ -56,6 +60,8 @@ impl Outcome {
             Outcome::ApprovalSuperseded => "IAM Sentinel Approval Superseded",
             Outcome::Reported => "IAM Sentinel Own Role Grant Reported",
             Outcome::TrustReported => "IAM Sentinel Trust Policy Changed",
+            Outcome::Alerted => "IAM Sentinel Grant Alerted",
+            Outcome::Exempted => "IAM Sentinel Grant Exempted",
             Outcome::Failed => "IAM Sentinel Incident Failed",
         }
     }
@@ -75,8 +81,21 @@ impl Outcome {
             Outcome::ApprovalSuperseded => "PublishApprovalSuperseded",
             Outcome::Reported => "PublishReported",
             Outcome::TrustReported => "PublishTrustReported",
+            Outcome::Alerted => "PublishAlerted",
+            Outcome::Exempted => "PublishExempted",
             Outcome::Failed => "PublishFailed",
         }
+    }
+
+    /// Whether people are emailed: always, except for an exempted change when the deployment
+    /// does not notify clean changes (the assessment's `notify`); its event is published.
+    pub fn emails(self, state: &OutcomeState) -> bool {
+        self != Outcome::Exempted
+            || state
+                .incident
+                .as_ref()
+                .and_then(Assessment::analysed)
+                .is_none_or(|analysed| analysed.notify)
     }
 
     pub(crate) fn headline(self) -> &'static str {
@@ -92,6 +111,8 @@ impl Outcome {
             Outcome::ApprovalSuperseded => "Superseded by a newer change",
             Outcome::Reported => "Own role: restricted grant reported",
             Outcome::TrustReported => "Trust policy changed: who may assume the role",
+            Outcome::Alerted => "Alert: restricted grant (alert mode)",
+            Outcome::Exempted => "Restricted grant exempted",
             Outcome::Failed => "FAILED: needs a person",
         }
     }
@@ -145,6 +166,16 @@ impl Outcome {
                  its permissions. iam-sentinel reports trust policies and never quarantines \
                  them. Nothing was changed. Check the principals below, above all anyone \
                  (\"*\") and other accounts."
+            }
+            Outcome::Alerted => {
+                "The change grants actions that rules in alert mode restrict (listed below). \
+                 Nothing was written to IAM: the grant is in force. If it should not be, remove \
+                 it; if it is expected, add an exemption to the rules file; to quarantine such \
+                 grants, switch the rule to enforce."
+            }
+            Outcome::Exempted => {
+                "The change grants restricted actions, and an exemption of the rules file covers \
+                 each (listed below, with its owner, reason and expiry). Nothing was done."
             }
             Outcome::Failed => {
                 "The workflow stopped on an error. The policy may or may not be quarantined: check it \
@@ -298,6 +329,7 @@ pub fn event_detail(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         "eventFacts": state.facts(),
         "findings": state.findings(),
         "groupGrants": state.group_grants(),
+        "rules": state.incident.as_ref().and_then(Assessment::analysed).map(|a| &a.rules).filter(|r| !r.is_empty()),
         "trust": state.incident.as_ref().and_then(|i| match &i.verdict {
             Verdict::TrustReported(report) => {
                 Some(json!({"trusted": report.trusted, "warnings": report.warnings}))

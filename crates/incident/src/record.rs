@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::boundary::BoundaryChange;
 use crate::event::{PolicyChange, Principal};
+use crate::rules::RulesReport;
 
 /// A policy document as the workflow state names it. The text itself is in the document store,
 /// under this hash: IAM accepts documents of 131,072 characters, the state holds 256 KiB. The
@@ -89,7 +90,7 @@ pub fn carried_added_grants(grants: Vec<AddedGrant>) -> (Vec<AddedGrant>, usize)
 
 /// Each item with its quotes cut short, in order while they fit `CARRIED_BUDGET`; and the items
 /// left out.
-fn carried<T: Serialize + DeserializeOwned>(items: Vec<T>) -> (Vec<T>, Vec<T>) {
+pub(crate) fn carried<T: Serialize + DeserializeOwned>(items: Vec<T>) -> (Vec<T>, Vec<T>) {
     let mut used = 0;
     let (mut carried, mut left_out) = (Vec::new(), Vec::new());
     for item in items {
@@ -149,8 +150,14 @@ pub struct Assessment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
-    /// The change grants at least one restricted action: quarantine and ask.
+    /// The change grants at least one action an enforced rule restricts: quarantine and ask.
     Restricted(Analysed),
+    /// The change grants actions only rules in alert mode restrict: notified and published,
+    /// nothing written.
+    Alerted(Analysed),
+    /// Every restricted grant of the change is covered by an exemption of the rules file:
+    /// published (and notified when the deployment notifies clean changes), nothing written.
+    Exempted(Analysed),
     /// The change grants no restricted action.
     Clean(Analysed),
     /// The change grants a restricted action on one of iam-sentinel's own roles: told, never
@@ -196,6 +203,9 @@ pub struct Analysed {
     /// `findings` empty): the boundaries before and after, and what the principal can do since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundary: Option<BoundaryChange>,
+    /// What the rules file says beyond the quarantined grants: alerted, exempted, expired.
+    #[serde(flatten)]
+    pub rules: RulesReport,
 }
 
 /// A restricted pattern a grant path (a group membership, a permissions boundary) adds to a
@@ -268,7 +278,10 @@ impl Assessment {
     /// The change the event made, when the event named one.
     pub fn change(&self) -> Option<&PolicyChange> {
         match &self.verdict {
-            Verdict::Restricted(analysed) | Verdict::Clean(analysed) => Some(&analysed.change),
+            Verdict::Restricted(analysed)
+            | Verdict::Alerted(analysed)
+            | Verdict::Exempted(analysed)
+            | Verdict::Clean(analysed) => Some(&analysed.change),
             Verdict::Reported(reported) => Some(&reported.analysed.change),
             Verdict::TrustReported(report) => Some(&report.change),
             Verdict::Ignored { change, .. } => change.as_ref(),
@@ -278,7 +291,10 @@ impl Assessment {
     /// The document analysed and what was found in it.
     pub fn analysed(&self) -> Option<&Analysed> {
         match &self.verdict {
-            Verdict::Restricted(analysed) | Verdict::Clean(analysed) => Some(analysed),
+            Verdict::Restricted(analysed)
+            | Verdict::Alerted(analysed)
+            | Verdict::Exempted(analysed)
+            | Verdict::Clean(analysed) => Some(analysed),
             Verdict::Reported(reported) => Some(&reported.analysed),
             Verdict::TrustReported(_) | Verdict::Ignored { .. } => None,
         }

@@ -57,7 +57,7 @@ fn a_boundary_change_is_restricted_when_it_lets_the_principal_do_more_that_is_re
             &[],
         ),
         (
-            "previous unknown: compared with the quarantine boundary (fail closed)",
+            "previous unknown: read as allowing nothing restricted (fail closed)",
             None,
             Previous::Unknown,
             &BOTH,
@@ -70,13 +70,8 @@ fn a_boundary_change_is_restricted_when_it_lets_the_principal_do_more_that_is_re
         ),
     ];
     for (what, now, previous, expected) in cases {
-        let (change, _) = assess(
-            &pipeline(now),
-            &previous,
-            &quarantine_boundary(),
-            &restricted(RESTRICTED),
-        )
-        .expect("readable");
+        let (change, _) =
+            assess(&pipeline(now), &previous, Some(&restricted(RESTRICTED))).expect("readable");
         assert_eq!(patterns(&change.added), expected, "{what}");
         assert_eq!(change.restricted(), !expected.is_empty(), "{what}");
         assert_eq!(change.now, now.map(|b| b.arn.clone()), "{what}");
@@ -88,8 +83,7 @@ fn an_added_grant_names_the_statement_that_grants_it() {
     let (change, _) = assess(
         &pipeline(None),
         &Previous::Policy(boundary("pipeline-boundary")),
-        &quarantine_boundary(),
-        &restricted(RESTRICTED),
+        Some(&restricted(RESTRICTED)),
     )
     .expect("readable");
     assert_eq!(
@@ -226,6 +220,40 @@ fn an_altered_quarantine_boundary_is_refused_and_nothing_is_put_back() {
         decide(&now),
         Err(QuarantineError::NoSafeBoundary(_))
     ));
+}
+
+#[test]
+fn a_pattern_only_the_rules_file_enforces_is_never_left_in_force_by_the_quarantine_boundary() {
+    // GIVEN the rules file enforces s3:DeleteObjectVersion, which the quarantine boundary (it
+    // holds back the RestrictedActions parameter's s3:DeleteBucket and s3:DeleteObject only)
+    // allows, and the role's boundary is deleted
+    let enforced = restricted("s3:DeleteObjectVersion");
+    for (previous, put_back) in [
+        // the previous boundary unknown: read as allowing nothing restricted, so the change is
+        // restricted; the only fallback would leave the grant in force
+        (Previous::Unknown, None),
+        // known, and it held the grant back: put back
+        (
+            Previous::Policy(boundary("pipeline-boundary")),
+            Some("arn:aws:iam::123456789012:policy/pipeline-boundary"),
+        ),
+    ] {
+        let (change, _) = assess(&pipeline(None), &previous, Some(&enforced)).expect("readable");
+        assert_eq!(
+            patterns(&change.added),
+            ["s3:DeleteObjectVersion"],
+            "{previous:?}"
+        );
+        // WHEN the quarantine decides
+        let decided = decide_put_back(&now(None, previous.clone()), false, &enforced);
+        // THEN the previous boundary is put back; without one, nothing is (fail closed:
+        // PolicyConflict, notified), never the quarantine boundary that lets the grant through
+        match (put_back, decided) {
+            (Some(arn), Ok(decision)) => assert_eq!(put_back_arn(&decision).0, arn),
+            (None, Err(QuarantineError::NoSafeBoundary(_))) => {}
+            (expected, got) => panic!("{previous:?}: {got:?}, expected {expected:?}"),
+        }
+    }
 }
 
 #[test]

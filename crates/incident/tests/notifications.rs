@@ -309,3 +309,106 @@ fn the_notification_of_every_outcome_names_the_original_document() {
         assert!(documents.contains("aws dynamodb get-item"), "{outcome:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The rules file: alert mode and exemptions
+// ---------------------------------------------------------------------------------------------
+
+/// alice's CreatePolicy of my-bad-policy-aws-5-mins (s3:DeleteBucket) as Analyse assesses it
+/// under `rules` on 2026-12-02: its findings the enforced grants, the rest in `rules`.
+fn ruled(
+    rules: &str,
+    verdict: fn(incident::Analysed) -> incident::Verdict,
+) -> incident::Assessment {
+    use policy_engine::{Catalog, Policy, Rules, decode};
+    let change = support::change_of("create-policy.json");
+    let rules = Rules::parse(rules, Catalog::embedded()).expect("a valid rules file");
+    let json = decode(change.document.as_deref().expect("a document"))
+        .expect("decodes")
+        .into_owned();
+    let policy = Policy::parse(&json).expect("a policy");
+    let context = incident::ChangeContext::of(&change);
+    let today = time::macros::date!(2026 - 12 - 02);
+    let assessed = rules.assess(&policy, &context.context(), today, Catalog::embedded());
+    let (findings, omitted_grants) = incident::carried_findings(assessed.enforced.findings);
+    let analysed = incident::Analysed {
+        notify: false,
+        document: support::kept(&json),
+        version_id: None,
+        findings,
+        omitted_grants,
+        group_grants: Vec::new(),
+        boundary: None,
+        rules: incident::RulesReport::carried(
+            assessed.alerted.findings,
+            Vec::new(),
+            assessed.exempted,
+            assessed.expired,
+        ),
+        change,
+    };
+    incident::Assessment {
+        id: analysed.change.event_id.clone(),
+        event_name: analysed.change.event_name.clone(),
+        verdict: verdict(analysed),
+    }
+}
+
+#[test]
+fn an_alerted_or_exempted_change_names_its_rule_and_every_exemption_it_touched() {
+    let expired_exemption = r#"
+        [[exemption]]
+        name = "alice-cleanup"
+        reason = "bucket clean-up in November"
+        owner = "storage-team@example.com"
+        expires = 2026-11-30
+        actor = "arn:aws:iam::123456789012:user/alice"
+    "#;
+    let alerted = ruled(
+        &format!(
+            "version = 1\n[[rule]]\nname = \"destructive\"\nmode = \"alert\"\nactions = [\"s3:DeleteBucket\"]\n{expired_exemption}"
+        ),
+        incident::Verdict::Alerted,
+    );
+    let exempted = ruled(
+        r#"version = 1
+        [[rule]]
+        name = "destructive"
+        mode = "enforce"
+        actions = ["s3:DeleteBucket"]
+        [[exemption]]
+        name = "alice-cleanup"
+        reason = "bucket clean-up until the migration ends"
+        owner = "storage-team@example.com"
+        expires = 2027-03-31
+        actor = "arn:aws:iam::123456789012:user/alice"
+        "#,
+        incident::Verdict::Exempted,
+    );
+    for (outcome, assessment, named) in [
+        (Outcome::Alerted, &alerted, "expired"),
+        (Outcome::Exempted, &exempted, "exempted"),
+    ] {
+        // WHEN the workflow publishes the outcome
+        let state = state(json!({ "incident": assessment }));
+        let email = notification(outcome, &state, EXECUTION);
+        // THEN the email is the one pinned for it, and the event names the exemption (as
+        // expired where it expired)
+        assert_email!(
+            &format!("managed_policy_{}", spelling(outcome)),
+            &format!(
+                "{}: alice's CreatePolicy under a rules file",
+                spelling(outcome)
+            ),
+            &email,
+        );
+        let detail = incident::event_detail(outcome, &state, EXECUTION);
+        assert_eq!(
+            detail["rules"][named][0]["exemption"]["name"], "alice-cleanup",
+            "{detail}"
+        );
+        // An exempted change is emailed only when the deployment notifies clean changes (its
+        // assessment's notify); an alert always.
+        assert_eq!(outcome.emails(&state), outcome == Outcome::Alerted);
+    }
+}

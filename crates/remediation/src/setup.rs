@@ -7,7 +7,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use incident::{OwnRoles, WriterSessions};
-use policy_engine::{Catalog, RestrictedActions};
+use policy_engine::{Catalog, RestrictedActions, Rules};
 
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
@@ -82,6 +82,45 @@ pub fn restricted_actions() -> Result<RestrictedActions, StepError> {
         .map_err(|e| StepError::Configuration(format!("RESTRICTED_ACTIONS: {e}")))
 }
 
+/// The rules the function was built with (`text`, read from `file`: `deployed_rules`), with
+/// `RESTRICTED_ACTIONS` (the deployment's parameter, which may be empty) as one more enforced
+/// rule. A problem in the file or the parameter, or nothing restricted at all, stops the
+/// function at start-up.
+pub fn rules(text: &str, file: &str) -> Result<Rules, StepError> {
+    let rules = rules_with(
+        text,
+        file,
+        &std::env::var("RESTRICTED_ACTIONS").unwrap_or_default(),
+    )?;
+    tracing::info!(
+        file,
+        digest = rules.digest(),
+        rules = rules.rules().len(),
+        exemptions = rules.exemptions().len(),
+        "rules loaded"
+    );
+    Ok(rules)
+}
+
+fn rules_with(text: &str, file: &str, parameter: &str) -> Result<Rules, StepError> {
+    let rules = Rules::parse(text, Catalog::embedded())
+        .map_err(|e| StepError::Configuration(format!("the rules file {file}, {e}")))?;
+    let parameter = Some(parameter.trim())
+        .filter(|list| !list.is_empty())
+        .map(|list| {
+            RestrictedActions::parse(list, Catalog::embedded())
+                .map_err(|e| StepError::Configuration(format!("RESTRICTED_ACTIONS: {e}")))
+        })
+        .transpose()?;
+    if rules.restricts_nothing() && parameter.is_none() {
+        return Err(StepError::Configuration(format!(
+            "nothing is restricted: the rules file {file} has no rule in enforce or alert mode, \
+             and RESTRICTED_ACTIONS is empty"
+        )));
+    }
+    Ok(rules.with_parameter(parameter.as_ref()))
+}
+
 /// `APPROVAL_URL`: the approval API's own address, nothing else. The emailed link carries the
 /// key, so a URL pointed elsewhere (by whoever may change the function's configuration) would
 /// hand the key to that host: only an API Gateway endpoint (`https://<id>.execute-api.<region>.
@@ -154,11 +193,12 @@ fn flag(name: &str) -> Result<bool, StepError> {
 }
 
 impl AnalyseDeps {
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+    /// `rules`: as `rules` reads them.
+    pub fn from_env(config: &aws_config::SdkConfig, rules: Rules) -> Result<Self, StepError> {
         Ok(AnalyseDeps {
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
             documents: DocumentStore::from_env(config)?,
-            restricted: restricted_actions()?,
+            rules,
             writers: WriterSessions::parse(&required_env("WRITER_SESSION_ARNS")?)
                 .map_err(|e| StepError::Configuration(format!("WRITER_SESSION_ARNS: {e}")))?,
             own_roles: OwnRoles::parse(&required_env("OWN_ROLE_NAMES")?),
@@ -166,17 +206,17 @@ impl AnalyseDeps {
             approval_timeout_seconds: approval_timeout_seconds(&required_env("APPROVAL_TIMEOUT")?)
                 .map_err(|e| StepError::Configuration(format!("APPROVAL_TIMEOUT: {e}")))?,
             decisions: DecisionTable::from_env(config)?,
-            quarantine_boundary_arn: quarantine_boundary_arn()?,
         })
     }
 }
 
 impl QuarantineDeps {
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+    /// `rules`: as `rules` reads them.
+    pub fn from_env(config: &aws_config::SdkConfig, rules: Rules) -> Result<Self, StepError> {
         Ok(QuarantineDeps {
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
             documents: DocumentStore::from_env(config)?,
-            restricted: restricted_actions()?,
+            rules,
             executions: Executions::from_env(config)?,
             alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
             decisions: DecisionTable::from_env(config)?,
@@ -370,8 +410,62 @@ impl ApprovalApiDeps {
 mod tests {
     use super::{
         APPROVAL_API_TIMEOUT, FUNCTION_TIMEOUT, START_INCIDENT_TIMEOUT, SWEEP_ACCOUNT_TIMEOUT,
-        approval_timeout_seconds, approval_url, sdk_timeouts,
+        approval_timeout_seconds, approval_url, rules_with, sdk_timeouts,
     };
+
+    #[test]
+    fn the_deployed_rules_and_the_parameter_must_restrict_something_and_be_readable() {
+        let alert =
+            "version = 1\n[[rule]]\nname = \"a\"\nmode = \"alert\"\nactions = [\"iam:PassRole\"]\n";
+        let off =
+            "version = 1\n[[rule]]\nname = \"a\"\nmode = \"off\"\nactions = [\"iam:PassRole\"]\n";
+        // (file, parameter, Ok(rule names) | Err(words the error names))
+        type Case<'a> = (&'a str, &'a str, Result<&'a [&'a str], &'a [&'a str]>);
+        let cases: &[Case] = &[
+            (alert, "", Ok(&["a"])),
+            (alert, "s3:DeleteBucket", Ok(&["a", "RestrictedActions"])),
+            (off, "s3:DeleteBucket", Ok(&["a", "RestrictedActions"])),
+            (
+                "version = 1\n",
+                "s3:DeleteBucket",
+                Ok(&["RestrictedActions"]),
+            ),
+            (
+                off,
+                " ",
+                Err(&["nothing is restricted", "rules.toml", "RESTRICTED_ACTIONS"]),
+            ),
+            ("version = 1\n", "", Err(&["nothing is restricted"])),
+            (
+                alert,
+                "s3:DeleteBuckett",
+                Err(&["RESTRICTED_ACTIONS", "s3:DeleteBuckett"]),
+            ),
+            (
+                "version = 1\n[[rule]]\nname = \"a\"\nmode = \"enforced\"\nactions = [\"iam:PassRole\"]\n",
+                "s3:DeleteBucket",
+                Err(&["rules.toml", "line 4, column 8", "enforced"]),
+            ),
+        ];
+        for (file, parameter, expected) in cases {
+            let got = rules_with(file, "rules.toml", parameter);
+            match (expected, got) {
+                (Ok(names), Ok(rules)) => {
+                    let got: Vec<&str> = rules.rules().iter().map(|r| r.name.as_str()).collect();
+                    assert_eq!(&got, names, "{file:?} with {parameter:?}");
+                }
+                (Err(words), Err(error)) => {
+                    let message = error.to_string();
+                    for word in *words {
+                        assert!(message.contains(word), "{word:?} not in {message:?}");
+                    }
+                }
+                (expected, got) => {
+                    panic!("{file:?} with {parameter:?}: {got:?}, expected {expected:?}")
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_sdk_call_ends_well_before_the_function_does() {

@@ -6,7 +6,8 @@ use remediation::handlers::analyse::{AnalyseDeps, handle};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = remediation::setup::sdk_config(remediation::setup::FUNCTION_TIMEOUT).await;
-    let deps = AnalyseDeps::from_env(&config)?;
+    let rules = remediation::setup::rules(deployed_rules::TEXT, deployed_rules::FILE)?;
+    let deps = AnalyseDeps::from_env(&config, rules)?;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         handle(event.payload, &deps)
     }))

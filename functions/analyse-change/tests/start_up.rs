@@ -24,10 +24,6 @@ fn start_with(changed: (&str, Option<&str>)) -> (bool, String) {
         ("DOCUMENT_TABLE", "iam-sentinel-documents"),
         ("DECISION_TABLE", "iam-sentinel-decisions"),
         ("DECISION_RETENTION_DAYS", "400"),
-        (
-            "QUARANTINE_BOUNDARY_ARN",
-            "arn:aws:iam::123456789012:policy/iam-sentinel-quarantine-boundary",
-        ),
     ];
     env.retain(|(name, _)| *name != changed.0);
     if let Some(value) = changed.1 {
@@ -45,7 +41,7 @@ fn start_with(changed: (&str, Option<&str>)) -> (bool, String) {
 
 #[test]
 fn a_bad_or_missing_setting_stops_the_function_naming_the_variable_and_its_value() {
-    let cases: [(&str, Option<&str>, &[&str]); 4] = [
+    let cases: [(&str, Option<&str>, &[&str]); 3] = [
         // A Standard workflow ends after a year: this deadline could never pass.
         (
             "APPROVAL_TIMEOUT",
@@ -61,15 +57,6 @@ fn a_bad_or_missing_setting_stops_the_function_naming_the_variable_and_its_value
             "WRITER_SESSION_ARNS",
             None,
             &["WRITER_SESSION_ARNS", "not set"],
-        ),
-        // A boundary put back must be a policy: a name or a role's ARN is refused at start-up.
-        (
-            "QUARANTINE_BOUNDARY_ARN",
-            Some("arn:aws:iam::123456789012:role/quarantine"),
-            &[
-                "QUARANTINE_BOUNDARY_ARN",
-                "arn:aws:iam::123456789012:role/quarantine",
-            ],
         ),
     ];
     for (variable, value, named) in cases {

@@ -218,6 +218,7 @@ pub fn analysed(
         omitted_grants,
         group_grants: Vec::new(),
         boundary: None,
+        rules: Default::default(),
         change,
     };
     Assessment {
@@ -325,8 +326,7 @@ pub fn boundary_assessment() -> Assessment {
     let (assessed, omitted_grants) = incident::boundary::assess(
         &pipeline(None),
         &Previous::Policy(boundary("pipeline-boundary")),
-        &boundary("quarantine-boundary"),
-        &restricted(RESTRICTED),
+        Some(&restricted(RESTRICTED)),
     )
     .expect("readable policies");
     Assessment {
@@ -340,6 +340,7 @@ pub fn boundary_assessment() -> Assessment {
             omitted_grants,
             group_grants: Vec::new(),
             boundary: Some(assessed),
+            rules: Default::default(),
             change,
         }),
     }
@@ -373,6 +374,7 @@ pub fn membership_assessment() -> Assessment {
             omitted_grants,
             group_grants,
             boundary: None,
+            rules: Default::default(),
             change,
         }),
     }
@@ -666,6 +668,9 @@ pub fn state_at(outcome: Outcome, assessment: &Assessment) -> OutcomeState {
             "error": failed_error(),
         })),
         Outcome::TrustReported => panic!("a trust policy change has a state of its own"),
+        Outcome::Alerted | Outcome::Exempted => {
+            panic!("an alerted or exempted change has a state of its own (rules_outcomes.rs)")
+        }
     }
 }
 

@@ -8,10 +8,12 @@ use incident::consistency::may_lag;
 use incident::membership::{added_grants, group_document};
 use incident::trust::who_may_assume;
 use incident::{
-    Analysed, Assessment, OwnRoles, PolicyChange, Principal, PrincipalKind, Reading, ReportedGrant,
-    Target, TrustReport, Verdict, WriterSessions, carried_findings, read_event,
+    AddedGrant, Analysed, Assessment, ChangeContext, OwnRoles, PolicyChange, Principal,
+    PrincipalKind, Reading, ReportedGrant, RulesReport, Target, TrustReport, Verdict,
+    WriterSessions, carried_added_grants, carried_findings, read_event,
 };
-use policy_engine::{Catalog, Policy, PolicyError, RestrictedActions, analyse, decode};
+use policy_engine::rules::Mode;
+use policy_engine::{Catalog, Policy, PolicyError, Rules, decode};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,7 +28,9 @@ pub struct AnalyseDeps {
     pub iam: IamPolicies,
     /// Keeps the document analysed: the state carries only its reference.
     pub documents: DocumentStore,
-    pub restricted: RestrictedActions,
+    /// The rules the function was built with (`deployed_rules`) and the RESTRICTED_ACTIONS
+    /// parameter's rule.
+    pub rules: Rules,
     /// The two writer functions' sessions: their own changes never start an incident.
     pub writers: WriterSessions,
     /// This stack's roles: a restricted grant on them is reported, never quarantined.
@@ -36,9 +40,6 @@ pub struct AnalyseDeps {
     pub approval_timeout_seconds: u64,
     /// The boundary ledger: which boundary was in force before a boundary change.
     pub decisions: DecisionTable,
-    /// The stack's quarantine boundary (`QUARANTINE_BOUNDARY_ARN`): compared with when the
-    /// previous boundary is unknown.
-    pub quarantine_boundary_arn: String,
 }
 
 /// The step's output, which becomes the whole state: the assessment, and the deadline that
@@ -86,32 +87,54 @@ async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepErr
     };
     let policy =
         Policy::parse(&document).map_err(|e| invalid_input(format!("the changed policy: {e}")))?;
-    let findings = analyse(&policy, &deps.restricted, Catalog::embedded()).findings;
-    tracing::info!(event = %change.event_name, restricted = !findings.is_empty(), findings = findings.len(), "analysed");
+    let context = ChangeContext::of(&change);
+    let assessed = deps
+        .rules
+        .assess(&policy, &context.context(), today(), Catalog::embedded());
+    let findings = assessed.enforced.findings;
+    let rules = RulesReport::carried(
+        assessed.alerted.findings,
+        Vec::new(),
+        assessed.exempted,
+        assessed.expired,
+    );
     let restricted = !findings.is_empty();
     let document = deps.documents.put(&document).await?;
     let (findings, omitted_grants) = carried_findings(findings);
     let analysed = Analysed {
         change,
-        notify: restricted || deps.notify_on_clean,
+        notify: false,
         document,
         version_id,
         findings,
         omitted_grants,
         group_grants: Vec::new(),
         boundary: None,
+        rules,
     };
-    Ok(assessment(analysed, restricted, &deps.own_roles))
+    Ok(assessment(analysed, restricted, deps))
 }
 
-/// The assessment of an analysed change: restricted, clean, or reported (a restricted grant on
-/// one of iam-sentinel's own roles).
-fn assessment(analysed: Analysed, restricted: bool, own_roles: &OwnRoles) -> Assessment {
+/// The day the rules' exemptions are read on (they apply through their expiry day, UTC).
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// The assessment of an analysed change: restricted (an enforced rule's grant: quarantined),
+/// reported (the same on one of iam-sentinel's own roles), alerted (alert-mode grants only),
+/// exempted (every grant covered by an exemption) or clean. Logged with every exemption it
+/// touched.
+fn assessment(mut analysed: Analysed, restricted: bool, deps: &AnalyseDeps) -> Assessment {
     let (id, event_name) = (
         analysed.change.event_id.clone(),
         analysed.change.event_name.clone(),
     );
-    let verdict = match own_roles.protects(&analysed.change) {
+    let alerted = analysed.rules.alerts();
+    let exempted = !analysed.rules.exempted.is_empty() || analysed.rules.omitted_exemptions > 0;
+    analysed.notify = restricted || alerted || deps.notify_on_clean;
+    let verdict = match deps.own_roles.protects(&analysed.change) {
+        _ if !restricted && alerted => Verdict::Alerted(analysed),
+        _ if !restricted && exempted => Verdict::Exempted(analysed),
         _ if !restricted => Verdict::Clean(analysed),
         Some(reported_because) => {
             tracing::warn!(event = %event_name, %reported_because, "a restricted grant on iam-sentinel's own role");
@@ -122,11 +145,26 @@ fn assessment(analysed: Analysed, restricted: bool, own_roles: &OwnRoles) -> Ass
         }
         None => Verdict::Restricted(analysed),
     };
-    Assessment {
+    let assessment = Assessment {
         id,
         event_name,
         verdict,
+    };
+    if let Some(analysed) = assessment.analysed() {
+        let verdict = serde_json::to_value(&assessment)
+            .ok()
+            .and_then(|v| v.get("verdict").and_then(|v| v.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        tracing::info!(
+            event = %assessment.event_name,
+            %verdict,
+            enforced = analysed.findings.len() + analysed.group_grants.len() + analysed.boundary.as_ref().map_or(0, |b| b.added.len()),
+            alerted = analysed.rules.alerted.len() + analysed.rules.alerted_grants.len(),
+            exemptions = ?analysed.rules.exemption_names(),
+            "analysed"
+        );
     }
+    assessment
 }
 
 /// What the change touched is not in IAM: not yet (IAM may lag just after the event), or no
@@ -166,38 +204,64 @@ async fn assess_membership(
             "the user or the group no longer exists, so the membership grants nothing",
         );
     };
-    let (group_grants, omitted_grants) = added_grants(
-        &policies,
-        group,
-        &group_policies,
-        &deps.restricted,
-        Catalog::embedded(),
-    )
-    .map_err(|e| invalid_input(format!("a policy of user {user}: {e}")))?;
+    let context = ChangeContext::of(&change);
+    let added = |mode: Mode| -> Result<(Vec<AddedGrant>, usize), StepError> {
+        match deps.rules.restricted(mode, &context.context(), today()) {
+            Some(restricted) => added_grants(
+                &policies,
+                group,
+                &group_policies,
+                &restricted,
+                Catalog::embedded(),
+            )
+            .map_err(|e| invalid_input(format!("a policy of user {user}: {e}"))),
+            None => Ok((Vec::new(), 0)),
+        }
+    };
+    let (group_grants, omitted_grants) = added(Mode::Enforce)?;
+    let (alerted, omitted_alerts) = added(Mode::Alert)?;
     let restricted = !group_grants.is_empty();
-    tracing::info!(event = %change.event_name, restricted, grants = group_grants.len(), "analysed");
+    let rules = alert_only(alerted, omitted_alerts, &group_grants);
     let document = deps
         .documents
         .put(&group_document(group, &group_policies))
         .await?;
     let analysed = Analysed {
         change,
-        notify: restricted || deps.notify_on_clean,
+        notify: false,
         document,
         version_id: None,
         findings: Vec::new(),
         omitted_grants,
         group_grants,
         boundary: None,
+        rules,
     };
     // A membership is a user's: never one of the stack's roles, so never only reported.
-    Ok(assessment(analysed, restricted, &deps.own_roles))
+    Ok(assessment(analysed, restricted, deps))
+}
+
+/// What a grant path adds under alert-mode rules and not under enforced ones (enforce wins), as
+/// the record carries it.
+fn alert_only(
+    mut alerted: Vec<AddedGrant>,
+    omitted: usize,
+    enforced: &[AddedGrant],
+) -> RulesReport {
+    alerted.retain(|a| {
+        !enforced
+            .iter()
+            .any(|e| e.pattern.eq_ignore_ascii_case(&a.pattern))
+    });
+    let mut rules = RulesReport::carried(Vec::new(), alerted, Vec::new(), Vec::new());
+    rules.omitted_alerts += omitted;
+    rules
 }
 
 /// A permissions boundary deleted or replaced: restricted when the principal, as IAM holds it
 /// now, can perform a restricted pattern it could not under the previous boundary (the
-/// ledger's; unknown: the quarantine boundary). A clean change's boundary is recorded in the
-/// ledger: it is the one in force.
+/// ledger's; unknown: read as allowing nothing restricted). A change with no enforced grant has
+/// its boundary recorded in the ledger: it is the one in force.
 async fn assess_boundary(
     change: PolicyChange,
     principal: Principal,
@@ -224,12 +288,16 @@ async fn assess_boundary(
     }
     let previous =
         boundaries::previous(&deps.decisions, &deps.iam, &principal, &change.event_time).await?;
-    let quarantine =
-        boundaries::quarantine_boundary(&deps.iam, &deps.quarantine_boundary_arn).await?;
-    let (assessed, omitted_grants) =
-        boundary::assess(&policies, &previous, &quarantine, &deps.restricted)?;
+    let owned = ChangeContext::of(&change);
+    let context = owned.context();
+    let enforced = deps.rules.restricted(Mode::Enforce, &context, today());
+    let (assessed, omitted_grants) = boundary::assess(&policies, &previous, enforced.as_ref())?;
+    let (alerted, omitted_alerts) = match deps.rules.restricted(Mode::Alert, &context, today()) {
+        Some(alert) => carried_added_grants(boundary::added_grants(&policies, &previous, &alert)?),
+        None => (Vec::new(), 0),
+    };
     let restricted = assessed.restricted();
-    tracing::info!(event = %change.event_name, %principal, restricted, added = assessed.added.len(), "analysed");
+    let rules = alert_only(alerted, omitted_alerts, &assessed.added);
     let document = boundary_in_force(&policies).map_or(NO_BOUNDARY.to_owned(), |b| b.document);
     let document = deps.documents.put(&document).await?;
     if !restricted {
@@ -238,15 +306,16 @@ async fn assess_boundary(
     }
     let analysed = Analysed {
         change,
-        notify: restricted || deps.notify_on_clean,
+        notify: false,
         document,
         version_id: None,
         findings: Vec::new(),
         omitted_grants,
         group_grants: Vec::new(),
         boundary: Some(assessed),
+        rules,
     };
-    Ok(assessment(analysed, restricted, &deps.own_roles))
+    Ok(assessment(analysed, restricted, deps))
 }
 
 /// A role's trust policy: who may now assume the role, reported (never quarantined).

@@ -1,4 +1,5 @@
-//! Publish an outcome: one SNS notification for people, one EventBridge event for tools. Which
+//! Publish an outcome: one SNS notification for people (not for an exempted change the
+//! deployment does not notify), one EventBridge event for tools. Which
 //! outcome is the state machine's decision: each outcome has its own publish state.
 
 use incident::decision_log::IncidentRecord;
@@ -39,14 +40,22 @@ pub async fn handle(input: PublishInput, deps: &PublishDeps) -> Result<Published
     let outcome = input.outcome;
     let message = notification(outcome, &state, &input.execution_arn);
     let detail = event_detail(outcome, &state, &input.execution_arn);
-    deps.publisher.notify(&message).await?;
+    if outcome.emails(&state) {
+        deps.publisher.notify(&message).await?;
+    }
     deps.publisher
         .publish_event(outcome.detail_type(), &detail)
         .await?;
     if !state.unreadable.is_empty() {
         tracing::warn!(problems = ?state.unreadable, "published with unreadable parts of the state");
     }
-    tracing::info!(?outcome, subject = %message.subject, "published");
+    let exemptions = state
+        .incident
+        .as_ref()
+        .and_then(incident::Assessment::analysed)
+        .map(|a| a.rules.exemption_names())
+        .unwrap_or_default();
+    tracing::info!(?outcome, subject = %message.subject, ?exemptions, "published");
     record_incident(outcome, &input.execution_arn, deps).await?;
     Ok(Published {
         outcome,

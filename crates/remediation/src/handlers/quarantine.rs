@@ -23,17 +23,19 @@ use incident::quarantine::{
     decide_managed, decide_membership, decide_missing,
 };
 use incident::{
-    Analysed, Assessment, DeletedVersion, Principal, PrincipalKind, QuarantineAction,
-    QuarantineRecord, Target, Verdict,
+    Analysed, Assessment, ChangeContext, DeletedVersion, Principal, PrincipalKind,
+    QuarantineAction, QuarantineRecord, Target, Verdict,
 };
-use policy_engine::{Catalog, RestrictedActions};
+use policy_engine::rules::Mode;
+use policy_engine::{Catalog, RestrictedActions, Rules};
 
 pub struct QuarantineDeps {
     pub iam: IamPolicies,
     /// Every document the record names is kept here before the record (or the quarantine)
     /// exists: the original is recoverable on every path.
     pub documents: DocumentStore,
-    pub restricted: RestrictedActions,
+    /// The rules the function was built with: only their enforced grants are quarantined.
+    pub rules: Rules,
     pub executions: Executions,
     /// The operators' topic: told of every refused call.
     pub alerts: Notifier,
@@ -69,30 +71,60 @@ pub async fn quarantine(
         ));
     };
     // Whether a read that does not show the event's change may be IAM's lag.
-    let lagging = may_lag(&analysed.change.event_time, time::OffsetDateTime::now_utc());
+    let now = time::OffsetDateTime::now_utc();
+    let lagging = may_lag(&analysed.change.event_time, now);
+    // The enforced rules for this change, with the same context and day as Analyse read them
+    // on: alert-mode and off rules are never written.
+    let context = ChangeContext::of(&analysed.change);
+    let Some(restricted) = deps
+        .rules
+        .restricted(Mode::Enforce, &context.context(), now.date())
+    else {
+        return Ok(not_needed(
+            "no enforced rule restricts anything in this change now (an exemption covers it)",
+        ));
+    };
+    let restricted = &restricted;
     let record = match &analysed.change.target {
         Target::ManagedPolicy { policy_arn } => {
-            managed(policy_arn, analysed.version_id.as_deref(), lagging, deps).await?
+            managed(
+                policy_arn,
+                analysed.version_id.as_deref(),
+                lagging,
+                restricted,
+                deps,
+            )
+            .await?
         }
         Target::InlinePolicy {
             principal,
             policy_name,
         } => {
             let analysed_document = deps.documents.get(&analysed.document).await?;
-            inline(principal, policy_name, &analysed_document, lagging, deps).await?
+            inline(
+                principal,
+                policy_name,
+                &analysed_document,
+                lagging,
+                restricted,
+                deps,
+            )
+            .await?
         }
         Target::Attachment {
             principal,
             policy_arn,
-        } => attachment(principal, policy_arn, lagging, deps).await?,
-        Target::GroupMembership { user, group } => membership(user, group, lagging, deps).await?,
+        } => attachment(principal, policy_arn, lagging, restricted, deps).await?,
+        Target::GroupMembership { user, group } => {
+            membership(user, group, lagging, restricted, deps).await?
+        }
         Target::TrustPolicy { .. } => {
             return Err(invalid_input(
                 "a trust policy change is reported, never quarantined",
             ));
         }
         Target::PermissionsBoundary { principal } => {
-            boundary_put_back(principal, &analysed, lagging, deps).await?
+            boundary_put_back(principal, &analysed, lagging, restricted, deps).await?
         }
     };
     match &record {
@@ -108,6 +140,7 @@ async fn managed(
     policy_arn: &str,
     analysed_version: Option<&str>,
     lagging: bool,
+    restricted: &RestrictedActions,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let iam = &deps.iam;
@@ -133,7 +166,7 @@ async fn managed(
         event_version_id: analysed_version.map(str::to_owned),
         versions: iam.versions(policy_arn).await?,
     };
-    Ok(match decide_managed(&now, lagging, &deps.restricted)? {
+    Ok(match decide_managed(&now, lagging, restricted)? {
         ManagedDecision::NotNeeded(reason) => not_needed(&reason),
         ManagedDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
         ManagedDecision::NewDefaultVersion {
@@ -186,6 +219,7 @@ async fn inline(
     policy_name: &str,
     analysed_document: &str,
     lagging: bool,
+    restricted: &RestrictedActions,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let iam = &deps.iam;
@@ -207,7 +241,7 @@ async fn inline(
         other_documents,
     };
     Ok(
-        match decide_inline(&now, Some(analysed_document), lagging, &deps.restricted)? {
+        match decide_inline(&now, Some(analysed_document), lagging, restricted)? {
             InlineDecision::NotNeeded(reason) => not_needed(&reason),
             InlineDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
             InlineDecision::Rewrite(rewrite) => {
@@ -227,6 +261,7 @@ async fn attachment(
     principal: &Principal,
     policy_arn: &str,
     lagging: bool,
+    restricted: &RestrictedActions,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let iam = &deps.iam;
@@ -242,7 +277,7 @@ async fn attachment(
         attached,
         document,
     };
-    Ok(match decide_attachment(&now, lagging, &deps.restricted)? {
+    Ok(match decide_attachment(&now, lagging, restricted)? {
         AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
         AttachmentDecision::Detach(applied) => {
             if let Some(original) = &now.document {
@@ -260,6 +295,7 @@ async fn membership(
     user: &str,
     group: &str,
     lagging: bool,
+    restricted: &RestrictedActions,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let iam = &deps.iam;
@@ -279,7 +315,7 @@ async fn membership(
                 &policies,
                 group,
                 group_policies,
-                &deps.restricted,
+                restricted,
                 Catalog::embedded(),
             )
             .map_err(|e| invalid_input(format!("a policy of user {user}: {e}")))?
@@ -312,6 +348,7 @@ async fn boundary_put_back(
     principal: &Principal,
     analysed: &Analysed,
     lagging: bool,
+    restricted: &RestrictedActions,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let Some(assessed) = &analysed.boundary else {
@@ -345,7 +382,7 @@ async fn boundary_put_back(
         previous: boundaries::resolve(iam, assessed.previous_arn()).await?,
         quarantine: boundaries::quarantine_boundary(iam, &deps.quarantine_boundary_arn).await?,
     };
-    let (put_back, write) = match decide_put_back(&now, lagging, &deps.restricted)? {
+    let (put_back, write) = match decide_put_back(&now, lagging, restricted)? {
         BoundaryDecision::NotNeeded(reason) => return Ok(not_needed(&reason)),
         BoundaryDecision::InPlace(put_back) => {
             tracing::info!("the boundary is already put back: a retried attempt");

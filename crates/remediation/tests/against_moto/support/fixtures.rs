@@ -4,7 +4,7 @@ use incident::{
     Analysed, Assessment, DocumentRef, OwnRoles, PolicyChange, Principal, PrincipalKind, Reading,
     Verdict, WriterSessions, read_event,
 };
-use policy_engine::{Catalog, Policy, RestrictedActions, analyse};
+use policy_engine::{Catalog, Policy, RestrictedActions, Rules, analyse};
 use serde_json::Value;
 
 /// The two sessions iam-sentinel writes policies in (WRITER_SESSION_ARNS): its policy-writer
@@ -27,6 +27,14 @@ pub fn own_roles() -> OwnRoles {
 
 pub fn restricted() -> RestrictedActions {
     RestrictedActions::parse(RESTRICTED, Catalog::embedded()).expect("valid restricted actions")
+}
+
+/// The rules as a deployment with an empty rules file and the RestrictedActions parameter has
+/// them: one enforced rule.
+pub fn rules() -> Rules {
+    Rules::parse("version = 1\n", Catalog::embedded())
+        .expect("an empty rules file")
+        .with_parameter(Some(&restricted()))
 }
 
 /// A policy document from tests/fixtures/policies, as written.
@@ -106,6 +114,7 @@ pub fn assessment_with(change: PolicyChange, document: String) -> Assessment {
             document: DocumentRef::of(&document),
             omitted_grants: 0,
             boundary: None,
+            rules: Default::default(),
             version_id: change.version_id.clone(),
             findings,
             group_grants: Vec::new(),

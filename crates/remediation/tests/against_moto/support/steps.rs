@@ -17,7 +17,7 @@ use remediation::iam::IamPolicies;
 use remediation::kms::MacKey;
 use remediation::publisher::Notifier;
 
-use super::fixtures::{own_roles, restricted, writers};
+use super::fixtures::{own_roles, rules, writers};
 use super::moto::{
     Moto, decisions_at, kms_client_at, refused_endpoint, sfn_client_at, sns_client_at,
 };
@@ -38,14 +38,13 @@ pub fn analyse_deps(iam: IamPolicies, documents: DocumentStore) -> AnalyseDeps {
     AnalyseDeps {
         iam,
         documents,
-        restricted: restricted(),
+        rules: rules(),
         writers: writers(),
         own_roles: own_roles(),
         notify_on_clean: false,
         approval_timeout_seconds: APPROVAL_TIMEOUT_SECONDS,
         // Only a boundary change reads the ledger (boundary specifications use moto's).
         decisions: decisions_at(&refused_endpoint()),
-        quarantine_boundary_arn: QUARANTINE_BOUNDARY_ARN.into(),
     }
 }
 
@@ -61,7 +60,7 @@ pub fn quarantine_deps_with(iam: IamPolicies, documents: DocumentStore) -> Quara
     QuarantineDeps {
         iam,
         documents,
-        restricted: restricted(),
+        rules: rules(),
         executions: executions_at(&nowhere),
         alerts: alerts_at(&nowhere),
         decisions: decisions_at(&nowhere),

@@ -21,7 +21,7 @@ use remediation::publisher::{Notifier, Publisher};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use super::fixtures::restricted;
+use super::fixtures::rules;
 use super::functions::{FUNCTION_ARN_PREFIX, Functions, serve};
 use super::moto::{Moto, sfn_client_at};
 use super::queues::{Queue, create_queue, take};
@@ -134,7 +134,7 @@ impl Workflow {
             quarantine: QuarantineDeps {
                 iam: moto.iam(),
                 documents: moto.documents(),
-                restricted: restricted(),
+                rules: rules(),
                 executions: executions.clone(),
                 alerts: notifier(&operators_topic),
                 decisions: moto.decisions(),
@@ -183,7 +183,7 @@ impl Workflow {
         QuarantineDeps {
             iam: self.moto.iam(),
             documents: self.moto.documents(),
-            restricted: restricted(),
+            rules: rules(),
             executions: self.executions_at(&self.moto.endpoint),
             alerts: self.operators_notifier(),
             decisions: self.moto.decisions(),
