@@ -1745,6 +1745,97 @@ actions = ["iam:PassRole"]
         );
     }
 
+    /// IAM's matching of one value against one written pattern, as the oracle: `*` any run,
+    /// `?` one character, a policy variable any text (what it is replaced by is not known).
+    fn oracle_matches(pattern: &str, value: &str) -> bool {
+        let pattern = pattern.replace("${v}", "*");
+        fn go(p: &[u8], s: &[u8]) -> bool {
+            match (p.first(), s.first()) {
+                (None, None) => true,
+                (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
+                (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
+                (Some(c), Some(d)) => c == d && go(&p[1..], &s[1..]),
+                _ => false,
+            }
+        }
+        go(pattern.as_bytes(), value.as_bytes())
+    }
+
+    /// Every string of up to five characters over the patterns' letters.
+    static SAMPLES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        let mut all = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..5 {
+            last = last
+                .iter()
+                .flat_map(|s| ["a", "b", ":"].map(|c| format!("{s}{c}")))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    });
+
+    fn written() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex("([ab:*?]|\\$\\{v\\}){1,4}").unwrap()
+    }
+
+    proptest::proptest! {
+        /// A statement an acceptable scope applies to grants nothing outside it: every
+        /// resource its `Resource` can reach is one of the scope's, and every value of the
+        /// scope's key that satisfies its `Condition` is one of the scope's values.
+        #[test]
+        fn an_accepted_statement_grants_nothing_outside_the_scope(
+            allowed in proptest::collection::vec(written(), 1..3),
+            resources in proptest::collection::vec(written(), 1..3),
+            operator in proptest::sample::select(vec![
+                "StringEquals", "StringLike", "ArnLike", "StringEqualsIfExists",
+                "StringEqualsIgnoreCase", "ForAnyValue:StringLike", "ForAllValues:StringEquals",
+                "StringNotEquals", "Null",
+            ]),
+            key in proptest::sample::select(vec!["k:Key", "K:KEY", "k:other"]),
+            values in proptest::collection::vec(written(), 1..3),
+        ) {
+            let statement = |condition: serde_json::Value| {
+                let mut s = serde_json::json!({"Effect": "Allow", "Action": "iam:PassRole",
+                    "Resource": resources});
+                if !condition.is_null() {
+                    s["Condition"] = condition;
+                }
+                policy(&s.to_string())
+            };
+            let by_resource = Acceptable { resources: Some(allowed.clone()), conditions: BTreeMap::new() };
+            let plain = statement(serde_json::Value::Null);
+            if by_resource.applies_to(&plain.statements[0]) {
+                for sample in SAMPLES.iter() {
+                    let reached = resources.iter().any(|r| oracle_matches(r, sample));
+                    let within = allowed.iter().any(|a| oracle_matches(a, sample));
+                    proptest::prop_assert!(!reached || within, "{sample:?}");
+                }
+            }
+            let by_condition = Acceptable {
+                resources: None,
+                conditions: BTreeMap::from([("k:key".to_owned(), allowed.clone())]),
+            };
+            let conditioned = statement(serde_json::json!({operator: {key: values}}));
+            if by_condition.applies_to(&conditioned.statements[0]) {
+                proptest::prop_assert!(
+                    ["StringEquals", "StringLike", "ArnLike"].contains(&operator)
+                        && key.eq_ignore_ascii_case("k:key"),
+                    "{operator} {key}"
+                );
+                for sample in SAMPLES.iter() {
+                    // StringEquals takes `*` and `?` as themselves; a variable stays any text.
+                    let holds = values.iter().any(|v| match operator {
+                        "StringEquals" => v.contains("${v}") && oracle_matches(v, sample) || v == sample,
+                        _ => oracle_matches(v, sample),
+                    });
+                    let within = allowed.iter().any(|a| oracle_matches(a, sample));
+                    proptest::prop_assert!(!holds || within, "{sample:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_policy_path_is_read_from_the_arn() {
         assert_eq!(
