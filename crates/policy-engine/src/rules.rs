@@ -263,9 +263,13 @@ fn restricts(condition: Option<&serde_json::Value>, key: &str, allowed: &[&str])
 
 /// True when every string `value` (a pattern: `*`, `?`, policy variables standing for any text)
 /// can match is matched by one of `allowed`, case included: an acceptance applies less often,
-/// never more.
+/// never more. A policy variable in `allowed` is no wildcard: it matches nothing, except in a
+/// value written the same (`user/${aws:username}`: the same name replaces both).
 fn covered(allowed: &[&str], value: &str) -> bool {
-    let allowed: Vec<Arn> = allowed.iter().map(|a| Arn::pattern(a)).collect();
+    if allowed.contains(&value) {
+        return true;
+    }
+    let allowed: Vec<Arn> = allowed.iter().map(|a| Arn::deny_pattern(a)).collect();
     resource::covers(&allowed, &Arn::pattern(value))
 }
 
@@ -1198,6 +1202,46 @@ actions = ["iam:PassRole"]
     }
 
     #[test]
+    fn a_policy_variable_in_a_scope_stands_only_for_itself() {
+        let rules = rules(
+            r#"
+version = 1
+[[rule]]
+name = "keys"
+mode = "enforce"
+actions = ["iam:CreateAccessKey"]
+  [[rule.acceptable]]
+  resources = ["arn:aws:iam::*:user/${aws:username}"]
+"#,
+        );
+        let keys = |resource: &str| {
+            format!(
+                r#"{{"Effect":"Allow","Action":"iam:CreateAccessKey","Resource":"{resource}"}}"#
+            )
+        };
+        let cases = [
+            // the user's own keys: the same variable, replaced by the same name
+            ("arn:aws:iam::*:user/${aws:username}", vec![]),
+            // someone else's: the scope's variable is no wildcard
+            (
+                "arn:aws:iam::123456789012:user/admin",
+                vec!["enforce 0 iam:CreateAccessKey"],
+            ),
+            (
+                "arn:aws:iam::123456789012:user/*",
+                vec!["enforce 0 iam:CreateAccessKey"],
+            ),
+        ];
+        for (resource, expected) in cases {
+            assert_eq!(
+                verdict(&rules, &Context::default(), &keys(resource)),
+                expected,
+                "{resource}"
+            );
+        }
+    }
+
+    #[test]
     fn the_quarantine_leaves_an_acceptable_grant_alone() {
         let rules = rules(
             r#"
@@ -1745,10 +1789,11 @@ actions = ["iam:PassRole"]
         );
     }
 
-    /// IAM's matching of one value against one written pattern, as the oracle: `*` any run,
-    /// `?` one character, a policy variable any text (what it is replaced by is not known).
-    fn oracle_matches(pattern: &str, value: &str) -> bool {
-        let pattern = pattern.replace("${v}", "*");
+    /// IAM's matching of one value against one written pattern, the policy variable `${v}`
+    /// replaced by `x` (the same in the scope and in the statement: one request), as the
+    /// oracle: `*` any run, `?` one character.
+    fn oracle_matches(pattern: &str, x: &str, value: &str) -> bool {
+        let pattern = pattern.replace("${v}", x);
         fn go(p: &[u8], s: &[u8]) -> bool {
             match (p.first(), s.first()) {
                 (None, None) => true,
@@ -1774,6 +1819,9 @@ actions = ["iam:PassRole"]
         }
         all
     });
+
+    /// What the policy variable may be replaced by.
+    const VARIABLES: [&str; 4] = ["", "a", "b:", ":ab"];
 
     fn written() -> impl proptest::strategy::Strategy<Value = String> {
         proptest::string::string_regex("([ab:*?]|\\$\\{v\\}){1,4}").unwrap()
@@ -1806,10 +1854,10 @@ actions = ["iam:PassRole"]
             let by_resource = Acceptable { resources: Some(allowed.clone()), conditions: BTreeMap::new() };
             let plain = statement(serde_json::Value::Null);
             if by_resource.applies_to(&plain.statements[0]) {
-                for sample in SAMPLES.iter() {
-                    let reached = resources.iter().any(|r| oracle_matches(r, sample));
-                    let within = allowed.iter().any(|a| oracle_matches(a, sample));
-                    proptest::prop_assert!(!reached || within, "{sample:?}");
+                for (x, sample) in VARIABLES.iter().flat_map(|x| SAMPLES.iter().map(move |s| (x, s))) {
+                    let reached = resources.iter().any(|r| oracle_matches(r, x, sample));
+                    let within = allowed.iter().any(|a| oracle_matches(a, x, sample));
+                    proptest::prop_assert!(!reached || within, "{sample:?} with ${{v}} = {x:?}");
                 }
             }
             let by_condition = Acceptable {
@@ -1823,14 +1871,14 @@ actions = ["iam:PassRole"]
                         && key.eq_ignore_ascii_case("k:key"),
                     "{operator} {key}"
                 );
-                for sample in SAMPLES.iter() {
-                    // StringEquals takes `*` and `?` as themselves; a variable stays any text.
+                for (x, sample) in VARIABLES.iter().flat_map(|x| SAMPLES.iter().map(move |s| (x, s))) {
+                    // StringEquals takes `*` and `?` as themselves.
                     let holds = values.iter().any(|v| match operator {
-                        "StringEquals" => v.contains("${v}") && oracle_matches(v, sample) || v == sample,
-                        _ => oracle_matches(v, sample),
+                        "StringEquals" => v.replace("${v}", x) == *sample,
+                        _ => oracle_matches(v, x, sample),
                     });
-                    let within = allowed.iter().any(|a| oracle_matches(a, sample));
-                    proptest::prop_assert!(!holds || within, "{sample:?}");
+                    let within = allowed.iter().any(|a| oracle_matches(a, x, sample));
+                    proptest::prop_assert!(!holds || within, "{sample:?} with ${{v}} = {x:?}");
                 }
             }
         }
