@@ -379,22 +379,37 @@ impl Rules {
     }
 
     /// What `rules check` refuses beyond what [`Rules::parse`] does: exemptions expired by
-    /// `today`.
+    /// `today`, and exemptions whose `actions` cover no pattern of the rules they concern (a
+    /// typo, or a narrower pattern than the rule's: they exempt nothing).
     pub fn problems(&self, today: Date) -> Vec<RulesError> {
-        self.exemptions
-            .iter()
-            .filter(|e| e.expires < today)
-            .map(|e| RulesError {
+        let mut problems = Vec::new();
+        for e in &self.exemptions {
+            let problem = |message| RulesError {
                 line: e.line,
                 column: 1,
-                message: format!(
+                message,
+            };
+            if e.expires < today {
+                problems.push(problem(format!(
                     "exemption {:?} expired on {} (owner {}): renew it with a new date, or remove it",
                     e.name,
                     iso(e.expires),
                     e.owner
-                ),
-            })
-            .collect()
+                )));
+            }
+            let covers_some = self
+                .rules
+                .iter()
+                .filter(|r| e.concerns(r))
+                .any(|r| r.patterns.iter().any(|p| e.covers(p)));
+            if !covers_some {
+                problems.push(problem(format!(
+                    "exemption {:?}: its actions cover no pattern of the rules it concerns, so it exempts nothing (an exemption of iam:PassRole does not split a rule's iam:*)",
+                    e.name
+                )));
+            }
+        }
+        problems
     }
 
     /// What `mode` restricts for a change in `context` on `today`: active exemptions applied
@@ -1645,6 +1660,39 @@ actions = ["iam:PassRole"]
             ]
         );
         assert!(rules.problems(date!(2026 - 11 - 30)).is_empty());
+    }
+
+    #[test]
+    fn rules_check_refuses_an_exemption_that_exempts_nothing() {
+        let rules = rules(
+            r#"
+version = 1
+[[rule]]
+name = "iam"
+mode = "enforce"
+actions = ["iam:*", "s3:DeleteBucket"]
+[[exemption]]
+name = "narrower"
+reason = "r"
+owner = "o"
+expires = 2027-01-01
+actions = ["iam:PassRole"]
+[[exemption]]
+name = "typo"
+reason = "r"
+owner = "o"
+expires = 2027-01-01
+actions = ["s3:DeleteBuckett"]
+[[exemption]]
+name = "covers"
+reason = "r"
+owner = "o"
+expires = 2027-01-01
+actions = ["s3:Delete*"]
+"#,
+        );
+        let problems: Vec<usize> = rules.problems(TODAY).iter().map(|p| p.line).collect();
+        assert_eq!(problems, [7, 13]);
     }
 
     #[test]
