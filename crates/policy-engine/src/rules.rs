@@ -171,6 +171,23 @@ pub struct Assessment {
     pub expired: Vec<ExemptedGrant>,
 }
 
+/// What the exemptions say of one statement's grant of a pattern ([`Rules::cover`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cover {
+    /// Exempt: each rule naming the pattern, with the active exemption that covers it. Empty:
+    /// the grant counts.
+    pub active: Vec<(String, ExemptionRef)>,
+    /// The grant counts although these exemptions (rule, exemption) covered it until they
+    /// expired.
+    pub expired: Vec<(String, ExemptionRef)>,
+}
+
+impl Cover {
+    pub fn exempt(&self) -> bool {
+        !self.active.is_empty()
+    }
+}
+
 /// When a statement's grant of a pattern does not count (see [`RestrictedActions`]): one of the
 /// acceptable scopes applies, its Sid is exempted, or (the full-admin preset's `*`) it grants
 /// less than every action.
@@ -422,6 +439,69 @@ impl Rules {
         today: Date,
     ) -> Option<RestrictedActions> {
         self.restricted_with(mode, context, |e| e.expires >= today)
+    }
+
+    /// What `mode` restricts with no exemption applied (acceptable scopes attached): the set the
+    /// account sweep analyses every principal with, once per mode, before it judges each
+    /// statement's grant with [`Rules::cover`].
+    pub fn unexempted(&self, mode: Mode) -> Option<RestrictedActions> {
+        self.restricted_with(mode, &Context::default(), |_| false)
+    }
+
+    /// Which exemptions cover one statement's grant of `pattern` (as [`Rules::unexempted`]
+    /// spells it) under `mode`, for `context` on `today`. `sid` is the statement's Sid. The
+    /// grant is exempt when, for every rule of the mode naming the pattern, an active exemption
+    /// concerns the rule, matches the context, covers the pattern and (naming a Sid) the
+    /// statement's; a rule that would accept the grant through an acceptable scope is not told
+    /// apart here, so the answer errs on the side of counting the grant.
+    pub fn cover(
+        &self,
+        mode: Mode,
+        pattern: &str,
+        sid: Option<&str>,
+        context: &Context<'_>,
+        today: Date,
+    ) -> Cover {
+        let rules: Vec<&Rule> = self
+            .rules
+            .iter()
+            .filter(|r| r.mode == mode && r.names(pattern))
+            .collect();
+        let covering = |rule: &Rule, e: &Exemption| {
+            e.concerns(rule)
+                && e.matches(context)
+                && e.covers(pattern)
+                && e.sid
+                    .as_deref()
+                    .is_none_or(|wanted| sid.is_some_and(|sid| covered(&[wanted], sid)))
+        };
+        let active: Option<Vec<(String, ExemptionRef)>> = rules
+            .iter()
+            .map(|rule| {
+                self.exemptions
+                    .iter()
+                    .find(|e| e.expires >= today && covering(rule, e))
+                    .map(|e| (rule.name.clone(), e.reference()))
+            })
+            .collect();
+        match active {
+            Some(active) if !active.is_empty() => Cover {
+                active,
+                expired: Vec::new(),
+            },
+            _ => Cover {
+                active: Vec::new(),
+                expired: rules
+                    .iter()
+                    .flat_map(|rule| {
+                        self.exemptions
+                            .iter()
+                            .filter(|e| e.expires < today && covering(rule, e))
+                            .map(|e| (rule.name.clone(), e.reference()))
+                    })
+                    .collect(),
+            },
+        }
     }
 
     fn restricted_with(
@@ -1940,5 +2020,97 @@ actions = ["s3:Delete*"]
         );
         assert_eq!(policy_path("arn:aws:iam::1:policy/P").as_deref(), Some("/"));
         assert_eq!(policy_path("arn:aws:iam::1:role/P"), None);
+    }
+
+    #[test]
+    fn a_statement_is_exempt_when_every_rule_naming_the_pattern_is_covered() {
+        let rules = rules(
+            r#"
+version = 1
+[[rule]]
+name = "strict"
+mode = "enforce"
+actions = ["iam:PassRole"]
+[[rule]]
+name = "escalation"
+mode = "enforce"
+actions = ["iam:passrole", "iam:CreateAccessKey"]
+[[exemption]]
+name = "break-glass"
+reason = "r"
+owner = "o"
+expires = 2027-01-01
+principal = "arn:aws:iam::*:role/break-glass"
+[[exemption]]
+name = "terraform-state"
+reason = "r"
+owner = "o"
+expires = 2027-01-01
+sid = "Terraform*"
+rules = ["strict"]
+[[exemption]]
+name = "old"
+reason = "r"
+owner = "o"
+expires = 2026-01-01
+policy_path = "/platform/*"
+"#,
+        );
+        let role = |name| format!("arn:aws:iam::123456789012:role/{name}");
+        let (glass, app) = (role("break-glass"), role("app"));
+        let cover = |principal: &str, sid: Option<&str>, policy: Option<&str>| {
+            let context = Context {
+                principal: Some(principal),
+                policy,
+                ..Context::default()
+            };
+            let cover = rules.cover(Mode::Enforce, "iam:PassRole", sid, &context, TODAY);
+            let names = |list: &[(String, ExemptionRef)]| {
+                list.iter()
+                    .map(|(rule, e)| format!("{rule}:{}", e.name))
+                    .collect::<Vec<_>>()
+            };
+            (names(&cover.active), names(&cover.expired))
+        };
+        let platform = Some("arn:aws:iam::123456789012:policy/platform/Deploy");
+        // (principal, Sid, policy, active (rule:exemption), expired)
+        type Case<'c> = (
+            &'c str,
+            Option<&'c str>,
+            Option<&'c str>,
+            &'c [&'c str],
+            &'c [&'c str],
+        );
+        let cases: &[Case] = &[
+            (
+                &glass,
+                None,
+                None,
+                &["strict:break-glass", "escalation:break-glass"],
+                &[],
+            ),
+            // The Sid exemption concerns one of the two rules naming the pattern.
+            (&app, Some("TerraformState"), None, &[], &[]),
+            (&app, None, platform, &[], &["strict:old", "escalation:old"]),
+            (
+                &glass,
+                None,
+                platform,
+                &["strict:break-glass", "escalation:break-glass"],
+                &[],
+            ),
+        ];
+        for (principal, sid, policy, active, expired) in cases {
+            assert_eq!(
+                cover(principal, *sid, *policy),
+                (
+                    active.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    expired.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+                ),
+                "{principal} {sid:?} {policy:?}"
+            );
+        }
+        assert!(rules.unexempted(Mode::Enforce).is_some());
+        assert!(rules.unexempted(Mode::Alert).is_none());
     }
 }
