@@ -1,8 +1,18 @@
 //! The account sweep, decided: from every user's and role's effective access (the whole
-//! account, read by the shell with GetAccountAuthorizationDetails), the decision record's grant
-//! records, the stack's own roles, the baseline marker and the mode, which restricted grants are
-//! in force, which are left alone (and why), which targets an incident is opened for, and the
-//! summary people and tools are told.
+//! account, read by the shell with GetAccountAuthorizationDetails), the rules, the decision
+//! record's grant records, the stack's own roles, the baseline marker and the mode, which
+//! restricted grants are in force, which are left alone (and why), which targets an incident is
+//! opened for, and the summary people and tools are told.
+//!
+//! The rules as the sweep reads them (docs/RULES.md): the account is analysed once per mode
+//! with no exemption applied (`Rules::unexempted`: each document is parsed once), then each
+//! statement that grants a principal a pattern is judged on its own (`Rules::cover`), in the
+//! context of that principal's ARN (`arn:aws:iam::<account>:<user|role>/<name>`; through a
+//! group, the group's ARN too), the statement's managed policy (its ARN and path; none for an
+//! inline policy) and its Sid. Nobody made the grant, so an exemption that names an `actor`
+//! never covers one. A statement an exemption covers makes no target; a grant every statement
+//! of which is covered is exempt. Grants of alert rules are reported and never make an
+//! incident; a pattern the principal has under an enforced rule is not alerted again.
 //!
 //! One incident per document target: a customer managed policy, an inline policy, or an AWS
 //! managed policy's attachment to a user, role or group (AWS managed policies cannot be
@@ -13,9 +23,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
+use policy_engine::rules::{Context, Cover, ExemptionRef};
 use policy_engine::{
-    AccessAnalyser, Catalog, PolicySource, PrincipalKind as EngineKind, PrincipalPolicies,
-    PrincipalRef, RestrictedActions,
+    AccessAnalyser, Catalog, GrantingStatement, Mode, PolicySource, PrincipalKind as EngineKind,
+    PrincipalPolicies, PrincipalRef, Rules,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -93,6 +104,8 @@ pub enum Disposition {
     Baseline,
     /// `SweepMode::Report`.
     Reported,
+    /// Only alert rules restrict what it grants: reported, never quarantined.
+    Alerted,
     /// An incident is opened (unless another sweep has just claimed it).
     Incident,
 }
@@ -107,7 +120,11 @@ pub struct TargetFinding {
     /// For a customer managed policy: the default version read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// Patterns of enforced rules it grants.
     pub patterns: BTreeSet<String>,
+    /// Patterns of alert rules it grants (and no enforced rule names): reported only.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub alerted: BTreeSet<String>,
     /// `user alice`, `role DataPlatform`, ...: who can perform them through it.
     pub principals: BTreeSet<String>,
     pub disposition: Disposition,
@@ -133,36 +150,73 @@ pub struct Examined {
 #[serde(rename_all = "camelCase")]
 pub struct SweepPlan {
     pub targets: Vec<TargetFinding>,
-    /// Users and roles that can perform at least one restricted pattern.
+    /// Users and roles that can perform at least one pattern of an enforced or alert rule.
     pub principals_with_grants: usize,
-    /// (principal, restricted pattern) pairs in force.
+    /// (principal, pattern of an enforced rule) pairs in force.
     pub grants_found: usize,
+    /// (principal, pattern of an alert rule) pairs in force.
+    pub alerts_found: usize,
+    /// (principal, pattern) pairs every granting statement of which an exemption covers.
+    pub grants_exempted: usize,
+    /// Each exemption that covered a statement's grant, with what it covered.
+    pub exempted: Vec<ExemptionUse>,
+    /// Each expired exemption that would have covered a grant that now counts.
+    pub expired: Vec<ExemptionUse>,
     /// Principals whose policies could not all be read or resolved: their verdict may be
     /// incomplete (named, never silently dropped).
     pub incomplete: Vec<String>,
 }
 
-/// Decides the sweep. Pure: the account, the records and the clock come in as values.
+/// An exemption, and the statements' grants it covered (or, expired, would have).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemptionUse {
+    pub exemption: ExemptionRef,
+    pub rules: BTreeSet<String>,
+    pub patterns: BTreeSet<String>,
+    /// `user "alice"`, ...
+    pub principals: BTreeSet<String>,
+    /// `managed policy <arn> (v2) statement <Sid or #index>`, ...
+    pub statements: BTreeSet<String>,
+    /// (principal, pattern) grants it covered, through one or more of the statements.
+    pub grants: usize,
+}
+
+/// Decides the sweep. Pure: the account, the rules, the records and the clock come in as
+/// values.
 pub fn plan_sweep(
     principals: &[PrincipalPolicies],
-    restricted: &RestrictedActions,
+    rules: &Rules,
     catalog: &Catalog,
     grants: &HashMap<GrantKey, GrantRecord>,
     own_roles: &OwnRoles,
     context: &SweepContext,
 ) -> SweepPlan {
-    let mut analyser = AccessAnalyser::new(restricted, catalog);
+    let today = context.at.to_offset(time::UtcOffset::UTC).date();
+    let sets: Vec<(Mode, _)> = [Mode::Enforce, Mode::Alert]
+        .into_iter()
+        .filter_map(|mode| rules.unexempted(mode).map(|set| (mode, set)))
+        .collect();
+    let mut analysers: Vec<(Mode, AccessAnalyser)> = sets
+        .iter()
+        .map(|(mode, set)| (*mode, AccessAnalyser::new(set, catalog)))
+        .collect();
     let mut targets: BTreeMap<String, Gathered> = BTreeMap::new();
-    let (mut principals_with_grants, mut grants_found) = (0, 0);
+    let (mut principals_with_grants, mut grants_found, mut alerts_found) = (0, 0, 0);
+    let mut grants_exempted = 0;
+    let (mut exempted, mut expired) = (Uses::default(), Uses::default());
     let mut incomplete = Vec::new();
-    for principal in principals {
-        let access = match analyser.effective_access(principal) {
-            Ok(access) => access,
-            Err(error) => {
-                incomplete.push(format!("{}: {error}", principal.principal));
-                continue;
+    'principals: for principal in principals {
+        let mut accesses = Vec::with_capacity(analysers.len());
+        for (mode, analyser) in &mut analysers {
+            match analyser.effective_access(principal) {
+                Ok(access) => accesses.push((*mode, access)),
+                Err(error) => {
+                    incomplete.push(format!("{}: {error}", principal.principal));
+                    continue 'principals;
+                }
             }
-        };
+        }
         if !principal.unresolved.is_empty() {
             let unresolved: Vec<String> =
                 principal.unresolved.iter().map(|u| u.to_string()).collect();
@@ -172,53 +226,57 @@ pub fn plan_sweep(
                 unresolved.join(", ")
             ));
         }
-        if access.grants.is_empty() {
-            continue;
-        }
-        principals_with_grants += 1;
-        grants_found += access.grants.len();
         let holder = Holder::of(principal, own_roles);
-        for grant in &access.grants {
-            for via in &grant.via {
-                let Some(document) = principal
-                    .identity
-                    .iter()
-                    .find(|p| p.source == via.source && p.through_group == via.through_group)
-                    .map(|p| &p.document)
-                else {
+        let arn = principal_arn(&context.account, &principal.principal);
+        let mut enforced: Vec<&str> = Vec::new();
+        let mut held = false;
+        for (mode, access) in &accesses {
+            for grant in &access.grants {
+                if *mode == Mode::Alert
+                    && enforced
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(&grant.pattern))
+                {
                     continue;
-                };
-                let owner = match &via.through_group {
-                    Some(group) => Principal {
-                        kind: PrincipalKind::Group,
-                        name: group.clone(),
-                    },
-                    None => principal_of(&principal.principal),
-                };
-                let (target, version_id, attachment) = target_of(&via.source, owner);
-                let Some(key) = GrantKey::of(&target, document) else {
-                    incomplete.push(format!(
-                        "{}: {} is not JSON",
-                        principal.principal, via.source
-                    ));
-                    continue;
-                };
-                let gathered = targets.entry(key.item_key()).or_insert_with(|| Gathered {
-                    target,
-                    grant: key,
-                    version_id,
-                    patterns: BTreeSet::new(),
-                    principals: BTreeSet::new(),
-                    holders: Vec::new(),
-                    attachments: BTreeSet::new(),
-                });
-                gathered.patterns.insert(grant.pattern.clone());
-                gathered.principals.insert(principal.principal.to_string());
-                gathered.holders.push(holder);
-                if let Some(attachment) = attachment.and_then(|t| GrantKey::of(&t, document)) {
-                    gathered.attachments.insert(attachment);
+                }
+                let mut counts = false;
+                for via in &grant.via {
+                    let cover = cover_of(rules, *mode, &grant.pattern, via, &arn, context, today);
+                    let used = Used {
+                        principal: &principal.principal,
+                        pattern: &grant.pattern,
+                        via,
+                    };
+                    if cover.exempt() {
+                        exempted.add(&cover.active, &used);
+                        continue;
+                    }
+                    expired.add(&cover.expired, &used);
+                    counts = true;
+                    if let Err(problem) = gather(&mut targets, principal, via, |gathered| {
+                        if *mode == Mode::Enforce {
+                            gathered.patterns.insert(grant.pattern.clone());
+                            gathered.holders.push(holder);
+                        } else {
+                            gathered.alerted.insert(grant.pattern.clone());
+                        }
+                    }) {
+                        incomplete.push(problem);
+                    }
+                }
+                held |= counts;
+                match (counts, mode) {
+                    (false, _) => grants_exempted += 1,
+                    (true, Mode::Enforce) => {
+                        grants_found += 1;
+                        enforced.push(&grant.pattern);
+                    }
+                    (true, _) => alerts_found += 1,
                 }
             }
+        }
+        if held {
+            principals_with_grants += 1;
         }
     }
     let mut n = 0;
@@ -239,6 +297,7 @@ pub fn plan_sweep(
                 grant: gathered.grant,
                 version_id: gathered.version_id,
                 patterns: gathered.patterns,
+                alerted: gathered.alerted,
                 principals: gathered.principals,
                 disposition,
                 incident,
@@ -250,8 +309,162 @@ pub fn plan_sweep(
         targets,
         principals_with_grants,
         grants_found,
+        alerts_found,
+        grants_exempted,
+        exempted: exempted.into_list(),
+        expired: expired.into_list(),
         incomplete,
     }
+}
+
+/// `arn:aws:iam::<account>:<user|role|group>/<name>`: the principal as exemptions name it, as
+/// analyse-change builds it from an event (IAM names are unique in an account whatever the
+/// path).
+fn principal_arn(account: &str, principal: &PrincipalRef) -> String {
+    format!(
+        "arn:aws:iam::{account}:{}/{}",
+        principal.kind, principal.name
+    )
+}
+
+/// What the exemptions say of one statement's grant to the principal `arn`: covered on the
+/// principal, or (through a group) on the group.
+fn cover_of(
+    rules: &Rules,
+    mode: Mode,
+    pattern: &str,
+    via: &GrantingStatement,
+    arn: &str,
+    context: &SweepContext,
+    today: time::Date,
+) -> Cover {
+    // `#<index>` stands for a statement without a Sid (a Sid is letters and digits only).
+    let sid = (!via.statement.starts_with('#')).then_some(via.statement.as_str());
+    let policy = match &via.source {
+        PolicySource::Managed { policy_arn, .. } => Some(policy_arn.as_str()),
+        PolicySource::Inline { .. } => None,
+    };
+    let on = |principal: &str| {
+        let exemption_context = Context {
+            actor: Vec::new(),
+            principal: Some(principal),
+            policy,
+        };
+        rules.cover(mode, pattern, sid, &exemption_context, today)
+    };
+    let mut cover = on(arn);
+    if let (false, Some(group)) = (cover.exempt(), &via.through_group) {
+        let group = PrincipalRef {
+            kind: EngineKind::Group,
+            name: group.clone(),
+        };
+        let on_group = on(&principal_arn(&context.account, &group));
+        if on_group.exempt() {
+            return on_group;
+        }
+        cover.expired.extend(on_group.expired);
+    }
+    cover
+}
+
+/// One statement's grant of a pattern to a principal.
+struct Used<'u> {
+    principal: &'u PrincipalRef,
+    pattern: &'u str,
+    via: &'u GrantingStatement,
+}
+
+/// Exemption uses by the exemption's name, and the (exemption, principal, pattern) grants
+/// counted.
+#[derive(Default)]
+struct Uses(
+    BTreeMap<String, ExemptionUse>,
+    BTreeSet<(String, String, String)>,
+);
+
+impl Uses {
+    fn add(&mut self, exemptions: &[(String, ExemptionRef)], used: &Used<'_>) {
+        for (rule, exemption) in exemptions {
+            let entry = self
+                .0
+                .entry(exemption.name.clone())
+                .or_insert_with(|| ExemptionUse {
+                    exemption: exemption.clone(),
+                    rules: BTreeSet::new(),
+                    patterns: BTreeSet::new(),
+                    principals: BTreeSet::new(),
+                    statements: BTreeSet::new(),
+                    grants: 0,
+                });
+            entry.rules.insert(rule.clone());
+            entry.patterns.insert(used.pattern.to_owned());
+            entry.principals.insert(used.principal.to_string());
+            entry.statements.insert(format!(
+                "{} statement {}",
+                used.via.source, used.via.statement
+            ));
+            // One grant per principal and pattern, however many statements and rules.
+            if self.1.insert((
+                exemption.name.clone(),
+                used.principal.to_string(),
+                used.pattern.to_owned(),
+            )) {
+                entry.grants += 1;
+            }
+        }
+    }
+
+    fn into_list(self) -> Vec<ExemptionUse> {
+        self.0.into_values().collect()
+    }
+}
+
+/// Adds a statement's grant to its document target, through `add`; an error names a document
+/// that is not JSON.
+fn gather(
+    targets: &mut BTreeMap<String, Gathered>,
+    principal: &PrincipalPolicies,
+    via: &GrantingStatement,
+    add: impl FnOnce(&mut Gathered),
+) -> Result<(), String> {
+    let Some(document) = principal
+        .identity
+        .iter()
+        .find(|p| p.source == via.source && p.through_group == via.through_group)
+        .map(|p| &p.document)
+    else {
+        return Ok(());
+    };
+    let owner = match &via.through_group {
+        Some(group) => Principal {
+            kind: PrincipalKind::Group,
+            name: group.clone(),
+        },
+        None => principal_of(&principal.principal),
+    };
+    let (target, version_id, attachment) = target_of(&via.source, owner);
+    let Some(key) = GrantKey::of(&target, document) else {
+        return Err(format!(
+            "{}: {} is not JSON",
+            principal.principal, via.source
+        ));
+    };
+    let gathered = targets.entry(key.item_key()).or_insert_with(|| Gathered {
+        target,
+        grant: key,
+        version_id,
+        patterns: BTreeSet::new(),
+        alerted: BTreeSet::new(),
+        principals: BTreeSet::new(),
+        holders: Vec::new(),
+        attachments: BTreeSet::new(),
+    });
+    gathered.principals.insert(principal.principal.to_string());
+    if let Some(attachment) = attachment.and_then(|t| GrantKey::of(&t, document)) {
+        gathered.attachments.insert(attachment);
+    }
+    add(gathered);
+    Ok(())
 }
 
 /// Whether a principal is one the sweep never quarantines for.
@@ -286,7 +499,9 @@ struct Gathered {
     grant: GrantKey,
     version_id: Option<String>,
     patterns: BTreeSet<String>,
+    alerted: BTreeSet<String>,
     principals: BTreeSet<String>,
+    /// The holders of its enforced patterns.
     holders: Vec<Holder>,
     /// For a customer managed policy: its attachments to the principals (or groups) it reaches,
     /// as an approved `AttachRolePolicy` incident records them.
@@ -299,6 +514,9 @@ impl Gathered {
         grants: &HashMap<GrantKey, GrantRecord>,
         context: &SweepContext,
     ) -> Disposition {
+        if self.patterns.is_empty() {
+            return Disposition::Alerted;
+        }
         if self.holders.iter().all(|h| *h == Holder::OwnRole) {
             return Disposition::OwnRole;
         }
@@ -473,13 +691,21 @@ pub struct SweepSummary {
     pub examined: Examined,
     pub principals_with_grants: usize,
     pub grants_found: usize,
+    pub alerts_found: usize,
+    pub grants_exempted: usize,
     pub targets_found: usize,
     pub approved_left_alone: usize,
     pub deciding_left_alone: usize,
     pub own_or_service_roles: usize,
     /// Found and only reported (the baseline, or report mode).
     pub reported: usize,
+    /// Found, granting only patterns of alert rules: reported, never quarantined.
+    pub alerted: usize,
     pub incidents_started: usize,
+    /// Exemptions that covered a grant.
+    pub exemptions_applied: usize,
+    /// Expired exemptions that would have covered a grant that counts now.
+    pub exemptions_expired: usize,
     pub incomplete: usize,
     pub seconds: f64,
 }
@@ -502,13 +728,18 @@ impl SweepPlan {
             examined,
             principals_with_grants: self.principals_with_grants,
             grants_found: self.grants_found,
+            alerts_found: self.alerts_found,
+            grants_exempted: self.grants_exempted,
             targets_found: self.targets.len(),
             approved_left_alone: count(Disposition::Approved),
             deciding_left_alone: count(Disposition::Deciding),
             own_or_service_roles: count(Disposition::OwnRole)
                 + count(Disposition::ServiceLinkedRole),
             reported: count(Disposition::Baseline) + count(Disposition::Reported),
+            alerted: count(Disposition::Alerted),
             incidents_started: count(Disposition::Incident),
+            exemptions_applied: self.exempted.len(),
+            exemptions_expired: self.expired.len(),
             incomplete: self.incomplete.len(),
             seconds,
         }
@@ -543,12 +774,14 @@ pub fn sweep_notification(summary: &SweepSummary, plan: &SweepPlan) -> Notificat
     let mut body = format!(
         "Account sweep {id} at {at}\n\n{what}\n\n\
          Examined\n  {users} users, {roles} roles, {groups} groups, {policies} managed policies\n\n\
-         Found\n  {pwg} users and roles can perform restricted actions ({grants} grants), \
+         Found\n  {pwg} users and roles can perform restricted actions ({grants} grants of \
+         enforced rules, {alerts} of alert rules; {exempt} exempted), \
          through {targets} policies or attachments\n  \
          approved before, left alone: {approved}\n  \
          being decided, left alone: {deciding}\n  \
          iam-sentinel's own or service-linked roles, reported only: {own}\n  \
          reported only (baseline or report mode): {reported}\n  \
+         alert rules only, reported only: {alerted}\n  \
          incidents started: {started}\n\n\
          Time taken\n  {seconds:.1} s\n",
         id = summary.sweep_id,
@@ -559,37 +792,59 @@ pub fn sweep_notification(summary: &SweepSummary, plan: &SweepPlan) -> Notificat
         policies = summary.examined.policies,
         pwg = summary.principals_with_grants,
         grants = summary.grants_found,
+        alerts = summary.alerts_found,
+        exempt = summary.grants_exempted,
         targets = summary.targets_found,
         approved = summary.approved_left_alone,
         deciding = summary.deciding_left_alone,
         own = summary.own_or_service_roles,
         reported = summary.reported,
+        alerted = summary.alerted,
         started = summary.incidents_started,
         seconds = summary.seconds,
     );
     if !plan.targets.is_empty() {
         body += "\nGrants in force\n";
         for finding in plan.targets.iter().take(LISTED_TARGETS) {
+            let mut patterns = Vec::new();
+            if !finding.patterns.is_empty() {
+                patterns.push(joined(&finding.patterns));
+            }
+            if !finding.alerted.is_empty() {
+                patterns.push(format!("alert rules: {}", joined(&finding.alerted)));
+            }
             body += &format!(
                 "  {} [{}]: {} for {}\n",
                 target_text(&finding.target),
                 disposition_text(finding.disposition),
-                finding
-                    .patterns
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                finding
-                    .principals
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                patterns.join("; "),
+                joined(&finding.principals),
             );
         }
         if plan.targets.len() > LISTED_TARGETS {
             body += &format!("  ... and {} more\n", plan.targets.len() - LISTED_TARGETS);
+        }
+    }
+    for (title, uses) in [
+        ("Exempted (not quarantined, not alerted)", &plan.exempted),
+        (
+            "Exemptions expired (the grants they covered count again)",
+            &plan.expired,
+        ),
+    ] {
+        if uses.is_empty() {
+            continue;
+        }
+        body += &format!("\n{title}\n");
+        for used in uses.iter().take(LISTED_TARGETS) {
+            body += &format!(
+                "  {}\n    {} grants ({} statements) of {} for {}\n",
+                used.exemption,
+                used.grants,
+                used.statements.len(),
+                joined(&used.patterns),
+                joined(&used.principals),
+            );
         }
     }
     if !plan.incomplete.is_empty() {
@@ -601,6 +856,10 @@ pub fn sweep_notification(summary: &SweepSummary, plan: &SweepPlan) -> Notificat
     Notification { subject, body }
 }
 
+fn joined(items: &BTreeSet<String>) -> String {
+    items.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
 fn disposition_text(disposition: Disposition) -> &'static str {
     match disposition {
         Disposition::Approved => "approved",
@@ -609,15 +868,19 @@ fn disposition_text(disposition: Disposition) -> &'static str {
         Disposition::ServiceLinkedRole => "service-linked role: reported",
         Disposition::Baseline => "baseline: reported",
         Disposition::Reported => "reported",
+        Disposition::Alerted => "alert rules: reported",
         Disposition::Incident => "incident started",
     }
 }
 
-/// The summary event's detail: the figures, and the first targets found.
+/// The summary event's detail: the figures, the first targets found, and the exemptions that
+/// covered grants or expired.
 pub fn sweep_event_detail(summary: &SweepSummary, plan: &SweepPlan) -> Value {
     json!({
         "summary": summary,
         "targets": plan.targets.iter().take(LISTED_TARGETS).collect::<Vec<_>>(),
+        "exempted": plan.exempted.iter().take(LISTED_TARGETS).collect::<Vec<_>>(),
+        "expired": plan.expired.iter().take(LISTED_TARGETS).collect::<Vec<_>>(),
         "incomplete": plan.incomplete.iter().take(LISTED_TARGETS).collect::<Vec<_>>(),
     })
 }

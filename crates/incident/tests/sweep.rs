@@ -15,7 +15,7 @@ use incident::{
     IncidentName, OwnRoles, Principal, PrincipalKind, Reading, Target, TargetKey, WriterSessions,
     read_event,
 };
-use policy_engine::{AuthorizationDetails, Catalog, PrincipalPolicies, RestrictedActions};
+use policy_engine::{AuthorizationDetails, Catalog, PrincipalPolicies, RestrictedActions, Rules};
 use support::read_fixture;
 use time::macros::datetime;
 
@@ -42,10 +42,27 @@ fn context(mode: SweepMode, baseline: bool) -> SweepContext {
     }
 }
 
+/// The deployment's `RestrictedActions` parameter alone (an empty rules file).
+fn parameter_only() -> Rules {
+    let parameter =
+        RestrictedActions::parse("s3:DeleteBucket,s3:DeleteObject", Catalog::embedded()).unwrap();
+    Rules::parse("version = 1", Catalog::embedded())
+        .unwrap()
+        .with_parameter(Some(&parameter))
+}
+
 fn plan(grants: &HashMap<GrantKey, GrantRecord>, context: &SweepContext) -> SweepPlan {
+    plan_with(&parameter_only(), grants, context)
+}
+
+fn plan_with(
+    rules: &Rules,
+    grants: &HashMap<GrantKey, GrantRecord>,
+    context: &SweepContext,
+) -> SweepPlan {
     plan_sweep(
         &principals(),
-        &RestrictedActions::parse("s3:DeleteBucket,s3:DeleteObject", Catalog::embedded()).unwrap(),
+        rules,
         Catalog::embedded(),
         grants,
         &OwnRoles::parse("iam-sentinel-analyse-change,iam-sentinel-policy-writer"),
@@ -79,6 +96,16 @@ fn admins_administrator_access() -> Target {
             name: "Admins".into(),
         },
         policy_arn: ADMINISTRATOR_ACCESS.into(),
+    }
+}
+
+fn own_role_inline() -> Target {
+    Target::InlinePolicy {
+        principal: Principal {
+            kind: PrincipalKind::Role,
+            name: "iam-sentinel-analyse-change".into(),
+        },
+        policy_name: "read-iam-policies".into(),
     }
 }
 
@@ -130,13 +157,7 @@ fn every_restricted_grant_in_force_is_found_once_per_document_target() {
             &[r#"user "carol""#],
         ),
         (
-            Target::InlinePolicy {
-                principal: Principal {
-                    kind: PrincipalKind::Role,
-                    name: "iam-sentinel-analyse-change".into(),
-                },
-                policy_name: "read-iam-policies".into(),
-            },
+            own_role_inline(),
             Disposition::OwnRole,
             &["s3:DeleteBucket", "s3:DeleteObject"],
             &[r#"role "iam-sentinel-analyse-change""#],
@@ -428,4 +449,364 @@ fn the_summary_gives_the_figures_people_and_tools_are_told() {
     assert_eq!(detail["summary"]["incidentsStarted"], 2);
     assert_eq!(detail["summary"]["examined"]["roles"], 4);
     assert_eq!(detail["targets"].as_array().unwrap().len(), 5);
+}
+
+/// `s3:DeleteObject` enforced and `s3:DeleteBucket` alerted, with the exemptions given.
+fn rules(exemptions: &str) -> Rules {
+    let text = format!(
+        r#"version = 1
+[[rule]]
+name = "objects"
+mode = "enforce"
+actions = ["s3:DeleteObject"]
+[[rule]]
+name = "buckets"
+mode = "alert"
+actions = ["s3:DeleteBucket"]
+{exemptions}"#
+    );
+    Rules::parse(&text, Catalog::embedded()).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn exemption(name: &str, expires: &str, selector: &str) -> String {
+    format!(
+        "[[exemption]]\nname = \"{name}\"\nreason = \"why {name}\"\nowner = \"team@example.com\"\nexpires = {expires}\n{selector}\n"
+    )
+}
+
+#[test]
+fn each_grant_is_enforced_alerted_or_exempted_by_the_rules() {
+    let context = context(SweepMode::Quarantine, false);
+    let later = "2027-03-31";
+    // (case, exemptions, each target's (disposition, enforced, alerted, principals),
+    //  exemptions applied (name: principals), expired (name: principals))
+    type Expected<'e> = Vec<(
+        Target,
+        Disposition,
+        &'e [&'e str],
+        &'e [&'e str],
+        &'e [&'e str],
+    )>;
+    type Named<'n> = &'n [(&'n str, &'n [&'n str])];
+    let cases: Vec<(&str, String, Expected, Named, Named)> = vec![
+        (
+            "no exemption: DeleteBucket is alerted only, DeleteObject enforced",
+            String::new(),
+            vec![
+                (
+                    alice_inline(),
+                    Disposition::Alerted,
+                    &[],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "alice""#],
+                ),
+                (
+                    data_platform(),
+                    Disposition::Incident,
+                    &["s3:DeleteObject"],
+                    &[],
+                    &[r#"role "data-pipeline""#, r#"user "bob""#],
+                ),
+                (
+                    admins_administrator_access(),
+                    Disposition::Incident,
+                    &["s3:DeleteObject"],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "carol""#],
+                ),
+            ],
+            &[],
+            &[],
+        ),
+        (
+            "a principal exemption: the policy stays a target for the other principal",
+            exemption("bob", later, r#"principal = "arn:aws:iam::*:user/bob""#),
+            vec![
+                (
+                    alice_inline(),
+                    Disposition::Alerted,
+                    &[],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "alice""#],
+                ),
+                (
+                    data_platform(),
+                    Disposition::Incident,
+                    &["s3:DeleteObject"],
+                    &[],
+                    &[r#"role "data-pipeline""#],
+                ),
+                (
+                    admins_administrator_access(),
+                    Disposition::Incident,
+                    &["s3:DeleteObject"],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "carol""#],
+                ),
+            ],
+            &[("bob", &[r#"user "bob""#])],
+            &[],
+        ),
+        (
+            "a policy exemption covers every principal's grant through it",
+            exemption(
+                "data-platform",
+                later,
+                r#"policy = "arn:aws:iam::*:policy/DataPlatform""#,
+            ),
+            vec![
+                (
+                    alice_inline(),
+                    Disposition::Alerted,
+                    &[],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "alice""#],
+                ),
+                (
+                    admins_administrator_access(),
+                    Disposition::Incident,
+                    &["s3:DeleteObject"],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "carol""#],
+                ),
+            ],
+            &[(
+                "data-platform",
+                &[r#"role "data-pipeline""#, r#"user "bob""#],
+            )],
+            &[],
+        ),
+        (
+            "a group exemption covers its members' grants through it; a Sid one its statements",
+            exemption(
+                "admins",
+                later,
+                r#"principal = "arn:aws:iam::*:group/Admins""#,
+            ) + &exemption("cleanup", later, r#"sid = "Clean*""#),
+            vec![(
+                data_platform(),
+                Disposition::Incident,
+                &["s3:DeleteObject"],
+                &[],
+                &[r#"role "data-pipeline""#, r#"user "bob""#],
+            )],
+            &[
+                ("admins", &[r#"user "carol""#]),
+                ("cleanup", &[r#"user "alice""#]),
+            ],
+            &[],
+        ),
+        (
+            "an exemption of one rule's patterns, by policy path, leaves the other rule",
+            exemption(
+                "aws-managed",
+                later,
+                "policy_path = \"/\"\nrules = [\"buckets\"]",
+            ) + &exemption(
+                "object-deletes",
+                later,
+                "actions = [\"s3:DeleteObject\"]\nrules = [\"objects\"]",
+            ),
+            vec![
+                (
+                    alice_inline(),
+                    Disposition::Alerted,
+                    &[],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "alice""#],
+                ),
+                (
+                    own_role_inline(),
+                    Disposition::Alerted,
+                    &[],
+                    &["s3:DeleteBucket"],
+                    &[r#"role "iam-sentinel-analyse-change""#],
+                ),
+            ],
+            &[
+                ("aws-managed", &[r#"user "carol""#]),
+                (
+                    "object-deletes",
+                    &[
+                        r#"role "AWSServiceRoleForBackup""#,
+                        r#"role "data-pipeline""#,
+                        r#"role "iam-sentinel-analyse-change""#,
+                        r#"user "bob""#,
+                        r#"user "carol""#,
+                    ],
+                ),
+            ],
+            &[],
+        ),
+        (
+            "an expired exemption no longer applies, and is named",
+            exemption(
+                "bob",
+                "2026-12-01",
+                r#"principal = "arn:aws:iam::*:user/bob""#,
+            ),
+            vec![
+                (
+                    alice_inline(),
+                    Disposition::Alerted,
+                    &[],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "alice""#],
+                ),
+                (
+                    data_platform(),
+                    Disposition::Incident,
+                    &["s3:DeleteObject"],
+                    &[],
+                    &[r#"role "data-pipeline""#, r#"user "bob""#],
+                ),
+                (
+                    admins_administrator_access(),
+                    Disposition::Incident,
+                    &["s3:DeleteObject"],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "carol""#],
+                ),
+            ],
+            &[],
+            &[("bob", &[r#"user "bob""#])],
+        ),
+        (
+            "an actor exemption never covers a grant in force: nobody made it",
+            exemption("ci", later, r#"actor = "arn:aws:iam::*:user/bob""#),
+            vec![
+                (
+                    alice_inline(),
+                    Disposition::Alerted,
+                    &[],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "alice""#],
+                ),
+                (
+                    data_platform(),
+                    Disposition::Incident,
+                    &["s3:DeleteObject"],
+                    &[],
+                    &[r#"role "data-pipeline""#, r#"user "bob""#],
+                ),
+                (
+                    admins_administrator_access(),
+                    Disposition::Incident,
+                    &["s3:DeleteObject"],
+                    &["s3:DeleteBucket"],
+                    &[r#"user "carol""#],
+                ),
+            ],
+            &[],
+            &[],
+        ),
+    ];
+    let strings = |set: &std::collections::BTreeSet<String>| {
+        set.iter().map(String::as_str).collect::<Vec<_>>().join(" ")
+    };
+    for (case, exemptions, expected, applied, expired) in cases {
+        let plan = plan_with(&rules(&exemptions), &HashMap::new(), &context);
+        // The own role and the service-linked role are there in every case: left out here.
+        let mut found: Vec<_> = plan
+            .targets
+            .iter()
+            .filter(|t| {
+                !matches!(
+                    t.disposition,
+                    Disposition::OwnRole | Disposition::ServiceLinkedRole
+                )
+            })
+            .map(|t| {
+                (
+                    t.target.clone(),
+                    t.disposition,
+                    strings(&t.patterns),
+                    strings(&t.alerted),
+                    strings(&t.principals),
+                    t.event.is_some(),
+                )
+            })
+            .collect();
+        let mut wanted: Vec<_> = expected
+            .iter()
+            .map(|(target, disposition, enforced, alerted, principals)| {
+                (
+                    target.clone(),
+                    *disposition,
+                    enforced.join(" "),
+                    alerted.join(" "),
+                    principals.join(" "),
+                    *disposition == Disposition::Incident,
+                )
+            })
+            .collect();
+        found.sort_by_key(|t| format!("{t:?}"));
+        wanted.sort_by_key(|t| format!("{t:?}"));
+        assert_eq!(found, wanted, "{case}");
+        for (uses, wanted) in [(&plan.exempted, applied), (&plan.expired, expired)] {
+            let named: Vec<(String, String)> = uses
+                .iter()
+                .map(|u| (u.exemption.name.clone(), strings(&u.principals)))
+                .collect();
+            let wanted: Vec<(String, String)> = wanted
+                .iter()
+                .map(|(name, principals)| (name.to_string(), principals.join(" ")))
+                .collect();
+            assert_eq!(named, wanted, "{case}");
+        }
+        for used in plan.exempted.iter().chain(&plan.expired) {
+            assert_eq!(used.exemption.owner, "team@example.com", "{case}");
+            assert_eq!(
+                used.exemption.reason,
+                format!("why {}", used.exemption.name)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_summary_names_alerts_and_exemptions() {
+    let context = context(SweepMode::Quarantine, false);
+    let rules = rules(
+        &(exemption(
+            "data-platform",
+            "2027-03-31",
+            r#"policy = "arn:aws:iam::*:policy/DataPlatform""#,
+        ) + &exemption(
+            "bob",
+            "2026-11-30",
+            r#"principal = "arn:aws:iam::*:user/bob""#,
+        )),
+    );
+    let plan = plan_with(&rules, &HashMap::new(), &context);
+    let summary = plan.summary(&context, Examined::default(), 0.5);
+    // alice's bucket deletes, carol's and the own role's (both with enforced object deletes)
+    assert_eq!(summary.alerts_found, 3);
+    // carol's object deletes, the own role's and the service-linked role's
+    assert_eq!(summary.grants_found, 3);
+    // bob's and data-pipeline's through DataPlatform
+    assert_eq!(summary.grants_exempted, 2);
+    assert_eq!(
+        (summary.exemptions_applied, summary.exemptions_expired),
+        (1, 0)
+    );
+    assert_eq!(summary.incidents_started, 1);
+    let email = sweep_notification(&summary, &plan);
+    for line in [
+        "alert rules only, reported only: 1",
+        "inline policy alice-s3-cleanup of user alice [alert rules: reported]: alert rules: s3:DeleteBucket for user \"alice\"",
+        "AdministratorAccess attached to group Admins [incident started]: s3:DeleteObject; alert rules: s3:DeleteBucket for user \"carol\"",
+        "exemption \"data-platform\" (owner team@example.com, until 2027-03-31: why data-platform)",
+        "2 grants (1 statements) of s3:DeleteObject for role \"data-pipeline\", user \"bob\"",
+    ] {
+        assert!(email.body.contains(line), "{line:?} in:\n{}", email.body);
+    }
+    let detail = sweep_event_detail(&summary, &plan);
+    assert_eq!(detail["exempted"][0]["exemption"]["name"], "data-platform");
+    assert_eq!(detail["exempted"][0]["exemption"]["expires"], "2027-03-31");
+    assert_eq!(
+        detail["exempted"][0]["statements"][0],
+        "managed policy arn:aws:iam::123456789012:policy/DataPlatform (v2) statement Objects"
+    );
+    assert_eq!(detail["summary"]["alerted"], 1);
 }

@@ -280,7 +280,8 @@ impl DocumentStore {
 }
 
 impl SweepDeps {
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+    /// `rules`: as `rules` reads them.
+    pub fn from_env(config: &aws_config::SdkConfig, rules: Rules) -> Result<Self, StepError> {
         let approval_timeout = approval_timeout_seconds(&required_env("APPROVAL_TIMEOUT")?)
             .map_err(|e| StepError::Configuration(format!("APPROVAL_TIMEOUT: {e}")))?;
         Ok(SweepDeps {
@@ -291,7 +292,7 @@ impl SweepDeps {
                 url: required_env("INCIDENT_QUEUE_URL")?,
             },
             publisher: Publisher::from_env(config)?,
-            restricted: restricted_actions()?,
+            rules,
             own_roles: OwnRoles::parse(&required_env("OWN_ROLE_NAMES")?),
             mode: required_env("SWEEP_MODE")?
                 .parse()

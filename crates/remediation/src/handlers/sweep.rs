@@ -1,5 +1,6 @@
 //! The account sweep (on its schedule, or on demand): read the whole account, let
-//! `incident::sweep` decide which restricted grants in force nobody approved, claim each in the
+//! `incident::sweep` decide under the rules which restricted grants in force nobody approved
+//! (and which are alerted or exempted), claim each in the
 //! decision record (one conditional write: two sweeps never open two incidents for one grant),
 //! send each claimed finding to the starter's queue, keep the boundary ledger, and publish the
 //! summary.
@@ -13,7 +14,7 @@ use incident::sweep::{
     Disposition, Examined, SUMMARY_DETAIL_TYPE, SweepContext, SweepMode, SweepSummary, plan_sweep,
     sweep_event_detail, sweep_notification,
 };
-use policy_engine::{AuthorizationDetails, Catalog, RestrictedActions};
+use policy_engine::{AuthorizationDetails, Catalog, Rules};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -30,7 +31,8 @@ pub struct SweepDeps {
     pub decisions: DecisionTable,
     pub queue: IncidentQueue,
     pub publisher: Publisher,
-    pub restricted: RestrictedActions,
+    /// The rules the function was built with (`setup::rules`).
+    pub rules: Rules,
     /// This stack's roles: reported, never quarantined.
     pub own_roles: OwnRoles,
     /// What sweeps after the baseline do (`SWEEP_MODE`).
@@ -74,7 +76,7 @@ pub async fn handle(
     };
     let mut plan = plan_sweep(
         &principals,
-        &deps.restricted,
+        &deps.rules,
         Catalog::embedded(),
         &grants,
         &deps.own_roles,
@@ -120,6 +122,29 @@ pub async fn handle(
         groups: details.groups.len(),
         policies: details.policies.len(),
     };
+    for used in &plan.exempted {
+        tracing::info!(
+            exemption = %used.exemption.name,
+            owner = %used.exemption.owner,
+            reason = %used.exemption.reason,
+            expires = %used.exemption.expires,
+            grants = used.grants,
+            principals = ?used.principals,
+            patterns = ?used.patterns,
+            "grants in force exempted"
+        );
+    }
+    for used in &plan.expired {
+        tracing::warn!(
+            exemption = %used.exemption.name,
+            owner = %used.exemption.owner,
+            expired = %used.exemption.expires,
+            grants = used.grants,
+            principals = ?used.principals,
+            patterns = ?used.patterns,
+            "an expired exemption no longer covers grants in force"
+        );
+    }
     let summary = plan.summary(&context, examined, started.elapsed().as_secs_f64());
     deps.publisher
         .notify(&sweep_notification(&summary, &plan))
@@ -131,6 +156,8 @@ pub async fn handle(
         sweep = %summary.sweep_id,
         baseline = summary.baseline,
         targets = summary.targets_found,
+        alerted = summary.alerted,
+        exempted = summary.grants_exempted,
         incidents = summary.incidents_started,
         "swept"
     );

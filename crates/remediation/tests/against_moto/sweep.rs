@@ -1,13 +1,15 @@
 //! The account sweep against moto: the whole account read with GetAccountAuthorizationDetails,
 //! the baseline reporting only, later sweeps sending one finding per grant nobody approved to
 //! the starter's queue (claimed once, however many sweeps run at once), approved grants left
-//! alone, the boundary ledger and the summary.
+//! alone, the boundary ledger and the summary; under a rules file, alert rules' grants reported
+//! and never sent, exempted grants named and never sent.
 
 use std::time::Duration;
 
 use incident::decision_log::{GrantKey, boundary_key};
 use incident::sweep::{SweepMode, SweepSummary};
 use incident::{OwnRoles, PrincipalKind, Reading, Target, WriterSessions, read_event};
+use policy_engine::{Catalog, Rules};
 use remediation::handlers::sweep::{SweepDeps, SweepRequest, handle};
 use remediation::incident_queue::IncidentQueue;
 use remediation::publisher::{Notifier, Publisher};
@@ -95,6 +97,13 @@ impl Sweeping {
     }
 
     fn deps(&self, mode: SweepMode) -> SweepDeps {
+        let parameter_only = Rules::parse("version = 1", Catalog::embedded())
+            .unwrap()
+            .with_parameter(Some(&restricted()));
+        self.deps_with(mode, parameter_only)
+    }
+
+    fn deps_with(&self, mode: SweepMode, rules: Rules) -> SweepDeps {
         SweepDeps {
             iam: self.moto.iam_client(),
             decisions: self.moto.decisions(),
@@ -110,7 +119,7 @@ impl Sweeping {
                 events: self.moto.events(),
                 event_bus_name: "default".into(),
             },
-            restricted: restricted(),
+            rules,
             own_roles: OwnRoles::parse("iam-sentinel-analyse-change"),
             mode,
             claim_lifetime: Duration::from_secs(48 * 3600),
@@ -281,4 +290,61 @@ async fn an_approved_grant_is_left_alone_and_report_mode_sends_nothing() {
     let sweep = account.sweep("quarantine").await;
     assert_eq!(sweep.approved_left_alone, 1, "{sweep:?}");
     assert_eq!(account.found_targets().await, [data_platform()]);
+}
+
+#[tokio::test]
+async fn an_alert_rule_reports_and_an_exemption_is_named_and_nothing_is_sent() {
+    // GIVEN the baseline has run, and rules that alert on bucket deletes (alice's grant) and
+    // enforce object deletes with bob (DataPlatform's only holder: data-pipeline's boundary
+    // leaves it nothing) exempted
+    let account = Sweeping::start().await;
+    account.sweep("baseline").await;
+    let rules = Rules::parse(
+        r#"version = 1
+[[rule]]
+name = "bucket-deletes"
+mode = "alert"
+actions = ["s3:DeleteBucket"]
+[[rule]]
+name = "object-deletes"
+mode = "enforce"
+actions = ["s3:DeleteObject"]
+[[exemption]]
+name = "bob-data-platform"
+reason = "bob runs the data platform's clean-up"
+owner = "data-team@example.com"
+expires = 2099-12-31
+principal = "arn:aws:iam::*:user/bob"
+"#,
+        Catalog::embedded(),
+    )
+    .unwrap();
+    // WHEN a sweep runs in quarantine mode
+    let sweep = handle(
+        scheduled(),
+        "rules",
+        &account.deps_with(SweepMode::Quarantine, rules),
+    )
+    .await
+    .unwrap();
+    // THEN nothing is sent to the starter: alice's grant is alerted, bob's exempted
+    assert_eq!(sweep.incidents_started, 0, "{sweep:?}");
+    assert!(account.findings().await.is_empty());
+    assert_eq!((sweep.alerted, sweep.alerts_found), (1, 1), "{sweep:?}");
+    // (bob's bucket and object deletes: the exemption names no rule, so it covers both)
+    assert_eq!((sweep.grants_exempted, sweep.exemptions_applied), (2, 1));
+    assert!(account.moto.decisions().grants().await.unwrap().is_empty());
+    // AND the email names both, the exemption with its owner, expiry and reason
+    let emails = receive(&account.moto.sqs(), &account.emails, 5).await;
+    let email = emails
+        .iter()
+        .find(|e| e.contains("bob-data-platform"))
+        .unwrap_or_else(|| panic!("{emails:?}"));
+    for line in [
+        "inline policy alice-s3-cleanup of user alice [alert rules: reported]",
+        "exemption \"bob-data-platform\" (owner data-team@example.com, until 2099-12-31: bob runs the data platform's clean-up)",
+        "2 grants (10 statements) of s3:DeleteBucket, s3:DeleteObject for user \"bob\"",
+    ] {
+        assert!(email.contains(line), "{line:?} in {email}");
+    }
 }
