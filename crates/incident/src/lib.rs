@@ -16,6 +16,7 @@ pub mod quarantine;
 pub mod record;
 pub mod restore;
 pub mod rules;
+pub mod rules_changed;
 pub mod sweep;
 pub mod trust;
 

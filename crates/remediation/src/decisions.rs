@@ -1,7 +1,8 @@
 //! The decision record (DynamoDB `DecisionTable`): incidents' records, grant records (what the
-//! sweep leaves alone), the baseline marker and the boundary ledger, one item each under `pk`
-//! (`incident#...`, `grant#...`, `sweep#baseline`, `boundary#...`; `incident::decision_log`
-//! says what each holds). Who may write which kind is the template's (the table's resource
+//! sweep leaves alone), the baseline marker, the boundary ledger and the digest of the rules in
+//! force, one item each under `pk` (`incident#...`, `grant#...`, `sweep#baseline`,
+//! `boundary#...`, `rules#current`; `incident::decision_log` and `incident::rules_changed` say
+//! what each holds). Who may write which kind is the template's (the table's resource
 //! policy and each role's `dynamodb:LeadingKeys`); what justifies each write is its caller's.
 
 use std::collections::HashMap;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use incident::boundary::BoundarySeen;
 use incident::decision_log::{BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord};
+use incident::rules_changed::RULES_KEY;
 use time::OffsetDateTime;
 
 use crate::error::{AwsFailure, StepError};
@@ -21,6 +23,7 @@ const INCIDENT: &str = "incident";
 const AT: &str = "at";
 const RECORD: &str = "record";
 const EXPIRES_AT: &str = "expiresAt";
+const DIGEST: &str = "digest";
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 /// How often items BatchWriteItem left unprocessed (throttled) are written again, backing off.
@@ -220,6 +223,58 @@ impl DecisionTable {
             Ok(_) => Ok(true),
             Err(error) => {
                 let failure = AwsFailure::from_sdk("DynamoDB PutItem (baseline)", error);
+                if failure.is(CONDITION_FAILED) {
+                    Ok(false)
+                } else {
+                    Err(failure.into())
+                }
+            }
+        }
+    }
+
+    /// The digest of the rules the deciding functions last started with (None: never recorded).
+    pub async fn rules_digest(&self) -> Result<Option<String>, StepError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(RULES_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (rules)", e))?;
+        Ok(output
+            .item()
+            .and_then(|item| item.get(DIGEST))
+            .and_then(|v| v.as_s().ok())
+            .cloned())
+    }
+
+    /// Records `digest` as the rules in force, only over `previous` (None: nothing recorded);
+    /// false when another function recorded first. Never expires.
+    pub async fn record_rules(
+        &self,
+        digest: &str,
+        previous: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StepError> {
+        let put = self
+            .put()
+            .item(KEY, s(RULES_KEY))
+            .item(DIGEST, s(digest))
+            .item(AT, n(now.unix_timestamp()))
+            .expression_attribute_names("#pk", KEY);
+        let put = match previous {
+            None => put.condition_expression("attribute_not_exists(#pk)"),
+            Some(previous) => put
+                .condition_expression("attribute_exists(#pk) AND #digest = :previous")
+                .expression_attribute_names("#digest", DIGEST)
+                .expression_attribute_values(":previous", s(previous)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let failure = AwsFailure::from_sdk("DynamoDB PutItem (rules)", error);
                 if failure.is(CONDITION_FAILED) {
                     Ok(false)
                 } else {

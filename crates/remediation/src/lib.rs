@@ -13,6 +13,7 @@ pub mod incident_queue;
 pub mod kms;
 pub mod principals;
 pub mod publisher;
+pub mod rules_record;
 pub mod setup;
 
 pub use error::StepError;

@@ -39,31 +39,41 @@ impl Publisher {
         self.notifier.notify(notification).await
     }
 
-    /// Publishes one event; a rejected entry is a failure too (PutEvents answers 200 for it).
+    /// Publishes one event on the stack's bus.
     pub async fn publish_event(&self, detail_type: &str, detail: &Value) -> Result<(), AwsFailure> {
-        let entry = PutEventsRequestEntry::builder()
-            .source(EVENT_SOURCE)
-            .detail_type(detail_type)
-            .detail(detail.to_string())
-            .event_bus_name(&self.event_bus_name)
-            .build();
-        let output = self
-            .events
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|e| AwsFailure::from_sdk("EventBridge PutEvents", e))?;
-        if output.failed_entry_count() > 0 {
-            let entry = output.entries().first();
-            return Err(AwsFailure::with_code(
-                "EventBridge PutEvents (the entry)",
-                entry.and_then(|e| e.error_code()).map(str::to_owned),
-                entry
-                    .and_then(|e| e.error_message())
-                    .unwrap_or("no reason given"),
-            ));
-        }
-        Ok(())
+        put_event(&self.events, &self.event_bus_name, detail_type, detail).await
     }
+}
+
+/// Puts one event on `event_bus_name`; a rejected entry is a failure too (PutEvents answers 200
+/// for it).
+pub async fn put_event(
+    events: &aws_sdk_eventbridge::Client,
+    event_bus_name: &str,
+    detail_type: &str,
+    detail: &Value,
+) -> Result<(), AwsFailure> {
+    let entry = PutEventsRequestEntry::builder()
+        .source(EVENT_SOURCE)
+        .detail_type(detail_type)
+        .detail(detail.to_string())
+        .event_bus_name(event_bus_name)
+        .build();
+    let output = events
+        .put_events()
+        .entries(entry)
+        .send()
+        .await
+        .map_err(|e| AwsFailure::from_sdk("EventBridge PutEvents", e))?;
+    if output.failed_entry_count() > 0 {
+        let entry = output.entries().first();
+        return Err(AwsFailure::with_code(
+            "EventBridge PutEvents (the entry)",
+            entry.and_then(|e| e.error_code()).map(str::to_owned),
+            entry
+                .and_then(|e| e.error_message())
+                .unwrap_or("no reason given"),
+        ));
+    }
+    Ok(())
 }

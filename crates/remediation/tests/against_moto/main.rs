@@ -12,6 +12,7 @@ mod managed;
 mod membership;
 mod principals;
 mod publish;
+mod rules_record;
 mod start;
 mod support;
 mod sweep;
