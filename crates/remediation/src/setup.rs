@@ -22,6 +22,7 @@ use crate::iam::IamPolicies;
 use crate::incident_queue::IncidentQueue;
 use crate::kms::MacKey;
 use crate::publisher::{Notifier, Publisher};
+use crate::rules_record::RulesRecord;
 
 /// The functions' own timeouts (template.yaml: Globals `Timeout`, and the two functions that set
 /// their own; scripts/lint-asl.py checks they agree). Every Task's `TimeoutSeconds` is longer
@@ -368,6 +369,21 @@ impl Publisher {
             notifier: Notifier::from_env(config, "TOPIC_ARN")?,
             events: aws_sdk_eventbridge::Client::new(config),
             event_bus_name: std::env::var("EVENT_BUS_NAME").unwrap_or_else(|_| "default".into()),
+        })
+    }
+}
+
+impl RulesRecord {
+    /// `DECISION_TABLE` (its `rules#current` item) and `EVENT_BUS_NAME` (default: the default
+    /// bus); the function's name as Lambda gives it.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
+        Ok(RulesRecord {
+            decisions: DecisionTable::from_env(config)?,
+            events: aws_sdk_eventbridge::Client::new(config),
+            event_bus_name: std::env::var("EVENT_BUS_NAME").unwrap_or_else(|_| "default".into()),
+            seen_by: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|_| "an unnamed function".into()),
+            checked: Default::default(),
         })
     }
 }
