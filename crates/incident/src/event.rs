@@ -51,6 +51,12 @@ impl Principal {
             PrincipalKind::Group => "group",
         }
     }
+
+    /// `arn:aws:iam::<account>:<user|role|group>/<name>`, as the rules' exemptions name a
+    /// principal: IAM names are unique in an account whatever the path.
+    pub fn arn(&self, account: &str) -> String {
+        format!("arn:aws:iam::{account}:{}/{}", self.kind_name(), self.name)
+    }
 }
 
 impl std::fmt::Display for Principal {

@@ -60,8 +60,7 @@ impl ChangeContext {
         };
         ChangeContext {
             actor: Vec::new(),
-            principal: principal
-                .map(|p| format!("arn:aws:iam::{account}:{}/{}", p.kind_name(), p.name)),
+            principal: principal.map(|p| p.arn(account)),
             policy,
         }
     }

@@ -227,7 +227,7 @@ pub fn plan_sweep(
             ));
         }
         let holder = Holder::of(principal, own_roles);
-        let arn = principal_arn(&context.account, &principal.principal);
+        let arn = principal_of(&principal.principal).arn(&context.account);
         let mut enforced: Vec<&str> = Vec::new();
         let mut held = false;
         for (mode, access) in &accesses {
@@ -317,16 +317,6 @@ pub fn plan_sweep(
     }
 }
 
-/// `arn:aws:iam::<account>:<user|role|group>/<name>`: the principal as exemptions name it, as
-/// analyse-change builds it from an event (IAM names are unique in an account whatever the
-/// path).
-fn principal_arn(account: &str, principal: &PrincipalRef) -> String {
-    format!(
-        "arn:aws:iam::{account}:{}/{}",
-        principal.kind, principal.name
-    )
-}
-
 /// What the exemptions say of one statement's grant to the principal `arn`: covered on the
 /// principal, or (through a group) on the group.
 fn cover_of(
@@ -354,11 +344,11 @@ fn cover_of(
     };
     let mut cover = on(arn);
     if let (false, Some(group)) = (cover.exempt(), &via.through_group) {
-        let group = PrincipalRef {
-            kind: EngineKind::Group,
+        let group = Principal {
+            kind: PrincipalKind::Group,
             name: group.clone(),
         };
-        let on_group = on(&principal_arn(&context.account, &group));
+        let on_group = on(&group.arn(&context.account));
         if on_group.exempt() {
             return on_group;
         }
