@@ -19,11 +19,14 @@ pytest.register_assert_rewrite(*(f"{__package__}.{m}" for m in
                                  ("driver", "expect", "incidents", "person")))
 
 from harness import STACK_NAME, LocalStack  # noqa: E402
+from harness.constants import ROOT  # noqa: E402
 from harness.policy_check import PolicyCheck  # noqa: E402
 
 from .driver import Harness  # noqa: E402
 
 SHORT_DEADLINE_SECONDS = 8
+# The rules file every deployment of the tests is built with (test_rules.py drives it).
+E2E_RULES = ROOT / "tests" / "fixtures" / "rules" / "e2e.toml"
 DEPLOYMENTS = pytest.StashKey[list]()
 ONE_HOUR_SKIP = (
     "the shortest real deadline (ApprovalTimeoutHours=1) takes an hour: --timeout-case runs it "
@@ -75,7 +78,7 @@ def _deployment(config, check, what: str, **kwargs):
     warmed up, as a Harness; stopped when the session ends."""
     opt = config.option
     t0 = time.monotonic()
-    with LocalStack(quiet=True, reload_on_change=False,
+    with LocalStack(quiet=True, reload_on_change=False, rules_file=E2E_RULES,
                     notify_on_clean_changes=opt.notify_clean == "true",
                     cargo_target_dir=opt.cargo_target_dir, **kwargs) as stack:
         warm = stack.warm_up(first_timeout=opt.build_timeout)
