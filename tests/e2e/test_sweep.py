@@ -3,16 +3,19 @@ the whole account (GetAccountAuthorizationDetails), its findings go to the start
 through the real start-incident into the real workflow. A grant whose event never arrived is
 found by the sweep after the baseline and quarantined; a grant approved earlier is left alone;
 two sweeps, in a row or at once, open one incident; the summary says what was examined and
-done. The tests run in order: the first sweep of the deployment is the baseline."""
+done; the rules file's alert rules are reported, its exemptions named, a lapsed one too, and
+the rules the functions started with were published. The tests run in order: the first sweep
+of the deployment is the baseline."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import json
 
 from harness.processes import wait_until
 
 from .expect import TO_APPROVAL, wait_for_approval
-from .incidents import ASSUME_EC2, InlinePolicy, ManagedPolicy, same_document
+from .incidents import ASSUME_EC2, InlinePolicy, ManagedPolicy, same_document, unique
 
 BASELINE_KEY = {"pk": {"S": "sweep#baseline"}}
 
@@ -145,3 +148,74 @@ def test_the_summary_says_what_was_examined_found_and_started(sw):
     assert f"incidents started: {summary['incidentsStarted']}" in mail, mail
     assert event["source"] == "iam-sentinel"
     assert event["detail"]["summary"] == summary
+
+
+def inline_role(sw, prefix: str, statement: dict) -> tuple[str, str, dict]:
+    """A role of the test's own with one inline policy, put straight into IAM (no event)."""
+    role, name = unique(prefix), unique(f"{prefix}-policy")
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    sw.iam.create_role(RoleName=role, AssumeRolePolicyDocument=ASSUME_EC2)
+    sw.iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    return role, name, document
+
+
+def test_the_rules_file_alerts_exempts_and_names_a_lapsed_exemption(sw):
+    # GIVEN the deployment's rules (tests/fixtures/rules/e2e.toml) and three grants in force put
+    # straight into IAM: one of the alert rule e2e-parameters, one on a break-glass role
+    # (exemption e2e-break-glass), one in a statement whose exemption e2e-lapsed expired
+    after_the_baseline(sw)
+    alerted = inline_role(sw, "swept-alerted", {
+        "Sid": "Parameters", "Effect": "Allow", "Action": "ssm:DeleteParameter", "Resource": "*"})
+    glass = inline_role(sw, "e2e-break-glass", {
+        "Sid": "Secrets", "Effect": "Allow", "Action": "secretsmanager:DeleteSecret",
+        "Resource": "*"})
+    lapsed = inline_role(sw, "swept-lapsed", {
+        "Sid": "E2eLapsedMigration", "Effect": "Allow", "Action": "secretsmanager:DeleteSecret",
+        "Resource": "*"})
+    # WHEN a sweep runs
+    summary = sw.stack.sweep("scheduled")
+    # THEN only the lapsed exemption's grant starts an incident
+    arns = wait_until("the sweep's incident",
+                      lambda: incidents_of(sw, summary), 30, 0.2)
+    assert summary["incidentsStarted"] == 1 and len(arns) == 1, (summary, arns)
+    assert lapsed[0] in sw.stack.trigger.body_of(event_id_of(sw, arns[0]))
+    # AND the alerted and the exempted grants are left as they are
+    for role, name, document in (alerted, glass):
+        state = sw.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        assert same_document(state, document), f"{role}'s policy was changed"
+    assert summary["alerted"] >= 1 and summary["grantsExempted"] >= 1, summary
+    # AND the email and the summary event name the exemption and the lapsed one, with owners
+    def published():
+        sw.drain()
+        mail = [b for b in sw.notifications if f"Account sweep {summary['sweepId']}" in b]
+        events = [e for e in sw.events if e.get("detail-type") == "IAM Sentinel Sweep Completed"
+                  and e["detail"]["summary"]["sweepId"] == summary["sweepId"]]
+        return mail and events and (mail[0], events[0]["detail"])
+    mail, detail = wait_until("the summary's email and event", published, 20, 0.2)
+    assert f"inline policy {alerted[1]} of role {alerted[0]} [alert rules: reported]" in mail, mail
+    assert ('exemption "e2e-break-glass" (owner security-team@example.com, until 2099-12-31: '
+            "the break-glass role may do anything)") in mail, mail
+    assert 'exemption "e2e-lapsed" (owner data-team@example.com, until 2020-01-31' in mail, mail
+    exempted = {u["exemption"]["name"]: u for u in detail["exempted"]}
+    assert f'role "{glass[0]}"' in exempted["e2e-break-glass"]["principals"], detail
+    expired = {u["exemption"]["name"]: u for u in detail["expired"]}
+    assert f'role "{lapsed[0]}"' in expired["e2e-lapsed"]["principals"], detail
+
+
+def test_the_rules_the_functions_started_with_were_published_and_recorded(sw):
+    # GIVEN a deployment whose functions have started (the fixture warmed them up)
+    sw.stack.sweep("on demand")
+    # THEN the change from no rules to the file's was published, every time with one digest,
+    # and that digest is the record's
+    def published():
+        sw.drain()
+        return [e for e in sw.events if e.get("detail-type") == "IAM Sentinel Rules Changed"]
+    events = wait_until("the rules-changed event", published, 20, 0.2)
+    digests = {e["detail"]["digest"] for e in events}
+    assert len(digests) == 1 and all(e["detail"]["previousDigest"] is None for e in events), events
+    names = [r["name"] for r in events[0]["detail"]["rules"]]
+    assert names[:3] == ["e2e-secrets", "e2e-parameters", "e2e-queues"], names
+    assert "e2e-break-glass" in [x["name"] for x in events[0]["detail"]["exemptions"]]
+    item = sw.dynamodb.get_item(TableName=sw.stack.decision_table,
+                                Key={"pk": {"S": "rules#current"}}, ConsistentRead=True)["Item"]
+    assert item["digest"]["S"] in digests, item
