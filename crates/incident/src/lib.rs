@@ -42,4 +42,4 @@ pub use record::{
     TrustReport, Verdict, carried_added_grants, carried_edits, carried_findings, current_findings,
     current_omitted_grants, same_document,
 };
-pub use rules::{ChangeContext, RulesReport};
+pub use rules::{ChangeContext, ExemptedPattern, RulesReport, path_exemptions};

@@ -4,7 +4,7 @@
 
 use policy_engine::Finding;
 use policy_engine::document::SidLabel;
-use policy_engine::rules::{Context, ExemptedGrant};
+use policy_engine::rules::{Context, ExemptedGrant, ExemptionRef, Mode, Rules};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{PolicyChange, Principal, PrincipalKind, Target};
@@ -93,8 +93,63 @@ pub struct RulesReport {
     /// Grants an exemption covered until it expired: quarantined or alerted again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expired: Vec<ExemptedGrant>,
+    /// For a grant path: the patterns it adds only without the exemptions, each with one that
+    /// covers it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempted_patterns: Vec<ExemptedPattern>,
+    /// For a grant path: the patterns it adds that an expired exemption covered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_patterns: Vec<ExemptedPattern>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted_exemptions: usize,
+}
+
+/// A restricted pattern a grant path (a membership, a boundary) adds, and the exemption that
+/// covers it (or covered it until it expired).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemptedPattern {
+    pub pattern: String,
+    pub rule: String,
+    pub exemption: ExemptionRef,
+}
+
+/// What the exemptions did on a grant path under `mode`'s rules: `without` is what the path adds
+/// with no exemption applied (`Rules::unexempted`), `with` what it adds with them
+/// (`Rules::restricted`). A pattern only in `without` is named with the exemptions that cover
+/// it; one in `with` with those that covered it until they expired. The statements' Sids are
+/// not known here: an exemption that names a Sid is not named (the grant still counts or not as
+/// the quarantine set says).
+pub fn path_exemptions(
+    rules: &Rules,
+    mode: Mode,
+    context: &Context<'_>,
+    today: time::Date,
+    without: &[AddedGrant],
+    with: &[AddedGrant],
+) -> (Vec<ExemptedPattern>, Vec<ExemptedPattern>) {
+    let named = |pattern: &str, covers: Vec<(String, ExemptionRef)>| {
+        covers
+            .into_iter()
+            .map(|(rule, exemption)| ExemptedPattern {
+                pattern: pattern.to_owned(),
+                rule,
+                exemption,
+            })
+            .collect::<Vec<_>>()
+    };
+    let counted = |pattern: &str| with.iter().any(|g| g.pattern.eq_ignore_ascii_case(pattern));
+    let mut exempted = Vec::new();
+    let mut expired = Vec::new();
+    for grant in without {
+        let cover = rules.cover(mode, &grant.pattern, None, context, today);
+        if counted(&grant.pattern) {
+            expired.extend(named(&grant.pattern, cover.expired));
+        } else {
+            exempted.extend(named(&grant.pattern, cover.active));
+        }
+    }
+    (exempted, expired)
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -119,8 +174,28 @@ impl RulesReport {
             omitted_alerts: omitted_findings + omitted_grants.len(),
             exempted,
             expired,
+            exempted_patterns: Vec::new(),
+            expired_patterns: Vec::new(),
             omitted_exemptions: omitted_exempted.len() + omitted_expired.len(),
         }
+    }
+
+    /// The report with a grant path's exemptions (`path_exemptions`), as the state carries them.
+    pub fn with_path_exemptions(
+        mut self,
+        (exempted, expired): (Vec<ExemptedPattern>, Vec<ExemptedPattern>),
+    ) -> RulesReport {
+        let (exempted, omitted_exempted) = carried(exempted);
+        let (expired, omitted_expired) = carried(expired);
+        self.exempted_patterns.extend(exempted);
+        self.expired_patterns.extend(expired);
+        self.omitted_exemptions += omitted_exempted.len() + omitted_expired.len();
+        self
+    }
+
+    /// True when an exemption let a grant through.
+    pub fn exempts(&self) -> bool {
+        !self.exempted.is_empty() || !self.exempted_patterns.is_empty()
     }
 
     /// True when the rules found a grant alerted, exempted or expired.
@@ -129,6 +204,8 @@ impl RulesReport {
             && self.alerted_grants.is_empty()
             && self.exempted.is_empty()
             && self.expired.is_empty()
+            && self.exempted_patterns.is_empty()
+            && self.expired_patterns.is_empty()
             && self.omitted_alerts == 0
             && self.omitted_exemptions == 0
     }
@@ -153,21 +230,38 @@ impl RulesReport {
                 section += &format!("  ({} more, not listed here)\n", self.omitted_alerts);
             }
         }
-        if !self.exempted.is_empty() {
+        if self.exempts() {
             section += "\nExempted by the rules file (not quarantined, not alerted)\n";
-            section += &crate::notification::listed(self.exempted.iter().map(exempted_line));
+            section += &crate::notification::listed(
+                self.exempted
+                    .iter()
+                    .map(|g| (grant_text(g), &g.exemption))
+                    .chain(
+                        self.exempted_patterns
+                            .iter()
+                            .map(|p| (pattern_text(p), &p.exemption)),
+                    )
+                    .map(|(grant, exemption)| format!("{grant} - {exemption}")),
+            );
         }
-        if !self.expired.is_empty() {
+        if !self.expired.is_empty() || !self.expired_patterns.is_empty() {
             section += "\nExpired exemptions (they no longer apply: these grants count again)\n";
-            section += &crate::notification::listed(self.expired.iter().map(|g| {
-                format!(
-                    "{} - exemption {:?} of {} EXPIRED on {}",
-                    grant_text(g),
-                    g.exemption.name,
-                    g.exemption.owner,
-                    g.exemption.expires
-                )
-            }));
+            section += &crate::notification::listed(
+                self.expired
+                    .iter()
+                    .map(|g| (grant_text(g), &g.exemption))
+                    .chain(
+                        self.expired_patterns
+                            .iter()
+                            .map(|p| (pattern_text(p), &p.exemption)),
+                    )
+                    .map(|(grant, e)| {
+                        format!(
+                            "{grant} - exemption {:?} of {} EXPIRED on {}",
+                            e.name, e.owner, e.expires
+                        )
+                    }),
+            );
         }
         if self.omitted_exemptions > 0 {
             section += &format!(
@@ -180,22 +274,20 @@ impl RulesReport {
 
     /// One log field per exemption touched: `name (owner, until date)`, expired ones marked.
     pub fn exemption_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
+        let active = self
             .exempted
             .iter()
-            .map(|g| {
-                format!(
-                    "{} ({}, until {})",
-                    g.exemption.name, g.exemption.owner, g.exemption.expires
-                )
-            })
-            .chain(self.expired.iter().map(|g| {
-                format!(
-                    "{} ({}, EXPIRED {})",
-                    g.exemption.name, g.exemption.owner, g.exemption.expires
-                )
-            }))
-            .collect();
+            .map(|g| &g.exemption)
+            .chain(self.exempted_patterns.iter().map(|p| &p.exemption))
+            .map(|e| format!("{} ({}, until {})", e.name, e.owner, e.expires));
+        let expired = self
+            .expired
+            .iter()
+            .map(|g| &g.exemption)
+            .chain(self.expired_patterns.iter().map(|p| &p.exemption))
+            .map(|e| format!("{} ({}, EXPIRED {})", e.name, e.owner, e.expires));
+        let mut names: Vec<String> = active.chain(expired).collect();
+        names.sort();
         names.dedup();
         names
     }
@@ -211,6 +303,6 @@ fn grant_text(grant: &ExemptedGrant) -> String {
     )
 }
 
-fn exempted_line(grant: &ExemptedGrant) -> String {
-    format!("{} - {}", grant_text(grant), grant.exemption)
+fn pattern_text(pattern: &ExemptedPattern) -> String {
+    format!("{} (rule {})", pattern.pattern, pattern.rule)
 }

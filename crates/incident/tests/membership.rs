@@ -129,3 +129,81 @@ fn the_groups_document_does_not_depend_on_the_order_iam_lists_its_policies_in() 
         &group_document("admins", &changed)
     ));
 }
+
+#[test]
+fn the_exemptions_a_membership_meets_are_named_active_or_expired() {
+    use incident::path_exemptions;
+    use policy_engine::Rules;
+    use policy_engine::rules::{Context, Mode};
+    // GIVEN s3 deletions enforced, carol exempted from DeleteBucket (active) and from
+    // DeleteObject (expired), and the membership of admins (AdministratorAccess)
+    let rules = Rules::parse(
+        r#"version = 1
+        [[rule]]
+        name = "destructive"
+        mode = "enforce"
+        actions = ["s3:DeleteBucket", "s3:DeleteObject"]
+        [[exemption]]
+        name = "carol-buckets"
+        reason = "she runs the bucket clean-up"
+        owner = "storage-team@example.com"
+        expires = 2027-03-31
+        principal = "arn:aws:iam::123456789012:user/carol"
+        actions = ["s3:DeleteBucket"]
+        [[exemption]]
+        name = "carol-objects"
+        reason = "the migration"
+        owner = "storage-team@example.com"
+        expires = 2026-11-30
+        principal = "arn:aws:iam::123456789012:user/carol"
+        actions = ["s3:DeleteObject"]
+        "#,
+        Catalog::embedded(),
+    )
+    .expect("a valid rules file");
+    let context = Context {
+        actor: Vec::new(),
+        principal: Some("arn:aws:iam::123456789012:user/carol"),
+        policy: None,
+    };
+    let today = time::macros::date!(2026 - 12 - 02);
+    let adds = |restricted| {
+        added_grants(
+            &carol_with(Vec::new()),
+            "admins",
+            &admins_group_policies(),
+            &restricted,
+            Catalog::embedded(),
+        )
+        .expect("the documents parse")
+        .0
+    };
+    let with = adds(
+        rules
+            .restricted(Mode::Enforce, &context, today)
+            .expect("DeleteObject counts"),
+    );
+    let without = adds(rules.unexempted(Mode::Enforce).expect("both"));
+    // WHEN the exemptions it met are named
+    let (exempted, expired) =
+        path_exemptions(&rules, Mode::Enforce, &context, today, &without, &with);
+    // THEN DeleteBucket is exempted by carol-buckets, DeleteObject counts and names
+    // carol-objects as expired
+    let named = |list: &[incident::ExemptedPattern]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|p| (p.pattern.clone(), p.exemption.name.clone()))
+            .collect()
+    };
+    assert_eq!(
+        named(&exempted),
+        [("s3:DeleteBucket".to_owned(), "carol-buckets".to_owned())]
+    );
+    assert_eq!(
+        named(&expired),
+        [("s3:DeleteObject".to_owned(), "carol-objects".to_owned())]
+    );
+    assert_eq!(
+        with.iter().map(|g| g.pattern.as_str()).collect::<Vec<_>>(),
+        ["s3:DeleteObject"]
+    );
+}

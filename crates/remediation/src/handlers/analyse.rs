@@ -8,12 +8,12 @@ use incident::consistency::may_lag;
 use incident::membership::{added_grants, group_document};
 use incident::trust::who_may_assume;
 use incident::{
-    AddedGrant, Analysed, Assessment, ChangeContext, OwnRoles, PolicyChange, Principal,
-    PrincipalKind, Reading, ReportedGrant, RulesReport, Target, TrustReport, Verdict,
-    WriterSessions, carried_added_grants, carried_findings, read_event,
+    AddedGrant, Analysed, Assessment, ChangeContext, ExemptedPattern, OwnRoles, PolicyChange,
+    Principal, PrincipalKind, Reading, ReportedGrant, RulesReport, Target, TrustReport, Verdict,
+    WriterSessions, carried_added_grants, carried_findings, path_exemptions, read_event,
 };
-use policy_engine::rules::Mode;
-use policy_engine::{Catalog, Policy, PolicyError, Rules, decode};
+use policy_engine::rules::{Context, Mode};
+use policy_engine::{Catalog, Policy, PolicyError, RestrictedActions, Rules, decode};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -130,7 +130,7 @@ fn assessment(mut analysed: Analysed, restricted: bool, deps: &AnalyseDeps) -> A
         analysed.change.event_name.clone(),
     );
     let alerted = analysed.rules.alerts();
-    let exempted = !analysed.rules.exempted.is_empty() || analysed.rules.omitted_exemptions > 0;
+    let exempted = analysed.rules.exempts() || analysed.rules.omitted_exemptions > 0;
     analysed.notify = restricted || alerted || deps.notify_on_clean;
     let verdict = match deps.own_roles.protects(&analysed.change) {
         _ if !restricted && alerted => Verdict::Alerted(analysed),
@@ -204,24 +204,27 @@ async fn assess_membership(
             "the user or the group no longer exists, so the membership grants nothing",
         );
     };
-    let context = ChangeContext::of(&change);
-    let added = |mode: Mode| -> Result<(Vec<AddedGrant>, usize), StepError> {
-        match deps.rules.restricted(mode, &context.context(), today()) {
-            Some(restricted) => added_grants(
-                &policies,
-                group,
-                &group_policies,
-                &restricted,
-                Catalog::embedded(),
-            )
-            .map_err(|e| invalid_input(format!("a policy of user {user}: {e}"))),
-            None => Ok((Vec::new(), 0)),
-        }
+    let owned = ChangeContext::of(&change);
+    let context = owned.context();
+    let added = |restricted: Option<RestrictedActions>| match restricted {
+        Some(restricted) => added_grants(
+            &policies,
+            group,
+            &group_policies,
+            &restricted,
+            Catalog::embedded(),
+        )
+        .map_err(|e| invalid_input(format!("a policy of user {user}: {e}"))),
+        None => Ok((Vec::new(), 0)),
     };
-    let (group_grants, omitted_grants) = added(Mode::Enforce)?;
-    let (alerted, omitted_alerts) = added(Mode::Alert)?;
+    let (group_grants, omitted_grants) =
+        added(deps.rules.restricted(Mode::Enforce, &context, today()))?;
+    let (alerted, omitted_alerts) = added(deps.rules.restricted(Mode::Alert, &context, today()))?;
     let restricted = !group_grants.is_empty();
-    let rules = alert_only(alerted, omitted_alerts, &group_grants);
+    let exemptions = path_exemptions_of(deps, &context, &group_grants, &alerted, |set| {
+        added(set).map(|(grants, _)| grants)
+    })?;
+    let rules = alert_only(alerted, omitted_alerts, &group_grants).with_path_exemptions(exemptions);
     let document = deps
         .documents
         .put(&group_document(group, &group_policies))
@@ -239,6 +242,25 @@ async fn assess_membership(
     };
     // A membership is a user's: never one of the stack's roles, so never only reported.
     Ok(assessment(analysed, restricted, deps))
+}
+
+/// What the exemptions did on a grant path that adds `enforced` and `alerted` under the rules
+/// (`adds`: what it adds under a set of restricted patterns), named (`incident::path_exemptions`).
+fn path_exemptions_of(
+    deps: &AnalyseDeps,
+    context: &Context<'_>,
+    enforced: &[AddedGrant],
+    alerted: &[AddedGrant],
+    adds: impl Fn(Option<RestrictedActions>) -> Result<Vec<AddedGrant>, StepError>,
+) -> Result<(Vec<ExemptedPattern>, Vec<ExemptedPattern>), StepError> {
+    let (mut exempted, mut expired) = (Vec::new(), Vec::new());
+    for (mode, with) in [(Mode::Enforce, enforced), (Mode::Alert, alerted)] {
+        let without = adds(deps.rules.unexempted(mode))?;
+        let (e, x) = path_exemptions(&deps.rules, mode, context, today(), &without, with);
+        exempted.extend(e);
+        expired.extend(x);
+    }
+    Ok((exempted, expired))
 }
 
 /// What a grant path adds under alert-mode rules and not under enforced ones (enforce wins), as
@@ -292,12 +314,19 @@ async fn assess_boundary(
     let context = owned.context();
     let enforced = deps.rules.restricted(Mode::Enforce, &context, today());
     let (assessed, omitted_grants) = boundary::assess(&policies, &previous, enforced.as_ref())?;
-    let (alerted, omitted_alerts) = match deps.rules.restricted(Mode::Alert, &context, today()) {
-        Some(alert) => carried_added_grants(boundary::added_grants(&policies, &previous, &alert)?),
-        None => (Vec::new(), 0),
+    let added = |restricted: Option<RestrictedActions>| match restricted {
+        Some(restricted) => Ok(boundary::added_grants(&policies, &previous, &restricted)?),
+        None => Ok(Vec::new()),
     };
+    let (alerted, omitted_alerts) = carried_added_grants(added(deps.rules.restricted(
+        Mode::Alert,
+        &context,
+        today(),
+    ))?);
     let restricted = assessed.restricted();
-    let rules = alert_only(alerted, omitted_alerts, &assessed.added);
+    let exemptions = path_exemptions_of(deps, &context, &assessed.added, &alerted, added)?;
+    let rules =
+        alert_only(alerted, omitted_alerts, &assessed.added).with_path_exemptions(exemptions);
     let document = boundary_in_force(&policies).map_or(NO_BOUNDARY.to_owned(), |b| b.document);
     let document = deps.documents.put(&document).await?;
     if !restricted {
