@@ -68,15 +68,7 @@ impl Against<'_> {
     pub fn rules_naming(&self, mode: Mode, pattern: &str) -> Vec<&str> {
         match self {
             Against::Restricted(_) => Vec::new(),
-            Against::Rules(run) => run
-                .rules
-                .rules()
-                .iter()
-                .filter(|r| {
-                    r.mode == mode && r.patterns.iter().any(|p| p.eq_ignore_ascii_case(pattern))
-                })
-                .map(|r| r.name.as_str())
-                .collect(),
+            Against::Rules(run) => run.rules.naming(mode, pattern),
         }
     }
 }
@@ -282,16 +274,7 @@ impl Report<'_> {
             Against::Restricted(restricted) => {
                 report["restricted"] = json!(restricted.patterns().collect::<Vec<_>>());
             }
-            Against::Rules(run) => {
-                let rules: Vec<Value> = run
-                    .rules
-                    .rules()
-                    .iter()
-                    .map(|r| json!({"name": r.name, "mode": r.mode, "patterns": r.patterns.len()}))
-                    .collect();
-                report["rules"] =
-                    json!({"file": run.name, "digest": run.rules.digest(), "rules": rules});
-            }
+            Against::Rules(run) => report["rules"] = rules_json(&run.name, run.rules),
         }
         serde_json::to_string_pretty(&report).expect("a report always serialises")
     }
@@ -324,6 +307,16 @@ impl Report<'_> {
             });
         }
     }
+}
+
+/// The rules file a report applied: its name, digest, and each rule's mode and size.
+pub fn rules_json(name: &str, rules: &Rules) -> Value {
+    let each: Vec<Value> = rules
+        .rules()
+        .iter()
+        .map(|r| json!({"name": r.name, "mode": r.mode, "patterns": r.patterns.len()}))
+        .collect();
+    json!({"file": name, "digest": rules.digest(), "rules": each})
 }
 
 /// A grant an exemption names: its statement, pattern and rule.

@@ -237,7 +237,7 @@ pub fn effective_access(
 /// Effective access for many principals, with each document parsed and analysed once by its
 /// source (a managed policy's ARN and version, an inline policy's owner and name).
 pub struct AccessAnalyser<'a> {
-    restricted: &'a RestrictedActions,
+    restricted: Cow<'a, RestrictedActions>,
     catalog: &'a Catalog,
     documents: HashMap<PolicySource, Compiled>,
 }
@@ -326,7 +326,16 @@ struct InForce<'d> {
 impl<'a> AccessAnalyser<'a> {
     pub fn new(restricted: &'a RestrictedActions, catalog: &'a Catalog) -> Self {
         AccessAnalyser {
-            restricted,
+            restricted: Cow::Borrowed(restricted),
+            catalog,
+            documents: HashMap::new(),
+        }
+    }
+
+    /// An analyser that keeps its restricted patterns (one per mode of a rules file).
+    pub fn owning(restricted: RestrictedActions, catalog: &'a Catalog) -> Self {
+        AccessAnalyser {
+            restricted: Cow::Owned(restricted),
             catalog,
             documents: HashMap::new(),
         }
@@ -347,9 +356,9 @@ impl<'a> AccessAnalyser<'a> {
         for sourced in &all {
             match self.documents.get(&sourced.source) {
                 Some(c) if c.text == sourced.document => own.push(None),
-                Some(_) => own.push(Some(Compiled::of(sourced, self.restricted, self.catalog)?)),
+                Some(_) => own.push(Some(Compiled::of(sourced, &self.restricted, self.catalog)?)),
                 None => {
-                    let compiled = Compiled::of(sourced, self.restricted, self.catalog)?;
+                    let compiled = Compiled::of(sourced, &self.restricted, self.catalog)?;
                     self.documents.insert(sourced.source.clone(), compiled);
                     own.push(None);
                 }
@@ -375,7 +384,7 @@ impl<'a> AccessAnalyser<'a> {
         Ok(Evaluation {
             identity: &identity,
             boundary: boundary.as_ref(),
-            restricted: self.restricted,
+            restricted: &self.restricted,
             catalog: self.catalog,
         }
         .access(&principal.principal))

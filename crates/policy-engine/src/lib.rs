@@ -11,13 +11,15 @@
 //! - [`presets`]: named sets of restricted actions (privilege escalation, ...), with their sources;
 //! - [`resource`]: exact reasoning on resource ARN patterns and resource-type templates;
 //! - [`pattern`]: exact reasoning on action patterns with `*` and `?`;
-//! - [`rules`]: the rules file: modes, acceptable scopes, exemptions, presets ([`presets`]).
+//! - [`rules`]: the rules file: modes, acceptable scopes, exemptions, presets ([`presets`]);
+//! - [`in_force`]: an account's grants in force under the rules (the sweep's and `scan`'s).
 
 pub mod access;
 pub mod account;
 pub mod analysis;
 pub mod catalog;
 pub mod document;
+pub mod in_force;
 pub mod pattern;
 pub mod presets;
 pub mod quarantine;

@@ -388,6 +388,15 @@ impl Rules {
         &self.exemptions
     }
 
+    /// The names of the rules of `mode` that name `pattern` (any case).
+    pub fn naming(&self, mode: Mode, pattern: &str) -> Vec<&str> {
+        self.rules
+            .iter()
+            .filter(|r| r.mode == mode && r.names(pattern))
+            .map(|r| r.name.as_str())
+            .collect()
+    }
+
     /// SHA-256 (hex) of the file, the versions of the presets it names, and the parameter's
     /// rule when there is one: a change of any changes it.
     pub fn digest(&self) -> &str {
