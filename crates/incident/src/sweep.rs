@@ -4,15 +4,12 @@
 //! restricted grants are in force, which are left alone (and why), which targets an incident is
 //! opened for, and the summary people and tools are told.
 //!
-//! The rules as the sweep reads them (docs/RULES.md): the account is analysed once per mode
-//! with no exemption applied (`Rules::unexempted`: each document is parsed once), then each
-//! statement that grants a principal a pattern is judged on its own (`Rules::cover`), in the
-//! context of that principal's ARN (`arn:aws:iam::<account>:<user|role>/<name>`; through a
-//! group, the group's ARN too), the statement's managed policy (its ARN and path; none for an
-//! inline policy) and its Sid. Nobody made the grant, so an exemption that names an `actor`
-//! never covers one. A statement an exemption covers makes no target; a grant every statement
-//! of which is covered is exempt. Grants of alert rules are reported and never make an
-//! incident; a pattern the principal has under an enforced rule is not alerted again.
+//! The rules decide each grant in force as `policy_engine::in_force` classifies it (the same
+//! code as `iam-sentinel scan --rules`): enforced, alerted, or exempted, statement by
+//! statement, in the context of the principal's ARN (`arn:aws:iam::<account>:<user|role>/
+//! <name>`; through a group, the group's too), the statement's managed policy and its Sid. A
+//! statement an exemption covers makes no target; grants of alert rules are reported and never
+//! make an incident.
 //!
 //! One incident per document target: a customer managed policy, an inline policy, or an AWS
 //! managed policy's attachment to a user, role or group (AWS managed policies cannot be
@@ -23,10 +20,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use policy_engine::rules::{Context, Cover, ExemptionRef};
+use policy_engine::in_force::{Classifier, Covering};
+use policy_engine::rules::ExemptionRef;
 use policy_engine::{
-    AccessAnalyser, Catalog, GrantingStatement, Mode, PolicySource, PrincipalKind as EngineKind,
-    PrincipalPolicies, PrincipalRef, Rules,
+    Catalog, GrantingStatement, Mode, PolicySource, PrincipalKind as EngineKind, PrincipalPolicies,
+    PrincipalRef, Rules,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -193,30 +191,20 @@ pub fn plan_sweep(
     context: &SweepContext,
 ) -> SweepPlan {
     let today = context.at.to_offset(time::UtcOffset::UTC).date();
-    let sets: Vec<(Mode, _)> = [Mode::Enforce, Mode::Alert]
-        .into_iter()
-        .filter_map(|mode| rules.unexempted(mode).map(|set| (mode, set)))
-        .collect();
-    let mut analysers: Vec<(Mode, AccessAnalyser)> = sets
-        .iter()
-        .map(|(mode, set)| (*mode, AccessAnalyser::new(set, catalog)))
-        .collect();
+    let mut classifier = Classifier::new(rules, &context.account, today, catalog);
     let mut targets: BTreeMap<String, Gathered> = BTreeMap::new();
     let (mut principals_with_grants, mut grants_found, mut alerts_found) = (0, 0, 0);
     let mut grants_exempted = 0;
     let (mut exempted, mut expired) = (Uses::default(), Uses::default());
     let mut incomplete = Vec::new();
-    'principals: for principal in principals {
-        let mut accesses = Vec::with_capacity(analysers.len());
-        for (mode, analyser) in &mut analysers {
-            match analyser.effective_access(principal) {
-                Ok(access) => accesses.push((*mode, access)),
-                Err(error) => {
-                    incomplete.push(format!("{}: {error}", principal.principal));
-                    continue 'principals;
-                }
+    for principal in principals {
+        let classified = match classifier.classify(principal) {
+            Ok(classified) => classified,
+            Err(error) => {
+                incomplete.push(format!("{}: {error}", principal.principal));
+                continue;
             }
-        }
+        };
         if !principal.unresolved.is_empty() {
             let unresolved: Vec<String> =
                 principal.unresolved.iter().map(|u| u.to_string()).collect();
@@ -227,55 +215,40 @@ pub fn plan_sweep(
             ));
         }
         let holder = Holder::of(principal, own_roles);
-        let arn = principal_of(&principal.principal).arn(&context.account);
-        let mut enforced: Vec<&str> = Vec::new();
-        let mut held = false;
-        for (mode, access) in &accesses {
-            for grant in &access.grants {
-                if *mode == Mode::Alert
-                    && enforced
-                        .iter()
-                        .any(|p| p.eq_ignore_ascii_case(&grant.pattern))
-                {
-                    continue;
-                }
-                let mut counts = false;
-                for via in &grant.via {
-                    let cover = cover_of(rules, *mode, &grant.pattern, via, &arn, context, today);
-                    let used = Used {
-                        principal: &principal.principal,
-                        pattern: &grant.pattern,
-                        via,
-                    };
-                    if cover.exempt() {
-                        exempted.add(&cover.active, &used);
-                        continue;
+        let all = classified
+            .enforced
+            .iter()
+            .chain(&classified.alerted)
+            .chain(&classified.exempted);
+        for grant in all {
+            let used = |via| Used {
+                principal: &principal.principal,
+                pattern: &grant.pattern,
+                via,
+            };
+            for covered in &grant.exempted {
+                exempted.add(&covered.by, &used(&covered.statement));
+            }
+            for covered in &grant.expired {
+                expired.add(&covered.by, &used(&covered.statement));
+            }
+            for via in &grant.via {
+                if let Err(problem) = gather(&mut targets, principal, via, |gathered| {
+                    if grant.mode == Mode::Enforce {
+                        gathered.patterns.insert(grant.pattern.clone());
+                        gathered.holders.push(holder);
+                    } else {
+                        gathered.alerted.insert(grant.pattern.clone());
                     }
-                    expired.add(&cover.expired, &used);
-                    counts = true;
-                    if let Err(problem) = gather(&mut targets, principal, via, |gathered| {
-                        if *mode == Mode::Enforce {
-                            gathered.patterns.insert(grant.pattern.clone());
-                            gathered.holders.push(holder);
-                        } else {
-                            gathered.alerted.insert(grant.pattern.clone());
-                        }
-                    }) {
-                        incomplete.push(problem);
-                    }
-                }
-                held |= counts;
-                match (counts, mode) {
-                    (false, _) => grants_exempted += 1,
-                    (true, Mode::Enforce) => {
-                        grants_found += 1;
-                        enforced.push(&grant.pattern);
-                    }
-                    (true, _) => alerts_found += 1,
+                }) {
+                    incomplete.push(problem);
                 }
             }
         }
-        if held {
+        grants_found += classified.enforced.len();
+        alerts_found += classified.alerted.len();
+        grants_exempted += classified.exempted.len();
+        if !(classified.enforced.is_empty() && classified.alerted.is_empty()) {
             principals_with_grants += 1;
         }
     }
@@ -317,46 +290,6 @@ pub fn plan_sweep(
     }
 }
 
-/// What the exemptions say of one statement's grant to the principal `arn`: covered on the
-/// principal, or (through a group) on the group.
-fn cover_of(
-    rules: &Rules,
-    mode: Mode,
-    pattern: &str,
-    via: &GrantingStatement,
-    arn: &str,
-    context: &SweepContext,
-    today: time::Date,
-) -> Cover {
-    // `#<index>` stands for a statement without a Sid (a Sid is letters and digits only).
-    let sid = (!via.statement.starts_with('#')).then_some(via.statement.as_str());
-    let policy = match &via.source {
-        PolicySource::Managed { policy_arn, .. } => Some(policy_arn.as_str()),
-        PolicySource::Inline { .. } => None,
-    };
-    let on = |principal: &str| {
-        let exemption_context = Context {
-            actor: Vec::new(),
-            principal: Some(principal),
-            policy,
-        };
-        rules.cover(mode, pattern, sid, &exemption_context, today)
-    };
-    let mut cover = on(arn);
-    if let (false, Some(group)) = (cover.exempt(), &via.through_group) {
-        let group = Principal {
-            kind: PrincipalKind::Group,
-            name: group.clone(),
-        };
-        let on_group = on(&group.arn(&context.account));
-        if on_group.exempt() {
-            return on_group;
-        }
-        cover.expired.extend(on_group.expired);
-    }
-    cover
-}
-
 /// One statement's grant of a pattern to a principal.
 struct Used<'u> {
     principal: &'u PrincipalRef,
@@ -373,8 +306,8 @@ struct Uses(
 );
 
 impl Uses {
-    fn add(&mut self, exemptions: &[(String, ExemptionRef)], used: &Used<'_>) {
-        for (rule, exemption) in exemptions {
+    fn add(&mut self, exemptions: &[Covering], used: &Used<'_>) {
+        for Covering { rule, exemption } in exemptions {
             let entry = self
                 .0
                 .entry(exemption.name.clone())

@@ -474,6 +474,9 @@ fn exemption(name: &str, expires: &str, selector: &str) -> String {
     )
 }
 
+/// How each statement's grant is classified (enforced, alerted, exempted, expired) is
+/// `policy_engine::in_force`'s, owned by its table test; this owns what the sweep makes of it:
+/// the targets, their dispositions and incidents, and the exemptions' uses.
 #[test]
 fn each_grant_is_enforced_alerted_or_exempted_by_the_rules() {
     let context = context(SweepMode::Quarantine, false);
