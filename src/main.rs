@@ -51,8 +51,15 @@ enum Command {
     /// access is the union of its inline, attached and group policies, less what an
     /// unconditional Deny of any of them or its permissions boundary removes.
     ///
-    /// Exit status: 0 when no principal can perform a restricted action, 1 when any can, 2 on
-    /// invalid input (unreadable file, invalid JSON or policy, unknown restricted pattern).
+    /// With --rules, each grant is classified as the deployed account sweep classifies it: a
+    /// pattern of an enforce rule, of an alert rule only, or covered by an exemption (named,
+    /// with its owner, reason and expiry); an expired exemption is named where it no longer
+    /// covers a grant.
+    ///
+    /// Exit status: 0 when no principal can perform a restricted action (with --rules: one of
+    /// an enforce rule; alerted and exempted grants are reported and do not fail), 1 when any
+    /// can, 2 on invalid input (unreadable file, invalid JSON, policy or rules file, unknown
+    /// restricted pattern).
     Scan(ScanArgs),
     /// Rules files and the presets they can name.
     #[command(subcommand)]
@@ -103,9 +110,20 @@ struct PresetsArgs {
 
 #[derive(clap::Args)]
 struct ScanArgs {
-    /// Comma-separated restricted action patterns, exactly as for `check`.
-    #[arg(long, env = "RESTRICTED_ACTIONS", value_name = "PATTERNS")]
-    restricted: String,
+    /// Comma-separated restricted action patterns, exactly as for `check`. With --rules, one
+    /// more enforced rule, as the parameter is in the deployment.
+    #[arg(
+        long,
+        env = "RESTRICTED_ACTIONS",
+        value_name = "PATTERNS",
+        required_unless_present = "rules"
+    )]
+    restricted: Option<String>,
+
+    /// A rules file (TOML): each grant is classified as the deployed account sweep classifies
+    /// it (enforced, alerted, exempted; expired exemptions named).
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
 
     /// Output for people, or one JSON document for pipelines.
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -240,15 +258,28 @@ fn restricted(list: &str, catalog: &Catalog) -> Result<RestrictedActions, ExitCo
 
 fn scan(args: ScanArgs) -> ExitCode {
     let catalog = Catalog::embedded();
-    let restricted = match restricted(&args.restricted, catalog) {
-        Ok(restricted) => restricted,
+    let restricted = match args.restricted.as_deref().map(|r| restricted(r, catalog)) {
+        Some(Err(code)) => return code,
+        Some(Ok(restricted)) => Some(restricted),
+        None => None,
+    };
+    let rules_file = args.rules.as_ref().map(|p| p.display().to_string());
+    let rules = match &args.rules {
+        Some(path) => read_rules(path, restricted.as_ref(), catalog),
+        // `--restricted` alone: the deployment with an empty rules file and the parameter.
+        None => Ok(Rules::parse("version = 1", catalog)
+            .expect("an empty rules file reads")
+            .with_parameter(restricted.as_ref())),
+    };
+    let rules = match rules {
+        Ok(rules) => rules,
         Err(code) => return code,
     };
     let name = args.file.display();
     let scan = read(&args.file)
         .map_err(|e| format!("cannot read it: {e}"))
         .and_then(|text| AuthorizationDetails::from_json(&text).map_err(|e| e.to_string()))
-        .and_then(|details| Scan::of(&details, &restricted, catalog));
+        .and_then(|details| Scan::of(&details, &rules, rules_file.as_deref(), today(), catalog));
     let scan = match scan {
         Ok(scan) => scan,
         Err(reason) => {
@@ -262,7 +293,7 @@ fn scan(args: ScanArgs) -> ExitCode {
     };
     let _ = std::io::stdout().lock().write_all(output.as_bytes());
     for scanned in &scan.principals {
-        if let Err(reason) = &scanned.access {
+        if let Err(reason) = &scanned.verdict {
             eprintln!(
                 "iam-sentinel: {name}: {}: {reason}",
                 scanned.policies.principal
