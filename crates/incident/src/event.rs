@@ -2,6 +2,8 @@
 //! how, and who changed it. Failed calls, non-default policy versions and iam-sentinel's own
 //! changes are recognised and ignored, never analysed.
 
+use policy_engine::in_force::principal_arn;
+use policy_engine::{PrincipalKind as EngineKind, PrincipalRef};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -53,9 +55,18 @@ impl Principal {
     }
 
     /// `arn:aws:iam::<account>:<user|role|group>/<name>`, as the rules' exemptions name a
-    /// principal: IAM names are unique in an account whatever the path.
+    /// principal: spelt by `policy_engine::in_force`, for a change as for the account sweep.
     pub fn arn(&self, account: &str) -> String {
-        format!("arn:aws:iam::{account}:{}/{}", self.kind_name(), self.name)
+        let kind = match self.kind {
+            PrincipalKind::User => EngineKind::User,
+            PrincipalKind::Role => EngineKind::Role,
+            PrincipalKind::Group => EngineKind::Group,
+        };
+        let principal = PrincipalRef {
+            kind,
+            name: self.name.clone(),
+        };
+        principal_arn(account, &principal)
     }
 }
 
