@@ -4,16 +4,19 @@ through the real start-incident into the real workflow. A grant whose event neve
 found by the sweep after the baseline and quarantined; a grant approved earlier is left alone;
 two sweeps, in a row or at once, open one incident; the summary says what was examined and
 done; the rules file's alert rules are reported, its exemptions named, a lapsed one too, and
-the rules the functions started with were published. The tests run in order: the first sweep
-of the deployment is the baseline."""
+the rules the functions started with were published, and `iam-sentinel scan --rules` gives the
+sweep's verdicts on the same account. The tests run in order: the first sweep of the deployment
+is the baseline."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import json
+import subprocess
 
 from harness.processes import wait_until
 
+from .conftest import E2E_RULES
 from .expect import TO_APPROVAL, wait_for_approval
 from .incidents import ASSUME_EC2, InlinePolicy, ManagedPolicy, same_document, unique
 
@@ -200,6 +203,45 @@ def test_the_rules_file_alerts_exempts_and_names_a_lapsed_exemption(sw):
     assert f'role "{glass[0]}"' in exempted["e2e-break-glass"]["principals"], detail
     expired = {u["exemption"]["name"]: u for u in detail["expired"]}
     assert f'role "{lapsed[0]}"' in expired["e2e-lapsed"]["principals"], detail
+    # AND `iam-sentinel scan --rules` on the same account and file gives the same verdicts
+    roles = scanned(sw)
+    assert verdict(roles[alerted[0]]) == ([], ["ssm:DeleteParameter"], [], set(), set()), roles
+    delete = "secretsmanager:DeleteSecret"
+    assert verdict(roles[glass[0]]) == ([], [], [delete], {"e2e-break-glass"}, set()), \
+        roles[glass[0]]
+    assert verdict(roles[lapsed[0]]) == ([delete], [], [], set(), {"e2e-lapsed"}), \
+        roles[lapsed[0]]
+    assert delete in exempted["e2e-break-glass"]["patterns"], detail
+    assert delete in expired["e2e-lapsed"]["patterns"], detail
+
+
+def verdict(principal: dict) -> tuple:
+    """A principal of `scan --rules --format json`: its enforced, alerted and exempted patterns,
+    the exemptions that cover its statements and those that expired."""
+    grants = principal["grants"] + principal["alerted"] + principal["exempted"]
+    def names(key):
+        return {by["exemption"]["name"] for g in grants for c in g[key] for by in c["by"]}
+    return ([g["pattern"] for g in principal["grants"]],
+            [g["pattern"] for g in principal["alerted"]],
+            [g["pattern"] for g in principal["exempted"]], names("exempted"), names("expired"))
+
+
+def scanned(sw) -> dict[str, dict]:
+    """`iam-sentinel scan --rules` (the deployment's file and parameter) on the account as
+    `aws iam get-account-authorization-details` prints it (every page in one document): each
+    role the report lists, by name."""
+    details = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    for page in sw.iam.get_paginator("get_account_authorization_details").paginate():
+        for key, values in details.items():
+            values += page.get(key, [])
+    argv = [str(sw.check.binary), "scan", "-", "--rules", str(E2E_RULES),
+            "--restricted", sw.stack.restricted_actions, "--format", "json"]
+    done = subprocess.run(argv, input=json.dumps(details, default=str), capture_output=True,
+                          text=True, timeout=120)
+    # 2: a document another test left is one IAM would refuse; the others are still reported.
+    assert done.returncode in (0, 1, 2) and done.stdout, f"iam-sentinel scan: {done.stderr[:2000]}"
+    report = json.loads(done.stdout)
+    return {p["name"]: p for p in report["principals"] if p["kind"] == "role"}
 
 
 def test_the_rules_the_functions_started_with_were_published_and_recorded(sw):
