@@ -1024,8 +1024,10 @@ fn read_exemption(
             "actor" | "principal" | "policy" if arn_parts(pattern).is_none() => {
                 Some("is not an ARN (arn:partition:service:region:account:resource)")
             }
-            "actor" | "principal" | "policy" if arn_covered(pattern, "arn:*:*:*:*:*") => {
-                Some("matches every ARN: name whom it exempts")
+            "actor" | "principal" | "policy"
+                if arn_parts(pattern).is_some_and(|parts| covered(&[parts[5]], "*")) =>
+            {
+                Some("matches every resource of its account: name whom it exempts")
             }
             "policy_path" if covered(&[pattern], "/*") => {
                 Some("matches every path: name which it exempts")
@@ -1854,9 +1856,9 @@ actions = ["s3:Delete*"]
             ),
             (
                 rule(
-                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nprincipal = \"arn:*:*:*:*:*\"",
+                    "mode = \"alert\"\nactions = [\"iam:*\"]\n[[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nprincipal = \"arn:aws:iam::*:*\"",
                 ),
-                "line 11, column 13: exemption \"e\": principal \"arn:*:*:*:*:*\" matches every ARN",
+                "line 11, column 13: exemption \"e\": principal \"arn:aws:iam::*:*\" matches every resource of its account",
             ),
             (
                 rule(
