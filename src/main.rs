@@ -266,10 +266,12 @@ fn scan(args: ScanArgs) -> ExitCode {
     let rules_file = args.rules.as_ref().map(|p| p.display().to_string());
     let rules = match &args.rules {
         Some(path) => read_rules(path, restricted.as_ref(), catalog),
-        // `--restricted` alone: the deployment with an empty rules file and the parameter.
-        None => Ok(Rules::parse("version = 1", catalog)
-            .expect("an empty rules file reads")
-            .with_parameter(restricted.as_ref())),
+        // `--restricted` alone (clap requires one of the two): the parameter's rule alone.
+        None => Ok(Rules::of_parameter(
+            restricted
+                .as_ref()
+                .expect("--restricted is given without --rules"),
+        )),
     };
     let rules = match rules {
         Ok(rules) => rules,

@@ -4,7 +4,7 @@
 
 use policy_engine::Finding;
 use policy_engine::document::SidLabel;
-use policy_engine::rules::{Context, ExemptedGrant, ExemptionRef, Mode, Rules};
+use policy_engine::rules::{Context, Covering, ExemptedGrant, ExemptionRef, Mode, Rules};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{PolicyChange, Principal, PrincipalKind, Target};
@@ -128,10 +128,10 @@ pub fn path_exemptions(
     without: &[AddedGrant],
     with: &[AddedGrant],
 ) -> (Vec<ExemptedPattern>, Vec<ExemptedPattern>) {
-    let named = |pattern: &str, covers: Vec<(String, ExemptionRef)>| {
+    let named = |pattern: &str, covers: Vec<Covering>| {
         covers
             .into_iter()
-            .map(|(rule, exemption)| ExemptedPattern {
+            .map(|Covering { rule, exemption }| ExemptedPattern {
                 pattern: pattern.to_owned(),
                 rule,
                 exemption,

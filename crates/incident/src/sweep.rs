@@ -20,7 +20,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use policy_engine::in_force::{Classifier, Covering};
+use policy_engine::in_force::Classifier;
+use policy_engine::rules::Covering;
 use policy_engine::rules::ExemptionRef;
 use policy_engine::{
     Catalog, GrantingStatement, Mode, PolicySource, PrincipalKind as EngineKind, PrincipalPolicies,

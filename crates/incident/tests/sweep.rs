@@ -46,9 +46,7 @@ fn context(mode: SweepMode, baseline: bool) -> SweepContext {
 fn parameter_only() -> Rules {
     let parameter =
         RestrictedActions::parse("s3:DeleteBucket,s3:DeleteObject", Catalog::embedded()).unwrap();
-    Rules::parse("version = 1", Catalog::embedded())
-        .unwrap()
-        .with_parameter(Some(&parameter))
+    Rules::of_parameter(&parameter)
 }
 
 fn plan(grants: &HashMap<GrantKey, GrantRecord>, context: &SweepContext) -> SweepPlan {

@@ -20,7 +20,7 @@ use crate::access::{
     PrincipalPolicies, PrincipalRef, RemovedGrant,
 };
 use crate::catalog::Catalog;
-use crate::rules::{Context, Cover, ExemptionRef, Mode, Rules};
+use crate::rules::{Context, Cover, Covering, Mode, Rules};
 
 /// One user's or role's grants under the rules.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,14 +60,6 @@ pub struct CoveredStatement {
     #[serde(flatten)]
     pub statement: GrantingStatement,
     pub by: Vec<Covering>,
-}
-
-/// An exemption, and the rule whose grant it covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Covering {
-    pub rule: String,
-    pub exemption: ExemptionRef,
 }
 
 /// `arn:aws:iam::<account>:<user|role|group>/<name>`: a principal as exemptions name it, as the
@@ -143,11 +135,17 @@ impl<'r> Classifier<'r> {
                 for via in grant.via {
                     let cover = self.cover(mode, &ruled.pattern, &via, &arn);
                     if cover.exempt() {
-                        ruled.exempted.push(covered(via, cover.active));
+                        ruled.exempted.push(CoveredStatement {
+                            statement: via,
+                            by: cover.active,
+                        });
                         continue;
                     }
                     if !cover.expired.is_empty() {
-                        ruled.expired.push(covered(via.clone(), cover.expired));
+                        ruled.expired.push(CoveredStatement {
+                            statement: via.clone(),
+                            by: cover.expired,
+                        });
                     }
                     ruled.via.push(via);
                 }
@@ -202,16 +200,6 @@ impl<'r> Classifier<'r> {
             }
         }
         cover
-    }
-}
-
-fn covered(statement: GrantingStatement, by: Vec<(String, ExemptionRef)>) -> CoveredStatement {
-    CoveredStatement {
-        statement,
-        by: by
-            .into_iter()
-            .map(|(rule, exemption)| Covering { rule, exemption })
-            .collect(),
     }
 }
 

@@ -176,10 +176,17 @@ pub struct Assessment {
 pub struct Cover {
     /// Exempt: each rule naming the pattern, with the active exemption that covers it. Empty:
     /// the grant counts.
-    pub active: Vec<(String, ExemptionRef)>,
-    /// The grant counts although these exemptions (rule, exemption) covered it until they
-    /// expired.
-    pub expired: Vec<(String, ExemptionRef)>,
+    pub active: Vec<Covering>,
+    /// The grant counts although these exemptions covered it until they expired.
+    pub expired: Vec<Covering>,
+}
+
+/// An exemption, and the rule whose grant it covers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Covering {
+    pub rule: String,
+    pub exemption: ExemptionRef,
 }
 
 impl Cover {
@@ -380,6 +387,17 @@ impl Rules {
         self
     }
 
+    /// The rules of a deployment whose file restricts nothing: the parameter's rule alone (as an
+    /// empty file, `version = 1`, with it).
+    pub fn of_parameter(restricted: &RestrictedActions) -> Rules {
+        Rules {
+            rules: Vec::new(),
+            exemptions: Vec::new(),
+            digest: sha256_hex(b"version = 1"),
+        }
+        .with_parameter(Some(restricted))
+    }
+
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
@@ -390,11 +408,15 @@ impl Rules {
 
     /// The names of the rules of `mode` that name `pattern` (any case).
     pub fn naming(&self, mode: Mode, pattern: &str) -> Vec<&str> {
-        self.rules
-            .iter()
-            .filter(|r| r.mode == mode && r.names(pattern))
+        self.rules_naming(mode, pattern)
             .map(|r| r.name.as_str())
             .collect()
+    }
+
+    fn rules_naming<'s>(&'s self, mode: Mode, pattern: &str) -> impl Iterator<Item = &'s Rule> {
+        self.rules
+            .iter()
+            .filter(move |r| r.mode == mode && r.names(pattern))
     }
 
     /// SHA-256 (hex) of the file, the versions of the presets it names, and the parameter's
@@ -475,26 +497,15 @@ impl Rules {
         context: &Context<'_>,
         today: Date,
     ) -> Cover {
-        let rules: Vec<&Rule> = self
-            .rules
-            .iter()
-            .filter(|r| r.mode == mode && r.names(pattern))
-            .collect();
-        let covering = |rule: &Rule, e: &Exemption| {
-            e.concerns(rule)
-                && e.matches(context)
-                && e.covers(pattern)
-                && e.sid
-                    .as_deref()
-                    .is_none_or(|wanted| sid.is_some_and(|sid| covered(&[wanted], sid)))
-        };
-        let active: Option<Vec<(String, ExemptionRef)>> = rules
+        let rules: Vec<&Rule> = self.rules_naming(mode, pattern).collect();
+        let covering = |rule: &Rule, e: &Exemption| e.covers_grant(rule, pattern, sid, context);
+        let active: Option<Vec<Covering>> = rules
             .iter()
             .map(|rule| {
                 self.exemptions
                     .iter()
                     .find(|e| e.expires >= today && covering(rule, e))
-                    .map(|e| (rule.name.clone(), e.reference()))
+                    .map(|e| e.covering(rule))
             })
             .collect();
         match active {
@@ -510,7 +521,7 @@ impl Rules {
                         self.exemptions
                             .iter()
                             .filter(|e| e.expires < today && covering(rule, e))
-                            .map(|e| (rule.name.clone(), e.reference()))
+                            .map(|e| e.covering(rule))
                     })
                     .collect(),
             },
@@ -598,24 +609,16 @@ impl Rules {
                 continue;
             };
             for finding in analyse(policy, &unexempted, catalog).findings {
-                let statement = &policy.statements[finding.statement];
+                let sid = policy.statements[finding.statement].sid.as_deref();
                 for hit in &finding.hits {
-                    let rules = self
-                        .rules
-                        .iter()
-                        .filter(|r| r.mode == mode && r.names(&hit.restricted));
+                    let rules = self.rules_naming(mode, &hit.restricted);
                     // Counted: name the expired exemptions that covered it; not counted: the
                     // active one that covers it (none: an acceptable scope of another rule).
                     let counts = counted(mode, finding.statement, &hit.restricted);
                     for rule in rules {
                         let covering = self.exemptions.iter().filter(|e| {
                             (e.expires < today) == counts
-                                && e.concerns(rule)
-                                && e.matches(context)
-                                && e.covers(&hit.restricted)
-                                && e.sid
-                                    .as_deref()
-                                    .is_none_or(|sid| covered_sid(sid, statement))
+                                && e.covers_grant(rule, &hit.restricted, sid, context)
                         });
                         for exemption in covering.take(if counts { usize::MAX } else { 1 }) {
                             let grant = ExemptedGrant {
@@ -650,13 +653,6 @@ fn grants(analysis: &Analysis, statement: usize, pattern: &str) -> bool {
                 .iter()
                 .any(|h| h.restricted.eq_ignore_ascii_case(pattern))
     })
-}
-
-fn covered_sid(sid_pattern: &str, statement: &Statement<'_>) -> bool {
-    statement
-        .sid
-        .as_deref()
-        .is_some_and(|sid| covered(&[sid_pattern], sid))
 }
 
 impl Rule {
@@ -704,6 +700,31 @@ impl Exemption {
                 &[PatternSet::any_of([pattern])],
                 &PatternSet::any_of(self.actions.iter().map(String::as_str)),
             )
+    }
+
+    /// True when the exemption (expired or not) covers a statement's grant of `pattern` under
+    /// `rule`, in `context`; `sid` is the statement's Sid.
+    fn covers_grant(
+        &self,
+        rule: &Rule,
+        pattern: &str,
+        sid: Option<&str>,
+        context: &Context<'_>,
+    ) -> bool {
+        self.concerns(rule)
+            && self.matches(context)
+            && self.covers(pattern)
+            && self
+                .sid
+                .as_deref()
+                .is_none_or(|wanted| sid.is_some_and(|sid| covered(&[wanted], sid)))
+    }
+
+    fn covering(&self, rule: &Rule) -> Covering {
+        Covering {
+            rule: rule.name.clone(),
+            exemption: self.reference(),
+        }
     }
 
     pub fn reference(&self) -> ExemptionRef {
@@ -1731,6 +1752,10 @@ actions = ["iam:PassRole"]
         assert_eq!(with.rules()[0].name, PARAMETER_RULE);
         assert_ne!(with.digest(), alone.digest());
         assert_eq!(
+            Rules::of_parameter(&parameter),
+            rules("version = 1").with_parameter(Some(&parameter))
+        );
+        assert_eq!(
             verdict(
                 &with,
                 &Context::default(),
@@ -2200,9 +2225,9 @@ policy_path = "/platform/*"
                 ..Context::default()
             };
             let cover = rules.cover(Mode::Enforce, "iam:PassRole", sid, &context, TODAY);
-            let names = |list: &[(String, ExemptionRef)]| {
+            let names = |list: &[Covering]| {
                 list.iter()
-                    .map(|(rule, e)| format!("{rule}:{}", e.name))
+                    .map(|c| format!("{}:{}", c.rule, c.exemption.name))
                     .collect::<Vec<_>>()
             };
             (names(&cover.active), names(&cover.expired))

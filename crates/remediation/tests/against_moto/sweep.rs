@@ -97,10 +97,7 @@ impl Sweeping {
     }
 
     fn deps(&self, mode: SweepMode) -> SweepDeps {
-        let parameter_only = Rules::parse("version = 1", Catalog::embedded())
-            .unwrap()
-            .with_parameter(Some(&restricted()));
-        self.deps_with(mode, parameter_only)
+        self.deps_with(mode, Rules::of_parameter(&restricted()))
     }
 
     fn deps_with(&self, mode: SweepMode, rules: Rules) -> SweepDeps {
