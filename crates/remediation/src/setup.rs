@@ -76,13 +76,6 @@ pub async fn sdk_config(function_timeout: Duration) -> aws_config::SdkConfig {
         .await
 }
 
-/// `RESTRICTED_ACTIONS`, validated against the catalog: a typo stops the function at start-up.
-pub fn restricted_actions() -> Result<RestrictedActions, StepError> {
-    let list = required_env("RESTRICTED_ACTIONS")?;
-    RestrictedActions::parse(&list, Catalog::embedded())
-        .map_err(|e| StepError::Configuration(format!("RESTRICTED_ACTIONS: {e}")))
-}
-
 /// The rules the function was built with (`text`, read from `file`: `deployed_rules`), with
 /// `RESTRICTED_ACTIONS` (the deployment's parameter, which may be empty) as one more enforced
 /// rule. A problem in the file or the parameter, or nothing restricted at all, stops the
