@@ -206,6 +206,7 @@ async fn assess_membership(
     };
     let owned = ChangeContext::of(&change);
     let context = owned.context();
+    let today = today();
     let added = |restricted: Option<RestrictedActions>| match restricted {
         Some(restricted) => added_grants(
             &policies,
@@ -218,10 +219,10 @@ async fn assess_membership(
         None => Ok((Vec::new(), 0)),
     };
     let (group_grants, omitted_grants) =
-        added(deps.rules.restricted(Mode::Enforce, &context, today()))?;
-    let (alerted, omitted_alerts) = added(deps.rules.restricted(Mode::Alert, &context, today()))?;
+        added(deps.rules.restricted(Mode::Enforce, &context, today))?;
+    let (alerted, omitted_alerts) = added(deps.rules.restricted(Mode::Alert, &context, today))?;
     let restricted = !group_grants.is_empty();
-    let exemptions = path_exemptions_of(deps, &context, &group_grants, &alerted, |set| {
+    let exemptions = path_exemptions_of(deps, &context, today, &group_grants, &alerted, |set| {
         added(set).map(|(grants, _)| grants)
     })?;
     let rules = alert_only(alerted, omitted_alerts, &group_grants).with_path_exemptions(exemptions);
@@ -249,6 +250,7 @@ async fn assess_membership(
 fn path_exemptions_of(
     deps: &AnalyseDeps,
     context: &Context<'_>,
+    today: time::Date,
     enforced: &[AddedGrant],
     alerted: &[AddedGrant],
     adds: impl Fn(Option<RestrictedActions>) -> Result<Vec<AddedGrant>, StepError>,
@@ -256,7 +258,7 @@ fn path_exemptions_of(
     let (mut exempted, mut expired) = (Vec::new(), Vec::new());
     for (mode, with) in [(Mode::Enforce, enforced), (Mode::Alert, alerted)] {
         let without = adds(deps.rules.unexempted(mode))?;
-        let (e, x) = path_exemptions(&deps.rules, mode, context, today(), &without, with);
+        let (e, x) = path_exemptions(&deps.rules, mode, context, today, &without, with);
         exempted.extend(e);
         expired.extend(x);
     }
@@ -312,19 +314,17 @@ async fn assess_boundary(
         boundaries::previous(&deps.decisions, &deps.iam, &principal, &change.event_time).await?;
     let owned = ChangeContext::of(&change);
     let context = owned.context();
-    let enforced = deps.rules.restricted(Mode::Enforce, &context, today());
+    let today = today();
+    let enforced = deps.rules.restricted(Mode::Enforce, &context, today);
     let (assessed, omitted_grants) = boundary::assess(&policies, &previous, enforced.as_ref())?;
     let added = |restricted: Option<RestrictedActions>| match restricted {
         Some(restricted) => Ok(boundary::added_grants(&policies, &previous, &restricted)?),
         None => Ok(Vec::new()),
     };
-    let (alerted, omitted_alerts) = carried_added_grants(added(deps.rules.restricted(
-        Mode::Alert,
-        &context,
-        today(),
-    ))?);
+    let (alerted, omitted_alerts) =
+        carried_added_grants(added(deps.rules.restricted(Mode::Alert, &context, today))?);
     let restricted = assessed.restricted();
-    let exemptions = path_exemptions_of(deps, &context, &assessed.added, &alerted, added)?;
+    let exemptions = path_exemptions_of(deps, &context, today, &assessed.added, &alerted, added)?;
     let rules =
         alert_only(alerted, omitted_alerts, &assessed.added).with_path_exemptions(exemptions);
     let document = boundary_in_force(&policies).map_or(NO_BOUNDARY.to_owned(), |b| b.document);
