@@ -73,8 +73,9 @@ pub async fn quarantine(
     // Whether a read that does not show the event's change may be IAM's lag.
     let now = time::OffsetDateTime::now_utc();
     let lagging = may_lag(&analysed.change.event_time, now);
-    // The enforced rules for this change, with the same context and day as Analyse read them
-    // on: alert-mode and off rules are never written.
+    // The enforced rules for this change, with the same context as Analyse, on today's date
+    // (an exemption that expired since Analyse no longer spares a grant: the safe side):
+    // alert-mode and off rules are never written.
     let context = ChangeContext::of(&analysed.change);
     let Some(restricted) = deps
         .rules
