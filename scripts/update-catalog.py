@@ -10,7 +10,7 @@ the catalog before.
 
 Why: AWS adds actions every week. The engine judges actions it does not know
 soundly, but a quarantine's expansion leaves them out and their resource types
-are unknown; the catalog-age test fails once the data is too old. This makes
+are unknown; the catalog-age test fails once the data is too old and a newer release is published. This makes
 moving forward one reviewed step.
 
 Exit status: 0 when the catalog is up to date or was moved; 1 on failure.

