@@ -2,13 +2,14 @@
 //! deployment does not notify), one EventBridge event for tools. Which
 //! outcome is the state machine's decision: each outcome has its own publish state.
 
+use approval::ApprovalId;
 use incident::decision_log::IncidentRecord;
 use incident::{Outcome, OutcomeState, event_detail, notification};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::decisions::DecisionTable;
-use crate::error::StepError;
+use crate::error::{StepError, invalid_input};
 use crate::executions::Executions;
 use crate::publisher::Publisher;
 
@@ -83,10 +84,11 @@ async fn record_incident(
         }
         Err(error) => return Err(error),
     };
-    let incident = execution_arn.rsplit(':').next().unwrap_or(execution_arn);
+    // `entered_state` proved it an execution of this state machine: it has a name.
+    let incident = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
     let now = OffsetDateTime::now_utc();
     let state = OutcomeState::from_value(step.input);
-    let record = IncidentRecord::of(incident, outcome, &state, now);
+    let record = IncidentRecord::of(incident.as_str(), outcome, &state, now);
     deps.decisions.put_incident(&record, now).await?;
     tracing::info!(record = %record.item_key(), "incident recorded");
     Ok(())

@@ -4,7 +4,7 @@
 //! now, lets `incident::restore` decide whether the original goes back (only while the
 //! quarantine is what is in force), then writes.
 
-use approval::{approval_requests, decision_message, decode_proof};
+use approval::{ApprovalId, approval_requests, decision_message, decode_proof};
 use incident::boundary::{BoundaryRestoreNow, restore_boundary};
 use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
@@ -78,9 +78,10 @@ async fn record_approval(
         tracing::warn!("the restored original is not JSON: no grant recorded");
         return Ok(());
     };
-    let incident = execution_arn.rsplit(':').next().unwrap_or(execution_arn);
+    // `approved_quarantine` proved it an execution of this state machine: it has a name.
+    let incident = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
     deps.decisions
-        .record_approved(&key, incident, OffsetDateTime::now_utc())
+        .record_approved(&key, incident.as_str(), OffsetDateTime::now_utc())
         .await?;
     tracing::info!(grant = %key.item_key(), "approval recorded");
     Ok(())
