@@ -71,7 +71,8 @@ pub struct IncidentName {
 
 /// Step Functions names allow more, but CloudTrail event IDs are UUIDs: anything else is hashed.
 const MAX_EVENT_ID: usize = 40;
-const STAMP: &[time::format_description::FormatItem<'static>] =
+/// A change's time in a name (`20261202T010203Z`); a sweep's id spells its time the same.
+pub(crate) const STAMP: &[time::format_description::FormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");
 
 impl IncidentName {

@@ -29,11 +29,12 @@ use policy_engine::{
 };
 use serde::Serialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::decision_log::{GrantKey, GrantRecord, GrantStatus, rfc3339};
 use crate::event::{Principal, PrincipalKind, Target};
-use crate::name::IncidentName;
+use crate::name::{IncidentName, STAMP};
 use crate::notification::{Notification, SUBJECT_LIMIT, target_text, truncate};
 use crate::own_stack::OwnRoles;
 
@@ -69,6 +70,15 @@ impl std::str::FromStr for SweepMode {
             other => Err(format!("{other:?} is neither quarantine nor report")),
         }
     }
+}
+
+/// The id of the sweep started `at` by the invocation `request_id` (Lambda's, which makes it
+/// unique): `sweep-<yyyymmddThhmmssZ>-<8 hex of the request id>`.
+pub fn sweep_id(at: OffsetDateTime, request_id: &str) -> String {
+    let stamp = at.format(STAMP).unwrap_or_default();
+    let digest = Sha256::digest(request_id.as_bytes());
+    let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sweep-{stamp}-{tag}")
 }
 
 /// One sweep's circumstances.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use incident::decision_log::{GrantKey, GrantRecord, GrantStatus, claim_lifetime};
 use incident::sweep::{
     Disposition, Examined, SweepContext, SweepMode, SweepPlan, TargetFinding, plan_sweep,
-    sweep_event_detail, sweep_notification,
+    sweep_event_detail, sweep_id, sweep_notification,
 };
 use incident::{
     IncidentName, OwnRoles, Principal, PrincipalKind, Reading, Target, TargetKey, WriterSessions,
@@ -127,6 +127,22 @@ fn record(status: GrantStatus, at: time::OffsetDateTime) -> GrantRecord {
         incident: "earlier".into(),
         at,
     }
+}
+
+#[test]
+fn a_sweeps_id_is_its_time_as_in_incident_names_and_a_tag_of_its_invocation() {
+    // GIVEN one time and two invocations
+    let at = datetime!(2026-12-02 05:00:07 UTC);
+
+    // WHEN each is named
+    let one = sweep_id(at, "8f5c1f4e-0d1b-4c8e-9a55-3c2e1d0b9a87");
+    let other = sweep_id(at, "0b7e2a41-55c3-4f0e-8d2a-6a1c9e3b7f20");
+
+    // THEN the time reads as in an incident's name, and the invocations differ in the tag
+    assert!(one.starts_with("sweep-20261202T050007Z-"), "{one}");
+    assert_eq!(one.len(), "sweep-20261202T050007Z-".len() + 8, "{one}");
+    assert_ne!(one, other);
+    assert_eq!(one, sweep_id(at, "8f5c1f4e-0d1b-4c8e-9a55-3c2e1d0b9a87"));
 }
 
 #[test]

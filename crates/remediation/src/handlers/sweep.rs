@@ -12,13 +12,11 @@ use incident::PrincipalKind;
 use incident::decision_log::boundary_key;
 use incident::sweep::{
     Disposition, Examined, SUMMARY_DETAIL_TYPE, SweepContext, SweepMode, SweepSummary, plan_sweep,
-    sweep_event_detail, sweep_notification,
+    sweep_event_detail, sweep_id, sweep_notification,
 };
 use policy_engine::{AuthorizationDetails, Catalog, Rules};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::account::authorization_details;
 use crate::decisions::{Claim, DecisionTable};
@@ -162,18 +160,6 @@ pub async fn handle(
         "swept"
     );
     Ok(summary)
-}
-
-/// `sweep-<yyyymmddThhmmssZ>-<8 hex of the request id>`.
-fn sweep_id(at: OffsetDateTime, request_id: &str) -> String {
-    let stamp = at
-        .format(format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_default();
-    let digest = Sha256::digest(request_id.as_bytes());
-    let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sweep-{stamp}-{tag}")
 }
 
 /// The account's id, from any of its users' or roles' ARNs (`arn:aws:iam::<account>:...`).
