@@ -130,11 +130,6 @@ pub fn claim_lifetime(approval_timeout_seconds: u64) -> Duration {
 /// The boundary ledger's key for a user or role (`boundary#<role|user>#<name lowercased>`):
 /// IAM's names are not distinguished by case.
 pub fn boundary_key(kind: PrincipalKind, name: &str) -> String {
-    let kind = match kind {
-        PrincipalKind::User => "user",
-        PrincipalKind::Role => "role",
-        PrincipalKind::Group => "group",
-    };
     format!("boundary#{kind}#{}", name.to_lowercase())
 }
 

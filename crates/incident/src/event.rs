@@ -2,8 +2,9 @@
 //! how, and who changed it. Failed calls, non-default policy versions and iam-sentinel's own
 //! changes are recognised and ignored, never analysed.
 
+pub use policy_engine::PrincipalKind;
+use policy_engine::PrincipalRef;
 use policy_engine::in_force::principal_arn;
-use policy_engine::{PrincipalKind as EngineKind, PrincipalRef};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -29,14 +30,6 @@ pub enum EventError {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PrincipalKind {
-    User,
-    Role,
-    Group,
-}
-
 /// An IAM user, role or group, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
@@ -57,13 +50,8 @@ impl Principal {
     /// `arn:aws:iam::<account>:<user|role|group>/<name>`, as the rules' exemptions name a
     /// principal: spelt by `policy_engine::in_force`, for a change as for the account sweep.
     pub fn arn(&self, account: &str) -> String {
-        let kind = match self.kind {
-            PrincipalKind::User => EngineKind::User,
-            PrincipalKind::Role => EngineKind::Role,
-            PrincipalKind::Group => EngineKind::Group,
-        };
         let principal = PrincipalRef {
-            kind,
+            kind: self.kind,
             name: self.name.clone(),
         };
         principal_arn(account, &principal)

@@ -24,8 +24,7 @@ use policy_engine::in_force::Classifier;
 use policy_engine::rules::Covering;
 use policy_engine::rules::ExemptionRef;
 use policy_engine::{
-    Catalog, GrantingStatement, Mode, PolicySource, PrincipalKind as EngineKind, PrincipalPolicies,
-    PrincipalRef, Rules,
+    Catalog, GrantingStatement, Mode, PolicySource, PrincipalPolicies, PrincipalRef, Rules,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -411,7 +410,7 @@ enum Holder {
 
 impl Holder {
     fn of(principal: &PrincipalPolicies, own_roles: &OwnRoles) -> Holder {
-        let role = principal.principal.kind == EngineKind::Role;
+        let role = principal.principal.kind == PrincipalKind::Role;
         if role && own_roles.contains(&principal.principal.name) {
             Holder::OwnRole
         } else if role
@@ -486,11 +485,7 @@ impl Gathered {
 
 fn principal_of(principal: &PrincipalRef) -> Principal {
     Principal {
-        kind: match principal.kind {
-            EngineKind::User => PrincipalKind::User,
-            EngineKind::Role => PrincipalKind::Role,
-            EngineKind::Group => PrincipalKind::Group,
-        },
+        kind: principal.kind,
         name: principal.name.clone(),
     }
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::{self, Denials, Hit, Limit, Resources};
 use crate::catalog::Catalog;
@@ -22,7 +22,7 @@ use crate::document::{ActionClause, Effect, Policy, PolicyError, Statement, deco
 use crate::pattern::{Language, PatternSet};
 use crate::restricted::RestrictedActions;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PrincipalKind {
     User,

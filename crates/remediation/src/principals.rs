@@ -5,7 +5,7 @@
 
 use incident::{Principal, PrincipalKind};
 use policy_engine::access::{
-    PolicySource, PrincipalKind as Kind, PrincipalPolicies, PrincipalRef, SourcedPolicy, Unresolved,
+    PolicySource, PrincipalPolicies, PrincipalRef, SourcedPolicy, Unresolved,
 };
 
 use crate::error::AwsFailure;
@@ -119,11 +119,7 @@ async fn own_policies(
 
 fn reference(principal: &Principal) -> PrincipalRef {
     PrincipalRef {
-        kind: match principal.kind {
-            PrincipalKind::User => Kind::User,
-            PrincipalKind::Role => Kind::Role,
-            PrincipalKind::Group => Kind::Group,
-        },
+        kind: principal.kind,
         name: principal.name.clone(),
     }
 }

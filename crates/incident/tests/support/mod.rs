@@ -23,9 +23,7 @@ use incident::{
     QuarantineRecord, Reading, RestoreRecord, Target, Verdict, WriterSessions, carried_findings,
     read_event,
 };
-use policy_engine::access::{
-    PolicySource, PrincipalKind as EngineKind, PrincipalPolicies, PrincipalRef, SourcedPolicy,
-};
+use policy_engine::access::{PolicySource, PrincipalPolicies, PrincipalRef, SourcedPolicy};
 use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, decode};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -269,7 +267,7 @@ pub fn admins_group_policies() -> Vec<SourcedPolicy> {
 pub fn carol_with(identity: Vec<SourcedPolicy>) -> PrincipalPolicies {
     PrincipalPolicies {
         principal: PrincipalRef {
-            kind: EngineKind::User,
+            kind: PrincipalKind::User,
             name: "carol".into(),
         },
         arn: Some("arn:aws:iam::123456789012:user/carol".into()),
@@ -292,7 +290,7 @@ pub fn boundary(name: &str) -> Boundary {
 /// (`s3:Delete*` on its staging bucket) under `boundary` (`None`: no boundary).
 pub fn pipeline(boundary: Option<&Boundary>) -> PrincipalPolicies {
     let owner = PrincipalRef {
-        kind: EngineKind::Role,
+        kind: PrincipalKind::Role,
         name: "data-pipeline".into(),
     };
     PrincipalPolicies {
