@@ -20,18 +20,20 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
+use policy_engine::account::AttachedPermissionsBoundary;
 use policy_engine::in_force::Classifier;
 use policy_engine::rules::Covering;
 use policy_engine::rules::ExemptionRef;
 use policy_engine::{
-    Catalog, GrantingStatement, Mode, PolicySource, PrincipalPolicies, PrincipalRef, Rules,
+    AuthorizationDetails, Catalog, GrantingStatement, Mode, PolicySource, PrincipalPolicies,
+    PrincipalRef, Rules,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::decision_log::{GrantKey, GrantRecord, GrantStatus, rfc3339};
+use crate::decision_log::{GrantKey, GrantRecord, GrantStatus, boundary_key, rfc3339};
 use crate::event::{Principal, PrincipalKind, Target};
 use crate::name::{IncidentName, STAMP};
 use crate::notification::{Notification, SUBJECT_LIMIT, target_text, truncate};
@@ -69,6 +71,38 @@ impl std::str::FromStr for SweepMode {
             other => Err(format!("{other:?} is neither quarantine nor report")),
         }
     }
+}
+
+/// The account's id, from any of its users' or roles' ARNs (`arn:aws:iam::<account>:...`);
+/// empty when it has none.
+pub fn account_of(details: &AuthorizationDetails) -> String {
+    details
+        .users
+        .iter()
+        .filter_map(|u| u.arn.as_deref())
+        .chain(details.roles.iter().filter_map(|r| r.arn.as_deref()))
+        .find_map(|arn| arn.split(':').nth(4).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Every user's and role's boundary (`None`: none), keyed as the boundary ledger keys them.
+pub fn boundaries(details: &AuthorizationDetails) -> Vec<(String, Option<String>)> {
+    let arn = |b: &Option<AttachedPermissionsBoundary>| {
+        b.as_ref().map(|b| b.permissions_boundary_arn.clone())
+    };
+    let users = details.users.iter().map(|u| {
+        (
+            boundary_key(PrincipalKind::User, &u.user_name),
+            arn(&u.permissions_boundary),
+        )
+    });
+    let roles = details.roles.iter().map(|r| {
+        (
+            boundary_key(PrincipalKind::Role, &r.role_name),
+            arn(&r.permissions_boundary),
+        )
+    });
+    users.chain(roles).collect()
 }
 
 /// The id of the sweep started `at` by the invocation `request_id` (Lambda's, which makes it

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use incident::decision_log::{GrantKey, GrantRecord, GrantStatus, claim_lifetime};
 use incident::sweep::{
-    Disposition, Examined, SweepContext, SweepMode, SweepPlan, TargetFinding, plan_sweep,
-    sweep_event_detail, sweep_id, sweep_notification,
+    Disposition, Examined, SweepContext, SweepMode, SweepPlan, TargetFinding, account_of,
+    boundaries, plan_sweep, sweep_event_detail, sweep_id, sweep_notification,
 };
 use incident::{
     IncidentName, OwnRoles, Principal, PrincipalKind, Reading, Target, TargetKey, WriterSessions,
@@ -127,6 +127,49 @@ fn record(status: GrantStatus, at: time::OffsetDateTime) -> GrantRecord {
         incident: "earlier".into(),
         at,
     }
+}
+
+fn account_file(name: &str) -> AuthorizationDetails {
+    AuthorizationDetails::from_json(&read_fixture("account", name)).expect("the fixture reads")
+}
+
+#[test]
+fn the_account_is_read_from_its_users_or_roles_arns() {
+    let with_users = account_file("api-encoded.json");
+    let roles_only = AuthorizationDetails {
+        users: Vec::new(),
+        ..account_file("api-encoded.json")
+    };
+    let cases = [
+        ("users and roles", with_users, ACCOUNT),
+        ("roles only", roles_only, ACCOUNT),
+        ("no principal", AuthorizationDetails::default(), ""),
+    ];
+    for (case, details, account) in cases {
+        assert_eq!(account_of(&details), account, "{case}");
+    }
+}
+
+#[test]
+fn the_ledger_gets_every_users_and_roles_boundary_or_none() {
+    // GIVEN an account where one user and one role have a boundary
+    let details = account_file("api-encoded.json");
+
+    // WHEN the sweep lists the boundaries for the ledger
+    let listed = boundaries(&details);
+
+    // THEN every user and role is listed by its ledger key, groups never
+    let developer = Some("arn:aws:iam::123456789012:policy/DeveloperBoundary".to_owned());
+    assert_eq!(
+        listed,
+        [
+            ("boundary#user#alice".to_owned(), None),
+            ("boundary#user#bob".to_owned(), developer.clone()),
+            ("boundary#user#carol".to_owned(), None),
+            ("boundary#role#ec2role".to_owned(), None),
+            ("boundary#role#deploy".to_owned(), developer),
+        ]
+    );
 }
 
 #[test]

@@ -8,13 +8,11 @@
 use std::time::{Duration, Instant};
 
 use incident::OwnRoles;
-use incident::PrincipalKind;
-use incident::decision_log::boundary_key;
 use incident::sweep::{
-    Disposition, Examined, SUMMARY_DETAIL_TYPE, SweepContext, SweepMode, SweepSummary, plan_sweep,
-    sweep_event_detail, sweep_id, sweep_notification,
+    Disposition, Examined, SUMMARY_DETAIL_TYPE, SweepContext, SweepMode, SweepSummary, account_of,
+    boundaries, plan_sweep, sweep_event_detail, sweep_id, sweep_notification,
 };
-use policy_engine::{AuthorizationDetails, Catalog, Rules};
+use policy_engine::{Catalog, Rules};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -160,36 +158,4 @@ pub async fn handle(
         "swept"
     );
     Ok(summary)
-}
-
-/// The account's id, from any of its users' or roles' ARNs (`arn:aws:iam::<account>:...`).
-fn account_of(details: &AuthorizationDetails) -> String {
-    details
-        .users
-        .iter()
-        .filter_map(|u| u.arn.as_deref())
-        .chain(details.roles.iter().filter_map(|r| r.arn.as_deref()))
-        .find_map(|arn| arn.split(':').nth(4).map(str::to_owned))
-        .unwrap_or_default()
-}
-
-/// Every user's and role's boundary, for the ledger.
-fn boundaries(details: &AuthorizationDetails) -> Vec<(String, Option<String>)> {
-    let users = details.users.iter().map(|u| {
-        (
-            boundary_key(PrincipalKind::User, &u.user_name),
-            u.permissions_boundary
-                .as_ref()
-                .map(|b| b.permissions_boundary_arn.clone()),
-        )
-    });
-    let roles = details.roles.iter().map(|r| {
-        (
-            boundary_key(PrincipalKind::Role, &r.role_name),
-            r.permissions_boundary
-                .as_ref()
-                .map(|b| b.permissions_boundary_arn.clone()),
-        )
-    });
-    users.chain(roles).collect()
 }
