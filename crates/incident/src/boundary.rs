@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::event::Principal;
 use crate::quarantine::QuarantineError;
 use crate::record::{
-    AddedGrant, AppliedQuarantine, DocumentRef, QuarantineAction, carried_added_grants,
+    AddedGrant, AppliedQuarantine, DocumentRef, QuarantineAction, RestoreStatus,
+    carried_added_grants,
 };
 use crate::restore::{RestorePlan, RestoreWrite, gone, restored, skipped};
 
@@ -423,6 +424,26 @@ fn allows_all_the_quarantine_boundary_does(
         .iter()
         .any(|s| s.effect == Effect::Deny && Language::all(&[actions(&s.actions), others.clone()]));
     allows_them && !denies_one
+}
+
+/// What the boundary ledger records once a restore of `action` ended with `status`: for a
+/// boundary change restored, its principal and the approved boundary (`None`: no boundary), now
+/// in force and what a later change is compared with. Any other restore leaves the ledger be.
+pub fn ledger_after_restore(
+    action: &QuarantineAction,
+    status: RestoreStatus,
+) -> Option<(&Principal, Option<&str>)> {
+    match (action, status) {
+        (
+            QuarantineAction::BoundaryPutBack {
+                principal,
+                changed_to,
+                ..
+            },
+            RestoreStatus::Restored,
+        ) => Some((principal, changed_to.as_deref())),
+        _ => None,
+    }
 }
 
 /// A boundary quarantine, as it is now, for the Restore step.

@@ -8,7 +8,7 @@ mod support;
 
 use incident::boundary::{
     Boundary, BoundaryDecision, BoundaryNow, BoundaryRestoreNow, NO_BOUNDARY, Previous, assess,
-    decide_put_back, restore_boundary,
+    decide_put_back, ledger_after_restore, restore_boundary,
 };
 use incident::quarantine::QuarantineError;
 use incident::restore::RestoreWrite;
@@ -374,5 +374,50 @@ fn approval_restores_the_change_only_while_the_quarantine_is_in_force() {
             "{what}: {}",
             plan.record.detail
         );
+    }
+}
+
+#[test]
+fn a_restored_boundary_change_and_only_it_updates_the_ledger() {
+    let role = principal(PrincipalKind::Role, ROLE);
+    let put_back = |changed_to: Option<&str>| QuarantineAction::BoundaryPutBack {
+        principal: role.clone(),
+        previous_boundary_arn: boundary("pipeline-boundary").arn,
+        changed_to: changed_to.map(str::to_owned),
+    };
+    let wide = boundary("pipeline-boundary-wide").arn;
+    let detached = QuarantineAction::Detached {
+        principal: role.clone(),
+        policy_arn: "arn:aws:iam::123456789012:policy/DataPlatform".into(),
+    };
+    let cases = [
+        (
+            "a widening restored: the wide boundary",
+            put_back(Some(&wide)),
+            RestoreStatus::Restored,
+            Some((&role, Some(wide.as_str()))),
+        ),
+        (
+            "a deletion restored: no boundary",
+            put_back(None),
+            RestoreStatus::Restored,
+            Some((&role, None)),
+        ),
+        (
+            "skipped: left be",
+            put_back(Some(&wide)),
+            RestoreStatus::Skipped,
+            None,
+        ),
+        ("gone: left be", put_back(None), RestoreStatus::Gone, None),
+        (
+            "not a boundary change",
+            detached,
+            RestoreStatus::Restored,
+            None,
+        ),
+    ];
+    for (case, action, status, ledger) in cases {
+        assert_eq!(ledger_after_restore(&action, status), ledger, "{case}");
     }
 }

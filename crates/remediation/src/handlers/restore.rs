@@ -5,7 +5,7 @@
 //! quarantine is what is in force), then writes.
 
 use approval::{ApprovalId, approval_requests, decision_message, decode_proof};
-use incident::boundary::{BoundaryRestoreNow, restore_boundary};
+use incident::boundary::{BoundaryRestoreNow, ledger_after_restore, restore_boundary};
 use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
 use incident::restore::{
@@ -138,24 +138,18 @@ pub async fn restore(
     deps: &RestoreDeps,
 ) -> Result<RestoreRecord, StepError> {
     let iam = &deps.iam;
-    let boundary_change = match quarantine.applied().map(|q| &q.action) {
-        Some(QuarantineAction::BoundaryPutBack {
-            principal,
-            changed_to,
-            ..
-        }) => Some((principal.clone(), changed_to.clone())),
-        _ => None,
-    };
+    let action = quarantine.applied().map(|q| q.action.clone());
     let RestorePlan { writes, record } = plan_restore(quarantine, iam, &deps.documents).await?;
     for write in &writes {
         apply(write, iam).await?;
     }
     // The approved boundary is the one in force now: what a later change is compared with.
-    if let (RestoreStatus::Restored, Some((principal, changed_to))) =
-        (record.status, boundary_change)
+    if let Some((principal, boundary_arn)) = action
+        .as_ref()
+        .and_then(|action| ledger_after_restore(action, record.status))
     {
         let source = "restore-policy: approved";
-        boundaries::record(&deps.decisions, &principal, changed_to.as_deref(), source).await?;
+        boundaries::record(&deps.decisions, principal, boundary_arn, source).await?;
     }
     match record.status {
         RestoreStatus::Restored => tracing::info!(detail = %record.detail, "restored"),
