@@ -162,6 +162,7 @@ fn lambda_environment(runtime_api: &str, name: &str) -> Vec<(&'static str, Strin
              arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/iam-sentinel-restore-policy"
                 .into(),
         ),
+        ("ACCOUNT_ID", "123456789012".into()),
         ("NOTIFY_ON_CLEAN_CHANGES", "false".into()),
         ("APPROVAL_TIMEOUT", "24h".into()),
         (

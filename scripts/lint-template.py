@@ -15,8 +15,10 @@ runs on the result, which is written to target/lint/ for reading.
 
 Before that, it checks what neither linter knows about this project (`deploy_problems`): every
 log group is kept when the stack goes, the template's default Architecture is what `make build`
-builds, the approval deadline stays below Step Functions' one-year limit, and every alarm on an
-EventBridge rule's metric names a rule of this template on the default bus.
+builds, the approval deadline stays below Step Functions' one-year limit, every alarm on an
+EventBridge rule's metric names a rule of this template on the default bus, and every rule on
+CloudTrail's events matches this account's only (the default bus also carries what other
+accounts send it).
 
 Exit status: 0 when those checks pass and cfn-lint reports no error and no warning; 1 for a
 failed check; otherwise cfn-lint's own non-zero status (informational findings are shown and
@@ -72,6 +74,9 @@ def local_definitions(template):
     return found
 
 
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+THIS_ACCOUNT = {"Ref": "AWS::AccountId"}
+
 # Standard workflows run for at most one year: a longer approval wait could never time out.
 ONE_YEAR_HOURS = 365 * 24
 
@@ -114,6 +119,13 @@ def deploy_problems(template, makefile):
         if resource.get("Type") == "AWS::Events::Rule"
         and resource.get("Properties", {}).get("EventBusName", "default") == "default"
     }
+    for logical_id in sorted(default_bus_rules):
+        pattern = resources[logical_id].get("Properties", {}).get("EventPattern", {})
+        if CLOUDTRAIL_DETAIL_TYPE in pattern.get("detail-type", []) and pattern.get("account") != [THIS_ACCOUNT]:
+            problems.append(
+                f"{logical_id}: a rule on CloudTrail's events must pin `account: [!Ref AWS::AccountId]`, "
+                f"not {pattern.get('account')!r}: another account's events would be acted on here"
+            )
     for logical_id, resource in resources.items():
         properties = resource.get("Properties", {})
         if resource.get("Type") != "AWS::CloudWatch::Alarm" or properties.get("Namespace") != "AWS/Events":
@@ -138,7 +150,7 @@ def main():
         print(f"{template_path}: {problem}", file=sys.stderr)
     if problems:
         sys.exit(1)
-    print(f"{template_path}: log groups retained, Architecture = make build's, approval deadline under a year, rule alarms name their rules")
+    print(f"{template_path}: log groups retained, Architecture = make build's, approval deadline under a year, rule alarms name their rules, CloudTrail rules pin the account")
     definitions = local_definitions(sam_template)
 
     validator = SamTemplateValidator(sam_template, BundledManagedPolicies(), region=REGION)

@@ -153,6 +153,9 @@ class LocalStack:
             # analyse-change: exactly these sessions are iam-sentinel's own writes; a restricted
             # grant on these roles is reported, never quarantined.
             "WRITER_SESSION_ARNS": ",".join(WRITER_SESSION_ARNS),
+            # analyse-change: the account it acts in (moto's); another account's events are
+            # ignored.
+            "ACCOUNT_ID": ACCOUNT,
             "OWN_ROLE_NAMES": ",".join(OWN_ROLE_NAMES),
             "NOTIFY_ON_CLEAN_CHANGES": "true" if self.notify_on_clean_changes else "false",
             # analyse-change: how long RequestApproval waits (approvalTimeoutSeconds).

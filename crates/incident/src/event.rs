@@ -1,6 +1,6 @@
 //! Reading the EventBridge "AWS API Call via CloudTrail" events of IAM: which policy changed,
-//! how, and who changed it. Failed calls, non-default policy versions and iam-sentinel's own
-//! changes are recognised and ignored, never analysed.
+//! how, and who changed it. Failed calls, non-default policy versions, iam-sentinel's own
+//! changes and changes recorded in another account are recognised and ignored, never analysed.
 
 pub use policy_engine::PrincipalKind;
 use policy_engine::PrincipalRef;
@@ -211,6 +211,59 @@ impl WriterSessions {
             .arn
             .as_deref()
             .is_some_and(|arn| self.0.iter().any(|session| session == arn))
+    }
+}
+
+/// Which events are this stack's to act on: those recorded in the account it is deployed in,
+/// of changes made by anyone but its two writer functions. Another account's events can reach
+/// the stack's default bus (EventBridge delivers between accounts where the bus's policy lets
+/// them); the writers act by name in their own account, so such an event would take a grant
+/// away from a same-named principal here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventScope {
+    account: String,
+    writers: WriterSessions,
+}
+
+impl EventScope {
+    /// `account`: the 12-digit id of the account the stack is deployed in.
+    pub fn new(account: &str, writers: WriterSessions) -> Result<EventScope, String> {
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{account:?} is not a 12-digit AWS account id"));
+        }
+        Ok(EventScope {
+            account: account.to_owned(),
+            writers,
+        })
+    }
+
+    /// Why the event is not this account's: every account it names (the envelope's `account`,
+    /// the record's `recipientAccountId`) must be this one, and it must name one.
+    fn foreign(&self, event: &Value, detail: &Value) -> Option<String> {
+        let named: Vec<&Value> = [event.get("account"), detail.get("recipientAccountId")]
+            .into_iter()
+            .flatten()
+            .filter(|v| !v.is_null())
+            .collect();
+        if named.is_empty() {
+            return Some(format!(
+                "the event names no account, so it is not known to be this stack's account {}",
+                self.account
+            ));
+        }
+        named
+            .into_iter()
+            .find(|v| v.as_str() != Some(self.account.as_str()))
+            .map(|other| {
+                let shown = other
+                    .as_str()
+                    .map_or_else(|| other.to_string(), str::to_owned);
+                let shown: String = shown.chars().take(RECEIVED_LIMIT).collect();
+                format!(
+                    "it was recorded in account {shown}, not in this stack's account {}",
+                    self.account
+                )
+            })
     }
 }
 
@@ -433,15 +486,26 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// Reads an EventBridge event. Changes made in one of the `writers` sessions are iam-sentinel's
-/// own and are ignored, so a quarantine or restore never starts another incident.
+/// Reads an EventBridge event as the stack acts on it. Changes recorded in another account than
+/// the `scope`'s are ignored; so are changes made in one of its writer sessions, which are
+/// iam-sentinel's own, so a quarantine or restore never starts another incident.
 ///
-/// Strict where the field decides something (is it IAM's, which call, did it fail, on what
-/// target), lenient where it is only told (time, address, client, ids): a wrong-typed
-/// `eventTime` is noted in `unreadable` and the change is still analysed.
-pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, EventError> {
+/// Strict where the field decides something (is it IAM's, which account, which call, did it
+/// fail, on what target), lenient where it is only told (time, address, client, ids): a
+/// wrong-typed `eventTime` is noted in `unreadable` and the change is still analysed.
+pub fn read_event(event: &Value, scope: &EventScope) -> Result<Reading, EventError> {
+    read(event, Some(scope))
+}
+
+/// Reads an event whoever's it is, for what a name or a notice says about it: never for acting
+/// on it (`read_event` does that).
+pub(crate) fn read_unscoped(event: &Value) -> Result<Reading, EventError> {
+    read(event, None)
+}
+
+fn read(event: &Value, scope: Option<&EventScope>) -> Result<Reading, EventError> {
     if event.get("source").and_then(Value::as_str) == Some(sweep::FINDING_SOURCE) {
-        return read_sweep_finding(event);
+        return read_sweep_finding(event, scope);
     }
     let detail = iam_record(event)?;
     let mut record = Record {
@@ -463,6 +527,9 @@ pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, Ev
             reason,
         })
     };
+    if let Some(reason) = scope.and_then(|scope| scope.foreign(event, detail)) {
+        return ignored(reason);
+    }
     match detail.get("errorCode") {
         None | Some(Value::Null) => {}
         Some(Value::String(code)) => {
@@ -477,7 +544,7 @@ pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, Ev
         }
     }
     let actor = record.actor();
-    if writers.made(&actor) {
+    if scope.is_some_and(|scope| scope.writers.made(&actor)) {
         return ignored("iam-sentinel made this change itself".into());
     }
     let (target, document, version_id, boundary_arn) = match read_call(&name, &mut record)? {
@@ -526,7 +593,7 @@ pub fn read_event(event: &Value, writers: &WriterSessions) -> Result<Reading, Ev
 /// A sweep finding (`sweep::finding_event`): a restricted grant the account sweep found in
 /// force, read as a change to its target by the sweep, strictly: the target decides what is
 /// quarantined. It carries no document, so Analyse reads the one IAM holds.
-fn read_sweep_finding(event: &Value) -> Result<Reading, EventError> {
+fn read_sweep_finding(event: &Value, scope: Option<&EventScope>) -> Result<Reading, EventError> {
     let detail = event
         .get("detail")
         .filter(|d| d.is_object())
@@ -541,6 +608,12 @@ fn read_sweep_finding(event: &Value) -> Result<Reading, EventError> {
         });
     }
     let name = sweep::FINDING_EVENT_NAME;
+    if let Some(reason) = scope.and_then(|scope| scope.foreign(event, detail)) {
+        return Ok(Reading::Ignored {
+            event_name: name.into(),
+            reason,
+        });
+    }
     let mut record = Record {
         detail,
         unreadable: Vec::new(),

@@ -24,8 +24,8 @@ pub use decision_log::{
     DecidedBy, GrantKey, GrantRecord, GrantStatus, IncidentRecord, canonical_digest,
 };
 pub use event::{
-    Actor, EventError, EventFacts, PolicyChange, Principal, PrincipalKind, Reading, Target,
-    WriterSessions, event_facts, read_event,
+    Actor, EventError, EventFacts, EventScope, PolicyChange, Principal, PrincipalKind, Reading,
+    Target, WriterSessions, event_facts, read_event,
 };
 pub use name::{IncidentName, NotAnIncidentName, TargetKey};
 pub use notification::{

@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::event::{Reading, Target, WriterSessions, read_event};
+use crate::event::{Reading, Target, read_unscoped};
 
 /// Which policy, inline policy, attachment or permissions boundary a change touched: the first 64 bits of a SHA-256
 /// of the target, as 16 hex digits.
@@ -92,8 +92,8 @@ impl IncidentName {
             .map(|t| t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0))
             .and_then(Result::ok)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        // Whose change it was does not matter for the target: any session reads the same.
-        let target = match read_event(event, &WriterSessions::default()) {
+        // Whose change it was, and in which account, does not matter for the target.
+        let target = match read_unscoped(event) {
             Ok(Reading::Change(change)) => TargetKey::of(&change.target),
             _ => TargetKey::hashed(&format!("unread\n{event_id}")),
         };

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use policy_engine::Finding;
 
-use crate::event::{EventFacts, PolicyChange, Reading, WriterSessions, event_facts, read_event};
+use crate::event::{EventFacts, PolicyChange, Reading, event_facts, read_unscoped};
 use crate::record::{
     AddedGrant, Assessment, DecisionRecord, DocumentRef, QuarantineRecord, RestoreRecord, Verdict,
     current_findings,
@@ -257,7 +257,7 @@ impl OutcomeState {
             return Some(change.clone());
         }
         let input = Value::Object(self.execution_input.clone());
-        match read_event(&input, &WriterSessions::default()) {
+        match read_unscoped(&input) {
             Ok(Reading::Change(change)) => Some(*change),
             _ => None,
         }

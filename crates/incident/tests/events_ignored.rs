@@ -1,13 +1,14 @@
 //! Which IAM events are read and ignored, and why: failed calls, policy versions not made the
-//! default, and iam-sentinel's own writes (recognised by its role, and only by its role).
+//! default, iam-sentinel's own writes (recognised by its role, and only by its role), and
+//! events recorded in another account than the deployment's.
 
 mod support;
 
 use incident::{Reading, WriterSessions};
 use serde_json::{Value, json};
 use support::{
-    QUARANTINE_SESSION, RESTORE_SESSION, WRITER_ROLE, change, change_of, fixture, ignored, read,
-    request_parameters_mut, user_identity_mut,
+    ACCOUNT, QUARANTINE_SESSION, RESTORE_SESSION, WRITER_ROLE, change, change_of, detail_mut,
+    fixture, ignored, read, request_parameters_mut, user_identity_mut,
 };
 
 /// How a case alters its fixture before it is read.
@@ -216,6 +217,109 @@ fn a_change_by_anyone_else_is_not_ignored() {
             panic!("{case}: expected a policy change, got {reading:?}");
         };
         assert_eq!(change.event_name, "PutRolePolicy", "{case}");
+    }
+}
+
+// Another account's events
+// ---------------------------------------------------------------------------------------------
+
+const OTHER_ACCOUNT: &str = "210987654321";
+
+/// The account sweep's finding of alice's inline policy in force, as the sweep sends it.
+fn sweep_finding() -> Value {
+    json!({
+        "version": "0", "id": "sweep-20261202T060000Z-1", "source": "iam-sentinel.sweep",
+        "detail-type": "Restricted grant in force", "account": ACCOUNT,
+        "time": "2026-12-02T06:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {
+            "eventSource": "iam-sentinel", "eventName": "SweepFinding",
+            "eventID": "sweep-20261202T060000Z-1", "eventTime": "2026-12-02T06:00:00Z",
+            "userIdentity": {"type": "IamSentinelSweep", "invokedBy": "iam-sentinel sweep"},
+            "requestParameters": {"userName": "alice", "policyName": "s3-admin"},
+            "sweepId": "sweep-20261202T060000Z", "awsRegion": "us-east-1",
+            "recipientAccountId": ACCOUNT
+        }
+    })
+}
+
+#[test]
+fn an_event_recorded_in_another_account_is_ignored_naming_the_account() {
+    fn recipient(account: Value) -> impl Fn(&mut Value) {
+        move |event| {
+            detail_mut(event).insert("recipientAccountId".into(), account.clone());
+        }
+    }
+    fn envelope(account: Value) -> impl Fn(&mut Value) {
+        move |event| {
+            event["account"] = account.clone();
+        }
+    }
+    let both = |event: &mut Value| {
+        recipient(json!(OTHER_ACCOUNT))(event);
+        envelope(json!(OTHER_ACCOUNT))(event);
+    };
+    let neither = |event: &mut Value| {
+        detail_mut(event).remove("recipientAccountId");
+        event.as_object_mut().unwrap().remove("account");
+    };
+    let put_role_policy = || fixture("put-role-policy.json");
+    type Case = (&'static str, Value, Box<dyn Fn(&mut Value)>, &'static str);
+    let cases: [Case; 7] = [
+        (
+            "alice's PutRolePolicy forwarded from another account's bus",
+            put_role_policy(),
+            Box::new(both),
+            OTHER_ACCOUNT,
+        ),
+        (
+            "its record names another account, its envelope this one",
+            put_role_policy(),
+            Box::new(recipient(json!(OTHER_ACCOUNT))),
+            OTHER_ACCOUNT,
+        ),
+        (
+            "its envelope names another account, its record this one",
+            put_role_policy(),
+            Box::new(envelope(json!(OTHER_ACCOUNT))),
+            OTHER_ACCOUNT,
+        ),
+        (
+            "bob's AttachRolePolicy from another account",
+            fixture("attach-role-policy.json"),
+            Box::new(both),
+            OTHER_ACCOUNT,
+        ),
+        (
+            "an account that is not text",
+            put_role_policy(),
+            Box::new(recipient(json!(123456789012_u64))),
+            "123456789012",
+        ),
+        (
+            "no account at all",
+            put_role_policy(),
+            Box::new(neither),
+            "names no account",
+        ),
+        (
+            "a sweep finding from another account's sweep",
+            sweep_finding(),
+            Box::new(both),
+            OTHER_ACCOUNT,
+        ),
+    ];
+    for (case, mut event, alter, named) in cases {
+        // GIVEN an event that this account's own would be a change, recorded elsewhere
+        assert!(
+            matches!(read(&event), Ok(Reading::Change(_))),
+            "{case}: as recorded here it is a change"
+        );
+        alter(&mut event);
+        // WHEN the deployment in ACCOUNT reads it
+        let (_, reason) = ignored(&event);
+        // THEN it is ignored, and the reason names the account (and this one)
+        assert!(reason.contains(named), "{case}: {reason}");
+        assert!(reason.contains(ACCOUNT), "{case}: {reason}");
     }
 }
 

@@ -9,14 +9,14 @@ mod support;
 use std::collections::BTreeMap;
 
 use incident::{
-    EventError, PolicyChange, Principal, PrincipalKind, Reading, Target, WriterSessions,
-    event_facts, read_event,
+    EventError, EventScope, PolicyChange, Principal, PrincipalKind, Reading, Target,
+    WriterSessions, event_facts, read_event,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use support::{
-    ALICE, BOB, QUARANTINE_SESSION, WRITER_ROLE, change, change_of, detail_mut, fixture, read,
-    writers,
+    ACCOUNT, ALICE, BOB, QUARANTINE_SESSION, WRITER_ROLE, change, change_of, detail_mut, fixture,
+    read, writers,
 };
 
 /// The event names iam-sentinel handles.
@@ -524,11 +524,13 @@ fn near_event() -> impl Strategy<Value = Value> {
         identity,
         parameters,
         response,
+        prop_oneof![7 => Just(json!(ACCOUNT)), 1 => scalar()],
     )
         .prop_map(
-            |(source, event_source, name, error, identity, parameters, response)| {
+            |(source, event_source, name, error, identity, parameters, response, account)| {
                 let mut event = json!({
                     "source": source,
+                    "account": account,
                     "detail": {
                         "eventSource": event_source,
                         "eventName": name,
@@ -554,7 +556,8 @@ proptest! {
         // GIVEN any JSON value, and any writer-sessions setting
         // WHEN it is read
         let writers = WriterSessions::parse(&sessions).unwrap_or_default();
-        let _reading = read_event(&event, &writers);
+        let scope = EventScope::new(ACCOUNT, writers).expect("a 12-digit account");
+        let _reading = read_event(&event, &scope);
         // THEN it returns (a reading or an error) without panicking
     }
 
@@ -566,10 +569,13 @@ proptest! {
         // GIVEN an event shaped like an IAM event, with any part possibly wrong
         // WHEN it is read
         let writers = WriterSessions::parse(&sessions).unwrap_or_else(|_| writers());
-        let result = read_event(&event, &writers);
-        // THEN it returns without panicking, and a change is only ever one of the handled calls
+        let scope = EventScope::new(ACCOUNT, writers).expect("a 12-digit account");
+        let result = read_event(&event, &scope);
+        // THEN it returns without panicking, and a change is only ever one of the handled calls,
+        // recorded in the deployment's account
         if let Ok(Reading::Change(change)) = &result {
             prop_assert!(HANDLED.contains(&change.event_name.as_str()), "{result:?}");
+            prop_assert_eq!(&change.account, ACCOUNT);
             prop_assert!(event["detail"].get("errorCode").is_none_or(Value::is_null));
         }
     }

@@ -11,15 +11,11 @@ use incident::sweep::{
     Disposition, Examined, SweepContext, SweepMode, SweepPlan, TargetFinding, account_of,
     boundaries, plan_sweep, sweep_event_detail, sweep_id, sweep_notification,
 };
-use incident::{
-    IncidentName, OwnRoles, Principal, PrincipalKind, Reading, Target, TargetKey, WriterSessions,
-    read_event,
-};
+use incident::{IncidentName, OwnRoles, Principal, PrincipalKind, Reading, Target, TargetKey};
 use policy_engine::{AuthorizationDetails, Catalog, PrincipalPolicies, RestrictedActions, Rules};
-use support::read_fixture;
+use support::{ACCOUNT, read, read_fixture};
 use time::macros::datetime;
 
-const ACCOUNT: &str = "123456789012";
 const DATA_PLATFORM: &str = "arn:aws:iam::123456789012:policy/DataPlatform";
 const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
@@ -416,7 +412,7 @@ fn a_finding_reaches_the_workflow_as_an_event_read_like_a_change_with_no_documen
         let event = found.event.as_ref().unwrap();
         // THEN Analyse reads it as a change to that target by the sweep, with no document (IAM's
         // is read) and the version the sweep saw
-        let Ok(Reading::Change(change)) = read_event(event, &WriterSessions::default()) else {
+        let Ok(Reading::Change(change)) = read(event) else {
             panic!("not a change: {event}");
         };
         assert_eq!(change.target, target);
@@ -457,10 +453,7 @@ fn a_finding_that_names_no_single_policy_target_is_refused() {
         ("no policy", no_policy),
         ("not the sweep's eventSource", other_source),
     ] {
-        assert!(
-            read_event(&event, &WriterSessions::default()).is_err(),
-            "{case}: {event}"
-        );
+        assert!(read(&event).is_err(), "{case}: {event}");
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-use incident::{OwnRoles, WriterSessions};
+use incident::{EventScope, OwnRoles, WriterSessions};
 use policy_engine::{Catalog, RestrictedActions, Rules};
 
 use crate::decisions::DecisionTable;
@@ -193,8 +193,12 @@ impl AnalyseDeps {
             iam: IamPolicies::new(aws_sdk_iam::Client::new(config)),
             documents: DocumentStore::from_env(config)?,
             rules,
-            writers: WriterSessions::parse(&required_env("WRITER_SESSION_ARNS")?)
-                .map_err(|e| StepError::Configuration(format!("WRITER_SESSION_ARNS: {e}")))?,
+            scope: EventScope::new(
+                &required_env("ACCOUNT_ID")?,
+                WriterSessions::parse(&required_env("WRITER_SESSION_ARNS")?)
+                    .map_err(|e| StepError::Configuration(format!("WRITER_SESSION_ARNS: {e}")))?,
+            )
+            .map_err(|e| StepError::Configuration(format!("ACCOUNT_ID: {e}")))?,
             own_roles: OwnRoles::parse(&required_env("OWN_ROLE_NAMES")?),
             notify_on_clean: flag("NOTIFY_ON_CLEAN_CHANGES")?,
             approval_timeout_seconds: approval_timeout_seconds(&required_env("APPROVAL_TIMEOUT")?)

@@ -14,6 +14,7 @@ fn start_with(changed: (&str, Option<&str>)) -> (bool, String) {
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
         ("RESTRICTED_ACTIONS", "s3:DeleteBucket,s3:DeleteObject"),
+        ("ACCOUNT_ID", "123456789012"),
         (
             "WRITER_SESSION_ARNS",
             "arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/iam-sentinel-quarantine-policy",
@@ -41,7 +42,7 @@ fn start_with(changed: (&str, Option<&str>)) -> (bool, String) {
 
 #[test]
 fn a_bad_or_missing_setting_stops_the_function_naming_the_variable_and_its_value() {
-    let cases: [(&str, Option<&str>, &[&str]); 3] = [
+    let cases: [(&str, Option<&str>, &[&str]); 5] = [
         // A Standard workflow ends after a year: this deadline could never pass.
         (
             "APPROVAL_TIMEOUT",
@@ -58,6 +59,8 @@ fn a_bad_or_missing_setting_stops_the_function_naming_the_variable_and_its_value
             None,
             &["WRITER_SESSION_ARNS", "not set"],
         ),
+        ("ACCOUNT_ID", None, &["ACCOUNT_ID", "not set"]),
+        ("ACCOUNT_ID", Some("12345"), &["ACCOUNT_ID", "12345"]),
     ];
     for (variable, value, named) in cases {
         // GIVEN analyse-change configured as deployed, but for one variable

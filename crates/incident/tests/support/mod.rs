@@ -19,9 +19,9 @@ use incident::restore::{
 };
 use incident::{
     Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DocumentRef, EventError,
-    Notification, Outcome, OutcomeState, PolicyChange, Principal, PrincipalKind, QuarantineAction,
-    QuarantineRecord, Reading, RestoreRecord, Target, Verdict, WriterSessions, carried_findings,
-    read_event,
+    EventScope, Notification, Outcome, OutcomeState, PolicyChange, Principal, PrincipalKind,
+    QuarantineAction, QuarantineRecord, Reading, RestoreRecord, Target, Verdict, WriterSessions,
+    carried_findings, read_event,
 };
 use policy_engine::access::{PolicySource, PrincipalPolicies, PrincipalRef, SourcedPolicy};
 use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, decode};
@@ -54,6 +54,14 @@ macro_rules! assert_email {
 pub fn writers() -> WriterSessions {
     WriterSessions::parse(&format!("{QUARANTINE_SESSION},{RESTORE_SESSION}"))
         .expect("two session ARNs")
+}
+
+/// The account the fixtures' events were recorded in, the deployment's.
+pub const ACCOUNT: &str = "123456789012";
+
+/// The events the deployment acts on: its account's, not made by `writers()`.
+pub fn scope() -> EventScope {
+    EventScope::new(ACCOUNT, writers()).expect("a 12-digit account")
 }
 
 /// The deployment's restricted actions, as in the fixtures' README.
@@ -113,9 +121,9 @@ pub fn recorded_document(event: &Value) -> String {
         .to_owned()
 }
 
-/// Reads an event as a deployment whose writers are `writers()`.
+/// Reads an event as the deployment of `scope()` does.
 pub fn read(event: &Value) -> Result<Reading, EventError> {
-    read_event(event, &writers())
+    read_event(event, &scope())
 }
 
 /// Reads an event that must be a change.

@@ -8,9 +8,9 @@ use incident::consistency::may_lag;
 use incident::membership::{added_grants, group_document};
 use incident::trust::who_may_assume;
 use incident::{
-    AddedGrant, Analysed, Assessment, ChangeContext, ExemptedPattern, OwnRoles, PolicyChange,
-    Principal, PrincipalKind, Reading, ReportedGrant, RulesReport, Target, TrustReport, Verdict,
-    WriterSessions, carried_added_grants, carried_findings, path_exemptions, read_event,
+    AddedGrant, Analysed, Assessment, ChangeContext, EventScope, ExemptedPattern, OwnRoles,
+    PolicyChange, Principal, PrincipalKind, Reading, ReportedGrant, RulesReport, Target,
+    TrustReport, Verdict, carried_added_grants, carried_findings, path_exemptions, read_event,
 };
 use policy_engine::rules::{Context, Mode};
 use policy_engine::{Catalog, Policy, PolicyError, RestrictedActions, Rules, decode};
@@ -31,8 +31,10 @@ pub struct AnalyseDeps {
     /// The rules the function was built with (`deployed_rules`) and the RESTRICTED_ACTIONS
     /// parameter's rule.
     pub rules: Rules,
-    /// The two writer functions' sessions: their own changes never start an incident.
-    pub writers: WriterSessions,
+    /// The events this stack acts on: its own account's (another account's events on its bus
+    /// are ignored), made by anyone but the two writer functions (their own changes never
+    /// start an incident).
+    pub scope: EventScope,
     /// This stack's roles: a restricted grant on them is reported, never quarantined.
     pub own_roles: OwnRoles,
     pub notify_on_clean: bool,
@@ -60,7 +62,7 @@ pub async fn handle(event: Value, deps: &AnalyseDeps) -> Result<AnalyseOutput, S
 }
 
 async fn assess(event: &Value, deps: &AnalyseDeps) -> Result<Assessment, StepError> {
-    let mut change = match read_event(event, &deps.writers).map_err(invalid_input)? {
+    let mut change = match read_event(event, &deps.scope).map_err(invalid_input)? {
         Reading::Ignored { event_name, reason } => {
             tracing::info!(%event_name, %reason, "ignored");
             let id = event

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use incident::decision_log::{GrantKey, boundary_key};
 use incident::sweep::{SweepMode, SweepSummary};
-use incident::{OwnRoles, PrincipalKind, Reading, Target, WriterSessions, read_event};
+use incident::{OwnRoles, PrincipalKind, Reading, Target, read_event};
 use policy_engine::{Catalog, Rules};
 use remediation::handlers::sweep::{SweepDeps, SweepRequest, handle};
 use remediation::incident_queue::IncidentQueue;
@@ -148,12 +148,10 @@ impl Sweeping {
             .findings()
             .await
             .iter()
-            .map(
-                |event| match read_event(event, &WriterSessions::default()) {
-                    Ok(Reading::Change(change)) => change.target,
-                    other => panic!("not a change: {other:?}"),
-                },
-            )
+            .map(|event| match read_event(event, &scope()) {
+                Ok(Reading::Change(change)) => change.target,
+                other => panic!("not a change: {other:?}"),
+            })
             .collect();
         targets.sort_by_key(|t| serde_json::to_string(t).unwrap());
         targets

@@ -1,8 +1,8 @@
 //! Fixtures and the domain values the specifications start from.
 
 use incident::{
-    Analysed, Assessment, DocumentRef, OwnRoles, PolicyChange, Principal, PrincipalKind, Reading,
-    Verdict, WriterSessions, read_event,
+    Analysed, Assessment, DocumentRef, EventScope, OwnRoles, PolicyChange, Principal,
+    PrincipalKind, Reading, Verdict, WriterSessions, read_event,
 };
 use policy_engine::{Catalog, Policy, RestrictedActions, Rules, analyse};
 use serde_json::Value;
@@ -17,8 +17,16 @@ pub const RESTRICTED: &str = "s3:DeleteBucket,s3:DeleteObject";
 /// A policy that grants `s3:GetObject` only.
 pub const CLEAN_DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
 
-pub fn writers() -> WriterSessions {
-    WriterSessions::parse(WRITER_SESSIONS).expect("two session ARNs")
+/// The account the fixtures' events were recorded in, and moto's (ACCOUNT_ID).
+pub const ACCOUNT: &str = "123456789012";
+
+/// The events the deployment acts on: its account's, not its writers' (analyse-change's).
+pub fn scope() -> EventScope {
+    EventScope::new(
+        ACCOUNT,
+        WriterSessions::parse(WRITER_SESSIONS).expect("two session ARNs"),
+    )
+    .expect("a 12-digit account")
 }
 
 pub fn own_roles() -> OwnRoles {
@@ -57,7 +65,7 @@ pub fn event(name: &str) -> Value {
 }
 
 pub fn change_of(event: &Value) -> PolicyChange {
-    match read_event(event, &writers()).expect("a valid event") {
+    match read_event(event, &scope()).expect("a valid event") {
         Reading::Change(change) => *change,
         Reading::Ignored { reason, .. } => panic!("fixture is ignored: {reason}"),
     }

@@ -17,7 +17,7 @@ use remediation::iam::IamPolicies;
 use remediation::kms::MacKey;
 use remediation::publisher::Notifier;
 
-use super::fixtures::{own_roles, rules, writers};
+use super::fixtures::{own_roles, rules, scope};
 use super::moto::{
     Moto, decisions_at, kms_client_at, refused_endpoint, sfn_client_at, sns_client_at,
 };
@@ -39,7 +39,7 @@ pub fn analyse_deps(iam: IamPolicies, documents: DocumentStore) -> AnalyseDeps {
         iam,
         documents,
         rules: rules(),
-        writers: writers(),
+        scope: scope(),
         own_roles: own_roles(),
         notify_on_clean: false,
         approval_timeout_seconds: APPROVAL_TIMEOUT_SECONDS,
