@@ -27,8 +27,10 @@ do not fail).
 Usage: scripts/lint-template.py [template.yaml]
 """
 
+import fnmatch
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +74,106 @@ def local_definitions(template):
         if isinstance(uri, str) and not uri.startswith("s3://"):
             found[logical_id] = uri
     return found
+
+
+# The IAM calls each function's code makes, read from its handler (crates/remediation/src/
+# handlers/) through the adapters it uses (iam.rs, principals.rs, boundaries.rs, account.rs):
+# its role must allow each, and allow no other IAM action (least privilege). Together they must
+# be every call the adapters can make (iam_calls_in_adapters), so a new call has to be placed.
+POLICY_READS = {"iam:GetPolicy", "iam:GetPolicyVersion"}  # IamPolicies::default_version
+INLINE_READS = {"iam:GetUserPolicy", "iam:GetRolePolicy", "iam:GetGroupPolicy"}  # inline_document
+ATTACHED_LISTS = {"iam:ListAttachedUserPolicies", "iam:ListAttachedRolePolicies",
+                  "iam:ListAttachedGroupPolicies"}  # attached_policy_arns, is_attached
+INLINE_LISTS = {"iam:ListUserPolicies", "iam:ListRolePolicies", "iam:ListGroupPolicies"}  # inline_policy_names
+PRINCIPAL_INFO = {"iam:GetUser", "iam:GetRole"}  # principal_info
+# principals::principal_policies: principal_info, groups_for_user, and each one's policies
+POLICIES_IN_FORCE = (PRINCIPAL_INFO | {"iam:ListGroupsForUser"} | INLINE_LISTS | INLINE_READS
+                     | ATTACHED_LISTS | POLICY_READS)
+# handlers/restore.rs plan_restore: default_version, versions, inline_document, is_attached,
+# groups_for_user, principals::group_policies, principal_info
+PLAN_RESTORE = (POLICY_READS | {"iam:ListPolicyVersions"} | INLINE_READS | ATTACHED_LISTS
+                | {"iam:ListGroupsForUser", "iam:ListGroupPolicies"} | PRINCIPAL_INFO)
+FUNCTION_IAM_CALLS = {
+    # document_of (version_document, default_version, inline_document), principal_policies,
+    # group_policies, principal_info (trust policies), boundaries::previous
+    "AnalyseChangeFunction": POLICIES_IN_FORCE,
+    # quarantine.rs: its reads and the quarantine writes
+    "QuarantinePolicyFunction": POLICIES_IN_FORCE | {
+        "iam:ListPolicyVersions", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
+        "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy",
+        "iam:DetachUserPolicy", "iam:DetachRolePolicy", "iam:DetachGroupPolicy",
+        "iam:RemoveUserFromGroup", "iam:PutUserPermissionsBoundary", "iam:PutRolePermissionsBoundary"},
+    # restore.rs: plan_restore and the restore writes
+    "RestorePolicyFunction": PLAN_RESTORE | {
+        "iam:SetDefaultPolicyVersion", "iam:DeletePolicyVersion",
+        "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy",
+        "iam:AttachUserPolicy", "iam:AttachRolePolicy", "iam:AttachGroupPolicy",
+        "iam:AddUserToGroup", "iam:PutUserPermissionsBoundary", "iam:PutRolePermissionsBoundary",
+        "iam:DeleteUserPermissionsBoundary", "iam:DeleteRolePermissionsBoundary"},
+    # approval_api.rs: plan_restore, for what approving would do now
+    "ApprovalApiFunction": PLAN_RESTORE,
+    # account.rs
+    "SweepAccountFunction": {"iam:GetAccountAuthorizationDetails"},
+}
+ADAPTERS = ("crates/remediation/src/iam.rs", "crates/remediation/src/account.rs")
+
+
+def iam_calls_in_adapters(base):
+    """Every IAM call the adapters name when one fails (`AwsFailure::from_sdk`'s call names: the
+    API's own), except the boundary calls a group has none of."""
+    calls = set()
+    for path in ADAPTERS:
+        text = (base / path).read_text()
+        unmade = set(re.findall(r'no_group_boundary\("(\w+)"\)', text))
+        for name in re.findall(r'"(?:IAM )?((?:Get|List|Put|Delete|Create|Set|Attach|Detach|Add|Remove)[A-Z]\w+)"', text):
+            if name not in unmade:
+                calls.add(f"iam:{name}")
+    return calls
+
+
+def allowed_iam_actions(role):
+    """The IAM actions the role's inline policies Allow (Deny statements only narrow)."""
+    allowed = set()
+    for policy in role.get("Properties", {}).get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            actions = statement.get("Action", [])
+            for action in [actions] if isinstance(actions, str) else actions:
+                if isinstance(action, str) and action.lower().startswith("iam:"):
+                    allowed.add(action)
+    return allowed
+
+
+def iam_call_problems(template, base):
+    """Each function's role allows exactly the IAM calls its code makes."""
+    problems = []
+    resources = template.get("Resources", {})
+    made = set().union(*FUNCTION_IAM_CALLS.values())
+    for call in sorted(iam_calls_in_adapters(base) - made):
+        problems.append(f"the adapters call {call}, which no function's entry in FUNCTION_IAM_CALLS lists")
+    calls_by_role = {}
+    functions = {logical_id: resource for logical_id, resource in resources.items()
+                 if resource.get("Type") == "AWS::Serverless::Function"}
+    for logical_id in sorted(set(FUNCTION_IAM_CALLS) - set(functions)):
+        problems.append(f"FUNCTION_IAM_CALLS names {logical_id}, which is no function of this template")
+    for logical_id, function in functions.items():
+        calls = FUNCTION_IAM_CALLS.get(logical_id, set())
+        role = function.get("Properties", {}).get("Role", {})
+        role_id = role.get("Fn::GetAtt", [None])[0] if isinstance(role, dict) else None
+        if role_id not in resources:
+            problems.append(f"{logical_id}: its Role must be !GetAtt of a role of this template, not {role!r}")
+            continue
+        calls_by_role.setdefault(role_id, set()).update(calls)
+        allowed = allowed_iam_actions(resources[role_id])
+        for call in sorted(calls):
+            if not any(fnmatch.fnmatchcase(call.lower(), a.lower()) for a in allowed):
+                problems.append(f"{logical_id} calls {call}, which its role {role_id} does not allow")
+    for role_id, calls in calls_by_role.items():
+        for action in sorted(allowed_iam_actions(resources[role_id])):
+            if not any(fnmatch.fnmatchcase(c.lower(), action.lower()) for c in calls):
+                problems.append(f"{role_id} allows {action}, which none of its functions calls")
+    return problems
 
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
@@ -146,11 +248,13 @@ def main():
     base = template_path.parent
     sam_template = yaml_parse(template_path.read_text())
     problems = deploy_problems(sam_template, (base / "Makefile").read_text())
+    problems += iam_call_problems(sam_template, base)
     for problem in problems:
         print(f"{template_path}: {problem}", file=sys.stderr)
     if problems:
         sys.exit(1)
-    print(f"{template_path}: log groups retained, Architecture = make build's, approval deadline under a year, rule alarms name their rules, CloudTrail rules pin the account")
+    print(f"{template_path}: log groups retained, Architecture = make build's, approval deadline under a year, rule alarms name their rules, CloudTrail rules pin the account, "
+          "each role allows exactly its functions' IAM calls")
     definitions = local_definitions(sam_template)
 
     validator = SamTemplateValidator(sam_template, BundledManagedPolicies(), region=REGION)
