@@ -131,6 +131,28 @@ def iam_calls_in_adapters(base):
     return calls
 
 
+# The writes that a function's credentials, copied, could forge records or findings with.
+GUARDED_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                  "dynamodb:BatchWriteItem", "sqs:SendMessage"}
+
+
+def unguarded_writes(role):
+    """The record writes and sends the role allows that no Deny refuses outside its functions
+    (`ArnNotEquals lambda:SourceFunctionArn`): copied credentials could make those."""
+    allowed, guarded = set(), set()
+    for policy in role.get("Properties", {}).get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if not isinstance(statement, dict):
+                continue
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement.get("Effect") == "Allow":
+                allowed.update(a for a in actions if a in GUARDED_WRITES)
+            elif "lambda:SourceFunctionArn" in statement.get("Condition", {}).get("ArnNotEquals", {}):
+                guarded.update(w for w in GUARDED_WRITES if any(fnmatch.fnmatchcase(w, a) for a in actions))
+    return allowed - guarded
+
+
 def allowed_iam_actions(role):
     """The IAM actions the role's inline policies Allow (Deny statements only narrow)."""
     allowed = set()
@@ -170,6 +192,8 @@ def iam_call_problems(template, base):
             if not any(fnmatch.fnmatchcase(call.lower(), a.lower()) for a in allowed):
                 problems.append(f"{logical_id} calls {call}, which its role {role_id} does not allow")
     for role_id, calls in calls_by_role.items():
+        for action in sorted(unguarded_writes(resources[role_id])):
+            problems.append(f"{role_id} allows {action} with no Deny outside its functions (lambda:SourceFunctionArn)")
         for action in sorted(allowed_iam_actions(resources[role_id])):
             if not any(fnmatch.fnmatchcase(c.lower(), action.lower()) for c in calls):
                 problems.append(f"{role_id} allows {action}, which none of its functions calls")
@@ -254,7 +278,7 @@ def main():
     if problems:
         sys.exit(1)
     print(f"{template_path}: log groups retained, Architecture = make build's, approval deadline under a year, rule alarms name their rules, CloudTrail rules pin the account, "
-          "each role allows exactly its functions' IAM calls")
+          "each role allows exactly its functions' IAM calls, record writes only inside them")
     definitions = local_definitions(sam_template)
 
     validator = SamTemplateValidator(sam_template, BundledManagedPolicies(), region=REGION)
