@@ -8,8 +8,32 @@ use policy_engine::{Catalog, presets};
 use serde_json::{Value, json};
 
 use crate::support::{
-    EXIT_CLEAN, EXIT_INVALID, EXIT_RESTRICTED, check, fixture, rules, rules_fixture, strings,
+    EXIT_CLEAN, EXIT_INVALID, EXIT_RESTRICTED, TempDir, check, fixture, rules, rules_fixture,
+    strings,
 };
+
+/// Today as the CLI reads it (UTC), as `rules check` spells dates.
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+fn iso(date: time::Date) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    date.format(format).expect("a date formats")
+}
+
+/// platform.toml with its exemptions' expiry (2099-12-31, so that `check --rules` never sees
+/// them lapse) moved to 90 days from today, written in `dir`: a file `rules check`, which
+/// refuses an expiry more than a year ahead, passes on any day. Its path and that expiry.
+fn platform_expiring_soon(dir: &TempDir) -> (String, String) {
+    let expires = iso(today() + time::Duration::days(90));
+    let text = std::fs::read_to_string(rules_fixture("platform.toml"))
+        .expect("the fixture is readable")
+        .replace("expires = 2099-12-31", &format!("expires = {expires}"));
+    let path = dir.path().join("platform.toml");
+    std::fs::write(&path, text).expect("the copy is written");
+    (path.display().to_string(), expires)
+}
 
 fn digest(rules_file: &str, restricted: Option<&str>) -> String {
     let text = std::fs::read_to_string(rules_file).expect("the rules file is readable");
@@ -28,7 +52,8 @@ fn digest(rules_file: &str, restricted: Option<&str>) -> String {
 #[test]
 fn rules_check_prints_the_effective_rules() {
     // GIVEN a valid rules file with every kind of rule and exemption
-    let file = rules_fixture("platform.toml");
+    let dir = TempDir::new("rules-check");
+    let (file, expires) = platform_expiring_soon(&dir);
 
     // WHEN it is checked with the deployment's parameter
     let run = rules(&["check", "--restricted", "iam:PassRole", &file]);
@@ -66,11 +91,11 @@ rule RestrictedActions (the RestrictedActions parameter): enforce
   the deployment's RestrictedActions parameter
   1 pattern:
     iam:PassRole
-exemption preview-bucket-teardown (line 30): until 2099-12-31, owner web-platform@example.com
+exemption preview-bucket-teardown (line 30): until {expires}, owner web-platform@example.com
   reason: Preview environments delete their own buckets when the pull request closes
   sid: TearDownPreviewBuckets
   rules: bucket-deletion
-exemption ci-deploy-role (line 38): until 2099-12-31, owner platform-team@example.com
+exemption ci-deploy-role (line 38): until {expires}, owner platform-team@example.com
   reason: Terraform applies the platform's reviewed IAM changes
   actor: arn:aws:iam::*:role/ci-deploy
   actions: iam:PassRole, iam:CreatePolicyVersion
@@ -114,7 +139,8 @@ fn wrapped(text: &str) -> String {
 #[test]
 fn rules_check_as_json_lists_every_pattern_with_presets_expanded() {
     // GIVEN a valid rules file naming the privilege-escalation preset
-    let file = rules_fixture("platform.toml");
+    let dir = TempDir::new("rules-check-json");
+    let (file, expires) = platform_expiring_soon(&dir);
 
     // WHEN it is checked with --format json
     let run = rules(&["check", "--format", "json", &file]);
@@ -144,7 +170,7 @@ fn rules_check_as_json_lists_every_pattern_with_presets_expanded() {
             "name": "ci-deploy-role",
             "owner": "platform-team@example.com",
             "reason": "Terraform applies the platform's reviewed IAM changes",
-            "expires": "2099-12-31",
+            "expires": expires,
             "expired": false,
             "line": 38,
             "actor": "arn:aws:iam::*:role/ci-deploy",
@@ -233,6 +259,61 @@ fn rules_check_refuses_an_expired_exemption_and_still_shows_the_rules() {
              2025-06-30 (owner data-platform@example.com): renew it with a new date, or remove it\n"
         )
     );
+}
+
+#[test]
+fn rules_check_refuses_an_exemption_expiring_more_than_a_year_ahead() {
+    // GIVEN a rules file whose exemption was meant to end in 2027 and says 2207
+    let file = rules_fixture("far-expiry.toml");
+
+    // WHEN it is checked
+    let run = rules(&["check", &file]);
+
+    // THEN exit 2, the rules still shown, and the problem with its line and the latest date
+    assert_eq!(run.code, EXIT_INVALID);
+    assert!(run.stdout.starts_with(&format!("{file}: INVALID, digest ")));
+    let today = today();
+    let latest = today
+        .replace_year(today.year() + 1)
+        .unwrap_or(today + time::Duration::days(365));
+    assert_eq!(
+        run.stderr,
+        format!(
+            "iam-sentinel: {file}: line 10, column 1: exemption \"tmp-bucket-janitor\" expires on \
+             2207-01-01, more than a year after today ({}): a typo? renew an exemption at least \
+             yearly: give a date up to {}\n",
+            iso(today),
+            iso(latest)
+        )
+    );
+}
+
+#[test]
+fn rules_check_refuses_rules_that_restrict_nothing_unless_the_parameter_does() {
+    // GIVEN a rules file whose every rule is off
+    let file = rules_fixture("restricts-nothing.toml");
+
+    // WHEN it is checked alone, and with the deployment's parameter
+    let alone = rules(&["check", &file]);
+    let with_parameter = rules(&["check", "--restricted", "s3:DeleteBucket", &file]);
+
+    // THEN alone it is refused, naming the problem; the parameter restricts something
+    assert_eq!(alone.code, EXIT_INVALID);
+    assert!(
+        alone
+            .stdout
+            .starts_with(&format!("{file}: INVALID, digest "))
+    );
+    assert!(
+        alone.stderr.starts_with(&format!(
+            "iam-sentinel: {file}: line 1, column 1: nothing is restricted: no rule is in \
+             enforce or alert mode"
+        )),
+        "{}",
+        alone.stderr
+    );
+    assert_eq!(with_parameter.code, EXIT_CLEAN, "{}", with_parameter.stderr);
+    assert_eq!(with_parameter.stderr, "");
 }
 
 /// `check --rules` for people, byte for byte: enforced grants, then alerted ones, exempted

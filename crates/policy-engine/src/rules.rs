@@ -430,11 +430,27 @@ impl Rules {
         self.rules.iter().all(|r| r.mode == Mode::Off)
     }
 
-    /// What `rules check` refuses beyond what [`Rules::parse`] does: exemptions expired by
-    /// `today`, and exemptions whose `actions` cover no pattern of the rules they concern (a
-    /// typo, or a narrower pattern than the rule's: they exempt nothing).
+    /// What `rules check` refuses beyond what [`Rules::parse`] does: rules that restrict
+    /// nothing (a deployment of them restricts only its RestrictedActions parameter's
+    /// patterns, and its functions refuse to start when that is empty), exemptions expired by
+    /// `today` or expiring more than a year after it (docs/RULES.md: an exemption is renewed at
+    /// least yearly; a date further out is more likely a typo, 2207 for 2027, than a decision),
+    /// and exemptions whose `actions` cover no pattern of the rules they concern (a typo, or a
+    /// narrower pattern than the rule's: they exempt nothing).
     pub fn problems(&self, today: Date) -> Vec<RulesError> {
         let mut problems = Vec::new();
+        if self.restricts_nothing() {
+            problems.push(RulesError {
+                line: 1,
+                column: 1,
+                message: "nothing is restricted: no rule is in enforce or alert mode, so a \
+                          deployment restricts only what its RestrictedActions parameter names, \
+                          and its functions refuse to start when that is empty (switch a rule \
+                          to alert, or check with the parameter: --restricted LIST)"
+                    .to_owned(),
+            });
+        }
+        let latest_expiry = a_year_after(today);
         for e in &self.exemptions {
             let problem = |message| RulesError {
                 line: e.line,
@@ -447,6 +463,15 @@ impl Rules {
                     e.name,
                     iso(e.expires),
                     e.owner
+                )));
+            } else if e.expires > latest_expiry {
+                problems.push(problem(format!(
+                    "exemption {:?} expires on {}, more than a year after today ({}): a typo? \
+                     renew an exemption at least yearly: give a date up to {}",
+                    e.name,
+                    iso(e.expires),
+                    iso(today),
+                    iso(latest_expiry)
                 )));
             }
             let covers_some = self
@@ -762,6 +787,12 @@ fn policy_path(arn: &str) -> Option<String> {
     } else {
         format!("/{path}/")
     })
+}
+
+/// The same day a year later (28 February for 29 February).
+fn a_year_after(day: Date) -> Date {
+    day.replace_year(day.year() + 1)
+        .unwrap_or_else(|_| day + time::Duration::days(365))
 }
 
 fn iso(date: Date) -> String {
@@ -1780,6 +1811,96 @@ actions = ["iam:PassRole"]
             ]
         );
         assert!(rules.problems(date!(2026 - 11 - 30)).is_empty());
+    }
+
+    #[test]
+    fn rules_check_refuses_an_exemption_expiring_more_than_a_year_ahead() {
+        let expiring = |expires: &str| {
+            rules(&format!(
+                "version = 1\n[[rule]]\nname = \"r\"\nmode = \"alert\"\nactions = [\"iam:*\"]\n\
+                 [[exemption]]\nname = \"e\"\nreason = \"r\"\nowner = \"o\"\n\
+                 expires = {expires}\nactions = [\"iam:*\"]\n"
+            ))
+        };
+        let leap_day = date!(2028 - 02 - 29);
+        let cases = [
+            ("a year ahead to the day", TODAY, "2027-12-02", None),
+            (
+                "a day more",
+                TODAY,
+                "2027-12-03",
+                Some(
+                    "line 6, column 1: exemption \"e\" expires on 2027-12-03, more than a year \
+                     after today (2026-12-02): a typo? renew an exemption at least yearly: give a \
+                     date up to 2027-12-02",
+                ),
+            ),
+            (
+                "a typo of 2027",
+                TODAY,
+                "2207-01-01",
+                Some(
+                    "line 6, column 1: exemption \"e\" expires on 2207-01-01, more than a year \
+                     after today (2026-12-02): a typo? renew an exemption at least yearly: give a \
+                     date up to 2027-12-02",
+                ),
+            ),
+            ("from a leap day, 28 February", leap_day, "2029-02-28", None),
+            (
+                "from a leap day, 1 March",
+                leap_day,
+                "2029-03-01",
+                Some(
+                    "line 6, column 1: exemption \"e\" expires on 2029-03-01, more than a year \
+                     after today (2028-02-29): a typo? renew an exemption at least yearly: give a \
+                     date up to 2029-02-28",
+                ),
+            ),
+        ];
+        for (case, today, expires, problem) in cases {
+            let problems: Vec<String> = expiring(expires)
+                .problems(today)
+                .iter()
+                .map(|p| p.to_string())
+                .collect();
+            assert_eq!(
+                problems,
+                Vec::from_iter(problem.map(str::to_owned)),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn rules_check_refuses_rules_that_restrict_nothing() {
+        let parameter = RestrictedActions::parse("s3:DeleteBucket", Catalog::embedded()).unwrap();
+        let off = "version = 1\n[[rule]]\nname = \"r\"\nmode = \"off\"\nactions = [\"iam:*\"]\n";
+        let alert = off.replace("\"off\"", "\"alert\"");
+        let cases = [
+            ("no rule", rules("version = 1\n"), true),
+            ("every rule off", rules(off), true),
+            (
+                "with the parameter",
+                rules(off).with_parameter(Some(&parameter)),
+                false,
+            ),
+            ("a rule in alert", rules(&alert), false),
+        ];
+        for (case, rules, refused) in cases {
+            let problems: Vec<String> = rules
+                .problems(TODAY)
+                .iter()
+                .map(|p| p.to_string())
+                .collect();
+            let expected = refused.then(|| {
+                "line 1, column 1: nothing is restricted: no rule is in enforce or alert mode, so \
+                 a deployment restricts only what its RestrictedActions parameter names, and its \
+                 functions refuse to start when that is empty (switch a rule to alert, or check \
+                 with the parameter: --restricted LIST)"
+                    .to_owned()
+            });
+            assert_eq!(problems, Vec::from_iter(expected), "{case}");
+        }
     }
 
     #[test]
