@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use incident::{EventScope, OwnRoles, WriterSessions};
 use policy_engine::{Catalog, RestrictedActions, Rules};
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
@@ -62,7 +63,7 @@ pub fn sdk_retries() -> RetryConfig {
 
 /// The SDK configuration of a function that runs at most `function_timeout`.
 pub async fn sdk_config(function_timeout: Duration) -> aws_config::SdkConfig {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging();
     // HTTPS with rustls on ring: the SDK's default client is the same rustls on aws-lc-rs,
     // which adds megabytes to every Lambda package.
     let https = aws_smithy_http_client::Builder::new()
@@ -74,6 +75,41 @@ pub async fn sdk_config(function_timeout: Duration) -> aws_config::SdkConfig {
         .retry_config(sdk_retries())
         .load()
         .await
+}
+
+/// Logs to stdout, as JSON lines when the function's log format is JSON (template.yaml:
+/// `LoggingConfig`), at `log_level`. What lambda_runtime's `init_default_subscriber` does, but
+/// with a plain level filter: its per-target `RUST_LOG` directives need tracing-subscriber's
+/// `env-filter`, a regex engine in every package (docs/BENCHMARKS.md).
+fn init_logging() {
+    let level = log_level(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let logs = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_max_level(level);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+}
+
+/// Lambda's log level (`AWS_LAMBDA_LOG_LEVEL`, set with a JSON log format) first, then
+/// `RUST_LOG`, as one level (`info`, `WARN`...): Lambda's `FATAL` is tracing's `error`, and what
+/// is not a level is `info`, so a typo never silences the errors. (Release builds have no debug
+/// or trace events to show: Cargo.toml compiles them out.)
+fn log_level(lambda: Option<&str>, rust_log: Option<&str>) -> LevelFilter {
+    let Some(level) = lambda.or(rust_log).map(str::trim) else {
+        return LevelFilter::INFO;
+    };
+    if level.eq_ignore_ascii_case("fatal") {
+        return LevelFilter::ERROR;
+    }
+    level.parse().unwrap_or(LevelFilter::INFO)
 }
 
 /// The rules the function was built with (`text`, read from `file`: `deployed_rules`), with
@@ -424,8 +460,35 @@ impl ApprovalApiDeps {
 mod tests {
     use super::{
         APPROVAL_API_TIMEOUT, FUNCTION_TIMEOUT, START_INCIDENT_TIMEOUT, SWEEP_ACCOUNT_TIMEOUT,
-        approval_timeout_seconds, approval_url, rules_with, sdk_timeouts,
+        approval_timeout_seconds, approval_url, log_level, rules_with, sdk_timeouts,
     };
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn the_log_level_is_lambdas_then_rust_log_and_info_when_unreadable() {
+        // (AWS_LAMBDA_LOG_LEVEL, RUST_LOG, level)
+        let cases = [
+            (None, None, LevelFilter::INFO),
+            (None, Some("warn"), LevelFilter::WARN),
+            (Some("DEBUG"), Some("warn"), LevelFilter::DEBUG),
+            (Some("FATAL"), None, LevelFilter::ERROR),
+            (Some("TRACE"), None, LevelFilter::TRACE),
+            (None, Some("off"), LevelFilter::OFF),
+            (None, Some("infoo"), LevelFilter::INFO),
+            (
+                None,
+                Some("info,aws_smithy_runtime=debug"),
+                LevelFilter::INFO,
+            ),
+        ];
+        for (lambda, rust_log, expected) in cases {
+            assert_eq!(
+                log_level(lambda, rust_log),
+                expected,
+                "{lambda:?} {rust_log:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_deployed_rules_and_the_parameter_must_restrict_something_and_be_readable() {
