@@ -1,9 +1,11 @@
 //! Permissions boundaries as a grant path, pure. Deleting a user's or role's boundary, or
 //! replacing it with a wider one, grants no new statement, yet turns on what the principal's own
 //! policies grant and the boundary held back. A boundary change is restricted when the principal
-//! can now perform a restricted pattern it could not under the previous boundary; the
-//! quarantine puts a boundary back that takes exactly those grants out of force again, and
-//! never one that would let the principal do anything restricted it cannot do now.
+//! can now perform, for some action, a restricted pattern the previous boundary did not let
+//! through for certain (`beyond`: what it let through is under-estimated, so nothing it held
+//! back is missed); the quarantine puts a boundary back that takes those grants out of force
+//! again, and never one that would let the principal do anything restricted that the boundary
+//! in force does not let through for certain.
 //!
 //! The previous boundary is the one iam-sentinel last saw in force (the boundary ledger). When
 //! it is not known (never seen, or its policy is gone), it is read as allowing nothing
@@ -13,9 +15,10 @@
 //! restricts: where it would not take an added grant out of force, nothing is put back and the
 //! step fails closed to a notification (`NoSafeBoundary`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use policy_engine::document::{ActionClause, Effect};
+use policy_engine::document::{ActionClause, Effect, ResourceClause, Statement, Values};
 use policy_engine::pattern::{Language, PatternSet};
 use policy_engine::{
     Catalog, DocumentError, EffectiveGrant, Policy, PolicySource, PrincipalPolicies,
@@ -176,30 +179,118 @@ fn under(policies: &PrincipalPolicies, boundary: Option<&Boundary>) -> Principal
     }
 }
 
-fn patterns(grants: &[EffectiveGrant]) -> Vec<&str> {
-    grants.iter().map(|g| g.pattern.as_str()).collect()
+/// The restricted patterns `now` can perform for some known action (or one the catalog does not
+/// know) that the `earlier` boundary did not let through for certain, with the statements that
+/// grant them. "For certain" is read on the safe side (what `earlier` let through is
+/// under-estimated, so nothing it held back is missed): an unconditional `Allow` of the action
+/// on every resource the action accepts, and no `Deny` of the action, whatever its resources or
+/// condition. `Previous::Unknown`, or a boundary whose document does not read: nothing. No
+/// boundary: everything (the identity policies are the same before and after).
+///
+/// Decided by the engine's own evaluation, per action: `now` with, as identity policies, the
+/// `Allow`s of `earlier` turned into `Deny`s (what survives them was not let through), then once
+/// for each `Deny` of `earlier`, a `Deny` of every other action (what survives it is one it
+/// denied).
+fn beyond(
+    now: &PrincipalPolicies,
+    earlier: &Previous,
+    restricted: &RestrictedActions,
+) -> Result<Vec<EffectiveGrant>, QuarantineError> {
+    let statements = match earlier {
+        Previous::NoBoundary => return Ok(Vec::new()),
+        Previous::Unknown => return grants(now, restricted),
+        Previous::Policy(boundary) => match decode(&boundary.document)
+            .ok()
+            .and_then(|json| Policy::parse(&json).ok().map(Policy::into_owned))
+        {
+            Some(policy) => policy.statements,
+            None => return grants(now, restricted),
+        },
+    };
+    let outside_allows: Vec<Statement> = statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow && s.condition.is_none())
+        .map(|s| Statement {
+            sid: None,
+            effect: Effect::Deny,
+            ..s.clone()
+        })
+        .collect();
+    let inside_each_deny = statements
+        .iter()
+        .filter(|s| s.effect == Effect::Deny)
+        .map(|s| {
+            vec![Statement {
+                sid: None,
+                effect: Effect::Deny,
+                actions: match &s.actions {
+                    ActionClause::Action(v) => ActionClause::NotAction(v.clone()),
+                    ActionClause::NotAction(v) => ActionClause::Action(v.clone()),
+                },
+                resources: ResourceClause::Resource(Values::list([Cow::Borrowed("*")])),
+                condition: None,
+            }]
+        });
+    let mut beyond: Vec<EffectiveGrant> = Vec::new();
+    for denials in std::iter::once(outside_allows).chain(inside_each_deny) {
+        for grant in grants(&with_denials(now, denials), restricted)? {
+            match beyond.iter_mut().find(|b| b.pattern == grant.pattern) {
+                Some(known) => {
+                    for via in grant.via {
+                        if !known.via.contains(&via) {
+                            known.via.push(via);
+                        }
+                    }
+                    known.known_action_count =
+                        known.known_action_count.max(grant.known_action_count);
+                }
+                None => beyond.push(grant),
+            }
+        }
+    }
+    let order = |g: &EffectiveGrant| restricted.patterns().position(|p| p == g.pattern);
+    beyond.sort_by_key(order);
+    Ok(beyond)
 }
 
-/// What the principal, as `now` holds it (its boundary included), can perform that it could not
-/// under the boundary before. A previous boundary that is not known is read as one that allows
-/// nothing restricted (fail closed): every restricted pattern the principal can perform now is
-/// added. The quarantine boundary is never compared with: the deployment's rules file may
-/// restrict patterns it allows (it excludes the RestrictedActions parameter's only), and an
-/// altered one would hide what it allows.
+/// `policies` with `denials` as one more identity policy (none: as they are).
+fn with_denials(
+    policies: &PrincipalPolicies,
+    denials: Vec<Statement<'static>>,
+) -> PrincipalPolicies {
+    let mut with = policies.clone();
+    if !denials.is_empty() {
+        let document = Policy {
+            version: Some(Cow::Borrowed("2012-10-17")),
+            id: None,
+            statements: denials,
+        };
+        with.identity.push(SourcedPolicy {
+            source: PolicySource::Inline {
+                owner: policies.principal.clone(),
+                policy_name: "iam-sentinel: the previous boundary, as denials".to_owned(),
+            },
+            through_group: None,
+            document: Arc::from(document.to_json()),
+        });
+    }
+    with
+}
+
+/// What the principal, as `now` holds it (its boundary included), can perform that the
+/// boundary before did not let through for certain (`beyond`): per known action, conditional
+/// `Allow`s of the boundary before not counted. A previous boundary that is not known is read as
+/// one that allows nothing restricted (fail closed): every restricted pattern the principal can
+/// perform now is added. The quarantine boundary is never compared with: the deployment's rules
+/// file may restrict patterns it allows (it excludes the RestrictedActions parameter's only),
+/// and an altered one would hide what it allows.
 pub fn added_grants(
     now: &PrincipalPolicies,
     previous: &Previous,
     restricted: &RestrictedActions,
 ) -> Result<Vec<AddedGrant>, QuarantineError> {
-    let before = match previous {
-        Previous::Unknown => Vec::new(),
-        Previous::NoBoundary => grants(&under(now, None), restricted)?,
-        Previous::Policy(boundary) => grants(&under(now, Some(boundary)), restricted)?,
-    };
-    let before = patterns(&before);
-    Ok(grants(now, restricted)?
+    Ok(beyond(now, previous, restricted)?
         .into_iter()
-        .filter(|grant| !before.contains(&grant.pattern.as_str()))
         .map(AddedGrant::of)
         .collect())
 }
@@ -319,9 +410,10 @@ impl PutBack {
 }
 
 /// Which boundary to put back, on the principal as IAM holds it now: the previous one, unless
-/// it is unknown or would let the principal perform a restricted pattern that the change added
-/// or that it cannot perform now (a stale or altered ledger never widens access); then the
-/// quarantine boundary, under the same check. Neither passing fails closed.
+/// it is unknown or would let the principal perform, for some action, anything restricted that
+/// the boundary in force does not let through for certain (`beyond`: a stale or altered ledger
+/// never widens access); then the quarantine boundary, under the same check, and only if it
+/// leaves no action of a pattern the change added. Neither passing fails closed.
 pub fn decide_put_back(
     now: &BoundaryNow,
     lagging: bool,
@@ -365,15 +457,22 @@ pub fn decide_put_back(
             now.principal
         )));
     }
-    let performable_now = grants(policies, restricted)?;
-    let performable_now = patterns(&performable_now);
     let added: Vec<&str> = added.iter().map(|a| a.pattern.as_str()).collect();
+    let in_force = match &now.current {
+        Some(current) => Previous::Policy(current.clone()),
+        None => Previous::NoBoundary,
+    };
     for candidate in candidates {
-        let under_it = grants(&under(policies, Some(candidate)), restricted)?;
-        let safe = patterns(&under_it)
-            .iter()
-            .all(|pattern| performable_now.contains(pattern) && !added.contains(pattern));
-        if safe {
+        let under_it = under(policies, Some(candidate));
+        // Never wider than now, per action: what it lets through, the boundary in force lets
+        // through for certain. The previous boundary takes out what the change added by
+        // definition; the quarantine boundary must leave no action of an added pattern.
+        let wider = !beyond(&under_it, &in_force, restricted)?.is_empty();
+        let keeps_added = candidate.arn.eq_ignore_ascii_case(&now.quarantine.arn)
+            && grants(&under_it, restricted)?
+                .iter()
+                .any(|g| added.contains(&g.pattern.as_str()));
+        if !wider && !keeps_added {
             return Ok(BoundaryDecision::PutBack(PutBack::new(
                 &now.principal,
                 candidate,

@@ -1,6 +1,12 @@
-//! A user added to a group, pure: what the membership adds to the user's effective access (its
-//! own policies, its other groups' and its permissions boundary count, as IAM evaluates them),
-//! and the group's policies as one document, the record of what an approval approves.
+//! A user added to a group, pure: what the group's policies grant the user, as IAM would
+//! evaluate them for it (its other policies' Denies and its permissions boundary apply), and the
+//! group's policies as one document, the record of what an approval approves.
+//!
+//! What the user could do before never counts: it would have to be read as an
+//! under-approximation (per action and resource, unconditional Allows only, and none of the
+//! grants an incident may still take away, such as a policy put on the user a moment before the
+//! membership), and the user's other grants are judged on their own paths anyway. A membership
+//! granting what the user holds already is asked about too (over-asks, never misses).
 
 use policy_engine::access::{DocumentError, PrincipalPolicies, SourcedPolicy, effective_access};
 use policy_engine::{Catalog, RestrictedActions, decode};
@@ -8,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::record::{AddedGrant, carried_added_grants};
 
-/// The restricted patterns `user` can perform as a member of `group` and cannot without it, and
-/// the statements that grant each (carried: cut short for the state), with how many were left
+/// The restricted patterns `user` can perform as a member of `group` through the group's own
+/// statements, with those statements (carried: cut short for the state), and how many were left
 /// out. `user` is the user's policies as IAM holds them, with or without the group's (IAM may
 /// not show the new membership yet); `group_policies` are the group's own.
 pub fn added_grants(
@@ -19,23 +25,24 @@ pub fn added_grants(
     restricted: &RestrictedActions,
     catalog: &Catalog,
 ) -> Result<(Vec<AddedGrant>, usize), DocumentError> {
-    let mut without = user.clone();
-    without
-        .identity
+    let mut with = user.clone();
+    with.identity
         .retain(|p| !through(p.through_group.as_deref(), group));
-    let mut with = without.clone();
     with.identity
         .extend(group_policies.iter().map(|p| SourcedPolicy {
             through_group: Some(group.to_owned()),
             ..p.clone()
         }));
-    let before = effective_access(&without, restricted, catalog)?;
     let after = effective_access(&with, restricted, catalog)?;
     let added = after
         .grants
         .into_iter()
-        .filter(|grant| !before.grants.iter().any(|b| b.pattern == grant.pattern))
-        .map(AddedGrant::of)
+        .filter_map(|mut grant| {
+            grant
+                .via
+                .retain(|via| through(via.through_group.as_deref(), group));
+            (!grant.via.is_empty()).then(|| AddedGrant::of(grant))
+        })
         .collect();
     Ok(carried_added_grants(added))
 }

@@ -13,6 +13,7 @@ use incident::boundary::{
 use incident::quarantine::QuarantineError;
 use incident::restore::RestoreWrite;
 use incident::{AddedGrant, DocumentRef, PrincipalKind, QuarantineAction, RestoreStatus};
+use policy_engine::access::{PolicySource, PrincipalPolicies, SourcedPolicy};
 use support::{RESTRICTED, boundary, pipeline, principal, read_fixture, restricted};
 
 const ROLE: &str = "data-pipeline";
@@ -75,6 +76,106 @@ fn a_boundary_change_is_restricted_when_it_lets_the_principal_do_more_that_is_re
         assert_eq!(patterns(&change.added), expected, "{what}");
         assert_eq!(change.restricted(), !expected.is_empty(), "{what}");
         assert_eq!(change.now, now.map(|b| b.arn.clone()), "{what}");
+    }
+}
+
+/// The role `builder` with the inline policy `tests/fixtures/policies/<fixture>.json` of its
+/// own, under `boundary` (`None`: no boundary).
+fn builder(fixture: &str, boundary: Option<&Boundary>) -> PrincipalPolicies {
+    let mut role = pipeline(boundary);
+    role.principal.name = "builder".into();
+    role.arn = Some("arn:aws:iam::123456789012:role/builder".into());
+    role.identity = vec![SourcedPolicy {
+        source: PolicySource::Inline {
+            owner: role.principal.clone(),
+            policy_name: fixture.into(),
+        },
+        through_group: None,
+        document: read_fixture("policies", &format!("{fixture}.json")).into(),
+    }];
+    role
+}
+
+#[test]
+fn what_the_previous_boundary_let_through_counts_per_action_and_only_for_certain() {
+    // (case, the role's own policy, the boundary now, the previous one, restricted, added)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<Boundary>,
+        Previous,
+        &'a str,
+        &'a [&'a str],
+    );
+    let cases: [Case; 6] = [
+        (
+            "review F1: the previous boundary passed app-* roles only; deleted, the role \
+             passes any role (an admin role to Lambda)",
+            "pass-any-role",
+            None,
+            Previous::Policy(boundary("builder-boundary")),
+            "iam:PassRole",
+            &["iam:PassRole"],
+        ),
+        (
+            "review F1: the previous boundary allowed IAM reads only; deleted, every IAM write \
+             of iam:* is in force",
+            "administrator-access",
+            None,
+            Previous::Policy(boundary("boundary-allowing-iam-reads")),
+            "iam:*",
+            &["iam:*"],
+        ),
+        (
+            "review F1: the previous boundary allowed IAM only from the admin network (a \
+             condition); deleted, from anywhere",
+            "administrator-access",
+            None,
+            Previous::Policy(boundary("boundary-allowing-iam-from-the-admin-network")),
+            "iam:PassRole,iam:AttachRolePolicy",
+            &["iam:PassRole", "iam:AttachRolePolicy"],
+        ),
+        (
+            "the previous boundary allowed every S3 action on every resource: deleting it adds \
+             nothing S3",
+            "administrator-access",
+            None,
+            Previous::Policy(boundary("builder-boundary")),
+            "s3:DeleteBucket",
+            &[],
+        ),
+        (
+            "the previous boundary denied bucket deletion (any condition or resource): in \
+             force now, it is added",
+            "administrator-access",
+            None,
+            Previous::Policy(boundary("s3-full-access-with-deny-on-prod-buckets")),
+            "s3:DeleteBucket,s3:PutObject",
+            &["s3:DeleteBucket"],
+        ),
+        (
+            "a previous boundary that does not read allows nothing for certain",
+            "pass-any-role",
+            None,
+            Previous::Policy(Boundary {
+                arn: "arn:aws:iam::123456789012:policy/unreadable".into(),
+                document: "{not json".into(),
+            }),
+            "iam:PassRole",
+            &["iam:PassRole"],
+        ),
+    ];
+    for (what, policy, now, previous, restricted_list, expected) in cases {
+        // GIVEN the role as IAM holds it after the change, and the boundary before it
+        // WHEN the change is assessed
+        let (change, _) = assess(
+            &builder(policy, now.as_ref()),
+            &previous,
+            Some(&restricted(restricted_list)),
+        )
+        .expect("readable");
+        // THEN what the previous boundary did not let through for certain is added
+        assert_eq!(patterns(&change.added), expected, "{what}");
     }
 }
 
@@ -177,32 +278,65 @@ fn the_quarantine_puts_the_previous_boundary_back_or_the_quarantine_boundary() {
             "{what}"
         );
     }
+    // A previous boundary that let a pattern through on some resources only, or under a
+    // condition, still goes back: it is what was in force.
+    for previous in [
+        "builder-boundary",
+        "boundary-allowing-iam-from-the-admin-network",
+    ] {
+        let previous = boundary(previous);
+        let mut deleted = now(None, Previous::Policy(previous.clone()));
+        deleted.policies = Some(builder("administrator-access", None));
+        let decision =
+            decide_put_back(&deleted, false, &restricted("iam:PassRole")).expect("a put-back");
+        assert_eq!(
+            put_back_arn(&decision),
+            (previous.arn.as_str(), None, &DocumentRef::of(NO_BOUNDARY))
+        );
+    }
 }
 
 #[test]
 fn a_put_back_never_widens_access_when_none_is_safe_nothing_is_put_back() {
-    // (case, the boundary the change set, the previous boundary as the ledger says)
+    // (case, the principal after the change, as the ledger says, restricted)
+    let mut stale_within_a_pattern = now(
+        Some(boundary("builder-boundary")),
+        Previous::Policy(boundary("pass-any-role")),
+    );
+    stale_within_a_pattern.policies = Some(builder(
+        "administrator-access",
+        Some(&boundary("builder-boundary")),
+    ));
     let cases = [
         (
             "a poisoned ledger: the claimed previous boundary would let the role delete \
              buckets, which it cannot now; and the quarantine boundary would let it use every \
              service, where the boundary now allows three S3 actions",
-            boundary("boundary-allowing-object-deletion"),
-            Previous::Policy(boundary("boundary-allowing-bucket-deletion")),
+            now(
+                Some(boundary("boundary-allowing-object-deletion")),
+                Previous::Policy(boundary("boundary-allowing-bucket-deletion")),
+            ),
+            RESTRICTED,
         ),
         (
             "previous unknown, the boundary now allows S3 only: the quarantine boundary would \
              allow every other service (iam:* included)",
-            boundary("pipeline-boundary-wide"),
-            Previous::Unknown,
+            now(Some(boundary("pipeline-boundary-wide")), Previous::Unknown),
+            RESTRICTED,
+        ),
+        (
+            "review F1: a stale ledger's boundary passes any role, where the boundary now \
+             passes app-* roles only (the same pattern, wider inside it)",
+            stale_within_a_pattern,
+            "iam:PassRole,s3:DeleteBucket",
         ),
     ];
-    for (what, changed_to, previous) in cases {
+    for (what, now, restricted_list) in cases {
         // WHEN the quarantine decides THEN it fails closed (PolicyConflict: notified), and
         // puts back nothing that lets the role do more than it can now
         assert!(
             matches!(
-                decide(&now(Some(changed_to), previous)),
+                decide_put_back(&now, false, &restricted(restricted_list)),
                 Err(QuarantineError::NoSafeBoundary(_))
             ),
             "{what}"

@@ -1,6 +1,7 @@
-//! A user added to a group: which restricted patterns the membership adds to what the user can
-//! already do (`incident::membership::added_grants`, on the engine's effective access), and the
-//! group's policies as one document (what a quarantine keeps and a restore compares with).
+//! A user added to a group: which restricted patterns the group's policies grant the user, its
+//! other policies' Denies and its boundary applied, whatever it could do before
+//! (`incident::membership::added_grants`, on the engine's effective access), and the group's
+//! policies as one document (what a quarantine keeps and a restore compares with).
 
 mod support;
 
@@ -32,33 +33,43 @@ fn policy(name: &str, fixture: &str, through_group: Option<&str>) -> SourcedPoli
     }
 }
 
+/// A group's inline policy, of `group`.
+fn group_policy(group: &str, name: &str, fixture: &str) -> Vec<SourcedPolicy> {
+    vec![policy(name, fixture, Some(group))]
+}
+
 #[test]
-fn what_a_membership_adds_to_the_users_effective_access() {
+fn what_a_membership_grants_the_user_whatever_she_could_do_before() {
     let admin = admins_group_policies();
     let read_only = vec![policy(
         "reports",
         "read-only-reports-bucket.json",
         Some("admins"),
     )];
-    // (case, carol's policies without admins, admins' policies, patterns added)
+    let pass_any = group_policy("admins", "pass", "pass-any-role.json");
+    // (case, carol's policies without admins, admins' policies, restricted, patterns added)
     type Case<'a> = (
         &'a str,
         Vec<SourcedPolicy>,
         &'a [SourcedPolicy],
+        &'a str,
         &'a [&'a str],
     );
-    let cases: [Case; 5] = [
+    let cases: [Case; 9] = [
         (
             "carol has nothing; admins grants everything",
             vec![],
             &admin,
+            RESTRICTED,
             &["s3:DeleteBucket", "s3:DeleteObject"],
         ),
         (
-            "carol can delete buckets and objects already: the membership adds nothing",
+            "carol can delete buckets and objects already: asked all the same (what she held \
+             is judged on its own path, and may be taken away)",
             vec![policy("s3-admin", "administrator-access.json", None)],
             &admin,
-            &[],
+            RESTRICTED,
+            &["s3:DeleteBucket", "s3:DeleteObject"],
         ),
         (
             "another group of carol's denies bucket deletion: only object deletion is added",
@@ -68,28 +79,74 @@ fn what_a_membership_adds_to_the_users_effective_access() {
                 Some("contractors"),
             )],
             &admin,
+            RESTRICTED,
             &["s3:DeleteObject"],
         ),
-        ("admins grants nothing restricted", vec![], &read_only, &[]),
+        (
+            "admins grants nothing restricted",
+            vec![],
+            &read_only,
+            RESTRICTED,
+            &[],
+        ),
         (
             "IAM lists carol in admins already: its policies count as the group's, not hers",
             admin.clone(),
             &admin,
+            RESTRICTED,
             &["s3:DeleteBucket", "s3:DeleteObject"],
         ),
+        (
+            "review F1: carol reads IAM (iam:Get*, iam:List*); admins grants every IAM write",
+            vec![policy("reads", "iam-read-only.json", None)],
+            &admin,
+            "iam:*",
+            &["iam:*"],
+        ),
+        (
+            "review F1: carol passes one role; the group passes any role",
+            vec![policy("one", "pass-role-app-lambda-only.json", None)],
+            &pass_any,
+            "iam:PassRole",
+            &["iam:PassRole"],
+        ),
+        (
+            "review F1: carol's own (or an in-flight, not yet quarantined) policy allows \
+             everything under a condition that never holds",
+            vec![policy(
+                "never",
+                "everything-if-username-is-nobody.json",
+                None,
+            )],
+            &admin,
+            "iam:PassRole,iam:AttachRolePolicy,s3:DeleteBucket",
+            &["iam:PassRole", "iam:AttachRolePolicy", "s3:DeleteBucket"],
+        ),
+        (
+            "carol's own policy denies every bucket deletion: the group cannot grant it",
+            vec![policy(
+                "no-bucket-deletion",
+                "deny-only-bucket-deletion.json",
+                None,
+            )],
+            &admin,
+            RESTRICTED,
+            &["s3:DeleteObject"],
+        ),
     ];
-    for (case, identity, group, expected) in cases {
+    for (case, identity, group, restricted_list, expected) in cases {
         // GIVEN carol's policies and the group's
         // WHEN the membership is assessed
         let (added, omitted) = added_grants(
             &carol_with(identity),
             "admins",
             group,
-            &restricted(RESTRICTED),
+            &restricted(restricted_list),
             Catalog::embedded(),
         )
         .expect("the documents parse");
-        // THEN exactly the patterns she gains are added, each with the group's statement
+        // THEN every pattern the group grants her is added, each through the group's
+        // statements only
         let patterns: Vec<&str> = added.iter().map(|g| g.pattern.as_str()).collect();
         assert_eq!(patterns, *expected, "{case}");
         assert_eq!(omitted, 0, "{case}");
@@ -98,7 +155,8 @@ fn what_a_membership_adds_to_the_users_effective_access() {
                 grant
                     .via
                     .iter()
-                    .any(|via| via.contains("AdministratorAccess")),
+                    .all(|via| via.contains("group \"admins\"")
+                        || via.contains("AdministratorAccess")),
                 "{case}: {grant:?}"
             );
         }

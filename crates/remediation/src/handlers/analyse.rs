@@ -184,8 +184,8 @@ fn gone(change: PolicyChange, reason: &str) -> Result<Assessment, StepError> {
     ))
 }
 
-/// A user added to a group: restricted when the membership lets the user perform a restricted
-/// pattern it cannot without it (its own policies, its other groups and its boundary count).
+/// A user added to a group: restricted when the group's policies grant the user a restricted
+/// pattern (its other policies' Denies and its boundary apply; what it held before does not).
 /// The group's policies, as one document, are what is kept and shown.
 async fn assess_membership(
     change: PolicyChange,
@@ -285,8 +285,8 @@ fn alert_only(
 }
 
 /// A permissions boundary deleted or replaced: restricted when the principal, as IAM holds it
-/// now, can perform a restricted pattern it could not under the previous boundary (the
-/// ledger's; unknown: read as allowing nothing restricted). A change with no enforced grant has
+/// now, can perform, for some action, a restricted pattern the previous boundary did not let
+/// through for certain (the ledger's; unknown: read as allowing nothing restricted). A change with no enforced grant has
 /// its boundary recorded in the ledger: it is the one in force.
 async fn assess_boundary(
     change: PolicyChange,
