@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{self, Denials, Hit, Limit, Resources};
+use crate::analysis::{self, Denials, Grant, Hit, Limit, Resources};
 use crate::catalog::Catalog;
-use crate::document::{ActionClause, Effect, Policy, PolicyError, Statement, decode};
+use crate::document::{Effect, Policy, PolicyError, Statement, decode};
 use crate::pattern::{Language, PatternSet};
 use crate::restricted::RestrictedActions;
 
@@ -247,15 +247,8 @@ pub struct AccessAnalyser<'a> {
 struct Compiled {
     text: Arc<str>,
     policy: Policy<'static>,
-    candidates: Vec<(usize, Vec<Candidate>)>,
+    candidates: Vec<(usize, Vec<Grant>)>,
     denies: bool,
-}
-
-/// A statement's grant of one pattern on its own, with every known action it grants: what a
-/// principal gets when nothing else it has removes anything.
-struct Candidate {
-    hit: Hit,
-    known: Vec<&'static str>,
 }
 
 impl Compiled {
@@ -271,39 +264,12 @@ impl Compiled {
         };
         let json = decode(&sourced.document).map_err(fail)?;
         let policy = Policy::parse(&json).map_err(fail)?.into_owned();
-        let none = Denials::of([]);
-        let candidates = policy
-            .statements
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.effect == Effect::Allow)
-            // The cheap filter `analyse` applies: entries only of other services grant nothing.
-            .filter(|(_, s)| match &s.actions {
-                ActionClause::Action(entries) => entries.iter().any(|e| restricted.may_touch(e)),
-                ActionClause::NotAction(_) => true,
-            })
-            .filter_map(|(index, statement)| {
-                let resources = Resources::of(statement);
-                let hits: Vec<Candidate> = restricted
-                    .counted_in(statement)
-                    .filter_map(|r| {
-                        let hit = analysis::hit(statement, r, &none, None, None, catalog)?;
-                        let known = analysis::known_granted(
-                            statement,
-                            &resources,
-                            &hit.granted_by,
-                            r,
-                            &none,
-                            None,
-                            catalog,
-                        )
-                        .collect();
-                        Some(Candidate { hit, known })
-                    })
-                    .collect();
-                (!hits.is_empty()).then_some((index, hits))
-            })
-            .collect();
+        // Each statement's grants on their own: what a principal gets when nothing else it
+        // has removes anything.
+        let candidates =
+            analysis::statement_grants(&policy.statements, restricted, &Denials::of([]), catalog)
+                .map(|(index, _, grants)| (index, grants))
+                .collect();
         let denies = policy
             .statements
             .iter()
@@ -404,8 +370,8 @@ struct Granted<'d> {
     statement: &'d Statement<'static>,
     index: usize,
     hit: Cow<'d, Hit>,
-    /// The known actions the statement grants on its own.
-    own_known: &'d [&'static str],
+    /// The known actions the statement grants on its own (catalog indices).
+    own_known: &'d [usize],
 }
 
 impl<'d> Evaluation<'d> {
@@ -466,7 +432,7 @@ impl<'d> Evaluation<'d> {
             &'d InForce<'d>,
             usize,
             &'d Statement<'static>,
-            &'d Candidate,
+            &'d Grant,
         ),
     > + 'p
     where
@@ -494,19 +460,20 @@ impl<'d> Evaluation<'d> {
         self.candidates(pattern)
             .filter_map(|(from, index, statement, candidate)| {
                 let own_known = candidate.known.as_slice();
-                analysis::hit(
+                analysis::grant(
                     statement,
+                    &Resources::of(statement),
                     pattern,
                     denials,
                     limit,
                     Some(own_known),
                     self.catalog,
                 )
-                .map(|hit| Granted {
+                .map(|grant| Granted {
                     from,
                     statement,
                     index,
-                    hit: Cow::Owned(hit),
+                    hit: Cow::Owned(grant.hit),
                     own_known,
                 })
             })
@@ -523,10 +490,10 @@ impl<'d> Evaluation<'d> {
         if let [one] = granted {
             return one.hit.known_action_count;
         }
-        let known: BTreeSet<&str> = granted
+        let known: BTreeSet<usize> = granted
             .iter()
             .flat_map(|g| g.own_known.iter().copied())
-            .filter(|a| analysis::survives(a, denials, limit, self.catalog))
+            .filter(|&a| analysis::survives(a, denials, limit, self.catalog))
             .collect();
         known.len()
     }

@@ -1,10 +1,12 @@
 //! The verdict: which restricted actions a document grants, through which statements, and why.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, TypeId};
 use crate::document::{ActionClause, Effect, Policy, ResourceClause, Statement};
 use crate::pattern::{self, Language, PatternSet};
 use crate::resource::{self, Arn};
@@ -91,29 +93,43 @@ impl Scope {
 /// Analyses a document against the restricted patterns.
 pub fn analyse(policy: &Policy<'_>, restricted: &RestrictedActions, catalog: &Catalog) -> Analysis {
     let denials = Denials::of(&policy.statements);
-    let findings = policy
-        .statements
+    let findings = statement_grants(&policy.statements, restricted, &denials, catalog)
+        .map(|(index, statement, grants)| Finding {
+            statement: index,
+            sid: statement.sid.as_deref().map(str::to_owned),
+            hits: grants.into_iter().map(|g| g.hit).collect(),
+            scope: Scope::of(statement),
+        })
+        .collect();
+    Analysis { findings }
+}
+
+/// The `Allow` statements that grant a restricted pattern under `denials`, each with its index
+/// and its grants: what `analyse` reports, and what an account's analysis compiles a document
+/// into.
+pub(crate) fn statement_grants<'s, 'p>(
+    statements: &'s [Statement<'p>],
+    restricted: &'s RestrictedActions,
+    denials: &'s Denials<'_>,
+    catalog: &'s Catalog,
+) -> impl Iterator<Item = (usize, &'s Statement<'p>, Vec<Grant>)> + 's {
+    statements
         .iter()
         .enumerate()
         .filter(|(_, s)| s.effect == Effect::Allow)
+        // Cheap: entries only of other services grant nothing.
         .filter(|(_, s)| match &s.actions {
             ActionClause::Action(entries) => entries.iter().any(|e| restricted.may_touch(e)),
             ActionClause::NotAction(_) => true,
         })
-        .filter_map(|(index, statement)| {
-            let hits: Vec<Hit> = restricted
+        .filter_map(move |(index, statement)| {
+            let resources = Resources::of(statement);
+            let grants: Vec<Grant> = restricted
                 .counted_in(statement)
-                .filter_map(|r| hit(statement, r, &denials, None, None, catalog))
+                .filter_map(|r| grant(statement, &resources, r, denials, None, None, catalog))
                 .collect();
-            (!hits.is_empty()).then(|| Finding {
-                statement: index,
-                sid: statement.sid.as_deref().map(str::to_owned),
-                hits,
-                scope: Scope::of(statement),
-            })
+            (!grants.is_empty()).then_some((index, statement, grants))
         })
-        .collect();
-    Analysis { findings }
 }
 
 /// The document's unconditional `Deny` statements: what they cover is not granted by any
@@ -138,19 +154,16 @@ impl<'p> Denials<'p> {
         let unconditional = statements
             .into_iter()
             .filter(|s| s.effect == Effect::Deny && s.condition.is_none());
-        let (everywhere, scoped): (Vec<&Statement>, Vec<&Statement>) =
-            unconditional.partition(|s| Resources::of(s).is_everything());
-        let clauses: Vec<&ActionClause> = everywhere.iter().map(|s| &s.actions).collect();
+        let (everywhere, scoped): (Vec<_>, Vec<_>) = unconditional
+            .map(|s| (&s.actions, Resources::of(s)))
+            .partition(|(_, resources)| resources.is_everything());
+        let clauses: Vec<&ActionClause> = everywhere.into_iter().map(|(a, _)| a).collect();
         let survivors = clauses
             .iter()
             .map(|clause| match clause {
                 ActionClause::Action(v) => PatternSet::none_of(v.iter()),
                 ActionClause::NotAction(v) => PatternSet::any_of(v.iter()),
             })
-            .collect();
-        let scoped = scoped
-            .into_iter()
-            .map(|s| (&s.actions, Resources::of(s)))
             .collect();
         Denials {
             survivors,
@@ -159,14 +172,15 @@ impl<'p> Denials<'p> {
         }
     }
 
-    /// True when some unconditional denial removes `action` (a known name) on every resource
-    /// it accepts.
-    pub(crate) fn denies(&self, action: &str, catalog: &Catalog) -> bool {
+    /// True when some unconditional denial removes the known action at `action` (its index
+    /// in the catalog) on every resource it accepts.
+    pub(crate) fn denies(&self, action: usize, catalog: &Catalog) -> bool {
+        let name = catalog.actions()[action];
         self.clauses
             .iter()
-            .any(|clause| clause_covers(clause, action))
+            .any(|clause| clause_covers(clause, name))
             || self.scoped.iter().any(|(clause, resources)| {
-                clause_covers(clause, action) && resources.deny_covers(action, catalog)
+                clause_covers(clause, name) && resources.deny_covers(action, catalog)
             })
     }
 
@@ -220,10 +234,11 @@ impl<'p> Limit<'p> {
         }
     }
 
-    /// Does the boundary let a known action through?
-    fn admits(&self, action: &str, catalog: &Catalog) -> bool {
+    /// Does the boundary let a known action (its index in the catalog) through?
+    fn admits(&self, action: usize, catalog: &Catalog) -> bool {
+        let name = catalog.actions()[action];
         self.allows.iter().any(|(clause, resources)| {
-            clause_covers(clause, action) && resources.allow_applies(action, catalog)
+            clause_covers(clause, name) && resources.allow_applies(action, catalog)
         }) && !self.denials.denies(action, catalog)
     }
 
@@ -250,18 +265,26 @@ pub fn clause_covers(clause: &ActionClause<'_>, action: &str) -> bool {
     }
 }
 
-/// What `statement` grants of the restricted pattern `restricted`, once `denials` (and a
-/// boundary's `limit`) removed what they remove; None when nothing is left. `own_known`, when
-/// given, is what [`known_granted`] without denials or limit gave for the same statement and
-/// pattern (computed once for a document shared by many principals).
-pub(crate) fn hit(
+/// What a statement grants of one restricted pattern: the finding's hit, and every known
+/// action granted (catalog indices, in catalog order).
+pub(crate) struct Grant {
+    pub(crate) hit: Hit,
+    pub(crate) known: Vec<usize>,
+}
+
+/// What `statement` (its `resources` compiled) grants of the restricted pattern `restricted`,
+/// once `denials` (and a boundary's `limit`) removed what they remove; None when nothing is
+/// left. `own_known`, when given, is the `known` of the grant without denials or limit for the
+/// same statement and pattern (computed once for a document shared by many principals).
+pub(crate) fn grant(
     statement: &Statement<'_>,
+    resources: &Resources,
     restricted: &str,
     denials: &Denials<'_>,
     limit: Option<&Limit<'_>>,
-    own_known: Option<&[&'static str]>,
+    own_known: Option<&[usize]>,
     catalog: &Catalog,
-) -> Option<Hit> {
+) -> Option<Grant> {
     let target = PatternSet::any_of([restricted]);
     let (reason, granted_by, explanation) = match &statement.actions {
         ActionClause::Action(entries) => {
@@ -304,29 +327,28 @@ pub(crate) fn hit(
             )
         }
     };
-    let resources = Resources::of(statement);
-    let mut known: Box<dyn Iterator<Item = &'static str>> = match own_known {
-        Some(own) => Box::new(
-            own.iter()
-                .copied()
-                .filter(|a| survives(a, denials, limit, catalog)),
-        ),
-        None => Box::new(known_granted(
+    let known: Vec<usize> = match own_known {
+        Some(own) => own
+            .iter()
+            .copied()
+            .filter(|&a| survives(a, denials, limit, catalog))
+            .collect(),
+        None => known_granted(
             statement,
-            &resources,
+            resources,
             &granted_by,
             restricted,
             denials,
             limit,
             catalog,
-        )),
+        ),
     };
     let known_actions: Vec<String> = known
-        .by_ref()
+        .iter()
         .take(LISTED_ACTIONS_CAP)
-        .map(str::to_owned)
+        .map(|&a| catalog.actions()[a].to_owned())
         .collect();
-    let known_action_count = known_actions.len() + known.count();
+    let known_action_count = known.len();
     // No known action is granted where this statement's resources or the scoped denials say so;
     // only an action the catalog does not know could still be (it is assumed to apply anywhere).
     let narrowed = !resources.is_everything()
@@ -343,14 +365,15 @@ pub(crate) fn hit(
     } else {
         explanation
     };
-    Some(Hit {
+    let hit = Hit {
         restricted: restricted.to_owned(),
         reason,
         granted_by,
         known_actions,
         known_action_count,
         explanation,
-    })
+    };
+    Some(Grant { hit, known })
 }
 
 /// True when the actions matching both `restricted` and one of `granted_by` (all of
@@ -368,31 +391,51 @@ fn may_match_unknown(restricted: &str, granted_by: &[String], catalog: &Catalog)
 }
 
 /// Known actions matching `restricted` that the statement grants, on resources it names, that
-/// no unconditional Deny removes and the `limit`, if any, lets through. For an `Action` clause
-/// only the entries that overlap `restricted` (`granted_by`) can match such an action, which
-/// spares scanning long lists.
-pub(crate) fn known_granted<'c>(
-    statement: &'c Statement<'_>,
-    resources: &'c Resources,
-    granted_by: &'c [String],
-    restricted: &'c str,
-    denials: &'c Denials<'_>,
-    limit: Option<&'c Limit<'_>>,
-    catalog: &'c Catalog,
-) -> impl Iterator<Item = &'static str> + 'c {
-    catalog.matching(restricted).filter(move |a| {
-        let granted = match &statement.actions {
-            ActionClause::Action(_) => granted_by.iter().any(|e| pattern::matches(e, a)),
-            ActionClause::NotAction(_) => clause_covers(&statement.actions, a),
-        };
-        granted && resources.allow_applies(a, catalog) && survives(a, denials, limit, catalog)
-    })
+/// no unconditional Deny removes and the `limit`, if any, lets through (catalog indices, in
+/// catalog order). For an `Action` clause only the entries that overlap `restricted`
+/// (`granted_by`) can match such an action, and each only among the catalog's actions that
+/// start with its literal prefix: a long list of literals looks at a few actions each.
+fn known_granted(
+    statement: &Statement<'_>,
+    resources: &Resources,
+    granted_by: &[String],
+    restricted: &str,
+    denials: &Denials<'_>,
+    limit: Option<&Limit<'_>>,
+    catalog: &Catalog,
+) -> Vec<usize> {
+    let within = catalog.prefix_range(restricted);
+    let names = catalog.actions();
+    let mut known: Vec<usize> = match &statement.actions {
+        ActionClause::Action(_) => {
+            let mut known: Vec<usize> = granted_by
+                .iter()
+                .flat_map(|entry| {
+                    let range = catalog.prefix_range(entry);
+                    let both: Range<usize> =
+                        range.start.max(within.start)..range.end.min(within.end);
+                    both.filter(move |&a| pattern::matches(entry, names[a]))
+                })
+                .filter(|&a| pattern::matches(restricted, names[a]))
+                .collect();
+            known.sort_unstable();
+            known.dedup();
+            known
+        }
+        ActionClause::NotAction(_) => within
+            .filter(|&a| {
+                pattern::matches(restricted, names[a]) && clause_covers(&statement.actions, names[a])
+            })
+            .collect(),
+    };
+    known.retain(|&a| resources.allow_applies(a, catalog) && survives(a, denials, limit, catalog));
+    known
 }
 
-/// True when no unconditional Deny removes a known action and the `limit`, if any, lets it
-/// through.
+/// True when no unconditional Deny removes a known action (its index in the catalog) and the
+/// `limit`, if any, lets it through.
 pub(crate) fn survives(
-    action: &str,
+    action: usize,
     denials: &Denials<'_>,
     limit: Option<&Limit<'_>>,
     catalog: &Catalog,
@@ -400,9 +443,19 @@ pub(crate) fn survives(
     !denials.denies(action, catalog) && limit.is_none_or(|l| l.admits(action, catalog))
 }
 
-/// A statement's `Resource` or `NotResource`, compiled.
+/// A statement's `Resource` or `NotResource`, compiled, with what it was found to say of each
+/// resource type asked about: many actions share a type, and each type is decided once.
 #[derive(Clone)]
-pub(crate) enum Resources {
+pub(crate) struct Resources {
+    arns: Arns,
+    /// `Resource: "*"`: every resource, whatever the action.
+    everything: bool,
+    allow_on: RefCell<Vec<(TypeId, bool)>>,
+    deny_covers: RefCell<Vec<(TypeId, bool)>>,
+}
+
+#[derive(Clone)]
+enum Arns {
     Resource(Vec<Arn>),
     NotResource(Vec<Arn>),
 }
@@ -415,58 +468,84 @@ impl Resources {
             (Effect::Allow, false) | (Effect::Deny, true) => Arn::pattern,
             _ => Arn::deny_pattern,
         };
-        match &statement.resources {
-            ResourceClause::Resource(v) => {
-                Resources::Resource(v.iter().map(widen(false)).collect())
-            }
+        let arns = match &statement.resources {
+            ResourceClause::Resource(v) => Arns::Resource(v.iter().map(widen(false)).collect()),
             ResourceClause::NotResource(v) => {
-                Resources::NotResource(v.iter().map(widen(true)).collect())
+                Arns::NotResource(v.iter().map(widen(true)).collect())
             }
+        };
+        let everything = matches!(&arns, Arns::Resource(v) if v.iter().any(Arn::matches_everything));
+        Resources {
+            arns,
+            everything,
+            allow_on: RefCell::default(),
+            deny_covers: RefCell::default(),
         }
     }
 
     /// True for `Resource: "*"`: every resource, whatever the action.
     fn is_everything(&self) -> bool {
-        matches!(self, Resources::Resource(v) if v.iter().any(Arn::matches_everything))
+        self.everything
     }
 
-    /// Can an `Allow` with these resources apply to `action`? Yes unless the catalog knows the
-    /// action's resource types and none of their ARNs is named (or, for `NotResource`, every
-    /// one is excluded). An unknown action, or one without resource types, may apply anywhere.
-    fn allow_applies(&self, action: &str, catalog: &Catalog) -> bool {
-        if self.is_everything() {
+    /// Can an `Allow` with these resources apply to a known action (its index in the
+    /// catalog)? Yes unless the catalog knows the action's resource types and none of their
+    /// ARNs is named (or, for `NotResource`, every one is excluded). An action without resource
+    /// types may apply anywhere.
+    fn allow_applies(&self, action: usize, catalog: &Catalog) -> bool {
+        if self.everything {
             return true;
         }
-        let Some(templates) = catalog.resource_templates(action) else {
+        let Some(types) = catalog.resource_types(action) else {
             return true;
         };
-        match self {
-            Resources::Resource(named) => named
-                .iter()
-                .any(|r| templates.iter().any(|t| resource::overlaps(r, t))),
-            Resources::NotResource(excluded) => {
-                templates.iter().any(|t| !resource::covers(excluded, t))
-            }
-        }
+        types.iter().any(|&t| {
+            decided(&self.allow_on, t, || {
+                let templates = catalog.templates(t);
+                match &self.arns {
+                    Arns::Resource(named) => named
+                        .iter()
+                        .any(|r| templates.iter().any(|t| resource::overlaps(r, t))),
+                    Arns::NotResource(excluded) => {
+                        templates.iter().any(|t| !resource::covers(excluded, t))
+                    }
+                }
+            })
+        })
     }
 
-    /// Does a `Deny` with these resources remove `action` wherever it applies? Only when the
-    /// catalog knows its resource types and each one's every ARN is named (or, for
-    /// `NotResource`, none is excluded).
-    fn deny_covers(&self, action: &str, catalog: &Catalog) -> bool {
-        if self.is_everything() {
+    /// Does a `Deny` with these resources remove a known action (its index in the catalog)
+    /// wherever it applies? Only when the catalog knows its resource types and each one's every
+    /// ARN is named (or, for `NotResource`, none is excluded).
+    fn deny_covers(&self, action: usize, catalog: &Catalog) -> bool {
+        if self.everything {
             return true;
         }
-        let Some(templates) = catalog.resource_templates(action) else {
+        let Some(types) = catalog.resource_types(action) else {
             return false;
         };
-        match self {
-            Resources::Resource(named) => templates.iter().all(|t| resource::covers(named, t)),
-            Resources::NotResource(excluded) => templates
-                .iter()
-                .all(|t| !excluded.iter().any(|n| resource::overlaps(n, t))),
-        }
+        types.iter().all(|&t| {
+            decided(&self.deny_covers, t, || {
+                let templates = catalog.templates(t);
+                match &self.arns {
+                    Arns::Resource(named) => templates.iter().all(|t| resource::covers(named, t)),
+                    Arns::NotResource(excluded) => templates
+                        .iter()
+                        .all(|t| !excluded.iter().any(|n| resource::overlaps(n, t))),
+                }
+            })
+        })
     }
+}
+
+/// The answer `memo` holds for resource type `t`, or `decide`'s, kept there.
+fn decided(memo: &RefCell<Vec<(TypeId, bool)>>, t: TypeId, decide: impl FnOnce() -> bool) -> bool {
+    let known = memo.borrow().iter().find(|(id, _)| *id == t).map(|&(_, d)| d);
+    known.unwrap_or_else(|| {
+        let d = decide();
+        memo.borrow_mut().push((t, d));
+        d
+    })
 }
 
 /// Every known action matching a restricted pattern that the document grants (uncapped).
@@ -484,16 +563,8 @@ pub fn granted_known_actions(
     {
         let resources = Resources::of(statement);
         for r in restricted.patterns() {
-            if let Some(hit) = hit(statement, r, &denials, None, None, catalog) {
-                granted.extend(known_granted(
-                    statement,
-                    &resources,
-                    &hit.granted_by,
-                    r,
-                    &denials,
-                    None,
-                    catalog,
-                ));
+            if let Some(grant) = grant(statement, &resources, r, &denials, None, None, catalog) {
+                granted.extend(grant.known.iter().map(|&a| catalog.actions()[a]));
             }
         }
     }

@@ -26,13 +26,24 @@ pub struct Catalog {
     /// For each action, the names of the resource types it accepts (space-separated; empty:
     /// none, so it applies to `*` only).
     type_names: Vec<&'static str>,
-    /// Lower-case service prefix -> its actions' range in `actions`.
-    services: HashMap<String, Range<usize>>,
     /// The `#` header lines: where the data came from, its version and date.
     provenance: Vec<&'static str>,
     types_text: &'static str,
-    /// `service type` -> its ARN templates, compiled on first use.
-    templates: OnceLock<HashMap<(&'static str, &'static str), Vec<Arn>>>,
+    /// Every action's resource types, compiled on first use.
+    resource_types: OnceLock<ResourceTypes>,
+}
+
+/// A resource type: its index among the catalog's compiled types.
+pub(crate) type TypeId = u32;
+
+/// The resource types, compiled once: a statement's resources are decided per type, and many
+/// actions share each type.
+struct ResourceTypes {
+    /// Each type's ARN templates.
+    templates: Vec<Vec<Arn>>,
+    /// For each action (as `Catalog::actions`), the types it accepts; None when nothing known
+    /// narrows where it applies (it accepts no type, or one the types file does not list).
+    of_action: Vec<Option<Box<[TypeId]>>>,
 }
 
 impl Catalog {
@@ -57,11 +68,6 @@ impl Catalog {
             .iter()
             .map(|l| l.split_once(' ').unwrap_or((l, "")))
             .unzip();
-        let mut services: HashMap<String, Range<usize>> = HashMap::new();
-        for (i, action) in actions.iter().enumerate() {
-            let service = service_of(action).to_ascii_lowercase();
-            services.entry(service).or_insert(i..i).end = i + 1;
-        }
         let provenance = provenance
             .iter()
             .map(|l| l.trim_start_matches('#').trim())
@@ -69,35 +75,33 @@ impl Catalog {
         Catalog {
             actions,
             type_names,
-            services,
             provenance,
             types_text,
-            templates: OnceLock::new(),
+            resource_types: OnceLock::new(),
         }
     }
 
-    /// The ARN templates of the resource types a known action accepts; None when the action is
-    /// not in the catalog or accepts no resource type (then nothing narrows where it applies).
-    pub fn resource_templates(&self, action: &str) -> Option<Vec<&Arn>> {
-        let lower = action.to_ascii_lowercase();
-        let i = self
-            .actions
-            .binary_search_by(|a| cmp_lowercase(a, &lower))
-            .ok()?;
-        let names = self.type_names[i];
-        if names.is_empty() {
-            return None;
-        }
-        let service = service_of(self.actions[i]);
-        let templates = self
-            .templates
-            .get_or_init(|| compile_types(self.types_text));
-        let mut found = Vec::new();
-        for name in names.split(' ') {
-            // A type the types file does not list: nothing known narrows this action.
-            found.extend(templates.get(&(service, name))?);
-        }
-        Some(found)
+    /// The resource types the known action at `index` (in [`Catalog::actions`]) accepts; None
+    /// when it accepts none (then nothing narrows where it applies).
+    pub(crate) fn resource_types(&self, index: usize) -> Option<&[TypeId]> {
+        self.compiled_types().of_action[index].as_deref()
+    }
+
+    /// The ARN templates of a resource type.
+    pub(crate) fn templates(&self, id: TypeId) -> &[Arn] {
+        &self.compiled_types().templates[id as usize]
+    }
+
+    fn compiled_types(&self) -> &ResourceTypes {
+        self.resource_types
+            .get_or_init(|| compile_types(self.types_text, &self.actions, &self.type_names))
+    }
+
+    /// Where a known action is in [`Catalog::actions`], whatever its case.
+    pub(crate) fn index_of(&self, action: &str) -> Option<usize> {
+        self.actions
+            .binary_search_by(|a| cmp_lowercase(a, action))
+            .ok()
     }
 
     pub fn len(&self) -> usize {
@@ -118,48 +122,72 @@ impl Catalog {
         &self.actions
     }
 
-    /// The known actions a pattern matches, in catalog order. Looks only at one service's
-    /// actions when the pattern names its service literally, and among them only at those
-    /// starting with the pattern's literal text before its first wildcard (a binary search:
-    /// the catalog is sorted).
+    /// The known actions a pattern matches, in catalog order.
     pub fn matching<'c>(&'c self, pattern: &'c str) -> impl Iterator<Item = &'static str> + 'c {
-        let candidates = match pattern.split_once(':') {
-            Some((service, _)) if pattern::is_literal(service) => self
-                .services
-                .get(&service.to_ascii_lowercase())
-                .map_or(&self.actions[..0], |range| &self.actions[range.clone()]),
-            _ => &self.actions[..],
-        };
-        let literal = pattern::literal_prefix(pattern);
-        let start = candidates.partition_point(|a| cmp_lowercase_prefix(a, literal).is_lt());
-        let end = start
-            + candidates[start..].partition_point(|a| cmp_lowercase_prefix(a, literal).is_eq());
-        candidates[start..end]
+        self.actions[self.prefix_range(pattern)]
             .iter()
             .copied()
             .filter(move |a| pattern::matches(pattern, a))
     }
 
+    /// Where in [`Catalog::actions`] the actions a pattern may match are: those starting with
+    /// its literal text before the first wildcard (a binary search: the catalog is sorted).
+    pub(crate) fn prefix_range(&self, pattern: &str) -> Range<usize> {
+        let literal = pattern::literal_prefix(pattern);
+        let start = self
+            .actions
+            .partition_point(|a| cmp_lowercase_prefix(a, literal).is_lt());
+        let end = start
+            + self.actions[start..].partition_point(|a| cmp_lowercase_prefix(a, literal).is_eq());
+        start..end
+    }
+
     /// The catalog's spelling of a known action, e.g. `s3:DeleteBucket` for `S3:deletebucket`.
     pub fn canonical(&self, action: &str) -> Option<&'static str> {
-        let lower = action.to_ascii_lowercase();
-        self.actions
-            .binary_search_by(|a| cmp_lowercase(a, &lower))
-            .ok()
-            .map(|i| self.actions[i])
+        self.index_of(action).map(|i| self.actions[i])
     }
 }
 
-/// `service type template...` lines -> each type's compiled templates.
-fn compile_types(text: &'static str) -> HashMap<(&'static str, &'static str), Vec<Arn>> {
-    text.lines()
+/// `service type template...` lines compiled, and each action's types found among them.
+fn compile_types(
+    text: &'static str,
+    actions: &[&'static str],
+    type_names: &[&'static str],
+) -> ResourceTypes {
+    let mut templates = Vec::new();
+    let mut ids: HashMap<(&str, &str), TypeId> = HashMap::new();
+    for line in text
+        .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let mut words = l.split(' ');
-            let (service, name) = (words.next()?, words.next()?);
-            Some(((service, name), words.map(Arn::template).collect()))
+    {
+        let mut words = line.split(' ');
+        let (Some(service), Some(name)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let id = TypeId::try_from(templates.len()).expect("fewer than 2^32 resource types");
+        templates.push(words.map(Arn::template).collect());
+        // A type listed twice: its last line stands.
+        ids.insert((service, name), id);
+    }
+    let of_action = actions
+        .iter()
+        .zip(type_names)
+        .map(|(action, names)| {
+            if names.is_empty() {
+                return None;
+            }
+            let service = service_of(action);
+            // A type the types file does not list: nothing known narrows this action.
+            names
+                .split(' ')
+                .map(|name| ids.get(&(service, name)).copied())
+                .collect()
         })
-        .collect()
+        .collect();
+    ResourceTypes {
+        templates,
+        of_action,
+    }
 }
 
 /// The action of a catalog line (`s3:DeleteBucket bucket`).
@@ -220,13 +248,16 @@ mod tests {
     #[test]
     fn an_action_knows_its_resource_types() {
         let catalog = Catalog::embedded();
-        let bucket = catalog.resource_templates("S3:deletebucket").unwrap();
+        let types_of = |action| catalog.resource_types(catalog.index_of(action).unwrap());
+        let [bucket] = types_of("S3:deletebucket").unwrap() else {
+            panic!("s3:DeleteBucket accepts one resource type");
+        };
         assert_eq!(
-            bucket,
-            [&Arn::template("arn:${Partition}:s3:::${BucketName}")]
+            catalog.templates(*bucket),
+            [Arn::template("arn:${Partition}:s3:::${BucketName}")]
         );
-        assert!(catalog.resource_templates("s3:ListAllMyBuckets").is_none());
-        assert!(catalog.resource_templates("s3:NoSuchAction").is_none());
+        assert!(types_of("s3:ListAllMyBuckets").is_none());
+        assert!(catalog.index_of("s3:NoSuchAction").is_none());
     }
 
     #[test]

@@ -118,14 +118,74 @@ impl Arn {
 
 /// True when some ARN matches both (case-insensitively: the `Allow` side).
 pub fn overlaps(a: &Arn, b: &Arn) -> bool {
-    exists(&[a, b], &[], true)
+    both_match_some(a, b, true)
 }
 
 /// True when every ARN `template` matches is matched by one of `patterns` (exactly, case
 /// included: the `Deny` side).
 pub fn covers(patterns: &[Arn], template: &Arn) -> bool {
+    // Nearly always none of them shares an ARN with the template: then, the template matching
+    // some ARN, they cover nothing of it. That is decided without the subset construction.
+    let template_matches_some = !template.0.contains(&Token::Never);
+    if template_matches_some && !patterns.iter().any(|p| both_match_some(p, template, false)) {
+        return false;
+    }
     let patterns: Vec<&Arn> = patterns.iter().collect();
     !exists(&[template], &patterns, false)
+}
+
+/// True when some ARN matches both `a` and `b` (case-insensitively when `fold`): a search of
+/// the pairs of positions the two can be at, cheaper than [`exists`]'s sets of positions,
+/// which only complements need.
+fn both_match_some(a: &Arn, b: &Arn, fold: bool) -> bool {
+    let (a, b) = (&a.0, &b.0);
+    let width = b.len() + 1;
+    let mut seen = vec![false; (a.len() + 1) * width];
+    let mut pending = vec![(0, 0)];
+    while let Some((i, j)) = pending.pop() {
+        let at = &mut seen[i * width + j];
+        if *at {
+            continue;
+        }
+        *at = true;
+        if i == a.len() && j == b.len() {
+            return true;
+        }
+        // A run may be empty.
+        if matches!(a.get(i), Some(Token::Any | Token::Segment)) {
+            pending.push((i + 1, j));
+        }
+        if matches!(b.get(j), Some(Token::Any | Token::Segment)) {
+            pending.push((i, j + 1));
+        }
+        if let (Some(&x), Some(&y)) = (a.get(i), b.get(j))
+            && read_alike(x, y, fold)
+        {
+            pending.push((after_one(i, x), after_one(j, y)));
+        }
+    }
+    false
+}
+
+/// True when some one character is read by both tokens.
+fn read_alike(x: Token, y: Token, fold: bool) -> bool {
+    let in_segment = |c: u8| c != b'/' && c != b':';
+    match (x, y) {
+        (Token::Never, _) | (_, Token::Never) => false,
+        (Token::Byte(p), Token::Byte(q)) => p == q || (fold && p.eq_ignore_ascii_case(&q)),
+        (Token::Byte(c), Token::Segment | Token::SegmentOne)
+        | (Token::Segment | Token::SegmentOne, Token::Byte(c)) => in_segment(c),
+        // `*`, `?` and segments: some character (a letter) is read by both.
+        _ => true,
+    }
+}
+
+/// Where a token leaves its pattern after reading one character: a run stays.
+fn after_one(pos: usize, token: Token) -> usize {
+    match token {
+        Token::Any | Token::Segment => pos,
+        _ => pos + 1,
+    }
 }
 
 /// True when some string matches every pattern of `all` and none of `none`.
@@ -295,6 +355,47 @@ mod tests {
             Arn::pattern("arn:*:s3:::?*"),
         ];
         assert!(covers(&whole, &Arn::template(BUCKET)));
+    }
+
+    /// ARN patterns and templates made of the pieces that tell them apart.
+    fn arn_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop::sample::select(vec![
+            "arn:", "s3", ":", "/", "a", "A", "b", "*", "?", "${Account}", "${Name}", "${aws:x}",
+        ]);
+        prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        /// The pair search gives what the general search of sets of positions gives.
+        #[test]
+        fn overlapping_agrees_with_the_general_search(
+            a in arn_text(),
+            b in arn_text(),
+            deny in proptest::bool::ANY,
+        ) {
+            let a = if deny { Arn::deny_pattern(&a) } else { Arn::pattern(&a) };
+            let b = Arn::template(&b);
+            proptest::prop_assert_eq!(overlaps(&a, &b), exists(&[&a, &b], &[], true));
+            proptest::prop_assert_eq!(
+                both_match_some(&a, &b, false),
+                exists(&[&a, &b], &[], false)
+            );
+        }
+
+        #[test]
+        fn covering_agrees_with_the_general_search(
+            patterns in proptest::collection::vec(arn_text(), 0..3),
+            template in arn_text(),
+        ) {
+            let patterns: Vec<Arn> = patterns.iter().map(|p| Arn::deny_pattern(p)).collect();
+            let template = Arn::template(&template);
+            let all: Vec<&Arn> = patterns.iter().collect();
+            proptest::prop_assert_eq!(
+                covers(&patterns, &template),
+                !exists(&[&template], &all, false)
+            );
+        }
     }
 
     #[test]
