@@ -427,14 +427,7 @@ impl<'d> Evaluation<'d> {
     fn candidates<'p>(
         &self,
         pattern: &'p str,
-    ) -> impl Iterator<
-        Item = (
-            &'d InForce<'d>,
-            usize,
-            &'d Statement<'static>,
-            &'d Grant,
-        ),
-    > + 'p
+    ) -> impl Iterator<Item = (&'d InForce<'d>, usize, &'d Statement<'static>, &'d Grant)> + 'p
     where
         'd: 'p,
     {

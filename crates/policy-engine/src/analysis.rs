@@ -2,7 +2,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -411,10 +410,9 @@ fn known_granted(
             let mut known: Vec<usize> = granted_by
                 .iter()
                 .flat_map(|entry| {
-                    let range = catalog.prefix_range(entry);
-                    let both: Range<usize> =
-                        range.start.max(within.start)..range.end.min(within.end);
-                    both.filter(move |&a| pattern::matches(entry, names[a]))
+                    catalog
+                        .prefix_range_within(entry, within.clone())
+                        .filter(move |&a| pattern::matches(entry, names[a]))
                 })
                 .filter(|&a| pattern::matches(restricted, names[a]))
                 .collect();
@@ -424,7 +422,8 @@ fn known_granted(
         }
         ActionClause::NotAction(_) => within
             .filter(|&a| {
-                pattern::matches(restricted, names[a]) && clause_covers(&statement.actions, names[a])
+                pattern::matches(restricted, names[a])
+                    && clause_covers(&statement.actions, names[a])
             })
             .collect(),
     };
@@ -474,7 +473,8 @@ impl Resources {
                 Arns::NotResource(v.iter().map(widen(true)).collect())
             }
         };
-        let everything = matches!(&arns, Arns::Resource(v) if v.iter().any(Arn::matches_everything));
+        let everything =
+            matches!(&arns, Arns::Resource(v) if v.iter().any(Arn::matches_everything));
         Resources {
             arns,
             everything,
@@ -540,7 +540,11 @@ impl Resources {
 
 /// The answer `memo` holds for resource type `t`, or `decide`'s, kept there.
 fn decided(memo: &RefCell<Vec<(TypeId, bool)>>, t: TypeId, decide: impl FnOnce() -> bool) -> bool {
-    let known = memo.borrow().iter().find(|(id, _)| *id == t).map(|&(_, d)| d);
+    let known = memo
+        .borrow()
+        .iter()
+        .find(|(id, _)| *id == t)
+        .map(|&(_, d)| d);
     known.unwrap_or_else(|| {
         let d = decide();
         memo.borrow_mut().push((t, d));

@@ -133,13 +133,18 @@ impl Catalog {
     /// Where in [`Catalog::actions`] the actions a pattern may match are: those starting with
     /// its literal text before the first wildcard (a binary search: the catalog is sorted).
     pub(crate) fn prefix_range(&self, pattern: &str) -> Range<usize> {
+        self.prefix_range_within(pattern, 0..self.actions.len())
+    }
+
+    /// The part of `within` (a range of [`Catalog::actions`]) in [`Catalog::prefix_range`]:
+    /// searching a service's few hundred actions, not every action.
+    pub(crate) fn prefix_range_within(&self, pattern: &str, within: Range<usize>) -> Range<usize> {
         let literal = pattern::literal_prefix(pattern);
-        let start = self
-            .actions
-            .partition_point(|a| cmp_lowercase_prefix(a, literal).is_lt());
+        let candidates = &self.actions[within.clone()];
+        let start = candidates.partition_point(|a| cmp_lowercase_prefix(a, literal).is_lt());
         let end = start
-            + self.actions[start..].partition_point(|a| cmp_lowercase_prefix(a, literal).is_eq());
-        start..end
+            + candidates[start..].partition_point(|a| cmp_lowercase_prefix(a, literal).is_eq());
+        within.start + start..within.start + end
     }
 
     /// The catalog's spelling of a known action, e.g. `s3:DeleteBucket` for `S3:deletebucket`.

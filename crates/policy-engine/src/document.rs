@@ -587,7 +587,8 @@ mod tests {
         ]);
         let value = prop_oneof![
             strings,
-            prop::sample::select(vec![r#""Allow""#, r#""Deny""#, r#""S1""#]).prop_map(str::to_owned),
+            prop::sample::select(vec![r#""Allow""#, r#""Deny""#, r#""S1""#])
+                .prop_map(str::to_owned),
             condition.prop_map(str::to_owned),
         ];
         let entry = (key, value).prop_map(|(k, v)| format!("\"{k}\" : {v}"));

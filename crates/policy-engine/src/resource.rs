@@ -361,7 +361,18 @@ mod tests {
     fn arn_text() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let piece = prop::sample::select(vec![
-            "arn:", "s3", ":", "/", "a", "A", "b", "*", "?", "${Account}", "${Name}", "${aws:x}",
+            "arn:",
+            "s3",
+            ":",
+            "/",
+            "a",
+            "A",
+            "b",
+            "*",
+            "?",
+            "${Account}",
+            "${Name}",
+            "${aws:x}",
         ]);
         prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
     }
