@@ -591,8 +591,9 @@ fn read(event: &Value, scope: Option<&EventScope>) -> Result<Reading, EventError
 }
 
 /// A sweep finding (`sweep::finding_event`): a restricted grant the account sweep found in
-/// force, read as a change to its target by the sweep, strictly: the target decides what is
-/// quarantined. It carries no document, so Analyse reads the one IAM holds.
+/// force (through a document, or a user's membership of a group), read as a change to its
+/// target by the sweep, strictly: the target decides what is quarantined. It carries no
+/// document, so Analyse reads the one IAM holds.
 fn read_sweep_finding(event: &Value, scope: Option<&EventScope>) -> Result<Reading, EventError> {
     let detail = event
         .get("detail")
@@ -644,10 +645,18 @@ fn read_sweep_finding(event: &Value, scope: Option<&EventScope>) -> Result<Readi
             policy_arn,
         },
         (None, None, None, Some(policy_arn)) => Target::ManagedPolicy { policy_arn },
+        (Some(user), Some(group), None, None)
+            if user.kind == PrincipalKind::User && group.kind == PrincipalKind::Group =>
+        {
+            Target::GroupMembership {
+                user: user.name,
+                group: group.name,
+            }
+        }
         _ => {
             return Err(EventError::MissingField {
                 event_name: name.into(),
-                field: "requestParameters (one policy target: policyArn, or a user, role or group with policyName or policyArn)",
+                field: "requestParameters (one target: policyArn, a user, role or group with policyName or policyArn, or a user and a group)",
             });
         }
     };

@@ -13,7 +13,13 @@
 //!
 //! One incident per document target: a customer managed policy, an inline policy, or an AWS
 //! managed policy's attachment to a user, role or group (AWS managed policies cannot be
-//! rewritten). An incident reaches the workflow as a sweep finding event through the starter,
+//! rewritten). A grant a user has through a group also needs the user's membership accepted:
+//! approved (restore-policy's `grant#` record of an approved AddUserToGroup incident) or
+//! present at the baseline sweep; otherwise the membership is a target of its own, quarantined
+//! as the event path quarantines AddUserToGroup (`Membership`). An approval of a group's policy
+//! names no member, so it never covers one added since.
+//!
+//! An incident reaches the workflow as a sweep finding event through the starter,
 //! like a CloudTrail event (`finding_event`; `event::read_event` reads it), so everything after
 //! is the workflow that handles events; the document is always read from IAM there.
 
@@ -26,16 +32,19 @@ use policy_engine::rules::Covering;
 use policy_engine::rules::ExemptionRef;
 use policy_engine::{
     AuthorizationDetails, Catalog, GrantingStatement, Mode, PolicySource, PrincipalPolicies,
-    PrincipalRef, Rules,
+    PrincipalRef, Rules, SourcedPolicy,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::decision_log::{GrantKey, GrantRecord, GrantStatus, boundary_key, rfc3339};
+use crate::decision_log::{
+    GrantKey, GrantRecord, GrantStatus, boundary_key, canonical_digest, rfc3339,
+};
 use crate::event::{Principal, PrincipalKind, Target};
-use crate::name::{IncidentName, STAMP};
+use crate::membership::group_document;
+use crate::name::{IncidentName, STAMP, TargetKey};
 use crate::notification::{Notification, SUBJECT_LIMIT, target_text, truncate};
 use crate::own_stack::OwnRoles;
 
@@ -126,6 +135,9 @@ pub struct SweepContext {
     pub mode: SweepMode,
     /// No sweep has run before: report, quarantine nothing.
     pub baseline: bool,
+    /// The group memberships the baseline sweep found a restricted grant through (their
+    /// `TargetKey`s, as `sweep#baseline` records them): accepted as they were.
+    pub baseline_memberships: BTreeSet<String>,
     /// How long a `deciding` claim holds (`decision_log::claim_lifetime`).
     pub claim_lifetime: Duration,
 }
@@ -134,8 +146,11 @@ pub struct SweepContext {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Disposition {
-    /// Approved before (restored after a proven approval) for exactly this document.
+    /// Approved before (restored after a proven approval) for exactly this document; a group
+    /// membership: approved for the user in that group.
     Approved,
+    /// A group membership the baseline sweep found: accepted, left alone.
+    AtBaseline,
     /// An incident about it may still be waiting for a decision.
     Deciding,
     /// Only iam-sentinel's own roles hold it: reported, never quarantined.
@@ -207,6 +222,9 @@ pub struct SweepPlan {
     /// Principals whose policies could not all be read or resolved: their verdict may be
     /// incomplete (named, never silently dropped).
     pub incomplete: Vec<String>,
+    /// The `TargetKey` of every group membership a restricted grant reaches a user through:
+    /// what a baseline sweep records as accepted.
+    pub memberships: BTreeSet<String>,
 }
 
 /// An exemption, and the statements' grants it covered (or, expired, would have).
@@ -237,6 +255,7 @@ pub fn plan_sweep(
     let today = context.at.to_offset(time::UtcOffset::UTC).date();
     let mut classifier = Classifier::new(rules, &context.account, today, catalog);
     let mut targets: BTreeMap<String, Gathered> = BTreeMap::new();
+    let mut memberships: BTreeMap<String, Membership> = BTreeMap::new();
     let (mut principals_with_grants, mut grants_found, mut alerts_found) = (0, 0, 0);
     let mut grants_exempted = 0;
     let (mut exempted, mut expired) = (Uses::default(), Uses::default());
@@ -277,14 +296,15 @@ pub fn plan_sweep(
                 expired.add(&covered.by, &used(&covered.statement));
             }
             for via in &grant.via {
-                if let Err(problem) = gather(&mut targets, principal, via, |gathered| {
+                let add = |gathered: &mut Gathered| {
                     if grant.mode == Mode::Enforce {
                         gathered.patterns.insert(grant.pattern.clone());
                         gathered.holders.push(holder);
                     } else {
                         gathered.alerted.insert(grant.pattern.clone());
                     }
-                }) {
+                };
+                if let Err(problem) = gather(&mut targets, &mut memberships, principal, via, add) {
                     incomplete.push(problem);
                 }
             }
@@ -296,11 +316,37 @@ pub fn plan_sweep(
             principals_with_grants += 1;
         }
     }
-    let mut n = 0;
-    let targets = targets
+    let grants = &covered_by_memberships(grants, memberships.values(), context);
+    let documents: Vec<(Gathered, Disposition)> = targets
         .into_values()
         .map(|gathered| {
             let disposition = gathered.disposition(grants, context);
+            (gathered, disposition)
+        })
+        .collect();
+    // A membership waits while a document it has its grants through is being quarantined: that
+    // quarantine takes the grant from every member, and changes what the membership would be.
+    let taken: BTreeSet<String> = documents
+        .iter()
+        .filter(|(_, d)| matches!(d, Disposition::Incident | Disposition::Deciding))
+        .map(|(gathered, _)| gathered.grant.item_key())
+        .collect();
+    let membership_keys = memberships
+        .values()
+        .map(|m| m.gathered.grant.target.clone())
+        .collect();
+    let asked = memberships
+        .into_values()
+        .filter(|m| m.documents.is_disjoint(&taken))
+        .map(|membership| {
+            let disposition = membership.disposition(grants, context);
+            (membership.gathered, disposition)
+        });
+    let mut n = 0;
+    let targets = documents
+        .into_iter()
+        .chain(asked)
+        .map(|(gathered, disposition)| {
             let (incident, event) = if disposition == Disposition::Incident {
                 n += 1;
                 let event =
@@ -331,6 +377,7 @@ pub fn plan_sweep(
         exempted: exempted.into_list(),
         expired: expired.into_list(),
         incomplete,
+        memberships: membership_keys,
     }
 }
 
@@ -386,13 +433,14 @@ impl Uses {
     }
 }
 
-/// Adds a statement's grant to its document target, through `add`; an error names a document
-/// that is not JSON.
+/// Adds a statement's grant to its document target and, through a group, to the user's
+/// membership of it, through `add`; an error names a document that is not JSON.
 fn gather(
     targets: &mut BTreeMap<String, Gathered>,
+    memberships: &mut BTreeMap<String, Membership>,
     principal: &PrincipalPolicies,
     via: &GrantingStatement,
-    add: impl FnOnce(&mut Gathered),
+    add: impl Fn(&mut Gathered),
 ) -> Result<(), String> {
     let Some(document) = principal
         .identity
@@ -416,22 +464,140 @@ fn gather(
             principal.principal, via.source
         ));
     };
-    let gathered = targets.entry(key.item_key()).or_insert_with(|| Gathered {
-        target,
-        grant: key,
-        version_id,
-        patterns: BTreeSet::new(),
-        alerted: BTreeSet::new(),
-        principals: BTreeSet::new(),
-        holders: Vec::new(),
-        attachments: BTreeSet::new(),
-    });
+    let gathered = targets
+        .entry(key.item_key())
+        .or_insert_with(|| Gathered::new(target, key, version_id));
     gathered.principals.insert(principal.principal.to_string());
-    if let Some(attachment) = attachment.and_then(|t| GrantKey::of(&t, document)) {
-        gathered.attachments.insert(attachment);
+    let attachment = attachment.and_then(|t| GrantKey::of(&t, document));
+    if let Some(attachment) = &attachment {
+        gathered.attachments.insert(attachment.clone());
     }
+    let document_key = gathered.grant.clone();
     add(gathered);
+    if let Some(group) = &via.through_group {
+        let membership = memberships
+            .entry(format!("{}\n{group}", principal.principal.name))
+            .or_insert_with(|| Membership::of(principal, group));
+        membership.documents.insert(document_key.item_key());
+        // On the group itself: the document's own target, or a managed policy's attachment.
+        let on_group = attachment.unwrap_or(document_key);
+        membership.documents.insert(on_group.item_key());
+        membership.on_group.insert(on_group);
+        add(&mut membership.gathered);
+    }
     Ok(())
+}
+
+/// A user's membership of a group it has restricted grants through.
+struct Membership {
+    /// The `GroupMembership` target, its grant keyed as restore-policy records an approved
+    /// AddUserToGroup: the group's policies as one document (`membership::group_document`).
+    gathered: Gathered,
+    /// The item keys of the document targets its grants come through (and, for a managed
+    /// policy, of its attachment to the group).
+    documents: BTreeSet<String>,
+    /// Those documents' grants on the group itself: an approval of the membership with the
+    /// group's policies as they are now approved exactly them, on this group.
+    on_group: BTreeSet<GrantKey>,
+}
+
+impl Membership {
+    fn of(principal: &PrincipalPolicies, group: &str) -> Membership {
+        let policies: Vec<SourcedPolicy> = principal
+            .identity
+            .iter()
+            .filter(|p| p.through_group.as_deref() == Some(group))
+            .cloned()
+            .collect();
+        let target = Target::GroupMembership {
+            user: principal.principal.name.clone(),
+            group: group.to_owned(),
+        };
+        let grant = GrantKey {
+            target: TargetKey::of(&target).to_string(),
+            digest: canonical_digest(&group_document(group, &policies)).unwrap_or_default(),
+        };
+        let mut gathered = Gathered::new(target, grant, None);
+        gathered.principals.insert(principal.principal.to_string());
+        Membership {
+            gathered,
+            documents: BTreeSet::new(),
+            on_group: BTreeSet::new(),
+        }
+    }
+
+    /// Approved for the user in this group (for the group's policies as they were then: what
+    /// the group has since is asked about on the group), claimed, present at the baseline, or
+    /// else as any grant nobody approved.
+    fn disposition(
+        &self,
+        grants: &HashMap<GrantKey, GrantRecord>,
+        context: &SweepContext,
+    ) -> Disposition {
+        let gathered = &self.gathered;
+        if gathered.patterns.is_empty() {
+            return Disposition::Alerted;
+        }
+        let approved_before = grants.iter().any(|(key, record)| {
+            key.target == gathered.grant.target && record.status == GrantStatus::Approved
+        });
+        match holding(grants, &gathered.grant, context) {
+            Some(GrantStatus::Approved) => Disposition::Approved,
+            Some(GrantStatus::Deciding) => Disposition::Deciding,
+            None if approved_before => Disposition::Approved,
+            None if context
+                .baseline_memberships
+                .contains(&gathered.grant.target) =>
+            {
+                Disposition::AtBaseline
+            }
+            None => unapproved(context),
+        }
+    }
+}
+
+/// `grants`, and as approved the grants on a group that an approved membership of it covers:
+/// the approver saw the group's policies exactly as they are now.
+fn covered_by_memberships<'m>(
+    grants: &HashMap<GrantKey, GrantRecord>,
+    memberships: impl Iterator<Item = &'m Membership>,
+    context: &SweepContext,
+) -> HashMap<GrantKey, GrantRecord> {
+    let mut covered = grants.clone();
+    for membership in memberships {
+        let Some(record) = grants.get(&membership.gathered.grant).filter(|r| {
+            r.status == GrantStatus::Approved && r.holds(context.at, context.claim_lifetime)
+        }) else {
+            continue;
+        };
+        for key in &membership.on_group {
+            covered.entry(key.clone()).or_insert_with(|| record.clone());
+        }
+    }
+    covered
+}
+
+/// A grant's record, while it holds.
+fn holding(
+    grants: &HashMap<GrantKey, GrantRecord>,
+    key: &GrantKey,
+    context: &SweepContext,
+) -> Option<GrantStatus> {
+    grants
+        .get(key)
+        .filter(|record| record.holds(context.at, context.claim_lifetime))
+        .map(|record| record.status)
+}
+
+/// What becomes of a grant nobody approved and nobody is deciding.
+fn unapproved(context: &SweepContext) -> Disposition {
+    if context.baseline {
+        Disposition::Baseline
+    } else if context.mode == SweepMode::Report {
+        Disposition::Reported
+    } else {
+        Disposition::Incident
+    }
 }
 
 /// Whether a principal is one the sweep never quarantines for.
@@ -476,6 +642,19 @@ struct Gathered {
 }
 
 impl Gathered {
+    fn new(target: Target, grant: GrantKey, version_id: Option<String>) -> Gathered {
+        Gathered {
+            target,
+            grant,
+            version_id,
+            patterns: BTreeSet::new(),
+            alerted: BTreeSet::new(),
+            principals: BTreeSet::new(),
+            holders: Vec::new(),
+            attachments: BTreeSet::new(),
+        }
+    }
+
     fn disposition(
         &self,
         grants: &HashMap<GrantKey, GrantRecord>,
@@ -490,12 +669,7 @@ impl Gathered {
         if self.holders.iter().all(|h| *h != Holder::Other) {
             return Disposition::ServiceLinkedRole;
         }
-        let holding = |key: &GrantKey| {
-            grants
-                .get(key)
-                .filter(|record| record.holds(context.at, context.claim_lifetime))
-                .map(|record| record.status)
-        };
+        let holding = |key: &GrantKey| holding(grants, key, context);
         let attachments_approved = !self.attachments.is_empty()
             && self
                 .attachments
@@ -507,13 +681,7 @@ impl Gathered {
             None if attachments_approved => return Disposition::Approved,
             None => {}
         }
-        if context.baseline {
-            Disposition::Baseline
-        } else if context.mode == SweepMode::Report {
-            Disposition::Reported
-        } else {
-            Disposition::Incident
-        }
+        unapproved(context)
     }
 }
 
@@ -602,7 +770,11 @@ pub fn finding_event(
             parameters.insert(field(principal).into(), json!(principal.name));
             parameters.insert("policyArn".into(), json!(policy_arn));
         }
-        // The sweep opens incidents for document targets only.
+        Target::GroupMembership { user, group } => {
+            parameters.insert("userName".into(), json!(user));
+            parameters.insert("groupName".into(), json!(group));
+        }
+        // The sweep opens incidents for documents and memberships only.
         other => {
             parameters.insert("target".into(), json!(other));
         }
@@ -657,6 +829,7 @@ pub struct SweepSummary {
     pub alerts_found: usize,
     pub grants_exempted: usize,
     pub targets_found: usize,
+    /// Approved before, or a group membership present at the baseline.
     pub approved_left_alone: usize,
     pub deciding_left_alone: usize,
     pub own_or_service_roles: usize,
@@ -694,7 +867,7 @@ impl SweepPlan {
             alerts_found: self.alerts_found,
             grants_exempted: self.grants_exempted,
             targets_found: self.targets.len(),
-            approved_left_alone: count(Disposition::Approved),
+            approved_left_alone: count(Disposition::Approved) + count(Disposition::AtBaseline),
             deciding_left_alone: count(Disposition::Deciding),
             own_or_service_roles: count(Disposition::OwnRole)
                 + count(Disposition::ServiceLinkedRole),
@@ -740,7 +913,7 @@ pub fn sweep_notification(summary: &SweepSummary, plan: &SweepPlan) -> Notificat
          Found\n  {pwg} users and roles can perform restricted actions ({grants} grants of \
          enforced rules, {alerts} of alert rules; {exempt} exempted), \
          through {targets} policies or attachments\n  \
-         approved before, left alone: {approved}\n  \
+         approved before (or a group membership at the baseline), left alone: {approved}\n  \
          being decided, left alone: {deciding}\n  \
          iam-sentinel's own or service-linked roles, reported only: {own}\n  \
          reported only (baseline or report mode): {reported}\n  \
@@ -826,6 +999,7 @@ fn joined(items: &BTreeSet<String>) -> String {
 fn disposition_text(disposition: Disposition) -> &'static str {
     match disposition {
         Disposition::Approved => "approved",
+        Disposition::AtBaseline => "member at the baseline",
         Disposition::Deciding => "being decided",
         Disposition::OwnRole => "own role: reported",
         Disposition::ServiceLinkedRole => "service-linked role: reported",

@@ -7,13 +7,16 @@ mod support;
 use std::collections::HashMap;
 
 use incident::decision_log::{GrantKey, GrantRecord, GrantStatus, claim_lifetime};
+use incident::membership::group_document;
 use incident::sweep::{
     Disposition, Examined, SweepContext, SweepMode, SweepPlan, TargetFinding, account_of,
     boundaries, plan_sweep, sweep_event_detail, sweep_id, sweep_notification,
 };
-use incident::{IncidentName, OwnRoles, Principal, PrincipalKind, Reading, Target, TargetKey};
+use incident::{
+    IncidentName, OwnRoles, Principal, PrincipalKind, Reading, Target, TargetKey, read_event,
+};
 use policy_engine::{AuthorizationDetails, Catalog, PrincipalPolicies, RestrictedActions, Rules};
-use support::{ACCOUNT, read, read_fixture};
+use support::{ACCOUNT, read, read_fixture, scope};
 use time::macros::datetime;
 
 const DATA_PLATFORM: &str = "arn:aws:iam::123456789012:policy/DataPlatform";
@@ -34,6 +37,7 @@ fn context(mode: SweepMode, baseline: bool) -> SweepContext {
         region: "us-east-1".into(),
         mode,
         baseline,
+        baseline_memberships: Default::default(),
         claim_lifetime: claim_lifetime(24 * 3600),
     }
 }
@@ -862,4 +866,276 @@ fn the_summary_names_alerts_and_exemptions() {
         "managed policy arn:aws:iam::123456789012:policy/DataPlatform (v2) statement Objects"
     );
     assert_eq!(detail["summary"]["alerted"], 1);
+}
+
+/// How Admins grants everything in `a_grant_through_a_group_*`.
+#[derive(Debug, Clone, Copy)]
+enum AdminsGrant {
+    AwsManaged,
+    Inline,
+    CustomerManaged,
+}
+
+const ADMINS_ALL: &str = "arn:aws:iam::123456789012:policy/AdminsAll";
+
+impl AdminsGrant {
+    /// The fixture's account, Admins granting through `self`, and mallory, who joined Admins
+    /// (the AddUserToGroup event never arrived) and has nothing of her own.
+    fn principals(self) -> Vec<PrincipalPolicies> {
+        let mut account: serde_json::Value =
+            serde_json::from_str(&read_fixture("account", "sweep-account.json")).unwrap();
+        let all = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+        });
+        let admins = &mut account["GroupDetailList"][0];
+        match self {
+            AdminsGrant::AwsManaged => {}
+            AdminsGrant::Inline => {
+                admins["AttachedManagedPolicies"] = serde_json::json!([]);
+                admins["GroupPolicyList"] =
+                    serde_json::json!([{"PolicyName": "admins-all", "PolicyDocument": all}]);
+            }
+            AdminsGrant::CustomerManaged => {
+                admins["AttachedManagedPolicies"] =
+                    serde_json::json!([{"PolicyName": "AdminsAll", "PolicyArn": ADMINS_ALL}]);
+                account["Policies"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({
+                        "PolicyName": "AdminsAll",
+                        "PolicyId": "ANPAADMINSALL000001",
+                        "Arn": ADMINS_ALL,
+                        "Path": "/",
+                        "DefaultVersionId": "v1",
+                        "AttachmentCount": 1,
+                        "PermissionsBoundaryUsageCount": 0,
+                        "IsAttachable": true,
+                        "CreateDate": "2026-01-05T10:00:00+00:00",
+                        "UpdateDate": "2026-01-05T10:00:00+00:00",
+                        "PolicyVersionList": [{
+                            "Document": all,
+                            "VersionId": "v1",
+                            "IsDefaultVersion": true,
+                            "CreateDate": "2026-01-05T10:00:00+00:00"
+                        }]
+                    }));
+            }
+        }
+        let mut mallory = account["UserDetailList"][2].clone();
+        mallory["UserName"] = "mallory".into();
+        mallory["UserId"] = "AIDAMALLORY000000001".into();
+        mallory["Arn"] = "arn:aws:iam::123456789012:user/mallory".into();
+        account["UserDetailList"]
+            .as_array_mut()
+            .unwrap()
+            .push(mallory);
+        AuthorizationDetails::from_json(&account.to_string())
+            .unwrap()
+            .principals()
+            .unwrap()
+    }
+
+    /// Admins' document target.
+    fn target(self) -> Target {
+        let admins = Principal {
+            kind: PrincipalKind::Group,
+            name: "Admins".into(),
+        };
+        match self {
+            AdminsGrant::AwsManaged => admins_administrator_access(),
+            AdminsGrant::Inline => Target::InlinePolicy {
+                principal: admins,
+                policy_name: "admins-all".into(),
+            },
+            AdminsGrant::CustomerManaged => Target::ManagedPolicy {
+                policy_arn: ADMINS_ALL.into(),
+            },
+        }
+    }
+}
+
+fn membership(user: &str) -> Target {
+    Target::GroupMembership {
+        user: user.into(),
+        group: "Admins".into(),
+    }
+}
+
+/// The grant restore-policy records when `user`'s membership of Admins is approved: the
+/// group's policies as one document (`membership::group_document`).
+fn membership_grant(principals: &[PrincipalPolicies], user: &str) -> GrantKey {
+    let policies: Vec<_> = principals
+        .iter()
+        .find(|p| p.principal.name == user)
+        .unwrap()
+        .identity
+        .iter()
+        .filter(|p| p.through_group.as_deref() == Some("Admins"))
+        .cloned()
+        .collect();
+    GrantKey::of(&membership(user), &group_document("Admins", &policies)).unwrap()
+}
+
+/// Admins' document approved on the group (as an approved AttachGroupPolicy, PutGroupPolicy or
+/// policy version records it).
+fn group_grant(principals: &[PrincipalPolicies], grant: AdminsGrant) -> GrantKey {
+    let document = &principals
+        .iter()
+        .find(|p| p.principal.name == "carol")
+        .unwrap()
+        .identity
+        .iter()
+        .find(|p| p.through_group.as_deref() == Some("Admins"))
+        .unwrap()
+        .document;
+    GrantKey::of(&grant.target(), document).unwrap()
+}
+
+#[test]
+fn a_grant_through_a_group_needs_the_members_membership_accepted() {
+    let at = datetime!(2026-12-02 05:00 UTC);
+    let record = |status| match status {
+        GrantStatus::Approved => record(status, datetime!(2026-06-01 00:00 UTC)),
+        GrantStatus::Deciding => record(status, at - time::Duration::hours(1)),
+    };
+    let carol_at_baseline = |principals: &[PrincipalPolicies]| {
+        let mut context = context(SweepMode::Quarantine, false);
+        context
+            .baseline_memberships
+            .insert(membership_grant(principals, "carol").target);
+        context
+    };
+    // (case, grant records, context, Admins' document, carol's membership, mallory's; None:
+    // not a target of this sweep)
+    type Records = fn(&[PrincipalPolicies], AdminsGrant) -> Vec<(GrantKey, GrantStatus)>;
+    type Context = fn(&[PrincipalPolicies]) -> SweepContext;
+    type Row<'r> = (
+        &'r str,
+        Records,
+        Context,
+        Option<Disposition>,
+        Option<Disposition>,
+        Option<Disposition>,
+    );
+    let quarantine: Context = |_| context(SweepMode::Quarantine, false);
+    let cases: Vec<Row> = vec![
+        (
+            "carol's membership approved: it covers Admins' policies as they are, not mallory",
+            |p, _| vec![(membership_grant(p, "carol"), GrantStatus::Approved)],
+            quarantine,
+            Some(Disposition::Approved),
+            Some(Disposition::Approved),
+            Some(Disposition::Incident),
+        ),
+        (
+            "Admins' policy approved on the group: it names no member, both are asked about",
+            |p, grant| vec![(group_grant(p, grant), GrantStatus::Approved)],
+            quarantine,
+            Some(Disposition::Approved),
+            Some(Disposition::Incident),
+            Some(Disposition::Incident),
+        ),
+        (
+            "carol a member at the baseline, the policy approved on the group",
+            |p, grant| vec![(group_grant(p, grant), GrantStatus::Approved)],
+            carol_at_baseline,
+            Some(Disposition::Approved),
+            Some(Disposition::AtBaseline),
+            Some(Disposition::Incident),
+        ),
+        (
+            "a member at the baseline does not cover the group's policy: asked on the group first",
+            |_, _| vec![],
+            carol_at_baseline,
+            Some(Disposition::Incident),
+            None,
+            None,
+        ),
+        (
+            "mallory's membership claimed by another sweep: no second incident",
+            |p, _| {
+                vec![
+                    (membership_grant(p, "carol"), GrantStatus::Approved),
+                    (membership_grant(p, "mallory"), GrantStatus::Deciding),
+                ]
+            },
+            quarantine,
+            Some(Disposition::Approved),
+            Some(Disposition::Approved),
+            Some(Disposition::Deciding),
+        ),
+        (
+            "the baseline reports both memberships, quarantines nothing",
+            |_, _| vec![],
+            |_| context(SweepMode::Quarantine, true),
+            Some(Disposition::Baseline),
+            Some(Disposition::Baseline),
+            Some(Disposition::Baseline),
+        ),
+    ];
+    for grant in [
+        AdminsGrant::AwsManaged,
+        AdminsGrant::Inline,
+        AdminsGrant::CustomerManaged,
+    ] {
+        let principals = grant.principals();
+        for (case, records, context, document, carol, mallory) in &cases {
+            let grants: HashMap<GrantKey, GrantRecord> = records(&principals, grant)
+                .into_iter()
+                .map(|(key, status)| (key, record(status)))
+                .collect();
+            let context = context(&principals);
+            let plan = plan_sweep(
+                &principals,
+                &parameter_only(),
+                Catalog::embedded(),
+                &grants,
+                &OwnRoles::default(),
+                &context,
+            );
+            let disposition = |target: &Target| {
+                plan.targets
+                    .iter()
+                    .find(|t| &t.target == target)
+                    .map(|t| t.disposition)
+            };
+            let case = format!("{grant:?}: {case}: {:#?}", plan.targets);
+            assert_eq!(disposition(&grant.target()), *document, "{case}");
+            assert_eq!(disposition(&membership("carol")), *carol, "{case}");
+            assert_eq!(disposition(&membership("mallory")), *mallory, "{case}");
+            // Each membership's incident is the event path's AddUserToGroup incident, named by
+            // its target: two sweeps claim one grant record for it.
+            for found in plan.targets.iter().filter(|t| t.event.is_some()) {
+                let event = found.event.as_ref().unwrap();
+                let Ok(Reading::Change(change)) = read_event(event, &scope()) else {
+                    panic!("{case}: {event}");
+                };
+                assert_eq!(change.target, found.target, "{case}");
+                assert_eq!(
+                    IncidentName::of(event).target,
+                    TargetKey::of(&found.target),
+                    "{case}"
+                );
+            }
+            if *mallory == Some(Disposition::Incident) {
+                let found = finding(&plan, &membership("mallory"));
+                assert_eq!(found.grant, membership_grant(&principals, "mallory"));
+                assert_eq!(
+                    found.principals.iter().collect::<Vec<_>>(),
+                    [r#"user "mallory""#],
+                    "{case}"
+                );
+            }
+            // What a baseline records as accepted: every membership a grant came through.
+            assert_eq!(
+                plan.memberships,
+                ["carol", "mallory"]
+                    .map(|user| TargetKey::of(&membership(user)).to_string())
+                    .into_iter()
+                    .collect(),
+                "{case}"
+            );
+        }
+    }
 }

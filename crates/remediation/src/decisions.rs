@@ -5,7 +5,7 @@
 //! what each holds). Who may write which kind is the template's (the table's resource
 //! policy and each role's `dynamodb:LeadingKeys`); what justifies each write is its caller's.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
@@ -24,6 +24,8 @@ const AT: &str = "at";
 const RECORD: &str = "record";
 const EXPIRES_AT: &str = "expiresAt";
 const DIGEST: &str = "digest";
+/// The baseline marker's group memberships (a string set of `TargetKey`s; absent when none).
+const MEMBERSHIPS: &str = "memberships";
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 /// How often items BatchWriteItem left unprocessed (throttled) are written again, backing off.
@@ -35,6 +37,14 @@ pub struct DecisionTable {
     pub table: String,
     /// How long an item stays after its last write (DynamoDB TTL, `DecisionRetentionDays`).
     pub retention: Duration,
+}
+
+/// The baseline sweep, as its marker records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    pub sweep: String,
+    /// The group memberships it found a restricted grant through: accepted as they were.
+    pub memberships: BTreeSet<String>,
 }
 
 /// What a `deciding` claim found.
@@ -189,8 +199,8 @@ impl DecisionTable {
         Ok(grants)
     }
 
-    /// The sweep that was the account's baseline, if one has run.
-    pub async fn baseline(&self) -> Result<Option<String>, StepError> {
+    /// The account's baseline sweep, if one has run.
+    pub async fn baseline(&self) -> Result<Option<Baseline>, StepError> {
         let output = self
             .client
             .get_item()
@@ -200,21 +210,41 @@ impl DecisionTable {
             .send()
             .await
             .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (baseline)", e))?;
-        Ok(output.item().map(|item| {
-            item.get(INCIDENT)
+        Ok(output.item().map(|item| Baseline {
+            sweep: item
+                .get(INCIDENT)
                 .and_then(|v| v.as_s().ok())
                 .cloned()
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            memberships: item
+                .get(MEMBERSHIPS)
+                .and_then(|v| v.as_ss().ok())
+                .map(|keys| keys.iter().cloned().collect())
+                .unwrap_or_default(),
         }))
     }
 
-    /// Marks `sweep` as the baseline unless one is marked already (then false): never expires.
-    pub async fn mark_baseline(&self, sweep: &str, now: OffsetDateTime) -> Result<bool, StepError> {
-        let marked = self
+    /// Marks `sweep` as the baseline, with the group memberships it accepted, unless one is
+    /// marked already (then false): never expires.
+    pub async fn mark_baseline(
+        &self,
+        sweep: &str,
+        memberships: &BTreeSet<String>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StepError> {
+        let mut put = self
             .put()
             .item(KEY, s(BASELINE_KEY))
             .item(INCIDENT, s(sweep))
-            .item(AT, n(now.unix_timestamp()))
+            .item(AT, n(now.unix_timestamp()));
+        // A string set cannot be empty: no memberships, no attribute.
+        if !memberships.is_empty() {
+            put = put.item(
+                MEMBERSHIPS,
+                AttributeValue::Ss(memberships.iter().cloned().collect()),
+            );
+        }
+        let marked = put
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", KEY)
             .send()

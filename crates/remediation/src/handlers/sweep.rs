@@ -60,7 +60,8 @@ pub async fn handle(
         AwsFailure::unusable_answer("IAM GetAccountAuthorizationDetails", &e.to_string())
     })?;
     let grants = deps.decisions.grants().await?;
-    let baseline = deps.decisions.baseline().await?.is_none();
+    let recorded = deps.decisions.baseline().await?;
+    let baseline = recorded.is_none();
     let context = SweepContext {
         sweep_id: sweep_id(at, request_id),
         at,
@@ -68,6 +69,7 @@ pub async fn handle(
         region: deps.region.clone(),
         mode: deps.mode,
         baseline,
+        baseline_memberships: recorded.map(|b| b.memberships).unwrap_or_default(),
         claim_lifetime: deps.claim_lifetime,
     };
     let mut plan = plan_sweep(
@@ -110,7 +112,9 @@ pub async fn handle(
         )
         .await?;
     if baseline {
-        deps.decisions.mark_baseline(&context.sweep_id, at).await?;
+        deps.decisions
+            .mark_baseline(&context.sweep_id, &plan.memberships, at)
+            .await?;
     }
     let examined = Examined {
         users: details.users.len(),
