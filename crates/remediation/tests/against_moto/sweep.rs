@@ -7,11 +7,13 @@
 use std::time::Duration;
 
 use incident::decision_log::{GrantKey, boundary_key};
+use incident::membership::group_document;
 use incident::sweep::{SweepMode, SweepSummary};
-use incident::{OwnRoles, PrincipalKind, Reading, Target, read_event};
+use incident::{OwnRoles, PrincipalKind, Reading, Target, TargetKey, read_event};
 use policy_engine::{Catalog, Rules};
 use remediation::handlers::sweep::{SweepDeps, SweepRequest, handle};
 use remediation::incident_queue::IncidentQueue;
+use remediation::principals::group_policies;
 use remediation::publisher::{Notifier, Publisher};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -342,4 +344,72 @@ principal = "arn:aws:iam::*:user/bob"
     ] {
         assert!(email.contains(line), "{line:?} in {email}");
     }
+}
+
+fn membership(user: &str) -> Target {
+    Target::GroupMembership {
+        user: user.into(),
+        group: "Admins".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_member_since_the_baseline_is_asked_about_and_its_approval_keyed_as_restore_keys_it() {
+    // GIVEN Admins, whose inline policy deletes buckets (approved on the group), and carol in it
+    let account = Sweeping::start().await;
+    let iam = account.moto.iam_client();
+    let admins = principal(PrincipalKind::Group, "Admins");
+    create_principal(&iam, &admins).await;
+    put_inline_policy(&iam, &admins, "admins-cleanup", DELETES_BUCKETS).await;
+    for user in ["carol", "mallory"] {
+        create_principal(&iam, &principal(PrincipalKind::User, user)).await;
+    }
+    add_to_group(&iam, "carol", "Admins").await;
+    let table = account.moto.decisions();
+    let on_group = Target::InlinePolicy {
+        principal: admins.clone(),
+        policy_name: "admins-cleanup".into(),
+    };
+    let now = OffsetDateTime::now_utc();
+    table
+        .record_approved(
+            &GrantKey::of(&on_group, DELETES_BUCKETS).unwrap(),
+            "approved-group",
+            now,
+        )
+        .await
+        .unwrap();
+    // WHEN the baseline runs THEN its marker records carol's membership
+    account.sweep("baseline").await;
+    let recorded = table.baseline().await.unwrap().expect("the baseline");
+    assert_eq!(
+        recorded.memberships,
+        [TargetKey::of(&membership("carol")).to_string()].into()
+    );
+    // WHEN mallory joins Admins (the event never arrives) and a sweep runs
+    add_to_group(&iam, "mallory", "Admins").await;
+    let sweep = account.sweep("after").await;
+    // THEN her membership gets an incident; carol, a member at the baseline, and the group's
+    // approved policy are left alone
+    assert_eq!(
+        account.found_targets().await,
+        [membership("mallory"), alice_inline(), data_platform()]
+    );
+    assert_eq!(sweep.approved_left_alone, 2, "{sweep:?}");
+    // WHEN restore-policy records her membership approved (the group's policies read from IAM,
+    // as restore-policy reads them)
+    let policies = group_policies(&account.moto.iam(), "Admins")
+        .await
+        .unwrap()
+        .unwrap();
+    let approved =
+        GrantKey::of(&membership("mallory"), &group_document("Admins", &policies)).unwrap();
+    table
+        .record_approved(&approved, "approved-mallory", now)
+        .await
+        .unwrap();
+    // THEN the next sweep leaves it alone: the sweep keys it as restore-policy does
+    let next = account.sweep("next").await;
+    assert_eq!(next.approved_left_alone, 3, "{next:?}");
+    assert!(account.found_targets().await.is_empty());
 }
