@@ -316,7 +316,7 @@ pub fn plan_sweep(
             principals_with_grants += 1;
         }
     }
-    let grants = &covered_by_memberships(grants, memberships.values(), context);
+    let grants = &covered_by_memberships(grants, memberships.values());
     let documents: Vec<(Gathered, Disposition)> = targets
         .into_values()
         .map(|gathered| {
@@ -561,13 +561,13 @@ impl Membership {
 fn covered_by_memberships<'m>(
     grants: &HashMap<GrantKey, GrantRecord>,
     memberships: impl Iterator<Item = &'m Membership>,
-    context: &SweepContext,
 ) -> HashMap<GrantKey, GrantRecord> {
     let mut covered = grants.clone();
     for membership in memberships {
-        let Some(record) = grants.get(&membership.gathered.grant).filter(|r| {
-            r.status == GrantStatus::Approved && r.holds(context.at, context.claim_lifetime)
-        }) else {
+        let Some(record) = grants
+            .get(&membership.gathered.grant)
+            .filter(|r| r.status == GrantStatus::Approved)
+        else {
             continue;
         };
         for key in &membership.on_group {
