@@ -64,6 +64,14 @@ fn n(number: i64) -> AttributeValue {
     AttributeValue::N(number.to_string())
 }
 
+/// A grant's `status` attribute.
+fn status_text(status: GrantStatus) -> &'static str {
+    match status {
+        GrantStatus::Approved => "approved",
+        GrantStatus::Deciding => "deciding",
+    }
+}
+
 impl DecisionTable {
     fn expires_at(&self, now: OffsetDateTime) -> AttributeValue {
         n(now
@@ -73,6 +81,25 @@ impl DecisionTable {
 
     fn put(&self) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
         self.client.put_item().table_name(&self.table)
+    }
+
+    /// A grant item: `key` at `status`, for `incident`, dated `at` (Unix seconds), kept for the
+    /// retention from `now`.
+    fn grant_item(
+        &self,
+        key: &GrantKey,
+        status: GrantStatus,
+        incident: &str,
+        at: i64,
+        now: OffsetDateTime,
+    ) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (KEY.to_owned(), s(key.item_key())),
+            (STATUS.to_owned(), s(status_text(status))),
+            (INCIDENT.to_owned(), s(incident)),
+            (AT.to_owned(), n(at)),
+            (EXPIRES_AT.to_owned(), self.expires_at(now)),
+        ])
     }
 
     /// Writes (or rewrites, at a later outcome) an incident's record.
@@ -102,12 +129,15 @@ impl DecisionTable {
         incident: &str,
         now: OffsetDateTime,
     ) -> Result<(), StepError> {
+        let item = self.grant_item(
+            key,
+            GrantStatus::Approved,
+            incident,
+            now.unix_timestamp(),
+            now,
+        );
         self.put()
-            .item(KEY, s(key.item_key()))
-            .item(STATUS, s("approved"))
-            .item(INCIDENT, s(incident))
-            .item(AT, n(now.unix_timestamp()))
-            .item(EXPIRES_AT, self.expires_at(now))
+            .set_item(Some(item))
             .send()
             .await
             .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (approved grant)", e))?;
@@ -124,20 +154,23 @@ impl DecisionTable {
         stale_after: Duration,
     ) -> Result<Claim, StepError> {
         let stale_before = now.unix_timestamp() - stale_after.as_secs() as i64;
+        let item = self.grant_item(
+            key,
+            GrantStatus::Deciding,
+            incident,
+            now.unix_timestamp(),
+            now,
+        );
         let claimed = self
             .put()
-            .item(KEY, s(key.item_key()))
-            .item(STATUS, s("deciding"))
-            .item(INCIDENT, s(incident))
-            .item(AT, n(now.unix_timestamp()))
-            .item(EXPIRES_AT, self.expires_at(now))
+            .set_item(Some(item))
             .condition_expression(
                 "attribute_not_exists(#pk) OR (#status = :deciding AND #at < :stale)",
             )
             .expression_attribute_names("#pk", KEY)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#at", AT)
-            .expression_attribute_values(":deciding", s("deciding"))
+            .expression_attribute_values(":deciding", s(status_text(GrantStatus::Deciding)))
             .expression_attribute_values(":stale", n(stale_before))
             .send()
             .await;
@@ -172,11 +205,12 @@ impl DecisionTable {
         let mut grants = HashMap::new();
         for item in pages.iter().flat_map(|page| page.items()) {
             let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-            let status = match text(STATUS).map(String::as_str) {
-                Some("approved") => GrantStatus::Approved,
-                Some("deciding") => GrantStatus::Deciding,
-                // An item of no known status holds nothing: the sweep looks at the grant.
-                _ => continue,
+            // An item of no known status holds nothing: the sweep looks at the grant.
+            let Some(status) = [GrantStatus::Approved, GrantStatus::Deciding]
+                .into_iter()
+                .find(|status| text(STATUS).map(String::as_str) == Some(status_text(*status)))
+            else {
+                continue;
             };
             let at = item
                 .get(AT)
@@ -317,18 +351,21 @@ impl DecisionTable {
     /// Gives `key`'s claim up (its incident could not be started): the claim is dated the
     /// epoch, so the next sweep takes it over. Only while it is still `incident`'s.
     pub async fn release(&self, key: &GrantKey, incident: &str) -> Result<(), StepError> {
+        let item = self.grant_item(
+            key,
+            GrantStatus::Deciding,
+            incident,
+            0,
+            OffsetDateTime::now_utc(),
+        );
         let released = self
             .put()
-            .item(KEY, s(key.item_key()))
-            .item(STATUS, s("deciding"))
-            .item(INCIDENT, s(incident))
-            .item(AT, n(0))
-            .item(EXPIRES_AT, self.expires_at(OffsetDateTime::now_utc()))
+            .set_item(Some(item))
             .condition_expression("#incident = :incident AND #status = :deciding")
             .expression_attribute_names("#incident", INCIDENT)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":incident", s(incident))
-            .expression_attribute_values(":deciding", s("deciding"))
+            .expression_attribute_values(":deciding", s(status_text(GrantStatus::Deciding)))
             .send()
             .await;
         match released {
