@@ -142,13 +142,16 @@ def resolve_sub(template: dict, text: str, stack_name: str = STACK_NAME) -> str:
 
 
 def resolve_intrinsics(template: dict, node, stack_name: str = STACK_NAME):
-    """A template value with its `!Sub` strings resolved (resolve_sub); any other intrinsic
-    function is refused, so nothing is silently left as {"Ref": ...}."""
+    """A template value with its `!Sub` strings resolved (resolve_sub) and its `!Ref`s to
+    pseudo parameters (an event pattern's `account`); any other intrinsic function is refused,
+    so nothing is silently left as {"Ref": ...}."""
     if isinstance(node, dict):
         if len(node) == 1 and next(iter(node)) in _INTRINSICS:
             fn, arg = next(iter(node.items()))
             if fn == "Sub" and isinstance(arg, str):
                 return resolve_sub(template, arg, stack_name)
+            if fn == "Ref" and arg in PSEUDO_PARAMETERS:
+                return PSEUDO_PARAMETERS[arg]
             raise ValueError(f"unsupported intrinsic !{fn} {arg!r}")
         return {k: resolve_intrinsics(template, v, stack_name) for k, v in node.items()}
     if isinstance(node, list):
