@@ -103,9 +103,9 @@ FUNCTION_IAM_CALLS = {
         "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy",
         "iam:DetachUserPolicy", "iam:DetachRolePolicy", "iam:DetachGroupPolicy",
         "iam:RemoveUserFromGroup", "iam:PutUserPermissionsBoundary", "iam:PutRolePermissionsBoundary"},
-    # restore.rs: plan_restore and the restore writes
+    # restore.rs: plan_restore, the restore writes, and record_approval (attached_to)
     "RestorePolicyFunction": PLAN_RESTORE | {
-        "iam:SetDefaultPolicyVersion", "iam:DeletePolicyVersion",
+        "iam:ListEntitiesForPolicy", "iam:SetDefaultPolicyVersion", "iam:DeletePolicyVersion",
         "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy",
         "iam:AttachUserPolicy", "iam:AttachRolePolicy", "iam:AttachGroupPolicy",
         "iam:AddUserToGroup", "iam:PutUserPermissionsBoundary", "iam:PutRolePermissionsBoundary",

@@ -18,7 +18,7 @@ from harness.processes import wait_until
 
 from .conftest import E2E_RULES
 from .expect import TO_APPROVAL, wait_for_approval
-from .incidents import ASSUME_EC2, InlinePolicy, ManagedPolicy, same_document, unique
+from .incidents import ASSUME_EC2, InlinePolicy, ManagedPolicy, Target, same_document, unique
 
 BASELINE_KEY = {"pk": {"S": "sweep#baseline"}}
 
@@ -95,38 +95,95 @@ def test_two_sweeps_in_a_row_and_two_at_once_open_one_incident(sw):
     assert incidents_of(sw, *both, again) == arns
 
 
-def test_a_grant_approved_earlier_is_not_quarantined_again(sw):
-    after_the_baseline(sw)
-    # GIVEN a policy change quarantined and approved on the page: the original is in force again
-    target = ManagedPolicy(sw, "approved-earlier")
-    arn, _, _ = wait_for_approval(sw, target, "approved-earlier")
+def approved_attached_to_a_role(sw, prefix: str) -> tuple[ManagedPolicy, str, str]:
+    """A policy change, in force through a role's attachment, quarantined and approved on the
+    page: the original is in force again. (policy, execution ARN, role)"""
+    target = ManagedPolicy(sw, prefix)
+    role = attached_role(sw, f"{target.name}-role", target.arn)
+    arn, _, _ = wait_for_approval(sw, target, prefix)
     sw.decide_on_page(arn, "approve", target.names, "needed, OPS-1234")
     assert sw.wait_done(arn) == "SUCCEEDED"
     target.assert_restored(target.state())
-    # AND it is in force: attached to a role
-    role = f"{target.name}-role"
+    return target, arn, role
+
+
+def attached_role(sw, role: str, policy_arn: str) -> str:
+    """A role of the test's own with the policy attached, straight into IAM (no event)."""
     sw.iam.create_role(RoleName=role, AssumeRolePolicyDocument=ASSUME_EC2)
-    sw.iam.attach_role_policy(RoleName=role, PolicyArn=target.arn)
+    sw.iam.attach_role_policy(RoleName=role, PolicyArn=policy_arn)
+    return role
+
+
+def approved_grants(sw, execution_arn: str) -> list[dict]:
+    """The grant items recorded approved by that incident."""
+    name = execution_arn.rsplit(":", 1)[1]
+    items = sw.dynamodb.scan(TableName=sw.stack.decision_table, ConsistentRead=True)["Items"]
+    return [i for i in items if i["pk"]["S"].startswith("grant#")
+            and i.get("incident", {}).get("S") == name]
+
+
+def test_a_grant_approved_earlier_is_not_quarantined_again(sw):
+    after_the_baseline(sw)
+    # GIVEN a policy change approved on the page while attached to a role
+    target, arn, _ = approved_attached_to_a_role(sw, "approved-earlier")
     # WHEN a sweep runs THEN the approved grant is left alone
     summary = sw.stack.sweep("scheduled")
     assert summary["approvedLeftAlone"] >= 1 and summary["incidentsStarted"] == 0, summary
     assert target.state()[0] == "v1", "the approved policy was quarantined again"
-    # GIVEN its approval was recorded a week ago
-    name = arn.rsplit(":", 1)[1]
-    items = sw.dynamodb.scan(TableName=sw.stack.decision_table, ConsistentRead=True)["Items"]
-    approved = [i for i in items if i["pk"]["S"].startswith("grant#")
-                and i.get("incident", {}).get("S") == name]
-    assert len(approved) == 1 and approved[0]["status"]["S"] == "approved", items
-    week_ago = int(approved[0]["at"]["N"]) - 7 * 24 * 3600
-    sw.dynamodb.update_item(TableName=sw.stack.decision_table, Key={"pk": approved[0]["pk"]},
-                            UpdateExpression="SET #at = :at",
-                            ExpressionAttributeNames={"#at": "at"},
-                            ExpressionAttributeValues={":at": {"N": str(week_ago)}})
+    # GIVEN its approval (the document, and the document on the role's attachment) was
+    # recorded a week ago
+    approved = approved_grants(sw, arn)
+    assert len(approved) == 2 and {i["status"]["S"] for i in approved} == {"approved"}, approved
+    for item in approved:
+        week_ago = int(item["at"]["N"]) - 7 * 24 * 3600
+        sw.dynamodb.update_item(TableName=sw.stack.decision_table, Key={"pk": item["pk"]},
+                                UpdateExpression="SET #at = :at",
+                                ExpressionAttributeNames={"#at": "at"},
+                                ExpressionAttributeValues={":at": {"N": str(week_ago)}})
     # WHEN another sweep runs THEN it is still left alone
     later = sw.stack.sweep("scheduled")
     assert later["approvedLeftAlone"] >= 1 and later["incidentsStarted"] == 0, later
     assert incidents_of(sw, summary, later) == []
     assert target.state()[0] == "v1"
+
+
+class RoleAttachment(Target):
+    """An approved customer managed policy's attachment to a role: quarantined by detaching it,
+    as an AttachRolePolicy's incident is, the approved policy itself untouched."""
+
+    def __init__(self, h, policy: ManagedPolicy, role: str):
+        super().__init__(h)
+        self.policy, self.role = policy, role
+
+    def state(self):
+        attached = self.h.iam.list_attached_role_policies(RoleName=self.role)["AttachedPolicies"]
+        return [a["PolicyArn"] for a in attached], self.policy.state()
+
+    def assert_quarantined(self, state):
+        arns, policy_state = state
+        assert self.policy.arn not in arns, f"{self.role}: still attached: {arns}"
+        self.policy.assert_restored(policy_state)
+
+
+def test_an_attachment_made_after_the_approval_with_its_event_lost_is_quarantined(sw):
+    after_the_baseline(sw)
+    # GIVEN a policy approved on the page while attached to one role
+    target, _, first = approved_attached_to_a_role(sw, "attached-later")
+    # AND attached to a second role since, with that event never delivered
+    second = attached_role(sw, unique("attached-later-second"), target.arn)
+    # WHEN a sweep runs (SweepMode=quarantine)
+    summary = sw.stack.sweep("scheduled")
+    # THEN the second attachment gets an incident of its own, through the starter: detached,
+    # as an AttachRolePolicy's incident is, and asked about
+    arns = wait_until("the sweep's incidents", lambda: incidents_of(sw, summary), 30, 0.2)
+    about = {a: sw.stack.trigger.body_of(event_id_of(sw, a)) for a in arns}
+    mine = [a for a, body in about.items() if target.arn in body]
+    assert len(mine) == 1 and second in about[mine[0]] and first not in about[mine[0]], about
+    followed_to_the_approval(sw, mine[0], RoleAttachment(sw, target, second))
+    # AND the approved attachment and the approved document are left alone
+    assert RoleAttachment(sw, target, first).state()[0] == [target.arn]
+    target.assert_restored(target.state())
+    assert summary["approvedLeftAlone"] >= 1, summary
 
 
 def test_the_summary_says_what_was_examined_found_and_started(sw):

@@ -71,6 +71,15 @@ impl GrantKey {
         })
     }
 
+    /// The grant of the same document on `target` (e.g. a managed policy's document on one of
+    /// its attachments).
+    pub fn on(&self, target: &Target) -> GrantKey {
+        GrantKey {
+            target: TargetKey::of(target).to_string(),
+            digest: self.digest.clone(),
+        }
+    }
+
     /// The table's key: `grant#<target key>#<digest>`.
     pub fn item_key(&self) -> String {
         format!("grant#{}#{}", self.target, self.digest)

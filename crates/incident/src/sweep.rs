@@ -13,11 +13,14 @@
 //!
 //! One incident per document target: a customer managed policy, an inline policy, or an AWS
 //! managed policy's attachment to a user, role or group (AWS managed policies cannot be
-//! rewritten). A grant a user has through a group also needs the user's membership accepted:
-//! approved (restore-policy's `grant#` record of an approved AddUserToGroup incident) or
-//! present at the baseline sweep; otherwise the membership is a target of its own, quarantined
-//! as the event path quarantines AddUserToGroup (`Membership`). An approval of a group's policy
-//! names no member, so it never covers one added since.
+//! rewritten). A customer managed policy whose document (or one of whose attachments) was
+//! approved is decided attachment by attachment: an approval covers the attachments it was
+//! given for, never one made since (`Gathered::decide`). A grant a user has through a group
+//! also needs the user's membership accepted: approved (restore-policy's `grant#` record of an
+//! approved AddUserToGroup incident) or present at the baseline sweep; otherwise the membership
+//! is a target of its own, quarantined as the event path quarantines AddUserToGroup
+//! (`Membership`). An approval of a group's policy names no member, so it never covers one
+//! added since.
 //!
 //! An incident reaches the workflow as a sweep finding event through the starter,
 //! like a CloudTrail event (`finding_event`; `event::read_event` reads it), so everything after
@@ -146,8 +149,9 @@ pub struct SweepContext {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Disposition {
-    /// Approved before (restored after a proven approval) for exactly this document; a group
-    /// membership: approved for the user in that group.
+    /// Approved before (restored after a proven approval) for exactly this document, and for
+    /// a customer managed policy on every attachment in force; a group membership: approved
+    /// for the user in that group.
     Approved,
     /// A group membership the baseline sweep found: accepted, left alone.
     AtBaseline,
@@ -319,13 +323,11 @@ pub fn plan_sweep(
     let grants = &covered_by_memberships(grants, memberships.values());
     let documents: Vec<(Gathered, Disposition)> = targets
         .into_values()
-        .map(|gathered| {
-            let disposition = gathered.disposition(grants, context);
-            (gathered, disposition)
-        })
+        .flat_map(|gathered| gathered.decide(grants, context))
         .collect();
-    // A membership waits while a document it has its grants through is being quarantined: that
-    // quarantine takes the grant from every member, and changes what the membership would be.
+    // A membership waits while a document (or its attachment to the group) it has its grants
+    // through is being quarantined: that quarantine takes the grant from every member, and
+    // changes what the membership would be.
     let taken: BTreeSet<String> = documents
         .iter()
         .filter(|(_, d)| matches!(d, Disposition::Incident | Disposition::Deciding))
@@ -433,8 +435,9 @@ impl Uses {
     }
 }
 
-/// Adds a statement's grant to its document target and, through a group, to the user's
-/// membership of it, through `add`; an error names a document that is not JSON.
+/// Adds a statement's grant to its document target (and, for a customer managed policy, to the
+/// attachment it reaches the principal through) and, through a group, to the user's membership
+/// of it, through `add`; an error names a document that is not JSON.
 fn gather(
     targets: &mut BTreeMap<String, Gathered>,
     memberships: &mut BTreeMap<String, Membership>,
@@ -468,11 +471,17 @@ fn gather(
         .entry(key.item_key())
         .or_insert_with(|| Gathered::new(target, key, version_id));
     gathered.principals.insert(principal.principal.to_string());
-    let attachment = attachment.and_then(|t| GrantKey::of(&t, document));
-    if let Some(attachment) = &attachment {
-        gathered.attachments.insert(attachment.clone());
-    }
     let document_key = gathered.grant.clone();
+    let attachment_key = attachment.map(|attachment| {
+        let attachment_key = gathered.grant.on(&attachment);
+        let part = gathered
+            .attachments
+            .entry(attachment_key.item_key())
+            .or_insert_with(|| Gathered::new(attachment, attachment_key.clone(), None));
+        part.principals.insert(principal.principal.to_string());
+        add(part);
+        attachment_key
+    });
     add(gathered);
     if let Some(group) = &via.through_group {
         let membership = memberships
@@ -480,7 +489,7 @@ fn gather(
             .or_insert_with(|| Membership::of(principal, group));
         membership.documents.insert(document_key.item_key());
         // On the group itself: the document's own target, or a managed policy's attachment.
-        let on_group = attachment.unwrap_or(document_key);
+        let on_group = attachment_key.unwrap_or(document_key);
         membership.documents.insert(on_group.item_key());
         membership.on_group.insert(on_group);
         add(&mut membership.gathered);
@@ -637,8 +646,9 @@ struct Gathered {
     /// The holders of its enforced patterns.
     holders: Vec<Holder>,
     /// For a customer managed policy: its attachments to the principals (or groups) it reaches,
-    /// as an approved `AttachRolePolicy` incident records them.
-    attachments: BTreeSet<GrantKey>,
+    /// each gathered as a target of its own (by grant item key), which is what an approved
+    /// `Attach*Policy` incident, or the approval of the document, records.
+    attachments: BTreeMap<String, Gathered>,
 }
 
 impl Gathered {
@@ -651,10 +661,52 @@ impl Gathered {
             alerted: BTreeSet::new(),
             principals: BTreeSet::new(),
             holders: Vec::new(),
-            attachments: BTreeSet::new(),
+            attachments: BTreeMap::new(),
         }
     }
 
+    /// Its findings. A customer managed policy is one finding while nothing about it was
+    /// approved (or when every attachment in force was); once its document, or one of its
+    /// attachments, was approved, each attachment is a finding of its own, so an attachment
+    /// nobody approved (made after the approval, its event lost) is quarantined, detached as
+    /// the event path detaches an `Attach*Policy`, and the approved ones are left alone. An
+    /// approval of the document covers the attachments restore-policy recorded with it: one
+    /// recorded before it recorded them covers none (each is asked about again: the safe side).
+    fn decide(
+        mut self,
+        grants: &HashMap<GrantKey, GrantRecord>,
+        context: &SweepContext,
+    ) -> Vec<(Gathered, Disposition)> {
+        let whole = self.disposition(grants, context);
+        let unsettled = matches!(
+            whole,
+            Disposition::Approved
+                | Disposition::Baseline
+                | Disposition::Reported
+                | Disposition::Incident
+        );
+        if self.attachments.is_empty() || !unsettled {
+            return vec![(self, whole)];
+        }
+        let parts: Vec<(Gathered, Disposition)> = std::mem::take(&mut self.attachments)
+            .into_values()
+            .map(|part| {
+                let disposition = part.disposition(grants, context);
+                (part, disposition)
+            })
+            .collect();
+        let approved = |d: &Disposition| *d == Disposition::Approved;
+        let covered = |d: &Disposition| matches!(d, Disposition::Approved | Disposition::Deciding);
+        if parts.iter().all(|(_, d)| approved(d)) {
+            vec![(self, Disposition::Approved)]
+        } else if whole != Disposition::Approved && !parts.iter().any(|(_, d)| covered(d)) {
+            vec![(self, whole)]
+        } else {
+            parts
+        }
+    }
+
+    /// Its disposition as one target.
     fn disposition(
         &self,
         grants: &HashMap<GrantKey, GrantRecord>,
@@ -669,19 +721,11 @@ impl Gathered {
         if self.holders.iter().all(|h| *h != Holder::Other) {
             return Disposition::ServiceLinkedRole;
         }
-        let holding = |key: &GrantKey| holding(grants, key, context);
-        let attachments_approved = !self.attachments.is_empty()
-            && self
-                .attachments
-                .iter()
-                .all(|key| holding(key) == Some(GrantStatus::Approved));
-        match holding(&self.grant) {
-            Some(GrantStatus::Approved) => return Disposition::Approved,
-            Some(GrantStatus::Deciding) => return Disposition::Deciding,
-            None if attachments_approved => return Disposition::Approved,
-            None => {}
+        match holding(grants, &self.grant, context) {
+            Some(GrantStatus::Approved) => Disposition::Approved,
+            Some(GrantStatus::Deciding) => Disposition::Deciding,
+            None => unapproved(context),
         }
-        unapproved(context)
     }
 }
 

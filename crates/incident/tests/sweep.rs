@@ -363,8 +363,18 @@ fn a_grant_approved_for_exactly_this_document_or_being_decided_is_left_alone() {
     }
 }
 
+fn data_platform_on(kind: PrincipalKind, name: &str) -> Target {
+    Target::Attachment {
+        principal: Principal {
+            kind,
+            name: name.into(),
+        },
+        policy_arn: DATA_PLATFORM.into(),
+    }
+}
+
 #[test]
-fn a_managed_policy_is_left_alone_when_every_attachment_in_force_was_approved() {
+fn an_approval_of_a_managed_policy_covers_the_attachments_it_was_given_for_and_no_other() {
     let principals = principals();
     let document = principals
         .iter()
@@ -373,34 +383,175 @@ fn a_managed_policy_is_left_alone_when_every_attachment_in_force_was_approved() 
         .identity[0]
         .document
         .to_string();
-    let attachment = |kind, name: &str| {
-        let target = Target::Attachment {
-            principal: Principal {
-                kind,
-                name: name.into(),
-            },
-            policy_arn: DATA_PLATFORM.into(),
-        };
+    let bob = data_platform_on(PrincipalKind::User, "bob");
+    let pipeline = data_platform_on(PrincipalKind::Role, "data-pipeline");
+    let week_ago = datetime!(2026-11-25 05:00 UTC);
+    let hour_ago = datetime!(2026-12-02 04:00 UTC);
+    let grant = |target: &Target, status, at| {
+        (GrantKey::of(target, &document).unwrap(), record(status, at))
+    };
+    // restore-policy's records of an approved document: the document and the attachments it had
+    let document_approved = grant(&data_platform(), GrantStatus::Approved, week_ago);
+    let bob_approved = grant(&bob, GrantStatus::Approved, week_ago);
+    let pipeline_approved = grant(&pipeline, GrantStatus::Approved, week_ago);
+    let quarantine = context(SweepMode::Quarantine, false);
+    // (case, records, context, the findings about DataPlatform)
+    type Case = (
+        &'static str,
+        Vec<(GrantKey, GrantRecord)>,
+        SweepContext,
+        Vec<(Target, Disposition)>,
+    );
+    let cases: Vec<Case> = vec![
         (
-            GrantKey::of(&target, &document).unwrap(),
+            "nothing approved: one incident for the document",
+            vec![],
+            quarantine.clone(),
+            vec![(data_platform(), Disposition::Incident)],
+        ),
+        (
+            "approved while attached to both",
+            vec![
+                document_approved.clone(),
+                bob_approved.clone(),
+                pipeline_approved.clone(),
+            ],
+            quarantine.clone(),
+            vec![(data_platform(), Disposition::Approved)],
+        ),
+        (
+            "each attachment approved (two Attach*Policy incidents)",
+            vec![bob_approved.clone(), pipeline_approved],
+            quarantine.clone(),
+            vec![(data_platform(), Disposition::Approved)],
+        ),
+        (
+            "approved while attached to bob; attached to data-pipeline since, its event lost",
+            vec![document_approved.clone(), bob_approved.clone()],
+            quarantine.clone(),
+            vec![
+                (bob.clone(), Disposition::Approved),
+                (pipeline.clone(), Disposition::Incident),
+            ],
+        ),
+        (
+            "bob's attachment approved (an Attach*Policy incident), data-pipeline's never",
+            vec![bob_approved.clone()],
+            quarantine.clone(),
+            vec![
+                (bob.clone(), Disposition::Approved),
+                (pipeline.clone(), Disposition::Incident),
+            ],
+        ),
+        (
+            "approved before attachments were recorded: it covers none, each is asked about",
+            vec![document_approved.clone()],
+            quarantine.clone(),
+            vec![
+                (bob.clone(), Disposition::Incident),
+                (pipeline.clone(), Disposition::Incident),
+            ],
+        ),
+        (
+            "data-pipeline's attachment claimed an hour ago",
+            vec![
+                document_approved.clone(),
+                bob_approved.clone(),
+                grant(&pipeline, GrantStatus::Deciding, hour_ago),
+            ],
+            quarantine.clone(),
+            vec![
+                (bob.clone(), Disposition::Approved),
+                (pipeline.clone(), Disposition::Deciding),
+            ],
+        ),
+        (
+            "the document claimed an hour ago: its incident decides every attachment",
+            vec![grant(&data_platform(), GrantStatus::Deciding, hour_ago)],
+            quarantine.clone(),
+            vec![(data_platform(), Disposition::Deciding)],
+        ),
+        (
+            "the baseline quarantines no attachment",
+            vec![document_approved.clone(), bob_approved.clone()],
+            context(SweepMode::Quarantine, true),
+            vec![
+                (bob.clone(), Disposition::Approved),
+                (pipeline.clone(), Disposition::Baseline),
+            ],
+        ),
+        (
+            "report mode",
+            vec![document_approved, bob_approved],
+            context(SweepMode::Report, false),
+            vec![
+                (bob.clone(), Disposition::Approved),
+                (pipeline.clone(), Disposition::Reported),
+            ],
+        ),
+    ];
+    // In the plan's order (by grant key): compared as sets
+    let sorted = |mut findings: Vec<(Target, Disposition)>| {
+        findings.sort_by_key(|(target, _)| format!("{target:?}"));
+        findings
+    };
+    for (case, records, context, expected) in cases {
+        let plan = plan(&records.into_iter().collect(), &context);
+        let about_data_platform: Vec<(Target, Disposition)> = plan
+            .targets
+            .iter()
+            .filter(|t| {
+                serde_json::to_string(&t.target)
+                    .unwrap()
+                    .contains(DATA_PLATFORM)
+            })
+            .map(|t| (t.target.clone(), t.disposition))
+            .collect();
+        assert_eq!(sorted(about_data_platform), sorted(expected), "{case}");
+    }
+}
+
+#[test]
+fn an_attachment_nobody_approved_reaches_the_workflow_as_an_attach_of_that_policy() {
+    let principals = principals();
+    let document = principals
+        .iter()
+        .find(|p| p.principal.name == "bob")
+        .unwrap()
+        .identity[0]
+        .document
+        .to_string();
+    let bob = data_platform_on(PrincipalKind::User, "bob");
+    let pipeline = data_platform_on(PrincipalKind::Role, "data-pipeline");
+    let approved = |target: &Target| {
+        (
+            GrantKey::of(target, &document).unwrap(),
             record(GrantStatus::Approved, datetime!(2026-11-25 05:00 UTC)),
         )
     };
-    let both = HashMap::from([
-        attachment(PrincipalKind::User, "bob"),
-        attachment(PrincipalKind::Role, "data-pipeline"),
-    ]);
-    let one = HashMap::from([attachment(PrincipalKind::User, "bob")]);
-    let context = context(SweepMode::Quarantine, false);
+    let records = HashMap::from([approved(&data_platform()), approved(&bob)]);
+    let plan = plan(&records, &context(SweepMode::Quarantine, false));
+    let found = finding(&plan, &pipeline);
+    // Only the principals it reaches through that attachment, and the claim is the attachment's
     assert_eq!(
-        finding(&plan(&both, &context), &data_platform()).disposition,
-        Disposition::Approved
+        found.principals.iter().collect::<Vec<_>>(),
+        [r#"role "data-pipeline""#]
     );
     assert_eq!(
-        finding(&plan(&one, &context), &data_platform()).disposition,
-        Disposition::Incident,
-        "data-pipeline's attachment was never approved"
+        found.patterns.iter().collect::<Vec<_>>(),
+        ["s3:DeleteObject"]
     );
+    assert_eq!(found.grant, GrantKey::of(&pipeline, &document).unwrap());
+    assert_eq!(
+        finding(&plan, &bob).principals.iter().collect::<Vec<_>>(),
+        [r#"user "bob""#]
+    );
+    // Read as a change to that attachment, quarantined as an AttachRolePolicy is (detached)
+    let Ok(Reading::Change(change)) = read(found.event.as_ref().unwrap()) else {
+        panic!("not read as a change");
+    };
+    assert_eq!(change.target, pipeline);
+    assert_eq!(change.version_id, None);
 }
 
 #[test]
@@ -882,6 +1033,10 @@ impl AdminsGrant {
     /// The fixture's account, Admins granting through `self`, and mallory, who joined Admins
     /// (the AddUserToGroup event never arrived) and has nothing of her own.
     fn principals(self) -> Vec<PrincipalPolicies> {
+        principals_of(&self.account())
+    }
+
+    fn account(self) -> serde_json::Value {
         let mut account: serde_json::Value =
             serde_json::from_str(&read_fixture("account", "sweep-account.json")).unwrap();
         let all = serde_json::json!({
@@ -930,10 +1085,7 @@ impl AdminsGrant {
             .as_array_mut()
             .unwrap()
             .push(mallory);
-        AuthorizationDetails::from_json(&account.to_string())
-            .unwrap()
-            .principals()
-            .unwrap()
+        account
     }
 
     /// Admins' document target.
@@ -953,6 +1105,13 @@ impl AdminsGrant {
             },
         }
     }
+}
+
+fn principals_of(account: &serde_json::Value) -> Vec<PrincipalPolicies> {
+    AuthorizationDetails::from_json(&account.to_string())
+        .unwrap()
+        .principals()
+        .unwrap()
 }
 
 fn membership(user: &str) -> Target {
@@ -977,9 +1136,10 @@ fn membership_grant(principals: &[PrincipalPolicies], user: &str) -> GrantKey {
     GrantKey::of(&membership(user), &group_document("Admins", &policies)).unwrap()
 }
 
-/// Admins' document approved on the group (as an approved AttachGroupPolicy, PutGroupPolicy or
-/// policy version records it).
-fn group_grant(principals: &[PrincipalPolicies], grant: AdminsGrant) -> GrantKey {
+/// Admins' document approved on the group, as restore-policy records an approved
+/// AttachGroupPolicy, PutGroupPolicy or policy version: a customer managed policy's document
+/// also on its attachment to Admins.
+fn group_grants(principals: &[PrincipalPolicies], grant: AdminsGrant) -> Vec<GrantKey> {
     let document = &principals
         .iter()
         .find(|p| p.principal.name == "carol")
@@ -989,7 +1149,20 @@ fn group_grant(principals: &[PrincipalPolicies], grant: AdminsGrant) -> GrantKey
         .find(|p| p.through_group.as_deref() == Some("Admins"))
         .unwrap()
         .document;
-    GrantKey::of(&grant.target(), document).unwrap()
+    let on_admins = match grant {
+        AdminsGrant::CustomerManaged => Some(Target::Attachment {
+            principal: Principal {
+                kind: PrincipalKind::Group,
+                name: "Admins".into(),
+            },
+            policy_arn: ADMINS_ALL.into(),
+        }),
+        AdminsGrant::AwsManaged | AdminsGrant::Inline => None,
+    };
+    std::iter::once(grant.target())
+        .chain(on_admins)
+        .map(|target| GrantKey::of(&target, document).unwrap())
+        .collect()
 }
 
 #[test]
@@ -1030,7 +1203,12 @@ fn a_grant_through_a_group_needs_the_members_membership_accepted() {
         ),
         (
             "Admins' policy approved on the group: it names no member, both are asked about",
-            |p, grant| vec![(group_grant(p, grant), GrantStatus::Approved)],
+            |p, grant| {
+                group_grants(p, grant)
+                    .into_iter()
+                    .map(|key| (key, GrantStatus::Approved))
+                    .collect()
+            },
             quarantine,
             Some(Disposition::Approved),
             Some(Disposition::Incident),
@@ -1038,7 +1216,12 @@ fn a_grant_through_a_group_needs_the_members_membership_accepted() {
         ),
         (
             "carol a member at the baseline, the policy approved on the group",
-            |p, grant| vec![(group_grant(p, grant), GrantStatus::Approved)],
+            |p, grant| {
+                group_grants(p, grant)
+                    .into_iter()
+                    .map(|key| (key, GrantStatus::Approved))
+                    .collect()
+            },
             carol_at_baseline,
             Some(Disposition::Approved),
             Some(Disposition::AtBaseline),
@@ -1137,5 +1320,91 @@ fn a_grant_through_a_group_needs_the_members_membership_accepted() {
                 "{case}"
             );
         }
+    }
+}
+
+#[test]
+fn a_membership_covers_a_managed_policy_on_its_group_and_the_policy_on_no_other_principal() {
+    // AdminsAll on Admins, and attached to data-pipeline since (that event lost)
+    let mut account = AdminsGrant::CustomerManaged.account();
+    account["RoleDetailList"][0]["AttachedManagedPolicies"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"PolicyName": "AdminsAll", "PolicyArn": ADMINS_ALL}));
+    let principals = principals_of(&account);
+    let on = |kind, name: &str| Target::Attachment {
+        principal: Principal {
+            kind,
+            name: name.into(),
+        },
+        policy_arn: ADMINS_ALL.into(),
+    };
+    let (on_admins, on_pipeline) = (
+        on(PrincipalKind::Group, "Admins"),
+        on(PrincipalKind::Role, "data-pipeline"),
+    );
+    let approved = |key: GrantKey| {
+        (
+            key,
+            record(GrantStatus::Approved, datetime!(2026-06-01 00:00 UTC)),
+        )
+    };
+    let document_approved = group_grants(&principals, AdminsGrant::CustomerManaged)
+        .into_iter()
+        .map(approved)
+        .collect();
+    let carol_approved = HashMap::from([approved(membership_grant(&principals, "carol"))]);
+    // (case, records, findings about AdminsAll and the memberships of Admins)
+    type Case = (
+        &'static str,
+        HashMap<GrantKey, GrantRecord>,
+        Vec<(Target, Disposition)>,
+    );
+    let cases: [Case; 2] = [
+        (
+            "carol's membership approved: Admins' attachment, not data-pipeline's",
+            carol_approved,
+            vec![
+                (on_admins.clone(), Disposition::Approved),
+                (on_pipeline.clone(), Disposition::Incident),
+                (membership("carol"), Disposition::Approved),
+                (membership("mallory"), Disposition::Incident),
+            ],
+        ),
+        (
+            "the policy approved on Admins: no member, no later attachment",
+            document_approved,
+            vec![
+                (on_admins, Disposition::Approved),
+                (on_pipeline, Disposition::Incident),
+                (membership("carol"), Disposition::Incident),
+                (membership("mallory"), Disposition::Incident),
+            ],
+        ),
+    ];
+    for (case, grants, expected) in cases {
+        let plan = plan_sweep(
+            &principals,
+            &parameter_only(),
+            Catalog::embedded(),
+            &grants,
+            &OwnRoles::default(),
+            &context(SweepMode::Quarantine, false),
+        );
+        let mut found: Vec<(Target, Disposition)> = plan
+            .targets
+            .iter()
+            .filter(|t| {
+                matches!(&t.target, Target::GroupMembership { .. })
+                    || serde_json::to_string(&t.target)
+                        .unwrap()
+                        .contains(ADMINS_ALL)
+            })
+            .map(|t| (t.target.clone(), t.disposition))
+            .collect();
+        let mut expected = expected;
+        found.sort_by_key(|(target, _)| format!("{target:?}"));
+        expected.sort_by_key(|(target, _)| format!("{target:?}"));
+        assert_eq!(found, expected, "{case}");
     }
 }

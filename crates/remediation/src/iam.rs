@@ -253,6 +253,49 @@ impl IamPolicies {
         }
     }
 
+    /// The users, roles and groups a managed policy is attached to as a permissions policy (not
+    /// those it bounds), every page; none when the policy is gone.
+    pub async fn attached_to(&self, policy_arn: &str) -> Result<Vec<Principal>> {
+        let mut attached = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_entities_for_policy()
+                .policy_arn(policy_arn)
+                .policy_usage_filter(aws_sdk_iam::types::PolicyUsageType::PermissionsPolicy)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| AwsFailure::from_sdk("ListEntitiesForPolicy", e));
+            let Some(page) = absent_if_missing(page)? else {
+                return Ok(Vec::new());
+            };
+            let principal = |kind, name: Option<&str>| {
+                name.map(|name| Principal {
+                    kind,
+                    name: name.to_owned(),
+                })
+            };
+            attached.extend(
+                (page.policy_users().iter())
+                    .filter_map(|u| principal(PrincipalKind::User, u.user_name()))
+                    .chain(
+                        (page.policy_roles().iter())
+                            .filter_map(|r| principal(PrincipalKind::Role, r.role_name())),
+                    )
+                    .chain(
+                        (page.policy_groups().iter())
+                            .filter_map(|g| principal(PrincipalKind::Group, g.group_name())),
+                    ),
+            );
+            match page.marker() {
+                Some(next) if page.is_truncated() => marker = Some(next.to_owned()),
+                _ => return Ok(attached),
+            }
+        }
+    }
+
     /// Whether a managed policy is attached to the principal (false when the principal is gone).
     pub async fn is_attached(&self, principal: &Principal, policy_arn: &str) -> Result<bool> {
         Ok(self

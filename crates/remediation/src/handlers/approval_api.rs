@@ -132,7 +132,7 @@ async fn show(
 /// only. `None` (the page says so) when IAM cannot be read just now: the page still opens.
 async fn approve_would(found: &FoundApproval, deps: &ApprovalApiDeps) -> Option<String> {
     match plan_restore(found.request.quarantine.clone(), &deps.iam, &deps.documents).await {
-        Ok(plan) => Some(plan.approve_would()),
+        Ok(planned) => Some(planned.plan.approve_would()),
         Err(e) => {
             tracing::warn!(error = %e, "cannot tell what approving would do");
             None

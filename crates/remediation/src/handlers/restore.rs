@@ -14,6 +14,7 @@ use incident::restore::{
 };
 use incident::{
     Decision, DecisionRecord, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
+    Target,
 };
 use time::OffsetDateTime;
 
@@ -53,37 +54,52 @@ pub async fn handle(
     let quarantine = approved_quarantine(&invocation, deps).await;
     let quarantine =
         alert_if_refused(quarantine, "restore-policy", &invocation, &deps.alerts).await?;
-    let record = restore(quarantine.clone(), deps).await?;
+    let Restored { record, original } = restore(quarantine.clone(), deps).await?;
     if record.status == RestoreStatus::Restored {
-        record_approval(&quarantine, &invocation.execution_arn, deps).await?;
+        record_approval(&quarantine, &original, &invocation.execution_arn, deps).await?;
     }
     Ok(record)
 }
 
-/// Records the grant this restore put back as `approved`: the only writer of approved grant
-/// records, and only here, after the decision's proof verified and the original is back. A
-/// retried step finds the restore done and records it again (the same item).
+/// Records the grant this restore put back (`original`, the quarantine's original document) as
+/// `approved`: the only writer of approved grant records, and only here, after the decision's
+/// proof verified and the original is back. A customer managed policy's document is approved on
+/// the users, roles and groups it is attached to now, each recorded as its attachment's grant:
+/// the sweep leaves an attachment made later alone only once that is approved too. A retried
+/// step finds the restore done and records it again (the same items).
 async fn record_approval(
     quarantine: &QuarantineRecord,
+    original: &str,
     execution_arn: &str,
     deps: &RestoreDeps,
 ) -> Result<(), StepError> {
     let Some(applied) = quarantine.applied() else {
         return Ok(());
     };
-    let original = deps.documents.get(&applied.original_document).await?;
     let target = quarantined_target(&applied.action);
     // Every original the quarantine keeps is JSON; one that is not names no grant to record.
-    let Some(key) = GrantKey::of(&target, &original) else {
+    let Some(key) = GrantKey::of(&target, original) else {
         tracing::warn!("the restored original is not JSON: no grant recorded");
         return Ok(());
     };
+    let mut approved = vec![key];
+    if let QuarantineAction::NewDefaultVersion { policy_arn, .. } = &applied.action {
+        for principal in deps.iam.attached_to(policy_arn).await? {
+            approved.push(approved[0].on(&Target::Attachment {
+                principal,
+                policy_arn: policy_arn.clone(),
+            }));
+        }
+    }
     // `approved_quarantine` proved it an execution of this state machine: it has a name.
     let incident = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
-    deps.decisions
-        .record_approved(&key, incident.as_str(), OffsetDateTime::now_utc())
-        .await?;
-    tracing::info!(grant = %key.item_key(), "approval recorded");
+    let now = OffsetDateTime::now_utc();
+    for key in &approved {
+        deps.decisions
+            .record_approved(key, incident.as_str(), now)
+            .await?;
+    }
+    tracing::info!(grant = %approved[0].item_key(), attachments = approved.len() - 1, "approval recorded");
     Ok(())
 }
 
@@ -132,14 +148,30 @@ async fn approved_quarantine(
     state_part(state, "quarantine")
 }
 
+/// What a restore did, and the quarantine's original document it read from the store.
+#[derive(Debug)]
+pub struct Restored {
+    pub record: RestoreRecord,
+    pub original: String,
+}
+
+/// What restoring would do, and the quarantine's original document it was planned on.
+pub struct PlannedRestore {
+    pub plan: RestorePlan,
+    pub original: String,
+}
+
 /// Puts back what `quarantine` took out of force, while the quarantine is what IAM holds.
 pub async fn restore(
     quarantine: QuarantineRecord,
     deps: &RestoreDeps,
-) -> Result<RestoreRecord, StepError> {
+) -> Result<Restored, StepError> {
     let iam = &deps.iam;
     let action = quarantine.applied().map(|q| q.action.clone());
-    let RestorePlan { writes, record } = plan_restore(quarantine, iam, &deps.documents).await?;
+    let PlannedRestore {
+        plan: RestorePlan { writes, record },
+        original,
+    } = plan_restore(quarantine, iam, &deps.documents).await?;
     for write in &writes {
         apply(write, iam).await?;
     }
@@ -156,7 +188,7 @@ pub async fn restore(
         RestoreStatus::Skipped => tracing::warn!(detail = %record.detail, "restore skipped"),
         RestoreStatus::Gone => tracing::warn!(detail = %record.detail, "nothing to restore: gone"),
     }
-    Ok(record)
+    Ok(Restored { record, original })
 }
 
 /// What restoring `quarantine` would do, given what IAM holds now (reads only): the Restore
@@ -165,11 +197,12 @@ pub async fn plan_restore(
     quarantine: QuarantineRecord,
     iam: &IamPolicies,
     documents: &DocumentStore,
-) -> Result<RestorePlan, StepError> {
+) -> Result<PlannedRestore, StepError> {
     let QuarantineRecord::Applied(applied) = quarantine else {
         return Err(invalid_input("only an applied quarantine can be restored"));
     };
-    Ok(match applied.action {
+    let original = documents.get(&applied.original_document).await?;
+    let plan = match applied.action {
         QuarantineAction::NewDefaultVersion {
             policy_arn,
             offending_version_id,
@@ -196,7 +229,6 @@ pub async fn plan_restore(
             principal,
             policy_name,
         } => {
-            let original = documents.get(&applied.original_document).await?;
             let quarantined = match &applied.quarantined_document {
                 Some(quarantined) => Some(documents.get(quarantined).await?),
                 None => None,
@@ -205,7 +237,7 @@ pub async fn plan_restore(
             restore_inline(&InlineRestoreNow {
                 principal,
                 policy_name,
-                original,
+                original: original.clone(),
                 quarantined,
                 current,
             })
@@ -223,7 +255,7 @@ pub async fn plan_restore(
             restore_attachment(&AttachmentRestoreNow {
                 principal,
                 policy_arn,
-                original: documents.get(&applied.original_document).await?,
+                original: original.clone(),
                 attached,
                 current,
             })
@@ -234,7 +266,7 @@ pub async fn plan_restore(
                 .await?
                 .map(|policies| group_document(&group, &policies));
             restore_membership(&MembershipRestoreNow {
-                original: documents.get(&applied.original_document).await?,
+                original: original.clone(),
                 user_exists: groups.is_some(),
                 member: groups
                     .is_some_and(|groups| groups.iter().any(|g| g.eq_ignore_ascii_case(&group))),
@@ -254,7 +286,7 @@ pub async fn plan_restore(
                 None => None,
             };
             restore_boundary(&BoundaryRestoreNow {
-                original: documents.get(&applied.original_document).await?,
+                original: original.clone(),
                 exists: info.is_some(),
                 current: info.and_then(|i| i.boundary_arn),
                 principal,
@@ -263,7 +295,8 @@ pub async fn plan_restore(
                 changed_to_document,
             })
         }
-    })
+    };
+    Ok(PlannedRestore { plan, original })
 }
 
 async fn apply(write: &RestoreWrite, iam: &IamPolicies) -> Result<(), StepError> {

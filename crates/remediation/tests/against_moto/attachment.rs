@@ -186,7 +186,7 @@ async fn assert_approval_reattaches(case: Case) {
     let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     assert!(case.attached_now(&moto).await.is_empty());
     // WHEN approval restores it
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN the policy is attached again
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
     assert_eq!(case.attached_now(&moto).await, [case.policy_arn]);
@@ -337,7 +337,9 @@ async fn restore_reports_a_policy_deleted_after_the_quarantine_as_gone() {
     // WHEN approval tries to restore
     let restored = restore(record, &restore_deps(&moto)).await;
     // THEN the deletion stands, and the record says so (as for the other two kinds of target)
-    let restored = restored.unwrap_or_else(|e| panic!("{}: {e}", e.error_type()));
+    let restored = restored
+        .unwrap_or_else(|e| panic!("{}: {e}", e.error_type()))
+        .record;
     assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
 }
 
@@ -359,7 +361,7 @@ async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_qua
         .await
         .expect("CreatePolicyVersion");
     // WHEN approval (given for the original document) tries to restore
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN the policy stays detached: re-attaching would put a document nobody approved in force
     assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
     assert!(USER.attached_now(&moto).await.is_empty());

@@ -200,7 +200,7 @@ async fn a_deleted_boundary_is_put_back_and_deleted_again_on_approval() {
         json(&policy("pipeline-boundary.json"))
     );
     // WHEN approval restores it
-    let restored = restore(record, &restore_with(&moto)).await.unwrap();
+    let restored = restore(record, &restore_with(&moto)).await.unwrap().record;
     // THEN the boundary is deleted again, as the change did, and the ledger says none
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
     assert_eq!(boundary_now(&moto).await, None);
@@ -227,7 +227,7 @@ async fn a_widening_put_with_no_known_previous_boundary_is_held_by_the_quarantin
         Some(arn("iam-sentinel-quarantine-boundary"))
     );
     // AND approval puts the changed-to boundary back
-    let restored = restore(record, &restore_with(&moto)).await.unwrap();
+    let restored = restore(record, &restore_with(&moto)).await.unwrap().record;
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
     assert_eq!(boundary_now(&moto).await, Some(arn("administrator-access")));
     assert_eq!(ledger_says(&moto).await, Some(arn("administrator-access")));
@@ -297,7 +297,7 @@ async fn a_boundary_changed_since_the_quarantine_is_not_restored_over() {
     let record = quarantine(incident, &quarantine_with(&moto)).await.unwrap();
     set_boundary(&moto, Some("pipeline-boundary-wide")).await;
     // WHEN approval comes
-    let restored = restore(record, &restore_with(&moto)).await.unwrap();
+    let restored = restore(record, &restore_with(&moto)).await.unwrap().record;
     // THEN their change stands
     assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
     assert_eq!(

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use incident::decision_log::{GrantKey, GrantStatus, IncidentRecord, canonical_digest};
-use incident::{Decision, Outcome, RestoreStatus, Target};
+use incident::{Decision, Outcome, PrincipalKind, RestoreStatus, Target};
 use remediation::decisions::Claim;
 use remediation::handlers::publish::{self, PublishInput};
 use serde_json::json;
@@ -116,6 +116,16 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
     assert_eq!(waiting.outcome, Outcome::Quarantined);
     assert_eq!(waiting.quarantine.as_deref(), Some("newDefaultVersion"));
     assert!(waiting.decision.is_none());
+    // AND the policy is attached to a role and a group (ListEntitiesForPolicy lists both)
+    let iam = workflow.moto.iam_client();
+    let attached = [
+        principal(PrincipalKind::Role, "data-pipeline"),
+        principal(PrincipalKind::Group, "analysts"),
+    ];
+    for p in &attached {
+        create_principal(&iam, p).await;
+        attach_policy(&iam, p, &incident.policy_arn).await;
+    }
     // WHEN the administrator approves on the page
     let page = incident.decide_on_the_page(&workflow, "approve.json").await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -149,10 +159,22 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
     };
     let key = GrantKey::of(&target, &in_force).unwrap();
     assert_eq!(Some(key.digest.clone()), canonical_digest(&in_force));
+    // AND so is the document on each of its attachments (what the sweep checks an attachment
+    // made later against)
+    let approved: Vec<GrantKey> = std::iter::once(key.clone())
+        .chain(attached.into_iter().map(|principal| {
+            key.on(&Target::Attachment {
+                principal,
+                policy_arn: incident.policy_arn.clone(),
+            })
+        }))
+        .collect();
     let grants = workflow.moto.decisions().grants().await.unwrap();
-    assert_eq!(grants.len(), 1, "{grants:?}");
-    assert_eq!(grants[&key].status, GrantStatus::Approved);
-    assert_eq!(grants[&key].incident, "incident-recorded");
+    assert_eq!(grants.len(), approved.len(), "{grants:?}");
+    for key in &approved {
+        assert_eq!(grants[key].status, GrantStatus::Approved, "{key:?}");
+        assert_eq!(grants[key].incident, "incident-recorded");
+    }
 }
 
 #[tokio::test]

@@ -129,7 +129,7 @@ async fn assert_approval_restores_the_original(case: Case) {
     let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     applied(&record);
     // WHEN approval restores it
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN the original document is back, exactly
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
     assert_eq!(json(&case.current(&moto).await), json(&case.original()));
@@ -274,7 +274,7 @@ async fn restore_leaves_an_inline_policy_changed_after_the_quarantine_alone() {
     )
     .await;
     // WHEN approval tries to restore
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN the newer change stays, and the record explains
     assert_eq!(restored.status, RestoreStatus::Skipped);
     assert!(

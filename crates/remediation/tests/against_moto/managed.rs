@@ -108,7 +108,7 @@ async fn approval_restores_the_original_version_and_deletes_the_quarantine_versi
     let incident = walkthrough_incident();
     let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
     // WHEN it is restored
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN v1 is the default again and the quarantine version is gone
     assert_eq!(restored.status, RestoreStatus::Restored);
     let (default_id, document) = default_document(&moto, &arn).await;
@@ -267,7 +267,7 @@ async fn restore_leaves_a_change_made_after_the_quarantine_alone() {
         .await
         .unwrap();
     // WHEN approval tries to restore
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN the newer change stays, and the record explains
     assert_eq!(restored.status, RestoreStatus::Skipped);
     assert_eq!(default_document(&moto, &arn).await.0, "v3");
@@ -312,7 +312,7 @@ async fn restore_reports_a_deleted_offending_version_as_gone() {
     let record = quarantined(&moto, &walkthrough_incident()).await;
     delete_version(&moto, &arn, "v1").await;
     // WHEN approval tries to restore
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN nothing is restored, the quarantine version stays the default, the record says why
     assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
     assert!(restored.detail.contains("v1"), "{}", restored.detail);
@@ -337,7 +337,7 @@ async fn restore_reports_a_deleted_policy_as_gone() {
         .await
         .expect("DeletePolicy");
     // WHEN approval tries to restore
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN nothing is restored or re-created, and the record says it no longer exists
     assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
     assert!(

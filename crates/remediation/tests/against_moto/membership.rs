@@ -91,7 +91,7 @@ async fn a_membership_that_adds_a_restricted_grant_is_held_back_and_given_back_o
             == 1
     );
     // WHEN approval restores it
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN carol is in admins again
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
     assert_eq!(groups_of(&moto, "carol").await, ["admins"]);
@@ -138,7 +138,7 @@ async fn approval_does_not_add_the_user_back_to_a_group_whose_policies_changed()
     )
     .await;
     // WHEN approval restores it
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap();
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN nothing is restored: the group grants what nobody approved; carol stays out
     assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
     assert!(groups_of(&moto, "carol").await.is_empty());

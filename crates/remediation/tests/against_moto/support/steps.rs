@@ -117,6 +117,7 @@ pub async fn restored(moto: &Moto, record: &QuarantineRecord) -> RestoreRecord {
     restore(record.clone(), &restore_deps(moto))
         .await
         .expect("the restore step")
+        .record
 }
 
 /// The text the store holds for `reference` (checked against it), as JSON.
