@@ -1,11 +1,13 @@
 """The account sweep on a deployment of its own (`sw`): the real sweep-account function reads
 the whole account (GetAccountAuthorizationDetails), its findings go to the starter's queue and
 through the real start-incident into the real workflow. A grant whose event never arrived is
-found by the sweep after the baseline and quarantined; a grant approved earlier is left alone;
-two sweeps, in a row or at once, open one incident; the summary says what was examined and
-done; the rules file's alert rules are reported, its exemptions named, a lapsed one too, and
-the rules the functions started with were published, and `iam-sentinel scan --rules` gives the
-sweep's verdicts on the same account. The tests run in order: the first sweep of the deployment
+found by the sweep after the baseline and quarantined; a grant approved earlier is left alone,
+an attachment of an approved policy made since is detached; a user added to a group with the
+event lost is asked about on the membership, after the group's policy; two sweeps, in a row or
+at once, open one incident; the summary says what was examined and done; the rules file's alert
+rules are reported, its exemptions named, a lapsed one too, and the rules the functions started
+with were published, and `iam-sentinel scan --rules` gives the sweep's verdicts on the same
+account. The tests run in order: the first sweep of the deployment
 is the baseline."""
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from harness.processes import wait_until
 
 from .conftest import E2E_RULES
 from .expect import TO_APPROVAL, wait_for_approval
-from .incidents import ASSUME_EC2, InlinePolicy, ManagedPolicy, Target, same_document, unique
+from .incidents import (ASSUME_EC2, GroupMembership, InlinePolicy, ManagedPolicy, Target,
+                        same_document, unique)
 
 BASELINE_KEY = {"pk": {"S": "sweep#baseline"}}
 
@@ -184,6 +187,48 @@ def test_an_attachment_made_after_the_approval_with_its_event_lost_is_quarantine
     assert RoleAttachment(sw, target, first).state()[0] == [target.arn]
     target.assert_restored(target.state())
     assert summary["approvedLeftAlone"] >= 1, summary
+
+
+def the_incidents_naming(sw, summary, name: str) -> list[str]:
+    """The incidents this sweep started whose finding names `name`, once the starter has started
+    every incident the sweep reported."""
+    wait_until("the sweep's incidents started",
+               lambda: len(incidents_of(sw, summary)) == summary["incidentsStarted"], 30, 0.2)
+    return [a for a in incidents_of(sw, summary)
+            if name in sw.stack.trigger.body_of(event_id_of(sw, a))]
+
+
+def test_a_member_added_with_the_event_lost_is_quarantined_and_restored(sw):
+    after_the_baseline(sw)
+    # GIVEN a group whose inline policy deletes buckets, and a user added to it, neither event
+    # delivered (both put straight into IAM)
+    member = GroupMembership(sw, "lost-member")
+    # WHEN a sweep runs THEN the group's policy is asked about on the group; the membership waits
+    first = sw.stack.sweep("scheduled")
+    [arn] = the_incidents_naming(sw, first, member.group)
+    assert the_incidents_naming(sw, first, member.user) == []
+    sw.watch(arn)
+    sw.approval_token(arn)
+    groups, policy = member.state()
+    assert member.group in groups and not same_document(policy, member.grants), (groups, policy)
+    # AND approved, the policy is back (approved on the group, which names no member)
+    sw.decide_on_page(arn, "approve", [member.group, member.policy], "the group's policy, OPS-7")
+    assert sw.wait_done(arn) == "SUCCEEDED"
+    assert same_document(member.state()[1], member.grants)
+    # WHEN the next sweep runs THEN the membership is asked about: the user is taken out of the
+    # group (RemoveUserFromGroup, as for an AddUserToGroup event), the group left alone
+    second = sw.stack.sweep("scheduled")
+    [arn] = the_incidents_naming(sw, second, member.user)
+    assert the_incidents_naming(sw, second, member.group) == [arn]
+    followed_to_the_approval(sw, arn, member)
+    # AND approved, the user is back in the group
+    sw.decide_on_page(arn, "approve", member.names, "joins the group, OPS-8")
+    assert sw.wait_done(arn) == "SUCCEEDED"
+    member.assert_restored(member.state())
+    # WHEN another sweep runs THEN it leaves the approved membership and policy alone
+    third = sw.stack.sweep("scheduled")
+    assert the_incidents_naming(sw, third, member.group) == []
+    member.assert_restored(member.state())
 
 
 def test_the_summary_says_what_was_examined_found_and_started(sw):
