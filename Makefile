@@ -48,6 +48,7 @@ sweep: $(VENV_READY) ## The account sweep on this machine: a grant whose event n
 test: $(VENV_READY) browser ## Every test: unit, property, CLI, handlers against moto, the real ASL end to end
 	cargo test --workspace --locked
 	$(PYTHON) -m pytest tests/sources
+	$(PYTHON) -m pytest tests/harness
 	$(PYTHON) -m pytest tests/bench tests/cli
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
 

@@ -21,7 +21,7 @@ Everything listens on 127.0.0.1 on ports chosen at run time.
 One module per concern:
     constants        paths, account, region, names
     template         template.yaml: function names, DefinitionSubstitutions, the trigger rule
-    processes        spawning and stopping process trees, free ports, bounded waits
+    processes        spawning and stopping process trees, reserved ports, bounded waits
     loopback         the threaded loopback HTTP server the others build on
     router           the Lambda Invoke API (with fault injection), proxying the rest to moto
     approval_server  API Gateway's HTTP API for the approval page

@@ -44,18 +44,34 @@ class BackgroundThread:
             self._thread.join(timeout=self.join_timeout)
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` distinct ports that were free on 127.0.0.1 a moment ago (the kernel picks them;
-    each socket stays bound until all are chosen, so no port is handed out twice)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sockets.append(s)
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
+class PortReservation:
+    """Ports on 127.0.0.1 for the servers the harness starts as processes (moto, each cargo
+    lambda watch), held from the moment the kernel picks them until those servers listen.
+
+    Each port is a socket bound to port 0 (the kernel's choice) and kept bound, not listening,
+    with SO_REUSEADDR. While it is bound the kernel gives that port to no one else: not to
+    another bind to port 0 (the harness's own servers, a second reservation) nor as the source
+    port of a connection. Yet the server it is for can bind it and listen, as its listener sets
+    SO_REUSEADDR too (werkzeug's and tokio's do). Releasing a port before its server listens
+    would let the kernel hand it out again meanwhile (what once gave the approval server the
+    port of a cargo lambda watch), so release() comes after the waits."""
+
+    def __init__(self, count: int):
+        self._sockets = []
+        try:
+            for _ in range(count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                self._sockets.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", 0))
+        except BaseException:
+            self.release()
+            raise
+        self.ports = [s.getsockname()[1] for s in self._sockets]
+
+    def release(self):
+        """Closes the reservations (idempotent): each server's own listener now holds its port."""
+        for s in self._sockets:
             s.close()
 
 
@@ -72,18 +88,28 @@ def wait_until(what: str, predicate, timeout: float, interval: float = 0.5):
 
 
 def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    """Until something accepts connections on 127.0.0.1:port; fails at once if `proc` exits."""
+    """Until something accepts connections on 127.0.0.1:port; fails at once if `proc` exits,
+    saying whether another process listens on its port."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             name = Path(proc.args[len(DIE_WITH_PARENT)]).name
-            raise RuntimeError(f"{name} exited with {proc.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
+            why = (f"127.0.0.1:{port} is taken: another process listens there"
+                   if listening(port) else f"before listening on 127.0.0.1:{port}")
+            raise RuntimeError(f"{name} exited with {proc.returncode} {why}")
+        if listening(port):
+            return
+        time.sleep(0.2)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
+def listening(port: int) -> bool:
+    """Does something accept connections on 127.0.0.1:port?"""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def spawn(argv: list[str], env: dict[str, str], cwd: Path, log) -> subprocess.Popen:

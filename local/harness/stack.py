@@ -93,7 +93,10 @@ class LocalStack:
             names[f["binary"]] = f["binary"]
         self.router = Router(names, self.run_dir / "router.log")
         binaries = [f["binary"] for f in self.functions.values()]
-        self.moto_port, *ports = processes.free_ports(1 + len(binaries))
+        # moto's and each cargo lambda watch's port, held until they listen (start()), so
+        # that no server bound meanwhile (the approval server, the mailbox) gets one of them.
+        self.reserved_ports = processes.PortReservation(1 + len(binaries))
+        self.moto_port, *ports = self.reserved_ports.ports
         self.lambda_ports = dict(zip(binaries, ports))
         self.router.moto_port = self.moto_port
         self.router.lambda_ports = self.lambda_ports
@@ -220,7 +223,8 @@ class LocalStack:
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         base_env["PATH"] = f"{VENV_BIN}:{base_env.get('PATH', '')}"
         base_env.pop("MOTO_PORT", None)
-        # 1. the router's socket is bound already (the kernel chose its port, no race).
+        # 1. the router's and the approval server's sockets are bound already (the kernel
+        # chose their ports), moto's and the watches' ports reserved.
         self.say(f"router on 127.0.0.1:{self.router.port}; moto on :{self.moto_port}; "
                  f"approval server on {self.approval_url}; "
                  f"cargo lambda watch on {self.lambda_ports}; logs in {self.run_dir}")
@@ -268,6 +272,7 @@ class LocalStack:
         self._create_resources()
         for port, proc in watchers:
             processes.wait_for_port(port, 120, proc)
+        self.reserved_ports.release()
         self.say("every cargo lambda watch is listening")
 
     def _moto_config(self):
@@ -494,6 +499,7 @@ class LocalStack:
         for what in (self.router, self.mailbox):
             if what is not None:
                 _quietly(what.stop)
+        self.reserved_ports.release()
         for f in self._files:
             f.close()
         _quietly(lambda: atexit.unregister(self.stop))
