@@ -7,15 +7,26 @@ operate on the most recent version of the item, regardless of concurrency": Dyna
 guide, best practices for handling concurrent updates), and the sweep's `deciding` claim relies
 on it. One lock around the backend's writes gives moto the same guarantee.
 
-Usage: the arguments of `moto_server` (`python local/moto_server.py -H 127.0.0.1 -p PORT`).
+It listens on 127.0.0.1 only, on the port given (`python local/moto_server.py -p PORT`), or
+with `-p 0` on a port the kernel picks as it binds: a port chosen beforehand and released could
+be handed to another server in between. Once it listens it prints its port as the first line of
+stdout, and nothing else there.
 """
 
+import argparse
 import functools
+import os
+import signal
 import sys
 import threading
 
 from moto.dynamodb.models import DynamoDBBackend
-from moto.server import main
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
 _WRITES = threading.RLock()
 # Every backend method that evaluates a condition and then writes; a batch write calls put_item
@@ -36,6 +47,25 @@ def make_writes_atomic():
         setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
 
 
+def serve(argv=None):
+    """moto.server.main without its options this project does not use (host, TLS, reloader)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-p", "--port", type=int, required=True,
+                        help="the port on 127.0.0.1; 0: one the kernel picks")
+    port = parser.parse_args(argv).port
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True  # as moto.server.main: a failing request's traceback in the answer
+    server = make_server("127.0.0.1", port, app, threaded=True,
+                         request_handler=MotoRequestHandler)  # bound and listening
+    # Where moto's own clients (the ASL interpreter's among them) call, unless the caller
+    # points them elsewhere (the local stack's router).
+    os.environ.setdefault("MOTO_PORT", str(server.port))
+    print(server.port, flush=True)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the reader may stop reading stdout
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server.serve_forever()
+
+
 if __name__ == "__main__":
     make_writes_atomic()
-    sys.exit(main())
+    serve()

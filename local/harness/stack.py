@@ -260,7 +260,7 @@ class LocalStack:
         moto_env = dict(base_env, **CREDENTIALS, MOTO_PORT=str(self.router.port),
                         AWS_DEFAULT_REGION=REGION)
         moto = self._spawn("moto", [str(VENV_BIN / "python3"), str(ROOT / "local" / "moto_server.py"),
-                                    "-H", "127.0.0.1", "-p", str(self.moto_port)], moto_env, ROOT)
+                                    "-p", str(self.moto_port)], moto_env, ROOT)
         self.router.start()
         self.approval_server.start()
         t0 = time.monotonic()

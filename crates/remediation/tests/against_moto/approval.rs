@@ -13,7 +13,7 @@ use incident::DecisionRecord;
 use remediation::handlers::approval_api::{handle, handle_event};
 use serde_json::json;
 
-use crate::support::free_port;
+use crate::support::refused_endpoint;
 use stack::{Answer, ApprovalStack, api_event};
 
 // ------------------------------------------------------------------ the request
@@ -325,7 +325,7 @@ async fn when_step_functions_cannot_be_reached_the_answer_is_503_and_safe_to_ret
     // GIVEN an approval request, and an API whose Step Functions endpoint refuses connections
     let stack = ApprovalStack::start().await;
     let requested = stack.request("incident-unreachable", 3600).await;
-    let unreachable = stack.api_at(&format!("http://127.0.0.1:{}", free_port()));
+    let unreachable = stack.api_at(&refused_endpoint());
     // WHEN Approve is pressed
     let page = Answer::from(
         handle_event(

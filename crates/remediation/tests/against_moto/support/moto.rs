@@ -1,12 +1,13 @@
 //! A private moto server per test (pinned moto from the project's .venv, started by
-//! `local/moto_server.py`, on a free loopback port, killed when the test ends), and SDK clients
-//! pointed at it or at any endpoint.
+//! `local/moto_server.py`, on a loopback port it binds and then names, killed when the test
+//! ends), and SDK clients pointed at it or at any endpoint.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use remediation::decisions::DecisionTable;
@@ -40,27 +41,21 @@ impl Moto {
         );
         // moto's server with DynamoDB's writes atomic, as in AWS (see the script)
         let server = root.join("local/moto_server.py");
-        let port = free_port();
-        let child = Command::new(&python)
+        // Port 0: the kernel picks the port as moto binds it. A port picked here and released
+        // could go, in between, to a server another test binds to port 0.
+        let mut child = Command::new(&python)
             .arg(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-p", "0"])
             .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+        let port = listening_port(&mut child);
         let moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start listening on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
         moto.create_table(DOCUMENT_TABLE, "sha256");
         moto.create_table(DECISION_TABLE, "pk");
         moto
@@ -183,6 +178,37 @@ impl Drop for Moto {
     }
 }
 
+/// The port `local/moto_server.py` says it listens on (its first line of stdout); a panic with
+/// its stderr if it exits first or says nothing within 60 s.
+fn listening_port(child: &mut Child) -> u16 {
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    // Drained while moto runs (it logs each request there), so a full pipe never blocks it.
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let (said, first_line) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        let _ = said.send(line);
+    });
+    let line = first_line
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_default();
+    if let Ok(port) = line.trim().parse() {
+        return port;
+    }
+    let _ = child.kill();
+    let status = child.wait().expect("moto is waited for");
+    panic!(
+        "moto did not start ({status}); its stdout began {line:?}, its stderr:\n{}",
+        errors.join().unwrap_or_default()
+    );
+}
+
 pub(super) fn test_credentials() -> Credentials {
     Credentials::new("testing", "testing", None, None, "tests")
 }
@@ -272,14 +298,11 @@ pub fn events_client_at(endpoint: &str) -> aws_sdk_eventbridge::Client {
     aws_sdk_eventbridge::Client::from_conf(config)
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// A loopback address nothing listens on (bound, then released): a call there gets no answer.
 pub fn refused_endpoint() -> String {
-    format!("http://127.0.0.1:{}", free_port())
+    let port = TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    format!("http://127.0.0.1:{port}")
 }
