@@ -3,7 +3,7 @@
 //! ends), and SDK clients pointed at it or at any endpoint.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -298,11 +298,15 @@ pub fn events_client_at(endpoint: &str) -> aws_sdk_eventbridge::Client {
     aws_sdk_eventbridge::Client::from_conf(config)
 }
 
-/// A loopback address nothing listens on (bound, then released): a call there gets no answer.
+/// A loopback address nothing listens on: a call there is refused. Its port stays bound, never
+/// listening, until the test binary exits (the socket is leaked), so no server another test
+/// binds to port 0 can get it.
 pub fn refused_endpoint() -> String {
-    let port = TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(([127, 0, 0, 1], 0).into())
+        .expect("a loopback port");
+    let port = socket.local_addr().expect("its address").port();
+    std::mem::forget(socket);
     format!("http://127.0.0.1:{port}")
 }
