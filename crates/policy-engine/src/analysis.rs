@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, TypeId};
-use crate::document::{ActionClause, Effect, Policy, ResourceClause, Statement};
+use crate::document::{ActionClause, Condition, Effect, Policy, ResourceClause, Statement};
 use crate::pattern::{self, Language, PatternSet};
 use crate::resource::{self, Arn};
 use crate::restricted::RestrictedActions;
@@ -77,7 +77,7 @@ impl Scope {
         Scope {
             resource_key: resource_key.to_owned(),
             resources: values.iter().map(str::to_owned).collect(),
-            condition: statement.condition.clone(),
+            condition: statement.condition.as_ref().map(Condition::to_value),
         }
     }
 
@@ -461,6 +461,17 @@ enum Arns {
 
 impl Resources {
     pub(crate) fn of(statement: &Statement<'_>) -> Resources {
+        // `Resource: "*"`, the most common, needs nothing compiled.
+        if let ResourceClause::Resource(v) = &statement.resources
+            && v.iter().any(pattern::matches_everything)
+        {
+            return Resources {
+                arns: Arns::Resource(Vec::new()),
+                everything: true,
+                allow_on: RefCell::default(),
+                deny_covers: RefCell::default(),
+            };
+        }
         // A policy variable is read on the safe side: as any text where that widens an Allow
         // (in Resource) or narrows a Deny (in NotResource), as nothing otherwise.
         let widen = |not_resource: bool| match (statement.effect, not_resource) {

@@ -209,11 +209,15 @@ fn service_of(action: &str) -> &str {
 /// Orders `action` against `prefix` as the catalog is sorted, counting as equal an action that
 /// starts with the prefix.
 fn cmp_lowercase_prefix(action: &str, prefix: &str) -> std::cmp::Ordering {
-    let head = &action.as_bytes()[..action.len().min(prefix.len())];
-    let lower = |c: &u8| c.to_ascii_lowercase();
-    head.iter()
-        .map(lower)
-        .cmp(prefix.as_bytes().iter().map(lower))
+    let head = action.len().min(prefix.len());
+    let pairs = action.as_bytes()[..head].iter().zip(prefix.as_bytes());
+    for (a, p) in pairs {
+        let order = a.to_ascii_lowercase().cmp(&p.to_ascii_lowercase());
+        if order.is_ne() {
+            return order;
+        }
+    }
+    head.cmp(&prefix.len())
 }
 
 /// Orders names as the catalog file is sorted: by lower-case bytes.

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 mod condition;
 mod diagnose;
 mod read;
+mod scan;
 
-use condition::Condition;
+pub use condition::Condition;
 
 /// Larger inputs are refused before parsing: the largest IAM document (an AWS managed policy)
 /// is far below this, and a bound keeps hostile input cheap.
@@ -167,7 +168,7 @@ pub struct Statement<'a> {
     pub effect: Effect,
     pub actions: ActionClause<'a>,
     pub resources: ResourceClause<'a>,
-    pub condition: Option<serde_json::Value>,
+    pub condition: Option<Condition<'a>>,
 }
 
 impl Statement<'_> {
@@ -185,7 +186,7 @@ impl Statement<'_> {
             effect: self.effect,
             actions,
             resources,
-            condition: self.condition,
+            condition: self.condition.map(Condition::into_owned),
         }
     }
 }
@@ -329,7 +330,7 @@ struct RawStatement<'a> {
     #[serde(rename = "NotResource", borrow, default, deserialize_with = "present")]
     not_resource: Option<OneOrMany<Str<'a>>>,
     #[serde(rename = "Condition", default, deserialize_with = "present")]
-    condition: Option<Condition>,
+    condition: Option<Condition<'a>>,
     #[serde(rename = "Principal", default, deserialize_with = "present")]
     principal: Option<IgnoredAny>,
     #[serde(rename = "NotPrincipal", default, deserialize_with = "present")]
@@ -488,7 +489,7 @@ fn validate_statement(index: usize, raw: RawStatement<'_>) -> Result<Statement<'
         effect,
         actions,
         resources,
-        condition: raw.condition.map(|c| c.0),
+        condition: raw.condition,
     })
 }
 
@@ -521,7 +522,8 @@ fn action_values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, S
 /// printable ASCII (wildcards allowed). One pass over the bytes: a large policy is thousands of
 /// actions.
 pub fn check_action_syntax(action: &str) -> Result<(), &'static str> {
-    if !action.bytes().all(|b| b.is_ascii_graphic()) {
+    let shape = scan::action_shape(action.as_bytes());
+    if !shape.printable {
         let white_space = action.chars().any(char::is_whitespace);
         return Err(if white_space {
             "contains white space"
@@ -533,7 +535,7 @@ pub fn check_action_syntax(action: &str) -> Result<(), &'static str> {
         return Ok(());
     }
     // `service:name`, both non-empty, split at the first colon.
-    match action.bytes().position(|b| b == b':') {
+    match shape.first_colon {
         Some(colon) if colon > 0 && colon + 1 < action.len() => Ok(()),
         _ => Err("is not of the form service:action"),
     }
@@ -570,6 +572,14 @@ mod tests {
             r#"{"StringLike":{"k":"a\"}]"}}"#,
             r#"{"StringEquals":{"k":"a"},"StringEquals":{"k":"b"}}"#,
             r#"{"S":{"k":[[1]]}}"#,
+            r#"{"Bool":{"aws:SecureTransport":false},"Null":{"k":"true"}}"#,
+            r#"{ "StringEquals" : { "k" : [ "a" , true ] } }"#,
+            r#"{"S":{"k":"a","k":"b"}}"#,
+            r#"{"S":{"k":[]}}"#,
+            r#"{"S":{"k":null}}"#,
+            r#"{"S":{"k":truex}}"#,
+            r#"{"S":{}}"#,
+            "{}",
             "{",
             "null",
         ]);
@@ -620,11 +630,70 @@ mod tests {
         /// What the hand reader reads, serde's reading reads the same way.
         #[test]
         fn the_hand_reader_reads_as_serde_does(json in document()) {
-            if let Some(raw) = read::policy(&json) {
-                let by_serde: RawPolicy = serde_json::from_str(&json)
-                    .map_err(|e| TestCaseError::fail(format!("serde refuses {json}: {e}")))?;
-                prop_assert_eq!(Policy::validated(raw), Policy::validated(by_serde), "{}", json);
-            }
+            reads_as_serde(&json)?;
+        }
+    }
+
+    /// What the hand reader reads, serde's reading reads the same way.
+    fn reads_as_serde(json: &str) -> Result<(), TestCaseError> {
+        if let Some(raw) = read::policy(json) {
+            let by_serde: RawPolicy = serde_json::from_str(json)
+                .map_err(|e| TestCaseError::fail(format!("serde refuses {json}: {e}")))?;
+            prop_assert_eq!(
+                Policy::validated(raw),
+                Policy::validated(by_serde),
+                "{}",
+                json
+            );
+        }
+        Ok(())
+    }
+
+    /// Condition blocks made of the pieces IAM's grammar (and serde's reading) tells apart:
+    /// repeated operators and keys, empty lists, nested lists, numbers, null, white space.
+    fn condition() -> impl Strategy<Value = String> {
+        let scalar = prop::sample::select(vec![
+            r#""a""#,
+            r#""${aws:x}""#,
+            "true",
+            "false",
+            "5",
+            "null",
+            "truex",
+            r#""\u0041""#,
+        ]);
+        let values = prop_oneof![
+            scalar.clone().prop_map(str::to_owned),
+            prop::collection::vec(scalar, 0..3).prop_map(|v| format!("[{}]", v.join(" , "))),
+            Just("[[\"a\"]]".to_owned()),
+        ];
+        let object = |names: Vec<&'static str>, value: BoxedStrategy<String>| {
+            prop::collection::vec((prop::sample::select(names), value), 0..3).prop_map(|entries| {
+                let entries: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\" :{v}"))
+                    .collect();
+                format!("{{ {} }}", entries.join(","))
+            })
+        };
+        let keys = object(vec!["k", "K", "aws:y"], values.boxed());
+        prop_oneof![
+            8 => object(vec!["StringEquals", "Bool", "Null"], keys.boxed()),
+            1 => Just("null".to_owned()),
+            1 => Just(r#"{"S":"a"}"#.to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// What the hand reader reads of a Condition, serde's reading reads the same way.
+        #[test]
+        fn the_hand_reader_reads_conditions_as_serde_does(condition in condition()) {
+            let json = format!(
+                r#"{{"Statement":{{"Effect":"Allow","Action":"s3:GetObject","Resource":"*",
+                "Condition":{condition}}}}}"#
+            );
+            reads_as_serde(&json)?;
         }
     }
 

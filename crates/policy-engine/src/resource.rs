@@ -215,6 +215,14 @@ fn exists(all: &[&Arn], none: &[&Arn], fold: bool) -> bool {
         if (0..all.len()).all(accepted) && !(all.len()..patterns.len()).any(accepted) {
             return true;
         }
+        // Once every pattern of `none` is dead, one pattern of `all` only has to be finished:
+        // the common question (a template against a Deny's ARNs) ends here, not in a search of
+        // every string the template still matches.
+        if let [only] = all
+            && state[1..].iter().all(|at| !at.contains(&true))
+        {
+            return can_finish(only, &state[0]);
+        }
         for &c in &alphabet {
             let next: Vec<Vec<bool>> = patterns
                 .iter()
@@ -228,6 +236,16 @@ fn exists(all: &[&Arn], none: &[&Arn], fold: bool) -> bool {
         }
     }
     false
+}
+
+/// True when some text takes `pattern` from one of the positions `at` to its end: when no
+/// policy variable of a `Deny` (which matches nothing) is in the way.
+fn can_finish(pattern: &Arn, at: &[bool]) -> bool {
+    // The last live position has the fewest tokens left to read.
+    let Some(last) = at.iter().rposition(|&live| live) else {
+        return false;
+    };
+    !pattern.0[last..].contains(&Token::Never)
 }
 
 /// The positions reachable from `from` without reading a character (a run may be empty).
@@ -405,6 +423,28 @@ mod tests {
             proptest::prop_assert_eq!(
                 covers(&patterns, &template),
                 !exists(&[&template], &all, false)
+            );
+        }
+
+        /// With a second pattern of `all` that changes nothing, the search runs to the end
+        /// without its shortcut for one pattern: both say the same.
+        #[test]
+        fn the_search_for_one_pattern_ends_as_the_full_search(
+            one in arn_text(),
+            kind in 0..3,
+            none in proptest::collection::vec(arn_text(), 0..3),
+        ) {
+            let one = match kind {
+                0 => Arn::template(&one),
+                1 => Arn::pattern(&one),
+                _ => Arn::deny_pattern(&one),
+            };
+            let none: Vec<Arn> = none.iter().map(|p| Arn::deny_pattern(p)).collect();
+            let none: Vec<&Arn> = none.iter().collect();
+            let anything = Arn::pattern("*");
+            proptest::prop_assert_eq!(
+                exists(&[&one], &none, false),
+                exists(&[&one, &anything], &none, false)
             );
         }
     }

@@ -129,13 +129,19 @@ impl RestrictedActions {
     /// Cheap filter: false when `action` (a policy entry) is of a service that no restricted
     /// pattern can match, so it needs no closer look. Large policies are mostly such entries.
     pub fn may_touch(&self, action: &str) -> bool {
-        match action.split_once(':') {
-            Some((service, _)) if crate::pattern::is_literal(service) => self
-                .services
-                .iter()
-                .any(|s| s.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(service))),
-            _ => true,
+        // The service is the text before the first colon, if no wildcard comes first.
+        let bytes = action.as_bytes();
+        let Some(end) = bytes.iter().position(|&b| matches!(b, b':' | b'*' | b'?')) else {
+            return true;
+        };
+        if bytes[end] != b':' {
+            return true;
         }
+        let service = &bytes[..end];
+        self.services.iter().any(|s| {
+            s.as_deref()
+                .is_none_or(|s| s.as_bytes().eq_ignore_ascii_case(service))
+        })
     }
 
     pub fn patterns(&self) -> impl ExactSizeIterator<Item = &str> + Clone {

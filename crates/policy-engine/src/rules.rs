@@ -17,7 +17,9 @@ use toml::Spanned;
 
 use crate::analysis::{Analysis, analyse};
 use crate::catalog::Catalog;
-use crate::document::{ActionClause, Policy, ResourceClause, Statement, check_action_syntax};
+use crate::document::{
+    ActionClause, Condition, Policy, ResourceClause, Statement, check_action_syntax,
+};
 use crate::pattern::{Language, PatternSet};
 use crate::resource::{self, Arn};
 use crate::restricted::{Hint, RestrictedActions, RestrictedError};
@@ -250,11 +252,14 @@ impl Acceptable {
             let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
             values.iter().all(|r| covered(&allowed, r))
         });
-        resources_within
-            && self.conditions.iter().all(|(key, allowed)| {
-                let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-                restricts(statement.condition.as_ref(), key, &allowed)
-            })
+        if !resources_within || self.conditions.is_empty() {
+            return resources_within;
+        }
+        let condition = statement.condition.as_ref().map(Condition::to_value);
+        self.conditions.iter().all(|(key, allowed)| {
+            let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+            restricts(condition.as_ref(), key, &allowed)
+        })
     }
 }
 

@@ -4,19 +4,84 @@
 //! instances of the same key"), and a JSON reader would keep only the last, so a quarantine
 //! would silently rewrite the condition.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
-/// A valid Condition block, kept as JSON (it is reported and written back, never evaluated).
-pub(super) struct Condition(pub Value);
+/// A valid Condition block. It is reported and written back, never evaluated, so the common
+/// block (no numbers, no escapes) stays the text the hand reader checked until somebody asks
+/// for its value: most are never asked, and building one was most of a conditional statement's
+/// parsing time.
+#[derive(Clone)]
+pub struct Condition<'a>(Block<'a>);
 
-impl<'de> Deserialize<'de> for Condition {
+#[derive(Clone)]
+enum Block<'a> {
+    /// JSON text already checked against the grammar (`read::Reader::condition`).
+    Text(Cow<'a, str>),
+    /// Read by serde (below).
+    Value(Value),
+}
+
+impl<'a> Condition<'a> {
+    /// A block whose text was checked against the grammar this module's reading enforces.
+    pub(super) fn checked_text(text: &'a str) -> Self {
+        Condition(Block::Text(Cow::Borrowed(text)))
+    }
+
+    /// A block from its JSON value, taken as valid.
+    pub fn from_value(value: Value) -> Condition<'static> {
+        Condition(Block::Value(value))
+    }
+
+    /// The block as JSON: operators, each with its condition keys and their values.
+    pub fn to_value(&self) -> Value {
+        match &self.0 {
+            Block::Text(text) => serde_json::from_str(text).expect("a checked Condition is JSON"),
+            Block::Value(value) => value.clone(),
+        }
+    }
+
+    pub fn into_owned(self) -> Condition<'static> {
+        Condition(match self.0 {
+            Block::Text(text) => Block::Text(Cow::Owned(text.into_owned())),
+            Block::Value(value) => Block::Value(value),
+        })
+    }
+}
+
+/// Equal when they say the same, however each was written.
+impl PartialEq for Condition<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Block::Text(a), Block::Text(b)) if a == b => true,
+            _ => self.to_value() == other.to_value(),
+        }
+    }
+}
+
+impl fmt::Debug for Condition<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.to_value().fmt(f)
+    }
+}
+
+impl Serialize for Condition<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Block::Text(_) => self.to_value().serialize(serializer),
+            Block::Value(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Condition<'_> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let operators = deserializer.deserialize_map(Operators)?;
-        Ok(Condition(Value::Object(operators)))
+        Ok(Condition(Block::Value(Value::Object(operators))))
     }
 }
 

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use super::condition::Condition;
+use super::scan;
 use super::{OneOrMany, RawPolicy, RawStatement, Str};
 
 pub(super) fn policy(json: &str) -> Option<RawPolicy<'_>> {
@@ -66,11 +67,7 @@ impl<'a> Reader<'a> {
             "NotAction" => once(&mut s.not_action, r.strs()),
             "Resource" => once(&mut s.resource, r.strs()),
             "NotResource" => once(&mut s.not_resource, r.strs()),
-            // Read by the same reader as in serde's reading of the whole document.
-            "Condition" => once(
-                &mut s.condition,
-                serde_json::from_str::<Condition>(r.object_text()?).ok(),
-            ),
+            "Condition" => once(&mut s.condition, r.condition().map(Condition::checked_text)),
             _ => None,
         })?;
         Some(s)
@@ -96,12 +93,9 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.pos;
-        loop {
-            match *self.bytes.get(self.pos)? {
-                b'"' => break,
-                b'\\' | 0..0x20 => return None,
-                _ => self.pos += 1,
-            }
+        self.pos = scan::string_end(self.bytes, start);
+        if self.bytes.get(self.pos) != Some(&b'"') {
+            return None;
         }
         // Both ends are at a `"`, so on character boundaries.
         let s = &self.text[start..self.pos];
@@ -173,35 +167,56 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// The text of an object, from its `{` to its matching `}`, for serde to read: only the
-    /// brackets outside strings are counted here.
-    fn object_text(&mut self) -> Option<&'a str> {
-        if self.peek()? != b'{' {
+    /// A Condition block as `condition::Condition`'s reading accepts it, its text: operators,
+    /// each an object of condition keys, each with a string or Boolean or a non-empty list of
+    /// them, no key twice. None for anything else (numbers and escapes included): serde's
+    /// reading then decides, and says what is wrong.
+    fn condition(&mut self) -> Option<&'a str> {
+        self.peek()?;
+        let start = self.pos;
+        let mut operators = Distinct::default();
+        self.object(|r, operator| {
+            operators.insert(operator)?;
+            let mut keys = Distinct::default();
+            r.object(|r, key| {
+                keys.insert(key)?;
+                let values = r.one_or_many(Reader::condition_value)?;
+                (!values.items.is_empty()).then_some(())
+            })
+        })?;
+        Some(&self.text[start..self.pos])
+    }
+
+    fn condition_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        let end = self.pos + word.len();
+        (self.bytes.get(self.pos..end)? == word.as_bytes()).then(|| self.pos = end)
+    }
+}
+
+/// The keys of one object, to refuse one twice; a larger object than this holds is left to
+/// serde.
+#[derive(Default)]
+struct Distinct<'a> {
+    keys: [&'a str; 16],
+    len: usize,
+}
+
+impl<'a> Distinct<'a> {
+    fn insert(&mut self, key: &'a str) -> Option<()> {
+        if self.len == self.keys.len() || self.keys[..self.len].contains(&key) {
             return None;
         }
-        let start = self.pos;
-        let mut depth = 0usize;
-        loop {
-            match *self.bytes.get(self.pos)? {
-                b'"' => {
-                    self.pos += 1;
-                    loop {
-                        match *self.bytes.get(self.pos)? {
-                            b'"' => break,
-                            b'\\' => self.pos += 2,
-                            _ => self.pos += 1,
-                        }
-                    }
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => depth -= 1,
-                _ => {}
-            }
-            self.pos += 1;
-            if depth == 0 {
-                // Both ends are at a bracket, so on character boundaries.
-                return Some(&self.text[start..self.pos]);
-            }
-        }
+        self.keys[self.len] = key;
+        self.len += 1;
+        Some(())
     }
 }

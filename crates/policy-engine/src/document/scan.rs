@@ -1,0 +1,117 @@
+//! Byte scans over a document's text, eight bytes at a time: a large policy is thousands of
+//! short strings, and these scans were most of its parsing time done a byte at a time.
+//!
+//! Each word is tested with the usual bit tricks: a byte's high bit in a mask says it is one of
+//! the bytes looked for. Borrows may set bits *above* a true match, never below one, so the
+//! lowest set bit of a mask (or of several masks or-ed together) is always exact.
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit of each byte of `word` that is below `n` (`n` at most 128).
+fn below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
+}
+
+/// High bit of each byte of `word` equal to `b`.
+fn equal(word: u64, b: u8) -> u64 {
+    below(word ^ (ONES * u64::from(b)), 1)
+}
+
+/// High bit of each byte of `word` at or above 0x7F (DEL, or not ASCII).
+fn above_graphic(word: u64) -> u64 {
+    (word | word.wrapping_add(ONES)) & HIGHS
+}
+
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk = bytes.get(at..at + 8)?;
+    Some(u64::from_le_bytes(chunk.try_into().ok()?))
+}
+
+fn lowest_byte(mask: u64) -> usize {
+    mask.trailing_zeros() as usize / 8
+}
+
+/// Where, from `from`, the first `"`, `\` or control character (below U+0020) is: the end of a
+/// JSON string without escapes, or what stops one. `bytes.len()` when there is none.
+pub(super) fn string_end(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    while let Some(word) = word_at(bytes, at) {
+        let stops = equal(word, b'"') | equal(word, b'\\') | below(word, 0x20);
+        if stops != 0 {
+            return at + lowest_byte(stops);
+        }
+        at += 8;
+    }
+    at + bytes[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(bytes.len() - at)
+}
+
+/// What an action entry is made of: whether every byte is printable ASCII (U+0021 to U+007E),
+/// and where its first colon is.
+pub(super) struct ActionShape {
+    pub(super) printable: bool,
+    pub(super) first_colon: Option<usize>,
+}
+
+pub(super) fn action_shape(bytes: &[u8]) -> ActionShape {
+    let mut printable = true;
+    let mut first_colon = None;
+    let mut at = 0;
+    while let Some(word) = word_at(bytes, at) {
+        printable &= (below(word, 0x21) | above_graphic(word)) == 0;
+        let colons = equal(word, b':');
+        if first_colon.is_none() && colons != 0 {
+            first_colon = Some(at + lowest_byte(colons));
+        }
+        at += 8;
+    }
+    for (i, &b) in bytes.iter().enumerate().skip(at) {
+        printable &= b.is_ascii_graphic();
+        if first_colon.is_none() && b == b':' {
+            first_colon = Some(i);
+        }
+    }
+    ActionShape {
+        printable,
+        first_colon,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        // Mostly the bytes that matter, at every offset within a word.
+        let byte = prop_oneof![
+            4 => prop::sample::select(b"\"\\:* aZ09/\x00\x1f\x20\x21\x7e\x7f\x80\xff".to_vec()),
+            1 => any::<u8>(),
+        ];
+        prop::collection::vec(byte, 0..40)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+        #[test]
+        fn a_string_ends_where_a_byte_at_a_time_says(bytes in bytes(), from in 0usize..8) {
+            let from = from.min(bytes.len());
+            let by_byte = bytes[from..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .map_or(bytes.len(), |i| from + i);
+            prop_assert_eq!(string_end(&bytes, from), by_byte);
+        }
+
+        #[test]
+        fn an_action_shape_is_what_a_byte_at_a_time_says(bytes in bytes()) {
+            let shape = action_shape(&bytes);
+            prop_assert_eq!(shape.printable, bytes.iter().all(u8::is_ascii_graphic));
+            prop_assert_eq!(shape.first_colon, bytes.iter().position(|&b| b == b':'));
+        }
+    }
+}
