@@ -65,7 +65,7 @@ pub struct Scope {
     pub resource_key: String,
     pub resources: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub condition: Option<serde_json::Value>,
+    pub condition: Option<Condition<'static>>,
 }
 
 impl Scope {
@@ -77,7 +77,7 @@ impl Scope {
         Scope {
             resource_key: resource_key.to_owned(),
             resources: values.iter().map(str::to_owned).collect(),
-            condition: statement.condition.as_ref().map(Condition::to_value),
+            condition: statement.condition.clone().map(Condition::into_owned),
         }
     }
 

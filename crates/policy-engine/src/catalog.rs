@@ -212,6 +212,10 @@ fn cmp_lowercase_prefix(action: &str, prefix: &str) -> std::cmp::Ordering {
     let head = action.len().min(prefix.len());
     let pairs = action.as_bytes()[..head].iter().zip(prefix.as_bytes());
     for (a, p) in pairs {
+        // Policies mostly spell actions as the catalog does: lower-case only where they differ.
+        if a == p {
+            continue;
+        }
         let order = a.to_ascii_lowercase().cmp(&p.to_ascii_lowercase());
         if order.is_ne() {
             return order;

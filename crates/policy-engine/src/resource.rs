@@ -61,14 +61,16 @@ impl Arn {
     }
 
     fn policy_entry(text: &str, variable: Token) -> Arn {
-        let mut tokens = Vec::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(&c) = rest.as_bytes().first() {
-            if let Some(after) = rest.strip_prefix("${")
-                && let Some(end) = after.find('}')
+        let bytes = text.as_bytes();
+        let mut tokens = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        while let Some(&c) = bytes.get(at) {
+            if c == b'$'
+                && bytes.get(at + 1) == Some(&b'{')
+                && let Some(end) = bytes[at + 2..].iter().position(|&b| b == b'}')
             {
                 tokens.push(variable);
-                rest = &after[end + 1..];
+                at += end + 3;
                 continue;
             }
             tokens.push(match c {
@@ -76,7 +78,7 @@ impl Arn {
                 b'?' => Token::One,
                 c => Token::Byte(c),
             });
-            rest = &rest[1..];
+            at += 1;
         }
         Arn(tokens)
     }
@@ -141,7 +143,8 @@ fn both_match_some(a: &Arn, b: &Arn, fold: bool) -> bool {
     let (a, b) = (&a.0, &b.0);
     let width = b.len() + 1;
     let mut seen = vec![false; (a.len() + 1) * width];
-    let mut pending = vec![(0, 0)];
+    let mut pending = Vec::with_capacity(a.len() + b.len());
+    pending.push((0, 0));
     while let Some((i, j)) = pending.pop() {
         let at = &mut seen[i * width + j];
         if *at {

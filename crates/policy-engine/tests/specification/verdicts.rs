@@ -1,5 +1,6 @@
 //! Verdicts: which statements of a document grant which restricted patterns, how, and where.
 
+use policy_engine::document::Condition;
 use policy_engine::{Policy, Reason, Scope, analyse, decode};
 use serde_json::json;
 
@@ -261,7 +262,7 @@ fn a_limited_grant_still_counts_and_its_scope_is_reported() {
     let scope = |key: &str, resources: &[&str], condition: Option<serde_json::Value>| Scope {
         resource_key: key.into(),
         resources: resources.iter().map(|r| r.to_string()).collect(),
-        condition,
+        condition: condition.map(Condition::from_value),
     };
     let cases = [
         (
