@@ -587,12 +587,18 @@ pub fn granted_known_actions(
 }
 
 fn quoted_list<'s, I: IntoIterator<Item = S>, S: AsRef<str> + 's>(items: I) -> String {
-    let quoted: Vec<String> = items
-        .into_iter()
-        .map(|s| format!("{:?}", s.as_ref()))
-        .collect();
-    match quoted.as_slice() {
-        [one] => one.clone(),
-        _ => format!("[{}]", quoted.join(", ")),
+    use std::fmt::Write;
+    let mut items = items.into_iter().peekable();
+    let Some(first) = items.next() else {
+        return "[]".to_owned();
+    };
+    if items.peek().is_none() {
+        return format!("{:?}", first.as_ref());
     }
+    let mut list = format!("[{:?}", first.as_ref());
+    for item in items {
+        let _ = write!(list, ", {:?}", item.as_ref());
+    }
+    list.push(']');
+    list
 }

@@ -42,6 +42,8 @@ pub struct RestrictedActions {
     patterns: Vec<String>,
     /// Each pattern's service prefix in lower case, or None where the service has a wildcard.
     services: Vec<Option<String>>,
+    /// The first letters of `services`, or None when one of them has a wildcard.
+    initials: Option<Vec<u8>>,
     /// Each pattern's exceptions: a statement's grant of it does not count when every one of
     /// them excepts the statement (one per rule naming the pattern). Empty: it always counts.
     exceptions: Vec<Vec<Exception>>,
@@ -104,10 +106,15 @@ impl RestrictedActions {
                 }
                 _ => None,
             })
+            .collect::<Vec<_>>();
+        let initials = services
+            .iter()
+            .map(|s| s.as_ref().and_then(|s| s.bytes().next()))
             .collect();
         RestrictedActions {
             patterns,
             services,
+            initials,
             exceptions,
         }
     }
@@ -129,8 +136,15 @@ impl RestrictedActions {
     /// Cheap filter: false when `action` (a policy entry) is of a service that no restricted
     /// pattern can match, so it needs no closer look. Large policies are mostly such entries.
     pub fn may_touch(&self, action: &str) -> bool {
-        // The service is the text before the first colon, if no wildcard comes first.
         let bytes = action.as_bytes();
+        // Most entries are told apart by their first letter alone.
+        if let (Some(initials), Some(first)) = (&self.initials, bytes.first())
+            && !matches!(first, b'*' | b'?')
+            && !initials.contains(&first.to_ascii_lowercase())
+        {
+            return false;
+        }
+        // The service is the text before the first colon, if no wildcard comes first.
         let Some(end) = bytes.iter().position(|&b| matches!(b, b':' | b'*' | b'?')) else {
             return true;
         };
@@ -242,6 +256,8 @@ mod tests {
         assert!(restricted.may_touch("iam:*User"));
         assert!(restricted.may_touch("*"));
         assert!(restricted.may_touch("s*:Get*"));
+        assert!(!restricted.may_touch("e*:Get*"));
+        assert!(!restricted.may_touch("Ec2:Get*"));
         assert!(!restricted.may_touch("ec2:*"));
         assert!(parse("*:DeleteBucket").unwrap().may_touch("ec2:*"));
     }
