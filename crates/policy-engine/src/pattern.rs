@@ -78,7 +78,65 @@ pub fn overlaps(a: &str, b: &str) -> bool {
         // longer one followed by any letter is an action both match.
         return true;
     }
-    Language::all(&[PatternSet::any_of([a]), PatternSet::any_of([b])])
+    pair_overlaps(a.as_bytes(), b.as_bytes())
+}
+
+/// True when some action matches both patterns: a search of the pairs of positions the two
+/// can be at together, with the shape of the action read so far (what [`Language::all`]
+/// decides for any sets, complements included, by a subset construction that two patterns do
+/// not need).
+fn pair_overlaps(a: &[u8], b: &[u8]) -> bool {
+    // The shape: bit 0, a colon was read; bit 1, the service has a character; bit 2, the name.
+    const COLON: usize = 1;
+    const SERVICE: usize = 2;
+    const NAME: usize = 4;
+    const ACTION: usize = COLON | SERVICE | NAME;
+    let width = b.len() + 1;
+    let mut seen = vec![false; (a.len() + 1) * width * 8];
+    let mut pending = Vec::with_capacity(a.len() + b.len());
+    pending.push((0, 0, 0));
+    // Reading one character: a colon, or any other (a letter where both are wildcards).
+    let read = |shape: usize, c: u8| match (c, shape & COLON) {
+        (b':', 0) => Some(shape | COLON),
+        (b':', _) => None,
+        (_, 0) => Some(shape | SERVICE),
+        _ => Some(shape | NAME),
+    };
+    while let Some((i, j, shape)) = pending.pop() {
+        let at = &mut seen[(i * width + j) * 8 + shape];
+        if *at {
+            continue;
+        }
+        *at = true;
+        if i == a.len() && j == b.len() && shape == ACTION {
+            return true;
+        }
+        let (x, y) = (a.get(i).copied(), b.get(j).copied());
+        // A star may match nothing.
+        if x == Some(b'*') {
+            pending.push((i + 1, j, shape));
+        }
+        if y == Some(b'*') {
+            pending.push((i, j + 1, shape));
+        }
+        let (Some(x), Some(y)) = (x, y) else {
+            continue;
+        };
+        let next = |pos: usize, c: u8| if c == b'*' { pos } else { pos + 1 };
+        let characters: &[u8] = match (is_wildcard(x), is_wildcard(y)) {
+            (true, true) => b":a",
+            (true, false) => &[y],
+            (false, true) => &[x],
+            (false, false) if x.eq_ignore_ascii_case(&y) => &[x],
+            (false, false) => &[],
+        };
+        for &c in characters {
+            if let Some(shape) = read(shape, c) {
+                pending.push((next(i, x), next(j, y), shape));
+            }
+        }
+    }
+    false
 }
 
 /// True for a pattern `prefix*` whose prefix already has its one colon and a service before it
@@ -130,6 +188,40 @@ fn is_action_shaped(action: &[u8]) -> bool {
     )
 }
 
+/// Actions a pattern matches, to try first: its wildcards read as nothing, and as a letter.
+fn witnesses(pattern: &[u8]) -> [Vec<u8>; 2] {
+    let read = |star: &[u8]| {
+        let mut action = Vec::with_capacity(pattern.len() + 1);
+        for &c in pattern {
+            match c {
+                b'*' => action.extend_from_slice(star),
+                b'?' => action.push(b'z'),
+                c => action.push(c),
+            }
+        }
+        action
+    };
+    [read(b""), read(b"z")]
+}
+
+/// True when `outer` is a literal prefix and stars (`s3:*`, `*`) and that prefix starts every
+/// action `inner` matches: `outer` matches all of them.
+fn prefix_covers(outer: &[u8], inner: &[u8]) -> bool {
+    let prefix_end = outer
+        .iter()
+        .position(|&c| is_wildcard(c))
+        .unwrap_or(outer.len());
+    let (prefix, rest) = outer.split_at(prefix_end);
+    let inner_literal = &inner[..inner
+        .iter()
+        .position(|&c| is_wildcard(c))
+        .unwrap_or(inner.len())];
+    !rest.is_empty()
+        && rest.iter().all(|&c| c == b'*')
+        && inner_literal.len() >= prefix.len()
+        && inner_literal[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
 /// A union of patterns, or its complement: "matches any of these" / "matches none of these".
 #[derive(Debug, Clone)]
 pub struct PatternSet<'p> {
@@ -173,16 +265,37 @@ impl Language {
                         .all(|p| !p.iter().any(|&c| is_wildcard(c)))
             })
             .min_by_key(|s| s.patterns.len());
-        match literals {
-            Some(finite) => finite.patterns.iter().any(|&action| {
-                is_action_shaped(action)
-                    && sets.iter().all(|set| {
-                        let member = set.patterns.iter().any(|p| matches_bytes(p, action));
-                        member != set.complement
-                    })
-            }),
-            None => Product::new(sets).has_common_member(),
+        let in_all = |action: &[u8]| {
+            is_action_shaped(action)
+                && sets.iter().all(|set| {
+                    let member = set.patterns.iter().any(|p| matches_bytes(p, action));
+                    member != set.complement
+                })
+        };
+        if let Some(finite) = literals {
+            return finite.patterns.iter().any(|&action| in_all(action));
         }
+        // Two cheap answers before the automaton: an action of one of the sets that is in every
+        // set, or a set that some complement excludes whole.
+        let positive = || sets.iter().filter(|s| !s.complement);
+        if positive()
+            .flat_map(|s| s.patterns.iter())
+            .any(|p| witnesses(p).iter().any(|w| in_all(w)))
+        {
+            return true;
+        }
+        let excluded_whole = |set: &PatternSet<'_>| {
+            let [pattern] = set.patterns[..] else {
+                return false;
+            };
+            sets.iter()
+                .filter(|s| s.complement)
+                .any(|s| s.patterns.iter().any(|p| prefix_covers(p, pattern)))
+        };
+        if positive().any(excluded_whole) {
+            return false;
+        }
+        Product::new(sets).has_common_member()
     }
 
     /// True when every action of `inner` also belongs to `outer`.
@@ -356,6 +469,8 @@ impl<'s, 'p> Product<'s, 'p> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy;
+
     use super::*;
 
     #[test]
@@ -417,6 +532,48 @@ mod tests {
                     && Language::all(&[PatternSet::any_of([a]), PatternSet::any_of([b])]);
                 assert_eq!(overlaps(a, b), exact, "{a} and {b}");
             }
+        }
+    }
+
+    /// Action patterns made of the pieces that tell them apart: services, colons, wildcards,
+    /// names in either case.
+    fn pattern_text() -> impl proptest::strategy::Strategy<Value = String> {
+        let piece = proptest::sample::select(vec![
+            "s3", "S3", "iam", ":", ":", "*", "*", "?", "Get", "get", "Delete", "a", "",
+        ]);
+        proptest::collection::vec(piece, 0..7).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// Two patterns' overlap, decided by the pair search and its fast paths, is what the
+        /// product automaton decides.
+        #[test]
+        fn overlapping_agrees_with_the_automaton(a in pattern_text(), b in pattern_text()) {
+            let by_automaton = Language::all(&[PatternSet::any_of([a.as_str()]), PatternSet::any_of([b.as_str()])]);
+            proptest::prop_assert_eq!(overlaps(&a, &b), by_automaton);
+            proptest::prop_assert_eq!(pair_overlaps(a.as_bytes(), b.as_bytes()), by_automaton);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// The cheap answers (a witness, a set excluded whole) are the automaton's answers.
+        #[test]
+        fn intersections_agree_with_the_automaton(
+            sets in proptest::collection::vec(
+                (proptest::collection::vec(pattern_text(), 1..4), proptest::bool::ANY),
+                1..4,
+            ),
+        ) {
+            let sets: Vec<PatternSet> = sets
+                .iter()
+                .map(|(patterns, complement)| PatternSet {
+                    patterns: patterns.iter().map(|p| p.as_bytes()).collect(),
+                    complement: *complement,
+                })
+                .collect();
+            proptest::prop_assert_eq!(Language::all(&sets), Product::new(&sets).has_common_member());
         }
     }
 
