@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use super::condition::Condition;
 use super::scan;
-use super::{OneOrMany, RawPolicy, RawStatement, Str};
+use super::{Actions, OneOrMany, RawPolicy, RawStatement, Str, check_action_shape};
 
 pub(super) fn policy(json: &str) -> Option<RawPolicy<'_>> {
     let mut reader = Reader {
@@ -63,8 +63,8 @@ impl<'a> Reader<'a> {
         self.object(|r, key| match key {
             "Sid" => once(&mut s.sid, r.str()),
             "Effect" => once(&mut s.effect, r.str()),
-            "Action" => once(&mut s.action, r.strs()),
-            "NotAction" => once(&mut s.not_action, r.strs()),
+            "Action" => once(&mut s.action, r.actions()),
+            "NotAction" => once(&mut s.not_action, r.actions()),
             "Resource" => once(&mut s.resource, r.strs()),
             "NotResource" => once(&mut s.not_resource, r.strs()),
             "Condition" => once(&mut s.condition, r.condition().map(Condition::checked_text)),
@@ -101,6 +101,30 @@ impl<'a> Reader<'a> {
         let s = &self.text[start..self.pos];
         self.pos += 1;
         Some(s)
+    }
+
+    /// An `Action` or `NotAction` value whose every entry is a valid action: otherwise
+    /// serde's reading decides, and validation says what is wrong.
+    fn actions(&mut self) -> Option<Actions<'a>> {
+        let entries = self.one_or_many(Reader::action)?;
+        Some(Actions {
+            entries,
+            checked: true,
+        })
+    }
+
+    fn action(&mut self) -> Option<Str<'a>> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let (end, shape) = scan::action_end(self.bytes, start);
+        if self.bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        // Both ends are at a `"`, so on character boundaries.
+        let action = &self.text[start..end];
+        self.pos = end + 1;
+        check_action_shape(action, &shape).ok()?;
+        Some(Str(Cow::Borrowed(action)))
     }
 
     fn str(&mut self) -> Option<Str<'a>> {

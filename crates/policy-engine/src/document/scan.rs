@@ -49,6 +49,42 @@ pub(super) fn string_end(bytes: &[u8], from: usize) -> usize {
         .unwrap_or(bytes.len() - at)
 }
 
+/// [`string_end`] of a string that should be an action, with the [`action_shape`] of the
+/// bytes before its end, in one pass.
+pub(super) fn action_end(bytes: &[u8], from: usize) -> (usize, ActionShape) {
+    let mut shape = ActionShape {
+        printable: true,
+        first_colon: None,
+    };
+    let mut at = from;
+    while let Some(word) = word_at(bytes, at) {
+        let stops = equal(word, b'"') | equal(word, b'\\') | below(word, 0x20);
+        // Only the bytes before the first stop are the string's.
+        let before_stop = if stops == 0 {
+            u64::MAX
+        } else {
+            (stops & stops.wrapping_neg()) - 1
+        };
+        shape.printable &= (below(word, 0x21) | above_graphic(word)) & before_stop == 0;
+        let colons = equal(word, b':') & before_stop;
+        if shape.first_colon.is_none() && colons != 0 {
+            shape.first_colon = Some(at - from + lowest_byte(colons));
+        }
+        if stops != 0 {
+            return (at + lowest_byte(stops), shape);
+        }
+        at += 8;
+    }
+    let end = string_end(bytes, at);
+    for (i, &b) in bytes[at..end].iter().enumerate() {
+        shape.printable &= b.is_ascii_graphic();
+        if shape.first_colon.is_none() && b == b':' {
+            shape.first_colon = Some(at - from + i);
+        }
+    }
+    (end, shape)
+}
+
 /// What an action entry is made of: whether every byte is printable ASCII (U+0021 to U+007E),
 /// and where its first colon is.
 pub(super) struct ActionShape {
@@ -105,6 +141,17 @@ mod tests {
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
                 .map_or(bytes.len(), |i| from + i);
             prop_assert_eq!(string_end(&bytes, from), by_byte);
+        }
+
+        #[test]
+        fn an_action_ends_and_is_shaped_as_its_two_scans_say(bytes in bytes(), from in 0usize..8) {
+            let from = from.min(bytes.len());
+            let end = string_end(&bytes, from);
+            let (fused_end, shape) = action_end(&bytes, from);
+            let apart = action_shape(&bytes[from..end]);
+            prop_assert_eq!(fused_end, end);
+            prop_assert_eq!(shape.printable, apart.printable);
+            prop_assert_eq!(shape.first_colon, apart.first_colon);
         }
 
         #[test]
