@@ -142,9 +142,17 @@ impl Catalog {
         let literal = pattern::literal_prefix(pattern);
         let candidates = &self.actions[within.clone()];
         let start = candidates.partition_point(|a| cmp_lowercase_prefix(a, literal).is_lt());
-        let end = start
-            + candidates[start..].partition_point(|a| cmp_lowercase_prefix(a, literal).is_eq());
-        within.start + start..within.start + end
+        // Most ranges are a few actions long (a literal entry's is one or two): look at the
+        // first few before searching the rest.
+        let rest = &candidates[start..];
+        let starts_with = |a: &&str| cmp_lowercase_prefix(a, literal).is_eq();
+        let near = rest.iter().take(8).take_while(|a| starts_with(a)).count();
+        let len = if near == 8 {
+            8 + rest[8..].partition_point(starts_with)
+        } else {
+            near
+        };
+        within.start + start..within.start + start + len
     }
 
     /// The catalog's spelling of a known action, e.g. `s3:DeleteBucket` for `S3:deletebucket`.
@@ -271,6 +279,37 @@ mod tests {
         );
         assert!(types_of("s3:ListAllMyBuckets").is_none());
         assert!(catalog.index_of("s3:NoSuchAction").is_none());
+    }
+
+    #[test]
+    fn a_prefix_range_holds_every_action_with_the_prefix_and_no_other() {
+        let catalog = Catalog::embedded();
+        let prefixes = [
+            "",
+            "i",
+            "IAM:",
+            "iam:Get",
+            "s3:DeleteObject",
+            "s3:DeleteBucket",
+            "zzz",
+        ];
+        let cut = |action: &'static str| (1..=action.len()).map(move |n| &action[..n]);
+        let cuts = ["s3:DeleteBucketPolicy", "ec2:DescribeInstances", "a4b:Get"].map(cut);
+        for prefix in prefixes.into_iter().chain(cuts.into_iter().flatten()) {
+            let scanned: Vec<usize> = (0..catalog.len())
+                .filter(|&i| {
+                    let action = catalog.actions()[i].as_bytes();
+                    action.len() >= prefix.len()
+                        && action[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+                })
+                .collect();
+            let pattern = format!("{prefix}*");
+            assert_eq!(
+                catalog.prefix_range(&pattern).collect::<Vec<_>>(),
+                scanned,
+                "{prefix}"
+            );
+        }
     }
 
     #[test]

@@ -156,24 +156,19 @@ fn action_prefix(pattern: &str) -> bool {
 /// pattern agrees, and so does the literal text after the last one. Rejects almost every pair
 /// from unrelated services without building an automaton.
 fn literal_ends_agree(a: &[u8], b: &[u8]) -> bool {
-    let agree = |x: Option<&u8>, y: Option<&u8>| match (x, y) {
-        (Some(&x), Some(&y)) if !is_wildcard(x) && !is_wildcard(y) => {
-            Some(x.eq_ignore_ascii_case(&y))
+    // Pairs of characters until either is a wildcard or a pattern ends: all must agree.
+    let agree = |pairs: &mut dyn Iterator<Item = (&u8, &u8)>| {
+        for (x, y) in pairs {
+            if is_wildcard(*x) || is_wildcard(*y) {
+                return true;
+            }
+            if !x.eq_ignore_ascii_case(y) {
+                return false;
+            }
         }
-        _ => None,
+        true
     };
-    let from_end = |s: &[u8], i: usize| s.len().checked_sub(i).and_then(|i| s.get(i)).copied();
-    let prefix_ok = || {
-        (0..)
-            .map_while(|i| agree(a.get(i), b.get(i)))
-            .all(|same| same)
-    };
-    let suffix_ok = || {
-        (1..)
-            .map_while(|i| agree(from_end(a, i).as_ref(), from_end(b, i).as_ref()))
-            .all(|same| same)
-    };
-    prefix_ok() && suffix_ok()
+    agree(&mut a.iter().zip(b)) && agree(&mut a.iter().rev().zip(b.iter().rev()))
 }
 
 fn is_wildcard(c: u8) -> bool {
