@@ -1,6 +1,6 @@
 //! The verdict: which restricted actions a document grants, through which statements, and why.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -140,7 +140,7 @@ pub(crate) struct Denials<'p> {
     survivors: Vec<PatternSet<'p>>,
     clauses: Vec<&'p ActionClause<'p>>,
     /// Denials scoped to resources: their actions, and their resources compiled.
-    scoped: Vec<(&'p ActionClause<'p>, Resources)>,
+    scoped: Vec<(&'p ActionClause<'p>, Resources<'p>)>,
 }
 
 impl<'p> Denials<'p> {
@@ -204,7 +204,7 @@ impl<'p> Denials<'p> {
 /// one of its `Allow` statements may allow it (conditions ignored: it could apply) and no
 /// unconditional `Deny` of it removes it.
 pub(crate) struct Limit<'p> {
-    allows: Vec<(&'p ActionClause<'p>, Resources)>,
+    allows: Vec<(&'p ActionClause<'p>, Resources<'p>)>,
     denials: Denials<'p>,
 }
 
@@ -277,14 +277,15 @@ pub(crate) struct Grant {
 /// same statement and pattern (computed once for a document shared by many principals).
 pub(crate) fn grant(
     statement: &Statement<'_>,
-    resources: &Resources,
+    resources: &Resources<'_>,
     restricted: &str,
     denials: &Denials<'_>,
     limit: Option<&Limit<'_>>,
     own_known: Option<&[usize]>,
     catalog: &Catalog,
 ) -> Option<Grant> {
-    let target = PatternSet::any_of([restricted]);
+    // Built only where a denial or a limit needs it: most grants have neither.
+    let target = || PatternSet::any_of([restricted]);
     let (reason, granted_by, explanation) = match &statement.actions {
         ActionClause::Action(entries) => {
             let granted_by: Vec<String> = entries
@@ -292,7 +293,7 @@ pub(crate) fn grant(
                 .filter(|e| pattern::overlaps(restricted, e))
                 .filter(|e| {
                     (denials.survivors.is_empty() && limit.is_none())
-                        || denials.leaves_some(&[target.clone(), PatternSet::any_of([*e])], limit)
+                        || denials.leaves_some(&[target(), PatternSet::any_of([*e])], limit)
                 })
                 .map(str::to_owned)
                 .collect();
@@ -315,7 +316,7 @@ pub(crate) fn grant(
             }
         }
         ActionClause::NotAction(excluded) => {
-            if !denials.leaves_some(&[target, PatternSet::none_of(excluded.iter())], limit) {
+            if !denials.leaves_some(&[target(), PatternSet::none_of(excluded.iter())], limit) {
                 return None;
             }
             let named = quoted_list(excluded.iter());
@@ -396,7 +397,7 @@ fn may_match_unknown(restricted: &str, granted_by: &[String], catalog: &Catalog)
 /// start with its literal prefix: a long list of literals looks at a few actions each.
 fn known_granted(
     statement: &Statement<'_>,
-    resources: &Resources,
+    resources: &Resources<'_>,
     granted_by: &[String],
     restricted: &str,
     denials: &Denials<'_>,
@@ -442,15 +443,22 @@ pub(crate) fn survives(
     !denials.denies(action, catalog) && limit.is_none_or(|l| l.admits(action, catalog))
 }
 
-/// A statement's `Resource` or `NotResource`, compiled, with what it was found to say of each
-/// resource type asked about: many actions share a type, and each type is decided once.
+/// A statement's `Resource` or `NotResource`, compiled on first use, with what it was found to
+/// say of each resource type asked about: many actions share a type, and each type is decided
+/// once. A grant decided on the statement's actions alone never compiles them.
 #[derive(Clone)]
-pub(crate) struct Resources {
+pub(crate) struct Resources<'p> {
+    statement: &'p Statement<'p>,
+    compiled: OnceCell<Compiled>,
+    allow_on: RefCell<Vec<(TypeId, bool)>>,
+    deny_covers: RefCell<Vec<(TypeId, bool)>>,
+}
+
+#[derive(Clone)]
+struct Compiled {
     arns: Arns,
     /// `Resource: "*"`: every resource, whatever the action.
     everything: bool,
-    allow_on: RefCell<Vec<(TypeId, bool)>>,
-    deny_covers: RefCell<Vec<(TypeId, bool)>>,
 }
 
 #[derive(Clone)]
@@ -459,17 +467,15 @@ enum Arns {
     NotResource(Vec<Arn>),
 }
 
-impl Resources {
-    pub(crate) fn of(statement: &Statement<'_>) -> Resources {
+impl Compiled {
+    fn of(statement: &Statement<'_>) -> Compiled {
         // `Resource: "*"`, the most common, needs nothing compiled.
         if let ResourceClause::Resource(v) = &statement.resources
             && v.iter().any(pattern::matches_everything)
         {
-            return Resources {
+            return Compiled {
                 arns: Arns::Resource(Vec::new()),
                 everything: true,
-                allow_on: RefCell::default(),
-                deny_covers: RefCell::default(),
             };
         }
         // A policy variable is read on the safe side: as any text where that widens an Allow
@@ -486,17 +492,27 @@ impl Resources {
         };
         let everything =
             matches!(&arns, Arns::Resource(v) if v.iter().any(Arn::matches_everything));
+        Compiled { arns, everything }
+    }
+}
+
+impl<'p> Resources<'p> {
+    pub(crate) fn of(statement: &'p Statement<'p>) -> Resources<'p> {
         Resources {
-            arns,
-            everything,
+            statement,
+            compiled: OnceCell::new(),
             allow_on: RefCell::default(),
             deny_covers: RefCell::default(),
         }
     }
 
+    fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| Compiled::of(self.statement))
+    }
+
     /// True for `Resource: "*"`: every resource, whatever the action.
     fn is_everything(&self) -> bool {
-        self.everything
+        self.compiled().everything
     }
 
     /// Can an `Allow` with these resources apply to a known action (its index in the
@@ -504,7 +520,7 @@ impl Resources {
     /// ARNs is named (or, for `NotResource`, every one is excluded). An action without resource
     /// types may apply anywhere.
     fn allow_applies(&self, action: usize, catalog: &Catalog) -> bool {
-        if self.everything {
+        if self.is_everything() {
             return true;
         }
         let Some(types) = catalog.resource_types(action) else {
@@ -513,7 +529,7 @@ impl Resources {
         types.iter().any(|&t| {
             decided(&self.allow_on, t, || {
                 let templates = catalog.templates(t);
-                match &self.arns {
+                match &self.compiled().arns {
                     Arns::Resource(named) => named
                         .iter()
                         .any(|r| templates.iter().any(|t| resource::overlaps(r, t))),
@@ -529,7 +545,7 @@ impl Resources {
     /// wherever it applies? Only when the catalog knows its resource types and each one's every
     /// ARN is named (or, for `NotResource`, none is excluded).
     fn deny_covers(&self, action: usize, catalog: &Catalog) -> bool {
-        if self.everything {
+        if self.is_everything() {
             return true;
         }
         let Some(types) = catalog.resource_types(action) else {
@@ -538,7 +554,7 @@ impl Resources {
         types.iter().all(|&t| {
             decided(&self.deny_covers, t, || {
                 let templates = catalog.templates(t);
-                match &self.arns {
+                match &self.compiled().arns {
                     Arns::Resource(named) => templates.iter().all(|t| resource::covers(named, t)),
                     Arns::NotResource(excluded) => templates
                         .iter()
