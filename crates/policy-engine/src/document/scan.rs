@@ -32,12 +32,13 @@ fn lowest_byte(mask: u64) -> usize {
     mask.trailing_zeros() as usize / 8
 }
 
-/// Where, from `from`, the first `"`, `\` or control character (below U+0020) is: the end of a
-/// JSON string without escapes, or what stops one. `bytes.len()` when there is none.
+/// Where, from `from`, the first `"`, `\`, control character (below U+0020) or byte of a
+/// character outside ASCII is: the end of a JSON string in ASCII without escapes, or what stops
+/// one. `bytes.len()` when there is none.
 pub(super) fn string_end(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
     while let Some(word) = word_at(bytes, at) {
-        let stops = equal(word, b'"') | equal(word, b'\\') | below(word, 0x20);
+        let stops = string_stops(word);
         if stops != 0 {
             return at + lowest_byte(stops);
         }
@@ -45,8 +46,12 @@ pub(super) fn string_end(bytes: &[u8], from: usize) -> usize {
     }
     at + bytes[at..]
         .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20 || !b.is_ascii())
         .unwrap_or(bytes.len() - at)
+}
+
+fn string_stops(word: u64) -> u64 {
+    equal(word, b'"') | equal(word, b'\\') | below(word, 0x20) | (word & HIGHS)
 }
 
 /// [`string_end`] of a string that should be an action, with the [`action_shape`] of the
@@ -58,7 +63,7 @@ pub(super) fn action_end(bytes: &[u8], from: usize) -> (usize, ActionShape) {
     };
     let mut at = from;
     while let Some(word) = word_at(bytes, at) {
-        let stops = equal(word, b'"') | equal(word, b'\\') | below(word, 0x20);
+        let stops = string_stops(word);
         // Only the bytes before the first stop are the string's.
         let before_stop = if stops == 0 {
             u64::MAX
@@ -138,7 +143,7 @@ mod tests {
             let from = from.min(bytes.len());
             let by_byte = bytes[from..]
                 .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20 || !b.is_ascii())
                 .map_or(bytes.len(), |i| from + i);
             prop_assert_eq!(string_end(&bytes, from), by_byte);
         }
