@@ -252,6 +252,49 @@ fn a_restricted_wildcard_and_a_policy_wildcard_overlap_when_one_action_matches_b
     );
 }
 
+/// IAM accepts characters up to U+00FF in a document; a `Resource` or `NotResource` holding one
+/// (in an `Allow` or a `Deny`) is read as any other ARN. Byte slicing inside such a character
+/// once crashed the analysis: a document anyone with iam:PutUserPolicy can write stopped the
+/// sentinel (THREAT-MODEL T23).
+#[test]
+fn a_resource_outside_ascii_is_read_not_a_crash() {
+    let cases = [
+        (
+            "an Allow on a bucket named in Latin-1",
+            json!([{"Effect": "Allow", "Action": "s3:Delete*", "Resource": "arn:aws:s3:::café"}]),
+            vec![0],
+        ),
+        (
+            "an Allow outside a bucket named in Latin-1",
+            json!([{"Effect": "Allow", "Action": "s3:Delete*", "NotResource": "arn:aws:s3:::café"}]),
+            vec![0],
+        ),
+        (
+            "a Deny of one bucket's objects leaves the rest granted",
+            json!([
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::café/*"},
+            ]),
+            vec![0],
+        ),
+        (
+            "a Deny outside one Latin-1 bucket leaves that bucket granted",
+            json!([
+                {"Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"},
+                {"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::ré-sumé"},
+            ]),
+            vec![0],
+        ),
+    ];
+    for (name, statements, flagged) in cases {
+        let text = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        let policy = Policy::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let analysis = analyse(&policy, &restricted("s3:Delete*"), catalog());
+        let statements: Vec<usize> = analysis.findings.iter().map(|f| f.statement).collect();
+        assert_eq!(statements, flagged, "{name}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Where: a limited grant is still a grant
 // ---------------------------------------------------------------------------------------------
