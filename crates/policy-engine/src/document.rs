@@ -306,7 +306,7 @@ impl<'a> Policy<'a> {
 // Every key is optional to serde so that `validate_statement` can say what is missing; none
 // may be null (`present`), and a key twice is refused (serde's "duplicate field"), as IAM's
 // grammar says: "individual elements must not contain multiple instances of the same key".
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy<'a> {
     #[serde(rename = "Version", borrow, default, deserialize_with = "present")]
@@ -317,7 +317,7 @@ struct RawPolicy<'a> {
     statement: Option<OneOrMany<RawStatement<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawStatement<'a> {
     #[serde(rename = "Sid", borrow, default, deserialize_with = "present")]

@@ -17,11 +17,7 @@ pub(super) fn policy(json: &str) -> Option<RawPolicy<'_>> {
         bytes: json.as_bytes(),
         pos: 0,
     };
-    let mut policy = RawPolicy {
-        version: None,
-        id: None,
-        statement: None,
-    };
+    let mut policy = RawPolicy::default();
     reader.object(|r, key| match key {
         "Version" => once(&mut policy.version, r.str()),
         "Id" => once(&mut policy.id, r.str()),
@@ -49,17 +45,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn statement(&mut self) -> Option<RawStatement<'a>> {
-        let mut s = RawStatement {
-            sid: None,
-            effect: None,
-            action: None,
-            not_action: None,
-            resource: None,
-            not_resource: None,
-            condition: None,
-            principal: None,
-            not_principal: None,
-        };
+        let mut s = RawStatement::default();
         self.object(|r, key| match key {
             "Sid" => once(&mut s.sid, r.str()),
             "Effect" => once(&mut s.effect, r.str()),
@@ -91,16 +77,22 @@ impl<'a> Reader<'a> {
 
     /// A string without escapes or control characters, borrowed from the text.
     fn string(&mut self) -> Option<&'a str> {
+        self.quoted(|bytes, start| (scan::string_end(bytes, start), ()))
+            .map(|(s, ())| s)
+    }
+
+    /// A string whose end `end` finds (with what else it learnt on the way), borrowed from the
+    /// text.
+    fn quoted<T>(&mut self, end: impl FnOnce(&[u8], usize) -> (usize, T)) -> Option<(&'a str, T)> {
         self.eat(b'"')?;
         let start = self.pos;
-        self.pos = scan::string_end(self.bytes, start);
-        if self.bytes.get(self.pos) != Some(&b'"') {
+        let (end, learnt) = end(self.bytes, start);
+        if self.bytes.get(end) != Some(&b'"') {
             return None;
         }
         // Both ends are at a `"`, so on character boundaries.
-        let s = &self.text[start..self.pos];
-        self.pos += 1;
-        Some(s)
+        self.pos = end + 1;
+        Some((&self.text[start..end], learnt))
     }
 
     /// An `Action` or `NotAction` value whose every entry is a valid action: otherwise
@@ -114,15 +106,7 @@ impl<'a> Reader<'a> {
     }
 
     fn action(&mut self) -> Option<Str<'a>> {
-        self.eat(b'"')?;
-        let start = self.pos;
-        let (end, shape) = scan::action_end(self.bytes, start);
-        if self.bytes.get(end) != Some(&b'"') {
-            return None;
-        }
-        // Both ends are at a `"`, so on character boundaries.
-        let action = &self.text[start..end];
-        self.pos = end + 1;
+        let (action, shape) = self.quoted(scan::action_end)?;
         check_action_shape(action, &shape).ok()?;
         Some(Str(Cow::Borrowed(action)))
     }

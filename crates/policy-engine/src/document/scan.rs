@@ -81,12 +81,11 @@ pub(super) fn action_end(bytes: &[u8], from: usize) -> (usize, ActionShape) {
         at += 8;
     }
     let end = string_end(bytes, at);
-    for (i, &b) in bytes[at..end].iter().enumerate() {
-        shape.printable &= b.is_ascii_graphic();
-        if shape.first_colon.is_none() && b == b':' {
-            shape.first_colon = Some(at - from + i);
-        }
-    }
+    let tail = action_shape(&bytes[at..end]);
+    shape.printable &= tail.printable;
+    shape.first_colon = shape
+        .first_colon
+        .or(tail.first_colon.map(|colon| at - from + colon));
     (end, shape)
 }
 
