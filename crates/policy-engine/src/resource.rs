@@ -132,6 +132,15 @@ pub fn covers(patterns: &[Arn], template: &Arn) -> bool {
     if template_matches_some && !patterns.iter().any(|p| both_match_some(p, template, false)) {
         return false;
     }
+    // Or an ARN of the template that none of them matches is found by filling it in: a Deny
+    // on some roles is told from one on every role without the subset construction.
+    if template_matches_some
+        && witnesses(template)
+            .iter()
+            .any(|arn| !patterns.iter().any(|p| both_match_some(p, arn, false)))
+    {
+        return false;
+    }
     let patterns: Vec<&Arn> = patterns.iter().collect();
     !exists(&[template], &patterns, false)
 }
@@ -168,6 +177,24 @@ fn both_match_some(a: &Arn, b: &Arn, fold: bool) -> bool {
         }
     }
     false
+}
+
+/// ARNs a template matches, each as a pattern that matches only it: its runs read as nothing
+/// and as a letter, its segments as one letter.
+fn witnesses(template: &Arn) -> [Arn; 2] {
+    let fill = |run: &[Token]| {
+        let mut arn = Vec::with_capacity(template.0.len() + 2);
+        for &token in &template.0 {
+            match token {
+                Token::Any => arn.extend_from_slice(run),
+                Token::One | Token::SegmentOne => arn.push(Token::Byte(b'x')),
+                Token::Segment | Token::Never => {}
+                byte @ Token::Byte(_) => arn.push(byte),
+            }
+        }
+        Arn(arn)
+    };
+    [fill(&[]), fill(&[Token::Byte(b'x')])]
 }
 
 /// True when some one character is read by both tokens.
@@ -427,6 +454,17 @@ mod tests {
                 covers(&patterns, &template),
                 !exists(&[&template], &all, false)
             );
+        }
+
+        /// A template's witnesses are ARNs it matches, so one no Deny pattern matches is one
+        /// they leave uncovered.
+        #[test]
+        fn a_witness_is_an_arn_of_its_template(template in arn_text()) {
+            let template = Arn::template(&template);
+            for witness in witnesses(&template) {
+                proptest::prop_assert!(witness.0.iter().all(|t| matches!(t, Token::Byte(_))));
+                proptest::prop_assert!(both_match_some(&template, &witness, false));
+            }
         }
 
         /// With a second pattern of `all` that changes nothing, the search runs to the end
