@@ -16,6 +16,7 @@ pub(super) fn policy(json: &str) -> Option<RawPolicy<'_>> {
         text: json,
         bytes: json.as_bytes(),
         pos: 0,
+        strs: Vec::new(),
     };
     let mut policy = RawPolicy::default();
     reader.object(|r, key| match key {
@@ -41,6 +42,8 @@ struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// The entries of the string list being read.
+    strs: Vec<Str<'a>>,
 }
 
 impl<'a> Reader<'a> {
@@ -98,7 +101,7 @@ impl<'a> Reader<'a> {
     /// An `Action` or `NotAction` value whose every entry is a valid action: otherwise
     /// serde's reading decides, and validation says what is wrong.
     fn actions(&mut self) -> Option<Actions<'a>> {
-        let entries = self.one_or_many(Reader::action)?;
+        let entries = self.strs_of(Reader::action)?;
         Some(Actions {
             entries,
             checked: true,
@@ -116,7 +119,7 @@ impl<'a> Reader<'a> {
     }
 
     fn strs(&mut self) -> Option<OneOrMany<Str<'a>>> {
-        self.one_or_many(Reader::str)
+        self.strs_of(Reader::str)
     }
 
     /// `{ "key": value, ... }`, `value` reading the value of each key.
@@ -142,37 +145,54 @@ impl<'a> Reader<'a> {
     }
 
     /// One value, or an array of them.
-    fn one_or_many<T>(
+    fn one_or_many<T>(&mut self, item: impl FnMut(&mut Self) -> Option<T>) -> Option<OneOrMany<T>> {
+        let mut items = Vec::new();
+        let is_list = self.items_into(&mut items, item)?;
+        Some(OneOrMany { items, is_list })
+    }
+
+    /// One string, or an array of them. The entries are gathered in a buffer the reader keeps
+    /// and copied out once, at their number: a list of a thousand actions is not grown by
+    /// doubling (string lists never nest, so one buffer serves them all).
+    fn strs_of(
         &mut self,
+        item: impl FnMut(&mut Self) -> Option<Str<'a>>,
+    ) -> Option<OneOrMany<Str<'a>>> {
+        // Left empty by the last list (`append`), its capacity kept.
+        let mut buffer = std::mem::take(&mut self.strs);
+        let is_list = self.items_into(&mut buffer, item)?;
+        let mut items = Vec::with_capacity(buffer.len());
+        items.append(&mut buffer);
+        self.strs = buffer;
+        Some(OneOrMany { items, is_list })
+    }
+
+    /// Reads one value, or an array of them, into `items`: whether it was an array.
+    fn items_into<T>(
+        &mut self,
+        items: &mut Vec<T>,
         mut item: impl FnMut(&mut Self) -> Option<T>,
-    ) -> Option<OneOrMany<T>> {
+    ) -> Option<bool> {
         if self.peek()? != b'[' {
-            return Some(OneOrMany {
-                items: vec![item(self)?],
-                is_list: false,
-            });
+            items.push(item(self)?);
+            return Some(false);
         }
         self.pos += 1;
-        let mut items = Vec::new();
         if self.peek()? == b']' {
             self.pos += 1;
-        } else {
-            loop {
-                items.push(item(self)?);
-                match self.peek()? {
-                    b',' => self.pos += 1,
-                    b']' => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return None,
+            return Some(true);
+        }
+        loop {
+            items.push(item(self)?);
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(true);
                 }
+                _ => return None,
             }
         }
-        Some(OneOrMany {
-            items,
-            is_list: true,
-        })
     }
 
     /// A Condition block as `condition::Condition`'s reading accepts it, its text: operators,
