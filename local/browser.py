@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness.processes import alive, descendants  # noqa: E402
+from harness.processes import PortReservation, alive, descendants  # noqa: E402
 
 # The flags this machine needs (no network but the loopback; root), and no scrollbars in shots.
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -97,12 +97,20 @@ def start_browser(run_dir: Path, log_name: str = "chromedriver.log", say=print):
     options.binary_location = browser
     for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
         options.add_argument(flag)
-    service = Service(executable_path=driver_exe, log_output=str(run_dir / log_name))
+    # Selenium would pick ChromeDriver's port by binding a free one and closing it, which lets
+    # another process take it before ChromeDriver listens (then ChromeDriver exits, or Selenium
+    # talks to that process). The port stays reserved until the session is up instead, as the
+    # harness's servers' ports are: ChromeDriver's listener, like theirs, sets SO_REUSEADDR.
+    reserved = PortReservation(1)
+    service = Service(executable_path=driver_exe, port=reserved.ports[0],
+                      log_output=str(run_dir / log_name))
     try:
         driver = webdriver.Chrome(service=service, options=options)
     except BaseException:
         shutil.rmtree(profile, ignore_errors=True)
         raise
+    finally:
+        reserved.release()
     driver.set_page_load_timeout(60)
     say(f"started {driver.capabilities.get('browserName')} "
         f"{driver.capabilities.get('browserVersion')} via chromedriver (pid {service.process.pid})")

@@ -77,3 +77,24 @@ def test_a_server_whose_port_is_taken_is_named(tmp_path):
         finally:
             processes.stop_process_tree(server)
             taken.close()
+
+
+def test_chromedriver_listens_on_its_port_before_the_reservation_ends(tmp_path, monkeypatch):
+    """Selenium's own way (bind a free port, close it, start ChromeDriver on it) leaves a window
+    in which another process can take the port; the port stays reserved until ChromeDriver
+    listens on it, and only then is released."""
+    import browser  # local/browser.py, beside the harness
+
+    released = []
+    release = processes.PortReservation.release
+
+    def release_noting_listeners(self):
+        released.append([(port, processes.listening(port)) for port in self.ports])
+        release(self)
+
+    monkeypatch.setattr(processes.PortReservation, "release", release_noting_listeners)
+    driver, profile = browser.start_browser(tmp_path, say=lambda _: None)
+    try:
+        assert released == [[(driver.service.port, True)]]
+    finally:
+        browser.stop_browser(driver, profile, say=lambda _: None)
