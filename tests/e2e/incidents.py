@@ -7,6 +7,7 @@ in IAM."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import time
 import urllib.parse
@@ -276,12 +277,25 @@ def boundary_of(h, role: str) -> str | None:
 
 
 def ledger_saw(h, role: str, boundary_arn: str | None, seconds_ago: int = 60):
-    """The boundary ledger has seen `boundary_arn` on the role, as a sweep would have written it
-    (decisions.rs put_boundary's item)."""
-    seen = {"S": boundary_arn} if boundary_arn else {"NULL": True}
-    h.dynamodb.put_item(TableName=h.stack.decision_table, Item={
-        "pk": {"S": f"boundary#role#{role.lower()}"}, "boundaryArn": seen,
-        "seenAt": {"N": str(int(time.time()) - seconds_ago)}, "source": {"S": "sweep"}})
+    """The boundary ledger has seen `boundary_arn` on the role, with the digest of its default
+    document, as a sweep would have written it (decisions.rs put_boundary's item)."""
+    item = {"pk": {"S": f"boundary#role#{role.lower()}"},
+            "boundaryArn": {"S": boundary_arn} if boundary_arn else {"NULL": True},
+            "seenAt": {"N": str(int(time.time()) - seconds_ago)}, "source": {"S": "sweep"}}
+    if boundary_arn:
+        policy = h.iam.get_policy(PolicyArn=boundary_arn)["Policy"]
+        version = h.iam.get_policy_version(PolicyArn=boundary_arn,
+                                           VersionId=policy["DefaultVersionId"])
+        item["documentDigest"] = {"S": canonical_digest(version["PolicyVersion"]["Document"])}
+    h.dynamodb.put_item(TableName=h.stack.decision_table, Item=item)
+
+
+def canonical_digest(document) -> str:
+    """decision_log::canonical_digest: SHA-256 of the document with sorted keys and no white
+    space (the ledger's digests are compared with it, so a mismatch fails the boundary tests)."""
+    value = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def ledger_says(h, role: str) -> str | None:

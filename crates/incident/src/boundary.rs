@@ -26,6 +26,7 @@ use policy_engine::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::decision_log::canonical_digest;
 use crate::event::Principal;
 use crate::quarantine::QuarantineError;
 use crate::record::{
@@ -70,11 +71,24 @@ pub enum Previous {
 }
 
 /// What the boundary ledger remembers of a principal: the boundary iam-sentinel last saw in
-/// force (`None`: none), and when.
+/// force (`None`: none), the canonical digest of that policy's document as it was then, and
+/// when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundarySeen {
     pub boundary_arn: Option<String>,
+    /// `decision_log::canonical_digest` of the boundary's default document when seen; `None`
+    /// for no boundary, a document that could not be read, or an entry written without it.
+    pub document_digest: Option<String>,
     pub seen_at: time::OffsetDateTime,
+}
+
+/// One boundary ledger entry to write: a principal's key (`decision_log::boundary_key`), the
+/// boundary in force (`None`: none) and the digest of its document (`None`: none, or unread).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub key: String,
+    pub boundary_arn: Option<String>,
+    pub document_digest: Option<String>,
 }
 
 /// The previous boundary by name, before its document is read.
@@ -82,7 +96,12 @@ pub struct BoundarySeen {
 pub enum PreviousArn {
     Unknown,
     NoBoundary,
-    Policy(String),
+    /// A policy, with the digest of its document when it was seen in force: only that
+    /// document is the previous boundary (see [`previous_policy`]).
+    Policy {
+        arn: String,
+        digest: Option<String>,
+    },
 }
 
 /// The boundary in force before a change made at `changed_at`: what the ledger saw, only when
@@ -93,10 +112,30 @@ pub fn previous_from_ledger(
 ) -> PreviousArn {
     match (seen, changed_at) {
         (Some(seen), Some(changed_at)) if seen.seen_at < changed_at => match &seen.boundary_arn {
-            Some(arn) => PreviousArn::Policy(arn.clone()),
+            Some(arn) => PreviousArn::Policy {
+                arn: arn.clone(),
+                digest: seen.document_digest.clone(),
+            },
             None => PreviousArn::NoBoundary,
         },
         _ => PreviousArn::Unknown,
+    }
+}
+
+/// The previous boundary policy with its document as IAM holds it now (`now`: `None` when the
+/// policy no longer exists), given the digest of the document seen in force (`seen_digest`).
+/// A policy keeps its ARN while its default version changes: a document other than the one
+/// seen (or one seen without a digest) is not the boundary that was in force, so the previous
+/// boundary is unknown and read as allowing nothing restricted. Otherwise a new default version
+/// staged just before a deletion would make the deletion look clean.
+pub fn previous_policy(seen_digest: Option<&str>, now: Option<Boundary>) -> Previous {
+    match (seen_digest, now) {
+        (Some(seen), Some(boundary))
+            if canonical_digest(&boundary.document).as_deref() == Some(seen) =>
+        {
+            Previous::Policy(boundary)
+        }
+        _ => Previous::Unknown,
     }
 }
 
@@ -105,10 +144,16 @@ impl BoundaryChange {
     pub fn previous_arn(&self) -> PreviousArn {
         match &self.previous {
             None => PreviousArn::Unknown,
-            Some(PreviousBoundary { boundary_arn: None }) => PreviousArn::NoBoundary,
+            Some(PreviousBoundary {
+                boundary_arn: None, ..
+            }) => PreviousArn::NoBoundary,
             Some(PreviousBoundary {
                 boundary_arn: Some(arn),
-            }) => PreviousArn::Policy(arn.clone()),
+                document_digest,
+            }) => PreviousArn::Policy {
+                arn: arn.clone(),
+                digest: document_digest.clone(),
+            },
         }
     }
 }
@@ -131,6 +176,10 @@ pub struct BoundaryChange {
 #[serde(rename_all = "camelCase")]
 pub struct PreviousBoundary {
     pub boundary_arn: Option<String>,
+    /// The canonical digest of the policy's document the assessment compared with: the
+    /// quarantine reads the same document or none (an assessment without it: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_digest: Option<String>,
 }
 
 impl BoundaryChange {
@@ -145,8 +194,11 @@ impl BoundaryChange {
             None => "not known to iam-sentinel (read as allowing nothing restricted)".to_owned(),
             Some(PreviousBoundary {
                 boundary_arn: Some(arn),
+                ..
             }) => arn.clone(),
-            Some(PreviousBoundary { boundary_arn: None }) => "no boundary".to_owned(),
+            Some(PreviousBoundary {
+                boundary_arn: None, ..
+            }) => "no boundary".to_owned(),
         }
     }
 }
@@ -311,9 +363,13 @@ pub fn assess(
     let change = BoundaryChange {
         previous: match previous {
             Previous::Unknown => None,
-            Previous::NoBoundary => Some(PreviousBoundary { boundary_arn: None }),
+            Previous::NoBoundary => Some(PreviousBoundary {
+                boundary_arn: None,
+                document_digest: None,
+            }),
             Previous::Policy(boundary) => Some(PreviousBoundary {
                 boundary_arn: Some(boundary.arn.clone()),
+                document_digest: canonical_digest(&boundary.document),
             }),
         },
         now: boundary_arn(now),

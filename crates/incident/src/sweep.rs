@@ -42,6 +42,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::boundary::LedgerEntry;
 use crate::decision_log::{
     GrantKey, GrantRecord, GrantStatus, boundary_key, canonical_digest, rfc3339,
 };
@@ -97,21 +98,42 @@ pub fn account_of(details: &AuthorizationDetails) -> String {
         .unwrap_or_default()
 }
 
-/// Every user's and role's boundary (`None`: none), keyed as the boundary ledger keys them.
-pub fn boundaries(details: &AuthorizationDetails) -> Vec<(String, Option<String>)> {
-    let arn = |b: &Option<AttachedPermissionsBoundary>| {
-        b.as_ref().map(|b| b.permissions_boundary_arn.clone())
+/// Every user's and role's boundary (`None`: none), keyed as the boundary ledger keys them,
+/// with the digest of the boundary's default document as the details hold it (`None` when they
+/// do not hold the policy: the ledger then knows the boundary by name only, and a later change
+/// compares with an unknown boundary).
+pub fn boundaries(details: &AuthorizationDetails) -> Vec<LedgerEntry> {
+    let digests: HashMap<&str, String> = details
+        .policies
+        .iter()
+        .filter_map(|p| {
+            let document = p.default_version()?.document.as_deref()?;
+            Some((p.arn.as_str(), canonical_digest(document)?))
+        })
+        .collect();
+    let entry = |key: String, boundary: &Option<AttachedPermissionsBoundary>| {
+        let boundary_arn = boundary
+            .as_ref()
+            .map(|b| b.permissions_boundary_arn.clone());
+        let document_digest = boundary_arn
+            .as_deref()
+            .and_then(|arn| digests.get(arn).cloned());
+        LedgerEntry {
+            key,
+            boundary_arn,
+            document_digest,
+        }
     };
     let users = details.users.iter().map(|u| {
-        (
+        entry(
             boundary_key(PrincipalKind::User, &u.user_name),
-            arn(&u.permissions_boundary),
+            &u.permissions_boundary,
         )
     });
     let roles = details.roles.iter().map(|r| {
-        (
+        entry(
             boundary_key(PrincipalKind::Role, &r.role_name),
-            arn(&r.permissions_boundary),
+            &r.permissions_boundary,
         )
     });
     users.chain(roles).collect()

@@ -7,9 +7,11 @@
 mod support;
 
 use incident::boundary::{
-    Boundary, BoundaryDecision, BoundaryNow, BoundaryRestoreNow, NO_BOUNDARY, Previous, assess,
-    decide_put_back, ledger_after_restore, restore_boundary,
+    Boundary, BoundaryDecision, BoundaryNow, BoundaryRestoreNow, BoundarySeen, NO_BOUNDARY,
+    Previous, PreviousArn, assess, decide_put_back, ledger_after_restore, previous_from_ledger,
+    previous_policy, restore_boundary,
 };
+use incident::decision_log::canonical_digest;
 use incident::quarantine::QuarantineError;
 use incident::restore::RestoreWrite;
 use incident::{AddedGrant, DocumentRef, PrincipalKind, QuarantineAction, RestoreStatus};
@@ -27,6 +29,115 @@ fn patterns(added: &[AddedGrant]) -> Vec<&str> {
 }
 
 const BOTH: [&str; 2] = ["s3:DeleteBucket", "s3:DeleteObject"];
+
+#[test]
+fn the_previous_boundary_is_the_one_the_ledger_saw_before_the_change() {
+    let changed_at = time::macros::datetime!(2026-12-03 10:00 UTC);
+    let seen = |boundary_arn: Option<&str>, minutes_before: i64| BoundarySeen {
+        boundary_arn: boundary_arn.map(str::to_owned),
+        document_digest: boundary_arn.map(|_| "d1".to_owned()),
+        seen_at: changed_at - time::Duration::minutes(minutes_before),
+    };
+    let policy = || PreviousArn::Policy {
+        arn: "arn:aws:iam::123456789012:policy/b".to_owned(),
+        digest: Some("d1".to_owned()),
+    };
+    let b = Some("arn:aws:iam::123456789012:policy/b");
+    let cases = [
+        (
+            "a policy seen before",
+            Some(seen(b, 5)),
+            Some(changed_at),
+            policy(),
+        ),
+        (
+            "none seen before",
+            Some(seen(None, 5)),
+            Some(changed_at),
+            PreviousArn::NoBoundary,
+        ),
+        (
+            "seen after the change",
+            Some(seen(b, -5)),
+            Some(changed_at),
+            PreviousArn::Unknown,
+        ),
+        (
+            "seen at the change",
+            Some(seen(b, 0)),
+            Some(changed_at),
+            PreviousArn::Unknown,
+        ),
+        ("never seen", None, Some(changed_at), PreviousArn::Unknown),
+        (
+            "the change's time unread",
+            Some(seen(b, 5)),
+            None,
+            PreviousArn::Unknown,
+        ),
+    ];
+    for (case, seen, changed_at, expected) in cases {
+        assert_eq!(
+            previous_from_ledger(seen.as_ref(), changed_at),
+            expected,
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn a_previous_boundary_policy_is_its_document_as_seen_or_unknown() {
+    let narrow = boundary("pipeline-boundary");
+    let wide = Boundary {
+        arn: narrow.arn.clone(),
+        ..boundary("pipeline-boundary-wide")
+    };
+    // The same document as IAM hands it out: percent-encoded, laid out otherwise.
+    let encoded = Boundary {
+        document: narrow
+            .document
+            .replace(' ', "")
+            .replace('"', "%22")
+            .replace('{', "%7B"),
+        ..narrow.clone()
+    };
+    let seen = canonical_digest(&narrow.document);
+    let cases = [
+        (
+            "the document seen",
+            seen.as_deref(),
+            Some(narrow.clone()),
+            Previous::Policy(narrow.clone()),
+        ),
+        (
+            "the document seen, encoded as IAM answers",
+            seen.as_deref(),
+            Some(encoded.clone()),
+            Previous::Policy(encoded),
+        ),
+        (
+            "a new default version since",
+            seen.as_deref(),
+            Some(wide),
+            Previous::Unknown,
+        ),
+        (
+            "seen without its digest",
+            None,
+            Some(narrow.clone()),
+            Previous::Unknown,
+        ),
+        (
+            "the policy deleted since",
+            seen.as_deref(),
+            None,
+            Previous::Unknown,
+        ),
+    ];
+    for (case, seen, now, expected) in cases {
+        assert_eq!(previous_policy(seen, now), expected, "{case}");
+    }
+}
 
 #[test]
 fn a_boundary_change_is_restricted_when_it_lets_the_principal_do_more_that_is_restricted() {

@@ -6,7 +6,10 @@ mod support;
 
 use std::collections::HashMap;
 
-use incident::decision_log::{GrantKey, GrantRecord, GrantStatus, claim_lifetime};
+use incident::boundary::LedgerEntry;
+use incident::decision_log::{
+    GrantKey, GrantRecord, GrantStatus, canonical_digest, claim_lifetime,
+};
 use incident::membership::group_document;
 use incident::sweep::{
     Disposition, Examined, SweepContext, SweepMode, SweepPlan, TargetFinding, account_of,
@@ -152,25 +155,45 @@ fn the_account_is_read_from_its_users_or_roles_arns() {
 
 #[test]
 fn the_ledger_gets_every_users_and_roles_boundary_or_none() {
-    // GIVEN an account where one user and one role have a boundary
+    // GIVEN an account where one user and one role have a boundary, DeveloperBoundary, whose
+    // default is v2 of two versions
     let details = account_file("api-encoded.json");
+    let version = |id: &str| {
+        let policy = details
+            .policies
+            .iter()
+            .find(|p| p.arn == DEVELOPER_BOUNDARY);
+        let versions = &policy.unwrap().policy_version_list;
+        let version = versions
+            .iter()
+            .find(|v| v.version_id.as_deref() == Some(id));
+        canonical_digest(version.unwrap().document.as_deref().unwrap())
+    };
 
     // WHEN the sweep lists the boundaries for the ledger
     let listed = boundaries(&details);
 
-    // THEN every user and role is listed by its ledger key, groups never
-    let developer = Some("arn:aws:iam::123456789012:policy/DeveloperBoundary".to_owned());
+    // THEN every user and role is listed by its ledger key, groups never, each boundary with
+    // the digest of its default version's document
+    let entry = |key: &str, boundary: bool| LedgerEntry {
+        key: key.to_owned(),
+        boundary_arn: boundary.then(|| DEVELOPER_BOUNDARY.to_owned()),
+        document_digest: if boundary { version("v2") } else { None },
+    };
     assert_eq!(
         listed,
         [
-            ("boundary#user#alice".to_owned(), None),
-            ("boundary#user#bob".to_owned(), developer.clone()),
-            ("boundary#user#carol".to_owned(), None),
-            ("boundary#role#ec2role".to_owned(), None),
-            ("boundary#role#deploy".to_owned(), developer),
+            entry("boundary#user#alice", false),
+            entry("boundary#user#bob", true),
+            entry("boundary#user#carol", false),
+            entry("boundary#role#ec2role", false),
+            entry("boundary#role#deploy", true),
         ]
     );
+    assert_ne!(version("v1"), version("v2"));
 }
+
+const DEVELOPER_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/DeveloperBoundary";
 
 #[test]
 fn a_sweeps_id_is_its_time_as_in_incident_names_and_a_tag_of_its_invocation() {

@@ -168,6 +168,18 @@ pub struct ManagedPolicyDetail {
     pub policy_version_list: Vec<PolicyVersion>,
 }
 
+impl ManagedPolicyDetail {
+    /// Its default version: the one flagged so, or else the one `DefaultVersionId` names.
+    pub fn default_version(&self) -> Option<&PolicyVersion> {
+        let versions = &self.policy_version_list;
+        versions.iter().find(|v| v.is_default_version).or_else(|| {
+            versions
+                .iter()
+                .find(|v| v.version_id.is_some() && v.version_id == self.default_version_id)
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PolicyVersion {
@@ -279,15 +291,7 @@ impl AuthorizationDetails {
             .iter()
             .enumerate()
             .map(|(i, policy)| {
-                let default = policy
-                    .policy_version_list
-                    .iter()
-                    .find(|v| v.is_default_version)
-                    .or_else(|| {
-                        policy.policy_version_list.iter().find(|v| {
-                            v.version_id.is_some() && v.version_id == policy.default_version_id
-                        })
-                    });
+                let default = policy.default_version();
                 let Some((version, Some(document))) = default.map(|v| (v, &v.document)) else {
                     return Err(AccountError::Invalid {
                         path: format!("Policies[{i}]"),

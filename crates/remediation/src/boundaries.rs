@@ -3,8 +3,8 @@
 //! and a boundary policy's document. `incident::boundary` decides.
 
 use incident::Principal;
-use incident::boundary::{Boundary, Previous, PreviousArn, previous_from_ledger};
-use incident::decision_log::boundary_key;
+use incident::boundary::{Boundary, Previous, PreviousArn, previous_from_ledger, previous_policy};
+use incident::decision_log::{boundary_key, canonical_digest};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -33,16 +33,16 @@ pub async fn quarantine_boundary(iam: &IamPolicies, arn: &str) -> Result<Boundar
     })
 }
 
-/// The previous boundary by name, with its document: a policy that no longer exists cannot be
-/// compared with or put back, so it reads as unknown.
+/// The previous boundary by name, with its document: a policy that no longer exists, or whose
+/// document is no longer the one seen, cannot be compared with or put back, so it reads as
+/// unknown (`incident::boundary::previous_policy`).
 pub async fn resolve(iam: &IamPolicies, previous: PreviousArn) -> Result<Previous, StepError> {
     Ok(match previous {
         PreviousArn::Unknown => Previous::Unknown,
         PreviousArn::NoBoundary => Previous::NoBoundary,
-        PreviousArn::Policy(arn) => match boundary(iam, &arn).await? {
-            Some(boundary) => Previous::Policy(boundary),
-            None => Previous::Unknown,
-        },
+        PreviousArn::Policy { arn, digest } => {
+            previous_policy(digest.as_deref(), boundary(iam, &arn).await?)
+        }
     })
 }
 
@@ -60,17 +60,46 @@ pub async fn previous(
     resolve(iam, previous_from_ledger(seen.as_ref(), changed_at)).await
 }
 
-/// Records in the ledger that `principal` has `boundary_arn` (`None`: none) in force now.
+/// What the ledger records of a boundary in force: its ARN (`None`: none), and the digest of
+/// its document (`None` when it could not be read: a later change then compares with an
+/// unknown boundary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InForce<'a> {
+    pub arn: Option<&'a str>,
+    pub digest: Option<String>,
+}
+
+impl<'a> InForce<'a> {
+    /// A boundary policy whose document was read.
+    pub fn policy(boundary: &'a Boundary) -> Self {
+        InForce {
+            arn: Some(&boundary.arn),
+            digest: canonical_digest(&boundary.document),
+        }
+    }
+
+    /// The boundary named `arn` (`None`: none), with its document where it was read (`read`);
+    /// one named but not read (gone, or unreadable) is known by name only.
+    pub fn named(arn: Option<&'a str>, read: Option<&'a Boundary>) -> Self {
+        match read {
+            Some(boundary) => InForce::policy(boundary),
+            None => InForce { arn, digest: None },
+        }
+    }
+}
+
+/// Records in the ledger that `principal` has `in_force` now.
 pub async fn record(
     decisions: &DecisionTable,
     principal: &Principal,
-    boundary_arn: Option<&str>,
+    in_force: InForce<'_>,
     source: &str,
 ) -> Result<(), StepError> {
     decisions
         .put_boundary(
             &boundary_key(principal.kind, &principal.name),
-            boundary_arn,
+            in_force.arn,
+            in_force.digest.as_deref(),
             source,
             OffsetDateTime::now_utc(),
         )

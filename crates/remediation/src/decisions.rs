@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use incident::boundary::BoundarySeen;
+use incident::boundary::{BoundarySeen, LedgerEntry};
 use incident::decision_log::{BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord};
 use incident::rules_changed::RULES_KEY;
 use time::OffsetDateTime;
@@ -24,6 +24,8 @@ const AT: &str = "at";
 const RECORD: &str = "record";
 const EXPIRES_AT: &str = "expiresAt";
 const DIGEST: &str = "digest";
+/// A boundary ledger entry's: the digest of the boundary's document when seen.
+const DOCUMENT_DIGEST: &str = "documentDigest";
 /// The baseline marker's group memberships (a string set of `TargetKey`s; absent when none).
 const MEMBERSHIPS: &str = "memberships";
 
@@ -382,16 +384,24 @@ impl DecisionTable {
     }
 
     /// The boundary ledger: `key` (`incident::decision_log::boundary_key`) had the boundary
-    /// `boundary_arn` (None: none) when `source` saw it at `now`.
+    /// `boundary_arn` (None: none), its document of digest `digest`, when `source` saw it at
+    /// `now`.
     pub async fn put_boundary(
         &self,
         key: &str,
         boundary_arn: Option<&str>,
+        digest: Option<&str>,
         source: &str,
         now: OffsetDateTime,
     ) -> Result<(), StepError> {
         self.put()
-            .set_item(Some(self.boundary_item(key, boundary_arn, source, now)))
+            .set_item(Some(self.boundary_item(
+                key,
+                boundary_arn,
+                digest,
+                source,
+                now,
+            )))
             .send()
             .await
             .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (boundary ledger)", e))?;
@@ -402,10 +412,11 @@ impl DecisionTable {
         &self,
         key: &str,
         boundary_arn: Option<&str>,
+        digest: Option<&str>,
         source: &str,
         now: OffsetDateTime,
     ) -> HashMap<String, AttributeValue> {
-        HashMap::from([
+        let mut item = HashMap::from([
             (KEY.to_owned(), s(key)),
             (
                 "boundaryArn".to_owned(),
@@ -414,23 +425,34 @@ impl DecisionTable {
             ("seenAt".to_owned(), n(now.unix_timestamp())),
             ("source".to_owned(), s(source)),
             (EXPIRES_AT.to_owned(), self.expires_at(now)),
-        ])
+        ]);
+        if let Some(digest) = digest {
+            item.insert(DOCUMENT_DIGEST.to_owned(), s(digest));
+        }
+        item
     }
 
     /// The boundary ledger: each user's or role's boundary (`incident::decision_log::
-    /// boundary_key`, and its policy's ARN or None) as `source` saw it at `now`, in batches of
-    /// 25 (BatchWriteItem's most), what DynamoDB leaves unprocessed written again.
+    /// boundary_key`, its policy's ARN or None, and its document's digest) as `source` saw it
+    /// at `now`, in batches of 25 (BatchWriteItem's most), what DynamoDB leaves unprocessed
+    /// written again.
     pub async fn put_boundaries(
         &self,
-        boundaries: &[(String, Option<String>)],
+        boundaries: &[LedgerEntry],
         source: &str,
         now: OffsetDateTime,
     ) -> Result<(), StepError> {
         for batch in boundaries.chunks(25) {
             let mut requests: Vec<WriteRequest> = batch
                 .iter()
-                .map(|(key, boundary_arn)| {
-                    let item = self.boundary_item(key, boundary_arn.as_deref(), source, now);
+                .map(|entry| {
+                    let item = self.boundary_item(
+                        &entry.key,
+                        entry.boundary_arn.as_deref(),
+                        entry.document_digest.as_deref(),
+                        source,
+                        now,
+                    );
                     PutRequest::builder()
                         .set_item(Some(item))
                         .build()
@@ -497,8 +519,14 @@ impl DecisionTable {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<i64>().ok())
             .and_then(|v| OffsetDateTime::from_unix_timestamp(v).ok());
+        // Absent from an entry written before digests were kept: then read as unknown.
+        let document_digest = match item.get(DOCUMENT_DIGEST) {
+            Some(AttributeValue::S(digest)) => Some(digest.clone()),
+            _ => None,
+        };
         Ok(seen_at.map(|seen_at| BoundarySeen {
             boundary_arn,
+            document_digest,
             seen_at,
         }))
     }

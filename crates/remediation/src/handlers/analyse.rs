@@ -17,7 +17,7 @@ use policy_engine::{Catalog, Policy, PolicyError, RestrictedActions, Rules, deco
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::boundaries;
+use crate::boundaries::{self, InForce};
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
@@ -329,12 +329,14 @@ async fn assess_boundary(
     let exemptions = path_exemptions_of(deps, &context, today, &assessed.added, &alerted, added)?;
     let rules =
         alert_only(alerted, omitted_alerts, &assessed.added).with_path_exemptions(exemptions);
-    let document = boundary_in_force(&policies).map_or(NO_BOUNDARY.to_owned(), |b| b.document);
-    let document = deps.documents.put(&document).await?;
+    let boundary = boundary_in_force(&policies);
     if !restricted {
         let source = format!("analyse-change: {} {}", change.event_name, change.event_id);
-        boundaries::record(&deps.decisions, &principal, in_force.as_deref(), &source).await?;
+        let seen = InForce::named(in_force.as_deref(), boundary.as_ref());
+        boundaries::record(&deps.decisions, &principal, seen, &source).await?;
     }
+    let document = boundary.map_or(NO_BOUNDARY.to_owned(), |b| b.document);
+    let document = deps.documents.put(&document).await?;
     let analysed = Analysed {
         change,
         notify: false,

@@ -3,7 +3,7 @@
 //! was entered with (read from the history); reads what IAM holds now, lets
 //! `incident::quarantine` decide, then writes.
 
-use crate::boundaries;
+use crate::boundaries::{self, InForce};
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
@@ -401,13 +401,8 @@ async fn boundary_put_back(
         "quarantine-policy: put back after {} {}",
         analysed.change.event_name, analysed.change.event_id
     );
-    boundaries::record(
-        &deps.decisions,
-        principal,
-        Some(&put_back.boundary.arn),
-        &source,
-    )
-    .await?;
+    let seen = InForce::policy(&put_back.boundary);
+    boundaries::record(&deps.decisions, principal, seen, &source).await?;
     Ok(QuarantineRecord::Applied(put_back.record))
 }
 

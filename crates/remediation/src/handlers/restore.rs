@@ -18,7 +18,7 @@ use incident::{
 };
 use time::OffsetDateTime;
 
-use crate::boundaries;
+use crate::boundaries::{self, InForce};
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
@@ -181,7 +181,13 @@ pub async fn restore(
         .and_then(|action| ledger_after_restore(action, record.status))
     {
         let source = "restore-policy: approved";
-        boundaries::record(&deps.decisions, principal, boundary_arn, source).await?;
+        // Its document as IAM holds it now: what a later change is compared with.
+        let read = match boundary_arn {
+            Some(arn) => boundaries::boundary(iam, arn).await?,
+            None => None,
+        };
+        let seen = InForce::named(boundary_arn, read.as_ref());
+        boundaries::record(&deps.decisions, principal, seen, source).await?;
     }
     match record.status {
         RestoreStatus::Restored => tracing::info!(detail = %record.detail, "restored"),

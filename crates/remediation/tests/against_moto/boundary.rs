@@ -8,7 +8,7 @@
 //! GetUser shows none), so users' boundaries are read and decided as roles' are but not
 //! exercised here.
 
-use incident::decision_log::boundary_key;
+use incident::decision_log::{boundary_key, canonical_digest};
 use incident::{Assessment, PrincipalKind, QuarantineAction, RestoreStatus, Verdict};
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
 use remediation::handlers::quarantine::{QuarantineDeps, quarantine};
@@ -90,18 +90,34 @@ async fn boundary_now(moto: &Moto) -> Option<String> {
 }
 
 /// The ledger has seen `boundary` (a fixture policy's name; `None`: none) on the role an hour
-/// before now, as a sweep would have.
+/// before now, with the digest of the fixture's document, as a sweep would have.
 async fn ledger_saw(moto: &Moto, boundary: Option<&str>) {
     let hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let digest = boundary.and_then(digest_of);
     moto.decisions()
         .put_boundary(
             &ledger_key(),
             boundary.map(arn).as_deref(),
+            digest.as_deref(),
             "sweep",
             hour_ago,
         )
         .await
         .expect("the ledger");
+}
+
+/// The digest the ledger keeps of the boundary's document.
+async fn ledger_digest(moto: &Moto) -> Option<String> {
+    moto.decisions()
+        .boundary_seen(&ledger_key())
+        .await
+        .expect("the ledger")
+        .expect("an entry")
+        .document_digest
+}
+
+fn digest_of(name: &str) -> Option<String> {
+    canonical_digest(&policy(&format!("{name}.json")))
 }
 
 fn ledger_key() -> String {
@@ -190,6 +206,7 @@ async fn a_deleted_boundary_is_put_back_and_deleted_again_on_approval() {
     );
     assert_eq!(boundary_now(&moto).await, Some(arn("pipeline-boundary")));
     assert_eq!(ledger_says(&moto).await, Some(arn("pipeline-boundary")));
+    assert_eq!(ledger_digest(&moto).await, digest_of("pipeline-boundary"));
     // AND the record keeps what was put back
     assert_eq!(
         stored(
@@ -205,6 +222,42 @@ async fn a_deleted_boundary_is_put_back_and_deleted_again_on_approval() {
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
     assert_eq!(boundary_now(&moto).await, None);
     assert_eq!(ledger_says(&moto).await, None);
+}
+
+#[tokio::test]
+async fn a_boundary_whose_document_changed_since_the_ledger_saw_it_is_not_the_previous_one() {
+    // GIVEN data-pipeline held back by pipeline-boundary, as the ledger saw it; then, staged
+    // back to back, pipeline-boundary gets a new default version that allows all of S3 and the
+    // boundary is deleted
+    let moto = Moto::start();
+    pipeline(&moto, Some("pipeline-boundary"), &["pipeline-boundary"]).await;
+    ledger_saw(&moto, Some("pipeline-boundary")).await;
+    moto.iam_client()
+        .create_policy_version()
+        .policy_arn(arn("pipeline-boundary"))
+        .policy_document(policy("pipeline-boundary-wide.json"))
+        .set_as_default(true)
+        .send()
+        .await
+        .expect("CreatePolicyVersion");
+    set_boundary(&moto, None).await;
+    // WHEN the deletion is analysed
+    let incident = analysed(&moto, made_now("delete-role-permissions-boundary.json")).await;
+    // THEN the wide document is not taken for the boundary that was in force (under it the
+    // deletion would add nothing): the previous boundary is unknown, and the deletion restricted
+    assert!(
+        matches!(incident.verdict, Verdict::Restricted(_)),
+        "{incident:?}"
+    );
+    assert_eq!(added(&incident), ["s3:DeleteBucket", "s3:DeleteObject"]);
+    let analysed = incident.analysed().expect("analysed");
+    assert_eq!(analysed.boundary.as_ref().unwrap().previous, None);
+    // AND the quarantine holds the role with the stack's quarantine boundary, not the widened one
+    quarantine(incident, &quarantine_with(&moto)).await.unwrap();
+    assert_eq!(
+        boundary_now(&moto).await,
+        Some(arn("iam-sentinel-quarantine-boundary"))
+    );
 }
 
 #[tokio::test]
@@ -231,6 +284,10 @@ async fn a_widening_put_with_no_known_previous_boundary_is_held_by_the_quarantin
     assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
     assert_eq!(boundary_now(&moto).await, Some(arn("administrator-access")));
     assert_eq!(ledger_says(&moto).await, Some(arn("administrator-access")));
+    assert_eq!(
+        ledger_digest(&moto).await,
+        digest_of("administrator-access")
+    );
 }
 
 #[tokio::test]
@@ -279,6 +336,7 @@ async fn a_narrowing_put_is_clean_and_becomes_the_boundary_the_ledger_knows() {
     );
     assert!(added(&incident).is_empty());
     assert_eq!(ledger_says(&moto).await, Some(arn("pipeline-boundary")));
+    assert_eq!(ledger_digest(&moto).await, digest_of("pipeline-boundary"));
 }
 
 #[tokio::test]
