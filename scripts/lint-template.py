@@ -97,9 +97,9 @@ FUNCTION_IAM_CALLS = {
     # document_of (version_document, default_version, inline_document), principal_policies,
     # group_policies, principal_info (trust policies), boundaries::previous
     "AnalyseChangeFunction": POLICIES_IN_FORCE,
-    # quarantine.rs: its reads and the quarantine writes
+    # quarantine.rs: its reads (a managed policy's attachments, attached_to) and the writes
     "QuarantinePolicyFunction": POLICIES_IN_FORCE | {
-        "iam:ListPolicyVersions", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
+        "iam:ListPolicyVersions", "iam:ListEntitiesForPolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
         "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy",
         "iam:DetachUserPolicy", "iam:DetachRolePolicy", "iam:DetachGroupPolicy",
         "iam:RemoveUserFromGroup", "iam:PutUserPermissionsBoundary", "iam:PutRolePermissionsBoundary"},

@@ -12,8 +12,8 @@ use policy_engine::{
 
 use crate::event::{Principal, PrincipalKind};
 use crate::record::{
-    AddedGrant, AppliedQuarantine, DocumentRef, QuarantineAction, carried_edits, carried_findings,
-    same_document,
+    AddedGrant, AppliedQuarantine, DocumentRef, QuarantineAction, attachments_document,
+    carried_edits, carried_findings, same_document,
 };
 
 /// IAM keeps at most this many versions of a managed policy.
@@ -147,6 +147,8 @@ pub struct ManagedPolicyNow {
     /// The version the event made the default, when it says.
     pub event_version_id: Option<String>,
     pub versions: Vec<VersionSummary>,
+    /// The users, roles and groups it is attached to (as a permissions policy).
+    pub attached_to: Vec<Principal>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -203,6 +205,9 @@ pub fn decide_managed(
                 offending_version_id: offending.clone(),
                 quarantine_version_id: now.default_version_id.clone(),
                 deleted_version: None,
+                attached_to: Some(Box::new(DocumentRef::of(&attachments_document(
+                    &now.attached_to,
+                )))),
             },
         });
     }

@@ -88,6 +88,17 @@ pub fn carried_added_grants(grants: Vec<AddedGrant>) -> (Vec<AddedGrant>, usize)
     (carried, left_out.len())
 }
 
+/// The users, roles and groups a managed policy is attached to, as the document store keeps
+/// them for its quarantine's record (`attached_to`): a JSON list.
+pub fn attachments_document(attached: &[Principal]) -> String {
+    serde_json::to_string(attached).expect("principals always serialise")
+}
+
+/// The attachments a record's document lists; None when it does not read as such a list.
+pub fn attachments_of(document: &str) -> Option<Vec<Principal>> {
+    serde_json::from_str(document).ok()
+}
+
 /// Each item with its quotes cut short, in order while they fit `CARRIED_BUDGET`; and the items
 /// left out.
 pub(crate) fn carried<T: Serialize + DeserializeOwned>(items: Vec<T>) -> (Vec<T>, Vec<T>) {
@@ -321,6 +332,13 @@ pub enum QuarantineAction {
         quarantine_version_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deleted_version: Option<Box<DeletedVersion>>,
+        /// The users, roles and groups the policy was attached to when it was quarantined, as
+        /// the document store keeps them (`attachments_document`): the attachments an approval
+        /// covers. One made while the approval is pending is not (its `Attach*Policy` event was
+        /// analysed against the quarantine version); the sweep asks about it. Kept out of the
+        /// state, which a policy attached to thousands would outgrow.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attached_to: Option<Box<DocumentRef>>,
     },
     /// The inline policy was overwritten with the quarantined document.
     #[serde(rename_all = "camelCase")]

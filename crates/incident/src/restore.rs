@@ -209,6 +209,15 @@ pub struct InlineRestoreNow {
     pub current: Option<String>,
 }
 
+/// The attachments an approved managed policy's document is approved on: those it had when it
+/// was quarantined (`quarantined`, the record's) that it still has (`now`). One made while the
+/// approval was pending is left to the sweep, which asks about it.
+pub fn approved_attachments(quarantined: &[Principal], now: Vec<Principal>) -> Vec<Principal> {
+    now.into_iter()
+        .filter(|principal| quarantined.contains(principal))
+        .collect()
+}
+
 pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
     let InlineRestoreNow {
         principal,

@@ -161,6 +161,7 @@ fn the_notification_says_which_version_was_deleted_to_make_room() {
     let assessment = assessment_of("create-policy-version-default.json");
     let mut quarantine = quarantine_of(&assessment);
     applied_mut(&mut quarantine).action = QuarantineAction::NewDefaultVersion {
+        attached_to: None,
         policy_arn: "arn:aws:iam::123456789012:policy/team-s3-access".into(),
         offending_version_id: "v5".into(),
         quarantine_version_id: "v6".into(),

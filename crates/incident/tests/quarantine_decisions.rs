@@ -43,6 +43,10 @@ fn managed(default: (&str, &str), versions: Vec<VersionSummary>) -> ManagedPolic
         analysed: None,
         event_version_id: None,
         versions,
+        attached_to: vec![Principal {
+            kind: PrincipalKind::Role,
+            name: "data-pipeline".into(),
+        }],
     }
 }
 
@@ -173,6 +177,9 @@ fn a_retried_quarantine_recognises_its_own_version_and_reports_it_applied() {
             offending_version_id: "v1".into(),
             quarantine_version_id: "v2".into(),
             deleted_version: None,
+            attached_to: Some(Box::new(DocumentRef::of(
+                r#"[{"kind":"role","name":"data-pipeline"}]"#
+            ))),
         }
     );
 }

@@ -80,6 +80,7 @@ fn largest_state(document: &str) -> usize {
     // A managed policy's action is the largest: it also names a version deleted to make room.
     applied_mut(&mut quarantine).action = QuarantineAction::NewDefaultVersion {
         policy_arn: format!("arn:aws:iam::123456789012:policy/{}", "p".repeat(128)),
+        attached_to: Some(Box::new(DocumentRef::of("[]"))),
         offending_version_id: "v5".into(),
         quarantine_version_id: "v6".into(),
         deleted_version: Some(Box::new(DeletedVersion {

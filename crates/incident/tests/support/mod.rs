@@ -439,6 +439,7 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
                 offending_version_id: analysed.version_id.clone().expect("a version"),
                 quarantine_version_id: "v2".into(),
                 deleted_version: None,
+                attached_to: None,
             }),
         Target::InlinePolicy {
             principal,

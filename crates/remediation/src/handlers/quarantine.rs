@@ -22,6 +22,7 @@ use incident::quarantine::{
     ManagedPolicyNow, MembershipDecision, MembershipNow, Rewrite, decide_attachment, decide_inline,
     decide_managed, decide_membership, decide_missing,
 };
+use incident::record::attachments_document;
 use incident::{
     Analysed, Assessment, ChangeContext, DeletedVersion, Principal, PrincipalKind,
     QuarantineAction, QuarantineRecord, Target, Verdict,
@@ -166,8 +167,19 @@ async fn managed(
         analysed,
         event_version_id: analysed_version.map(str::to_owned),
         versions: iam.versions(policy_arn).await?,
+        attached_to: iam.attached_to(policy_arn).await?,
     };
-    Ok(match decide_managed(&now, lagging, restricted)? {
+    let decision = decide_managed(&now, lagging, restricted)?;
+    // What an approval will cover, kept before IAM holds the quarantine.
+    let attachments = match decision {
+        ManagedDecision::NotNeeded(_) => None,
+        _ => Some(
+            deps.documents
+                .put(&attachments_document(&now.attached_to))
+                .await?,
+        ),
+    };
+    Ok(match decision {
         ManagedDecision::NotNeeded(reason) => not_needed(&reason),
         ManagedDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
         ManagedDecision::NewDefaultVersion {
@@ -188,6 +200,7 @@ async fn managed(
                 offending_version_id,
                 quarantine_version_id,
                 deleted_version: deleted_version.map(Box::new),
+                attached_to: attachments.map(Box::new),
             }))
         }
     })

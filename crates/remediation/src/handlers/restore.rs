@@ -8,9 +8,11 @@ use approval::{ApprovalId, approval_requests, decision_message, decode_proof};
 use incident::boundary::{BoundaryRestoreNow, ledger_after_restore, restore_boundary};
 use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
+use incident::record::attachments_of;
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
-    RestoreWrite, restore_attachment, restore_inline, restore_managed, restore_membership,
+    RestoreWrite, approved_attachments, restore_attachment, restore_inline, restore_managed,
+    restore_membership,
 };
 use incident::{
     Decision, DecisionRecord, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
@@ -64,9 +66,9 @@ pub async fn handle(
 /// Records the grant this restore put back (`original`, the quarantine's original document) as
 /// `approved`: the only writer of approved grant records, and only here, after the decision's
 /// proof verified and the original is back. A customer managed policy's document is approved on
-/// the users, roles and groups it is attached to now, each recorded as its attachment's grant:
-/// the sweep leaves an attachment made later alone only once that is approved too. A retried
-/// step finds the restore done and records it again (the same items).
+/// the users, roles and groups it was attached to when quarantined and still is, each recorded
+/// as its attachment's grant: the sweep leaves any other attachment alone only once that is
+/// approved too. A retried step finds the restore done and records it again (the same items).
 async fn record_approval(
     quarantine: &QuarantineRecord,
     original: &str,
@@ -83,8 +85,24 @@ async fn record_approval(
         return Ok(());
     };
     let mut approved = vec![key];
-    if let QuarantineAction::NewDefaultVersion { policy_arn, .. } = &applied.action {
-        for principal in deps.iam.attached_to(policy_arn).await? {
+    if let QuarantineAction::NewDefaultVersion {
+        policy_arn,
+        attached_to,
+        ..
+    } = &applied.action
+    {
+        // A record made before attachments were kept lists none: none is approved (the sweep
+        // asks about each).
+        let quarantined = match attached_to {
+            Some(reference) => attachments_of(&deps.documents.get(reference).await?)
+                .unwrap_or_else(|| {
+                    tracing::warn!("the quarantine's attachments do not read: none approved");
+                    Vec::new()
+                }),
+            None => Vec::new(),
+        };
+        let now = deps.iam.attached_to(policy_arn).await?;
+        for principal in approved_attachments(&quarantined, now) {
             approved.push(approved[0].on(&Target::Attachment {
                 principal,
                 policy_arn: policy_arn.clone(),

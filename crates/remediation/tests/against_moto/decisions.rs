@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use incident::decision_log::{GrantKey, GrantStatus, IncidentRecord, canonical_digest};
-use incident::{Decision, Outcome, PrincipalKind, RestoreStatus, Target};
+use incident::{Decision, Outcome, Principal, PrincipalKind, RestoreStatus, Target};
 use remediation::decisions::Claim;
 use remediation::handlers::publish::{self, PublishInput};
 use serde_json::json;
@@ -109,23 +109,26 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
 
 #[tokio::test]
 async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_grant_approved() {
-    // GIVEN a real incident, quarantined, waiting for approval: its record says so
+    // GIVEN a real incident about a policy attached to a role, quarantined, waiting for
+    // approval: its record says so
     let workflow = Workflow::start(deployed_definition()).await;
-    let incident = incident_waiting_for_approval(&workflow, "incident-recorded").await;
+    let role = principal(PrincipalKind::Role, "data-pipeline");
+    let incident = incident_attached_and_waiting_for_approval(
+        &workflow,
+        "incident-recorded",
+        std::slice::from_ref(&role),
+    )
+    .await;
     let waiting = incident_record(&workflow.moto, "incident-recorded").await;
     assert_eq!(waiting.outcome, Outcome::Quarantined);
     assert_eq!(waiting.quarantine.as_deref(), Some("newDefaultVersion"));
     assert!(waiting.decision.is_none());
-    // AND the policy is attached to a role and a group (ListEntitiesForPolicy lists both)
+    // AND, while the approval is pending, someone attaches it to a group too (its
+    // AttachGroupPolicy event is analysed against the quarantine version: clean)
     let iam = workflow.moto.iam_client();
-    let attached = [
-        principal(PrincipalKind::Role, "data-pipeline"),
-        principal(PrincipalKind::Group, "analysts"),
-    ];
-    for p in &attached {
-        create_principal(&iam, p).await;
-        attach_policy(&iam, p, &incident.policy_arn).await;
-    }
+    let group = principal(PrincipalKind::Group, "analysts");
+    create_principal(&iam, &group).await;
+    attach_policy(&iam, &group, &incident.policy_arn).await;
     // WHEN the administrator approves on the page
     let page = incident.decide_on_the_page(&workflow, "approve.json").await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -159,22 +162,23 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
     };
     let key = GrantKey::of(&target, &in_force).unwrap();
     assert_eq!(Some(key.digest.clone()), canonical_digest(&in_force));
-    // AND so is the document on each of its attachments (what the sweep checks an attachment
-    // made later against)
-    let approved: Vec<GrantKey> = std::iter::once(key.clone())
-        .chain(attached.into_iter().map(|principal| {
-            key.on(&Target::Attachment {
-                principal,
-                policy_arn: incident.policy_arn.clone(),
-            })
-        }))
-        .collect();
+    // AND so is the document on the attachment it had when quarantined (what the sweep checks
+    // an attachment against), not on the one made while the approval was pending: the
+    // approver was never shown it, and the sweep asks about it
+    let on = |principal: &Principal| {
+        key.on(&Target::Attachment {
+            principal: principal.clone(),
+            policy_arn: incident.policy_arn.clone(),
+        })
+    };
+    let approved = [key.clone(), on(&role)];
     let grants = workflow.moto.decisions().grants().await.unwrap();
     assert_eq!(grants.len(), approved.len(), "{grants:?}");
     for key in &approved {
         assert_eq!(grants[key].status, GrantStatus::Approved, "{key:?}");
         assert_eq!(grants[key].incident, "incident-recorded");
     }
+    assert!(!grants.contains_key(&on(&group)), "{grants:?}");
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 
 use aws_sdk_iam::types::PolicyScopeType;
 use incident::{
-    AppliedQuarantine, Assessment, DocumentRef, PrincipalKind, QuarantineAction, QuarantineRecord,
+    AppliedQuarantine, Assessment, DocumentRef, Principal, PrincipalKind, QuarantineAction,
+    QuarantineRecord,
 };
 use remediation::handlers::approval_api::handle_event;
 use serde_json::{Value, json};
@@ -87,6 +88,7 @@ pub fn forged_record(kind: Kind) -> QuarantineRecord {
                 offending_version_id: "v1".into(),
                 quarantine_version_id: "v2".into(),
                 deleted_version: None,
+                attached_to: None,
             },
             Some(DocumentRef::of(CLEAN_DOCUMENT)),
         ),
@@ -201,9 +203,23 @@ pub struct Incident {
 /// The walkthrough's CreatePolicy, of a policy called `name`, running in the whole workflow
 /// until it waits in RequestApproval (its email sent).
 pub async fn incident_waiting_for_approval(workflow: &Workflow, name: &str) -> Incident {
+    incident_attached_and_waiting_for_approval(workflow, name, &[]).await
+}
+
+/// The same, the policy attached to `attached` (created here) before the event is delivered.
+pub async fn incident_attached_and_waiting_for_approval(
+    workflow: &Workflow,
+    name: &str,
+    attached: &[Principal],
+) -> Incident {
     let original = event("create-policy.json");
     let document = document_of(&original);
-    let policy_arn = create_managed_policy(&workflow.moto.iam_client(), name, &document).await;
+    let iam = workflow.moto.iam_client();
+    let policy_arn = create_managed_policy(&iam, name, &document).await;
+    for principal in attached {
+        create_principal(&iam, principal).await;
+        attach_policy(&iam, principal, &policy_arn).await;
+    }
     let text = original
         .to_string()
         .replace("my-bad-policy-aws-5-mins", name)
