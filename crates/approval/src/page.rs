@@ -6,8 +6,9 @@ use std::sync::LazyLock;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use incident::{
-    Decision, DecisionRecord, QuarantineAction, boundary_change, describe_actor, describe_origin,
-    describe_quarantine, describe_target, grant_lines, pretty, quarantine_effect, visible,
+    Decision, DecisionRecord, Principal, QuarantineAction, approved_attachments_text,
+    boundary_change, describe_actor, describe_origin, describe_quarantine, describe_target,
+    grant_lines, pretty, quarantine_effect, visible,
 };
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
@@ -53,6 +54,10 @@ pub struct ReviewDocuments {
     pub original: String,
     /// `None` when the policy was detached instead.
     pub quarantined: Option<String>,
+    /// For a managed policy's new default version, the users, roles and groups it was attached
+    /// to when quarantined: where approving also approves it. `None` when the record keeps no
+    /// such list.
+    pub attached_to: Option<Vec<Principal>>,
 }
 
 /// What the approval API answers.
@@ -295,6 +300,9 @@ fn review(
             h2 { "What the quarantine did" }
             p { (describe_quarantine(quarantine)) }
             @if let Some(applied) = applied { p { (quarantine_effect(applied)) } }
+            @if let Some(attached) = &documents.attached_to {
+                p class="attachments" { (approved_attachments_text(attached)) }
+            }
             @if !edits.is_empty() {
                 ul { @for edit in edits { li { (edit) } } }
             }

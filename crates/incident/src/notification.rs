@@ -7,7 +7,7 @@ use policy_engine::Finding;
 use policy_engine::document::SidLabel;
 
 use crate::boundary::BoundaryChange;
-use crate::event::{EventFacts, PolicyChange, Target};
+use crate::event::{EventFacts, PolicyChange, Principal, Target};
 use crate::outcome::{Outcome, OutcomeState};
 use crate::record::{
     AddedGrant, AppliedQuarantine, Assessment, DocumentRef, QuarantineAction, QuarantineRecord,
@@ -306,6 +306,32 @@ pub fn quarantine_section(quarantine: &QuarantineRecord) -> String {
     format!(
         "\nQuarantine\n  {}{effect}\n",
         describe_quarantine(quarantine)
+    )
+}
+
+/// What approving covers of a managed policy's attachments, for people: the users, roles and
+/// groups it was attached to when quarantined (`incident::restore::approved_attachments`), the
+/// first `LISTED_ATTACHMENTS` of them named.
+pub fn approved_attachments_text(attached: &[Principal]) -> String {
+    const LISTED_ATTACHMENTS: usize = 20;
+    let since = "An attachment made since is not approved: the account sweep asks about it.";
+    if attached.is_empty() {
+        return format!(
+            "It was attached to no user, role or group when quarantined: approving approves \
+             the document itself only. {since}"
+        );
+    }
+    let mut named: Vec<String> = attached
+        .iter()
+        .take(LISTED_ATTACHMENTS)
+        .map(|p| format!("{} {}", p.kind_name(), p.name))
+        .collect();
+    if attached.len() > LISTED_ATTACHMENTS {
+        named.push(format!("and {} more", attached.len() - LISTED_ATTACHMENTS));
+    }
+    format!(
+        "Approving also approves it where it was attached when quarantined: {}. {since}",
+        named.join(", ")
     )
 }
 

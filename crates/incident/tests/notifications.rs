@@ -413,3 +413,49 @@ fn an_alerted_or_exempted_change_names_its_rule_and_every_exemption_it_touched()
         assert_eq!(outcome.emails(&state), outcome == Outcome::Alerted);
     }
 }
+
+#[test]
+fn what_approving_covers_of_a_policys_attachments_names_those_it_had_when_quarantined() {
+    let role = |i: usize| incident::Principal {
+        kind: incident::PrincipalKind::Role,
+        name: format!("r{i}"),
+    };
+    let since = "An attachment made since is not approved: the account sweep asks about it.";
+    let cases = [
+        (
+            "none",
+            vec![],
+            format!(
+                "It was attached to no user, role or group when quarantined: approving \
+                 approves the document itself only. {since}"
+            ),
+        ),
+        (
+            "two",
+            vec![role(1), role(2)],
+            format!(
+                "Approving also approves it where it was attached when quarantined: role r1, \
+                 role r2. {since}"
+            ),
+        ),
+        (
+            "more than are named",
+            (0..22).map(role).collect(),
+            format!(
+                "Approving also approves it where it was attached when quarantined: {}, and 2 \
+                 more. {since}",
+                (0..20)
+                    .map(|i| format!("role r{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    ];
+    for (case, attached, expected) in cases {
+        assert_eq!(
+            incident::approved_attachments_text(&attached),
+            expected,
+            "{case}"
+        );
+    }
+}

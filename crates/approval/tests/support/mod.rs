@@ -17,7 +17,8 @@ use approval::{
     ApprovalId, ApprovalKey, ApprovalRequest, ApprovalStatus, FoundApproval, ReviewDocuments,
     TaskToken, approval_link, utc,
 };
-use incident::Assessment;
+use incident::record::attachments_of;
+use incident::{Assessment, QuarantineAction};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -48,9 +49,17 @@ pub fn approval_request(assessment: Assessment) -> ApprovalRequest {
 /// The request's documents as the approval API reads them back from the document store.
 pub fn documents_of(request: &ApprovalRequest) -> ReviewDocuments {
     let applied = request.quarantine.applied().expect("an applied quarantine");
+    let attached_to = match &applied.action {
+        QuarantineAction::NewDefaultVersion {
+            attached_to: Some(reference),
+            ..
+        } => attachments_of(&text_of(reference)),
+        _ => None,
+    };
     ReviewDocuments {
         original: text_of(&applied.original_document),
         quarantined: applied.quarantined_document.as_ref().map(text_of),
+        attached_to,
     }
 }
 

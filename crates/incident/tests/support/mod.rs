@@ -13,6 +13,7 @@
 use incident::boundary::{Boundary, BoundaryRestoreNow, NO_BOUNDARY, Previous, restore_boundary};
 use incident::membership::{added_grants, group_document};
 use incident::quarantine::{inline_budget, rewrite};
+use incident::record::attachments_document;
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
     restore_attachment, restore_inline, restore_managed, restore_membership,
@@ -439,7 +440,11 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
                 offending_version_id: analysed.version_id.clone().expect("a version"),
                 quarantine_version_id: "v2".into(),
                 deleted_version: None,
-                attached_to: None,
+                // Attached to a role when quarantined: what approving also approves.
+                attached_to: Some(Box::new(kept(&attachments_document(&[Principal {
+                    kind: PrincipalKind::Role,
+                    name: "data-pipeline".into(),
+                }])))),
             }),
         Target::InlinePolicy {
             principal,

@@ -13,7 +13,8 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use base64::Engine;
-use incident::DecisionRecord;
+use incident::record::attachments_of;
+use incident::{DecisionRecord, QuarantineAction};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -155,9 +156,17 @@ async fn review_documents(
             Some(quarantined) => Some(deps.documents.get(quarantined).await?),
             None => None,
         };
+        let attached_to = match &applied.action {
+            QuarantineAction::NewDefaultVersion {
+                attached_to: Some(reference),
+                ..
+            } => attachments_of(&deps.documents.get(reference).await?),
+            _ => None,
+        };
         Ok::<_, StepError>(ReviewDocuments {
             original,
             quarantined,
+            attached_to,
         })
     };
     read.await.map_err(|error| match error {
