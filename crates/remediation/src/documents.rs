@@ -7,7 +7,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use incident::DocumentRef;
+use incident::record::attachments_of;
+use incident::{DocumentRef, Principal};
 
 use crate::error::{AwsFailure, StepError};
 
@@ -59,6 +60,23 @@ impl DocumentStore {
             .await
             .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem", e))?;
         Ok(reference)
+    }
+
+    /// The users, roles and groups a managed policy's quarantine kept (its record's
+    /// `attachedTo`), read back; `None` when it kept none (a record made before they were kept)
+    /// or the list does not read.
+    pub async fn attachments(
+        &self,
+        reference: Option<&DocumentRef>,
+    ) -> Result<Option<Vec<Principal>>, StepError> {
+        let Some(reference) = reference else {
+            return Ok(None);
+        };
+        let attachments = attachments_of(&self.get(reference).await?);
+        if attachments.is_none() {
+            tracing::warn!(sha256 = %reference.sha256, "a quarantine's attachments do not read");
+        }
+        Ok(attachments)
     }
 
     /// The text `reference` names, read consistently, exactly as it was put.

@@ -13,7 +13,6 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use base64::Engine;
-use incident::record::attachments_of;
 use incident::{DecisionRecord, QuarantineAction};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -157,10 +156,9 @@ async fn review_documents(
             None => None,
         };
         let attached_to = match &applied.action {
-            QuarantineAction::NewDefaultVersion {
-                attached_to: Some(reference),
-                ..
-            } => attachments_of(&deps.documents.get(reference).await?),
+            QuarantineAction::NewDefaultVersion { attached_to, .. } => {
+                deps.documents.attachments(attached_to.as_deref()).await?
+            }
             _ => None,
         };
         Ok::<_, StepError>(ReviewDocuments {

@@ -8,7 +8,6 @@ use approval::{ApprovalId, approval_requests, decision_message, decode_proof};
 use incident::boundary::{BoundaryRestoreNow, ledger_after_restore, restore_boundary};
 use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
-use incident::record::attachments_of;
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
     RestoreWrite, approved_attachments, restore_attachment, restore_inline, restore_managed,
@@ -91,16 +90,11 @@ async fn record_approval(
         ..
     } = &applied.action
     {
-        // A record made before attachments were kept lists none: none is approved (the sweep
-        // asks about each).
-        let quarantined = match attached_to {
-            Some(reference) => attachments_of(&deps.documents.get(reference).await?)
-                .unwrap_or_else(|| {
-                    tracing::warn!("the quarantine's attachments do not read: none approved");
-                    Vec::new()
-                }),
-            None => Vec::new(),
-        };
+        // None kept (or unreadable): none is approved, and the sweep asks about each.
+        let quarantined = (deps.documents)
+            .attachments(attached_to.as_deref())
+            .await?
+            .unwrap_or_default();
         let now = deps.iam.attached_to(policy_arn).await?;
         for principal in approved_attachments(&quarantined, now) {
             approved.push(approved[0].on(&Target::Attachment {
