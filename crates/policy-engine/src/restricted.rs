@@ -42,8 +42,9 @@ pub struct RestrictedActions {
     patterns: Vec<String>,
     /// Each pattern's service prefix in lower case, or None where the service has a wildcard.
     services: Vec<Option<String>>,
-    /// The first letters of `services`, or None when one of them has a wildcard.
-    initials: Option<Vec<u8>>,
+    /// The first letters of `services` in either case, a bit for each ASCII byte, or None when
+    /// one of them has a wildcard.
+    initials: Option<u128>,
     /// Each pattern's exceptions: a statement's grant of it does not count when every one of
     /// them excepts the statement (one per rule naming the pattern). Empty: it always counts.
     exceptions: Vec<Vec<Exception>>,
@@ -107,10 +108,11 @@ impl RestrictedActions {
                 _ => None,
             })
             .collect::<Vec<_>>();
-        let initials = services
-            .iter()
-            .map(|s| s.as_ref().and_then(|s| s.bytes().next()))
-            .collect();
+        let initials = services.iter().try_fold(0u128, |bits, s| {
+            let first = s.as_ref()?.bytes().next()?;
+            let bit = |c: u8| 1u128.checked_shl(u32::from(c)).unwrap_or(0);
+            Some(bits | bit(first) | bit(first.to_ascii_uppercase()))
+        });
         RestrictedActions {
             patterns,
             services,
@@ -138,9 +140,9 @@ impl RestrictedActions {
     pub fn may_touch(&self, action: &str) -> bool {
         let bytes = action.as_bytes();
         // Most entries are told apart by their first letter alone.
-        if let (Some(initials), Some(first)) = (&self.initials, bytes.first())
+        if let (Some(initials), Some(&first)) = (self.initials, bytes.first())
             && !matches!(first, b'*' | b'?')
-            && !initials.contains(&first.to_ascii_lowercase())
+            && initials & 1u128.checked_shl(u32::from(first)).unwrap_or(0) == 0
         {
             return false;
         }
@@ -203,6 +205,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy;
+
     use super::*;
 
     fn parse(list: &str) -> Result<RestrictedActions, RestrictedError> {
@@ -259,7 +263,44 @@ mod tests {
         assert!(!restricted.may_touch("e*:Get*"));
         assert!(!restricted.may_touch("Ec2:Get*"));
         assert!(!restricted.may_touch("ec2:*"));
+        assert!(!restricted.may_touch("ssm:Get*"));
+        assert!(!restricted.may_touch("\u{e9}c2:*"));
         assert!(parse("*:DeleteBucket").unwrap().may_touch("ec2:*"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// An entry the cheap filter passes over overlaps no restricted pattern: analysis looks
+        /// at the entries it keeps, and only at those.
+        #[test]
+        fn an_entry_passed_over_overlaps_no_restricted_pattern(
+            patterns in proptest::collection::vec(
+                (service(), pattern_text()).prop_map(|(s, name)| format!("{s}:{name}")),
+                1..4,
+            ),
+            entry in pattern_text(),
+        ) {
+            let restricted = RestrictedActions::with_exceptions(
+                patterns.iter().map(|p| (p.clone(), Vec::new())).collect(),
+            );
+            if patterns.iter().any(|p| crate::pattern::overlaps(p, &entry)) {
+                proptest::prop_assert!(restricted.may_touch(&entry));
+            }
+        }
+    }
+
+    /// Restricted services that tell the filter's cases apart: shared and different initials,
+    /// either case, mostly literal (a wildcard turns the filter off).
+    fn service() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(vec!["s3", "S3", "ssm", "iam", "Iam", "e", "s*", "*"])
+    }
+
+    /// Entries (and restricted names) made of those services, colons and wildcards.
+    fn pattern_text() -> impl Strategy<Value = String> {
+        let piece = proptest::sample::select(vec![
+            "s3", "S3", "ssm", "iam", "Iam", "e", ":", ":", "*", "?", "Get", "Delete", "",
+        ]);
+        proptest::collection::vec(piece, 1..6).prop_map(|pieces| pieces.concat())
     }
 
     #[test]
