@@ -531,12 +531,16 @@ fn values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, String> 
 }
 
 fn action_values<'a>(raw: Actions<'a>, key: &str) -> Result<Values<'a>, String> {
-    let checked = raw.checked;
+    if raw.checked && !raw.entries.items.is_empty() {
+        // Each entry's syntax was checked as it was read: none is blank.
+        return Ok(Values {
+            items: raw.entries.items.into_iter().map(|s| s.0).collect(),
+            is_list: raw.entries.is_list,
+        });
+    }
     let values = values(raw.entries, key)?;
-    if !checked {
-        for action in values.iter() {
-            check_action_syntax(action).map_err(|problem| format!("{key} {action:?} {problem}"))?;
-        }
+    for action in values.iter() {
+        check_action_syntax(action).map_err(|problem| format!("{key} {action:?} {problem}"))?;
     }
     Ok(values)
 }
