@@ -9,7 +9,7 @@ use crate::catalog::{Catalog, TypeId};
 use crate::document::{ActionClause, Condition, Effect, Policy, ResourceClause, Statement};
 use crate::pattern::{self, Language, PatternSet};
 use crate::resource::{self, Arn};
-use crate::restricted::RestrictedActions;
+use crate::restricted::{RestrictedActions, Touched};
 
 /// How many concrete catalog actions a finding lists (the count is always complete).
 pub const LISTED_ACTIONS_CAP: usize = 10;
@@ -116,15 +116,19 @@ pub(crate) fn statement_grants<'s, 'p>(
         .iter()
         .enumerate()
         .filter(|(_, s)| s.effect == Effect::Allow)
-        // Cheap: entries only of other services grant nothing.
-        .filter(|(_, s)| match &s.actions {
-            ActionClause::Action(entries) => entries.iter().any(|e| restricted.may_touch(e)),
-            ActionClause::NotAction(_) => true,
-        })
         .filter_map(move |(index, statement)| {
+            // Cheap: a pattern no entry may overlap is not granted (most statements are of
+            // another service than most patterns).
+            let touched = match &statement.actions {
+                ActionClause::Action(entries) => restricted.touched_by(entries.iter()),
+                ActionClause::NotAction(_) => Touched::EVERY,
+            };
+            if touched.is_none() {
+                return None;
+            }
             let resources = Resources::of(statement);
             let grants: Vec<Grant> = restricted
-                .counted_in(statement)
+                .counted_in(statement, touched)
                 .filter_map(|r| grant(statement, &resources, r, denials, None, None, catalog))
                 .collect();
             (!grants.is_empty()).then_some((index, statement, grants))

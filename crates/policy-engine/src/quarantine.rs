@@ -24,7 +24,7 @@ use crate::analysis::{Finding, analyse};
 use crate::catalog::Catalog;
 use crate::document::{ActionClause, Effect, Policy, ResourceClause, SidLabel, Statement, Values};
 use crate::pattern::{self, Language, PatternSet};
-use crate::restricted::RestrictedActions;
+use crate::restricted::{RestrictedActions, Touched};
 
 /// Where a document lives decides how large IAM lets it be (characters, white space excluded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -562,7 +562,7 @@ impl Rewrite {
             ActionClause::Action(entries) => {
                 // What the statement may not grant: a pattern it is excepted from (an
                 // acceptable scope, an exempted Sid) stays granted.
-                let counted: Vec<&str> = restricted.counted_in(statement).collect();
+                let counted: Vec<&str> = restricted.counted_in(statement, Touched::EVERY).collect();
                 let all_restricted = PatternSet::any_of(counted.iter().copied());
                 rewrite.entries = entries
                     .iter()

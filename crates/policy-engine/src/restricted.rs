@@ -42,9 +42,10 @@ pub struct RestrictedActions {
     patterns: Vec<String>,
     /// Each pattern's service prefix in lower case, or None where the service has a wildcard.
     services: Vec<Option<String>>,
-    /// The first letters of `services` in either case, a bit for each ASCII byte, or None when
-    /// one of them has a wildcard.
-    initials: Option<u128>,
+    /// For each ASCII byte (and a last slot for any other), the patterns an entry starting
+    /// with it may overlap: those whose service starts with it in either case, and those whose
+    /// service has a wildcard.
+    by_initial: Vec<u128>,
     /// Each pattern's exceptions: a statement's grant of it does not count when every one of
     /// them excepts the statement (one per rule naming the pattern). Empty: it always counts.
     exceptions: Vec<Vec<Exception>>,
@@ -108,60 +109,127 @@ impl RestrictedActions {
                 _ => None,
             })
             .collect::<Vec<_>>();
-        let initials = services.iter().try_fold(0u128, |bits, s| {
-            let first = s.as_ref()?.bytes().next()?;
-            let bit = |c: u8| 1u128.checked_shl(u32::from(c)).unwrap_or(0);
-            Some(bits | bit(first) | bit(first.to_ascii_uppercase()))
-        });
+        let mut by_initial = vec![0u128; OTHER_BYTE + 1];
+        for (i, service) in services.iter().enumerate() {
+            match service.as_deref().and_then(|s| s.bytes().next()) {
+                Some(first) => {
+                    for c in [first, first.to_ascii_uppercase()] {
+                        by_initial[usize::from(c).min(OTHER_BYTE)] |= Touched::bit(i);
+                    }
+                }
+                None => by_initial.iter_mut().for_each(|m| *m |= Touched::bit(i)),
+            }
+        }
+        // An entry starting with a wildcard may be of any service.
+        let every = (0..patterns.len()).fold(0, |m, i| m | Touched::bit(i));
+        by_initial[usize::from(b'*')] = every;
+        by_initial[usize::from(b'?')] = every;
         RestrictedActions {
             patterns,
             services,
-            initials,
+            by_initial,
             exceptions,
         }
     }
 
-    /// The patterns whose grant by `statement` counts: all but those it is excepted from.
+    /// The patterns whose grant by `statement` counts, of those `touched`: all but those it is
+    /// excepted from.
     pub(crate) fn counted_in<'s>(
         &'s self,
         statement: &'s Statement<'_>,
+        touched: Touched,
     ) -> impl Iterator<Item = &'s str> + 's {
         self.patterns
             .iter()
             .zip(&self.exceptions)
-            .filter(|(_, excepted)| {
+            .enumerate()
+            .filter(move |(i, _)| touched.has(*i))
+            .filter(|(_, (_, excepted))| {
                 excepted.is_empty() || !excepted.iter().all(|e| e.excepts(statement))
             })
-            .map(|(p, _)| p.as_str())
+            .map(|(_, (p, _))| p.as_str())
     }
 
     /// Cheap filter: false when `action` (a policy entry) is of a service that no restricted
     /// pattern can match, so it needs no closer look. Large policies are mostly such entries.
     pub fn may_touch(&self, action: &str) -> bool {
-        let bytes = action.as_bytes();
-        // Most entries are told apart by their first letter alone.
-        if let (Some(initials), Some(&first)) = (self.initials, bytes.first())
-            && !matches!(first, b'*' | b'?')
-            && initials & 1u128.checked_shl(u32::from(first)).unwrap_or(0) == 0
-        {
-            return false;
+        !self.touched_by([action]).is_none()
+    }
+
+    /// The patterns some of `entries` may overlap: a pattern outside them overlaps none, and
+    /// its grant needs no look. An entry is told apart by its first letter, and by its service
+    /// only when that could add a pattern: a statement of forty `ec2:` entries compares one
+    /// service.
+    pub(crate) fn touched_by<'e>(&self, entries: impl IntoIterator<Item = &'e str>) -> Touched {
+        if self.patterns.len() > Touched::BITS {
+            return Touched::EVERY;
         }
+        let every = self.by_initial[usize::from(b'*')];
+        let mut touched = 0;
+        for entry in entries {
+            let bytes = entry.as_bytes();
+            let Some(&first) = bytes.first() else {
+                continue;
+            };
+            let new = self.by_initial[usize::from(first).min(OTHER_BYTE)] & !touched;
+            if new != 0 {
+                touched |= self.of_service(bytes, new);
+                if touched == every {
+                    break;
+                }
+            }
+        }
+        Touched(touched)
+    }
+
+    /// Of the patterns `candidates`, those whose service `entry`'s may be.
+    fn of_service(&self, entry: &[u8], candidates: u128) -> u128 {
         // The service is the text before the first colon, if no wildcard comes first.
-        let Some(end) = bytes.iter().position(|&b| matches!(b, b':' | b'*' | b'?')) else {
-            return true;
+        let Some(end) = entry.iter().position(|&b| matches!(b, b':' | b'*' | b'?')) else {
+            return candidates;
         };
-        if bytes[end] != b':' {
-            return true;
+        if entry[end] != b':' {
+            return candidates;
         }
-        let service = &bytes[..end];
-        self.services.iter().any(|s| {
-            s.as_deref()
-                .is_none_or(|s| s.as_bytes().eq_ignore_ascii_case(service))
-        })
+        let service = &entry[..end];
+        self.services
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                candidates & Touched::bit(*i) != 0
+                    && s.as_deref()
+                        .is_none_or(|s| s.as_bytes().eq_ignore_ascii_case(service))
+            })
+            .fold(0, |m, (i, _)| m | Touched::bit(i))
     }
 
     pub fn patterns(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
         self.patterns.iter().map(String::as_str)
+    }
+}
+
+/// The slot of [`RestrictedActions`]'s `by_initial` for a first byte outside ASCII.
+const OTHER_BYTE: usize = 128;
+
+/// Which restricted patterns some entries may overlap: bit i for the i-th pattern. With more
+/// patterns than bits, every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Touched(u128);
+
+impl Touched {
+    const BITS: usize = 128;
+    pub(crate) const EVERY: Touched = Touched(u128::MAX);
+
+    fn bit(i: usize) -> u128 {
+        1u128.checked_shl(i as u32).unwrap_or(0)
+    }
+
+    pub(crate) fn is_none(self) -> bool {
+        self.0 == 0
+    }
+
+    fn has(self, i: usize) -> bool {
+        self.0 & Touched::bit(i) != 0 || i >= Touched::BITS
     }
 }
 
@@ -270,21 +338,24 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
-        /// An entry the cheap filter passes over overlaps no restricted pattern: analysis looks
-        /// at the entries it keeps, and only at those.
+        /// A pattern an entry overlaps is among those the entries touch, whatever the order
+        /// and the patterns found before it: the analysis looks at no other.
         #[test]
-        fn an_entry_passed_over_overlaps_no_restricted_pattern(
+        fn a_pattern_an_entry_overlaps_is_touched(
             patterns in proptest::collection::vec(
                 (service(), pattern_text()).prop_map(|(s, name)| format!("{s}:{name}")),
-                1..4,
+                1..5,
             ),
-            entry in pattern_text(),
+            entries in proptest::collection::vec(pattern_text(), 0..6),
         ) {
             let restricted = RestrictedActions::with_exceptions(
                 patterns.iter().map(|p| (p.clone(), Vec::new())).collect(),
             );
-            if patterns.iter().any(|p| crate::pattern::overlaps(p, &entry)) {
-                proptest::prop_assert!(restricted.may_touch(&entry));
+            let touched = restricted.touched_by(entries.iter().map(String::as_str));
+            for (i, pattern) in restricted.patterns().enumerate() {
+                if entries.iter().any(|e| crate::pattern::overlaps(pattern, e)) {
+                    proptest::prop_assert!(touched.has(i), "{pattern} in {entries:?}");
+                }
             }
         }
     }

@@ -2281,7 +2281,7 @@ actions = ["s3:DeleteBucket"]
                     if reason.contains("still granted")));
             proptest::prop_assert!(!fell_back);
             for original in document.statements.iter().filter(|s| s.effect == crate::document::Effect::Allow) {
-                let counted: Vec<&str> = restricted.counted_in(original).collect();
+                let counted: Vec<&str> = restricted.counted_in(original, crate::restricted::Touched::EVERY).collect();
                 for action in NEAR.iter().filter(|a| {
                     crate::analysis::clause_covers(&original.actions, a)
                         && !counted.iter().any(|c| crate::pattern::matches(c, a))
