@@ -514,15 +514,20 @@ fn validate_statement(index: usize, raw: RawStatement<'_>) -> Result<Statement<'
 }
 
 fn values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, String> {
-    if raw.items.is_empty() {
-        return Err(format!("{key} is an empty list"));
-    }
     if let Some(blank) = raw
         .items
         .iter()
         .position(|s| s.0.chars().all(char::is_whitespace))
     {
         return Err(format!("{key} entry {blank} is empty"));
+    }
+    listed(raw, key)
+}
+
+/// The entries as read, refused only when there are none.
+fn listed<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, String> {
+    if raw.items.is_empty() {
+        return Err(format!("{key} is an empty list"));
     }
     Ok(Values {
         items: raw.items.into_iter().map(|s| s.0).collect(),
@@ -531,12 +536,9 @@ fn values<'a>(raw: OneOrMany<Str<'a>>, key: &str) -> Result<Values<'a>, String> 
 }
 
 fn action_values<'a>(raw: Actions<'a>, key: &str) -> Result<Values<'a>, String> {
-    if raw.checked && !raw.entries.items.is_empty() {
+    if raw.checked {
         // Each entry's syntax was checked as it was read: none is blank.
-        return Ok(Values {
-            items: raw.entries.items.into_iter().map(|s| s.0).collect(),
-            is_list: raw.entries.is_list,
-        });
+        return listed(raw.entries, key);
     }
     let values = values(raw.entries, key)?;
     for action in values.iter() {
