@@ -26,6 +26,7 @@ pub mod quarantine;
 pub mod resource;
 pub mod restricted;
 pub mod rules;
+mod search;
 
 pub use access::{
     AccessAnalyser, DocumentError, EffectiveGrant, GrantingStatement, PolicySource,

@@ -10,6 +10,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use crate::search::{Pending, Seen};
+
 /// True when `action` (a concrete name or itself a pattern, taken literally) matches `pattern`.
 pub fn matches(pattern: &str, action: &str) -> bool {
     matches_bytes(pattern.as_bytes(), action.as_bytes())
@@ -106,9 +108,8 @@ fn pair_overlaps(a: &[u8], b: &[u8]) -> bool {
     const NAME: usize = 4;
     const ACTION: usize = COLON | SERVICE | NAME;
     let width = b.len() + 1;
-    let mut seen = vec![false; (a.len() + 1) * width * 8];
-    let mut pending = Vec::with_capacity(a.len() + b.len());
-    pending.push((0, 0, 0));
+    let mut seen = Seen::new((a.len() + 1) * width * 8);
+    let mut pending = Pending::of((0, 0, 0));
     // Reading one character: a colon, or any other (a letter where both are wildcards).
     let read = |shape: usize, c: u8| match (c, shape & COLON) {
         (b':', 0) => Some(shape | COLON),
@@ -117,11 +118,9 @@ fn pair_overlaps(a: &[u8], b: &[u8]) -> bool {
         _ => Some(shape | NAME),
     };
     while let Some((i, j, shape)) = pending.pop() {
-        let at = &mut seen[(i * width + j) * 8 + shape];
-        if *at {
+        if !seen.insert((i * width + j) * 8 + shape) {
             continue;
         }
-        *at = true;
         if i == a.len() && j == b.len() && shape == ACTION {
             return true;
         }

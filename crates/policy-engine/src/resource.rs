@@ -18,6 +18,7 @@
 //! compares case-insensitively (it may apply more often, never less); one that decides a `Deny`
 //! covers compares exactly (it may cover less often, never more).
 
+use crate::search::{Pending, Seen};
 use std::collections::{HashSet, VecDeque};
 
 /// Placeholders whose text never holds `/` or `:`: partitions, regions and account IDs (the ARN
@@ -151,15 +152,12 @@ pub fn covers(patterns: &[Arn], template: &Arn) -> bool {
 fn both_match_some(a: &Arn, b: &Arn, fold: bool) -> bool {
     let (a, b) = (&a.0, &b.0);
     let width = b.len() + 1;
-    let mut seen = vec![false; (a.len() + 1) * width];
-    let mut pending = Vec::with_capacity(a.len() + b.len());
-    pending.push((0, 0));
+    let mut seen = Seen::new((a.len() + 1) * width);
+    let mut pending = Pending::of((0, 0));
     while let Some((i, j)) = pending.pop() {
-        let at = &mut seen[i * width + j];
-        if *at {
+        if !seen.insert(i * width + j) {
             continue;
         }
-        *at = true;
         if i == a.len() && j == b.len() {
             return true;
         }
