@@ -20,7 +20,7 @@ use crate::analysis::{self, Denials, Grant, Hit, Limit, Resources};
 use crate::catalog::Catalog;
 use crate::document::{Effect, Policy, PolicyError, Statement, decode};
 use crate::pattern::{Language, PatternSet};
-use crate::restricted::RestrictedActions;
+use crate::restricted::{Restricted, RestrictedActions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -387,7 +387,8 @@ impl<'d> Evaluation<'d> {
         let unlimited = limit.is_none() && !self.identity.iter().any(|d| d.compiled.denies);
         let mut grants = Vec::new();
         let mut removed = Vec::new();
-        for pattern in self.restricted.patterns() {
+        for restricted in self.restricted.iter() {
+            let pattern = restricted.text;
             if !self.candidates(pattern).any(|_| true) {
                 continue;
             }
@@ -403,10 +404,10 @@ impl<'d> Evaluation<'d> {
                     })
                     .collect()
             } else {
-                self.granted(pattern, &denials, limit.as_ref())
+                self.granted(restricted, &denials, limit.as_ref())
             };
             if granted.is_empty() {
-                removed.extend(self.removals(pattern, &denials, limit.as_ref()));
+                removed.extend(self.removals(restricted, &denials, limit.as_ref()));
             } else {
                 let known_action_count = self.known_count(&granted, &denials, limit.as_ref());
                 grants.push(EffectiveGrant {
@@ -446,11 +447,11 @@ impl<'d> Evaluation<'d> {
 
     fn granted(
         &self,
-        pattern: &str,
+        pattern: Restricted<'_>,
         denials: &Denials<'_>,
         limit: Option<&Limit<'_>>,
     ) -> Vec<Granted<'d>> {
-        self.candidates(pattern)
+        self.candidates(pattern.text)
             .filter_map(|(from, index, statement, candidate)| {
                 let own_known = candidate.known.as_slice();
                 analysis::grant(
@@ -491,19 +492,20 @@ impl<'d> Evaluation<'d> {
         known.len()
     }
 
-    /// Why `pattern`, granted by some statement, is not performable: the identity denials
+    /// Why `restricted`, granted by some statement, is not performable: the identity denials
     /// whose actions overlap it, or else the boundary (its denials, or no Allow for it).
     fn removals(
         &self,
-        pattern: &str,
+        restricted: Restricted<'_>,
         denials: &Denials<'_>,
         limit: Option<&Limit<'_>>,
     ) -> Vec<RemovedGrant> {
+        let pattern = restricted.text;
         let removed = |by| RemovedGrant {
             pattern: pattern.to_owned(),
             by,
         };
-        let by_identity = limit.is_none() || self.granted(pattern, denials, None).is_empty();
+        let by_identity = limit.is_none() || self.granted(restricted, denials, None).is_empty();
         if by_identity {
             return self
                 .identity
@@ -516,7 +518,7 @@ impl<'d> Evaluation<'d> {
             return Vec::new();
         };
         if self
-            .granted(pattern, denials, Some(&limit.allows_only()))
+            .granted(restricted, denials, Some(&limit.allows_only()))
             .is_empty()
         {
             return vec![removed(Removal::OutsideBoundary)];

@@ -9,7 +9,7 @@ use crate::catalog::{Catalog, TypeId};
 use crate::document::{ActionClause, Condition, Effect, Policy, ResourceClause, Statement};
 use crate::pattern::{self, Language, PatternSet};
 use crate::resource::{self, Arn};
-use crate::restricted::{RestrictedActions, Touched};
+use crate::restricted::{Restricted, RestrictedActions, Touched};
 
 /// How many concrete catalog actions a finding lists (the count is always complete).
 pub const LISTED_ACTIONS_CAP: usize = 10;
@@ -282,12 +282,13 @@ pub(crate) struct Grant {
 pub(crate) fn grant(
     statement: &Statement<'_>,
     resources: &Resources<'_>,
-    restricted: &str,
+    pattern: Restricted<'_>,
     denials: &Denials<'_>,
     limit: Option<&Limit<'_>>,
     own_known: Option<&[usize]>,
     catalog: &Catalog,
 ) -> Option<Grant> {
+    let restricted = pattern.text;
     // Built only where a denial or a limit needs it: most grants have neither.
     let target = || PatternSet::any_of([restricted]);
     let (reason, granted_by, explanation) = match &statement.actions {
@@ -341,7 +342,7 @@ pub(crate) fn grant(
             statement,
             resources,
             &granted_by,
-            restricted,
+            pattern,
             denials,
             limit,
             catalog,
@@ -394,21 +395,21 @@ fn may_match_unknown(restricted: &str, granted_by: &[String], catalog: &Catalog)
             .any(|e| !pattern::is_literal(e) || unknown_literal(e))
 }
 
-/// Known actions matching `restricted` that the statement grants, on resources it names, that
-/// no unconditional Deny removes and the `limit`, if any, lets through (catalog indices, in
-/// catalog order). For an `Action` clause only the entries that overlap `restricted`
+/// Known actions matching the restricted pattern that the statement grants, on resources it
+/// names, that no unconditional Deny removes and the `limit`, if any, lets through (catalog
+/// indices, in catalog order). For an `Action` clause only the entries that overlap `restricted`
 /// (`granted_by`) can match such an action, and each only among the catalog's actions that
 /// start with its literal prefix: a long list of literals looks at a few actions each.
 fn known_granted(
     statement: &Statement<'_>,
     resources: &Resources<'_>,
     granted_by: &[String],
-    restricted: &str,
+    restricted: Restricted<'_>,
     denials: &Denials<'_>,
     limit: Option<&Limit<'_>>,
     catalog: &Catalog,
 ) -> Vec<usize> {
-    let within = catalog.prefix_range(restricted);
+    let (within, restricted) = (restricted.known, restricted.text);
     let names = catalog.actions();
     let mut known: Vec<usize> = match &statement.actions {
         ActionClause::Action(_) => {
@@ -426,6 +427,7 @@ fn known_granted(
             known
         }
         ActionClause::NotAction(_) => within
+            .clone()
             .filter(|&a| {
                 pattern::matches(restricted, names[a])
                     && clause_covers(&statement.actions, names[a])
@@ -597,7 +599,7 @@ pub fn granted_known_actions(
         .filter(|s| s.effect == Effect::Allow)
     {
         let resources = Resources::of(statement);
-        for r in restricted.patterns() {
+        for r in restricted.iter() {
             if let Some(grant) = grant(statement, &resources, r, &denials, None, None, catalog) {
                 granted.extend(grant.known.iter().map(|&a| catalog.actions()[a]));
             }

@@ -562,7 +562,10 @@ impl Rewrite {
             ActionClause::Action(entries) => {
                 // What the statement may not grant: a pattern it is excepted from (an
                 // acceptable scope, an exempted Sid) stays granted.
-                let counted: Vec<&str> = restricted.counted_in(statement, Touched::EVERY).collect();
+                let counted: Vec<&str> = restricted
+                    .counted_in(statement, Touched::EVERY)
+                    .map(|r| r.text)
+                    .collect();
                 let all_restricted = PatternSet::any_of(counted.iter().copied());
                 rewrite.entries = entries
                     .iter()

@@ -3,6 +3,7 @@
 //! ([`crate::rules`]) gives a pattern exceptions: statements whose grant of it does not count.
 
 use std::fmt;
+use std::ops::Range;
 
 use crate::catalog::Catalog;
 use crate::document::{Statement, check_action_syntax};
@@ -40,6 +41,9 @@ impl fmt::Display for Hint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestrictedActions {
     patterns: Vec<String>,
+    /// Each pattern's part of the catalog: the actions starting with its literal prefix, the
+    /// only ones it may match (found once here, not once per statement granting it).
+    known: Vec<Range<usize>>,
     /// Each pattern's service prefix in lower case, or None where the service has a wildcard.
     services: Vec<Option<String>>,
     /// For each ASCII byte (and a last slot for any other), the patterns an entry starting
@@ -79,12 +83,16 @@ impl RestrictedActions {
         }
         Ok(Self::with_exceptions(
             patterns.into_iter().map(|p| (p, Vec::new())).collect(),
+            catalog,
         ))
     }
 
     /// Patterns already validated (a rules file's), each with its exceptions; a pattern named
     /// twice (in any case) keeps its first spelling, and counts wherever either entry counts.
-    pub(crate) fn with_exceptions(entries: Vec<(String, Vec<Exception>)>) -> Self {
+    pub(crate) fn with_exceptions(
+        entries: Vec<(String, Vec<Exception>)>,
+        catalog: &Catalog,
+    ) -> Self {
         let mut patterns: Vec<String> = Vec::new();
         let mut exceptions: Vec<Vec<Exception>> = Vec::new();
         for (pattern, excepted) in entries {
@@ -124,8 +132,10 @@ impl RestrictedActions {
         let every = (0..patterns.len()).fold(0, |m, i| m | Touched::bit(i));
         by_initial[usize::from(b'*')] = every;
         by_initial[usize::from(b'?')] = every;
+        let known = patterns.iter().map(|p| catalog.prefix_range(p)).collect();
         RestrictedActions {
             patterns,
+            known,
             services,
             by_initial,
             exceptions,
@@ -138,16 +148,23 @@ impl RestrictedActions {
         &'s self,
         statement: &'s Statement<'_>,
         touched: Touched,
-    ) -> impl Iterator<Item = &'s str> + 's {
-        self.patterns
-            .iter()
+    ) -> impl Iterator<Item = Restricted<'s>> + 's {
+        self.iter()
             .zip(&self.exceptions)
             .enumerate()
             .filter(move |(i, _)| touched.has(*i))
             .filter(|(_, (_, excepted))| {
                 excepted.is_empty() || !excepted.iter().all(|e| e.excepts(statement))
             })
-            .map(|(_, (p, _))| p.as_str())
+            .map(|(_, (r, _))| r)
+    }
+
+    /// Each pattern, with its part of the catalog.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Restricted<'_>> {
+        self.patterns
+            .iter()
+            .zip(&self.known)
+            .map(|(text, known)| Restricted { text, known })
     }
 
     /// Cheap filter: the patterns some of `entries` (a statement's) may overlap. A pattern
@@ -201,6 +218,14 @@ impl RestrictedActions {
     pub fn patterns(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
         self.patterns.iter().map(String::as_str)
     }
+}
+
+/// One restricted pattern, with the part of the catalog whose actions it may match.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Restricted<'s> {
+    pub(crate) text: &'s str,
+    /// The catalog's actions starting with its literal prefix.
+    pub(crate) known: &'s Range<usize>,
 }
 
 /// The slot of [`RestrictedActions`]'s `by_initial` for a first byte outside ASCII.
@@ -355,6 +380,7 @@ mod tests {
         ) {
             let restricted = RestrictedActions::with_exceptions(
                 patterns.iter().map(|p| (p.clone(), Vec::new())).collect(),
+                Catalog::embedded(),
             );
             let touched = restricted.touched_by(entries.iter().map(String::as_str));
             for (i, pattern) in restricted.patterns().enumerate() {

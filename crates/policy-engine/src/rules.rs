@@ -599,7 +599,9 @@ impl Rules {
                 entries.push((pattern.clone(), exceptions));
             }
         }
-        (!entries.is_empty()).then(|| RestrictedActions::with_exceptions(entries))
+        // The patterns were checked against the embedded catalog, the one the analysis uses.
+        (!entries.is_empty())
+            .then(|| RestrictedActions::with_exceptions(entries, Catalog::embedded()))
     }
 
     /// A document's grants under the rules, for a change in `context` on `today`.
@@ -2281,7 +2283,7 @@ actions = ["s3:DeleteBucket"]
                     if reason.contains("still granted")));
             proptest::prop_assert!(!fell_back);
             for original in document.statements.iter().filter(|s| s.effect == crate::document::Effect::Allow) {
-                let counted: Vec<&str> = restricted.counted_in(original, crate::restricted::Touched::EVERY).collect();
+                let counted: Vec<&str> = restricted.counted_in(original, crate::restricted::Touched::EVERY).map(|r| r.text).collect();
                 for action in NEAR.iter().filter(|a| {
                     crate::analysis::clause_covers(&original.actions, a)
                         && !counted.iter().any(|c| crate::pattern::matches(c, a))
