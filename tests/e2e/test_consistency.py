@@ -2,18 +2,22 @@
 functions' IAM calls the way IAM may for a few seconds after a write (NoSuchEntity, the earlier
 document), or holds an answer past the caller's timeout, or loses a function's answer after it
 did its work (Lambda's Sandbox.Timedout). In every case the change is quarantined exactly once
-and the approval is asked: never "superseded", never a second quarantine version."""
+and the approval is asked: never "superseded", never a second quarantine version, and a
+detachment or group removal whose answer was lost is still the step's own (approving puts it
+back)."""
 
 from __future__ import annotations
 
 import json
 import time
 
+import pytest
 from harness.router import AwsFault
 
-from .expect import (QUARANTINED, comment_for, deny_and_expect_the_quarantine_kept, headlines,
+from .expect import (AFTER_APPROVE, DECIDED, QUARANTINED, comment_for,
+                     deny_and_expect_the_quarantine_kept, headlines,
                      outcomes, task_attempts, wait_for_approval)
-from .incidents import InlinePolicy, ManagedPolicy, now_iso, unique
+from .incidents import Attachment, GroupMembership, InlinePolicy, ManagedPolicy, now_iso, unique
 
 # How long the router makes IAM lag after the test's own write: a few seconds, as IAM does.
 LAG_SECONDS = 4
@@ -126,3 +130,36 @@ def test_a_quarantine_that_timed_out_after_its_work_is_retried_and_recognises_it
                                           "the first answer lost after the quarantine")
     deny_and_expect_the_quarantine_kept(h, arn, target, during,
                                         comment_for(request.node.name, "deny"))
+
+
+@pytest.mark.parametrize("make_target", [Attachment, GroupMembership],
+                         ids=["detachment", "group-removal"])
+def test_a_detachment_whose_answer_was_lost_is_the_steps_own_and_approval_puts_it_back(
+        h, note, make_target):
+    """quarantine-policy detaches the policy (takes the user out of the group), then its answer
+    is lost (Sandbox.Timedout). IAM cannot tell that detachment from somebody else's: the retry
+    reads what the step recorded before it wrote, reports the quarantine applied (not
+    superseded) and the approval is asked once; approving puts the attachment (membership)
+    back, as it would have without the loss."""
+    target = make_target(h, "lost-" + make_target.kind)
+    name = unique("lost-answer")
+    fault = h.stack.router.inject_errors(
+        "quarantine-policy", 1, "Sandbox.Timedout",
+        "RequestId: injected Error: Task timed out after 50.00 seconds",
+        payload_contains=name, after_call=True)
+    try:
+        arn, _, _ = wait_for_approval(h, target, "lost-answer", name=name)
+    finally:
+        h.stack.router.clear_injected(fault)
+    calls = h.stack.router.invocations_of("quarantine-policy", name)
+    assert [bool(c.get("answer_lost")) for c in calls] == [True, False], \
+        f"quarantine-policy invocations (answer lost?): {[c.get('answer_lost') for c in calls]}"
+    assert_quarantined_once_after_retries(h, arn, "Sandbox.Timedout", note,
+                                          f"{target.action_kind}, the first answer lost")
+    h.decide_on_page(arn, "approve", target.names)
+    assert h.wait_done(arn) == "SUCCEEDED", "the execution did not succeed"
+    entered = h.states_entered(arn)
+    assert entered[-len(AFTER_APPROVE):] == AFTER_APPROVE, f"path after approval: {entered}"
+    target.assert_restored(target.state())
+    notes, _ = h.published(arn, 2)
+    assert headlines(notes) == [QUARANTINED[0], DECIDED["approve"][0]], headlines(notes)

@@ -3,8 +3,9 @@
 //! records that tell the sweep a grant in force was approved (or is being decided); and the
 //! canonical digest that names a document whatever its white space, key order or encoding.
 //!
-//! Item keys: `incident#<execution name>`, `grant#<target key>#<canonical digest>`,
-//! `sweep#baseline`, `boundary#<role|user>#<name lowercased>`.
+//! Item keys: `incident#<execution name>`, `quarantine#<execution name>` ([`intent_key`]),
+//! `grant#<target key>#<canonical digest>`, `sweep#baseline`,
+//! `boundary#<role|user>#<name lowercased>`.
 
 use std::time::Duration;
 
@@ -17,6 +18,13 @@ use crate::event::{Actor, EventFacts, PrincipalKind, Target};
 use crate::name::TargetKey;
 use crate::outcome::{Outcome, OutcomeState};
 use crate::record::{Decision, QuarantineAction, QuarantineRecord, RestoreStatus};
+
+/// The key of the quarantine an incident's step is about to write (`quarantine#<execution
+/// name>`), recorded before it writes IAM: a retry after a lost answer finds there the
+/// detachment or group removal it made, which IAM cannot tell from somebody else's.
+pub fn intent_key(incident: &str) -> String {
+    format!("quarantine#{incident}")
+}
 
 /// The key of the one item that says the account's first sweep (the baseline) has run.
 pub const BASELINE_KEY: &str = "sweep#baseline";

@@ -329,14 +329,28 @@ pub struct AttachmentNow {
 pub enum AttachmentDecision {
     NotNeeded(String),
     Detach(AppliedQuarantine),
+    /// Already detached by this step: an earlier attempt recorded this quarantine, detached
+    /// the policy and lost its answer. Reported again, written nothing.
+    DetachedBefore(AppliedQuarantine),
 }
 
+/// `intended`: the quarantine an earlier attempt of this incident's step recorded just before
+/// it wrote IAM (`decision_log::intent_key`), if any. A detachment leaves nothing in IAM to
+/// tell it from somebody else's; that record does.
 pub fn decide_attachment(
     now: &AttachmentNow,
     lagging: bool,
     restricted: &RestrictedActions,
+    intended: Option<&AppliedQuarantine>,
 ) -> Result<AttachmentDecision, QuarantineError> {
     if !now.attached {
+        let own = intended.filter(|i| {
+            matches!(&i.action, QuarantineAction::Detached { principal, policy_arn }
+                if *principal == now.principal && *policy_arn == now.policy_arn)
+        });
+        if let Some(own) = own {
+            return Ok(AttachmentDecision::DetachedBefore(own.clone()));
+        }
         return decide_missing("the policy is no longer attached", lagging)
             .map(AttachmentDecision::NotNeeded);
     }
@@ -387,14 +401,28 @@ pub enum MembershipDecision {
     NotNeeded(String),
     /// Remove the user from the group.
     Remove(AppliedQuarantine),
+    /// Already removed by this step: an earlier attempt recorded this quarantine, removed the
+    /// user and lost its answer. Reported again, written nothing.
+    RemovedBefore(AppliedQuarantine),
 }
 
 /// The user is taken out of the group only while the membership adds a restricted grant.
+/// `intended`: as for [`decide_attachment`].
 pub fn decide_membership(
     now: &MembershipNow,
     lagging: bool,
+    intended: Option<&AppliedQuarantine>,
 ) -> Result<MembershipDecision, QuarantineError> {
     let MembershipNow { user, group, .. } = now;
+    if !now.member {
+        let own = intended.filter(|i| {
+            matches!(&i.action, QuarantineAction::RemovedFromGroup { user: u, group: g }
+                if u == user && g == group)
+        });
+        if let Some(own) = own {
+            return Ok(MembershipDecision::RemovedBefore(own.clone()));
+        }
+    }
     let Some(group_document) = &now.group_document else {
         return decide_missing(&format!("group {group} no longer exists"), lagging)
             .map(MembershipDecision::NotNeeded);

@@ -8,6 +8,7 @@ use incident::quarantine::{
     decide_attachment, decide_inline, decide_managed, decide_membership, decide_missing,
     inline_budget, rewrite,
 };
+use incident::record::AppliedQuarantine;
 use incident::{AddedGrant, DocumentRef, Principal, PrincipalKind, QuarantineAction};
 use policy_engine::{Catalog, PolicyKind, RestrictedActions};
 
@@ -338,7 +339,7 @@ fn attachment_decisions() {
         ),
     ];
     for (case, now, expected) in cases {
-        match decide_attachment(now, false, &restricted()).unwrap() {
+        match decide_attachment(now, false, &restricted(), None).unwrap() {
             AttachmentDecision::Detach(applied) => {
                 assert_eq!(*expected, "detach", "{case}");
                 assert_eq!(
@@ -350,6 +351,7 @@ fn attachment_decisions() {
                 assert!(!applied.findings.is_empty(), "{case}");
             }
             AttachmentDecision::NotNeeded(reason) => assert_eq!(reason, *expected, "{case}"),
+            AttachmentDecision::DetachedBefore(_) => panic!("{case}: nothing was recorded"),
         }
     }
 }
@@ -541,6 +543,7 @@ fn attachments_not_yet_visible_wait_while_iam_may_lag() {
     let attachment_kind = |d: &AttachmentDecision| match d {
         AttachmentDecision::NotNeeded(_) => "not needed",
         AttachmentDecision::Detach(_) => "detach",
+        AttachmentDecision::DetachedBefore(_) => "detached before",
     };
     let cases: &[(&str, AttachmentNow, bool, &str)] = &[
         (
@@ -570,7 +573,7 @@ fn attachments_not_yet_visible_wait_while_iam_may_lag() {
     ];
     for (case, now, lagging, expected) in cases {
         let got = kind(
-            decide_attachment(now, *lagging, &restricted()),
+            decide_attachment(now, *lagging, &restricted(), None),
             attachment_kind,
         );
         assert_eq!(got, *expected, "{case}");
@@ -630,7 +633,7 @@ fn membership_decisions() {
     ];
     for (case, now, lagging, expected) in cases {
         let decided = kind(
-            decide_membership(now, *lagging),
+            decide_membership(now, *lagging, None),
             |decision| match decision {
                 MembershipDecision::Remove(applied) => {
                     assert_eq!(
@@ -654,11 +657,167 @@ fn membership_decisions() {
                     assert_eq!(reason, expected, "{case}");
                     "not needed"
                 }
+                MembershipDecision::RemovedBefore(_) => panic!("{case}: nothing was recorded"),
             },
         );
         match *expected {
             "remove" | "not yet consistent" => assert_eq!(decided, *expected, "{case}"),
             _ => assert_eq!(decided, "not needed", "{case}"),
         }
+    }
+}
+
+/// The quarantine the step records just before it detaches `attachment(true, OFFENDING)`.
+fn recorded_detachment() -> AppliedQuarantine {
+    match decide_attachment(
+        &attachment(true, Some(OFFENDING)),
+        false,
+        &restricted(),
+        None,
+    ) {
+        Ok(AttachmentDecision::Detach(applied)) => applied,
+        other => panic!("expected a detachment, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_retry_reports_its_own_recorded_detachment_and_nobody_elses() {
+    // A detachment leaves nothing in IAM to tell it from somebody else's: what an earlier
+    // attempt recorded before it wrote is what tells the retry the policy is detached because
+    // the step did it (its answer lost), not because a newer change superseded the event.
+    let own = recorded_detachment();
+    let mut other_policy = own.clone();
+    other_policy.action = QuarantineAction::Detached {
+        principal: role(),
+        policy_arn: POLICY.into(),
+    };
+    let mut other_kind = own.clone();
+    other_kind.action = QuarantineAction::RemovedFromGroup {
+        user: "carol".into(),
+        group: "admins".into(),
+    };
+    // (case, attached now, IAM may lag, what was recorded, decision)
+    let cases: &[(&str, bool, bool, Option<&AppliedQuarantine>, &str)] = &[
+        (
+            "detached, this detachment recorded",
+            false,
+            false,
+            Some(&own),
+            "detached before",
+        ),
+        (
+            "detached just after the event, this detachment recorded",
+            false,
+            true,
+            Some(&own),
+            "detached before",
+        ),
+        (
+            "detached, nothing recorded: superseded",
+            false,
+            false,
+            None,
+            "not needed",
+        ),
+        (
+            "detached, another policy's detachment recorded",
+            false,
+            false,
+            Some(&other_policy),
+            "not needed",
+        ),
+        (
+            "detached, a group removal recorded",
+            false,
+            false,
+            Some(&other_kind),
+            "not needed",
+        ),
+        (
+            "attached again since: detach again",
+            true,
+            false,
+            Some(&own),
+            "detach",
+        ),
+    ];
+    for (case, attached, lagging, recorded, expected) in cases {
+        let now = attachment(*attached, attached.then_some(OFFENDING));
+        let decided = decide_attachment(&now, *lagging, &restricted(), *recorded)
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let got = match &decided {
+            AttachmentDecision::NotNeeded(_) => "not needed",
+            AttachmentDecision::Detach(_) => "detach",
+            AttachmentDecision::DetachedBefore(reported) => {
+                assert_eq!(reported, &own, "{case}: reported as recorded");
+                "detached before"
+            }
+        };
+        assert_eq!(got, *expected, "{case}");
+    }
+}
+
+#[test]
+fn a_retry_reports_its_own_recorded_group_removal_and_nobody_elses() {
+    let own = match decide_membership(
+        &membership(true, Some(OFFENDING), &["s3:DeleteBucket"]),
+        false,
+        None,
+    ) {
+        Ok(MembershipDecision::Remove(applied)) => applied,
+        other => panic!("expected a removal, got {other:?}"),
+    };
+    let mut other_group = own.clone();
+    other_group.action = QuarantineAction::RemovedFromGroup {
+        user: "carol".into(),
+        group: "auditors".into(),
+    };
+    let detachment = recorded_detachment();
+    // (case, a member now, what was recorded, decision)
+    let cases: &[(&str, bool, Option<&AppliedQuarantine>, &str)] = &[
+        (
+            "removed, this removal recorded",
+            false,
+            Some(&own),
+            "removed before",
+        ),
+        (
+            "removed, nothing recorded: superseded",
+            false,
+            None,
+            "not needed",
+        ),
+        (
+            "removed, a removal from another group recorded",
+            false,
+            Some(&other_group),
+            "not needed",
+        ),
+        (
+            "removed, a detachment recorded",
+            false,
+            Some(&detachment),
+            "not needed",
+        ),
+        (
+            "a member again since: remove again",
+            true,
+            Some(&own),
+            "remove",
+        ),
+    ];
+    for (case, member, recorded, expected) in cases {
+        let now = membership(*member, Some(OFFENDING), &["s3:DeleteBucket"]);
+        let got = match decide_membership(&now, false, *recorded)
+            .unwrap_or_else(|e| panic!("{case}: {e}"))
+        {
+            MembershipDecision::NotNeeded(_) => "not needed",
+            MembershipDecision::Remove(_) => "remove",
+            MembershipDecision::RemovedBefore(reported) => {
+                assert_eq!(reported, own, "{case}: reported as recorded");
+                "removed before"
+            }
+        };
+        assert_eq!(got, *expected, "{case}");
     }
 }

@@ -1,8 +1,9 @@
-//! The decision record (DynamoDB `DecisionTable`): incidents' records, grant records (what the
-//! sweep leaves alone), the baseline marker, the boundary ledger and the digest of the rules in
-//! force, one item each under `pk` (`incident#...`, `grant#...`, `sweep#baseline`,
-//! `boundary#...`, `rules#current`; `incident::decision_log` and `incident::rules_changed` say
-//! what each holds). Who may write which kind is the template's (the table's resource
+//! The decision record (DynamoDB `DecisionTable`): incidents' records, the quarantines their
+//! steps were about to write, grant records (what the sweep leaves alone), the baseline marker,
+//! the boundary ledger and the digest of the rules in force, one item each under `pk`
+//! (`incident#...`, `quarantine#...`, `grant#...`, `sweep#baseline`, `boundary#...`,
+//! `rules#current`; `incident::decision_log` and `incident::rules_changed` say what each
+//! holds). Who may write which kind is the template's (the table's resource
 //! policy and each role's `dynamodb:LeadingKeys`); what justifies each write is its caller's.
 
 use std::collections::{BTreeSet, HashMap};
@@ -10,7 +11,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use incident::boundary::{BoundarySeen, LedgerEntry};
-use incident::decision_log::{BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord};
+use incident::decision_log::{
+    BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord, intent_key,
+};
+use incident::record::AppliedQuarantine;
 use incident::rules_changed::RULES_KEY;
 use time::OffsetDateTime;
 
@@ -122,6 +126,45 @@ impl DecisionTable {
             .await
             .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (incident record)", e))?;
         Ok(())
+    }
+
+    /// Records the quarantine `incident`'s step is about to write, before it writes IAM.
+    pub async fn record_intent(
+        &self,
+        incident: &str,
+        intended: &AppliedQuarantine,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        let json = serde_json::to_string(intended)
+            .map_err(|e| AwsFailure::unusable_answer("the intended quarantine", &e.to_string()))?;
+        self.put()
+            .item(KEY, s(intent_key(incident)))
+            .item(AT, n(now.unix_timestamp()))
+            .item(RECORD, s(json))
+            .item(EXPIRES_AT, self.expires_at(now))
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (intended quarantine)", e))?;
+        Ok(())
+    }
+
+    /// The quarantine an earlier attempt of `incident`'s step recorded before it wrote IAM, read
+    /// consistently; `None` when there is none (or its record is not one: fail closed, unknown).
+    pub async fn intent(&self, incident: &str) -> Result<Option<AppliedQuarantine>, StepError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(intent_key(incident)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (intended quarantine)", e))?;
+        Ok(output
+            .item()
+            .and_then(|item| item.get(RECORD))
+            .and_then(|record| record.as_s().ok())
+            .and_then(|json| serde_json::from_str(json).ok()))
     }
 
     /// Records `key` approved by `incident` (after its restore): whatever the item held.

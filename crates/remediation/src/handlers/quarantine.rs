@@ -3,6 +3,8 @@
 //! was entered with (read from the history); reads what IAM holds now, lets
 //! `incident::quarantine` decide, then writes.
 
+use approval::ApprovalId;
+
 use crate::boundaries::{self, InForce};
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
@@ -22,7 +24,7 @@ use incident::quarantine::{
     ManagedPolicyNow, MembershipDecision, MembershipNow, Rewrite, decide_attachment, decide_inline,
     decide_managed, decide_membership, decide_missing,
 };
-use incident::record::attachments_document;
+use incident::record::{AppliedQuarantine, attachments_document};
 use incident::{
     Analysed, Assessment, ChangeContext, DeletedVersion, Principal, PrincipalKind,
     QuarantineAction, QuarantineRecord, Target, Verdict,
@@ -58,11 +60,15 @@ pub async fn handle(
         .entered_state(&invocation.execution_arn, STEP)
         .await;
     let step = alert_if_refused(state, "quarantine-policy", &invocation, &deps.alerts).await?;
-    quarantine(state_part(&step.input, "incident")?, deps).await
+    // `entered_state` proved it an execution of this state machine: it has a name.
+    let name = ApprovalId::of_execution(&invocation.execution_arn).map_err(invalid_input)?;
+    quarantine(name.as_str(), state_part(&step.input, "incident")?, deps).await
 }
 
-/// Quarantines what `incident` found, as IAM holds it now.
+/// Quarantines what `incident` (the assessment of the execution named `name`) found, as IAM
+/// holds it now.
 pub async fn quarantine(
+    name: &str,
     incident: Assessment,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
@@ -116,9 +122,9 @@ pub async fn quarantine(
         Target::Attachment {
             principal,
             policy_arn,
-        } => attachment(principal, policy_arn, lagging, restricted, deps).await?,
+        } => attachment(name, principal, policy_arn, lagging, restricted, deps).await?,
         Target::GroupMembership { user, group } => {
-            membership(user, group, lagging, restricted, deps).await?
+            membership(name, user, group, lagging, restricted, deps).await?
         }
         Target::TrustPolicy { .. } => {
             return Err(invalid_input(
@@ -271,7 +277,11 @@ async fn inline(
     )
 }
 
+/// Detaches the policy while it grants a restricted action. What it is about to do is recorded
+/// first (`DecisionTable::record_intent`): after a lost answer, a retry that finds the policy
+/// detached reads there that the detachment was its own.
 async fn attachment(
+    name: &str,
     principal: &Principal,
     policy_arn: &str,
     lagging: bool,
@@ -291,21 +301,30 @@ async fn attachment(
         attached,
         document,
     };
-    Ok(match decide_attachment(&now, lagging, restricted)? {
-        AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
-        AttachmentDecision::Detach(applied) => {
-            if let Some(original) = &now.document {
-                deps.documents.put(original).await?;
+    let intended = intended_before(name, attached, deps).await?;
+    Ok(
+        match decide_attachment(&now, lagging, restricted, intended.as_ref())? {
+            AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
+            AttachmentDecision::DetachedBefore(applied) => already_applied(applied),
+            AttachmentDecision::Detach(applied) => {
+                if let Some(original) = &now.document {
+                    deps.documents.put(original).await?;
+                }
+                deps.decisions
+                    .record_intent(name, &applied, time::OffsetDateTime::now_utc())
+                    .await?;
+                iam.detach(principal, policy_arn).await?;
+                QuarantineRecord::Applied(applied)
             }
-            iam.detach(principal, policy_arn).await?;
-            QuarantineRecord::Applied(applied)
-        }
-    })
+        },
+    )
 }
 
 /// Takes the user out of the group while the membership adds a restricted grant; the group's
-/// policies are kept first (what an approval re-adds the user to).
+/// policies are kept first (what an approval re-adds the user to), and what it is about to do
+/// recorded, as for [`attachment`].
 async fn membership(
+    name: &str,
     user: &str,
     group: &str,
     lagging: bool,
@@ -343,16 +362,41 @@ async fn membership(
         group_document: group_policies.map(|p| group_document(group, &p)),
         added,
     };
-    Ok(match decide_membership(&now, lagging)? {
+    let intended = intended_before(name, member, deps).await?;
+    Ok(match decide_membership(&now, lagging, intended.as_ref())? {
         MembershipDecision::NotNeeded(reason) => not_needed(&reason),
+        MembershipDecision::RemovedBefore(applied) => already_applied(applied),
         MembershipDecision::Remove(applied) => {
             if let Some(document) = &now.group_document {
                 deps.documents.put(document).await?;
             }
+            deps.decisions
+                .record_intent(name, &applied, time::OffsetDateTime::now_utc())
+                .await?;
             iam.remove_user_from_group(user, group).await?;
             QuarantineRecord::Applied(applied)
         }
     })
+}
+
+/// What an earlier attempt of this step recorded it was about to write: read only when the
+/// grant is already gone (`in_force` false), the one case where it can matter.
+async fn intended_before(
+    name: &str,
+    in_force: bool,
+    deps: &QuarantineDeps,
+) -> Result<Option<AppliedQuarantine>, StepError> {
+    if in_force {
+        return Ok(None);
+    }
+    deps.decisions.intent(name).await
+}
+
+fn already_applied(applied: AppliedQuarantine) -> QuarantineRecord {
+    tracing::info!(
+        "the quarantine is already in place: an earlier attempt made it and lost its answer"
+    );
+    QuarantineRecord::Applied(applied)
 }
 
 /// Puts back the boundary in force before the change (or the quarantine boundary), as

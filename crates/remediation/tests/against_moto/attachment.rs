@@ -148,7 +148,9 @@ async fn assert_quarantine_detaches(case: Case) {
     case.attached(&moto).await;
     let incident = case.incident();
     // WHEN the incident is quarantined
-    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN the policy is detached, and only that
     let applied = applied(&record);
     assert_eq!(
@@ -183,7 +185,9 @@ async fn assert_approval_reattaches(case: Case) {
     let moto = Moto::start();
     case.attached(&moto).await;
     let incident = case.incident();
-    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     assert!(case.attached_now(&moto).await.is_empty());
     // WHEN approval restores it
     let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
@@ -248,11 +252,39 @@ async fn a_policy_detached_after_the_event_needs_no_quarantine() {
         .unwrap();
     let incident = USER.incident();
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN there is nothing to do, and the record says why
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer attached"), "{reason}");
     assert!(USER.attached_now(&moto).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_detachment_whose_answer_was_lost_is_reported_applied_by_the_retry() {
+    // GIVEN carol's team-s3-access detached by the quarantine step, whose answer was then lost
+    // (Lambda's timeout, say): IAM shows the policy detached, as after somebody else's change
+    let moto = Moto::start();
+    USER.attached(&moto).await;
+    let first = quarantine(INCIDENT, USER.incident(), &quarantine_deps(&moto))
+        .await
+        .unwrap();
+    assert!(USER.attached_now(&moto).await.is_empty());
+    // WHEN Step Functions retries the step
+    let retried = quarantine(INCIDENT, USER.incident(), &quarantine_deps(&moto))
+        .await
+        .unwrap();
+    // THEN the retry reports the detachment it recorded before making it: the quarantine is
+    // applied (an approval can put it back), not superseded; IAM is left as it is
+    assert_eq!(retried, first);
+    assert!(USER.attached_now(&moto).await.is_empty());
+    // AND another incident on the same attachment, which recorded nothing, is superseded
+    let other = quarantine("another-incident", USER.incident(), &quarantine_deps(&moto))
+        .await
+        .unwrap();
+    let reason = not_needed_reason(&other);
+    assert!(reason.contains("no longer attached"), "{reason}");
 }
 
 #[tokio::test]
@@ -327,7 +359,9 @@ async fn restore_reports_a_policy_deleted_after_the_quarantine_as_gone() {
     let moto = Moto::start();
     USER.attached(&moto).await;
     let incident = USER.incident();
-    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     moto.iam_client()
         .delete_policy()
         .policy_arn(USER.policy_arn)
@@ -350,7 +384,9 @@ async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_qua
     let moto = Moto::start();
     USER.attached(&moto).await;
     let incident = USER.incident();
-    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     let newer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"*"}]}"#;
     moto.iam_client()
         .create_policy_version()

@@ -11,7 +11,7 @@
 use incident::decision_log::{boundary_key, canonical_digest};
 use incident::{Assessment, PrincipalKind, QuarantineAction, RestoreStatus, Verdict};
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
-use remediation::handlers::quarantine::{QuarantineDeps, quarantine};
+use remediation::handlers::quarantine::quarantine;
 use remediation::handlers::restore::{RestoreDeps, restore};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -146,13 +146,6 @@ fn analyse(moto: &Moto) -> AnalyseDeps {
     }
 }
 
-fn quarantine_with(moto: &Moto) -> QuarantineDeps {
-    QuarantineDeps {
-        decisions: moto.decisions(),
-        ..quarantine_deps(moto)
-    }
-}
-
 fn restore_with(moto: &Moto) -> RestoreDeps {
     RestoreDeps {
         decisions: moto.decisions(),
@@ -186,7 +179,9 @@ async fn a_deleted_boundary_is_put_back_and_deleted_again_on_approval() {
     assert!(matches!(incident.verdict, Verdict::Restricted(_)));
     assert_eq!(added(&incident), ["s3:DeleteBucket", "s3:DeleteObject"]);
     // WHEN it is quarantined
-    let record = quarantine(incident, &quarantine_with(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN the previous boundary is back, and the ledger says so
     assert_eq!(
         applied(&record).action,
@@ -250,7 +245,9 @@ async fn a_boundary_whose_document_changed_since_the_ledger_saw_it_is_not_the_pr
     let analysed = incident.analysed().expect("analysed");
     assert_eq!(analysed.boundary.as_ref().unwrap().previous, None);
     // AND the quarantine holds the role with the stack's quarantine boundary, not the widened one
-    quarantine(incident, &quarantine_with(&moto)).await.unwrap();
+    quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     assert_eq!(
         boundary_now(&moto).await,
         Some(arn("iam-sentinel-quarantine-boundary"))
@@ -270,7 +267,9 @@ async fn a_widening_put_with_no_known_previous_boundary_is_held_by_the_quarantin
     // WHEN it is analysed and quarantined
     let incident = analysed(&moto, event).await;
     assert!(matches!(incident.verdict, Verdict::Restricted(_)));
-    let record = quarantine(incident, &quarantine_with(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     // THEN the quarantine boundary holds it (fail closed: nothing restricted, all else allowed)
     assert_eq!(
         boundary_now(&moto).await,
@@ -299,7 +298,7 @@ async fn the_quarantine_boundary_never_replaces_a_narrower_boundary() {
     let incident = analysed(&moto, made_now("put-role-permissions-boundary.json")).await;
     assert!(matches!(incident.verdict, Verdict::Restricted(_)));
     // WHEN it is quarantined
-    let refused = quarantine(incident, &quarantine_with(&moto))
+    let refused = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
         .await
         .unwrap_err();
     // THEN the quarantine boundary, which would let the role use every other service (iam:*
@@ -356,7 +355,9 @@ async fn a_boundary_changed_since_the_quarantine_is_not_restored_over() {
     ledger_saw(&moto, Some("pipeline-boundary")).await;
     set_boundary(&moto, None).await;
     let incident = analysed(&moto, made_now("delete-role-permissions-boundary.json")).await;
-    let record = quarantine(incident, &quarantine_with(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     set_boundary(&moto, Some("pipeline-boundary-wide")).await;
     // WHEN approval comes
     let restored = restore(record, &restore_with(&moto)).await.unwrap().record;

@@ -18,9 +18,13 @@ async fn carols_quarantined_policy(moto: &Moto) -> (QuarantineRecord, String) {
     create_principal(&moto.iam_client(), &carol).await;
     put_inline_policy(&moto.iam_client(), &carol, "carol-power-user", &original).await;
     moto.keep(&original).await;
-    let record = quarantine(assessment_for(change_of(&event)), &quarantine_deps(moto))
-        .await
-        .expect("quarantined");
+    let record = quarantine(
+        INCIDENT,
+        assessment_for(change_of(&event)),
+        &quarantine_deps(moto),
+    )
+    .await
+    .expect("quarantined");
     let now = inline_policy(&moto.iam_client(), &carol, "carol-power-user").await;
     (record, now)
 }

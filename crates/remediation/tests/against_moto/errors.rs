@@ -41,7 +41,7 @@ async fn quarantine_against(iam: aws_sdk_iam::Client) -> StepError {
         .await;
     let deps = quarantine_deps_with(IamPolicies::new(iam), moto.documents());
     let incident = assessment_for(change);
-    quarantine(incident, &deps)
+    quarantine(INCIDENT, incident, &deps)
         .await
         .expect_err("the step must fail")
 }

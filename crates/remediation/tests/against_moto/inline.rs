@@ -86,9 +86,13 @@ async fn assert_quarantine_rewrites_in_place(case: Case) {
     let moto = Moto::start();
     case.in_iam(&moto).await;
     // WHEN the incident is quarantined
-    let record = quarantine(case.incident(&moto).await, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(
+        INCIDENT,
+        case.incident(&moto).await,
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
     // THEN the quarantine is applied as an in-place rewrite of that inline policy
     let applied = applied(&record);
     assert_eq!(
@@ -126,7 +130,9 @@ async fn assert_approval_restores_the_original(case: Case) {
     let moto = Moto::start();
     case.in_iam(&moto).await;
     let incident = case.incident(&moto).await;
-    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     applied(&record);
     // WHEN approval restores it
     let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
@@ -215,9 +221,13 @@ async fn a_deleted_inline_policy_needs_no_quarantine() {
     let moto = Moto::start();
     create_principal(&moto.iam_client(), &USER.principal()).await;
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(USER.incident(&moto).await, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(
+        INCIDENT,
+        USER.incident(&moto).await,
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
     // THEN there is nothing to do, and the record says why (a not_needed record has no action)
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer exists"), "{reason}");
@@ -228,9 +238,13 @@ async fn an_inline_policy_of_a_deleted_principal_needs_no_quarantine() {
     // GIVEN the role data-pipeline itself is gone
     let moto = Moto::start();
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(ROLE.incident(&moto).await, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(
+        INCIDENT,
+        ROLE.incident(&moto).await,
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
     // THEN there is nothing to do
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer exists"), "{reason}");
@@ -249,9 +263,13 @@ async fn an_inline_policy_made_clean_after_the_event_is_left_untouched() {
     )
     .await;
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(ROLE.incident(&moto).await, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantine(
+        INCIDENT,
+        ROLE.incident(&moto).await,
+        &quarantine_deps(&moto),
+    )
+    .await
+    .unwrap();
     // THEN nothing is written: the newer change stands, and the record says why
     let reason = not_needed_reason(&record);
     assert!(reason.contains("grants no restricted action"), "{reason}");
@@ -264,7 +282,9 @@ async fn restore_leaves_an_inline_policy_changed_after_the_quarantine_alone() {
     let moto = Moto::start();
     GROUP.in_iam(&moto).await;
     let incident = GROUP.incident(&moto).await;
-    let record = quarantine(incident, &quarantine_deps(&moto)).await.unwrap();
+    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
     applied(&record);
     put_inline_policy(
         &moto.iam_client(),
@@ -341,9 +361,10 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
     change.document = Some(wildcard.clone());
     moto.keep(&wildcard).await;
     // WHEN the incident is quarantined
-    let record: QuarantineRecord = quarantine(assessment_for(change), &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record: QuarantineRecord =
+        quarantine(INCIDENT, assessment_for(change), &quarantine_deps(&moto))
+            .await
+            .unwrap();
     // THEN the wildcard was dropped, not expanded
     let edits = &applied(&record).edits;
     assert!(

@@ -70,7 +70,7 @@ async fn a_membership_that_adds_a_restricted_grant_is_held_back_and_given_back_o
         json(&group_document("admins", &group))
     );
     // WHEN it is quarantined
-    let record = quarantine(output.incident, &quarantine_deps(&moto))
+    let record = quarantine(INCIDENT, output.incident, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN carol is out of admins, and only that: the group keeps its policy
@@ -126,7 +126,7 @@ async fn approval_does_not_add_the_user_back_to_a_group_whose_policies_changed()
     )
     .await
     .unwrap();
-    let record = quarantine(output.incident, &quarantine_deps(&moto))
+    let record = quarantine(INCIDENT, output.incident, &quarantine_deps(&moto))
         .await
         .unwrap();
     // AND someone put another policy into admins while the approval waited
@@ -145,6 +145,36 @@ async fn approval_does_not_add_the_user_back_to_a_group_whose_policies_changed()
 }
 
 #[tokio::test]
+async fn a_group_removal_whose_answer_was_lost_is_reported_applied_by_the_retry() {
+    // GIVEN carol taken out of admins by the quarantine step, whose answer was then lost
+    let moto = Moto::start();
+    carol_and_admins(&moto, &policy("administrator-access.json"), true).await;
+    let output = analyse_change(
+        event("add-user-to-group.json"),
+        &analyse_deps(moto.iam(), moto.documents()),
+    )
+    .await
+    .unwrap();
+    let first = quarantine(INCIDENT, output.incident.clone(), &quarantine_deps(&moto))
+        .await
+        .unwrap();
+    assert!(groups_of(&moto, "carol").await.is_empty());
+    // WHEN Step Functions retries the step
+    let retried = quarantine(INCIDENT, output.incident.clone(), &quarantine_deps(&moto))
+        .await
+        .unwrap();
+    // THEN the retry reports the removal it recorded before making it, and leaves IAM alone
+    assert_eq!(retried, first);
+    assert!(groups_of(&moto, "carol").await.is_empty());
+    // AND another incident about the same membership, which recorded nothing, is superseded
+    let other = quarantine("another-incident", output.incident, &quarantine_deps(&moto))
+        .await
+        .unwrap();
+    let reason = not_needed_reason(&other);
+    assert!(reason.contains("no longer in group admins"), "{reason}");
+}
+
+#[tokio::test]
 async fn an_event_naming_a_user_who_is_not_in_the_group_removes_and_adds_nobody() {
     // GIVEN an AddUserToGroup event (made up, or undone since) for carol and admins, which
     // grants everything, while IAM has carol outside admins
@@ -157,7 +187,7 @@ async fn an_event_naming_a_user_who_is_not_in_the_group_removes_and_adds_nobody(
     .await
     .unwrap();
     // WHEN it reaches the quarantine step (the event is days old: IAM is not lagging)
-    let record = quarantine(output.incident, &quarantine_deps(&moto))
+    let record = quarantine(INCIDENT, output.incident, &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN nothing is quarantined, so there is nothing to approve or restore; carol is still out

@@ -113,7 +113,7 @@ async fn quarantined_input(moto: &Moto) -> PublishInput {
     .incident;
     restricted_analysis(&incident);
     create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", &original()).await;
-    let record = quarantine(incident.clone(), &quarantine_deps(moto))
+    let record = quarantine(INCIDENT, incident.clone(), &quarantine_deps(moto))
         .await
         .unwrap();
     applied(&record);

@@ -89,7 +89,7 @@ impl ApprovalStack {
         let mut analyse = analyse_deps(moto.iam(), moto.documents());
         analyse.approval_timeout_seconds = timeout_seconds;
         let analysed = analyse_change(event, &analyse).await.unwrap();
-        let record = quarantine(analysed.incident.clone(), &quarantine_deps(moto))
+        let record = quarantine(INCIDENT, analysed.incident.clone(), &quarantine_deps(moto))
             .await
             .unwrap();
         // The state as RequestApproval gets it: Analyse's output is the whole state (the

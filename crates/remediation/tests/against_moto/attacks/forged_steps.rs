@@ -73,7 +73,7 @@ async fn what_the_forged_payloads_carry_would_change_iam_if_a_writer_acted_on_it
             .await
             .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     }
-    quarantine(forged_incident(), &quarantine_deps(&moto))
+    quarantine(INCIDENT, forged_incident(), &quarantine_deps(&moto))
         .await
         .unwrap();
     // THEN mallory would hold AdministratorAccess three ways, and data-pipeline would lose it:

@@ -48,9 +48,16 @@ pub fn analyse_deps(iam: IamPolicies, documents: DocumentStore) -> AnalyseDeps {
     }
 }
 
-/// Quarantine, for the specifications of its IAM work (`quarantine(..)`) against moto.
+/// The name of the execution the specifications quarantine in (an incident's name).
+pub const INCIDENT: &str = "specification-incident";
+
+/// Quarantine, for the specifications of its IAM work (`quarantine(..)`) against moto: what a
+/// detachment or group removal is about to do is recorded in moto's decision table.
 pub fn quarantine_deps(moto: &Moto) -> QuarantineDeps {
-    quarantine_deps_with(moto.iam(), moto.documents())
+    QuarantineDeps {
+        decisions: moto.decisions(),
+        ..quarantine_deps_with(moto.iam(), moto.documents())
+    }
 }
 
 /// Quarantine with `iam`; nothing answers where its executions and alerts would go: its IAM
@@ -107,7 +114,7 @@ fn alerts_at(endpoint: &str) -> Notifier {
 
 /// The Quarantine step's IAM work against moto.
 pub async fn quarantined(moto: &Moto, incident: &Assessment) -> QuarantineRecord {
-    quarantine(incident.clone(), &quarantine_deps(moto))
+    quarantine(INCIDENT, incident.clone(), &quarantine_deps(moto))
         .await
         .expect("the quarantine step")
 }
