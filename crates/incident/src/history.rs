@@ -63,6 +63,10 @@ pub enum NotThisStep {
     OtherState { expected: String, current: String },
     #[error("the history does not hold the {0} state's input")]
     NoInput(String),
+    #[error("the task token is not the one the execution's approval request waits with")]
+    NotTheWaitingToken,
+    #[error("the execution's approval request is no longer open")]
+    RequestClosed,
 }
 
 /// The input `expected` was entered with, when that is the execution's current state: the last

@@ -1,10 +1,12 @@
 //! Step Functions, as this deployment's functions use it: an incident's execution started (the
 //! starter), an execution's history (the approval API reads the request and its status there;
-//! the writers, the state their own step was entered with), and the decision the approval API
-//! sends.
+//! the writers, the state their own step was entered with; request-approval, the request it
+//! emails), and the decision the approval API sends.
 
-use approval::TaskToken;
 use approval::{ApprovalId, EventKind, HistoryEvent, SUPERSEDED};
+use approval::{
+    ApprovalRequest, ApprovalStatus, Lookup, TaskToken, approval_requests, find_approval,
+};
 use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent as SdkEvent, HistoryEventType};
@@ -153,6 +155,43 @@ impl Executions {
                     tokio::time::sleep(STEP_LOOK_INTERVAL).await;
                 }
                 Err(not_this_step) => return Err(not_this_step.into()),
+            }
+        }
+    }
+
+    /// The approval request the execution `execution_arn` waits with in its state `expected`,
+    /// when `token` is that request's: an execution of this state machine, running, in that
+    /// state, its last request scheduled with this very token and still open. The request is
+    /// read from the history (what Step Functions recorded as the task's payload), never taken
+    /// from the caller; anything else is `NotThisStep`.
+    pub async fn waiting_request(
+        &self,
+        execution_arn: &str,
+        expected: &str,
+        token: &TaskToken,
+    ) -> Result<ApprovalRequest, StepError> {
+        let mut looks = 0;
+        loop {
+            looks += 1;
+            let events = self.entered_state(execution_arn, expected).await?.events;
+            let unreadable =
+                |e: approval::UnreadableRequest| StepError::InvalidInput(e.to_string());
+            let requests = approval_requests(&events).map_err(unreadable)?;
+            match requests.last() {
+                Some(last) if last.token == *token => {
+                    let now = OffsetDateTime::now_utc();
+                    return match find_approval(&events, Some(last.index), now)
+                        .map_err(unreadable)?
+                    {
+                        Lookup::Found(found) if found.status == ApprovalStatus::Open => {
+                            Ok(found.request)
+                        }
+                        _ => Err(NotThisStep::RequestClosed.into()),
+                    };
+                }
+                // A history read just after the task was scheduled may not show it yet.
+                _ if looks < STEP_LOOKS => tokio::time::sleep(STEP_LOOK_INTERVAL).await,
+                _ => return Err(NotThisStep::NotTheWaitingToken.into()),
             }
         }
     }

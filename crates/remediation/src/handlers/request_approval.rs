@@ -1,13 +1,16 @@
 //! RequestApproval: called with the task token of the approval wait. Emails one approval request
 //! whose link carries the approval id and a key derived from the token, never the token itself;
-//! the approval API finds the token again in the execution's history.
+//! the approval API finds the token again in the execution's history. What the email says is
+//! read from that history too (the request Step Functions recorded with that token), never from
+//! the caller: whoever may invoke the function directly can send no email of their own making
+//! under the stack's name, nor close other requests on a target of their choosing.
 
 use approval::{
-    ApprovalId, ApprovalKey, ApprovalRequest, approval_link, approval_request_email,
-    approval_requests, utc,
+    ApprovalId, ApprovalKey, TaskToken, approval_link, approval_request_email, approval_requests,
+    utc,
 };
 use incident::IncidentName;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::{AwsFailure, StepError, invalid_input};
@@ -25,6 +28,19 @@ pub struct RequestApprovalDeps {
     pub executions: Executions,
 }
 
+/// The state's name in the state machine.
+const STEP: &str = "RequestApproval";
+
+/// What request-approval takes from its payload: the execution, and the task token
+/// `waitForTaskToken` hands over. The rest of the payload (the state machine sends the state
+/// too) is ignored: the request is read from the execution's history.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalInvocation {
+    pub task_token: TaskToken,
+    pub execution_arn: String,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRequested {
@@ -34,12 +50,21 @@ pub struct ApprovalRequested {
 }
 
 pub async fn handle(
-    request: ApprovalRequest,
+    invocation: ApprovalInvocation,
     deps: &RequestApprovalDeps,
 ) -> Result<ApprovalRequested, StepError> {
-    if request.task_token.expose().trim().is_empty() {
+    if invocation.task_token.expose().trim().is_empty() {
         return Err(invalid_input("the approval request has no task token"));
     }
+    let request = deps
+        .executions
+        .waiting_request(&invocation.execution_arn, STEP, &invocation.task_token)
+        .await
+        .inspect_err(|error| {
+            if error.error_type() == "ForgedRequest" {
+                tracing::error!(execution_arn = %invocation.execution_arn, %error, "refused a call that is not the workflow's own: no email");
+            }
+        })?;
     let id = ApprovalId::of_execution(&request.execution_arn)
         .map_err(|e| invalid_input(format!("the approval request's executionArn: {e}")))?;
     take_over_target(&id, deps).await?;

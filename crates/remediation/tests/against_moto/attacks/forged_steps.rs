@@ -51,12 +51,6 @@ async fn assert_forged_quarantine_refused(workflow: &Workflow, execution_arn: &s
     assert_alerted(&alerts, "quarantine-policy", execution_arn, reason);
 }
 
-async fn deployment() -> Workflow {
-    let workflow = Workflow::start(deployed_definition()).await;
-    attackers_ground(&workflow.moto).await;
-    workflow
-}
-
 #[tokio::test]
 async fn what_the_forged_payloads_carry_would_change_iam_if_a_writer_acted_on_it() {
     // GIVEN mallory's ground: her harmless policies, AdministratorAccess on data-pipeline

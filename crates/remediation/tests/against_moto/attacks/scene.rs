@@ -133,6 +133,13 @@ pub fn forged_quarantine_payload(execution_arn: &str) -> Value {
     json!({"executionArn": execution_arn, "incident": forged_incident()})
 }
 
+/// The deployment, its workflow running, and mallory's ground in its IAM.
+pub async fn deployment() -> Workflow {
+    let workflow = Workflow::start(deployed_definition()).await;
+    attackers_ground(&workflow.moto).await;
+    workflow
+}
+
 /// An execution of this state machine that never was.
 pub fn made_up_execution(name: &str) -> String {
     format!(

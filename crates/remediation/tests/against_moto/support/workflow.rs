@@ -202,6 +202,18 @@ impl Workflow {
         }
     }
 
+    pub fn request_approval_deps(&self) -> RequestApprovalDeps {
+        RequestApprovalDeps {
+            notifier: Notifier {
+                sns: self.moto.sns(),
+                topic_arn: self.administrators_topic.clone(),
+            },
+            link_keys: self.link_keys.clone(),
+            approval_url: API_URL.into(),
+            executions: self.executions_at(&self.moto.endpoint),
+        }
+    }
+
     /// publish-outcome's dependencies, as deployed.
     pub fn publish_deps(&self) -> PublishDeps {
         PublishDeps {
@@ -374,16 +386,29 @@ impl Workflow {
                 Instant::now() < deadline,
                 "no email containing {needle:?} within 60 s"
             );
-            let received = take(&self.moto.sqs(), &self.administrators).await;
-            let emails = received.iter().map(|body| {
-                let envelope: Value = serde_json::from_str(body).unwrap();
-                Email {
-                    subject: envelope["Subject"].as_str().unwrap_or_default().to_owned(),
-                    body: envelope["Message"].as_str().unwrap_or_default().to_owned(),
-                }
-            });
-            self.inbox.lock().unwrap().extend(emails);
+            self.receive().await;
         }
+    }
+
+    /// Every message to the administrators so far, oldest first. SNS delivers to the queue
+    /// before Publish returns, so what was published is there.
+    pub async fn emails(&self) -> Vec<Email> {
+        while self.receive().await {}
+        self.inbox.lock().unwrap().clone()
+    }
+
+    /// Moves what arrived in the administrators' queue to the inbox: whether anything did.
+    async fn receive(&self) -> bool {
+        let received = take(&self.moto.sqs(), &self.administrators).await;
+        let emails = received.iter().map(|body| {
+            let envelope: Value = serde_json::from_str(body).unwrap();
+            Email {
+                subject: envelope["Subject"].as_str().unwrap_or_default().to_owned(),
+                body: envelope["Message"].as_str().unwrap_or_default().to_owned(),
+            }
+        });
+        self.inbox.lock().unwrap().extend(emails);
+        !received.is_empty()
     }
 
     /// The operators' alerts that arrived since the last look (their bodies). SNS delivers to
