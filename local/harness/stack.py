@@ -184,6 +184,8 @@ class LocalStack:
             # the sweep: what later sweeps do, and the starter's queue (deploy_trigger makes it).
             "SWEEP_MODE": self.sweep_mode,
             "INCIDENT_QUEUE_URL": f"http://127.0.0.1:{self.moto_port}/{ACCOUNT}/{INCIDENT_QUEUE_NAME}",
+            # the starter: only this queue's messages start incidents.
+            "INCIDENT_QUEUE_ARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{INCIDENT_QUEUE_NAME}",
             "RUST_LOG": self.rust_log,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,

@@ -548,6 +548,33 @@ pub fn refusal_alert(function: &str, execution_arn: &str, reason: &str) -> Notif
     Notification { subject, body }
 }
 
+/// The operators' alert when start-incident refused records that its queue did not hand over
+/// (a batch made up by someone allowed to invoke the function): each message id given and why.
+/// Every value is the caller's: shown on one line each, cut short, at most ten records listed.
+pub fn forged_delivery_alert(refused: &[(String, String)]) -> Notification {
+    let subject =
+        "iam-sentinel ALERT: start-incident refused records not from its queue".to_owned();
+    let mut body = format!(
+        "iam-sentinel ALERT: start-incident refused {} record(s) not from its queue\n\n\
+         start-incident starts an incident only for a message its own queue handed over and still \
+         holds. It was invoked with records that are not such messages, and started nothing for \
+         them. Someone who may invoke the function tried to start incidents of their own making: \
+         find out who in CloudTrail (Lambda Invoke data events) around this time.\n\n",
+        refused.len()
+    );
+    for (message_id, reason) in refused.iter().take(10) {
+        body.push_str(&format!(
+            "Message given: {}\nWhy it was refused: {}\n",
+            one_line(message_id, 100),
+            one_line(reason, 300)
+        ));
+    }
+    if refused.len() > 10 {
+        body.push_str(&format!("... and {} more\n", refused.len() - 10));
+    }
+    Notification { subject, body }
+}
+
 /// Text from a caller, safe in a plain-text email: one line, no control characters, at most
 /// `limit` characters.
 fn one_line(text: &str, limit: usize) -> String {

@@ -289,7 +289,9 @@ impl RestoreDeps {
 }
 
 impl StartDeps {
-    /// `STATE_MACHINE_ARN`: the one state machine whose incidents it starts.
+    /// `STATE_MACHINE_ARN`: the one state machine whose incidents it starts;
+    /// `INCIDENT_QUEUE_URL` and `INCIDENT_QUEUE_ARN`: the queue whose messages alone start
+    /// them; `OPERATOR_TOPIC_ARN`: told of records refused.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         let state_machine_arn = required_env("STATE_MACHINE_ARN")?;
         approval::StateMachine::parse(&state_machine_arn)
@@ -299,6 +301,12 @@ impl StartDeps {
                 client: aws_sdk_sfn::Client::new(config),
                 state_machine_arn,
             },
+            queue: IncidentQueue {
+                client: aws_sdk_sqs::Client::new(config),
+                url: required_env("INCIDENT_QUEUE_URL")?,
+            },
+            queue_arn: required_env("INCIDENT_QUEUE_ARN")?,
+            alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
         })
     }
 }

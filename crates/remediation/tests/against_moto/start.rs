@@ -7,50 +7,25 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use incident::IncidentName;
 use remediation::executions::IncidentStarter;
 use remediation::handlers::start::{StartDeps, handle};
+use remediation::incident_queue::IncidentQueue;
+use remediation::publisher::Notifier;
 use serde_json::{Value, json};
 
 use crate::support::*;
 
 /// Step Functions' answer to a StartExecution over its rate limit.
 const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
-const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:iam-sentinel-incidents";
 
-/// The batch Lambda's event source mapping hands the function: one message per body, each
-/// received for the first time.
-fn batch(messages: &[(&str, &str)]) -> SqsEvent {
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|(message_id, body)| {
-            json!({
-                "messageId": message_id,
-                "receiptHandle": format!("AQEB{message_id}"),
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1764637323000",
-                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-                    "ApproximateFirstReceiveTimestamp": "1764637323010"
-                },
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": QUEUE_ARN,
-                "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
+/// This deployment's starter in moto, with its queue and the operators' topic read back.
+struct Deployment {
+    deps: StartDeps,
+    queue: Queue,
+    operators: Queue,
 }
 
-fn failures(response: &SqsBatchResponse) -> Vec<&str> {
-    response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect()
-}
-
-/// This deployment's state machine in moto (not executing: executions stay RUNNING).
-async fn deployment(moto: &Moto) -> StartDeps {
+/// This deployment's state machine in moto (not executing: executions stay RUNNING), its
+/// incident queue, and the operators' topic.
+async fn deployment(moto: &Moto) -> Deployment {
     let arn = moto
         .sfn()
         .create_state_machine()
@@ -63,12 +38,109 @@ async fn deployment(moto: &Moto) -> StartDeps {
         .state_machine_arn
         .clone();
     assert_eq!(arn, STATE_MACHINE_ARN);
-    StartDeps {
-        starter: IncidentStarter {
-            client: moto.sfn(),
-            state_machine_arn: arn,
+    let queue = create_queue(&moto.sqs(), "iam-sentinel-incidents").await;
+    let (operators_topic, operators) = topic_and_queue(moto, "iam-sentinel-operators", true).await;
+    Deployment {
+        deps: StartDeps {
+            starter: IncidentStarter {
+                client: moto.sfn(),
+                state_machine_arn: arn,
+            },
+            queue: IncidentQueue {
+                client: moto.sqs(),
+                url: queue.url.clone(),
+            },
+            queue_arn: queue.arn.clone(),
+            alerts: Notifier {
+                sns: moto.sns(),
+                topic_arn: operators_topic,
+            },
         },
+        queue,
+        operators,
     }
+}
+
+/// `bodies` sent to the queue, and received as Lambda's event source mapping hands them to the
+/// function: one batch, in the order sent, each record as SQS gave it (its receipt handle).
+async fn delivered(moto: &Moto, queue: &Queue, bodies: &[&str]) -> SqsEvent {
+    let sqs = moto.sqs();
+    for body in bodies {
+        sqs.send_message()
+            .queue_url(&queue.url)
+            .message_body(*body)
+            .send()
+            .await
+            .expect("SendMessage");
+    }
+    let mut received = Vec::new();
+    while received.len() < bodies.len() {
+        let output = sqs
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        received.extend(output.messages().iter().cloned());
+    }
+    let position =
+        |m: &aws_sdk_sqs::types::Message| bodies.iter().position(|b| Some(*b) == m.body()).unwrap();
+    received.sort_by_key(position);
+    batch_of(
+        received
+            .iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": m.body(),
+                    "eventSourceARN": queue.arn,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// An SQS event of `records`, each completed as the event source mapping writes them.
+fn batch_of(records: Vec<Value>) -> SqsEvent {
+    let records: Vec<Value> = records
+        .into_iter()
+        .map(|mut record| {
+            let defaults = json!({
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1764637323000",
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": "1764637323010"
+                },
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "awsRegion": "us-east-1"
+            });
+            for (key, value) in defaults.as_object().unwrap() {
+                record[key] = value.clone();
+            }
+            record
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
+}
+
+/// The positions, in `batch`, of the messages the response reports as failures.
+fn failed(response: &SqsBatchResponse, batch: &SqsEvent) -> Vec<usize> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| {
+            batch
+                .records
+                .iter()
+                .position(|r| r.message_id.as_deref() == Some(f.item_identifier.as_str()))
+                .expect("a failure names a message of the batch")
+        })
+        .collect()
 }
 
 /// (name, input, status) of every execution of the state machine.
@@ -102,13 +174,14 @@ async fn executions(moto: &Moto) -> Vec<(String, String, ExecutionStatus)> {
 async fn the_first_delivery_starts_one_execution_named_after_the_event_with_the_event_as_input() {
     // GIVEN the rule delivered create-policy.json's event to the queue
     let moto = Moto::start();
-    let deps = deployment(&moto).await;
+    let deployed = deployment(&moto).await;
     let body = event("create-policy.json").to_string();
     // WHEN the starter gets it
-    let response = handle(batch(&[("m-1", &body)]), &deps).await;
+    let batch = delivered(&moto, &deployed.queue, &[&body]).await;
+    let response = handle(batch.clone(), &deployed.deps).await;
     // THEN one execution runs, named after the event, with the message body as its input, and
     // the message is done with
-    assert_eq!(failures(&response), Vec::<&str>::new());
+    assert_eq!(failed(&response, &batch), Vec::<usize>::new());
     let name = IncidentName::of(&event("create-policy.json")).to_string();
     assert_eq!(
         executions(&moto).await,
@@ -120,17 +193,19 @@ async fn the_first_delivery_starts_one_execution_named_after_the_event_with_the_
 async fn a_duplicate_delivery_starts_nothing_and_is_no_failure_while_running_or_after() {
     // GIVEN an event delivered twice in one batch (EventBridge and SQS deliver at least once)
     let moto = Moto::start();
-    let deps = deployment(&moto).await;
+    let deployed = deployment(&moto).await;
     let body = event("attach-user-policy.json").to_string();
-    let first = handle(batch(&[("m-1", &body), ("m-2", &body)]), &deps).await;
+    let batch = delivered(&moto, &deployed.queue, &[&body, &body]).await;
+    let first = handle(batch.clone(), &deployed.deps).await;
     // THEN one execution runs and neither message failed
-    assert_eq!(failures(&first), Vec::<&str>::new());
+    assert_eq!(failed(&first, &batch), Vec::<usize>::new());
     let running = executions(&moto).await;
     assert_eq!(running.len(), 1, "{running:?}");
     // WHEN it comes a third time while the execution waits (same name, same input: Step
     // Functions answers with the running execution)
-    let again = handle(batch(&[("m-3", &body)]), &deps).await;
-    assert_eq!(failures(&again), Vec::<&str>::new());
+    let batch = delivered(&moto, &deployed.queue, &[&body]).await;
+    let again = handle(batch.clone(), &deployed.deps).await;
+    assert_eq!(failed(&again, &batch), Vec::<usize>::new());
     assert_eq!(executions(&moto).await, running);
     // AND a fourth time after the execution ended (ExecutionAlreadyExists: the name is taken)
     let execution_arn = format!(
@@ -144,9 +219,10 @@ async fn a_duplicate_delivery_starts_nothing_and_is_no_failure_while_running_or_
         .send()
         .await
         .expect("StopExecution");
-    let late = handle(batch(&[("m-4", &body)]), &deps).await;
+    let batch = delivered(&moto, &deployed.queue, &[&body]).await;
+    let late = handle(batch.clone(), &deployed.deps).await;
     // THEN still that one execution, and no message failed
-    assert_eq!(failures(&late), Vec::<&str>::new());
+    assert_eq!(failed(&late, &batch), Vec::<usize>::new());
     let after = executions(&moto).await;
     assert_eq!(after.len(), 1, "{after:?}");
     assert_eq!(after[0].2, ExecutionStatus::Aborted);
@@ -156,18 +232,19 @@ async fn a_duplicate_delivery_starts_nothing_and_is_no_failure_while_running_or_
 async fn a_throttled_start_is_a_batch_item_failure_for_sqs_to_deliver_again() {
     // GIVEN Step Functions answers StartExecution with 400 ThrottlingException
     let sfn = Replay::answering(2, || answer(400, "application/x-amz-json-1.0", THROTTLED));
-    let deps = StartDeps {
-        starter: IncidentStarter {
-            client: sfn.sfn(),
-            state_machine_arn: STATE_MACHINE_ARN.to_owned(),
-        },
+    let moto = Moto::start();
+    let mut deployed = deployment(&moto).await;
+    deployed.deps.starter = IncidentStarter {
+        client: sfn.sfn(),
+        state_machine_arn: STATE_MACHINE_ARN.to_owned(),
     };
     let managed = event("create-policy.json").to_string();
     let inline = event("put-user-policy.json").to_string();
     // WHEN a batch of two arrives
-    let response = handle(batch(&[("m-1", &managed), ("m-2", &inline)]), &deps).await;
+    let batch = delivered(&moto, &deployed.queue, &[&managed, &inline]).await;
+    let response = handle(batch.clone(), &deployed.deps).await;
     // THEN both messages are reported, so SQS keeps both, after one request each
-    assert_eq!(failures(&response), vec!["m-1", "m-2"]);
+    assert_eq!(failed(&response, &batch), vec![0, 1]);
     let requests = sfn.request_bodies();
     assert_eq!(requests.len(), 2, "{requests:?}");
 }
@@ -176,12 +253,64 @@ async fn a_throttled_start_is_a_batch_item_failure_for_sqs_to_deliver_again() {
 async fn a_body_that_is_not_json_is_a_batch_item_failure_and_starts_nothing() {
     // GIVEN a message whose body is not JSON, next to a valid event
     let moto = Moto::start();
-    let deps = deployment(&moto).await;
+    let deployed = deployment(&moto).await;
     let body = event("create-policy.json").to_string();
     // WHEN the starter gets both
-    let response = handle(batch(&[("m-1", "{not json"), ("m-2", &body)]), &deps).await;
+    let batch = delivered(&moto, &deployed.queue, &["{not json", &body]).await;
+    let response = handle(batch.clone(), &deployed.deps).await;
     // THEN only the valid one starts an execution; the other stays with the queue (on to the
     // dead-letter queue after the last attempt), never dropped
-    assert_eq!(failures(&response), vec!["m-1"]);
+    assert_eq!(failed(&response, &batch), vec![0]);
     assert_eq!(executions(&moto).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_batch_made_up_by_whoever_may_invoke_the_starter_starts_nothing_and_is_alerted() {
+    // GIVEN the deployment, one real delivery in its queue, and mallory, who may invoke the
+    // starter (lambda:InvokeFunction) but not read the queue
+    let moto = Moto::start();
+    let deployed = deployment(&moto).await;
+    let genuine = event("create-policy.json").to_string();
+    let real = delivered(&moto, &deployed.queue, &[&genuine]).await;
+    // WHEN she invokes it with that delivery and records of her own: one naming the queue with
+    // a receipt handle she made up, one from another queue (her own), one with no handle
+    let forged = event("attach-role-policy.json").to_string();
+    let mut records: Vec<Value> = vec![serde_json::to_value(&real.records[0]).unwrap()];
+    records.push(
+        json!({"messageId": "forged-1", "receiptHandle": "AQEBmadeup0123456789",
+                        "body": forged, "eventSourceARN": deployed.queue.arn}),
+    );
+    records.push(
+        json!({"messageId": "forged-2", "receiptHandle": "AQEBmadeup9876543210",
+                        "body": forged,
+                        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mallory"}),
+    );
+    records.push(json!({"messageId": "forged-3", "body": forged,
+                        "eventSourceARN": deployed.queue.arn}));
+    let batch = batch_of(records);
+    let response = handle(batch.clone(), &deployed.deps).await;
+    // THEN only the real delivery starts its execution; hers start nothing and are no batch
+    // failures (there is nothing for SQS to deliver again)
+    assert_eq!(failed(&response, &batch), Vec::<usize>::new());
+    let started = executions(&moto).await;
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0].1, genuine);
+    // AND the operators are told once, of each of her records and why
+    let alerts = receive(&moto.sqs(), &deployed.operators, 3).await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert!(
+        alert.contains("refused 3 record(s) not from its queue"),
+        "{alert}"
+    );
+    for (id, why) in [
+        (
+            "forged-1",
+            "never handed over a message with its receipt handle",
+        ),
+        ("forged-2", "arn:aws:sqs:us-east-1:123456789012:mallory"),
+        ("forged-3", "no receipt handle"),
+    ] {
+        assert!(alert.contains(id) && alert.contains(why), "{id}: {alert}");
+    }
 }

@@ -445,7 +445,7 @@ async fn hmac_key(moto: &Moto, description: &str) -> MacKey {
 }
 
 /// A topic, and a queue subscribed to it (raw delivery, or SNS's JSON envelope).
-async fn topic_and_queue(moto: &Moto, name: &str, raw: bool) -> (String, Queue) {
+pub async fn topic_and_queue(moto: &Moto, name: &str, raw: bool) -> (String, Queue) {
     let sns = moto.sns();
     let topic_arn = sns
         .create_topic()
