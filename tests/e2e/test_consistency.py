@@ -50,6 +50,28 @@ def assert_quarantined_once_after_retries(h, arn: str, error: str, note, what: s
     note(f"{what}: Quarantine attempts {attempts}")
 
 
+def lose_the_first_quarantine_answer(h, target, test: str, note):
+    """Starts the target's incident with quarantine-policy's first answer lost after its work
+    (Sandbox.Timedout, as when Lambda ends an invocation at its timeout), follows it to the
+    approval wait, and checks the step was retried once and quarantined once. Returns
+    (execution ARN, the quarantined IAM state)."""
+    name = unique(test)
+    fault = h.stack.router.inject_errors(
+        "quarantine-policy", 1, "Sandbox.Timedout",
+        "RequestId: injected Error: Task timed out after 50.00 seconds",
+        payload_contains=name, after_call=True)
+    try:
+        arn, _, during = wait_for_approval(h, target, test, name=name)
+    finally:
+        h.stack.router.clear_injected(fault)
+    calls = h.stack.router.invocations_of("quarantine-policy", name)
+    assert [bool(c.get("answer_lost")) for c in calls] == [True, False], \
+        f"quarantine-policy invocations (answer lost?): {[c.get('answer_lost') for c in calls]}"
+    assert_quarantined_once_after_retries(h, arn, "Sandbox.Timedout", note,
+                                          f"{target.action_kind}, the first answer lost")
+    return arn, during
+
+
 def test_a_managed_policy_iam_does_not_show_yet_is_quarantined_not_superseded(h, request, note):
     """GetPolicy answers NoSuchEntity for the first seconds after CreatePolicy: Quarantine
     fails NotYetConsistent and is retried until IAM shows the policy; then the quarantine and
@@ -114,20 +136,7 @@ def test_a_quarantine_that_timed_out_after_its_work_is_retried_and_recognises_it
     invocation at its timeout (Sandbox.Timedout): the step is retried, finds its own version
     and reports it applied. One quarantine version, the approval asked once."""
     target = ManagedPolicy(h, "timed-out")
-    name = unique("timed-out")
-    fault = h.stack.router.inject_errors(
-        "quarantine-policy", 1, "Sandbox.Timedout",
-        "RequestId: injected Error: Task timed out after 50.00 seconds",
-        payload_contains=name, after_call=True)
-    try:
-        arn, _, during = wait_for_approval(h, target, "timed-out", name=name)
-    finally:
-        h.stack.router.clear_injected(fault)
-    calls = h.stack.router.invocations_of("quarantine-policy", name)
-    assert [bool(c.get("answer_lost")) for c in calls] == [True, False], \
-        f"quarantine-policy invocations (answer lost?): {[c.get('answer_lost') for c in calls]}"
-    assert_quarantined_once_after_retries(h, arn, "Sandbox.Timedout", note,
-                                          "the first answer lost after the quarantine")
+    arn, during = lose_the_first_quarantine_answer(h, target, "timed-out", note)
     deny_and_expect_the_quarantine_kept(h, arn, target, during,
                                         comment_for(request.node.name, "deny"))
 
@@ -142,20 +151,7 @@ def test_a_detachment_whose_answer_was_lost_is_the_steps_own_and_approval_puts_i
     superseded) and the approval is asked once; approving puts the attachment (membership)
     back, as it would have without the loss."""
     target = make_target(h, "lost-" + make_target.kind)
-    name = unique("lost-answer")
-    fault = h.stack.router.inject_errors(
-        "quarantine-policy", 1, "Sandbox.Timedout",
-        "RequestId: injected Error: Task timed out after 50.00 seconds",
-        payload_contains=name, after_call=True)
-    try:
-        arn, _, _ = wait_for_approval(h, target, "lost-answer", name=name)
-    finally:
-        h.stack.router.clear_injected(fault)
-    calls = h.stack.router.invocations_of("quarantine-policy", name)
-    assert [bool(c.get("answer_lost")) for c in calls] == [True, False], \
-        f"quarantine-policy invocations (answer lost?): {[c.get('answer_lost') for c in calls]}"
-    assert_quarantined_once_after_retries(h, arn, "Sandbox.Timedout", note,
-                                          f"{target.action_kind}, the first answer lost")
+    arn, _ = lose_the_first_quarantine_answer(h, target, "lost-answer", note)
     h.decide_on_page(arn, "approve", target.names)
     assert h.wait_done(arn) == "SUCCEEDED", "the execution did not succeed"
     entered = h.states_entered(arn)

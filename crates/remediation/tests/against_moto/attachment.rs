@@ -148,9 +148,7 @@ async fn assert_quarantine_detaches(case: Case) {
     case.attached(&moto).await;
     let incident = case.incident();
     // WHEN the incident is quarantined
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // THEN the policy is detached, and only that
     let applied = applied(&record);
     assert_eq!(
@@ -185,9 +183,7 @@ async fn assert_approval_reattaches(case: Case) {
     let moto = Moto::start();
     case.attached(&moto).await;
     let incident = case.incident();
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     assert!(case.attached_now(&moto).await.is_empty());
     // WHEN approval restores it
     let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
@@ -252,9 +248,7 @@ async fn a_policy_detached_after_the_event_needs_no_quarantine() {
         .unwrap();
     let incident = USER.incident();
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // THEN there is nothing to do, and the record says why
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer attached"), "{reason}");
@@ -267,14 +261,10 @@ async fn a_detachment_whose_answer_was_lost_is_reported_applied_by_the_retry() {
     // (Lambda's timeout, say): IAM shows the policy detached, as after somebody else's change
     let moto = Moto::start();
     USER.attached(&moto).await;
-    let first = quarantine(INCIDENT, USER.incident(), &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let first = quarantined(&moto, &USER.incident()).await;
     assert!(USER.attached_now(&moto).await.is_empty());
     // WHEN Step Functions retries the step
-    let retried = quarantine(INCIDENT, USER.incident(), &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let retried = quarantined(&moto, &USER.incident()).await;
     // THEN the retry reports the detachment it recorded before making it: the quarantine is
     // applied (an approval can put it back), not superseded; IAM is left as it is
     assert_eq!(retried, first);
@@ -359,9 +349,7 @@ async fn restore_reports_a_policy_deleted_after_the_quarantine_as_gone() {
     let moto = Moto::start();
     USER.attached(&moto).await;
     let incident = USER.incident();
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     moto.iam_client()
         .delete_policy()
         .policy_arn(USER.policy_arn)
@@ -384,9 +372,7 @@ async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_qua
     let moto = Moto::start();
     USER.attached(&moto).await;
     let incident = USER.incident();
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     let newer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"*"}]}"#;
     moto.iam_client()
         .create_policy_version()

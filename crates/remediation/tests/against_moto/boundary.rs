@@ -179,9 +179,7 @@ async fn a_deleted_boundary_is_put_back_and_deleted_again_on_approval() {
     assert!(matches!(incident.verdict, Verdict::Restricted(_)));
     assert_eq!(added(&incident), ["s3:DeleteBucket", "s3:DeleteObject"]);
     // WHEN it is quarantined
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // THEN the previous boundary is back, and the ledger says so
     assert_eq!(
         applied(&record).action,
@@ -245,9 +243,7 @@ async fn a_boundary_whose_document_changed_since_the_ledger_saw_it_is_not_the_pr
     let analysed = incident.analysed().expect("analysed");
     assert_eq!(analysed.boundary.as_ref().unwrap().previous, None);
     // AND the quarantine holds the role with the stack's quarantine boundary, not the widened one
-    quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    quarantined(&moto, &incident).await;
     assert_eq!(
         boundary_now(&moto).await,
         Some(arn("iam-sentinel-quarantine-boundary"))
@@ -267,9 +263,7 @@ async fn a_widening_put_with_no_known_previous_boundary_is_held_by_the_quarantin
     // WHEN it is analysed and quarantined
     let incident = analysed(&moto, event).await;
     assert!(matches!(incident.verdict, Verdict::Restricted(_)));
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // THEN the quarantine boundary holds it (fail closed: nothing restricted, all else allowed)
     assert_eq!(
         boundary_now(&moto).await,
@@ -355,9 +349,7 @@ async fn a_boundary_changed_since_the_quarantine_is_not_restored_over() {
     ledger_saw(&moto, Some("pipeline-boundary")).await;
     set_boundary(&moto, None).await;
     let incident = analysed(&moto, made_now("delete-role-permissions-boundary.json")).await;
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     set_boundary(&moto, Some("pipeline-boundary-wide")).await;
     // WHEN approval comes
     let restored = restore(record, &restore_with(&moto)).await.unwrap().record;

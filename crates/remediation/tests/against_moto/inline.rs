@@ -8,7 +8,6 @@ use incident::{
 };
 use policy_engine::{Catalog, Edit, Policy, PolicyKind, RestrictedActions, plan};
 use remediation::handlers::analyse::handle as analyse_change;
-use remediation::handlers::quarantine::quarantine;
 use remediation::handlers::restore::restore;
 
 use serde_json::json;
@@ -86,13 +85,7 @@ async fn assert_quarantine_rewrites_in_place(case: Case) {
     let moto = Moto::start();
     case.in_iam(&moto).await;
     // WHEN the incident is quarantined
-    let record = quarantine(
-        INCIDENT,
-        case.incident(&moto).await,
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantined(&moto, &case.incident(&moto).await).await;
     // THEN the quarantine is applied as an in-place rewrite of that inline policy
     let applied = applied(&record);
     assert_eq!(
@@ -130,9 +123,7 @@ async fn assert_approval_restores_the_original(case: Case) {
     let moto = Moto::start();
     case.in_iam(&moto).await;
     let incident = case.incident(&moto).await;
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     applied(&record);
     // WHEN approval restores it
     let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
@@ -221,13 +212,7 @@ async fn a_deleted_inline_policy_needs_no_quarantine() {
     let moto = Moto::start();
     create_principal(&moto.iam_client(), &USER.principal()).await;
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(
-        INCIDENT,
-        USER.incident(&moto).await,
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantined(&moto, &USER.incident(&moto).await).await;
     // THEN there is nothing to do, and the record says why (a not_needed record has no action)
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer exists"), "{reason}");
@@ -238,13 +223,7 @@ async fn an_inline_policy_of_a_deleted_principal_needs_no_quarantine() {
     // GIVEN the role data-pipeline itself is gone
     let moto = Moto::start();
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(
-        INCIDENT,
-        ROLE.incident(&moto).await,
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantined(&moto, &ROLE.incident(&moto).await).await;
     // THEN there is nothing to do
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer exists"), "{reason}");
@@ -263,13 +242,7 @@ async fn an_inline_policy_made_clean_after_the_event_is_left_untouched() {
     )
     .await;
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(
-        INCIDENT,
-        ROLE.incident(&moto).await,
-        &quarantine_deps(&moto),
-    )
-    .await
-    .unwrap();
+    let record = quarantined(&moto, &ROLE.incident(&moto).await).await;
     // THEN nothing is written: the newer change stands, and the record says why
     let reason = not_needed_reason(&record);
     assert!(reason.contains("grants no restricted action"), "{reason}");
@@ -282,9 +255,7 @@ async fn restore_leaves_an_inline_policy_changed_after_the_quarantine_alone() {
     let moto = Moto::start();
     GROUP.in_iam(&moto).await;
     let incident = GROUP.incident(&moto).await;
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     applied(&record);
     put_inline_policy(
         &moto.iam_client(),
@@ -361,10 +332,7 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
     change.document = Some(wildcard.clone());
     moto.keep(&wildcard).await;
     // WHEN the incident is quarantined
-    let record: QuarantineRecord =
-        quarantine(INCIDENT, assessment_for(change), &quarantine_deps(&moto))
-            .await
-            .unwrap();
+    let record: QuarantineRecord = quarantined(&moto, &assessment_for(change)).await;
     // THEN the wildcard was dropped, not expanded
     let edits = &applied(&record).edits;
     assert!(

@@ -2,7 +2,6 @@
 
 use incident::{QuarantineAction, RestoreStatus};
 use remediation::handlers::analyse::handle as analyse_change;
-use remediation::handlers::quarantine::quarantine;
 use remediation::handlers::restore::restore;
 
 use crate::support::*;
@@ -77,9 +76,7 @@ async fn quarantine_makes_a_clean_default_version_and_keeps_the_original_version
     let (moto, arn, original) = walkthrough_policy().await;
     let incident = walkthrough_incident();
     // WHEN it is quarantined
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // THEN a new default version grants nothing restricted but keeps the other actions
     let applied = applied(&record);
     let (default_id, quarantined) = default_document(&moto, &arn).await;
@@ -108,9 +105,7 @@ async fn approval_restores_the_original_version_and_deletes_the_quarantine_versi
     // GIVEN a quarantined managed policy
     let (moto, arn, original) = walkthrough_policy().await;
     let incident = walkthrough_incident();
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // WHEN it is restored
     let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN v1 is the default again and the quarantine version is gone
@@ -154,9 +149,7 @@ async fn at_the_five_version_limit_the_oldest_spare_version_is_deleted_and_recor
         .unwrap();
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN it is quarantined
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // THEN v1 (oldest, not default, not offending) made room, and its document is in the record
     let QuarantineAction::NewDefaultVersion {
         offending_version_id,
@@ -207,9 +200,7 @@ async fn a_newer_clean_version_means_no_quarantine() {
         .unwrap();
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN the incident reaches the quarantine step
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // THEN nothing is written: the newer change stands
     not_needed_reason(&record);
     assert_eq!(default_document(&moto, &arn).await.0, "v2");
@@ -236,9 +227,7 @@ async fn a_newer_restricted_version_is_what_gets_quarantined() {
         .unwrap();
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN quarantined
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // THEN the current state (v2) was analysed and is the original kept
     assert_eq!(
         stored(&moto, &applied(&record).original_document).await,
@@ -258,9 +247,7 @@ async fn a_deleted_policy_needs_no_quarantine() {
     let moto = Moto::start();
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN quarantined
-    let record = quarantine(INCIDENT, incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &incident).await;
     // THEN there is nothing to do, and the record says why
     assert!(not_needed_reason(&record).contains("no longer exists"));
 }

@@ -5,7 +5,7 @@
 
 use incident::membership::group_document;
 use incident::{PrincipalKind, QuarantineAction, RestoreStatus, Verdict};
-use remediation::handlers::analyse::handle as analyse_change;
+use remediation::handlers::analyse::{AnalyseOutput, handle as analyse_change};
 use remediation::handlers::quarantine::quarantine;
 use remediation::handlers::restore::restore;
 use remediation::principals::group_policies;
@@ -39,18 +39,23 @@ async fn carol_and_admins(moto: &Moto, document: &str, member: bool) {
     }
 }
 
+/// Analyse's output for add-user-to-group.json (alice adds carol to admins), against moto.
+async fn membership_analysed(moto: &Moto) -> AnalyseOutput {
+    analyse_change(
+        event("add-user-to-group.json"),
+        &analyse_deps(moto.iam(), moto.documents()),
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_membership_that_adds_a_restricted_grant_is_held_back_and_given_back_on_approval() {
     // GIVEN alice added carol (who can do nothing) to admins, which grants everything
     let moto = Moto::start();
     carol_and_admins(&moto, &policy("administrator-access.json"), true).await;
     // WHEN the event is analysed
-    let output = analyse_change(
-        event("add-user-to-group.json"),
-        &analyse_deps(moto.iam(), moto.documents()),
-    )
-    .await
-    .unwrap();
+    let output = membership_analysed(&moto).await;
     // THEN it is restricted: the membership adds both restricted patterns, and the group's
     // policies are kept as the document analysed
     let analysed = restricted_analysis(&output.incident);
@@ -70,9 +75,7 @@ async fn a_membership_that_adds_a_restricted_grant_is_held_back_and_given_back_o
         json(&group_document("admins", &group))
     );
     // WHEN it is quarantined
-    let record = quarantine(INCIDENT, output.incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &output.incident).await;
     // THEN carol is out of admins, and only that: the group keeps its policy
     assert_eq!(
         applied(&record).action,
@@ -103,12 +106,7 @@ async fn a_membership_of_a_group_that_grants_nothing_restricted_is_clean() {
     let moto = Moto::start();
     carol_and_admins(&moto, &policy("read-only-reports-bucket.json"), true).await;
     // WHEN the event is analysed
-    let output = analyse_change(
-        event("add-user-to-group.json"),
-        &analyse_deps(moto.iam(), moto.documents()),
-    )
-    .await
-    .unwrap();
+    let output = membership_analysed(&moto).await;
     // THEN it is clean, and carol stays in the group
     let analysed = clean_analysis(&output.incident);
     assert!(analysed.group_grants.is_empty());
@@ -120,15 +118,8 @@ async fn approval_does_not_add_the_user_back_to_a_group_whose_policies_changed()
     // GIVEN carol's membership of admins held back
     let moto = Moto::start();
     carol_and_admins(&moto, &policy("administrator-access.json"), true).await;
-    let output = analyse_change(
-        event("add-user-to-group.json"),
-        &analyse_deps(moto.iam(), moto.documents()),
-    )
-    .await
-    .unwrap();
-    let record = quarantine(INCIDENT, output.incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let output = membership_analysed(&moto).await;
+    let record = quarantined(&moto, &output.incident).await;
     // AND someone put another policy into admins while the approval waited
     put_inline_policy(
         &moto.iam_client(),
@@ -149,20 +140,11 @@ async fn a_group_removal_whose_answer_was_lost_is_reported_applied_by_the_retry(
     // GIVEN carol taken out of admins by the quarantine step, whose answer was then lost
     let moto = Moto::start();
     carol_and_admins(&moto, &policy("administrator-access.json"), true).await;
-    let output = analyse_change(
-        event("add-user-to-group.json"),
-        &analyse_deps(moto.iam(), moto.documents()),
-    )
-    .await
-    .unwrap();
-    let first = quarantine(INCIDENT, output.incident.clone(), &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let output = membership_analysed(&moto).await;
+    let first = quarantined(&moto, &output.incident).await;
     assert!(groups_of(&moto, "carol").await.is_empty());
     // WHEN Step Functions retries the step
-    let retried = quarantine(INCIDENT, output.incident.clone(), &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let retried = quarantined(&moto, &output.incident).await;
     // THEN the retry reports the removal it recorded before making it, and leaves IAM alone
     assert_eq!(retried, first);
     assert!(groups_of(&moto, "carol").await.is_empty());
@@ -180,16 +162,9 @@ async fn an_event_naming_a_user_who_is_not_in_the_group_removes_and_adds_nobody(
     // grants everything, while IAM has carol outside admins
     let moto = Moto::start();
     carol_and_admins(&moto, &policy("administrator-access.json"), false).await;
-    let output = analyse_change(
-        event("add-user-to-group.json"),
-        &analyse_deps(moto.iam(), moto.documents()),
-    )
-    .await
-    .unwrap();
+    let output = membership_analysed(&moto).await;
     // WHEN it reaches the quarantine step (the event is days old: IAM is not lagging)
-    let record = quarantine(INCIDENT, output.incident, &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    let record = quarantined(&moto, &output.incident).await;
     // THEN nothing is quarantined, so there is nothing to approve or restore; carol is still out
     let reason = not_needed_reason(&record);
     assert!(reason.contains("no longer in group admins"), "{reason}");

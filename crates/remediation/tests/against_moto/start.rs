@@ -73,23 +73,15 @@ async fn delivered(moto: &Moto, queue: &Queue, bodies: &[&str]) -> SqsEvent {
             .await
             .expect("SendMessage");
     }
-    let mut received = Vec::new();
-    while received.len() < bodies.len() {
-        let output = sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        received.extend(output.messages().iter().cloned());
+    let mut messages = Vec::new();
+    while messages.len() < bodies.len() {
+        messages.extend(received(&sqs, queue).await);
     }
     let position =
         |m: &aws_sdk_sqs::types::Message| bodies.iter().position(|b| Some(*b) == m.body()).unwrap();
-    received.sort_by_key(position);
+    messages.sort_by_key(position);
     batch_of(
-        received
+        messages
             .iter()
             .map(|m| {
                 json!({

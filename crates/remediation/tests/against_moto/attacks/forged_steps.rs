@@ -5,7 +5,7 @@
 //! the execution is this deployment's, running, and in that very step.
 
 use remediation::handlers::StepInvocation;
-use remediation::handlers::quarantine::{self, quarantine};
+use remediation::handlers::quarantine;
 use remediation::handlers::restore::{self, restore};
 use serde_json::Value;
 
@@ -67,9 +67,7 @@ async fn what_the_forged_payloads_carry_would_change_iam_if_a_writer_acted_on_it
             .await
             .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     }
-    quarantine(INCIDENT, forged_incident(), &quarantine_deps(&moto))
-        .await
-        .unwrap();
+    quarantined(&moto, &forged_incident()).await;
     // THEN mallory would hold AdministratorAccess three ways, and data-pipeline would lose it:
     // the refusals below stop real harm
     let after = iam_now(&moto).await;

@@ -49,19 +49,28 @@ pub async fn take(sqs: &aws_sdk_sqs::Client, queue: &Queue) -> Vec<String> {
     batch(sqs, queue, true).await
 }
 
-/// One ReceiveMessage of up to ten messages, waiting up to 1 s; `delete`: each is deleted once
-/// read, so the next batch holds only newer ones.
-async fn batch(sqs: &aws_sdk_sqs::Client, queue: &Queue, delete: bool) -> Vec<String> {
-    let output = sqs
-        .receive_message()
+/// One ReceiveMessage of up to ten messages, waiting up to 1 s: each as SQS gave it (its
+/// receipt handle too), in flight until deleted.
+pub async fn received(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &Queue,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs.receive_message()
         .queue_url(&queue.url)
         .max_number_of_messages(10)
         .wait_time_seconds(1)
         .send()
         .await
-        .expect("ReceiveMessage");
+        .expect("ReceiveMessage")
+        .messages
+        .unwrap_or_default()
+}
+
+/// One ReceiveMessage's bodies; `delete`: each is deleted once read, so the next batch holds
+/// only newer ones.
+async fn batch(sqs: &aws_sdk_sqs::Client, queue: &Queue, delete: bool) -> Vec<String> {
     let mut bodies = Vec::new();
-    for message in output.messages() {
+    for message in received(sqs, queue).await {
         if let Some(body) = message.body() {
             bodies.push(body.to_owned());
         }
