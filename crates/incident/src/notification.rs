@@ -524,9 +524,10 @@ pub fn truncate(text: &str, limit: usize) -> String {
     format!("{}...", &ascii[..limit - 3])
 }
 
-/// The operators' alert when a function that writes IAM refused a call that was not its own
-/// workflow step (a forged or replayed invocation, or an approve decision sent around the
-/// approval page). Every value is the caller's: shown on one line each, cut short.
+/// The operators' alert when a workflow function (one that writes IAM, or request-approval)
+/// refused a call that was not its own workflow step (a forged or replayed invocation, or an
+/// approve decision sent around the approval page). Every value is the caller's: shown on one
+/// line each, cut short.
 pub fn refusal_alert(function: &str, execution_arn: &str, reason: &str) -> Notification {
     let subject = truncate(
         &format!("iam-sentinel ALERT: {function} refused a call"),
@@ -534,9 +535,10 @@ pub fn refusal_alert(function: &str, execution_arn: &str, reason: &str) -> Notif
     );
     let body = format!(
         "iam-sentinel ALERT: {function} refused a call\n\n\
-         A function that writes IAM policies was called, but not as its own step of a running \
-         execution of this deployment's workflow, or with an approval that the approval page did \
-         not give. It changed nothing. Someone who may invoke the function or send a task result \
+         A function of the workflow (one that writes IAM policies, or sends approval requests) \
+         was called, but not as its own step of a running execution of this deployment's \
+         workflow, or with an approval that the approval page did not give. It changed and sent \
+         nothing. Someone who may invoke the function or send a task result \
          tried to make it write: find out who in CloudTrail (Lambda Invoke data events, Step \
          Functions SendTaskSuccess) around this time.\n\n\
          Function: {function}\n\

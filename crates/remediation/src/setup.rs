@@ -448,6 +448,7 @@ impl RequestApprovalDeps {
             link_keys: MacKey::from_env(config, "LINK_KEY_ID")?,
             approval_url,
             executions: Executions::from_env(config)?,
+            alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
         })
     }
 }

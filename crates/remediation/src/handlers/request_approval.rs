@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::error::{AwsFailure, StepError, invalid_input};
 use crate::executions::{Executions, Sent};
+use crate::handlers::{StepInvocation, alert_if_refused};
 use crate::kms::MacKey;
 use crate::publisher::Notifier;
 
@@ -24,8 +25,11 @@ pub struct RequestApprovalDeps {
     pub link_keys: MacKey,
     /// The approval API's base URL (no trailing slash needed).
     pub approval_url: String,
-    /// The other incidents: one on the same target may supersede this one, or this one them.
+    /// The other incidents: one on the same target may supersede this one, or this one them;
+    /// and this one's request, read from its history.
     pub executions: Executions,
+    /// The operators' topic: told of every refused call.
+    pub alerts: Notifier,
 }
 
 /// The state's name in the state machine.
@@ -59,12 +63,11 @@ pub async fn handle(
     let request = deps
         .executions
         .waiting_request(&invocation.execution_arn, STEP, &invocation.task_token)
-        .await
-        .inspect_err(|error| {
-            if error.error_type() == "ForgedRequest" {
-                tracing::error!(execution_arn = %invocation.execution_arn, %error, "refused a call that is not the workflow's own: no email");
-            }
-        })?;
+        .await;
+    let given = StepInvocation {
+        execution_arn: invocation.execution_arn,
+    };
+    let request = alert_if_refused(request, "request-approval", &given, &deps.alerts).await?;
     let id = ApprovalId::of_execution(&request.execution_arn)
         .map_err(|e| invalid_input(format!("the approval request's executionArn: {e}")))?;
     take_over_target(&id, deps).await?;

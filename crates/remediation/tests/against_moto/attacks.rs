@@ -3,8 +3,7 @@
 //! recorded for that step; Restore only on an approval the approval page proved; the page only
 //! for the emailed link's key, exactly as issued, and only as its own form posts; and what an
 //! approval request says comes from the history, never from whoever invoked request-approval.
-//! Every refused writer call is told to the operators (the operators' topic, read back from
-//! SQS).
+//! Every refused call is told to the operators (the operators' topic, read back from SQS).
 //!
 //! Each specification plays the attacker (mallory), shows the attack refused, IAM unchanged,
 //! and, where a writer refused, the operators alerted with the function and the reason.

@@ -82,6 +82,7 @@ async fn a_request_invoked_with_any_other_token_or_execution_sends_nothing() {
     workflow.ended(&denied.execution_arn).await;
     let waiting_token = workflow.token_of(&waiting.execution_arn).await;
     let before = workflow.emails().await.len();
+    workflow.alerts().await;
     // WHEN she invokes request-approval with her request, naming each
     let cases = [
         (
@@ -104,9 +105,12 @@ async fn a_request_invoked_with_any_other_token_or_execution_sends_nothing() {
         let error = invoke(&workflow, forged_request(&execution, &token))
             .await
             .expect_err("refused");
-        // THEN each call is refused as forged, saying why
+        // THEN each call is refused as forged, saying why, and the operators are told
         assert_eq!(error.error_type(), "ForgedRequest", "{execution}: {error}");
         assert!(error.to_string().contains(reason), "{execution}: {error}");
+        let alerts = workflow.alerts().await;
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_alerted(&alerts, "request-approval", &execution, reason);
     }
     // AND no email went out, and the waiting incident still waits
     assert_eq!(workflow.emails().await.len(), before);

@@ -154,6 +154,7 @@ impl Workflow {
                 link_keys: link_keys.clone(),
                 approval_url: API_URL.into(),
                 executions: executions.clone(),
+                alerts: notifier(&operators_topic),
             },
             restore: RestoreDeps {
                 iam: moto.iam(),
@@ -211,6 +212,7 @@ impl Workflow {
             link_keys: self.link_keys.clone(),
             approval_url: API_URL.into(),
             executions: self.executions_at(&self.moto.endpoint),
+            alerts: self.operators_notifier(),
         }
     }
 
