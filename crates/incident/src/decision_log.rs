@@ -124,9 +124,21 @@ pub struct GrantRecord {
     /// The execution name of the incident that claimed or approved it.
     pub incident: String,
     pub at: OffsetDateTime,
+    /// The target it was written for, in full (`TargetKey::canonical`): its key is only 64
+    /// bits. Absent from records written before 3 Dec 2026.
+    pub target: Option<String>,
 }
 
 impl GrantRecord {
+    /// Whether the record was written for `target`, not for another whose key collides with
+    /// its own. A record that does not say (written before targets were kept) is taken as its
+    /// key says.
+    pub fn is_for(&self, target: &Target) -> bool {
+        self.target
+            .as_deref()
+            .is_none_or(|written| written == TargetKey::canonical(target))
+    }
+
     /// Whether the sweep leaves the grant alone: approved, or claimed for an incident recently
     /// enough that its decision may still be pending. A claim older than `stale_after` (the
     /// approval deadline and a margin) belongs to an incident that has ended without approval.

@@ -25,6 +25,13 @@ pub struct TargetKey([u8; 8]);
 
 impl TargetKey {
     pub fn of(target: &Target) -> TargetKey {
+        TargetKey::hashed(&TargetKey::canonical(target))
+    }
+
+    /// The text the key hashes: which target, in full. A record keyed by 64 bits keeps it too,
+    /// so that two targets whose keys collide (someone who names both can find such a pair)
+    /// are still told apart.
+    pub fn canonical(target: &Target) -> String {
         let canonical = match target {
             Target::ManagedPolicy { policy_arn } => format!("managed\n{policy_arn}"),
             Target::InlinePolicy {
@@ -40,7 +47,7 @@ impl TargetKey {
             Target::PermissionsBoundary { principal } => format!("boundary\n{principal}"),
         };
         // IAM's names are not distinguished by case: Admin and admin are one role.
-        TargetKey::hashed(&canonical.to_lowercase())
+        canonical.to_lowercase()
     }
 
     fn hashed(text: &str) -> TargetKey {

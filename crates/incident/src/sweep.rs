@@ -489,31 +489,33 @@ fn gather(
             principal.principal, via.source
         ));
     };
+    let document_target = TargetKey::canonical(&target);
     let gathered = targets
         .entry(key.item_key())
         .or_insert_with(|| Gathered::new(target, key, version_id));
     gathered.principals.insert(principal.principal.to_string());
-    let document_key = gathered.grant.clone();
+    let document_key = (gathered.grant.clone(), document_target);
     let attachment_key = attachment.map(|attachment| {
         let attachment_key = gathered.grant.on(&attachment);
+        let attachment_target = TargetKey::canonical(&attachment);
         let part = gathered
             .attachments
             .entry(attachment_key.item_key())
             .or_insert_with(|| Gathered::new(attachment, attachment_key.clone(), None));
         part.principals.insert(principal.principal.to_string());
         add(part);
-        attachment_key
+        (attachment_key, attachment_target)
     });
     add(gathered);
     if let Some(group) = &via.through_group {
         let membership = memberships
             .entry(format!("{}\n{group}", principal.principal.name))
             .or_insert_with(|| Membership::of(principal, group));
-        membership.documents.insert(document_key.item_key());
+        membership.documents.insert(document_key.0.item_key());
         // On the group itself: the document's own target, or a managed policy's attachment.
-        let on_group = attachment_key.unwrap_or(document_key);
+        let (on_group, on_group_target) = attachment_key.unwrap_or(document_key);
         membership.documents.insert(on_group.item_key());
-        membership.on_group.insert(on_group);
+        membership.on_group.insert(on_group, on_group_target);
         add(&mut membership.gathered);
     }
     Ok(())
@@ -527,9 +529,10 @@ struct Membership {
     /// The item keys of the document targets its grants come through (and, for a managed
     /// policy, of its attachment to the group).
     documents: BTreeSet<String>,
-    /// Those documents' grants on the group itself: an approval of the membership with the
-    /// group's policies as they are now approved exactly them, on this group.
-    on_group: BTreeSet<GrantKey>,
+    /// Those documents' grants on the group itself, each with its target in full
+    /// (`TargetKey::canonical`): an approval of the membership with the group's policies as they
+    /// are now approved exactly them, on this group.
+    on_group: BTreeMap<GrantKey, String>,
 }
 
 impl Membership {
@@ -553,7 +556,7 @@ impl Membership {
         Membership {
             gathered,
             documents: BTreeSet::new(),
-            on_group: BTreeSet::new(),
+            on_group: BTreeMap::new(),
         }
     }
 
@@ -570,9 +573,11 @@ impl Membership {
             return Disposition::Alerted;
         }
         let approved_before = grants.iter().any(|(key, record)| {
-            key.target == gathered.grant.target && record.status == GrantStatus::Approved
+            key.target == gathered.grant.target
+                && record.status == GrantStatus::Approved
+                && record.is_for(&gathered.target)
         });
-        match holding(grants, &gathered.grant, context) {
+        match holding(grants, gathered, context) {
             Some(GrantStatus::Approved) => Disposition::Approved,
             Some(GrantStatus::Deciding) => Disposition::Deciding,
             None if approved_before => Disposition::Approved,
@@ -597,26 +602,31 @@ fn covered_by_memberships<'m>(
     for membership in memberships {
         let Some(record) = grants
             .get(&membership.gathered.grant)
-            .filter(|r| r.status == GrantStatus::Approved)
+            .filter(|r| r.status == GrantStatus::Approved && r.is_for(&membership.gathered.target))
         else {
             continue;
         };
-        for key in &membership.on_group {
-            covered.entry(key.clone()).or_insert_with(|| record.clone());
+        for (key, target) in &membership.on_group {
+            covered.entry(key.clone()).or_insert_with(|| GrantRecord {
+                target: Some(target.clone()),
+                ..record.clone()
+            });
         }
     }
     covered
 }
 
-/// A grant's record, while it holds.
+/// The record of a gathered grant, while it holds (and was written for its target).
 fn holding(
     grants: &HashMap<GrantKey, GrantRecord>,
-    key: &GrantKey,
+    gathered: &Gathered,
     context: &SweepContext,
 ) -> Option<GrantStatus> {
     grants
-        .get(key)
-        .filter(|record| record.holds(context.at, context.claim_lifetime))
+        .get(&gathered.grant)
+        .filter(|record| {
+            record.is_for(&gathered.target) && record.holds(context.at, context.claim_lifetime)
+        })
         .map(|record| record.status)
 }
 
@@ -743,7 +753,7 @@ impl Gathered {
         if self.holders.iter().all(|h| *h != Holder::Other) {
             return Disposition::ServiceLinkedRole;
         }
-        match holding(grants, &self.grant, context) {
+        match holding(grants, self, context) {
             Some(GrantStatus::Approved) => Disposition::Approved,
             Some(GrantStatus::Deciding) => Disposition::Deciding,
             None => unapproved(context),

@@ -10,7 +10,7 @@ use incident::decision_log::{
     GrantKey, GrantRecord, GrantStatus, IncidentRecord, boundary_key, canonical_digest,
     claim_lifetime,
 };
-use incident::{Decision, Outcome, PrincipalKind, RestoreStatus, Target};
+use incident::{Decision, Outcome, Principal, PrincipalKind, RestoreStatus, Target, TargetKey};
 use support::{
     OUTCOMES, assessment_of, fixture, read_fixture, recorded_document, spelling, state_at,
 };
@@ -120,6 +120,7 @@ fn approved_grants_hold_for_ever_and_claims_until_their_incident_must_have_ended
         status,
         incident: "i".into(),
         at,
+        target: None,
     };
     // (case, record, holds the sweep off?)
     let cases = [
@@ -249,5 +250,48 @@ fn each_outcome_names_the_publish_state_that_publishes_it() {
             Some(spelling(outcome).as_str()),
             "{outcome:?}: {state}"
         );
+    }
+}
+
+#[test]
+fn a_grant_record_counts_for_the_target_it_was_written_for_in_any_case() {
+    let role_policy = |role: &str, name: &str| Target::InlinePolicy {
+        principal: Principal {
+            kind: PrincipalKind::Role,
+            name: role.into(),
+        },
+        policy_name: name.into(),
+    };
+    let written = |target: Option<&Target>| GrantRecord {
+        status: GrantStatus::Approved,
+        incident: "i".into(),
+        at: datetime!(2026-12-01 00:00 UTC),
+        target: target.map(TargetKey::canonical),
+    };
+    let pipeline = role_policy("data-pipeline", "cleanup");
+    // (case, record, the target judged, counts?)
+    let cases = [
+        ("written for it", written(Some(&pipeline)), &pipeline, true),
+        (
+            "written for it, names in another case (IAM's are one)",
+            written(Some(&pipeline)),
+            &role_policy("Data-Pipeline", "Cleanup"),
+            true,
+        ),
+        (
+            "written for another target (keys that collide)",
+            written(Some(&role_policy("mallory", "cleanup"))),
+            &pipeline,
+            false,
+        ),
+        (
+            "written before targets were kept: as its key says",
+            written(None),
+            &pipeline,
+            true,
+        ),
+    ];
+    for (case, record, target, counts) in cases {
+        assert_eq!(record.is_for(target), counts, "{case}");
     }
 }

@@ -129,6 +129,15 @@ fn record(status: GrantStatus, at: time::OffsetDateTime) -> GrantRecord {
         status,
         incident: "earlier".into(),
         at,
+        target: None,
+    }
+}
+
+/// `record`, as written for `target` (records written before 3 Dec 2026 do not say).
+fn written_for(target: &Target, record: GrantRecord) -> GrantRecord {
+    GrantRecord {
+        target: Some(TargetKey::canonical(target)),
+        ..record
     }
 }
 
@@ -349,6 +358,41 @@ fn a_grant_approved_for_exactly_this_document_or_being_decided_is_left_alone() {
                 record(GrantStatus::Approved, now - time::Duration::days(7)),
             )]),
             Disposition::Approved,
+        ),
+        (
+            "approved, written for alice's policy",
+            HashMap::from([(
+                key(&in_force),
+                written_for(
+                    &alice_inline(),
+                    record(GrantStatus::Approved, now - time::Duration::days(7)),
+                ),
+            )]),
+            Disposition::Approved,
+        ),
+        (
+            // Someone who names two targets can make their 64-bit keys collide: the record
+            // says which target it was written for.
+            "approved under this key, but written for another target",
+            HashMap::from([(
+                key(&in_force),
+                written_for(
+                    &data_platform(),
+                    record(GrantStatus::Approved, now - time::Duration::days(7)),
+                ),
+            )]),
+            Disposition::Incident,
+        ),
+        (
+            "claimed an hour ago under this key, for another target",
+            HashMap::from([(
+                key(&in_force),
+                written_for(
+                    &data_platform(),
+                    record(GrantStatus::Deciding, now - time::Duration::hours(1)),
+                ),
+            )]),
+            Disposition::Incident,
         ),
         (
             "approved, but another document",

@@ -16,6 +16,7 @@ use incident::decision_log::{
 };
 use incident::record::AppliedQuarantine;
 use incident::rules_changed::RULES_KEY;
+use incident::{Target, TargetKey};
 use time::OffsetDateTime;
 
 use crate::error::{AwsFailure, StepError};
@@ -30,6 +31,8 @@ const EXPIRES_AT: &str = "expiresAt";
 const DIGEST: &str = "digest";
 /// A boundary ledger entry's: the digest of the boundary's document when seen.
 const DOCUMENT_DIGEST: &str = "documentDigest";
+/// A grant record's target, in full (`TargetKey::canonical`): its key holds 64 bits of it.
+const TARGET: &str = "target";
 /// The baseline marker's group memberships (a string set of `TargetKey`s; absent when none).
 const MEMBERSHIPS: &str = "memberships";
 
@@ -94,6 +97,7 @@ impl DecisionTable {
     fn grant_item(
         &self,
         key: &GrantKey,
+        target: &Target,
         status: GrantStatus,
         incident: &str,
         at: i64,
@@ -101,6 +105,7 @@ impl DecisionTable {
     ) -> HashMap<String, AttributeValue> {
         HashMap::from([
             (KEY.to_owned(), s(key.item_key())),
+            (TARGET.to_owned(), s(TargetKey::canonical(target))),
             (STATUS.to_owned(), s(status_text(status))),
             (INCIDENT.to_owned(), s(incident)),
             (AT.to_owned(), n(at)),
@@ -167,15 +172,18 @@ impl DecisionTable {
             .and_then(|json| serde_json::from_str(json).ok()))
     }
 
-    /// Records `key` approved by `incident` (after its restore): whatever the item held.
+    /// Records `key` (the grant on `target`) approved by `incident` (after its restore):
+    /// whatever the item held.
     pub async fn record_approved(
         &self,
         key: &GrantKey,
+        target: &Target,
         incident: &str,
         now: OffsetDateTime,
     ) -> Result<(), StepError> {
         let item = self.grant_item(
             key,
+            target,
             GrantStatus::Approved,
             incident,
             now.unix_timestamp(),
@@ -194,6 +202,7 @@ impl DecisionTable {
     pub async fn claim(
         &self,
         key: &GrantKey,
+        target: &Target,
         incident: &str,
         now: OffsetDateTime,
         stale_after: Duration,
@@ -201,6 +210,7 @@ impl DecisionTable {
         let stale_before = now.unix_timestamp() - stale_after.as_secs() as i64;
         let item = self.grant_item(
             key,
+            target,
             GrantStatus::Deciding,
             incident,
             now.unix_timestamp(),
@@ -272,6 +282,7 @@ impl DecisionTable {
                     status,
                     incident: text(INCIDENT).cloned().unwrap_or_default(),
                     at,
+                    target: text(TARGET).cloned(),
                 },
             );
         }
@@ -393,11 +404,18 @@ impl DecisionTable {
         }
     }
 
-    /// Gives `key`'s claim up (its incident could not be started): the claim is dated the
-    /// epoch, so the next sweep takes it over. Only while it is still `incident`'s.
-    pub async fn release(&self, key: &GrantKey, incident: &str) -> Result<(), StepError> {
+    /// Gives `key`'s claim (of the grant on `target`) up (its incident could not be started):
+    /// the claim is dated the epoch, so the next sweep takes it over. Only while it is still
+    /// `incident`'s.
+    pub async fn release(
+        &self,
+        key: &GrantKey,
+        target: &Target,
+        incident: &str,
+    ) -> Result<(), StepError> {
         let item = self.grant_item(
             key,
+            target,
             GrantStatus::Deciding,
             incident,
             0,

@@ -83,7 +83,7 @@ async fn record_approval(
         tracing::warn!("the restored original is not JSON: no grant recorded");
         return Ok(());
     };
-    let mut approved = vec![key];
+    let mut approved = vec![(key, target)];
     if let QuarantineAction::NewDefaultVersion {
         policy_arn,
         attached_to,
@@ -97,21 +97,22 @@ async fn record_approval(
             .unwrap_or_default();
         let now = deps.iam.attached_to(policy_arn).await?;
         for principal in approved_attachments(&quarantined, now) {
-            approved.push(approved[0].on(&Target::Attachment {
+            let attachment = Target::Attachment {
                 principal,
                 policy_arn: policy_arn.clone(),
-            }));
+            };
+            approved.push((approved[0].0.on(&attachment), attachment));
         }
     }
     // `approved_quarantine` proved it an execution of this state machine: it has a name.
     let incident = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
     let now = OffsetDateTime::now_utc();
-    for key in &approved {
+    for (key, target) in &approved {
         deps.decisions
-            .record_approved(key, incident.as_str(), now)
+            .record_approved(key, target, incident.as_str(), now)
             .await?;
     }
-    tracing::info!(grant = %approved[0].item_key(), attachments = approved.len() - 1, "approval recorded");
+    tracing::info!(grant = %approved[0].0.item_key(), attachments = approved.len() - 1, "approval recorded");
     Ok(())
 }
 

@@ -88,14 +88,22 @@ pub async fn handle(
         };
         match deps
             .decisions
-            .claim(&target.grant, incident, at, deps.claim_lifetime)
+            .claim(
+                &target.grant,
+                &target.target,
+                incident,
+                at,
+                deps.claim_lifetime,
+            )
             .await?
         {
             Claim::Held => target.claimed_elsewhere(),
             Claim::Claimed => {
                 if let Err(failure) = deps.queue.send(event).await {
                     // Unclaimed again, so the next sweep (or this one, retried) starts it.
-                    deps.decisions.release(&target.grant, incident).await?;
+                    deps.decisions
+                        .release(&target.grant, &target.target, incident)
+                        .await?;
                     return Err(failure.into());
                 }
                 tracing::info!(%incident, grant = %target.grant.item_key(), "incident started");

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use incident::decision_log::{GrantKey, GrantStatus, IncidentRecord, canonical_digest};
-use incident::{Decision, Outcome, Principal, PrincipalKind, RestoreStatus, Target};
+use incident::{Decision, Outcome, Principal, PrincipalKind, RestoreStatus, Target, TargetKey};
 use remediation::decisions::Claim;
 use remediation::handlers::publish::{self, PublishInput};
 use serde_json::json;
@@ -17,11 +17,14 @@ use crate::support::*;
 
 const TWO_DAYS: Duration = Duration::from_secs(48 * 3600);
 
-fn grant() -> GrantKey {
-    let target = Target::ManagedPolicy {
+fn data_platform() -> Target {
+    Target::ManagedPolicy {
         policy_arn: "arn:aws:iam::123456789012:policy/DataPlatform".into(),
-    };
-    GrantKey::of(&target, &document_of(&event("create-policy.json"))).unwrap()
+    }
+}
+
+fn grant() -> GrantKey {
+    GrantKey::of(&data_platform(), &document_of(&event("create-policy.json"))).unwrap()
 }
 
 /// The incident record `name` holds now.
@@ -41,14 +44,14 @@ async fn claims_at_once_on_one_grant_make_one_claim() {
     let moto = Moto::start();
     let table = moto.decisions();
     let now = OffsetDateTime::now_utc();
-    let key = grant();
+    let (key, target) = (grant(), data_platform());
     // WHEN twelve sweeps claim it at the same moment (DynamoDB's writes are atomic; the harness's
     // moto is made so, which this attacks)
     let sweeps: Vec<String> = (0..12).map(|n| format!("sweep-{n}-0")).collect();
     let claims = futures_util::future::join_all(
         sweeps
             .iter()
-            .map(|sweep| table.claim(&key, sweep, now, TWO_DAYS)),
+            .map(|sweep| table.claim(&key, &target, sweep, now, TWO_DAYS)),
     )
     .await;
     // THEN exactly one holds it, and the record names that one
@@ -74,7 +77,13 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
     let three_days_ago = now - time::Duration::days(3);
     assert_eq!(
         table
-            .claim(&grant(), "old-sweep", three_days_ago, TWO_DAYS)
+            .claim(
+                &grant(),
+                &data_platform(),
+                "old-sweep",
+                three_days_ago,
+                TWO_DAYS
+            )
             .await
             .unwrap(),
         Claim::Claimed
@@ -82,29 +91,46 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
     // WHEN a sweep claims it now THEN it takes it over
     assert_eq!(
         table
-            .claim(&grant(), "new-sweep", now, TWO_DAYS)
+            .claim(&grant(), &data_platform(), "new-sweep", now, TWO_DAYS)
             .await
             .unwrap(),
         Claim::Claimed
     );
     // AND a third, a moment later, finds it held
     assert_eq!(
-        table.claim(&grant(), "third", now, TWO_DAYS).await.unwrap(),
+        table
+            .claim(&grant(), &data_platform(), "third", now, TWO_DAYS)
+            .await
+            .unwrap(),
         Claim::Held
     );
     // GIVEN the grant is approved (a restore put it back) a week ago
     table
-        .record_approved(&grant(), "approved-incident", now - time::Duration::days(7))
+        .record_approved(
+            &grant(),
+            &data_platform(),
+            "approved-incident",
+            now - time::Duration::days(7),
+        )
         .await
         .unwrap();
     // WHEN a sweep claims it, however old the approval, THEN it stays approved
     assert_eq!(
-        table.claim(&grant(), "sweep", now, TWO_DAYS).await.unwrap(),
+        table
+            .claim(&grant(), &data_platform(), "sweep", now, TWO_DAYS)
+            .await
+            .unwrap(),
         Claim::Held
     );
     let grants = table.grants().await.unwrap();
     assert_eq!(grants[&grant()].status, GrantStatus::Approved);
     assert_eq!(grants[&grant()].incident, "approved-incident");
+    // AND the record names its target in full, not only by its 64-bit key
+    assert_eq!(
+        grants[&grant()].target,
+        Some(TargetKey::canonical(&data_platform()))
+    );
+    assert!(grants[&grant()].is_for(&data_platform()));
 }
 
 #[tokio::test]

@@ -271,6 +271,7 @@ async fn an_approved_grant_is_left_alone_and_report_mode_sends_nothing() {
     table
         .record_approved(
             &approved,
+            &alice_inline(),
             "approved-incident",
             OffsetDateTime::now_utc() - time::Duration::days(7),
         )
@@ -374,6 +375,7 @@ async fn a_member_since_the_baseline_is_asked_about_and_its_approval_keyed_as_re
     table
         .record_approved(
             &GrantKey::of(&on_group, DELETES_BUCKETS).unwrap(),
+            &on_group,
             "approved-group",
             now,
         )
@@ -405,7 +407,7 @@ async fn a_member_since_the_baseline_is_asked_about_and_its_approval_keyed_as_re
     let approved =
         GrantKey::of(&membership("mallory"), &group_document("Admins", &policies)).unwrap();
     table
-        .record_approved(&approved, "approved-mallory", now)
+        .record_approved(&approved, &membership("mallory"), "approved-mallory", now)
         .await
         .unwrap();
     // THEN the next sweep leaves it alone: the sweep keys it as restore-policy does
