@@ -19,9 +19,10 @@ use crate::name::TargetKey;
 use crate::outcome::{Outcome, OutcomeState};
 use crate::record::{Decision, QuarantineAction, QuarantineRecord, RestoreStatus};
 
-/// The key of the quarantine an incident's step is about to write (`quarantine#<execution
-/// name>`), recorded before it writes IAM: a retry after a lost answer finds there the
-/// detachment or group removal it made, which IAM cannot tell from somebody else's.
+/// The key of what an incident's quarantine step is about to take away (`quarantine#<execution
+/// name>`: the target, and its original document's reference), recorded before it writes IAM:
+/// a retry after a lost answer finds there the detachment or group removal it made, which IAM
+/// cannot tell from somebody else's.
 pub fn intent_key(incident: &str) -> String {
     format!("quarantine#{incident}")
 }

@@ -10,7 +10,8 @@ use policy_engine::{
     plan,
 };
 
-use crate::event::{Principal, PrincipalKind};
+use crate::event::{Principal, PrincipalKind, Target};
+use crate::name::TargetKey;
 use crate::record::{
     AddedGrant, AppliedQuarantine, DocumentRef, QuarantineAction, attachments_document,
     carried_edits, carried_findings, same_document,
@@ -329,27 +330,42 @@ pub struct AttachmentNow {
 pub enum AttachmentDecision {
     NotNeeded(String),
     Detach(AppliedQuarantine),
-    /// Already detached by this step: an earlier attempt recorded this quarantine, detached
-    /// the policy and lost its answer. Reported again, written nothing.
+    /// Already detached by this step: an earlier attempt recorded the detachment, made it and
+    /// lost its answer. Reported again, as that attempt would have, written nothing.
     DetachedBefore(AppliedQuarantine),
 }
 
-/// `intended`: the quarantine an earlier attempt of this incident's step recorded just before
-/// it wrote IAM (`decision_log::intent_key`), if any. A detachment leaves nothing in IAM to
-/// tell it from somebody else's; that record does.
+/// What an earlier attempt of this incident's quarantine step recorded just before it
+/// detached a policy or took a user out of a group (`decision_log::intent_key`): the target,
+/// in full (`TargetKey::canonical`), and the original document it kept. A detachment leaves
+/// nothing in IAM to tell it from somebody else's; this does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub target: String,
+    pub original: String,
+}
+
+impl Recorded {
+    fn is_of(&self, target: &Target) -> bool {
+        self.target == TargetKey::canonical(target)
+    }
+}
+
+/// `recorded`: what an earlier attempt of this step recorded before it wrote, if anything.
 pub fn decide_attachment(
     now: &AttachmentNow,
     lagging: bool,
     restricted: &RestrictedActions,
-    intended: Option<&AppliedQuarantine>,
+    recorded: Option<&Recorded>,
 ) -> Result<AttachmentDecision, QuarantineError> {
     if !now.attached {
-        let own = intended.filter(|i| {
-            matches!(&i.action, QuarantineAction::Detached { principal, policy_arn }
-                if *principal == now.principal && *policy_arn == now.policy_arn)
-        });
-        if let Some(own) = own {
-            return Ok(AttachmentDecision::DetachedBefore(own.clone()));
+        let this = Target::Attachment {
+            principal: now.principal.clone(),
+            policy_arn: now.policy_arn.clone(),
+        };
+        if let Some(recorded) = recorded.filter(|r| r.is_of(&this)) {
+            return detachment(now, &recorded.original, restricted)
+                .map(AttachmentDecision::DetachedBefore);
         }
         return decide_missing("the policy is no longer attached", lagging)
             .map(AttachmentDecision::NotNeeded);
@@ -358,18 +374,29 @@ pub fn decide_attachment(
         return decide_missing("the attached policy no longer exists", lagging)
             .map(AttachmentDecision::NotNeeded);
     };
-    let policy = Policy::parse(document).map_err(|source| QuarantineError::Unreadable {
-        which: "attached",
-        source,
-    })?;
-    let findings = analyse(&policy, restricted, Catalog::embedded()).findings;
-    if findings.is_empty() {
+    let applied = detachment(now, document, restricted)?;
+    if applied.findings.is_empty() {
         return Ok(AttachmentDecision::NotNeeded(
             "the attached policy, as it is now, grants no restricted action".into(),
         ));
     }
-    let (findings, omitted_grants) = carried_findings(findings);
-    Ok(AttachmentDecision::Detach(AppliedQuarantine {
+    Ok(AttachmentDecision::Detach(applied))
+}
+
+/// The record of detaching the policy whose document is `document` (its findings, what it
+/// grants of `restricted`).
+fn detachment(
+    now: &AttachmentNow,
+    document: &str,
+    restricted: &RestrictedActions,
+) -> Result<AppliedQuarantine, QuarantineError> {
+    let policy = Policy::parse(document).map_err(|source| QuarantineError::Unreadable {
+        which: "attached",
+        source,
+    })?;
+    let (findings, omitted_grants) =
+        carried_findings(analyse(&policy, restricted, Catalog::embedded()).findings);
+    Ok(AppliedQuarantine {
         action: QuarantineAction::Detached {
             principal: now.principal.clone(),
             policy_arn: now.policy_arn.clone(),
@@ -380,7 +407,7 @@ pub fn decide_attachment(
         omitted_changes: 0,
         findings,
         omitted_grants,
-    }))
+    })
 }
 
 /// A group membership as it is now.
@@ -401,26 +428,30 @@ pub enum MembershipDecision {
     NotNeeded(String),
     /// Remove the user from the group.
     Remove(AppliedQuarantine),
-    /// Already removed by this step: an earlier attempt recorded this quarantine, removed the
-    /// user and lost its answer. Reported again, written nothing.
+    /// Already removed by this step: an earlier attempt recorded the removal, made it and lost
+    /// its answer. Reported again, as that attempt would have, written nothing.
     RemovedBefore(AppliedQuarantine),
 }
 
 /// The user is taken out of the group only while the membership adds a restricted grant.
-/// `intended`: as for [`decide_attachment`].
+/// `recorded`: as for [`decide_attachment`].
 pub fn decide_membership(
     now: &MembershipNow,
     lagging: bool,
-    intended: Option<&AppliedQuarantine>,
+    recorded: Option<&Recorded>,
 ) -> Result<MembershipDecision, QuarantineError> {
     let MembershipNow { user, group, .. } = now;
     if !now.member {
-        let own = intended.filter(|i| {
-            matches!(&i.action, QuarantineAction::RemovedFromGroup { user: u, group: g }
-                if u == user && g == group)
-        });
-        if let Some(own) = own {
-            return Ok(MembershipDecision::RemovedBefore(own.clone()));
+        let this = Target::GroupMembership {
+            user: user.clone(),
+            group: group.clone(),
+        };
+        if let Some(recorded) = recorded.filter(|r| r.is_of(&this)) {
+            return Ok(MembershipDecision::RemovedBefore(removal(
+                user,
+                group,
+                &recorded.original,
+            )));
         }
     }
     let Some(group_document) = &now.group_document else {
@@ -439,10 +470,19 @@ pub fn decide_membership(
             "group {group}, as it is now, gives user {user} no restricted action it lacks"
         )));
     }
-    Ok(MembershipDecision::Remove(AppliedQuarantine {
+    Ok(MembershipDecision::Remove(removal(
+        user,
+        group,
+        group_document,
+    )))
+}
+
+/// The record of taking `user` out of `group`, whose policies were `group_document` then.
+fn removal(user: &str, group: &str, group_document: &str) -> AppliedQuarantine {
+    AppliedQuarantine {
         action: QuarantineAction::RemovedFromGroup {
-            user: user.clone(),
-            group: group.clone(),
+            user: user.to_owned(),
+            group: group.to_owned(),
         },
         original_document: DocumentRef::of(group_document),
         quarantined_document: None,
@@ -450,5 +490,5 @@ pub fn decide_membership(
         omitted_changes: 0,
         findings: Vec::new(),
         omitted_grants: 0,
-    }))
+    }
 }

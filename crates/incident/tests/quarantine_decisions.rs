@@ -5,11 +5,12 @@
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
     ManagedPolicyNow, MembershipDecision, MembershipNow, QuarantineError, VersionSummary,
-    decide_attachment, decide_inline, decide_managed, decide_membership, decide_missing,
-    inline_budget, rewrite,
+    Recorded, decide_attachment, decide_inline, decide_managed, decide_membership,
+    decide_missing, inline_budget, rewrite,
 };
-use incident::record::AppliedQuarantine;
-use incident::{AddedGrant, DocumentRef, Principal, PrincipalKind, QuarantineAction};
+use incident::{
+    AddedGrant, DocumentRef, Principal, PrincipalKind, QuarantineAction, Target, TargetKey,
+};
 use policy_engine::{Catalog, PolicyKind, RestrictedActions};
 
 const POLICY: &str = "arn:aws:iam::123456789012:policy/my-bad-policy-aws-5-mins";
@@ -667,16 +668,26 @@ fn membership_decisions() {
     }
 }
 
-/// The quarantine the step records just before it detaches `attachment(true, OFFENDING)`.
-fn recorded_detachment() -> AppliedQuarantine {
-    match decide_attachment(
-        &attachment(true, Some(OFFENDING)),
-        false,
-        &restricted(),
-        None,
-    ) {
-        Ok(AttachmentDecision::Detach(applied)) => applied,
-        other => panic!("expected a detachment, got {other:?}"),
+/// What the step records just before it detaches `attachment(true, OFFENDING)` (or takes carol
+/// out of admins): the target, and the original document it kept.
+fn recorded(target: &Target) -> Recorded {
+    Recorded {
+        target: TargetKey::canonical(target),
+        original: OFFENDING.into(),
+    }
+}
+
+fn detachment_of(policy_arn: &str) -> Target {
+    Target::Attachment {
+        principal: role(),
+        policy_arn: policy_arn.into(),
+    }
+}
+
+fn removal_from(group: &str) -> Target {
+    Target::GroupMembership {
+        user: "carol".into(),
+        group: group.into(),
     }
 }
 
@@ -685,61 +696,22 @@ fn a_retry_reports_its_own_recorded_detachment_and_nobody_elses() {
     // A detachment leaves nothing in IAM to tell it from somebody else's: what an earlier
     // attempt recorded before it wrote is what tells the retry the policy is detached because
     // the step did it (its answer lost), not because a newer change superseded the event.
-    let own = recorded_detachment();
-    let mut other_policy = own.clone();
-    other_policy.action = QuarantineAction::Detached {
-        principal: role(),
-        policy_arn: POLICY.into(),
+    let AttachmentDecision::Detach(first) =
+        decide_attachment(&attachment(true, Some(OFFENDING)), false, &restricted(), None).unwrap()
+    else {
+        panic!("expected a detachment");
     };
-    let mut other_kind = own.clone();
-    other_kind.action = QuarantineAction::RemovedFromGroup {
-        user: "carol".into(),
-        group: "admins".into(),
-    };
+    let own = recorded(&detachment_of("arn:aws:iam::aws:policy/AdministratorAccess"));
+    let other_policy = recorded(&detachment_of(POLICY));
+    let other_kind = recorded(&removal_from("admins"));
     // (case, attached now, IAM may lag, what was recorded, decision)
-    let cases: &[(&str, bool, bool, Option<&AppliedQuarantine>, &str)] = &[
-        (
-            "detached, this detachment recorded",
-            false,
-            false,
-            Some(&own),
-            "detached before",
-        ),
-        (
-            "detached just after the event, this detachment recorded",
-            false,
-            true,
-            Some(&own),
-            "detached before",
-        ),
-        (
-            "detached, nothing recorded: superseded",
-            false,
-            false,
-            None,
-            "not needed",
-        ),
-        (
-            "detached, another policy's detachment recorded",
-            false,
-            false,
-            Some(&other_policy),
-            "not needed",
-        ),
-        (
-            "detached, a group removal recorded",
-            false,
-            false,
-            Some(&other_kind),
-            "not needed",
-        ),
-        (
-            "attached again since: detach again",
-            true,
-            false,
-            Some(&own),
-            "detach",
-        ),
+    let cases: &[(&str, bool, bool, Option<&Recorded>, &str)] = &[
+        ("detached, this detachment recorded", false, false, Some(&own), "detached before"),
+        ("detached just after the event, this detachment recorded", false, true, Some(&own), "detached before"),
+        ("detached, nothing recorded: superseded", false, false, None, "not needed"),
+        ("detached, another policy's detachment recorded", false, false, Some(&other_policy), "not needed"),
+        ("detached, a group removal recorded", false, false, Some(&other_kind), "not needed"),
+        ("attached again since: detach again", true, false, Some(&own), "detach"),
     ];
     for (case, attached, lagging, recorded, expected) in cases {
         let now = attachment(*attached, attached.then_some(OFFENDING));
@@ -749,7 +721,7 @@ fn a_retry_reports_its_own_recorded_detachment_and_nobody_elses() {
             AttachmentDecision::NotNeeded(_) => "not needed",
             AttachmentDecision::Detach(_) => "detach",
             AttachmentDecision::DetachedBefore(reported) => {
-                assert_eq!(reported, &own, "{case}: reported as recorded");
+                assert_eq!(reported, &first, "{case}: reported as the first attempt did");
                 "detached before"
             }
         };
@@ -759,62 +731,29 @@ fn a_retry_reports_its_own_recorded_detachment_and_nobody_elses() {
 
 #[test]
 fn a_retry_reports_its_own_recorded_group_removal_and_nobody_elses() {
-    let own = match decide_membership(
-        &membership(true, Some(OFFENDING), &["s3:DeleteBucket"]),
-        false,
-        None,
-    ) {
-        Ok(MembershipDecision::Remove(applied)) => applied,
-        other => panic!("expected a removal, got {other:?}"),
+    let MembershipDecision::Remove(first) =
+        decide_membership(&membership(true, Some(OFFENDING), &["s3:DeleteBucket"]), false, None).unwrap()
+    else {
+        panic!("expected a removal");
     };
-    let mut other_group = own.clone();
-    other_group.action = QuarantineAction::RemovedFromGroup {
-        user: "carol".into(),
-        group: "auditors".into(),
-    };
-    let detachment = recorded_detachment();
+    let own = recorded(&removal_from("admins"));
+    let other_group = recorded(&removal_from("auditors"));
+    let detachment = recorded(&detachment_of(POLICY));
     // (case, a member now, what was recorded, decision)
-    let cases: &[(&str, bool, Option<&AppliedQuarantine>, &str)] = &[
-        (
-            "removed, this removal recorded",
-            false,
-            Some(&own),
-            "removed before",
-        ),
-        (
-            "removed, nothing recorded: superseded",
-            false,
-            None,
-            "not needed",
-        ),
-        (
-            "removed, a removal from another group recorded",
-            false,
-            Some(&other_group),
-            "not needed",
-        ),
-        (
-            "removed, a detachment recorded",
-            false,
-            Some(&detachment),
-            "not needed",
-        ),
-        (
-            "a member again since: remove again",
-            true,
-            Some(&own),
-            "remove",
-        ),
+    let cases: &[(&str, bool, Option<&Recorded>, &str)] = &[
+        ("removed, this removal recorded", false, Some(&own), "removed before"),
+        ("removed, nothing recorded: superseded", false, None, "not needed"),
+        ("removed, a removal from another group recorded", false, Some(&other_group), "not needed"),
+        ("removed, a detachment recorded", false, Some(&detachment), "not needed"),
+        ("a member again since: remove again", true, Some(&own), "remove"),
     ];
     for (case, member, recorded, expected) in cases {
         let now = membership(*member, Some(OFFENDING), &["s3:DeleteBucket"]);
-        let got = match decide_membership(&now, false, *recorded)
-            .unwrap_or_else(|e| panic!("{case}: {e}"))
-        {
+        let got = match decide_membership(&now, false, *recorded).unwrap_or_else(|e| panic!("{case}: {e}")) {
             MembershipDecision::NotNeeded(_) => "not needed",
             MembershipDecision::Remove(_) => "remove",
             MembershipDecision::RemovedBefore(reported) => {
-                assert_eq!(reported, own, "{case}: reported as recorded");
+                assert_eq!(reported, first, "{case}: reported as the first attempt did");
                 "removed before"
             }
         };

@@ -14,7 +14,7 @@ use incident::boundary::{BoundarySeen, LedgerEntry};
 use incident::decision_log::{
     BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord, intent_key,
 };
-use incident::record::AppliedQuarantine;
+use incident::record::DocumentRef;
 use incident::rules_changed::RULES_KEY;
 use incident::{Target, TargetKey};
 use time::OffsetDateTime;
@@ -31,8 +31,12 @@ const EXPIRES_AT: &str = "expiresAt";
 const DIGEST: &str = "digest";
 /// A boundary ledger entry's: the digest of the boundary's document when seen.
 const DOCUMENT_DIGEST: &str = "documentDigest";
-/// A grant record's target, in full (`TargetKey::canonical`): its key holds 64 bits of it.
+/// A grant record's (or an intended quarantine's) target, in full (`TargetKey::canonical`): a
+/// grant's key holds 64 bits of it.
 const TARGET: &str = "target";
+/// An intended quarantine's original document: its SHA-256 and length (a `DocumentRef`).
+const ORIGINAL: &str = "original";
+const CHARACTERS: &str = "characters";
 /// The baseline marker's group memberships (a string set of `TargetKey`s; absent when none).
 const MEMBERSHIPS: &str = "memberships";
 
@@ -133,19 +137,21 @@ impl DecisionTable {
         Ok(())
     }
 
-    /// Records the quarantine `incident`'s step is about to write, before it writes IAM.
+    /// Records what `incident`'s quarantine step is about to do, before it writes IAM: take
+    /// `target` away, its original document kept as `original`.
     pub async fn record_intent(
         &self,
         incident: &str,
-        intended: &AppliedQuarantine,
+        target: &Target,
+        original: &DocumentRef,
         now: OffsetDateTime,
     ) -> Result<(), StepError> {
-        let json = serde_json::to_string(intended)
-            .map_err(|e| AwsFailure::unusable_answer("the intended quarantine", &e.to_string()))?;
         self.put()
             .item(KEY, s(intent_key(incident)))
+            .item(TARGET, s(TargetKey::canonical(target)))
+            .item(ORIGINAL, s(&original.sha256))
+            .item(CHARACTERS, n(original.characters as i64))
             .item(AT, n(now.unix_timestamp()))
-            .item(RECORD, s(json))
             .item(EXPIRES_AT, self.expires_at(now))
             .send()
             .await
@@ -153,9 +159,10 @@ impl DecisionTable {
         Ok(())
     }
 
-    /// The quarantine an earlier attempt of `incident`'s step recorded before it wrote IAM, read
-    /// consistently; `None` when there is none (or its record is not one: fail closed, unknown).
-    pub async fn intent(&self, incident: &str) -> Result<Option<AppliedQuarantine>, StepError> {
+    /// What an earlier attempt of `incident`'s quarantine step recorded before it wrote IAM
+    /// (the target in full, and the original document's reference), read consistently; `None`
+    /// when there is none (or its item is not one: fail closed, unknown).
+    pub async fn intent(&self, incident: &str) -> Result<Option<(String, DocumentRef)>, StepError> {
         let output = self
             .client
             .get_item()
@@ -165,11 +172,24 @@ impl DecisionTable {
             .send()
             .await
             .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (intended quarantine)", e))?;
-        Ok(output
-            .item()
-            .and_then(|item| item.get(RECORD))
-            .and_then(|record| record.as_s().ok())
-            .and_then(|json| serde_json::from_str(json).ok()))
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+        let characters = item
+            .get(CHARACTERS)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok());
+        Ok(match (text(TARGET), text(ORIGINAL), characters) {
+            (Some(target), Some(sha256), Some(characters)) => Some((
+                target.clone(),
+                DocumentRef {
+                    sha256: sha256.clone(),
+                    characters,
+                },
+            )),
+            _ => None,
+        })
     }
 
     /// Records `key` (the grant on `target`) approved by `incident` (after its restore):

@@ -21,8 +21,8 @@ use incident::consistency::may_lag;
 use incident::membership::{added_grants, group_document};
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
-    ManagedPolicyNow, MembershipDecision, MembershipNow, Rewrite, decide_attachment, decide_inline,
-    decide_managed, decide_membership, decide_missing,
+    ManagedPolicyNow, MembershipDecision, MembershipNow, Recorded, Rewrite, decide_attachment,
+    decide_inline, decide_managed, decide_membership, decide_missing,
 };
 use incident::record::{AppliedQuarantine, attachments_document};
 use incident::{
@@ -301,17 +301,26 @@ async fn attachment(
         attached,
         document,
     };
-    let intended = intended_before(name, attached, deps).await?;
+    let recorded = recorded_before(name, attached, deps).await?;
     Ok(
-        match decide_attachment(&now, lagging, restricted, intended.as_ref())? {
+        match decide_attachment(&now, lagging, restricted, recorded.as_ref())? {
             AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
             AttachmentDecision::DetachedBefore(applied) => already_applied(applied),
             AttachmentDecision::Detach(applied) => {
                 if let Some(original) = &now.document {
                     deps.documents.put(original).await?;
                 }
+                let target = Target::Attachment {
+                    principal: principal.clone(),
+                    policy_arn: policy_arn.to_owned(),
+                };
                 deps.decisions
-                    .record_intent(name, &applied, time::OffsetDateTime::now_utc())
+                    .record_intent(
+                        name,
+                        &target,
+                        &applied.original_document,
+                        time::OffsetDateTime::now_utc(),
+                    )
                     .await?;
                 iam.detach(principal, policy_arn).await?;
                 QuarantineRecord::Applied(applied)
@@ -362,16 +371,25 @@ async fn membership(
         group_document: group_policies.map(|p| group_document(group, &p)),
         added,
     };
-    let intended = intended_before(name, member, deps).await?;
-    Ok(match decide_membership(&now, lagging, intended.as_ref())? {
+    let recorded = recorded_before(name, member, deps).await?;
+    Ok(match decide_membership(&now, lagging, recorded.as_ref())? {
         MembershipDecision::NotNeeded(reason) => not_needed(&reason),
         MembershipDecision::RemovedBefore(applied) => already_applied(applied),
         MembershipDecision::Remove(applied) => {
             if let Some(document) = &now.group_document {
                 deps.documents.put(document).await?;
             }
+            let target = Target::GroupMembership {
+                user: user.to_owned(),
+                group: group.to_owned(),
+            };
             deps.decisions
-                .record_intent(name, &applied, time::OffsetDateTime::now_utc())
+                .record_intent(
+                    name,
+                    &target,
+                    &applied.original_document,
+                    time::OffsetDateTime::now_utc(),
+                )
                 .await?;
             iam.remove_user_from_group(user, group).await?;
             QuarantineRecord::Applied(applied)
@@ -379,17 +397,24 @@ async fn membership(
     })
 }
 
-/// What an earlier attempt of this step recorded it was about to write: read only when the
-/// grant is already gone (`in_force` false), the one case where it can matter.
-async fn intended_before(
+/// What an earlier attempt of this step recorded it was about to do, its original document
+/// read back from the store: read only when the grant is already gone (`in_force` false), the
+/// one case where it can matter.
+async fn recorded_before(
     name: &str,
     in_force: bool,
     deps: &QuarantineDeps,
-) -> Result<Option<AppliedQuarantine>, StepError> {
+) -> Result<Option<Recorded>, StepError> {
     if in_force {
         return Ok(None);
     }
-    deps.decisions.intent(name).await
+    let Some((target, original)) = deps.decisions.intent(name).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Recorded {
+        target,
+        original: deps.documents.get(&original).await?,
+    }))
 }
 
 fn already_applied(applied: AppliedQuarantine) -> QuarantineRecord {
