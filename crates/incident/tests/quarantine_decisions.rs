@@ -4,9 +4,9 @@
 
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
-    ManagedPolicyNow, MembershipDecision, MembershipNow, QuarantineError, VersionSummary,
-    Recorded, decide_attachment, decide_inline, decide_managed, decide_membership,
-    decide_missing, inline_budget, rewrite,
+    ManagedPolicyNow, MembershipDecision, MembershipNow, QuarantineError, Recorded, VersionSummary,
+    decide_attachment, decide_inline, decide_managed, decide_membership, decide_missing,
+    inline_budget, rewrite,
 };
 use incident::{
     AddedGrant, DocumentRef, Principal, PrincipalKind, QuarantineAction, Target, TargetKey,
@@ -696,22 +696,64 @@ fn a_retry_reports_its_own_recorded_detachment_and_nobody_elses() {
     // A detachment leaves nothing in IAM to tell it from somebody else's: what an earlier
     // attempt recorded before it wrote is what tells the retry the policy is detached because
     // the step did it (its answer lost), not because a newer change superseded the event.
-    let AttachmentDecision::Detach(first) =
-        decide_attachment(&attachment(true, Some(OFFENDING)), false, &restricted(), None).unwrap()
-    else {
+    let AttachmentDecision::Detach(first) = decide_attachment(
+        &attachment(true, Some(OFFENDING)),
+        false,
+        &restricted(),
+        None,
+    )
+    .unwrap() else {
         panic!("expected a detachment");
     };
-    let own = recorded(&detachment_of("arn:aws:iam::aws:policy/AdministratorAccess"));
+    let own = recorded(&detachment_of(
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    ));
     let other_policy = recorded(&detachment_of(POLICY));
     let other_kind = recorded(&removal_from("admins"));
     // (case, attached now, IAM may lag, what was recorded, decision)
     let cases: &[(&str, bool, bool, Option<&Recorded>, &str)] = &[
-        ("detached, this detachment recorded", false, false, Some(&own), "detached before"),
-        ("detached just after the event, this detachment recorded", false, true, Some(&own), "detached before"),
-        ("detached, nothing recorded: superseded", false, false, None, "not needed"),
-        ("detached, another policy's detachment recorded", false, false, Some(&other_policy), "not needed"),
-        ("detached, a group removal recorded", false, false, Some(&other_kind), "not needed"),
-        ("attached again since: detach again", true, false, Some(&own), "detach"),
+        (
+            "detached, this detachment recorded",
+            false,
+            false,
+            Some(&own),
+            "detached before",
+        ),
+        (
+            "detached just after the event, this detachment recorded",
+            false,
+            true,
+            Some(&own),
+            "detached before",
+        ),
+        (
+            "detached, nothing recorded: superseded",
+            false,
+            false,
+            None,
+            "not needed",
+        ),
+        (
+            "detached, another policy's detachment recorded",
+            false,
+            false,
+            Some(&other_policy),
+            "not needed",
+        ),
+        (
+            "detached, a group removal recorded",
+            false,
+            false,
+            Some(&other_kind),
+            "not needed",
+        ),
+        (
+            "attached again since: detach again",
+            true,
+            false,
+            Some(&own),
+            "detach",
+        ),
     ];
     for (case, attached, lagging, recorded, expected) in cases {
         let now = attachment(*attached, attached.then_some(OFFENDING));
@@ -721,7 +763,10 @@ fn a_retry_reports_its_own_recorded_detachment_and_nobody_elses() {
             AttachmentDecision::NotNeeded(_) => "not needed",
             AttachmentDecision::Detach(_) => "detach",
             AttachmentDecision::DetachedBefore(reported) => {
-                assert_eq!(reported, &first, "{case}: reported as the first attempt did");
+                assert_eq!(
+                    reported, &first,
+                    "{case}: reported as the first attempt did"
+                );
                 "detached before"
             }
         };
@@ -731,9 +776,12 @@ fn a_retry_reports_its_own_recorded_detachment_and_nobody_elses() {
 
 #[test]
 fn a_retry_reports_its_own_recorded_group_removal_and_nobody_elses() {
-    let MembershipDecision::Remove(first) =
-        decide_membership(&membership(true, Some(OFFENDING), &["s3:DeleteBucket"]), false, None).unwrap()
-    else {
+    let MembershipDecision::Remove(first) = decide_membership(
+        &membership(true, Some(OFFENDING), &["s3:DeleteBucket"]),
+        false,
+        None,
+    )
+    .unwrap() else {
         panic!("expected a removal");
     };
     let own = recorded(&removal_from("admins"));
@@ -741,15 +789,42 @@ fn a_retry_reports_its_own_recorded_group_removal_and_nobody_elses() {
     let detachment = recorded(&detachment_of(POLICY));
     // (case, a member now, what was recorded, decision)
     let cases: &[(&str, bool, Option<&Recorded>, &str)] = &[
-        ("removed, this removal recorded", false, Some(&own), "removed before"),
-        ("removed, nothing recorded: superseded", false, None, "not needed"),
-        ("removed, a removal from another group recorded", false, Some(&other_group), "not needed"),
-        ("removed, a detachment recorded", false, Some(&detachment), "not needed"),
-        ("a member again since: remove again", true, Some(&own), "remove"),
+        (
+            "removed, this removal recorded",
+            false,
+            Some(&own),
+            "removed before",
+        ),
+        (
+            "removed, nothing recorded: superseded",
+            false,
+            None,
+            "not needed",
+        ),
+        (
+            "removed, a removal from another group recorded",
+            false,
+            Some(&other_group),
+            "not needed",
+        ),
+        (
+            "removed, a detachment recorded",
+            false,
+            Some(&detachment),
+            "not needed",
+        ),
+        (
+            "a member again since: remove again",
+            true,
+            Some(&own),
+            "remove",
+        ),
     ];
     for (case, member, recorded, expected) in cases {
         let now = membership(*member, Some(OFFENDING), &["s3:DeleteBucket"]);
-        let got = match decide_membership(&now, false, *recorded).unwrap_or_else(|e| panic!("{case}: {e}")) {
+        let got = match decide_membership(&now, false, *recorded)
+            .unwrap_or_else(|e| panic!("{case}: {e}"))
+        {
             MembershipDecision::NotNeeded(_) => "not needed",
             MembershipDecision::Remove(_) => "remove",
             MembershipDecision::RemovedBefore(reported) => {

@@ -307,21 +307,11 @@ async fn attachment(
             AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
             AttachmentDecision::DetachedBefore(applied) => already_applied(applied),
             AttachmentDecision::Detach(applied) => {
-                if let Some(original) = &now.document {
-                    deps.documents.put(original).await?;
-                }
                 let target = Target::Attachment {
                     principal: principal.clone(),
                     policy_arn: policy_arn.to_owned(),
                 };
-                deps.decisions
-                    .record_intent(
-                        name,
-                        &target,
-                        &applied.original_document,
-                        time::OffsetDateTime::now_utc(),
-                    )
-                    .await?;
+                about_to_take_away(name, &target, now.document.as_deref(), &applied, deps).await?;
                 iam.detach(principal, policy_arn).await?;
                 QuarantineRecord::Applied(applied)
             }
@@ -376,25 +366,34 @@ async fn membership(
         MembershipDecision::NotNeeded(reason) => not_needed(&reason),
         MembershipDecision::RemovedBefore(applied) => already_applied(applied),
         MembershipDecision::Remove(applied) => {
-            if let Some(document) = &now.group_document {
-                deps.documents.put(document).await?;
-            }
             let target = Target::GroupMembership {
                 user: user.to_owned(),
                 group: group.to_owned(),
             };
-            deps.decisions
-                .record_intent(
-                    name,
-                    &target,
-                    &applied.original_document,
-                    time::OffsetDateTime::now_utc(),
-                )
-                .await?;
+            let original = now.group_document.as_deref();
+            about_to_take_away(name, &target, original, &applied, deps).await?;
             iam.remove_user_from_group(user, group).await?;
             QuarantineRecord::Applied(applied)
         }
     })
+}
+
+/// Before a detachment or a group removal: the original kept in the document store, then what
+/// is about to be taken away recorded (`recorded_before` reads it back after a lost answer).
+async fn about_to_take_away(
+    name: &str,
+    target: &Target,
+    original: Option<&str>,
+    applied: &AppliedQuarantine,
+    deps: &QuarantineDeps,
+) -> Result<(), StepError> {
+    if let Some(original) = original {
+        deps.documents.put(original).await?;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    deps.decisions
+        .record_intent(name, target, &applied.original_document, now)
+        .await
 }
 
 /// What an earlier attempt of this step recorded it was about to do, its original document
