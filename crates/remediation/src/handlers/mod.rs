@@ -37,11 +37,9 @@ impl StepInvocation {
     ) -> Result<StepInvocation, StepError> {
         let read = serde_json::from_value::<StepInvocation>(payload.clone())
             .map_err(|e| StepError::NotTheWorkflow(NotThisStep::NotAnInvocation(e.to_string())));
-        let given = StepInvocation {
-            execution_arn: payload
-                .get("executionArn")
-                .map_or_else(|| "(none)".to_owned(), |arn| arn.to_string()),
-        };
+        let given = payload
+            .get("executionArn")
+            .map_or_else(|| "(none)".to_owned(), |arn| arn.to_string());
         alert_if_refused(read, function, &given, alerts).await
     }
 }
@@ -53,19 +51,19 @@ fn state_part<T: DeserializeOwned>(state: &serde_json::Value, part: &str) -> Res
         .map_err(|e| invalid_input(format!("the state's {part} in the history: {e}")))
 }
 
-/// A refused call is logged and told to the operators before the refusal is returned (the
-/// alert's own failure is logged, never hides the refusal).
+/// A refused call (naming `execution_arn`) is logged and told to the operators before the
+/// refusal is returned (the alert's own failure is logged, never hides the refusal).
 async fn alert_if_refused<T>(
     result: Result<T, StepError>,
     function: &str,
-    invocation: &StepInvocation,
+    execution_arn: &str,
     alerts: &Notifier,
 ) -> Result<T, StepError> {
     if let Err(error) = &result
         && error.error_type() == "ForgedRequest"
     {
-        tracing::error!(function, execution_arn = %invocation.execution_arn, %error, "refused a call that is not the workflow's own");
-        let alert = refusal_alert(function, &invocation.execution_arn, &error.to_string());
+        tracing::error!(function, execution_arn, %error, "refused a call that is not the workflow's own");
+        let alert = refusal_alert(function, execution_arn, &error.to_string());
         if let Err(failure) = alerts.notify(&alert).await {
             tracing::error!(error = %failure, "the operators could not be alerted");
         }

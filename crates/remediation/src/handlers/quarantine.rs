@@ -59,7 +59,13 @@ pub async fn handle(
         .executions
         .entered_state(&invocation.execution_arn, STEP)
         .await;
-    let step = alert_if_refused(state, "quarantine-policy", &invocation, &deps.alerts).await?;
+    let step = alert_if_refused(
+        state,
+        "quarantine-policy",
+        &invocation.execution_arn,
+        &deps.alerts,
+    )
+    .await?;
     // `entered_state` proved it an execution of this state machine: it has a name.
     let name = ApprovalId::of_execution(&invocation.execution_arn).map_err(invalid_input)?;
     quarantine(name.as_str(), state_part(&step.input, "incident")?, deps).await
@@ -416,10 +422,9 @@ async fn recorded_before(
     }))
 }
 
+/// A retried attempt's record of the quarantine an earlier attempt made (its answer lost).
 fn already_applied(applied: AppliedQuarantine) -> QuarantineRecord {
-    tracing::info!(
-        "the quarantine is already in place: an earlier attempt made it and lost its answer"
-    );
+    tracing::info!("the quarantine is already in place: a retried attempt");
     QuarantineRecord::Applied(applied)
 }
 
@@ -499,9 +504,8 @@ async fn in_place(
     action: QuarantineAction,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
-    tracing::info!("the quarantine is already in place: a retried attempt");
     keep(&rewrite, &deps.documents).await?;
-    Ok(QuarantineRecord::Applied(rewrite.applied(action)))
+    Ok(already_applied(rewrite.applied(action)))
 }
 
 fn not_needed(reason: &str) -> QuarantineRecord {

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::error::{AwsFailure, StepError, invalid_input};
 use crate::executions::{Executions, Sent};
-use crate::handlers::{StepInvocation, alert_if_refused};
+use crate::handlers::alert_if_refused;
 use crate::kms::MacKey;
 use crate::publisher::Notifier;
 
@@ -64,10 +64,13 @@ pub async fn handle(
         .executions
         .waiting_request(&invocation.execution_arn, STEP, &invocation.task_token)
         .await;
-    let given = StepInvocation {
-        execution_arn: invocation.execution_arn,
-    };
-    let request = alert_if_refused(request, "request-approval", &given, &deps.alerts).await?;
+    let request = alert_if_refused(
+        request,
+        "request-approval",
+        &invocation.execution_arn,
+        &deps.alerts,
+    )
+    .await?;
     let id = ApprovalId::of_execution(&request.execution_arn)
         .map_err(|e| invalid_input(format!("the approval request's executionArn: {e}")))?;
     take_over_target(&id, deps).await?;

@@ -53,8 +53,13 @@ pub async fn handle(
     deps: &RestoreDeps,
 ) -> Result<RestoreRecord, StepError> {
     let quarantine = approved_quarantine(&invocation, deps).await;
-    let quarantine =
-        alert_if_refused(quarantine, "restore-policy", &invocation, &deps.alerts).await?;
+    let quarantine = alert_if_refused(
+        quarantine,
+        "restore-policy",
+        &invocation.execution_arn,
+        &deps.alerts,
+    )
+    .await?;
     let Restored { record, original } = restore(quarantine.clone(), deps).await?;
     if record.status == RestoreStatus::Restored {
         record_approval(&quarantine, &original, &invocation.execution_arn, deps).await?;
