@@ -17,6 +17,10 @@ use policy_engine::analysis::granted_known_actions;
 use policy_engine::{Catalog, Policy, RestrictedActions, analyse, decode};
 use serde_json::{Value, json};
 
+/// The CLI's allocator (src/main.rs), so the figures are the ones `iam-sentinel check` gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The goals (issue 14): a p99 under 50 us per policy, and at least twice the throughput
 /// measured before the parser and the matching were reworked (59,633 policies/s, 2026-12-01;
 /// docs/BENCHMARKS.md).
