@@ -126,9 +126,7 @@ def main() -> int:
             t0 = time.time()
 
             def start(i: int) -> str:
-                return sfn.start_execution(
-                    stateMachineArn=stack.state_machine_arn, name=f"burst-{tag}-{i:03d}",
-                    input=json.dumps(events[i]))["executionArn"]
+                return stack.start_incident(f"burst-{tag}-{i:03d}", events[i])
 
             with ThreadPoolExecutor(max_workers=20) as pool:
                 arns = list(pool.map(start, range(n)))

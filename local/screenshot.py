@@ -127,8 +127,7 @@ def main() -> int:
                                        PolicyDocument=params["policyDocument"])["Policy"]["Arn"]
         assert policy_arn == event["detail"]["responseElements"]["policy"]["arn"], policy_arn
         # EventBridge starts executions without a name, so AWS names them with a UUID.
-        arn = sfn.start_execution(stateMachineArn=stack.state_machine_arn, name=str(uuid.uuid4()),
-                                  input=json.dumps(event))["executionArn"]
+        arn = stack.start_incident(str(uuid.uuid4()), event)
         say(f"execution {arn}")
         subject, body = approval_email(stack, sqs, queue_url, arn)
         m = re.search(r"Review and decide: (\S+)", body)

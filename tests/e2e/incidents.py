@@ -7,13 +7,13 @@ in IAM."""
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import time
 import urllib.parse
 import uuid
 
 from harness.constants import ACCOUNT, ROOT, WRITER_ROLE_ARN
+from harness.stack import canonical_digest
 
 FIXTURES = ROOT / "tests" / "fixtures" / "events"
 ASSUME_EC2 = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -288,14 +288,6 @@ def ledger_saw(h, role: str, boundary_arn: str | None, seconds_ago: int = 60):
                                            VersionId=policy["DefaultVersionId"])
         item["documentDigest"] = {"S": canonical_digest(version["PolicyVersion"]["Document"])}
     h.dynamodb.put_item(TableName=h.stack.decision_table, Item=item)
-
-
-def canonical_digest(document) -> str:
-    """decision_log::canonical_digest: SHA-256 of the document with sorted keys and no white
-    space (the ledger's digests are compared with it, so a mismatch fails the boundary tests)."""
-    value = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def ledger_says(h, role: str) -> str | None:

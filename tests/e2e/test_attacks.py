@@ -76,6 +76,23 @@ def test_a_forged_quarantine_of_a_running_execution_in_another_state_is_refused(
     assert h.status(arn) == "RUNNING", "the real execution was disturbed"
 
 
+def test_an_incident_started_by_hand_with_a_made_up_event_quarantines_nothing(h):
+    """T25: a power user calls StartExecution with a made-up CloudTrail event about a grant
+    really in force (the walkthrough's policy, never changed since): analysed as restricted,
+    its quarantine refused (no start recorded by the starter), the policy untouched, nobody
+    asked to approve, the operators told."""
+    target = ManagedPolicy(h, "started-by-hand")
+    before = target.state()
+    arn = h.start_by_hand(unique("by-hand"), target.event)
+    assert h.wait_done(arn) == "FAILED"
+    entered = h.states_entered(arn)
+    assert entered[-3:] == ["Quarantine", "PublishFailed", "Failed"], entered
+    assert target.state() == before, "the made-up incident changed the policy"
+    alert = wait_for_alert(h, arn)
+    assert alert.startswith("iam-sentinel ALERT: quarantine-policy refused a call"), alert
+    assert "not started by this deployment's incident starter" in alert, alert
+
+
 def test_an_approve_sent_around_the_page_restores_nothing(h, note):
     """T3: SendTaskSuccess("approve") by someone other than the approval API (no proof): the
     state machine goes to Restore, which refuses (ForgedRequest, not retried), the execution

@@ -161,7 +161,10 @@ fn status_after(events: &[HistoryEvent]) -> ApprovalStatus {
             EventKind::ApprovalFailed { .. }
             | EventKind::ApprovalScheduled { .. }
             | EventKind::ExecutionEnded => return ApprovalStatus::Closed,
-            EventKind::Other | EventKind::StateEntered { .. } | EventKind::StateExited { .. } => {}
+            EventKind::Other
+            | EventKind::ExecutionStarted { .. }
+            | EventKind::StateEntered { .. }
+            | EventKind::StateExited { .. } => {}
         }
     }
     ApprovalStatus::Open

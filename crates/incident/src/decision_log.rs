@@ -27,6 +27,13 @@ pub fn intent_key(incident: &str) -> String {
     format!("quarantine#{incident}")
 }
 
+/// The key of the incident starter's record of the execution it is about to start (`start#<execution
+/// name>`: the digest of its input, `history::StartRecord`): the writers act only in executions
+/// it started.
+pub fn start_key(incident: &str) -> String {
+    format!("start#{incident}")
+}
+
 /// The key of the one item that says the account's first sweep (the baseline) has run.
 pub const BASELINE_KEY: &str = "sweep#baseline";
 

@@ -17,6 +17,10 @@ pub struct HistoryEvent {
 
 #[derive(Debug, Clone)]
 pub enum EventKind {
+    /// `ExecutionStarted`, with the execution's input (as Step Functions re-serialises it).
+    ExecutionStarted {
+        input: Option<String>,
+    },
     /// A state was entered, with its input (the state as it was then).
     StateEntered {
         name: String,
@@ -67,6 +71,49 @@ pub enum NotThisStep {
     NotTheWaitingToken,
     #[error("the execution's approval request is no longer open")]
     RequestClosed,
+    #[error("the execution was not started by this deployment's incident starter: {0}")]
+    NotStartedByTheStarter(String),
+}
+
+/// What the incident starter records, under the execution's name, just before it starts an
+/// execution (`decision_log::start_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartRecord {
+    /// `decision_log::canonical_digest` of the input it started the execution with.
+    pub input_digest: String,
+    /// Until when the record vouches for that input: long after the execution's Quarantine
+    /// step, long before Step Functions lets anyone reuse the name (90 days).
+    pub expires_at: OffsetDateTime,
+}
+
+/// Whether the execution whose history is `events` is one the incident starter started: the
+/// record it wrote under the execution's name (`record`) names this execution's input and still
+/// holds at `now`. `states:StartExecution` is a power user's right; the starter writes its
+/// records where nobody else may, so an execution started by anyone else, with a made-up event,
+/// has none (or one for another input, or long expired).
+pub fn started_by_the_starter(
+    events: &[HistoryEvent],
+    record: Option<&StartRecord>,
+    now: OffsetDateTime,
+) -> Result<(), NotThisStep> {
+    let refused = |why: &str| Err(NotThisStep::NotStartedByTheStarter(why.to_owned()));
+    let Some(record) = record else {
+        return refused("it recorded no start under the execution's name");
+    };
+    let input = events.iter().find_map(|e| match &e.kind {
+        EventKind::ExecutionStarted { input } => input.as_deref(),
+        _ => None,
+    });
+    let Some(digest) = input.and_then(crate::decision_log::canonical_digest) else {
+        return refused("the history holds no JSON input the execution started with");
+    };
+    if digest != record.input_digest {
+        return refused("its record under the execution's name is of another input");
+    }
+    if record.expires_at <= now {
+        return refused("its record under the execution's name has expired");
+    }
+    Ok(())
 }
 
 /// The input `expected` was entered with, when that is the execution's current state: the last

@@ -1,7 +1,10 @@
 //! What justifies a write (threat model T1): a writer acts only on the state its own step was
 //! entered with, in a running execution, as the history records it.
 
-use incident::history::{EventKind, HistoryEvent, NotThisStep, entered_state};
+use incident::canonical_digest;
+use incident::history::{
+    EventKind, HistoryEvent, NotThisStep, StartRecord, entered_state, started_by_the_starter,
+};
 use time::macros::datetime;
 
 fn event(kind: EventKind) -> HistoryEvent {
@@ -113,5 +116,79 @@ fn a_writer_reads_the_input_of_its_own_step_and_nothing_else() {
     ];
     for (case, history, asked, expected) in cases {
         assert_eq!(entered_state(&history, asked), expected, "{case}");
+    }
+}
+
+#[test]
+fn a_writer_acts_only_in_an_execution_its_starter_recorded_with_that_input() {
+    let started = |input: &str| {
+        vec![
+            event(EventKind::ExecutionStarted {
+                input: Some(input.into()),
+            }),
+            entered("Analyse", input),
+        ]
+    };
+    // Step Functions hands the input back re-serialised: the digest is of its canonical form.
+    let input = r#"{"id":"e-1","detail":{"eventName":"AttachRolePolicy","b":1}}"#;
+    let reserialised = r#"{ "detail": {"b": 1, "eventName": "AttachRolePolicy"}, "id": "e-1" }"#;
+    let now = datetime!(2026-11-21 09:31:00 UTC);
+    let record = |of: &str, expires_at| StartRecord {
+        input_digest: canonical_digest(of).unwrap(),
+        expires_at,
+    };
+    let tomorrow = datetime!(2026-11-22 09:31:00 UTC);
+    let refused = |why: &str| Err(NotThisStep::NotStartedByTheStarter(why.into()));
+    // (case, history, the starter's record under the execution's name, expected)
+    type Case = (
+        &'static str,
+        Vec<HistoryEvent>,
+        Option<StartRecord>,
+        Result<(), NotThisStep>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "recorded with this input",
+            started(input),
+            Some(record(input, tomorrow)),
+            Ok(()),
+        ),
+        (
+            "recorded with this input, handed back re-serialised",
+            started(reserialised),
+            Some(record(input, tomorrow)),
+            Ok(()),
+        ),
+        (
+            "started by hand: nothing recorded",
+            started(input),
+            None,
+            refused("it recorded no start under the execution's name"),
+        ),
+        (
+            "another input under a recorded name",
+            started(r#"{"id":"e-2"}"#),
+            Some(record(input, tomorrow)),
+            refused("its record under the execution's name is of another input"),
+        ),
+        (
+            "recorded, expired",
+            started(input),
+            Some(record(input, now)),
+            refused("its record under the execution's name has expired"),
+        ),
+        (
+            "a history without the execution's start",
+            vec![entered("Analyse", input)],
+            Some(record(input, tomorrow)),
+            refused("the history holds no JSON input the execution started with"),
+        ),
+    ];
+    for (case, events, record, expected) in cases {
+        assert_eq!(
+            started_by_the_starter(&events, record.as_ref(), now),
+            expected,
+            "{case}"
+        );
     }
 }

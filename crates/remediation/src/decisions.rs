@@ -1,10 +1,11 @@
-//! The decision record (DynamoDB `DecisionTable`): incidents' records, the quarantines their
-//! steps were about to write, grant records (what the sweep leaves alone), the baseline marker,
-//! the boundary ledger and the digest of the rules in force, one item each under `pk`
-//! (`incident#...`, `quarantine#...`, `grant#...`, `sweep#baseline`, `boundary#...`,
-//! `rules#current`; `incident::decision_log` and `incident::rules_changed` say what each
-//! holds). Who may write which kind is the template's (the table's resource
-//! policy and each role's `dynamodb:LeadingKeys`); what justifies each write is its caller's.
+//! The decision record (DynamoDB `DecisionTable`): incidents' records, the executions the
+//! starter started, the quarantines their steps were about to write, grant records (what the
+//! sweep leaves alone), the baseline marker, the boundary ledger and the digest of the rules in
+//! force, one item each under `pk` (`incident#...`, `start#...`, `quarantine#...`, `grant#...`,
+//! `sweep#baseline`, `boundary#...`, `rules#current`; `incident::decision_log` and
+//! `incident::rules_changed` say what each holds). Who may write which kind is the template's
+//! (the table's resource policy and each role's `dynamodb:LeadingKeys`); what justifies each
+//! write is its caller's.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -12,8 +13,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use incident::boundary::{BoundarySeen, LedgerEntry};
 use incident::decision_log::{
-    BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord, intent_key,
+    BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord, intent_key, start_key,
 };
+use incident::history::StartRecord;
 use incident::record::DocumentRef;
 use incident::rules_changed::RULES_KEY;
 use incident::{Target, TargetKey};
@@ -41,6 +43,9 @@ const CHARACTERS: &str = "characters";
 const MEMBERSHIPS: &str = "memberships";
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+/// How long the starter's record of an execution vouches for it (`history::StartRecord`): its
+/// Quarantine step runs within minutes, and a message SQS delivers again records it again.
+const START_RECORD_LIFE: Duration = Duration::from_secs(24 * 3600);
 /// How often items BatchWriteItem left unprocessed (throttled) are written again, backing off.
 const UNPROCESSED_ATTEMPTS: u32 = 5;
 
@@ -157,6 +162,72 @@ impl DecisionTable {
             .await
             .map_err(|e| AwsFailure::from_sdk("DynamoDB PutItem (intended quarantine)", e))?;
         Ok(())
+    }
+
+    /// Records that the starter is about to start the execution `incident` with an input of
+    /// canonical digest `input_digest`, for `START_RECORD_LIFE`: true when recorded (again, for
+    /// a duplicate delivery of the same event), false when the name is recorded with another
+    /// input (Step Functions would refuse it anyway: nothing is written).
+    pub async fn record_start(
+        &self,
+        incident: &str,
+        input_digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, AwsFailure> {
+        let expires_at = now.unix_timestamp() + START_RECORD_LIFE.as_secs() as i64;
+        let written = self
+            .put()
+            .item(KEY, s(start_key(incident)))
+            .item(DIGEST, s(input_digest))
+            .item(AT, n(now.unix_timestamp()))
+            .item(EXPIRES_AT, n(expires_at))
+            .condition_expression("attribute_not_exists(#key) OR #digest = :digest")
+            .expression_attribute_names("#key", KEY)
+            .expression_attribute_names("#digest", DIGEST)
+            .expression_attribute_values(":digest", s(input_digest))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let failure = AwsFailure::from_sdk("DynamoDB PutItem (incident start)", error);
+                if failure.is(CONDITION_FAILED) {
+                    Ok(false)
+                } else {
+                    Err(failure)
+                }
+            }
+        }
+    }
+
+    /// The starter's record of the execution `incident`, read consistently; `None` when there
+    /// is none (or its item is not one: fail closed, not started).
+    pub async fn start_record(&self, incident: &str) -> Result<Option<StartRecord>, StepError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(start_key(incident)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (incident start)", e))?;
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let digest = item.get(DIGEST).and_then(|v| v.as_s().ok());
+        let expires_at = item
+            .get(EXPIRES_AT)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|v| OffsetDateTime::from_unix_timestamp(v).ok());
+        Ok(match (digest, expires_at) {
+            (Some(digest), Some(expires_at)) => Some(StartRecord {
+                input_digest: digest.clone(),
+                expires_at,
+            }),
+            _ => None,
+        })
     }
 
     /// What an earlier attempt of `incident`'s quarantine step recorded before it wrote IAM

@@ -10,10 +10,11 @@ use approval::{
 use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent as SdkEvent, HistoryEventType};
-use incident::DecisionRecord;
 use incident::history::{NotThisStep, entered_state};
+use incident::{DecisionRecord, canonical_digest};
 use time::OffsetDateTime;
 
+use crate::decisions::DecisionTable;
 use crate::error::{AwsFailure, StepError};
 
 /// The state machine of this deployment: only its executions are read or decided.
@@ -34,11 +35,13 @@ pub struct EnteredStep {
 const STEP_LOOKS: u32 = 3;
 const STEP_LOOK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
 
-/// Starts this deployment's incidents: executions of its one state machine.
+/// Starts this deployment's incidents: executions of its one state machine, each recorded
+/// first in the decision record (the writers act only in executions it recorded).
 #[derive(Clone)]
 pub struct IncidentStarter {
     pub client: aws_sdk_sfn::Client,
     pub state_machine_arn: String,
+    pub records: DecisionTable,
 }
 
 /// What StartExecution did with an incident's name.
@@ -53,8 +56,18 @@ pub enum Start {
 
 impl IncidentStarter {
     /// Starts the execution `name` with `input`, at most once: a Standard execution's name is
-    /// refused for 90 days after its first use.
+    /// refused for 90 days after its first use. Records it first (`DecisionTable::record_start`):
+    /// a name recorded with another input is taken, and nothing is started.
     pub async fn start(&self, name: &str, input: &str) -> Result<Start, AwsFailure> {
+        let digest = canonical_digest(input)
+            .ok_or_else(|| AwsFailure::unusable_answer("the incident's input", "is not JSON"))?;
+        if !self
+            .records
+            .record_start(name, &digest, OffsetDateTime::now_utc())
+            .await?
+        {
+            return Ok(Start::NameTaken);
+        }
         let started = self
             .client
             .start_execution()
@@ -304,6 +317,14 @@ fn reduce(event: &SdkEvent) -> HistoryEvent {
     let at = OffsetDateTime::from_unix_timestamp(timestamp.secs())
         .map(|t| t + time::Duration::nanoseconds(timestamp.subsec_nanos().into()))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    if let Some(details) = event.execution_started_event_details() {
+        return HistoryEvent {
+            at,
+            kind: EventKind::ExecutionStarted {
+                input: details.input().map(str::to_owned),
+            },
+        };
+    }
     if let Some(details) = event.state_entered_event_details() {
         return HistoryEvent {
             at,

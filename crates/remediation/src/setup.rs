@@ -291,7 +291,8 @@ impl RestoreDeps {
 impl StartDeps {
     /// `STATE_MACHINE_ARN`: the one state machine whose incidents it starts;
     /// `INCIDENT_QUEUE_URL` and `INCIDENT_QUEUE_ARN`: the queue whose messages alone start
-    /// them; `OPERATOR_TOPIC_ARN`: told of records refused.
+    /// them; `OPERATOR_TOPIC_ARN`: told of records refused; `DECISION_TABLE` (and
+    /// `DECISION_RETENTION_DAYS`): where each start is recorded first.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         let state_machine_arn = required_env("STATE_MACHINE_ARN")?;
         approval::StateMachine::parse(&state_machine_arn)
@@ -300,6 +301,7 @@ impl StartDeps {
             starter: IncidentStarter {
                 client: aws_sdk_sfn::Client::new(config),
                 state_machine_arn,
+                records: DecisionTable::from_env(config)?,
             },
             queue: IncidentQueue {
                 client: aws_sdk_sqs::Client::new(config),

@@ -9,7 +9,7 @@ use crate::boundaries::{self, InForce};
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
-use crate::executions::Executions;
+use crate::executions::{EnteredStep, Executions};
 use crate::handlers::{StepInvocation, alert_if_refused, state_part};
 use crate::iam::IamPolicies;
 use crate::principals::{group_policies, principal_policies};
@@ -18,6 +18,7 @@ use incident::boundary::{
     Boundary, BoundaryDecision, BoundaryNow, boundary_in_force, decide_put_back,
 };
 use incident::consistency::may_lag;
+use incident::history::started_by_the_starter;
 use incident::membership::{added_grants, group_document};
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
@@ -55,20 +56,33 @@ pub async fn handle(
     invocation: StepInvocation,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
-    let state = deps
-        .executions
-        .entered_state(&invocation.execution_arn, STEP)
-        .await;
-    let step = alert_if_refused(
-        state,
+    let (name, step) = alert_if_refused(
+        own_step(&invocation.execution_arn, deps).await,
         "quarantine-policy",
         &invocation.execution_arn,
         &deps.alerts,
     )
     .await?;
-    // `entered_state` proved it an execution of this state machine: it has a name.
-    let name = ApprovalId::of_execution(&invocation.execution_arn).map_err(invalid_input)?;
     quarantine(name.as_str(), state_part(&step.input, "incident")?, deps).await
+}
+
+/// The execution's name and the state its Quarantine step was entered with, when it is that
+/// step of an execution the incident starter started (not one started by hand with a made-up
+/// event): anything else is `NotThisStep`.
+async fn own_step(
+    execution_arn: &str,
+    deps: &QuarantineDeps,
+) -> Result<(ApprovalId, EnteredStep), StepError> {
+    let step = deps.executions.entered_state(execution_arn, STEP).await?;
+    // `entered_state` proved it an execution of this state machine: it has a name.
+    let name = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
+    let record = deps.decisions.start_record(name.as_str()).await?;
+    started_by_the_starter(
+        &step.events,
+        record.as_ref(),
+        time::OffsetDateTime::now_utc(),
+    )?;
+    Ok((name, step))
 }
 
 /// Quarantines what `incident` (the assessment of the execution named `name`) found, as IAM

@@ -4,7 +4,7 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sfn::types::ExecutionStatus;
-use incident::IncidentName;
+use incident::{IncidentName, canonical_digest};
 use remediation::executions::IncidentStarter;
 use remediation::handlers::start::{StartDeps, handle};
 use remediation::incident_queue::IncidentQueue;
@@ -45,6 +45,7 @@ async fn deployment(moto: &Moto) -> Deployment {
             starter: IncidentStarter {
                 client: moto.sfn(),
                 state_machine_arn: arn,
+                records: moto.decisions(),
             },
             queue: IncidentQueue {
                 client: moto.sqs(),
@@ -177,8 +178,42 @@ async fn the_first_delivery_starts_one_execution_named_after_the_event_with_the_
     let name = IncidentName::of(&event("create-policy.json")).to_string();
     assert_eq!(
         executions(&moto).await,
-        vec![(name, body, ExecutionStatus::Running)]
+        vec![(name.clone(), body.clone(), ExecutionStatus::Running)]
     );
+    // AND its start is recorded under its name, with its input's digest, for a day: what the
+    // writers check before they act in it
+    let record = moto.decisions().start_record(&name).await.unwrap().unwrap();
+    assert_eq!(record.input_digest, canonical_digest(&body).unwrap());
+    let life = record.expires_at - time::OffsetDateTime::now_utc();
+    assert!(
+        life > time::Duration::hours(23) && life <= time::Duration::hours(24),
+        "{life}"
+    );
+}
+
+#[tokio::test]
+async fn an_event_whose_name_was_recorded_with_another_input_starts_nothing() {
+    // GIVEN the starter recorded the event's name with another input (a first delivery of a
+    // different body under the same event id, say)
+    let moto = Moto::start();
+    let deployed = deployment(&moto).await;
+    let body = event("create-policy.json").to_string();
+    let name = IncidentName::of(&event("create-policy.json")).to_string();
+    let recorded = moto
+        .decisions()
+        .record_start(&name, "another-digest", time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(recorded);
+    // WHEN the event is delivered
+    let batch = delivered(&moto, &deployed.queue, &[&body]).await;
+    let response = handle(batch.clone(), &deployed.deps).await;
+    // THEN nothing starts (Step Functions would refuse the name anyway), the record keeps its
+    // input, and the message is done with
+    assert_eq!(failed(&response, &batch), Vec::<usize>::new());
+    assert_eq!(executions(&moto).await, vec![]);
+    let record = moto.decisions().start_record(&name).await.unwrap().unwrap();
+    assert_eq!(record.input_digest, "another-digest");
 }
 
 #[tokio::test]
@@ -229,6 +264,7 @@ async fn a_throttled_start_is_a_batch_item_failure_for_sqs_to_deliver_again() {
     deployed.deps.starter = IncidentStarter {
         client: sfn.sfn(),
         state_machine_arn: STATE_MACHINE_ARN.to_owned(),
+        records: moto.decisions(),
     };
     let managed = event("create-policy.json").to_string();
     let inline = event("put-user-policy.json").to_string();

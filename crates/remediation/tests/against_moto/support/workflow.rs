@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::types::HistoryEvent;
-use remediation::executions::Executions;
+use remediation::executions::{Executions, IncidentStarter, Start};
 use remediation::handlers::approval_api::ApprovalApiDeps;
 use remediation::handlers::publish::PublishDeps;
 use remediation::handlers::quarantine::QuarantineDeps;
@@ -261,19 +261,18 @@ impl Workflow {
         }
     }
 
-    /// Starts an execution named `name` with `input`; its ARN.
+    /// Starts an execution named `name` with `input` as the incident starter does (recorded
+    /// first: the writers act only in executions it started); its ARN.
     pub async fn start_execution(&self, name: &str, input: &Value) -> String {
-        self.moto
-            .sfn()
-            .start_execution()
-            .state_machine_arn(&self.machine_arn)
-            .name(name)
-            .input(input.to_string())
-            .send()
-            .await
-            .unwrap()
-            .execution_arn()
-            .to_owned()
+        let starter = IncidentStarter {
+            client: self.moto.sfn(),
+            state_machine_arn: self.machine_arn.clone(),
+            records: self.moto.decisions(),
+        };
+        match starter.start(name, &input.to_string()).await.unwrap() {
+            Start::Running { execution_arn } => execution_arn,
+            Start::NameTaken => panic!("the execution {name} exists already"),
+        }
     }
 
     pub async fn describe(&self, execution_arn: &str) -> DescribeExecutionOutput {
