@@ -39,7 +39,8 @@ pub const BASELINE_KEY: &str = "sweep#baseline";
 
 /// SHA-256 of the document re-serialised with its object keys sorted and no white space, so
 /// that the text an event carried, the text IAM hands out (percent-encoded) and the text a
-/// person wrote name one document. Not JSON at all: None.
+/// person wrote name one document (and an execution's input, as started and as Step Functions
+/// hands it back, one input). Not JSON at all: None.
 pub fn canonical_digest(document: &str) -> Option<String> {
     let decoded = policy_engine::decode(document).ok()?;
     let value: Value = serde_json::from_str(&decoded).ok()?;
