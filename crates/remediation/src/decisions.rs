@@ -101,6 +101,25 @@ impl DecisionTable {
         self.client.put_item().table_name(&self.table)
     }
 
+    /// The item under `key`, read consistently (`what` it is names it in an error); `None`
+    /// when there is none.
+    async fn read(
+        &self,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StepError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk(&format!("DynamoDB GetItem ({what})"), e))?;
+        Ok(output.item)
+    }
+
     /// A grant item: `key` at `status`, for `incident`, dated `at` (Unix seconds), kept for the
     /// retention from `now`.
     fn grant_item(
@@ -203,16 +222,7 @@ impl DecisionTable {
     /// The starter's record of the execution `incident`, read consistently; `None` when there
     /// is none (or its item is not one: fail closed, not started).
     pub async fn start_record(&self, incident: &str) -> Result<Option<StartRecord>, StepError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, s(start_key(incident)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (incident start)", e))?;
-        let Some(item) = output.item() else {
+        let Some(item) = self.read(&start_key(incident), "incident start").await? else {
             return Ok(None);
         };
         let digest = item.get(DIGEST).and_then(|v| v.as_s().ok());
@@ -234,16 +244,10 @@ impl DecisionTable {
     /// (the target in full, and the original document's reference), read consistently; `None`
     /// when there is none (or its item is not one: fail closed, unknown).
     pub async fn intent(&self, incident: &str) -> Result<Option<(String, DocumentRef)>, StepError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, s(intent_key(incident)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (intended quarantine)", e))?;
-        let Some(item) = output.item() else {
+        let Some(item) = self
+            .read(&intent_key(incident), "intended quarantine")
+            .await?
+        else {
             return Ok(None);
         };
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
@@ -382,16 +386,8 @@ impl DecisionTable {
 
     /// The account's baseline sweep, if one has run.
     pub async fn baseline(&self) -> Result<Option<Baseline>, StepError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, s(BASELINE_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (baseline)", e))?;
-        Ok(output.item().map(|item| Baseline {
+        let item = self.read(BASELINE_KEY, "baseline").await?;
+        Ok(item.map(|item| Baseline {
             sweep: item
                 .get(INCIDENT)
                 .and_then(|v| v.as_s().ok())
@@ -445,17 +441,9 @@ impl DecisionTable {
 
     /// The digest of the rules the deciding functions last started with (None: never recorded).
     pub async fn rules_digest(&self) -> Result<Option<String>, StepError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, s(RULES_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (rules)", e))?;
-        Ok(output
-            .item()
+        let item = self.read(RULES_KEY, "rules").await?;
+        Ok(item
+            .as_ref()
             .and_then(|item| item.get(DIGEST))
             .and_then(|v| v.as_s().ok())
             .cloned())
@@ -649,16 +637,7 @@ impl DecisionTable {
     /// What the boundary ledger remembers under `key`: `None` when it has never seen the
     /// principal (or its item is not one it wrote: fail closed, unknown).
     pub async fn boundary_seen(&self, key: &str) -> Result<Option<BoundarySeen>, StepError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem (boundary ledger)", e))?;
-        let Some(item) = output.item() else {
+        let Some(item) = self.read(key, "boundary ledger").await? else {
             return Ok(None);
         };
         let boundary_arn = match item.get("boundaryArn") {
@@ -686,16 +665,8 @@ impl DecisionTable {
     /// An item's attributes as text, for the tests and tools that read the record (None: no
     /// such item).
     pub async fn item(&self, key: &str) -> Result<Option<HashMap<String, String>>, StepError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsFailure::from_sdk("DynamoDB GetItem", e))?;
-        Ok(output.item().map(|item| {
+        let item = self.read(key, "an item").await?;
+        Ok(item.map(|item| {
             item.iter()
                 .filter_map(|(name, value)| match value {
                     AttributeValue::S(text) | AttributeValue::N(text) => {
