@@ -2,17 +2,20 @@
 //! and one link to the approval page (which decides nothing until a button is pressed).
 
 use incident::{
-    Notification, SUBJECT_LIMIT, boundary_section, change_section, current_omitted_grants,
-    describe_target, documents_section, grants_section, group_grants_section, listed,
-    quarantine_section, truncate,
+    Notification, Principal, SUBJECT_LIMIT, approved_attachments_text, boundary_section,
+    change_section, current_omitted_grants, describe_target, documents_section, grants_section,
+    group_grants_section, listed, quarantine_section, truncate,
 };
 
 use crate::request::ApprovalRequest;
 
+/// `attached`: the users, roles and groups a managed policy was attached to when quarantined
+/// (read back from the document store), for a managed policy's quarantine that kept them.
 pub fn approval_request_email(
     request: &ApprovalRequest,
     link: &str,
     deadline: &str,
+    attached: Option<&[Principal]>,
 ) -> Notification {
     let change = request.incident.change();
     let target = change.map_or("unknown policy".into(), describe_target);
@@ -45,6 +48,12 @@ pub fn approval_request_email(
     }
     body += &quarantine_section(&request.quarantine);
     body += &listed(request.quarantine.applied().map_or(&[][..], |q| &q.edits));
+    if let Some(attached) = attached {
+        body += &format!(
+            "\nWhere the policy is attached\n  {}\n",
+            approved_attachments_text(attached)
+        );
+    }
     body += &documents_section(
         request.quarantine.applied().map(|q| &q.original_document),
         Some(&request.quarantine),

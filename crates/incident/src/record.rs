@@ -366,6 +366,18 @@ pub enum QuarantineAction {
     },
 }
 
+impl QuarantineAction {
+    /// Where the document store keeps the users, roles and groups a managed policy was attached
+    /// to when quarantined (what an approval covers); `None` for any other quarantine, or one
+    /// made before they were kept.
+    pub fn attachments(&self) -> Option<&DocumentRef> {
+        match self {
+            QuarantineAction::NewDefaultVersion { attached_to, .. } => attached_to.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// The output of the Quarantine step (`$.quarantine`). The state machine routes on `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

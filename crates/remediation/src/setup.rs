@@ -451,6 +451,7 @@ impl RequestApprovalDeps {
             approval_url,
             executions: Executions::from_env(config)?,
             alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
+            documents: DocumentStore::from_env(config)?,
         })
     }
 }

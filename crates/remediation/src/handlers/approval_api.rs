@@ -13,7 +13,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use base64::Engine;
-use incident::{DecisionRecord, QuarantineAction};
+use incident::DecisionRecord;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -155,12 +155,10 @@ async fn review_documents(
             Some(quarantined) => Some(deps.documents.get(quarantined).await?),
             None => None,
         };
-        let attached_to = match &applied.action {
-            QuarantineAction::NewDefaultVersion { attached_to, .. } => {
-                deps.documents.attachments(attached_to.as_deref()).await?
-            }
-            _ => None,
-        };
+        let attached_to = deps
+            .documents
+            .attachments(applied.action.attachments())
+            .await?;
         Ok::<_, StepError>(ReviewDocuments {
             original,
             quarantined,

@@ -13,6 +13,7 @@ use incident::IncidentName;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::documents::DocumentStore;
 use crate::error::{AwsFailure, StepError, invalid_input};
 use crate::executions::{Executions, Sent};
 use crate::handlers::alert_if_refused;
@@ -30,6 +31,8 @@ pub struct RequestApprovalDeps {
     pub executions: Executions,
     /// The operators' topic: told of every refused call.
     pub alerts: Notifier,
+    /// Where a managed policy's quarantine kept its attachments: the email names them.
+    pub documents: DocumentStore,
 }
 
 /// The state's name in the state machine.
@@ -85,7 +88,15 @@ pub async fn handle(
     let deadline = OffsetDateTime::now_utc()
         .checked_add(time::Duration::seconds(timeout))
         .map_or_else(|| "no deadline".to_owned(), utc);
-    let email = approval_request_email(&request, &link, &deadline);
+    let attached = match request.quarantine.applied() {
+        Some(applied) => {
+            deps.documents
+                .attachments(applied.action.attachments())
+                .await?
+        }
+        None => None,
+    };
+    let email = approval_request_email(&request, &link, &deadline, attached.as_deref());
     deps.notifier.notify(&email).await?;
     // The id, never the key or the token: whoever holds those can decide.
     tracing::info!(incident = %request.incident.id, approval_id = %id, %deadline, "approval requested");

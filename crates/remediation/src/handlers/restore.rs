@@ -89,15 +89,10 @@ async fn record_approval(
         return Ok(());
     };
     let mut approved = vec![(key, target)];
-    if let QuarantineAction::NewDefaultVersion {
-        policy_arn,
-        attached_to,
-        ..
-    } = &applied.action
-    {
+    if let QuarantineAction::NewDefaultVersion { policy_arn, .. } = &applied.action {
         // None kept (or unreadable): none is approved, and the sweep asks about each.
         let quarantined = (deps.documents)
-            .attachments(attached_to.as_deref())
+            .attachments(applied.action.attachments())
             .await?
             .unwrap_or_default();
         let now = deps.iam.attached_to(policy_arn).await?;

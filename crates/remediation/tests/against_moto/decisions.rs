@@ -145,6 +145,14 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
         std::slice::from_ref(&role),
     )
     .await;
+    // (the email says approving covers the role it was attached to)
+    assert!(
+        incident.email.contains(
+            "Approving also approves it where it was attached when quarantined: role data-pipeline."
+        ),
+        "{}",
+        incident.email
+    );
     let waiting = incident_record(&workflow.moto, "incident-recorded").await;
     assert_eq!(waiting.outcome, Outcome::Quarantined);
     assert_eq!(waiting.quarantine.as_deref(), Some("newDefaultVersion"));

@@ -205,6 +205,8 @@ pub struct Incident {
     pub policy_arn: String,
     pub id: String,
     pub key: String,
+    /// The approval email's text.
+    pub email: String,
 }
 
 /// The walkthrough's CreatePolicy, of a policy called `name`, running in the whole workflow
@@ -246,6 +248,7 @@ pub async fn incident_attached_and_waiting_for_approval(
         policy_arn,
         id: name.to_owned(),
         key,
+        email: email.body,
     }
 }
 

@@ -155,6 +155,7 @@ impl Workflow {
                 approval_url: API_URL.into(),
                 executions: executions.clone(),
                 alerts: notifier(&operators_topic),
+                documents: moto.documents(),
             },
             restore: RestoreDeps {
                 iam: moto.iam(),
@@ -213,6 +214,7 @@ impl Workflow {
             approval_url: API_URL.into(),
             executions: self.executions_at(&self.moto.endpoint),
             alerts: self.operators_notifier(),
+            documents: self.moto.documents(),
         }
     }
 
