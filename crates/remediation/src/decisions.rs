@@ -101,6 +101,25 @@ impl DecisionTable {
         self.client.put_item().table_name(&self.table)
     }
 
+    /// Sends a conditional write: whether it wrote (false: its condition did not hold, an
+    /// answer rather than a failure). `what` names the item in an error.
+    async fn written_if(
+        put: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+        what: &str,
+    ) -> Result<bool, AwsFailure> {
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let failure = AwsFailure::from_sdk(&format!("DynamoDB PutItem ({what})"), error);
+                if failure.is(CONDITION_FAILED) {
+                    Ok(false)
+                } else {
+                    Err(failure)
+                }
+            }
+        }
+    }
+
     /// The item under `key`, read consistently (`what` it is names it in an error); `None`
     /// when there is none.
     async fn read(
@@ -194,7 +213,7 @@ impl DecisionTable {
         now: OffsetDateTime,
     ) -> Result<bool, AwsFailure> {
         let expires_at = now.unix_timestamp() + START_RECORD_LIFE.as_secs() as i64;
-        let written = self
+        let put = self
             .put()
             .item(KEY, s(start_key(incident)))
             .item(DIGEST, s(input_digest))
@@ -203,20 +222,8 @@ impl DecisionTable {
             .condition_expression("attribute_not_exists(#key) OR #digest = :digest")
             .expression_attribute_names("#key", KEY)
             .expression_attribute_names("#digest", DIGEST)
-            .expression_attribute_values(":digest", s(input_digest))
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(error) => {
-                let failure = AwsFailure::from_sdk("DynamoDB PutItem (incident start)", error);
-                if failure.is(CONDITION_FAILED) {
-                    Ok(false)
-                } else {
-                    Err(failure)
-                }
-            }
-        }
+            .expression_attribute_values(":digest", s(input_digest));
+        Self::written_if(put, "incident start").await
     }
 
     /// The starter's record of the execution `incident`, read consistently; `None` when there
@@ -311,7 +318,7 @@ impl DecisionTable {
             now.unix_timestamp(),
             now,
         );
-        let claimed = self
+        let put = self
             .put()
             .set_item(Some(item))
             .condition_expression(
@@ -321,20 +328,12 @@ impl DecisionTable {
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#at", AT)
             .expression_attribute_values(":deciding", s(status_text(GrantStatus::Deciding)))
-            .expression_attribute_values(":stale", n(stale_before))
-            .send()
-            .await;
-        match claimed {
-            Ok(_) => Ok(Claim::Claimed),
-            Err(error) => {
-                let failure = AwsFailure::from_sdk("DynamoDB PutItem (deciding claim)", error);
-                if failure.is(CONDITION_FAILED) {
-                    Ok(Claim::Held)
-                } else {
-                    Err(failure.into())
-                }
-            }
-        }
+            .expression_attribute_values(":stale", n(stale_before));
+        Ok(if Self::written_if(put, "deciding claim").await? {
+            Claim::Claimed
+        } else {
+            Claim::Held
+        })
     }
 
     /// Every grant record, read consistently (a claim made a moment ago counts).
@@ -421,22 +420,10 @@ impl DecisionTable {
                 AttributeValue::Ss(memberships.iter().cloned().collect()),
             );
         }
-        let marked = put
+        let put = put
             .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", KEY)
-            .send()
-            .await;
-        match marked {
-            Ok(_) => Ok(true),
-            Err(error) => {
-                let failure = AwsFailure::from_sdk("DynamoDB PutItem (baseline)", error);
-                if failure.is(CONDITION_FAILED) {
-                    Ok(false)
-                } else {
-                    Err(failure.into())
-                }
-            }
-        }
+            .expression_attribute_names("#pk", KEY);
+        Ok(Self::written_if(put, "baseline").await?)
     }
 
     /// The digest of the rules the deciding functions last started with (None: never recorded).
@@ -470,17 +457,7 @@ impl DecisionTable {
                 .expression_attribute_names("#digest", DIGEST)
                 .expression_attribute_values(":previous", s(previous)),
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(error) => {
-                let failure = AwsFailure::from_sdk("DynamoDB PutItem (rules)", error);
-                if failure.is(CONDITION_FAILED) {
-                    Ok(false)
-                } else {
-                    Err(failure.into())
-                }
-            }
-        }
+        Ok(Self::written_if(put, "rules").await?)
     }
 
     /// Gives `key`'s claim (of the grant on `target`) up (its incident could not be started):
@@ -500,27 +477,17 @@ impl DecisionTable {
             0,
             OffsetDateTime::now_utc(),
         );
-        let released = self
+        let put = self
             .put()
             .set_item(Some(item))
             .condition_expression("#incident = :incident AND #status = :deciding")
             .expression_attribute_names("#incident", INCIDENT)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":incident", s(incident))
-            .expression_attribute_values(":deciding", s(status_text(GrantStatus::Deciding)))
-            .send()
-            .await;
-        match released {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let failure = AwsFailure::from_sdk("DynamoDB PutItem (release a claim)", error);
-                if failure.is(CONDITION_FAILED) {
-                    Ok(())
-                } else {
-                    Err(failure.into())
-                }
-            }
-        }
+            .expression_attribute_values(":deciding", s(status_text(GrantStatus::Deciding)));
+        // Not written: the claim is another's now, or approved; nothing to give up.
+        Self::written_if(put, "release a claim").await?;
+        Ok(())
     }
 
     /// The boundary ledger: `key` (`incident::decision_log::boundary_key`) had the boundary
