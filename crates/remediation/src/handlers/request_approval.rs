@@ -88,14 +88,11 @@ pub async fn handle(
     let deadline = OffsetDateTime::now_utc()
         .checked_add(time::Duration::seconds(timeout))
         .map_or_else(|| "no deadline".to_owned(), utc);
-    let attached = match request.quarantine.applied() {
-        Some(applied) => {
-            deps.documents
-                .attachments(applied.action.attachments())
-                .await?
-        }
-        None => None,
-    };
+    let kept = request
+        .quarantine
+        .applied()
+        .and_then(|q| q.action.attachments());
+    let attached = deps.documents.attachments(kept).await?;
     let email = approval_request_email(&request, &link, &deadline, attached.as_deref());
     deps.notifier.notify(&email).await?;
     // The id, never the key or the token: whoever holds those can decide.
