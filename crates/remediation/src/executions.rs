@@ -52,12 +52,15 @@ pub enum Start {
     Running { execution_arn: String },
     /// The name is taken: its execution has ended, or ran with another input. Nothing started.
     NameTaken,
+    /// The name was recorded with another input: the same CloudTrail event in another envelope,
+    /// or a body made up under its event id. Nothing started.
+    RecordedWithAnotherInput,
 }
 
 impl IncidentStarter {
     /// Starts the execution `name` with `input`, at most once: a Standard execution's name is
     /// refused for 90 days after its first use. Records it first (`DecisionTable::record_start`):
-    /// a name recorded with another input is taken, and nothing is started.
+    /// under a name recorded with another input nothing is started.
     pub async fn start(&self, name: &str, input: &str) -> Result<Start, AwsFailure> {
         let digest = canonical_digest(input)
             .ok_or_else(|| AwsFailure::unusable_answer("the incident's input", "is not JSON"))?;
@@ -66,7 +69,7 @@ impl IncidentStarter {
             .record_start(name, &digest, OffsetDateTime::now_utc())
             .await?
         {
-            return Ok(Start::NameTaken);
+            return Ok(Start::RecordedWithAnotherInput);
         }
         let started = self
             .client

@@ -188,5 +188,10 @@ fn log_start(incident: &Incident, start: &Start, again: bool) {
             incident = %name, event_id, cloudtrail_event_id, event_name,
             "duplicate delivery: this event's incident exists already; nothing started"
         ),
+        Start::RecordedWithAnotherInput => tracing::warn!(
+            incident = %name, event_id, cloudtrail_event_id, event_name,
+            "this event's incident was recorded with another input (the same CloudTrail event \
+             in another envelope, or a body made up under its id): nothing started"
+        ),
     }
 }

@@ -5,7 +5,7 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sfn::types::ExecutionStatus;
 use incident::{IncidentName, canonical_digest};
-use remediation::executions::IncidentStarter;
+use remediation::executions::{IncidentStarter, Start};
 use remediation::handlers::start::{StartDeps, handle};
 use remediation::incident_queue::IncidentQueue;
 use remediation::publisher::Notifier;
@@ -214,6 +214,9 @@ async fn an_event_whose_name_was_recorded_with_another_input_starts_nothing() {
     assert_eq!(executions(&moto).await, vec![]);
     let record = moto.decisions().start_record(&name).await.unwrap().unwrap();
     assert_eq!(record.input_digest, "another-digest");
+    // AND the starter says so, apart from a name Step Functions refused
+    let again = deployed.deps.starter.start(&name, &body).await.unwrap();
+    assert_eq!(again, Start::RecordedWithAnotherInput);
 }
 
 #[tokio::test]
