@@ -276,18 +276,32 @@ def boundary_of(h, role: str) -> str | None:
     return (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
 
 
-def ledger_saw(h, role: str, boundary_arn: str | None, seconds_ago: int = 60):
-    """The boundary ledger has seen `boundary_arn` on the role, with the digest of its default
-    document, as a sweep would have written it (decisions.rs put_boundary's item)."""
+def ledger_saw(h, role: str, boundary_arn: str | None):
+    """The boundary ledger has seen `boundary_arn` on the role a second after IAM created it,
+    with the digest of its default document, as a sweep would have written it (decisions.rs
+    put_boundary's item). Returns once a change made now comes after it: the ledger counts only
+    what it saw strictly after the role's creation and before the change, in whole seconds."""
+    seen = role_created(h, role) + 1
     item = {"pk": {"S": f"boundary#role#{role.lower()}"},
             "boundaryArn": {"S": boundary_arn} if boundary_arn else {"NULL": True},
-            "seenAt": {"N": str(int(time.time()) - seconds_ago)}, "source": {"S": "sweep"}}
+            "seenAt": {"N": str(seen)}, "source": {"S": "sweep"}}
     if boundary_arn:
         policy = h.iam.get_policy(PolicyArn=boundary_arn)["Policy"]
         version = h.iam.get_policy_version(PolicyArn=boundary_arn,
                                            VersionId=policy["DefaultVersionId"])
         item["documentDigest"] = {"S": canonical_digest(version["PolicyVersion"]["Document"])}
     h.dynamodb.put_item(TableName=h.stack.decision_table, Item=item)
+    past_second(seen)
+
+
+def role_created(h, role: str) -> int:
+    """IAM's CreateDate of the role, in whole seconds."""
+    return int(h.iam.get_role(RoleName=role)["Role"]["CreateDate"].timestamp())
+
+
+def past_second(second: int):
+    """Waits until the clock is past `second` (whole seconds since the epoch)."""
+    time.sleep(max(0.0, second + 1 - time.time()))
 
 
 def ledger_says(h, role: str) -> str | None:
@@ -312,6 +326,8 @@ class BoundaryRole:
             PolicyName=unique(f"{prefix}-{name}"),
             PolicyDocument=(POLICIES / f"{name}.json").read_text())["Policy"]["Arn"]
             for name in boundaries}
+        # What the ledger sees of the role counts only from the second after its creation.
+        past_second(role_created(h, self.role))
 
     def set(self, name: str | None):
         """Someone's boundary change, straight through IAM."""

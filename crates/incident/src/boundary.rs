@@ -104,20 +104,28 @@ pub enum PreviousArn {
     },
 }
 
-/// The boundary in force before a change made at `changed_at`: what the ledger saw, only when
-/// it saw it before the change (a sweep or step that looked after it saw the change itself).
+/// The boundary in force before a change made at `changed_at` to a principal IAM created at
+/// `created`: what the ledger saw, only when it saw it before the change (a sweep or step that
+/// looked after it saw the change itself) and after the principal was created (the ledger is
+/// keyed by name: an entry from before is about an earlier user or role of that name, deleted
+/// since). Both times are whole seconds: a tie says neither, so the boundary is unknown.
 pub fn previous_from_ledger(
     seen: Option<&BoundarySeen>,
+    created: Option<time::OffsetDateTime>,
     changed_at: Option<time::OffsetDateTime>,
 ) -> PreviousArn {
-    match (seen, changed_at) {
-        (Some(seen), Some(changed_at)) if seen.seen_at < changed_at => match &seen.boundary_arn {
-            Some(arn) => PreviousArn::Policy {
-                arn: arn.clone(),
-                digest: seen.document_digest.clone(),
-            },
-            None => PreviousArn::NoBoundary,
-        },
+    match (seen, created, changed_at) {
+        (Some(seen), Some(created), Some(changed_at))
+            if created < seen.seen_at && seen.seen_at < changed_at =>
+        {
+            match &seen.boundary_arn {
+                Some(arn) => PreviousArn::Policy {
+                    arn: arn.clone(),
+                    digest: seen.document_digest.clone(),
+                },
+                None => PreviousArn::NoBoundary,
+            }
+        }
         _ => PreviousArn::Unknown,
     }
 }

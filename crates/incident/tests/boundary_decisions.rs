@@ -31,54 +31,104 @@ fn patterns(added: &[AddedGrant]) -> Vec<&str> {
 const BOTH: [&str; 2] = ["s3:DeleteBucket", "s3:DeleteObject"];
 
 #[test]
-fn the_previous_boundary_is_the_one_the_ledger_saw_before_the_change() {
+fn the_previous_boundary_is_the_one_the_ledger_saw_after_the_principal_was_created_and_before_the_change()
+ {
     let changed_at = time::macros::datetime!(2026-12-03 10:00 UTC);
-    let seen = |boundary_arn: Option<&str>, minutes_before: i64| BoundarySeen {
+    let minutes_before = |minutes: i64| changed_at - time::Duration::minutes(minutes);
+    let seen = |boundary_arn: Option<&str>, minutes: i64| BoundarySeen {
         boundary_arn: boundary_arn.map(str::to_owned),
         document_digest: boundary_arn.map(|_| "d1".to_owned()),
-        seen_at: changed_at - time::Duration::minutes(minutes_before),
+        seen_at: minutes_before(minutes),
     };
     let policy = || PreviousArn::Policy {
         arn: "arn:aws:iam::123456789012:policy/b".to_owned(),
         digest: Some("d1".to_owned()),
     };
     let b = Some("arn:aws:iam::123456789012:policy/b");
+    let long_ago = Some(minutes_before(600));
+    // (case, ledger entry, principal created, change made, previous boundary)
     let cases = [
         (
             "a policy seen before",
             Some(seen(b, 5)),
+            long_ago,
             Some(changed_at),
             policy(),
         ),
         (
             "none seen before",
             Some(seen(None, 5)),
+            long_ago,
             Some(changed_at),
             PreviousArn::NoBoundary,
         ),
         (
             "seen after the change",
             Some(seen(b, -5)),
+            long_ago,
             Some(changed_at),
             PreviousArn::Unknown,
         ),
         (
             "seen at the change",
             Some(seen(b, 0)),
+            long_ago,
             Some(changed_at),
             PreviousArn::Unknown,
         ),
-        ("never seen", None, Some(changed_at), PreviousArn::Unknown),
+        (
+            "never seen",
+            None,
+            long_ago,
+            Some(changed_at),
+            PreviousArn::Unknown,
+        ),
         (
             "the change's time unread",
             Some(seen(b, 5)),
+            long_ago,
             None,
             PreviousArn::Unknown,
         ),
+        (
+            "none seen on an earlier role of the same name (deleted, created again since)",
+            Some(seen(None, 60)),
+            Some(minutes_before(30)),
+            Some(changed_at),
+            PreviousArn::Unknown,
+        ),
+        (
+            "a policy seen on an earlier role of the same name",
+            Some(seen(b, 60)),
+            Some(minutes_before(30)),
+            Some(changed_at),
+            PreviousArn::Unknown,
+        ),
+        (
+            "seen in the second the role was created: which one is not known",
+            Some(seen(b, 30)),
+            Some(minutes_before(30)),
+            Some(changed_at),
+            PreviousArn::Unknown,
+        ),
+        (
+            "seen a second after the role was created",
+            Some(seen(b, 30)),
+            Some(minutes_before(30) - time::Duration::seconds(1)),
+            Some(changed_at),
+            policy(),
+        ),
+        (
+            "the role's creation time unread",
+            Some(seen(b, 5)),
+            None,
+            Some(changed_at),
+            PreviousArn::Unknown,
+        ),
     ];
-    for (case, seen, changed_at, expected) in cases {
+    for (case, seen, created, changed_at, expected) in cases {
         assert_eq!(
-            previous_from_ledger(seen.as_ref(), changed_at),
+            previous_from_ledger(seen.as_ref(), created, changed_at),
             expected,
             "{case}"
         );

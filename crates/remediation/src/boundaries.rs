@@ -46,18 +46,24 @@ pub async fn resolve(iam: &IamPolicies, previous: PreviousArn) -> Result<Previou
     })
 }
 
-/// The boundary the ledger saw in force for `principal` before a change made at `event_time`.
+/// The boundary the ledger saw in force for `principal`, created at `created`, before a change
+/// made at `event_time`.
 pub async fn previous(
     decisions: &DecisionTable,
     iam: &IamPolicies,
     principal: &Principal,
+    created: Option<OffsetDateTime>,
     event_time: &str,
 ) -> Result<Previous, StepError> {
     let seen = decisions
         .boundary_seen(&boundary_key(principal.kind, &principal.name))
         .await?;
     let changed_at = OffsetDateTime::parse(event_time, &Rfc3339).ok();
-    resolve(iam, previous_from_ledger(seen.as_ref(), changed_at)).await
+    resolve(
+        iam,
+        previous_from_ledger(seen.as_ref(), created, changed_at),
+    )
+    .await
 }
 
 /// What the ledger records of a boundary in force: its ARN (`None`: none), and the digest of

@@ -319,12 +319,15 @@ impl IamPolicies {
     }
 }
 
-/// A user or role as IAM describes it: its ARN, path, permissions boundary (the policy ARN) and,
-/// for a role, its trust policy.
+/// A user or role as IAM describes it: its ARN, path, creation time, permissions boundary (the
+/// policy ARN) and, for a role, its trust policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrincipalInfo {
     pub arn: String,
     pub path: String,
+    /// IAM's `CreateDate`, in whole seconds: a user or role deleted and created again under the
+    /// same name is a new principal from then on. `None` when it cannot be read as a time.
+    pub created: Option<time::OffsetDateTime>,
     pub boundary_arn: Option<String>,
     /// A role's trust policy (JSON text).
     pub trust_policy: Option<String>,
@@ -336,6 +339,9 @@ impl IamPolicies {
         let boundary = |b: Option<&aws_sdk_iam::types::AttachedPermissionsBoundary>| {
             b.and_then(|b| b.permissions_boundary_arn())
                 .map(str::to_owned)
+        };
+        let created = |d: &aws_sdk_iam::primitives::DateTime| {
+            time::OffsetDateTime::from_unix_timestamp(d.secs()).ok()
         };
         let info = match principal.kind {
             PrincipalKind::User => self
@@ -349,6 +355,7 @@ impl IamPolicies {
                     o.user().map(|u| PrincipalInfo {
                         arn: u.arn().to_owned(),
                         path: u.path().to_owned(),
+                        created: created(u.create_date()),
                         boundary_arn: boundary(u.permissions_boundary()),
                         trust_policy: None,
                     })
@@ -364,6 +371,7 @@ impl IamPolicies {
                     o.role().map(|r| PrincipalInfo {
                         arn: r.arn().to_owned(),
                         path: r.path().to_owned(),
+                        created: created(r.create_date()),
                         boundary_arn: boundary(r.permissions_boundary()),
                         trust_policy: r.assume_role_policy_document().map(readable),
                     })

@@ -7,6 +7,7 @@ use incident::{Principal, PrincipalKind};
 use policy_engine::access::{
     PolicySource, PrincipalPolicies, PrincipalRef, SourcedPolicy, Unresolved,
 };
+use time::OffsetDateTime;
 
 use crate::error::AwsFailure;
 use crate::iam::{IamPolicies, absent_if_missing};
@@ -21,6 +22,16 @@ pub async fn principal_policies(
     iam: &IamPolicies,
     principal: &Principal,
 ) -> Result<Option<PrincipalPolicies>> {
+    Ok(principal_since(iam, principal)
+        .await?
+        .map(|(policies, _)| policies))
+}
+
+/// [`principal_policies`], with when IAM created the principal (`PrincipalInfo::created`).
+pub async fn principal_since(
+    iam: &IamPolicies,
+    principal: &Principal,
+) -> Result<Option<(PrincipalPolicies, Option<OffsetDateTime>)>> {
     let Some(info) = iam.principal_info(principal).await? else {
         return Ok(None);
     };
@@ -56,14 +67,15 @@ pub async fn principal_policies(
         },
         None => None,
     };
-    Ok(Some(PrincipalPolicies {
+    let policies = PrincipalPolicies {
         principal: reference(principal),
         arn: Some(info.arn),
         path: Some(info.path),
         identity,
         boundary,
         unresolved,
-    }))
+    };
+    Ok(Some((policies, info.created)))
 }
 
 /// A group's own inline and attached policies, each marked as through the group; `None` when

@@ -22,7 +22,7 @@ use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::iam::IamPolicies;
-use crate::principals::{group_policies, principal_policies};
+use crate::principals::{group_policies, principal_policies, principal_since};
 
 pub struct AnalyseDeps {
     pub iam: IamPolicies,
@@ -293,7 +293,7 @@ async fn assess_boundary(
     principal: Principal,
     deps: &AnalyseDeps,
 ) -> Result<Assessment, StepError> {
-    let Some(policies) = principal_policies(&deps.iam, &principal).await? else {
+    let Some((policies, created)) = principal_since(&deps.iam, &principal).await? else {
         return gone(
             change,
             "the user or role no longer exists, so its boundary lets nothing through",
@@ -312,8 +312,14 @@ async fn assess_boundary(
             in_force.as_deref().unwrap_or("none")
         )));
     }
-    let previous =
-        boundaries::previous(&deps.decisions, &deps.iam, &principal, &change.event_time).await?;
+    let previous = boundaries::previous(
+        &deps.decisions,
+        &deps.iam,
+        &principal,
+        created,
+        &change.event_time,
+    )
+    .await?;
     let owned = ChangeContext::of(&change);
     let context = owned.context();
     let today = today();

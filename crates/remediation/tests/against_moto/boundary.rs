@@ -89,10 +89,21 @@ async fn boundary_now(moto: &Moto) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The ledger has seen `boundary` (a fixture policy's name; `None`: none) on the role an hour
-/// before now, with the digest of the fixture's document, as a sweep would have.
+/// The ledger has seen `boundary` (a fixture policy's name; `None`: none) on the role a second
+/// after IAM created it, with the digest of the fixture's document, as a sweep would have; and
+/// the change comes later. IAM's creation times are whole seconds, and the ledger counts only
+/// what it saw strictly after the role's creation and before the change.
 async fn ledger_saw(moto: &Moto, boundary: Option<&str>) {
-    let hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let seen_at = role_created(moto).await + time::Duration::seconds(1);
+    ledger_saw_at(moto, boundary, seen_at).await;
+    let change_from = seen_at + time::Duration::seconds(1);
+    let wait = change_from - OffsetDateTime::now_utc();
+    if wait.is_positive() {
+        tokio::time::sleep(wait.unsigned_abs()).await;
+    }
+}
+
+async fn ledger_saw_at(moto: &Moto, boundary: Option<&str>, seen_at: OffsetDateTime) {
     let digest = boundary.and_then(digest_of);
     moto.decisions()
         .put_boundary(
@@ -100,10 +111,22 @@ async fn ledger_saw(moto: &Moto, boundary: Option<&str>) {
             boundary.map(arn).as_deref(),
             digest.as_deref(),
             "sweep",
-            hour_ago,
+            seen_at,
         )
         .await
         .expect("the ledger");
+}
+
+async fn role_created(moto: &Moto) -> OffsetDateTime {
+    let role = moto
+        .iam_client()
+        .get_role()
+        .role_name(ROLE)
+        .send()
+        .await
+        .expect("GetRole");
+    let created = role.role().expect("the role").create_date().secs();
+    OffsetDateTime::from_unix_timestamp(created).expect("a time")
 }
 
 fn digest_of(name: &str) -> Option<String> {
@@ -243,6 +266,35 @@ async fn a_boundary_whose_document_changed_since_the_ledger_saw_it_is_not_the_pr
     let analysed = incident.analysed().expect("analysed");
     assert_eq!(analysed.boundary.as_ref().unwrap().previous, None);
     // AND the quarantine holds the role with the stack's quarantine boundary, not the widened one
+    quarantined(&moto, &incident).await;
+    assert_eq!(
+        boundary_now(&moto).await,
+        Some(arn("iam-sentinel-quarantine-boundary"))
+    );
+}
+
+#[tokio::test]
+async fn what_the_ledger_saw_on_an_earlier_role_of_the_same_name_is_not_the_previous_boundary() {
+    // GIVEN the ledger saw no boundary on a data-pipeline role an hour ago; that role was
+    // deleted, and data-pipeline created again, held back by pipeline-boundary (CreateRole is
+    // not watched); then someone deletes the new role's boundary
+    let moto = Moto::start();
+    let hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    ledger_saw_at(&moto, None, hour_ago).await;
+    pipeline(&moto, Some("pipeline-boundary"), &["pipeline-boundary"]).await;
+    set_boundary(&moto, None).await;
+    // WHEN the deletion is analysed
+    let incident = analysed(&moto, made_now("delete-role-permissions-boundary.json")).await;
+    // THEN the earlier role's entry is not the boundary before the change (read as none, the
+    // deletion would add nothing): the previous boundary is unknown, and the deletion restricted
+    assert!(
+        matches!(incident.verdict, Verdict::Restricted(_)),
+        "{incident:?}"
+    );
+    assert_eq!(added(&incident), ["s3:DeleteBucket", "s3:DeleteObject"]);
+    let analysed = incident.analysed().expect("analysed");
+    assert_eq!(analysed.boundary.as_ref().unwrap().previous, None);
+    // AND the quarantine holds the role with the stack's quarantine boundary
     quarantined(&moto, &incident).await;
     assert_eq!(
         boundary_now(&moto).await,
