@@ -49,6 +49,7 @@ test: $(VENV_READY) browser ## Every test: unit, property, CLI, handlers against
 	cargo test --workspace --locked
 	$(PYTHON) -m pytest tests/sources
 	$(PYTHON) -m pytest tests/harness
+	$(PYTHON) -m pytest tests/template
 	$(PYTHON) -m pytest tests/bench tests/cli
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
 

@@ -401,6 +401,7 @@ impl PublishDeps {
             publisher: Publisher::from_env(config)?,
             executions: Executions::from_env(config)?,
             decisions: DecisionTable::from_env(config)?,
+            alerts: Notifier::from_env(config, "OPERATOR_TOPIC_ARN")?,
         })
     }
 }

@@ -9,7 +9,6 @@ use incident::decision_log::{GrantKey, GrantStatus, IncidentRecord, canonical_di
 use incident::{Decision, Outcome, Principal, PrincipalKind, RestoreStatus, Target, TargetKey};
 use remediation::decisions::Claim;
 use remediation::handlers::publish::{self, PublishInput};
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::attacks::scene::*;
@@ -216,25 +215,28 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
 }
 
 #[tokio::test]
-async fn a_forged_publish_call_cannot_rewrite_an_incidents_record() {
-    // GIVEN a real incident waiting for approval, recorded as quarantined
+async fn a_forged_publish_call_publishes_nothing_and_cannot_rewrite_an_incidents_record() {
+    // GIVEN a real incident waiting for approval, recorded as quarantined, its emails read
     let workflow = Workflow::start(deployed_definition()).await;
     let incident = incident_waiting_for_approval(&workflow, "incident-forged-publish").await;
-    // WHEN mallory invokes publish-outcome naming that execution, as restored and approved
-    // by someone else, with a state of her making
+    let emails_before = workflow.emails().await.len();
+    workflow.alerts().await;
+    // WHEN mallory invokes publish-outcome naming that execution, as restored (its state, the
+    // decision and the restore of her making can no longer be given: the input is the outcome
+    // and the execution only)
     let forged = PublishInput {
         outcome: Outcome::Restored,
         execution_arn: incident.execution_arn.clone(),
-        state: json!({
-            "incident": forged_incident(),
-            "approval": {"decision": "approve", "sourceIp": "203.0.113.66", "comment": "fine"},
-            "restore": {"status": "restored", "detail": "all good"}
-        }),
     };
-    publish::handle(forged, &workflow.publish_deps())
-        .await
-        .expect("publishing never fails on the state's shape");
-    // THEN the record is still the history's: quarantined, nobody decided, no grant approved
+    let refused = publish::handle(forged, &workflow.publish_deps()).await;
+    // THEN the call is refused: the execution is not in its PublishRestored step
+    assert_eq!(failure(refused).error_type(), "ForgedRequest");
+    // AND nothing reached the administrators, and the operators were told, naming the execution
+    assert_eq!(workflow.emails().await.len(), emails_before);
+    let alerts = workflow.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].contains(&incident.execution_arn), "{}", alerts[0]);
+    // AND the record is still the history's: quarantined, nobody decided, no grant approved
     let record = incident_record(&workflow.moto, "incident-forged-publish").await;
     assert_eq!(record.outcome, Outcome::Quarantined);
     assert!(record.decision.is_none(), "{record:?}");

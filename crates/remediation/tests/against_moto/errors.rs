@@ -4,13 +4,13 @@
 //! client (support::replay); no answer at all from a loopback port nothing listens on.
 
 use incident::quarantine::QuarantineError;
-use incident::{DocumentRef, Outcome, QuarantineRecord};
+use incident::{DocumentRef, Outcome, OutcomeState, QuarantineRecord};
 use lambda_runtime::Diagnostic;
 use policy_engine::{PlanError, PolicyError};
 use remediation::StepError;
 use remediation::error::AwsFailure;
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
-use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
+use remediation::handlers::publish::{Published, publish};
 use remediation::handlers::quarantine::quarantine;
 use remediation::handlers::restore::restore;
 use remediation::iam::IamPolicies;
@@ -297,33 +297,31 @@ async fn a_real_step_failure_reaches_the_runtime_as_its_variant_name() {
     );
 }
 
-fn publish_input() -> PublishInput {
-    PublishInput {
-        outcome: Outcome::Failed,
-        execution_arn: "arn:aws:states:us-east-1:123456789012:execution:iam-sentinel:b3d0c1f2"
-            .into(),
-        state: json!({"incident": assessment_for(change_of(&event("put-user-policy.json")))}),
-    }
+const PUBLISHED_EXECUTION: &str =
+    "arn:aws:states:us-east-1:123456789012:execution:iam-sentinel:b3d0c1f2";
+
+/// A failure to publish, with a real-shaped assessment as the execution's state.
+async fn publish_failed(publisher: &Publisher) -> Result<Published, StepError> {
+    let state = OutcomeState::from_value(
+        json!({"incident": assessment_for(change_of(&event("put-user-policy.json")))}),
+    );
+    publish(Outcome::Failed, &state, PUBLISHED_EXECUTION, publisher).await
 }
 
 #[tokio::test]
 async fn sns_kms_throttling_on_publish_is_retryable() {
     // GIVEN SNS answers Publish with KMSThrottling (a KMS-encrypted topic, KMS over its rate)
     let sns = Replay::answering(4, || answer(400, "text/xml", SNS_KMS_THROTTLING));
-    let deps = PublishDeps {
-        publisher: Publisher {
-            notifier: Notifier {
-                sns: sns.sns(),
-                topic_arn: "arn:aws:sns:us-east-1:123456789012:iam-sentinel".into(),
-            },
-            events: events_client_at(&refused_endpoint()),
-            event_bus_name: "default".into(),
+    let publisher = Publisher {
+        notifier: Notifier {
+            sns: sns.sns(),
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:iam-sentinel".into(),
         },
-        executions: executions_at(&refused_endpoint()),
-        decisions: decisions_at(&refused_endpoint()),
+        events: events_client_at(&refused_endpoint()),
+        event_bus_name: "default".into(),
     };
     // WHEN an outcome is published
-    let error = failure(publish(publish_input(), &deps).await);
+    let error = failure(publish_failed(&publisher).await);
     // THEN the step fails Retryable, as the contract says for throttling
     assert!(
         error
@@ -348,20 +346,16 @@ async fn an_event_entry_eventbridge_rejects_as_an_internal_failure_is_retryable(
         .topic_arn
         .unwrap();
     let events = Replay::answering(4, || answer(200, "application/x-amz-json-1.1", REJECTED));
-    let deps = PublishDeps {
-        publisher: Publisher {
-            notifier: Notifier {
-                sns: moto.sns(),
-                topic_arn,
-            },
-            events: events.events(),
-            event_bus_name: "default".into(),
+    let publisher = Publisher {
+        notifier: Notifier {
+            sns: moto.sns(),
+            topic_arn,
         },
-        executions: executions_at(&moto.endpoint),
-        decisions: moto.decisions(),
+        events: events.events(),
+        event_bus_name: "default".into(),
     };
     // WHEN an outcome is published
-    let error = failure(publish(publish_input(), &deps).await);
+    let error = failure(publish_failed(&publisher).await);
     // THEN the 200 answer is still a failure, and a retryable one, naming the call, the entry's
     // code and its reason
     assert_eq!(error.error_type(), "Retryable", "{error}");

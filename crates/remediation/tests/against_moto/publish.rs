@@ -7,7 +7,7 @@
 
 use incident::{DocumentRef, Outcome, OutcomeState, notification};
 use remediation::handlers::analyse::handle as analyse_change;
-use remediation::handlers::publish::{PublishDeps, PublishInput, handle as publish};
+use remediation::handlers::publish::publish;
 use remediation::handlers::quarantine::quarantine;
 use remediation::publisher::{Notifier, Publisher};
 use serde_json::{Value, json};
@@ -86,24 +86,20 @@ async fn audience(moto: &Moto) -> Audience {
     }
 }
 
-fn publish_deps(moto: &Moto, topic_arn: &str) -> PublishDeps {
-    PublishDeps {
-        publisher: Publisher {
-            notifier: Notifier {
-                sns: moto.sns(),
-                topic_arn: topic_arn.to_owned(),
-            },
-            events: moto.events(),
-            event_bus_name: "default".into(),
+fn publisher(moto: &Moto, topic_arn: &str) -> Publisher {
+    Publisher {
+        notifier: Notifier {
+            sns: moto.sns(),
+            topic_arn: topic_arn.to_owned(),
         },
-        executions: executions_at(&moto.endpoint),
-        decisions: moto.decisions(),
+        events: moto.events(),
+        event_bus_name: "default".into(),
     }
 }
 
-/// The state machine's input to PublishQuarantined, as JSON, from real Analyse and Quarantine
-/// steps on create-policy.json (the walkthrough's bad policy, created in moto).
-async fn quarantined_input(moto: &Moto) -> PublishInput {
+/// The state PublishQuarantined is entered with, from real Analyse and Quarantine steps on
+/// create-policy.json (the walkthrough's bad policy, created in moto), as JSON and read back.
+async fn quarantined_state(moto: &Moto) -> OutcomeState {
     let incident = analyse_change(
         event("create-policy.json"),
         &analyse_deps(moto.iam(), moto.documents()),
@@ -117,12 +113,7 @@ async fn quarantined_input(moto: &Moto) -> PublishInput {
         .await
         .unwrap();
     applied(&record);
-    let input = json!({
-        "outcome": "quarantined",
-        "executionArn": EXECUTION_ARN,
-        "state": {"incident": incident, "quarantine": record},
-    });
-    serde_json::from_value(input).expect("the state machine's input deserialises")
+    OutcomeState::from_value(json!({"incident": incident, "quarantine": record}))
 }
 
 fn original() -> String {
@@ -134,13 +125,17 @@ async fn a_quarantine_is_told_to_people_with_the_actor_the_restricted_action_and
     // GIVEN a topic with a raw-delivery SQS subscriber, and a real quarantine to publish
     let moto = Moto::start();
     let audience = audience(&moto).await;
-    let input = quarantined_input(&moto).await;
-    let state = OutcomeState::from_value(input.state.clone());
+    let state = quarantined_state(&moto).await;
     let expected = notification(Outcome::Quarantined, &state, EXECUTION_ARN);
     // WHEN the outcome is published
-    let published = publish(input, &publish_deps(&moto, &audience.topic_arn))
-        .await
-        .unwrap();
+    let published = publish(
+        Outcome::Quarantined,
+        &state,
+        EXECUTION_ARN,
+        &publisher(&moto, &audience.topic_arn),
+    )
+    .await
+    .unwrap();
     // THEN the subscriber gets exactly one message: the notification's body
     assert_eq!(published.outcome, Outcome::Quarantined);
     let messages = receive(&moto.sqs(), &audience.raw, 5).await;
@@ -168,11 +163,16 @@ async fn the_sns_subject_is_the_notifications_subject() {
     // GIVEN a topic with a subscriber that receives SNS's JSON envelope (no raw delivery)
     let moto = Moto::start();
     let audience = audience(&moto).await;
-    let input = quarantined_input(&moto).await;
+    let state = quarantined_state(&moto).await;
     // WHEN the outcome is published
-    let published = publish(input, &publish_deps(&moto, &audience.topic_arn))
-        .await
-        .unwrap();
+    let published = publish(
+        Outcome::Quarantined,
+        &state,
+        EXECUTION_ARN,
+        &publisher(&moto, &audience.topic_arn),
+    )
+    .await
+    .unwrap();
     // THEN the envelope's Subject is the subject the step returned
     assert_eq!(
         published.subject,
@@ -195,14 +195,17 @@ async fn a_quarantine_is_told_to_tools_as_an_event_on_the_default_bus() {
     // GIVEN a rule on the default bus matching source iam-sentinel, with an SQS target
     let moto = Moto::start();
     let audience = audience(&moto).await;
-    let input = quarantined_input(&moto).await;
-    let record = OutcomeState::from_value(input.state.clone())
-        .quarantine
-        .unwrap();
+    let state = quarantined_state(&moto).await;
+    let record = state.quarantine.clone().unwrap();
     // WHEN the outcome is published
-    publish(input, &publish_deps(&moto, &audience.topic_arn))
-        .await
-        .unwrap();
+    publish(
+        Outcome::Quarantined,
+        &state,
+        EXECUTION_ARN,
+        &publisher(&moto, &audience.topic_arn),
+    )
+    .await
+    .unwrap();
     // THEN the rule delivers one event with the quarantine's detail-type and the whole record
     let messages = receive(&moto.sqs(), &audience.events, 5).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
@@ -228,10 +231,18 @@ async fn a_missing_topic_is_a_non_retryable_error_and_no_event_is_sent() {
     // GIVEN the configured topic does not exist (the rule and its queue do)
     let moto = Moto::start();
     let audience = audience(&moto).await;
-    let input = quarantined_input(&moto).await;
+    let state = quarantined_state(&moto).await;
     let missing = "arn:aws:sns:us-east-1:123456789012:no-such-topic";
     // WHEN the outcome is published
-    let error = failure(publish(input, &publish_deps(&moto, missing)).await);
+    let error = failure(
+        publish(
+            Outcome::Quarantined,
+            &state,
+            EXECUTION_ARN,
+            &publisher(&moto, missing),
+        )
+        .await,
+    );
     // THEN the step fails NonRetryable, naming the call and SNS's NotFound
     assert_eq!(error.error_type(), "NonRetryable", "{error}");
     let message = error.to_string();

@@ -148,6 +148,7 @@ impl Workflow {
                 },
                 executions: executions.clone(),
                 decisions: moto.decisions(),
+                alerts: notifier(&operators_topic),
             },
             request_approval: RequestApprovalDeps {
                 notifier: notifier(&administrators_topic),
@@ -231,6 +232,7 @@ impl Workflow {
             },
             executions: self.executions_at(&self.moto.endpoint),
             decisions: self.moto.decisions(),
+            alerts: self.operators_notifier(),
         }
     }
 
