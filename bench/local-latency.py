@@ -224,8 +224,8 @@ def incident(stack, trigger, iam, probe: IamProbe, n: int, tag: str, interval: f
         "the rule to start an execution",
         lambda: next((x for x in trigger.executions() if x[2] == event_id), None), 30, 0.05)
     started = sfn.describe_execution(executionArn=arn)["startDate"].timestamp()
-    analyse = wait_invocation_done(stack, inv_start, "analyse-change", name)
-    # The writers get the execution only (THREAT-MODEL.md, T1): found by its ARN.
+    # Analyse and the writers get the execution only (THREAT-MODEL.md, T1, T25): found by its ARN.
+    analyse = wait_invocation_done(stack, inv_start, "analyse-change", arn)
     quarantine = wait_invocation_done(stack, inv_start, "quarantine-policy", arn)
     mail = stack.mailbox.wait_for(
         lambda m: f"\nExecution: {arn}" in "\n" + m["message"] and demo.LINK.search(m["message"]),

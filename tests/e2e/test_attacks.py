@@ -78,19 +78,23 @@ def test_a_forged_quarantine_of_a_running_execution_in_another_state_is_refused(
 
 def test_an_incident_started_by_hand_with_a_made_up_event_quarantines_nothing(h):
     """T25: a power user calls StartExecution with a made-up CloudTrail event about a grant
-    really in force (the walkthrough's policy, never changed since): analysed as restricted,
-    its quarantine refused (no start recorded by the starter), the policy untouched, nobody
-    asked to approve, the operators told."""
+    really in force (the walkthrough's policy, never changed since): Analyse refuses it (no
+    start recorded by the starter) before anything is analysed, the policy is untouched, nobody
+    is asked to approve, and the one notice and event repeat nothing the event claims."""
     target = ManagedPolicy(h, "started-by-hand")
     before = target.state()
     arn = h.start_by_hand(unique("by-hand"), target.event)
     assert h.wait_done(arn) == "FAILED"
     entered = h.states_entered(arn)
-    assert entered[-3:] == ["Quarantine", "PublishFailed", "Failed"], entered
+    assert entered == ["Analyse", "PublishFailed", "Failed"], entered
     assert target.state() == before, "the made-up incident changed the policy"
-    alert = wait_for_alert(h, arn)
-    assert alert.startswith("iam-sentinel ALERT: quarantine-policy refused a call"), alert
-    assert "not started by this deployment's incident starter" in alert, alert
+    notices, events = h.published(arn, 1)
+    assert len(notices) == 1 and len(events) == 1, (notices, events)
+    assert "Started by hand" in notices[0] and "ForgedStart" in notices[0], notices[0]
+    assert not h.approval_emails(arn)
+    for claim in (target.name, "alice"):
+        assert claim not in notices[0], notices[0]
+        assert claim not in json.dumps(events[0]), events[0]
 
 
 def test_an_approve_sent_around_the_page_restores_nothing(h, note):

@@ -9,6 +9,11 @@ use time::OffsetDateTime;
 /// (SendTaskFailure); the state machine catches it by this name.
 pub const SUPERSEDED: &str = "Superseded";
 
+/// The error of a step in an execution the incident starter did not start
+/// ([`started_by_the_starter`]): started by hand, its input made up. Caught like any failure;
+/// its failure notice repeats nothing the input claims.
+pub const FORGED_START: &str = "ForgedStart";
+
 #[derive(Debug, Clone)]
 pub struct HistoryEvent {
     pub at: OffsetDateTime,

@@ -31,10 +31,14 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
     let about = match (change, &facts) {
         (Some(change), _) => describe_target(change),
         (None, Some(facts)) => describe_facts_target(facts),
+        (None, None) if state.is_made_up_start() => "an execution started by hand".into(),
         (None, None) => "unknown policy".into(),
     };
     let subject = format!("iam-sentinel: {} ({about})", outcome.headline());
     let mut body = format!("{}\n\n{}\n", outcome.headline(), outcome.what_happens());
+    if state.is_made_up_start() {
+        body += MADE_UP_START;
+    }
     if let Some(change) = change {
         body += &change_section(change);
     }
@@ -110,6 +114,12 @@ pub fn notification(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         body,
     }
 }
+
+/// Why a refused execution's notice shows nothing of its input.
+const MADE_UP_START: &str = "\nStarted by hand\n  iam-sentinel's incident starter did not start this \
+execution: someone called states:StartExecution with an input of their own. Nothing was written. \
+What the input claims (who changed what, when) is not repeated here. Who started it is in \
+CloudTrail (StartExecution).\n";
 
 /// "Documents": each document the workflow kept, by size and SHA-256, and how to read it. Never
 /// the texts: a policy may hold 131,072 characters, an SNS message 256 KB, and a person reads

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use policy_engine::Finding;
 
 use crate::event::{EventFacts, PolicyChange, Reading, event_facts, read_unscoped};
+use crate::history::FORGED_START;
 use crate::record::{
     AddedGrant, Assessment, DecisionRecord, DocumentRef, QuarantineRecord, RestoreRecord, Verdict,
     current_findings,
@@ -186,8 +187,9 @@ impl Outcome {
 }
 
 /// What the workflow knew when it reached an outcome: the state machine passes its whole state.
+/// Deserialised only as [`OutcomeState::from_value`] reads it: part by part, never failing.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "Value")]
 pub struct OutcomeState {
     #[serde(default)]
     pub incident: Option<Assessment>,
@@ -240,6 +242,14 @@ impl OutcomeState {
         let approval = read_part(&mut parts, "approval", &mut unreadable);
         let restore = read_part(&mut parts, "restore", &mut unreadable);
         let error = parts.remove("error").filter(|e| !e.is_null());
+        if error_name(error.as_ref()) == Some(FORGED_START) {
+            // Started by hand, with an input the starter never vouched for: nothing it claims,
+            // nor anything read from it, is told or recorded (THREAT-MODEL T25).
+            return OutcomeState {
+                error,
+                ..OutcomeState::default()
+            };
+        }
         OutcomeState {
             incident,
             quarantine,
@@ -249,6 +259,11 @@ impl OutcomeState {
             execution_input: parts,
             unreadable,
         }
+    }
+
+    /// Whether a step refused the execution as one the incident starter did not start.
+    pub fn is_made_up_start(&self) -> bool {
+        error_name(self.error.as_ref()) == Some(FORGED_START)
     }
 
     /// The change, from the assessment or, failing that, from the execution input.
@@ -343,4 +358,15 @@ pub fn event_detail(outcome: Outcome, state: &OutcomeState, execution_arn: &str)
         "unreadable": state.unreadable,
         "originalDocument": state.original_document(),
     })
+}
+
+impl From<Value> for OutcomeState {
+    fn from(state: Value) -> OutcomeState {
+        OutcomeState::from_value(state)
+    }
+}
+
+/// The `Error` of a caught error (`{"Error": ..., "Cause": ...}`).
+fn error_name(error: Option<&Value>) -> Option<&str> {
+    error?.get("Error")?.as_str()
 }

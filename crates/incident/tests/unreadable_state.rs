@@ -99,6 +99,33 @@ fn a_failed_analysis_still_names_the_policy_from_the_execution_input() {
     );
 }
 
+#[test]
+fn an_execution_started_by_hand_is_told_without_anything_its_input_claims() {
+    // GIVEN the state when Analyse refused an execution the incident starter never recorded:
+    // mallory's made-up CreatePolicy, said to be alice's, with the refusal added
+    let mut input = fixture("create-policy.json");
+    input["error"] = json!({
+        "Error": "ForgedStart",
+        "Cause": "{\"errorMessage\":\"refused: not this deployment's workflow step: the execution was not started by this deployment's incident starter: it recorded no start under the execution's name\",\"errorType\":\"ForgedStart\"}",
+    });
+    let state = state(input);
+    // WHEN its notification, event and record are built
+    let email = notification(Outcome::Failed, &state, EXECUTION);
+    let detail = event_detail(Outcome::Failed, &state, EXECUTION);
+    // THEN they say it was started by hand and refused, and name neither the policy nor alice
+    assert_email!(
+        "failed_execution_started_by_hand",
+        "failed: Analyse refused an execution started by hand (a made-up CreatePolicy)",
+        &email,
+    );
+    for claim in ["my-bad-policy-aws-5-mins", "alice", "CreatePolicy"] {
+        assert!(!email.subject.contains(claim), "{}", email.subject);
+        assert!(!email.body.contains(claim), "{}", email.body);
+        assert!(!detail.to_string().contains(claim), "{detail}");
+    }
+    assert!(state.change().is_none() && state.facts().is_none());
+}
+
 /// The state when Analyse refused the event `name`: the event, and the error Analyse gave.
 fn refused(name: &str) -> Value {
     let mut input = fixture(name);

@@ -8,7 +8,7 @@ use std::fmt::Display;
 // Every SDK crate shares smithy's error and response types.
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use incident::history::{NotThisStep, SUPERSEDED};
+use incident::history::{FORGED_START, NotThisStep, SUPERSEDED};
 use incident::quarantine::QuarantineError;
 use lambda_runtime::Diagnostic;
 
@@ -66,6 +66,9 @@ impl StepError {
             | StepError::NotYetConsistent(_) => "NotYetConsistent",
             StepError::InvalidInput(_) => "InvalidInput",
             StepError::Configuration(_) => "NonRetryable",
+            // An execution started by hand, with a made-up event: what it claims is not
+            // repeated in its failure notice (`incident::OutcomeState`).
+            StepError::NotTheWorkflow(NotThisStep::NotStartedByTheStarter(_)) => FORGED_START,
             StepError::NotTheWorkflow(_) | StepError::UnprovenDecision(_) => "ForgedRequest",
             StepError::Superseded(_) => SUPERSEDED,
             StepError::Document(_) => "DocumentUnavailable",

@@ -240,6 +240,7 @@ impl AnalyseDeps {
             approval_timeout_seconds: approval_timeout_seconds(&required_env("APPROVAL_TIMEOUT")?)
                 .map_err(|e| StepError::Configuration(format!("APPROVAL_TIMEOUT: {e}")))?,
             decisions: DecisionTable::from_env(config)?,
+            executions: Executions::from_env(config)?,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! The `analyse-change` Lambda function: wiring only (see `remediation::handlers::analyse`).
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use remediation::handlers::analyse::{AnalyseDeps, handle};
+use remediation::error::parse_input;
+use remediation::handlers::analyse::{AnalyseDeps, handle_step};
 use remediation::rules_record::RulesRecord;
 
 #[tokio::main]
@@ -15,7 +16,7 @@ async fn main() -> Result<(), Error> {
         |event: LambdaEvent<serde_json::Value>| async move {
             // A change of the rules is published before they decide anything.
             record.check_once(&deps.rules).await?;
-            handle(event.payload, deps).await
+            handle_step(parse_input(event.payload)?, deps).await
         },
     ))
     .await

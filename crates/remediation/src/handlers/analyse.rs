@@ -3,6 +3,7 @@
 //! malformed event). Also hands the state machine the approval deadline, which this function
 //! holds as configuration.
 
+use approval::ApprovalId;
 use incident::boundary::{self, NO_BOUNDARY, boundary_arn, boundary_in_force};
 use incident::consistency::may_lag;
 use incident::membership::{added_grants, group_document};
@@ -21,6 +22,8 @@ use crate::boundaries::{self, InForce};
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
+use crate::executions::Executions;
+use crate::handlers::{StepInvocation, started_by_the_starter};
 use crate::iam::IamPolicies;
 use crate::principals::{group_policies, principal_policies, principal_since};
 
@@ -40,8 +43,11 @@ pub struct AnalyseDeps {
     pub notify_on_clean: bool,
     /// How long RequestApproval waits for a decision (`APPROVAL_TIMEOUT`).
     pub approval_timeout_seconds: u64,
-    /// The boundary ledger: which boundary was in force before a boundary change.
+    /// The boundary ledger: which boundary was in force before a boundary change; and the
+    /// starter's records, which say whether an execution is one it started.
     pub decisions: DecisionTable,
+    /// Where the event the execution was started with is read, with its start.
+    pub executions: Executions,
 }
 
 /// The step's output, which becomes the whole state: the assessment, and the deadline that
@@ -53,6 +59,25 @@ pub struct AnalyseOutput {
     pub approval_timeout_seconds: u64,
 }
 
+/// The state's name in the state machine.
+const STEP: &str = "Analyse";
+
+/// The Analyse step of the execution `invocation` names: the event it was started with, read
+/// from its history, when the incident starter started it. One started by hand, with a made-up
+/// event, is refused (`ForgedStart`) before anything is read or kept (THREAT-MODEL T25).
+pub async fn handle_step(
+    invocation: StepInvocation,
+    deps: &AnalyseDeps,
+) -> Result<AnalyseOutput, StepError> {
+    let execution_arn = &invocation.execution_arn;
+    let step = deps.executions.entered_state(execution_arn, STEP).await?;
+    // `entered_state` proved it an execution of this state machine: it has a name.
+    let name = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
+    started_by_the_starter(&name, &step.events, &deps.decisions).await?;
+    handle(step.input, deps).await
+}
+
+/// Analyses `event`, a CloudTrail event as EventBridge delivers it.
 pub async fn handle(event: Value, deps: &AnalyseDeps) -> Result<AnalyseOutput, StepError> {
     let incident = assess(&event, deps).await?;
     Ok(AnalyseOutput {

@@ -9,11 +9,15 @@ pub mod restore;
 pub mod start;
 pub mod sweep;
 
-use incident::history::NotThisStep;
+use approval::ApprovalId;
+use incident::history::{FORGED_START, HistoryEvent, NotThisStep};
 use incident::refusal_alert;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use time::OffsetDateTime;
+
+use crate::decisions::DecisionTable;
 use crate::error::{StepError, invalid_input};
 use crate::publisher::Notifier;
 
@@ -60,7 +64,7 @@ async fn alert_if_refused<T>(
     alerts: &Notifier,
 ) -> Result<T, StepError> {
     if let Err(error) = &result
-        && error.error_type() == "ForgedRequest"
+        && matches!(error.error_type(), "ForgedRequest" | FORGED_START)
     {
         tracing::error!(function, execution_arn, %error, "refused a call that is not the workflow's own");
         let alert = refusal_alert(function, execution_arn, &error.to_string());
@@ -69,4 +73,16 @@ async fn alert_if_refused<T>(
         }
     }
     result
+}
+
+/// Whether the execution named `name`, whose history is `events`, is one the incident starter
+/// started: its record names the input the history says the execution started with (T25).
+async fn started_by_the_starter(
+    name: &ApprovalId,
+    events: &[HistoryEvent],
+    decisions: &DecisionTable,
+) -> Result<(), StepError> {
+    let record = decisions.start_record(name.as_str()).await?;
+    incident::history::started_by_the_starter(events, record.as_ref(), OffsetDateTime::now_utc())?;
+    Ok(())
 }

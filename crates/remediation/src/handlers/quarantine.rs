@@ -10,7 +10,7 @@ use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::executions::{EnteredStep, Executions};
-use crate::handlers::{StepInvocation, alert_if_refused, state_part};
+use crate::handlers::{StepInvocation, alert_if_refused, started_by_the_starter, state_part};
 use crate::iam::IamPolicies;
 use crate::principals::{group_policies, principal_policies};
 use crate::publisher::Notifier;
@@ -18,7 +18,6 @@ use incident::boundary::{
     Boundary, BoundaryDecision, BoundaryNow, boundary_in_force, decide_put_back,
 };
 use incident::consistency::may_lag;
-use incident::history::started_by_the_starter;
 use incident::membership::{added_grants, group_document};
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
@@ -76,12 +75,7 @@ async fn own_step(
     let step = deps.executions.entered_state(execution_arn, STEP).await?;
     // `entered_state` proved it an execution of this state machine: it has a name.
     let name = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
-    let record = deps.decisions.start_record(name.as_str()).await?;
-    started_by_the_starter(
-        &step.events,
-        record.as_ref(),
-        time::OffsetDateTime::now_utc(),
-    )?;
+    started_by_the_starter(&name, &step.events, &deps.decisions).await?;
     Ok((name, step))
 }
 

@@ -36,7 +36,9 @@ impl Functions {
     /// One invocation of `function` with `payload`, as its `main` handles it.
     async fn invoke(&self, function: &str, payload: Value) -> Result<Value, Diagnostic> {
         match function {
-            "analyse-change" => output(analyse::handle(payload, &self.analyse).await),
+            "analyse-change" => {
+                output(analyse::handle_step(parse_input(payload)?, &self.analyse).await)
+            }
             "quarantine-policy" => output(
                 async {
                     let deps = &self.quarantine;

@@ -45,6 +45,8 @@ pub fn analyse_deps(iam: IamPolicies, documents: DocumentStore) -> AnalyseDeps {
         approval_timeout_seconds: APPROVAL_TIMEOUT_SECONDS,
         // Only a boundary change reads the ledger (boundary specifications use moto's).
         decisions: decisions_at(&refused_endpoint()),
+        // Only the step (`handle_step`) reads an execution's history.
+        executions: executions_at(&refused_endpoint()),
     }
 }
 

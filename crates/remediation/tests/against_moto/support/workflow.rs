@@ -129,6 +129,7 @@ impl Workflow {
         let mut analyse = analyse_deps(moto.iam(), moto.documents());
         analyse.approval_timeout_seconds = APPROVAL_TIMEOUT_SECONDS;
         analyse.decisions = moto.decisions();
+        analyse.executions = executions.clone();
         let functions = Functions {
             analyse,
             quarantine: QuarantineDeps {
