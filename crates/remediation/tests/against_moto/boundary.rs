@@ -189,6 +189,24 @@ fn added(assessment: &Assessment) -> Vec<String> {
     boundary.added.iter().map(|a| a.pattern.clone()).collect()
 }
 
+/// The deletion of pipeline-boundary, assessed against an unknown previous boundary: restricted
+/// (the inline policy's deletions are in force again), and quarantined with the stack's
+/// quarantine boundary.
+async fn assert_held_by_the_quarantine_boundary(moto: &Moto, incident: &Assessment) {
+    assert!(
+        matches!(incident.verdict, Verdict::Restricted(_)),
+        "{incident:?}"
+    );
+    assert_eq!(added(incident), ["s3:DeleteBucket", "s3:DeleteObject"]);
+    let analysed = incident.analysed().expect("analysed");
+    assert_eq!(analysed.boundary.as_ref().unwrap().previous, None);
+    quarantined(moto, incident).await;
+    assert_eq!(
+        boundary_now(moto).await,
+        Some(arn("iam-sentinel-quarantine-boundary"))
+    );
+}
+
 #[tokio::test]
 async fn a_deleted_boundary_is_put_back_and_deleted_again_on_approval() {
     // GIVEN data-pipeline held back by pipeline-boundary, as the ledger saw, and then deleted
@@ -257,20 +275,9 @@ async fn a_boundary_whose_document_changed_since_the_ledger_saw_it_is_not_the_pr
     // WHEN the deletion is analysed
     let incident = analysed(&moto, made_now("delete-role-permissions-boundary.json")).await;
     // THEN the wide document is not taken for the boundary that was in force (under it the
-    // deletion would add nothing): the previous boundary is unknown, and the deletion restricted
-    assert!(
-        matches!(incident.verdict, Verdict::Restricted(_)),
-        "{incident:?}"
-    );
-    assert_eq!(added(&incident), ["s3:DeleteBucket", "s3:DeleteObject"]);
-    let analysed = incident.analysed().expect("analysed");
-    assert_eq!(analysed.boundary.as_ref().unwrap().previous, None);
-    // AND the quarantine holds the role with the stack's quarantine boundary, not the widened one
-    quarantined(&moto, &incident).await;
-    assert_eq!(
-        boundary_now(&moto).await,
-        Some(arn("iam-sentinel-quarantine-boundary"))
-    );
+    // deletion would add nothing): the previous boundary is unknown, the deletion restricted,
+    // and the quarantine holds the role with the stack's quarantine boundary, not the widened one
+    assert_held_by_the_quarantine_boundary(&moto, &incident).await;
 }
 
 #[tokio::test]
@@ -286,20 +293,9 @@ async fn what_the_ledger_saw_on_an_earlier_role_of_the_same_name_is_not_the_prev
     // WHEN the deletion is analysed
     let incident = analysed(&moto, made_now("delete-role-permissions-boundary.json")).await;
     // THEN the earlier role's entry is not the boundary before the change (read as none, the
-    // deletion would add nothing): the previous boundary is unknown, and the deletion restricted
-    assert!(
-        matches!(incident.verdict, Verdict::Restricted(_)),
-        "{incident:?}"
-    );
-    assert_eq!(added(&incident), ["s3:DeleteBucket", "s3:DeleteObject"]);
-    let analysed = incident.analysed().expect("analysed");
-    assert_eq!(analysed.boundary.as_ref().unwrap().previous, None);
-    // AND the quarantine holds the role with the stack's quarantine boundary
-    quarantined(&moto, &incident).await;
-    assert_eq!(
-        boundary_now(&moto).await,
-        Some(arn("iam-sentinel-quarantine-boundary"))
-    );
+    // deletion would add nothing): the previous boundary is unknown, the deletion restricted,
+    // and the quarantine holds the role with the stack's quarantine boundary
+    assert_held_by_the_quarantine_boundary(&moto, &incident).await;
 }
 
 #[tokio::test]

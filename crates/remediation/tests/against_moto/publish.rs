@@ -6,8 +6,9 @@
 //! delivery, whose messages are SNS's JSON envelope with a "Subject" field.
 
 use incident::{DocumentRef, Outcome, OutcomeState, notification};
+use remediation::StepError;
 use remediation::handlers::analyse::handle as analyse_change;
-use remediation::handlers::publish::publish;
+use remediation::handlers::publish::{Published, publish};
 use remediation::handlers::quarantine::quarantine;
 use remediation::publisher::{Notifier, Publisher};
 use serde_json::{Value, json};
@@ -116,6 +117,21 @@ async fn quarantined_state(moto: &Moto) -> OutcomeState {
     OutcomeState::from_value(json!({"incident": incident, "quarantine": record}))
 }
 
+/// Publishes the quarantine `state` to `topic_arn` and the default bus.
+async fn published_quarantine(
+    moto: &Moto,
+    state: &OutcomeState,
+    topic_arn: &str,
+) -> Result<Published, StepError> {
+    publish(
+        Outcome::Quarantined,
+        state,
+        EXECUTION_ARN,
+        &publisher(moto, topic_arn),
+    )
+    .await
+}
+
 fn original() -> String {
     document_of(&event("create-policy.json"))
 }
@@ -128,14 +144,9 @@ async fn a_quarantine_is_told_to_people_with_the_actor_the_restricted_action_and
     let state = quarantined_state(&moto).await;
     let expected = notification(Outcome::Quarantined, &state, EXECUTION_ARN);
     // WHEN the outcome is published
-    let published = publish(
-        Outcome::Quarantined,
-        &state,
-        EXECUTION_ARN,
-        &publisher(&moto, &audience.topic_arn),
-    )
-    .await
-    .unwrap();
+    let published = published_quarantine(&moto, &state, &audience.topic_arn)
+        .await
+        .unwrap();
     // THEN the subscriber gets exactly one message: the notification's body
     assert_eq!(published.outcome, Outcome::Quarantined);
     let messages = receive(&moto.sqs(), &audience.raw, 5).await;
@@ -165,14 +176,9 @@ async fn the_sns_subject_is_the_notifications_subject() {
     let audience = audience(&moto).await;
     let state = quarantined_state(&moto).await;
     // WHEN the outcome is published
-    let published = publish(
-        Outcome::Quarantined,
-        &state,
-        EXECUTION_ARN,
-        &publisher(&moto, &audience.topic_arn),
-    )
-    .await
-    .unwrap();
+    let published = published_quarantine(&moto, &state, &audience.topic_arn)
+        .await
+        .unwrap();
     // THEN the envelope's Subject is the subject the step returned
     assert_eq!(
         published.subject,
@@ -198,14 +204,9 @@ async fn a_quarantine_is_told_to_tools_as_an_event_on_the_default_bus() {
     let state = quarantined_state(&moto).await;
     let record = state.quarantine.clone().unwrap();
     // WHEN the outcome is published
-    publish(
-        Outcome::Quarantined,
-        &state,
-        EXECUTION_ARN,
-        &publisher(&moto, &audience.topic_arn),
-    )
-    .await
-    .unwrap();
+    published_quarantine(&moto, &state, &audience.topic_arn)
+        .await
+        .unwrap();
     // THEN the rule delivers one event with the quarantine's detail-type and the whole record
     let messages = receive(&moto.sqs(), &audience.events, 5).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
@@ -234,15 +235,7 @@ async fn a_missing_topic_is_a_non_retryable_error_and_no_event_is_sent() {
     let state = quarantined_state(&moto).await;
     let missing = "arn:aws:sns:us-east-1:123456789012:no-such-topic";
     // WHEN the outcome is published
-    let error = failure(
-        publish(
-            Outcome::Quarantined,
-            &state,
-            EXECUTION_ARN,
-            &publisher(&moto, missing),
-        )
-        .await,
-    );
+    let error = failure(published_quarantine(&moto, &state, missing).await);
     // THEN the step fails NonRetryable, naming the call and SNS's NotFound
     assert_eq!(error.error_type(), "NonRetryable", "{error}");
     let message = error.to_string();
