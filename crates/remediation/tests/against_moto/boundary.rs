@@ -75,16 +75,22 @@ async fn set_boundary(moto: &Moto, boundary: Option<&str>) {
     }
 }
 
-async fn boundary_now(moto: &Moto) -> Option<String> {
-    let role = moto
+/// data-pipeline as IAM holds it now.
+async fn the_role(moto: &Moto) -> aws_sdk_iam::types::Role {
+    let read = moto
         .iam_client()
         .get_role()
         .role_name(ROLE)
         .send()
         .await
         .expect("GetRole");
-    role.role()
-        .and_then(|r| r.permissions_boundary())
+    read.role().expect("the role").clone()
+}
+
+async fn boundary_now(moto: &Moto) -> Option<String> {
+    the_role(moto)
+        .await
+        .permissions_boundary()
         .and_then(|b| b.permissions_boundary_arn())
         .map(str::to_owned)
 }
@@ -118,14 +124,7 @@ async fn ledger_saw_at(moto: &Moto, boundary: Option<&str>, seen_at: OffsetDateT
 }
 
 async fn role_created(moto: &Moto) -> OffsetDateTime {
-    let role = moto
-        .iam_client()
-        .get_role()
-        .role_name(ROLE)
-        .send()
-        .await
-        .expect("GetRole");
-    let created = role.role().expect("the role").create_date().secs();
+    let created = the_role(moto).await.create_date().secs();
     OffsetDateTime::from_unix_timestamp(created).expect("a time")
 }
 
