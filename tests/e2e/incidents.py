@@ -300,8 +300,11 @@ def role_created(h, role: str) -> int:
 
 
 def past_second(second: int):
-    """Waits until the clock is past `second` (whole seconds since the epoch)."""
-    time.sleep(max(0.0, second + 1 - time.time()))
+    """Waits until the clock is past `second` (whole seconds since the epoch). time.sleep counts
+    on the monotonic clock, time.time() is the wall clock, and the two may drift apart by a
+    little while NTP slews it: so look again after each sleep."""
+    while (left := second + 1 - time.time()) > 0:
+        time.sleep(left + 0.01)
 
 
 def ledger_says(h, role: str) -> str | None:

@@ -105,18 +105,7 @@ def test_iam_sentinels_own_writes_start_no_incident_but_a_persons_do(h, request,
     assert attrs["ApproximateNumberOfMessages"] == "0" \
         and attrs["ApproximateNumberOfMessagesNotVisible"] == "0", \
         f"the rule delivered something that is still in the queue: {attrs}"
-    # 5. And analyse-change would ignore them, were they delivered (the handler's own guard;
-    # test_outcomes' own-change test takes the same path through the state machine).
-    for d, i in zip(own, own_ids):
-        code, body = stack.invoke_direct("analyse-change", eventbridge_envelope(i, d), 60)
-        try:  # {"incident": <the analysis record>, "approvalTimeoutSeconds": N}
-            incident = json.loads(body).get("incident") or {}
-        except (ValueError, AttributeError):
-            incident = {}
-        assert code == 200 and incident.get("verdict") == "ignored" \
-            and "itself" in (incident.get("ignoredReason") or ""), \
-            f"analyse-change on the writer's {d['eventName']}: HTTP {code} {body[:300]!r}"
-    # 6. The control: the same SetDefaultPolicyVersion by a person does start an execution
+    # 5. The control: the same SetDefaultPolicyVersion by a person does start an execution
     # (on a clean policy of its own, so it ends clean): the rule let the writer's through
     # for who made it, not for what it was.
     control_policy = h.iam.create_policy(PolicyName=unique("loop-safety-control"), PolicyDocument=json.dumps(
@@ -141,3 +130,12 @@ def test_iam_sentinels_own_writes_start_no_incident_but_a_persons_do(h, request,
          f"{', '.join(d['eventName'] for d in own)} (by "
          f"{', '.join(sorted({d['userIdentity']['arn'].rsplit('/', 1)[1] for d in own}))}) within "
          f"{LOOP_QUIET_SECONDS} s, then one for the control (alice's SetDefaultPolicyVersion)")
+    # 6. And Analyse would ignore them, were they delivered (the handler's own guard): each
+    # started as the starter would start it, after the counts above.
+    for d, i in zip(own, own_ids):
+        own_arn = h.start(unique("own-write"), eventbridge_envelope(i, d))
+        assert h.wait_done(own_arn) == "SUCCEEDED"
+        incident = h.state_output(own_arn, "Analyse").get("incident") or {}
+        assert incident.get("verdict") == "ignored" \
+            and "itself" in (incident.get("ignoredReason") or ""), \
+            f"Analyse on the writer's {d['eventName']}: {json.dumps(incident)[:300]}"

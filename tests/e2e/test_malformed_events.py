@@ -61,7 +61,7 @@ def test_an_event_without_its_target_fails_closed_naming_its_facts(h):
     assert desc.get("error") == "IamSentinel.IncidentFailed", f"error {desc.get('error')}"
     entered = h.states_entered(arn)
     assert entered == ["Analyse", "PublishFailed", "Failed"], f"path {entered}"
-    calls = h.stack.router.invocations_of("analyse-change", detail["eventID"])
+    calls = h.stack.router.invocations_of("analyse-change", arn)
     assert len(calls) == 1, \
         f"analyse-change invoked {len(calls)} times (InvalidInput must not be retried)"
     notes, evs = h.published(arn, 1)

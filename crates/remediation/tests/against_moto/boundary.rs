@@ -102,10 +102,15 @@ async fn boundary_now(moto: &Moto) -> Option<String> {
 async fn ledger_saw(moto: &Moto, boundary: Option<&str>) {
     let seen_at = role_created(moto).await + time::Duration::seconds(1);
     ledger_saw_at(moto, boundary, seen_at).await;
+    // Tokio sleeps on the monotonic clock, which may drift from the wall clock while NTP slews
+    // it: look again after each sleep.
     let change_from = seen_at + time::Duration::seconds(1);
-    let wait = change_from - OffsetDateTime::now_utc();
-    if wait.is_positive() {
-        tokio::time::sleep(wait.unsigned_abs()).await;
+    loop {
+        let wait = change_from - OffsetDateTime::now_utc();
+        if !wait.is_positive() {
+            return;
+        }
+        tokio::time::sleep(wait.unsigned_abs() + std::time::Duration::from_millis(10)).await;
     }
 }
 
