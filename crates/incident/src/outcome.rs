@@ -236,20 +236,20 @@ impl OutcomeState {
                 ..OutcomeState::default()
             };
         };
-        let mut unreadable = Vec::new();
-        let incident = read_part(&mut parts, "incident", &mut unreadable);
-        let quarantine = read_part(&mut parts, "quarantine", &mut unreadable);
-        let approval = read_part(&mut parts, "approval", &mut unreadable);
-        let restore = read_part(&mut parts, "restore", &mut unreadable);
         let error = parts.remove("error").filter(|e| !e.is_null());
         if error_name(error.as_ref()) == Some(FORGED_START) {
             // Started by hand, with an input the starter never vouched for: nothing it claims,
-            // nor anything read from it, is told or recorded (THREAT-MODEL T25).
+            // nor anything read from it, is read, told or recorded (THREAT-MODEL T25).
             return OutcomeState {
                 error,
                 ..OutcomeState::default()
             };
         }
+        let mut unreadable = Vec::new();
+        let incident = read_part(&mut parts, "incident", &mut unreadable);
+        let quarantine = read_part(&mut parts, "quarantine", &mut unreadable);
+        let approval = read_part(&mut parts, "approval", &mut unreadable);
+        let restore = read_part(&mut parts, "restore", &mut unreadable);
         OutcomeState {
             incident,
             quarantine,

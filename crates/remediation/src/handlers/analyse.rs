@@ -3,7 +3,6 @@
 //! malformed event). Also hands the state machine the approval deadline, which this function
 //! holds as configuration.
 
-use approval::ApprovalId;
 use incident::boundary::{self, NO_BOUNDARY, boundary_arn, boundary_in_force};
 use incident::consistency::may_lag;
 use incident::membership::{added_grants, group_document};
@@ -23,7 +22,7 @@ use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::executions::Executions;
-use crate::handlers::{StepInvocation, started_by_the_starter};
+use crate::handlers::{StepInvocation, started_step};
 use crate::iam::IamPolicies;
 use crate::principals::{group_policies, principal_policies, principal_since};
 
@@ -69,11 +68,13 @@ pub async fn handle_step(
     invocation: StepInvocation,
     deps: &AnalyseDeps,
 ) -> Result<AnalyseOutput, StepError> {
-    let execution_arn = &invocation.execution_arn;
-    let step = deps.executions.entered_state(execution_arn, STEP).await?;
-    // `entered_state` proved it an execution of this state machine: it has a name.
-    let name = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
-    started_by_the_starter(&name, &step.events, &deps.decisions).await?;
+    let (_, step) = started_step(
+        &deps.executions,
+        &deps.decisions,
+        &invocation.execution_arn,
+        STEP,
+    )
+    .await?;
     handle(step.input, deps).await
 }
 

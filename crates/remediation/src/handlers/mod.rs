@@ -10,7 +10,7 @@ pub mod start;
 pub mod sweep;
 
 use approval::ApprovalId;
-use incident::history::{FORGED_START, HistoryEvent, NotThisStep};
+use incident::history::{FORGED_START, NotThisStep, started_by_the_starter};
 use incident::refusal_alert;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use crate::decisions::DecisionTable;
 use crate::error::{StepError, invalid_input};
+use crate::executions::{EnteredStep, Executions};
 use crate::publisher::Notifier;
 
 /// How the state machine calls a function that writes IAM: with its execution only. The
@@ -75,14 +76,20 @@ async fn alert_if_refused<T>(
     result
 }
 
-/// Whether the execution named `name`, whose history is `events`, is one the incident starter
-/// started: its record names the input the history says the execution started with (T25).
-async fn started_by_the_starter(
-    name: &ApprovalId,
-    events: &[HistoryEvent],
+/// The execution's name and the state its step `state` was entered with, when the execution
+/// is one of this state machine's, running in that step, and one the incident starter started:
+/// the starter's record names the input the history says it started with (T25). Anything else
+/// is `NotThisStep` (`ForgedRequest`, or `ForgedStart` for a start made by hand).
+async fn started_step(
+    executions: &Executions,
     decisions: &DecisionTable,
-) -> Result<(), StepError> {
+    execution_arn: &str,
+    state: &str,
+) -> Result<(ApprovalId, EnteredStep), StepError> {
+    let step = executions.entered_state(execution_arn, state).await?;
+    // `entered_state` proved it an execution of this state machine: it has a name.
+    let name = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
     let record = decisions.start_record(name.as_str()).await?;
-    incident::history::started_by_the_starter(events, record.as_ref(), OffsetDateTime::now_utc())?;
-    Ok(())
+    started_by_the_starter(&step.events, record.as_ref(), OffsetDateTime::now_utc())?;
+    Ok((name, step))
 }

@@ -3,14 +3,12 @@
 //! was entered with (read from the history); reads what IAM holds now, lets
 //! `incident::quarantine` decide, then writes.
 
-use approval::ApprovalId;
-
 use crate::boundaries::{self, InForce};
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
-use crate::executions::{EnteredStep, Executions};
-use crate::handlers::{StepInvocation, alert_if_refused, started_by_the_starter, state_part};
+use crate::executions::Executions;
+use crate::handlers::{StepInvocation, alert_if_refused, started_step, state_part};
 use crate::iam::IamPolicies;
 use crate::principals::{group_policies, principal_policies};
 use crate::publisher::Notifier;
@@ -56,27 +54,19 @@ pub async fn handle(
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
     let (name, step) = alert_if_refused(
-        own_step(&invocation.execution_arn, deps).await,
+        started_step(
+            &deps.executions,
+            &deps.decisions,
+            &invocation.execution_arn,
+            STEP,
+        )
+        .await,
         "quarantine-policy",
         &invocation.execution_arn,
         &deps.alerts,
     )
     .await?;
     quarantine(name.as_str(), state_part(&step.input, "incident")?, deps).await
-}
-
-/// The execution's name and the state its Quarantine step was entered with, when it is that
-/// step of an execution the incident starter started (not one started by hand with a made-up
-/// event): anything else is `NotThisStep`.
-async fn own_step(
-    execution_arn: &str,
-    deps: &QuarantineDeps,
-) -> Result<(ApprovalId, EnteredStep), StepError> {
-    let step = deps.executions.entered_state(execution_arn, STEP).await?;
-    // `entered_state` proved it an execution of this state machine: it has a name.
-    let name = ApprovalId::of_execution(execution_arn).map_err(invalid_input)?;
-    started_by_the_starter(&name, &step.events, &deps.decisions).await?;
-    Ok((name, step))
 }
 
 /// Quarantines what `incident` (the assessment of the execution named `name`) found, as IAM
