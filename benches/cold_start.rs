@@ -134,7 +134,7 @@ fn lambda_environment(runtime_api: &str, name: &str) -> Vec<(&'static str, Strin
             "TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:iam-sentinel".into(),
         ),
-        ("EVENT_BUS_NAME", "default".into()),
+        ("EVENT_BUS_NAME", "iam-sentinel-events".into()),
         ("DOCUMENT_TABLE", "iam-sentinel-documents".into()),
         ("DECISION_TABLE", "iam-sentinel-decisions".into()),
         ("DECISION_RETENTION_DAYS", "400".into()),

@@ -32,7 +32,8 @@ from .constants import (ACCOUNT, CREDENTIALS, DECISION_KEY_ALIAS, INCIDENT_QUEUE
 from .mailbox import Mailbox
 from .router import Router
 from .template import (DECISION_TABLE, DOCUMENT_TABLE, dynamodb_table, function_names,
-                       quarantine_boundary, read_template, state_machine_definition)
+                       quarantine_boundary, read_template, resource_ref,
+                       state_machine_definition)
 
 
 def approval_timeout(hours: int | str, seconds: int | None) -> str:
@@ -106,6 +107,8 @@ class LocalStack:
         self.topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.topic_name}"
         self.operator_topic_name = f"{STACK_NAME}-operator"
         self.operator_topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.operator_topic_name}"
+        # Where the functions put their events: the template's own bus.
+        self.event_bus_name = resource_ref(self.template, "SentinelEventBus")
         # The state machine's ARN is deterministic, so the approval API's STATE_MACHINE_ARN
         # goes into the env file before the machine exists (as the template writes it out).
         self.main_state_machine_name = state_machine_name
@@ -165,7 +168,7 @@ class LocalStack:
             # analyse-change: how long RequestApproval waits (approvalTimeoutSeconds).
             "APPROVAL_TIMEOUT": self.approval_timeout,
             "TOPIC_ARN": self.topic_arn,
-            "EVENT_BUS_NAME": "default",
+            "EVENT_BUS_NAME": self.event_bus_name,
             # request-approval: the base of the emailed link (the local approval server);
             # approval-api: the state machine whose executions the approval ids name.
             "APPROVAL_URL": self.approval_url,
@@ -327,10 +330,15 @@ class LocalStack:
         created = self.client("iam").create_policy(PolicyName=boundary["name"],
                                                    PolicyDocument=boundary["document"])
         assert created["Policy"]["Arn"] == self.quarantine_boundary_arn, created["Policy"]["Arn"]
-        # Outcome events (source iam-sentinel on the default bus).
+        # Outcome events (source iam-sentinel), on the template's bus; and any with that source
+        # on the default bus, where none should be.
+        events.create_event_bus(Name=self.event_bus_name)
         self.events_queue_url, _ = eventbridge.rule_to_queue(
             events, sqs, "local-iam-sentinel-outcomes", {"source": ["iam-sentinel"]},
-            "local-outcome-events", "outcomes-queue")
+            "local-outcome-events", "outcomes-queue", bus=self.event_bus_name)
+        self.default_bus_events_queue_url, _ = eventbridge.rule_to_queue(
+            events, sqs, "local-iam-sentinel-on-the-default-bus", {"source": ["iam-sentinel"]},
+            "local-default-bus-events", "default-bus-queue")
         self.state_machine_arn = self.create_state_machine(self.main_state_machine_name)
         if self.state_machine_arn != self.main_state_machine_arn:
             raise RuntimeError(f"the state machine is {self.state_machine_arn}, but the "

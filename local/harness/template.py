@@ -116,13 +116,14 @@ def state_machine_definition(template: dict, parameters: dict[str, str],
 
 def resource_ref(template: dict, logical_id: str, stack_name: str = STACK_NAME) -> str:
     """What `!Ref <logical id>` (or `${<logical id>}` in a !Sub) gives, for the resources whose
-    Ref is a name the template sets: an IAM role's RoleName. Anything else is refused rather
-    than guessed."""
+    Ref is a name the template sets: an IAM role's RoleName, an event bus's Name. Anything else
+    is refused rather than guessed."""
     resource = template["Resources"].get(logical_id)
     if resource is None:
         raise ValueError(f"no resource {logical_id} in template.yaml")
-    if resource.get("Type") == "AWS::IAM::Role" and "RoleName" in resource["Properties"]:
-        return resolve_intrinsics(template, resource["Properties"]["RoleName"], stack_name)
+    named = {"AWS::IAM::Role": "RoleName", "AWS::Events::EventBus": "Name"}.get(resource.get("Type"))
+    if named in resource["Properties"]:
+        return resolve_intrinsics(template, resource["Properties"][named], stack_name)
     raise ValueError(f"cannot resolve a Ref to {logical_id} ({resource.get('Type')}) locally")
 
 

@@ -41,6 +41,7 @@ class Harness(Person):
         self.dynamodb = stack.client("dynamodb")
         self.notifications: list[str] = []   # raw SNS message bodies
         self.events: list[dict] = []         # EventBridge events (source iam-sentinel)
+        self.default_bus_events: list[dict] = []  # the same source on the default bus
         # Every link and URL used and every request and page body exchanged with the approval
         # server, as (what, text); every approval key seen in a link; the run directory's logs
         # written by the tests' own browser (the person's link is legitimately there).
@@ -167,6 +168,8 @@ class Harness(Person):
         with self._drain_lock:
             self.notifications += drain_queue(self.sqs, self.stack.notifications_queue_url)
             self.events += drain_queue(self.sqs, self.stack.events_queue_url, json.loads)
+            self.default_bus_events += drain_queue(
+                self.sqs, self.stack.default_bus_events_queue_url, json.loads)
 
     def _of(self, arn: str) -> list[str]:
         """Every notification of one execution (they end with an `Execution: <arn>` line)."""

@@ -67,6 +67,10 @@ def test_approving_on_the_page_restores_the_policy_and_spends_the_link(h, reques
     assert headlines(notes) == [QUARANTINED[0], DECIDED["approve"][0]], f"notifications: {headlines(notes)}"
     assert outcomes(evs) == ["quarantined", "restored"], f"outcome events: {outcomes(evs)}"
     assert detail_types(evs) == [QUARANTINED[2], DECIDED["approve"][2]], f"detail-types: {detail_types(evs)}"
+    # On the stack's own bus, which only its functions may put events on (T26): none on the
+    # default bus, where anyone allowed events:PutEvents can.
+    assert not any(e.get("detail", {}).get("executionArn") == arn for e in h.default_bus_events), \
+        "an outcome event on the default bus"
     assert_decision_context(notes[-1], evs[-1], decided, "approve")
     assert len(h.approval_emails(arn)) == 1, f"{len(h.approval_emails(arn))} approval emails"
     d = evs[-1]["detail"]

@@ -408,24 +408,25 @@ impl PublishDeps {
 }
 
 impl Publisher {
-    /// `TOPIC_ARN` and `EVENT_BUS_NAME` (default: the default bus).
+    /// `TOPIC_ARN` and `EVENT_BUS_NAME` (the stack's own bus: required, so that a function
+    /// never falls back to the default bus, where anyone may put events in its name).
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(Publisher {
             notifier: Notifier::from_env(config, "TOPIC_ARN")?,
             events: aws_sdk_eventbridge::Client::new(config),
-            event_bus_name: std::env::var("EVENT_BUS_NAME").unwrap_or_else(|_| "default".into()),
+            event_bus_name: required_env("EVENT_BUS_NAME")?,
         })
     }
 }
 
 impl RulesRecord {
-    /// `DECISION_TABLE` (its `rules#current` item) and `EVENT_BUS_NAME` (default: the default
-    /// bus); the function's name as Lambda gives it.
+    /// `DECISION_TABLE` (its `rules#current` item) and `EVENT_BUS_NAME` (required, as the
+    /// publisher's); the function's name as Lambda gives it.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
         Ok(RulesRecord {
             decisions: DecisionTable::from_env(config)?,
             events: aws_sdk_eventbridge::Client::new(config),
-            event_bus_name: std::env::var("EVENT_BUS_NAME").unwrap_or_else(|_| "default".into()),
+            event_bus_name: required_env("EVENT_BUS_NAME")?,
             seen_by: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|_| "an unnamed function".into()),
             checked: Default::default(),
