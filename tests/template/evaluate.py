@@ -5,6 +5,9 @@ for `!GetAtt <Role>.Arn`."""
 import fnmatch
 
 ACCOUNT_USER = "arn:aws:iam::123456789012:user/mallory"
+# The AdministratorArns parameter, where a statement names it.
+ADMINISTRATOR = "arn:aws:iam::123456789012:role/deployer"
+PARAMETERS = {"AdministratorArns": [ADMINISTRATOR], "AWS::AccountId": "123456789012"}
 
 
 def role_arn(logical_id: str) -> str:
@@ -12,16 +15,21 @@ def role_arn(logical_id: str) -> str:
 
 
 def resolve(value):
-    """`!GetAtt Role.Arn` as role_arn(Role); `!Ref X` as X; lists element by element."""
+    """`!GetAtt X.Arn` as role_arn(X) (for a role, its ARN; for anything else a token of its
+    own); `!Ref` of a parameter as PARAMETERS gives it, of anything else its logical id; `!If`
+    as its condition holding (a `!Ref AWS::NoValue` left out); lists element by element."""
     if isinstance(value, list):
-        return [resolve(v) for v in value]
+        resolved = [resolve(v) for v in value]
+        return [v for v in resolved if v != "AWS::NoValue"]
     if isinstance(value, dict) and "GetAtt" in value:
         target = value["GetAtt"]
         logical_id, attribute = target.split(".") if isinstance(target, str) else target
         assert attribute == "Arn", value
         return role_arn(logical_id)
     if isinstance(value, dict) and "Ref" in value:
-        return value["Ref"]
+        return PARAMETERS.get(value["Ref"], value["Ref"])
+    if isinstance(value, dict) and "If" in value:
+        return resolve(value["If"][1])
     return value
 
 
@@ -46,16 +54,36 @@ def condition_holds(operator: str, key: str, expected, context: dict) -> bool:
     raise AssertionError(f"condition operator {operator} not evaluated here")
 
 
+def statements_of(document: dict) -> list[dict]:
+    """A policy's statements, each `!If` read as its condition holding."""
+    return [s for s in (resolve_if(s) for s in document["Statement"]) if isinstance(s, dict)]
+
+
+def resolve_if(statement):
+    return statement["If"][1] if isinstance(statement, dict) and "If" in statement else statement
+
+
+def applies(statement: dict, effect: str, action: str, context: dict) -> bool:
+    """Whether `statement` has `effect` on `action` (as written or by a wildcard) and every
+    condition of it holds in this request."""
+    if statement["Effect"] != effect or not any(
+            fnmatch.fnmatchcase(action, a) for a in as_list(statement["Action"])):
+        return False
+    conditions = statement.get("Condition", {})
+    return all(condition_holds(op, key, expected, context)
+               for op, keys in conditions.items() for key, expected in keys.items())
+
+
 def denied(statements: list[dict], action: str, context: dict) -> bool:
     """Whether some Deny among `statements` applies to `action` in this request."""
-    for statement in statements:
-        if statement["Effect"] != "Deny" or action not in as_list(statement["Action"]):
-            continue
-        conditions = statement.get("Condition", {})
-        if all(condition_holds(op, key, expected, context)
-               for op, keys in conditions.items() for key, expected in keys.items()):
-            return True
-    return False
+    return any(applies(s, "Deny", action, context) for s in statements)
+
+
+def allowed_to_service(statements: list[dict], service: str, action: str, context: dict) -> bool:
+    """Whether a statement allows the AWS service `service` `action` in this request (a
+    service principal is allowed only by the resource's own policy) and none denies it."""
+    return any(s.get("Principal") == {"Service": service} and applies(s, "Allow", action, context)
+               for s in statements) and not denied(statements, action, context)
 
 
 def roles(template: dict) -> set[str]:

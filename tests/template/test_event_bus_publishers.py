@@ -5,8 +5,10 @@ publish there; the default bus, open to anyone IAM allows, carries none of them.
 
 moto enforces no policy: the statements are evaluated here (evaluate.py).
 """
+import fnmatch
+
 import pytest
-from evaluate import ACCOUNT_USER, denied, from_inside, role_arn, roles, roles_allowed
+from evaluate import ACCOUNT_USER, as_list, denied, from_inside, role_arn, roles, roles_allowed
 from harness.template import read_template
 
 BUS = "SentinelEventBus"
@@ -22,9 +24,13 @@ def bus_policy(template: dict) -> list[dict]:
 
 
 def bus_arn(template: dict):
-    """The bus's ARN as its policy and the roles write it out (a !Sub: no cycle)."""
+    """The bus's ARN as its policy and the roles write it out (a !Sub: no cycle), checked to be
+    the ARN of the bus's own name."""
     arns = [s["Resource"] for s in bus_policy(template)]
     assert all(a == arns[0] for a in arns), arns
+    name = template["Resources"][BUS]["Properties"]["Name"]["Sub"]
+    prefix = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/"
+    assert arns[0] == {"Sub": prefix + name}, f"{arns[0]} is not the ARN of the bus {name}"
     return arns[0]
 
 
@@ -37,6 +43,7 @@ def role_publishers(template: dict) -> set[str]:
 
 
 def test_a_power_user_cannot_put_events_on_the_bus(template):
+    assert all(s["Principal"] == "*" for s in bus_policy(template)), bus_policy(template)
     assert put_denied(template, from_inside(ACCOUNT_USER))
 
 
@@ -60,7 +67,8 @@ def test_no_role_of_the_stack_puts_events_on_another_bus(template):
     for logical_id in roles(template):
         for policy in template["Resources"][logical_id]["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
-                if isinstance(statement, dict) and "events:PutEvents" in str(statement.get("Action")):
+                actions = as_list(statement.get("Action", [])) if isinstance(statement, dict) else []
+                if any(fnmatch.fnmatchcase("events:PutEvents", a) for a in actions):
                     assert statement["Resource"] == bus_arn(template), \
                         f"{logical_id} may put events on {statement['Resource']}"
 

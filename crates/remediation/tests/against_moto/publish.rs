@@ -1,5 +1,5 @@
 //! Publishing an outcome against moto: the SNS notification and the EventBridge event, read back
-//! from SQS queues subscribed to the topic and targeted by a rule on the default bus.
+//! from SQS queues subscribed to the topic and targeted by a rule on the stack's event bus.
 //!
 //! Raw delivery (RawMessageDelivery=true) puts only the message body on the queue: moto, like
 //! SNS, leaves the subject out. The subject is read from a second subscription without raw
@@ -25,9 +25,12 @@ struct Audience {
     raw: Queue,
     /// Subscribed without raw delivery: SNS's JSON envelope (with the subject).
     envelope: Queue,
-    /// Target of a rule on the default bus matching {"source":["iam-sentinel"]}.
+    /// Target of a rule on the stack's bus (`BUS`) matching {"source":["iam-sentinel"]}.
     events: Queue,
 }
+
+/// The stack's own event bus, as the template names it for the stack `iam-sentinel`.
+const BUS: &str = "iam-sentinel-events";
 
 async fn audience(moto: &Moto) -> Audience {
     let (sns, sqs, events) = (moto.sns(), moto.sqs(), moto.events());
@@ -58,9 +61,15 @@ async fn audience(moto: &Moto) -> Audience {
         .expect("Subscribe");
     let events_queue = create_queue(&sqs, "sentinel-events").await;
     events
+        .create_event_bus()
+        .name(BUS)
+        .send()
+        .await
+        .expect("CreateEventBus");
+    events
         .put_rule()
         .name("iam-sentinel-outcomes")
-        .event_bus_name("default")
+        .event_bus_name(BUS)
         .event_pattern(r#"{"source":["iam-sentinel"]}"#)
         .send()
         .await
@@ -73,7 +82,7 @@ async fn audience(moto: &Moto) -> Audience {
     let added = events
         .put_targets()
         .rule("iam-sentinel-outcomes")
-        .event_bus_name("default")
+        .event_bus_name(BUS)
         .targets(target)
         .send()
         .await
@@ -94,7 +103,7 @@ fn publisher(moto: &Moto, topic_arn: &str) -> Publisher {
             topic_arn: topic_arn.to_owned(),
         },
         events: moto.events(),
-        event_bus_name: "default".into(),
+        event_bus_name: BUS.into(),
     }
 }
 
@@ -117,7 +126,7 @@ async fn quarantined_state(moto: &Moto) -> OutcomeState {
     OutcomeState::from_value(json!({"incident": incident, "quarantine": record}))
 }
 
-/// Publishes the quarantine `state` to `topic_arn` and the default bus.
+/// Publishes the quarantine `state` to `topic_arn` and the stack's bus.
 async fn published_quarantine(
     moto: &Moto,
     state: &OutcomeState,
@@ -198,7 +207,7 @@ async fn the_sns_subject_is_the_notifications_subject() {
 
 #[tokio::test]
 async fn a_quarantine_is_told_to_tools_as_an_event_on_the_default_bus() {
-    // GIVEN a rule on the default bus matching source iam-sentinel, with an SQS target
+    // GIVEN a rule on the stack's bus matching source iam-sentinel, with an SQS target
     let moto = Moto::start();
     let audience = audience(&moto).await;
     let state = quarantined_state(&moto).await;

@@ -1,0 +1,137 @@
+"""What the tamper rule (StackTamperRule) sends to the operators: each change to the control's
+own resources that would otherwise go unseen (THREAT-MODEL T9, T16, T26, T27), and not the
+calls that change nothing of it. The rule's pattern, as template.yaml writes it, is matched by
+moto's EventBridge pattern matcher against CloudTrail records shaped as EventBridge delivers
+them; the template's references are resolved to the names the stack gives its resources.
+"""
+import json
+import re
+
+import pytest
+from harness.template import read_template
+from moto.events.models import EventPattern
+
+STACK = "iam-sentinel"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+API_ID = "a1b2c3d4e5"          # the approval API's id, as CloudFormation would make one
+
+
+def generated_name(logical_id: str) -> str:
+    """The name CloudFormation gives a resource the template does not name."""
+    return f"{STACK}-{logical_id}-1A2B3C4D5E6F"
+
+
+PSEUDO = {"AWS::StackName": STACK, "AWS::AccountId": ACCOUNT, "AWS::Region": REGION,
+          "AWS::Partition": "aws"}
+
+
+@pytest.fixture(scope="module")
+def template():
+    return read_template()
+
+
+def deployed(template: dict, value):
+    """`value` with its intrinsic functions replaced by what the stack would make them."""
+    resources = template["Resources"]
+
+    def name_of(logical_id: str) -> str:
+        props = resources[logical_id]["Properties"]
+        for key in ("TableName", "Name", "RoleName", "FunctionName", "QueueName"):
+            if key in props:
+                return deployed(template, props[key])
+        return generated_name(logical_id)
+
+    def ref(target: str) -> str:
+        if target in PSEUDO:
+            return PSEUDO[target]
+        kind = resources[target]["Type"]
+        if kind == "AWS::Serverless::HttpApi":
+            return API_ID
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name_of(target)}"
+        if kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{target}"
+        return name_of(target)
+
+    def arn(target: str) -> str:
+        kind = resources[target]["Type"]
+        service = {"AWS::DynamoDB::Table": f"dynamodb:{REGION}:{ACCOUNT}:table/",
+                   "AWS::Events::EventBus": f"events:{REGION}:{ACCOUNT}:event-bus/",
+                   "AWS::SQS::Queue": f"sqs:{REGION}:{ACCOUNT}:"}.get(kind)
+        return f"arn:aws:{service}{name_of(target)}" if service else f"arn:aws:test:::{generated_name(target)}"
+
+    if isinstance(value, list):
+        return [deployed(template, v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"Sub"} and isinstance(value["Sub"], str):
+            return re.sub(r"\$\{([A-Za-z0-9:]+)\}", lambda m: ref(m.group(1)), value["Sub"])
+        if set(value) == {"Ref"}:
+            return ref(value["Ref"])
+        if set(value) == {"GetAtt"}:
+            target, attribute = value["GetAtt"].split(".")
+            assert attribute == "Arn", value
+            return arn(target)
+        return {k: deployed(template, v) for k, v in value.items()}
+    return value
+
+
+def sent_to_the_operators(template: dict, source: str, event_name: str, parameters: dict) -> bool:
+    pattern = deployed(template, template["Resources"]["StackTamperRule"]["Properties"]["EventPattern"])
+    event = {"version": "0", "id": "7c3e6b1e-0000-4000-8000-000000000001",
+             "detail-type": "AWS API Call via CloudTrail", "source": source, "account": ACCOUNT,
+             "time": "2026-12-03T21:00:00Z", "region": REGION, "resources": [],
+             "detail": {"eventVersion": "1.09", "eventSource": source[4:] + ".amazonaws.com",
+                        "eventName": event_name, "awsRegion": REGION,
+                        "userIdentity": {"type": "IAMUser",
+                                         "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory"},
+                        "requestParameters": parameters}}
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)
+
+
+BUS = f"{STACK}-events"
+BUS_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{BUS}"
+DECISIONS = f"{STACK}-decisions"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{generated_name('IncidentQueue')}"
+
+SENT = [
+    ("aws.lambda", "UpdateFunctionCode20150331v2", {"functionName": f"{STACK}-quarantine-policy"}),
+    ("aws.events", "RemovePermission", {"eventBusName": BUS, "removeAllPermissions": True}),
+    ("aws.events", "PutPermission", {"eventBusName": BUS, "policy": "{}"}),
+    ("aws.events", "DeleteEventBus", {"name": BUS}),
+    ("aws.events", "CreateArchive", {"archiveName": "keep", "eventSourceArn": BUS_ARN}),
+    ("aws.events", "StartReplay", {"replayName": "again", "destination": {"arn": BUS_ARN}}),
+    ("aws.dynamodb", "DeleteResourcePolicy",
+     {"resourceArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{DECISIONS}"}),
+    ("aws.dynamodb", "UpdateTable", {"tableName": DECISIONS, "deletionProtectionEnabled": False}),
+    ("aws.dynamodb", "DeleteTable", {"tableName": f"{STACK}-documents"}),
+    ("aws.apigateway", "UpdateRoute", {"apiId": API_ID, "routeId": "r1", "target": "integrations/x"}),
+    ("aws.apigateway", "CreateIntegration", {"apiId": API_ID, "integrationType": "HTTP_PROXY"}),
+    ("aws.scheduler", "UpdateSchedule", {"name": f"{STACK}-sweep", "state": "DISABLED"}),
+    ("aws.lambda", "CreateEventSourceMapping20150331",
+     {"eventSourceArn": QUEUE_ARN, "functionName": f"{STACK}-start-incident:1"}),
+    ("aws.lambda", "PublishVersion20150331", {"functionName": f"{STACK}-start-incident"}),
+]
+
+NOT_SENT = [
+    # A consumer's rule on the sentinel's bus, another bus's policy, another table, another API,
+    # another queue's mapping: nothing of the control changes.
+    ("aws.events", "PutRule", {"name": "siem-forwarder", "eventBusName": BUS}),
+    ("aws.events", "PutPermission", {"eventBusName": "default", "policy": "{}"}),
+    ("aws.dynamodb", "UpdateTable", {"tableName": "orders", "deletionProtectionEnabled": False}),
+    ("aws.apigateway", "UpdateRoute", {"apiId": "zzzzzzzzzz", "routeId": "r1"}),
+    ("aws.lambda", "CreateEventSourceMapping20150331",
+     {"eventSourceArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders", "functionName": "worker"}),
+]
+
+
+@pytest.mark.parametrize("source,event_name,parameters", SENT, ids=[f"{s[1]}" for s in SENT])
+def test_a_change_to_the_controls_own_resources_is_sent_to_the_operators(
+        template, source, event_name, parameters):
+    assert sent_to_the_operators(template, source, event_name, parameters)
+
+
+@pytest.mark.parametrize("source,event_name,parameters", NOT_SENT,
+                         ids=[f"{s[1]}-{i}" for i, s in enumerate(NOT_SENT)])
+def test_a_call_that_changes_nothing_of_the_control_is_not(template, source, event_name, parameters):
+    assert not sent_to_the_operators(template, source, event_name, parameters)
