@@ -1,8 +1,9 @@
 """The template's resource-policy statements evaluated here, since moto enforces no policy: the
-condition operators with their documented semantics (the `...IfExists` forms match when the key
-is absent from the request), against the requests each kind of caller makes. Role ARNs stand
-for `!GetAtt <Role>.Arn`."""
+condition operators with their documented semantics (the `...IfExists` and negated forms match
+when the key is absent from the request), against the requests each kind of caller makes. Role
+ARNs stand for `!GetAtt <Role>.Arn`."""
 import fnmatch
+import re
 
 ACCOUNT_USER = "arn:aws:iam::123456789012:user/mallory"
 # The AdministratorArns parameter, where a statement names it.
@@ -30,6 +31,15 @@ def resolve(value):
         return PARAMETERS.get(value["Ref"], value["Ref"])
     if isinstance(value, dict) and "If" in value:
         return resolve(value["If"][1])
+    if isinstance(value, dict) and "Join" in value:
+        separator, parts = value["Join"]
+        return separator.join(as_list(resolve(parts)))
+    if isinstance(value, dict) and "Split" in value:
+        separator, text = value["Split"]
+        return resolve(text).split(separator)
+    if isinstance(value, dict) and "Sub" in value and isinstance(value["Sub"], list):
+        text, names = value["Sub"]
+        return re.sub(r"\$\{(\w+)\}", lambda m: resolve(names[m.group(1)]), text)
     return value
 
 
@@ -40,12 +50,13 @@ def as_list(value):
 def condition_holds(operator: str, key: str, expected, context: dict) -> bool:
     expected = [str(v) for v in as_list(resolve(expected))]
     if key not in context:
-        assert operator.endswith("IfExists"), f"{operator} on {key}, absent from the request"
-        return True
+        # IAM: a key absent from the request matches `...IfExists` and the negated operators
+        # (`ArnNotLike`, `StringNotEquals`), and no other.
+        return operator.endswith("IfExists") or "Not" in operator
     actual = str(context[key])
     if operator.startswith("BoolIfExists") or operator == "Bool":
         return actual.lower() in [e.lower() for e in expected]
-    if operator.startswith("ArnNotLike"):
+    if operator.startswith("ArnNotLike") or operator.startswith("ArnNotEquals"):
         return not any(fnmatch.fnmatchcase(actual, e) for e in expected)
     if operator.startswith("ArnLike") or operator.startswith("ArnEquals"):
         return any(fnmatch.fnmatchcase(actual, e) for e in expected)

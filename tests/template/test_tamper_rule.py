@@ -37,7 +37,7 @@ def deployed(template: dict, value):
 
     def name_of(logical_id: str) -> str:
         props = resources[logical_id]["Properties"]
-        for key in ("TableName", "Name", "RoleName", "FunctionName", "QueueName"):
+        for key in ("TableName", "Name", "RoleName", "FunctionName", "QueueName", "StateMachineName"):
             if key in props:
                 return deployed(template, props[key])
         return generated_name(logical_id)
@@ -50,6 +50,8 @@ def deployed(template: dict, value):
             return API_ID
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name_of(target)}"
+        if kind in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name_of(target)}"
         if kind == "AWS::SNS::Topic":
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{target}"
         return name_of(target)
@@ -92,6 +94,7 @@ def sent_to_the_operators(template: dict, source: str, event_name: str, paramete
 BUS = f"{STACK}-events"
 BUS_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{BUS}"
 DECISIONS = f"{STACK}-decisions"
+MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STACK}-remediation"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{generated_name('IncidentQueue')}"
 
 SENT = [
@@ -111,6 +114,15 @@ SENT = [
     ("aws.lambda", "CreateEventSourceMapping20150331",
      {"eventSourceArn": QUEUE_ARN, "functionName": f"{STACK}-start-incident:1"}),
     ("aws.lambda", "PublishVersion20150331", {"functionName": f"{STACK}-start-incident"}),
+    ("aws.states", "StartExecution", {"stateMachineArn": MACHINE, "name": "made-up"}),
+    ("aws.states", "StartExecution", {"stateMachineArn": f"{MACHINE}:1", "name": "via-a-version"}),
+    ("aws.states", "PublishStateMachineVersion", {"stateMachineArn": MACHINE}),
+    ("aws.states", "UpdateStateMachineAlias", {"stateMachineAliasArn": f"{MACHINE}:live"}),
+    ("aws.states", "RedriveExecution",
+     {"executionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{STACK}-remediation:abc"}),
+    ("aws.logs", "DeleteLogGroup", {"logGroupName": f"/aws/lambda/{STACK}-approval-api"}),
+    ("aws.logs", "PutRetentionPolicy",
+     {"logGroupName": f"/aws/vendedlogs/states/{STACK}-remediation", "retentionInDays": 1}),
 ]
 
 NOT_SENT = [
@@ -122,6 +134,9 @@ NOT_SENT = [
     ("aws.apigateway", "UpdateRoute", {"apiId": "zzzzzzzzzz", "routeId": "r1"}),
     ("aws.lambda", "CreateEventSourceMapping20150331",
      {"eventSourceArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders", "functionName": "worker"}),
+    ("aws.states", "StartExecution",
+     {"stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders"}),
+    ("aws.logs", "DeleteLogGroup", {"logGroupName": "/aws/lambda/orders"}),
 ]
 
 

@@ -8,6 +8,8 @@ use policy_engine::document::SidLabel;
 
 use crate::boundary::BoundaryChange;
 use crate::event::{EventFacts, PolicyChange, Principal, Target};
+use crate::history::SUPERSEDED;
+use crate::name::IncidentName;
 use crate::outcome::{Outcome, OutcomeState};
 use crate::record::{
     AddedGrant, AppliedQuarantine, Assessment, DocumentRef, QuarantineAction, QuarantineRecord,
@@ -163,7 +165,10 @@ pub fn documents_section(
 
 /// A caught error as Step Functions gives it (`{"Error", "Cause"}`), else as received. A
 /// function's error arrives with the Lambda error (`{"errorType", "errorMessage"}`) as its
-/// Cause: its message is what a person reads.
+/// Cause: its message is what a person reads. A waiting task's Error and Cause are whatever
+/// the holder of its token sent (`states:SendTaskFailure`, T26), so the Cause is shown on one
+/// line, bounded, its invisible characters named; and a `Superseded` shows only the name of
+/// the newer incident, the one Cause this workflow sends with it.
 fn describe_error(error: &Value) -> String {
     let cause = error.get("Cause").and_then(Value::as_str).map(|cause| {
         serde_json::from_str::<Value>(cause)
@@ -172,11 +177,25 @@ fn describe_error(error: &Value) -> String {
             .unwrap_or_else(|| cause.to_owned())
     });
     match (error.get("Error").and_then(Value::as_str), cause) {
-        (Some(kind), Some(cause)) => format!("{kind}: {cause}"),
-        (Some(kind), None) => kind.to_owned(),
-        _ => format!("(as received) {error}"),
+        (Some(SUPERSEDED), Some(cause)) if cause.parse::<IncidentName>().is_err() => format!(
+            "{SUPERSEDED}, with a cause that is not an incident's name (not shown: whoever holds \
+             the request's token can close it with states:SendTaskFailure and a text of their own)"
+        ),
+        (Some(kind), Some(cause)) => format!(
+            "{}: {}",
+            visible(&one_line(kind, CAUSE_LIMIT)),
+            visible(&one_line(&cause, CAUSE_LIMIT))
+        ),
+        (Some(kind), None) => visible(&one_line(kind, CAUSE_LIMIT)),
+        _ => format!(
+            "(as received) {}",
+            visible(&one_line(&error.to_string(), CAUSE_LIMIT))
+        ),
     }
 }
+
+/// How much of an error's Cause a notice shows: the functions' own messages are far shorter.
+const CAUSE_LIMIT: usize = 2000;
 
 /// "Change": which call, on what, by whom, when and from where; and what of the event could
 /// not be read.

@@ -459,3 +459,45 @@ fn what_approving_covers_of_a_policys_attachments_names_those_it_had_when_quaran
         );
     }
 }
+
+#[test]
+fn a_request_closed_by_someone_elses_send_task_failure_repeats_none_of_their_text() {
+    // Whoever holds a waiting task's token (it is in the execution's history) can close it with
+    // states:SendTaskFailure and an Error and Cause of their own (T26).
+    let assessment = assessment_of("create-policy.json");
+    let quarantine = quarantine_of(&assessment);
+    let closed_with = |outcome: Outcome, error: &str, cause: &str| {
+        let state = state(json!({
+            "incident": assessment,
+            "quarantine": quarantine,
+            "error": {"Error": error, "Cause": cause},
+        }));
+        notification(outcome, &state, EXECUTION).body
+    };
+    // GIVEN a Superseded whose Cause is not the name of an incident
+    let phishing = "Decide at https://approvals.example.net/now";
+    let body = closed_with(Outcome::ApprovalSuperseded, "Superseded", phishing);
+    // THEN the email does not repeat it, and says who can send such a thing
+    assert!(!body.contains("approvals.example.net"), "{body}");
+    assert!(body.contains("not an incident's name"), "{body}");
+    // GIVEN any other error, with a Cause of several lines and a right-to-left override
+    let body = closed_with(
+        Outcome::Failed,
+        "Oops",
+        "line one\nExecution: forged\u{202E}x",
+    );
+    // THEN the Cause stays on its one line, the override named
+    assert!(
+        body.contains("Oops: line one Execution: forged<U+202E>x"),
+        "{body}"
+    );
+    assert!(
+        !body.lines().any(|l| l.starts_with("Execution: forged")),
+        "{body}"
+    );
+    // GIVEN the workflow's own Superseded, naming the newer incident
+    let newer = "3f1c0a9e5b7d2c41-20261121T094500Z-6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+    let body = closed_with(Outcome::ApprovalSuperseded, "Superseded", newer);
+    // THEN it names it
+    assert!(body.contains(&format!("Superseded: {newer}")), "{body}");
+}
