@@ -1,8 +1,11 @@
 //! The approval key: the unguessable half of an approval link. It is a keyed MAC of the task
-//! token, made with a KMS HMAC key that only request-approval (to make it) and approval-api (to
-//! check it) may use. The token is readable by anyone who may read the execution history; the
-//! key is not derivable from it without the KMS key. Making and checking the MAC is the shell's
-//! (KMS); this module says what is MACed and what a key looks like.
+//! token and of the host the link points at, made with a KMS HMAC key that only
+//! request-approval (to make it) and approval-api (to check it) may use. The token is readable
+//! by anyone who may read the execution history; the key is not derivable from it without the
+//! KMS key. The host is in it so that a link pointed elsewhere (request-approval's
+//! `APPROVAL_URL` changed to an API of someone else's) hands over a key that opens nothing on
+//! the real page (T27). Making and checking the MAC is the shell's (KMS); this module says what
+//! is MACed and what a key looks like.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::request::TaskToken;
 
 /// Domain separation: a MAC of this message is good for nothing but approval links.
-const KEY_CONTEXT: &[u8] = b"iam-sentinel approval key v2\0";
+const KEY_CONTEXT: &[u8] = b"iam-sentinel approval key v3\0";
 
 /// HMAC-SHA-256: 256 bits, 43 characters in a link.
 pub const KEY_BYTES: usize = 32;
@@ -30,9 +33,17 @@ pub enum KeyError {
 }
 
 impl ApprovalKey {
-    /// What is MACed for the link of the request waiting with `token`.
-    pub fn message(token: &TaskToken) -> Vec<u8> {
-        [KEY_CONTEXT, token.expose().as_bytes()].concat()
+    /// What is MACed for the link to `host` (as the browser names it: `<id>.execute-api.<region>
+    /// .amazonaws.com`, with its port when it has one) of the request waiting with `token`. A
+    /// host holds no NUL, so the two parts cannot be shifted into each other.
+    pub fn message(host: &str, token: &TaskToken) -> Vec<u8> {
+        [
+            KEY_CONTEXT,
+            host.to_ascii_lowercase().as_bytes(),
+            b"\0",
+            token.expose().as_bytes(),
+        ]
+        .concat()
     }
 
     /// The key that a MAC of [`ApprovalKey::message`] is.
@@ -96,9 +107,15 @@ mod tests {
     }
 
     #[test]
-    fn the_message_is_the_token_behind_a_context_of_its_own() {
-        let message = ApprovalKey::message(&TaskToken::new("t-1"));
-        assert_eq!(message, b"iam-sentinel approval key v2\0t-1");
+    fn the_message_is_the_host_and_the_token_behind_a_context_of_its_own() {
+        let message = ApprovalKey::message(
+            "Abc.execute-api.us-east-1.amazonaws.com",
+            &TaskToken::new("t-1"),
+        );
+        assert_eq!(
+            message,
+            b"iam-sentinel approval key v3\0abc.execute-api.us-east-1.amazonaws.com\0t-1"
+        );
     }
 
     #[test]

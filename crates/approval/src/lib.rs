@@ -17,7 +17,7 @@ pub use history::{
     ApprovalStatus, EventKind, FoundApproval, HistoryEvent, Lookup, RequestInHistory, SUPERSEDED,
     UnreadableRequest, approval_requests, find_approval,
 };
-pub use id::{ApprovalId, IdError, StateMachine, approval_link};
+pub use id::{ApprovalId, IdError, StateMachine, approval_link, link_host};
 pub use key::{ApprovalKey, KeyError};
 pub use page::{Page, Response, ReviewDocuments, utc};
 pub use proof::{decision_message, decode_proof, encode_proof};

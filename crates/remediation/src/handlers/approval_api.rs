@@ -107,7 +107,11 @@ async fn show(
         return Page::BadRequest("the link has no key; open the whole link from the email".into())
             .render();
     };
-    match lookup(deps, id, Opening::Key(key)).await {
+    let host = match host_of(request) {
+        Ok(host) => host,
+        Err(page) => return page,
+    };
+    match lookup(deps, id, Opening::Key { key, host }).await {
         Ok((found, _)) if found.status == ApprovalStatus::Open => {
             let documents = match review_documents(&found.request, deps).await {
                 Ok(documents) => documents,
@@ -189,7 +193,15 @@ async fn decide(
         Ok(form) => form,
         Err(problem) => return Page::BadRequest(problem).render(),
     };
-    let (found, opened) = match lookup(deps, id, Opening::Key(&form.key)).await {
+    let host = match host_of(request) {
+        Ok(host) => host,
+        Err(page) => return page,
+    };
+    let opening = Opening::Key {
+        key: &form.key,
+        host,
+    };
+    let (found, opened) = match lookup(deps, id, opening).await {
         Ok((found, opened)) if found.status == ApprovalStatus::Open => (found, opened),
         Ok((found, _)) => return not_open(&found),
         Err(page) => return page,
@@ -277,7 +289,11 @@ fn recorded(id: &ApprovalId, decision: &DecisionRecord) -> Response {
 /// Which request a lookup opens: the one whose token the link's key is the MAC of (KMS says),
 /// or one found before (its place in the history stays: a history only grows).
 enum Opening<'a> {
-    Key(&'a str),
+    /// A link's key, and the host the request came to (the key is made for one host).
+    Key {
+        key: &'a str,
+        host: &'a str,
+    },
     Request(usize),
 }
 
@@ -297,7 +313,7 @@ async fn lookup(
         }
     };
     let matched = match opening {
-        Opening::Key(key) => matching_request(deps, &events, key).await?,
+        Opening::Key { key, host } => matching_request(deps, &events, key, host).await?,
         Opening::Request(request) => Some(request),
     };
     match find_approval(&events, matched, OffsetDateTime::now_utc()) {
@@ -314,12 +330,24 @@ async fn lookup(
     }
 }
 
-/// Which approval request in the history the link's key opens: the one whose token's MAC it is.
-/// A key not written exactly as the email wrote it opens none.
+/// The host the request came to, as API Gateway gives it: a link's key opens a request only
+/// there.
+fn host_of(request: &ApiGatewayV2httpRequest) -> Result<&str, Response> {
+    request
+        .request_context
+        .domain_name
+        .as_deref()
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| Page::BadRequest("the request names no host".into()).render())
+}
+
+/// Which approval request in the history the link's key opens: the one whose token's MAC, for
+/// this host, it is. A key not written exactly as the email wrote it opens none.
 async fn matching_request(
     deps: &ApprovalApiDeps,
     events: &[approval::HistoryEvent],
     key: &str,
+    host: &str,
 ) -> Result<Option<usize>, Response> {
     let requests = match approval_requests(events) {
         Ok(requests) => requests,
@@ -334,7 +362,7 @@ async fn matching_request(
     for request in requests {
         match deps
             .link_keys
-            .verify(&ApprovalKey::message(&request.token), key.as_bytes())
+            .verify(&ApprovalKey::message(host, &request.token), key.as_bytes())
             .await
         {
             Ok(true) => return Ok(Some(request.index)),

@@ -7,7 +7,7 @@
 
 use approval::{
     ApprovalId, ApprovalKey, TaskToken, approval_link, approval_request_email, approval_requests,
-    utc,
+    link_host, utc,
 };
 use incident::IncidentName;
 use serde::{Deserialize, Serialize};
@@ -79,7 +79,10 @@ pub async fn handle(
     take_over_target(&id, deps).await?;
     let mac = deps
         .link_keys
-        .generate(&ApprovalKey::message(&request.task_token))
+        .generate(&ApprovalKey::message(
+            link_host(&deps.approval_url),
+            &request.task_token,
+        ))
         .await?;
     let key = ApprovalKey::from_mac(&mac)
         .map_err(|e| AwsFailure::unusable_answer("KMS GenerateMac", &e.to_string()))?;

@@ -3,7 +3,7 @@
 //! KMS HMAC of it that nobody without the key's use can compute, and it is accepted only
 //! exactly as issued. A decision is accepted only as the page's own form posts it.
 
-use approval::{ApprovalKey, TaskToken};
+use approval::{ApprovalKey, TaskToken, link_host};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::approval::stack::{Answer, ApprovalStack, Requested, api_event};
+use crate::support::API_URL;
 
 /// The key as a form body carries it (`application/x-www-form-urlencoded`).
 fn form_encoded(key: &str) -> String {
@@ -60,7 +61,10 @@ fn old_derivation(token: &str) -> String {
 /// An HMAC-SHA-256 of the very message KMS MACs, with a secret the attacker guessed.
 fn guessed_hmac(token: &str, secret: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any length");
-    mac.update(&ApprovalKey::message(&TaskToken::new(token)));
+    mac.update(&ApprovalKey::message(
+        link_host(API_URL),
+        &TaskToken::new(token),
+    ));
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
@@ -198,4 +202,61 @@ async fn a_decision_posted_as_anything_but_the_pages_form_gets_400_and_decides_n
     let event = posted_as(&requested, Some("application/x-www-form-urlencoded"), &form);
     let page = Answer::from(handle_event(event, &stack.api()).await);
     assert_eq!(page.status, 200, "{}", page.body);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_key_opens_its_request_only_at_the_host_it_was_made_for() {
+    // A link pointed at another API (request-approval's APPROVAL_URL changed to an API Gateway
+    // endpoint of mallory's) hands her a key made for her host: on the real page, a key made
+    // for another host than the one it is used at opens nothing (T27). Shown the other way
+    // round: the emailed key, made for the real host, used at another.
+    // GIVEN an approval request and its emailed key
+    let stack = ApprovalStack::start().await;
+    let requested = stack.request("incident-other-host", 3600).await;
+    // WHEN the key is used in requests that came to another host, or name none
+    for (host, case) in [
+        (
+            json!("zzzzzzzzzz.execute-api.us-east-1.amazonaws.com"),
+            "another API's host",
+        ),
+        (
+            json!("A1B2C3D4E5.execute-api.us-east-1.amazonaws.com.evil.example"),
+            "a longer name",
+        ),
+        (Value::Null, "no host at all"),
+    ] {
+        let mut answers = Vec::new();
+        for fixture in ["open-link.json", "approve.json"] {
+            let key = if fixture == "approve.json" {
+                form_encoded(&requested.key)
+            } else {
+                requested.key.clone()
+            };
+            let mut event = api_event(fixture, &requested.id, &key);
+            event["requestContext"]["domainName"] = host.clone();
+            answers.push(Answer::from(handle_event(event, &stack.api()).await));
+        }
+        // THEN it opens nothing and decides nothing
+        for page in &answers {
+            assert!(
+                matches!(page.status, 400 | 403),
+                "{case}: {} {}",
+                page.status,
+                page.body
+            );
+            assert!(!page.body.contains("my-bad-policy-aws-5-mins"), "{case}");
+        }
+        assert_eq!(
+            stack.status(&requested.execution_arn).await,
+            "RUNNING",
+            "{case}"
+        );
+    }
+    // AND at its own host, in any case, it still opens the request
+    let mut event = api_event("open-link.json", &requested.id, &requested.key);
+    event["requestContext"]["domainName"] = json!("A1B2C3D4E5.execute-api.us-east-1.amazonaws.com");
+    assert_eq!(
+        Answer::from(handle_event(event, &stack.api()).await).status,
+        200
+    );
 }
