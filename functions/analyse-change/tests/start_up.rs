@@ -25,6 +25,7 @@ fn start_with(changed: (&str, Option<&str>)) -> (bool, String) {
         ("DOCUMENT_TABLE", "iam-sentinel-documents"),
         ("DECISION_TABLE", "iam-sentinel-decisions"),
         ("DECISION_RETENTION_DAYS", "400"),
+        ("EVENT_BUS_NAME", "iam-sentinel-events"),
     ];
     env.retain(|(name, _)| *name != changed.0);
     if let Some(value) = changed.1 {
@@ -42,7 +43,7 @@ fn start_with(changed: (&str, Option<&str>)) -> (bool, String) {
 
 #[test]
 fn a_bad_or_missing_setting_stops_the_function_naming_the_variable_and_its_value() {
-    let cases: [(&str, Option<&str>, &[&str]); 5] = [
+    let cases: [(&str, Option<&str>, &[&str]); 6] = [
         // A Standard workflow ends after a year: this deadline could never pass.
         (
             "APPROVAL_TIMEOUT",
@@ -61,6 +62,8 @@ fn a_bad_or_missing_setting_stops_the_function_naming_the_variable_and_its_value
         ),
         ("ACCOUNT_ID", None, &["ACCOUNT_ID", "not set"]),
         ("ACCOUNT_ID", Some("12345"), &["ACCOUNT_ID", "12345"]),
+        // Never the default bus, where anyone may put events in the sentinel's name (T26).
+        ("EVENT_BUS_NAME", None, &["EVENT_BUS_NAME", "not set"]),
     ];
     for (variable, value, named) in cases {
         // GIVEN analyse-change configured as deployed, but for one variable
