@@ -206,6 +206,30 @@ THIS_ACCOUNT = {"Ref": "AWS::AccountId"}
 # Standard workflows run for at most one year: a longer approval wait could never time out.
 ONE_YEAR_HOURS = 365 * 24
 
+# EventBridge's default quota on an event pattern's size, in characters ("Amazon EventBridge
+# quotas": adjustable, but a deploy must not depend on an increase).
+MAX_EVENT_PATTERN_CHARACTERS = 2048
+# The pattern as deployed, at its largest: a stack name of 32 characters, the longest region
+# and partition names, and 128 characters for anything a Ref or GetAtt gives (an ARN).
+WORST_CASE_SUB = {"AWS::StackName": "x" * 32, "AWS::AccountId": "0" * 12,
+                  "AWS::Region": "ap-southeast-5", "AWS::Partition": "aws-iso-b"}
+WORST_CASE_REFERENCE = "x" * 128
+
+
+def deployed_at_most(node):
+    """`node` with its intrinsic functions replaced by the longest text they can deploy as."""
+    if isinstance(node, list):
+        return [deployed_at_most(v) for v in node]
+    if isinstance(node, dict):
+        if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+            return re.sub(r"\$\{([^}]+)\}",
+                          lambda m: WORST_CASE_SUB.get(m.group(1), WORST_CASE_REFERENCE),
+                          node["Fn::Sub"])
+        if set(node) in ({"Ref"}, {"Fn::GetAtt"}):
+            return WORST_CASE_SUB.get(node.get("Ref"), WORST_CASE_REFERENCE)
+        return {k: deployed_at_most(v) for k, v in node.items()}
+    return node
+
 
 def makefile_default_arch(makefile):
     """The `ARCH ?= ...` default of the Makefile."""
@@ -251,6 +275,14 @@ def deploy_problems(template, makefile):
             problems.append(
                 f"{logical_id}: a rule on CloudTrail's events must pin `account: [!Ref AWS::AccountId]`, "
                 f"not {pattern.get('account')!r}: another account's events would be acted on here"
+            )
+    for logical_id in sorted(r for r, res in resources.items() if res.get("Type") == "AWS::Events::Rule"):
+        pattern = resources[logical_id].get("Properties", {}).get("EventPattern")
+        size = len(json.dumps(deployed_at_most(pattern), separators=(",", ":"))) if pattern else 0
+        if size > MAX_EVENT_PATTERN_CHARACTERS:
+            problems.append(
+                f"{logical_id}: its event pattern can deploy as {size} characters, more than "
+                f"EventBridge's {MAX_EVENT_PATTERN_CHARACTERS}: split it into rules"
             )
     for logical_id, resource in resources.items():
         properties = resource.get("Properties", {})

@@ -1,4 +1,5 @@
-"""What the tamper rule (StackTamperRule) sends to the operators: each change to the control's
+"""What the tamper rules (StackTamper*Rule, six of them: EventBridge's pattern size quota) send
+to the operators: each change to the control's
 own resources that would otherwise go unseen (THREAT-MODEL T9, T16, T26, T27), and not the
 calls that change nothing of it. The rule's pattern, as template.yaml writes it, is matched by
 moto's EventBridge pattern matcher against CloudTrail records shaped as EventBridge delivers
@@ -78,8 +79,16 @@ def deployed(template: dict, value):
     return value
 
 
+def tamper_rules(template: dict) -> list[dict]:
+    """The rules that send changes to the control to the operators' topic."""
+    rules = [r["Properties"] for name, r in template["Resources"].items()
+             if r["Type"] == "AWS::Events::Rule" and name.startswith("StackTamper")]
+    assert len(rules) > 1 and all(
+        r["Targets"] == [{"Id": "operator-topic", "Arn": {"Ref": "OperatorTopic"}}] for r in rules)
+    return rules
+
+
 def sent_to_the_operators(template: dict, source: str, event_name: str, parameters: dict) -> bool:
-    pattern = deployed(template, template["Resources"]["StackTamperRule"]["Properties"]["EventPattern"])
     event = {"version": "0", "id": "7c3e6b1e-0000-4000-8000-000000000001",
              "detail-type": "AWS API Call via CloudTrail", "source": source, "account": ACCOUNT,
              "time": "2026-12-03T21:00:00Z", "region": REGION, "resources": [],
@@ -88,7 +97,8 @@ def sent_to_the_operators(template: dict, source: str, event_name: str, paramete
                         "userIdentity": {"type": "IAMUser",
                                          "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory"},
                         "requestParameters": parameters}}
-    return EventPattern.load(json.dumps(pattern)).matches_event(event)
+    return any(EventPattern.load(json.dumps(deployed(template, rule["EventPattern"])))
+               .matches_event(event) for rule in tamper_rules(template))
 
 
 BUS = f"{STACK}-events"
@@ -123,6 +133,10 @@ SENT = [
     ("aws.logs", "DeleteLogGroup", {"logGroupName": f"/aws/lambda/{STACK}-approval-api"}),
     ("aws.logs", "PutRetentionPolicy",
      {"logGroupName": f"/aws/vendedlogs/states/{STACK}-remediation", "retentionInDays": 1}),
+    ("aws.logs", "PutDataProtectionPolicy",
+     {"logGroupIdentifier": f"/aws/lambda/{STACK}-restore-policy", "policyDocument": "{}"}),
+    ("aws.logs", "DisassociateKmsKey",
+     {"resourceIdentifier": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{STACK}-sweep-account"}),
 ]
 
 NOT_SENT = [
@@ -150,3 +164,15 @@ def test_a_change_to_the_controls_own_resources_is_sent_to_the_operators(
                          ids=[f"{s[1]}-{i}" for i, s in enumerate(NOT_SENT)])
 def test_a_call_that_changes_nothing_of_the_control_is_not(template, source, event_name, parameters):
     assert not sent_to_the_operators(template, source, event_name, parameters)
+
+
+TABLE_CALLS = ["PutResourcePolicy", "DeleteResourcePolicy", "UpdateTable", "DeleteTable",
+               "UpdateTimeToLive", "UpdateContinuousBackups"]
+
+
+@pytest.mark.parametrize("table", [f"{STACK}-documents", DECISIONS])
+@pytest.mark.parametrize("call", TABLE_CALLS)
+def test_each_call_on_either_table_by_name_or_arn_is_sent_to_the_operators(template, table, call):
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+    for parameters in ({"tableName": table}, {"tableName": arn}, {"resourceArn": arn}):
+        assert sent_to_the_operators(template, "aws.dynamodb", call, parameters), parameters

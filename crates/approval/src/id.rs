@@ -108,7 +108,6 @@ fn forbidden_in_execution_name(c: char) -> bool {
 /// Everything but unreserved characters is escaped in the path segment.
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 
-/// `<api url>/approvals/<id>?key=<key>`: the one link the email carries.
 /// The host a link to `api_url` (a base URL with no path) points at, as a browser names it in
 /// the request: what the link's key is made for.
 pub fn link_host(api_url: &str) -> &str {
@@ -118,6 +117,7 @@ pub fn link_host(api_url: &str) -> &str {
         .trim_end_matches('/')
 }
 
+/// `<api url>/approvals/<id>?key=<key>`: the one link the email carries.
 pub fn approval_link(api_url: &str, id: &ApprovalId, key: &ApprovalKey) -> String {
     format!(
         "{}/approvals/{}?key={}",

@@ -206,7 +206,7 @@ async fn the_sns_subject_is_the_notifications_subject() {
 }
 
 #[tokio::test]
-async fn a_quarantine_is_told_to_tools_as_an_event_on_the_default_bus() {
+async fn a_quarantine_is_told_to_tools_as_an_event_on_the_stacks_bus() {
     // GIVEN a rule on the stack's bus matching source iam-sentinel, with an SQS target
     let moto = Moto::start();
     let audience = audience(&moto).await;
