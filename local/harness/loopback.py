@@ -21,6 +21,14 @@ def reply(req: http.server.BaseHTTPRequestHandler, status: int,
     return status
 
 
+class _ThreadingServer(http.server.ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of connections (25 approval pages
+    # opened at once) overflows it and the kernel resets some of them, which API Gateway and
+    # Lambda never do. The kernel caps the backlog at net.core.somaxconn.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class LoopbackServer:
     """A threaded HTTP server on 127.0.0.1, on a port the kernel chose: bound at once, so the
     port can go into the functions' configuration before the server starts. With a log file
@@ -29,8 +37,7 @@ class LoopbackServer:
     def __init__(self, name: str, handler: type, log_path: Path):
         self._log = open(log_path, "a", buffering=1)
         self._log_lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
+        self.server = _ThreadingServer(("127.0.0.1", 0), handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
