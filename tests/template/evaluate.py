@@ -9,6 +9,9 @@ ACCOUNT_USER = "arn:aws:iam::123456789012:user/mallory"
 # The AdministratorArns parameter, where a statement names it.
 ADMINISTRATOR = "arn:aws:iam::123456789012:role/deployer"
 PARAMETERS = {"AdministratorArns": [ADMINISTRATOR], "AWS::AccountId": "123456789012"}
+# The pseudo parameters a `!Sub` string names.
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+          "AWS::StackName": "iam-sentinel"}
 
 
 def role_arn(logical_id: str) -> str:
@@ -40,6 +43,8 @@ def resolve(value):
     if isinstance(value, dict) and "Sub" in value and isinstance(value["Sub"], list):
         text, names = value["Sub"]
         return re.sub(r"\$\{(\w+)\}", lambda m: resolve(names[m.group(1)]), text)
+    if isinstance(value, dict) and "Sub" in value:
+        return re.sub(r"\$\{([\w:]+)\}", lambda m: PSEUDO[m.group(1)], value["Sub"])
     return value
 
 
@@ -49,6 +54,17 @@ def as_list(value):
 
 def condition_holds(operator: str, key: str, expected, context: dict) -> bool:
     expected = [str(v) for v in as_list(resolve(expected))]
+    if operator.startswith(("ForAllValues:", "ForAnyValue:")):
+        # Multivalued keys: ForAllValues holds when every value matches (and when the key is
+        # absent or empty), ForAnyValue when one does.
+        values = [str(v) for v in context.get(key, [])]
+        if operator.endswith(":StringLike"):
+            def match(v): return any(fnmatch.fnmatchcase(v, e) for e in expected)
+        elif operator.endswith(":StringEquals"):
+            def match(v): return v in expected
+        else:
+            raise AssertionError(f"condition operator {operator} not evaluated here")
+        return all(map(match, values)) if operator.startswith("ForAll") else any(map(match, values))
     if key not in context:
         # IAM: a key absent from the request matches `...IfExists` and the negated operators
         # (`ArnNotLike`, `StringNotEquals`), and no other.

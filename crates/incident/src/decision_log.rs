@@ -4,8 +4,8 @@
 //! canonical digest that names a document whatever its white space, key order or encoding.
 //!
 //! Item keys: `incident#<execution name>`, `quarantine#<execution name>` ([`intent_key`]),
-//! `grant#<target key>#<canonical digest>`, `sweep#baseline`,
-//! `boundary#<role|user>#<name lowercased>`.
+//! `grant#<target key>#<canonical digest>` (approvals), `claim#<target key>#<canonical digest>`
+//! (the sweep's claims), `sweep#baseline`, `boundary#<role|user>#<name lowercased>`.
 
 use std::time::Duration;
 
@@ -72,6 +72,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+const GRANT_PREFIX: &str = "grant#";
+const CLAIM_PREFIX: &str = "claim#";
+
 /// One document in force on one target: what a grant record is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GrantKey {
@@ -97,14 +100,30 @@ impl GrantKey {
         }
     }
 
-    /// The table's key: `grant#<target key>#<digest>`.
+    /// The table's key of the grant's record (an approval): `grant#<target key>#<digest>`.
     pub fn item_key(&self) -> String {
-        format!("grant#{}#{}", self.target, self.digest)
+        format!("{GRANT_PREFIX}{}#{}", self.target, self.digest)
     }
 
-    /// Reads a table key back; anything that is not a grant's key is None.
+    /// The table's key of a sweep's claim on the grant: `claim#<target key>#<digest>`. Claims
+    /// have keys of their own so that the sweep's role may write no `grant#` item: an approval
+    /// is restore-policy's alone, in IAM (`dynamodb:LeadingKeys`), not only in code.
+    pub fn claim_key(&self) -> String {
+        format!("{CLAIM_PREFIX}{}#{}", self.target, self.digest)
+    }
+
+    /// Reads a grant record's key back; anything else is None.
     pub fn from_item_key(key: &str) -> Option<GrantKey> {
-        let rest = key.strip_prefix("grant#")?;
+        Self::after(GRANT_PREFIX, key)
+    }
+
+    /// Reads a claim's key back; anything else is None.
+    pub fn from_claim_key(key: &str) -> Option<GrantKey> {
+        Self::after(CLAIM_PREFIX, key)
+    }
+
+    fn after(prefix: &str, key: &str) -> Option<GrantKey> {
+        let rest = key.strip_prefix(prefix)?;
         let (target, digest) = rest.split_once('#')?;
         let hex_of = |s: &str, n: usize| {
             s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -120,7 +139,8 @@ impl GrantKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GrantStatus {
-    /// The sweep has started an incident for it: the decision is pending.
+    /// The sweep has started an incident for it: the decision is pending. Kept under the
+    /// grant's `claim#` key; a `grant#` record may say so only if written before 4 Dec 2026.
     Deciding,
     /// A person approved it and restore-policy put it back (its decision proven).
     Approved,
@@ -151,13 +171,32 @@ impl GrantRecord {
     /// Whether the sweep leaves the grant alone: approved, or claimed for an incident recently
     /// enough that its decision may still be pending. A claim older than `stale_after` (the
     /// approval deadline and a margin) belongs to an incident that has ended without approval.
+    /// A claim dated more than [`CLAIM_CLOCK_SKEW`] ahead of `now` was not written by a sweep
+    /// (it writes its own time) and holds nothing: it would otherwise hold for ever.
     pub fn holds(&self, now: OffsetDateTime, stale_after: Duration) -> bool {
         match self.status {
             GrantStatus::Approved => true,
-            GrantStatus::Deciding => now - self.at < stale_after,
+            GrantStatus::Deciding => {
+                self.at - now <= CLAIM_CLOCK_SKEW && now - self.at < stale_after
+            }
+        }
+    }
+
+    /// Of two records of one grant (its approval and a claim, or two claims: one under its
+    /// `claim#` key, one written under `grant#` before claims had a key of their own), the one
+    /// the sweep goes by: an approval, else the later claim.
+    pub fn either(self, other: GrantRecord) -> GrantRecord {
+        match (self.status, other.status) {
+            (GrantStatus::Approved, _) => self,
+            (_, GrantStatus::Approved) => other,
+            _ if other.at > self.at => other,
+            _ => self,
         }
     }
 }
+
+/// How far two sweeps' clocks may differ: a claim dated further ahead holds nothing.
+pub const CLAIM_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 /// How long after its claim a `deciding` record stops holding: the approval deadline, plus a
 /// day for the steps before and after it (retries, the consistency window).

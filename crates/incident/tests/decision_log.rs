@@ -93,6 +93,14 @@ fn a_grant_key_reads_back_and_nothing_else_reads_as_one() {
     let key = GrantKey::of(&target, DOCUMENT).expect("a key");
     assert!(key.item_key().starts_with("grant#"), "{}", key.item_key());
     assert_eq!(GrantKey::from_item_key(&key.item_key()), Some(key.clone()));
+    // A claim has a key of its own, which reads back as a claim only.
+    assert!(key.claim_key().starts_with("claim#"), "{}", key.claim_key());
+    assert_eq!(
+        GrantKey::from_claim_key(&key.claim_key()),
+        Some(key.clone())
+    );
+    assert_eq!(GrantKey::from_item_key(&key.claim_key()), None);
+    assert_eq!(GrantKey::from_claim_key(&key.item_key()), None);
     // The target key ignores case, as IAM does.
     let shouted = Target::ManagedPolicy {
         policy_arn: "arn:aws:iam::123456789012:policy/DATAPLATFORM".into(),
@@ -149,9 +157,78 @@ fn approved_grants_hold_for_ever_and_claims_until_their_incident_must_have_ended
             record(GrantStatus::Deciding, datetime!(2026-11-25 05:00 UTC)),
             false,
         ),
+        (
+            "claimed five minutes ahead: another sweep's clock",
+            record(GrantStatus::Deciding, datetime!(2026-12-02 05:05 UTC)),
+            true,
+        ),
+        (
+            "claimed a year ahead: no sweep wrote that",
+            record(GrantStatus::Deciding, datetime!(2027-12-02 05:00 UTC)),
+            false,
+        ),
     ];
     for (case, record, holds) in cases {
         assert_eq!(record.holds(now, lifetime), holds, "{case}");
+    }
+}
+
+#[test]
+fn of_a_grants_approval_and_claims_the_sweep_goes_by_the_approval_else_the_latest_claim() {
+    let record = |status, incident: &str, at| GrantRecord {
+        status,
+        incident: incident.into(),
+        at,
+        target: None,
+    };
+    let approved = record(
+        GrantStatus::Approved,
+        "approved",
+        datetime!(2025-12-01 05:00 UTC),
+    );
+    let old_claim = record(
+        GrantStatus::Deciding,
+        "old claim",
+        datetime!(2026-11-01 05:00 UTC),
+    );
+    let new_claim = record(
+        GrantStatus::Deciding,
+        "new claim",
+        datetime!(2026-12-02 05:00 UTC),
+    );
+    // (case, one record, the other, the one gone by)
+    let cases = [
+        (
+            "an approval, a later claim",
+            &approved,
+            &new_claim,
+            "approved",
+        ),
+        (
+            "a claim, an earlier approval",
+            &new_claim,
+            &approved,
+            "approved",
+        ),
+        (
+            "two claims, the later second",
+            &old_claim,
+            &new_claim,
+            "new claim",
+        ),
+        (
+            "two claims, the later first",
+            &new_claim,
+            &old_claim,
+            "new claim",
+        ),
+    ];
+    for (case, one, other, expected) in cases {
+        assert_eq!(
+            one.clone().either(other.clone()).incident,
+            expected,
+            "{case}"
+        );
     }
 }
 

@@ -2,7 +2,7 @@
 //! starter started, the quarantines their steps were about to write, grant records (what the
 //! sweep leaves alone), the baseline marker, the boundary ledger and the digest of the rules in
 //! force, one item each under `pk` (`incident#...`, `start#...`, `quarantine#...`, `grant#...`,
-//! `sweep#baseline`, `boundary#...`, `rules#current`; `incident::decision_log` and
+//! `claim#...`, `sweep#baseline`, `boundary#...`, `rules#current`; `incident::decision_log` and
 //! `incident::rules_changed` say what each holds). Who may write which kind is the template's
 //! (the table's resource policy and each role's `dynamodb:LeadingKeys`); what justifies each
 //! write is its caller's.
@@ -10,10 +10,14 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
 use incident::boundary::{BoundarySeen, LedgerEntry};
 use incident::decision_log::{
-    BASELINE_KEY, GrantKey, GrantRecord, GrantStatus, IncidentRecord, intent_key, start_key,
+    BASELINE_KEY, CLAIM_CLOCK_SKEW, GrantKey, GrantRecord, GrantStatus, IncidentRecord, intent_key,
+    start_key,
 };
 use incident::history::StartRecord;
 use incident::record::DocumentRef;
@@ -43,6 +47,12 @@ const CHARACTERS: &str = "characters";
 const MEMBERSHIPS: &str = "memberships";
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+/// A transaction's cancellation reasons: an item's condition did not hold; another
+/// transaction was writing the same item (it passes once that one ends).
+const CHECK_FAILED: &str = "ConditionalCheckFailed";
+const TRANSACTION_CONFLICT: &str = "TransactionConflict";
+/// How often a claim cancelled by another transaction on its items is tried again.
+const CONFLICT_ATTEMPTS: u32 = 3;
 /// How long the starter's record of an execution vouches for it (`history::StartRecord`): its
 /// Quarantine step runs within minutes, and a message SQS delivers again records it again.
 const START_RECORD_LIFE: Duration = Duration::from_secs(24 * 3600);
@@ -143,7 +153,7 @@ impl DecisionTable {
     /// retention from `now`.
     fn grant_item(
         &self,
-        key: &GrantKey,
+        item_key: String,
         target: &Target,
         status: GrantStatus,
         incident: &str,
@@ -151,7 +161,7 @@ impl DecisionTable {
         now: OffsetDateTime,
     ) -> HashMap<String, AttributeValue> {
         HashMap::from([
-            (KEY.to_owned(), s(key.item_key())),
+            (KEY.to_owned(), s(item_key)),
             (TARGET.to_owned(), s(TargetKey::canonical(target))),
             (STATUS.to_owned(), s(status_text(status))),
             (INCIDENT.to_owned(), s(incident)),
@@ -284,7 +294,7 @@ impl DecisionTable {
         now: OffsetDateTime,
     ) -> Result<(), StepError> {
         let item = self.grant_item(
-            key,
+            key.item_key(),
             target,
             GrantStatus::Approved,
             incident,
@@ -299,8 +309,10 @@ impl DecisionTable {
         Ok(())
     }
 
-    /// Claims `key` for `incident` unless it is approved or held by a claim younger than
-    /// `stale_after`: one conditional write, so of two sweeps at once exactly one claims.
+    /// Claims `key` for `incident` (its `claim#` item) unless the grant is approved or held by a
+    /// claim younger than `stale_after`: one transaction, checking the grant's `grant#` record
+    /// (approved, or a claim written there before claims had their own key) and writing the
+    /// claim, so of two sweeps at once exactly one claims, and an approval is never claimed.
     pub async fn claim(
         &self,
         key: &GrantKey,
@@ -309,43 +321,99 @@ impl DecisionTable {
         now: OffsetDateTime,
         stale_after: Duration,
     ) -> Result<Claim, StepError> {
-        let stale_before = now.unix_timestamp() - stale_after.as_secs() as i64;
+        let stale_before = n(now.unix_timestamp() - stale_after.as_secs() as i64);
+        // A claim dated ahead of any sweep's clock holds nothing (`GrantRecord::holds`).
+        let ahead = n(now.unix_timestamp() + CLAIM_CLOCK_SKEW.as_secs() as i64);
+        let deciding = s(status_text(GrantStatus::Deciding));
         let item = self.grant_item(
-            key,
+            key.claim_key(),
             target,
             GrantStatus::Deciding,
             incident,
             now.unix_timestamp(),
             now,
         );
-        let put = self
-            .put()
-            .set_item(Some(item))
+        let built = |e: aws_sdk_dynamodb::error::BuildError| {
+            AwsFailure::unusable_answer("a deciding claim", &e.to_string())
+        };
+        let unapproved = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(KEY, s(key.item_key()))
             .condition_expression(
-                "attribute_not_exists(#pk) OR (#status = :deciding AND #at < :stale)",
+                "attribute_not_exists(#pk) OR \
+                 (#status = :deciding AND (#at < :stale OR #at > :ahead))",
             )
             .expression_attribute_names("#pk", KEY)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#at", AT)
-            .expression_attribute_values(":deciding", s(status_text(GrantStatus::Deciding)))
-            .expression_attribute_values(":stale", n(stale_before));
-        Ok(if Self::written_if(put, "deciding claim").await? {
-            Claim::Claimed
-        } else {
-            Claim::Held
-        })
+            .expression_attribute_values(":deciding", deciding)
+            .expression_attribute_values(":stale", stale_before.clone())
+            .expression_attribute_values(":ahead", ahead.clone())
+            .build()
+            .map_err(built)?;
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #at < :stale OR #at > :ahead")
+            .expression_attribute_names("#pk", KEY)
+            .expression_attribute_names("#at", AT)
+            .expression_attribute_values(":stale", stale_before)
+            .expression_attribute_values(":ahead", ahead)
+            .build()
+            .map_err(built)?;
+        let items = [
+            TransactWriteItem::builder()
+                .condition_check(unapproved)
+                .build(),
+            TransactWriteItem::builder().put(claim).build(),
+        ];
+        const CALL: &str = "DynamoDB TransactWriteItems (deciding claim)";
+        let mut attempt = 1;
+        loop {
+            let error = match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.to_vec()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(Claim::Claimed),
+                Err(error) => error,
+            };
+            let reasons: Vec<String> = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .filter_map(|r| r.code().map(str::to_owned))
+                    .collect(),
+                _ => return Err(AwsFailure::from_sdk(CALL, error).into()),
+            };
+            if reasons.iter().any(|code| code == CHECK_FAILED) {
+                return Ok(Claim::Held);
+            }
+            let conflict = reasons.iter().any(|code| code == TRANSACTION_CONFLICT);
+            if !conflict || attempt == CONFLICT_ATTEMPTS {
+                let mut failure = AwsFailure::from_sdk(CALL, error);
+                failure.retryable |= conflict;
+                return Err(failure.into());
+            }
+            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            attempt += 1;
+        }
     }
 
-    /// Every grant record, read consistently (a claim made a moment ago counts).
+    /// Every grant's record, read consistently (a claim made a moment ago counts): of its
+    /// approval and claims, the one the sweep goes by (`GrantRecord::either`).
     pub async fn grants(&self) -> Result<HashMap<GrantKey, GrantRecord>, StepError> {
         let pages = self
             .client
             .scan()
             .table_name(&self.table)
             .consistent_read(true)
-            .filter_expression("begins_with(#pk, :grant)")
+            .filter_expression("begins_with(#pk, :grant) OR begins_with(#pk, :claim)")
             .expression_attribute_names("#pk", KEY)
             .expression_attribute_values(":grant", s("grant#"))
+            .expression_attribute_values(":claim", s("claim#"))
             .into_paginator()
             .send()
             .collect::<Result<Vec<_>, _>>()
@@ -366,19 +434,26 @@ impl DecisionTable {
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<i64>().ok())
                 .and_then(|v| OffsetDateTime::from_unix_timestamp(v).ok());
-            let (Some(key), Some(at)) = (text(KEY).and_then(|k| GrantKey::from_item_key(k)), at)
-            else {
+            // A claim's item says `deciding`; one that says anything else holds nothing.
+            let key = text(KEY).and_then(|k| {
+                GrantKey::from_item_key(k).or_else(|| {
+                    GrantKey::from_claim_key(k).filter(|_| status == GrantStatus::Deciding)
+                })
+            });
+            let (Some(key), Some(at)) = (key, at) else {
                 continue;
             };
-            grants.insert(
-                key,
-                GrantRecord {
-                    status,
-                    incident: text(INCIDENT).cloned().unwrap_or_default(),
-                    at,
-                    target: text(TARGET).cloned(),
-                },
-            );
+            let record = GrantRecord {
+                status,
+                incident: text(INCIDENT).cloned().unwrap_or_default(),
+                at,
+                target: text(TARGET).cloned(),
+            };
+            let record = match grants.remove(&key) {
+                Some(other) => record.either(other),
+                None => record,
+            };
+            grants.insert(key, record);
         }
         Ok(grants)
     }
@@ -470,7 +545,7 @@ impl DecisionTable {
         incident: &str,
     ) -> Result<(), StepError> {
         let item = self.grant_item(
-            key,
+            key.claim_key(),
             target,
             GrantStatus::Deciding,
             incident,

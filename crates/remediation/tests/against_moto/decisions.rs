@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use incident::decision_log::{GrantKey, GrantStatus, IncidentRecord, canonical_digest};
 use incident::{Decision, Outcome, Principal, PrincipalKind, RestoreStatus, Target, TargetKey};
 use remediation::decisions::Claim;
@@ -130,6 +132,110 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
         Some(TargetKey::canonical(&data_platform()))
     );
     assert!(grants[&grant()].is_for(&data_platform()));
+}
+
+#[tokio::test]
+async fn a_claim_is_kept_under_its_own_key_and_an_older_one_holds_unless_dated_ahead() {
+    let moto = Moto::start();
+    let table = moto.decisions();
+    let now = OffsetDateTime::now_utc();
+    // GIVEN a sweep claims a grant
+    assert_eq!(
+        table
+            .claim(&grant(), &data_platform(), "sweep", now, TWO_DAYS)
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    // THEN the claim is a `claim#` item and no `grant#` item is written: the sweep's role may
+    // write no `grant#` item (template.yaml, tests/template/test_decision_keys.py)
+    let claim = table.item(&grant().claim_key()).await.unwrap().unwrap();
+    assert_eq!(claim["status"], "deciding");
+    assert_eq!(claim["incident"], "sweep");
+    assert_eq!(table.item(&grant().item_key()).await.unwrap(), None);
+    // GIVEN another grant claimed an hour ago by a sweep of the version before, under `grant#`
+    let other = grant().on(&Target::ManagedPolicy {
+        policy_arn: "arn:aws:iam::123456789012:policy/Other".into(),
+    });
+    let an_hour_ago = (now - time::Duration::hours(1)).unix_timestamp();
+    table
+        .client
+        .put_item()
+        .table_name(&table.table)
+        .item("pk", AttributeValue::S(other.item_key()))
+        .item("status", AttributeValue::S("deciding".into()))
+        .item("incident", AttributeValue::S("earlier-version".into()))
+        .item("at", AttributeValue::N(an_hour_ago.to_string()))
+        .send()
+        .await
+        .unwrap();
+    // WHEN a sweep claims it THEN that claim still holds it
+    let other_target = Target::ManagedPolicy {
+        policy_arn: "arn:aws:iam::123456789012:policy/Other".into(),
+    };
+    assert_eq!(
+        table
+            .claim(&other, &other_target, "sweep", now, TWO_DAYS)
+            .await
+            .unwrap(),
+        Claim::Held
+    );
+    // AND both grants read as being decided, each by the sweep that claimed it
+    let grants = table.grants().await.unwrap();
+    assert_eq!(grants[&grant()].status, GrantStatus::Deciding);
+    assert_eq!(grants[&grant()].incident, "sweep");
+    assert_eq!(grants[&other].status, GrantStatus::Deciding);
+    assert_eq!(grants[&other].incident, "earlier-version");
+    // GIVEN a claim dated a year ahead (no sweep writes one: it would hold for ever)
+    let ahead = (now + time::Duration::days(365)).unix_timestamp();
+    let third_target = Target::ManagedPolicy {
+        policy_arn: "arn:aws:iam::123456789012:policy/Third".into(),
+    };
+    let third = grant().on(&third_target);
+    table
+        .client
+        .put_item()
+        .table_name(&table.table)
+        .item("pk", AttributeValue::S(third.claim_key()))
+        .item("status", AttributeValue::S("deciding".into()))
+        .item("incident", AttributeValue::S("from-the-future".into()))
+        .item("at", AttributeValue::N(ahead.to_string()))
+        .send()
+        .await
+        .unwrap();
+    // WHEN a sweep claims that grant THEN it takes it over
+    assert_eq!(
+        table
+            .claim(&third, &third_target, "sweep", now, TWO_DAYS)
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    // GIVEN a grant approved and never claimed WHEN a sweep claims it THEN it is not claimed
+    let approved_target = Target::ManagedPolicy {
+        policy_arn: "arn:aws:iam::123456789012:policy/Approved".into(),
+    };
+    let approved = grant().on(&approved_target);
+    table
+        .record_approved(&approved, &approved_target, "approved-incident", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        table
+            .claim(&approved, &approved_target, "sweep", now, TWO_DAYS)
+            .await
+            .unwrap(),
+        Claim::Held
+    );
+    assert_eq!(table.item(&approved.claim_key()).await.unwrap(), None);
+    // AND a grant approved while claimed reads as approved
+    table
+        .record_approved(&grant(), &data_platform(), "approved-incident", now)
+        .await
+        .unwrap();
+    let grants = table.grants().await.unwrap();
+    assert_eq!(grants[&grant()].status, GrantStatus::Approved);
+    assert_eq!(grants[&grant()].incident, "approved-incident");
 }
 
 #[tokio::test]
