@@ -1,5 +1,5 @@
-"""What the tamper rules (StackTamper*Rule, six of them: EventBridge's pattern size quota) send
-to the operators: each change to the control's
+"""What the tamper rules (StackTamper*Rule, seven of them: EventBridge's pattern size quota) send
+to the operators (and, for the topics and their subscriptions, to the administrators too): each change to the control's
 own resources that would otherwise go unseen (THREAT-MODEL T9, T16, T26, T27), and not the
 calls that change nothing of it. The rule's pattern, as template.yaml writes it, is matched by
 moto's EventBridge pattern matcher against CloudTrail records shaped as EventBridge delivers
@@ -84,12 +84,22 @@ def tamper_rules(template: dict) -> list[dict]:
     rules = [r["Properties"] for name, r in template["Resources"].items()
              if r["Type"] == "AWS::Events::Rule" and name.startswith("StackTamper")]
     assert len(rules) > 1 and all(
-        r["Targets"] == [{"Id": "operator-topic", "Arn": {"Ref": "OperatorTopic"}}] for r in rules)
+        r["Targets"][0] == {"Id": "operator-topic", "Arn": {"Ref": "OperatorTopic"}} for r in rules)
     return rules
 
 
+def rules_sending(template: dict, event: dict) -> list[dict]:
+    return [rule for rule in tamper_rules(template)
+            if EventPattern.load(json.dumps(deployed(template, rule["EventPattern"])))
+            .matches_event(event)]
+
+
 def sent_to_the_operators(template: dict, source: str, event_name: str, parameters: dict) -> bool:
-    event = {"version": "0", "id": "7c3e6b1e-0000-4000-8000-000000000001",
+    return bool(rules_sending(template, cloudtrail_event(source, event_name, parameters)))
+
+
+def cloudtrail_event(source: str, event_name: str, parameters: dict) -> dict:
+    return {"version": "0", "id": "7c3e6b1e-0000-4000-8000-000000000001",
              "detail-type": "AWS API Call via CloudTrail", "source": source, "account": ACCOUNT,
              "time": "2026-12-03T21:00:00Z", "region": REGION, "resources": [],
              "detail": {"eventVersion": "1.09", "eventSource": source[4:] + ".amazonaws.com",
@@ -97,8 +107,6 @@ def sent_to_the_operators(template: dict, source: str, event_name: str, paramete
                         "userIdentity": {"type": "IAMUser",
                                          "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory"},
                         "requestParameters": parameters}}
-    return any(EventPattern.load(json.dumps(deployed(template, rule["EventPattern"])))
-               .matches_event(event) for rule in tamper_rules(template))
 
 
 BUS = f"{STACK}-events"
@@ -139,7 +147,33 @@ SENT = [
      {"resourceIdentifier": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{STACK}-sweep-account"}),
 ]
 
+OPERATOR_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-OperatorTopic"
+NOTIFICATION_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-NotificationTopic"
+# Nothing in the stack can refuse these (no topic policy may name them): each must reach the
+# subscribers of both topics, so that silencing one is told on the other (T5).
+CHANNEL = [
+    ("aws.sns", "Unsubscribe", {"subscriptionArn": f"{OPERATOR_TOPIC}:0b1c2d3e"}),
+    ("aws.sns", "Unsubscribe", {"subscriptionArn": f"{NOTIFICATION_TOPIC}:0b1c2d3e"}),
+    ("aws.sns", "SetSubscriptionAttributes",
+     {"subscriptionArn": f"{OPERATOR_TOPIC}:0b1c2d3e", "attributeName": "FilterPolicy",
+      "attributeValue": '{"never": ["sent"]}'}),
+    ("aws.sns", "SetTopicAttributes", {"topicArn": NOTIFICATION_TOPIC, "attributeName": "Policy"}),
+    ("aws.sns", "DeleteTopic", {"topicArn": OPERATOR_TOPIC}),
+    ("aws.sns", "PutDataProtectionPolicy", {"resourceArn": NOTIFICATION_TOPIC}),
+]
+
+
+@pytest.mark.parametrize("source,event_name,parameters", CHANNEL,
+                         ids=[f"{c[1]}-{i}" for i, c in enumerate(CHANNEL)])
+def test_a_change_to_the_channel_is_sent_to_both_topics(template, source, event_name, parameters):
+    targets = [t["Arn"] for rule in rules_sending(template, cloudtrail_event(source, event_name, parameters))
+               for t in rule["Targets"]]
+    assert {"Ref": "OperatorTopic"} in targets and {"Ref": "NotificationTopic"} in targets, targets
+
+
 NOT_SENT = [
+    ("aws.sns", "Unsubscribe",
+     {"subscriptionArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:orders:0b1c2d3e"}),
     # A consumer's rule on the sentinel's bus, another bus's policy, another table, another API,
     # another queue's mapping: nothing of the control changes.
     ("aws.events", "PutRule", {"name": "siem-forwarder", "eventBusName": BUS}),
