@@ -169,7 +169,8 @@ pub enum ManagedDecision {
 }
 
 /// A default version older than the event's is what IAM showed before the change (or a later
-/// revert, once IAM has caught up); a newer one is a real newer change (or our own quarantine).
+/// revert, once IAM has caught up); a newer restricted one is quarantined at once, a newer
+/// clean one (not our own quarantine) is a real newer change only once IAM has caught up.
 pub fn decide_managed(
     now: &ManagedPolicyNow,
     lagging: bool,
@@ -211,6 +212,21 @@ pub fn decide_managed(
                 )))),
             },
         });
+    }
+    // A clean default other than the event's, while IAM may lag: the event's version may be
+    // the default already (SetDefaultPolicyVersion back to an older, restricted version, IAM
+    // still showing the newer clean one). Only after the window is it a real supersession.
+    if let Some(event_version) = &now.event_version_id
+        && now.default_version_id != *event_version
+    {
+        unless_lagging(
+            lagging,
+            &format!(
+                "the default version is {}, not the event's {event_version}",
+                now.default_version_id
+            ),
+            (),
+        )?;
     }
     Ok(ManagedDecision::NotNeeded(format!(
         "the policy's default version ({}) grants no restricted action",

@@ -420,9 +420,16 @@ fn managed_reads_that_do_not_show_the_event_wait_while_iam_may_lag() {
             "not needed",
         ),
         (
-            "a newer clean default: a real supersession, not IAM's lag",
+            "a newer clean default within the window: the event may have set an older \
+             version back (SetDefaultPolicyVersion) that IAM does not show yet",
             after_event_v2(("v3", CLEAN), true),
             true,
+            "not yet consistent",
+        ),
+        (
+            "a newer clean default after the window: a real supersession",
+            after_event_v2(("v3", CLEAN), true),
+            false,
             "not needed",
         ),
         (
@@ -444,14 +451,14 @@ fn managed_reads_that_do_not_show_the_event_wait_while_iam_may_lag() {
             "not needed",
         ),
         (
-            "v10 is newer than v9",
+            "v10 is newer than v9: a newer restricted default, quarantined at once",
             {
-                let mut now = after_event_v2(("v10", CLEAN), false);
+                let mut now = after_event_v2(("v10", OFFENDING), false);
                 now.event_version_id = Some("v9".into());
                 now
             },
             true,
-            "not needed",
+            "new default version",
         ),
     ];
     for (case, now, lagging, expected) in cases {

@@ -132,7 +132,13 @@ impl IamPolicies {
             .config_override(one_attempt())
             .send()
             .await
-            .map_err(|e| AwsFailure::from_sdk("CreatePolicyVersion", e))?;
+            .map_err(|e| {
+                let mut failure = AwsFailure::from_sdk("CreatePolicyVersion", e);
+                // Five versions already: one IAM did not list yet when the step made room, or
+                // one created since. The step's retry reads the versions again and makes room.
+                failure.retryable |= failure.is("LimitExceeded");
+                failure
+            })?;
         output
             .policy_version()
             .and_then(|v| v.version_id())
