@@ -83,6 +83,24 @@ async fn iam_throttling_is_retryable_and_names_the_call() {
     );
 }
 
+/// IAM's answer to a sixth version of a managed policy.
+const VERSION_LIMIT: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>LimitExceeded</Code><Message>A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.</Message></Error><RequestId>7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d</RequestId></ErrorResponse>"#;
+
+#[tokio::test]
+async fn a_version_limit_met_creating_the_quarantine_version_is_retryable() {
+    // GIVEN IAM answers CreatePolicyVersion that the policy has five versions (one it did not
+    // list when the step made room, or one made since)
+    let iam = iam_answering(409, "text/xml", VERSION_LIMIT);
+    // WHEN the quarantine version is created
+    let error = IamPolicies::new(iam.iam())
+        .create_default_version("arn:aws:iam::123456789012:policy/DataPlatform", "{}")
+        .await
+        .expect_err("IAM refused it");
+    // THEN the step fails Retryable (its retry reads the versions again), not NonRetryable
+    // with the restricted default left in force
+    assert_eq!(StepError::from(error).error_type(), "Retryable");
+}
+
 #[tokio::test]
 async fn an_iam_server_error_is_retryable() {
     // GIVEN IAM (or a proxy in front of it) answers 500 with no IAM error document
