@@ -8,8 +8,10 @@
 //! documents a narrower one: [`SEGMENT_PLACEHOLDERS`] never hold `/` or `:`; a `*` in a template
 //! is any text. So a template covers at least every real ARN of its type. Names are not narrowed
 //! further: IAM's paths may hold `:` (any of `!` to `~`), so `role/ops:x/Admin` is a role.
-//! Those segment placeholders are never empty: an access point's ARN always has its region and
-//! account. (AWS's own public resources have ARNs without an account, e.g.
+//! Those segment placeholders are never empty but `${Region}`: an S3 Multi-Region Access
+//! Point's ARN has none (`arn:aws:s3::123456789012:accesspoint/x.mrap/object/*`, "Making requests
+//! through a Multi-Region Access Point"), and an `Allow` on it grants what the regional access
+//! point's would. (AWS's own public resources have ARNs without an account, e.g.
 //! `arn:aws:ssm:us-east-1::parameter/aws/...`: nobody's policy can grant a write on them, so
 //! reading `${Account}` as non-empty misses no grant that matters.)
 //!
@@ -27,6 +29,9 @@ use std::collections::{HashSet, VecDeque};
 /// (`arn:aws:s3:::b/key`).
 pub const SEGMENT_PLACEHOLDERS: &[&str] =
     &["Partition", "Region", "Account", "AccountId", "BucketName"];
+
+/// Segment placeholders that may be empty: a region ([`SEGMENT_PLACEHOLDERS`]' note).
+const MAY_BE_EMPTY: &[&str] = &["Region"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Token {
@@ -93,7 +98,9 @@ impl Arn {
                 && let Some(end) = after.find('}')
             {
                 let name = &after[..end];
-                if SEGMENT_PLACEHOLDERS.contains(&name) {
+                if MAY_BE_EMPTY.contains(&name) {
+                    tokens.push(Token::Segment);
+                } else if SEGMENT_PLACEHOLDERS.contains(&name) {
                     tokens.extend([Token::SegmentOne, Token::Segment]);
                 } else {
                     tokens.push(Token::Any);
@@ -324,6 +331,28 @@ mod tests {
         assert!(overlaps(
             &Arn::pattern("arn:aws:s3:::reports*"),
             &Arn::template(BUCKET)
+        ));
+    }
+
+    #[test]
+    fn a_multi_region_access_point_arn_has_no_region_and_is_an_access_point_objects() {
+        const ACCESS_POINT_OBJECT: &str = "arn:${Partition}:s3:${Region}:${Account}:accesspoint/${AccessPointName}/object/${ObjectName}";
+        let template = Arn::template(ACCESS_POINT_OBJECT);
+        let mrap = "arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap/object/*";
+        assert!(overlaps(&Arn::pattern(mrap), &template));
+        // A Deny covers those objects only if it covers the region-less ARNs too.
+        assert!(covers(
+            &[Arn::deny_pattern("arn:*:s3:*:*:accesspoint/*")],
+            &template
+        ));
+        assert!(!covers(
+            &[Arn::deny_pattern("arn:*:s3:?*:*:accesspoint/*")],
+            &template
+        ));
+        // An account is never empty.
+        assert!(!overlaps(
+            &Arn::pattern("arn:aws:s3:us-east-1::accesspoint/x/object/*"),
+            &template
         ));
     }
 

@@ -365,6 +365,12 @@ fn resource_types_decide_where_a_known_action_is_granted() {
             granted: &[],
         },
         Case {
+            name: "objects reached through a Multi-Region Access Point (no region in its ARN)",
+            fixture: "object-deletion-through-a-multi-region-access-point.json",
+            restricted: "s3:DeleteObject",
+            granted: &[(0, &["s3:DeleteObject"])],
+        },
+        Case {
             name: "on object ARNs, s3:DeleteObject is granted and s3:DeleteBucket is not",
             fixture: "bucket-deletion-on-objects-only.json",
             restricted: "s3:Delete*",
