@@ -8,7 +8,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer, ser};
+use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 /// A valid Condition block. It is reported and written back, never evaluated, so the common
@@ -24,6 +25,11 @@ enum Block<'a> {
     Text(Cow<'a, str>),
     /// Read by serde (below).
     Value(Value),
+    /// Read by serde, holding a number: its text as written, white space taken out, so that it
+    /// is written back as it was. As a `Value`, `1.50` would come back `1.5` and a long integer
+    /// rounded, and IAM compares an unquoted number as the text written under a string
+    /// operator: a quarantine would change what another statement's condition says.
+    Numbers(String),
 }
 
 impl<'a> Condition<'a> {
@@ -41,6 +47,7 @@ impl<'a> Condition<'a> {
     pub fn to_value(&self) -> Value {
         match &self.0 {
             Block::Text(text) => serde_json::from_str(text).expect("a checked Condition is JSON"),
+            Block::Numbers(text) => serde_json::from_str(text).expect("a read Condition is JSON"),
             Block::Value(value) => value.clone(),
         }
     }
@@ -48,6 +55,7 @@ impl<'a> Condition<'a> {
     pub fn into_owned(self) -> Condition<'static> {
         Condition(match self.0 {
             Block::Text(text) => Block::Text(Cow::Owned(text.into_owned())),
+            Block::Numbers(text) => Block::Numbers(text),
             Block::Value(value) => Block::Value(value),
         })
     }
@@ -73,6 +81,9 @@ impl Serialize for Condition<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.0 {
             Block::Text(_) => self.to_value().serialize(serializer),
+            Block::Numbers(text) => RawValue::from_string(text.clone())
+                .map_err(ser::Error::custom)?
+                .serialize(serializer),
             Block::Value(value) => value.serialize(serializer),
         }
     }
@@ -80,9 +91,58 @@ impl Serialize for Condition<'_> {
 
 impl<'de> Deserialize<'de> for Condition<'_> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let operators = deserializer.deserialize_map(Operators)?;
-        Ok(Condition(Block::Value(Value::Object(operators))))
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let operators = serde_json::Deserializer::from_str(raw.get())
+            .deserialize_map(Operators)
+            .map_err(|e| de::Error::custom(without_position(&e)))?;
+        let text = compact(raw.get());
+        Ok(Condition(if holds_a_number(&text) {
+            Block::Numbers(text)
+        } else {
+            Block::Value(Value::Object(operators))
+        }))
     }
+}
+
+/// The error's message without serde_json's " at line L column C" (a position in the block,
+/// not in the document).
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(cut) => message[..cut].to_owned(),
+        None => message,
+    }
+}
+
+/// JSON text without its white space outside strings.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            (in_string, escaped) = (escaped || c != '"', !escaped && c == '\\');
+        } else if c == '"' {
+            in_string = true;
+        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether compact JSON text has a number outside its strings.
+fn holds_a_number(json: &str) -> bool {
+    let (mut in_string, mut escaped) = (false, false);
+    json.chars().any(|c| {
+        if in_string {
+            (in_string, escaped) = (escaped || c != '"', !escaped && c == '\\');
+            false
+        } else {
+            in_string = c == '"';
+            c == '-' || c.is_ascii_digit()
+        }
+    })
 }
 
 struct Operators;
@@ -231,5 +291,18 @@ impl<'de> Visitor<'de> for Values<'_> {
             )));
         }
         Ok(Value::Array(values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn white_space_goes_and_strings_stay_as_written() {
+        let json = "{ \"S\" : { \"k\" : [ \"a \\\" b 1\" , -2.50 ] } }";
+        assert_eq!(compact(json), r#"{"S":{"k":["a \" b 1",-2.50]}}"#);
+        assert!(holds_a_number(&compact(json)));
+        assert!(!holds_a_number(r#"{"S":{"k":["a \" -1",true]}}"#));
     }
 }

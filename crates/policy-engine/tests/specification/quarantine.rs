@@ -190,6 +190,27 @@ fn action_star_becomes_a_not_action_of_the_restricted_patterns() {
     );
 }
 
+#[test]
+fn a_statement_the_quarantine_leaves_is_written_back_as_it_was_numbers_included() {
+    // GIVEN iam:* beside a Deny whose condition compares a tag, as text, with unquoted numbers
+    // (IAM reads `1.50` under StringNotEquals as the text "1.50")
+    // WHEN it is quarantined against iam:CreateUser
+    let quarantine = quarantine_of(
+        "iam-admin-with-a-numeric-tag-deny.json",
+        "iam:CreateUser",
+        PolicyKind::Managed,
+    );
+    // THEN the Deny's condition is the text written, not the numbers read back: 1.50 as
+    // 1.5 would allow an object tagged "1.5" that the original denied
+    let json = quarantine.policy.to_json();
+    assert!(
+        json.contains(
+            r#""Condition":{"StringNotEquals":{"s3:ExistingObjectTag/level":[1.50,12345678901234567890123,-0]},"NumericLessThan":{"s3:max-keys":1e2}}"#
+        ),
+        "{json}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // IAM's size quota
 // ---------------------------------------------------------------------------------------------
