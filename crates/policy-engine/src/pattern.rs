@@ -63,6 +63,11 @@ pub fn matches_everything(pattern: &str) -> bool {
     !pattern.is_empty() && pattern.bytes().all(|c| c == b'*')
 }
 
+/// True when the action pattern matches every action (`*`, `*:*`, `?*:*`).
+pub fn matches_every_action(pattern: &str) -> bool {
+    Language::is_subset(&[PatternSet::any_of(["*"])], &PatternSet::any_of([pattern]))
+}
+
 /// True when some action matches both patterns (`iam:Create*` and `iam:*User` both match
 /// `iam:CreateUser`).
 #[inline]

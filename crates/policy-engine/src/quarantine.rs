@@ -556,7 +556,9 @@ impl Rewrite {
             ActionClause::NotAction(existing) => {
                 rewrite.excluded = Some(new_exclusions(existing, &hit_patterns));
             }
-            ActionClause::Action(entries) if entries.iter().any(pattern::matches_everything) => {
+            // `*`, and `*:*` too: expanded service by service, it would not fit, and dropping
+            // it would take every other grant away.
+            ActionClause::Action(entries) if entries.iter().any(pattern::matches_every_action) => {
                 rewrite.excluded = Some(hit_patterns);
             }
             ActionClause::Action(entries) => {

@@ -20,7 +20,7 @@ use crate::catalog::Catalog;
 use crate::document::{
     ActionClause, Condition, Policy, ResourceClause, Statement, check_action_syntax,
 };
-use crate::pattern::{Language, PatternSet};
+use crate::pattern::{Language, PatternSet, matches_every_action};
 use crate::resource::{self, Arn};
 use crate::restricted::{Hint, RestrictedActions, RestrictedError};
 
@@ -236,11 +236,6 @@ fn grants_every_action(statement: &Statement<'_>) -> bool {
             entries.iter().all(|e| catalog.matching(e).next().is_none())
         }
     }
-}
-
-/// True when the action pattern matches every action (`*`, `*:*`, `?*:*`).
-fn matches_every_action(pattern: &str) -> bool {
-    Language::is_subset(&[PatternSet::any_of(["*"])], &PatternSet::any_of([pattern]))
 }
 
 impl Acceptable {

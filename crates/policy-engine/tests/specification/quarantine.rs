@@ -211,6 +211,28 @@ fn a_statement_the_quarantine_leaves_is_written_back_as_it_was_numbers_included(
     );
 }
 
+#[test]
+fn action_star_colon_star_becomes_a_not_action_of_the_restricted_patterns_too() {
+    // GIVEN AdministratorAccess written `*:*`, which is every action as `*` is
+    // WHEN it is quarantined against iam:CreateUser
+    let quarantine = quarantine_of(
+        "administrator-access-as-star-colon-star.json",
+        "iam:CreateUser",
+        PolicyKind::Managed,
+    );
+    // THEN everything else stays granted (expanded service by service it would not fit, and
+    // dropping it took every grant away)
+    assert_eq!(
+        statements(&quarantine),
+        [json!({
+            "Sid": "Admin",
+            "Effect": "Allow",
+            "NotAction": ["iam:CreateUser"],
+            "Resource": "*",
+        })]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // IAM's size quota
 // ---------------------------------------------------------------------------------------------
