@@ -64,17 +64,25 @@ def deployed(template: dict, value):
                    "AWS::SQS::Queue": f"sqs:{REGION}:{ACCOUNT}:"}.get(kind)
         return f"arn:aws:{service}{name_of(target)}" if service else f"arn:aws:test:::{generated_name(target)}"
 
+    def attribute(reference: str) -> str:
+        """`!GetAtt X.Arn` or `X.QueueName`; a plain name is a `!Ref`."""
+        if "." not in reference:
+            return ref(reference)
+        target, name = reference.split(".")
+        if name == "QueueName":
+            return name_of(target)
+        assert name == "Arn", reference
+        return arn(target)
+
     if isinstance(value, list):
         return [deployed(template, v) for v in value]
     if isinstance(value, dict):
         if set(value) == {"Sub"} and isinstance(value["Sub"], str):
-            return re.sub(r"\$\{([A-Za-z0-9:]+)\}", lambda m: ref(m.group(1)), value["Sub"])
+            return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda m: attribute(m.group(1)), value["Sub"])
         if set(value) == {"Ref"}:
             return ref(value["Ref"])
         if set(value) == {"GetAtt"}:
-            target, attribute = value["GetAtt"].split(".")
-            assert attribute == "Arn", value
-            return arn(target)
+            return attribute(value["GetAtt"])
         return {k: deployed(template, v) for k, v in value.items()}
     return value
 
@@ -171,7 +179,23 @@ def test_a_change_to_the_channel_is_sent_to_both_topics(template, source, event_
     assert {"Ref": "OperatorTopic"} in targets and {"Ref": "NotificationTopic"} in targets, targets
 
 
+INCIDENT_QUEUE = generated_name("IncidentQueue")
+# The same queue, as SQS accepts it: its URL as GetQueueUrl gives it, the legacy endpoint's,
+# the regional legacy one's (CloudTrail records the URL as the caller sent it).
+QUEUE_URLS = [f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{INCIDENT_QUEUE}",
+              f"https://queue.amazonaws.com/{ACCOUNT}/{INCIDENT_QUEUE}",
+              f"https://{REGION}.queue.amazonaws.com/{ACCOUNT}/{INCIDENT_QUEUE}"]
+
+
+@pytest.mark.parametrize("url", QUEUE_URLS)
+def test_the_starters_queue_rewired_is_sent_however_its_url_is_spelt(template, url):
+    assert sent_to_the_operators(template, "aws.sqs", "SetQueueAttributes",
+                                 {"queueUrl": url, "attributes": {"Policy": "{}"}})
+
+
 NOT_SENT = [
+    ("aws.sqs", "SetQueueAttributes",
+     {"queueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/orders-{INCIDENT_QUEUE}"}),
     ("aws.sns", "Unsubscribe",
      {"subscriptionArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:orders:0b1c2d3e"}),
     # A consumer's rule on the sentinel's bus, another bus's policy, another table, another API,
