@@ -77,8 +77,22 @@ impl IamPolicies {
         let Some(version_id) = policy.policy().and_then(|p| p.default_version_id()) else {
             return Ok(None);
         };
-        let document = self.version_document(policy_arn, version_id).await?;
-        Ok(document.map(|d| (version_id.to_owned(), d)))
+        match self.version_document(policy_arn, version_id).await? {
+            Some(document) => Ok(Some((version_id.to_owned(), document))),
+            // The policy is there but not its default: one read is stale (the default just
+            // changed), not the policy gone. The step's retry reads both again.
+            None => {
+                let mut failure = AwsFailure::with_code(
+                    "GetPolicyVersion",
+                    Some("NoSuchEntity".into()),
+                    &format!(
+                        "{policy_arn} names {version_id} its default, which IAM does not have"
+                    ),
+                );
+                failure.retryable = true;
+                Err(failure)
+            }
+        }
     }
 
     pub async fn version_document(
@@ -149,7 +163,8 @@ impl IamPolicies {
     }
 
     pub async fn delete_version(&self, policy_arn: &str, version_id: &str) -> Result<()> {
-        self.client
+        let deleted = self
+            .client
             .delete_policy_version()
             .policy_arn(policy_arn)
             .version_id(version_id)
@@ -157,8 +172,9 @@ impl IamPolicies {
             .config_override(one_attempt())
             .send()
             .await
-            .map_err(|e| AwsFailure::from_sdk("DeletePolicyVersion", e))?;
-        Ok(())
+            .map_err(|e| AwsFailure::from_sdk("DeletePolicyVersion", e));
+        // Gone already (an earlier attempt's deletion whose answer was lost): what was wanted.
+        absent_if_missing(deleted).map(drop)
     }
 
     pub async fn set_default_version(&self, policy_arn: &str, version_id: &str) -> Result<()> {
@@ -320,7 +336,7 @@ impl IamPolicies {
     pub async fn detach(&self, principal: &Principal, policy_arn: &str) -> Result<()> {
         for_principal!(
             self.client, principal, [detach_user_policy: "DetachUserPolicy", detach_role_policy: "DetachRolePolicy", detach_group_policy: "DetachGroupPolicy"],
-            |request, call| request.policy_arn(policy_arn).customize().config_override(one_attempt()).send().await.map(drop).map_err(|e| AwsFailure::from_sdk(call, e))
+            |request, call| request.policy_arn(policy_arn).customize().config_override(one_attempt()).send().await.map(drop).map_err(|e| read_again_if_missing(AwsFailure::from_sdk(call, e)))
         )
     }
 }
@@ -434,8 +450,16 @@ impl IamPolicies {
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsFailure::from_sdk("RemoveUserFromGroup", e))
+            .map_err(|e| read_again_if_missing(AwsFailure::from_sdk("RemoveUserFromGroup", e)))
     }
+}
+
+/// A detachment or group removal IAM answers NoSuchEntity: done already (an earlier attempt
+/// whose answer was lost, then a stale read still showing it) or the principal gone. Either
+/// way the step's retry reads IAM again, and recognises its own work or the principal gone.
+fn read_again_if_missing(mut failure: AwsFailure) -> AwsFailure {
+    failure.retryable |= failure.is("NoSuchEntity");
+    failure
 }
 
 fn attached_arns(policies: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<String> {

@@ -4,7 +4,7 @@
 //! client (support::replay); no answer at all from a loopback port nothing listens on.
 
 use incident::quarantine::QuarantineError;
-use incident::{DocumentRef, Outcome, OutcomeState, QuarantineRecord};
+use incident::{DocumentRef, Outcome, OutcomeState, Principal, PrincipalKind, QuarantineRecord};
 use lambda_runtime::Diagnostic;
 use policy_engine::{PlanError, PolicyError};
 use remediation::StepError;
@@ -98,6 +98,59 @@ async fn a_version_limit_met_creating_the_quarantine_version_is_retryable() {
         .expect_err("IAM refused it");
     // THEN the step fails Retryable (its retry reads the versions again), not NonRetryable
     // with the restricted default left in force
+    assert_eq!(StepError::from(error).error_type(), "Retryable");
+}
+
+/// IAM's answer about a policy, a version or a principal it does not have.
+const NO_SUCH_ENTITY: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The entity cannot be found.</Message></Error><RequestId>3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f</RequestId></ErrorResponse>"#;
+
+/// GetPolicy's answer: DataPlatform, its default v3.
+const POLICY_WITH_DEFAULT_V3: &str = r#"<GetPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetPolicyResult><Policy><PolicyName>DataPlatform</PolicyName><DefaultVersionId>v3</DefaultVersionId><PolicyId>ANPA0000000000000000</PolicyId><Path>/</Path><Arn>arn:aws:iam::123456789012:policy/DataPlatform</Arn><AttachmentCount>1</AttachmentCount><CreateDate>2026-12-01T10:00:00Z</CreateDate><UpdateDate>2026-12-03T10:00:00Z</UpdateDate><IsAttachable>true</IsAttachable></Policy></GetPolicyResult><ResponseMetadata><RequestId>4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a</RequestId></ResponseMetadata></GetPolicyResponse>"#;
+
+const DATA_PLATFORM: &str = "arn:aws:iam::123456789012:policy/DataPlatform";
+
+#[tokio::test]
+async fn a_detachment_iam_no_longer_has_is_read_again_not_failed() {
+    // GIVEN IAM answers the detachment NoSuchEntity (an earlier attempt's, whose answer was
+    // lost, read back from a list that still showed it)
+    let iam = iam_answering(404, "text/xml", NO_SUCH_ENTITY);
+    let role = Principal {
+        kind: PrincipalKind::Role,
+        name: "data-pipeline".into(),
+    };
+    // WHEN the quarantine detaches the policy
+    let error = IamPolicies::new(iam.iam())
+        .detach(&role, DATA_PLATFORM)
+        .await
+        .expect_err("IAM refused it");
+    // THEN the step fails Retryable: its retry reads IAM again
+    assert_eq!(StepError::from(error).error_type(), "Retryable");
+}
+
+#[tokio::test]
+async fn a_version_deleted_already_is_deleted() {
+    // GIVEN IAM answers DeletePolicyVersion NoSuchEntity (an earlier attempt deleted it)
+    let iam = iam_answering(404, "text/xml", NO_SUCH_ENTITY);
+    // WHEN the version is deleted THEN that is done
+    IamPolicies::new(iam.iam())
+        .delete_version(DATA_PLATFORM, "v2")
+        .await
+        .expect("gone is what was wanted");
+}
+
+#[tokio::test]
+async fn a_default_version_iam_does_not_show_yet_is_read_again_not_taken_for_the_policy_gone() {
+    // GIVEN GetPolicy names v3 the default and GetPolicyVersion has no v3 yet (IAM's lag)
+    let iam = Replay::in_turn(vec![
+        answer(200, "text/xml", POLICY_WITH_DEFAULT_V3),
+        answer(404, "text/xml", NO_SUCH_ENTITY),
+    ]);
+    // WHEN the default version is read
+    let error = IamPolicies::new(iam.iam())
+        .default_version(DATA_PLATFORM)
+        .await
+        .expect_err("not readable yet");
+    // THEN it is Retryable, not "no such policy" (a restore would read that as the policy gone)
     assert_eq!(StepError::from(error).error_type(), "Retryable");
 }
 

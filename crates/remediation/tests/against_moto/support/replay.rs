@@ -33,6 +33,17 @@ impl Replay {
         }
     }
 
+    /// Gives each request the next of `answers`, in turn.
+    pub fn in_turn(answers: Vec<HttpResponse>) -> Replay {
+        let events = answers
+            .into_iter()
+            .map(|answer| ReplayEvent::new(HttpRequest::new(SdkBody::empty()), answer))
+            .collect();
+        Replay {
+            http: StaticReplayClient::new(events),
+        }
+    }
+
     /// An IAM client whose calls this endpoint answers; one attempt only, so the error
     /// classification is what is tested (the state machine does the retrying).
     pub fn iam(&self) -> aws_sdk_iam::Client {
