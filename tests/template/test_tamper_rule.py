@@ -47,7 +47,7 @@ def deployed(template: dict, value):
         if target in PSEUDO:
             return PSEUDO[target]
         kind = resources[target]["Type"]
-        if kind == "AWS::Serverless::HttpApi":
+        if kind == "AWS::ApiGatewayV2::Api":
             return API_ID
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name_of(target)}"

@@ -444,10 +444,15 @@ impl Notifier {
     }
 }
 
+/// `APPROVAL_URL`, checked ([`approval_url`]).
+fn configured_approval_url() -> Result<String, StepError> {
+    approval_url(&required_env("APPROVAL_URL")?)
+        .map_err(|e| StepError::Configuration(format!("APPROVAL_URL: {e}")))
+}
+
 impl RequestApprovalDeps {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, StepError> {
-        let approval_url = approval_url(&required_env("APPROVAL_URL")?)
-            .map_err(|e| StepError::Configuration(format!("APPROVAL_URL: {e}")))?;
+        let approval_url = configured_approval_url()?;
         Ok(RequestApprovalDeps {
             notifier: Notifier::from_env(config, "TOPIC_ARN")?,
             link_keys: MacKey::from_env(config, "LINK_KEY_ID")?,
@@ -467,6 +472,7 @@ impl ApprovalApiDeps {
             documents: DocumentStore::from_env(config)?,
             link_keys: MacKey::from_env(config, "LINK_KEY_ID")?,
             decision_keys: MacKey::from_env(config, "DECISION_KEY_ID")?,
+            host: approval::link_host(&configured_approval_url()?).to_owned(),
         })
     }
 }

@@ -34,6 +34,10 @@ pub struct ApprovalApiDeps {
     pub link_keys: MacKey,
     /// Proves a decision was taken here: restore-policy restores nothing without it.
     pub decision_keys: MacKey,
+    /// The approval API's own host (`approval::link_host` of `APPROVAL_URL`): a link's key is
+    /// checked as made for it, never for the host a request names, which a direct invocation
+    /// of this function writes itself (T27).
+    pub host: String,
 }
 
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
@@ -107,7 +111,7 @@ async fn show(
         return Page::BadRequest("the link has no key; open the whole link from the email".into())
             .render();
     };
-    let host = match host_of(request) {
+    let host = match host_of(request, deps) {
         Ok(host) => host,
         Err(page) => return page,
     };
@@ -193,7 +197,7 @@ async fn decide(
         Ok(form) => form,
         Err(problem) => return Page::BadRequest(problem).render(),
     };
-    let host = match host_of(request) {
+    let host = match host_of(request, deps) {
         Ok(host) => host,
         Err(page) => return page,
     };
@@ -330,15 +334,20 @@ async fn lookup(
     }
 }
 
-/// The host the request came to, as API Gateway gives it: a link's key opens a request only
-/// there.
-fn host_of(request: &ApiGatewayV2httpRequest) -> Result<&str, Response> {
-    request
-        .request_context
-        .domain_name
-        .as_deref()
-        .filter(|host| !host.is_empty())
-        .ok_or_else(|| Page::BadRequest("the request names no host".into()).render())
+/// The host a link's key is checked as made for: the approval API's own, and only for a
+/// request that came there (as API Gateway names it, in any case).
+fn host_of<'d>(
+    request: &ApiGatewayV2httpRequest,
+    deps: &'d ApprovalApiDeps,
+) -> Result<&'d str, Response> {
+    match request.request_context.domain_name.as_deref() {
+        None | Some("") => Err(Page::BadRequest("the request names no host".into()).render()),
+        Some(host) if host.eq_ignore_ascii_case(&deps.host) => Ok(&deps.host),
+        Some(_) => Err(Page::BadRequest(
+            "the request was not made to the approval page's own address".into(),
+        )
+        .render()),
+    }
 }
 
 /// Which approval request in the history the link's key opens: the one whose token's MAC, for

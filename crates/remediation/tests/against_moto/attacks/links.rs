@@ -260,3 +260,52 @@ async fn a_key_opens_its_request_only_at_the_host_it_was_made_for() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_key_made_for_another_host_opens_nothing_even_invoked_directly_naming_that_host() {
+    // mallory changed request-approval's APPROVAL_URL to an API of hers: the next email's key
+    // is made for her host, and a scanner opening the link hands it to her. She then invokes
+    // approval-api directly (no API Gateway in between), with an event naming her host (T27).
+    let stack = ApprovalStack::start().await;
+    let requested = stack.request("incident-direct-invoke", 3600).await;
+    let hers = "zzzzzzzzzz.execute-api.us-east-1.amazonaws.com";
+    let mac = stack
+        .workflow
+        .link_keys
+        .generate(&ApprovalKey::message(
+            hers,
+            &TaskToken::new(requested.token.as_str()),
+        ))
+        .await
+        .unwrap();
+    let key = ApprovalKey::from_mac(&mac).unwrap().encoded();
+    // WHEN she opens and approves with it, naming her host, then the real one
+    for (host, case) in [
+        (hers, "her host"),
+        (
+            "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+            "the real host",
+        ),
+    ] {
+        for fixture in ["open-link.json", "approve.json"] {
+            let sent = if fixture == "approve.json" {
+                form_encoded(&key)
+            } else {
+                key.clone()
+            };
+            let mut event = api_event(fixture, &requested.id, &sent);
+            event["requestContext"]["domainName"] = json!(host);
+            let page = Answer::from(handle_event(event, &stack.api()).await);
+            // THEN nothing opens and nothing is decided: the key is checked as made for the
+            // approval API's own host, whatever host the event names
+            assert!(
+                matches!(page.status, 400 | 403),
+                "{case} {fixture}: {} {}",
+                page.status,
+                page.body
+            );
+            assert!(!page.body.contains("my-bad-policy-aws-5-mins"), "{case}");
+        }
+    }
+    assert_eq!(stack.status(&requested.execution_arn).await, "RUNNING");
+}

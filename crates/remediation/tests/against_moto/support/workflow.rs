@@ -249,6 +249,7 @@ impl Workflow {
             documents: self.moto.documents(),
             link_keys: self.link_keys.clone(),
             decision_keys: self.decision_keys.clone(),
+            host: approval::link_host(API_URL).to_owned(),
         }
     }
 
