@@ -47,7 +47,7 @@ def deployed(template: dict, value):
         if target in PSEUDO:
             return PSEUDO[target]
         kind = resources[target]["Type"]
-        if kind == "AWS::ApiGatewayV2::Api":
+        if kind == "AWS::Serverless::HttpApi":
             return API_ID
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name_of(target)}"
@@ -174,9 +174,15 @@ CHANNEL = [
 @pytest.mark.parametrize("source,event_name,parameters", CHANNEL,
                          ids=[f"{c[1]}-{i}" for i, c in enumerate(CHANNEL)])
 def test_a_change_to_the_channel_is_sent_to_both_topics(template, source, event_name, parameters):
-    targets = [t["Arn"] for rule in rules_sending(template, cloudtrail_event(source, event_name, parameters))
+    """To the notification topic when a customer managed key encrypts it: EventBridge cannot
+    publish under the AWS managed key the topic has without KmsKeyArn."""
+    targets = [t for rule in rules_sending(template, cloudtrail_event(source, event_name, parameters))
                for t in rule["Targets"]]
-    assert {"Ref": "OperatorTopic"} in targets and {"Ref": "NotificationTopic"} in targets, targets
+    assert {"Id": "operator-topic", "Arn": {"Ref": "OperatorTopic"}} in targets, targets
+    assert {"If": ["HasKmsKey", {"Id": "notification-topic", "Arn": {"Ref": "NotificationTopic"}},
+                   {"Ref": "AWS::NoValue"}]} in targets, targets
+    key = template["Resources"]["NotificationTopic"]["Properties"]["KmsMasterKeyId"]
+    assert key == {"If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, "alias/aws/sns"]}, key
 
 
 INCIDENT_QUEUE = generated_name("IncidentQueue")

@@ -150,7 +150,10 @@ impl IamPolicies {
                 let mut failure = AwsFailure::from_sdk("CreatePolicyVersion", e);
                 // Five versions already: one IAM did not list yet when the step made room, or
                 // one created since. The step's retry reads the versions again and makes room.
-                failure.retryable |= failure.is("LimitExceeded");
+                // (IAM gives the same code for a document over its size quota, "PolicySize",
+                // which no retry mends.)
+                failure.retryable |=
+                    failure.is("LimitExceeded") && !failure.message.contains("PolicySize");
                 failure
             })?;
         output

@@ -93,13 +93,23 @@ async fn a_version_limit_met_creating_the_quarantine_version_is_retryable() {
     let iam = iam_answering(409, "text/xml", VERSION_LIMIT);
     // WHEN the quarantine version is created
     let error = IamPolicies::new(iam.iam())
-        .create_default_version("arn:aws:iam::123456789012:policy/DataPlatform", "{}")
+        .create_default_version(DATA_PLATFORM, "{}")
         .await
         .expect_err("IAM refused it");
     // THEN the step fails Retryable (its retry reads the versions again), not NonRetryable
     // with the restricted default left in force
     assert_eq!(StepError::from(error).error_type(), "Retryable");
+    // BUT the same code for a document over IAM's size quota is not retried: nothing mends it
+    let iam = iam_answering(409, "text/xml", SIZE_LIMIT);
+    let error = IamPolicies::new(iam.iam())
+        .create_default_version(DATA_PLATFORM, "{}")
+        .await
+        .expect_err("IAM refused it");
+    assert_eq!(StepError::from(error).error_type(), "NonRetryable");
 }
+
+/// IAM's answer to a version over the managed policy size quota.
+const SIZE_LIMIT: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>LimitExceeded</Code><Message>Cannot exceed quota for PolicySize: 6144</Message></Error><RequestId>8b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e</RequestId></ErrorResponse>"#;
 
 /// IAM's answer about a policy, a version or a principal it does not have.
 const NO_SUCH_ENTITY: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The entity cannot be found.</Message></Error><RequestId>3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f</RequestId></ErrorResponse>"#;
