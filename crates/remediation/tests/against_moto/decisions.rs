@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use incident::decision_log::{GrantKey, GrantStatus, IncidentRecord, canonical_digest};
 use incident::{Decision, Outcome, Principal, PrincipalKind, RestoreStatus, Target, TargetKey};
-use remediation::decisions::Claim;
+use remediation::decisions::{Claim, DecisionTable};
 use remediation::handlers::publish::{self, PublishInput};
 use time::OffsetDateTime;
 
@@ -134,6 +134,22 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
     assert!(grants[&grant()].is_for(&data_platform()));
 }
 
+/// A `deciding` item under `pk`, as written by something other than today's claim: a sweep of
+/// the version before (under `grant#`), or someone's made-up date.
+async fn put_deciding(table: &DecisionTable, pk: String, incident: &str, at: OffsetDateTime) {
+    table
+        .client
+        .put_item()
+        .table_name(&table.table)
+        .item("pk", AttributeValue::S(pk))
+        .item("status", AttributeValue::S("deciding".into()))
+        .item("incident", AttributeValue::S(incident.into()))
+        .item("at", AttributeValue::N(at.unix_timestamp().to_string()))
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_claim_is_kept_under_its_own_key_and_an_older_one_holds_unless_dated_ahead() {
     let moto = Moto::start();
@@ -157,18 +173,13 @@ async fn a_claim_is_kept_under_its_own_key_and_an_older_one_holds_unless_dated_a
     let other = grant().on(&Target::ManagedPolicy {
         policy_arn: "arn:aws:iam::123456789012:policy/Other".into(),
     });
-    let an_hour_ago = (now - time::Duration::hours(1)).unix_timestamp();
-    table
-        .client
-        .put_item()
-        .table_name(&table.table)
-        .item("pk", AttributeValue::S(other.item_key()))
-        .item("status", AttributeValue::S("deciding".into()))
-        .item("incident", AttributeValue::S("earlier-version".into()))
-        .item("at", AttributeValue::N(an_hour_ago.to_string()))
-        .send()
-        .await
-        .unwrap();
+    put_deciding(
+        &table,
+        other.item_key(),
+        "earlier-version",
+        now - time::Duration::hours(1),
+    )
+    .await;
     // WHEN a sweep claims it THEN that claim still holds it
     let other_target = Target::ManagedPolicy {
         policy_arn: "arn:aws:iam::123456789012:policy/Other".into(),
@@ -187,22 +198,17 @@ async fn a_claim_is_kept_under_its_own_key_and_an_older_one_holds_unless_dated_a
     assert_eq!(grants[&other].status, GrantStatus::Deciding);
     assert_eq!(grants[&other].incident, "earlier-version");
     // GIVEN a claim dated a year ahead (no sweep writes one: it would hold for ever)
-    let ahead = (now + time::Duration::days(365)).unix_timestamp();
     let third_target = Target::ManagedPolicy {
         policy_arn: "arn:aws:iam::123456789012:policy/Third".into(),
     };
     let third = grant().on(&third_target);
-    table
-        .client
-        .put_item()
-        .table_name(&table.table)
-        .item("pk", AttributeValue::S(third.claim_key()))
-        .item("status", AttributeValue::S("deciding".into()))
-        .item("incident", AttributeValue::S("from-the-future".into()))
-        .item("at", AttributeValue::N(ahead.to_string()))
-        .send()
-        .await
-        .unwrap();
+    put_deciding(
+        &table,
+        third.claim_key(),
+        "from-the-future",
+        now + time::Duration::days(365),
+    )
+    .await;
     // WHEN a sweep claims that grant THEN it takes it over
     assert_eq!(
         table
