@@ -32,8 +32,8 @@ pub use notification::{
     Notification, SUBJECT_LIMIT, approved_attachments_text, boundary_change, boundary_section,
     change_section, describe_actor, describe_origin, describe_quarantine, describe_target,
     documents_section, forged_delivery_alert, grant_lines, grants_section, group_grants_section,
-    listed, notification, pretty, quarantine_effect, quarantine_section, refusal_alert, truncate,
-    visible,
+    listed, name_taken_alert, notification, pretty, quarantine_effect, quarantine_section,
+    refusal_alert, truncate, visible,
 };
 pub use outcome::{EVENT_SOURCE, Outcome, OutcomeState, UnreadablePart, event_detail};
 pub use own_stack::OwnRoles;

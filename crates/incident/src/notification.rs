@@ -606,6 +606,53 @@ pub fn forged_delivery_alert(refused: &[(String, String)]) -> Notification {
     Notification { subject, body }
 }
 
+/// The operators' alert when changes found their incident's execution name taken by an
+/// execution with another input (started by hand under the name, before the starter): each
+/// change, as its CloudTrail event says, has no incident until the sweep finds its grant.
+pub fn name_taken_alert(taken: &[(&Value, &str)]) -> Notification {
+    let subject =
+        "iam-sentinel ALERT: a change has no incident: its execution name was taken".to_owned();
+    let mut body = format!(
+        "iam-sentinel ALERT: {} change(s) have no incident: their execution name was taken\n\n\
+         Each change below came through the trigger rule and its queue, and its incident's \
+         execution name (derived from the event) was already taken by an execution started \
+         with another input: someone started one by hand under that name first (the tamper \
+         rule reported the StartExecution; that execution fails at its first step). Nothing \
+         quarantined these changes. Review each one, or run an account sweep now: it finds \
+         every restricted grant in force and starts an incident under its own name.\n\n",
+        taken.len()
+    );
+    let detail = |event: &Value, field: &str| {
+        one_line(
+            event
+                .pointer(&format!("/detail/{field}"))
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
+            200,
+        )
+    };
+    for (event, execution_arn) in taken.iter().take(10) {
+        body.push_str(&format!(
+            "Change: {} by {} at {} (CloudTrail event {})\nExecution holding its name: {}\n",
+            detail(event, "eventName"),
+            one_line(
+                event
+                    .pointer("/detail/userIdentity/arn")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?"),
+                200
+            ),
+            detail(event, "eventTime"),
+            detail(event, "eventID"),
+            one_line(execution_arn, 300)
+        ));
+    }
+    if taken.len() > 10 {
+        body.push_str(&format!("... and {} more\n", taken.len() - 10));
+    }
+    Notification { subject, body }
+}
+
 /// Text from a caller, safe in a plain-text email: one line, no control characters, at most
 /// `limit` characters.
 fn one_line(text: &str, limit: usize) -> String {

@@ -50,8 +50,13 @@ pub enum Start {
     /// An execution of that name runs with this input: just started, or started by an earlier
     /// delivery of the same event (Step Functions answers both alike while it runs).
     Running { execution_arn: String },
-    /// The name is taken: its execution has ended, or ran with another input. Nothing started.
+    /// The name is taken by this event's own execution, ended (a delivery after it). Nothing
+    /// started.
     NameTaken,
+    /// The name is taken by an execution with another input: someone started one under this
+    /// event's name before the starter (T25's check fails it at its first step). This change
+    /// has no incident: nothing started, and the operators must be told.
+    TakenByAnother { execution_arn: String },
     /// The name was recorded with another input: the same CloudTrail event in another envelope,
     /// or a body made up under its event id. Nothing started.
     RecordedWithAnotherInput,
@@ -86,10 +91,40 @@ impl IncidentStarter {
             Err(error) => {
                 let failure = AwsFailure::from_sdk("Step Functions StartExecution", error);
                 if failure.is("ExecutionAlreadyExists") {
-                    Ok(Start::NameTaken)
+                    Ok(self.taken(name, &digest).await)
                 } else {
                     Err(failure)
                 }
+            }
+        }
+    }
+
+    /// Whose the execution that holds `name` is: this event's (its input's digest `digest`),
+    /// or another input's. Unreadable, it is taken as this event's, as before this check: the
+    /// check only decides whether the operators are told.
+    async fn taken(&self, name: &str, digest: &str) -> Start {
+        let execution_arn = format!(
+            "{}:{name}",
+            self.state_machine_arn
+                .replacen(":stateMachine:", ":execution:", 1)
+        );
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(&execution_arn)
+            .send()
+            .await
+        {
+            Ok(described)
+                if described.input().and_then(canonical_digest).as_deref() != Some(digest) =>
+            {
+                Start::TakenByAnother { execution_arn }
+            }
+            Ok(_) => Start::NameTaken,
+            Err(error) => {
+                let failure = AwsFailure::from_sdk("Step Functions DescribeExecution", error);
+                tracing::warn!(incident = name, error = %failure, "could not read the execution that holds this event's name: taken as this event's own");
+                Start::NameTaken
             }
         }
     }

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::future::join_all;
-use incident::{IncidentName, forged_delivery_alert};
+use incident::{IncidentName, forged_delivery_alert, name_taken_alert};
 use serde_json::Value;
 
 use crate::error::AwsFailure;
@@ -82,11 +82,16 @@ pub async fn handle(batch: SqsEvent, deps: &StartDeps) -> SqsBatchResponse {
     let mut logged = HashSet::new();
     let mut response = SqsBatchResponse::default();
     let mut refused = Vec::new();
+    let mut taken = Vec::new();
     for (message, incident) in batch.records.iter().zip(&incidents) {
         let (transient, error) = match incident {
             Ok(incident) => match &started[incident.name.as_str()] {
                 Ok(start) => {
-                    log_start(incident, start, !logged.insert(&incident.name));
+                    let first = logged.insert(&incident.name);
+                    log_start(incident, start, !first);
+                    if let (true, Start::TakenByAnother { execution_arn }) = (first, start) {
+                        taken.push((&incident.event, execution_arn.as_str()));
+                    }
                     continue;
                 }
                 Err(failure) => (failure.retryable, failure.to_string()),
@@ -118,6 +123,11 @@ pub async fn handle(batch: SqsEvent, deps: &StartDeps) -> SqsBatchResponse {
     }
     if !refused.is_empty()
         && let Err(failure) = deps.alerts.notify(&forged_delivery_alert(&refused)).await
+    {
+        tracing::error!(error = %failure, "the operators could not be alerted");
+    }
+    if !taken.is_empty()
+        && let Err(failure) = deps.alerts.notify(&name_taken_alert(&taken)).await
     {
         tracing::error!(error = %failure, "the operators could not be alerted");
     }
@@ -187,6 +197,11 @@ fn log_start(incident: &Incident, start: &Start, again: bool) {
         Start::NameTaken => tracing::warn!(
             incident = %name, event_id, cloudtrail_event_id, event_name,
             "duplicate delivery: this event's incident exists already; nothing started"
+        ),
+        Start::TakenByAnother { execution_arn } => tracing::error!(
+            incident = %name, event_id, cloudtrail_event_id, event_name, execution_arn,
+            "this event's execution name was taken by an execution with another input: \
+             nothing started, the change has no incident; the operators are told"
         ),
         Start::RecordedWithAnotherInput => tracing::warn!(
             incident = %name, event_id, cloudtrail_event_id, event_name,

@@ -345,3 +345,56 @@ async fn a_batch_made_up_by_whoever_may_invoke_the_starter_starts_nothing_and_is
         assert!(alert.contains(id) && alert.contains(why), "{id}: {alert}");
     }
 }
+
+#[tokio::test]
+async fn an_event_whose_execution_name_someone_took_first_is_told_to_the_operators() {
+    // GIVEN mallory saw the event (a rule of her own on the default bus) and started an
+    // execution under its incident's name, with an input of hers, before the starter did
+    let moto = Moto::start();
+    let deployed = deployment(&moto).await;
+    let genuine = event("create-policy.json");
+    let name = IncidentName::of(&genuine).to_string();
+    moto.sfn()
+        .start_execution()
+        .state_machine_arn(STATE_MACHINE_ARN)
+        .name(&name)
+        .input("{}")
+        .send()
+        .await
+        .expect("StartExecution");
+    // WHEN the event is delivered
+    let body = genuine.to_string();
+    let batch = delivered(&moto, &deployed.queue, &[&body]).await;
+    let response = handle(batch.clone(), &deployed.deps).await;
+    // THEN nothing more starts and no message fails (no delivery can take that name back)
+    assert_eq!(failed(&response, &batch), Vec::<usize>::new());
+    assert_eq!(executions(&moto).await.len(), 1);
+    // AND the operators are told that this change has no incident, and which execution holds
+    // its name
+    let alerts = receive(&moto.sqs(), &deployed.operators, 1).await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert!(alert.contains("change(s) have no incident"), "{alert}");
+    assert!(alert.contains("CreatePolicy"), "{alert}");
+    assert!(alert.contains(&name), "{alert}");
+    // AND a delivery of the event after its own execution ended tells nobody (a duplicate)
+    let moto = Moto::start();
+    let deployed = deployment(&moto).await;
+    let batch = delivered(&moto, &deployed.queue, &[&body]).await;
+    handle(batch, &deployed.deps).await;
+    moto.sfn()
+        .stop_execution()
+        .execution_arn(format!(
+            "{}:{name}",
+            STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")
+        ))
+        .send()
+        .await
+        .expect("StopExecution");
+    let batch = delivered(&moto, &deployed.queue, &[&body]).await;
+    handle(batch, &deployed.deps).await;
+    assert_eq!(
+        receive(&moto.sqs(), &deployed.operators, 1).await,
+        Vec::<String>::new()
+    );
+}

@@ -277,7 +277,9 @@ impl Workflow {
         };
         match starter.start(name, &input.to_string()).await.unwrap() {
             Start::Running { execution_arn } => execution_arn,
-            Start::NameTaken => panic!("the execution {name} exists already"),
+            Start::NameTaken | Start::TakenByAnother { .. } => {
+                panic!("the execution {name} exists already")
+            }
             Start::RecordedWithAnotherInput => panic!("{name} was recorded with another input"),
         }
     }
