@@ -15,6 +15,7 @@ mod read;
 mod scan;
 
 pub use condition::Condition;
+use condition::WrittenCondition;
 
 /// Larger inputs are refused before parsing: the largest IAM document (an AWS managed policy)
 /// is far below this, and a bound keeps hostile input cheap.
@@ -332,8 +333,8 @@ struct RawStatement<'a> {
     resource: Option<OneOrMany<Str<'a>>>,
     #[serde(rename = "NotResource", borrow, default, deserialize_with = "present")]
     not_resource: Option<OneOrMany<Str<'a>>>,
-    #[serde(rename = "Condition", default, deserialize_with = "present")]
-    condition: Option<Condition<'a>>,
+    #[serde(rename = "Condition", borrow, default, deserialize_with = "present")]
+    condition: Option<WrittenCondition<'a>>,
     #[serde(rename = "Principal", default, deserialize_with = "present")]
     principal: Option<IgnoredAny>,
     #[serde(rename = "NotPrincipal", default, deserialize_with = "present")]
@@ -509,7 +510,7 @@ fn validate_statement(index: usize, raw: RawStatement<'_>) -> Result<Statement<'
         effect,
         actions,
         resources,
-        condition: raw.condition,
+        condition: raw.condition.map(|c| c.0),
     })
 }
 

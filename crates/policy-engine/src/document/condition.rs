@@ -89,18 +89,30 @@ impl Serialize for Condition<'_> {
     }
 }
 
+/// From any JSON (a finding's scope read back from a workflow state, say): numbers as read.
 impl<'de> Deserialize<'de> for Condition<'_> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let operators = deserializer.deserialize_map(Operators)?;
+        Ok(Condition(Block::Value(Value::Object(operators))))
+    }
+}
+
+/// A document's `Condition` read from its JSON text: a block holding a number keeps its text
+/// ([`Block::Numbers`]), so that a quarantine writes it back as written.
+pub(super) struct WrittenCondition<'a>(pub(super) Condition<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for WrittenCondition<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(deserializer)?;
         let operators = serde_json::Deserializer::from_str(raw.get())
             .deserialize_map(Operators)
             .map_err(|e| de::Error::custom(without_position(&e)))?;
         let text = compact(raw.get());
-        Ok(Condition(if holds_a_number(&text) {
+        Ok(WrittenCondition(Condition(if holds_a_number(&text) {
             Block::Numbers(text)
         } else {
             Block::Value(Value::Object(operators))
-        }))
+        })))
     }
 }
 

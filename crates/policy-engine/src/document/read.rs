@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::condition::Condition;
+use super::condition::{Condition, WrittenCondition};
 use super::scan;
 use super::{Actions, OneOrMany, RawPolicy, RawStatement, Str, check_action_shape};
 
@@ -56,7 +56,11 @@ impl<'a> Reader<'a> {
             "NotAction" => once(&mut s.not_action, r.actions()),
             "Resource" => once(&mut s.resource, r.strs()),
             "NotResource" => once(&mut s.not_resource, r.strs()),
-            "Condition" => once(&mut s.condition, r.condition().map(Condition::checked_text)),
+            "Condition" => once(
+                &mut s.condition,
+                r.condition()
+                    .map(|text| WrittenCondition(Condition::checked_text(text))),
+            ),
             _ => None,
         })?;
         Some(s)
