@@ -10,6 +10,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer, ser};
 use serde_json::value::RawValue;
+
+use super::diagnose::without_position;
 use serde_json::{Map, Number, Value};
 
 /// A valid Condition block. It is reported and written back, never evaluated, so the common
@@ -106,9 +108,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for WrittenCondition<'a> {
         let raw = <&'de RawValue>::deserialize(deserializer)?;
         let operators = serde_json::Deserializer::from_str(raw.get())
             .deserialize_map(Operators)
+            // A position in the block, not in the document: left out.
             .map_err(|e| de::Error::custom(without_position(&e)))?;
-        let text = compact(raw.get());
-        Ok(WrittenCondition(Condition(if holds_a_number(&text) {
+        let (text, holds_a_number) = compact(raw.get());
+        Ok(WrittenCondition(Condition(if holds_a_number {
             Block::Numbers(text)
         } else {
             Block::Value(Value::Object(operators))
@@ -116,20 +119,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for WrittenCondition<'a> {
     }
 }
 
-/// The error's message without serde_json's " at line L column C" (a position in the block,
-/// not in the document).
-fn without_position(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    match message.rfind(" at line ") {
-        Some(cut) => message[..cut].to_owned(),
-        None => message,
-    }
-}
-
-/// JSON text without its white space outside strings.
-fn compact(json: &str) -> String {
+/// JSON text without its white space outside strings, and whether a number stands outside
+/// them.
+fn compact(json: &str) -> (String, bool) {
     let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
+    let (mut in_string, mut escaped, mut number) = (false, false, false);
     for c in json.chars() {
         if in_string {
             (in_string, escaped) = (escaped || c != '"', !escaped && c == '\\');
@@ -137,24 +131,12 @@ fn compact(json: &str) -> String {
             in_string = true;
         } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
             continue;
+        } else {
+            number |= c == '-' || c.is_ascii_digit();
         }
         out.push(c);
     }
-    out
-}
-
-/// Whether compact JSON text has a number outside its strings.
-fn holds_a_number(json: &str) -> bool {
-    let (mut in_string, mut escaped) = (false, false);
-    json.chars().any(|c| {
-        if in_string {
-            (in_string, escaped) = (escaped || c != '"', !escaped && c == '\\');
-            false
-        } else {
-            in_string = c == '"';
-            c == '-' || c.is_ascii_digit()
-        }
-    })
+    (out, number)
 }
 
 struct Operators;
@@ -313,8 +295,13 @@ mod tests {
     #[test]
     fn white_space_goes_and_strings_stay_as_written() {
         let json = "{ \"S\" : { \"k\" : [ \"a \\\" b 1\" , -2.50 ] } }";
-        assert_eq!(compact(json), r#"{"S":{"k":["a \" b 1",-2.50]}}"#);
-        assert!(holds_a_number(&compact(json)));
-        assert!(!holds_a_number(r#"{"S":{"k":["a \" -1",true]}}"#));
+        assert_eq!(
+            compact(json),
+            (r#"{"S":{"k":["a \" b 1",-2.50]}}"#.to_owned(), true)
+        );
+        assert_eq!(
+            compact(r#"{"S": {"k": ["a \" -1", true]}}"#),
+            (r#"{"S":{"k":["a \" -1",true]}}"#.to_owned(), false)
+        );
     }
 }

@@ -100,7 +100,7 @@ fn sid_of_invalid(raw: &RawValue) -> Option<String> {
 
 /// serde_json's message without " at line L column C", which would point into the statement's
 /// own text rather than the document.
-fn without_position(error: &serde_json::Error) -> String {
+pub(super) fn without_position(error: &serde_json::Error) -> String {
     let message = error.to_string();
     match message.rfind(" at line ") {
         Some(cut) => message[..cut].to_owned(),
