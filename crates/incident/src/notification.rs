@@ -635,13 +635,7 @@ pub fn name_taken_alert(taken: &[(&Value, &str)]) -> Notification {
         body.push_str(&format!(
             "Change: {} by {} at {} (CloudTrail event {})\nExecution holding its name: {}\n",
             detail(event, "eventName"),
-            one_line(
-                event
-                    .pointer("/detail/userIdentity/arn")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?"),
-                200
-            ),
+            detail(event, "userIdentity/arn"),
             detail(event, "eventTime"),
             detail(event, "eventID"),
             one_line(execution_arn, 300)

@@ -3,7 +3,7 @@
 //! the writers, the state their own step was entered with; request-approval, the request it
 //! emails), and the decision the approval API sends.
 
-use approval::{ApprovalId, EventKind, HistoryEvent, SUPERSEDED};
+use approval::{ApprovalId, EventKind, HistoryEvent, SUPERSEDED, StateMachine};
 use approval::{
     ApprovalRequest, ApprovalStatus, Lookup, TaskToken, approval_requests, find_approval,
 };
@@ -21,7 +21,7 @@ use crate::error::{AwsFailure, StepError};
 #[derive(Clone)]
 pub struct Executions {
     pub client: aws_sdk_sfn::Client,
-    pub state_machine: approval::StateMachine,
+    pub state_machine: StateMachine,
 }
 
 /// The state a writer's step was entered with, and the history it was read from.
@@ -103,11 +103,13 @@ impl IncidentStarter {
     /// or another input's. Unreadable, it is taken as this event's, as before this check: the
     /// check only decides whether the operators are told.
     async fn taken(&self, name: &str, digest: &str) -> Start {
-        let execution_arn = format!(
-            "{}:{name}",
-            self.state_machine_arn
-                .replacen(":stateMachine:", ":execution:", 1)
-        );
+        let (Ok(machine), Ok(id)) = (
+            StateMachine::parse(&self.state_machine_arn),
+            ApprovalId::parse(name),
+        ) else {
+            return Start::NameTaken;
+        };
+        let execution_arn = machine.execution_arn(&id);
         match self
             .client
             .describe_execution()
