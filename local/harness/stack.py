@@ -197,10 +197,6 @@ class LocalStack:
             # Through the router, which proxies to moto and can answer as AWS does under load
             # or right after a change (Router.inject_aws_fault).
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.router.port}",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            # Hermetic: no profile from the machine (empty files in the run directory).
-            "AWS_CONFIG_FILE": str(self.run_dir / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(self.run_dir / "no-aws-credentials"),
         }
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
@@ -238,8 +234,6 @@ class LocalStack:
         # Not one at the workspace root: the root is itself a package (the CLI), so there
         # `cargo run --bin analyse-change` fails ("no bin target named `analyse-change` in
         # default-run packages") and cargo lambda watch then never answers the invoke.
-        for empty in ("no-aws-config", "no-aws-credentials"):
-            (self.run_dir / empty).write_text("")
         env_file = self.run_dir / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.function_env().items()))
         cl_env = dict(base_env, **CREDENTIALS, AWS_REGION=REGION, CARGO_TERM_COLOR="never")

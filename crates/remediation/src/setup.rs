@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_sdk_iam::config::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use incident::{EventScope, OwnRoles, WriterSessions};
 use policy_engine::{Catalog, RestrictedActions, Rules};
@@ -61,20 +64,50 @@ pub fn sdk_retries() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(5))
 }
 
-/// The SDK configuration of a function that runs at most `function_timeout`.
-pub async fn sdk_config(function_timeout: Duration) -> aws_config::SdkConfig {
+/// The SDK configuration of a function that runs at most `function_timeout`, from what Lambda
+/// gives every function: its role's credentials and its region in the environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`). Nothing
+/// else is looked for: `aws_config`'s default chains (profile files, web identity through STS,
+/// container and instance metadata) were a tenth of each package, and a function that finds no
+/// credentials stops at start-up naming them rather than at its first call. `AWS_ENDPOINT_URL`
+/// and `AWS_USE_FIPS_ENDPOINT` are read as the SDK reads them.
+pub fn sdk_config(function_timeout: Duration) -> Result<aws_config::SdkConfig, StepError> {
     init_logging();
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        required_env(name)?;
+    }
+    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|r| !r.trim().is_empty()))
+        .ok_or_else(|| {
+            StepError::Configuration("environment variable AWS_REGION is not set".into())
+        })?;
     // HTTPS with rustls on ring: the SDK's default client is the same rustls on aws-lc-rs,
     // which adds megabytes to every Lambda package.
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .identity_cache(IdentityCache::lazy().build())
         .http_client(https)
         .timeout_config(sdk_timeouts(function_timeout))
         .retry_config(sdk_retries())
-        .load()
-        .await
+        .use_fips(env_flag("AWS_USE_FIPS_ENDPOINT"));
+    Ok(match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => config.endpoint_url(url),
+        _ => config,
+    }
+    .build())
+}
+
+/// A Boolean environment variable as the SDK reads one: `true` in any case, else false.
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 /// Logs to stdout, as JSON lines when the function's log format is JSON (template.yaml:

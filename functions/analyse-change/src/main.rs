@@ -7,7 +7,7 @@ use remediation::rules_record::RulesRecord;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = remediation::setup::sdk_config(remediation::setup::FUNCTION_TIMEOUT).await;
+    let config = remediation::setup::sdk_config(remediation::setup::FUNCTION_TIMEOUT)?;
     let rules = remediation::setup::rules(deployed_rules::TEXT, deployed_rules::FILE)?;
     let record = RulesRecord::from_env(&config)?;
     let deps = AnalyseDeps::from_env(&config, rules)?;

@@ -11,7 +11,6 @@ fn start_with(changed: (&str, Option<&str>)) -> (bool, String) {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "offline"),
         ("AWS_SECRET_ACCESS_KEY", "offline"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
         ("RESTRICTED_ACTIONS", "s3:DeleteBucket,s3:DeleteObject"),
         ("ACCOUNT_ID", "123456789012"),
@@ -43,7 +42,7 @@ fn start_with(changed: (&str, Option<&str>)) -> (bool, String) {
 
 #[test]
 fn a_bad_or_missing_setting_stops_the_function_naming_the_variable_and_its_value() {
-    let cases: [(&str, Option<&str>, &[&str]); 6] = [
+    let cases: [(&str, Option<&str>, &[&str]); 8] = [
         // A Standard workflow ends after a year: this deadline could never pass.
         (
             "APPROVAL_TIMEOUT",
@@ -64,6 +63,10 @@ fn a_bad_or_missing_setting_stops_the_function_naming_the_variable_and_its_value
         ("ACCOUNT_ID", Some("12345"), &["ACCOUNT_ID", "12345"]),
         // Never the default bus, where anyone may put events in the sentinel's name (T26).
         ("EVENT_BUS_NAME", None, &["EVENT_BUS_NAME", "not set"]),
+        // Lambda gives the role's credentials and the region in the environment: the
+        // functions look nowhere else, so without them they stop before any call.
+        ("AWS_ACCESS_KEY_ID", None, &["AWS_ACCESS_KEY_ID", "not set"]),
+        ("AWS_REGION", None, &["AWS_REGION", "not set"]),
     ];
     for (variable, value, named) in cases {
         // GIVEN analyse-change configured as deployed, but for one variable

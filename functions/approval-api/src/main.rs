@@ -9,7 +9,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = remediation::setup::sdk_config(remediation::setup::APPROVAL_API_TIMEOUT).await;
+    let config = remediation::setup::sdk_config(remediation::setup::APPROVAL_API_TIMEOUT)?;
     let deps = ApprovalApiDeps::from_env(&config)?;
     run(service_fn(|event: LambdaEvent<Value>| async {
         Ok::<ApiGatewayV2httpResponse, Error>(handle_event(event.payload, &deps).await)

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = remediation::setup::sdk_config(remediation::setup::FUNCTION_TIMEOUT).await;
+    let config = remediation::setup::sdk_config(remediation::setup::FUNCTION_TIMEOUT)?;
     let deps = PublishDeps::from_env(&config)?;
     run(service_fn(|event: LambdaEvent<Value>| async {
         handle(parse_input::<PublishInput>(event.payload)?, &deps).await

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = remediation::setup::sdk_config(remediation::setup::FUNCTION_TIMEOUT).await;
+    let config = remediation::setup::sdk_config(remediation::setup::FUNCTION_TIMEOUT)?;
     let rules = remediation::setup::rules(deployed_rules::TEXT, deployed_rules::FILE)?;
     let deps = QuarantineDeps::from_env(&config, rules)?;
     run(service_fn(|event: LambdaEvent<Value>| async {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = remediation::setup::sdk_config(remediation::setup::START_INCIDENT_TIMEOUT).await;
+    let config = remediation::setup::sdk_config(remediation::setup::START_INCIDENT_TIMEOUT)?;
     let deps = StartDeps::from_env(&config)?;
     run(service_fn(|event: LambdaEvent<Value>| async {
         let batch = parse_input::<SqsEvent>(event.payload)?;

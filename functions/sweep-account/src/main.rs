@@ -8,7 +8,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = remediation::setup::sdk_config(remediation::setup::SWEEP_ACCOUNT_TIMEOUT).await;
+    let config = remediation::setup::sdk_config(remediation::setup::SWEEP_ACCOUNT_TIMEOUT)?;
     let rules = remediation::setup::rules(deployed_rules::TEXT, deployed_rules::FILE)?;
     let record = RulesRecord::from_env(&config)?;
     let deps = SweepDeps::from_env(&config, rules)?;
