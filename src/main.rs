@@ -10,11 +10,12 @@ mod sarif;
 mod scan;
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use policy_engine::rules::Context;
+use policy_engine::document::MAX_DOCUMENT_BYTES;
+use policy_engine::rules::{Context, NOTHING_RESTRICTED};
 use policy_engine::{AuthorizationDetails, Catalog, PolicyKind, RestrictedActions, Rules};
 use time::Date;
 
@@ -250,27 +251,57 @@ fn list_presets(args: PresetsArgs) -> ExitCode {
         Format::Human => listing.human(),
         Format::Json => listing.json() + "\n",
     };
-    let _ = std::io::stdout().lock().write_all(output.as_bytes());
-    ExitCode::SUCCESS
+    match emit(&output) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
 }
 
-fn restricted(list: &str, catalog: &Catalog) -> Result<RestrictedActions, ExitCode> {
-    RestrictedActions::parse(list, catalog).map_err(|e| {
-        eprintln!("iam-sentinel: --restricted: {e}");
-        ExitCode::from(EXIT_INVALID)
+/// The restricted list (`--restricted` or `RESTRICTED_ACTIONS`). Beside a rules file a blank
+/// one is none, as the deployment reads a blank `RestrictedActions` parameter; alone it is an
+/// error.
+fn restricted(
+    list: Option<&str>,
+    with_rules: bool,
+    catalog: &Catalog,
+) -> Result<Option<RestrictedActions>, ExitCode> {
+    let list = list.filter(|list| !(with_rules && list.trim().is_empty()));
+    list.map(|list| {
+        RestrictedActions::parse(list, catalog).map_err(|e| {
+            eprintln!("iam-sentinel: --restricted: {e}");
+            ExitCode::from(EXIT_INVALID)
+        })
     })
+    .transpose()
+}
+
+/// Writes the command's output. A reader that stops early (`| head`) is not an error; any other
+/// failure to write (a full disk, a closed descriptor) is, or the exit status would vouch for
+/// findings nobody got.
+fn emit(output: &str) -> Result<(), ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(output.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("iam-sentinel: cannot write the output: {e}");
+            Err(ExitCode::from(EXIT_INVALID))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn scan(args: ScanArgs) -> ExitCode {
     let catalog = Catalog::embedded();
-    let restricted = match args.restricted.as_deref().map(|r| restricted(r, catalog)) {
-        Some(Err(code)) => return code,
-        Some(Ok(restricted)) => Some(restricted),
-        None => None,
+    let restricted = match restricted(args.restricted.as_deref(), args.rules.is_some(), catalog) {
+        Ok(restricted) => restricted,
+        Err(code) => return code,
     };
     let rules_file = args.rules.as_ref().map(|p| p.display().to_string());
     let rules = match &args.rules {
-        Some(path) => read_rules(path, restricted.as_ref(), catalog),
+        Some(path) => read_rules(path, restricted.as_ref(), catalog)
+            .and_then(|rules| restricting_something(rules, restricted.is_some(), path)),
         // `--restricted` alone (clap requires one of the two): the parameter's rule alone.
         None => Ok(Rules::of_parameter(
             restricted
@@ -283,7 +314,7 @@ fn scan(args: ScanArgs) -> ExitCode {
         Err(code) => return code,
     };
     let name = args.file.display();
-    let scan = read(&args.file)
+    let scan = read(&args.file, MAX_ACCOUNT_FILE_BYTES)
         .map_err(|e| format!("cannot read it: {e}"))
         .and_then(|text| AuthorizationDetails::from_json(&text).map_err(|e| e.to_string()))
         .and_then(|details| Scan::of(&details, &rules, rules_file.as_deref(), today(), catalog));
@@ -298,7 +329,9 @@ fn scan(args: ScanArgs) -> ExitCode {
         Format::Human => scan.human(),
         Format::Json => scan.json() + "\n",
     };
-    let _ = std::io::stdout().lock().write_all(output.as_bytes());
+    if let Err(code) = emit(&output) {
+        return code;
+    }
     for scanned in &scan.principals {
         if let Err(reason) = &scanned.verdict {
             eprintln!(
@@ -326,13 +359,14 @@ fn check(args: CheckArgs) -> ExitCode {
         return ExitCode::from(EXIT_INVALID);
     }
     let catalog = Catalog::embedded();
-    let restricted = match args.restricted.as_deref().map(|r| restricted(r, catalog)) {
-        Some(Err(code)) => return code,
-        Some(Ok(restricted)) => Some(restricted),
-        None => None,
+    let restricted = match restricted(args.restricted.as_deref(), args.rules.is_some(), catalog) {
+        Ok(restricted) => restricted,
+        Err(code) => return code,
     };
     let rules = match &args.rules {
-        Some(path) => match read_rules(path, restricted.as_ref(), catalog) {
+        Some(path) => match read_rules(path, restricted.as_ref(), catalog)
+            .and_then(|rules| restricting_something(rules, restricted.is_some(), path))
+        {
             Ok(rules) => Some((path.display().to_string(), rules)),
             Err(code) => return code,
         },
@@ -358,7 +392,7 @@ fn check(args: CheckArgs) -> ExitCode {
         .iter()
         .map(|path| {
             let name = path.display().to_string();
-            match read(path) {
+            match read(path, MAX_POLICY_FILE_BYTES) {
                 Ok(text) => FileReport::check(
                     name,
                     &text,
@@ -395,8 +429,9 @@ fn check(args: CheckArgs) -> ExitCode {
             }
         },
     };
-    // A reader that stops early (`| head`) is not an error worth a panic.
-    let _ = std::io::stdout().lock().write_all(output.as_bytes());
+    if let Err(code) = emit(&output) {
+        return code;
+    }
     for file in &report.files {
         if let FileStatus::Invalid(reason) = &file.status {
             eprintln!("iam-sentinel: {}: {reason}", file.name);
@@ -408,12 +443,12 @@ fn check(args: CheckArgs) -> ExitCode {
 /// A rules file read (with `restricted` as one more enforced rule), or the reason it cannot be,
 /// with its line and column, on stderr.
 fn read_rules(
-    path: &PathBuf,
+    path: &Path,
     restricted: Option<&RestrictedActions>,
     catalog: &Catalog,
 ) -> Result<Rules, ExitCode> {
     let name = path.display();
-    let text = read(path).map_err(|e| {
+    let text = read(path, MAX_RULES_FILE_BYTES).map_err(|e| {
         eprintln!("iam-sentinel: {name}: cannot read it: {e}");
         ExitCode::from(EXIT_INVALID)
     })?;
@@ -424,12 +459,21 @@ fn read_rules(
     Ok(rules.with_parameter(restricted))
 }
 
+/// Rules that restrict something, with the parameter or without: the functions refuse to start
+/// with neither, so a check against them would pass what no deployment runs.
+fn restricting_something(rules: Rules, parameter: bool, path: &Path) -> Result<Rules, ExitCode> {
+    if rules.restricts_nothing() && !parameter {
+        eprintln!("iam-sentinel: {}: {NOTHING_RESTRICTED}", path.display());
+        return Err(ExitCode::from(EXIT_INVALID));
+    }
+    Ok(rules)
+}
+
 fn check_rules(args: RulesCheckArgs) -> ExitCode {
     let catalog = Catalog::embedded();
-    let restricted = match args.restricted.as_deref().map(|r| restricted(r, catalog)) {
-        Some(Err(code)) => return code,
-        Some(Ok(restricted)) => Some(restricted),
-        None => None,
+    let restricted = match restricted(args.restricted.as_deref(), true, catalog) {
+        Ok(restricted) => restricted,
+        Err(code) => return code,
     };
     let rules = match read_rules(&args.file, restricted.as_ref(), catalog) {
         Ok(rules) => rules,
@@ -447,7 +491,9 @@ fn check_rules(args: RulesCheckArgs) -> ExitCode {
         Format::Human => checked.human(),
         Format::Json => checked.json() + "\n",
     };
-    let _ = std::io::stdout().lock().write_all(output.as_bytes());
+    if let Err(code) = emit(&output) {
+        return code;
+    }
     for problem in &checked.problems {
         eprintln!("iam-sentinel: {name}: {problem}");
     }
@@ -463,12 +509,48 @@ fn today() -> Date {
     time::OffsetDateTime::now_utc().date()
 }
 
-fn read(path: &PathBuf) -> std::io::Result<String> {
+/// The largest input each command reads: a policy document is at most
+/// `MAX_DOCUMENT_BYTES` (white space around it aside); an account's authorization details run to
+/// hundreds of megabytes in a large account. A larger input (`/dev/zero`, a glob that caught a
+/// disk image) is refused before it fills the memory.
+const MAX_POLICY_FILE_BYTES: u64 = 2 * MAX_DOCUMENT_BYTES as u64;
+const MAX_RULES_FILE_BYTES: u64 = 1 << 20;
+const MAX_ACCOUNT_FILE_BYTES: u64 = 1 << 30;
+
+/// A file (`-`: standard input) as UTF-8 text of at most `limit` bytes, or why not, said so that
+/// its author knows what to change.
+fn read(path: &Path, limit: u64) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
     if path.as_os_str() == STDIN {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        Ok(text)
+        std::io::stdin().take(limit + 1).read_to_end(&mut bytes)?;
     } else {
-        std::fs::read_to_string(path)
+        std::fs::File::open(path)?
+            .take(limit + 1)
+            .read_to_end(&mut bytes)?;
+    }
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "it is over {limit} bytes, more than this command reads"
+        )));
+    }
+    let encoding = |problem: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, problem);
+    match bytes.as_slice() {
+        [0xEF, 0xBB, 0xBF, ..] => Err(encoding(
+            "it starts with a byte-order mark (U+FEFF), which IAM refuses in a policy: save it \
+             as UTF-8 without one",
+        )),
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => Err(encoding(
+            "it is UTF-16 text (Windows PowerShell's `>` writes it): save it as UTF-8, e.g. \
+             with `| Out-File -Encoding utf8NoBOM` (PowerShell 6 and later)",
+        )),
+        _ => String::from_utf8(bytes).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "it is not UTF-8 text: byte {} is not valid UTF-8",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        }),
     }
 }

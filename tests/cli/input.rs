@@ -208,3 +208,69 @@ fn an_invalid_file_wins_over_a_flagged_one_and_the_flagged_one_is_still_reported
     assert_eq!(flagged_statements(&files[0]), [0]);
     assert_eq!(files[1]["status"], "invalid");
 }
+
+/// What an editor or a shell wrote instead of the UTF-8 JSON IAM takes is named as such, and a
+/// file far larger than any policy is refused before it is read whole.
+#[test]
+fn an_encoding_iam_refuses_or_an_oversized_file_is_named_not_misread() {
+    let document = read_fixture("my-bad-policy-aws-5-mins.json");
+    let with_bom = TempFile::new("bom.json", &format!("\u{feff}{document}"));
+    let utf16 = TempFile::new("utf16.json", "");
+    let utf16_bytes: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(document.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(utf16.path(), utf16_bytes).expect("the UTF-16 file is written");
+    let latin1 = TempFile::new("latin1.json", "");
+    std::fs::write(latin1.path(), b"{\"Statement\": \"caf\xe9\"}").expect("written");
+    let huge = TempFile::new("huge.json", &" ".repeat(3 << 20));
+    let cases = [
+        (with_bom.path(), "it starts with a byte-order mark (U+FEFF)"),
+        (utf16.path(), "it is UTF-16 text"),
+        (
+            latin1.path(),
+            "it is not UTF-8 text: byte 18 is not valid UTF-8",
+        ),
+        (huge.path(), "it is over 2097152 bytes"),
+    ];
+    for (file, says) in cases {
+        let run = check(&["--restricted", "s3:DeleteBucket"], &[&file]);
+        assert_eq!(run.code, EXIT_INVALID, "{file}");
+        assert!(
+            run.stderr
+                .starts_with(&format!("iam-sentinel: {file}: cannot read it: {says}")),
+            "{file}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// Findings that could not be written (a full disk) fail the command: its exit status must not
+/// vouch for a report nobody has.
+#[test]
+fn output_that_cannot_be_written_fails_the_command() {
+    let clean = fixture("read-only-reports-bucket.json");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full opens");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_iam-sentinel"))
+        .args([
+            "check",
+            "--restricted",
+            "s3:DeleteBucket",
+            "--format",
+            "json",
+            &clean,
+        ])
+        .env_remove("RESTRICTED_ACTIONS")
+        .stdout(full)
+        .output()
+        .expect("iam-sentinel runs");
+    assert_eq!(output.status.code(), Some(EXIT_INVALID));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("iam-sentinel: cannot write the output: "),
+        "{stderr}"
+    );
+}

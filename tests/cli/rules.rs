@@ -516,3 +516,43 @@ fn check_needs_restricted_patterns_or_a_rules_file() {
         run.stderr
     );
 }
+
+/// `check` and `scan` read a rules file as the functions do: rules that restrict nothing, with
+/// no parameter, are refused (the functions would not start), and a blank parameter beside a
+/// rules file is no parameter (the README's alert-mode deployment sets `RestrictedActions=''`).
+#[test]
+fn check_and_scan_read_the_rules_and_the_parameter_as_the_functions_do() {
+    let nothing = rules_fixture("restricts-nothing.toml");
+    let alerting = rules_fixture("alert-mode.toml");
+    let policy = fixture("my-bad-policy-aws-5-mins.json");
+    let account = crate::support::account_fixture("cli-output.json");
+
+    let refused = [
+        check(&["--rules", &nothing], &[&policy]),
+        crate::support::scan(&["--rules", &nothing], &account, None),
+    ];
+    for run in refused {
+        assert_eq!(run.code, EXIT_INVALID, "{}", run.stdout);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "iam-sentinel: {nothing}: {}\n",
+                policy_engine::rules::NOTHING_RESTRICTED
+            )
+        );
+    }
+
+    let blank_beside_rules = [
+        crate::support::check_with_env(
+            &["--rules", &alerting],
+            &[&policy],
+            &[("RESTRICTED_ACTIONS", "")],
+        ),
+        check(&["--rules", &alerting, "--restricted", " "], &[&policy]),
+    ];
+    for run in blank_beside_rules {
+        assert_eq!(run.code, EXIT_CLEAN, "{}", run.stderr);
+        assert!(run.stdout.contains("alert"), "{}", run.stdout);
+    }
+}

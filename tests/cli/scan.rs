@@ -411,3 +411,25 @@ fn an_invalid_rules_file_exits_invalid_with_its_line() {
     );
     assert_eq!(run.stdout, "");
 }
+
+/// Another document scanned by mistake (a policy, another command's output) is refused, not
+/// read as an account with nobody in it, which would pass.
+#[test]
+fn a_file_that_is_not_the_authorization_details_fails_the_scan() {
+    let policy = crate::support::fixture("my-bad-policy-aws-5-mins.json");
+    let users = TempFile::new(
+        "list-users.json",
+        r#"{"Users": [{"UserName": "alice", "Arn": "arn:aws:iam::123456789012:user/alice"}]}"#,
+    );
+    for file in [policy, users.path()] {
+        let run = scan(&["--restricted", RESTRICTED], &file, None);
+        assert_eq!(run.code, EXIT_INVALID, "{file}: {}", run.stdout);
+        assert!(
+            run.stderr.starts_with(&format!(
+                "iam-sentinel: {file}: not the output of `aws iam get-account-authorization-details`"
+            )),
+            "{file}: {}",
+            run.stderr
+        );
+    }
+}

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::de::Deserializer;
+use serde::de::{Deserializer, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -24,6 +24,11 @@ pub enum AccountError {
     Json(String),
     #[error("the authorization details at {path}: {problem}")]
     Invalid { path: String, problem: String },
+    #[error(
+        "not the output of `aws iam get-account-authorization-details`: {0} (it is a JSON object \
+         holding UserDetailList, GroupDetailList, RoleDetailList or Policies)"
+    )]
+    NotAuthorizationDetails(&'static str),
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -213,6 +218,11 @@ fn optional_document<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, 
 
 impl AuthorizationDetails {
     pub fn from_json(text: &str) -> Result<Self, AccountError> {
+        // Every list defaults to empty, so anything else (a policy, `{}`, another command's
+        // output) would read as an account with nobody in it: a verdict that passes.
+        if !text.trim_start().starts_with('{') {
+            return Err(AccountError::NotAuthorizationDetails("not a JSON object"));
+        }
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let details: AuthorizationDetails = serde_path_to_error::deserialize(&mut deserializer)
             .map_err(|e| {
@@ -230,7 +240,7 @@ impl AuthorizationDetails {
         deserializer
             .end()
             .map_err(|e| AccountError::Json(e.to_string()))?;
-        refuse_one_page(text)?;
+        refuse_one_page_or_another_document(text)?;
         Ok(details)
     }
 
@@ -319,18 +329,38 @@ type DefaultDocuments<'d> = HashMap<&'d str, (Option<String>, Arc<str>)>;
 
 /// Refuses one page of several: the API's `IsTruncated` (with its `Marker`), or the CLI's
 /// `NextToken` (`--max-items`). Principals or policies on other pages would be missing, and a
-/// verdict without them would look complete. A second pass that skips every value is cheap.
-fn refuse_one_page(text: &str) -> Result<(), AccountError> {
+/// verdict without them would look complete. Refuses an object with none of the four lists
+/// too. A second pass that skips every value is cheap.
+fn refuse_one_page_or_another_document(text: &str) -> Result<(), AccountError> {
     #[derive(Deserialize)]
-    struct Paging {
+    struct Outline {
         #[serde(rename = "IsTruncated", default)]
         is_truncated: bool,
         #[serde(rename = "NextToken", default)]
-        next_token: Option<serde::de::IgnoredAny>,
+        next_token: Option<IgnoredAny>,
+        #[serde(rename = "UserDetailList", default)]
+        users: Option<IgnoredAny>,
+        #[serde(rename = "GroupDetailList", default)]
+        groups: Option<IgnoredAny>,
+        #[serde(rename = "RoleDetailList", default)]
+        roles: Option<IgnoredAny>,
+        #[serde(rename = "Policies", default)]
+        policies: Option<IgnoredAny>,
     }
-    let paging: Paging =
+    let outline: Outline =
         serde_json::from_str(text).map_err(|e| AccountError::Json(e.to_string()))?;
-    let key = match (paging.is_truncated, paging.next_token.is_some()) {
+    let lists = [
+        &outline.users,
+        &outline.groups,
+        &outline.roles,
+        &outline.policies,
+    ];
+    if lists.iter().all(|list| list.is_none()) {
+        return Err(AccountError::NotAuthorizationDetails(
+            "it holds none of their lists",
+        ));
+    }
+    let key = match (outline.is_truncated, outline.next_token.is_some()) {
         (true, _) => "IsTruncated",
         (false, true) => "NextToken",
         (false, false) => return Ok(()),

@@ -54,6 +54,13 @@ impl fmt::Display for Mode {
     }
 }
 
+/// The problem with rules that restrict nothing, where no RestrictedActions parameter does
+/// either: the functions refuse to start with them.
+pub const NOTHING_RESTRICTED: &str = "nothing is restricted: no rule is in enforce or alert mode, \
+     so a deployment restricts only what its RestrictedActions parameter names, and its \
+     functions refuse to start when that is empty (switch a rule to alert, or check with the \
+     parameter: --restricted LIST)";
+
 /// A problem in a rules file, where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}, column {column}: {message}")]
@@ -425,7 +432,7 @@ impl Rules {
         &self.digest
     }
 
-    /// True when no rule restricts anything (every rule off, or none).
+    /// True when no rule restricts anything (every rule off, or none): see [`NOTHING_RESTRICTED`].
     pub fn restricts_nothing(&self) -> bool {
         self.rules.iter().all(|r| r.mode == Mode::Off)
     }
@@ -443,11 +450,7 @@ impl Rules {
             problems.push(RulesError {
                 line: 1,
                 column: 1,
-                message: "nothing is restricted: no rule is in enforce or alert mode, so a \
-                          deployment restricts only what its RestrictedActions parameter names, \
-                          and its functions refuse to start when that is empty (switch a rule \
-                          to alert, or check with the parameter: --restricted LIST)"
-                    .to_owned(),
+                message: NOTHING_RESTRICTED.to_owned(),
             });
         }
         let latest_expiry = a_year_after(today);

@@ -209,5 +209,36 @@ fn one_page_of_several_is_refused() {
             "{error}"
         );
     }
-    assert!(AuthorizationDetails::from_json(r#"{"IsTruncated": false}"#).is_ok());
+    assert!(
+        AuthorizationDetails::from_json(r#"{"RoleDetailList": [], "IsTruncated": false}"#).is_ok()
+    );
+}
+
+/// Every list defaults to empty: anything but the command's output would otherwise read as an
+/// account with nobody in it, and pass.
+#[test]
+fn another_document_is_not_an_empty_account() {
+    for text in [
+        "{}",
+        "[]",
+        r#"[{"UserDetailList": []}]"#,
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#,
+        // `aws iam list-users`, and an SDK's camelCase output
+        r#"{"Users": [{"UserName": "alice", "Arn": "arn:aws:iam::123456789012:user/alice"}]}"#,
+        r#"{"userDetailList": [], "roleDetailList": []}"#,
+    ] {
+        let error = AuthorizationDetails::from_json(text).unwrap_err();
+        assert!(
+            matches!(error, AccountError::NotAuthorizationDetails(_)),
+            "{text}: {error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("not the output of `aws iam get-account-authorization-details`"),
+            "{error}"
+        );
+    }
+    // With `--filter`, the command prints only the lists asked for.
+    assert!(AuthorizationDetails::from_json(r#"{"Policies": []}"#).is_ok());
 }
