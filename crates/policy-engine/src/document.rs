@@ -283,12 +283,12 @@ impl<'a> Policy<'a> {
 
     /// Compact JSON, as sent to IAM.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a policy always serialises")
+        in_iam_characters(serde_json::to_string(self).expect("a policy always serialises"))
     }
 
     /// Indented JSON, for people.
     pub fn to_pretty_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a policy always serialises")
+        in_iam_characters(serde_json::to_string_pretty(self).expect("a policy always serialises"))
     }
 
     /// The size IAM counts against its quotas: the characters of the document as sent (the
@@ -429,6 +429,28 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
 /// IAM accepts in a document only tab, line feed, carriage return and U+0020 to U+00FF
 /// ("IAM and AWS STS quotas", IAM name requirements). ASCII text, nearly every document, is
 /// checked at memory speed.
+/// JSON text with each character above U+00FF as its `\uXXXX` escape (two, a surrogate pair,
+/// beyond U+FFFF). IAM takes a document's text in tab, line feed, carriage return and U+0020 to
+/// U+00FF only ([`check_characters`]), so such a character came escaped and goes back so:
+/// written as read, IAM would refuse the quarantine. JSON has none outside its strings.
+fn in_iam_characters(json: String) -> String {
+    // In UTF-8, every character above U+00FF starts with a byte from 0xC4 on.
+    if json.bytes().all(|b| b < 0xC4) {
+        return json;
+    }
+    let mut escaped = String::with_capacity(json.len() + 32);
+    for c in json.chars() {
+        if u32::from(c) <= 0xFF {
+            escaped.push(c);
+            continue;
+        }
+        for unit in c.encode_utf16(&mut [0; 2]) {
+            escaped.push_str(&format!("\\u{unit:04x}"));
+        }
+    }
+    escaped
+}
+
 fn check_characters(json: &str) -> Result<(), PolicyError> {
     if json.is_ascii() {
         return Ok(());

@@ -212,6 +212,32 @@ fn a_statement_the_quarantine_leaves_is_written_back_as_it_was_numbers_included(
 }
 
 #[test]
+fn a_character_iam_takes_only_escaped_is_written_back_escaped() {
+    // GIVEN s3:DeleteBucket beside a statement whose resources name keys in Chinese, an emoji
+    // and Latin-1, written as `\u` escapes (IAM refuses U+0100 and above written as they are)
+    // WHEN it is quarantined against s3:DeleteBucket
+    let quarantine = quarantine_of(
+        "bucket-deletion-beside-keys-written-as-unicode-escapes.json",
+        "s3:DeleteBucket",
+        PolicyKind::Managed,
+    );
+    // THEN they go back escaped, a pair for the emoji, and Latin-1 as it is: the document is
+    // in IAM's characters, reads back the same, and is counted as sent
+    let json = quarantine.policy.to_json();
+    assert!(
+        json.contains(
+            r#""Resource":["arn:aws:s3:::reports/\u4e2d\u6587/*","arn:aws:s3:::reports/charts-\ud83d\udcca/*","arn:aws:s3:::reports/café/*"]"#
+        ),
+        "{json}"
+    );
+    assert_eq!(
+        Policy::parse(&json).expect("IAM's characters"),
+        quarantine.policy
+    );
+    assert_eq!(quarantine.policy.size(), json.chars().count());
+}
+
+#[test]
 fn action_star_colon_star_becomes_a_not_action_of_the_restricted_patterns_too() {
     // GIVEN AdministratorAccess written `*:*`, which is every action as `*` is
     // WHEN it is quarantined against iam:CreateUser
