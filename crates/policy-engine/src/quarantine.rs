@@ -202,6 +202,14 @@ pub fn plan(
             entry.drop_expansion(size_limit);
             continue;
         }
+        // Exclusions one restricted action each can be many (a preset of hundreds): written
+        // shorter, the statement keeps its other grants rather than going whole.
+        if rewrites
+            .iter_mut()
+            .any(|r| !r.drop_statement && r.shorten_exclusions(catalog))
+        {
+            continue;
+        }
         match rewrites
             .iter_mut()
             .filter(|r| !r.drop_statement)
@@ -597,6 +605,20 @@ impl Rewrite {
         rewrite
     }
 
+    /// Writes the exclusions shorter ([`shortened_exclusions`]); false when that saves nothing.
+    fn shorten_exclusions(&mut self, catalog: &Catalog) -> bool {
+        let Some(excluded) = &self.excluded else {
+            return false;
+        };
+        let shorter = shortened_exclusions(excluded, catalog);
+        let length = |patterns: &[String]| patterns.iter().map(String::len).sum::<usize>();
+        if length(&shorter) >= length(excluded) {
+            return false;
+        }
+        self.excluded = Some(shorter);
+        true
+    }
+
     fn size(&self) -> usize {
         self.entries
             .iter()
@@ -707,6 +729,82 @@ fn new_exclusions(existing: &Values<'_>, hit_patterns: &[String]) -> Vec<String>
         .filter(|p| !existing.iter().any(|e| e.eq_ignore_ascii_case(p)))
         .cloned()
         .collect()
+}
+
+/// Exclusions written shorter where the catalog allows: literal actions become
+/// `service:Prefix*` where every known action under that prefix is excluded anyway. Such a
+/// pattern also withholds the actions AWS adds later under it: less granted, never more, and
+/// every known action it withholds was withheld already. Wildcards, and actions the catalog
+/// does not know, stay as written.
+fn shortened_exclusions(excluded: &[String], catalog: &Catalog) -> Vec<String> {
+    let (wildcards, literals): (Vec<&str>, Vec<&str>) = excluded
+        .iter()
+        .map(String::as_str)
+        .partition(|p| p.contains(['*', '?']));
+    let by_wildcard = |a: &str| wildcards.iter().any(|w| pattern::matches(w, a));
+    let listed = |a: &str| literals.iter().any(|l| l.eq_ignore_ascii_case(a));
+    let exclusions = Exclusions {
+        excluded: &|a| by_wildcard(a) || listed(a),
+        to_write: &|a| listed(a) && !by_wildcard(a),
+    };
+    let mut shorter: Vec<String> = wildcards.iter().map(|w| (*w).to_owned()).collect();
+    let mut services: Vec<String> = literals
+        .iter()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(service, _)| service.to_ascii_lowercase())
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    for service in services {
+        let known: Vec<&'static str> = catalog.matching(&format!("{service}:*")).collect();
+        if !known.is_empty() {
+            exclusions.write(&known, service.len() + 1, &mut shorter);
+        }
+    }
+    shorter.extend(
+        literals
+            .iter()
+            .filter(|l| catalog.canonical(l).is_none())
+            .map(|l| (*l).to_owned()),
+    );
+    shorter
+}
+
+struct Exclusions<'a> {
+    /// Whether a known action is excluded already (by a wildcard or a listed literal).
+    excluded: &'a dyn Fn(&str) -> bool,
+    /// Whether a known action is listed and no wildcard writes it.
+    to_write: &'a dyn Fn(&str) -> bool,
+}
+
+impl Exclusions<'_> {
+    /// Writes the listed actions of `group` (sorted known actions sharing their first `depth`
+    /// characters, ignoring case): as one `prefix*` when every one is excluded, else by the
+    /// next character.
+    fn write(&self, group: &[&'static str], depth: usize, out: &mut Vec<String>) {
+        if !group.iter().any(|a| (self.to_write)(a)) {
+            return;
+        }
+        if group.len() > 1 && group.iter().all(|a| (self.excluded)(a)) {
+            out.push(format!("{}*", &group[0][..depth]));
+            return;
+        }
+        let mut rest = group;
+        if rest[0].len() == depth {
+            out.extend((self.to_write)(rest[0]).then(|| rest[0].to_owned()));
+            rest = &rest[1..];
+        }
+        while let Some(first) = rest.first() {
+            let next = first.as_bytes()[depth].to_ascii_lowercase();
+            let n = rest
+                .iter()
+                .take_while(|a| a.as_bytes()[depth].to_ascii_lowercase() == next)
+                .count();
+            let (subgroup, tail) = rest.split_at(n);
+            self.write(subgroup, depth + 1, out);
+            rest = tail;
+        }
+    }
 }
 
 fn expand(wildcard: &str, restricted: &[&str], catalog: &Catalog) -> Entry {
@@ -839,6 +937,42 @@ fn grants_nothing() -> Statement<'static> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn exclusions_are_shortened_only_to_prefixes_whose_every_known_action_is_excluded() {
+        let cases: [(&[&str], &[&str]); 4] = [
+            // every s3:DeleteObjectV... action: one prefix
+            (
+                &[
+                    "s3:DeleteObjectVersion",
+                    "s3:DeleteObjectVersionAnnotation",
+                    "s3:DeleteObjectVersionTagging",
+                    "s3:DeleteBucket",
+                ],
+                &["s3:DeleteBucket", "s3:DeleteObjectV*"],
+            ),
+            // s3:DeleteObjectVersionTagging is not excluded: no prefix may withhold it
+            (
+                &["s3:DeleteObjectVersion", "s3:DeleteObjectVersionAnnotation"],
+                &["s3:DeleteObjectVersion", "s3:DeleteObjectVersionAnnotation"],
+            ),
+            // a wildcard stays, and writes what it covers
+            (
+                &["s3:Put*", "s3:PutObject", "s3:DeleteBucket"],
+                &["s3:Put*", "s3:DeleteBucket"],
+            ),
+            // an action the catalog does not know stays as written
+            (&["s3:DeleteEverything"], &["s3:DeleteEverything"]),
+        ];
+        for (excluded, shortened) in cases {
+            let excluded: Vec<String> = excluded.iter().map(|p| p.to_string()).collect();
+            assert_eq!(
+                shortened_exclusions(&excluded, Catalog::embedded()),
+                shortened,
+                "{excluded:?}"
+            );
+        }
+    }
 
     /// Three statements: one with a kept entry, one written as a bare string, one that only
     /// the chosen expansions keep.

@@ -191,6 +191,42 @@ fn action_star_becomes_a_not_action_of_the_restricted_patterns() {
 }
 
 #[test]
+fn action_star_under_hundreds_of_restricted_actions_keeps_its_other_grants() {
+    // GIVEN AdministratorAccess, and the `destructive` preset's actions restricted: one
+    // exclusion each would not fit a managed policy
+    let preset = policy_engine::presets::get("destructive").expect("the preset");
+    let list = preset.actions.join(",");
+    let one_each: usize = preset.actions.iter().map(|a| a.len() + 3).sum();
+    assert!(one_each > PolicyKind::Managed.size_limit(), "{one_each}");
+
+    // WHEN it is quarantined as a managed policy
+    let quarantine = quarantine_of("administrator-access.json", &list, PolicyKind::Managed);
+
+    // THEN it still allows everything but those, through prefixes where every known action
+    // under one is restricted: not dropped whole
+    let [statement] = statements(&quarantine).try_into().expect("one statement");
+    let excluded: Vec<&str> = statement["NotAction"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| p.as_str().expect("a pattern"))
+        .collect();
+    assert!(excluded.len() < preset.actions.len(), "{excluded:?}");
+    assert!(excluded.iter().any(|p| p.ends_with('*')), "{excluded:?}");
+    let catalog = catalog();
+    for action in catalog.actions() {
+        let withheld = excluded
+            .iter()
+            .any(|p| policy_engine::pattern::matches(p, action));
+        let restricted = preset
+            .actions
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(action));
+        assert_eq!(withheld, restricted, "{action}");
+    }
+}
+
+#[test]
 fn a_statement_the_quarantine_leaves_is_written_back_as_it_was_numbers_included() {
     // GIVEN iam:* beside a Deny whose condition compares a tag, as text, with unquoted numbers
     // (IAM reads `1.50` under StringNotEquals as the text "1.50")
