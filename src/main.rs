@@ -390,21 +390,18 @@ fn check(args: CheckArgs) -> ExitCode {
     let files = args
         .files
         .iter()
-        .map(|path| {
-            let name = path.display().to_string();
-            match read(path, MAX_POLICY_FILE_BYTES) {
-                Ok(text) => FileReport::check(
-                    name,
-                    &text,
-                    &against,
-                    catalog,
-                    args.fix.then_some(size_limit),
-                ),
-                Err(e) => FileReport {
-                    name,
-                    status: FileStatus::Invalid(format!("cannot read it: {e}")),
-                },
-            }
+        .map(|path| match read(path, MAX_POLICY_FILE_BYTES) {
+            Ok(text) => FileReport::check(
+                path.clone(),
+                &text,
+                &against,
+                catalog,
+                args.fix.then_some(size_limit),
+            ),
+            Err(e) => FileReport::of(
+                path.clone(),
+                FileStatus::Invalid(format!("cannot read it: {e}")),
+            ),
         })
         .collect();
     let report = Report {

@@ -1,6 +1,7 @@
 //! What `check` found, rendered for people or as JSON (and as SARIF, `crate::sarif`).
 
 use std::fmt::{self, Write};
+use std::path::PathBuf;
 
 use policy_engine::rules::{Assessment, Context, ExemptedGrant};
 use policy_engine::{
@@ -89,6 +90,9 @@ pub struct Report<'r> {
 }
 
 pub struct FileReport {
+    /// The path as given, for the SARIF log's URIs: a name need not be UTF-8.
+    pub path: PathBuf,
+    /// The path for people (a byte that is not UTF-8 shown as U+FFFD).
     pub name: String,
     pub status: FileStatus,
 }
@@ -108,8 +112,16 @@ pub enum FileStatus {
 
 impl FileReport {
     /// Assesses one document; plans its quarantine within `fix_size_limit` when asked to.
+    pub fn of(path: PathBuf, status: FileStatus) -> FileReport {
+        FileReport {
+            name: path.display().to_string(),
+            path,
+            status,
+        }
+    }
+
     pub fn check(
-        name: String,
+        path: PathBuf,
         text: &str,
         against: &Against<'_>,
         catalog: &'static Catalog,
@@ -132,7 +144,7 @@ impl FileReport {
             })
         });
         let status = parsed.unwrap_or_else(|e| FileStatus::Invalid(e.to_string()));
-        FileReport { name, status }
+        FileReport::of(path, status)
     }
 
     fn assessment(&self) -> Option<&Assessment> {

@@ -53,7 +53,7 @@ impl Report<'_> {
                 FileStatus::Invalid(reason) => Some(json!({
                     "level": "error",
                     "message": {"text": format!("{}: {reason}", file.name)},
-                    "locations": [{"physicalLocation": {"artifactLocation": artifact(&file.name)}}],
+                    "locations": [{"physicalLocation": {"artifactLocation": artifact(&file.path)}}],
                 })),
                 FileStatus::Checked { .. } => None,
             })
@@ -128,7 +128,7 @@ impl Report<'_> {
             return Vec::new();
         };
         let location = |statement: usize| {
-            let mut location = json!({"artifactLocation": artifact(&file.name)});
+            let mut location = json!({"artifactLocation": artifact(&file.path)});
             if let Some(region) = regions.get(statement) {
                 location["region"] = region_json(region);
             }
@@ -291,9 +291,8 @@ fn region_json(region: &Region) -> Value {
 
 /// A file named as `check` was given it: relative names relative to the working directory
 /// (`%SRCROOT%`), absolute ones as `file` URIs. Standard input has no URI: only a description.
-fn artifact(name: &str) -> Value {
-    let path = Path::new(name);
-    if name == STDIN {
+fn artifact(path: &Path) -> Value {
+    if path.as_os_str() == STDIN {
         json!({"description": {"text": "standard input"}})
     } else if path.has_root() {
         json!({"uri": format!("file://{}", path_uri(path))})

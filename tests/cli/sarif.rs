@@ -303,6 +303,42 @@ fn a_relative_name_is_a_percent_encoded_reference_from_the_working_directory() {
 }
 
 #[test]
+fn a_name_that_is_not_utf8_keeps_its_bytes_in_the_uri() {
+    use std::os::unix::ffi::OsStrExt;
+    // GIVEN a flagged policy whose file name has the byte 0xFF, which is not UTF-8
+    let dir = TempDir::new("bytes");
+    let name = std::ffi::OsStr::from_bytes(b"bad\xff.json");
+    std::fs::write(
+        dir.path().join(name),
+        read_fixture("single-statement-object.json"),
+    )
+    .expect("write");
+
+    // WHEN it is checked by that name
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_iam-sentinel"))
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "--restricted",
+            "s3:DeleteBucket",
+            "--format",
+            "sarif",
+        ])
+        .arg(name)
+        .env_remove("RESTRICTED_ACTIONS")
+        .output()
+        .expect("iam-sentinel runs");
+
+    // THEN the URI names that file, the byte percent-encoded (not U+FFFD's three bytes)
+    assert_eq!(output.status.code(), Some(EXIT_RESTRICTED));
+    let log: Value = serde_json::from_slice(&output.stdout).expect("a JSON log");
+    assert_eq!(
+        results(&log)[0]["locations"][0]["physicalLocation"]["artifactLocation"],
+        json!({"uri": "bad%FF.json", "uriBaseId": "%SRCROOT%"})
+    );
+}
+
+#[test]
 fn standard_input_is_described_not_named_by_a_uri() {
     // GIVEN a flagged policy on standard input
     let document = read_fixture("single-statement-object.json");
