@@ -186,6 +186,8 @@ pub fn plan(
     loop {
         let quarantine = assemble(policy, &rewrites);
         if quarantine.size <= size_limit {
+            let quarantine =
+                put_back_what_fits(policy, &mut rewrites, size_limit).unwrap_or(quarantine);
             return Ok(verified(quarantine, policy, rewrites, restricted, catalog));
         }
         let least_valuable = rewrites
@@ -206,21 +208,16 @@ pub fn plan(
         // shorter, the statement keeps its other grants rather than going whole.
         if rewrites
             .iter_mut()
-            .any(|r| !r.drop_statement && r.shorten_exclusions(catalog))
+            .any(|r| r.dropped.is_none() && r.shorten_exclusions(catalog))
         {
             continue;
         }
         match rewrites
             .iter_mut()
-            .filter(|r| !r.drop_statement)
+            .filter(|r| r.dropped.is_none())
             .max_by_key(|r| r.size())
         {
-            Some(rewrite) => {
-                rewrite.drop_statement = true;
-                rewrite.drop_reason = format!(
-                    "even without its wildcards the quarantined document exceeds {size_limit} characters"
-                );
-            }
+            Some(rewrite) => rewrite.dropped = Some(Dropped::TooLarge { limit: size_limit }),
             None => {
                 return Err(PlanError::DoesNotFit {
                     size: quarantine.size,
@@ -245,8 +242,7 @@ fn verified(
         return quarantine;
     }
     for rewrite in &mut rewrites {
-        rewrite.drop_statement = true;
-        rewrite.drop_reason = "the narrower rewrite still granted a restricted action".into();
+        rewrite.dropped = Some(Dropped::StillRestricted);
     }
     assemble(policy, &rewrites)
 }
@@ -505,8 +501,8 @@ struct Rewrite {
     entries: Vec<Entry>,
     /// For `NotAction` (or `Action: "*"`): the restricted patterns to exclude.
     excluded: Option<Vec<String>>,
-    drop_statement: bool,
-    drop_reason: String,
+    /// Why the statement goes whole, when it does.
+    dropped: Option<Dropped>,
     /// The original wrote its actions as a list.
     is_list: bool,
 }
@@ -538,6 +534,56 @@ impl Entry {
     }
 }
 
+/// Why a statement goes whole.
+#[derive(Clone, Copy)]
+enum Dropped {
+    /// Every action it granted is restricted.
+    AllRestricted,
+    /// The document did not fit `limit` with it, its wildcards dropped and its exclusions
+    /// shortened.
+    TooLarge { limit: usize },
+    /// The narrower rewrite still granted a restricted action (never expected: `verified`).
+    StillRestricted,
+}
+
+impl Dropped {
+    fn reason(self) -> String {
+        match self {
+            Dropped::AllRestricted => "every action it granted is restricted".into(),
+            Dropped::TooLarge { limit } => format!(
+                "even without its wildcards the quarantined document exceeds {limit} characters"
+            ),
+            Dropped::StillRestricted => {
+                "the narrower rewrite still granted a restricted action".into()
+            }
+        }
+    }
+}
+
+/// Statements are dropped for size largest first, so one dropped early may fit again once
+/// later ones have gone: each is put back, in the document's order, where the document still
+/// fits with it. The document with those put back, when any was.
+fn put_back_what_fits(
+    policy: &Policy<'_>,
+    rewrites: &mut [Rewrite],
+    size_limit: usize,
+) -> Option<Quarantine> {
+    let mut fitting = None;
+    for index in 0..rewrites.len() {
+        let Some(dropped @ Dropped::TooLarge { .. }) = rewrites[index].dropped else {
+            continue;
+        };
+        rewrites[index].dropped = None;
+        let quarantine = assemble(policy, rewrites);
+        if quarantine.size <= size_limit {
+            fitting = Some(quarantine);
+        } else {
+            rewrites[index].dropped = Some(dropped);
+        }
+    }
+    fitting
+}
+
 impl Rewrite {
     fn narrowest(
         statement: &Statement<'_>,
@@ -556,8 +602,7 @@ impl Rewrite {
             sid: finding.sid.clone(),
             entries: Vec::new(),
             excluded: None,
-            drop_statement: false,
-            drop_reason: String::new(),
+            dropped: None,
             is_list: statement.actions.patterns().is_list,
         };
         match &statement.actions {
@@ -597,8 +642,7 @@ impl Rewrite {
                     .iter()
                     .any(|e| matches!(e, Entry::Kept(_) | Entry::Expanded { .. }))
                 {
-                    rewrite.drop_statement = true;
-                    rewrite.drop_reason = "every action it granted is restricted".into();
+                    rewrite.dropped = Some(Dropped::AllRestricted);
                 }
             }
         }
@@ -633,8 +677,8 @@ impl Rewrite {
     /// The rewritten statement (None when it is dropped) and the edits made to it.
     fn apply(&self, original: &Statement<'_>) -> (Option<Statement<'static>>, Vec<Edit>) {
         let (index, sid) = (self.index, self.sid.clone());
-        if self.drop_statement {
-            let reason = self.drop_reason.clone();
+        if let Some(dropped) = &self.dropped {
+            let reason = dropped.reason();
             return (
                 None,
                 vec![Edit::DroppedStatement {

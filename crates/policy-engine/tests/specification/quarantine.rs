@@ -227,6 +227,33 @@ fn action_star_under_hundreds_of_restricted_actions_keeps_its_other_grants() {
 }
 
 #[test]
+fn a_statement_dropped_for_size_is_put_back_once_the_others_make_room() {
+    // GIVEN a user's inline policy: `Action: "*"`, and a reader of reports that may also
+    // delete their bucket; the `destructive` preset restricted, whose exclusions cannot fit a
+    // user's 2,048 characters even shortened
+    let preset = policy_engine::presets::get("destructive").expect("the preset");
+
+    // WHEN it is quarantined (the reader, the larger rewrite, is dropped first; then the
+    // admin statement must go too)
+    let quarantine = quarantine_of(
+        "admin-beside-a-reports-reader-in-one-user-policy.json",
+        &preset.actions.join(","),
+        PolicyKind::UserInline,
+    );
+
+    // THEN the reader comes back without the deletion: it fits once the admin statement is gone
+    assert_eq!(
+        statements(&quarantine),
+        [json!({
+            "Sid": "ReportsReadAndCleanUp",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": ["arn:aws:s3:::reports", "arn:aws:s3:::reports/*"],
+        })]
+    );
+}
+
+#[test]
 fn a_statement_the_quarantine_leaves_is_written_back_as_it_was_numbers_included() {
     // GIVEN iam:* beside a Deny whose condition compares a tag, as text, with unquoted numbers
     // (IAM reads `1.50` under StringNotEquals as the text "1.50")
