@@ -838,15 +838,8 @@ impl Exclusions<'_> {
             out.extend((self.to_write)(rest[0]).then(|| rest[0].to_owned()));
             rest = &rest[1..];
         }
-        while let Some(first) = rest.first() {
-            let next = first.as_bytes()[depth].to_ascii_lowercase();
-            let n = rest
-                .iter()
-                .take_while(|a| a.as_bytes()[depth].to_ascii_lowercase() == next)
-                .count();
-            let (subgroup, tail) = rest.split_at(n);
+        for subgroup in by_next_character(rest, depth) {
             self.write(subgroup, depth + 1, out);
-            rest = tail;
         }
     }
 }
@@ -893,13 +886,7 @@ impl Cover<'_> {
             out.push(rest[0].to_owned());
             rest = &rest[1..];
         }
-        while let Some(first) = rest.first() {
-            let next = first.as_bytes()[depth].to_ascii_lowercase();
-            let n = rest
-                .iter()
-                .take_while(|a| a.as_bytes()[depth].to_ascii_lowercase() == next)
-                .count();
-            let (group, tail) = rest.split_at(n);
+        for group in by_next_character(rest, depth) {
             let shared = common_prefix_len(group);
             let safe = (depth + 1..=shared).find(|&len| {
                 group[0][..len].contains(':') && self.is_safe_prefix(&group[0][..len])
@@ -909,7 +896,6 @@ impl Cover<'_> {
                 None if group.len() == 1 => out.push(group[0].to_owned()),
                 None => self.collect(group, shared, out),
             }
-            rest = tail;
         }
     }
 
@@ -919,6 +905,24 @@ impl Cover<'_> {
         Language::is_subset(&candidate, &PatternSet::any_of([self.wildcard]))
             && !Language::all(&[candidate[0].clone(), self.restricted.clone()])
     }
+}
+
+/// Sorted actions sharing their first `depth` characters (each longer than that), in groups by
+/// the character after, ignoring case.
+fn by_next_character<'s>(
+    mut rest: &'s [&'static str],
+    depth: usize,
+) -> impl Iterator<Item = &'s [&'static str]> {
+    std::iter::from_fn(move || {
+        let next = rest.first()?.as_bytes()[depth].to_ascii_lowercase();
+        let n = rest
+            .iter()
+            .take_while(|a| a.as_bytes()[depth].to_ascii_lowercase() == next)
+            .count();
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        Some(group)
+    })
 }
 
 /// Length of the longest prefix (ignoring case) shared by all the sorted actions.
