@@ -426,9 +426,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
-/// IAM accepts in a document only tab, line feed, carriage return and U+0020 to U+00FF
-/// ("IAM and AWS STS quotas", IAM name requirements). ASCII text, nearly every document, is
-/// checked at memory speed.
 /// JSON text with each character above U+00FF as its `\uXXXX` escape (two, a surrogate pair,
 /// beyond U+FFFF). IAM takes a document's text in tab, line feed, carriage return and U+0020 to
 /// U+00FF only ([`check_characters`]), so such a character came escaped and goes back so:
@@ -451,6 +448,9 @@ fn in_iam_characters(json: String) -> String {
     escaped
 }
 
+/// IAM accepts in a document only tab, line feed, carriage return and U+0020 to U+00FF
+/// ("IAM and AWS STS quotas", IAM name requirements). ASCII text, nearly every document, is
+/// checked at memory speed.
 fn check_characters(json: &str) -> Result<(), PolicyError> {
     if json.is_ascii() {
         return Ok(());

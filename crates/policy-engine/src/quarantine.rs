@@ -180,6 +180,14 @@ pub fn plan(
         .map(|f| Rewrite::narrowest(&policy.statements[f.statement], f, restricted, catalog))
         .collect();
 
+    // Exclusions one restricted action each can be many (a preset of hundreds). Where the
+    // document does not fit with them, they are written shorter first: that withholds no known
+    // action more, and every other step (an expansion or a statement dropped) would.
+    if assemble(policy, &rewrites).size > size_limit {
+        for rewrite in &mut rewrites {
+            rewrite.shorten_exclusions(catalog);
+        }
+    }
     choose_expansions(policy, &mut rewrites, size_limit);
     // The choice counts each expansion's own characters; a statement's brackets and keys can
     // add a few more. Widen the cut, one step at a time, until the document fits.
@@ -202,14 +210,6 @@ pub fn plan(
             .min_by_key(|(key, _)| *key);
         if let Some((_, entry)) = least_valuable {
             entry.drop_expansion(size_limit);
-            continue;
-        }
-        // Exclusions one restricted action each can be many (a preset of hundreds): written
-        // shorter, the statement keeps its other grants rather than going whole.
-        if rewrites
-            .iter_mut()
-            .any(|r| r.dropped.is_none() && r.shorten_exclusions(catalog))
-        {
             continue;
         }
         match rewrites
@@ -649,29 +649,28 @@ impl Rewrite {
         rewrite
     }
 
-    /// Writes the exclusions shorter ([`shortened_exclusions`]); false when that saves nothing.
-    fn shorten_exclusions(&mut self, catalog: &Catalog) -> bool {
-        let Some(excluded) = &self.excluded else {
-            return false;
-        };
-        let shorter = shortened_exclusions(excluded, catalog);
-        let length = |patterns: &[String]| patterns.iter().map(String::len).sum::<usize>();
-        if length(&shorter) >= length(excluded) {
-            return false;
+    /// Writes the exclusions shorter ([`shortened_exclusions`]) where that saves characters.
+    fn shorten_exclusions(&mut self, catalog: &Catalog) {
+        if let Some(excluded) = &self.excluded {
+            let shorter = shortened_exclusions(excluded, catalog);
+            if cost_of(&shorter) < cost_of(excluded) {
+                self.excluded = Some(shorter);
+            }
         }
-        self.excluded = Some(shorter);
-        true
     }
 
+    /// The characters its actions take: what dropping it would save, about.
     fn size(&self) -> usize {
-        self.entries
+        let entries: usize = self
+            .entries
             .iter()
             .map(|e| match e {
                 Entry::Kept(s) => s.len(),
                 Entry::Expanded { into, .. } => into.iter().map(String::len).sum(),
                 _ => 0,
             })
-            .sum()
+            .sum();
+        entries + self.excluded.as_deref().map_or(0, cost_of)
     }
 
     /// The rewritten statement (None when it is dropped) and the edits made to it.

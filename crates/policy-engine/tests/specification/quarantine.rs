@@ -227,6 +227,49 @@ fn action_star_under_hundreds_of_restricted_actions_keeps_its_other_grants() {
 }
 
 #[test]
+fn exclusions_are_shortened_before_any_expansion_is_dropped() {
+    // GIVEN `Action: "*"` from the office beside `s3:Delete*` on a scratch bucket; the
+    // `destructive` preset restricted (12 of S3's 23 Delete actions among its 230)
+    let preset = policy_engine::presets::get("destructive").expect("the preset");
+
+    // WHEN it is quarantined as a managed policy
+    let quarantine = quarantine_of(
+        "conditional-admin-beside-scratch-cleanup.json",
+        &preset.actions.join(","),
+        PolicyKind::Managed,
+    );
+
+    // THEN the exclusions, written shorter, leave room for the cleanup's expansion: it still
+    // grants the deletions the preset leaves out (shortening withholds no known action more;
+    // dropping the expansion would have withheld these)
+    let [admin, cleanup] = statements(&quarantine).try_into().expect("two statements");
+    assert!(admin["NotAction"].is_array(), "{admin}");
+    let kept: Vec<&str> = cleanup["Action"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| p.as_str().expect("a pattern"))
+        .collect();
+    for deletion in [
+        "s3:DeleteObjectTagging",
+        "s3:DeleteBucketPolicy",
+        "s3:DeleteJobTagging",
+    ] {
+        assert!(
+            kept.iter()
+                .any(|p| policy_engine::pattern::matches(p, deletion)),
+            "{deletion} not in {kept:?}"
+        );
+    }
+    assert!(
+        !kept
+            .iter()
+            .any(|p| policy_engine::pattern::matches(p, "s3:DeleteBucket")),
+        "{kept:?}"
+    );
+}
+
+#[test]
 fn a_statement_dropped_for_size_is_put_back_once_the_others_make_room() {
     // GIVEN a user's inline policy: `Action: "*"`, and a reader of reports that may also
     // delete their bucket; the `destructive` preset restricted, whose exclusions cannot fit a
