@@ -49,7 +49,8 @@ enum Command {
     ///
     /// Exit status: 0 when no document grants a restricted action (with --rules: an enforced
     /// one; alerted grants are reported and do not fail), 1 when any does, 2 on invalid input
-    /// (unreadable file, invalid policy or rules file, unknown restricted pattern).
+    /// (unreadable file, invalid policy or rules file, unknown restricted pattern) or output
+    /// that cannot be written.
     Check(CheckArgs),
     /// Find every user and role of an account that can perform restricted actions.
     ///
@@ -65,7 +66,7 @@ enum Command {
     /// Exit status: 0 when no principal can perform a restricted action (with --rules: one of
     /// an enforce rule; alerted and exempted grants are reported and do not fail), 1 when any
     /// can, 2 on invalid input (unreadable file, invalid JSON, policy or rules file, unknown
-    /// restricted pattern).
+    /// restricted pattern) or output that cannot be written.
     Scan(ScanArgs),
     /// Rules files and the presets they can name.
     #[command(subcommand)]
@@ -316,7 +317,12 @@ fn scan(args: ScanArgs) -> ExitCode {
     let name = args.file.display();
     let scan = read(&args.file, MAX_ACCOUNT_FILE_BYTES)
         .map_err(|e| format!("cannot read it: {e}"))
-        .and_then(|text| AuthorizationDetails::from_json(&text).map_err(|e| e.to_string()))
+        // JSON readers may ignore a byte-order mark (RFC 8259), which Windows PowerShell's
+        // `Out-File -Encoding utf8` writes.
+        .and_then(|text| {
+            AuthorizationDetails::from_json(text.strip_prefix('\u{feff}').unwrap_or(&text))
+                .map_err(|e| e.to_string())
+        })
         .and_then(|details| Scan::of(&details, &rules, rules_file.as_deref(), today(), catalog));
     let scan = match scan {
         Ok(scan) => scan,
@@ -391,6 +397,16 @@ fn check(args: CheckArgs) -> ExitCode {
         .files
         .iter()
         .map(|path| match read(path, MAX_POLICY_FILE_BYTES) {
+            // IAM refuses it (U+FEFF is outside its characters); read on, it would be "not
+            // valid JSON" in a file that visibly starts with `{`.
+            Ok(text) if text.starts_with('\u{feff}') => FileReport::of(
+                path.clone(),
+                FileStatus::Invalid(
+                    "it starts with a byte-order mark (U+FEFF), which IAM refuses: save it as \
+                     UTF-8 without one"
+                        .into(),
+                ),
+            ),
             Ok(text) => FileReport::check(
                 path.clone(),
                 &text,
@@ -532,10 +548,6 @@ fn read(path: &Path, limit: u64) -> std::io::Result<String> {
     }
     let encoding = |problem: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, problem);
     match bytes.as_slice() {
-        [0xEF, 0xBB, 0xBF, ..] => Err(encoding(
-            "it starts with a byte-order mark (U+FEFF), which IAM refuses in a policy: save it \
-             as UTF-8 without one",
-        )),
         [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => Err(encoding(
             "it is UTF-16 text (Windows PowerShell's `>` writes it): save it as UTF-8, e.g. \
              with `| Out-File -Encoding utf8NoBOM` (PowerShell 6 and later)",

@@ -210,7 +210,8 @@ fn an_invalid_file_wins_over_a_flagged_one_and_the_flagged_one_is_still_reported
 }
 
 /// What an editor or a shell wrote instead of the UTF-8 JSON IAM takes is named as such, and a
-/// file far larger than any policy is refused before it is read whole.
+/// file far larger than any policy is refused before it is read whole. (A rules file or the
+/// account's details may start with a byte-order mark: TOML and JSON readers may skip it.)
 #[test]
 fn an_encoding_iam_refuses_or_an_oversized_file_is_named_not_misread() {
     let document = read_fixture("my-bad-policy-aws-5-mins.json");
@@ -225,20 +226,23 @@ fn an_encoding_iam_refuses_or_an_oversized_file_is_named_not_misread() {
     std::fs::write(latin1.path(), b"{\"Statement\": \"caf\xe9\"}").expect("written");
     let huge = TempFile::new("huge.json", &" ".repeat(3 << 20));
     let cases = [
-        (with_bom.path(), "it starts with a byte-order mark (U+FEFF)"),
-        (utf16.path(), "it is UTF-16 text"),
+        (
+            with_bom.path(),
+            "it starts with a byte-order mark (U+FEFF), which IAM refuses",
+        ),
+        (utf16.path(), "cannot read it: it is UTF-16 text"),
         (
             latin1.path(),
-            "it is not UTF-8 text: byte 18 is not valid UTF-8",
+            "cannot read it: it is not UTF-8 text: byte 18 is not valid UTF-8",
         ),
-        (huge.path(), "it is over 2097152 bytes"),
+        (huge.path(), "cannot read it: it is over 2097152 bytes"),
     ];
     for (file, says) in cases {
         let run = check(&["--restricted", "s3:DeleteBucket"], &[&file]);
         assert_eq!(run.code, EXIT_INVALID, "{file}");
         assert!(
             run.stderr
-                .starts_with(&format!("iam-sentinel: {file}: cannot read it: {says}")),
+                .starts_with(&format!("iam-sentinel: {file}: {says}")),
             "{file}: {}",
             run.stderr
         );

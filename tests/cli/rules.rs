@@ -556,3 +556,15 @@ fn check_and_scan_read_the_rules_and_the_parameter_as_the_functions_do() {
         assert!(run.stdout.contains("alert"), "{}", run.stdout);
     }
 }
+
+/// TOML skips a byte-order mark, and so do the functions, which read the rules file with the
+/// same parser: `rules check` accepts what deploys.
+#[test]
+fn a_rules_file_with_a_byte_order_mark_is_read_as_the_deployment_reads_it() {
+    let dir = TempDir::new("bom-rules");
+    let text = std::fs::read_to_string(rules_fixture("alert-mode.toml")).expect("the fixture");
+    let file = dir.path().join("rules.toml");
+    std::fs::write(&file, format!("\u{feff}{text}")).expect("written");
+    let run = rules(&["check", &file.display().to_string()]);
+    assert_eq!(run.code, EXIT_CLEAN, "{}", run.stderr);
+}

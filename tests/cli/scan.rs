@@ -433,3 +433,24 @@ fn a_file_that_is_not_the_authorization_details_fails_the_scan() {
         );
     }
 }
+
+/// Windows PowerShell's `Out-File -Encoding utf8` starts the file with a byte-order mark, which
+/// a JSON reader may skip (RFC 8259): the scan reads the same account.
+#[test]
+fn account_details_with_a_byte_order_mark_read_the_same() {
+    let file = account_fixture("cli-output.json");
+    let text = std::fs::read_to_string(&file).expect("the fixture");
+    let with_bom = TempFile::new("bom-account.json", &format!("\u{feff}{text}"));
+    let plain = scan(
+        &["--restricted", RESTRICTED, "--format", "json"],
+        &file,
+        None,
+    );
+    let marked = scan(
+        &["--restricted", RESTRICTED, "--format", "json"],
+        &with_bom.path(),
+        None,
+    );
+    assert_eq!(marked.code, plain.code, "{}", marked.stderr);
+    assert_eq!(marked.report()["principals"], plain.report()["principals"]);
+}

@@ -69,8 +69,8 @@ pub fn sdk_retries() -> RetryConfig {
 /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`). Nothing
 /// else is looked for: `aws_config`'s default chains (profile files, web identity through STS,
 /// container and instance metadata) were a tenth of each package, and a function that finds no
-/// credentials stops at start-up naming them rather than at its first call. `AWS_ENDPOINT_URL`
-/// and `AWS_USE_FIPS_ENDPOINT` are read as the SDK reads them.
+/// credentials stops at start-up naming them rather than at its first call. `AWS_ENDPOINT_URL`,
+/// `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT` are read as the SDK reads them.
 pub fn sdk_config(function_timeout: Duration) -> Result<aws_config::SdkConfig, StepError> {
     init_logging();
     for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
@@ -78,7 +78,10 @@ pub fn sdk_config(function_timeout: Duration) -> Result<aws_config::SdkConfig, S
     }
     let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
         .into_iter()
-        .find_map(|name| std::env::var(name).ok().filter(|r| !r.trim().is_empty()))
+        .find_map(|name| {
+            let region = std::env::var(name).ok()?;
+            Some(region.trim().to_owned()).filter(|r| !r.is_empty())
+        })
         .ok_or_else(|| {
             StepError::Configuration("environment variable AWS_REGION is not set".into())
         })?;
@@ -97,7 +100,8 @@ pub fn sdk_config(function_timeout: Duration) -> Result<aws_config::SdkConfig, S
         .http_client(https)
         .timeout_config(sdk_timeouts(function_timeout))
         .retry_config(sdk_retries())
-        .use_fips(env_flag("AWS_USE_FIPS_ENDPOINT"));
+        .use_fips(env_flag("AWS_USE_FIPS_ENDPOINT"))
+        .use_dual_stack(env_flag("AWS_USE_DUALSTACK_ENDPOINT"));
     Ok(match std::env::var("AWS_ENDPOINT_URL") {
         Ok(url) if !url.trim().is_empty() => config.endpoint_url(url),
         _ => config,
