@@ -270,21 +270,50 @@ fn exclusions_are_shortened_before_any_expansion_is_dropped() {
 }
 
 #[test]
-fn a_statement_dropped_for_size_is_put_back_once_the_others_make_room() {
+fn a_statement_dropped_first_is_put_back_when_a_later_drop_made_room() {
+    // GIVEN a user's inline policy over the 2,048 characters once quarantined: an audit reader
+    // with the most actions, and a team clean-up with few actions but a long Condition, both
+    // also granting s3:DeleteBucket
+    // WHEN it is quarantined against s3:DeleteBucket
+    let quarantine = quarantine_of(
+        "audit-reader-beside-a-team-cleanup-with-a-long-condition.json",
+        "s3:DeleteBucket",
+        PolicyKind::UserInline,
+    );
+
+    // THEN the reader, dropped first (it has the most actions), is back once the clean-up's
+    // drop made room; the clean-up stays dropped, as it does not fit beside it
+    let sids: Vec<Value> = statements(&quarantine)
+        .iter()
+        .map(|s| s["Sid"].clone())
+        .collect();
+    assert_eq!(sids, [json!("AuditReports"), json!("ListAll")]);
+    assert!(
+        quarantine.edits.iter().any(|e| matches!(
+            e,
+            Edit::DroppedStatement { sid: Some(sid), .. } if sid == "TeamsCleanUp"
+        )),
+        "{:?}",
+        quarantine.edits
+    );
+}
+
+#[test]
+fn the_statement_whose_exclusions_cannot_fit_goes_and_the_reader_beside_it_stays() {
     // GIVEN a user's inline policy: `Action: "*"`, and a reader of reports that may also
     // delete their bucket; the `destructive` preset restricted, whose exclusions cannot fit a
     // user's 2,048 characters even shortened
     let preset = policy_engine::presets::get("destructive").expect("the preset");
 
-    // WHEN it is quarantined (the reader, the larger rewrite, is dropped first; then the
-    // admin statement must go too)
+    // WHEN it is quarantined
     let quarantine = quarantine_of(
         "admin-beside-a-reports-reader-in-one-user-policy.json",
         &preset.actions.join(","),
         PolicyKind::UserInline,
     );
 
-    // THEN the reader comes back without the deletion: it fits once the admin statement is gone
+    // THEN the admin statement goes (its exclusions count in its size) and the reader stays,
+    // without the deletion
     assert_eq!(
         statements(&quarantine),
         [json!({
