@@ -90,7 +90,7 @@ PRINCIPAL_INFO = {"iam:GetUser", "iam:GetRole"}  # principal_info
 POLICIES_IN_FORCE = (PRINCIPAL_INFO | {"iam:ListGroupsForUser"} | INLINE_LISTS | INLINE_READS
                      | ATTACHED_LISTS | POLICY_READS)
 # handlers/restore.rs plan_restore: default_version, versions, inline_document, is_attached,
-# groups_for_user, principals::group_policies, principal_info
+# groups_for_user, principals::group_policies, principal_info, principal_exists
 PLAN_RESTORE = (POLICY_READS | {"iam:ListPolicyVersions"} | INLINE_READS | ATTACHED_LISTS
                 | {"iam:ListGroupsForUser", "iam:ListGroupPolicies"} | PRINCIPAL_INFO)
 FUNCTION_IAM_CALLS = {
@@ -102,6 +102,7 @@ FUNCTION_IAM_CALLS = {
         "iam:ListPolicyVersions", "iam:ListEntitiesForPolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
         "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy",
         "iam:DetachUserPolicy", "iam:DetachRolePolicy", "iam:DetachGroupPolicy",
+        "iam:DeleteUserPolicy", "iam:DeleteRolePolicy", "iam:DeleteGroupPolicy",
         "iam:RemoveUserFromGroup", "iam:PutUserPermissionsBoundary", "iam:PutRolePermissionsBoundary"},
     # restore.rs: plan_restore, the restore writes, and record_approval (attached_to)
     "RestorePolicyFunction": PLAN_RESTORE | {

@@ -173,6 +173,54 @@ class InlinePolicy(Target):
         assert state == json.loads(self.original), "the original inline document is not back"
 
 
+def compact(document: dict) -> str:
+    return json.dumps(document, separators=(",", ":"))
+
+
+class InlinePolicyInAFullQuota(Target):
+    """A user's inline policy granting s3:DeleteBucket and nothing else (put-user-policy.json),
+    beside another that uses up the rest of IAM's 2,048 characters for a user's inline
+    policies: no rewrite fits, not even one granting nothing, so the quarantine deletes it."""
+
+    kind, action_kind = "inline-policy-full-quota", "inlineDeleted"
+    USER_QUOTA = 2048
+
+    def __init__(self, h, prefix: str = "full-quota"):
+        super().__init__(h)
+        self.event = fresh_ids(fixture("put-user-policy.json"))
+        self.original = compact({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"}]})
+        bare = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/"}]}
+        pad = self.USER_QUOTA - len(self.original) - len(compact(bare))
+        bare["Statement"][0]["Resource"] += "r" * pad
+        self.filler = compact(bare)
+        assert len(self.original) + len(self.filler) == self.USER_QUOTA
+        self.user, self.name = unique(f"{prefix}-user"), unique(f"{prefix}-policy")
+        self.reports = unique(f"{prefix}-reports")
+        h.iam.create_user(UserName=self.user)
+        h.iam.put_user_policy(UserName=self.user, PolicyName=self.reports,
+                              PolicyDocument=self.filler)
+        h.iam.put_user_policy(UserName=self.user, PolicyName=self.name,
+                              PolicyDocument=self.original)
+        p = self.event["detail"]["requestParameters"]
+        p["userName"], p["policyName"], p["policyDocument"] = self.user, self.name, self.original
+        self.subject = self.names = [self.user, self.name]
+
+    def state(self):
+        names = self.h.iam.list_user_policies(UserName=self.user)["PolicyNames"]
+        return {name: as_document(self.h.iam.get_user_policy(
+            UserName=self.user, PolicyName=name)["PolicyDocument"]) for name in names}
+
+    def assert_quarantined(self, state):
+        assert self.name not in state, "the inline policy no rewrite fits was not deleted"
+        assert state == {self.reports: json.loads(self.filler)}, "the other inline policy changed"
+
+    def assert_restored(self, state):
+        assert state == {self.name: json.loads(self.original),
+                         self.reports: json.loads(self.filler)}, "the original is not back as it was"
+
+
 class Attachment(Target):
     """A customer managed policy (create-policy-version-default.json's document: s3:* on a
     bucket) attached to a user (attach-user-policy.json), both of the test's own."""
@@ -386,8 +434,8 @@ class PermissionsBoundary(Target):
         assert state is None, f"boundary {state}, expected it deleted again"
 
 
-TARGETS = {t.kind: t for t in (ManagedPolicy, InlinePolicy, Attachment, GroupMembership,
-                               PermissionsBoundary)}
+TARGETS = {t.kind: t for t in (ManagedPolicy, InlinePolicy, InlinePolicyInAFullQuota, Attachment,
+                               GroupMembership, PermissionsBoundary)}
 
 
 def now_iso() -> str:

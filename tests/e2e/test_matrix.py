@@ -1,6 +1,8 @@
 """Every decision for every kind of target a restricted grant can come through: a customer
 managed policy (a new default version quarantines it), an inline role policy (rewritten in
-place), an attachment (detached) and a group membership (the user removed from the group).
+place), a user's inline policy no rewrite of which fits the user's quota (deleted), an
+attachment (detached), a group membership (the user removed from the group) and a permissions
+boundary (the one before put back).
 Decisions are taken on the page; the deadlines run on the
 short-deadline deployment (APPROVAL_TIMEOUT=8s)."""
 

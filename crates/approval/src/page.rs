@@ -331,6 +331,7 @@ fn review(
                     Some(quarantined) => (document_view(quarantined)),
                     None => pre { (match applied.map(|q| &q.action) {
                         Some(QuarantineAction::RemovedFromGroup { .. }) => "the user was removed from the group; no document changed",
+                        Some(QuarantineAction::InlineDeleted { .. }) => "the inline policy was deleted: no rewrite fits the principal's inline-policy quota",
                         _ => "the policy was detached; no document changed",
                     }) },
                 }

@@ -326,6 +326,7 @@ fn action_kind(action: &QuarantineAction) -> &'static str {
     match action {
         QuarantineAction::NewDefaultVersion { .. } => "newDefaultVersion",
         QuarantineAction::InlineRewritten { .. } => "inlineRewritten",
+        QuarantineAction::InlineDeleted { .. } => "inlineDeleted",
         QuarantineAction::Detached { .. } => "detached",
         QuarantineAction::RemovedFromGroup { .. } => "removedFromGroup",
         QuarantineAction::BoundaryPutBack { .. } => "boundaryPutBack",
@@ -339,6 +340,10 @@ pub fn quarantined_target(action: &QuarantineAction) -> Target {
             policy_arn: policy_arn.clone(),
         },
         QuarantineAction::InlineRewritten {
+            principal,
+            policy_name,
+        }
+        | QuarantineAction::InlineDeleted {
             principal,
             policy_name,
         } => Target::InlinePolicy {

@@ -375,6 +375,11 @@ pub fn quarantine_effect(applied: &AppliedQuarantine) -> &'static str {
             "While the user is out of the group, none of the group's policies apply to the user; \
              the group and its other members are untouched."
         }
+        QuarantineAction::InlineDeleted { .. } => {
+            "While it is deleted, none of the inline policy's grants apply to that principal: no \
+             rewrite without the restricted grants fits what the principal's other inline \
+             policies leave of IAM's quota."
+        }
         QuarantineAction::NewDefaultVersion { .. } | QuarantineAction::InlineRewritten { .. } => {
             "Everything else the policy grants still works."
         }
@@ -498,6 +503,10 @@ pub fn describe_quarantine(quarantine: &QuarantineRecord) -> String {
         QuarantineAction::InlineRewritten { policy_name, .. } => {
             format!("inline policy {policy_name} rewritten without the restricted grants")
         }
+        QuarantineAction::InlineDeleted { policy_name, .. } => format!(
+            "inline policy {policy_name} deleted (no rewrite fits the principal's inline-policy \
+             quota; its document is kept in the document store)"
+        ),
         QuarantineAction::Detached {
             policy_arn,
             principal,

@@ -123,8 +123,11 @@ fn own_earlier_rewrite(
     size_limit: usize,
     restricted: &RestrictedActions,
 ) -> Result<Option<Rewrite>, QuarantineError> {
-    Ok(rewrite(original, size_limit, restricted)?
-        .filter(|rewrite| same_document(&rewrite.quarantined, current)))
+    match rewrite(original, size_limit, restricted) {
+        // No rewrite of it fits: what IAM holds cannot be one.
+        Err(QuarantineError::DoesNotFit(_)) => Ok(None),
+        planned => Ok(planned?.filter(|rewrite| same_document(&rewrite.quarantined, current))),
+    }
 }
 
 /// A version of a managed policy, as IAM lists it.
@@ -275,17 +278,34 @@ pub enum InlineDecision {
     },
     /// Overwrite the inline policy with the rewrite.
     Rewrite(Rewrite),
+    /// Delete the inline policy: no rewrite fits the principal's quota.
+    Delete(AppliedQuarantine),
+    /// Already deleted by this step: an earlier attempt recorded the deletion, made it and lost
+    /// its answer. Reported again, as that attempt would have, written nothing.
+    DeletedBefore(AppliedQuarantine),
 }
 
 /// `analysed` is the document the assessment analysed (the event's): what an earlier attempt
-/// quarantined, and what IAM shows once it has caught up.
+/// quarantined, and what IAM shows once it has caught up. `recorded`: as for
+/// [`decide_attachment`]. A policy no rewrite of which fits the principal's quota is deleted:
+/// the rewrite would have granted nothing either (every statement dropped), and the quota leaves
+/// room only for less.
 pub fn decide_inline(
     now: &InlinePolicyNow,
     analysed: Option<&str>,
     lagging: bool,
     restricted: &RestrictedActions,
+    recorded: Option<&Recorded>,
 ) -> Result<InlineDecision, QuarantineError> {
     let Some(current) = &now.document else {
+        let this = Target::InlinePolicy {
+            principal: now.principal.clone(),
+            policy_name: now.policy_name.clone(),
+        };
+        if let Some(recorded) = recorded.filter(|r| r.is_of(&this)) {
+            return deletion(now, &recorded.original, restricted)
+                .map(InlineDecision::DeletedBefore);
+        }
         return decide_missing("the inline policy no longer exists", lagging)
             .map(InlineDecision::NotNeeded);
     };
@@ -308,12 +328,52 @@ pub fn decide_inline(
             (),
         )?;
     }
-    if let Some(rewrite) = rewrite(current, budget, restricted)? {
-        return Ok(InlineDecision::Rewrite(rewrite));
+    match rewrite(current, budget, restricted) {
+        Ok(Some(rewrite)) => Ok(InlineDecision::Rewrite(rewrite)),
+        Ok(None) => Ok(InlineDecision::NotNeeded(
+            "the inline policy, as it is now, grants no restricted action".into(),
+        )),
+        Err(QuarantineError::DoesNotFit(_)) => {
+            deletion(now, current, restricted).map(InlineDecision::Delete)
+        }
+        Err(other) => Err(other),
     }
-    Ok(InlineDecision::NotNeeded(
-        "the inline policy, as it is now, grants no restricted action".into(),
-    ))
+}
+
+/// The record of deleting the inline policy whose document is `document`.
+fn deletion(
+    now: &InlinePolicyNow,
+    document: &str,
+    restricted: &RestrictedActions,
+) -> Result<AppliedQuarantine, QuarantineError> {
+    let action = QuarantineAction::InlineDeleted {
+        principal: now.principal.clone(),
+        policy_name: now.policy_name.clone(),
+    };
+    taken_away(action, "current", document, restricted)
+}
+
+/// The record of `action`, which takes the whole of `document` (the `which` policy) out of
+/// force: its findings, what it grants of `restricted`.
+fn taken_away(
+    action: QuarantineAction,
+    which: &'static str,
+    document: &str,
+    restricted: &RestrictedActions,
+) -> Result<AppliedQuarantine, QuarantineError> {
+    let policy =
+        Policy::parse(document).map_err(|source| QuarantineError::Unreadable { which, source })?;
+    let (findings, omitted_grants) =
+        carried_findings(analyse(&policy, restricted, Catalog::embedded()).findings);
+    Ok(AppliedQuarantine {
+        action,
+        original_document: DocumentRef::of(document),
+        quarantined_document: None,
+        edits: Vec::new(),
+        omitted_changes: 0,
+        findings,
+        omitted_grants,
+    })
 }
 
 /// What is left of the principal's inline-policy quota once its other inline policies are
@@ -399,31 +459,17 @@ pub fn decide_attachment(
     Ok(AttachmentDecision::Detach(applied))
 }
 
-/// The record of detaching the policy whose document is `document` (its findings, what it
-/// grants of `restricted`).
+/// The record of detaching the policy whose document is `document`.
 fn detachment(
     now: &AttachmentNow,
     document: &str,
     restricted: &RestrictedActions,
 ) -> Result<AppliedQuarantine, QuarantineError> {
-    let policy = Policy::parse(document).map_err(|source| QuarantineError::Unreadable {
-        which: "attached",
-        source,
-    })?;
-    let (findings, omitted_grants) =
-        carried_findings(analyse(&policy, restricted, Catalog::embedded()).findings);
-    Ok(AppliedQuarantine {
-        action: QuarantineAction::Detached {
-            principal: now.principal.clone(),
-            policy_arn: now.policy_arn.clone(),
-        },
-        original_document: DocumentRef::of(document),
-        quarantined_document: None,
-        edits: Vec::new(),
-        omitted_changes: 0,
-        findings,
-        omitted_grants,
-    })
+    let action = QuarantineAction::Detached {
+        principal: now.principal.clone(),
+        policy_arn: now.policy_arn.clone(),
+    };
+    taken_away(action, "attached", document, restricted)
 }
 
 /// A group membership as it is now.

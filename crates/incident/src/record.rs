@@ -346,6 +346,14 @@ pub enum QuarantineAction {
         principal: Principal,
         policy_name: String,
     },
+    /// The inline policy was deleted: no rewrite without its restricted grants fits what the
+    /// principal's other inline policies leave of IAM's quota (a grants-nothing placeholder
+    /// included). Its document is the original, kept; approval puts it back.
+    #[serde(rename_all = "camelCase")]
+    InlineDeleted {
+        principal: Principal,
+        policy_name: String,
+    },
     /// The managed policy was detached from the principal.
     #[serde(rename_all = "camelCase")]
     Detached {

@@ -198,15 +198,18 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
     }
 }
 
-/// An inline policy quarantined by a rewrite, as it is now.
+/// An inline policy the quarantine rewrote or deleted, as it is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InlineRestoreNow {
     pub principal: Principal,
     pub policy_name: String,
     pub original: String,
+    /// The document the quarantine wrote; `None` when it deleted the policy.
     pub quarantined: Option<String>,
     /// `None` when the inline policy is gone.
     pub current: Option<String>,
+    /// Whether the user, role or group still exists (IAM is asked only when `current` is `None`).
+    pub principal_exists: bool,
 }
 
 /// The attachments an approved managed policy's document is approved on: those it had when it
@@ -224,7 +227,28 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
         policy_name,
         ..
     } = now;
+    let put_original = || RestoreWrite::PutInline {
+        principal: principal.clone(),
+        policy_name: policy_name.clone(),
+        document: now.original.clone(),
+    };
+    let deleted_by_the_quarantine = now.quarantined.is_none();
     let Some(current) = now.current.as_deref() else {
+        if deleted_by_the_quarantine && now.principal_exists {
+            return restored(
+                vec![put_original()],
+                format!(
+                    "inline policy {policy_name} of {principal}, deleted by the quarantine, holds \
+                     its original document again"
+                ),
+            );
+        }
+        if deleted_by_the_quarantine {
+            return gone(format!(
+                "{principal} no longer exists (deleted after the quarantine): nothing to put \
+                 inline policy {policy_name} back on"
+            ));
+        }
         return gone(format!(
             "inline policy {policy_name} of {principal} no longer exists (it, or its {}, was \
              deleted after the quarantine)",
@@ -244,17 +268,17 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
         .as_deref()
         .is_some_and(|quarantined| same_document(current, quarantined));
     if !still_quarantined {
+        let since = if deleted_by_the_quarantine {
+            "was written again after the quarantine deleted it"
+        } else {
+            "changed after the quarantine"
+        };
         return skipped(format!(
-            "inline policy {policy_name} of {principal} changed after the quarantine: restoring \
-             would undo that change"
+            "inline policy {policy_name} of {principal} {since}: restoring would undo that change"
         ));
     }
     restored(
-        vec![RestoreWrite::PutInline {
-            principal: principal.clone(),
-            policy_name: policy_name.clone(),
-            document: now.original.clone(),
-        }],
+        vec![put_original()],
         format!("inline policy {policy_name} of {principal} holds its original document again"),
     )
 }

@@ -255,13 +255,15 @@ fn inline_decisions() {
         ),
     ];
     for (case, now, analysed, expected) in cases {
-        let got = match decide_inline(now, *analysed, false, &restricted()).unwrap() {
+        let got = match decide_inline(now, *analysed, false, &restricted(), None).unwrap() {
             InlineDecision::Rewrite(_) => "rewrite",
             InlineDecision::NotNeeded(_) => "not needed",
             InlineDecision::InPlace { rewrite, .. } => {
                 assert_eq!(rewrite.original, OFFENDING, "{case}");
                 "in place"
             }
+            InlineDecision::Delete(_) => "delete",
+            InlineDecision::DeletedBefore(_) => "deleted before",
         };
         assert_eq!(got, *expected, "{case}");
     }
@@ -299,11 +301,104 @@ fn the_inline_budget_is_the_principals_quota_less_its_other_inline_policies() {
 }
 
 #[test]
-fn an_inline_quarantine_that_cannot_fit_the_budget_is_refused() {
-    // Other inline policies use the whole quota: no quarantine fits.
+fn an_inline_policy_no_rewrite_of_which_fits_the_quota_is_deleted_keeping_its_original() {
+    // Other inline policies use the whole quota: no rewrite fits, not even one that grants
+    // nothing, and deleting it is the only quarantine left.
     let now = inline(Some(OFFENDING), &[&"x".repeat(10_240)]);
-    let error = decide_inline(&now, Some(OFFENDING), false, &restricted()).unwrap_err();
-    assert!(matches!(error, QuarantineError::DoesNotFit(_)), "{error}");
+    let InlineDecision::Delete(applied) =
+        decide_inline(&now, Some(OFFENDING), false, &restricted(), None).unwrap()
+    else {
+        panic!("expected a deletion");
+    };
+    assert_eq!(
+        applied.action,
+        QuarantineAction::InlineDeleted {
+            principal: role(),
+            policy_name: "cleanup".into()
+        }
+    );
+    assert_eq!(applied.original_document, DocumentRef::of(OFFENDING));
+    assert_eq!(applied.quarantined_document, None);
+    let granted: Vec<&str> = applied
+        .findings
+        .iter()
+        .flat_map(|f| &f.hits)
+        .map(|h| h.restricted.as_str())
+        .collect();
+    assert_eq!(granted, ["s3:DeleteBucket"]);
+}
+
+#[test]
+fn a_retry_reports_its_own_recorded_inline_deletion_and_nobody_elses() {
+    let full = &"x".repeat(10_240);
+    let InlineDecision::Delete(first) = decide_inline(
+        &inline(Some(OFFENDING), &[full]),
+        Some(OFFENDING),
+        false,
+        &restricted(),
+        None,
+    )
+    .unwrap() else {
+        panic!("expected a deletion");
+    };
+    let deletion_of = |policy_name: &str| Target::InlinePolicy {
+        principal: role(),
+        policy_name: policy_name.into(),
+    };
+    let own = recorded(&deletion_of("cleanup"));
+    let other_policy = recorded(&deletion_of("reports"));
+    let detachment = recorded(&detachment_of(POLICY));
+    // (case, the policy now, what was recorded, decision)
+    let cases: &[(&str, Option<&str>, Option<&Recorded>, &str)] = &[
+        (
+            "deleted, this deletion recorded",
+            None,
+            Some(&own),
+            "deleted before",
+        ),
+        (
+            "deleted, nothing recorded: superseded",
+            None,
+            None,
+            "not needed",
+        ),
+        (
+            "deleted, another inline policy's deletion recorded",
+            None,
+            Some(&other_policy),
+            "not needed",
+        ),
+        (
+            "deleted, a detachment recorded",
+            None,
+            Some(&detachment),
+            "not needed",
+        ),
+        (
+            "written again since: delete again",
+            Some(OFFENDING),
+            Some(&own),
+            "delete",
+        ),
+    ];
+    for (case, document, recorded, expected) in cases {
+        let now = inline(*document, &[full]);
+        let decided = decide_inline(&now, Some(OFFENDING), false, &restricted(), *recorded)
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let got = match &decided {
+            InlineDecision::NotNeeded(_) => "not needed",
+            InlineDecision::Delete(_) => "delete",
+            InlineDecision::DeletedBefore(reported) => {
+                assert_eq!(
+                    reported, &first,
+                    "{case}: reported as the first attempt did"
+                );
+                "deleted before"
+            }
+            other => panic!("{case}: {other:?}"),
+        };
+        assert_eq!(got, *expected, "{case}");
+    }
 }
 
 fn attachment(attached: bool, document: Option<&str>) -> AttachmentNow {
@@ -484,6 +579,7 @@ fn inline_reads_that_do_not_show_the_event_wait_while_iam_may_lag() {
         InlineDecision::NotNeeded(_) => "not needed",
         InlineDecision::InPlace { .. } => "in place",
         InlineDecision::Rewrite(_) => "rewrite",
+        InlineDecision::Delete(_) | InlineDecision::DeletedBefore(_) => "delete",
     };
     // The event put OFFENDING in force. (case, the policy now, IAM may still lag?, expected)
     let other_restricted = OFFENDING.replace("VisualEditor0", "Older");
@@ -539,7 +635,7 @@ fn inline_reads_that_do_not_show_the_event_wait_while_iam_may_lag() {
     ];
     for (case, now, lagging, expected) in cases {
         let got = kind(
-            decide_inline(now, Some(OFFENDING), *lagging, &restricted()),
+            decide_inline(now, Some(OFFENDING), *lagging, &restricted(), None),
             inline_kind,
         );
         assert_eq!(got, *expected, "{case}");

@@ -171,6 +171,59 @@ fn inline_policy_restores() {
             original: ORIGINAL.into(),
             quarantined: Some(QUARANTINED.into()),
             current: current.map(str::to_owned),
+            principal_exists: current.is_some(),
+        });
+        assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
+        assert_eq!(plan.writes, writes, "{case}");
+    }
+}
+
+#[test]
+fn deleted_inline_policy_restores() {
+    let put_original = RestoreWrite::PutInline {
+        principal: role(),
+        policy_name: "cleanup".into(),
+        document: ORIGINAL.into(),
+    };
+    // (case, document now, the role exists, status, writes)
+    let cases = [
+        (
+            "still deleted: put back",
+            None,
+            true,
+            RestoreStatus::Restored,
+            vec![put_original],
+        ),
+        (
+            "the original back already",
+            Some(ORIGINAL),
+            true,
+            RestoreStatus::Restored,
+            vec![],
+        ),
+        (
+            "written again since by someone else",
+            Some(SOMEONE_ELSES),
+            true,
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+        (
+            "the role deleted since: nothing to put it back on",
+            None,
+            false,
+            RestoreStatus::Gone,
+            vec![],
+        ),
+    ];
+    for (case, current, principal_exists, status, writes) in cases {
+        let plan = restore_inline(&InlineRestoreNow {
+            principal: role(),
+            policy_name: "cleanup".into(),
+            original: ORIGINAL.into(),
+            quarantined: None,
+            current: current.map(str::to_owned),
+            principal_exists,
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
@@ -326,6 +379,7 @@ fn the_approval_page_says_what_approving_would_do_now() {
         original: ORIGINAL.into(),
         quarantined: Some(QUARANTINED.into()),
         current: None,
+        principal_exists: true,
     });
     assert_eq!(
         inline_gone.approve_would(),

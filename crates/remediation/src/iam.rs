@@ -253,6 +253,25 @@ impl IamPolicies {
         )
     }
 
+    pub async fn delete_inline(&self, principal: &Principal, policy_name: &str) -> Result<()> {
+        for_principal!(
+            self.client, principal, [delete_user_policy: "DeleteUserPolicy", delete_role_policy: "DeleteRolePolicy", delete_group_policy: "DeleteGroupPolicy"],
+            |request, call| request.policy_name(policy_name).customize().config_override(one_attempt()).send().await.map(drop).map_err(|e| read_again_if_missing(AwsFailure::from_sdk(call, e)))
+        )
+    }
+
+    /// Whether the user, role or group exists (GetUser, GetRole, ListGroupPolicies).
+    pub async fn principal_exists(&self, principal: &Principal) -> Result<bool> {
+        Ok(match principal.kind {
+            PrincipalKind::User | PrincipalKind::Role => {
+                self.principal_info(principal).await?.is_some()
+            }
+            PrincipalKind::Group => {
+                absent_if_missing(self.inline_policy_names(principal).await)?.is_some()
+            }
+        })
+    }
+
     /// The ARNs of the managed policies attached to the principal; `None` when it is gone.
     pub async fn attached_policy_arns(&self, principal: &Principal) -> Result<Option<Vec<String>>> {
         let mut arns = Vec::new();
@@ -457,7 +476,7 @@ impl IamPolicies {
     }
 }
 
-/// A detachment or group removal IAM answers NoSuchEntity: done already (an earlier attempt
+/// A detachment, deletion or group removal IAM answers NoSuchEntity: done already (an earlier attempt
 /// whose answer was lost, then a stale read still showing it) or the principal gone. Either
 /// way the step's retry reads IAM again, and recognises its own work or the principal gone.
 fn read_again_if_missing(mut failure: AwsFailure) -> AwsFailure {

@@ -567,6 +567,10 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
         QuarantineAction::InlineRewritten {
             principal,
             policy_name,
+        }
+        | QuarantineAction::InlineDeleted {
+            principal,
+            policy_name,
         } => restore_inline(&InlineRestoreNow {
             principal: principal.clone(),
             policy_name: policy_name.clone(),
@@ -577,6 +581,7 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
             } else {
                 applied.quarantined_document.as_ref().map(text_of)
             },
+            principal_exists: true,
         }),
         QuarantineAction::Detached {
             principal,

@@ -114,6 +114,7 @@ pub async fn quarantine(
         } => {
             let analysed_document = deps.documents.get(&analysed.document).await?;
             inline(
+                name,
                 principal,
                 policy_name,
                 &analysed_document,
@@ -238,7 +239,10 @@ async fn delete_spare_version(
     }))
 }
 
+/// Rewrites the inline policy in place while it grants a restricted action; deletes it when no
+/// rewrite fits the principal's quota, recording that first, as for [`attachment`].
 async fn inline(
+    name: &str,
     principal: &Principal,
     policy_name: &str,
     analysed_document: &str,
@@ -258,27 +262,43 @@ async fn inline(
             }
         }
     }
+    let recorded = recorded_before(name, document.is_some(), deps).await?;
     let now = InlinePolicyNow {
         principal: principal.clone(),
         policy_name: policy_name.to_owned(),
         document,
         other_documents,
     };
-    Ok(
-        match decide_inline(&now, Some(analysed_document), lagging, restricted)? {
-            InlineDecision::NotNeeded(reason) => not_needed(&reason),
-            InlineDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
-            InlineDecision::Rewrite(rewrite) => {
-                keep(&rewrite, &deps.documents).await?;
-                iam.put_inline(principal, policy_name, &rewrite.quarantined)
-                    .await?;
-                QuarantineRecord::Applied(rewrite.applied(QuarantineAction::InlineRewritten {
-                    principal: principal.clone(),
-                    policy_name: policy_name.to_owned(),
-                }))
-            }
-        },
-    )
+    let decision = decide_inline(
+        &now,
+        Some(analysed_document),
+        lagging,
+        restricted,
+        recorded.as_ref(),
+    )?;
+    Ok(match decision {
+        InlineDecision::NotNeeded(reason) => not_needed(&reason),
+        InlineDecision::DeletedBefore(applied) => already_applied(applied),
+        InlineDecision::Delete(applied) => {
+            let target = Target::InlinePolicy {
+                principal: principal.clone(),
+                policy_name: policy_name.to_owned(),
+            };
+            about_to_take_away(name, &target, now.document.as_deref(), &applied, deps).await?;
+            iam.delete_inline(principal, policy_name).await?;
+            QuarantineRecord::Applied(applied)
+        }
+        InlineDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
+        InlineDecision::Rewrite(rewrite) => {
+            keep(&rewrite, &deps.documents).await?;
+            iam.put_inline(principal, policy_name, &rewrite.quarantined)
+                .await?;
+            QuarantineRecord::Applied(rewrite.applied(QuarantineAction::InlineRewritten {
+                principal: principal.clone(),
+                policy_name: policy_name.to_owned(),
+            }))
+        }
+    })
 }
 
 /// Detaches the policy while it grants a restricted action. What it is about to do is recorded
@@ -382,7 +402,7 @@ async fn membership(
     })
 }
 
-/// Before a detachment or a group removal: the original kept in the document store, then what
+/// Before a detachment, a deletion or a group removal: the original kept in the document store, then what
 /// is about to be taken away recorded (`recorded_before` reads it back after a lost answer).
 async fn about_to_take_away(
     name: &str,

@@ -14,8 +14,8 @@ use incident::restore::{
     restore_membership,
 };
 use incident::{
-    Decision, DecisionRecord, QuarantineAction, QuarantineRecord, RestoreRecord, RestoreStatus,
-    Target,
+    Decision, DecisionRecord, Principal, QuarantineAction, QuarantineRecord, RestoreRecord,
+    RestoreStatus, Target,
 };
 use time::OffsetDateTime;
 
@@ -248,19 +248,19 @@ pub async fn plan_restore(
             principal,
             policy_name,
         } => {
-            let quarantined = match &applied.quarantined_document {
-                Some(quarantined) => Some(documents.get(quarantined).await?),
-                None => None,
+            let Some(quarantined) = &applied.quarantined_document else {
+                return Err(invalid_input(
+                    "the record of an inline rewrite names no quarantined document",
+                ));
             };
-            let current = iam.inline_document(&principal, &policy_name).await?;
-            restore_inline(&InlineRestoreNow {
-                principal,
-                policy_name,
-                original: original.clone(),
-                quarantined,
-                current,
-            })
+            let quarantined = Some(documents.get(quarantined).await?);
+            let now = inline_now(iam, principal, policy_name, &original, quarantined).await?;
+            restore_inline(&now)
         }
+        QuarantineAction::InlineDeleted {
+            principal,
+            policy_name,
+        } => restore_inline(&inline_now(iam, principal, policy_name, &original, None).await?),
         QuarantineAction::Detached {
             principal,
             policy_arn,
@@ -345,4 +345,25 @@ async fn apply(write: &RestoreWrite, iam: &IamPolicies) -> Result<(), StepError>
         RestoreWrite::DeleteBoundary { principal } => iam.delete_boundary(principal).await?,
     }
     Ok(())
+}
+
+/// An inline policy the quarantine rewrote (`quarantined`, what it wrote) or deleted, as IAM
+/// holds it now.
+async fn inline_now(
+    iam: &IamPolicies,
+    principal: Principal,
+    policy_name: String,
+    original: &str,
+    quarantined: Option<String>,
+) -> Result<InlineRestoreNow, StepError> {
+    let current = iam.inline_document(&principal, &policy_name).await?;
+    let principal_exists = current.is_some() || iam.principal_exists(&principal).await?;
+    Ok(InlineRestoreNow {
+        principal,
+        policy_name,
+        original: original.to_owned(),
+        quarantined,
+        current,
+        principal_exists,
+    })
 }

@@ -1,5 +1,6 @@
-//! Inline policies of users, roles and groups: quarantine by rewriting in place, restore the
-//! original, and leave alone what changed in between.
+//! Inline policies of users, roles and groups: quarantine by rewriting in place (or deleting,
+//! when no rewrite fits the principal's quota), restore the original, and leave alone what
+//! changed in between.
 
 use std::collections::BTreeSet;
 
@@ -361,6 +362,107 @@ async fn a_wildcard_is_dropped_rather_than_expanded_when_the_users_inline_quota_
     assert_eq!(
         json(&inline_policy(&iam, &carol, "read-reports").await),
         json(&filler)
+    );
+}
+
+/// Carol holds `staging-cleanup`, which grants s3:DeleteBucket and nothing else, beside another
+/// inline policy that uses up the rest of her 2,048 characters: no rewrite fits, not even one
+/// granting nothing (larger than a one-statement original).
+async fn carol_with_a_full_quota(moto: &Moto) -> (Assessment, String, String) {
+    let iam = moto.iam_client();
+    let carol = principal(PrincipalKind::User, "carol");
+    let cleanup = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:DeleteBucket","Resource":"*"}]}"#;
+    let filler = filler_of_size(
+        PolicyKind::UserInline.size_limit() - Policy::parse(cleanup).unwrap().size(),
+    );
+    create_principal(&iam, &carol).await;
+    put_inline_policy(&iam, &carol, "staging-cleanup", cleanup).await;
+    put_inline_policy(&iam, &carol, "read-reports", &filler).await;
+    let mut change = change_of(&event("put-user-policy.json"));
+    change.target = Target::InlinePolicy {
+        principal: carol,
+        policy_name: "staging-cleanup".into(),
+    };
+    change.document = Some(cleanup.into());
+    moto.keep(cleanup).await;
+    (assessment_for(change), cleanup.into(), filler)
+}
+
+async fn user_policy_names(moto: &Moto, user: &str) -> Vec<String> {
+    moto.iam_client()
+        .list_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .expect("ListUserPolicies")
+        .policy_names
+}
+
+#[tokio::test]
+async fn an_inline_policy_no_rewrite_of_which_fits_the_quota_is_deleted_and_approval_puts_it_back()
+{
+    // GIVEN carol's restricted inline policy, her quota full
+    let moto = Moto::start();
+    let (incident, cleanup, filler) = carol_with_a_full_quota(&moto).await;
+    // WHEN the incident is quarantined
+    let record = quarantined(&moto, &incident).await;
+    // THEN the policy is deleted, and the record keeps its original
+    let applied = applied(&record);
+    assert_eq!(
+        applied.action,
+        QuarantineAction::InlineDeleted {
+            principal: principal(PrincipalKind::User, "carol"),
+            policy_name: "staging-cleanup".into()
+        }
+    );
+    assert_eq!(
+        stored(&moto, &applied.original_document).await,
+        json(&cleanup)
+    );
+    assert_eq!(user_policy_names(&moto, "carol").await, ["read-reports"]);
+    // AND a retry after its answer was lost reports the same deletion, not a supersession
+    assert_eq!(quarantined(&moto, &incident).await, record);
+    // WHEN approval restores it
+    let restored = restored(&moto, &record).await;
+    // THEN the original is back exactly, and the other policy untouched
+    assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
+    let carol = principal(PrincipalKind::User, "carol");
+    assert_eq!(
+        json(&inline_policy(&moto.iam_client(), &carol, "staging-cleanup").await),
+        json(&cleanup)
+    );
+    assert_eq!(
+        json(&inline_policy(&moto.iam_client(), &carol, "read-reports").await),
+        json(&filler)
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_inline_policy_is_not_put_back_on_a_user_deleted_since() {
+    // GIVEN carol's policy deleted by the quarantine, then carol deleted
+    let moto = Moto::start();
+    let (incident, _, _) = carol_with_a_full_quota(&moto).await;
+    let record = quarantined(&moto, &incident).await;
+    let iam = moto.iam_client();
+    iam.delete_user_policy()
+        .user_name("carol")
+        .policy_name("read-reports")
+        .send()
+        .await
+        .expect("DeleteUserPolicy");
+    iam.delete_user()
+        .user_name("carol")
+        .send()
+        .await
+        .expect("DeleteUser");
+    // WHEN approval tries to restore
+    let restored = restored(&moto, &record).await;
+    // THEN nothing is written, and the record says why
+    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
+    assert!(
+        restored.detail.contains("was deleted after the quarantine"),
+        "{}",
+        restored.detail
     );
 }
 
