@@ -460,7 +460,7 @@ async fn a_deleted_inline_policy_is_not_put_back_on_a_user_deleted_since() {
     // THEN nothing is written, and the record says why
     assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
     assert!(
-        restored.detail.contains("was deleted after the quarantine"),
+        restored.detail.contains("user carol no longer exists"),
         "{}",
         restored.detail
     );
