@@ -16,6 +16,7 @@ use incident::boundary::{
     Boundary, BoundaryDecision, BoundaryNow, boundary_in_force, decide_put_back,
 };
 use incident::consistency::may_lag;
+use incident::decision_log::quarantined_target;
 use incident::membership::{added_grants, group_document};
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
@@ -280,11 +281,7 @@ async fn inline(
         InlineDecision::NotNeeded(reason) => not_needed(&reason),
         InlineDecision::DeletedBefore(applied) => already_applied(applied),
         InlineDecision::Delete(applied) => {
-            let target = Target::InlinePolicy {
-                principal: principal.clone(),
-                policy_name: policy_name.to_owned(),
-            };
-            about_to_take_away(name, &target, now.document.as_deref(), &applied, deps).await?;
+            about_to_take_away(name, now.document.as_deref(), &applied, deps).await?;
             iam.delete_inline(principal, policy_name).await?;
             QuarantineRecord::Applied(applied)
         }
@@ -331,11 +328,7 @@ async fn attachment(
             AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
             AttachmentDecision::DetachedBefore(applied) => already_applied(applied),
             AttachmentDecision::Detach(applied) => {
-                let target = Target::Attachment {
-                    principal: principal.clone(),
-                    policy_arn: policy_arn.to_owned(),
-                };
-                about_to_take_away(name, &target, now.document.as_deref(), &applied, deps).await?;
+                about_to_take_away(name, now.document.as_deref(), &applied, deps).await?;
                 iam.detach(principal, policy_arn).await?;
                 QuarantineRecord::Applied(applied)
             }
@@ -390,23 +383,18 @@ async fn membership(
         MembershipDecision::NotNeeded(reason) => not_needed(&reason),
         MembershipDecision::RemovedBefore(applied) => already_applied(applied),
         MembershipDecision::Remove(applied) => {
-            let target = Target::GroupMembership {
-                user: user.to_owned(),
-                group: group.to_owned(),
-            };
-            let original = now.group_document.as_deref();
-            about_to_take_away(name, &target, original, &applied, deps).await?;
+            about_to_take_away(name, now.group_document.as_deref(), &applied, deps).await?;
             iam.remove_user_from_group(user, group).await?;
             QuarantineRecord::Applied(applied)
         }
     })
 }
 
-/// Before a detachment, a deletion or a group removal: the original kept in the document store, then what
-/// is about to be taken away recorded (`recorded_before` reads it back after a lost answer).
+/// Before a detachment, a deletion or a group removal: the original kept in the document
+/// store, then what `applied` is about to take away recorded (`recorded_before` reads it back
+/// after a lost answer).
 async fn about_to_take_away(
     name: &str,
-    target: &Target,
     original: Option<&str>,
     applied: &AppliedQuarantine,
     deps: &QuarantineDeps,
@@ -415,8 +403,9 @@ async fn about_to_take_away(
         deps.documents.put(original).await?;
     }
     let now = time::OffsetDateTime::now_utc();
+    let target = quarantined_target(&applied.action);
     deps.decisions
-        .record_intent(name, target, &applied.original_document, now)
+        .record_intent(name, &target, &applied.original_document, now)
         .await
 }
 
