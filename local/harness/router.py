@@ -1,8 +1,8 @@
 """The Lambda Invoke API in front of the functions: what moto's ASL interpreter and the approval
 server call, forwarded to each function's `cargo lambda watch`; everything else (the functions'
-own AWS calls included) is proxied to moto. Tests can make a function answer errors (fault
-injection), and make AWS API calls answer as AWS does under load or right after a change:
-throttled, not found yet, an earlier document, or slow."""
+own AWS calls included) is proxied to moto, with IAM's policy size quotas enforced as IAM does.
+Tests can make a function answer errors (fault injection), and make AWS API calls answer as AWS
+does under load or right after a change: throttled, not found yet, an earlier document, or slow."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 # The service a signed request is for: its credential scope (.../us-east-1/iam/aws4_request).
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[0-9]{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
 IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
+# IAM's quotas on policy size, in characters without white space ("policy size calculations do
+# not include white space characters"; IAM and AWS STS quotas): the inline policies of one user,
+# role or group together, and each managed policy. moto enforces neither; the router refuses a
+# write over them with IAM's own answer (409 LimitExceeded).
+INLINE_POLICY_QUOTA = {"User": 2048, "Role": 10240, "Group": 5120}
+MANAGED_POLICY_QUOTA = 6144
+PUT_INLINE = re.compile(r"^Put(?P<kind>User|Role|Group)Policy$")
 
 
 def aws_call(headers, body: bytes) -> tuple[str, str, str]:
@@ -49,6 +56,11 @@ def iam_error(status: int, code: str, message: str) -> tuple[int, list, bytes]:
             f"<Code>{code}</Code><Message>{message}</Message></Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>")
     return status, [("x-amzn-RequestId", request_id), ("Content-Type", "text/xml")], body.encode()
+
+
+def iam_size(document: str) -> int:
+    """A policy's size as IAM counts it against its quotas."""
+    return sum(1 for c in document if c not in " \t\n\r")
 
 
 def stale_answer(body: bytes, version: tuple[str, str] | None, document: str | None) -> bytes:
@@ -253,11 +265,58 @@ class Router(LoopbackServer):
                     return fault, action
         return None, action
 
+    def _iam_query(self, path, headers, params: dict) -> str:
+        """moto's answer to an IAM query made with the caller's credentials (its account)."""
+        body = urllib.parse.urlencode({**params, "Version": "2010-05-08"}).encode()
+        asked = {k: v for k, v in headers.items() if k.lower() != "x-amz-target"}
+        asked["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+        status, _, out = self.proxy("POST", path, asked, body)
+        return out.decode("utf-8", "replace") if status == 200 else ""
+
+    def _over_iam_quota(self, path, headers, body):
+        """IAM's refusal of a policy write over its size quotas, or None."""
+        service, action, _ = aws_call(headers, body)
+        if service != "iam":
+            return None
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()}
+        document = form.get("PolicyDocument", "")
+        if action in ("CreatePolicy", "CreatePolicyVersion"):
+            if iam_size(document) > MANAGED_POLICY_QUOTA:
+                return iam_error(409, "LimitExceeded",
+                                 f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_QUOTA}")
+            return None
+        put = PUT_INLINE.match(action)
+        if put is None:
+            return None
+        kind, name = put["kind"], form.get(f"{put['kind']}Name", "")
+        listed = self._iam_query(path, headers, {"Action": f"List{kind}Policies",
+                                                 f"{kind}Name": name, "MaxItems": "1000"})
+        used = 0
+        for other in re.findall(r"<member>(.*?)</member>", listed):
+            if other == form.get("PolicyName"):
+                continue
+            answer = self._iam_query(path, headers, {"Action": f"Get{kind}Policy",
+                                                     f"{kind}Name": name, "PolicyName": other})
+            found = re.search(r"<PolicyDocument>(.*?)</PolicyDocument>", answer, re.S)
+            used += iam_size(urllib.parse.unquote(found.group(1))) if found else 0
+        quota = INLINE_POLICY_QUOTA[kind]
+        if used + iam_size(document) > quota:
+            self.log(f"refused {action} {name}: {used} + {iam_size(document)} > {quota}")
+            return iam_error(409, "LimitExceeded",
+                             f"Maximum policy size of {quota} bytes exceeded for {kind.lower()} {name}")
+        return None
+
+    def _forward(self, method, path, headers, body):
+        """To moto, unless IAM would refuse the write for its size."""
+        refused = self._over_iam_quota(path, headers, body)
+        return refused if refused is not None else self.proxy(method, path, headers, body)
+
     def proxy_aws(self, method, path, headers, body):
-        """A call to moto, answered as AWS would while an armed fault applies."""
+        """A call to moto, answered as AWS would: refused over IAM's size quotas, and as an armed
+        fault makes it."""
         fault, action = self._aws_fault_for(headers, body)
         if fault is None:
-            return self.proxy(method, path, headers, body)
+            return self._forward(method, path, headers, body)
         with self._lock:
             throttled = fault.throttle and fault._random.random() < fault.throttle
             held = fault.hold and fault.hold_count > 0
@@ -271,7 +330,7 @@ class Router(LoopbackServer):
             return iam_error(400, "Throttling", "Rate exceeded")
         if fault.missing:
             return iam_error(404, "NoSuchEntity", f"The entity {fault.match or ''} cannot be found.")
-        status, out_headers, out = self.proxy(method, path, headers, body)
+        status, out_headers, out = self._forward(method, path, headers, body)
         if status == 200:
             out = stale_answer(out, fault.stale_version, fault.stale_document)
         if held:
