@@ -269,11 +269,25 @@ fn restricted(
     let list = list.filter(|list| !(with_rules && list.trim().is_empty()));
     list.map(|list| {
         RestrictedActions::parse(list, catalog).map_err(|e| {
-            eprintln!("iam-sentinel: --restricted: {e}");
+            eprintln!("iam-sentinel: {}: {e}", restricted_source());
             ExitCode::from(EXIT_INVALID)
         })
     })
     .transpose()
+}
+
+/// Where the restricted list came from, for its errors: clap takes `--restricted` over
+/// `RESTRICTED_ACTIONS`.
+fn restricted_source() -> &'static str {
+    let given = std::env::args_os().any(|arg| {
+        arg.to_str()
+            .is_some_and(|arg| arg == "--restricted" || arg.starts_with("--restricted="))
+    });
+    if given {
+        "--restricted"
+    } else {
+        "RESTRICTED_ACTIONS"
+    }
 }
 
 /// Writes the command's output. A reader that stops early (`| head`) is not an error; any other

@@ -192,6 +192,19 @@ fn an_invalid_restricted_list_is_refused_before_any_file_is_read() {
 }
 
 #[test]
+fn an_invalid_restricted_list_from_the_environment_is_named_as_such() {
+    let policy = fixture("my-bad-policy-aws-5-mins.json");
+    let run = check_with_env(&[], &[&policy], &[("RESTRICTED_ACTIONS", "DeleteBucket")]);
+
+    assert_eq!(run.code, EXIT_INVALID);
+    assert_eq!(
+        run.stderr,
+        "iam-sentinel: RESTRICTED_ACTIONS: restricted action \"DeleteBucket\" is not of the form \
+         service:action\n"
+    );
+}
+
+#[test]
 fn an_invalid_file_wins_over_a_flagged_one_and_the_flagged_one_is_still_reported() {
     // GIVEN one policy granting s3:DeleteBucket and one invalid policy
     let flagged = fixture("my-bad-policy-aws-5-mins.json");
