@@ -144,6 +144,7 @@ class Router(LoopbackServer):
         self._lock = threading.Lock()
         self._faults: list[dict] = []  # pending injected errors, oldest first (under _lock)
         self._aws_faults: list[AwsFault] = []  # armed AWS API faults (under _lock)
+        self.quota_refusals: list[str] = []  # each write refused over IAM's size quotas
         # Lambda's concurrency limit per function (None: unlimited, calls queue in cargo lambda
         # watch); above it an invocation is throttled, as Lambda throttles (under _lock).
         self.concurrency: int | None = None
@@ -291,6 +292,9 @@ class Router(LoopbackServer):
         kind, name = put["kind"], form.get(f"{put['kind']}Name", "")
         listed = self._iam_query(path, headers, {"Action": f"List{kind}Policies",
                                                  f"{kind}Name": name, "MaxItems": "1000"})
+        if not listed:
+            # No such principal: moto answers the write with NoSuchEntity, as IAM does.
+            self.log(f"{action} {name}: its inline policies cannot be listed")
         used = 0
         for other in re.findall(r"<member>(.*?)</member>", listed):
             if other == form.get("PolicyName"):
@@ -301,7 +305,9 @@ class Router(LoopbackServer):
             used += iam_size(urllib.parse.unquote(found.group(1))) if found else 0
         quota = INLINE_POLICY_QUOTA[kind]
         if used + iam_size(document) > quota:
-            self.log(f"refused {action} {name}: {used} + {iam_size(document)} > {quota}")
+            refusal = f"refused {action} {name}: {used} + {iam_size(document)} > {quota}"
+            self.quota_refusals.append(refusal)
+            self.log(refusal)
             return iam_error(409, "LimitExceeded",
                              f"Maximum policy size of {quota} bytes exceeded for {kind.lower()} {name}")
         return None

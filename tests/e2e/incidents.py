@@ -174,7 +174,8 @@ class InlinePolicy(Target):
 
 
 def compact(document: dict) -> str:
-    return json.dumps(document, separators=(",", ":"))
+    """Without white space, characters beyond ASCII as themselves (as IAM counts them)."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 class InlinePolicyInAFullQuota(Target):
@@ -185,10 +186,10 @@ class InlinePolicyInAFullQuota(Target):
     kind, action_kind = "inline-policy-full-quota", "inlineDeleted"
     USER_QUOTA = 2048
 
-    def __init__(self, h, prefix: str = "full-quota"):
+    def __init__(self, h, prefix: str = "full-quota", original: str | None = None):
         super().__init__(h)
         self.event = fresh_ids(fixture("put-user-policy.json"))
-        self.original = compact({"Version": "2012-10-17", "Statement": [
+        self.original = original or compact({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"}]})
         bare = {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/"}]}

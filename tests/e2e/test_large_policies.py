@@ -2,7 +2,8 @@
 does not count against its quota) and a dense 6,100-character managed policy. Each is
 quarantined and its approval asked (the documents travel as SHA-256 references, so the state
 stays far below Step Functions' 256 KiB), every email stays short, the page shows both
-documents, and Approve puts back exactly the text the change made."""
+documents, and Approve puts back exactly the text the change made. And a rewrite IAM refuses
+for its size (the harness's router enforces IAM's quotas) is replaced by a deletion."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from botocore.handlers import json_decode_policies
 from harness.constants import ROOT
 
 from .expect import AFTER_APPROVE, DECIDED, QUARANTINED, headlines, wait_for_approval
-from .incidents import InlinePolicy, ManagedPolicy, managed_policy_event, unique
+from .incidents import (InlinePolicy, InlinePolicyInAFullQuota, ManagedPolicy, compact,
+                        managed_policy_event, unique)
 
 # What a person can read in an email: far below SNS's 256 KB message limit.
 EMAIL_MAX_CHARS = 8_000
@@ -127,3 +129,26 @@ def assert_dense_quarantined(h, target, state):
     granted = h.check.granted(versions["v2"], ["s3:DeleteObject", "s3:DeleteBucket",
                                                "s3:GetObject"])
     assert granted == {"s3:GetObject"}, f"v2 grants {sorted(granted)}"
+
+
+def test_a_rewrite_iam_refuses_for_its_size_deletes_the_policy_instead(h, note):
+    """A user's inline policy grants s3:Delete* under a condition whose value holds 600
+    non-breaking spaces, beside another that fills the rest of the user's 2,048 characters. The
+    engine leaves those spaces out of its count as white space, so the expansion of s3:Delete*
+    without the restricted actions seems to fit; the router counts them, as a strict IAM would,
+    and refuses the rewrite with LimitExceeded. The quarantine deletes the policy instead (the
+    grant is not left in force), and Approve puts it back exactly."""
+    condition = {"StringEquals": {"aws:PrincipalTag/team": "data" + "\u00a0" * 600}}
+    original = compact({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:Delete*", "Resource": "*", "Condition": condition}]})
+    target = InlinePolicyInAFullQuota(h, "refused-rewrite", original)
+    arn, _, _ = wait_for_approval(h, target, "refused-rewrite")
+    refusals = [r for r in h.stack.router.quota_refusals if target.user in r]
+    assert refusals and refusals[0].startswith("refused PutUserPolicy"), \
+        f"the rewrite was not refused for its size: {h.stack.router.quota_refusals}"
+    _, events = h.published(arn, 1)
+    action = events[0]["detail"]["quarantine"]["action"]
+    assert action["kind"] == "inlineDeleted", f"quarantine action {action}"
+    approve_and_expect_restored(h, arn, target, note)
+    target.assert_restored(target.state())
+    note(refusals[0])

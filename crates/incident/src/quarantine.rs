@@ -340,8 +340,10 @@ pub fn decide_inline(
     }
 }
 
-/// The record of deleting the inline policy whose document is `document`.
-fn deletion(
+/// The record of deleting the inline policy whose document is `document`: what
+/// [`decide_inline`] decides when no rewrite fits, and what the shell does when IAM refuses a
+/// rewrite for its size all the same.
+pub fn deletion(
     now: &InlinePolicyNow,
     document: &str,
     restricted: &RestrictedActions,
@@ -377,7 +379,10 @@ fn taken_away(
 }
 
 /// What is left of the principal's inline-policy quota once its other inline policies are
-/// counted (a document the engine cannot read counts at its full length).
+/// counted. They are counted as IAM holds them, never re-written: an escape (`\u0041`) counts
+/// as written, and only JSON's white space is left out. Counting more than IAM can only make
+/// the quarantine delete where a rewrite would have fitted; counting less would make IAM refuse
+/// the rewrite.
 pub fn inline_budget(kind: PrincipalKind, other_documents: &[String]) -> usize {
     let limit = match kind {
         PrincipalKind::User => PolicyKind::UserInline,
@@ -387,7 +392,11 @@ pub fn inline_budget(kind: PrincipalKind, other_documents: &[String]) -> usize {
     .size_limit();
     let used: usize = other_documents
         .iter()
-        .map(|d| Policy::parse(d).map_or(d.len(), |p| p.size()))
+        .map(|d| {
+            d.chars()
+                .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'))
+                .count()
+        })
         .sum();
     limit.saturating_sub(used)
 }

@@ -283,7 +283,19 @@ fn the_inline_budget_is_the_principals_quota_less_its_other_inline_policies() {
             10_240 - 2 * clean_size,
         ),
         (
-            "a document the engine cannot read counts at its full length",
+            "escapes count as written, as IAM holds them (26 characters, not 10)",
+            PrincipalKind::User,
+            vec![r#"{"a":"\u0041\u0042\u0043"}"#.into()],
+            2_048 - 26,
+        ),
+        (
+            "only JSON's white space is left out: a non-breaking space counts",
+            PrincipalKind::User,
+            vec!["{\"a\":\"\u{a0}\u{a0}\"}".into()],
+            2_048 - 10,
+        ),
+        (
+            "a document the engine cannot read counts too",
             PrincipalKind::User,
             vec!["x".repeat(100)],
             2_048 - 100,

@@ -21,7 +21,7 @@ use incident::membership::{added_grants, group_document};
 use incident::quarantine::{
     AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
     ManagedPolicyNow, MembershipDecision, MembershipNow, Recorded, Rewrite, decide_attachment,
-    decide_inline, decide_managed, decide_membership, decide_missing,
+    decide_inline, decide_managed, decide_membership, decide_missing, deletion,
 };
 use incident::record::{AppliedQuarantine, attachments_document};
 use incident::{
@@ -288,12 +288,27 @@ async fn inline(
         InlineDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
         InlineDecision::Rewrite(rewrite) => {
             keep(&rewrite, &deps.documents).await?;
-            iam.put_inline(principal, policy_name, &rewrite.quarantined)
-                .await?;
-            QuarantineRecord::Applied(rewrite.applied(QuarantineAction::InlineRewritten {
-                principal: principal.clone(),
-                policy_name: policy_name.to_owned(),
-            }))
+            match iam
+                .put_inline(principal, policy_name, &rewrite.quarantined)
+                .await
+            {
+                Ok(()) => {
+                    QuarantineRecord::Applied(rewrite.applied(QuarantineAction::InlineRewritten {
+                        principal: principal.clone(),
+                        policy_name: policy_name.to_owned(),
+                    }))
+                }
+                // IAM counted the principal's quota otherwise than the budget: deleting fits
+                // where the rewrite did not, and leaves the grant in force no longer.
+                Err(refused) if refused.is("LimitExceeded") => {
+                    tracing::warn!(error = %refused, "IAM refused the rewrite for its size: deleting instead");
+                    let applied = deletion(&now, &rewrite.original, restricted)?;
+                    about_to_take_away(name, Some(&rewrite.original), &applied, deps).await?;
+                    iam.delete_inline(principal, policy_name).await?;
+                    QuarantineRecord::Applied(applied)
+                }
+                Err(failure) => return Err(failure.into()),
+            }
         }
     })
 }
