@@ -208,7 +208,8 @@ pub struct InlineRestoreNow {
     pub quarantined: Option<String>,
     /// `None` when the inline policy is gone.
     pub current: Option<String>,
-    /// Whether the user, role or group still exists (IAM is asked only when `current` is `None`).
+    /// Whether the user, role or group still exists. Read only for a deleted policy still
+    /// absent (IAM is asked only then); `true` otherwise.
     pub principal_exists: bool,
 }
 
@@ -234,26 +235,26 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
     };
     let deleted_by_the_quarantine = now.quarantined.is_none();
     let Some(current) = now.current.as_deref() else {
-        if deleted_by_the_quarantine && now.principal_exists {
-            return restored(
-                vec![put_original()],
-                format!(
-                    "inline policy {policy_name} of {principal}, deleted by the quarantine, holds \
-                     its original document again"
-                ),
-            );
+        if !deleted_by_the_quarantine {
+            return gone(format!(
+                "inline policy {policy_name} of {principal} no longer exists (it, or its {}, was \
+                 deleted after the quarantine)",
+                principal.kind_name()
+            ));
         }
-        if deleted_by_the_quarantine {
+        if !now.principal_exists {
             return gone(format!(
                 "{principal} no longer exists (deleted after the quarantine): nothing to put \
                  inline policy {policy_name} back on"
             ));
         }
-        return gone(format!(
-            "inline policy {policy_name} of {principal} no longer exists (it, or its {}, was \
-             deleted after the quarantine)",
-            principal.kind_name()
-        ));
+        return restored(
+            vec![put_original()],
+            format!(
+                "inline policy {policy_name} of {principal}, deleted by the quarantine, holds its \
+                 original document again"
+            ),
+        );
     };
     if same_document(current, &now.original) {
         return restored(

@@ -171,7 +171,7 @@ fn inline_policy_restores() {
             original: ORIGINAL.into(),
             quarantined: Some(QUARANTINED.into()),
             current: current.map(str::to_owned),
-            principal_exists: current.is_some(),
+            principal_exists: true,
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");

@@ -476,9 +476,10 @@ impl IamPolicies {
     }
 }
 
-/// A detachment, deletion or group removal IAM answers NoSuchEntity: done already (an earlier attempt
-/// whose answer was lost, then a stale read still showing it) or the principal gone. Either
-/// way the step's retry reads IAM again, and recognises its own work or the principal gone.
+/// A detachment, deletion or group removal IAM answers NoSuchEntity: done already (an earlier
+/// attempt whose answer was lost, then a stale read still showing it) or the principal gone.
+/// Either way the step's retry reads IAM again, and recognises its own work or the principal
+/// gone.
 fn read_again_if_missing(mut failure: AwsFailure) -> AwsFailure {
     failure.retryable |= failure.is("NoSuchEntity");
     failure

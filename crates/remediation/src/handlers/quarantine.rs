@@ -280,11 +280,7 @@ async fn inline(
     Ok(match decision {
         InlineDecision::NotNeeded(reason) => not_needed(&reason),
         InlineDecision::DeletedBefore(applied) => already_applied(applied),
-        InlineDecision::Delete(applied) => {
-            about_to_take_away(name, now.document.as_deref(), &applied, deps).await?;
-            iam.delete_inline(principal, policy_name).await?;
-            QuarantineRecord::Applied(applied)
-        }
+        InlineDecision::Delete(applied) => delete_inline(name, &now, applied, deps).await?,
         InlineDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
         InlineDecision::Rewrite(rewrite) => {
             keep(&rewrite, &deps.documents).await?;
@@ -303,14 +299,27 @@ async fn inline(
                 Err(refused) if refused.is("LimitExceeded") => {
                     tracing::warn!(error = %refused, "IAM refused the rewrite for its size: deleting instead");
                     let applied = deletion(&now, &rewrite.original, restricted)?;
-                    about_to_take_away(name, Some(&rewrite.original), &applied, deps).await?;
-                    iam.delete_inline(principal, policy_name).await?;
-                    QuarantineRecord::Applied(applied)
+                    delete_inline(name, &now, applied, deps).await?
                 }
                 Err(failure) => return Err(failure.into()),
             }
         }
     })
+}
+
+/// Deletes the inline policy `now` shows, as `applied` records it, after keeping its document
+/// and recording the deletion (as for a detachment).
+async fn delete_inline(
+    name: &str,
+    now: &InlinePolicyNow,
+    applied: AppliedQuarantine,
+    deps: &QuarantineDeps,
+) -> Result<QuarantineRecord, StepError> {
+    about_to_take_away(name, now.document.as_deref(), &applied, deps).await?;
+    deps.iam
+        .delete_inline(&now.principal, &now.policy_name)
+        .await?;
+    Ok(QuarantineRecord::Applied(applied))
 }
 
 /// Detaches the policy while it grants a restricted action. What it is about to do is recorded

@@ -357,7 +357,11 @@ async fn inline_now(
     quarantined: Option<String>,
 ) -> Result<InlineRestoreNow, StepError> {
     let current = iam.inline_document(&principal, &policy_name).await?;
-    let principal_exists = current.is_some() || iam.principal_exists(&principal).await?;
+    // Only a deletion's restore puts the policy back where it is absent.
+    let principal_exists = match (&current, &quarantined) {
+        (None, None) => iam.principal_exists(&principal).await?,
+        _ => true,
+    };
     Ok(InlineRestoreNow {
         principal,
         policy_name,
