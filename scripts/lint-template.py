@@ -86,19 +86,21 @@ ATTACHED_LISTS = {"iam:ListAttachedUserPolicies", "iam:ListAttachedRolePolicies"
                   "iam:ListAttachedGroupPolicies"}  # attached_policy_arns, is_attached
 INLINE_LISTS = {"iam:ListUserPolicies", "iam:ListRolePolicies", "iam:ListGroupPolicies"}  # inline_policy_names
 PRINCIPAL_INFO = {"iam:GetUser", "iam:GetRole"}  # principal_info
+PRINCIPAL_IDS = PRINCIPAL_INFO | {"iam:GetGroup"}  # principal_id, principal_ids
 # principals::principal_policies: principal_info, groups_for_user, and each one's policies
 POLICIES_IN_FORCE = (PRINCIPAL_INFO | {"iam:ListGroupsForUser"} | INLINE_LISTS | INLINE_READS
                      | ATTACHED_LISTS | POLICY_READS)
 # handlers/restore.rs plan_restore: default_version, versions, inline_document, is_attached,
-# groups_for_user, principals::group_policies, principal_info, principal_exists
+# groups_for_user, principals::group_policies, principal_info, principal_ids
 PLAN_RESTORE = (POLICY_READS | {"iam:ListPolicyVersions"} | INLINE_READS | ATTACHED_LISTS
-                | {"iam:ListGroupsForUser", "iam:ListGroupPolicies"} | PRINCIPAL_INFO)
+                | {"iam:ListGroupsForUser", "iam:ListGroupPolicies"} | PRINCIPAL_IDS)
 FUNCTION_IAM_CALLS = {
     # document_of (version_document, default_version, inline_document), principal_policies,
     # group_policies, principal_info (trust policies), boundaries::previous
     "AnalyseChangeFunction": POLICIES_IN_FORCE,
-    # quarantine.rs: its reads (a managed policy's attachments, attached_to) and the writes
-    "QuarantinePolicyFunction": POLICIES_IN_FORCE | {
+    # quarantine.rs: its reads (the change's principals' ids, a managed policy's attachments,
+    # attached_to) and the writes
+    "QuarantinePolicyFunction": POLICIES_IN_FORCE | PRINCIPAL_IDS | {
         "iam:ListPolicyVersions", "iam:ListEntitiesForPolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
         "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy",
         "iam:DetachUserPolicy", "iam:DetachRolePolicy", "iam:DetachGroupPolicy",

@@ -13,8 +13,8 @@ from harness.eventbridge import drain_queue
 from harness.processes import wait_until
 
 from .expect import FAILED_HEADLINE, TO_APPROVAL, headlines, outcomes, wait_for_approval
-from .incidents import (ASSUME_EC2, ManagedPolicy, fixture, fresh_ids, now_iso, unique,
-                        writer_detail)
+from .incidents import (ASSUME_EC2, Attachment, ManagedPolicy, attached, fixture, fresh_ids,
+                        now_iso, unique, writer_detail)
 
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 
@@ -120,6 +120,28 @@ def test_an_approve_sent_around_the_page_restores_nothing(h, note):
     err = evs[1]["detail"].get("error") or {}
     assert err.get("Error") == "ForgedRequest" and "proof" in (err.get("Cause") or ""), err
     assert "restore-policy refused a call" in wait_for_alert(h, arn)
+
+
+def test_an_approval_is_not_given_to_a_user_created_again_under_the_same_name(h):
+    """T28: while the approval waits, the user whose attachment was quarantined is deleted and
+    another created under the same name. The page says before anyone decides that approving
+    restores nothing; Approve ends target_gone, and the new user gets nothing attached."""
+    target = Attachment(h, "created-again")
+    arn, _, _ = wait_for_approval(h, target, "created-again")
+    h.iam.delete_user(UserName=target.user)
+    h.iam.create_user(UserName=target.user)
+    page, form = h.open_page(h.approval_link(arn), target.names)
+    told = f"user {target.user} was deleted and created again after the quarantine"
+    assert "Approve will restore nothing" in page.body and told in page.body, \
+        "the page does not say that the user is another one now"
+    h.submit(page, form, "approve")
+    assert h.wait_done(arn) == "SUCCEEDED", f"execution {h.status(arn)}"
+    assert h.states_entered(arn)[-3:] == ["CheckRestore", "PublishTargetGone", "Done"], \
+        f"path {h.states_entered(arn)}"
+    assert attached(h, target.user) == [], "the new user got the quarantined policy"
+    notes, evs = h.published(arn, 2)
+    assert outcomes(evs) == ["quarantined", "target_gone"], f"outcomes: {outcomes(evs)}"
+    assert told in notes[-1], f"the notification does not say why: {notes[-1][:400]}"
 
 
 def test_a_restricted_grant_on_iam_sentinels_own_role_is_reported_and_never_quarantined(h):

@@ -464,6 +464,7 @@ impl PutBack {
             omitted_changes: 0,
             findings: Vec::new(),
             omitted_grants: 0,
+            principal_ids: Vec::new(),
         };
         PutBack {
             boundary: put_back.clone(),

@@ -98,6 +98,32 @@ pub enum Target {
     PermissionsBoundary { principal: Principal },
 }
 
+impl Target {
+    /// The users, roles and groups the change names: those a quarantine of it acts on.
+    pub fn principals(&self) -> Vec<Principal> {
+        match self {
+            Target::ManagedPolicy { .. } => Vec::new(),
+            Target::InlinePolicy { principal, .. }
+            | Target::Attachment { principal, .. }
+            | Target::PermissionsBoundary { principal } => vec![principal.clone()],
+            Target::GroupMembership { user, group } => vec![
+                Principal {
+                    kind: PrincipalKind::User,
+                    name: user.clone(),
+                },
+                Principal {
+                    kind: PrincipalKind::Group,
+                    name: group.clone(),
+                },
+            ],
+            Target::TrustPolicy { role_name } => vec![Principal {
+                kind: PrincipalKind::Role,
+                name: role_name.clone(),
+            }],
+        }
+    }
+}
+
 /// Who made the change (CloudTrail `userIdentity`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

@@ -39,8 +39,8 @@ pub use outcome::{EVENT_SOURCE, Outcome, OutcomeState, UnreadablePart, event_det
 pub use own_stack::OwnRoles;
 pub use record::{
     AddedGrant, Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DeletedVersion,
-    DocumentRef, QuarantineAction, QuarantineRecord, ReportedGrant, RestoreRecord, RestoreStatus,
-    TrustReport, Verdict, carried_added_grants, carried_edits, carried_findings, current_findings,
-    current_omitted_grants, same_document,
+    DocumentRef, PrincipalId, QuarantineAction, QuarantineRecord, ReportedGrant, RestoreRecord,
+    RestoreStatus, TrustReport, Verdict, carried_added_grants, carried_edits, carried_findings,
+    current_findings, current_omitted_grants, same_document,
 };
 pub use rules::{ChangeContext, ExemptedPattern, RulesReport, path_exemptions};

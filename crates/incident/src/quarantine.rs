@@ -13,8 +13,8 @@ use policy_engine::{
 use crate::event::{Principal, PrincipalKind, Target};
 use crate::name::TargetKey;
 use crate::record::{
-    AddedGrant, AppliedQuarantine, DocumentRef, QuarantineAction, attachments_document,
-    carried_edits, carried_findings, same_document,
+    AddedGrant, AppliedQuarantine, DocumentRef, PrincipalId, QuarantineAction,
+    attachments_document, carried_edits, carried_findings, same_document,
 };
 
 /// IAM keeps at most this many versions of a managed policy.
@@ -85,6 +85,7 @@ impl Rewrite {
             omitted_changes,
             findings,
             omitted_grants,
+            principal_ids: Vec::new(),
         }
     }
 }
@@ -151,8 +152,8 @@ pub struct ManagedPolicyNow {
     /// The version the event made the default, when it says.
     pub event_version_id: Option<String>,
     pub versions: Vec<VersionSummary>,
-    /// The users, roles and groups it is attached to (as a permissions policy).
-    pub attached_to: Vec<Principal>,
+    /// The users, roles and groups it is attached to (as a permissions policy), with their ids.
+    pub attached_to: Vec<PrincipalId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -375,6 +376,7 @@ fn taken_away(
         omitted_changes: 0,
         findings,
         omitted_grants,
+        principal_ids: Vec::new(),
     })
 }
 
@@ -561,5 +563,6 @@ fn removal(user: &str, group: &str, group_document: &str) -> AppliedQuarantine {
         omitted_changes: 0,
         findings: Vec::new(),
         omitted_grants: 0,
+        principal_ids: Vec::new(),
     }
 }

@@ -88,14 +88,15 @@ pub fn carried_added_grants(grants: Vec<AddedGrant>) -> (Vec<AddedGrant>, usize)
     (carried, left_out.len())
 }
 
-/// The users, roles and groups a managed policy is attached to, as the document store keeps
-/// them for its quarantine's record (`attached_to`): a JSON list.
-pub fn attachments_document(attached: &[Principal]) -> String {
+/// The users, roles and groups a managed policy is attached to, with their unique ids, as the
+/// document store keeps them for its quarantine's record (`attached_to`): a JSON list.
+pub fn attachments_document(attached: &[PrincipalId]) -> String {
     serde_json::to_string(attached).expect("principals always serialise")
 }
 
-/// The attachments a record's document lists; None when it does not read as such a list.
-pub fn attachments_of(document: &str) -> Option<Vec<Principal>> {
+/// The attachments a record's document lists (without ids, `id: None`, in one kept before ids
+/// were); None when it does not read as such a list.
+pub fn attachments_of(document: &str) -> Option<Vec<PrincipalId>> {
     serde_json::from_str(document).ok()
 }
 
@@ -391,7 +392,7 @@ impl QuarantineAction {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum QuarantineRecord {
     /// The quarantine is in place.
-    Applied(AppliedQuarantine),
+    Applied(Box<AppliedQuarantine>),
     /// By the time the step looked, the policy no longer granted a restricted action (or was
     /// gone): a newer change superseded this one.
     NotNeeded { reason: String },
@@ -418,6 +419,25 @@ pub struct AppliedQuarantine {
     /// Grants found but left out of `findings`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted_grants: usize,
+    /// The users, roles and groups the change named, with the unique ids IAM gave them, read
+    /// before the quarantine acted: approval is for these principals, not for one deleted and
+    /// created again under the same name since (`restore::replaced_since`). Empty for a
+    /// managed policy's new version, and in a record made before ids were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principal_ids: Vec<PrincipalId>,
+}
+
+/// A user, role or group and the unique id IAM gave it (`AIDA…`, `AROA…`, `AGPA…`): a
+/// principal deleted and created again under the same name gets a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrincipalId {
+    #[serde(flatten)]
+    pub principal: Principal,
+    /// `None`: no such principal when IAM was asked (or, in a list of attachments kept before
+    /// ids were, not known).
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 impl QuarantineRecord {

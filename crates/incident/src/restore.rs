@@ -6,7 +6,7 @@
 //! meanwhile (gone). The approval page shows the same plan before anyone decides.
 
 use crate::event::Principal;
-use crate::record::{RestoreRecord, RestoreStatus, same_document};
+use crate::record::{PrincipalId, RestoreRecord, RestoreStatus, same_document};
 
 /// One IAM write of a restore, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +134,33 @@ pub(crate) fn skipped(detail: String) -> RestorePlan {
     }
 }
 
+/// Approval was given for the users, roles and groups the quarantine acted on (`recorded`,
+/// with the ids IAM had given them). One deleted and created again under the same name since
+/// has a new id: it is another principal, and restoring would grant it what nobody approved for
+/// it, so nothing is restored (gone). `now` holds the same principals as IAM has them now; one
+/// absent now is left to each kind's plan.
+pub fn replaced_since(recorded: &[PrincipalId], now: &[PrincipalId]) -> Option<RestorePlan> {
+    recorded.iter().find_map(|then| {
+        let now_id = now
+            .iter()
+            .find(|now| now.principal == then.principal)?
+            .id
+            .as_deref()?;
+        let principal = &then.principal;
+        match then.id.as_deref() {
+            Some(then_id) if then_id == now_id => None,
+            Some(then_id) => Some(gone(format!(
+                "{principal} was deleted and created again after the quarantine (IAM id \
+                 {then_id} then, {now_id} now): the approval was for the earlier one"
+            ))),
+            None => Some(gone(format!(
+                "{principal} did not exist when the quarantine acted and was created since (IAM \
+                 id {now_id}): the approval was not for it"
+            ))),
+        }
+    })
+}
+
 /// A managed policy quarantined with a new default version, as it is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagedRestoreNow {
@@ -214,11 +241,19 @@ pub struct InlineRestoreNow {
 }
 
 /// The attachments an approved managed policy's document is approved on: those it had when it
-/// was quarantined (`quarantined`, the record's) that it still has (`now`). One made while the
-/// approval was pending is left to the sweep, which asks about it.
-pub fn approved_attachments(quarantined: &[Principal], now: Vec<Principal>) -> Vec<Principal> {
+/// was quarantined (`quarantined`, the record's) that it still has (`now`), each still the
+/// principal it was then (the same unique id). One made while the approval was pending, on a
+/// principal created again under an earlier one's name too, and every one of a list kept
+/// without ids, is left to the sweep, which asks about it.
+pub fn approved_attachments(quarantined: &[PrincipalId], now: Vec<PrincipalId>) -> Vec<Principal> {
     now.into_iter()
-        .filter(|principal| quarantined.contains(principal))
+        .filter(|now| {
+            now.id.is_some()
+                && quarantined
+                    .iter()
+                    .any(|then| then.principal == now.principal && then.id == now.id)
+        })
+        .map(|now| now.principal)
         .collect()
 }
 

@@ -9,7 +9,8 @@ use incident::quarantine::{
     inline_budget, rewrite,
 };
 use incident::{
-    AddedGrant, DocumentRef, Principal, PrincipalKind, QuarantineAction, Target, TargetKey,
+    AddedGrant, DocumentRef, Principal, PrincipalId, PrincipalKind, QuarantineAction, Target,
+    TargetKey,
 };
 use policy_engine::{Catalog, PolicyKind, RestrictedActions};
 
@@ -45,9 +46,12 @@ fn managed(default: (&str, &str), versions: Vec<VersionSummary>) -> ManagedPolic
         analysed: None,
         event_version_id: None,
         versions,
-        attached_to: vec![Principal {
-            kind: PrincipalKind::Role,
-            name: "data-pipeline".into(),
+        attached_to: vec![PrincipalId {
+            principal: Principal {
+                kind: PrincipalKind::Role,
+                name: "data-pipeline".into(),
+            },
+            id: Some("AROAEXAMPLEDATAPIPE".into()),
         }],
     }
 }
@@ -180,7 +184,7 @@ fn a_retried_quarantine_recognises_its_own_version_and_reports_it_applied() {
             quarantine_version_id: "v2".into(),
             deleted_version: None,
             attached_to: Some(Box::new(DocumentRef::of(
-                r#"[{"kind":"role","name":"data-pipeline"}]"#
+                r#"[{"kind":"role","name":"data-pipeline","id":"AROAEXAMPLEDATAPIPE"}]"#
             ))),
         }
     );

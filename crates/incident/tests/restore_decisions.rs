@@ -4,9 +4,10 @@
 
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestoreWrite,
-    restore_attachment, restore_inline, restore_managed, restore_membership,
+    approved_attachments, replaced_since, restore_attachment, restore_inline, restore_managed,
+    restore_membership,
 };
-use incident::{Principal, PrincipalKind, RestoreStatus};
+use incident::{Principal, PrincipalId, PrincipalKind, RestoreStatus};
 
 const POLICY: &str = "arn:aws:iam::123456789012:policy/team-s3-access";
 const ORIGINAL: &str =
@@ -341,6 +342,148 @@ fn membership_restores() {
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
+    }
+}
+
+#[test]
+fn a_principal_deleted_and_created_again_since_the_quarantine_gets_nothing_back() {
+    let with_id = |principal: Principal, id: Option<&str>| PrincipalId {
+        principal,
+        id: id.map(str::to_owned),
+    };
+    let user = |name: &str| Principal {
+        kind: PrincipalKind::User,
+        name: name.into(),
+    };
+    let group = Principal {
+        kind: PrincipalKind::Group,
+        name: "admins".into(),
+    };
+    // (case, recorded at quarantine, as IAM has them now, what the restore is told)
+    let cases = [
+        (
+            "the same role",
+            vec![with_id(role(), Some("AROAEXAMPLE1"))],
+            vec![with_id(role(), Some("AROAEXAMPLE1"))],
+            None,
+        ),
+        (
+            "the role created again under its name",
+            vec![with_id(role(), Some("AROAEXAMPLE1"))],
+            vec![with_id(role(), Some("AROAEXAMPLE2"))],
+            Some(
+                "role data-pipeline was deleted and created again after the quarantine (IAM id \
+                 AROAEXAMPLE1 then, AROAEXAMPLE2 now): the approval was for the earlier one",
+            ),
+        ),
+        (
+            "the role gone now: left to the kind's plan",
+            vec![with_id(role(), Some("AROAEXAMPLE1"))],
+            vec![with_id(role(), None)],
+            None,
+        ),
+        (
+            "absent when the quarantine acted, there now",
+            vec![with_id(role(), None)],
+            vec![with_id(role(), Some("AROAEXAMPLE2"))],
+            Some(
+                "role data-pipeline did not exist when the quarantine acted and was created since \
+                 (IAM id AROAEXAMPLE2): the approval was not for it",
+            ),
+        ),
+        (
+            "a membership whose group was created again",
+            vec![
+                with_id(user("alice"), Some("AIDAEXAMPLE1")),
+                with_id(group.clone(), Some("AGPAEXAMPLE1")),
+            ],
+            vec![
+                with_id(user("alice"), Some("AIDAEXAMPLE1")),
+                with_id(group.clone(), Some("AGPAEXAMPLE2")),
+            ],
+            Some(
+                "group admins was deleted and created again after the quarantine (IAM id \
+                 AGPAEXAMPLE1 then, AGPAEXAMPLE2 now): the approval was for the earlier one",
+            ),
+        ),
+        (
+            "a record made before ids were kept",
+            Vec::new(),
+            vec![with_id(role(), Some("AROAEXAMPLE2"))],
+            None,
+        ),
+    ];
+    for (case, recorded, now, told) in cases {
+        let plan = replaced_since(&recorded, &now);
+        assert_eq!(
+            plan.as_ref().map(|plan| plan.record.detail.as_str()),
+            told,
+            "{case}"
+        );
+        if let Some(plan) = plan {
+            assert_eq!(plan.record.status, RestoreStatus::Gone, "{case}");
+            assert!(plan.writes.is_empty(), "{case}");
+        }
+    }
+}
+
+#[test]
+fn an_approval_covers_the_attachments_a_policy_had_when_quarantined_on_the_same_principals() {
+    let attachment = |kind, name: &str, id: Option<&str>| PrincipalId {
+        principal: Principal {
+            kind,
+            name: name.into(),
+        },
+        id: id.map(str::to_owned),
+    };
+    let quarantined = [
+        attachment(PrincipalKind::Role, "data-pipeline", Some("AROAEXAMPLE1")),
+        attachment(PrincipalKind::User, "bob", Some("AIDAEXAMPLE1")),
+    ];
+    // (case, kept in the record, attached now, approved)
+    let cases = [
+        (
+            "both still attached",
+            quarantined.to_vec(),
+            quarantined.to_vec(),
+            vec!["data-pipeline", "bob"],
+        ),
+        (
+            "bob created again and the policy attached to him",
+            quarantined.to_vec(),
+            vec![
+                attachment(PrincipalKind::Role, "data-pipeline", Some("AROAEXAMPLE1")),
+                attachment(PrincipalKind::User, "bob", Some("AIDAEXAMPLE2")),
+            ],
+            vec!["data-pipeline"],
+        ),
+        (
+            "a group attached while the approval waited",
+            quarantined.to_vec(),
+            vec![attachment(
+                PrincipalKind::Group,
+                "analysts",
+                Some("AGPAEXAMPLE1"),
+            )],
+            Vec::<&str>::new(),
+        ),
+        (
+            "a list kept before ids were: the sweep asks about each",
+            vec![attachment(PrincipalKind::Role, "data-pipeline", None)],
+            vec![attachment(
+                PrincipalKind::Role,
+                "data-pipeline",
+                Some("AROAEXAMPLE1"),
+            )],
+            Vec::<&str>::new(),
+        ),
+    ];
+    for (case, kept, now, approved) in cases {
+        let names: Vec<String> = approved_attachments(&kept, now)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, approved, "{case}");
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use incident::record::attachments_of;
-use incident::{DocumentRef, Principal};
+use incident::{DocumentRef, Principal, PrincipalId};
 
 use crate::error::{AwsFailure, StepError};
 
@@ -68,7 +68,7 @@ impl DocumentStore {
     pub async fn attachments(
         &self,
         reference: Option<&DocumentRef>,
-    ) -> Result<Option<Vec<Principal>>, StepError> {
+    ) -> Result<Option<Vec<PrincipalId>>, StepError> {
         let Some(reference) = reference else {
             return Ok(None);
         };
@@ -77,6 +77,15 @@ impl DocumentStore {
             tracing::warn!(sha256 = %reference.sha256, "a quarantine's attachments do not read");
         }
         Ok(attachments)
+    }
+
+    /// [`attachments`](Self::attachments) by name: what the email and the page list.
+    pub async fn attached_principals(
+        &self,
+        reference: Option<&DocumentRef>,
+    ) -> Result<Option<Vec<Principal>>, StepError> {
+        let attachments = self.attachments(reference).await?;
+        Ok(attachments.map(|kept| kept.into_iter().map(|a| a.principal).collect()))
     }
 
     /// The text `reference` names, read consistently, exactly as it was put.

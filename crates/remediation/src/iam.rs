@@ -3,7 +3,7 @@
 
 use aws_sdk_iam::Client;
 use incident::quarantine::VersionSummary;
-use incident::{Principal, PrincipalKind};
+use incident::{Principal, PrincipalId, PrincipalKind};
 
 use crate::error::AwsFailure;
 
@@ -260,16 +260,39 @@ impl IamPolicies {
         )
     }
 
-    /// Whether the user, role or group exists (GetUser, GetRole, ListGroupPolicies).
-    pub async fn principal_exists(&self, principal: &Principal) -> Result<bool> {
-        Ok(match principal.kind {
-            PrincipalKind::User | PrincipalKind::Role => {
-                self.principal_info(principal).await?.is_some()
-            }
-            PrincipalKind::Group => {
-                absent_if_missing(self.inline_policy_names(principal).await)?.is_some()
-            }
-        })
+    /// The unique id IAM gave the user, role or group (GetUser, GetRole, GetGroup); `None` when
+    /// it does not exist.
+    pub async fn principal_id(&self, principal: &Principal) -> Result<Option<String>> {
+        let name = principal.name.as_str();
+        let id = match principal.kind {
+            PrincipalKind::User => (self.client.get_user().user_name(name).send().await)
+                .map(|o| o.user().map(|u| u.user_id().to_owned()))
+                .map_err(|e| AwsFailure::from_sdk("GetUser", e)),
+            PrincipalKind::Role => (self.client.get_role().role_name(name).send().await)
+                .map(|o| o.role().map(|r| r.role_id().to_owned()))
+                .map_err(|e| AwsFailure::from_sdk("GetRole", e)),
+            // One member is enough: only the group itself is read.
+            PrincipalKind::Group => (self
+                .client
+                .get_group()
+                .group_name(name)
+                .max_items(1)
+                .send()
+                .await)
+                .map(|o| o.group().map(|g| g.group_id().to_owned()))
+                .map_err(|e| AwsFailure::from_sdk("GetGroup", e)),
+        };
+        Ok(absent_if_missing(id)?.flatten())
+    }
+
+    /// Each principal with the unique id IAM has for it now (`principal_id`).
+    pub async fn principal_ids(&self, principals: Vec<Principal>) -> Result<Vec<PrincipalId>> {
+        let mut ids = Vec::with_capacity(principals.len());
+        for principal in principals {
+            let id = self.principal_id(&principal).await?;
+            ids.push(PrincipalId { principal, id });
+        }
+        Ok(ids)
     }
 
     /// The ARNs of the managed policies attached to the principal; `None` when it is gone.
@@ -299,7 +322,7 @@ impl IamPolicies {
 
     /// The users, roles and groups a managed policy is attached to as a permissions policy (not
     /// those it bounds), every page; none when the policy is gone.
-    pub async fn attached_to(&self, policy_arn: &str) -> Result<Vec<Principal>> {
+    pub async fn attached_to(&self, policy_arn: &str) -> Result<Vec<PrincipalId>> {
         let mut attached = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -315,23 +338,26 @@ impl IamPolicies {
             let Some(page) = absent_if_missing(page)? else {
                 return Ok(Vec::new());
             };
-            let principal = |kind, name: Option<&str>| {
-                name.map(|name| Principal {
-                    kind,
-                    name: name.to_owned(),
+            let principal = |kind, name: Option<&str>, id: Option<&str>| {
+                name.map(|name| PrincipalId {
+                    principal: Principal {
+                        kind,
+                        name: name.to_owned(),
+                    },
+                    id: id.map(str::to_owned),
                 })
             };
             attached.extend(
                 (page.policy_users().iter())
-                    .filter_map(|u| principal(PrincipalKind::User, u.user_name()))
+                    .filter_map(|u| principal(PrincipalKind::User, u.user_name(), u.user_id()))
                     .chain(
-                        (page.policy_roles().iter())
-                            .filter_map(|r| principal(PrincipalKind::Role, r.role_name())),
+                        (page.policy_roles().iter()).filter_map(|r| {
+                            principal(PrincipalKind::Role, r.role_name(), r.role_id())
+                        }),
                     )
-                    .chain(
-                        (page.policy_groups().iter())
-                            .filter_map(|g| principal(PrincipalKind::Group, g.group_name())),
-                    ),
+                    .chain((page.policy_groups().iter()).filter_map(|g| {
+                        principal(PrincipalKind::Group, g.group_name(), g.group_id())
+                    })),
             );
             match page.marker() {
                 Some(next) if page.is_truncated() => marker = Some(next.to_owned()),

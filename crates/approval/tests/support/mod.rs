@@ -53,7 +53,8 @@ pub fn documents_of(request: &ApprovalRequest) -> ReviewDocuments {
         QuarantineAction::NewDefaultVersion {
             attached_to: Some(reference),
             ..
-        } => attachments_of(&text_of(reference)),
+        } => attachments_of(&text_of(reference))
+            .map(|kept| kept.into_iter().map(|a| a.principal).collect()),
         _ => None,
     };
     ReviewDocuments {

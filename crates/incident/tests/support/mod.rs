@@ -20,9 +20,9 @@ use incident::restore::{
 };
 use incident::{
     Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DocumentRef, EventError,
-    EventScope, Notification, Outcome, OutcomeState, PolicyChange, Principal, PrincipalKind,
-    QuarantineAction, QuarantineRecord, Reading, RestoreRecord, Target, Verdict, WriterSessions,
-    carried_findings, read_event,
+    EventScope, Notification, Outcome, OutcomeState, PolicyChange, Principal, PrincipalId,
+    PrincipalKind, QuarantineAction, QuarantineRecord, Reading, RestoreRecord, Target, Verdict,
+    WriterSessions, carried_findings, read_event,
 };
 use policy_engine::access::{PolicySource, PrincipalPolicies, PrincipalRef, SourcedPolicy};
 use policy_engine::{Catalog, Policy, PolicyKind, RestrictedActions, analyse, decode};
@@ -441,9 +441,12 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
                 quarantine_version_id: "v2".into(),
                 deleted_version: None,
                 // Attached to a role when quarantined: what approving also approves.
-                attached_to: Some(Box::new(kept(&attachments_document(&[Principal {
-                    kind: PrincipalKind::Role,
-                    name: "data-pipeline".into(),
+                attached_to: Some(Box::new(kept(&attachments_document(&[PrincipalId {
+                    principal: Principal {
+                        kind: PrincipalKind::Role,
+                        name: "data-pipeline".into(),
+                    },
+                    id: Some("AROAEXAMPLEDATAPIPE".into()),
                 }])))),
             }),
         Target::InlinePolicy {
@@ -469,6 +472,7 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
             omitted_changes: 0,
             findings: analysed.findings.clone(),
             omitted_grants: analysed.omitted_grants,
+            principal_ids: Vec::new(),
         },
         Target::GroupMembership { user, group } => AppliedQuarantine {
             action: QuarantineAction::RemovedFromGroup {
@@ -481,6 +485,7 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
             omitted_changes: 0,
             findings: Vec::new(),
             omitted_grants: 0,
+            principal_ids: Vec::new(),
         },
         Target::PermissionsBoundary { principal } => AppliedQuarantine {
             action: QuarantineAction::BoundaryPutBack {
@@ -494,10 +499,11 @@ pub fn quarantine_of(assessment: &Assessment) -> QuarantineRecord {
             omitted_changes: 0,
             findings: Vec::new(),
             omitted_grants: 0,
+            principal_ids: Vec::new(),
         },
         Target::TrustPolicy { .. } => panic!("a trust policy change is never quarantined"),
     };
-    QuarantineRecord::Applied(applied)
+    QuarantineRecord::Applied(Box::new(applied))
 }
 
 /// The applied quarantine of a record that must be applied.

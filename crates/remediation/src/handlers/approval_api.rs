@@ -165,7 +165,7 @@ async fn review_documents(
         };
         let attached_to = deps
             .documents
-            .attachments(applied.action.attachments())
+            .attached_principals(applied.action.attachments())
             .await?;
         Ok::<_, StepError>(ReviewDocuments {
             original,

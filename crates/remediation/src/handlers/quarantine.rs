@@ -98,6 +98,11 @@ pub async fn quarantine(
         ));
     };
     let restricted = &restricted;
+    // Read before any write: approval is for these principals (`replaced_since`).
+    let principal_ids = deps
+        .iam
+        .principal_ids(analysed.change.target.principals())
+        .await?;
     let record = match &analysed.change.target {
         Target::ManagedPolicy { policy_arn } => {
             managed(
@@ -141,13 +146,17 @@ pub async fn quarantine(
             boundary_put_back(principal, &analysed, lagging, restricted, deps).await?
         }
     };
-    match &record {
-        QuarantineRecord::Applied(applied) => {
-            tracing::info!(action = ?applied.action, "quarantined")
+    Ok(match record {
+        QuarantineRecord::Applied(mut applied) => {
+            tracing::info!(action = ?applied.action, "quarantined");
+            applied.principal_ids = principal_ids;
+            QuarantineRecord::Applied(applied)
         }
-        QuarantineRecord::NotNeeded { reason } => tracing::info!(reason, "no quarantine needed"),
-    }
-    Ok(record)
+        QuarantineRecord::NotNeeded { reason } => {
+            tracing::info!(reason, "no quarantine needed");
+            QuarantineRecord::NotNeeded { reason }
+        }
+    })
 }
 
 async fn managed(
@@ -207,13 +216,15 @@ async fn managed(
             let quarantine_version_id = iam
                 .create_default_version(policy_arn, &rewrite.quarantined)
                 .await?;
-            QuarantineRecord::Applied(rewrite.applied(QuarantineAction::NewDefaultVersion {
-                policy_arn: policy_arn.to_owned(),
-                offending_version_id,
-                quarantine_version_id,
-                deleted_version: deleted_version.map(Box::new),
-                attached_to: attachments.map(Box::new),
-            }))
+            QuarantineRecord::Applied(Box::new(rewrite.applied(
+                QuarantineAction::NewDefaultVersion {
+                    policy_arn: policy_arn.to_owned(),
+                    offending_version_id,
+                    quarantine_version_id,
+                    deleted_version: deleted_version.map(Box::new),
+                    attached_to: attachments.map(Box::new),
+                },
+            )))
         }
     })
 }
@@ -288,12 +299,12 @@ async fn inline(
                 .put_inline(principal, policy_name, &rewrite.quarantined)
                 .await
             {
-                Ok(()) => {
-                    QuarantineRecord::Applied(rewrite.applied(QuarantineAction::InlineRewritten {
+                Ok(()) => QuarantineRecord::Applied(Box::new(rewrite.applied(
+                    QuarantineAction::InlineRewritten {
                         principal: principal.clone(),
                         policy_name: policy_name.to_owned(),
-                    }))
-                }
+                    },
+                ))),
                 // IAM counted the principal's quota otherwise than the budget: deleting fits
                 // where the rewrite did not, and leaves the grant in force no longer.
                 Err(refused) if refused.is("LimitExceeded") => {
@@ -319,7 +330,7 @@ async fn delete_inline(
     deps.iam
         .delete_inline(&now.principal, &now.policy_name)
         .await?;
-    Ok(QuarantineRecord::Applied(applied))
+    Ok(QuarantineRecord::Applied(Box::new(applied)))
 }
 
 /// Detaches the policy while it grants a restricted action. What it is about to do is recorded
@@ -354,7 +365,7 @@ async fn attachment(
             AttachmentDecision::Detach(applied) => {
                 about_to_take_away(name, now.document.as_deref(), &applied, deps).await?;
                 iam.detach(principal, policy_arn).await?;
-                QuarantineRecord::Applied(applied)
+                QuarantineRecord::Applied(Box::new(applied))
             }
         },
     )
@@ -409,7 +420,7 @@ async fn membership(
         MembershipDecision::Remove(applied) => {
             about_to_take_away(name, now.group_document.as_deref(), &applied, deps).await?;
             iam.remove_user_from_group(user, group).await?;
-            QuarantineRecord::Applied(applied)
+            QuarantineRecord::Applied(Box::new(applied))
         }
     })
 }
@@ -456,7 +467,7 @@ async fn recorded_before(
 /// A retried attempt's record of the quarantine an earlier attempt made (its answer lost).
 fn already_applied(applied: AppliedQuarantine) -> QuarantineRecord {
     tracing::info!("the quarantine is already in place: a retried attempt");
-    QuarantineRecord::Applied(applied)
+    QuarantineRecord::Applied(Box::new(applied))
 }
 
 /// Puts back the boundary in force before the change (or the quarantine boundary), as
@@ -520,7 +531,7 @@ async fn boundary_put_back(
     );
     let seen = InForce::policy(&put_back.boundary);
     boundaries::record(&deps.decisions, principal, seen, &source).await?;
-    Ok(QuarantineRecord::Applied(put_back.record))
+    Ok(QuarantineRecord::Applied(Box::new(put_back.record)))
 }
 
 /// Keeps both documents of a rewrite before IAM holds it.

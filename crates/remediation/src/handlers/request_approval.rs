@@ -95,7 +95,7 @@ pub async fn handle(
         .quarantine
         .applied()
         .and_then(|q| q.action.attachments());
-    let attached = deps.documents.attachments(kept).await?;
+    let attached = deps.documents.attached_principals(kept).await?;
     let email = approval_request_email(&request, &link, &deadline, attached.as_deref());
     deps.notifier.notify(&email).await?;
     // The id, never the key or the token: whoever holds those can decide.

@@ -10,8 +10,8 @@ use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
-    RestoreWrite, approved_attachments, restore_attachment, restore_inline, restore_managed,
-    restore_membership,
+    RestoreWrite, approved_attachments, replaced_since, restore_attachment, restore_inline,
+    restore_managed, restore_membership,
 };
 use incident::{
     Decision, DecisionRecord, Principal, QuarantineAction, QuarantineRecord, RestoreRecord,
@@ -221,6 +221,13 @@ pub async fn plan_restore(
         return Err(invalid_input("only an applied quarantine can be restored"));
     };
     let original = documents.get(&applied.original_document).await?;
+    let recorded = &applied.principal_ids;
+    let now = iam
+        .principal_ids(recorded.iter().map(|p| p.principal.clone()).collect())
+        .await?;
+    if let Some(plan) = replaced_since(recorded, &now) {
+        return Ok(PlannedRestore { plan, original });
+    }
     let plan = match applied.action {
         QuarantineAction::NewDefaultVersion {
             policy_arn,
@@ -359,7 +366,7 @@ async fn inline_now(
     let current = iam.inline_document(&principal, &policy_name).await?;
     // Only a deletion's restore puts the policy back where it is absent.
     let principal_exists = match (&current, &quarantined) {
-        (None, None) => iam.principal_exists(&principal).await?,
+        (None, None) => iam.principal_id(&principal).await?.is_some(),
         _ => true,
     };
     Ok(InlineRestoreNow {

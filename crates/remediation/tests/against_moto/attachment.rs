@@ -6,7 +6,9 @@
 //! copy of AdministratorAccess, the event's ARN pointed at it; and the event as it is tests that a
 //! policy IAM does not have is ignored as "no longer exists".
 
-use incident::{Assessment, Principal, PrincipalKind, QuarantineAction, RestoreStatus, Verdict};
+use incident::{
+    Assessment, Principal, PrincipalId, PrincipalKind, QuarantineAction, RestoreStatus, Verdict,
+};
 use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::quarantine::quarantine;
 use remediation::handlers::restore::restore;
@@ -402,4 +404,38 @@ async fn a_reattachment_retried_after_it_worked_reports_restored() {
     // THEN it reports the policy re-attached, attached once
     assert_eq!(retried.status, RestoreStatus::Restored, "{retried:?}");
     assert_eq!(ROLE.attached_now(&moto).await, [ROLE.policy_arn]);
+}
+
+#[tokio::test]
+async fn approval_does_not_reattach_to_a_role_deleted_and_created_again_under_its_name() {
+    // GIVEN AdministratorAccess detached from data-pipeline, the role's id in the record
+    let moto = Moto::start();
+    ROLE.attached(&moto).await;
+    let iam = moto.iam_client();
+    let first_id = principal_id(&iam, &ROLE.principal()).await;
+    let record = quarantined(&moto, &ROLE.incident()).await;
+    assert_eq!(
+        applied(&record).principal_ids,
+        [PrincipalId {
+            principal: ROLE.principal(),
+            id: Some(first_id.clone())
+        }]
+    );
+    // AND the role deleted, and another created under its name while the approval waited
+    delete_principal(&iam, &ROLE.principal()).await;
+    create_principal(&iam, &ROLE.principal()).await;
+    let second_id = principal_id(&iam, &ROLE.principal()).await;
+    assert_ne!(first_id, second_id);
+    // WHEN approval restores it
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
+    // THEN the new role gets nothing: the approval was for the role quarantined
+    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
+    assert_eq!(
+        restored.detail,
+        format!(
+            "role data-pipeline was deleted and created again after the quarantine (IAM id \
+             {first_id} then, {second_id} now): the approval was for the earlier one"
+        )
+    );
+    assert!(ROLE.attached_now(&moto).await.is_empty());
 }

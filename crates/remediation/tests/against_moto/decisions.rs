@@ -250,16 +250,18 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
     // approval: its record says so
     let workflow = Workflow::start(deployed_definition()).await;
     let role = principal(PrincipalKind::Role, "data-pipeline");
+    let bob = principal(PrincipalKind::User, "bob");
     let incident = incident_attached_and_waiting_for_approval(
         &workflow,
         "incident-recorded",
-        std::slice::from_ref(&role),
+        &[role.clone(), bob.clone()],
     )
     .await;
-    // (the email says approving covers the role it was attached to)
+    // (the email says approving covers the user and the role it was attached to)
     assert!(
         incident.email.contains(
-            "Approving also approves it where it was attached when quarantined: role data-pipeline."
+            "Approving also approves it where it was attached when quarantined: user bob, role \
+             data-pipeline."
         ),
         "{}",
         incident.email
@@ -274,6 +276,16 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
     let group = principal(PrincipalKind::Group, "analysts");
     create_principal(&iam, &group).await;
     attach_policy(&iam, &group, &incident.policy_arn).await;
+    // AND bob is deleted, another bob created, and the policy attached to him
+    iam.detach_user_policy()
+        .user_name("bob")
+        .policy_arn(&incident.policy_arn)
+        .send()
+        .await
+        .expect("DetachUserPolicy");
+    delete_principal(&iam, &bob).await;
+    create_principal(&iam, &bob).await;
+    attach_policy(&iam, &bob, &incident.policy_arn).await;
     // WHEN the administrator approves on the page
     let page = incident.decide_on_the_page(&workflow, "approve.json").await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -308,8 +320,8 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
     let key = GrantKey::of(&target, &in_force).unwrap();
     assert_eq!(Some(key.digest.clone()), canonical_digest(&in_force));
     // AND so is the document on the attachment it had when quarantined (what the sweep checks
-    // an attachment against), not on the one made while the approval was pending: the
-    // approver was never shown it, and the sweep asks about it
+    // an attachment against), not on those made while the approval was pending, the new bob's
+    // among them: the approver was never shown them, and the sweep asks about each
     let on = |principal: &Principal| {
         key.on(&Target::Attachment {
             principal: principal.clone(),
@@ -324,6 +336,7 @@ async fn an_approval_proven_and_restored_is_recorded_with_who_decided_and_the_gr
         assert_eq!(grants[key].incident, "incident-recorded");
     }
     assert!(!grants.contains_key(&on(&group)), "{grants:?}");
+    assert!(!grants.contains_key(&on(&bob)), "{grants:?}");
 }
 
 #[tokio::test]

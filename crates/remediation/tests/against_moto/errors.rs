@@ -23,7 +23,7 @@ use crate::support::*;
 const THROTTLING: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>0d2f5c4a-8e3b-4f3e-9a51-3c7e1b2d4f60</RequestId></ErrorResponse>"#;
 
 /// IAM's answer when the caller's role lacks the permission.
-const ACCESS_DENIED: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/quarantine-policy is not authorized to perform: iam:GetUserPolicy on resource: user carol because no identity-based policy allows the iam:GetUserPolicy action</Message></Error><RequestId>5b7c1e2f-1a2b-4c3d-8e9f-0a1b2c3d4e5f</RequestId></ErrorResponse>"#;
+const ACCESS_DENIED: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/iam-sentinel-policy-writer/quarantine-policy is not authorized to perform: iam:GetUser on resource: user carol because no identity-based policy allows the iam:GetUser action</Message></Error><RequestId>5b7c1e2f-1a2b-4c3d-8e9f-0a1b2c3d4e5f</RequestId></ErrorResponse>"#;
 
 /// SNS's answer to a Publish on a KMS-encrypted topic when KMS throttles (documented for Publish:
 /// `KMSThrottling`, HTTP 400, "The request was denied due to request throttling").
@@ -71,16 +71,12 @@ async fn iam_throttling_is_retryable_and_names_the_call() {
     assert_eq!(error.error_type(), "Retryable", "{error}");
     let message = error.to_string();
     assert!(
-        message.contains("GetUserPolicy") && message.contains("Throttling"),
+        message.contains("GetUser failed") && message.contains("Throttling"),
         "{message}"
     );
     let requests = iam.request_bodies();
     assert_eq!(requests.len(), 1, "{requests:?}");
-    assert!(
-        requests[0].contains("Action=GetUserPolicy"),
-        "{}",
-        requests[0]
-    );
+    assert!(requests[0].contains("Action=GetUser&"), "{}", requests[0]);
 }
 
 /// IAM's answer to a sixth version of a managed policy.
@@ -172,7 +168,7 @@ async fn an_iam_server_error_is_retryable() {
     let error = quarantine_against(iam.iam()).await;
     // THEN the step fails Retryable, naming the call
     assert_eq!(error.error_type(), "Retryable", "{error}");
-    assert!(error.to_string().contains("GetUserPolicy"), "{error}");
+    assert!(error.to_string().contains("GetUser failed"), "{error}");
     assert_eq!(iam.request_bodies().len(), 1);
 }
 
@@ -186,11 +182,11 @@ async fn access_denied_is_not_retryable() {
     assert_eq!(error.error_type(), "NonRetryable", "{error}");
     let message = error.to_string();
     assert!(
-        message.contains("GetUserPolicy") && message.contains("AccessDenied"),
+        message.contains("GetUser failed") && message.contains("AccessDenied"),
         "{message}"
     );
     assert!(
-        message.contains("not authorized to perform: iam:GetUserPolicy"),
+        message.contains("not authorized to perform: iam:GetUser"),
         "{message}"
     );
 }
@@ -203,7 +199,7 @@ async fn no_answer_from_iam_is_retryable() {
     let error = quarantine_against(iam_client_at(&endpoint)).await;
     // THEN the step fails Retryable, naming the call
     assert_eq!(error.error_type(), "Retryable", "{error}");
-    assert!(error.to_string().contains("GetUserPolicy"), "{error}");
+    assert!(error.to_string().contains("GetUser failed"), "{error}");
 }
 
 #[tokio::test]
@@ -372,7 +368,7 @@ async fn a_real_step_failure_reaches_the_runtime_as_its_variant_name() {
     assert!(
         diagnostic
             .error_message
-            .contains("GetUserPolicy failed: Throttling"),
+            .contains("GetUser failed: Throttling"),
         "{}",
         diagnostic.error_message
     );
@@ -450,13 +446,13 @@ async fn an_event_entry_eventbridge_rejects_as_an_internal_failure_is_retryable(
 
 #[tokio::test]
 async fn an_iam_answer_cut_off_mid_body_is_retryable() {
-    // GIVEN IAM's 200 answer to GetUserPolicy breaks off after a few bytes of its 600-byte body
+    // GIVEN IAM's 200 answer to GetUser breaks off after a few bytes of its 600-byte body
     // (the connection dropped mid-answer)
-    let sent = r#"<GetUserPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetUserPolicyResult><UserName>car"#;
+    let sent = r#"<GetUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetUserResult><User><UserName>car"#;
     let iam = Replay::answering(4, || cut_off("text/xml", 600, sent));
     // WHEN the quarantine step runs
     let error = quarantine_against(iam.iam()).await;
     // THEN the step fails Retryable (a transport failure, like no answer at all), naming the call
-    assert!(error.to_string().contains("GetUserPolicy"), "{error}");
+    assert!(error.to_string().contains("GetUser failed"), "{error}");
     assert_eq!(error.error_type(), "Retryable", "{error}");
 }

@@ -136,6 +136,45 @@ async fn approval_does_not_add_the_user_back_to_a_group_whose_policies_changed()
 }
 
 #[tokio::test]
+async fn approval_does_not_add_the_user_to_a_group_deleted_and_created_again_under_its_name() {
+    // GIVEN carol's membership of admins held back
+    let moto = Moto::start();
+    carol_and_admins(&moto, &policy("administrator-access.json"), true).await;
+    let output = membership_analysed(&moto).await;
+    let record = quarantined(&moto, &output.incident).await;
+    // AND admins deleted, and created again with the same policy, while the approval waited
+    let iam = moto.iam_client();
+    let admins = principal(PrincipalKind::Group, "admins");
+    iam.delete_group_policy()
+        .group_name("admins")
+        .policy_name("admins-all")
+        .send()
+        .await
+        .expect("DeleteGroupPolicy");
+    delete_principal(&iam, &admins).await;
+    create_principal(&iam, &admins).await;
+    put_inline_policy(
+        &iam,
+        &admins,
+        "admins-all",
+        &policy("administrator-access.json"),
+    )
+    .await;
+    // WHEN approval restores it
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
+    // THEN carol stays out: the approval was for the group she was taken out of
+    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
+    assert!(
+        restored
+            .detail
+            .starts_with("group admins was deleted and created again after the quarantine"),
+        "{}",
+        restored.detail
+    );
+    assert!(groups_of(&moto, "carol").await.is_empty());
+}
+
+#[tokio::test]
 async fn a_group_removal_whose_answer_was_lost_is_reported_applied_by_the_retry() {
     // GIVEN carol taken out of admins by the quarantine step, whose answer was then lost
     let moto = Moto::start();

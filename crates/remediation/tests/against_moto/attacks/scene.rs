@@ -93,7 +93,7 @@ pub fn forged_record(kind: Kind) -> QuarantineRecord {
             Some(DocumentRef::of(CLEAN_DOCUMENT)),
         ),
     };
-    QuarantineRecord::Applied(AppliedQuarantine {
+    QuarantineRecord::Applied(Box::new(AppliedQuarantine {
         action,
         original_document: DocumentRef::of(&administrator_access()),
         quarantined_document,
@@ -101,7 +101,8 @@ pub fn forged_record(kind: Kind) -> QuarantineRecord {
         omitted_changes: 0,
         omitted_grants: 0,
         findings: Vec::new(),
-    })
+        principal_ids: Vec::new(),
+    }))
 }
 
 /// A made-up restricted assessment whose quarantine would take AdministratorAccess away from

@@ -54,6 +54,72 @@ pub async fn create_principal(iam: &aws_sdk_iam::Client, principal: &Principal) 
     }
 }
 
+/// Deletes the user, role or group from moto (it must hold no policy and, for a group, no
+/// member), as someone does before creating another under the same name.
+pub async fn delete_principal(iam: &aws_sdk_iam::Client, principal: &Principal) {
+    let name = principal.name.as_str();
+    match principal.kind {
+        PrincipalKind::User => drop(
+            iam.delete_user()
+                .user_name(name)
+                .send()
+                .await
+                .expect("DeleteUser"),
+        ),
+        PrincipalKind::Role => drop(
+            iam.delete_role()
+                .role_name(name)
+                .send()
+                .await
+                .expect("DeleteRole"),
+        ),
+        PrincipalKind::Group => drop(
+            iam.delete_group()
+                .group_name(name)
+                .send()
+                .await
+                .expect("DeleteGroup"),
+        ),
+    }
+}
+
+/// The unique id moto gave the user, role or group.
+pub async fn principal_id(iam: &aws_sdk_iam::Client, principal: &Principal) -> String {
+    let name = principal.name.as_str();
+    match principal.kind {
+        PrincipalKind::User => {
+            iam.get_user()
+                .user_name(name)
+                .send()
+                .await
+                .expect("GetUser")
+                .user
+                .expect("a user")
+                .user_id
+        }
+        PrincipalKind::Role => {
+            iam.get_role()
+                .role_name(name)
+                .send()
+                .await
+                .expect("GetRole")
+                .role
+                .expect("a role")
+                .role_id
+        }
+        PrincipalKind::Group => {
+            iam.get_group()
+                .group_name(name)
+                .send()
+                .await
+                .expect("GetGroup")
+                .group
+                .expect("a group")
+                .group_id
+        }
+    }
+}
+
 /// Writes an inline policy straight through the SDK (set-up, independent of the code under test).
 pub async fn put_inline_policy(
     iam: &aws_sdk_iam::Client,
