@@ -23,7 +23,8 @@ pub const EVENT_SOURCE: &str = "iam-sentinel";
 pub enum Outcome {
     Quarantined,
     Restored,
-    /// Approved, but the policy changed after the quarantine: restoring would undo that change.
+    /// Approved, but the policy changed after the quarantine: restoring would undo that change
+    /// (or an inline original no longer fits the room the principal's other policies leave).
     RestoreSkipped,
     /// Approved, but the policy (or the version, inline policy or principal restored) was
     /// deleted while the decision waited: nothing to restore.
@@ -127,7 +128,8 @@ impl Outcome {
             Outcome::Restored => "The original policy is back in force, exactly as it was.",
             Outcome::RestoreSkipped => {
                 "Someone changed the policy after the quarantine, so putting the original back would \
-                 have undone their change. Nothing was restored: the policy is as they left it. The \
+                 have undone their change (or, for an inline policy, the principal's other inline policies \
+                 now leave it no room). Nothing was restored: the policy is as they left it. The \
                  original document is kept (Documents, below), to restore by hand if that is \
                  still wanted."
             }

@@ -303,7 +303,7 @@ pub fn decide_inline(
             principal: now.principal.clone(),
             policy_name: now.policy_name.clone(),
         };
-        if let Some(recorded) = recorded.filter(|r| r.is_of(&this)) {
+        if let Some(recorded) = recorded.filter(|r| r.took_away(&this)) {
             return deletion(now, &recorded.original, restricted)
                 .map(InlineDecision::DeletedBefore);
         }
@@ -386,21 +386,28 @@ fn taken_away(
 /// the quarantine delete where a rewrite would have fitted; counting less would make IAM refuse
 /// the rewrite.
 pub fn inline_budget(kind: PrincipalKind, other_documents: &[String]) -> usize {
-    let limit = match kind {
+    let used: usize = other_documents.iter().map(|d| inline_characters(d)).sum();
+    inline_quota(kind).saturating_sub(used)
+}
+
+/// The characters of an inline policy's quota: 2,048 for a user, 10,240 for a role, 5,120 for
+/// a group, all its inline policies together.
+pub fn inline_quota(kind: PrincipalKind) -> usize {
+    match kind {
         PrincipalKind::User => PolicyKind::UserInline,
         PrincipalKind::Role => PolicyKind::RoleInline,
         PrincipalKind::Group => PolicyKind::GroupInline,
     }
-    .size_limit();
-    let used: usize = other_documents
-        .iter()
-        .map(|d| {
-            d.chars()
-                .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'))
-                .count()
-        })
-        .sum();
-    limit.saturating_sub(used)
+    .size_limit()
+}
+
+/// An inline policy's characters as `inline_budget` counts them: as written, JSON's white
+/// space left out.
+pub fn inline_characters(document: &str) -> usize {
+    document
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'))
+        .count()
 }
 
 /// An attachment as it is now: the document is read only while the policy is attached.
@@ -422,19 +429,31 @@ pub enum AttachmentDecision {
     DetachedBefore(AppliedQuarantine),
 }
 
-/// What an earlier attempt of this incident's quarantine step recorded just before it
-/// detached a policy or took a user out of a group (`decision_log::intent_key`): the target,
-/// in full (`TargetKey::canonical`), and the original document it kept. A detachment leaves
-/// nothing in IAM to tell it from somebody else's; this does.
+/// What an earlier attempt of this incident's quarantine step recorded just before its last
+/// write (`decision_log::intent_key`): the target, in full (`TargetKey::canonical`), the
+/// original document it kept, and which write. A detachment, an inline deletion or a removal
+/// from a group leaves nothing in IAM to tell it from somebody else's; this does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub target: String,
     pub original: String,
+    pub intended: Intended,
+}
+
+/// Which write an attempt recorded it was about to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intended {
+    /// Take the grant away whole: detach, delete the inline policy, remove from the group.
+    TakeAway,
+    /// Rewrite the inline policy in place. Recorded so that a later attempt does not take an
+    /// earlier attempt's recorded deletion for its own: the rewrite came after it.
+    Rewrite,
 }
 
 impl Recorded {
-    fn is_of(&self, target: &Target) -> bool {
-        self.target == TargetKey::canonical(target)
+    /// Whether this records taking `target` away: what makes its absence this step's doing.
+    fn took_away(&self, target: &Target) -> bool {
+        self.intended == Intended::TakeAway && self.target == TargetKey::canonical(target)
     }
 }
 
@@ -450,7 +469,7 @@ pub fn decide_attachment(
             principal: now.principal.clone(),
             policy_arn: now.policy_arn.clone(),
         };
-        if let Some(recorded) = recorded.filter(|r| r.is_of(&this)) {
+        if let Some(recorded) = recorded.filter(|r| r.took_away(&this)) {
             return detachment(now, &recorded.original, restricted)
                 .map(AttachmentDecision::DetachedBefore);
         }
@@ -519,7 +538,7 @@ pub fn decide_membership(
             user: user.clone(),
             group: group.clone(),
         };
-        if let Some(recorded) = recorded.filter(|r| r.is_of(&this)) {
+        if let Some(recorded) = recorded.filter(|r| r.took_away(&this)) {
             return Ok(MembershipDecision::RemovedBefore(removal(
                 user,
                 group,

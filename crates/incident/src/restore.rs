@@ -6,6 +6,7 @@
 //! meanwhile (gone). The approval page shows the same plan before anyone decides.
 
 use crate::event::Principal;
+use crate::quarantine::{inline_budget, inline_characters, inline_quota};
 use crate::record::{PrincipalId, RestoreRecord, RestoreStatus, same_document};
 
 /// One IAM write of a restore, in the order given.
@@ -238,6 +239,9 @@ pub struct InlineRestoreNow {
     /// Whether the user, role or group still exists. Read only for a deleted policy still
     /// absent (IAM is asked only then); `true` otherwise.
     pub principal_exists: bool,
+    /// The principal's other inline policies now: what they leave of its quota is the room
+    /// the original must fit to go back.
+    pub other_documents: Vec<String>,
 }
 
 /// The attachments an approved managed policy's document is approved on: those it had when it
@@ -268,6 +272,19 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
         policy_name: policy_name.clone(),
         document: now.original.clone(),
     };
+    // The principal's other inline policies may have grown into the room since: IAM would
+    // refuse the original.
+    let room = inline_budget(principal.kind, &now.other_documents);
+    let needed = inline_characters(&now.original);
+    let does_not_fit = || {
+        skipped(format!(
+            "inline policy {policy_name} of {principal} no longer fits the {}'s inline-policy \
+             quota: its other inline policies leave {room} of {} characters now, and the \
+             original needs {needed}; IAM would refuse it (the original is kept)",
+            principal.kind_name(),
+            inline_quota(principal.kind),
+        ))
+    };
     let deleted_by_the_quarantine = now.quarantined.is_none();
     let Some(current) = now.current.as_deref() else {
         if !deleted_by_the_quarantine {
@@ -282,6 +299,9 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
                 "{principal} no longer exists (deleted after the quarantine): nothing to put \
                  inline policy {policy_name} back on"
             ));
+        }
+        if needed > room {
+            return does_not_fit();
         }
         return restored(
             vec![put_original()],
@@ -313,10 +333,36 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
             "inline policy {policy_name} of {principal} {since}: restoring would undo that change"
         ));
     }
+    if needed > room {
+        return does_not_fit();
+    }
     restored(
         vec![put_original()],
         format!("inline policy {policy_name} of {principal} holds its original document again"),
     )
+}
+
+/// The record of a restore whose `write` IAM refused for its size (`LimitExceeded`, `refusal`
+/// its answer): an inline policy the principal's other inline policies leave no room for,
+/// counted otherwise than `restore_inline` counts. `None` for any other write, which nothing
+/// the plan counts can make too large.
+pub fn refused_for_size(write: &RestoreWrite, refusal: &str) -> Option<RestoreRecord> {
+    let RestoreWrite::PutInline {
+        principal,
+        policy_name,
+        ..
+    } = write
+    else {
+        return None;
+    };
+    Some(RestoreRecord {
+        status: RestoreStatus::Skipped,
+        detail: format!(
+            "inline policy {policy_name} of {principal} no longer fits the {}'s inline-policy \
+             quota: IAM refused to put the original back ({refusal}); the original is kept",
+            principal.kind_name()
+        ),
+    })
 }
 
 /// A detached policy, as it is now.

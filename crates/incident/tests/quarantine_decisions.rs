@@ -3,7 +3,7 @@
 //! crates/remediation show the same paths through real IAM calls.
 
 use incident::quarantine::{
-    AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
+    AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, Intended, ManagedDecision,
     ManagedPolicyNow, MembershipDecision, MembershipNow, QuarantineError, Recorded, VersionSummary,
     decide_attachment, decide_inline, decide_managed, decide_membership, decide_missing,
     inline_budget, rewrite,
@@ -362,6 +362,10 @@ fn a_retry_reports_its_own_recorded_inline_deletion_and_nobody_elses() {
         policy_name: policy_name.into(),
     };
     let own = recorded(&deletion_of("cleanup"));
+    let rewrite_since = Recorded {
+        intended: Intended::Rewrite,
+        ..own.clone()
+    };
     let other_policy = recorded(&deletion_of("reports"));
     let detachment = recorded(&detachment_of(POLICY));
     // (case, the policy now, what was recorded, decision)
@@ -376,6 +380,12 @@ fn a_retry_reports_its_own_recorded_inline_deletion_and_nobody_elses() {
             "deleted, nothing recorded: superseded",
             None,
             None,
+            "not needed",
+        ),
+        (
+            "deleted after a later attempt rewrote it instead (its rewrite recorded): superseded",
+            None,
+            Some(&rewrite_since),
             "not needed",
         ),
         (
@@ -793,6 +803,7 @@ fn recorded(target: &Target) -> Recorded {
     Recorded {
         target: TargetKey::canonical(target),
         original: OFFENDING.into(),
+        intended: Intended::TakeAway,
     }
 }
 

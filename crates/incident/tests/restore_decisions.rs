@@ -2,6 +2,7 @@
 //! the quarantine is what is in force (approval was given for that state); restored already is
 //! finished, not skipped; anyone else's change since wins.
 
+use incident::quarantine::{inline_characters, inline_quota};
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestoreWrite,
     approved_attachments, replaced_since, restore_attachment, restore_inline, restore_managed,
@@ -173,6 +174,7 @@ fn inline_policy_restores() {
             quarantined: Some(QUARANTINED.into()),
             current: current.map(str::to_owned),
             principal_exists: true,
+            other_documents: Vec::new(),
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
@@ -225,9 +227,70 @@ fn deleted_inline_policy_restores() {
             quarantined: None,
             current: current.map(str::to_owned),
             principal_exists,
+            other_documents: Vec::new(),
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
+    }
+}
+
+#[test]
+fn an_original_the_other_inline_policies_left_no_room_for_is_not_put_back() {
+    let quota = inline_quota(PrincipalKind::Role);
+    let room_for_the_original = "x".repeat(quota - inline_characters(ORIGINAL));
+    let one_more = format!("{room_for_the_original}x");
+    // (case, what the quarantine wrote (None: deleted), the other policies now, status)
+    let cases = [
+        (
+            "rewritten, the others leave exactly its room",
+            Some(QUARANTINED),
+            &room_for_the_original,
+            RestoreStatus::Restored,
+        ),
+        (
+            "rewritten, the others grew by one character",
+            Some(QUARANTINED),
+            &one_more,
+            RestoreStatus::Skipped,
+        ),
+        (
+            "deleted, the others leave exactly its room",
+            None,
+            &room_for_the_original,
+            RestoreStatus::Restored,
+        ),
+        (
+            "deleted, the others grew by one character",
+            None,
+            &one_more,
+            RestoreStatus::Skipped,
+        ),
+    ];
+    for (case, quarantined, others, status) in cases {
+        let plan = restore_inline(&InlineRestoreNow {
+            principal: role(),
+            policy_name: "cleanup".into(),
+            original: ORIGINAL.into(),
+            quarantined: quarantined.map(str::to_owned),
+            current: quarantined.map(str::to_owned),
+            principal_exists: true,
+            other_documents: vec![others.clone()],
+        });
+        assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
+        if status == RestoreStatus::Skipped {
+            assert!(plan.writes.is_empty(), "{case}");
+            assert_eq!(
+                plan.record.detail,
+                format!(
+                    "inline policy cleanup of role data-pipeline no longer fits the role's \
+                     inline-policy quota: its other inline policies leave {} of 10240 characters \
+                     now, and the original needs {}; IAM would refuse it (the original is kept)",
+                    inline_characters(ORIGINAL) - 1,
+                    inline_characters(ORIGINAL)
+                ),
+                "{case}"
+            );
+        }
     }
 }
 
@@ -523,6 +586,7 @@ fn the_approval_page_says_what_approving_would_do_now() {
         quarantined: Some(QUARANTINED.into()),
         current: None,
         principal_exists: true,
+        other_documents: Vec::new(),
     });
     assert_eq!(
         inline_gone.approve_would(),

@@ -20,6 +20,7 @@ use incident::decision_log::{
     start_key,
 };
 use incident::history::StartRecord;
+use incident::quarantine::Intended;
 use incident::record::DocumentRef;
 use incident::rules_changed::RULES_KEY;
 use incident::{Target, TargetKey};
@@ -43,6 +44,9 @@ const TARGET: &str = "target";
 /// An intended quarantine's original document: its SHA-256 and length (a `DocumentRef`).
 const ORIGINAL: &str = "original";
 const CHARACTERS: &str = "characters";
+/// An intended quarantine's write (`Intended`): "takeAway" or "rewrite"; absent in an item
+/// written before rewrites were recorded, when only a take-away was.
+const INTENDED: &str = "intended";
 /// The baseline marker's group memberships (a string set of `TargetKey`s; absent when none).
 const MEMBERSHIPS: &str = "memberships";
 
@@ -191,17 +195,23 @@ impl DecisionTable {
     }
 
     /// Records what `incident`'s quarantine step is about to do, before it writes IAM: take
-    /// `target` away, its original document kept as `original`.
+    /// `target` away or rewrite it (`intended`), its original document kept as `original`.
     pub async fn record_intent(
         &self,
         incident: &str,
         target: &Target,
         original: &DocumentRef,
+        intended: Intended,
         now: OffsetDateTime,
     ) -> Result<(), StepError> {
+        let intended = match intended {
+            Intended::TakeAway => "takeAway",
+            Intended::Rewrite => "rewrite",
+        };
         self.put()
             .item(KEY, s(intent_key(incident)))
             .item(TARGET, s(TargetKey::canonical(target)))
+            .item(INTENDED, s(intended))
             .item(ORIGINAL, s(&original.sha256))
             .item(CHARACTERS, n(original.characters as i64))
             .item(AT, n(now.unix_timestamp()))
@@ -260,7 +270,10 @@ impl DecisionTable {
     /// What an earlier attempt of `incident`'s quarantine step recorded before it wrote IAM
     /// (the target in full, and the original document's reference), read consistently; `None`
     /// when there is none (or its item is not one: fail closed, unknown).
-    pub async fn intent(&self, incident: &str) -> Result<Option<(String, DocumentRef)>, StepError> {
+    pub async fn intent(
+        &self,
+        incident: &str,
+    ) -> Result<Option<(String, DocumentRef, Intended)>, StepError> {
         let Some(item) = self
             .read(&intent_key(incident), "intended quarantine")
             .await?
@@ -272,6 +285,11 @@ impl DecisionTable {
             .get(CHARACTERS)
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok());
+        // Absent: an item from before rewrites were recorded. Unknown: claims nothing.
+        let intended = match text(INTENDED).map(String::as_str) {
+            None | Some("takeAway") => Intended::TakeAway,
+            Some(_) => Intended::Rewrite,
+        };
         Ok(match (text(TARGET), text(ORIGINAL), characters) {
             (Some(target), Some(sha256), Some(characters)) => Some((
                 target.clone(),
@@ -279,6 +297,7 @@ impl DecisionTable {
                     sha256: sha256.clone(),
                     characters,
                 },
+                intended,
             )),
             _ => None,
         })

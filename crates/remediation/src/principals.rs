@@ -78,6 +78,27 @@ pub async fn principal_since(
     Ok(Some((policies, info.created)))
 }
 
+/// The principal's inline policies other than `policy_name`, as IAM holds them: what shares
+/// its inline-policy quota with that one. None when the principal is gone.
+pub async fn other_inline_documents(
+    iam: &IamPolicies,
+    principal: &Principal,
+    policy_name: &str,
+) -> Result<Vec<String>> {
+    let Some(names) = absent_if_missing(iam.inline_policy_names(principal).await)? else {
+        return Ok(Vec::new());
+    };
+    let mut documents = Vec::new();
+    for other in names {
+        if other != policy_name
+            && let Some(document) = iam.inline_document(principal, &other).await?
+        {
+            documents.push(document);
+        }
+    }
+    Ok(documents)
+}
+
 /// A group's own inline and attached policies, each marked as through the group; `None` when
 /// the group does not exist.
 pub async fn group_policies(iam: &IamPolicies, group: &str) -> Result<Option<Vec<SourcedPolicy>>> {

@@ -588,6 +588,7 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
                 applied.quarantined_document.as_ref().map(text_of)
             },
             principal_exists: true,
+            other_documents: Vec::new(),
         }),
         QuarantineAction::Detached {
             principal,

@@ -10,7 +10,7 @@ use crate::error::{StepError, invalid_input};
 use crate::executions::Executions;
 use crate::handlers::{StepInvocation, alert_if_refused, started_step, state_part};
 use crate::iam::IamPolicies;
-use crate::principals::{group_policies, principal_policies};
+use crate::principals::{group_policies, other_inline_documents, principal_policies};
 use crate::publisher::Notifier;
 use incident::boundary::{
     Boundary, BoundaryDecision, BoundaryNow, boundary_in_force, decide_put_back,
@@ -19,11 +19,11 @@ use incident::consistency::may_lag;
 use incident::decision_log::quarantined_target;
 use incident::membership::{added_grants, group_document};
 use incident::quarantine::{
-    AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, ManagedDecision,
+    AttachmentDecision, AttachmentNow, InlineDecision, InlinePolicyNow, Intended, ManagedDecision,
     ManagedPolicyNow, MembershipDecision, MembershipNow, Recorded, Rewrite, decide_attachment,
     decide_inline, decide_managed, decide_membership, decide_missing, deletion,
 };
-use incident::record::{AppliedQuarantine, attachments_document};
+use incident::record::{AppliedQuarantine, DocumentRef, attachments_document};
 use incident::{
     Analysed, Assessment, ChangeContext, DeletedVersion, Principal, PrincipalKind,
     QuarantineAction, QuarantineRecord, Target, Verdict,
@@ -264,16 +264,10 @@ async fn inline(
 ) -> Result<QuarantineRecord, StepError> {
     let iam = &deps.iam;
     let document = iam.inline_document(principal, policy_name).await?;
-    let mut other_documents = Vec::new();
-    if document.is_some() {
-        for other in iam.inline_policy_names(principal).await? {
-            if other != policy_name
-                && let Some(document) = iam.inline_document(principal, &other).await?
-            {
-                other_documents.push(document);
-            }
-        }
-    }
+    let other_documents = match document {
+        Some(_) => other_inline_documents(iam, principal, policy_name).await?,
+        None => Vec::new(),
+    };
     let recorded = recorded_before(name, document.is_some(), deps).await?;
     let now = InlinePolicyNow {
         principal: principal.clone(),
@@ -295,6 +289,14 @@ async fn inline(
         InlineDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
         InlineDecision::Rewrite(rewrite) => {
             keep(&rewrite, &deps.documents).await?;
+            // Over an earlier attempt's recorded deletion: a later retry must not take the
+            // policy's absence for that deletion.
+            let target = Target::InlinePolicy {
+                principal: principal.clone(),
+                policy_name: policy_name.to_owned(),
+            };
+            let original = DocumentRef::of(&rewrite.original);
+            about_to_write(name, &target, &original, Intended::Rewrite, deps).await?;
             match iam
                 .put_inline(principal, policy_name, &rewrite.quarantined)
                 .await
@@ -437,10 +439,23 @@ async fn about_to_take_away(
     if let Some(original) = original {
         deps.documents.put(original).await?;
     }
-    let now = time::OffsetDateTime::now_utc();
     let target = quarantined_target(&applied.action);
-    deps.decisions
-        .record_intent(name, &target, &applied.original_document, now)
+    let original = &applied.original_document;
+    about_to_write(name, &target, original, Intended::TakeAway, deps).await
+}
+
+/// Records the write this attempt is about to make to `target` (`recorded_before` reads it
+/// back after a lost answer).
+async fn about_to_write(
+    name: &str,
+    target: &Target,
+    original: &DocumentRef,
+    intended: Intended,
+    deps: &QuarantineDeps,
+) -> Result<(), StepError> {
+    let now = time::OffsetDateTime::now_utc();
+    (deps.decisions)
+        .record_intent(name, target, original, intended, now)
         .await
 }
 
@@ -455,11 +470,12 @@ async fn recorded_before(
     if in_force {
         return Ok(None);
     }
-    let Some((target, original)) = deps.decisions.intent(name).await? else {
+    let Some((target, original, intended)) = deps.decisions.intent(name).await? else {
         return Ok(None);
     };
     Ok(Some(Recorded {
         target,
+        intended,
         original: deps.documents.get(&original).await?,
     }))
 }

@@ -10,8 +10,8 @@ use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
-    RestoreWrite, approved_attachments, replaced_since, restore_attachment, restore_inline,
-    restore_managed, restore_membership,
+    RestoreWrite, approved_attachments, refused_for_size, replaced_since, restore_attachment,
+    restore_inline, restore_managed, restore_membership,
 };
 use incident::{
     Decision, DecisionRecord, Principal, QuarantineAction, QuarantineRecord, RestoreRecord,
@@ -27,7 +27,7 @@ use crate::executions::Executions;
 use crate::handlers::{StepInvocation, alert_if_refused, state_part};
 use crate::iam::IamPolicies;
 use crate::kms::MacKey;
-use crate::principals::group_policies;
+use crate::principals::{group_policies, other_inline_documents};
 use crate::publisher::Notifier;
 
 pub struct RestoreDeps {
@@ -182,11 +182,23 @@ pub async fn restore(
     let iam = &deps.iam;
     let action = quarantine.applied().map(|q| q.action.clone());
     let PlannedRestore {
-        plan: RestorePlan { writes, record },
+        plan: RestorePlan { writes, mut record },
         original,
     } = plan_restore(quarantine, iam, &deps.documents).await?;
     for write in &writes {
-        apply(write, iam).await?;
+        match apply(write, iam).await {
+            Ok(()) => {}
+            // IAM counted the principal's quota otherwise than the plan: nothing was written.
+            Err(StepError::Aws(refused)) if refused.is("LimitExceeded") => {
+                let Some(skipped) = refused_for_size(write, &refused.to_string()) else {
+                    return Err(StepError::Aws(refused));
+                };
+                tracing::warn!(error = %refused, "IAM refused to put the original back for its size");
+                record = skipped;
+                break;
+            }
+            Err(failure) => return Err(failure),
+        }
     }
     // The approved boundary is the one in force now: what a later change is compared with.
     if let Some((principal, boundary_arn)) = action
@@ -369,6 +381,13 @@ async fn inline_now(
         (None, None) => iam.principal_id(&principal).await?.is_some(),
         _ => true,
     };
+    // What shares the quota with the original, where it may go back.
+    let may_put_back = current.is_some() || (quarantined.is_none() && principal_exists);
+    let other_documents = if may_put_back {
+        other_inline_documents(iam, &principal, &policy_name).await?
+    } else {
+        Vec::new()
+    };
     Ok(InlineRestoreNow {
         principal,
         policy_name,
@@ -376,5 +395,6 @@ async fn inline_now(
         quarantined,
         current,
         principal_exists,
+        other_documents,
     })
 }

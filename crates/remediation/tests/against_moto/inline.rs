@@ -4,12 +4,15 @@
 
 use std::collections::BTreeSet;
 
+use incident::quarantine::Intended;
 use incident::{
-    Assessment, Principal, PrincipalKind, QuarantineAction, QuarantineRecord, RestoreStatus, Target,
+    Assessment, DocumentRef, Principal, PrincipalKind, QuarantineAction, QuarantineRecord,
+    RestoreStatus, Target,
 };
 use policy_engine::{Catalog, Edit, Policy, PolicyKind, RestrictedActions, plan};
 use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::restore::restore;
+use remediation::iam::IamPolicies;
 
 use serde_json::json;
 
@@ -463,6 +466,132 @@ async fn a_deleted_inline_policy_is_not_put_back_on_a_user_deleted_since() {
         restored.detail.contains("user carol no longer exists"),
         "{}",
         restored.detail
+    );
+}
+
+#[tokio::test]
+async fn an_inline_policy_whose_room_was_used_while_the_approval_waited_is_not_put_back() {
+    // GIVEN carol's policy deleted by the quarantine (her quota full)
+    let moto = Moto::start();
+    let (incident, _, _) = carol_with_a_full_quota(&moto).await;
+    let record = quarantined(&moto, &incident).await;
+    // AND carol given another inline policy while the approval waited, in the room it left
+    let carol = principal(PrincipalKind::User, "carol");
+    let more = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    put_inline_policy(&moto.iam_client(), &carol, "more-reports", more).await;
+    // WHEN approval restores it
+    let restored = restored(&moto, &record).await;
+    // THEN nothing is written (IAM would refuse it), and the record says why
+    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
+    assert!(
+        restored.detail.starts_with(
+            "inline policy staging-cleanup of user carol no longer fits the user's inline-policy \
+             quota: its other inline policies leave 3 of 2048 characters now"
+        ),
+        "{}",
+        restored.detail
+    );
+    let mut names = user_policy_names(&moto, "carol").await;
+    names.sort();
+    assert_eq!(names, ["more-reports", "read-reports"]);
+}
+
+#[tokio::test]
+async fn a_put_back_iam_refuses_for_its_size_is_skipped_not_failed() {
+    // GIVEN IAM counts otherwise than the plan: the deleted policy is absent, carol exists and
+    // has no other inline policy, and IAM refuses the put-back for its size all the same
+    let moto = Moto::start();
+    let (incident, _, _) = carol_with_a_full_quota(&moto).await;
+    let mut record = quarantined(&moto, &incident).await;
+    // (its principal's id left out: the ids are not what this is about)
+    if let QuarantineRecord::Applied(applied) = &mut record {
+        applied.principal_ids.clear();
+    }
+    let iam = Replay::in_turn(vec![
+        answer(404, "text/xml", NO_SUCH_POLICY),
+        answer(200, "text/xml", CAROL),
+        answer(200, "text/xml", NO_INLINE_POLICIES),
+        answer(409, "text/xml", POLICY_SIZE_EXCEEDED),
+    ]);
+    // WHEN approval restores it
+    let deps = restore_deps_with(IamPolicies::new(iam.iam()), moto.documents());
+    let restored = restore(record, &deps)
+        .await
+        .expect("a record, not a failure")
+        .record;
+    // THEN the restore is skipped, saying why, and the original is kept
+    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
+    assert!(
+        restored
+            .detail
+            .contains("no longer fits the user's inline-policy quota: IAM refused"),
+        "{}",
+        restored.detail
+    );
+    let requests = iam.request_bodies();
+    assert!(
+        requests[3].starts_with("Action=PutUserPolicy&"),
+        "{requests:?}"
+    );
+}
+
+const NO_SUCH_POLICY: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The user policy with name staging-cleanup cannot be found.</Message></Error><RequestId>1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b</RequestId></ErrorResponse>"#;
+const CAROL: &str = r#"<GetUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetUserResult><User><Path>/</Path><UserName>carol</UserName><UserId>AIDAEXAMPLECAROL0001</UserId><Arn>arn:aws:iam::123456789012:user/carol</Arn><CreateDate>2026-12-01T10:00:00Z</CreateDate></User></GetUserResult><ResponseMetadata><RequestId>2a3b4c5d-6e7f-4819-9a0b-1c2d3e4f5a6b</RequestId></ResponseMetadata></GetUserResponse>"#;
+const NO_INLINE_POLICIES: &str = r#"<ListUserPoliciesResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ListUserPoliciesResult><PolicyNames/><IsTruncated>false</IsTruncated></ListUserPoliciesResult><ResponseMetadata><RequestId>3b4c5d6e-7f8a-4920-8b1c-2d3e4f5a6b7c</RequestId></ResponseMetadata></ListUserPoliciesResponse>"#;
+const POLICY_SIZE_EXCEEDED: &str = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>LimitExceeded</Code><Message>Maximum policy size of 2048 bytes exceeded for user carol</Message></Error><RequestId>4c5d6e7f-8a9b-4031-9c2d-3e4f5a6b7c8d</RequestId></ErrorResponse>"#;
+
+#[tokio::test]
+async fn a_retry_does_not_take_a_deletion_for_its_own_once_a_later_attempt_rewrote_instead() {
+    // GIVEN carol's quota full: an attempt recorded that it would delete staging-cleanup, and
+    // IAM throttled its DeleteUserPolicy (the record stays, the policy too)
+    let moto = Moto::start();
+    let (incident, cleanup, _) = carol_with_a_full_quota(&moto).await;
+    let carol = principal(PrincipalKind::User, "carol");
+    let target = Target::InlinePolicy {
+        principal: carol.clone(),
+        policy_name: "staging-cleanup".into(),
+    };
+    let at = time::OffsetDateTime::now_utc();
+    (moto.decisions())
+        .record_intent(
+            INCIDENT,
+            &target,
+            &DocumentRef::of(&cleanup),
+            Intended::TakeAway,
+            at,
+        )
+        .await
+        .expect("the first attempt's record");
+    // AND carol's other policy went, so the next attempt rewrote instead; its answer was lost
+    let iam = moto.iam_client();
+    iam.delete_user_policy()
+        .user_name("carol")
+        .policy_name("read-reports")
+        .send()
+        .await
+        .expect("DeleteUserPolicy");
+    let rewritten = quarantined(&moto, &incident).await;
+    assert!(
+        matches!(
+            applied(&rewritten).action,
+            QuarantineAction::InlineRewritten { .. }
+        ),
+        "{rewritten:?}"
+    );
+    // AND carol then deleted the rewritten policy herself
+    iam.delete_user_policy()
+        .user_name("carol")
+        .policy_name("staging-cleanup")
+        .send()
+        .await
+        .expect("DeleteUserPolicy");
+    // WHEN the step is retried once more
+    let retried = quarantined(&moto, &incident).await;
+    // THEN the policy's absence is her doing, not a deletion of this step's: nothing for an
+    // approval to put back over it
+    assert!(
+        not_needed_reason(&retried).contains("no longer exists"),
+        "{retried:?}"
     );
 }
 
