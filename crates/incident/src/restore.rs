@@ -136,25 +136,29 @@ pub(crate) fn skipped(detail: String) -> RestorePlan {
 }
 
 /// Approval was given for the users, roles and groups the quarantine acted on (`recorded`,
-/// with the ids IAM had given them). One deleted and created again under the same name since
-/// has a new id: it is another principal, and restoring would grant it what nobody approved for
-/// it, so nothing is restored (gone). `now` holds the same principals as IAM has them now; one
-/// absent now is left to each kind's plan.
+/// with the ids IAM had given them). One deleted since has nothing to get back; one deleted and
+/// created again under the same name has a new id: it is another principal, and restoring
+/// would grant it what nobody approved for it. Either way nothing is restored (gone). `now`
+/// holds the same principals as IAM has them now.
 pub fn replaced_since(recorded: &[PrincipalId], now: &[PrincipalId]) -> Option<RestorePlan> {
     recorded.iter().find_map(|then| {
         let now_id = now
             .iter()
-            .find(|now| now.principal == then.principal)?
-            .id
-            .as_deref()?;
+            .find(|now| now.principal == then.principal)
+            .and_then(|now| now.id.as_deref());
         let principal = &then.principal;
-        match then.id.as_deref() {
-            Some(then_id) if then_id == now_id => None,
-            Some(then_id) => Some(gone(format!(
+        match (then.id.as_deref(), now_id) {
+            (Some(then_id), Some(now_id)) if then_id == now_id => None,
+            (None, None) => None,
+            (Some(then_id), Some(now_id)) => Some(gone(format!(
                 "{principal} was deleted and created again after the quarantine (IAM id \
                  {then_id} then, {now_id} now): the approval was for the earlier one"
             ))),
-            None => Some(gone(format!(
+            (Some(then_id), None) => Some(gone(format!(
+                "{principal} no longer exists (deleted after the quarantine; IAM id {then_id}): \
+                 nothing to give back"
+            ))),
+            (None, Some(now_id)) => Some(gone(format!(
                 "{principal} did not exist when the quarantine acted and was created since (IAM \
                  id {now_id}): the approval was not for it"
             ))),

@@ -440,8 +440,17 @@ fn a_principal_deleted_and_created_again_since_the_quarantine_gets_nothing_back(
             ),
         ),
         (
-            "the role gone now: left to the kind's plan",
+            "the role gone now",
             vec![with_id(role(), Some("AROAEXAMPLE1"))],
+            vec![with_id(role(), None)],
+            Some(
+                "role data-pipeline no longer exists (deleted after the quarantine; IAM id \
+                 AROAEXAMPLE1): nothing to give back",
+            ),
+        ),
+        (
+            "absent then and now: left to the kind's plan",
+            vec![with_id(role(), None)],
             vec![with_id(role(), None)],
             None,
         ),

@@ -23,10 +23,23 @@ use incident::history::StartRecord;
 use incident::quarantine::Intended;
 use incident::record::DocumentRef;
 use incident::rules_changed::RULES_KEY;
-use incident::{Target, TargetKey};
+use incident::{PrincipalId, Target, TargetKey};
 use time::OffsetDateTime;
 
 use crate::error::{AwsFailure, StepError};
+
+/// What an attempt of a quarantine step recorded before it wrote IAM (`record_intent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    /// The target, in full (`TargetKey::canonical`).
+    pub target: String,
+    /// The original document's reference.
+    pub original: DocumentRef,
+    pub intended: Intended,
+    /// The principals with their ids as the first attempt that wrote read them; `None` in an
+    /// item written before they were kept.
+    pub principal_ids: Option<Vec<PrincipalId>>,
+}
 
 /// The table's attributes.
 const KEY: &str = "pk";
@@ -47,6 +60,8 @@ const CHARACTERS: &str = "characters";
 /// An intended quarantine's write (`Intended`): "takeAway" or "rewrite"; absent in an item
 /// written before rewrites were recorded, when only a take-away was.
 const INTENDED: &str = "intended";
+/// An intended quarantine's principals with their ids as first read (`PrincipalId`s, JSON).
+const PRINCIPALS: &str = "principals";
 /// The baseline marker's group memberships (a string set of `TargetKey`s; absent when none).
 const MEMBERSHIPS: &str = "memberships";
 
@@ -195,23 +210,27 @@ impl DecisionTable {
     }
 
     /// Records what `incident`'s quarantine step is about to do, before it writes IAM: take
-    /// `target` away or rewrite it (`intended`), its original document kept as `original`.
+    /// `target` away or rewrite it (`intended`), its original document kept as `original`, on
+    /// the principals `principal_ids` names.
     pub async fn record_intent(
         &self,
         incident: &str,
         target: &Target,
         original: &DocumentRef,
         intended: Intended,
+        principal_ids: &[PrincipalId],
         now: OffsetDateTime,
     ) -> Result<(), StepError> {
         let intended = match intended {
             Intended::TakeAway => "takeAway",
             Intended::Rewrite => "rewrite",
         };
+        let principals = serde_json::to_string(principal_ids).expect("ids always serialise");
         self.put()
             .item(KEY, s(intent_key(incident)))
             .item(TARGET, s(TargetKey::canonical(target)))
             .item(INTENDED, s(intended))
+            .item(PRINCIPALS, s(principals))
             .item(ORIGINAL, s(&original.sha256))
             .item(CHARACTERS, n(original.characters as i64))
             .item(AT, n(now.unix_timestamp()))
@@ -267,13 +286,10 @@ impl DecisionTable {
         })
     }
 
-    /// What an earlier attempt of `incident`'s quarantine step recorded before it wrote IAM
-    /// (the target in full, and the original document's reference), read consistently; `None`
-    /// when there is none (or its item is not one: fail closed, unknown).
-    pub async fn intent(
-        &self,
-        incident: &str,
-    ) -> Result<Option<(String, DocumentRef, Intended)>, StepError> {
+    /// What an earlier attempt of `incident`'s quarantine step recorded before it wrote IAM,
+    /// read consistently; `None` when there is none (or its item is not one: fail closed,
+    /// unknown).
+    pub async fn intent(&self, incident: &str) -> Result<Option<Intent>, StepError> {
         let Some(item) = self
             .read(&intent_key(incident), "intended quarantine")
             .await?
@@ -290,15 +306,17 @@ impl DecisionTable {
             None | Some("takeAway") => Intended::TakeAway,
             Some(_) => Intended::Rewrite,
         };
+        let principal_ids = text(PRINCIPALS).and_then(|json| serde_json::from_str(json).ok());
         Ok(match (text(TARGET), text(ORIGINAL), characters) {
-            (Some(target), Some(sha256), Some(characters)) => Some((
-                target.clone(),
-                DocumentRef {
+            (Some(target), Some(sha256), Some(characters)) => Some(Intent {
+                target: target.clone(),
+                original: DocumentRef {
                     sha256: sha256.clone(),
                     characters,
                 },
                 intended,
-            )),
+                principal_ids,
+            }),
             _ => None,
         })
     }

@@ -4,7 +4,7 @@
 //! `incident::quarantine` decide, then writes.
 
 use crate::boundaries::{self, InForce};
-use crate::decisions::DecisionTable;
+use crate::decisions::{DecisionTable, Intent};
 use crate::documents::DocumentStore;
 use crate::error::{StepError, invalid_input};
 use crate::executions::Executions;
@@ -25,7 +25,7 @@ use incident::quarantine::{
 };
 use incident::record::{AppliedQuarantine, DocumentRef, attachments_document};
 use incident::{
-    Analysed, Assessment, ChangeContext, DeletedVersion, Principal, PrincipalKind,
+    Analysed, Assessment, ChangeContext, DeletedVersion, Principal, PrincipalId, PrincipalKind,
     QuarantineAction, QuarantineRecord, Target, Verdict,
 };
 use policy_engine::rules::Mode;
@@ -98,11 +98,7 @@ pub async fn quarantine(
         ));
     };
     let restricted = &restricted;
-    // Read before any write: approval is for these principals (`replaced_since`).
-    let principal_ids = deps
-        .iam
-        .principal_ids(analysed.change.target.principals())
-        .await?;
+    let attempt = &Attempt::begin(name, &analysed.change.target, deps).await?;
     let record = match &analysed.change.target {
         Target::ManagedPolicy { policy_arn } => {
             managed(
@@ -120,7 +116,7 @@ pub async fn quarantine(
         } => {
             let analysed_document = deps.documents.get(&analysed.document).await?;
             inline(
-                name,
+                attempt,
                 principal,
                 policy_name,
                 &analysed_document,
@@ -133,9 +129,9 @@ pub async fn quarantine(
         Target::Attachment {
             principal,
             policy_arn,
-        } => attachment(name, principal, policy_arn, lagging, restricted, deps).await?,
+        } => attachment(attempt, principal, policy_arn, lagging, restricted, deps).await?,
         Target::GroupMembership { user, group } => {
-            membership(name, user, group, lagging, restricted, deps).await?
+            membership(attempt, user, group, lagging, restricted, deps).await?
         }
         Target::TrustPolicy { .. } => {
             return Err(invalid_input(
@@ -143,13 +139,13 @@ pub async fn quarantine(
             ));
         }
         Target::PermissionsBoundary { principal } => {
-            boundary_put_back(principal, &analysed, lagging, restricted, deps).await?
+            boundary_put_back(attempt, principal, &analysed, lagging, restricted, deps).await?
         }
     };
     Ok(match record {
         QuarantineRecord::Applied(mut applied) => {
             tracing::info!(action = ?applied.action, "quarantined");
-            applied.principal_ids = principal_ids;
+            applied.principal_ids = attempt.principal_ids.clone();
             QuarantineRecord::Applied(applied)
         }
         QuarantineRecord::NotNeeded { reason } => {
@@ -157,6 +153,44 @@ pub async fn quarantine(
             QuarantineRecord::NotNeeded { reason }
         }
     })
+}
+
+/// This attempt of the step: its execution's name, what an earlier attempt recorded before its
+/// write, and the ids of the principals the change names.
+struct Attempt<'a> {
+    name: &'a str,
+    earlier: Option<Intent>,
+    principal_ids: Vec<PrincipalId>,
+}
+
+impl<'a> Attempt<'a> {
+    /// The ids are those the execution's first attempt to write read, before any write: a
+    /// retry that reports that attempt's work names the principals it acted on, never one
+    /// deleted and created again since (`restore::replaced_since`). Read from IAM otherwise.
+    async fn begin(
+        name: &'a str,
+        target: &Target,
+        deps: &QuarantineDeps,
+    ) -> Result<Attempt<'a>, StepError> {
+        let principals = target.principals();
+        if principals.is_empty() {
+            return Ok(Attempt {
+                name,
+                earlier: None,
+                principal_ids: Vec::new(),
+            });
+        }
+        let earlier = deps.decisions.intent(name).await?;
+        let principal_ids = match earlier.as_ref().and_then(|e| e.principal_ids.clone()) {
+            Some(ids) => ids,
+            None => deps.iam.principal_ids(principals).await?,
+        };
+        Ok(Attempt {
+            name,
+            earlier,
+            principal_ids,
+        })
+    }
 }
 
 async fn managed(
@@ -254,7 +288,7 @@ async fn delete_spare_version(
 /// Rewrites the inline policy in place while it grants a restricted action; deletes it when no
 /// rewrite fits the principal's quota, recording that first, as for [`attachment`].
 async fn inline(
-    name: &str,
+    attempt: &Attempt<'_>,
     principal: &Principal,
     policy_name: &str,
     analysed_document: &str,
@@ -268,7 +302,7 @@ async fn inline(
         Some(_) => other_inline_documents(iam, principal, policy_name).await?,
         None => Vec::new(),
     };
-    let recorded = recorded_before(name, document.is_some(), deps).await?;
+    let recorded = recorded_before(attempt, document.is_some(), deps).await?;
     let now = InlinePolicyNow {
         principal: principal.clone(),
         policy_name: policy_name.to_owned(),
@@ -285,7 +319,7 @@ async fn inline(
     Ok(match decision {
         InlineDecision::NotNeeded(reason) => not_needed(&reason),
         InlineDecision::DeletedBefore(applied) => already_applied(applied),
-        InlineDecision::Delete(applied) => delete_inline(name, &now, applied, deps).await?,
+        InlineDecision::Delete(applied) => delete_inline(attempt, &now, applied, deps).await?,
         InlineDecision::InPlace { rewrite, action } => in_place(rewrite, action, deps).await?,
         InlineDecision::Rewrite(rewrite) => {
             keep(&rewrite, &deps.documents).await?;
@@ -296,7 +330,7 @@ async fn inline(
                 policy_name: policy_name.to_owned(),
             };
             let original = DocumentRef::of(&rewrite.original);
-            about_to_write(name, &target, &original, Intended::Rewrite, deps).await?;
+            about_to_write(attempt, &target, &original, Intended::Rewrite, deps).await?;
             match iam
                 .put_inline(principal, policy_name, &rewrite.quarantined)
                 .await
@@ -312,7 +346,7 @@ async fn inline(
                 Err(refused) if refused.is("LimitExceeded") => {
                     tracing::warn!(error = %refused, "IAM refused the rewrite for its size: deleting instead");
                     let applied = deletion(&now, &rewrite.original, restricted)?;
-                    delete_inline(name, &now, applied, deps).await?
+                    delete_inline(attempt, &now, applied, deps).await?
                 }
                 Err(failure) => return Err(failure.into()),
             }
@@ -323,12 +357,12 @@ async fn inline(
 /// Deletes the inline policy `now` shows, as `applied` records it, after keeping its document
 /// and recording the deletion (as for a detachment).
 async fn delete_inline(
-    name: &str,
+    attempt: &Attempt<'_>,
     now: &InlinePolicyNow,
     applied: AppliedQuarantine,
     deps: &QuarantineDeps,
 ) -> Result<QuarantineRecord, StepError> {
-    about_to_take_away(name, now.document.as_deref(), &applied, deps).await?;
+    about_to_take_away(attempt, now.document.as_deref(), &applied, deps).await?;
     deps.iam
         .delete_inline(&now.principal, &now.policy_name)
         .await?;
@@ -339,7 +373,7 @@ async fn delete_inline(
 /// first (`DecisionTable::record_intent`): after a lost answer, a retry that finds the policy
 /// detached reads there that the detachment was its own.
 async fn attachment(
-    name: &str,
+    attempt: &Attempt<'_>,
     principal: &Principal,
     policy_arn: &str,
     lagging: bool,
@@ -359,13 +393,13 @@ async fn attachment(
         attached,
         document,
     };
-    let recorded = recorded_before(name, attached, deps).await?;
+    let recorded = recorded_before(attempt, attached, deps).await?;
     Ok(
         match decide_attachment(&now, lagging, restricted, recorded.as_ref())? {
             AttachmentDecision::NotNeeded(reason) => not_needed(&reason),
             AttachmentDecision::DetachedBefore(applied) => already_applied(applied),
             AttachmentDecision::Detach(applied) => {
-                about_to_take_away(name, now.document.as_deref(), &applied, deps).await?;
+                about_to_take_away(attempt, now.document.as_deref(), &applied, deps).await?;
                 iam.detach(principal, policy_arn).await?;
                 QuarantineRecord::Applied(Box::new(applied))
             }
@@ -377,7 +411,7 @@ async fn attachment(
 /// policies are kept first (what an approval re-adds the user to), and what it is about to do
 /// recorded, as for [`attachment`].
 async fn membership(
-    name: &str,
+    attempt: &Attempt<'_>,
     user: &str,
     group: &str,
     lagging: bool,
@@ -415,12 +449,12 @@ async fn membership(
         group_document: group_policies.map(|p| group_document(group, &p)),
         added,
     };
-    let recorded = recorded_before(name, member, deps).await?;
+    let recorded = recorded_before(attempt, member, deps).await?;
     Ok(match decide_membership(&now, lagging, recorded.as_ref())? {
         MembershipDecision::NotNeeded(reason) => not_needed(&reason),
         MembershipDecision::RemovedBefore(applied) => already_applied(applied),
         MembershipDecision::Remove(applied) => {
-            about_to_take_away(name, now.group_document.as_deref(), &applied, deps).await?;
+            about_to_take_away(attempt, now.group_document.as_deref(), &applied, deps).await?;
             iam.remove_user_from_group(user, group).await?;
             QuarantineRecord::Applied(Box::new(applied))
         }
@@ -431,7 +465,7 @@ async fn membership(
 /// store, then what `applied` is about to take away recorded (`recorded_before` reads it back
 /// after a lost answer).
 async fn about_to_take_away(
-    name: &str,
+    attempt: &Attempt<'_>,
     original: Option<&str>,
     applied: &AppliedQuarantine,
     deps: &QuarantineDeps,
@@ -441,42 +475,40 @@ async fn about_to_take_away(
     }
     let target = quarantined_target(&applied.action);
     let original = &applied.original_document;
-    about_to_write(name, &target, original, Intended::TakeAway, deps).await
+    about_to_write(attempt, &target, original, Intended::TakeAway, deps).await
 }
 
-/// Records the write this attempt is about to make to `target` (`recorded_before` reads it
-/// back after a lost answer).
+/// Records the write this attempt is about to make to `target`, with the principals' ids
+/// (`recorded_before` and `Attempt::begin` read it back after a lost answer).
 async fn about_to_write(
-    name: &str,
+    attempt: &Attempt<'_>,
     target: &Target,
     original: &DocumentRef,
     intended: Intended,
     deps: &QuarantineDeps,
 ) -> Result<(), StepError> {
     let now = time::OffsetDateTime::now_utc();
+    let ids = &attempt.principal_ids;
     (deps.decisions)
-        .record_intent(name, target, original, intended, now)
+        .record_intent(attempt.name, target, original, intended, ids, now)
         .await
 }
 
 /// What an earlier attempt of this step recorded it was about to do, its original document
-/// read back from the store: read only when the grant is already gone (`in_force` false), the
-/// one case where it can matter.
+/// read back from the store: only when the grant is already gone (`in_force` false), the one
+/// case where it can matter.
 async fn recorded_before(
-    name: &str,
+    attempt: &Attempt<'_>,
     in_force: bool,
     deps: &QuarantineDeps,
 ) -> Result<Option<Recorded>, StepError> {
-    if in_force {
-        return Ok(None);
-    }
-    let Some((target, original, intended)) = deps.decisions.intent(name).await? else {
+    let Some(earlier) = attempt.earlier.as_ref().filter(|_| !in_force) else {
         return Ok(None);
     };
     Ok(Some(Recorded {
-        target,
-        intended,
-        original: deps.documents.get(&original).await?,
+        target: earlier.target.clone(),
+        intended: earlier.intended,
+        original: deps.documents.get(&earlier.original).await?,
     }))
 }
 
@@ -490,6 +522,7 @@ fn already_applied(applied: AppliedQuarantine) -> QuarantineRecord {
 /// `incident::boundary` decides on the principal as IAM holds it now, and records it in the
 /// ledger: it is the boundary in force.
 async fn boundary_put_back(
+    attempt: &Attempt<'_>,
     principal: &Principal,
     analysed: &Analysed,
     lagging: bool,
@@ -539,6 +572,11 @@ async fn boundary_put_back(
     deps.documents.put(&put_back.original).await?;
     deps.documents.put(&put_back.boundary.document).await?;
     if write {
+        let target = Target::PermissionsBoundary {
+            principal: principal.clone(),
+        };
+        let original = DocumentRef::of(&put_back.original);
+        about_to_write(attempt, &target, &original, Intended::Rewrite, deps).await?;
         iam.put_boundary(principal, &put_back.boundary.arn).await?;
     }
     let source = format!(

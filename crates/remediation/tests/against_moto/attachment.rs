@@ -439,3 +439,30 @@ async fn approval_does_not_reattach_to_a_role_deleted_and_created_again_under_it
     );
     assert!(ROLE.attached_now(&moto).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_retry_after_the_role_was_created_again_names_the_role_it_detached_from() {
+    // GIVEN AdministratorAccess detached from data-pipeline, the step's answer lost
+    let moto = Moto::start();
+    ROLE.attached(&moto).await;
+    let iam = moto.iam_client();
+    let first_id = principal_id(&iam, &ROLE.principal()).await;
+    quarantined(&moto, &ROLE.incident()).await;
+    // AND the role deleted, and another created under its name, before the step was retried
+    delete_principal(&iam, &ROLE.principal()).await;
+    create_principal(&iam, &ROLE.principal()).await;
+    // WHEN the step is retried
+    let retried = quarantined(&moto, &ROLE.incident()).await;
+    // THEN it reports its detachment with the id of the role it detached from
+    assert_eq!(
+        applied(&retried).principal_ids,
+        [PrincipalId {
+            principal: ROLE.principal(),
+            id: Some(first_id)
+        }]
+    );
+    // AND approval gives the new role nothing
+    let restored = restore(retried, &restore_deps(&moto)).await.unwrap().record;
+    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
+    assert!(ROLE.attached_now(&moto).await.is_empty());
+}

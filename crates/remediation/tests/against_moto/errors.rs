@@ -11,7 +11,7 @@ use remediation::StepError;
 use remediation::error::AwsFailure;
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
 use remediation::handlers::publish::{Published, publish};
-use remediation::handlers::quarantine::quarantine;
+use remediation::handlers::quarantine::{QuarantineDeps, quarantine};
 use remediation::handlers::restore::restore;
 use remediation::iam::IamPolicies;
 use remediation::publisher::{Notifier, Publisher};
@@ -39,7 +39,10 @@ async fn quarantine_against(iam: aws_sdk_iam::Client) -> StepError {
     let change = change_of(&event("put-user-policy.json"));
     moto.keep(change.document.as_deref().expect("a document"))
         .await;
-    let deps = quarantine_deps_with(IamPolicies::new(iam), moto.documents());
+    let deps = QuarantineDeps {
+        iam: IamPolicies::new(iam),
+        ..quarantine_deps(&moto)
+    };
     let incident = assessment_for(change);
     quarantine(INCIDENT, incident, &deps)
         .await

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use incident::quarantine::Intended;
 use incident::{
-    Assessment, DocumentRef, Principal, PrincipalKind, QuarantineAction, QuarantineRecord,
-    RestoreStatus, Target,
+    Assessment, DocumentRef, Principal, PrincipalId, PrincipalKind, QuarantineAction,
+    QuarantineRecord, RestoreStatus, Target,
 };
 use policy_engine::{Catalog, Edit, Policy, PolicyKind, RestrictedActions, plan};
 use remediation::handlers::analyse::handle as analyse_change;
@@ -558,6 +558,10 @@ async fn a_retry_does_not_take_a_deletion_for_its_own_once_a_later_attempt_rewro
             &target,
             &DocumentRef::of(&cleanup),
             Intended::TakeAway,
+            &[PrincipalId {
+                principal: carol.clone(),
+                id: Some(principal_id(&moto.iam_client(), &carol).await),
+            }],
             at,
         )
         .await
