@@ -447,12 +447,12 @@ async fn a_deleted_inline_policy_is_not_put_back_on_a_user_deleted_since() {
     let (incident, _, _) = carol_with_a_full_quota(&moto).await;
     let record = quarantined(&moto, &incident).await;
     let iam = moto.iam_client();
-    iam.delete_user_policy()
-        .user_name("carol")
-        .policy_name("read-reports")
-        .send()
-        .await
-        .expect("DeleteUserPolicy");
+    delete_inline_policy(
+        &iam,
+        &principal(PrincipalKind::User, "carol"),
+        "read-reports",
+    )
+    .await;
     iam.delete_user()
         .user_name("carol")
         .send()
@@ -568,12 +568,12 @@ async fn a_retry_does_not_take_a_deletion_for_its_own_once_a_later_attempt_rewro
         .expect("the first attempt's record");
     // AND carol's other policy went, so the next attempt rewrote instead; its answer was lost
     let iam = moto.iam_client();
-    iam.delete_user_policy()
-        .user_name("carol")
-        .policy_name("read-reports")
-        .send()
-        .await
-        .expect("DeleteUserPolicy");
+    delete_inline_policy(
+        &iam,
+        &principal(PrincipalKind::User, "carol"),
+        "read-reports",
+    )
+    .await;
     let rewritten = quarantined(&moto, &incident).await;
     assert!(
         matches!(
@@ -583,12 +583,12 @@ async fn a_retry_does_not_take_a_deletion_for_its_own_once_a_later_attempt_rewro
         "{rewritten:?}"
     );
     // AND carol then deleted the rewritten policy herself
-    iam.delete_user_policy()
-        .user_name("carol")
-        .policy_name("staging-cleanup")
-        .send()
-        .await
-        .expect("DeleteUserPolicy");
+    delete_inline_policy(
+        &iam,
+        &principal(PrincipalKind::User, "carol"),
+        "staging-cleanup",
+    )
+    .await;
     // WHEN the step is retried once more
     let retried = quarantined(&moto, &incident).await;
     // THEN the policy's absence is her doing, not a deletion of this step's: nothing for an

@@ -145,12 +145,12 @@ async fn approval_does_not_add_the_user_to_a_group_deleted_and_created_again_und
     // AND admins deleted, and created again with the same policy, while the approval waited
     let iam = moto.iam_client();
     let admins = principal(PrincipalKind::Group, "admins");
-    iam.delete_group_policy()
-        .group_name("admins")
-        .policy_name("admins-all")
-        .send()
-        .await
-        .expect("DeleteGroupPolicy");
+    delete_inline_policy(
+        &iam,
+        &principal(PrincipalKind::Group, "admins"),
+        "admins-all",
+    )
+    .await;
     delete_principal(&iam, &admins).await;
     create_principal(&iam, &admins).await;
     put_inline_policy(

@@ -83,6 +83,37 @@ pub async fn delete_principal(iam: &aws_sdk_iam::Client, principal: &Principal) 
     }
 }
 
+/// Deletes an inline policy straight through the SDK, as its owner would.
+pub async fn delete_inline_policy(iam: &aws_sdk_iam::Client, principal: &Principal, name: &str) {
+    let principal_name = principal.name.as_str();
+    match principal.kind {
+        PrincipalKind::User => drop(
+            iam.delete_user_policy()
+                .user_name(principal_name)
+                .policy_name(name)
+                .send()
+                .await
+                .expect("DeleteUserPolicy"),
+        ),
+        PrincipalKind::Role => drop(
+            iam.delete_role_policy()
+                .role_name(principal_name)
+                .policy_name(name)
+                .send()
+                .await
+                .expect("DeleteRolePolicy"),
+        ),
+        PrincipalKind::Group => drop(
+            iam.delete_group_policy()
+                .group_name(principal_name)
+                .policy_name(name)
+                .send()
+                .await
+                .expect("DeleteGroupPolicy"),
+        ),
+    }
+}
+
 /// The unique id moto gave the user, role or group.
 pub async fn principal_id(iam: &aws_sdk_iam::Client, principal: &Principal) -> String {
     let name = principal.name.as_str();
