@@ -306,7 +306,17 @@ impl DecisionTable {
             None | Some("takeAway") => Intended::TakeAway,
             Some(_) => Intended::Rewrite,
         };
-        let principal_ids = text(PRINCIPALS).and_then(|json| serde_json::from_str(json).ok());
+        // Present but unreadable fails the step: reading the ids again instead could name a
+        // principal created since (only this step writes these items).
+        let principal_ids = match text(PRINCIPALS) {
+            None => None,
+            Some(json) => Some(serde_json::from_str(json).map_err(|e| {
+                AwsFailure::unusable_answer(
+                    "DynamoDB GetItem (intended quarantine)",
+                    &format!("holds principals that do not read: {e}"),
+                )
+            })?),
+        };
         Ok(match (text(TARGET), text(ORIGINAL), characters) {
             (Some(target), Some(sha256), Some(characters)) => Some(Intent {
                 target: target.clone(),

@@ -9,6 +9,7 @@
 //! exercised here.
 
 use incident::decision_log::{boundary_key, canonical_digest};
+use incident::quarantine::Intended;
 use incident::{Assessment, PrincipalKind, QuarantineAction, RestoreStatus, Verdict};
 use remediation::handlers::analyse::{AnalyseDeps, handle as analyse_change};
 use remediation::handlers::quarantine::quarantine;
@@ -250,6 +251,13 @@ async fn a_deleted_boundary_is_put_back_and_deleted_again_on_approval() {
         )
         .await,
         json(&policy("pipeline-boundary.json"))
+    );
+    // AND the put-back was recorded first with the role's id, which a retry's record names
+    let intent = (moto.decisions().intent(INCIDENT).await.unwrap()).expect("the put-back recorded");
+    assert_eq!(intent.intended, Intended::Rewrite);
+    assert_eq!(
+        Some(applied(&record).principal_ids.clone()),
+        intent.principal_ids
     );
     // WHEN approval restores it
     let restored = restore(record, &restore_with(&moto)).await.unwrap().record;

@@ -8,8 +8,12 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use incident::decision_log::{GrantKey, GrantStatus, IncidentRecord, canonical_digest};
-use incident::{Decision, Outcome, Principal, PrincipalKind, RestoreStatus, Target, TargetKey};
-use remediation::decisions::{Claim, DecisionTable};
+use incident::quarantine::Intended;
+use incident::{
+    Decision, DocumentRef, Outcome, Principal, PrincipalId, PrincipalKind, RestoreStatus, Target,
+    TargetKey,
+};
+use remediation::decisions::{Claim, DecisionTable, Intent};
 use remediation::handlers::publish::{self, PublishInput};
 use time::OffsetDateTime;
 
@@ -148,6 +152,78 @@ async fn put_deciding(table: &DecisionTable, pk: String, incident: &str, at: Off
         .send()
         .await
         .unwrap();
+}
+
+/// A `quarantine#` item written straight to the table, as an earlier version of the step (or a
+/// corruption) left it: `principals` as given, no `intended`.
+async fn put_intent_item(
+    table: &DecisionTable,
+    incident: &str,
+    target: &Target,
+    principals: Option<&str>,
+) {
+    let mut put = table
+        .client
+        .put_item()
+        .table_name(&table.table)
+        .item("pk", AttributeValue::S(format!("quarantine#{incident}")))
+        .item("target", AttributeValue::S(TargetKey::canonical(target)))
+        .item("original", AttributeValue::S(DocumentRef::of("{}").sha256))
+        .item("characters", AttributeValue::N("2".into()));
+    if let Some(principals) = principals {
+        put = put.item("principals", AttributeValue::S(principals.into()));
+    }
+    put.send().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_intended_quarantine_reads_back_as_recorded_and_one_whose_ids_do_not_read_fails() {
+    let moto = Moto::start();
+    let table = moto.decisions();
+    let carol = principal(PrincipalKind::User, "carol");
+    let target = Target::InlinePolicy {
+        principal: carol.clone(),
+        policy_name: "cleanup".into(),
+    };
+    let ids = [PrincipalId {
+        principal: carol,
+        id: Some("AIDAEXAMPLECAROL0001".into()),
+    }];
+    // GIVEN a rewrite recorded WHEN read back THEN it reads as recorded
+    let now = OffsetDateTime::now_utc();
+    (table.record_intent(
+        "rewrite",
+        &target,
+        &DocumentRef::of("{}"),
+        Intended::Rewrite,
+        &ids,
+        now,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        table.intent("rewrite").await.unwrap(),
+        Some(Intent {
+            target: TargetKey::canonical(&target),
+            original: DocumentRef::of("{}"),
+            intended: Intended::Rewrite,
+            principal_ids: Some(ids.to_vec()),
+        })
+    );
+    // GIVEN an item from before rewrites and ids were recorded THEN a take-away without ids
+    put_intent_item(&table, "older", &target, None).await;
+    let older = table.intent("older").await.unwrap().expect("an intent");
+    assert_eq!(
+        (older.intended, older.principal_ids),
+        (Intended::TakeAway, None)
+    );
+    // GIVEN ids that do not read THEN the step fails rather than read them again from IAM
+    put_intent_item(&table, "garbled", &target, Some("[{\"kind\":")).await;
+    let error = table.intent("garbled").await.expect_err("unreadable ids");
+    assert!(
+        error.to_string().contains("principals that do not read"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
