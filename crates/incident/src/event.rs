@@ -99,10 +99,11 @@ pub enum Target {
 }
 
 impl Target {
-    /// The users, roles and groups the change names: those a quarantine of it acts on.
+    /// The users, roles and groups a quarantine of the change acts on (none for a managed
+    /// policy's document, nor for a trust policy, which is never quarantined).
     pub fn principals(&self) -> Vec<Principal> {
         match self {
-            Target::ManagedPolicy { .. } => Vec::new(),
+            Target::ManagedPolicy { .. } | Target::TrustPolicy { .. } => Vec::new(),
             Target::InlinePolicy { principal, .. }
             | Target::Attachment { principal, .. }
             | Target::PermissionsBoundary { principal } => vec![principal.clone()],
@@ -116,10 +117,6 @@ impl Target {
                     name: group.clone(),
                 },
             ],
-            Target::TrustPolicy { role_name } => vec![Principal {
-                kind: PrincipalKind::Role,
-                name: role_name.clone(),
-            }],
         }
     }
 }

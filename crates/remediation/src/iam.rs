@@ -263,26 +263,18 @@ impl IamPolicies {
     /// The unique id IAM gave the user, role or group (GetUser, GetRole, GetGroup); `None` when
     /// it does not exist.
     pub async fn principal_id(&self, principal: &Principal) -> Result<Option<String>> {
-        let name = principal.name.as_str();
-        let id = match principal.kind {
-            PrincipalKind::User => (self.client.get_user().user_name(name).send().await)
-                .map(|o| o.user().map(|u| u.user_id().to_owned()))
-                .map_err(|e| AwsFailure::from_sdk("GetUser", e)),
-            PrincipalKind::Role => (self.client.get_role().role_name(name).send().await)
-                .map(|o| o.role().map(|r| r.role_id().to_owned()))
-                .map_err(|e| AwsFailure::from_sdk("GetRole", e)),
-            // One member is enough: only the group itself is read.
-            PrincipalKind::Group => (self
-                .client
-                .get_group()
-                .group_name(name)
-                .max_items(1)
-                .send()
-                .await)
-                .map(|o| o.group().map(|g| g.group_id().to_owned()))
-                .map_err(|e| AwsFailure::from_sdk("GetGroup", e)),
-        };
-        Ok(absent_if_missing(id)?.flatten())
+        if principal.kind != PrincipalKind::Group {
+            return Ok(self.principal_info(principal).await?.map(|info| info.id));
+        }
+        // One member is enough: only the group itself is read.
+        let group = (self.client.get_group())
+            .group_name(&principal.name)
+            .max_items(1)
+            .send()
+            .await
+            .map(|o| o.group().map(|g| g.group_id().to_owned()))
+            .map_err(|e| AwsFailure::from_sdk("GetGroup", e));
+        Ok(absent_if_missing(group)?.flatten())
     }
 
     /// Each principal with the unique id IAM has for it now (`principal_id`).
@@ -394,6 +386,8 @@ impl IamPolicies {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrincipalInfo {
     pub arn: String,
+    /// The unique id IAM gave it (`AIDA…`, `AROA…`).
+    pub id: String,
     pub path: String,
     /// IAM's `CreateDate`, in whole seconds: a user or role deleted and created again under the
     /// same name is a new principal from then on. `None` when it cannot be read as a time.
@@ -424,6 +418,7 @@ impl IamPolicies {
                 .map(|o| {
                     o.user().map(|u| PrincipalInfo {
                         arn: u.arn().to_owned(),
+                        id: u.user_id().to_owned(),
                         path: u.path().to_owned(),
                         created: created(u.create_date()),
                         boundary_arn: boundary(u.permissions_boundary()),
@@ -440,6 +435,7 @@ impl IamPolicies {
                 .map(|o| {
                     o.role().map(|r| PrincipalInfo {
                         arn: r.arn().to_owned(),
+                        id: r.role_id().to_owned(),
                         path: r.path().to_owned(),
                         created: created(r.create_date()),
                         boundary_arn: boundary(r.permissions_boundary()),

@@ -14,8 +14,8 @@ use incident::restore::{
     restore_inline, restore_managed, restore_membership,
 };
 use incident::{
-    Decision, DecisionRecord, Principal, QuarantineAction, QuarantineRecord, RestoreRecord,
-    RestoreStatus, Target,
+    Decision, DecisionRecord, Principal, PrincipalId, QuarantineAction, QuarantineRecord,
+    RestoreRecord, RestoreStatus, Target,
 };
 use time::OffsetDateTime;
 
@@ -234,10 +234,10 @@ pub async fn plan_restore(
     };
     let original = documents.get(&applied.original_document).await?;
     let recorded = &applied.principal_ids;
-    let now = iam
+    let ids_now = iam
         .principal_ids(recorded.iter().map(|p| p.principal.clone()).collect())
         .await?;
-    if let Some(plan) = replaced_since(recorded, &now) {
+    if let Some(plan) = replaced_since(recorded, &ids_now) {
         return Ok(PlannedRestore { plan, original });
     }
     let plan = match applied.action {
@@ -273,13 +273,23 @@ pub async fn plan_restore(
                 ));
             };
             let quarantined = Some(documents.get(quarantined).await?);
-            let now = inline_now(iam, principal, policy_name, &original, quarantined).await?;
+            let now = inline_now(
+                iam,
+                &ids_now,
+                principal,
+                policy_name,
+                &original,
+                quarantined,
+            )
+            .await?;
             restore_inline(&now)
         }
         QuarantineAction::InlineDeleted {
             principal,
             policy_name,
-        } => restore_inline(&inline_now(iam, principal, policy_name, &original, None).await?),
+        } => restore_inline(
+            &inline_now(iam, &ids_now, principal, policy_name, &original, None).await?,
+        ),
         QuarantineAction::Detached {
             principal,
             policy_arn,
@@ -367,9 +377,10 @@ async fn apply(write: &RestoreWrite, iam: &IamPolicies) -> Result<(), StepError>
 }
 
 /// An inline policy the quarantine rewrote (`quarantined`, what it wrote) or deleted, as IAM
-/// holds it now.
+/// holds it now; `ids_now`: the recorded principals as `plan_restore` read them.
 async fn inline_now(
     iam: &IamPolicies,
+    ids_now: &[PrincipalId],
     principal: Principal,
     policy_name: String,
     original: &str,
@@ -378,7 +389,10 @@ async fn inline_now(
     let current = iam.inline_document(&principal, &policy_name).await?;
     // Only a deletion's restore puts the policy back where it is absent.
     let principal_exists = match (&current, &quarantined) {
-        (None, None) => iam.principal_id(&principal).await?.is_some(),
+        (None, None) => match ids_now.iter().find(|read| read.principal == principal) {
+            Some(read) => read.id.is_some(),
+            None => iam.principal_id(&principal).await?.is_some(),
+        },
         _ => true,
     };
     // What shares the quota with the original, where it may go back.
