@@ -1,6 +1,6 @@
 """The Lambda Invoke API in front of the functions: what moto's ASL interpreter and the approval
 server call, forwarded to each function's `cargo lambda watch`; everything else (the functions'
-own AWS calls included) is proxied to moto, with IAM's policy size quotas enforced as IAM does.
+own AWS calls included) is proxied to moto, with IAM's size and count quotas enforced as IAM does.
 Tests can make a function answer errors (fault injection), and make AWS API calls answer as AWS
 does under load or right after a change: throttled, not found yet, an earlier document, or slow."""
 
@@ -33,6 +33,14 @@ IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
 INLINE_POLICY_QUOTA = {"User": 2048, "Role": 10240, "Group": 5120}
 MANAGED_POLICY_QUOTA = 6144
 PUT_INLINE = re.compile(r"^Put(?P<kind>User|Role|Group)Policy$")
+# IAM's count quotas, as moto's GetAccountSummary reports them (IAM's defaults), which moto does
+# not enforce either: managed policies attached to one user, role or group, and groups a user
+# is in. IAM refuses one more with 409 LimitExceeded ("Cannot exceed quota for PoliciesPerRole:
+# 10"); attaching a policy attached already, or adding a member again, changes nothing and is
+# not refused.
+ATTACHED_POLICIES_QUOTA = 10
+GROUPS_PER_USER_QUOTA = 10
+ATTACH = re.compile(r"^Attach(?P<kind>User|Role|Group)Policy$")
 
 
 def aws_call(headers, body: bytes) -> tuple[str, str, str]:
@@ -144,7 +152,7 @@ class Router(LoopbackServer):
         self._lock = threading.Lock()
         self._faults: list[dict] = []  # pending injected errors, oldest first (under _lock)
         self._aws_faults: list[AwsFault] = []  # armed AWS API faults (under _lock)
-        self.quota_refusals: list[str] = []  # each write refused over IAM's size quotas
+        self.quota_refusals: list[str] = []  # each write refused over IAM's size or count quotas
         # Lambda's concurrency limit per function (None: unlimited, calls queue in cargo lambda
         # watch); above it an invocation is throttled, as Lambda throttles (under _lock).
         self.concurrency: int | None = None
@@ -274,12 +282,41 @@ class Router(LoopbackServer):
         status, _, out = self.proxy("POST", path, asked, body)
         return out.decode("utf-8", "replace") if status == 200 else ""
 
+    def _over_count_quota(self, path, headers, action: str, form: dict):
+        """IAM's refusal of an attachment or a membership over its count quotas, or None."""
+        attach = ATTACH.match(action)
+        if attach:
+            kind = attach["kind"]
+            name = form.get(f"{kind}Name", "")
+            listed = self._iam_query(path, headers, {"Action": f"ListAttached{kind}Policies",
+                                                     f"{kind}Name": name, "MaxItems": "1000"})
+            taken = re.findall(r"<PolicyArn>(.*?)</PolicyArn>", listed)
+            quota, refusal = ATTACHED_POLICIES_QUOTA, f"PoliciesPer{kind}"
+        elif action == "AddUserToGroup":
+            name = form.get("UserName", "")
+            listed = self._iam_query(path, headers, {"Action": "ListGroupsForUser",
+                                                     "UserName": name, "MaxItems": "1000"})
+            taken = re.findall(r"<GroupName>(.*?)</GroupName>", listed)
+            quota, refusal = GROUPS_PER_USER_QUOTA, "GroupsPerUser"
+        else:
+            return None
+        asked = form.get("PolicyArn") or form.get("GroupName")
+        if asked in taken or len(taken) < quota:
+            return None
+        refused = f"refused {action} {name} {asked}: {len(taken)} of {quota} taken"
+        self.quota_refusals.append(refused)
+        self.log(refused)
+        return iam_error(409, "LimitExceeded", f"Cannot exceed quota for {refusal}: {quota}")
+
     def _over_iam_quota(self, path, headers, body):
-        """IAM's refusal of a policy write over its size quotas, or None."""
+        """IAM's refusal of a write over its size or count quotas, or None."""
         service, action, _ = aws_call(headers, body)
         if service != "iam":
             return None
         form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()}
+        counted = self._over_count_quota(path, headers, action, form)
+        if counted is not None:
+            return counted
         document = form.get("PolicyDocument", "")
         if action in ("CreatePolicy", "CreatePolicyVersion"):
             if iam_size(document) > MANAGED_POLICY_QUOTA:
@@ -313,7 +350,7 @@ class Router(LoopbackServer):
         return None
 
     def _forward(self, method, path, headers, body):
-        """To moto, unless IAM would refuse the write for its size."""
+        """To moto, unless IAM would refuse the write over a quota."""
         refused = self._over_iam_quota(path, headers, body)
         return refused if refused is not None else self.proxy(method, path, headers, body)
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 
 from .expect import (AFTER_APPROVE, TO_APPROVAL, assert_decision_context, comment_for,
-                     headlines, outcomes)
+                     headlines, outcomes, wait_for_approval)
 from harness import ACCOUNT
 
-from .incidents import (ManagedPolicy, fixture, fresh_ids, managed_policy_event, same_document,
-                        unique)
+from .incidents import (Attachment, ManagedPolicy, attached, fixture, fresh_ids,
+                        managed_policy_event, same_document, unique)
 
 
 def test_a_clean_change_is_only_reported_and_never_quarantined(h, note):
@@ -147,6 +147,35 @@ def test_approval_does_not_undo_a_change_made_during_the_wait(h):
     assert len(notes) == 2 and "The original policy is back in force" not in notes[1], \
         f"the notification for a SKIPPED restore says the original is back in force: " \
         f"{headlines(notes)}"
+
+
+def test_approval_leaves_a_policy_detached_once_the_place_it_freed_is_taken(h):
+    """While the approval waits, ten other policies are attached to the user: the place the
+    detachment freed among its ten is taken, and IAM (here the router, as moto attaches any
+    number) would refuse an eleventh. The page says before anyone decides that approving
+    restores nothing, and why; Approve ends restore_skipped, the policy stays detached, and
+    the notification says why."""
+    target = Attachment(h, "quota-full")
+    arn, _, _ = wait_for_approval(h, target, "quota-full")
+    read_only = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    for n in range(10):
+        other = h.iam.create_policy(PolicyName=unique(f"quota-fill-{n}"),
+                                    PolicyDocument=read_only)["Policy"]["Arn"]
+        h.iam.attach_user_policy(UserName=target.user, PolicyArn=other)
+    page, form = h.open_page(h.approval_link(arn), target.names)
+    told = f"user {target.user} has 10 managed policies attached now, its quota of 10"
+    assert "Approve will restore nothing" in page.body and told in page.body, \
+        "the page does not say that no place is left"
+    h.submit(page, form, "approve")
+    assert h.wait_done(arn) == "SUCCEEDED", f"execution {h.status(arn)}"
+    entered = h.states_entered(arn)
+    assert entered[-4:] == ["Restore", "CheckRestore", "PublishRestoreSkipped", "Done"], \
+        f"path after approval: {entered[6:]}"
+    assert target.policy_arn not in attached(h, target.user), "re-attached over the quota"
+    notes, evs = h.published(arn, 2)
+    assert outcomes(evs) == ["quarantined", "restore_skipped"], f"outcomes: {outcomes(evs)}"
+    assert told in notes[-1], f"the notification does not say why: {notes[-1][:400]}"
 
 
 def test_a_policy_at_five_versions_makes_room_and_approval_restores_its_default(h, request, note):

@@ -1,7 +1,8 @@
-"""The router enforces IAM's policy size quotas, which moto does not: a write the functions make
-over them is refused as IAM refuses it (409 LimitExceeded), so the end-to-end tests fail if the
-sentinel ever counted a quota differently from IAM. White space does not count, inline policies
-of one principal count together, and a policy being replaced does not count twice."""
+"""The router enforces IAM's policy size and count quotas, which moto does not: a write the
+functions make over them is refused as IAM refuses it (409 LimitExceeded), so the end-to-end
+tests fail if the sentinel ever counted a quota differently from IAM. White space does not
+count, inline policies of one principal count together, a policy being replaced does not count
+twice, and an attachment or a membership IAM holds already is not counted again."""
 import json
 import subprocess
 
@@ -77,3 +78,34 @@ def test_a_managed_policy_version_is_held_to_6144_characters(iam):
         == f"LimitExceeded: Cannot exceed quota for PolicySize: {MANAGED_QUOTA}"
     routed.create_policy_version(PolicyArn=arn, PolicyDocument=document(MANAGED_QUOTA, indent=9),
                                  SetAsDefault=True)
+
+
+def test_a_role_is_held_to_ten_managed_policies_as_moto_reports_the_quota(iam):
+    moto, routed = iam
+    assert moto.get_account_summary()["SummaryMap"]["AttachedPoliciesPerRoleQuota"] == 10
+    moto.create_role(RoleName="crowded", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                               "Principal": {"Service": "ec2.amazonaws.com"}}]}))
+    arns = [moto.create_policy(PolicyName=f"p{n}", PolicyDocument=document(200))["Policy"]["Arn"]
+            for n in range(11)]
+    for arn in arns[:10]:
+        routed.attach_role_policy(RoleName="crowded", PolicyArn=arn)
+    assert refused(lambda: routed.attach_role_policy(RoleName="crowded", PolicyArn=arns[10])) \
+        == "LimitExceeded: Cannot exceed quota for PoliciesPerRole: 10"
+    # Attaching one attached already changes nothing, and IAM does not refuse it.
+    routed.attach_role_policy(RoleName="crowded", PolicyArn=arns[0])
+    assert len(moto.list_attached_role_policies(RoleName="crowded")["AttachedPolicies"]) == 10
+
+
+def test_a_user_is_held_to_ten_groups_as_moto_reports_the_quota(iam):
+    moto, routed = iam
+    assert moto.get_account_summary()["SummaryMap"]["GroupsPerUserQuota"] == 10
+    moto.create_user(UserName="joiner")
+    for n in range(11):
+        moto.create_group(GroupName=f"g{n}")
+    for n in range(10):
+        routed.add_user_to_group(UserName="joiner", GroupName=f"g{n}")
+    assert refused(lambda: routed.add_user_to_group(UserName="joiner", GroupName="g10")) \
+        == "LimitExceeded: Cannot exceed quota for GroupsPerUser: 10"
+    routed.add_user_to_group(UserName="joiner", GroupName="g0")
+    assert len(moto.list_groups_for_user(UserName="joiner")["Groups"]) == 10

@@ -128,10 +128,11 @@ impl Outcome {
             Outcome::Restored => "The original policy is back in force, exactly as it was.",
             Outcome::RestoreSkipped => {
                 "Someone changed the policy after the quarantine, so putting the original back would \
-                 have undone their change (or, for an inline policy, the principal's other inline policies \
-                 now leave it no room). Nothing was restored: the policy is as they left it. The \
-                 original document is kept (Documents, below), to restore by hand if that is \
-                 still wanted."
+                 have undone their change, or IAM's quotas leave no place for it now (the \
+                 principal's other inline policies fill its room, or other policies or groups took \
+                 the place the quarantine freed). Nothing was restored: the policy is as they left \
+                 it. The original document is kept (Documents, below), to restore by hand if that \
+                 is still wanted."
             }
             Outcome::TargetGone => {
                 "The approval was given, but what it would have restored was deleted while the \

@@ -346,27 +346,55 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
     )
 }
 
-/// The record of a restore whose `write` IAM refused for its size (`LimitExceeded`, `refusal`
-/// its answer): an inline policy the principal's other inline policies leave no room for,
-/// counted otherwise than `restore_inline` counts. `None` for any other write, which nothing
-/// the plan counts can make too large.
-pub fn refused_for_size(write: &RestoreWrite, refusal: &str) -> Option<RestoreRecord> {
-    let RestoreWrite::PutInline {
-        principal,
-        policy_name,
-        ..
-    } = write
-    else {
-        return None;
-    };
-    Some(RestoreRecord {
-        status: RestoreStatus::Skipped,
-        detail: format!(
+/// The record of a restore whose `write` IAM refused over a quota (`LimitExceeded`, `refusal`
+/// its answer), counted otherwise than the plan counted: an inline policy the principal's other
+/// inline policies leave no room for, a policy to attach to a principal whose managed policies
+/// fill its quota, a user to add to a group when it is in as many groups as it may be. `None`
+/// for any other write, which no quota the plan counts can refuse.
+pub fn refused_over_quota(write: &RestoreWrite, refusal: &str) -> Option<RestoreRecord> {
+    let detail = match write {
+        RestoreWrite::PutInline {
+            principal,
+            policy_name,
+            ..
+        } => format!(
             "inline policy {policy_name} of {principal} no longer fits the {}'s inline-policy \
              quota: IAM refused to put the original back ({refusal}); the original is kept",
             principal.kind_name()
         ),
+        RestoreWrite::Attach {
+            principal,
+            policy_arn,
+        } => format!(
+            "{principal} has as many managed policies attached as its quota allows: IAM refused \
+             to attach {policy_arn} again ({refusal}); it stays detached"
+        ),
+        RestoreWrite::AddToGroup { user, group } => format!(
+            "user {user} is in as many groups as its quota allows: IAM refused to add it to \
+             group {group} again ({refusal}); it stays out"
+        ),
+        _ => return None,
+    };
+    Some(RestoreRecord {
+        status: RestoreStatus::Skipped,
+        detail,
     })
+}
+
+/// How many of something IAM lets one principal have (its quota in this account, from
+/// GetAccountSummary) and how many it has now: the managed policies attached to a user, role
+/// or group, or the groups a user is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Places {
+    pub used: usize,
+    pub quota: usize,
+}
+
+impl Places {
+    /// Whether IAM would take one more.
+    fn one_free(self) -> bool {
+        self.used < self.quota
+    }
 }
 
 /// A detached policy, as it is now.
@@ -379,6 +407,9 @@ pub struct AttachmentRestoreNow {
     pub attached: bool,
     /// The policy's default document now; `None` when the policy is gone.
     pub current: Option<String>,
+    /// The managed policies attached to the principal now, against its quota: the detachment
+    /// freed a place, which others may have taken since.
+    pub attached_policies: Places,
 }
 
 pub fn restore_attachment(now: &AttachmentRestoreNow) -> RestorePlan {
@@ -405,6 +436,14 @@ pub fn restore_attachment(now: &AttachmentRestoreNow) -> RestorePlan {
              what nobody approved"
         ));
     }
+    let Places { used, quota } = now.attached_policies;
+    if !now.attached_policies.one_free() {
+        return skipped(format!(
+            "{principal} has {used} managed policies attached now, its quota of {quota}: the \
+             place the quarantine freed was taken since, and IAM would refuse to attach \
+             {policy_arn} (it stays detached)"
+        ));
+    }
     restored(
         vec![RestoreWrite::Attach {
             principal: principal.clone(),
@@ -425,6 +464,9 @@ pub struct MembershipRestoreNow {
     /// The group's policies now (`membership::group_document`); `None` when the group is gone.
     pub current: Option<String>,
     pub member: bool,
+    /// The groups the user is in now, against its quota: the removal freed a place, which
+    /// others may have taken since.
+    pub groups: Places,
 }
 
 /// Adds back exactly the membership the quarantine removed, and only while the group grants
@@ -452,6 +494,14 @@ pub fn restore_membership(now: &MembershipRestoreNow) -> RestorePlan {
         return skipped(format!(
             "the policies of group {group} changed after the quarantine: adding user {user} \
              back would grant what nobody approved"
+        ));
+    }
+    let Places { used, quota } = now.groups;
+    if !now.groups.one_free() {
+        return skipped(format!(
+            "user {user} is in {used} groups now, its quota of {quota}: the place the quarantine \
+             freed was taken since, and IAM would refuse to add it to group {group} (it stays \
+             out)"
         ));
     }
     restored(

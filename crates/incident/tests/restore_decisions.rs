@@ -4,9 +4,9 @@
 
 use incident::quarantine::{inline_characters, inline_quota};
 use incident::restore::{
-    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestoreWrite,
-    approved_attachments, replaced_since, restore_attachment, restore_inline, restore_managed,
-    restore_membership,
+    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, Places,
+    RestoreWrite, approved_attachments, refused_over_quota, replaced_since, restore_attachment,
+    restore_inline, restore_managed, restore_membership,
 };
 use incident::{Principal, PrincipalId, PrincipalKind, RestoreStatus};
 
@@ -294,18 +294,27 @@ fn an_original_the_other_inline_policies_left_no_room_for_is_not_put_back() {
     }
 }
 
+/// The role has 9 of its 10 places for managed policies taken (the quarantine freed one).
+const ONE_PLACE_FREE: Places = Places { used: 9, quota: 10 };
+/// Someone attached another policy while the approval waited: no place is left.
+const NO_PLACE_FREE: Places = Places {
+    used: 10,
+    quota: 10,
+};
+
 #[test]
 fn detached_policy_restores() {
     let attach = RestoreWrite::Attach {
         principal: role(),
         policy_arn: POLICY.into(),
     };
-    // (case, attached now, the policy's document now, status, writes)
+    // (case, attached now, the policy's document now, the role's places now, status, writes)
     let cases = [
         (
             "detached, document as approved",
             false,
             Some(ORIGINAL),
+            ONE_PLACE_FREE,
             RestoreStatus::Restored,
             vec![attach],
         ),
@@ -313,6 +322,7 @@ fn detached_policy_restores() {
             "attached again already",
             true,
             None,
+            NO_PLACE_FREE,
             RestoreStatus::Restored,
             vec![],
         ),
@@ -320,6 +330,7 @@ fn detached_policy_restores() {
             "the document changed since: re-attaching would grant what nobody approved",
             false,
             Some(SOMEONE_ELSES),
+            ONE_PLACE_FREE,
             RestoreStatus::Skipped,
             vec![],
         ),
@@ -327,17 +338,38 @@ fn detached_policy_restores() {
             "the policy is gone",
             false,
             None,
+            ONE_PLACE_FREE,
             RestoreStatus::Gone,
             vec![],
         ),
+        (
+            "the freed place was taken since: IAM would refuse the attachment",
+            false,
+            Some(ORIGINAL),
+            NO_PLACE_FREE,
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+        (
+            "more attached than the quota (it was lowered since): no place either",
+            false,
+            Some(ORIGINAL),
+            Places {
+                used: 12,
+                quota: 10,
+            },
+            RestoreStatus::Skipped,
+            vec![],
+        ),
     ];
-    for (case, attached, current, status, writes) in cases {
+    for (case, attached, current, attached_policies, status, writes) in cases {
         let plan = restore_attachment(&AttachmentRestoreNow {
             principal: role(),
             policy_arn: POLICY.into(),
             original: ORIGINAL.into(),
             attached,
             current: current.map(str::to_owned),
+            attached_policies,
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
@@ -345,9 +377,28 @@ fn detached_policy_restores() {
 }
 
 #[test]
+fn a_detached_policy_with_no_place_left_says_why_it_stays_detached() {
+    let plan = restore_attachment(&AttachmentRestoreNow {
+        principal: role(),
+        policy_arn: POLICY.into(),
+        original: ORIGINAL.into(),
+        attached: false,
+        current: Some(ORIGINAL.into()),
+        attached_policies: NO_PLACE_FREE,
+    });
+    assert_eq!(
+        plan.record.detail,
+        "role data-pipeline has 10 managed policies attached now, its quota of 10: the place \
+         the quarantine freed was taken since, and IAM would refuse to attach \
+         arn:aws:iam::123456789012:policy/team-s3-access (it stays detached)"
+    );
+}
+
+#[test]
 fn membership_restores() {
     // The quarantine removed carol from admins, whose policies were ORIGINAL then.
-    // (case, carol exists, admins' policies now, carol in admins now, status, writes)
+    // (case, carol exists, admins' policies now, carol in admins now, her groups now, status,
+    // writes)
     let add_back = RestoreWrite::AddToGroup {
         user: "carol".into(),
         group: "admins".into(),
@@ -358,6 +409,7 @@ fn membership_restores() {
             true,
             Some(ORIGINAL),
             false,
+            ONE_PLACE_FREE,
             RestoreStatus::Restored,
             vec![add_back],
         ),
@@ -366,6 +418,7 @@ fn membership_restores() {
             true,
             Some(ORIGINAL),
             true,
+            NO_PLACE_FREE,
             RestoreStatus::Restored,
             vec![],
         ),
@@ -374,6 +427,7 @@ fn membership_restores() {
             true,
             Some(SOMEONE_ELSES),
             false,
+            ONE_PLACE_FREE,
             RestoreStatus::Skipped,
             vec![],
         ),
@@ -382,6 +436,7 @@ fn membership_restores() {
             false,
             Some(ORIGINAL),
             false,
+            Places { used: 0, quota: 10 },
             RestoreStatus::Gone,
             vec![],
         ),
@@ -390,11 +445,21 @@ fn membership_restores() {
             true,
             None,
             false,
+            ONE_PLACE_FREE,
             RestoreStatus::Gone,
             vec![],
         ),
+        (
+            "she joined other groups since, up to her quota: IAM would refuse to add her",
+            true,
+            Some(ORIGINAL),
+            false,
+            NO_PLACE_FREE,
+            RestoreStatus::Skipped,
+            vec![],
+        ),
     ];
-    for (case, user_exists, current, member, status, writes) in cases {
+    for (case, user_exists, current, member, groups, status, writes) in cases {
         let plan = restore_membership(&MembershipRestoreNow {
             user: "carol".into(),
             group: "admins".into(),
@@ -402,9 +467,65 @@ fn membership_restores() {
             user_exists,
             current: current.map(str::to_owned),
             member,
+            groups,
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
+    }
+}
+
+#[test]
+fn a_write_iam_refuses_over_a_quota_is_skipped_saying_which() {
+    let refusal = "LimitExceeded: Cannot exceed quota";
+    let writes = [
+        (
+            RestoreWrite::PutInline {
+                principal: role(),
+                policy_name: "cleanup".into(),
+                document: ORIGINAL.into(),
+            },
+            Some(
+                "inline policy cleanup of role data-pipeline no longer fits the role's \
+                  inline-policy quota: IAM refused to put the original back (LimitExceeded: \
+                  Cannot exceed quota); the original is kept",
+            ),
+        ),
+        (
+            RestoreWrite::Attach {
+                principal: role(),
+                policy_arn: POLICY.into(),
+            },
+            Some(
+                "role data-pipeline has as many managed policies attached as its quota \
+                  allows: IAM refused to attach arn:aws:iam::123456789012:policy/team-s3-access \
+                  again (LimitExceeded: Cannot exceed quota); it stays detached",
+            ),
+        ),
+        (
+            RestoreWrite::AddToGroup {
+                user: "carol".into(),
+                group: "admins".into(),
+            },
+            Some(
+                "user carol is in as many groups as its quota allows: IAM refused to add it to \
+                  group admins again (LimitExceeded: Cannot exceed quota); it stays out",
+            ),
+        ),
+        // No quota the plan counts can refuse these: the failure stands.
+        (set_default("v2"), None),
+        (delete("v3"), None),
+    ];
+    for (write, detail) in writes {
+        let record = refused_over_quota(&write, refusal);
+        assert_eq!(
+            record.as_ref().map(|r| r.detail.as_str()),
+            detail,
+            "{write:?}"
+        );
+        assert!(
+            record.is_none_or(|r| r.status == RestoreStatus::Skipped),
+            "{write:?}"
+        );
     }
 }
 

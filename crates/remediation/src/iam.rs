@@ -2,6 +2,7 @@
 //! restore originals. A missing entity reads as `None`; every other failure is classified.
 
 use aws_sdk_iam::Client;
+use aws_sdk_iam::types::SummaryKeyType;
 use incident::quarantine::VersionSummary;
 use incident::{Principal, PrincipalId, PrincipalKind};
 
@@ -445,6 +446,35 @@ impl IamPolicies {
             PrincipalKind::Group => return Ok(None),
         };
         Ok(absent_if_missing(info)?.flatten())
+    }
+
+    /// How many managed policies IAM lets a principal of `kind` have attached in this account
+    /// (GetAccountSummary: 10 by default, raised on request).
+    pub async fn attached_policies_quota(&self, kind: PrincipalKind) -> Result<usize> {
+        self.account_quota(match kind {
+            PrincipalKind::User => SummaryKeyType::AttachedPoliciesPerUserQuota,
+            PrincipalKind::Role => SummaryKeyType::AttachedPoliciesPerRoleQuota,
+            PrincipalKind::Group => SummaryKeyType::AttachedPoliciesPerGroupQuota,
+        })
+        .await
+    }
+
+    /// How many groups IAM lets a user be in (GetAccountSummary: 10).
+    pub async fn groups_per_user_quota(&self) -> Result<usize> {
+        self.account_quota(SummaryKeyType::GroupsPerUserQuota).await
+    }
+
+    async fn account_quota(&self, key: SummaryKeyType) -> Result<usize> {
+        const CALL: &str = "GetAccountSummary";
+        let summary = (self.client.get_account_summary().send().await)
+            .map_err(|e| AwsFailure::from_sdk(CALL, e))?;
+        summary
+            .summary_map()
+            .and_then(|map| map.get(&key))
+            .and_then(|&quota| usize::try_from(quota).ok())
+            .ok_or_else(|| {
+                AwsFailure::unusable_answer(CALL, &format!("a summary without {}", key.as_str()))
+            })
     }
 
     /// The names of the groups a user is in; `None` when the user is gone.

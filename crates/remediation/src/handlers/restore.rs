@@ -9,9 +9,9 @@ use incident::boundary::{BoundaryRestoreNow, ledger_after_restore, restore_bound
 use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
 use incident::restore::{
-    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
-    RestoreWrite, approved_attachments, refused_for_size, replaced_since, restore_attachment,
-    restore_inline, restore_managed, restore_membership,
+    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, Places,
+    RestorePlan, RestoreWrite, approved_attachments, refused_over_quota, replaced_since,
+    restore_attachment, restore_inline, restore_managed, restore_membership,
 };
 use incident::{
     Decision, DecisionRecord, Principal, PrincipalId, QuarantineAction, QuarantineRecord,
@@ -188,12 +188,12 @@ pub async fn restore(
     for write in &writes {
         match apply(write, iam).await {
             Ok(()) => {}
-            // IAM counted the principal's quota otherwise than the plan: nothing was written.
+            // IAM counted a quota otherwise than the plan: nothing was written.
             Err(StepError::Aws(refused)) if refused.is("LimitExceeded") => {
-                let Some(skipped) = refused_for_size(write, &refused.to_string()) else {
+                let Some(skipped) = refused_over_quota(write, &refused.to_string()) else {
                     return Err(StepError::Aws(refused));
                 };
-                tracing::warn!(error = %refused, "IAM refused to put the original back for its size");
+                tracing::warn!(error = %refused, "IAM refused the restore over a quota");
                 record = skipped;
                 break;
             }
@@ -294,11 +294,19 @@ pub async fn plan_restore(
             principal,
             policy_arn,
         } => {
-            let attached = iam.is_attached(&principal, &policy_arn).await?;
+            let arns = iam
+                .attached_policy_arns(&principal)
+                .await?
+                .unwrap_or_default();
+            let attached = arns.contains(&policy_arn);
             let current = if attached {
                 None
             } else {
                 iam.default_version(&policy_arn).await?.map(|(_, d)| d)
+            };
+            let attached_policies = Places {
+                used: arns.len(),
+                quota: iam.attached_policies_quota(principal.kind).await?,
             };
             restore_attachment(&AttachmentRestoreNow {
                 principal,
@@ -306,6 +314,7 @@ pub async fn plan_restore(
                 original: original.clone(),
                 attached,
                 current,
+                attached_policies,
             })
         }
         QuarantineAction::RemovedFromGroup { user, group } => {
@@ -313,6 +322,10 @@ pub async fn plan_restore(
             let current = group_policies(iam, &group)
                 .await?
                 .map(|policies| group_document(&group, &policies));
+            let places = Places {
+                used: groups.as_ref().map_or(0, Vec::len),
+                quota: iam.groups_per_user_quota().await?,
+            };
             restore_membership(&MembershipRestoreNow {
                 original: original.clone(),
                 user_exists: groups.is_some(),
@@ -321,6 +334,7 @@ pub async fn plan_restore(
                 current,
                 user,
                 group,
+                groups: places,
             })
         }
         QuarantineAction::BoundaryPutBack {

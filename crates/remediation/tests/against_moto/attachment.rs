@@ -392,6 +392,37 @@ async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_qua
 }
 
 #[tokio::test]
+async fn approval_does_not_reattach_once_the_roles_managed_policies_fill_its_quota() {
+    // GIVEN AdministratorAccess was detached from data-pipeline
+    let moto = Moto::start();
+    ROLE.attached(&moto).await;
+    let record = quarantined(&moto, &ROLE.incident()).await;
+    // AND, while the approval waited, ten other policies were attached to the role: as many as
+    // IAM lets a role have (GetAccountSummary's AttachedPoliciesPerRoleQuota; moto, unlike IAM,
+    // would still attach an eleventh)
+    let iam = moto.iam_client();
+    for n in 0..10 {
+        let arn = create_managed_policy(&iam, &format!("read-only-{n}"), &team_s3_access()).await;
+        attach_policy(&iam, &ROLE.principal(), &arn).await;
+    }
+    // WHEN approval restores
+    let restored = restored(&moto, &record).await;
+    // THEN nothing is attached, and the record says why: IAM would refuse the attachment
+    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
+    assert!(
+        restored.detail.starts_with(
+            "role data-pipeline has 10 managed policies attached now, its quota of 10"
+        ),
+        "{}",
+        restored.detail
+    );
+    assert!(
+        !(ROLE.attached_now(&moto).await).contains(&ROLE.policy_arn.to_owned()),
+        "re-attached over the quota"
+    );
+}
+
+#[tokio::test]
 async fn a_reattachment_retried_after_it_worked_reports_restored() {
     // GIVEN the re-attachment worked, but its answer never reached Step Functions
     let moto = Moto::start();

@@ -136,6 +136,39 @@ async fn approval_does_not_add_the_user_back_to_a_group_whose_policies_changed()
 }
 
 #[tokio::test]
+async fn approval_does_not_add_the_user_back_once_her_groups_fill_its_quota() {
+    // GIVEN carol's membership of admins held back
+    let moto = Moto::start();
+    carol_and_admins(&moto, &policy("administrator-access.json"), true).await;
+    let output = membership_analysed(&moto).await;
+    let record = quarantined(&moto, &output.incident).await;
+    // AND, while the approval waited, she joined ten other groups: as many as IAM lets a user
+    // be in (GetAccountSummary's GroupsPerUserQuota; moto, unlike IAM, would still add her)
+    let iam = moto.iam_client();
+    for n in 0..10 {
+        let group = format!("team-{n}");
+        create_principal(&iam, &principal(PrincipalKind::Group, &group)).await;
+        add_to_group(&iam, "carol", &group).await;
+    }
+    // WHEN approval restores it
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
+    // THEN nothing is written, and the record says why: IAM would refuse the membership
+    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
+    assert!(
+        restored
+            .detail
+            .starts_with("user carol is in 10 groups now, its quota of 10"),
+        "{}",
+        restored.detail
+    );
+    assert!(
+        !groups_of(&moto, "carol")
+            .await
+            .contains(&"admins".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn approval_does_not_add_the_user_to_a_group_deleted_and_created_again_under_its_name() {
     // GIVEN carol's membership of admins held back
     let moto = Moto::start();
