@@ -125,29 +125,69 @@ def approved_grants(sw, execution_arn: str) -> list[dict]:
             and i.get("incident", {}).get("S") == name]
 
 
+def backdate(sw, item: dict, at: int):
+    """Dates a decision record `at` (epoch seconds), as if written then."""
+    sw.dynamodb.update_item(TableName=sw.stack.decision_table, Key={"pk": item["pk"]},
+                            UpdateExpression="SET #at = :at",
+                            ExpressionAttributeNames={"#at": "at"},
+                            ExpressionAttributeValues={":at": {"N": str(at)}})
+
+
+def role_created(sw, role: str) -> int:
+    """When IAM created the role, in epoch seconds."""
+    return int(sw.iam.get_role(RoleName=role)["Role"]["CreateDate"].timestamp())
+
+
+def approvals_dated_back(sw, arn: str, role: str):
+    """The approval's records (the document, and the document on the role's attachment) dated
+    as far back as they can be: the document's a week, the attachment's to the second the role
+    was created (one written before then was for an earlier role of that name, T28)."""
+    approved = approved_grants(sw, arn)
+    assert len(approved) == 2 and {i["status"]["S"] for i in approved} == {"approved"}, approved
+    for item in approved:
+        on_the_role = item.get("target", {}).get("S", "").startswith("attachment")
+        backdate(sw, item, role_created(sw, role) if on_the_role
+                 else int(item["at"]["N"]) - 7 * 24 * 3600)
+
+
 def test_a_grant_approved_earlier_is_not_quarantined_again(sw):
     after_the_baseline(sw)
     # GIVEN a policy change approved on the page while attached to a role
-    target, arn, _ = approved_attached_to_a_role(sw, "approved-earlier")
+    target, arn, role = approved_attached_to_a_role(sw, "approved-earlier")
     # WHEN a sweep runs THEN the approved grant is left alone
     summary = sw.stack.sweep("scheduled")
     assert summary["approvedLeftAlone"] >= 1 and summary["incidentsStarted"] == 0, summary
     assert target.state()[0] == "v1", "the approved policy was quarantined again"
-    # GIVEN its approval (the document, and the document on the role's attachment) was
-    # recorded a week ago
-    approved = approved_grants(sw, arn)
-    assert len(approved) == 2 and {i["status"]["S"] for i in approved} == {"approved"}, approved
-    for item in approved:
-        week_ago = int(item["at"]["N"]) - 7 * 24 * 3600
-        sw.dynamodb.update_item(TableName=sw.stack.decision_table, Key={"pk": item["pk"]},
-                                UpdateExpression="SET #at = :at",
-                                ExpressionAttributeNames={"#at": "at"},
-                                ExpressionAttributeValues={":at": {"N": str(week_ago)}})
+    # GIVEN its approval was recorded long ago
+    approvals_dated_back(sw, arn, role)
     # WHEN another sweep runs THEN it is still left alone
     later = sw.stack.sweep("scheduled")
     assert later["approvedLeftAlone"] >= 1 and later["incidentsStarted"] == 0, later
     assert incidents_of(sw, summary, later) == []
     assert target.state()[0] == "v1"
+
+
+def test_an_approval_is_not_carried_to_a_role_created_again_under_its_name(sw):
+    """T28 on the sweep's path: the approved role is deleted and another created under its
+    name, the approved policy attached to it with the event lost. The approval was for the
+    earlier role: the sweep asks about the new one's attachment."""
+    after_the_baseline(sw)
+    # GIVEN a policy approved on the page while attached to a role, its approval recorded then
+    target, arn, role = approved_attached_to_a_role(sw, "created-again")
+    approvals_dated_back(sw, arn, role)
+    # AND the role deleted and created again under its name, the policy attached (no event)
+    sw.iam.detach_role_policy(RoleName=role, PolicyArn=target.arn)
+    sw.iam.delete_role(RoleName=role)
+    attached_role(sw, role, target.arn)
+    assert role_created(sw, role) > min(int(i["at"]["N"]) for i in approved_grants(sw, arn))
+    # WHEN a sweep runs THEN the new role's attachment gets an incident, detached and asked
+    # about; the approved document itself is left alone
+    summary = sw.stack.sweep("scheduled")
+    mine = the_incidents_naming(sw, summary, target.arn)
+    assert len(mine) == 1, f"incidents for {target.arn}: {mine}, summary {summary}"
+    assert role in sw.stack.trigger.body_of(event_id_of(sw, mine[0]))
+    followed_to_the_approval(sw, mine[0], RoleAttachment(sw, target, role))
+    target.assert_restored(target.state())
 
 
 class RoleAttachment(Target):

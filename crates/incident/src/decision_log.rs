@@ -159,13 +159,18 @@ pub struct GrantRecord {
 }
 
 impl GrantRecord {
-    /// Whether the record was written for `target`, not for another whose key collides with
-    /// its own. A record that does not say (written before targets were kept) is taken as its
-    /// key says.
-    pub fn is_for(&self, target: &Target) -> bool {
+    /// Whether the record was written for `target` as it is held now: not for another target
+    /// whose key collides with its own (a record that does not say, written before targets
+    /// were kept, is taken as its key says), nor for an earlier user, role or group of the same
+    /// name (written before `principals_since`, when the latest of the target's principals was
+    /// created: an approval is for the principal it was given to, T28). IAM dates to the
+    /// second, and a record written in the second its principal was created is taken as for
+    /// it: a sweep claims for the principals it has just read.
+    pub fn is_for(&self, target: &Target, principals_since: Option<OffsetDateTime>) -> bool {
         self.target
             .as_deref()
             .is_none_or(|written| written == TargetKey::canonical(target))
+            && principals_since.is_none_or(|created| self.at >= created)
     }
 
     /// Whether the sweep leaves the grant alone: approved, or claimed for an incident recently

@@ -41,6 +41,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::boundary::LedgerEntry;
 use crate::decision_log::{
@@ -96,6 +97,40 @@ pub fn account_of(details: &AuthorizationDetails) -> String {
         .chain(details.roles.iter().filter_map(|r| r.arn.as_deref()))
         .find_map(|arn| arn.split(':').nth(4).map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// When IAM created each user, role and group, by `Principal`'s text (`user alice`): an
+/// approval recorded before the principal holding a grant now was created was given to an
+/// earlier one of the same name. One whose date does not read is left out (its approvals then
+/// go by name, as before the dates were read).
+pub fn principals_created(details: &AuthorizationDetails) -> BTreeMap<String, OffsetDateTime> {
+    let created = |kind: PrincipalKind, name: &str, date: &Option<String>| {
+        // Records are dated in whole seconds; so is the creation, as IAM gives it.
+        let date = OffsetDateTime::parse(date.as_deref()?, &Rfc3339)
+            .ok()?
+            .replace_nanosecond(0)
+            .ok()?;
+        let principal = Principal {
+            kind,
+            name: name.to_owned(),
+        };
+        Some((principal.to_string(), date))
+    };
+    let users =
+        (details.users.iter()).map(|u| created(PrincipalKind::User, &u.user_name, &u.create_date));
+    let roles =
+        (details.roles.iter()).map(|r| created(PrincipalKind::Role, &r.role_name, &r.create_date));
+    let groups = (details.groups.iter())
+        .map(|g| created(PrincipalKind::Group, &g.group_name, &g.create_date));
+    users.chain(roles).chain(groups).flatten().collect()
+}
+
+/// When the latest of the principals a target's grant is held by was created (none for a
+/// managed policy's document): what a record of the grant must be younger than.
+fn principals_since(target: &Target, context: &SweepContext) -> Option<OffsetDateTime> {
+    (target.principals().iter())
+        .filter_map(|p| context.principals_created.get(&p.to_string()).copied())
+        .max()
 }
 
 /// Every user's and role's boundary (`None`: none), keyed as the boundary ledger keys them,
@@ -165,6 +200,8 @@ pub struct SweepContext {
     pub baseline_memberships: BTreeSet<String>,
     /// How long a `deciding` claim holds (`decision_log::claim_lifetime`).
     pub claim_lifetime: Duration,
+    /// When each user, role and group was created (`principals_created`).
+    pub principals_created: BTreeMap<String, OffsetDateTime>,
 }
 
 /// What happens to a grant in force.
@@ -217,6 +254,10 @@ pub struct TargetFinding {
     /// The sweep finding event for the starter, when one is to be opened.
     #[serde(skip)]
     pub event: Option<Value>,
+    /// When the latest of its principals was created: a record of the grant written before
+    /// then was for an earlier principal of the same name, and does not hold its claim off.
+    #[serde(skip)]
+    pub principals_since: Option<OffsetDateTime>,
 }
 
 /// What was read.
@@ -342,7 +383,7 @@ pub fn plan_sweep(
             principals_with_grants += 1;
         }
     }
-    let grants = &covered_by_memberships(grants, memberships.values());
+    let grants = &covered_by_memberships(grants, memberships.values(), context);
     let documents: Vec<(Gathered, Disposition)> = targets
         .into_values()
         .flat_map(|gathered| gathered.decide(grants, context))
@@ -380,6 +421,7 @@ pub fn plan_sweep(
                 (None, None)
             };
             TargetFinding {
+                principals_since: principals_since(&gathered.target, context),
                 target: gathered.target,
                 grant: gathered.grant,
                 version_id: gathered.version_id,
@@ -572,10 +614,11 @@ impl Membership {
         if gathered.patterns.is_empty() {
             return Disposition::Alerted;
         }
+        let since = principals_since(&gathered.target, context);
         let approved_before = grants.iter().any(|(key, record)| {
             key.target == gathered.grant.target
                 && record.status == GrantStatus::Approved
-                && record.is_for(&gathered.target)
+                && record.is_for(&gathered.target, since)
         });
         match holding(grants, gathered, context) {
             Some(GrantStatus::Approved) => Disposition::Approved,
@@ -597,12 +640,15 @@ impl Membership {
 fn covered_by_memberships<'m>(
     grants: &HashMap<GrantKey, GrantRecord>,
     memberships: impl Iterator<Item = &'m Membership>,
+    context: &SweepContext,
 ) -> HashMap<GrantKey, GrantRecord> {
     let mut covered = grants.clone();
     for membership in memberships {
+        let target = &membership.gathered.target;
+        let since = principals_since(target, context);
         let Some(record) = grants
             .get(&membership.gathered.grant)
-            .filter(|r| r.status == GrantStatus::Approved && r.is_for(&membership.gathered.target))
+            .filter(|r| r.status == GrantStatus::Approved && r.is_for(target, since))
         else {
             continue;
         };
@@ -625,7 +671,10 @@ fn holding(
     grants
         .get(&gathered.grant)
         .filter(|record| {
-            record.is_for(&gathered.target) && record.holds(context.at, context.claim_lifetime)
+            record.is_for(
+                &gathered.target,
+                principals_since(&gathered.target, context),
+            ) && record.holds(context.at, context.claim_lifetime)
         })
         .map(|record| record.status)
 }

@@ -331,7 +331,7 @@ fn each_outcome_names_the_publish_state_that_publishes_it() {
 }
 
 #[test]
-fn a_grant_record_counts_for_the_target_it_was_written_for_in_any_case() {
+fn a_grant_record_counts_for_the_target_and_the_principals_it_was_written_for() {
     let role_policy = |role: &str, name: &str| Target::InlinePolicy {
         principal: Principal {
             kind: PrincipalKind::Role,
@@ -346,29 +346,69 @@ fn a_grant_record_counts_for_the_target_it_was_written_for_in_any_case() {
         target: target.map(TargetKey::canonical),
     };
     let pipeline = role_policy("data-pipeline", "cleanup");
-    // (case, record, the target judged, counts?)
+    // The record was written 2026-12-01 00:00; data-pipeline was created a month before.
+    let long_before = Some(datetime!(2026-11-01 00:00 UTC));
+    // (case, record, the target judged, when its principal was created, counts?)
     let cases = [
-        ("written for it", written(Some(&pipeline)), &pipeline, true),
+        (
+            "written for it",
+            written(Some(&pipeline)),
+            &pipeline,
+            long_before,
+            true,
+        ),
         (
             "written for it, names in another case (IAM's are one)",
             written(Some(&pipeline)),
             &role_policy("Data-Pipeline", "Cleanup"),
+            long_before,
             true,
         ),
         (
             "written for another target (keys that collide)",
             written(Some(&role_policy("mallory", "cleanup"))),
             &pipeline,
+            long_before,
             false,
         ),
         (
             "written before targets were kept: as its key says",
             written(None),
             &pipeline,
+            long_before,
+            true,
+        ),
+        (
+            "written before the role was created: for an earlier role of the same name (T28)",
+            written(Some(&pipeline)),
+            &pipeline,
+            Some(datetime!(2026-12-01 00:00:01 UTC)),
+            false,
+        ),
+        (
+            // IAM dates to the second: a sweep claims for the principals it has just read.
+            "written in the second the role was created: for it",
+            written(Some(&pipeline)),
+            &pipeline,
+            Some(datetime!(2026-12-01 00:00 UTC)),
+            true,
+        ),
+        (
+            "before targets were kept, and before the role was created",
+            written(None),
+            &pipeline,
+            Some(datetime!(2026-12-02 00:00 UTC)),
+            false,
+        ),
+        (
+            "a target held by no principal (a managed policy's document)",
+            written(Some(&pipeline)),
+            &pipeline,
+            None,
             true,
         ),
     ];
-    for (case, record, target, counts) in cases {
-        assert_eq!(record.is_for(target), counts, "{case}");
+    for (case, record, target, principals_since, counts) in cases {
+        assert_eq!(record.is_for(target, principals_since), counts, "{case}");
     }
 }

@@ -13,7 +13,7 @@ use incident::decision_log::{
 use incident::membership::group_document;
 use incident::sweep::{
     Disposition, Examined, SweepContext, SweepMode, SweepPlan, TargetFinding, account_of,
-    boundaries, plan_sweep, sweep_event_detail, sweep_id, sweep_notification,
+    boundaries, plan_sweep, principals_created, sweep_event_detail, sweep_id, sweep_notification,
 };
 use incident::{
     IncidentName, OwnRoles, Principal, PrincipalKind, Reading, Target, TargetKey, read_event,
@@ -42,6 +42,7 @@ fn context(mode: SweepMode, baseline: bool) -> SweepContext {
         baseline,
         baseline_memberships: Default::default(),
         claim_lifetime: claim_lifetime(24 * 3600),
+        principals_created: Default::default(),
     }
 }
 
@@ -428,6 +429,91 @@ fn a_grant_approved_for_exactly_this_document_or_being_decided_is_left_alone() {
             dispositions(&plan)
         );
     }
+}
+
+#[test]
+fn a_record_written_before_the_principal_was_created_is_for_an_earlier_one_of_its_name() {
+    // T28: alice was deleted and created again (its event lost, or made since the approval);
+    // the new alice holds the same inline policy, document and all.
+    let principals = principals();
+    let alice = principals
+        .iter()
+        .find(|p| p.principal.name == "alice")
+        .unwrap();
+    let key = GrantKey::of(&alice_inline(), alice.identity[0].document.as_ref()).unwrap();
+    let now = datetime!(2026-12-02 05:00 UTC);
+    let approved = written_for(
+        &alice_inline(),
+        record(GrantStatus::Approved, now - time::Duration::days(7)),
+    );
+    let claimed = written_for(
+        &alice_inline(),
+        record(GrantStatus::Deciding, now - time::Duration::hours(1)),
+    );
+    // (case, alice's record, when alice was created, alice's inline policy becomes)
+    let cases = [
+        (
+            "approved a week ago, alice created a year ago",
+            approved.clone(),
+            Some(now - time::Duration::days(365)),
+            Disposition::Approved,
+        ),
+        (
+            "approved a week ago, alice created yesterday: not for her",
+            approved.clone(),
+            Some(now - time::Duration::days(1)),
+            Disposition::Incident,
+        ),
+        (
+            "approved a week ago, alice's creation unknown: by name, as before dates were read",
+            approved,
+            None,
+            Disposition::Approved,
+        ),
+        (
+            "claimed an hour ago, alice created half an hour ago: not for her",
+            claimed,
+            Some(now - time::Duration::minutes(30)),
+            Disposition::Incident,
+        ),
+    ];
+    for (case, record, created, expected) in cases {
+        let mut context = context(SweepMode::Quarantine, false);
+        context.principals_created = created
+            .map(|at| ("user alice".to_owned(), at))
+            .into_iter()
+            .collect();
+        let plan = plan(&HashMap::from([(key.clone(), record)]), &context);
+        let found = finding(&plan, &alice_inline());
+        assert_eq!(found.disposition, expected, "{case}");
+        // The claim is told too: a record before then holds nothing off.
+        assert_eq!(found.principals_since, created, "{case}");
+    }
+}
+
+#[test]
+fn the_principals_creation_dates_are_read_from_the_account() {
+    let details = account_file("api-encoded.json");
+    let created = principals_created(&details);
+    let user = details
+        .users
+        .iter()
+        .find(|u| u.create_date.is_some())
+        .unwrap();
+    let date = time::OffsetDateTime::parse(
+        user.create_date.as_deref().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(
+        created.get(&format!("user {}", user.user_name)),
+        Some(&date)
+    );
+    assert_eq!(
+        created.len(),
+        details.users.len() + details.roles.len() + details.groups.len(),
+        "every principal with a date: {created:?}"
+    );
 }
 
 fn data_platform_on(kind: PrincipalKind, name: &str) -> Target {

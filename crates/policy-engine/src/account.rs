@@ -49,6 +49,10 @@ pub struct UserDetail {
     pub user_name: String,
     #[serde(default)]
     pub user_id: Option<String>,
+    /// When IAM created it (RFC 3339): one deleted and created again under the same name is
+    /// another user, created later.
+    #[serde(default)]
+    pub create_date: Option<String>,
     #[serde(default)]
     pub arn: Option<String>,
     #[serde(default)]
@@ -71,6 +75,10 @@ pub struct GroupDetail {
     pub group_name: String,
     #[serde(default)]
     pub group_id: Option<String>,
+    /// When IAM created it (RFC 3339): one deleted and created again under the same name is
+    /// another group, created later.
+    #[serde(default)]
+    pub create_date: Option<String>,
     #[serde(default)]
     pub arn: Option<String>,
     #[serde(default)]
@@ -87,6 +95,10 @@ pub struct RoleDetail {
     pub role_name: String,
     #[serde(default)]
     pub role_id: Option<String>,
+    /// When IAM created it (RFC 3339): one deleted and created again under the same name is
+    /// another role, created later.
+    #[serde(default)]
+    pub create_date: Option<String>,
     #[serde(default)]
     pub arn: Option<String>,
     #[serde(default)]

@@ -52,6 +52,12 @@ fn required(value: Option<&str>, what: &str) -> Result<String, AwsFailure> {
         .ok_or_else(|| AwsFailure::unusable_answer(CALL, &format!("answered without {what}")))
 }
 
+/// A date IAM gave, as RFC 3339 text.
+fn rfc3339(date: &aws_sdk_iam::primitives::DateTime) -> Result<String, AwsFailure> {
+    date.fmt(aws_sdk_iam::primitives::DateTimeFormat::DateTime)
+        .map_err(|e| AwsFailure::unusable_answer(CALL, &format!("a date: {e}")))
+}
+
 fn owned(value: Option<&str>) -> Option<String> {
     value.map(str::to_owned)
 }
@@ -60,6 +66,7 @@ fn user_of(user: &sdk::UserDetail) -> Result<UserDetail, AwsFailure> {
     Ok(UserDetail {
         user_name: required(user.user_name(), "a UserName")?,
         user_id: owned(user.user_id()),
+        create_date: user.create_date().map(rfc3339).transpose()?,
         arn: owned(user.arn()),
         path: owned(user.path()),
         user_policy_list: inline_policies(user.user_policy_list())?,
@@ -74,6 +81,7 @@ fn group_of(group: &sdk::GroupDetail) -> Result<GroupDetail, AwsFailure> {
     Ok(GroupDetail {
         group_name: required(group.group_name(), "a GroupName")?,
         group_id: owned(group.group_id()),
+        create_date: group.create_date().map(rfc3339).transpose()?,
         arn: owned(group.arn()),
         path: owned(group.path()),
         group_policy_list: inline_policies(group.group_policy_list())?,
@@ -85,6 +93,7 @@ fn role_of(role: &sdk::RoleDetail) -> Result<RoleDetail, AwsFailure> {
     Ok(RoleDetail {
         role_name: required(role.role_name(), "a RoleName")?,
         role_id: owned(role.role_id()),
+        create_date: role.create_date().map(rfc3339).transpose()?,
         arn: owned(role.arn()),
         path: owned(role.path()),
         assume_role_policy_document: owned(role.assume_role_policy_document()),

@@ -359,7 +359,10 @@ impl DecisionTable {
     /// Claims `key` for `incident` (its `claim#` item) unless the grant is approved or held by a
     /// claim younger than `stale_after`: one transaction, checking the grant's `grant#` record
     /// (approved, or a claim written there before claims had their own key) and writing the
-    /// claim, so of two sweeps at once exactly one claims, and an approval is never claimed.
+    /// claim, so of two sweeps at once exactly one claims, and an approval is never claimed. A
+    /// record written before `principals_since` (when the latest of the target's principals
+    /// was created) was for an earlier principal of the same name, and holds nothing
+    /// (`GrantRecord::is_for`).
     pub async fn claim(
         &self,
         key: &GrantKey,
@@ -367,10 +370,13 @@ impl DecisionTable {
         incident: &str,
         now: OffsetDateTime,
         stale_after: Duration,
+        principals_since: Option<OffsetDateTime>,
     ) -> Result<Claim, StepError> {
         let stale_before = n(now.unix_timestamp() - stale_after.as_secs() as i64);
         // A claim dated ahead of any sweep's clock holds nothing (`GrantRecord::holds`).
         let ahead = n(now.unix_timestamp() + CLAIM_CLOCK_SKEW.as_secs() as i64);
+        // No record is dated before the epoch: without principals, every record counts.
+        let earlier = n(principals_since.map_or(0, OffsetDateTime::unix_timestamp));
         let deciding = s(status_text(GrantStatus::Deciding));
         let item = self.grant_item(
             key.claim_key(),
@@ -387,7 +393,7 @@ impl DecisionTable {
             .table_name(&self.table)
             .key(KEY, s(key.item_key()))
             .condition_expression(
-                "attribute_not_exists(#pk) OR \
+                "attribute_not_exists(#pk) OR #at < :earlier OR \
                  (#status = :deciding AND (#at < :stale OR #at > :ahead))",
             )
             .expression_attribute_names("#pk", KEY)
@@ -396,16 +402,20 @@ impl DecisionTable {
             .expression_attribute_values(":deciding", deciding)
             .expression_attribute_values(":stale", stale_before.clone())
             .expression_attribute_values(":ahead", ahead.clone())
+            .expression_attribute_values(":earlier", earlier.clone())
             .build()
             .map_err(built)?;
         let claim = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk) OR #at < :stale OR #at > :ahead")
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #at < :earlier OR #at < :stale OR #at > :ahead",
+            )
             .expression_attribute_names("#pk", KEY)
             .expression_attribute_names("#at", AT)
             .expression_attribute_values(":stale", stale_before)
             .expression_attribute_values(":ahead", ahead)
+            .expression_attribute_values(":earlier", earlier)
             .build()
             .map_err(built)?;
         let items = [

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use incident::OwnRoles;
 use incident::sweep::{
     Disposition, Examined, SUMMARY_DETAIL_TYPE, SweepContext, SweepMode, SweepSummary, account_of,
-    boundaries, plan_sweep, sweep_event_detail, sweep_id, sweep_notification,
+    boundaries, plan_sweep, principals_created, sweep_event_detail, sweep_id, sweep_notification,
 };
 use policy_engine::{Catalog, Rules};
 use serde::Deserialize;
@@ -71,6 +71,7 @@ pub async fn handle(
         baseline,
         baseline_memberships: recorded.map(|b| b.memberships).unwrap_or_default(),
         claim_lifetime: deps.claim_lifetime,
+        principals_created: principals_created(&details),
     };
     let mut plan = plan_sweep(
         &principals,
@@ -94,6 +95,7 @@ pub async fn handle(
                 incident,
                 at,
                 deps.claim_lifetime,
+                target.principals_since,
             )
             .await?
         {

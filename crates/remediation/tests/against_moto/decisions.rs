@@ -56,7 +56,7 @@ async fn claims_at_once_on_one_grant_make_one_claim() {
     let claims = futures_util::future::join_all(
         sweeps
             .iter()
-            .map(|sweep| table.claim(&key, &target, sweep, now, TWO_DAYS)),
+            .map(|sweep| table.claim(&key, &target, sweep, now, TWO_DAYS, None)),
     )
     .await;
     // THEN exactly one holds it, and the record names that one
@@ -87,7 +87,8 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
                 &data_platform(),
                 "old-sweep",
                 three_days_ago,
-                TWO_DAYS
+                TWO_DAYS,
+                None
             )
             .await
             .unwrap(),
@@ -96,7 +97,7 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
     // WHEN a sweep claims it now THEN it takes it over
     assert_eq!(
         table
-            .claim(&grant(), &data_platform(), "new-sweep", now, TWO_DAYS)
+            .claim(&grant(), &data_platform(), "new-sweep", now, TWO_DAYS, None)
             .await
             .unwrap(),
         Claim::Claimed
@@ -104,7 +105,7 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
     // AND a third, a moment later, finds it held
     assert_eq!(
         table
-            .claim(&grant(), &data_platform(), "third", now, TWO_DAYS)
+            .claim(&grant(), &data_platform(), "third", now, TWO_DAYS, None)
             .await
             .unwrap(),
         Claim::Held
@@ -122,7 +123,7 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
     // WHEN a sweep claims it, however old the approval, THEN it stays approved
     assert_eq!(
         table
-            .claim(&grant(), &data_platform(), "sweep", now, TWO_DAYS)
+            .claim(&grant(), &data_platform(), "sweep", now, TWO_DAYS, None)
             .await
             .unwrap(),
         Claim::Held
@@ -135,7 +136,41 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
         grants[&grant()].target,
         Some(TargetKey::canonical(&data_platform()))
     );
-    assert!(grants[&grant()].is_for(&data_platform()));
+    assert!(grants[&grant()].is_for(&data_platform(), None));
+}
+
+#[tokio::test]
+async fn an_approval_given_before_the_principal_was_created_holds_no_claim_off() {
+    let moto = Moto::start();
+    let table = moto.decisions();
+    let now = OffsetDateTime::now_utc();
+    // GIVEN the grant was approved a week ago
+    table
+        .record_approved(
+            &grant(),
+            &data_platform(),
+            "approved-incident",
+            now - time::Duration::days(7),
+        )
+        .await
+        .unwrap();
+    let (key, target) = (grant(), data_platform());
+    let claim =
+        |created: OffsetDateTime| table.claim(&key, &target, "sweep", now, TWO_DAYS, Some(created));
+    // WHEN a sweep claims it for the principal created a month ago THEN the approval holds
+    assert_eq!(
+        claim(now - time::Duration::days(30)).await.unwrap(),
+        Claim::Held
+    );
+    // WHEN for a principal of that name created yesterday (deleted and created again since the
+    // approval, T28) THEN the sweep claims it: the approval was for the earlier one
+    assert_eq!(
+        claim(now - time::Duration::days(1)).await.unwrap(),
+        Claim::Claimed
+    );
+    // AND the approval itself is left as it was
+    let approval = table.item(&grant().item_key()).await.unwrap().unwrap();
+    assert_eq!(approval["status"], "approved");
 }
 
 /// A `deciding` item under `pk`, as written by something other than today's claim: a sweep of
@@ -234,7 +269,7 @@ async fn a_claim_is_kept_under_its_own_key_and_an_older_one_holds_unless_dated_a
     // GIVEN a sweep claims a grant
     assert_eq!(
         table
-            .claim(&grant(), &data_platform(), "sweep", now, TWO_DAYS)
+            .claim(&grant(), &data_platform(), "sweep", now, TWO_DAYS, None)
             .await
             .unwrap(),
         Claim::Claimed
@@ -262,7 +297,7 @@ async fn a_claim_is_kept_under_its_own_key_and_an_older_one_holds_unless_dated_a
     };
     assert_eq!(
         table
-            .claim(&other, &other_target, "sweep", now, TWO_DAYS)
+            .claim(&other, &other_target, "sweep", now, TWO_DAYS, None)
             .await
             .unwrap(),
         Claim::Held
@@ -288,7 +323,7 @@ async fn a_claim_is_kept_under_its_own_key_and_an_older_one_holds_unless_dated_a
     // WHEN a sweep claims that grant THEN it takes it over
     assert_eq!(
         table
-            .claim(&third, &third_target, "sweep", now, TWO_DAYS)
+            .claim(&third, &third_target, "sweep", now, TWO_DAYS, None)
             .await
             .unwrap(),
         Claim::Claimed
@@ -304,7 +339,7 @@ async fn a_claim_is_kept_under_its_own_key_and_an_older_one_holds_unless_dated_a
         .unwrap();
     assert_eq!(
         table
-            .claim(&approved, &approved_target, "sweep", now, TWO_DAYS)
+            .claim(&approved, &approved_target, "sweep", now, TWO_DAYS, None)
             .await
             .unwrap(),
         Claim::Held
