@@ -90,13 +90,11 @@ PRINCIPAL_IDS = PRINCIPAL_INFO | {"iam:GetGroup"}  # principal_id, principal_ids
 # principals::principal_policies: principal_info, groups_for_user, and each one's policies
 POLICIES_IN_FORCE = (PRINCIPAL_INFO | {"iam:ListGroupsForUser"} | INLINE_LISTS | INLINE_READS
                      | ATTACHED_LISTS | POLICY_READS)
-# handlers/restore.rs plan_restore: default_version, versions, inline_document,
-# attached_policy_arns, groups_for_user, principals::group_policies, principal_info,
-# principal_ids, principals::other_inline_documents (inline_policy_names), and the count quotas
-# (attached_policies_quota, groups_per_user_quota)
+# handlers/restore.rs plan_restore: default_version, versions, inline_document, is_attached,
+# groups_for_user, principals::group_policies, principal_info, principal_ids,
+# principals::other_inline_documents (inline_policy_names)
 PLAN_RESTORE = (POLICY_READS | {"iam:ListPolicyVersions"} | INLINE_READS | ATTACHED_LISTS
-                | {"iam:ListGroupsForUser"} | INLINE_LISTS | PRINCIPAL_IDS
-                | {"iam:GetAccountSummary"})
+                | {"iam:ListGroupsForUser"} | INLINE_LISTS | PRINCIPAL_IDS)
 FUNCTION_IAM_CALLS = {
     # document_of (version_document, default_version, inline_document), principal_policies,
     # group_policies, principal_info (trust policies), boundaries::previous
@@ -116,8 +114,9 @@ FUNCTION_IAM_CALLS = {
         "iam:AttachUserPolicy", "iam:AttachRolePolicy", "iam:AttachGroupPolicy",
         "iam:AddUserToGroup", "iam:PutUserPermissionsBoundary", "iam:PutRolePermissionsBoundary",
         "iam:DeleteUserPermissionsBoundary", "iam:DeleteRolePermissionsBoundary"},
-    # approval_api.rs: plan_restore, for what approving would do now
-    "ApprovalApiFunction": PLAN_RESTORE,
+    # approval_api.rs: forecast_restore (plan_restore, and the count quotas:
+    # attached_policies_quota, groups_per_user_quota), for what approving would do now
+    "ApprovalApiFunction": PLAN_RESTORE | {"iam:GetAccountSummary"},
     # account.rs
     "SweepAccountFunction": {"iam:GetAccountAuthorizationDetails"},
 }

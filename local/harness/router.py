@@ -300,8 +300,10 @@ class Router(LoopbackServer):
             quota, refusal = GROUPS_PER_USER_QUOTA, "GroupsPerUser"
         else:
             return None
-        asked = form.get("PolicyArn") or form.get("GroupName")
-        if asked in taken or len(taken) < quota:
+        asked = form.get("PolicyArn") or form.get("GroupName") or ""
+        # Group names are one whatever their case (IAM's); policy ARNs are compared as written.
+        held = {t.lower() for t in taken} if attach is None else set(taken)
+        if (asked.lower() if attach is None else asked) in held or len(taken) < quota:
             return None
         refused = f"refused {action} {name} {asked}: {len(taken)} of {quota} taken"
         self.quota_refusals.append(refused)

@@ -152,9 +152,9 @@ def test_approval_does_not_undo_a_change_made_during_the_wait(h):
 def test_approval_leaves_a_policy_detached_once_the_place_it_freed_is_taken(h):
     """While the approval waits, ten other policies are attached to the user: the place the
     detachment freed among its ten is taken, and IAM (here the router, as moto attaches any
-    number) would refuse an eleventh. The page says before anyone decides that approving
-    restores nothing, and why; Approve ends restore_skipped, the policy stays detached, and
-    the notification says why."""
+    number) refuses an eleventh. The page says before anyone decides that approving restores
+    nothing, and why; Approve tries all the same (IAM decides), ends restore_skipped on IAM's
+    refusal, the policy stays detached, and the notification says why."""
     target = Attachment(h, "quota-full")
     arn, _, _ = wait_for_approval(h, target, "quota-full")
     read_only = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -164,7 +164,7 @@ def test_approval_leaves_a_policy_detached_once_the_place_it_freed_is_taken(h):
                                     PolicyDocument=read_only)["Policy"]["Arn"]
         h.iam.attach_user_policy(UserName=target.user, PolicyArn=other)
     page, form = h.open_page(h.approval_link(arn), target.names)
-    told = f"user {target.user} has 10 managed policies attached now, its quota of 10"
+    told = f"user {target.user} has 10 managed policies attached now, and the account's quota is 10"
     assert "Approve will restore nothing" in page.body and told in page.body, \
         "the page does not say that no place is left"
     h.submit(page, form, "approve")
@@ -175,7 +175,11 @@ def test_approval_leaves_a_policy_detached_once_the_place_it_freed_is_taken(h):
     assert target.policy_arn not in attached(h, target.user), "re-attached over the quota"
     notes, evs = h.published(arn, 2)
     assert outcomes(evs) == ["quarantined", "restore_skipped"], f"outcomes: {outcomes(evs)}"
-    assert told in notes[-1], f"the notification does not say why: {notes[-1][:400]}"
+    refused = (f"user {target.user} has as many managed policies attached as its quota allows: "
+               f"IAM refused to attach {target.policy_arn} again")
+    assert refused in notes[-1], f"the notification does not say why: {notes[-1][:400]}"
+    assert any(target.user in r for r in h.stack.router.quota_refusals), \
+        f"IAM (the router) refused no attachment: {h.stack.router.quota_refusals}"
 
 
 def test_a_policy_at_five_versions_makes_room_and_approval_restores_its_default(h, request, note):

@@ -107,5 +107,21 @@ def test_a_user_is_held_to_ten_groups_as_moto_reports_the_quota(iam):
         routed.add_user_to_group(UserName="joiner", GroupName=f"g{n}")
     assert refused(lambda: routed.add_user_to_group(UserName="joiner", GroupName="g10")) \
         == "LimitExceeded: Cannot exceed quota for GroupsPerUser: 10"
+    # Adding her to a group she is in already changes nothing.
     routed.add_user_to_group(UserName="joiner", GroupName="g0")
     assert len(moto.list_groups_for_user(UserName="joiner")["Groups"]) == 10
+
+
+def test_a_user_and_a_group_are_held_to_ten_managed_policies_each(iam):
+    moto, routed = iam
+    moto.create_user(UserName="collector")
+    moto.create_group(GroupName="hoarders")
+    arns = [moto.create_policy(PolicyName=f"q{n}", PolicyDocument=document(200))["Policy"]["Arn"]
+            for n in range(11)]
+    for arn in arns[:10]:
+        routed.attach_user_policy(UserName="collector", PolicyArn=arn)
+        routed.attach_group_policy(GroupName="hoarders", PolicyArn=arn)
+    assert refused(lambda: routed.attach_user_policy(UserName="collector", PolicyArn=arns[10])) \
+        == "LimitExceeded: Cannot exceed quota for PoliciesPerUser: 10"
+    assert refused(lambda: routed.attach_group_policy(GroupName="hoarders", PolicyArn=arns[10])) \
+        == "LimitExceeded: Cannot exceed quota for PoliciesPerGroup: 10"

@@ -130,9 +130,9 @@ impl Outcome {
                 "Someone changed the policy after the quarantine, so putting the original back would \
                  have undone their change, or IAM's quotas leave no place for it now (the \
                  principal's other inline policies fill its room, or other policies or groups took \
-                 the place the quarantine freed). Nothing was restored: the policy is as they left \
-                 it. The original document is kept (Documents, below), to restore by hand if that \
-                 is still wanted."
+                 the place the quarantine freed): see Restore below. Nothing was restored: IAM \
+                 holds the policy as it is now. The original document is kept (Documents, below), \
+                 to restore by hand if that is still wanted."
             }
             Outcome::TargetGone => {
                 "The approval was given, but what it would have restored was deleted while the \

@@ -381,19 +381,41 @@ pub fn refused_over_quota(write: &RestoreWrite, refusal: &str) -> Option<Restore
     })
 }
 
-/// How many of something IAM lets one principal have (its quota in this account, from
-/// GetAccountSummary) and how many it has now: the managed policies attached to a user, role
-/// or group, or the groups a user is in.
+/// How many of something IAM lets one principal have (its quota as the account summary
+/// reports it) and how many it has now: the managed policies attached to a user, role or group,
+/// or the groups a user is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Places {
     pub used: usize,
     pub quota: usize,
 }
 
-impl Places {
-    /// Whether IAM would take one more.
-    fn one_free(self) -> bool {
-        self.used < self.quota
+/// What approving would do once IAM's count quotas are counted, for the approval page: a plan
+/// that takes a place (re-attaches a policy, or adds a user back to a group) restores nothing
+/// when the principal has no place free now (`places`). The detachment or removal freed one,
+/// which others may have taken while the approval waited. The Restore step does not forecast:
+/// it writes, and IAM's refusal is its record (`refused_over_quota`), since only IAM knows the
+/// quota for certain.
+pub fn within_count_quota(plan: RestorePlan, places: Places) -> RestorePlan {
+    let Places { used, quota } = places;
+    if used < quota {
+        return plan;
+    }
+    match plan.writes.as_slice() {
+        [
+            RestoreWrite::Attach {
+                principal,
+                policy_arn,
+            },
+        ] => skipped(format!(
+            "{principal} has {used} managed policies attached now, and the account's quota is \
+             {quota}: IAM would refuse to attach {policy_arn} again (it stays detached)"
+        )),
+        [RestoreWrite::AddToGroup { user, group }] => skipped(format!(
+            "user {user} is in {used} groups now, and the account's quota is {quota}: IAM would \
+             refuse to add it to group {group} again (it stays out)"
+        )),
+        _ => plan,
     }
 }
 
@@ -407,9 +429,6 @@ pub struct AttachmentRestoreNow {
     pub attached: bool,
     /// The policy's default document now; `None` when the policy is gone.
     pub current: Option<String>,
-    /// The managed policies attached to the principal now, against its quota: the detachment
-    /// freed a place, which others may have taken since.
-    pub attached_policies: Places,
 }
 
 pub fn restore_attachment(now: &AttachmentRestoreNow) -> RestorePlan {
@@ -436,14 +455,6 @@ pub fn restore_attachment(now: &AttachmentRestoreNow) -> RestorePlan {
              what nobody approved"
         ));
     }
-    let Places { used, quota } = now.attached_policies;
-    if !now.attached_policies.one_free() {
-        return skipped(format!(
-            "{principal} has {used} managed policies attached now, its quota of {quota}: the \
-             place the quarantine freed was taken since, and IAM would refuse to attach \
-             {policy_arn} (it stays detached)"
-        ));
-    }
     restored(
         vec![RestoreWrite::Attach {
             principal: principal.clone(),
@@ -464,9 +475,6 @@ pub struct MembershipRestoreNow {
     /// The group's policies now (`membership::group_document`); `None` when the group is gone.
     pub current: Option<String>,
     pub member: bool,
-    /// The groups the user is in now, against its quota: the removal freed a place, which
-    /// others may have taken since.
-    pub groups: Places,
 }
 
 /// Adds back exactly the membership the quarantine removed, and only while the group grants
@@ -494,14 +502,6 @@ pub fn restore_membership(now: &MembershipRestoreNow) -> RestorePlan {
         return skipped(format!(
             "the policies of group {group} changed after the quarantine: adding user {user} \
              back would grant what nobody approved"
-        ));
-    }
-    let Places { used, quota } = now.groups;
-    if !now.groups.one_free() {
-        return skipped(format!(
-            "user {user} is in {used} groups now, its quota of {quota}: the place the quarantine \
-             freed was taken since, and IAM would refuse to add it to group {group} (it stays \
-             out)"
         ));
     }
     restored(

@@ -5,10 +5,10 @@
 use incident::quarantine::{inline_characters, inline_quota};
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, Places,
-    RestoreWrite, approved_attachments, refused_over_quota, replaced_since, restore_attachment,
-    restore_inline, restore_managed, restore_membership,
+    RestorePlan, RestoreWrite, approved_attachments, refused_over_quota, replaced_since,
+    restore_attachment, restore_inline, restore_managed, restore_membership, within_count_quota,
 };
-use incident::{Principal, PrincipalId, PrincipalKind, RestoreStatus};
+use incident::{Principal, PrincipalId, PrincipalKind, RestoreRecord, RestoreStatus};
 
 const POLICY: &str = "arn:aws:iam::123456789012:policy/team-s3-access";
 const ORIGINAL: &str =
@@ -294,27 +294,18 @@ fn an_original_the_other_inline_policies_left_no_room_for_is_not_put_back() {
     }
 }
 
-/// The role has 9 of its 10 places for managed policies taken (the quarantine freed one).
-const ONE_PLACE_FREE: Places = Places { used: 9, quota: 10 };
-/// Someone attached another policy while the approval waited: no place is left.
-const NO_PLACE_FREE: Places = Places {
-    used: 10,
-    quota: 10,
-};
-
 #[test]
 fn detached_policy_restores() {
     let attach = RestoreWrite::Attach {
         principal: role(),
         policy_arn: POLICY.into(),
     };
-    // (case, attached now, the policy's document now, the role's places now, status, writes)
+    // (case, attached now, the policy's document now, status, writes)
     let cases = [
         (
             "detached, document as approved",
             false,
             Some(ORIGINAL),
-            ONE_PLACE_FREE,
             RestoreStatus::Restored,
             vec![attach],
         ),
@@ -322,7 +313,6 @@ fn detached_policy_restores() {
             "attached again already",
             true,
             None,
-            NO_PLACE_FREE,
             RestoreStatus::Restored,
             vec![],
         ),
@@ -330,7 +320,6 @@ fn detached_policy_restores() {
             "the document changed since: re-attaching would grant what nobody approved",
             false,
             Some(SOMEONE_ELSES),
-            ONE_PLACE_FREE,
             RestoreStatus::Skipped,
             vec![],
         ),
@@ -338,38 +327,17 @@ fn detached_policy_restores() {
             "the policy is gone",
             false,
             None,
-            ONE_PLACE_FREE,
             RestoreStatus::Gone,
             vec![],
         ),
-        (
-            "the freed place was taken since: IAM would refuse the attachment",
-            false,
-            Some(ORIGINAL),
-            NO_PLACE_FREE,
-            RestoreStatus::Skipped,
-            vec![],
-        ),
-        (
-            "more attached than the quota (it was lowered since): no place either",
-            false,
-            Some(ORIGINAL),
-            Places {
-                used: 12,
-                quota: 10,
-            },
-            RestoreStatus::Skipped,
-            vec![],
-        ),
     ];
-    for (case, attached, current, attached_policies, status, writes) in cases {
+    for (case, attached, current, status, writes) in cases {
         let plan = restore_attachment(&AttachmentRestoreNow {
             principal: role(),
             policy_arn: POLICY.into(),
             original: ORIGINAL.into(),
             attached,
             current: current.map(str::to_owned),
-            attached_policies,
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
@@ -377,28 +345,9 @@ fn detached_policy_restores() {
 }
 
 #[test]
-fn a_detached_policy_with_no_place_left_says_why_it_stays_detached() {
-    let plan = restore_attachment(&AttachmentRestoreNow {
-        principal: role(),
-        policy_arn: POLICY.into(),
-        original: ORIGINAL.into(),
-        attached: false,
-        current: Some(ORIGINAL.into()),
-        attached_policies: NO_PLACE_FREE,
-    });
-    assert_eq!(
-        plan.record.detail,
-        "role data-pipeline has 10 managed policies attached now, its quota of 10: the place \
-         the quarantine freed was taken since, and IAM would refuse to attach \
-         arn:aws:iam::123456789012:policy/team-s3-access (it stays detached)"
-    );
-}
-
-#[test]
 fn membership_restores() {
     // The quarantine removed carol from admins, whose policies were ORIGINAL then.
-    // (case, carol exists, admins' policies now, carol in admins now, her groups now, status,
-    // writes)
+    // (case, carol exists, admins' policies now, carol in admins now, status, writes)
     let add_back = RestoreWrite::AddToGroup {
         user: "carol".into(),
         group: "admins".into(),
@@ -409,7 +358,6 @@ fn membership_restores() {
             true,
             Some(ORIGINAL),
             false,
-            ONE_PLACE_FREE,
             RestoreStatus::Restored,
             vec![add_back],
         ),
@@ -418,7 +366,6 @@ fn membership_restores() {
             true,
             Some(ORIGINAL),
             true,
-            NO_PLACE_FREE,
             RestoreStatus::Restored,
             vec![],
         ),
@@ -427,7 +374,6 @@ fn membership_restores() {
             true,
             Some(SOMEONE_ELSES),
             false,
-            ONE_PLACE_FREE,
             RestoreStatus::Skipped,
             vec![],
         ),
@@ -436,7 +382,6 @@ fn membership_restores() {
             false,
             Some(ORIGINAL),
             false,
-            Places { used: 0, quota: 10 },
             RestoreStatus::Gone,
             vec![],
         ),
@@ -445,21 +390,11 @@ fn membership_restores() {
             true,
             None,
             false,
-            ONE_PLACE_FREE,
             RestoreStatus::Gone,
             vec![],
         ),
-        (
-            "she joined other groups since, up to her quota: IAM would refuse to add her",
-            true,
-            Some(ORIGINAL),
-            false,
-            NO_PLACE_FREE,
-            RestoreStatus::Skipped,
-            vec![],
-        ),
     ];
-    for (case, user_exists, current, member, groups, status, writes) in cases {
+    for (case, user_exists, current, member, status, writes) in cases {
         let plan = restore_membership(&MembershipRestoreNow {
             user: "carol".into(),
             group: "admins".into(),
@@ -467,10 +402,89 @@ fn membership_restores() {
             user_exists,
             current: current.map(str::to_owned),
             member,
-            groups,
         });
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
+    }
+}
+
+#[test]
+fn the_approval_page_forecasts_a_place_taken_since_as_nothing_restored() {
+    let attach = RestoreWrite::Attach {
+        principal: role(),
+        policy_arn: POLICY.into(),
+    };
+    let add_back = RestoreWrite::AddToGroup {
+        user: "carol".into(),
+        group: "admins".into(),
+    };
+    let restoring = |write: &RestoreWrite| RestorePlan {
+        writes: vec![write.clone()],
+        record: RestoreRecord {
+            status: RestoreStatus::Restored,
+            detail: "put back".into(),
+        },
+    };
+    // (case, the plan, places used, the quota, what the page forecasts)
+    let cases = [
+        ("a place free: re-attached", restoring(&attach), 9, 10, None),
+        (
+            "the place the detachment freed was taken since",
+            restoring(&attach),
+            10,
+            10,
+            Some(
+                "role data-pipeline has 10 managed policies attached now, and the account's \
+                 quota is 10: IAM would refuse to attach \
+                 arn:aws:iam::123456789012:policy/team-s3-access again (it stays detached)",
+            ),
+        ),
+        (
+            "more than the quota (it was lowered since)",
+            restoring(&attach),
+            12,
+            10,
+            Some(
+                "role data-pipeline has 12 managed policies attached now, and the account's \
+                 quota is 10: IAM would refuse to attach \
+                 arn:aws:iam::123456789012:policy/team-s3-access again (it stays detached)",
+            ),
+        ),
+        (
+            "a raised quota, places free",
+            restoring(&attach),
+            12,
+            20,
+            None,
+        ),
+        (
+            "the user's groups fill her quota",
+            restoring(&add_back),
+            10,
+            10,
+            Some(
+                "user carol is in 10 groups now, and the account's quota is 10: IAM would \
+                 refuse to add it to group admins again (it stays out)",
+            ),
+        ),
+        (
+            "a write that takes no place",
+            restoring(&set_default("v2")),
+            10,
+            10,
+            None,
+        ),
+    ];
+    for (case, plan, used, quota, skipped) in cases {
+        let forecast = within_count_quota(plan.clone(), Places { used, quota });
+        match skipped {
+            None => assert_eq!(forecast, plan, "{case}"),
+            Some(detail) => {
+                assert_eq!(forecast.record.status, RestoreStatus::Skipped, "{case}");
+                assert_eq!(forecast.record.detail, detail, "{case}");
+                assert!(forecast.writes.is_empty(), "{case}");
+            }
+        }
     }
 }
 

@@ -448,9 +448,9 @@ impl IamPolicies {
         Ok(absent_if_missing(info)?.flatten())
     }
 
-    /// How many managed policies IAM lets a principal of `kind` have attached in this account
-    /// (GetAccountSummary: 10 by default, raised on request).
-    pub async fn attached_policies_quota(&self, kind: PrincipalKind) -> Result<usize> {
+    /// How many managed policies IAM lets a principal of `kind` have attached in this account,
+    /// as GetAccountSummary reports it (10 by default); `None` when it does not.
+    pub async fn attached_policies_quota(&self, kind: PrincipalKind) -> Result<Option<usize>> {
         self.account_quota(match kind {
             PrincipalKind::User => SummaryKeyType::AttachedPoliciesPerUserQuota,
             PrincipalKind::Role => SummaryKeyType::AttachedPoliciesPerRoleQuota,
@@ -459,22 +459,19 @@ impl IamPolicies {
         .await
     }
 
-    /// How many groups IAM lets a user be in (GetAccountSummary: 10).
-    pub async fn groups_per_user_quota(&self) -> Result<usize> {
+    /// How many groups IAM lets a user be in, as GetAccountSummary reports it (10); `None`
+    /// when it does not.
+    pub async fn groups_per_user_quota(&self) -> Result<Option<usize>> {
         self.account_quota(SummaryKeyType::GroupsPerUserQuota).await
     }
 
-    async fn account_quota(&self, key: SummaryKeyType) -> Result<usize> {
-        const CALL: &str = "GetAccountSummary";
+    async fn account_quota(&self, key: SummaryKeyType) -> Result<Option<usize>> {
         let summary = (self.client.get_account_summary().send().await)
-            .map_err(|e| AwsFailure::from_sdk(CALL, e))?;
-        summary
+            .map_err(|e| AwsFailure::from_sdk("GetAccountSummary", e))?;
+        Ok(summary
             .summary_map()
             .and_then(|map| map.get(&key))
-            .and_then(|&quota| usize::try_from(quota).ok())
-            .ok_or_else(|| {
-                AwsFailure::unusable_answer(CALL, &format!("a summary without {}", key.as_str()))
-            })
+            .and_then(|&quota| usize::try_from(quota).ok()))
     }
 
     /// The names of the groups a user is in; `None` when the user is gone.

@@ -15,8 +15,8 @@ use incident::membership::{added_grants, group_document};
 use incident::quarantine::{inline_budget, rewrite};
 use incident::record::attachments_document;
 use incident::restore::{
-    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, Places,
-    RestorePlan, restore_attachment, restore_inline, restore_managed, restore_membership,
+    AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, RestorePlan,
+    restore_attachment, restore_inline, restore_managed, restore_membership,
 };
 use incident::{
     Analysed, AppliedQuarantine, Assessment, Decision, DecisionRecord, DocumentRef, EventError,
@@ -603,7 +603,6 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
             } else {
                 text_of(&applied.original_document)
             }),
-            attached_policies: Places { used: 0, quota: 10 },
         }),
         QuarantineAction::RemovedFromGroup { user, group } => {
             restore_membership(&MembershipRestoreNow {
@@ -617,7 +616,6 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
                     text_of(&applied.original_document)
                 }),
                 member: false,
-                groups: Places { used: 0, quota: 10 },
             })
         }
         QuarantineAction::BoundaryPutBack {

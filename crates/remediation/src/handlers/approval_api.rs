@@ -20,7 +20,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::documents::DocumentStore;
 use crate::error::StepError;
 use crate::executions::{Executions, Sent};
-use crate::handlers::restore::plan_restore;
+use crate::handlers::restore::forecast_restore;
 use crate::iam::IamPolicies;
 use crate::kms::MacKey;
 
@@ -136,10 +136,11 @@ async fn show(
     }
 }
 
-/// What approving would do to the policy as IAM holds it now: the Restore step's own plan, read
-/// only. `None` (the page says so) when IAM cannot be read just now: the page still opens.
+/// What approving would do to the policy as IAM holds it now: the Restore step's own plan,
+/// with IAM's count quotas forecast, read only. `None` (the page says so) when IAM cannot be
+/// read just now: the page still opens.
 async fn approve_would(found: &FoundApproval, deps: &ApprovalApiDeps) -> Option<String> {
-    match plan_restore(found.request.quarantine.clone(), &deps.iam, &deps.documents).await {
+    match forecast_restore(found.request.quarantine.clone(), &deps.iam, &deps.documents).await {
         Ok(planned) => Some(planned.plan.approve_would()),
         Err(e) => {
             tracing::warn!(error = %e, "cannot tell what approving would do");

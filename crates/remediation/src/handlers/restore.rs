@@ -11,7 +11,7 @@ use incident::membership::group_document;
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, Places,
     RestorePlan, RestoreWrite, approved_attachments, refused_over_quota, replaced_since,
-    restore_attachment, restore_inline, restore_managed, restore_membership,
+    restore_attachment, restore_inline, restore_managed, restore_membership, within_count_quota,
 };
 use incident::{
     Decision, DecisionRecord, Principal, PrincipalId, QuarantineAction, QuarantineRecord,
@@ -185,11 +185,13 @@ pub async fn restore(
         plan: RestorePlan { writes, mut record },
         original,
     } = plan_restore(quarantine, iam, &deps.documents).await?;
-    for write in &writes {
+    for (index, write) in writes.iter().enumerate() {
         match apply(write, iam).await {
             Ok(()) => {}
-            // IAM counted a quota otherwise than the plan: nothing was written.
-            Err(StepError::Aws(refused)) if refused.is("LimitExceeded") => {
+            // A quota IAM holds the principal to (a count, or a size the plan counted
+            // otherwise) leaves no place for the original: nothing was written. Only a first
+            // write is skipped so: after another, the record would hide what was done.
+            Err(StepError::Aws(refused)) if refused.is("LimitExceeded") && index == 0 => {
                 let Some(skipped) = refused_over_quota(write, &refused.to_string()) else {
                     return Err(StepError::Aws(refused));
                 };
@@ -222,8 +224,36 @@ pub async fn restore(
     Ok(Restored { record, original })
 }
 
+/// What approving would do, as the approval page tells the administrator before they decide:
+/// the Restore step's plan, and whether IAM's count quotas leave the principal a place for what
+/// it gives back (`within_count_quota`; the step itself leaves that to IAM). A quota the
+/// account summary does not report is not forecast.
+pub async fn forecast_restore(
+    quarantine: QuarantineRecord,
+    iam: &IamPolicies,
+    documents: &DocumentStore,
+) -> Result<PlannedRestore, StepError> {
+    let PlannedRestore { plan, original } = plan_restore(quarantine, iam, documents).await?;
+    let (used, quota) = match plan.writes.as_slice() {
+        [RestoreWrite::Attach { principal, .. }] => (
+            iam.attached_policy_arns(principal).await?.map(|a| a.len()),
+            iam.attached_policies_quota(principal.kind).await?,
+        ),
+        [RestoreWrite::AddToGroup { user, .. }] => (
+            iam.groups_for_user(user).await?.map(|g| g.len()),
+            iam.groups_per_user_quota().await?,
+        ),
+        _ => (None, None),
+    };
+    let plan = match (used, quota) {
+        (Some(used), Some(quota)) => within_count_quota(plan, Places { used, quota }),
+        _ => plan,
+    };
+    Ok(PlannedRestore { plan, original })
+}
+
 /// What restoring `quarantine` would do, given what IAM holds now (reads only): the Restore
-/// step's plan, and what the approval page tells the administrator before they decide.
+/// step's plan.
 pub async fn plan_restore(
     quarantine: QuarantineRecord,
     iam: &IamPolicies,
@@ -294,19 +324,11 @@ pub async fn plan_restore(
             principal,
             policy_arn,
         } => {
-            let arns = iam
-                .attached_policy_arns(&principal)
-                .await?
-                .unwrap_or_default();
-            let attached = arns.contains(&policy_arn);
+            let attached = iam.is_attached(&principal, &policy_arn).await?;
             let current = if attached {
                 None
             } else {
                 iam.default_version(&policy_arn).await?.map(|(_, d)| d)
-            };
-            let attached_policies = Places {
-                used: arns.len(),
-                quota: iam.attached_policies_quota(principal.kind).await?,
             };
             restore_attachment(&AttachmentRestoreNow {
                 principal,
@@ -314,7 +336,6 @@ pub async fn plan_restore(
                 original: original.clone(),
                 attached,
                 current,
-                attached_policies,
             })
         }
         QuarantineAction::RemovedFromGroup { user, group } => {
@@ -322,10 +343,6 @@ pub async fn plan_restore(
             let current = group_policies(iam, &group)
                 .await?
                 .map(|policies| group_document(&group, &policies));
-            let places = Places {
-                used: groups.as_ref().map_or(0, Vec::len),
-                quota: iam.groups_per_user_quota().await?,
-            };
             restore_membership(&MembershipRestoreNow {
                 original: original.clone(),
                 user_exists: groups.is_some(),
@@ -334,7 +351,6 @@ pub async fn plan_restore(
                 current,
                 user,
                 group,
-                groups: places,
             })
         }
         QuarantineAction::BoundaryPutBack {

@@ -7,11 +7,12 @@
 //! policy IAM does not have is ignored as "no longer exists".
 
 use incident::{
-    Assessment, Principal, PrincipalId, PrincipalKind, QuarantineAction, RestoreStatus, Verdict,
+    Assessment, Principal, PrincipalId, PrincipalKind, QuarantineAction, QuarantineRecord,
+    RestoreStatus, Verdict,
 };
 use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::quarantine::quarantine;
-use remediation::handlers::restore::restore;
+use remediation::handlers::restore::{forecast_restore, restore};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -391,34 +392,60 @@ async fn restore_does_not_reattach_a_policy_whose_document_changed_after_the_qua
     assert!(USER.attached_now(&moto).await.is_empty());
 }
 
-#[tokio::test]
-async fn approval_does_not_reattach_once_the_roles_managed_policies_fill_its_quota() {
-    // GIVEN AdministratorAccess was detached from data-pipeline
-    let moto = Moto::start();
-    ROLE.attached(&moto).await;
-    let record = quarantined(&moto, &ROLE.incident()).await;
-    // AND, while the approval waited, ten other policies were attached to the role: as many as
-    // IAM lets a role have (GetAccountSummary's AttachedPoliciesPerRoleQuota; moto, unlike IAM,
-    // would still attach an eleventh)
+/// AdministratorAccess detached from data-pipeline, and, while the approval waited, ten other
+/// policies attached to the role: as many as the account summary says a role may have
+/// (AttachedPoliciesPerRoleQuota; moto, unlike IAM, attaches any number).
+async fn detached_and_the_place_taken(moto: &Moto) -> QuarantineRecord {
+    ROLE.attached(moto).await;
+    let record = quarantined(moto, &ROLE.incident()).await;
     let iam = moto.iam_client();
     for n in 0..10 {
         let arn = create_managed_policy(&iam, &format!("read-only-{n}"), &team_s3_access()).await;
         attach_policy(&iam, &ROLE.principal(), &arn).await;
     }
-    // WHEN approval restores
-    let restored = restored(&moto, &record).await;
-    // THEN nothing is attached, and the record says why: IAM would refuse the attachment
-    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
-    assert!(
-        restored.detail.starts_with(
-            "role data-pipeline has 10 managed policies attached now, its quota of 10"
-        ),
-        "{}",
-        restored.detail
+    record
+}
+
+#[tokio::test]
+async fn the_page_says_a_policy_stays_detached_once_the_roles_managed_policies_fill_its_quota() {
+    // GIVEN the place the detachment freed was taken while the approval waited
+    let moto = Moto::start();
+    let record = detached_and_the_place_taken(&moto).await;
+    // WHEN the approval page asks what approving would do
+    let forecast = forecast_restore(record, &moto.iam(), &moto.documents())
+        .await
+        .unwrap()
+        .plan;
+    // THEN nothing, and why: IAM would refuse the attachment
+    assert_eq!(
+        forecast.record.status,
+        RestoreStatus::Skipped,
+        "{forecast:?}"
     );
     assert!(
-        !(ROLE.attached_now(&moto).await).contains(&ROLE.policy_arn.to_owned()),
-        "re-attached over the quota"
+        forecast.approve_would().contains(
+            "role data-pipeline has 10 managed policies attached now, and the account's quota \
+             is 10"
+        ),
+        "{}",
+        forecast.approve_would()
+    );
+}
+
+#[tokio::test]
+async fn restore_leaves_the_count_to_iam() {
+    // GIVEN the place the detachment freed was taken, by the account summary's count; IAM (here
+    // moto) takes another all the same, as it would under a quota raised beyond what the
+    // summary says
+    let moto = Moto::start();
+    let record = detached_and_the_place_taken(&moto).await;
+    // WHEN approval restores
+    let restored = restored(&moto, &record).await;
+    // THEN the Restore step attaches: only IAM's refusal (`refused_over_quota`) skips it
+    assert_eq!(restored.status, RestoreStatus::Restored, "{restored:?}");
+    assert!(
+        (ROLE.attached_now(&moto).await).contains(&ROLE.policy_arn.to_owned()),
+        "not re-attached"
     );
 }
 

@@ -7,7 +7,7 @@ use incident::membership::group_document;
 use incident::{PrincipalKind, QuarantineAction, RestoreStatus, Verdict};
 use remediation::handlers::analyse::{AnalyseOutput, handle as analyse_change};
 use remediation::handlers::quarantine::quarantine;
-use remediation::handlers::restore::restore;
+use remediation::handlers::restore::{forecast_restore, restore};
 use remediation::principals::group_policies;
 
 use crate::support::*;
@@ -136,35 +136,38 @@ async fn approval_does_not_add_the_user_back_to_a_group_whose_policies_changed()
 }
 
 #[tokio::test]
-async fn approval_does_not_add_the_user_back_once_her_groups_fill_its_quota() {
+async fn the_page_says_the_user_stays_out_once_her_groups_fill_its_quota() {
     // GIVEN carol's membership of admins held back
     let moto = Moto::start();
     carol_and_admins(&moto, &policy("administrator-access.json"), true).await;
     let output = membership_analysed(&moto).await;
     let record = quarantined(&moto, &output.incident).await;
-    // AND, while the approval waited, she joined ten other groups: as many as IAM lets a user
-    // be in (GetAccountSummary's GroupsPerUserQuota; moto, unlike IAM, would still add her)
+    // AND, while the approval waited, she joined ten other groups: as many as the account
+    // summary says a user may be in (GroupsPerUserQuota; moto, unlike IAM, would add her)
     let iam = moto.iam_client();
     for n in 0..10 {
         let group = format!("team-{n}");
         create_principal(&iam, &principal(PrincipalKind::Group, &group)).await;
         add_to_group(&iam, "carol", &group).await;
     }
-    // WHEN approval restores it
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
-    // THEN nothing is written, and the record says why: IAM would refuse the membership
-    assert_eq!(restored.status, RestoreStatus::Skipped, "{restored:?}");
-    assert!(
-        restored
-            .detail
-            .starts_with("user carol is in 10 groups now, its quota of 10"),
-        "{}",
-        restored.detail
+    // WHEN the approval page asks what approving would do
+    let forecast = forecast_restore(record, &moto.iam(), &moto.documents())
+        .await
+        .unwrap()
+        .plan;
+    // THEN nothing, and why: IAM would refuse the membership
+    assert_eq!(
+        forecast.record.status,
+        RestoreStatus::Skipped,
+        "{forecast:?}"
     );
     assert!(
-        !groups_of(&moto, "carol")
-            .await
-            .contains(&"admins".to_owned())
+        forecast
+            .record
+            .detail
+            .starts_with("user carol is in 10 groups now, and the account's quota is 10"),
+        "{}",
+        forecast.record.detail
     );
 }
 
