@@ -12,7 +12,7 @@ use incident::{
 };
 use remediation::handlers::analyse::handle as analyse_change;
 use remediation::handlers::quarantine::quarantine;
-use remediation::handlers::restore::{forecast_restore, restore};
+use remediation::handlers::restore::restore;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -411,17 +411,9 @@ async fn the_page_says_a_policy_stays_detached_once_the_roles_managed_policies_f
     // GIVEN the place the detachment freed was taken while the approval waited
     let moto = Moto::start();
     let record = detached_and_the_place_taken(&moto).await;
-    // WHEN the approval page asks what approving would do
-    let forecast = forecast_restore(record, &moto.iam(), &moto.documents())
-        .await
-        .unwrap()
-        .plan;
-    // THEN nothing, and why: IAM would refuse the attachment
-    assert_eq!(
-        forecast.record.status,
-        RestoreStatus::Skipped,
-        "{forecast:?}"
-    );
+    // WHEN the approval page asks what approving would do THEN nothing, and why: IAM would
+    // refuse the attachment
+    let forecast = forecast_skipped(&moto, record).await;
     assert!(
         forecast.approve_would().contains(
             "role data-pipeline has 10 managed policies attached now, and the account's quota \

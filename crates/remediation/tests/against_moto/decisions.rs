@@ -73,6 +73,19 @@ async fn claims_at_once_on_one_grant_make_one_claim() {
     assert_eq!(&record.incident, claimed[0]);
 }
 
+/// The grant recorded approved (by `approved-incident`) a week before `now`.
+async fn approved_a_week_before(table: &DecisionTable, now: OffsetDateTime) {
+    table
+        .record_approved(
+            &grant(),
+            &data_platform(),
+            "approved-incident",
+            now - time::Duration::days(7),
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
     let moto = Moto::start();
@@ -111,15 +124,7 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
         Claim::Held
     );
     // GIVEN the grant is approved (a restore put it back) a week ago
-    table
-        .record_approved(
-            &grant(),
-            &data_platform(),
-            "approved-incident",
-            now - time::Duration::days(7),
-        )
-        .await
-        .unwrap();
+    approved_a_week_before(&table, now).await;
     // WHEN a sweep claims it, however old the approval, THEN it stays approved
     assert_eq!(
         table
@@ -145,15 +150,7 @@ async fn an_approval_given_before_the_principal_was_created_holds_no_claim_off()
     let table = moto.decisions();
     let now = OffsetDateTime::now_utc();
     // GIVEN the grant was approved a week ago
-    table
-        .record_approved(
-            &grant(),
-            &data_platform(),
-            "approved-incident",
-            now - time::Duration::days(7),
-        )
-        .await
-        .unwrap();
+    approved_a_week_before(&table, now).await;
     let (key, target) = (grant(), data_platform());
     let claim =
         |created: OffsetDateTime| table.claim(&key, &target, "sweep", now, TWO_DAYS, Some(created));

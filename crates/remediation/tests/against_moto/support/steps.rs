@@ -7,12 +7,15 @@
 //! history, the decision key and the operators' topic would be (that work uses none of them).
 //! The specifications of how `handle` refuses (attacks.rs) run a deployment (support::workflow).
 
-use incident::{AppliedQuarantine, Assessment, DocumentRef, QuarantineRecord, RestoreRecord};
+use incident::restore::RestorePlan;
+use incident::{
+    AppliedQuarantine, Assessment, DocumentRef, QuarantineRecord, RestoreRecord, RestoreStatus,
+};
 use remediation::documents::DocumentStore;
 use remediation::executions::Executions;
 use remediation::handlers::analyse::AnalyseDeps;
 use remediation::handlers::quarantine::{QuarantineDeps, quarantine};
-use remediation::handlers::restore::{RestoreDeps, restore};
+use remediation::handlers::restore::{RestoreDeps, forecast_restore, restore};
 use remediation::iam::IamPolicies;
 use remediation::kms::MacKey;
 use remediation::publisher::Notifier;
@@ -127,6 +130,21 @@ pub async fn restored(moto: &Moto, record: &QuarantineRecord) -> RestoreRecord {
         .await
         .expect("the restore step")
         .record
+}
+
+/// What the approval page says approving would do, against moto, when it is to restore
+/// nothing (skipped): the plan, whose record says why.
+pub async fn forecast_skipped(moto: &Moto, record: QuarantineRecord) -> RestorePlan {
+    let forecast = forecast_restore(record, &moto.iam(), &moto.documents())
+        .await
+        .expect("the forecast")
+        .plan;
+    assert_eq!(
+        forecast.record.status,
+        RestoreStatus::Skipped,
+        "{forecast:?}"
+    );
+    forecast
 }
 
 /// The text the store holds for `reference` (checked against it), as JSON.
