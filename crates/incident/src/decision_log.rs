@@ -164,13 +164,18 @@ impl GrantRecord {
     /// were kept, is taken as its key says), nor for an earlier user, role or group of the same
     /// name (written before `principals_since`, when the latest of the target's principals was
     /// created: an approval is for the principal it was given to, T28). IAM dates to the
-    /// second, and a record written in the second its principal was created is taken as for
-    /// it: a sweep claims for the principals it has just read.
+    /// second: a claim written in the second its principal was created is for it (a sweep
+    /// claims once it has read the principals), an approval is not (restore-policy records one
+    /// long after its principal was created; one created in the same second replaced it).
     pub fn is_for(&self, target: &Target, principals_since: Option<OffsetDateTime>) -> bool {
+        let after = |created: OffsetDateTime| match self.status {
+            GrantStatus::Approved => self.at > created,
+            GrantStatus::Deciding => self.at >= created,
+        };
         self.target
             .as_deref()
             .is_none_or(|written| written == TargetKey::canonical(target))
-            && principals_since.is_none_or(|created| self.at >= created)
+            && principals_since.is_none_or(after)
     }
 
     /// Whether the sweep leaves the grant alone: approved, or claimed for an incident recently

@@ -99,10 +99,10 @@ pub fn account_of(details: &AuthorizationDetails) -> String {
         .unwrap_or_default()
 }
 
-/// When IAM created each user, role and group, by `Principal`'s text (`user alice`): an
-/// approval recorded before the principal holding a grant now was created was given to an
-/// earlier one of the same name. One whose date does not read is left out (its approvals then
-/// go by name, as before the dates were read).
+/// When IAM created each user, role and group, by `Principal`'s text in lower case (`user
+/// alice`; IAM's names are one whatever their case): an approval recorded before the principal
+/// holding a grant now was created was given to an earlier one of the same name. One whose date
+/// does not read is left out (its approvals then go by name, as before the dates were read).
 pub fn principals_created(details: &AuthorizationDetails) -> BTreeMap<String, OffsetDateTime> {
     let created = |kind: PrincipalKind, name: &str, date: &Option<String>| {
         // Records are dated in whole seconds; so is the creation, as IAM gives it.
@@ -114,7 +114,7 @@ pub fn principals_created(details: &AuthorizationDetails) -> BTreeMap<String, Of
             kind,
             name: name.to_owned(),
         };
-        Some((principal.to_string(), date))
+        Some((principal.to_string().to_lowercase(), date))
     };
     let users =
         (details.users.iter()).map(|u| created(PrincipalKind::User, &u.user_name, &u.create_date));
@@ -128,8 +128,15 @@ pub fn principals_created(details: &AuthorizationDetails) -> BTreeMap<String, Of
 /// When the latest of the principals a target's grant is held by was created (none for a
 /// managed policy's document): what a record of the grant must be younger than.
 fn principals_since(target: &Target, context: &SweepContext) -> Option<OffsetDateTime> {
-    (target.principals().iter())
-        .filter_map(|p| context.principals_created.get(&p.to_string()).copied())
+    latest_created(&target.principals(), context)
+}
+
+fn latest_created(principals: &[Principal], context: &SweepContext) -> Option<OffsetDateTime> {
+    (principals.iter())
+        .filter_map(|p| {
+            let key = p.to_string().to_lowercase();
+            context.principals_created.get(&key).copied()
+        })
         .max()
 }
 
@@ -196,8 +203,12 @@ pub struct SweepContext {
     /// No sweep has run before: report, quarantine nothing.
     pub baseline: bool,
     /// The group memberships the baseline sweep found a restricted grant through (their
-    /// `TargetKey`s, as `sweep#baseline` records them): accepted as they were.
+    /// `TargetKey`s, as `sweep#baseline` records them): accepted as they were, for the user
+    /// and the group that were in IAM when it read the account (`baseline_at`).
     pub baseline_memberships: BTreeSet<String>,
+    /// When the baseline sweep read the account (`None`: its marker does not say; its
+    /// memberships are then accepted by name).
+    pub baseline_at: Option<OffsetDateTime>,
     /// How long a `deciding` claim holds (`decision_log::claim_lifetime`).
     pub claim_lifetime: Duration,
     /// When each user, role and group was created (`principals_created`).
@@ -626,7 +637,12 @@ impl Membership {
             None if approved_before => Disposition::Approved,
             None if context
                 .baseline_memberships
-                .contains(&gathered.grant.target) =>
+                .contains(&gathered.grant.target)
+                && since.is_none_or(|created| {
+                    context
+                        .baseline_at
+                        .is_none_or(|baseline| created <= baseline)
+                }) =>
             {
                 Disposition::AtBaseline
             }
@@ -645,18 +661,35 @@ fn covered_by_memberships<'m>(
     let mut covered = grants.clone();
     for membership in memberships {
         let target = &membership.gathered.target;
-        let since = principals_since(target, context);
+        // The approver saw the group's policies: what it covers on the group holds while the
+        // group is the one it was (whoever the member is now).
+        let Target::GroupMembership { group, .. } = target else {
+            continue;
+        };
+        let group = Principal {
+            kind: PrincipalKind::Group,
+            name: group.clone(),
+        };
+        let group_since = latest_created(std::slice::from_ref(&group), context);
         let Some(record) = grants
             .get(&membership.gathered.grant)
-            .filter(|r| r.status == GrantStatus::Approved && r.is_for(target, since))
+            .filter(|r| r.status == GrantStatus::Approved && r.is_for(target, group_since))
         else {
             continue;
         };
-        for (key, target) in &membership.on_group {
-            covered.entry(key.clone()).or_insert_with(|| GrantRecord {
-                target: Some(target.clone()),
-                ..record.clone()
-            });
+        // An approval of the group's policy made before the group was created again was for
+        // the earlier group: this one takes its place.
+        let stale_approval = |r: &GrantRecord| {
+            r.status == GrantStatus::Approved && group_since.is_some_and(|created| r.at <= created)
+        };
+        for (key, on_group) in &membership.on_group {
+            if covered.get(key).is_none_or(stale_approval) {
+                let record = GrantRecord {
+                    target: Some(on_group.clone()),
+                    ..record.clone()
+                };
+                covered.insert(key.clone(), record);
+            }
         }
     }
     covered

@@ -386,9 +386,21 @@ fn a_grant_record_counts_for_the_target_and_the_principals_it_was_written_for() 
             false,
         ),
         (
-            // IAM dates to the second: a sweep claims for the principals it has just read.
-            "written in the second the role was created: for it",
+            // IAM dates to the second; restore-policy records an approval long after the role
+            // it was given for was created.
+            "approved in the second the role was created: for the role it replaced",
             written(Some(&pipeline)),
+            &pipeline,
+            Some(datetime!(2026-12-01 00:00 UTC)),
+            false,
+        ),
+        (
+            // A sweep claims once it has read the role.
+            "claimed in the second the role was created: for it",
+            GrantRecord {
+                status: GrantStatus::Deciding,
+                ..written(Some(&pipeline))
+            },
             &pipeline,
             Some(datetime!(2026-12-01 00:00 UTC)),
             true,

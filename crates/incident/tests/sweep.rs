@@ -41,6 +41,7 @@ fn context(mode: SweepMode, baseline: bool) -> SweepContext {
         mode,
         baseline,
         baseline_memberships: Default::default(),
+        baseline_at: None,
         claim_lifetime: claim_lifetime(24 * 3600),
         principals_created: Default::default(),
     }
@@ -505,10 +506,8 @@ fn the_principals_creation_dates_are_read_from_the_account() {
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap();
-    assert_eq!(
-        created.get(&format!("user {}", user.user_name)),
-        Some(&date)
-    );
+    let key = format!("user {}", user.user_name).to_lowercase();
+    assert_eq!(created.get(&key), Some(&date), "by name, in lower case");
     assert_eq!(
         created.len(),
         details.users.len() + details.roles.len() + details.groups.len(),
@@ -1318,11 +1317,24 @@ fn group_grants(principals: &[PrincipalPolicies], grant: AdminsGrant) -> Vec<Gra
         .collect()
 }
 
+/// When the records of `a_grant_through_a_group_needs_the_members_membership_accepted` were
+/// written (and its baseline read the account, when `baseline_at` says so).
+const JUNE: time::OffsetDateTime = datetime!(2026-06-01 00:00 UTC);
+
+/// A quarantine sweep's context in which `principal` (`user carol`) was created in July, after
+/// the records; everyone else long before.
+fn created_since_june(principal: &str, baseline_at: Option<time::OffsetDateTime>) -> SweepContext {
+    let mut context = context(SweepMode::Quarantine, false);
+    context.principals_created = [(principal.to_owned(), datetime!(2026-07-01 00:00 UTC))].into();
+    context.baseline_at = baseline_at;
+    context
+}
+
 #[test]
 fn a_grant_through_a_group_needs_the_members_membership_accepted() {
     let at = datetime!(2026-12-02 05:00 UTC);
     let record = |status| match status {
-        GrantStatus::Approved => record(status, datetime!(2026-06-01 00:00 UTC)),
+        GrantStatus::Approved => record(status, JUNE),
         GrantStatus::Deciding => record(status, at - time::Duration::hours(1)),
     };
     let carol_at_baseline = |principals: &[PrincipalPolicies]| {
@@ -1400,6 +1412,44 @@ fn a_grant_through_a_group_needs_the_members_membership_accepted() {
             Some(Disposition::Approved),
             Some(Disposition::Approved),
             Some(Disposition::Deciding),
+        ),
+        (
+            // T28: the approval was for the carol it was given to; Admins is the group approved.
+            "carol created again after her membership was approved: it is asked about again; \
+             Admins' policies stay covered",
+            |p, _| vec![(membership_grant(p, "carol"), GrantStatus::Approved)],
+            |_| created_since_june("user carol", None),
+            Some(Disposition::Approved),
+            Some(Disposition::Incident),
+            Some(Disposition::Incident),
+        ),
+        (
+            "Admins created again after carol's membership was approved: it covers nothing of the \
+             new group, whose policy is asked about first",
+            |p, _| vec![(membership_grant(p, "carol"), GrantStatus::Approved)],
+            |_| created_since_june("group admins", None),
+            Some(Disposition::Incident),
+            None,
+            None,
+        ),
+        (
+            "carol a member at the baseline, but created again since it read the account",
+            |p, grant| {
+                group_grants(p, grant)
+                    .into_iter()
+                    .map(|key| (key, GrantStatus::Approved))
+                    .collect()
+            },
+            |p| {
+                let mut context = created_since_june("user carol", Some(JUNE));
+                context
+                    .baseline_memberships
+                    .insert(membership_grant(p, "carol").target);
+                context
+            },
+            Some(Disposition::Approved),
+            Some(Disposition::Incident),
+            Some(Disposition::Incident),
         ),
         (
             "the baseline reports both memberships, quarantines nothing",

@@ -51,7 +51,7 @@ pub struct UserDetail {
     pub user_id: Option<String>,
     /// When IAM created it (RFC 3339): one deleted and created again under the same name is
     /// another user, created later.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text")]
     pub create_date: Option<String>,
     #[serde(default)]
     pub arn: Option<String>,
@@ -77,7 +77,7 @@ pub struct GroupDetail {
     pub group_id: Option<String>,
     /// When IAM created it (RFC 3339): one deleted and created again under the same name is
     /// another group, created later.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text")]
     pub create_date: Option<String>,
     #[serde(default)]
     pub arn: Option<String>,
@@ -97,7 +97,7 @@ pub struct RoleDetail {
     pub role_id: Option<String>,
     /// When IAM created it (RFC 3339): one deleted and created again under the same name is
     /// another role, created later.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text")]
     pub create_date: Option<String>,
     #[serde(default)]
     pub arn: Option<String>,
@@ -226,6 +226,15 @@ fn document<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Err
 
 fn optional_document<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     document(d).map(Some)
+}
+
+/// A string, or nothing: a value of another kind (a date written as a number by some other
+/// tool) is left out, not a reason to refuse the whole account.
+fn optional_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(text)) => Some(text),
+        _ => None,
+    })
 }
 
 impl AuthorizationDetails {

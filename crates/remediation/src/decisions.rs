@@ -90,6 +90,8 @@ pub struct DecisionTable {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Baseline {
     pub sweep: String,
+    /// When it read the account (`None` in a marker that does not say).
+    pub at: Option<OffsetDateTime>,
     /// The group memberships it found a restricted grant through: accepted as they were.
     pub memberships: BTreeSet<String>,
 }
@@ -361,8 +363,8 @@ impl DecisionTable {
     /// (approved, or a claim written there before claims had their own key) and writing the
     /// claim, so of two sweeps at once exactly one claims, and an approval is never claimed. A
     /// record written before `principals_since` (when the latest of the target's principals
-    /// was created) was for an earlier principal of the same name, and holds nothing
-    /// (`GrantRecord::is_for`).
+    /// was created; an approval, in that second too) was for an earlier principal of the same
+    /// name, and holds nothing (`GrantRecord::is_for`).
     pub async fn claim(
         &self,
         key: &GrantKey,
@@ -378,6 +380,7 @@ impl DecisionTable {
         // No record is dated before the epoch: without principals, every record counts.
         let earlier = n(principals_since.map_or(0, OffsetDateTime::unix_timestamp));
         let deciding = s(status_text(GrantStatus::Deciding));
+        let approved = s(status_text(GrantStatus::Approved));
         let item = self.grant_item(
             key.claim_key(),
             target,
@@ -393,13 +396,14 @@ impl DecisionTable {
             .table_name(&self.table)
             .key(KEY, s(key.item_key()))
             .condition_expression(
-                "attribute_not_exists(#pk) OR #at < :earlier OR \
-                 (#status = :deciding AND (#at < :stale OR #at > :ahead))",
+                "attribute_not_exists(#pk) OR (#status = :approved AND #at <= :earlier) OR \
+                 (#status = :deciding AND (#at < :earlier OR #at < :stale OR #at > :ahead))",
             )
             .expression_attribute_names("#pk", KEY)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#at", AT)
             .expression_attribute_values(":deciding", deciding)
+            .expression_attribute_values(":approved", approved)
             .expression_attribute_values(":stale", stale_before.clone())
             .expression_attribute_values(":ahead", ahead.clone())
             .expression_attribute_values(":earlier", earlier.clone())
@@ -524,6 +528,11 @@ impl DecisionTable {
                 .and_then(|v| v.as_s().ok())
                 .cloned()
                 .unwrap_or_default(),
+            at: item
+                .get(AT)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok()),
             memberships: item
                 .get(MEMBERSHIPS)
                 .and_then(|v| v.as_ss().ok())

@@ -54,8 +54,10 @@ pub async fn handle(
 ) -> Result<SweepSummary, StepError> {
     tracing::info!(why = %request.sweep, "sweep requested");
     let started = Instant::now();
-    let at = OffsetDateTime::now_utc();
     let details = authorization_details(&deps.iam).await?;
+    // After the read: a claim is dated no earlier than the principals it claims for were
+    // created (`GrantRecord::is_for`), or another sweep would claim the grant again.
+    let at = OffsetDateTime::now_utc();
     let principals = details.principals().map_err(|e| {
         AwsFailure::unusable_answer("IAM GetAccountAuthorizationDetails", &e.to_string())
     })?;
@@ -69,6 +71,7 @@ pub async fn handle(
         region: deps.region.clone(),
         mode: deps.mode,
         baseline,
+        baseline_at: recorded.as_ref().and_then(|b| b.at),
         baseline_memberships: recorded.map(|b| b.memberships).unwrap_or_default(),
         claim_lifetime: deps.claim_lifetime,
         principals_created: principals_created(&details),

@@ -51,12 +51,13 @@ async fn claims_at_once_on_one_grant_make_one_claim() {
     let now = OffsetDateTime::now_utc();
     let (key, target) = (grant(), data_platform());
     // WHEN twelve sweeps claim it at the same moment (DynamoDB's writes are atomic; the harness's
-    // moto is made so, which this attacks)
+    // moto is made so, which this attacks), for its principal created in that very second
     let sweeps: Vec<String> = (0..12).map(|n| format!("sweep-{n}-0")).collect();
+    let created = Some(now);
     let claims = futures_util::future::join_all(
         sweeps
             .iter()
-            .map(|sweep| table.claim(&key, &target, sweep, now, TWO_DAYS, None)),
+            .map(|sweep| table.claim(&key, &target, sweep, now, TWO_DAYS, created)),
     )
     .await;
     // THEN exactly one holds it, and the record names that one
@@ -145,29 +146,38 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
 }
 
 #[tokio::test]
-async fn an_approval_given_before_the_principal_was_created_holds_no_claim_off() {
+async fn a_record_written_before_the_principal_was_created_holds_no_claim_off() {
     let moto = Moto::start();
     let table = moto.decisions();
     let now = OffsetDateTime::now_utc();
     // GIVEN the grant was approved a week ago
     approved_a_week_before(&table, now).await;
+    let week_ago = now - time::Duration::days(7);
     let (key, target) = (grant(), data_platform());
-    let claim =
-        |created: OffsetDateTime| table.claim(&key, &target, "sweep", now, TWO_DAYS, Some(created));
+    let claim = |incident: &'static str, created: OffsetDateTime| {
+        table.claim(&key, &target, incident, now, TWO_DAYS, Some(created))
+    };
     // WHEN a sweep claims it for the principal created a month ago THEN the approval holds
-    assert_eq!(
-        claim(now - time::Duration::days(30)).await.unwrap(),
-        Claim::Held
-    );
-    // WHEN for a principal of that name created yesterday (deleted and created again since the
-    // approval, T28) THEN the sweep claims it: the approval was for the earlier one
-    assert_eq!(
-        claim(now - time::Duration::days(1)).await.unwrap(),
-        Claim::Claimed
-    );
+    let month_ago = now - time::Duration::days(30);
+    assert_eq!(claim("sweep", month_ago).await.unwrap(), Claim::Held);
+    // WHEN for a principal of that name created in the second the approval was recorded (it
+    // replaced the one approved, T28) THEN the sweep claims it: the approval was for the earlier
+    assert_eq!(claim("sweep", week_ago).await.unwrap(), Claim::Claimed);
     // AND the approval itself is left as it was
     let approval = table.item(&grant().item_key()).await.unwrap().unwrap();
     assert_eq!(approval["status"], "approved");
+    // WHEN a sweep claims it a moment later for the same principal THEN that claim holds it
+    assert_eq!(claim("later", week_ago).await.unwrap(), Claim::Held);
+    // WHEN for a principal created again since that claim THEN the claim holds nothing either
+    let claimed = table.item(&grant().claim_key()).await.unwrap().unwrap();
+    assert_eq!(claimed["incident"], "sweep");
+    let since_the_claim = now + time::Duration::seconds(1);
+    assert_eq!(
+        claim("after", since_the_claim).await.unwrap(),
+        Claim::Claimed
+    );
+    let claimed = table.item(&grant().claim_key()).await.unwrap().unwrap();
+    assert_eq!(claimed["incident"], "after");
 }
 
 /// A `deciding` item under `pk`, as written by something other than today's claim: a sweep of

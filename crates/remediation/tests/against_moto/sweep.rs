@@ -261,6 +261,13 @@ async fn two_sweeps_at_once_send_each_finding_once() {
     );
 }
 
+/// When restore-policy records an approval in these tests: after the principals it is for were
+/// created, as it always is. IAM dates them to the second, and an approval of the same second
+/// is for a principal they replaced (`GrantRecord::is_for`); moto creates them now.
+fn after_the_principals() -> OffsetDateTime {
+    OffsetDateTime::now_utc() + time::Duration::seconds(1)
+}
+
 #[tokio::test]
 async fn an_approved_grant_is_left_alone_and_report_mode_sends_nothing() {
     // GIVEN the baseline has run, and alice's grant was approved (after alice was created)
@@ -273,7 +280,7 @@ async fn an_approved_grant_is_left_alone_and_report_mode_sends_nothing() {
             &approved,
             &alice_inline(),
             "approved-incident",
-            OffsetDateTime::now_utc(),
+            after_the_principals(),
         )
         .await
         .unwrap();
@@ -371,13 +378,13 @@ async fn a_member_since_the_baseline_is_asked_about_and_its_approval_keyed_as_re
         principal: admins.clone(),
         policy_name: "admins-cleanup".into(),
     };
-    let now = OffsetDateTime::now_utc();
+    let approved_at = after_the_principals();
     table
         .record_approved(
             &GrantKey::of(&on_group, DELETES_BUCKETS).unwrap(),
             &on_group,
             "approved-group",
-            now,
+            approved_at,
         )
         .await
         .unwrap();
@@ -407,7 +414,12 @@ async fn a_member_since_the_baseline_is_asked_about_and_its_approval_keyed_as_re
     let approved =
         GrantKey::of(&membership("mallory"), &group_document("Admins", &policies)).unwrap();
     table
-        .record_approved(&approved, &membership("mallory"), "approved-mallory", now)
+        .record_approved(
+            &approved,
+            &membership("mallory"),
+            "approved-mallory",
+            approved_at,
+        )
         .await
         .unwrap();
     // THEN the next sweep leaves it alone: the sweep keys it as restore-policy does
