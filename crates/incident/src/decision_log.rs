@@ -168,13 +168,18 @@ impl GrantRecord {
     /// claims once it has read the principals), an approval is not (restore-policy records one
     /// long after its principal was created; one created in the same second replaced it).
     pub fn is_for(&self, target: &Target, principals_since: Option<OffsetDateTime>) -> bool {
+        self.is_for_written(&TargetKey::canonical(target), principals_since)
+    }
+
+    /// `is_for`, the target given in full (`TargetKey::canonical`).
+    pub fn is_for_written(&self, target: &str, principals_since: Option<OffsetDateTime>) -> bool {
         let after = |created: OffsetDateTime| match self.status {
             GrantStatus::Approved => self.at > created,
             GrantStatus::Deciding => self.at >= created,
         };
         self.target
             .as_deref()
-            .is_none_or(|written| written == TargetKey::canonical(target))
+            .is_none_or(|written| written == target)
             && principals_since.is_none_or(after)
     }
 

@@ -347,10 +347,11 @@ pub fn restore_inline(now: &InlineRestoreNow) -> RestorePlan {
 }
 
 /// The record of a restore whose `write` IAM refused over a quota (`LimitExceeded`, `refusal`
-/// its answer), counted otherwise than the plan counted: an inline policy the principal's other
-/// inline policies leave no room for, a policy to attach to a principal whose managed policies
-/// fill its quota, a user to add to a group when it is in as many groups as it may be. `None`
-/// for any other write, which no quota the plan counts can refuse.
+/// its answer): an inline policy the principal's other inline policies leave no room for
+/// (counted otherwise than the plan counted), a policy to attach to a principal whose managed
+/// policies fill its quota, a user to add to a group when it is in as many groups as it may be
+/// (which the Restore step leaves to IAM). `None` for any other write, which no quota IAM holds
+/// a principal to can refuse.
 pub fn refused_over_quota(write: &RestoreWrite, refusal: &str) -> Option<RestoreRecord> {
     let detail = match write {
         RestoreWrite::PutInline {
@@ -396,7 +397,7 @@ pub struct Places {
 /// which others may have taken while the approval waited. The Restore step does not forecast:
 /// it writes, and IAM's refusal is its record (`refused_over_quota`), since only IAM knows the
 /// quota for certain.
-pub fn within_count_quota(plan: RestorePlan, places: Places) -> RestorePlan {
+pub fn forecast_count_quota(plan: RestorePlan, places: Places) -> RestorePlan {
     let Places { used, quota } = places;
     if used < quota {
         return plan;

@@ -677,13 +677,13 @@ fn covered_by_memberships<'m>(
         else {
             continue;
         };
-        // An approval of the group's policy made before the group was created again was for
-        // the earlier group: this one takes its place.
-        let stale_approval = |r: &GrantRecord| {
-            r.status == GrantStatus::Approved && group_since.is_some_and(|created| r.at <= created)
-        };
+        // A record of the group's policy written for an earlier group of its name holds nothing
+        // here: this approval takes its place.
         for (key, on_group) in &membership.on_group {
-            if covered.get(key).is_none_or(stale_approval) {
+            if covered
+                .get(key)
+                .is_none_or(|r| !r.is_for_written(on_group, group_since))
+            {
                 let record = GrantRecord {
                     target: Some(on_group.clone()),
                     ..record.clone()

@@ -5,8 +5,8 @@
 use incident::quarantine::{inline_characters, inline_quota};
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, Places,
-    RestorePlan, RestoreWrite, approved_attachments, refused_over_quota, replaced_since,
-    restore_attachment, restore_inline, restore_managed, restore_membership, within_count_quota,
+    RestorePlan, RestoreWrite, approved_attachments, forecast_count_quota, refused_over_quota,
+    replaced_since, restore_attachment, restore_inline, restore_managed, restore_membership,
 };
 use incident::{Principal, PrincipalId, PrincipalKind, RestoreRecord, RestoreStatus};
 
@@ -476,7 +476,7 @@ fn the_approval_page_forecasts_a_place_taken_since_as_nothing_restored() {
         ),
     ];
     for (case, plan, used, quota, skipped) in cases {
-        let forecast = within_count_quota(plan.clone(), Places { used, quota });
+        let forecast = forecast_count_quota(plan.clone(), Places { used, quota });
         match skipped {
             None => assert_eq!(forecast, plan, "{case}"),
             Some(detail) => {
@@ -525,7 +525,7 @@ fn a_write_iam_refuses_over_a_quota_is_skipped_saying_which() {
                   group admins again (LimitExceeded: Cannot exceed quota); it stays out",
             ),
         ),
-        // No quota the plan counts can refuse these: the failure stands.
+        // No quota IAM holds a principal to can refuse these: the failure stands.
         (set_default("v2"), None),
         (delete("v3"), None),
     ];

@@ -1321,8 +1321,8 @@ fn group_grants(principals: &[PrincipalPolicies], grant: AdminsGrant) -> Vec<Gra
 /// written (and its baseline read the account, when `baseline_at` says so).
 const JUNE: time::OffsetDateTime = datetime!(2026-06-01 00:00 UTC);
 
-/// A quarantine sweep's context in which `principal` (`user carol`) was created in July, after
-/// the records; everyone else long before.
+/// A quarantine sweep's context in which `principal` (`user carol`, `group admins`) was
+/// created in July, after the records; everyone else long before.
 fn created_since_june(principal: &str, baseline_at: Option<time::OffsetDateTime>) -> SweepContext {
     let mut context = context(SweepMode::Quarantine, false);
     context.principals_created = [(principal.to_owned(), datetime!(2026-07-01 00:00 UTC))].into();

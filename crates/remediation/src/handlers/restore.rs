@@ -10,8 +10,8 @@ use incident::decision_log::{GrantKey, quarantined_target};
 use incident::membership::group_document;
 use incident::restore::{
     AttachmentRestoreNow, InlineRestoreNow, ManagedRestoreNow, MembershipRestoreNow, Places,
-    RestorePlan, RestoreWrite, approved_attachments, refused_over_quota, replaced_since,
-    restore_attachment, restore_inline, restore_managed, restore_membership, within_count_quota,
+    RestorePlan, RestoreWrite, approved_attachments, forecast_count_quota, refused_over_quota,
+    replaced_since, restore_attachment, restore_inline, restore_managed, restore_membership,
 };
 use incident::{
     Decision, DecisionRecord, Principal, PrincipalId, QuarantineAction, QuarantineRecord,
@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::boundaries::{self, InForce};
 use crate::decisions::DecisionTable;
 use crate::documents::DocumentStore;
-use crate::error::{StepError, invalid_input};
+use crate::error::{AwsFailure, StepError, invalid_input};
 use crate::executions::Executions;
 use crate::handlers::{StepInvocation, alert_if_refused, state_part};
 use crate::iam::IamPolicies;
@@ -226,14 +226,30 @@ pub async fn restore(
 
 /// What approving would do, as the approval page tells the administrator before they decide:
 /// the Restore step's plan, and whether IAM's count quotas leave the principal a place for what
-/// it gives back (`within_count_quota`; the step itself leaves that to IAM). A quota the
-/// account summary does not report is not forecast.
+/// it gives back (`forecast_count_quota`; the step itself leaves that to IAM). A quota the
+/// account summary does not report, or places IAM cannot count just now, are not forecast.
 pub async fn forecast_restore(
     quarantine: QuarantineRecord,
     iam: &IamPolicies,
     documents: &DocumentStore,
 ) -> Result<PlannedRestore, StepError> {
     let PlannedRestore { plan, original } = plan_restore(quarantine, iam, documents).await?;
+    let plan = match places(&plan, iam).await {
+        Ok(Some(places)) => forecast_count_quota(plan, places),
+        Ok(None) => plan,
+        // The forecast is a courtesy: the page still says what the plan is.
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count the places approving would take");
+            plan
+        }
+    };
+    Ok(PlannedRestore { plan, original })
+}
+
+/// The places the principal of a plan that takes one (an attachment, a membership) has taken
+/// now, against its quota; `None` for any other plan, a principal gone, or a quota the account
+/// summary does not report.
+async fn places(plan: &RestorePlan, iam: &IamPolicies) -> Result<Option<Places>, AwsFailure> {
     let (used, quota) = match plan.writes.as_slice() {
         [RestoreWrite::Attach { principal, .. }] => (
             iam.attached_policy_arns(principal).await?.map(|a| a.len()),
@@ -243,13 +259,9 @@ pub async fn forecast_restore(
             iam.groups_for_user(user).await?.map(|g| g.len()),
             iam.groups_per_user_quota().await?,
         ),
-        _ => (None, None),
+        _ => return Ok(None),
     };
-    let plan = match (used, quota) {
-        (Some(used), Some(quota)) => within_count_quota(plan, Places { used, quota }),
-        _ => plan,
-    };
-    Ok(PlannedRestore { plan, original })
+    Ok(used.zip(quota).map(|(used, quota)| Places { used, quota }))
 }
 
 /// What restoring `quarantine` would do, given what IAM holds now (reads only): the Restore

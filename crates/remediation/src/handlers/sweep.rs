@@ -54,10 +54,11 @@ pub async fn handle(
 ) -> Result<SweepSummary, StepError> {
     tracing::info!(why = %request.sweep, "sweep requested");
     let started = Instant::now();
-    let details = authorization_details(&deps.iam).await?;
-    // After the read: a claim is dated no earlier than the principals it claims for were
-    // created (`GrantRecord::is_for`), or another sweep would claim the grant again.
     let at = OffsetDateTime::now_utc();
+    let details = authorization_details(&deps.iam).await?;
+    // Claims are dated after the read: never before the principals they claim for were created
+    // (`GrantRecord::is_for`), or another sweep would claim the grant again.
+    let claimed_at = OffsetDateTime::now_utc();
     let principals = details.principals().map_err(|e| {
         AwsFailure::unusable_answer("IAM GetAccountAuthorizationDetails", &e.to_string())
     })?;
@@ -96,7 +97,7 @@ pub async fn handle(
                 &target.grant,
                 &target.target,
                 incident,
-                at,
+                claimed_at,
                 deps.claim_lifetime,
                 target.principals_since,
             )
