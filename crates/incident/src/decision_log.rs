@@ -199,12 +199,14 @@ impl GrantRecord {
 
     /// Of two records of one grant (its approval and a claim, or two claims: one under its
     /// `claim#` key, one written under `grant#` before claims had a key of their own), the one
-    /// the sweep goes by: an approval, else the later claim.
+    /// the sweep goes by: the later, an approval of the same second as a claim. A claim is later
+    /// than an approval only when the approval was for a principal created again since (the
+    /// claim transaction lets no other through): the claim is the one deciding now.
     pub fn either(self, other: GrantRecord) -> GrantRecord {
         match (self.status, other.status) {
-            (GrantStatus::Approved, _) => self,
-            (_, GrantStatus::Approved) => other,
             _ if other.at > self.at => other,
+            _ if self.at > other.at => self,
+            (_, GrantStatus::Approved) => other,
             _ => self,
         }
     }

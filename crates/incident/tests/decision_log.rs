@@ -174,7 +174,7 @@ fn approved_grants_hold_for_ever_and_claims_until_their_incident_must_have_ended
 }
 
 #[test]
-fn of_a_grants_approval_and_claims_the_sweep_goes_by_the_approval_else_the_latest_claim() {
+fn of_a_grants_approval_and_claims_the_sweep_goes_by_the_latest() {
     let record = |status, incident: &str, at| GrantRecord {
         status,
         incident: incident.into(),
@@ -196,19 +196,48 @@ fn of_a_grants_approval_and_claims_the_sweep_goes_by_the_approval_else_the_lates
         "new claim",
         datetime!(2026-12-02 05:00 UTC),
     );
+    let claim_of_the_approval = record(
+        GrantStatus::Deciding,
+        "claim of the approval",
+        datetime!(2025-12-01 05:00 UTC),
+    );
+    let earlier_claim = record(
+        GrantStatus::Deciding,
+        "earlier claim",
+        datetime!(2025-11-01 05:00 UTC),
+    );
     // (case, one record, the other, the one gone by)
     let cases = [
         (
-            "an approval, a later claim",
+            "an approval, an earlier claim (the incident it claimed for was approved)",
+            &approved,
+            &earlier_claim,
+            "approved",
+        ),
+        (
+            "a claim, a later approval",
+            &earlier_claim,
+            &approved,
+            "approved",
+        ),
+        (
+            "an approval, a claim of the same second",
+            &claim_of_the_approval,
+            &approved,
+            "approved",
+        ),
+        (
+            // Only for a principal created again since the approval (T28).
+            "an approval, a later claim: the claim decides now",
             &approved,
             &new_claim,
-            "approved",
+            "new claim",
         ),
         (
             "a claim, an earlier approval",
             &new_claim,
             &approved,
-            "approved",
+            "new claim",
         ),
         (
             "two claims, the later second",

@@ -74,15 +74,10 @@ async fn claims_at_once_on_one_grant_make_one_claim() {
     assert_eq!(&record.incident, claimed[0]);
 }
 
-/// The grant recorded approved (by `approved-incident`) a week before `now`.
-async fn approved_a_week_before(table: &DecisionTable, now: OffsetDateTime) {
+/// The grant recorded approved (by `approved-incident`) `at`.
+async fn approved_at(table: &DecisionTable, at: OffsetDateTime) {
     table
-        .record_approved(
-            &grant(),
-            &data_platform(),
-            "approved-incident",
-            now - time::Duration::days(7),
-        )
+        .record_approved(&grant(), &data_platform(), "approved-incident", at)
         .await
         .unwrap();
 }
@@ -124,9 +119,9 @@ async fn an_approved_grant_is_never_claimed_and_a_stale_claim_is_taken_over() {
             .unwrap(),
         Claim::Held
     );
-    // GIVEN the grant is approved (a restore put it back) a week ago
-    approved_a_week_before(&table, now).await;
-    // WHEN a sweep claims it, however old the approval, THEN it stays approved
+    // GIVEN the incident of that claim is approved (a restore put the grant back)
+    approved_at(&table, now + time::Duration::seconds(1)).await;
+    // WHEN a sweep claims it THEN it stays approved
     assert_eq!(
         table
             .claim(&grant(), &data_platform(), "sweep", now, TWO_DAYS, None)
@@ -151,7 +146,7 @@ async fn a_record_written_before_the_principal_was_created_holds_no_claim_off() 
     let table = moto.decisions();
     let now = OffsetDateTime::now_utc();
     // GIVEN the grant was approved a week ago
-    approved_a_week_before(&table, now).await;
+    approved_at(&table, now - time::Duration::days(7)).await;
     let week_ago = now - time::Duration::days(7);
     let (key, target) = (grant(), data_platform());
     let claim = |incident: &'static str, created: OffsetDateTime| {
@@ -163,9 +158,11 @@ async fn a_record_written_before_the_principal_was_created_holds_no_claim_off() 
     // WHEN for a principal of that name created in the second the approval was recorded (it
     // replaced the one approved, T28) THEN the sweep claims it: the approval was for the earlier
     assert_eq!(claim("sweep", week_ago).await.unwrap(), Claim::Claimed);
-    // AND the approval itself is left as it was
+    // AND the approval itself is left as it was, while the sweep goes by the claim: it decides
     let approval = table.item(&grant().item_key()).await.unwrap().unwrap();
     assert_eq!(approval["status"], "approved");
+    let grants = table.grants().await.unwrap();
+    assert_eq!(grants[&grant()].status, GrantStatus::Deciding);
     // WHEN a sweep claims it a moment later for the same principal THEN that claim holds it
     assert_eq!(claim("later", week_ago).await.unwrap(), Claim::Held);
     // WHEN for a principal created again since that claim THEN the claim holds nothing either
