@@ -290,20 +290,20 @@ class Router(LoopbackServer):
             name = form.get(f"{kind}Name", "")
             listed = self._iam_query(path, headers, {"Action": f"ListAttached{kind}Policies",
                                                      f"{kind}Name": name, "MaxItems": "1000"})
-            taken = re.findall(r"<PolicyArn>(.*?)</PolicyArn>", listed)
+            taken = set(re.findall(r"<PolicyArn>(.*?)</PolicyArn>", listed))
+            asked = form.get("PolicyArn", "")
             quota, refusal = ATTACHED_POLICIES_QUOTA, f"PoliciesPer{kind}"
         elif action == "AddUserToGroup":
             name = form.get("UserName", "")
             listed = self._iam_query(path, headers, {"Action": "ListGroupsForUser",
                                                      "UserName": name, "MaxItems": "1000"})
-            taken = re.findall(r"<GroupName>(.*?)</GroupName>", listed)
+            # Group names are one whatever their case (IAM's).
+            taken = {g.lower() for g in re.findall(r"<GroupName>(.*?)</GroupName>", listed)}
+            asked = form.get("GroupName", "").lower()
             quota, refusal = GROUPS_PER_USER_QUOTA, "GroupsPerUser"
         else:
             return None
-        asked = form.get("PolicyArn") or form.get("GroupName") or ""
-        # Group names are one whatever their case (IAM's); policy ARNs are compared as written.
-        held = {t.lower() for t in taken} if attach is None else set(taken)
-        if (asked.lower() if attach is None else asked) in held or len(taken) < quota:
+        if asked in taken or len(taken) < quota:
             return None
         refused = f"refused {action} {name} {asked}: {len(taken)} of {quota} taken"
         self.quota_refusals.append(refused)

@@ -114,7 +114,7 @@ pub fn principals_created(details: &AuthorizationDetails) -> BTreeMap<String, Of
             kind,
             name: name.to_owned(),
         };
-        Some((principal.to_string().to_lowercase(), date))
+        Some((creation_key(&principal), date))
     };
     let users =
         (details.users.iter()).map(|u| created(PrincipalKind::User, &u.user_name, &u.create_date));
@@ -128,16 +128,22 @@ pub fn principals_created(details: &AuthorizationDetails) -> BTreeMap<String, Of
 /// When the latest of the principals a target's grant is held by was created (none for a
 /// managed policy's document): what a record of the grant must be younger than.
 fn principals_since(target: &Target, context: &SweepContext) -> Option<OffsetDateTime> {
-    latest_created(&target.principals(), context)
+    (target.principals().iter())
+        .filter_map(|p| created(p, context))
+        .max()
 }
 
-fn latest_created(principals: &[Principal], context: &SweepContext) -> Option<OffsetDateTime> {
-    (principals.iter())
-        .filter_map(|p| {
-            let key = p.to_string().to_lowercase();
-            context.principals_created.get(&key).copied()
-        })
-        .max()
+/// When IAM created `principal`, as the account was read.
+fn created(principal: &Principal, context: &SweepContext) -> Option<OffsetDateTime> {
+    context
+        .principals_created
+        .get(&creation_key(principal))
+        .copied()
+}
+
+/// A principal's key in `SweepContext::principals_created`.
+fn creation_key(principal: &Principal) -> String {
+    principal.to_string().to_lowercase()
 }
 
 /// Every user's and role's boundary (`None`: none), keyed as the boundary ledger keys them,
@@ -670,7 +676,7 @@ fn covered_by_memberships<'m>(
             kind: PrincipalKind::Group,
             name: group.clone(),
         };
-        let group_since = latest_created(std::slice::from_ref(&group), context);
+        let group_since = created(&group, context);
         let Some(record) = grants
             .get(&membership.gathered.grant)
             .filter(|r| r.status == GrantStatus::Approved && r.is_for(target, group_since))

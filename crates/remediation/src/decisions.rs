@@ -113,6 +113,12 @@ fn n(number: i64) -> AttributeValue {
     AttributeValue::N(number.to_string())
 }
 
+/// A time written with `n` (epoch seconds); `None` when absent or not one.
+fn time_of(value: Option<&AttributeValue>) -> Option<OffsetDateTime> {
+    let seconds = value?.as_n().ok()?.parse::<i64>().ok()?;
+    OffsetDateTime::from_unix_timestamp(seconds).ok()
+}
+
 /// A grant's `status` attribute.
 fn status_text(status: GrantStatus) -> &'static str {
     match status {
@@ -274,11 +280,7 @@ impl DecisionTable {
             return Ok(None);
         };
         let digest = item.get(DIGEST).and_then(|v| v.as_s().ok());
-        let expires_at = item
-            .get(EXPIRES_AT)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-            .and_then(|v| OffsetDateTime::from_unix_timestamp(v).ok());
+        let expires_at = time_of(item.get(EXPIRES_AT));
         Ok(match (digest, expires_at) {
             (Some(digest), Some(expires_at)) => Some(StartRecord {
                 input_digest: digest.clone(),
@@ -490,11 +492,7 @@ impl DecisionTable {
             else {
                 continue;
             };
-            let at = item
-                .get(AT)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .and_then(|v| OffsetDateTime::from_unix_timestamp(v).ok());
+            let at = time_of(item.get(AT));
             // A claim's item says `deciding`; one that says anything else holds nothing.
             let key = text(KEY).and_then(|k| {
                 GrantKey::from_item_key(k).or_else(|| {
@@ -528,11 +526,7 @@ impl DecisionTable {
                 .and_then(|v| v.as_s().ok())
                 .cloned()
                 .unwrap_or_default(),
-            at: item
-                .get(AT)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok()),
+            at: time_of(item.get(AT)),
             memberships: item
                 .get(MEMBERSHIPS)
                 .and_then(|v| v.as_ss().ok())
