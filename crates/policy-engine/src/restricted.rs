@@ -67,16 +67,7 @@ impl RestrictedActions {
             if entry.is_empty() {
                 return Err(RestrictedError::EmptyEntry { index });
             }
-            check_action_syntax(entry).map_err(|problem| RestrictedError::Syntax {
-                pattern: entry.to_owned(),
-                problem,
-            })?;
-            if catalog.matching(entry).next().is_none() {
-                return Err(RestrictedError::Unknown {
-                    pattern: entry.to_owned(),
-                    hint: Hint(nearest_action(entry, catalog)),
-                });
-            }
+            check_pattern(entry, catalog)?;
             if !patterns.iter().any(|p| p.eq_ignore_ascii_case(entry)) {
                 patterns.push(entry.to_owned());
             }
@@ -261,7 +252,37 @@ impl fmt::Display for RestrictedActions {
 
 /// The known action closest in spelling to a literal that matched nothing, if close enough to
 /// be a plausible typo (at most two edits).
-pub(crate) fn nearest_action(pattern: &str, catalog: &Catalog) -> Option<&'static str> {
+/// Checks one restricted pattern (of the list or of a rules file): IAM's action syntax, a
+/// service named without wildcards, and at least one known action it matches. The service must
+/// be named because a quarantine writes the pattern into a `NotAction`, and IAM's grammar has a
+/// service prefix there: AWS documents no wildcard in it, so `*:DeleteBucket` could make every
+/// such quarantine a write IAM refuses. `*` alone (every action) is IAM's own.
+pub(crate) fn check_pattern(pattern: &str, catalog: &Catalog) -> Result<(), RestrictedError> {
+    let refused = |problem| RestrictedError::Syntax {
+        pattern: pattern.to_owned(),
+        problem,
+    };
+    check_action_syntax(pattern).map_err(refused)?;
+    let service = pattern
+        .split_once(':')
+        .map_or(pattern, |(service, _)| service);
+    if !crate::pattern::matches_everything(pattern) && !crate::pattern::is_literal(service) {
+        return Err(refused(
+            "has a wildcard in its service prefix: name the service, or write * for every \
+             action (a quarantine writes the pattern into NotAction, where IAM expects a service \
+             prefix)",
+        ));
+    }
+    if catalog.matching(pattern).next().is_none() {
+        return Err(RestrictedError::Unknown {
+            pattern: pattern.to_owned(),
+            hint: Hint(nearest_action(pattern, catalog)),
+        });
+    }
+    Ok(())
+}
+
+fn nearest_action(pattern: &str, catalog: &Catalog) -> Option<&'static str> {
     if !crate::pattern::is_literal(pattern) {
         return None;
     }
@@ -360,10 +381,7 @@ mod tests {
         assert_eq!(touched(both, &["ec2:*", "iam:List*"]), ["IAM:Create*"]);
         let others = ["e*:Get*", "Ec2:Get*", "ec2:*", "ssm:Get*", "\u{e9}c2:*", ""];
         assert!(touched(both, &others).is_empty());
-        assert_eq!(
-            touched("*:DeleteBucket,s3:*", &["ec2:*"]),
-            ["*:DeleteBucket"]
-        );
+        assert_eq!(touched("*,s3:*", &["ec2:*"]), ["*"]);
     }
 
     proptest::proptest! {
@@ -411,5 +429,25 @@ mod tests {
             parse("DeleteBucket"),
             Err(RestrictedError::Syntax { .. })
         ));
+    }
+
+    #[test]
+    fn a_pattern_must_name_its_service() {
+        for list in [
+            "*:DeleteBucket",
+            "s3*:Delete*",
+            "s?:DeleteBucket",
+            "*:*",
+            "iam:*,?*:*",
+        ] {
+            let refused = parse(list).unwrap_err().to_string();
+            assert!(
+                refused.contains("has a wildcard in its service prefix: name the service"),
+                "{list}: {refused}"
+            );
+        }
+        for list in ["*", "**", "iam:*", "s3:*Bucket", "s3:Delete?ucket"] {
+            assert!(parse(list).is_ok(), "{list}");
+        }
     }
 }

@@ -22,7 +22,7 @@ use crate::document::{
 };
 use crate::pattern::{Language, PatternSet, matches_every_action};
 use crate::resource::{self, Arn};
-use crate::restricted::{Hint, RestrictedActions, RestrictedError};
+use crate::restricted::{RestrictedActions, check_pattern};
 
 /// The only version of the format there is.
 pub const VERSION: i64 = 1;
@@ -1007,20 +1007,6 @@ fn read_rule(
     })
 }
 
-fn check_pattern(pattern: &str, catalog: &Catalog) -> Result<(), RestrictedError> {
-    check_action_syntax(pattern).map_err(|problem| RestrictedError::Syntax {
-        pattern: pattern.to_owned(),
-        problem,
-    })?;
-    if catalog.matching(pattern).next().is_none() {
-        return Err(RestrictedError::Unknown {
-            pattern: pattern.to_owned(),
-            hint: Hint(crate::restricted::nearest_action(pattern, catalog)),
-        });
-    }
-    Ok(())
-}
-
 fn read_exemption(
     raw: Spanned<RawExemption>,
     rules: &[Rule],
@@ -1956,6 +1942,10 @@ actions = ["s3:Delete*"]
             (
                 rule("mode = \"alert\"\nactions = [\"s3:DeleteBuckett\"]"),
                 "line 5, column 12: rule \"r\": restricted action \"s3:DeleteBuckett\" matches no known IAM action (did you mean \"s3:DeleteBucket\"?)",
+            ),
+            (
+                rule("mode = \"alert\"\nactions = [\"iam:*\", \"*:DeleteBucket\"]"),
+                "line 5, column 21: rule \"r\": restricted action \"*:DeleteBucket\" has a wildcard in its service prefix: name the service, or write * for every action (a quarantine writes the pattern into NotAction, where IAM expects a service prefix)",
             ),
             (
                 rule("mode = \"alert\"\npresets = [\"nope\"]"),

@@ -56,7 +56,7 @@ const RESTRICTED_PATTERNS: &[&str] = &[
     "iam:Create*",
     "ec2:TerminateInstances",
     "kms:ScheduleKeyDeletion",
-    "*:DeleteBucket",
+    "s3express:DeleteBucket",
 ];
 
 /// Resources real policies use: everything, buckets, objects, one partition, other services.
@@ -431,7 +431,8 @@ proptest! {
 
     /// Every action the planner writes is IAM's `service:pattern` with a literal service prefix
     /// (as AWS's service prefixes are: lower-case letters, digits and `-`), and the document
-    /// parses back with the engine's own strict parser. Entries it kept are the input's own.
+    /// parses back with the engine's own strict parser. Entries it kept are the input's own;
+    /// the restricted patterns it excludes name their service too (the list refuses others).
     #[test]
     fn a_quarantine_is_valid_iam_grammar(json in policy_json(), restricted in restricted(), tight in any::<bool>()) {
         let policy = Policy::parse(&json).unwrap();
@@ -443,7 +444,7 @@ proptest! {
         let original: Vec<&str> = policy.statements.iter().flat_map(|s| s.actions.patterns().iter()).collect();
         for written in quarantine.policy.statements.iter().flat_map(|s| s.actions.patterns().iter()) {
             prop_assert!(check_action_syntax(written).is_ok(), "{written:?}");
-            if original.iter().any(|o| o == &written) || restricted.patterns().any(|r| r == written) || written == "*" {
+            if original.iter().any(|o| o == &written) || written == "*" {
                 continue;
             }
             let (service, name) = written.split_once(':').expect("service:name");
