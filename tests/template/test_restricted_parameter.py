@@ -21,6 +21,7 @@ def allowed():
     "s3:DeleteBucket,s3:DeleteObject",
     "iam:*,s3:Delete*,kms:ScheduleKeyDeletion",
     "IAM:Create*,s3:Put?ucketPolicy,s3express:DeleteBucket",
+    "vpc-lattice:AssociateViaAWSService-EventsAndStates",
 ])
 def test_a_list_of_named_services_is_taken(allowed, value):
     assert allowed(value)
