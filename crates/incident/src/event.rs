@@ -385,11 +385,7 @@ fn read_call(name: &str, record: &mut Record) -> Result<Call, EventError> {
             boundary_arn: None,
         },
         "CreatePolicyVersion" => {
-            let made_default = record
-                .detail
-                .pointer("/requestParameters/setAsDefault")
-                .is_some_and(is_true);
-            if !made_default {
+            if !made_default(record.detail) {
                 return Ok(Call::NotMadeDefault);
             }
             Call::Changed {
@@ -745,6 +741,26 @@ const NAMES: [&str; 7] = [
     "groupName",
     "versionId",
 ];
+
+/// Whether a CreatePolicyVersion made its version the default: the request's `setAsDefault`
+/// says (IAM's default is false). CloudTrail leaves out a field too large to record, and a
+/// request can be (a document padded with white space, which IAM does not count): without the
+/// request, the response's `isDefaultVersion` says, and without either the version is taken as
+/// the default, so the event is read on (and refused for the policy it cannot name, notified),
+/// never ignored unread.
+fn made_default(detail: &Value) -> bool {
+    let request_recorded = detail
+        .pointer("/requestParameters/policyArn")
+        .is_some_and(Value::is_string);
+    if request_recorded {
+        return detail
+            .pointer("/requestParameters/setAsDefault")
+            .is_some_and(is_true);
+    }
+    detail
+        .pointer("/responseElements/policyVersion/isDefaultVersion")
+        .is_none_or(is_true)
+}
 
 /// `setAsDefault` arrives as a JSON boolean, but be lenient with a string "true".
 fn is_true(value: &Value) -> bool {

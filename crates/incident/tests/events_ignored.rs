@@ -4,7 +4,7 @@
 
 mod support;
 
-use incident::{Reading, WriterSessions};
+use incident::{EventError, Reading, WriterSessions};
 use serde_json::{Value, json};
 use support::{
     ACCOUNT, QUARANTINE_SESSION, RESTORE_SESSION, WRITER_ROLE, change, change_of, detail_mut,
@@ -44,11 +44,16 @@ fn a_failed_call_is_ignored_naming_its_error_code() {
 
 #[test]
 fn a_policy_version_not_made_the_default_is_ignored_with_a_reason() {
-    let cases: [(&str, &str, Alter); 3] = [
+    let cases: [(&str, &str, Alter); 4] = [
         (
             "bob's CreatePolicyVersion v3 with setAsDefault false",
             "create-policy-version-not-default.json",
             unaltered,
+        ),
+        (
+            "the request left out by CloudTrail, the response saying not the default",
+            "create-policy-version-not-default.json",
+            without_the_request,
         ),
         (
             "no setAsDefault in the request (IAM's default is false)",
@@ -72,6 +77,40 @@ fn a_policy_version_not_made_the_default_is_ignored_with_a_reason() {
         // THEN it is ignored, and the reason says it is not the default
         assert_eq!(event_name, "CreatePolicyVersion", "{case}");
         assert!(reason.contains("default"), "{case}: {reason}");
+    }
+}
+
+/// CloudTrail leaves out a field too large to record (a request can be, its document padded
+/// with white space) and says so with `omitted`.
+fn without_the_request(event: &mut Value) {
+    detail_mut(event).insert("requestParameters".into(), json!({"omitted": true}));
+}
+
+#[test]
+fn a_policy_version_whose_request_was_left_out_is_never_ignored_unread() {
+    let cases: [(&str, Alter); 2] = [
+        ("the response saying it is the default", |_| {}),
+        ("no response either", |event| {
+            detail_mut(event).remove("responseElements");
+        }),
+    ];
+    for (case, alter) in cases {
+        // GIVEN bob's CreatePolicyVersion made the default, its request left out by CloudTrail
+        let mut event = fixture("create-policy-version-default.json");
+        without_the_request(&mut event);
+        alter(&mut event);
+        // WHEN it is read
+        let reading = read(&event);
+        // THEN it is not ignored as "not the default": it is refused, naming the field that
+        // would have named the policy (the workflow fails closed and says so)
+        assert_eq!(
+            reading,
+            Err(EventError::MissingField {
+                event_name: "CreatePolicyVersion".into(),
+                field: "requestParameters.policyArn",
+            }),
+            "{case}"
+        );
     }
 }
 
