@@ -166,17 +166,24 @@ pub fn replaced_since(recorded: &[PrincipalId], now: &[PrincipalId]) -> Option<R
     })
 }
 
-/// A managed policy quarantined with a new default version, as it is now.
+/// A managed policy quarantined with a new default version, as it is now. Versions are
+/// compared by their documents too: a policy deleted and created again under its ARN numbers
+/// its versions from v1 again, and a version id alone would let approving put another document
+/// in force than the one approved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagedRestoreNow {
     pub policy_arn: String,
     pub offending_version_id: String,
     pub quarantine_version_id: String,
-    /// `None` when the policy is gone.
-    pub default_version_id: Option<String>,
+    /// The offending version's document as the quarantine kept it: what the approval was for.
+    pub original: String,
+    /// The quarantine version's document as the quarantine wrote it.
+    pub quarantined: String,
+    /// The default version's id and document; `None` when the policy is gone.
+    pub default_version: Option<(String, String)>,
     pub quarantine_version_exists: bool,
-    /// The version the approval would make the default again still exists.
-    pub offending_version_exists: bool,
+    /// The document the offending version holds now; `None` when it was deleted.
+    pub offending_document: Option<String>,
 }
 
 pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
@@ -190,16 +197,34 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
         policy_arn: policy_arn.clone(),
         version_id: quarantine.clone(),
     };
-    match now.default_version_id.as_deref() {
-        None => gone(format!(
+    let Some((current, default_document)) = &now.default_version else {
+        return gone(format!(
             "policy {policy_arn} no longer exists (deleted after the quarantine)"
-        )),
-        Some(current) if current == quarantine && !now.offending_version_exists => gone(format!(
+        ));
+    };
+    if let Some(offending_document) = &now.offending_document
+        && !same_document(offending_document, &now.original)
+    {
+        return gone(format!(
+            "version {offending} of {policy_arn} no longer holds the document the approval was \
+             for (the policy was deleted and created again since): making it the default would \
+             put another document in force"
+        ));
+    }
+    match current.as_str() {
+        current if current == quarantine && now.offending_document.is_none() => gone(format!(
             "version {offending} of {policy_arn}, which approving would make the default again, \
              was deleted after the quarantine; the quarantine version {quarantine} stays the \
              default"
         )),
-        Some(current) if current == offending => restored(
+        current if current == quarantine && !same_document(default_document, &now.quarantined) => {
+            skipped(format!(
+                "the default version {quarantine} of {policy_arn} no longer holds the \
+                 quarantine's document: someone changed the policy since, and restoring would \
+                 undo their change"
+            ))
+        }
+        current if current == offending => restored(
             if now.quarantine_version_exists {
                 vec![delete_quarantine]
             } else {
@@ -210,7 +235,7 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
                  version {quarantine} deleted"
             ),
         ),
-        Some(current) if current == quarantine => restored(
+        current if current == quarantine => restored(
             vec![
                 RestoreWrite::SetDefaultVersion {
                     policy_arn: policy_arn.clone(),
@@ -223,7 +248,7 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
                  {quarantine} deleted"
             ),
         ),
-        Some(current) => skipped(format!(
+        current => skipped(format!(
             "the default version of {policy_arn} is now {current}, not the quarantine version \
              {quarantine}: someone changed the policy since, and restoring would undo their change"
         )),

@@ -30,48 +30,67 @@ fn delete(version: &str) -> RestoreWrite {
     }
 }
 
+/// The managed policy as IAM holds it now: its default version (id and document), whether the
+/// quarantine version v2 is still listed, and the document offending version v1 holds.
+fn managed_now(
+    default: Option<(&str, &str)>,
+    quarantine_listed: bool,
+    offending: Option<&str>,
+) -> ManagedRestoreNow {
+    ManagedRestoreNow {
+        policy_arn: POLICY.into(),
+        offending_version_id: "v1".into(),
+        quarantine_version_id: "v2".into(),
+        original: ORIGINAL.into(),
+        quarantined: QUARANTINED.into(),
+        default_version: default.map(|(id, document)| (id.into(), document.into())),
+        quarantine_version_exists: quarantine_listed,
+        offending_document: offending.map(str::to_owned),
+    }
+}
+
 #[test]
 fn managed_policy_restores() {
-    // (case, default version now, quarantine version still listed, offending version still
-    // listed, status, writes)
+    // (case, default version now, quarantine version still listed, offending version's
+    // document now, status, writes)
     let cases = [
         (
-            "the quarantine is the default",
-            Some("v2"),
+            "the quarantine is the default: make v1 the default, delete v2",
+            Some(("v2", QUARANTINED)),
             true,
-            true,
+            Some(ORIGINAL),
             RestoreStatus::Restored,
             vec![set_default("v1"), delete("v2")],
         ),
         (
             "restored already, quarantine version left",
-            Some("v1"),
+            Some(("v1", ORIGINAL)),
             true,
-            true,
+            Some(ORIGINAL),
             RestoreStatus::Restored,
             vec![delete("v2")],
         ),
         (
             "restored already and cleaned up (a retried restore)",
-            Some("v1"),
+            Some(("v1", ORIGINAL)),
             false,
-            true,
+            Some(ORIGINAL),
             RestoreStatus::Restored,
             vec![],
         ),
         (
             "someone made v3 the default since",
-            Some("v3"),
+            Some(("v3", SOMEONE_ELSES)),
             true,
-            true,
+            Some(ORIGINAL),
             RestoreStatus::Skipped,
             vec![],
         ),
         (
             "the offending version was deleted: the quarantine stays the default",
-            Some("v2"),
+            Some(("v2", QUARANTINED)),
             true,
-            false,
+            None,
             RestoreStatus::Gone,
             vec![],
         ),
@@ -79,20 +98,50 @@ fn managed_policy_restores() {
             "the policy is gone",
             None,
             false,
-            false,
+            None,
             RestoreStatus::Gone,
             vec![],
         ),
+        (
+            "created again under its ARN, v1 holding another document: never made the default",
+            Some(("v2", QUARANTINED)),
+            true,
+            Some(SOMEONE_ELSES),
+            RestoreStatus::Gone,
+            vec![],
+        ),
+        (
+            "created again, v1 another document and the default already",
+            Some(("v1", SOMEONE_ELSES)),
+            true,
+            Some(SOMEONE_ELSES),
+            RestoreStatus::Gone,
+            vec![],
+        ),
+        (
+            "created again, v1 the original but v2 another document: theirs stands",
+            Some(("v2", SOMEONE_ELSES)),
+            true,
+            Some(ORIGINAL),
+            RestoreStatus::Skipped,
+            vec![],
+        ),
+        (
+            "the documents as IAM hands them back, white space and key order aside",
+            Some((
+                "v2",
+                r#"{ "Statement": [ { "Resource": "*", "NotAction": "s3:DeleteBucket", "Effect": "Allow" } ], "Version": "2012-10-17" }"#,
+            )),
+            true,
+            Some(
+                r#"{"Statement":[{"Resource":"*","Action":"s3:*","Effect":"Allow"}],"Version":"2012-10-17"}"#,
+            ),
+            RestoreStatus::Restored,
+            vec![set_default("v1"), delete("v2")],
+        ),
     ];
     for (case, default, listed, offending, status, writes) in cases {
-        let plan = restore_managed(&ManagedRestoreNow {
-            policy_arn: POLICY.into(),
-            offending_version_id: "v1".into(),
-            quarantine_version_id: "v2".into(),
-            default_version_id: default.map(str::to_owned),
-            quarantine_version_exists: listed,
-            offending_version_exists: offending,
-        });
+        let plan = restore_managed(&managed_now(default, listed, offending));
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
     }
@@ -100,14 +149,11 @@ fn managed_policy_restores() {
 
 #[test]
 fn a_skipped_managed_restore_says_what_is_in_force_and_why_nothing_was_done() {
-    let plan = restore_managed(&ManagedRestoreNow {
-        policy_arn: POLICY.into(),
-        offending_version_id: "v1".into(),
-        quarantine_version_id: "v2".into(),
-        default_version_id: Some("v3".into()),
-        quarantine_version_exists: true,
-        offending_version_exists: true,
-    });
+    let plan = restore_managed(&managed_now(
+        Some(("v3", SOMEONE_ELSES)),
+        true,
+        Some(ORIGINAL),
+    ));
     assert_eq!(
         plan.record.detail,
         format!(
@@ -697,14 +743,16 @@ fn an_approval_covers_the_attachments_a_policy_had_when_quarantined_on_the_same_
 #[test]
 fn the_approval_page_says_what_approving_would_do_now() {
     let managed = |default: &str, offending_exists: bool| {
-        restore_managed(&ManagedRestoreNow {
-            policy_arn: POLICY.into(),
-            offending_version_id: "v1".into(),
-            quarantine_version_id: "v2".into(),
-            default_version_id: Some(default.into()),
-            quarantine_version_exists: true,
-            offending_version_exists: offending_exists,
-        })
+        let document = if default == "v2" {
+            QUARANTINED
+        } else {
+            SOMEONE_ELSES
+        };
+        restore_managed(&managed_now(
+            Some((default, document)),
+            true,
+            offending_exists.then_some(ORIGINAL),
+        ))
         .approve_would()
     };
     assert_eq!(

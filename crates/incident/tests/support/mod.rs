@@ -200,6 +200,16 @@ pub fn text_of(reference: &DocumentRef) -> String {
         .expect("the document was kept")
 }
 
+/// The document a quarantine wrote, as kept.
+fn quarantined_text(applied: &AppliedQuarantine) -> String {
+    text_of(
+        applied
+            .quarantined_document
+            .as_ref()
+            .expect("a rewrite keeps what it wrote"),
+    )
+}
+
 pub fn restricted(list: &str) -> RestrictedActions {
     RestrictedActions::parse(list, Catalog::embedded()).expect("valid restricted actions")
 }
@@ -562,13 +572,15 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
             policy_arn: policy_arn.clone(),
             offending_version_id: offending_version_id.clone(),
             quarantine_version_id: quarantine_version_id.clone(),
-            default_version_id: Some(if changed_since {
-                "v3".into()
+            original: text_of(&applied.original_document),
+            quarantined: quarantined_text(applied),
+            default_version: Some(if changed_since {
+                ("v3".into(), EDITED_SINCE.into())
             } else {
-                quarantine_version_id.clone()
+                (quarantine_version_id.clone(), quarantined_text(applied))
             }),
             quarantine_version_exists: true,
-            offending_version_exists: true,
+            offending_document: Some(text_of(&applied.original_document)),
         }),
         QuarantineAction::InlineRewritten {
             principal,

@@ -289,20 +289,32 @@ pub async fn plan_restore(
             quarantine_version_id,
             ..
         } => {
-            let default_version_id = iam.default_version(&policy_arn).await?.map(|(id, _)| id);
-            // A deleted policy has no versions to list (ListPolicyVersions: NoSuchEntity).
-            let versions = match default_version_id {
-                Some(_) => iam.versions(&policy_arn).await?,
-                None => Vec::new(),
+            let Some(quarantined) = &applied.quarantined_document else {
+                return Err(invalid_input(
+                    "the record of a new default version names no quarantined document",
+                ));
+            };
+            let quarantined = documents.get(quarantined).await?;
+            let default_version = iam.default_version(&policy_arn).await?;
+            // A deleted policy has no versions to read (NoSuchEntity).
+            let (versions, offending_document) = match default_version {
+                Some(_) => (
+                    iam.versions(&policy_arn).await?,
+                    iam.version_document(&policy_arn, &offending_version_id)
+                        .await?,
+                ),
+                None => (Vec::new(), None),
             };
             let listed = |id: &str| versions.iter().any(|v| v.version_id == id);
             restore_managed(&ManagedRestoreNow {
                 quarantine_version_exists: listed(&quarantine_version_id),
-                offending_version_exists: listed(&offending_version_id),
+                original: original.clone(),
+                quarantined,
+                offending_document,
                 policy_arn,
                 offending_version_id,
                 quarantine_version_id,
-                default_version_id,
+                default_version,
             })
         }
         QuarantineAction::InlineRewritten {

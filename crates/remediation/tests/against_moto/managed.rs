@@ -346,6 +346,47 @@ async fn restore_reports_a_deleted_policy_as_gone() {
     );
 }
 
+#[tokio::test]
+async fn restore_never_makes_the_default_a_version_that_holds_another_document() {
+    // GIVEN a quarantined policy its author then deleted and created again under its ARN, as
+    // versions with the same ids: v1 now allows every action, v2 is a harmless default
+    let (moto, arn, _) = walkthrough_policy().await;
+    let record = quarantined(&moto, &walkthrough_incident()).await;
+    delete_version(&moto, &arn, "v1").await;
+    let iam = moto.iam_client();
+    iam.delete_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .expect("DeletePolicy");
+    let every_action =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let again = create_managed_policy(&iam, "my-bad-policy-aws-5-mins", every_action).await;
+    assert_eq!(again, arn);
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(CLEAN_DOCUMENT)
+        .set_as_default(true)
+        .send()
+        .await
+        .expect("CreatePolicyVersion");
+    assert_eq!(default_document(&moto, &arn).await.0, "v2");
+    // WHEN approval tries to restore
+    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
+    // THEN v1 is not made the default: it is not the document approved, and the record says so
+    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
+    assert!(
+        restored.detail.contains("created again"),
+        "{}",
+        restored.detail
+    );
+    let (default_id, document) = default_document(&moto, &arn).await;
+    assert_eq!(
+        (default_id.as_str(), json(&document)),
+        ("v2", json(CLEAN_DOCUMENT))
+    );
+}
+
 async fn delete_version(moto: &Moto, arn: &str, version_id: &str) {
     moto.iam_client()
         .delete_policy_version()
