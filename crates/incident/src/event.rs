@@ -742,24 +742,24 @@ const NAMES: [&str; 7] = [
     "versionId",
 ];
 
-/// Whether a CreatePolicyVersion made its version the default: the request's `setAsDefault`
-/// says (IAM's default is false). CloudTrail leaves out a field too large to record, and a
-/// request can be (a document padded with white space, which IAM does not count): without the
-/// request, the response's `isDefaultVersion` says, and without either the version is taken as
-/// the default, so the event is read on (and refused for the policy it cannot name, notified),
-/// never ignored unread.
+/// Whether a CreatePolicyVersion made its version the default. The request's `setAsDefault`
+/// and the response's `isDefaultVersion` say (a real record never has them disagree; either
+/// one true is taken); a recorded request without `setAsDefault` asked for IAM's default,
+/// false. CloudTrail leaves out a field too large to record, and a request can be (a document
+/// padded with white space, which IAM does not count): with neither field, the version is taken
+/// as the default, so the event is read on (and refused for the policy it cannot name,
+/// notified), never ignored unread.
 fn made_default(detail: &Value) -> bool {
+    let said = |pointer: &str| detail.pointer(pointer).filter(|v| !v.is_null());
+    let asked = said("/requestParameters/setAsDefault");
+    let answered = said("/responseElements/policyVersion/isDefaultVersion");
+    if asked.is_some_and(is_true) || answered.is_some_and(is_true) {
+        return true;
+    }
     let request_recorded = detail
         .pointer("/requestParameters/policyArn")
         .is_some_and(Value::is_string);
-    if request_recorded {
-        return detail
-            .pointer("/requestParameters/setAsDefault")
-            .is_some_and(is_true);
-    }
-    detail
-        .pointer("/responseElements/policyVersion/isDefaultVersion")
-        .is_none_or(is_true)
+    !(asked.is_some() || answered.is_some() || request_recorded)
 }
 
 /// `setAsDefault` arrives as a JSON boolean, but be lenient with a string "true".

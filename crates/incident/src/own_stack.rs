@@ -22,9 +22,10 @@ impl OwnRoles {
         )
     }
 
-    /// Whether `role` is one of these roles.
+    /// Whether `role` is one of these roles, in any case: IAM's role names are unique whatever
+    /// their case, and a call may name a role in another case than it was created with.
     pub fn contains(&self, role: &str) -> bool {
-        self.0.iter().any(|name| name == role)
+        self.0.iter().any(|name| name.eq_ignore_ascii_case(role))
     }
 
     /// Why a grant made by `change` is reported instead of quarantined, when its target is one

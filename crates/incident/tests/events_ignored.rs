@@ -57,14 +57,14 @@ fn a_policy_version_not_made_the_default_is_ignored_with_a_reason() {
         ),
         (
             "no setAsDefault in the request (IAM's default is false)",
-            "create-policy-version-default.json",
+            "create-policy-version-not-default.json",
             |event| {
                 request_parameters_mut(event).remove("setAsDefault");
             },
         ),
         (
             "setAsDefault given as the string \"false\"",
-            "create-policy-version-default.json",
+            "create-policy-version-not-default.json",
             |event| event["detail"]["requestParameters"]["setAsDefault"] = json!("false"),
         ),
     ];
@@ -88,10 +88,13 @@ fn without_the_request(event: &mut Value) {
 
 #[test]
 fn a_policy_version_whose_request_was_left_out_is_never_ignored_unread() {
-    let cases: [(&str, Alter); 2] = [
+    let cases: [(&str, Alter); 3] = [
         ("the response saying it is the default", |_| {}),
         ("no response either", |event| {
             detail_mut(event).remove("responseElements");
+        }),
+        ("the response's isDefaultVersion null", |event| {
+            event["detail"]["responseElements"]["policyVersion"]["isDefaultVersion"] = json!(null);
         }),
     ];
     for (case, alter) in cases {
@@ -112,6 +115,17 @@ fn a_policy_version_whose_request_was_left_out_is_never_ignored_unread() {
             "{case}"
         );
     }
+}
+
+#[test]
+fn a_version_the_response_says_is_the_default_counts_whatever_the_request_lacks() {
+    // GIVEN bob's CreatePolicyVersion made the default, the request's setAsDefault left out
+    let mut event = fixture("create-policy-version-default.json");
+    request_parameters_mut(&mut event).remove("setAsDefault");
+    // WHEN it is read
+    let change = change(&event);
+    // THEN it is a change to the managed policy, as IAM's answer says
+    assert_eq!(change, change_of("create-policy-version-default.json"));
 }
 
 #[test]

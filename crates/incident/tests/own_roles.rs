@@ -36,7 +36,7 @@ fn which_changes_to_own_roles_are_reported_and_why() {
         change
     };
     // (case, change, expected: None = quarantined as usual, Some(words the reason contains))
-    let cases: [(&str, PolicyChange, Option<&str>); 5] = [
+    let cases: [(&str, PolicyChange, Option<&str>); 6] = [
         (
             "a customer's role",
             put_role_policy("data-pipeline", false),
@@ -51,6 +51,11 @@ fn which_changes_to_own_roles_are_reported_and_why() {
             "an own role, by someone else",
             put_role_policy("iam-sentinel-policy-writer", false),
             Some("changed outside its deployment by arn:aws:iam::123456789012:user/alice"),
+        ),
+        (
+            "an own role named in another case (IAM's role names ignore case)",
+            put_role_policy("IAM-Sentinel-Policy-Writer", false),
+            Some("changed outside its deployment"),
         ),
         (
             "a role whose name only starts like an own role's",
