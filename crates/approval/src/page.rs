@@ -343,13 +343,17 @@ fn review(
 }
 
 /// A document indented for reading, in a box that scrolls (a policy can run to thousands of
-/// lines), with its size as written: Approve restores it exactly as written.
+/// lines), with its size as written: Approve restores it exactly as written. An escape such as
+/// `\u202e` is the character itself once indented, so invisible and direction-changing
+/// characters are written out by their code points, never obeyed (T7).
 fn document_view(text: &str) -> Markup {
-    let shown = pretty(text);
+    let indented = pretty(text);
+    let shown = visible(&indented);
     html! {
         p class="note" {
             (text.chars().count()) " characters as written"
-            @if shown.len() < text.len() { "; shown here without its extra white space" }
+            @if indented.len() < text.len() { "; shown here without its extra white space" }
+            @if shown != indented { "; invisible and direction-changing characters shown as <U+…>" }
         }
         pre class="doc" { (shown) }
     }
@@ -388,7 +392,7 @@ fn already_decided(approval: &DecisionRecord, at: OffsetDateTime) -> (String, Ma
         div class="card status bad" {
             p { "This request was already " (decision) " at " (decided_at(approval, at)) ". This click changed nothing: the first decision recorded wins." }
             dl {
-                @if let Some(ip) = &approval.source_ip { dt { "From" } dd { (ip) } }
+                @if let Some(ip) = &approval.source_ip { dt { "From" } dd { (visible(ip)) } }
                 @if let Some(agent) = &approval.user_agent { dt { "Browser" } dd { (visible(agent)) } }
                 @if let Some(comment) = &approval.comment { dt { "Comment" } dd { (visible(comment)) } }
             }

@@ -382,12 +382,16 @@ const HOSTILE: &str = r#"<script>alert(1)</script>"#;
 
 /// A request whose every free-text field is hostile markup.
 fn hostile_request() -> ApprovalRequest {
-    let original = format!(
+    request_showing(&format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"s3:DeleteBucket","Resource":"*"}}]}}"#,
         "</pre><script>x()</script>"
-    );
+    ))
+}
+
+/// A request whose free-text fields are hostile markup, about the original document `original`.
+fn request_showing(original: &str) -> ApprovalRequest {
     let quarantined = kept(r#"{"Version":"2012-10-17","Statement":[]}"#);
-    let original = kept(&original);
+    let original = kept(original);
     serde_json::from_value(json!({
         "taskToken": "t-1",
         "executionArn": "arn:aws:states:us-east-1:123456789012:execution:m:run-1",
@@ -424,7 +428,11 @@ fn hostile_request() -> ApprovalRequest {
 
 /// The review page of the hostile request, for approval `id` and `key`.
 fn review_page(id: &str, key: &str) -> String {
-    let found = found(hostile_request(), ApprovalStatus::Open);
+    review_page_of(hostile_request(), id, key)
+}
+
+fn review_page_of(request: ApprovalRequest, id: &str, key: &str) -> String {
+    let found = found(request, ApprovalStatus::Open);
     let documents = documents_of(&found.request);
     let id = ApprovalId::parse(id).unwrap();
     Page::Review {
@@ -444,6 +452,23 @@ fn hostile_text_from_the_event_and_documents_is_escaped() {
     assert!(!body.contains("<script"), "{body}");
     assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!body.contains("</pre><script>"));
+}
+
+#[test]
+fn a_documents_invisible_characters_are_written_out_not_obeyed() {
+    // GIVEN a document whose condition key hides a soft hyphen (the condition then limits
+    // nothing) and whose value reverses its text, both written as JSON escapes, as IAM takes them
+    let original = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:DeleteBucket","Resource":"*","Condition":{"StringEqualsIfExists":{"aws:Sour\u00adceVpc":"\u202e1234-cpv"}}}]}"#;
+    // WHEN its review page is shown
+    let body = review_page_of(request_showing(original), "run-1", "k");
+    // THEN each such character is written out by its code point, and none reaches the page
+    for shown in ["aws:Sour&lt;U+00AD&gt;ceVpc", "&lt;U+202E&gt;1234-cpv"] {
+        assert!(body.contains(shown), "{shown} not in {body}");
+    }
+    for hidden in ['\u{00AD}', '\u{202E}'] {
+        assert!(!body.contains(hidden), "{hidden:?} reached the page");
+    }
+    assert!(body.contains("shown as &lt;U+"), "{body}");
 }
 
 #[test]
