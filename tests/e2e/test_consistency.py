@@ -159,3 +159,25 @@ def test_a_detachment_whose_answer_was_lost_is_the_steps_own_and_approval_puts_i
     target.assert_restored(target.state())
     notes, _ = h.published(arn, 2)
     assert headlines(notes) == [QUARANTINED[0], DECIDED["approve"][0]], headlines(notes)
+
+
+def test_a_decision_taken_but_answered_after_the_apis_timeout_is_said_recorded(h, request,
+                                                                               note):
+    """Step Functions takes the approval, but its answers to SendTaskSuccess come after the
+    approval API's timeout for the call: the API reads the history, finds this very decision
+    taken and says so (200, "Approved"), not "nothing was decided"; the original goes back."""
+    target = ManagedPolicy(h, "held-decision")
+    arn, _, _ = wait_for_approval(h, target, "held-decision")
+    fault = h.stack.router.inject_aws_fault(AwsFault(
+        "states", "SendTaskSuccess", hold=HELD_SECONDS, hold_count=3))
+    try:
+        h.decide_on_page(arn, "approve", target.names, comment_for(request.node.name, "approve"))
+    finally:
+        h.stack.router.clear_aws_faults(fault)
+    held = [done for _, done, _ in fault.hits]
+    assert held and set(held) == {"held"}, f"SendTaskSuccess calls: {fault.hits}"
+    assert h.wait_done(arn) == "SUCCEEDED", "the execution did not succeed"
+    entered = h.states_entered(arn)
+    assert entered[-len(AFTER_APPROVE):] == AFTER_APPROVE, f"path after approval: {entered}"
+    note(f"SendTaskSuccess answered after {HELD_SECONDS} s ({len(held)} attempts): the page "
+         "said the approval was recorded, and the original went back")

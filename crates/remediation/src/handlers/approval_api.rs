@@ -248,9 +248,30 @@ async fn decide(
         Ok(Sent::Recorded) => settle(deps, id, opened, Some(&decision)).await,
         Ok(Sent::NotOpen) => settle(deps, id, opened, None).await,
         Err(failure) => {
-            tracing::warn!(approval_id = %id, error = %failure.message, "the decision did not reach Step Functions");
-            Page::Unavailable.render()
+            tracing::warn!(approval_id = %id, error = %failure.message, "the decision did not reach Step Functions, or its answer did not come back");
+            after_a_failed_send(deps, id, opened, &decision).await
         }
+    }
+}
+
+/// A SendTaskSuccess that failed may have been taken all the same (its answer timed out after
+/// Step Functions recorded it): the history says. This very decision there is recorded; another
+/// one is what was decided; none, and nothing was (503, safe to retry).
+async fn after_a_failed_send(
+    deps: &ApprovalApiDeps,
+    id: &ApprovalId,
+    opened: usize,
+    decision: &DecisionRecord,
+) -> Response {
+    match lookup(deps, id, Opening::Request(opened)).await {
+        Ok((found, _)) => match &found.status {
+            ApprovalStatus::Decided { approval, .. } if approval == decision => {
+                recorded(id, approval)
+            }
+            ApprovalStatus::Open => Page::Unavailable.render(),
+            _ => not_open(&found),
+        },
+        Err(_) => Page::Unavailable.render(),
     }
 }
 
@@ -274,7 +295,14 @@ async fn settle(
                 }
                 _ => return not_open(&found),
             },
-            Err(page) => return page,
+            // Step Functions took `sent` (it takes one per token): the history read failing
+            // does not undo it.
+            Err(page) => {
+                return match sent {
+                    Some(decision) => recorded(id, decision),
+                    None => page,
+                };
+            }
         }
     }
     match sent {
