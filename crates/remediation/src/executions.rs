@@ -5,7 +5,7 @@
 
 use approval::{ApprovalId, EventKind, HistoryEvent, SUPERSEDED, StateMachine};
 use approval::{
-    ApprovalRequest, ApprovalStatus, Lookup, TaskToken, approval_requests, find_approval,
+    ApprovalStatus, FoundApproval, Lookup, TaskToken, approval_requests, find_approval,
 };
 use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
@@ -222,7 +222,7 @@ impl Executions {
         execution_arn: &str,
         expected: &str,
         token: &TaskToken,
-    ) -> Result<ApprovalRequest, StepError> {
+    ) -> Result<FoundApproval, StepError> {
         let mut looks = 0;
         loop {
             looks += 1;
@@ -236,9 +236,7 @@ impl Executions {
                     return match find_approval(&events, Some(last.index), now)
                         .map_err(unreadable)?
                     {
-                        Lookup::Found(found) if found.status == ApprovalStatus::Open => {
-                            Ok(found.request)
-                        }
+                        Lookup::Found(found) if found.status == ApprovalStatus::Open => Ok(*found),
                         _ => Err(NotThisStep::RequestClosed.into()),
                     };
                 }

@@ -11,7 +11,6 @@ use approval::{
 };
 use incident::IncidentName;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use crate::documents::DocumentStore;
 use crate::error::{AwsFailure, StepError, invalid_input};
@@ -67,13 +66,14 @@ pub async fn handle(
         .executions
         .waiting_request(&invocation.execution_arn, STEP, &invocation.task_token)
         .await;
-    let request = alert_if_refused(
+    let found = alert_if_refused(
         request,
         "request-approval",
         &invocation.execution_arn,
         &deps.alerts,
     )
     .await?;
+    let request = found.request;
     let id = ApprovalId::of_execution(&request.execution_arn)
         .map_err(|e| invalid_input(format!("the approval request's executionArn: {e}")))?;
     take_over_target(&id, deps).await?;
@@ -87,10 +87,9 @@ pub async fn handle(
     let key = ApprovalKey::from_mac(&mac)
         .map_err(|e| AwsFailure::unusable_answer("KMS GenerateMac", &e.to_string()))?;
     let link = approval_link(&deps.approval_url, &id, &key);
-    let timeout = i64::try_from(request.approval_timeout_seconds).unwrap_or(i64::MAX);
-    let deadline = OffsetDateTime::now_utc()
-        .checked_add(time::Duration::seconds(timeout))
-        .map_or_else(|| "no deadline".to_owned(), utc);
+    // The deadline Step Functions counts (from the task's scheduling, as the page does), not
+    // from now: this step's own run would make the email's later than the real one.
+    let deadline = found.deadline.map_or_else(|| "no deadline".to_owned(), utc);
     let kept = request
         .quarantine
         .applied()

@@ -46,6 +46,17 @@ async fn the_email_says_what_changed_who_did_it_what_was_quarantined_and_by_when
     // AND the link is the API's, with the execution's name and a 43-character key
     assert_eq!(requested.id, "incident-email");
     assert_eq!(requested.key.len(), 43);
+    // AND its deadline is the one the page gives: Step Functions counts from the task's
+    // scheduling, not from when the email went out
+    let page = stack
+        .call("open-link.json", &requested.id, &requested.key)
+        .await;
+    let decide_before = |text: &str| {
+        let rest = text.split("Decide before ").nth(1)?;
+        Some(rest.split('.').next()?.to_owned())
+    };
+    assert_eq!(decide_before(&requested.email), decide_before(&page.body));
+    assert!(decide_before(&page.body).is_some(), "{}", page.body);
 }
 
 // ------------------------------------------------------------------ GET
