@@ -6,6 +6,18 @@ use incident::Decision;
 /// Far more than the form needs; a bigger body is not from our page.
 const MAX_BODY: usize = 16 * 1024;
 pub const MAX_COMMENT_CHARS: usize = 1000;
+/// At most this much of a refused value is named in the error: enough to recognise it, too
+/// little for a cross-site form (which may post anything) to make the page say its own text.
+const ECHOED_CHARS: usize = 40;
+
+/// The start of a refused value, to name it in an error.
+pub fn echoed(value: &str) -> String {
+    let mut start: String = value.chars().take(ECHOED_CHARS).collect();
+    if start.len() < value.len() {
+        start.push('…');
+    }
+    start
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionForm {
@@ -42,17 +54,17 @@ pub fn parse_decision_form(body: &[u8]) -> Result<DecisionForm, FormError> {
             "key" => &mut key,
             "decision" => &mut decision,
             "comment" => &mut comment,
-            other => return Err(FormError::Unexpected(other.to_owned())),
+            other => return Err(FormError::Unexpected(echoed(other))),
         };
         if slot.replace(value.into_owned()).is_some() {
-            return Err(FormError::Repeated(name.into_owned()));
+            return Err(FormError::Repeated(echoed(&name)));
         }
     }
     let key = key.ok_or(FormError::Missing("key"))?;
     let decision = match decision.ok_or(FormError::Missing("decision"))?.as_str() {
         "approve" => Decision::Approve,
         "deny" => Decision::Deny,
-        other => return Err(FormError::UnknownDecision(other.to_owned())),
+        other => return Err(FormError::UnknownDecision(echoed(other))),
     };
     let comment = comment.map(|c| clean_comment(&c)).filter(|c| !c.is_empty());
     if comment
@@ -147,6 +159,18 @@ mod tests {
             parse_decision_form(b"key=k&decision=deny&taskToken=x"),
             Err(FormError::Unexpected("taskToken".into()))
         );
+    }
+
+    #[test]
+    fn a_refused_value_is_named_by_its_start_only() {
+        let posted = format!(
+            "key=k&decision=deny&{}=x",
+            "Your+approval+is+recorded+".repeat(20)
+        );
+        let Err(FormError::Unexpected(named)) = parse_decision_form(posted.as_bytes()) else {
+            panic!("an unexpected field");
+        };
+        assert_eq!(named, "Your approval is recorded Your approval …");
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod proof;
 pub mod request;
 
 pub use email::approval_request_email;
-pub use form::{DecisionForm, FormError, parse_decision_form};
+pub use form::{DecisionForm, FormError, echoed, parse_decision_form};
 pub use history::{
     ApprovalStatus, EventKind, FoundApproval, HistoryEvent, Lookup, RequestInHistory, SUPERSEDED,
     UnreadableRequest, approval_requests, find_approval,

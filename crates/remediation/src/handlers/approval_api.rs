@@ -439,7 +439,7 @@ fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, String> {
     if !media_type.eq_ignore_ascii_case(FORM_CONTENT_TYPE) {
         return Err(format!(
             "the decision must be sent by the page's form ({FORM_CONTENT_TYPE}), not as {:?}",
-            content_type
+            approval::echoed(content_type)
         ));
     }
     let body = request.body.as_deref().unwrap_or_default();
