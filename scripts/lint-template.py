@@ -90,10 +90,10 @@ PRINCIPAL_IDS = PRINCIPAL_INFO | {"iam:GetGroup"}  # principal_id, principal_ids
 # principals::principal_policies: principal_info, groups_for_user, and each one's policies
 POLICIES_IN_FORCE = (PRINCIPAL_INFO | {"iam:ListGroupsForUser"} | INLINE_LISTS | INLINE_READS
                      | ATTACHED_LISTS | POLICY_READS)
-# handlers/restore.rs plan_restore: default_version, versions, inline_document, is_attached,
-# groups_for_user, principals::group_policies, principal_info, principal_ids,
+# handlers/restore.rs plan_restore: default_version, version_document, inline_document,
+# is_attached, groups_for_user, principals::group_policies, principal_info, principal_ids,
 # principals::other_inline_documents (inline_policy_names)
-PLAN_RESTORE = (POLICY_READS | {"iam:ListPolicyVersions"} | INLINE_READS | ATTACHED_LISTS
+PLAN_RESTORE = (POLICY_READS | INLINE_READS | ATTACHED_LISTS
                 | {"iam:ListGroupsForUser"} | INLINE_LISTS | PRINCIPAL_IDS)
 FUNCTION_IAM_CALLS = {
     # document_of (version_document, default_version, inline_document), principal_policies,

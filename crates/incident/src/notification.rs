@@ -689,7 +689,8 @@ pub fn visible(text: &str) -> String {
 
 fn is_invisible_control(c: char) -> bool {
     matches!(c,
-        '\u{00AD}'                 // soft hyphen
+        '\u{0080}'..='\u{009F}'  // C1 controls
+        | '\u{00AD}'              // soft hyphen
         | '\u{034F}'               // combining grapheme joiner
         | '\u{061C}'               // Arabic letter mark
         | '\u{115F}' | '\u{1160}'  // Hangul fillers
@@ -703,6 +704,8 @@ fn is_invisible_control(c: char) -> bool {
         | '\u{FEFF}'               // zero-width no-break space
         | '\u{FFA0}'
         | '\u{FFF9}'..='\u{FFFB}'  // interlinear annotations
-        | '\u{E0000}'..='\u{E007F}' // tags
+        | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
+        | '\u{1D173}'..='\u{1D17A}' // musical format controls
+        | '\u{E0000}'..='\u{E0FFF}' // tags, variation selectors supplement
     )
 }

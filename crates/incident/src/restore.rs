@@ -181,7 +181,8 @@ pub struct ManagedRestoreNow {
     pub quarantined: String,
     /// The default version's id and document; `None` when the policy is gone.
     pub default_version: Option<(String, String)>,
-    pub quarantine_version_exists: bool,
+    /// The document the quarantine version holds now; `None` when it was deleted.
+    pub quarantine_document: Option<String>,
     /// The document the offending version holds now; `None` when it was deleted.
     pub offending_document: Option<String>,
 }
@@ -197,6 +198,11 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
         policy_arn: policy_arn.clone(),
         version_id: quarantine.clone(),
     };
+    // Only the version holding the quarantine's document is the quarantine's to delete.
+    let quarantine_is_ours = now
+        .quarantine_document
+        .as_deref()
+        .is_some_and(|document| same_document(document, &now.quarantined));
     let Some((current, default_document)) = &now.default_version else {
         return gone(format!(
             "policy {policy_arn} no longer exists (deleted after the quarantine)"
@@ -224,8 +230,14 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
                  undo their change"
             ))
         }
+        current if current == offending && !same_document(default_document, &now.original) => {
+            gone(format!(
+                "version {offending} of {policy_arn} no longer holds the document the approval \
+                 was for (the policy was deleted and created again since)"
+            ))
+        }
         current if current == offending => restored(
-            if now.quarantine_version_exists {
+            if quarantine_is_ours {
                 vec![delete_quarantine]
             } else {
                 Vec::new()

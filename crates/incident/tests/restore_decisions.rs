@@ -31,10 +31,23 @@ fn delete(version: &str) -> RestoreWrite {
 }
 
 /// The managed policy as IAM holds it now: its default version (id and document), whether the
-/// quarantine version v2 is still listed, and the document offending version v1 holds.
+/// quarantine version v2 is still there (holding the quarantine), and the document offending
+/// version v1 holds.
 fn managed_now(
     default: Option<(&str, &str)>,
     quarantine_listed: bool,
+    offending: Option<&str>,
+) -> ManagedRestoreNow {
+    ManagedRestoreNow {
+        quarantine_document: quarantine_listed.then(|| QUARANTINED.into()),
+        ..managed_holding(default, None, offending)
+    }
+}
+
+/// The managed policy as IAM holds it now, v2 holding `quarantine` (`None`: deleted).
+fn managed_holding(
+    default: Option<(&str, &str)>,
+    quarantine: Option<&str>,
     offending: Option<&str>,
 ) -> ManagedRestoreNow {
     ManagedRestoreNow {
@@ -44,7 +57,7 @@ fn managed_now(
         original: ORIGINAL.into(),
         quarantined: QUARANTINED.into(),
         default_version: default.map(|(id, document)| (id.into(), document.into())),
-        quarantine_version_exists: quarantine_listed,
+        quarantine_document: quarantine.map(str::to_owned),
         offending_document: offending.map(str::to_owned),
     }
 }
@@ -145,6 +158,17 @@ fn managed_policy_restores() {
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
     }
+}
+
+#[test]
+fn a_restore_deletes_only_the_version_that_holds_the_quarantine() {
+    // GIVEN the policy created again, v1 the original and the default, v2 someone's version
+    let now = managed_holding(Some(("v1", ORIGINAL)), Some(SOMEONE_ELSES), Some(ORIGINAL));
+    // WHEN the restore is planned
+    let plan = restore_managed(&now);
+    // THEN the original is in force (restored) and their v2 stays
+    assert_eq!(plan.record.status, RestoreStatus::Restored);
+    assert_eq!(plan.writes, vec![]);
 }
 
 #[test]

@@ -26,6 +26,13 @@ fn invisible_and_reordering_characters_are_written_out() {
         ("byte order mark", "\u{FEFF}deny", "<U+FEFF>deny"),
         ("soft hyphen", "de\u{00AD}ny", "de<U+00AD>ny"),
         ("tag characters", "x\u{E0041}", "x<U+E0041>"),
+        ("a C1 control", "Sour\u{0085}ce", "Sour<U+0085>ce"),
+        (
+            "a supplementary variation selector",
+            "Sour\u{E0100}ce",
+            "Sour<U+E0100>ce",
+        ),
+        ("a format control", "Sour\u{1D173}ce", "Sour<U+1D173>ce"),
     ];
     for (case, text, shown) in cases {
         assert_eq!(visible(text), shown, "{case}");

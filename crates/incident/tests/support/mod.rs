@@ -579,7 +579,7 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
             } else {
                 (quarantine_version_id.clone(), quarantined_text(applied))
             }),
-            quarantine_version_exists: true,
+            quarantine_document: Some(quarantined_text(applied)),
             offending_document: Some(text_of(&applied.original_document)),
         }),
         QuarantineAction::InlineRewritten {

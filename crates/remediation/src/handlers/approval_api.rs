@@ -245,69 +245,47 @@ async fn decide(
         .send_decision(&found.request.task_token, &decision)
         .await
     {
-        Ok(Sent::Recorded) => settle(deps, id, opened, Some(&decision)).await,
-        Ok(Sent::NotOpen) => settle(deps, id, opened, None).await,
+        Ok(Sent::Recorded) => settle(deps, id, opened, &decision, true).await,
+        Ok(Sent::NotOpen) => settle(deps, id, opened, &decision, false).await,
         Err(failure) => {
             tracing::warn!(approval_id = %id, error = %failure.message, "the decision did not reach Step Functions, or its answer did not come back");
-            after_a_failed_send(deps, id, opened, &decision).await
+            settle(deps, id, opened, &decision, false).await
         }
     }
 }
 
-/// A SendTaskSuccess that failed may have been taken all the same (its answer timed out after
-/// Step Functions recorded it): the history says. This very decision there is recorded; another
-/// one is what was decided; none, and nothing was (503, safe to retry).
-async fn after_a_failed_send(
-    deps: &ApprovalApiDeps,
-    id: &ApprovalId,
-    opened: usize,
-    decision: &DecisionRecord,
-) -> Response {
-    match lookup(deps, id, Opening::Request(opened)).await {
-        Ok((found, _)) => match &found.status {
-            ApprovalStatus::Decided { approval, .. } if approval == decision => {
-                recorded(id, approval)
-            }
-            ApprovalStatus::Open => Page::Unavailable.render(),
-            _ => not_open(&found),
-        },
-        Err(_) => Page::Unavailable.render(),
-    }
-}
-
-/// Says which decision won, from the history: ours (`sent`, if Step Functions accepted it) or
-/// another one recorded first. Only the decision the workflow goes on with gets a 200, even
-/// where SendTaskSuccess accepts a spent token (moto does). Until the history shows a winner,
-/// an accepted decision stands (Step Functions accepts one per token) and a refused one has
-/// decided nothing, so a retry is safe.
+/// Says which decision won, from the history: `ours` when it is there, whatever the call's
+/// answer said (a call whose answer timed out after Step Functions took it fails, and the SDK's
+/// retry of it is told the token is spent), or another one recorded first. Only the decision
+/// the workflow goes on with gets a 200, even where SendTaskSuccess accepts a spent token (moto
+/// does). Until the history shows a winner, a decision Step Functions `accepted` stands (it
+/// accepts one per token) and one it did not has decided nothing, so a retry is safe (503).
 async fn settle(
     deps: &ApprovalApiDeps,
     id: &ApprovalId,
     opened: usize,
-    sent: Option<&DecisionRecord>,
+    ours: &DecisionRecord,
+    accepted: bool,
 ) -> Response {
+    let mut unread = None;
     for _ in 0..WINNER_LOOKS {
         match lookup(deps, id, Opening::Request(opened)).await {
             Ok((found, _)) => match &found.status {
-                ApprovalStatus::Open => tokio::time::sleep(WINNER_LOOK_INTERVAL).await,
-                ApprovalStatus::Decided { approval, .. } if Some(approval) == sent => {
+                ApprovalStatus::Open => {}
+                ApprovalStatus::Decided { approval, .. } if approval == ours => {
                     return recorded(id, approval);
                 }
                 _ => return not_open(&found),
             },
-            // Step Functions took `sent` (it takes one per token): the history read failing
-            // does not undo it.
-            Err(page) => {
-                return match sent {
-                    Some(decision) => recorded(id, decision),
-                    None => page,
-                };
-            }
+            // The history may read on the next look (it may lag, too).
+            Err(page) => unread = Some(page),
         }
+        tokio::time::sleep(WINNER_LOOK_INTERVAL).await;
     }
-    match sent {
-        Some(decision) => recorded(id, decision),
-        None => Page::Unavailable.render(),
+    match (accepted, unread) {
+        (true, _) => recorded(id, ours),
+        (false, Some(page)) => page,
+        (false, None) => Page::Unavailable.render(),
     }
 }
 

@@ -89,7 +89,15 @@ pub async fn handle(
     let link = approval_link(&deps.approval_url, &id, &key);
     // The deadline Step Functions counts (from the task's scheduling, as the page does), not
     // from now: this step's own run would make the email's later than the real one.
-    let deadline = found.deadline.map_or_else(|| "no deadline".to_owned(), utc);
+    let timeout = i64::try_from(request.approval_timeout_seconds).unwrap_or(i64::MAX);
+    let deadline = found
+        .deadline
+        .or_else(|| {
+            found
+                .requested_at
+                .checked_add(time::Duration::seconds(timeout))
+        })
+        .map_or_else(|| "no deadline".to_owned(), utc);
     let kept = request
         .quarantine
         .applied()

@@ -297,17 +297,17 @@ pub async fn plan_restore(
             let quarantined = documents.get(quarantined).await?;
             let default_version = iam.default_version(&policy_arn).await?;
             // A deleted policy has no versions to read (NoSuchEntity).
-            let (versions, offending_document) = match default_version {
+            let (quarantine_document, offending_document) = match default_version {
                 Some(_) => (
-                    iam.versions(&policy_arn).await?,
+                    iam.version_document(&policy_arn, &quarantine_version_id)
+                        .await?,
                     iam.version_document(&policy_arn, &offending_version_id)
                         .await?,
                 ),
-                None => (Vec::new(), None),
+                None => (None, None),
             };
-            let listed = |id: &str| versions.iter().any(|v| v.version_id == id);
             restore_managed(&ManagedRestoreNow {
-                quarantine_version_exists: listed(&quarantine_version_id),
+                quarantine_document,
                 original: original.clone(),
                 quarantined,
                 offending_document,
