@@ -184,20 +184,7 @@ async fn at_the_five_version_limit_the_oldest_spare_version_is_deleted_and_recor
 async fn a_newer_clean_version_means_no_quarantine() {
     // GIVEN the bad policy was replaced by a clean default version after the event
     let moto = Moto::start();
-    let iam = moto.iam_client();
-    let arn = create_managed_policy(
-        &iam,
-        "my-bad-policy-aws-5-mins",
-        &document_of(&event("create-policy.json")),
-    )
-    .await;
-    iam.create_policy_version()
-        .policy_arn(&arn)
-        .policy_document(CLEAN_DOCUMENT)
-        .set_as_default(true)
-        .send()
-        .await
-        .unwrap();
+    let arn = with_a_clean_default(&moto, &document_of(&event("create-policy.json"))).await;
     let incident = assessment_for(change_of(&event("create-policy.json")));
     // WHEN the incident reaches the quarantine step
     let record = quarantined(&moto, &incident).await;
@@ -256,15 +243,8 @@ async fn a_deleted_policy_needs_no_quarantine() {
 async fn restore_leaves_a_change_made_after_the_quarantine_alone() {
     // GIVEN a quarantined policy that someone changed again afterwards (new default v3)
     let (moto, arn, _) = walkthrough_policy().await;
-    let iam = moto.iam_client();
     let record = quarantined(&moto, &walkthrough_incident()).await;
-    iam.create_policy_version()
-        .policy_arn(&arn)
-        .policy_document(CLEAN_DOCUMENT)
-        .set_as_default(true)
-        .send()
-        .await
-        .unwrap();
+    make_a_clean_default(&moto, &arn).await;
     // WHEN approval tries to restore
     let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN the newer change stays, and the record explains
@@ -328,22 +308,10 @@ async fn restore_reports_a_deleted_policy_as_gone() {
     // GIVEN a quarantined policy deleted (with its versions) while the approval waited
     let (moto, arn, _) = walkthrough_policy().await;
     let record = quarantined(&moto, &walkthrough_incident()).await;
-    delete_version(&moto, &arn, "v1").await;
-    moto.iam_client()
-        .delete_policy()
-        .policy_arn(&arn)
-        .send()
-        .await
-        .expect("DeletePolicy");
+    delete_quarantined_policy(&moto, &arn).await;
     // WHEN approval tries to restore
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN nothing is restored or re-created, and the record says it no longer exists
-    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
-    assert!(
-        restored.detail.contains("no longer exists"),
-        "{}",
-        restored.detail
-    );
+    nothing_restored(&moto, record, "no longer exists").await;
 }
 
 #[tokio::test]
@@ -352,39 +320,58 @@ async fn restore_never_makes_the_default_a_version_that_holds_another_document()
     // versions with the same ids: v1 now allows every action, v2 is a harmless default
     let (moto, arn, _) = walkthrough_policy().await;
     let record = quarantined(&moto, &walkthrough_incident()).await;
-    delete_version(&moto, &arn, "v1").await;
-    let iam = moto.iam_client();
-    iam.delete_policy()
-        .policy_arn(&arn)
-        .send()
-        .await
-        .expect("DeletePolicy");
+    delete_quarantined_policy(&moto, &arn).await;
     let every_action =
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    let again = create_managed_policy(&iam, "my-bad-policy-aws-5-mins", every_action).await;
-    assert_eq!(again, arn);
-    iam.create_policy_version()
-        .policy_arn(&arn)
-        .policy_document(CLEAN_DOCUMENT)
-        .set_as_default(true)
-        .send()
-        .await
-        .expect("CreatePolicyVersion");
+    assert_eq!(with_a_clean_default(&moto, every_action).await, arn);
     assert_eq!(default_document(&moto, &arn).await.0, "v2");
     // WHEN approval tries to restore
-    let restored = restore(record, &restore_deps(&moto)).await.unwrap().record;
     // THEN v1 is not made the default: it is not the document approved, and the record says so
-    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
-    assert!(
-        restored.detail.contains("created again"),
-        "{}",
-        restored.detail
-    );
+    nothing_restored(&moto, record, "created again").await;
     let (default_id, document) = default_document(&moto, &arn).await;
     assert_eq!(
         (default_id.as_str(), json(&document)),
         ("v2", json(CLEAN_DOCUMENT))
     );
+}
+
+/// The walkthrough's policy created with `first` as v1, then a clean v2 made the default: its
+/// ARN.
+async fn with_a_clean_default(moto: &Moto, first: &str) -> String {
+    let arn = create_managed_policy(&moto.iam_client(), "my-bad-policy-aws-5-mins", first).await;
+    make_a_clean_default(moto, &arn).await;
+    arn
+}
+
+/// A new version of `arn`, clean, made the default.
+async fn make_a_clean_default(moto: &Moto, arn: &str) {
+    moto.iam_client()
+        .create_policy_version()
+        .policy_arn(arn)
+        .policy_document(CLEAN_DOCUMENT)
+        .set_as_default(true)
+        .send()
+        .await
+        .expect("CreatePolicyVersion");
+}
+
+/// Deletes the quarantined policy: its offending version v1 first (IAM deletes a policy only
+/// once its default is its one version), then the policy.
+async fn delete_quarantined_policy(moto: &Moto, arn: &str) {
+    delete_version(moto, arn, "v1").await;
+    moto.iam_client()
+        .delete_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .expect("DeletePolicy");
+}
+
+/// Approval tries to restore `record`: nothing is restored (`gone`), for the reason `why`.
+async fn nothing_restored(moto: &Moto, record: incident::QuarantineRecord, why: &str) {
+    let restored = restore(record, &restore_deps(moto)).await.unwrap().record;
+    assert_eq!(restored.status, RestoreStatus::Gone, "{restored:?}");
+    assert!(restored.detail.contains(why), "{}", restored.detail);
 }
 
 async fn delete_version(moto: &Moto, arn: &str, version_id: &str) {
