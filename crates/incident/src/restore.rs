@@ -179,11 +179,13 @@ pub struct ManagedRestoreNow {
     pub original: String,
     /// The quarantine version's document as the quarantine wrote it.
     pub quarantined: String,
-    /// The default version's id and document; `None` when the policy is gone.
-    pub default_version: Option<(String, String)>,
-    /// The document the quarantine version holds now; `None` when it was deleted.
+    /// `None` when the policy is gone.
+    pub default_version_id: Option<String>,
+    /// The document the quarantine version holds now (the default's, when it is the default);
+    /// `None` when it was deleted.
     pub quarantine_document: Option<String>,
-    /// The document the offending version holds now; `None` when it was deleted.
+    /// The document the offending version holds now (the default's, when it is the default);
+    /// `None` when it was deleted.
     pub offending_document: Option<String>,
 }
 
@@ -203,7 +205,7 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
         .quarantine_document
         .as_deref()
         .is_some_and(|document| same_document(document, &now.quarantined));
-    let Some((current, default_document)) = &now.default_version else {
+    let Some(current) = &now.default_version_id else {
         return gone(format!(
             "policy {policy_arn} no longer exists (deleted after the quarantine)"
         ));
@@ -223,19 +225,11 @@ pub fn restore_managed(now: &ManagedRestoreNow) -> RestorePlan {
              was deleted after the quarantine; the quarantine version {quarantine} stays the \
              default"
         )),
-        current if current == quarantine && !same_document(default_document, &now.quarantined) => {
-            skipped(format!(
-                "the default version {quarantine} of {policy_arn} no longer holds the \
+        current if current == quarantine && !quarantine_is_ours => skipped(format!(
+            "the default version {quarantine} of {policy_arn} no longer holds the \
                  quarantine's document: someone changed the policy since, and restoring would \
                  undo their change"
-            ))
-        }
-        current if current == offending && !same_document(default_document, &now.original) => {
-            gone(format!(
-                "version {offending} of {policy_arn} no longer holds the document the approval \
-                 was for (the policy was deleted and created again since)"
-            ))
-        }
+        )),
         current if current == offending => restored(
             if quarantine_is_ours {
                 vec![delete_quarantine]

@@ -181,31 +181,16 @@ fn of_a_grants_approval_and_claims_the_sweep_goes_by_the_latest() {
         at,
         target: None,
     };
+    let claim = |incident, at| record(GrantStatus::Deciding, incident, at);
     let approved = record(
         GrantStatus::Approved,
         "approved",
         datetime!(2025-12-01 05:00 UTC),
     );
-    let old_claim = record(
-        GrantStatus::Deciding,
-        "old claim",
-        datetime!(2026-11-01 05:00 UTC),
-    );
-    let new_claim = record(
-        GrantStatus::Deciding,
-        "new claim",
-        datetime!(2026-12-02 05:00 UTC),
-    );
-    let claim_of_the_approval = record(
-        GrantStatus::Deciding,
-        "claim of the approval",
-        datetime!(2025-12-01 05:00 UTC),
-    );
-    let earlier_claim = record(
-        GrantStatus::Deciding,
-        "earlier claim",
-        datetime!(2025-11-01 05:00 UTC),
-    );
+    let old_claim = claim("old claim", datetime!(2026-11-01 05:00 UTC));
+    let new_claim = claim("new claim", datetime!(2026-12-02 05:00 UTC));
+    let claim_of_the_approval = claim("claim of the approval", datetime!(2025-12-01 05:00 UTC));
+    let earlier_claim = claim("earlier claim", datetime!(2025-11-01 05:00 UTC));
     // (case, one record, the other, the one gone by)
     let cases = [
         (

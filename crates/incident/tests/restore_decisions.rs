@@ -30,79 +30,61 @@ fn delete(version: &str) -> RestoreWrite {
     }
 }
 
-/// The managed policy as IAM holds it now: its default version (id and document), whether the
-/// quarantine version v2 is still there (holding the quarantine), and the document offending
-/// version v1 holds.
-fn managed_now(
-    default: Option<(&str, &str)>,
-    quarantine_listed: bool,
-    offending: Option<&str>,
-) -> ManagedRestoreNow {
-    ManagedRestoreNow {
-        quarantine_document: quarantine_listed.then(|| QUARANTINED.into()),
-        ..managed_holding(default, None, offending)
-    }
-}
-
-/// The managed policy as IAM holds it now, v2 holding `quarantine` (`None`: deleted).
-fn managed_holding(
-    default: Option<(&str, &str)>,
-    quarantine: Option<&str>,
-    offending: Option<&str>,
-) -> ManagedRestoreNow {
+/// The managed policy as IAM holds it now: its default version's id, and the documents the
+/// quarantine version v2 and the offending version v1 hold (`None`: deleted).
+fn managed(default: Option<&str>, v2: Option<&str>, v1: Option<&str>) -> ManagedRestoreNow {
     ManagedRestoreNow {
         policy_arn: POLICY.into(),
         offending_version_id: "v1".into(),
         quarantine_version_id: "v2".into(),
         original: ORIGINAL.into(),
         quarantined: QUARANTINED.into(),
-        default_version: default.map(|(id, document)| (id.into(), document.into())),
-        quarantine_document: quarantine.map(str::to_owned),
-        offending_document: offending.map(str::to_owned),
+        default_version_id: default.map(str::to_owned),
+        quarantine_document: v2.map(str::to_owned),
+        offending_document: v1.map(str::to_owned),
     }
 }
 
 #[test]
 fn managed_policy_restores() {
-    // (case, default version now, quarantine version still listed, offending version's
-    // document now, status, writes)
+    // (case, default version now, v2's document now, v1's document now, status, writes)
     let cases = [
         (
             "the quarantine is the default: make v1 the default, delete v2",
-            Some(("v2", QUARANTINED)),
-            true,
+            Some("v2"),
+            Some(QUARANTINED),
             Some(ORIGINAL),
             RestoreStatus::Restored,
             vec![set_default("v1"), delete("v2")],
         ),
         (
             "restored already, quarantine version left",
-            Some(("v1", ORIGINAL)),
-            true,
+            Some("v1"),
+            Some(QUARANTINED),
             Some(ORIGINAL),
             RestoreStatus::Restored,
             vec![delete("v2")],
         ),
         (
             "restored already and cleaned up (a retried restore)",
-            Some(("v1", ORIGINAL)),
-            false,
+            Some("v1"),
+            None,
             Some(ORIGINAL),
             RestoreStatus::Restored,
             vec![],
         ),
         (
             "someone made v3 the default since",
-            Some(("v3", SOMEONE_ELSES)),
-            true,
+            Some("v3"),
+            Some(QUARANTINED),
             Some(ORIGINAL),
             RestoreStatus::Skipped,
             vec![],
         ),
         (
             "the offending version was deleted: the quarantine stays the default",
-            Some(("v2", QUARANTINED)),
-            true,
+            Some("v2"),
+            Some(QUARANTINED),
             None,
             RestoreStatus::Gone,
             vec![],
@@ -110,42 +92,41 @@ fn managed_policy_restores() {
         (
             "the policy is gone",
             None,
-            false,
+            None,
             None,
             RestoreStatus::Gone,
             vec![],
         ),
         (
             "created again under its ARN, v1 holding another document: never made the default",
-            Some(("v2", QUARANTINED)),
-            true,
+            Some("v2"),
+            Some(QUARANTINED),
             Some(SOMEONE_ELSES),
             RestoreStatus::Gone,
             vec![],
         ),
         (
             "created again, v1 another document and the default already",
-            Some(("v1", SOMEONE_ELSES)),
-            true,
+            Some("v1"),
+            Some(QUARANTINED),
             Some(SOMEONE_ELSES),
             RestoreStatus::Gone,
             vec![],
         ),
         (
             "created again, v1 the original but v2 another document: theirs stands",
-            Some(("v2", SOMEONE_ELSES)),
-            true,
+            Some("v2"),
+            Some(SOMEONE_ELSES),
             Some(ORIGINAL),
             RestoreStatus::Skipped,
             vec![],
         ),
         (
             "the documents as IAM hands them back, white space and key order aside",
-            Some((
-                "v2",
+            Some("v2"),
+            Some(
                 r#"{ "Statement": [ { "Resource": "*", "NotAction": "s3:DeleteBucket", "Effect": "Allow" } ], "Version": "2012-10-17" }"#,
-            )),
-            true,
+            ),
             Some(
                 r#"{"Statement":[{"Resource":"*","Action":"s3:*","Effect":"Allow"}],"Version":"2012-10-17"}"#,
             ),
@@ -153,8 +134,8 @@ fn managed_policy_restores() {
             vec![set_default("v1"), delete("v2")],
         ),
     ];
-    for (case, default, listed, offending, status, writes) in cases {
-        let plan = restore_managed(&managed_now(default, listed, offending));
+    for (case, default, v2, v1, status, writes) in cases {
+        let plan = restore_managed(&managed(default, v2, v1));
         assert_eq!(plan.record.status, status, "{case}: {}", plan.record.detail);
         assert_eq!(plan.writes, writes, "{case}");
     }
@@ -163,7 +144,7 @@ fn managed_policy_restores() {
 #[test]
 fn a_restore_deletes_only_the_version_that_holds_the_quarantine() {
     // GIVEN the policy created again, v1 the original and the default, v2 someone's version
-    let now = managed_holding(Some(("v1", ORIGINAL)), Some(SOMEONE_ELSES), Some(ORIGINAL));
+    let now = managed(Some("v1"), Some(SOMEONE_ELSES), Some(ORIGINAL));
     // WHEN the restore is planned
     let plan = restore_managed(&now);
     // THEN the original is in force (restored) and their v2 stays
@@ -173,11 +154,7 @@ fn a_restore_deletes_only_the_version_that_holds_the_quarantine() {
 
 #[test]
 fn a_skipped_managed_restore_says_what_is_in_force_and_why_nothing_was_done() {
-    let plan = restore_managed(&managed_now(
-        Some(("v3", SOMEONE_ELSES)),
-        true,
-        Some(ORIGINAL),
-    ));
+    let plan = restore_managed(&managed(Some("v3"), Some(QUARANTINED), Some(ORIGINAL)));
     assert_eq!(
         plan.record.detail,
         format!(
@@ -766,35 +743,32 @@ fn an_approval_covers_the_attachments_a_policy_had_when_quarantined_on_the_same_
 
 #[test]
 fn the_approval_page_says_what_approving_would_do_now() {
-    let managed = |default: &str, offending_exists: bool| {
-        let document = if default == "v2" {
-            QUARANTINED
-        } else {
-            SOMEONE_ELSES
-        };
-        restore_managed(&managed_now(
-            Some((default, document)),
-            true,
+    let managed_would = |default: &str, offending_exists: bool| {
+        restore_managed(&managed(
+            Some(default),
+            Some(QUARANTINED),
             offending_exists.then_some(ORIGINAL),
         ))
         .approve_would()
     };
     assert_eq!(
-        managed("v2", true),
+        managed_would("v2", true),
         format!(
             "Approve will make version v1 of {POLICY} the default again, then delete the \
              quarantine version v2."
         )
     );
     assert_eq!(
-        managed("v2", false),
+        managed_would("v2", false),
         format!(
             "Approve will restore nothing: version v1 of {POLICY}, which approving would make the \
              default again, was deleted after the quarantine; the quarantine version v2 stays the \
              default. Deny keeps the quarantine as it is."
         )
     );
-    assert!(managed("v3", true).starts_with("Approve will restore nothing: the default version"));
+    assert!(
+        managed_would("v3", true).starts_with("Approve will restore nothing: the default version")
+    );
     let inline_gone = restore_inline(&InlineRestoreNow {
         principal: role(),
         policy_name: "cleanup".into(),

@@ -574,10 +574,10 @@ pub fn restore_plan_of(quarantine: &QuarantineRecord, changed_since: bool) -> Re
             quarantine_version_id: quarantine_version_id.clone(),
             original: text_of(&applied.original_document),
             quarantined: quarantined_text(applied),
-            default_version: Some(if changed_since {
-                ("v3".into(), EDITED_SINCE.into())
+            default_version_id: Some(if changed_since {
+                "v3".into()
             } else {
-                (quarantine_version_id.clone(), quarantined_text(applied))
+                quarantine_version_id.clone()
             }),
             quarantine_document: Some(quarantined_text(applied)),
             offending_document: Some(text_of(&applied.original_document)),

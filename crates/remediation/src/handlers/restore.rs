@@ -264,6 +264,22 @@ async fn places(plan: &RestorePlan, iam: &IamPolicies) -> Result<Option<Places>,
     Ok(used.zip(quota).map(|(used, quota)| Places { used, quota }))
 }
 
+/// The document version `version_id` of `policy_arn` holds: the default's as read already,
+/// another's read from IAM; none when the policy is gone (`default`: none), whose versions
+/// cannot be read (NoSuchEntity).
+async fn version_document(
+    iam: &IamPolicies,
+    policy_arn: &str,
+    default: Option<&(String, String)>,
+    version_id: &str,
+) -> Result<Option<String>, StepError> {
+    Ok(match default {
+        None => None,
+        Some((id, document)) if id == version_id => Some(document.clone()),
+        Some(_) => iam.version_document(policy_arn, version_id).await?,
+    })
+}
+
 /// What restoring `quarantine` would do, given what IAM holds now (reads only): the Restore
 /// step's plan.
 pub async fn plan_restore(
@@ -296,25 +312,20 @@ pub async fn plan_restore(
             };
             let quarantined = documents.get(quarantined).await?;
             let default_version = iam.default_version(&policy_arn).await?;
-            // A deleted policy has no versions to read (NoSuchEntity).
-            let (quarantine_document, offending_document) = match default_version {
-                Some(_) => (
-                    iam.version_document(&policy_arn, &quarantine_version_id)
-                        .await?,
-                    iam.version_document(&policy_arn, &offending_version_id)
-                        .await?,
-                ),
-                None => (None, None),
+            let document_of = |version_id| {
+                version_document(iam, &policy_arn, default_version.as_ref(), version_id)
             };
+            let quarantine_document = document_of(&quarantine_version_id).await?;
+            let offending_document = document_of(&offending_version_id).await?;
             restore_managed(&ManagedRestoreNow {
                 quarantine_document,
                 original: original.clone(),
                 quarantined,
                 offending_document,
+                default_version_id: default_version.map(|(id, _)| id),
                 policy_arn,
                 offending_version_id,
                 quarantine_version_id,
-                default_version,
             })
         }
         QuarantineAction::InlineRewritten {
