@@ -1,4 +1,5 @@
-"""moto's server, with DynamoDB's single-item writes atomic as in AWS.
+"""moto's server, with DynamoDB's single-item writes atomic as in AWS, and state machine
+definitions parsed one at a time.
 
 moto serves each request on its own thread and evaluates a condition expression, then writes,
 with nothing between: two conditional PutItems on one key at once may both succeed. In AWS
@@ -6,6 +7,13 @@ each write is atomic ("Individual write operations such as UpdateItem are atomic
 operate on the most recent version of the item, regardless of concurrency": DynamoDB developer
 guide, best practices for handling concurrent updates), and the sweep's `deciding` claim relies
 on it. One lock around the backend's writes gives moto the same guarantee.
+
+moto parses a state machine's definition again in each execution's own thread, and its ASL
+preprocessor keeps its scope stack in a class attribute (`Preprocessor._query_language_per_scope`,
+a list every instance shares): two executions started at once can pop each other's scope, and
+one then dies in its thread (IndexError) and stays RUNNING, doing nothing, for ever. It happened
+once in a 300-incident burst (4 Dec 2026). AWS parses a definition once, when it is created. One
+lock around the parse keeps moto's preprocessors apart.
 
 It listens on 127.0.0.1 only, on the port given (`python local/moto_server.py -p PORT`), or
 with `-p 0` on a port the kernel picks as it binds: a port chosen beforehand and released could
@@ -21,6 +29,7 @@ import sys
 import threading
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -47,6 +56,19 @@ def make_writes_atomic():
         setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
 
 
+_PARSING = threading.Lock()
+
+
+def make_parsing_serial():
+    parse = AmazonStateLanguageParser.parse
+
+    @functools.wraps(parse)
+    def serial(definition):
+        with _PARSING:
+            return parse(definition)
+    AmazonStateLanguageParser.parse = staticmethod(serial)
+
+
 def serve(argv=None):
     """moto.server.main without its options this project does not use (host, TLS, reloader)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,4 +90,5 @@ def serve(argv=None):
 
 if __name__ == "__main__":
     make_writes_atomic()
+    make_parsing_serial()
     serve()
